@@ -1,0 +1,782 @@
+"""GradArray: the ndarray subclass, and how it dispatches NumPy calls to the graph.
+
+Every NumPy call on a GradArray arrives here (``__array_ufunc__``, ``__array_function__``, the
+overridden ndarray methods). The call is computed by NumPy on plain ndarrays; when an input
+requires grad and grad mode is on, one node is recorded with the rules found in
+``_registry.VJP_RULES``. Functions without a rule raise ``NotDifferentiableError``.
+
+In-place writes (``out=``, ``x += y``, ``x[i] = v``) bump the array's version counter, which
+views share with their base. A write through a view re-records the base (its new value is the
+old base with the view's elements replaced), and a view whose base was written to re-records
+itself from the base when next used, so that no graph goes stale silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+from ndgrad import _graph
+from ndgrad._errors import InPlaceError, not_differentiable
+from ndgrad._graph import Edge, LeafNode, Node, grad_enabled
+from ndgrad._registry import (
+    NO_GRADIENT,
+    TRACED_THROUGH,
+    VJP_RULES,
+    ArrayMeta,
+    Primitive,
+    qualified_name,
+)
+
+__all__ = ["GradArray", "array", "asarray"]
+
+_view = np.ndarray.view  # unbound: bypasses GradArray.view, and is the fastest unwrap
+_FLOAT_KINDS = "fc"
+
+
+def _plain(x: GradArray) -> NDArray[Any]:
+    return _view(x, np.ndarray)
+
+
+class GradArray(np.ndarray):  # type: ignore[type-arg]
+    """An ndarray that records the NumPy operations applied to it, for reverse-mode gradients.
+
+    Parameters
+    ----------
+    values : array_like
+        Copied, as by ``np.array``. A GradArray given here is copied without its graph.
+    requires_grad : bool, default False
+        Whether operations on this array are recorded so that ``backward`` can reach it.
+        Only float and complex arrays can require grad.
+    dtype : data-type, optional
+        As for ``np.array``.
+
+    Attributes
+    ----------
+    requires_grad : bool
+    grad : ndarray or None
+        Accumulated by ``backward()``; a plain ndarray of this array's shape and dtype.
+    is_leaf : bool
+        Made by the user rather than by an operation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ndgrad as nd
+    >>> x = nd.GradArray([1.0, 2.0, 3.0], requires_grad=True)
+    >>> y = np.sum(x**2)
+    >>> y.backward()
+    >>> x.grad
+    array([2., 4., 6.])
+    """
+
+    __slots__ = ("_base_ga", "_grad", "_node", "_out", "_seen", "_version", "_view_fn")
+
+    def __new__(
+        cls, values: ArrayLike, requires_grad: bool = False, dtype: DTypeLike | None = None
+    ) -> GradArray:
+        if isinstance(values, GradArray):
+            values = _plain(values)
+        self = _view(np.array(values, dtype=dtype, copy=True), cls)
+        if requires_grad:
+            self.requires_grad = True
+        return self
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self._node = None
+        self._out = 0
+        self._grad = None
+        self._base_ga = None
+        self._view_fn = None
+        self._seen = 0
+        # NumPy made a view of a GradArray without us (a C-level method): share its version.
+        self._version = obj._version if isinstance(obj, GradArray) else [0]
+
+    # --- public attributes -----------------------------------------------------------------
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether gradients flow to this array."""
+        return self._node is not None
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if not self.is_leaf:
+            raise ValueError(
+                "requires_grad can only be changed on a leaf; use .detach() to get an array "
+                "that is cut from the graph."
+            )
+        if not flag:
+            self._node = None
+        elif self._node is None:
+            if self.dtype.kind not in _FLOAT_KINDS:
+                raise TypeError(
+                    f"only float and complex arrays can require grad, not {self.dtype}; convert "
+                    "first, e.g. GradArray(values, dtype=float, requires_grad=True)."
+                )
+            self._node = LeafNode(self)
+
+    @property
+    def is_leaf(self) -> bool:
+        """True unless this array was produced by a recorded operation."""
+        return self._node is None or type(self._node) is LeafNode
+
+    @property
+    def grad(self) -> NDArray[Any] | None:
+        """The gradient accumulated by ``backward()``, or None."""
+        return self._grad  # type: ignore[no-any-return]
+
+    @grad.setter
+    def grad(self, value: ArrayLike | None) -> None:
+        if value is not None:
+            if not isinstance(value, np.ndarray):
+                value = np.asarray(value)
+            if value.shape != self.shape or value.dtype != self.dtype:
+                raise ValueError(
+                    f"grad must have the array's shape {self.shape} and dtype {self.dtype}, "
+                    f"got shape {value.shape} and dtype {value.dtype}."
+                )
+        self._grad = value
+
+    @property
+    def values(self) -> NDArray[Any]:
+        """The data as a plain ndarray view (no graph, shares memory)."""
+        return _plain(self)
+
+    @property
+    def grad_fn(self) -> str | None:
+        """Name of the operation that made this array (None for a leaf)."""
+        return None if self.is_leaf else self._node.name  # type: ignore[union-attr]
+
+    def zero_grad(self) -> None:
+        """Forget the accumulated gradient (``grad`` becomes None)."""
+        self._grad = None
+
+    def detach(self) -> GradArray:
+        """A GradArray sharing this data (and its version counter) but not the graph."""
+        out = _view(_plain(self), GradArray)
+        out._version = self._version
+        return out
+
+    def backward(
+        self,
+        grad: ArrayLike | None = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+    ) -> None:
+        """Accumulate the gradient of this array into the ``grad`` of every leaf it depends on.
+
+        Parameters
+        ----------
+        grad : array_like, optional
+            The cotangent of this array; required unless the array has exactly one element.
+        retain_graph : bool, optional
+            Keep the saved arrays so that ``backward`` can run again; defaults to
+            ``create_graph``.
+        create_graph : bool, default False
+            Record the backward pass itself, so that the gradients are GradArrays that can be
+            differentiated again.
+
+        Raises
+        ------
+        RuntimeError
+            If the array does not require grad, or its graph was freed by an earlier backward.
+        ValueError
+            If ``grad`` is missing for a non-scalar or has the wrong shape.
+        """
+        if self._node is None:
+            raise RuntimeError(
+                "backward() was called on an array that does not require grad: none of its "
+                "inputs had requires_grad=True, or it was computed under nd.no_grad()."
+            )
+        root_grad = _root_grad(self, grad, create_graph)
+        if self._base_ga is not None:
+            _fresh(self)
+        _graph.backward(
+            [(self._node, self._out)],
+            [root_grad],
+            retain_graph=create_graph if retain_graph is None else retain_graph,
+            create_graph=create_graph,
+        )
+
+    # --- dispatch --------------------------------------------------------------------------
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method == "at" or kwargs.get("out") is not None:
+            return _ufunc_inplace(ufunc, method, inputs, kwargs)
+        raw = list(inputs)
+        grad_inputs = None
+        for i, x in enumerate(inputs):
+            if isinstance(x, GradArray):
+                if x._base_ga is not None:
+                    _fresh(x)
+                raw[i] = _plain(x)
+                if x._node is not None:
+                    if grad_inputs is None:
+                        grad_inputs = [i]
+                    else:
+                        grad_inputs.append(i)
+            elif _foreign(x):
+                return NotImplemented
+        where = kwargs.get("where")
+        if isinstance(where, GradArray):
+            kwargs["where"] = _plain(where)
+        res = getattr(ufunc, method)(*raw, **kwargs)
+        if grad_inputs is None or not grad_enabled():
+            return _wrap(res)
+        outs = _wrap(res)
+        if not _any_float(outs):
+            return outs
+        key = ufunc if method == "__call__" else (ufunc, method)
+        prim = VJP_RULES.get(key)
+        if prim is None:
+            raise not_differentiable(qualified_name(key))
+        if method == "__call__":
+            node_kwargs: dict[str, Any] = {}
+            where = kwargs.get("where", True)
+        else:
+            node_kwargs, where = kwargs, True
+        edges = [(i, None, inputs[i]) for i in grad_inputs]
+        _record(prim, edges, raw, node_kwargs, res, outs, None if where is True else where)
+        return outs
+
+    def __array_function__(
+        self, func: Callable[..., Any], types: Any, args: Any, kwargs: Any
+    ) -> Any:
+        for t in types:
+            if not issubclass(t, np.ndarray):
+                return NotImplemented
+        prim = VJP_RULES.get(func)
+        if prim is not None:
+            return call_primitive(prim, func._implementation, args, kwargs)
+        if func in TRACED_THROUGH:
+            return func._implementation(*args, **kwargs)  # type: ignore[attr-defined]
+        if func not in NO_GRADIENT and grad_enabled() and _needs_grad((args, kwargs)):
+            raise not_differentiable(qualified_name(func))
+        return _wrap(func._implementation(*_unwrap_all(args), **_unwrap_all(kwargs)))  # type: ignore[attr-defined]
+
+    # --- indexing --------------------------------------------------------------------------
+
+    def __getitem__(self, key: Any) -> Any:
+        prim = VJP_RULES[np.ndarray.__getitem__]
+        return call_primitive(prim, _getitem, (self, key), {})
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        _setitem(self, key, value)
+
+    def __iter__(self) -> Any:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(len(self)))
+
+    def __repr__(self) -> str:
+        body = np.array_repr(_plain(self)).replace("array", "GradArray", 1)
+        if self._node is None:
+            return body
+        extra = "requires_grad=True" if self.is_leaf else f"grad_fn={self._node.name}"
+        return f"{body[:-1]}, {extra})"
+
+    def __reduce__(self) -> Any:
+        """Pickle values, dtype and requires_grad; the graph is not pickled."""
+        return (_unpickle, (_plain(self).copy(), self.is_leaf and self.requires_grad))
+
+    def __copy__(self) -> GradArray:
+        return self.copy()  # type: ignore[no-any-return]
+
+    def __deepcopy__(self, memo: Any) -> GradArray:
+        out = GradArray(self, requires_grad=self.is_leaf and self.requires_grad)
+        if self._grad is not None:
+            out._grad = self._grad.copy()
+        return out
+
+
+def _unpickle(values: NDArray[Any], requires_grad: bool) -> GradArray:
+    return GradArray(values, requires_grad=requires_grad)
+
+
+def _getitem(a: NDArray[Any], key: Any) -> Any:
+    return a[key]
+
+
+def _root_grad(out: GradArray, grad: Any, create_graph: bool) -> Any:
+    if grad is None:
+        if out.size != 1:
+            raise ValueError(
+                f"backward() on an array of shape {out.shape} needs grad=, the cotangent of "
+                "each element; reduce to a scalar first (e.g. np.sum(y).backward())."
+            )
+        grad = np.ones(out.shape, out.dtype)
+    else:
+        if isinstance(grad, GradArray) and not create_graph:
+            grad = _plain(grad)
+        grad = np.array(grad, dtype=out.dtype, copy=True) if not create_graph else grad
+        if np.shape(grad) != out.shape:
+            raise ValueError(
+                f"grad has shape {np.shape(grad)} but the array has shape {out.shape}."
+            )
+    if create_graph and not isinstance(grad, GradArray):
+        grad = _view(np.asarray(grad), GradArray)
+    return grad
+
+
+# --- wrapping and unwrapping ------------------------------------------------------------------
+
+
+def _wrap(res: Any) -> Any:
+    """Float and complex results become GradArrays (0-d too); others stay as NumPy made them."""
+    if type(res) is tuple:
+        return tuple(_wrap(r) for r in res)
+    if type(res) is list:
+        return [_wrap(r) for r in res]
+    if isinstance(res, tuple) and hasattr(res, "_fields"):  # NumPy's named results
+        return type(res)(*(_wrap(r) for r in res))
+    dtype = getattr(res, "dtype", None)
+    if dtype is None or dtype.kind not in _FLOAT_KINDS:
+        return res
+    if type(res) is not np.ndarray:
+        if not isinstance(res, (np.generic, np.ndarray)):
+            return res
+        res = np.asarray(res)
+    return _view(res, GradArray)
+
+
+def _any_float(outs: Any) -> bool:
+    if isinstance(outs, (tuple, list)):
+        return any(_any_float(o) for o in outs)
+    return isinstance(outs, GradArray)
+
+
+def _flat_outputs(outs: Any) -> list[Any]:
+    return list(outs) if isinstance(outs, (tuple, list)) else [outs]
+
+
+def _foreign(x: Any) -> bool:
+    """An operand from another array library: NumPy should try its __array_ufunc__ instead."""
+    if type(x) is np.ndarray or isinstance(x, (int, float, complex, np.generic, list)):
+        return False
+    override = getattr(type(x), "__array_ufunc__", np.ndarray.__array_ufunc__)
+    return override is not np.ndarray.__array_ufunc__
+
+
+def _needs_grad(obj: Any) -> bool:
+    if isinstance(obj, GradArray):
+        return obj._node is not None
+    if isinstance(obj, (list, tuple)):
+        return any(_needs_grad(o) for o in obj)
+    if isinstance(obj, dict):
+        return any(_needs_grad(o) for o in obj.values())
+    return False
+
+
+def _unwrap_all(obj: Any) -> Any:
+    if isinstance(obj, GradArray):
+        return _plain(obj)
+    if type(obj) in (list, tuple):
+        return type(obj)(_unwrap_all(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _unwrap_all(v) for k, v in obj.items()}
+    return obj
+
+
+def graph_array(raw: Any, node: Any, out: int) -> GradArray:
+    """A GradArray over ``raw`` that stands for output ``out`` of ``node`` (for create_graph)."""
+    arr = _view(np.asarray(raw), GradArray)
+    arr._node = node
+    arr._out = out
+    return arr
+
+
+# --- recording --------------------------------------------------------------------------------
+
+GradInput = tuple[int, int | None, GradArray]  # (positional slot, index in a sequence, array)
+
+
+def _record(
+    prim: Primitive,
+    grad_inputs: list[GradInput],
+    raw: list[Any],
+    kwargs: dict[str, Any],
+    res: Any,
+    outs: Any,
+    where: Any = None,
+    saved: list[Any] | None = None,
+    old_out: GradArray | None = None,
+) -> Node:
+    """Record one node for ``outs`` (already wrapped) and point the outputs at it."""
+    saves = prim.saves
+    args = raw if saved is None else saved
+    if saves is not None:
+        meta = prim.meta
+        args = [a if i in saves else _meta(a) if i in meta else None for i, a in enumerate(args)]
+    versions = []
+    edges = []
+    for slot, flat, x in grad_inputs:
+        edges.append(Edge(slot, flat, x._node, x._out, x.shape, x.dtype))
+        snapshot = saved is not None and saved[slot] is not raw[slot]  # a private copy
+        if (saves is None or slot in saves) and not snapshot:
+            versions.append((x._version, x._version[0], f"argument {slot} of {prim.name}"))
+    if old_out is not None and old_out._node is not None:
+        edges.append(Edge(-1, None, old_out._node, old_out._out, old_out.shape, old_out.dtype))
+    flat_outs = _flat_outputs(outs)
+    ans = None
+    if prim.saves_ans:
+        raws = [_plain(o) if isinstance(o, GradArray) else o for o in flat_outs]
+        if saved is not None:  # written in place: keep a private copy, the buffer may change
+            raws = [np.copy(r) for r in raws]
+        ans = raws[0] if len(raws) == 1 else tuple(raws)
+        versions.extend(
+            (o._version, o._version[0], f"the output of {prim.name}")
+            for o in flat_outs
+            if isinstance(o, GradArray)
+        )
+    out_meta = tuple(
+        (o.shape, o.dtype) if isinstance(o, np.ndarray) else ((), np.dtype(type(o)))
+        for o in flat_outs
+    )
+    node = Node(prim, tuple(edges), tuple(args), kwargs, ans, versions, out_meta, where)
+    for i, o in enumerate(flat_outs):
+        if isinstance(o, GradArray):
+            o._node = node
+            o._out = i
+    return node
+
+
+def _meta(a: Any) -> ArrayMeta:
+    if isinstance(a, np.ndarray):
+        return ArrayMeta(a.shape, a.dtype)
+    return ArrayMeta(np.shape(a), np.result_type(a))
+
+
+def _unwrap_args(args: tuple[Any, ...]) -> tuple[list[Any], list[GradInput]]:
+    """Plain arrays for NumPy, and the GradArrays among the positional arguments."""
+    raw = list(args)
+    grad_inputs: list[GradInput] = []
+    for slot, a in enumerate(args):
+        if isinstance(a, GradArray):
+            if a._base_ga is not None:
+                _fresh(a)
+            raw[slot] = _plain(a)
+            if a._node is not None:
+                grad_inputs.append((slot, None, a))
+        elif type(a) in (list, tuple) and _has_grad_array(a):
+            leaves = _graph._flatten(a)
+            plain = []
+            for k, x in enumerate(leaves):
+                if isinstance(x, GradArray):
+                    if x._base_ga is not None:
+                        _fresh(x)
+                    if x._node is not None:
+                        grad_inputs.append((slot, k, x))
+                    x = _plain(x)
+                plain.append(x)
+            raw[slot] = _graph._unflatten(a, iter(plain))
+    return raw, grad_inputs
+
+
+def _has_grad_array(seq: Any) -> bool:
+    return any(
+        isinstance(x, GradArray) or (type(x) in (list, tuple) and _has_grad_array(x)) for x in seq
+    )
+
+
+def call_primitive(
+    prim: Primitive, impl: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Compute ``impl`` on plain arrays; record a node when an argument requires grad."""
+    if kwargs and prim.positional:
+        args, kwargs = _kwargs_to_positions(prim, args, kwargs)
+    raw, grad_inputs = _unwrap_args(args)
+    raw_kwargs = kwargs
+    if kwargs:
+        if _needs_grad(kwargs) and grad_enabled():
+            name = next(k for k, v in kwargs.items() if _needs_grad(v))
+            raise not_differentiable(prim.name, f"no gradient for the keyword argument {name!r}")
+        raw_kwargs = _unwrap_all(kwargs)
+    res = impl(*raw, **raw_kwargs)
+    outs = _wrap(res)
+    _track_views(outs, args, raw, prim, impl, raw_kwargs)
+    if grad_inputs and grad_enabled() and _any_float(outs):
+        _record(prim, grad_inputs, raw, raw_kwargs, res, outs)
+    return outs
+
+
+def _kwargs_to_positions(
+    prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Move ``weights=w`` into its position so that the rule for it is found."""
+    names = prim.positional
+    if not any(n in kwargs for n in names[len(args) :]):
+        return args, kwargs
+    kwargs = dict(kwargs)
+    last = max(i for i, n in enumerate(names) if n in kwargs)
+    filled = list(args)
+    for name in names[len(args) : last + 1]:
+        filled.append(kwargs.pop(name) if name in kwargs else prim.defaults.get(name))
+    return tuple(filled), kwargs
+
+
+def primitive(func: Callable[..., Any], prim: Primitive) -> Callable[..., Any]:
+    """Wrap a user's function so that calling it on arrays that require grad records a node."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return call_primitive(prim, func, args, kwargs)
+
+    wrapper.__wrapped__ = func  # type: ignore[attr-defined]
+    wrapper.__name__ = getattr(func, "__name__", "primitive")
+    wrapper.__qualname__ = getattr(func, "__qualname__", wrapper.__name__)
+    wrapper.__doc__ = func.__doc__
+    wrapper.__module__ = getattr(func, "__module__", None)  # type: ignore[assignment]
+    return wrapper
+
+
+# --- views ------------------------------------------------------------------------------------
+
+
+class _ViewFn:
+    """Re-makes a view from its base: ``func(*args)`` with the base at ``slot``."""
+
+    __slots__ = ("args", "func", "index", "kwargs", "slot")
+
+    def __init__(self, func: Any, args: list[Any], kwargs: Any, slot: int, index: Any) -> None:
+        self.func, self.args, self.kwargs, self.slot, self.index = func, args, kwargs, slot, index
+
+    def __call__(self, a: Any) -> Any:
+        args = list(self.args)
+        args[self.slot] = a
+        out = self.func(*args, **self.kwargs)
+        return out if self.index is None else out[self.index]
+
+
+class _Composed:
+    __slots__ = ("first", "then")
+
+    def __init__(self, first: Any, then: Any) -> None:
+        self.first, self.then = first, then
+
+    def __call__(self, a: Any) -> Any:
+        return self.then(self.first(a))
+
+
+def _track_views(
+    outs: Any, args: Any, raw: list[Any], prim: Primitive, impl: Any, kwargs: Any
+) -> None:
+    """Outputs that share memory with a GradArray argument become tracked views of it."""
+    flat = _flat_outputs(outs)
+    for index, o in enumerate(flat):
+        if not isinstance(o, GradArray) or _plain(o).base is None:
+            continue
+        for slot, a in enumerate(args):
+            if isinstance(a, GradArray) and np.may_share_memory(_plain(o), raw[slot]):
+                template = [None if i == slot else r for i, r in enumerate(raw)]
+                func = _getitem if impl is _getitem else prim.func
+                fn = _ViewFn(
+                    func,
+                    template,
+                    kwargs,
+                    slot,
+                    None if len(flat) == 1 and not isinstance(outs, (list, tuple)) else index,
+                )
+                o._version = a._version
+                o._seen = a._version[0]
+                o._base_ga = a._base_ga if a._base_ga is not None else a
+                o._view_fn = fn if a._base_ga is None else _Composed(a._view_fn, fn)
+                break
+
+
+def _fresh(v: GradArray) -> None:
+    """Re-record a view whose base was written to since the view's node was made."""
+    if v._seen == v._version[0] or not grad_enabled():
+        return
+    base = v._base_ga
+    if base._node is not None or v._node is not None:
+        new = v._view_fn(base)
+        v._node, v._out = new._node, new._out
+    v._seen = v._version[0]
+
+
+def _check_writable(target: GradArray) -> None:
+    """In-place writes to a leaf that requires grad (or a view of one) are only for no_grad."""
+    base = target._base_ga if target._base_ga is not None else target
+    if type(base._node) is LeafNode:
+        what = "a leaf" if base is target else "a view of a leaf"
+        raise InPlaceError(
+            f"in-place operation on {what} that requires grad: the gradient would refer to "
+            "values that no longer exist. For a parameter update use `with nd.no_grad(): "
+            "w -= lr * w.grad`; otherwise write `x = x + y` to make a new array."
+        )
+
+
+def _copy_slices(base: Any, view: Any, fn: Any) -> Any:
+    """The base after a write through a view: its elements inside the view come from ``view``."""
+    raise AssertionError("recorded by the engine only")  # never called: forward is done in place
+
+
+def _view_positions(shape: tuple[int, ...], fn: Any) -> NDArray[np.bool_]:
+    mask = np.zeros(int(np.prod(shape, dtype=int)), bool)
+    mask[np.ravel(fn(np.arange(mask.size).reshape(shape)))] = True
+    return mask.reshape(shape)
+
+
+_COPY_SLICES = Primitive(
+    _copy_slices,
+    (
+        lambda g, ans, base, view, fn: np.where(_view_positions(g.shape, fn), 0, g),
+        lambda g, ans, base, view, fn: fn(g),
+    ),
+    name="assignment through a view",
+)
+
+
+def _rebase(view: GradArray) -> None:
+    """After an in-place write to ``view``, make its base stand for the new values too."""
+    base = view._base_ga
+    if not grad_enabled():
+        return  # the view re-records itself from the base when next used with grad on
+    view._seen = view._version[0]
+    if base._node is None and view._node is None:
+        return
+    grad_inputs: list[GradInput] = [(0, None, base)] if base._node is not None else []
+    if view._node is not None:
+        grad_inputs.append((1, None, view))
+    raw = [None, None, view._view_fn]
+    _record(_COPY_SLICES, grad_inputs, raw, {}, None, base, saved=raw)
+
+
+# --- in-place ufuncs ----------------------------------------------------------------------------
+
+
+def _ufunc_inplace(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: Any) -> Any:
+    """``out=`` and ``ufunc.at``: the output array now stands for the new value."""
+    outs = (inputs[0],) if method == "at" else kwargs["out"]
+    enabled = grad_enabled()
+    recording = enabled and _needs_grad(inputs)
+    for o in outs:
+        if isinstance(o, GradArray):
+            if o._base_ga is not None:
+                _fresh(o)
+            if enabled and (recording or o._node is not None):
+                _check_writable(o)
+        elif o is not None and recording:
+            raise not_differentiable(
+                qualified_name(ufunc),
+                "out= is a plain ndarray, which cannot hold a graph; make it a GradArray",
+            )
+    key = ufunc if method == "__call__" else (ufunc, method)
+    prim = VJP_RULES.get(key) if recording else None
+    if recording and prim is None:
+        raise not_differentiable(qualified_name(key))
+    out_raw = [_plain(o) if isinstance(o, GradArray) else o for o in outs]
+    raw = [_plain(x) if isinstance(x, GradArray) else x for x in inputs]
+    saved = raw
+    if prim is not None:  # keep what the rules read before the write destroys it
+        saved = [
+            r.copy()
+            if isinstance(x, GradArray)
+            and (prim.saves is None or i in prim.saves)
+            and any(np.may_share_memory(r, o) for o in out_raw if o is not None)
+            else r
+            for i, (x, r) in enumerate(zip(inputs, raw, strict=True))
+        ]
+    grad_inputs = [
+        (i, None, x)
+        for i, x in enumerate(inputs)
+        if isinstance(x, GradArray) and x._node is not None
+    ]
+    old_out = outs[0] if len(outs) == 1 and isinstance(outs[0], GradArray) else None
+    old_node = (old_out._node, old_out._out) if old_out is not None else None
+    if method == "at":
+        ufunc.at(*raw)
+        res = out_raw[0]
+    else:
+        call_kwargs = dict(kwargs)
+        call_kwargs["out"] = tuple(out_raw)
+        if isinstance(call_kwargs.get("where"), GradArray):
+            call_kwargs["where"] = _plain(call_kwargs["where"])
+        res = getattr(ufunc, method)(*raw, **call_kwargs)
+    for o in outs:
+        if isinstance(o, GradArray):
+            o._version[0] += 1
+    if recording:
+        assert prim is not None
+        where = kwargs.get("where", True) if method == "__call__" else True
+        node_kwargs = (
+            {} if method in ("__call__", "at") else {k: v for k, v in kwargs.items() if k != "out"}
+        )
+        partial = where is not True and old_out is not None
+        if partial:  # elements outside ``where`` keep the old value of out
+            stand_in = _view(out_raw[0], GradArray)
+            stand_in._node, stand_in._out = old_node
+            stand_in._version = [0]
+        wrapped = outs[0] if len(outs) == 1 else tuple(outs)
+        _record(
+            prim,
+            grad_inputs,
+            raw,
+            node_kwargs,
+            res,
+            wrapped,
+            None if where is True else _unwrap_all(where),
+            saved=saved,
+            old_out=stand_in if partial else None,
+        )
+    elif enabled:
+        for o in outs:
+            if isinstance(o, GradArray) and o._node is not None and not o.is_leaf:
+                o._node = None  # overwritten by a constant: no graph behind it any more
+    for o in outs:
+        if isinstance(o, GradArray) and o._base_ga is not None:
+            _rebase(o)
+    if method == "at":
+        return None
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def _setitem(target: GradArray, key: Any, value: Any) -> None:
+    if target._base_ga is not None:
+        _fresh(target)
+    enabled = grad_enabled()
+    value_grad = isinstance(value, GradArray) and value._node is not None
+    recording = enabled and (target._node is not None or value_grad)
+    if recording:
+        _check_writable(target)
+    raw_key = _unwrap_all(key)
+    raw_value = _plain(value) if isinstance(value, GradArray) else _unwrap_all(value)
+    if isinstance(value, GradArray) and value._base_ga is not None:
+        _fresh(value)
+    _plain(target)[raw_key] = raw_value
+    target._version[0] += 1
+    if recording:
+        prim = VJP_RULES[np.ndarray.__setitem__]
+        grad_inputs: list[GradInput] = []
+        if target._node is not None:
+            grad_inputs.append((0, None, target))
+        if value_grad:
+            grad_inputs.append((2, None, value))
+        raw = [None, raw_key, raw_value]
+        _record(prim, grad_inputs, raw, {}, None, target, saved=raw)
+    if target._base_ga is not None:
+        _rebase(target)
+
+
+# --- constructors -----------------------------------------------------------------------------
+
+
+def array(
+    values: ArrayLike, dtype: DTypeLike | None = None, *, requires_grad: bool = False
+) -> GradArray:
+    """Copy ``values`` into a new leaf GradArray (like ``np.array``)."""
+    return GradArray(values, requires_grad=requires_grad, dtype=dtype)
+
+
+def asarray(
+    values: ArrayLike, dtype: DTypeLike | None = None, *, requires_grad: bool = False
+) -> GradArray:
+    """Return ``values`` if it already is a GradArray (graph kept), else a new leaf."""
+    if isinstance(values, GradArray) and (dtype is None or values.dtype == dtype):
+        if requires_grad and not values.requires_grad:
+            values.requires_grad = True
+        return values
+    return GradArray(values, requires_grad=requires_grad, dtype=dtype)

@@ -1,0 +1,487 @@
+"""Nodes, grad mode, version checks and the backward pass.
+
+A GradArray that requires grad points at the node that made it (``_node``, and ``_out`` for
+which output of that node it is). A node holds:
+
+- ``edges``: one ``Edge`` per input that requires grad, naming the parent node;
+- ``args``/``kwargs``/``ans``: what its rules read, as plain ndarrays (only the arguments some
+  rule reads are kept: see ``Primitive.saves``);
+- ``versions``: the version counters of the saved arrays, so that ``backward`` refuses to run a
+  rule whose inputs were modified in place after they were saved.
+
+Leaves point at a ``LeafNode`` that holds a weak reference back to the array, so the graph has
+no reference cycles: dropping the output frees everything.
+
+``backward`` sorts the graph topologically (Kahn's algorithm, no recursion), visits each node
+once and sums the cotangents that arrive by different paths before using them.
+"""
+
+from __future__ import annotations
+
+import sys
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
+from typing import Any, NamedTuple, TypeVar
+
+import numpy as np
+
+from ndgrad._errors import InPlaceError
+from ndgrad._registry import ArrayMeta, Primitive, unbroadcast
+
+__all__ = [
+    "Edge",
+    "LeafNode",
+    "Node",
+    "backward",
+    "enable_grad",
+    "is_grad_enabled",
+    "no_grad",
+    "set_grad_enabled",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# --- grad mode: per thread and per async context ------------------------------------------------
+
+_grad_enabled: ContextVar[bool] = ContextVar("ndgrad_grad_enabled", default=True)
+grad_enabled = _grad_enabled.get  # the dispatch path calls this on every operation
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations on arrays that require grad are recorded in this context."""
+    return _grad_enabled.get()
+
+
+class set_grad_enabled:
+    """Context manager and decorator that turns recording on or off.
+
+    Parameters
+    ----------
+    mode : bool
+        ``True`` records operations, ``False`` does not.
+
+    Notes
+    -----
+    The mode lives in a ``contextvars.ContextVar``: it is per thread and per async task, so a
+    ``no_grad`` block in one thread does not stop another thread from recording.
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._tokens: list[Any] = []
+
+    def __enter__(self) -> None:
+        self._tokens.append(_grad_enabled.set(self.mode))
+
+    def __exit__(self, *exc: object) -> None:
+        _grad_enabled.reset(self._tokens.pop())
+
+    def __call__(self, func: F) -> F:
+        """Use as a decorator: ``func`` runs with this mode."""
+        mode = self.mode
+
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            token = _grad_enabled.set(mode)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                _grad_enabled.reset(token)
+
+        wrapper.__wrapped__ = func  # type: ignore[attr-defined]
+        wrapper.__name__ = getattr(func, "__name__", "wrapper")
+        wrapper.__doc__ = func.__doc__
+        return wrapper  # type: ignore[return-value]
+
+
+class no_grad(set_grad_enabled):
+    """Do not record operations: for parameter updates and evaluation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ndgrad as nd
+    >>> w = nd.GradArray([1.0, 2.0], requires_grad=True)
+    >>> with nd.no_grad():
+    ...     w -= 0.5  # an in-place update of a leaf, allowed because it is not recorded
+    >>> w
+    GradArray([0.5, 1.5], requires_grad=True)
+    """
+
+    def __init__(self) -> None:
+        super().__init__(False)
+
+
+class enable_grad(set_grad_enabled):
+    """Record operations again inside a ``no_grad`` block."""
+
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+# --- nodes ------------------------------------------------------------------------------------
+
+
+class Edge(NamedTuple):
+    """One input that requires grad: where its cotangent goes, and what it must look like."""
+
+    slot: int  # positional argument (-1: the old value of an ``out=`` array under ``where=``)
+    flat: int | None  # index within a sequence argument, None for an array argument
+    parent: Any  # Node or LeafNode
+    out: int  # which output of the parent
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+
+
+class LeafNode:
+    """Where gradients for a leaf array are accumulated (into ``array.grad``)."""
+
+    __slots__ = ("__weakref__", "ref")
+    edges: tuple[Edge, ...] = ()
+    n_out = 1
+
+    def __init__(self, array: Any) -> None:
+        self.ref = weakref.ref(array)
+
+    @property
+    def name(self) -> str:
+        return "leaf"
+
+
+class Node:
+    """One recorded operation."""
+
+    __slots__ = (
+        "__weakref__",
+        "ans",
+        "args",
+        "edges",
+        "freed",
+        "kwargs",
+        "n_out",
+        "out_meta",
+        "prim",
+        "versions",
+        "where",
+    )
+
+    def __init__(
+        self,
+        prim: Primitive,
+        edges: tuple[Edge, ...],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        ans: Any,
+        versions: list[tuple[list[int], int, str]],
+        out_meta: tuple[tuple[tuple[int, ...], np.dtype[Any]], ...],
+        where: Any = None,
+    ) -> None:
+        self.prim = prim
+        self.edges = edges
+        self.args = args
+        self.kwargs = kwargs
+        self.ans = ans
+        self.versions = versions
+        self.out_meta = out_meta
+        self.n_out = len(out_meta)
+        self.where = where
+        self.freed = False
+
+    @property
+    def name(self) -> str:
+        return self.prim.name
+
+    def __repr__(self) -> str:
+        return f"<Node {self.name}>"
+
+
+# --- backward ---------------------------------------------------------------------------------
+
+Target = tuple[Any, int]  # (node, output index)
+
+
+def _collect(roots: Sequence[Any], stop: set[Any]) -> dict[Any, int]:
+    """Count, for every node reachable from ``roots``, the edges that point at it."""
+    deps: dict[Any, int] = {}
+    stack = list(roots)
+    seen = set(stack)
+    while stack:
+        node = stack.pop()
+        if node in stop:
+            continue
+        for edge in node.edges:
+            parent = edge.parent
+            deps[parent] = deps.get(parent, 0) + 1
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return deps
+
+
+def _order(roots: Sequence[Any], deps: dict[Any, int], stop: set[Any]) -> list[Any]:
+    """Kahn's order: a node comes after every node that sends it a cotangent."""
+    left = dict(deps)
+    ready = [r for r in dict.fromkeys(roots) if left.get(r, 0) == 0]
+    order = []
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        if node in stop:
+            continue
+        for edge in node.edges:
+            left[edge.parent] -= 1
+            if left[edge.parent] == 0:
+                ready.append(edge.parent)
+    return order
+
+
+def _needed(order: list[Any], targets: set[Any]) -> set[Any]:
+    """The nodes through which a target can be reached: all others are skipped."""
+    needed = set()
+    for node in reversed(order):  # parents before children
+        if node in targets or any(e.parent in needed for e in node.edges):
+            needed.add(node)
+    return needed
+
+
+def _check_versions(node: Node) -> None:
+    for counter, seen, what in node.versions:
+        if counter[0] != seen:
+            raise InPlaceError(
+                f"{what} saved by {node.name} for the backward pass was modified in place "
+                f"afterwards (its version went from {seen} to {counter[0]}). Compute the "
+                "in-place operation on a copy (`x = x.copy()`), or modify the array before it "
+                "is used."
+            )
+
+
+def _check_live(node: Node) -> None:
+    if node.freed:
+        raise RuntimeError(
+            f"backward() reached {node.name} through a graph that an earlier backward() already "
+            "freed. Pass retain_graph=True to the first backward() to backpropagate twice."
+        )
+
+
+def _unpack(node: Node, create_graph: bool) -> tuple[tuple[Any, ...], Any]:
+    """The rule arguments: plain arrays, or (create_graph) GradArrays tied to their nodes."""
+    if not create_graph:
+        return node.args, node.ans
+    from ndgrad._array import graph_array  # the engine's array type, built lazily
+
+    args = list(node.args)
+    for edge in node.edges:
+        if edge.slot < 0 or args[edge.slot] is None or isinstance(args[edge.slot], ArrayMeta):
+            continue
+        if edge.flat is None:
+            args[edge.slot] = graph_array(args[edge.slot], edge.parent, edge.out)
+        else:
+            seq = _flatten(args[edge.slot])
+            seq[edge.flat] = graph_array(seq[edge.flat], edge.parent, edge.out)
+            args[edge.slot] = _unflatten(args[edge.slot], iter(seq))
+    ans = node.ans
+    if ans is not None:
+        if node.n_out == 1:
+            ans = graph_array(ans, node, 0)
+        else:
+            ans = tuple(
+                graph_array(a, node, i) if a.dtype.kind in "fc" else a for i, a in enumerate(ans)
+            )
+    return tuple(args), ans
+
+
+def _fit(c: Any, edge: Edge, prim: Primitive) -> Any:
+    """Bring a cotangent to its input's shape and dtype: sum broadcast axes, drop imaginary."""
+    if c.shape != edge.shape:
+        if not prim.unbroadcast and c.size != np.prod(edge.shape, dtype=int):
+            raise ValueError(
+                f"the gradient rule of {prim.name} returned a cotangent of shape {c.shape} for "
+                f"an input of shape {edge.shape}"
+            )
+        c = unbroadcast(c, edge.shape) if prim.unbroadcast else np.reshape(c, edge.shape)
+    if c.dtype != edge.dtype:
+        if c.dtype.kind == "c" and edge.dtype.kind != "c":
+            c = np.real(c)
+        if c.dtype != edge.dtype:
+            c = c.astype(edge.dtype)
+    return c
+
+
+def _zeros_for(node: Any, out: int) -> Any:
+    shape, dtype = node.out_meta[out]
+    return np.zeros(shape, dtype)
+
+
+def _flatten(seq: Any) -> list[Any]:
+    """The leaves of a (nested) list or tuple, in order."""
+    if isinstance(seq, (list, tuple)):
+        return [leaf for item in seq for leaf in _flatten(item)]
+    return [seq]
+
+
+def _unflatten(template: Any, leaves: Iterator[Any]) -> Any:
+    if isinstance(template, (list, tuple)):
+        return type(template)(_unflatten(t, leaves) for t in template)
+    return next(leaves)
+
+
+_OLD_OUT_RULE = "old value of out="
+
+
+def _cotangents(node: Node, g: Any, create_graph: bool) -> Iterator[tuple[Edge, Any]]:
+    """Run the node's rules: one (edge, cotangent) pair per edge, cotangent already fitted."""
+    args, ans = _unpack(node, create_graph)
+    prim = node.prim
+    slot_cot: dict[int, Any] = {}
+    for edge in node.edges:
+        if edge.slot not in slot_cot:
+            slot_cot[edge.slot] = _run_rule(node, edge.slot, g, ans, args)
+        c = slot_cot[edge.slot]
+        if c is not None and edge.flat is not None:
+            c = _flatten(c)[edge.flat]
+        if c is None:
+            continue
+        if not isinstance(c, np.ndarray):
+            c = np.asarray(c)
+        yield edge, _fit(c, edge, prim)
+
+
+def _run_rule(node: Node, slot: int, g: Any, ans: Any, args: tuple[Any, ...]) -> Any:
+    where = node.where
+    if slot < 0:  # the old value of out= survives where ``where`` is False
+        return np.where(where, 0, g)
+    rule = node.prim.rule_for(slot)
+    if rule is None:
+        return None
+    if where is None:
+        return rule(g, ans, *args, **node.kwargs)
+    with np.errstate(all="ignore"):  # the masked-out elements may be outside the domain
+        c = rule(g, ans, *args, **node.kwargs)
+    return np.where(where, c, 0)
+
+
+def _store(
+    grads: dict[Any, Any], owned: set[int], node: Any, out: int, c: Any, inplace: bool
+) -> None:
+    """Add cotangent ``c`` to what ``node``'s output ``out`` has received so far."""
+    if node.n_out == 1:
+        prev = grads.get(node)
+    else:
+        slots = grads.setdefault(node, [None] * node.n_out)
+        prev = slots[out]
+    if prev is None:
+        total = c
+    elif inplace and id(prev) in owned:
+        prev += c  # a sum this backward allocated itself: nobody else holds it
+        total = prev
+    else:
+        total = prev + c
+        owned.add(id(total))
+    if node.n_out == 1:
+        grads[node] = total
+    else:
+        grads[node][out] = total
+
+
+def _take(grads: dict[Any, Any], owned: set[int], node: Any) -> Any:
+    g = grads.pop(node, None)
+    if g is None or node.n_out == 1:
+        if g is not None:
+            owned.discard(id(g))
+        return g
+    for part in g:
+        owned.discard(id(part))
+    return tuple(_zeros_for(node, i) if part is None else part for i, part in enumerate(g))
+
+
+def _accumulate_leaf(node: LeafNode, g: Any, stealable: bool) -> None:
+    array = node.ref()
+    if array is None:  # the user dropped the leaf: nowhere to put its gradient
+        return
+    if array._grad is None:
+        # Steal the cotangent when nothing else refers to it (as PyTorch's AccumulateGrad does);
+        # otherwise copy, so that two leaves never share one gradient buffer.
+        fresh = stealable and isinstance(g, np.ndarray) and g.base is None and g.flags.writeable
+        array._grad = g if fresh and type(g) is np.ndarray else np.array(g, copy=True)
+    else:
+        array._grad = array._grad + g
+
+
+# One reference held by backward's local name, one by getrefcount's own argument: a cotangent
+# with no more references than that is referred to by nobody else and can become ``.grad``.
+_STEAL_REFS = 2
+
+
+def backward(
+    roots: Sequence[Target],
+    root_grads: Sequence[Any],
+    *,
+    inputs: Sequence[Target] | None = None,
+    retain_graph: bool = False,
+    create_graph: bool = False,
+) -> list[Any] | None:
+    """Backpropagate ``root_grads`` from ``roots``.
+
+    With ``inputs=None`` the cotangents of leaves are accumulated into their ``.grad``;
+    otherwise the cotangents of the given ``(node, out)`` targets are returned (``None`` for a
+    target the roots do not depend on) and no ``.grad`` is touched.
+    """
+    targets = {node for node, _ in inputs} if inputs is not None else set()
+    root_nodes = [node for node, _ in roots]
+    deps = _collect(root_nodes, targets)
+    order = None
+    needed = None
+    if inputs is not None:
+        order = _order(root_nodes, deps, targets)
+        needed = _needed(order, targets)
+
+    grads: dict[Any, Any] = {}
+    owned: set[int] = set()
+    inplace = not create_graph
+    for (node, out), g in zip(roots, root_grads, strict=True):
+        _store(grads, owned, node, out, g, False)
+
+    results: dict[Any, Any] = {}
+    left = dict(deps)
+    ready = [r for r in dict.fromkeys(root_nodes) if left.get(r, 0) == 0]
+    with set_grad_enabled(create_graph):
+        while ready:
+            node = ready.pop()
+            g = _take(grads, owned, node)
+            if node in targets:
+                results[node] = g
+                continue
+            if g is not None and (needed is None or node in needed):
+                if type(node) is LeafNode:
+                    if inputs is None:
+                        _accumulate_leaf(node, g, sys.getrefcount(g) <= _STEAL_REFS)
+                    continue
+                _check_live(node)
+                _check_versions(node)
+                for edge, c in _cotangents(node, g, create_graph):
+                    if needed is None or edge.parent in needed:
+                        _store(grads, owned, edge.parent, edge.out, c, inplace)
+                del g
+            for edge in node.edges:
+                left[edge.parent] -= 1
+                if left[edge.parent] == 0:
+                    ready.append(edge.parent)
+            if not retain_graph and type(node) is Node:
+                _release(node)
+    if inputs is None:
+        return None
+    return [_pick(results.get(node), node, out) for node, out in inputs]
+
+
+def _pick(g: Any, node: Any, out: int) -> Any:
+    if g is None or node.n_out == 1:
+        return g
+    return g[out]
+
+
+def _release(node: Node) -> None:
+    node.args = ()
+    node.kwargs = {}
+    node.ans = None
+    node.versions = []
+    node.freed = True

@@ -1,0 +1,323 @@
+"""The four dispatch tables, ``defvjp`` and ``unbroadcast``: what the engine reads, rules write.
+
+Every NumPy callable lands in exactly one table:
+
+``VJP_RULES``       a primitive with gradient rules: computed on plain arrays, one node recorded.
+``TRACED_THROUGH``  NumPy's own Python code calls only recorded primitives: run it on GradArrays.
+``NO_GRADIENT``     integer, boolean or shape results, or float results with no derivative
+                    (``zeros_like``): computed on plain arrays, no graph.
+``UNSUPPORTED``     no rule (yet): raises ``NotDifferentiableError`` when an input requires grad.
+
+Keys are NumPy's own objects; ufunc methods are keyed ``(np.add, "reduce")``.
+
+A rule is ``rule(g, ans, *args, **kwargs) -> cotangent`` for one positional argument, where
+``g`` is the cotangent of the output, ``ans`` the output and ``args``/``kwargs`` NumPy's own
+arguments. For an argument that is a sequence of arrays (``np.concatenate``) the rule returns a
+sequence of cotangents of the same structure.
+"""
+
+from __future__ import annotations
+
+import dis
+import inspect
+from collections.abc import Callable, Hashable
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "NO_GRADIENT",
+    "TRACED_THROUGH",
+    "UNSUPPORTED",
+    "VJP_RULES",
+    "ArrayMeta",
+    "Primitive",
+    "VJPRule",
+    "defvjp",
+    "defvjp_argnum",
+    "mark_no_gradient",
+    "mark_traced",
+    "mark_unsupported",
+    "unbroadcast",
+]
+
+VJPRule = Callable[..., Any]
+
+
+class Primitive:
+    """What the engine knows about one differentiable function.
+
+    ``saves`` holds the positions of the arguments that some rule reads, ``meta`` those read
+    only for their shape or dtype, and ``saves_ans`` whether some rule reads the output: only
+    those are kept for ``backward`` and checked for in-place modification, so that
+    ``y = x + 1; y += 1`` is not refused.
+    """
+
+    __slots__ = (
+        "argnum_rule",
+        "defaults",
+        "func",
+        "meta",
+        "name",
+        "positional",
+        "rules",
+        "saves",
+        "saves_ans",
+        "unbroadcast",
+    )
+
+    def __init__(
+        self,
+        func: Any,
+        rules: tuple[VJPRule | None, ...],
+        argnum_rule: VJPRule | None = None,
+        *,
+        name: str | None = None,
+        unbroadcast: bool = False,
+    ) -> None:
+        self.func = func
+        self.rules = rules
+        self.argnum_rule = argnum_rule
+        self.name = name or qualified_name(func)
+        self.unbroadcast = unbroadcast
+        self.positional = _positional_names(func, len(rules))
+        self.defaults = positional_defaults(func) if self.positional else {}
+        self.saves, self.meta, self.saves_ans = _what_rules_read(rules, argnum_rule)
+
+    def rule_for(self, slot: int) -> VJPRule | None:
+        """The rule for positional argument ``slot`` (``None``: no gradient flows there)."""
+        if self.argnum_rule is not None:
+            rule = self.argnum_rule
+            return lambda g, ans, *args, **kw: rule(slot, g, ans, *args, **kw)
+        return self.rules[slot] if slot < len(self.rules) else None
+
+    def __repr__(self) -> str:
+        return f"<Primitive {self.name}>"
+
+
+VJP_RULES: dict[Hashable, Primitive] = {}
+TRACED_THROUGH: set[Hashable] = set()
+NO_GRADIENT: set[Hashable] = set()
+UNSUPPORTED: dict[Hashable, str] = {}
+
+
+def qualified_name(func: Any) -> str:
+    """``numpy.sin``, ``numpy.linalg.inv``, ``numpy.add.reduce``: how errors name a function."""
+    if isinstance(func, tuple):
+        return f"{qualified_name(func[0])}.{func[1]}"
+    if isinstance(func, np.ufunc):
+        module = getattr(func, "__module__", None) or "numpy"
+        return f"{'numpy' if module.startswith('numpy') else module}.{func.__name__}"
+    module = getattr(func, "__module__", None) or ""
+    if module.startswith("numpy."):  # numpy._core.fromnumeric -> numpy
+        public = module.split(".")
+        module = "numpy" if public[1].startswith("_") else ".".join(public[:2])
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+    return f"{module}.{name}" if module else name
+
+
+def _classify(key: Hashable) -> None:
+    """Move ``key`` into ``table``, out of every other: a function lives in one table."""
+    VJP_RULES.pop(key, None)
+    TRACED_THROUGH.discard(key)
+    NO_GRADIENT.discard(key)
+    UNSUPPORTED.pop(key, None)
+
+
+def defvjp(func: Any, *rules: VJPRule | None, name: str | None = None) -> Any:
+    """Register gradient rules for ``func``, one per positional argument, in argument order.
+
+    Parameters
+    ----------
+    func : callable or (ufunc, method)
+        A NumPy function or ufunc (which already dispatches on GradArray), a ufunc method as
+        ``(np.add, "reduce")``, or a function of the user's own.
+    *rules : callable or None
+        ``rule(g, ans, *args, **kwargs)`` returns the cotangent of one positional argument;
+        ``None`` for an argument that gets no gradient. Write rules with NumPy calls so that
+        they can themselves be differentiated.
+    name : str, optional
+        How errors and ``repr`` name the function.
+
+    Returns
+    -------
+    callable
+        ``func`` itself for NumPy functions and ufuncs; for any other function a wrapper that
+        records a node when an argument requires grad.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ndgrad as nd
+    >>> def cube(x):
+    ...     return x**3
+    >>> cube = nd.defvjp(cube, lambda g, ans, x: 3 * g * x**2)
+    >>> nd.grad(lambda x: np.sum(cube(x)))(np.array([1.0, 2.0]))
+    array([ 3., 12.])
+    """
+    return _register(func, tuple(rules), None, name)
+
+
+def defvjp_argnum(func: Any, rule: VJPRule, name: str | None = None) -> Any:
+    """Register one rule for every positional argument of a variadic ``func``.
+
+    ``rule(argnum, g, ans, *args, **kwargs)`` returns the cotangent of ``args[argnum]``; it
+    serves functions such as ``np.einsum`` or ``np.broadcast_arrays`` whose argument count
+    varies.
+    """
+    return _register(func, (), rule, name)
+
+
+def _register(func: Any, rules: tuple[VJPRule | None, ...], argnum_rule: Any, name: Any) -> Any:
+    ufunc_call = isinstance(func, np.ufunc)
+    prim = Primitive(func, rules, argnum_rule, name=name, unbroadcast=ufunc_call)
+    if not (ufunc_call or isinstance(func, tuple) or hasattr(func, "_implementation")
+            or func in (np.ndarray.__getitem__, np.ndarray.__setitem__)):  # fmt: skip
+        # A function of the user's: NumPy will not dispatch it, so hand out a wrapper that does.
+        from ndgrad._array import primitive  # the engine builds wrappers; imported late
+
+        func = prim.func = primitive(func, prim)
+    _classify(func)
+    VJP_RULES[func] = prim
+    return func
+
+
+def mark_traced(*funcs: Any) -> None:
+    """NumPy's implementation of each of ``funcs`` calls only recorded primitives."""
+    for func in funcs:
+        _classify(func)
+        TRACED_THROUGH.add(func)
+
+
+def mark_no_gradient(*funcs: Any) -> None:
+    """Each of ``funcs`` returns integers, booleans, shapes or constants: no graph."""
+    for func in funcs:
+        _classify(func)
+        NO_GRADIENT.add(func)
+
+
+def mark_unsupported(*funcs: Any, why: str = "") -> None:
+    """Each of ``funcs`` has no rule: calling it on an array that requires grad raises."""
+    for func in funcs:
+        _classify(func)
+        UNSUPPORTED[func] = why
+
+
+def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``g`` over the axes along which an input of ``shape`` was broadcast."""
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    g = np.sum(g, axis=axes, keepdims=True)
+    return np.reshape(g, shape) if lead else g
+
+
+# --- which arguments a rule reads -------------------------------------------------------------
+# A rule names its inputs as parameters; reading the bytecode once at registration tells which
+# ones it loads. A parameter read only for its metadata (``a.shape``, ``np.ndim(a)``) is saved
+# as an ``ArrayMeta``: the array itself is not kept alive, and writing to it later is harmless.
+# A rule we cannot read (a builtin, a partial, ``*args``) is taken to read everything.
+
+_LOADS = {"LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR"}
+_META = {"shape", "ndim", "dtype", "size"}
+
+
+class ArrayMeta:
+    """What a rule may read of an input it does not otherwise need: shape, ndim, dtype, size."""
+
+    __slots__ = ("dtype", "ndim", "shape", "size")
+
+    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
+        self.shape, self.dtype = shape, dtype
+        self.ndim = len(shape)
+        self.size = int(np.prod(shape, dtype=np.int64))
+
+    def __repr__(self) -> str:
+        return f"ArrayMeta(shape={self.shape}, dtype={self.dtype})"
+
+
+def _is_meta_use(ins: list[dis.Instruction], i: int) -> bool:
+    """Whether the load at ``ins[i]`` reads only metadata: ``x.shape`` or ``np.shape(x)``."""
+    after = ins[i + 1] if i + 1 < len(ins) else None
+    if after is not None and after.opname == "LOAD_ATTR" and after.argval in _META:
+        return True
+    before = ins[i - 1] if i > 0 else None
+    return (
+        before is not None
+        and before.opname == "LOAD_ATTR"
+        and before.argval in _META
+        and after is not None
+        and after.opname in ("PRECALL", "CALL")
+        and after.arg == 1
+    )
+
+
+def _loaded_params(rule: Any) -> tuple[set[int] | None, set[int], bool]:
+    """Inputs ``rule`` reads (as positions after ``g, ans``), those it reads only for metadata,
+    and whether it reads ``ans``; ``None`` when the rule cannot be read."""
+    code = getattr(rule, "__code__", None)
+    if code is None or code.co_flags & inspect.CO_VARARGS:
+        return None, set(), True
+    params = code.co_varnames[: code.co_argcount]
+    values = set(code.co_cellvars) & set(params)
+    meta = set()
+    ins = list(dis.get_instructions(code))
+    for i, op in enumerate(ins):
+        if op.opname in _LOADS:
+            (meta if _is_meta_use(ins, i) else values).add(op.argval)
+        elif op.opname == "LOAD_FAST_LOAD_FAST":  # Python 3.13 fuses two loads
+            values.update(op.argval)
+    position = {p: i - 2 for i, p in enumerate(params) if i >= 2}
+    return (
+        {position[p] for p in values if p in position},
+        {position[p] for p in meta - values if p in position},
+        len(params) > 1 and params[1] in values | meta,
+    )
+
+
+def _what_rules_read(
+    rules: tuple[VJPRule | None, ...], argnum_rule: Any
+) -> tuple[frozenset[int] | None, frozenset[int], bool]:
+    if argnum_rule is not None:
+        return None, frozenset(), True
+    saves: set[int] = set()
+    meta: set[int] = set()
+    saves_ans = False
+    for rule in rules:
+        if rule is None:
+            continue
+        used, used_meta, ans = _loaded_params(rule)
+        if used is None:
+            return None, frozenset(), True
+        saves |= used
+        meta |= used_meta
+        saves_ans |= ans
+    return frozenset(saves), frozenset(meta - saves), saves_ans
+
+
+def _positional_names(func: Any, count: int) -> tuple[str, ...]:
+    """NumPy's names for the first ``count`` parameters: lets ``weights=w`` find its rule."""
+    target = getattr(func, "_implementation", func)
+    try:
+        params = list(inspect.signature(target).parameters.values())
+    except (TypeError, ValueError):  # ufuncs and builtins: arguments are positional
+        return ()
+    names = []
+    for p in params[:count]:
+        if p.kind not in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            break
+        names.append(p.name)
+    return tuple(names)
+
+
+def positional_defaults(func: Any) -> dict[str, Any]:
+    """Default values of ``func``'s parameters, to fill gaps when a kwarg becomes positional."""
+    target = getattr(func, "_implementation", func)
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: p.default for p in params if p.default is not p.empty}

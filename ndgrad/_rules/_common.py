@@ -1,0 +1,38 @@
+"""Small helpers that rules share. Like the rules, they use only NumPy calls on their arguments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+__all__ = ["conj", "expand_reduced", "is_complex", "zeros_of"]
+
+
+def is_complex(x: Any) -> bool:
+    """Whether ``x`` (an array or a Python scalar) holds complex numbers."""
+    return (
+        isinstance(x, complex)
+        or getattr(np.asarray(x) if isinstance(x, list) else x, "dtype", np.dtype(float)).kind
+        == "c"
+    )
+
+
+def conj(x: Any) -> Any:
+    """``x*`` for complex ``x``; ``x`` itself for real ``x`` (no copy on the hot path)."""
+    return np.conj(x) if is_complex(x) else x
+
+
+def zeros_of(g: Any) -> Any:
+    """The zero cotangent of a piecewise-constant function: shaped like ``g``, never NaN."""
+    return np.zeros_like(g)
+
+
+def expand_reduced(g: Any, shape: tuple[int, ...], axis: Any, keepdims: bool) -> Any:
+    """Put back the axes that a reduction over ``axis`` removed: ``g`` broadcasts to ``shape``."""
+    if keepdims or g.ndim == len(shape):
+        return g
+    if axis is None:
+        return np.reshape(g, (1,) * len(shape))
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    return np.expand_dims(g, tuple(a % len(shape) for a in axes))

@@ -1,0 +1,302 @@
+"""Gradient rules for NumPy's ufuncs, grouped as in NumPy's "Mathematical functions" chapter.
+
+A rule is ``rule(g, ans, *inputs) -> cotangent`` for one input: ``g`` is the cotangent of the
+output, ``ans`` the output. Rules are written as if nothing was broadcast: the engine sums each
+cotangent back to its input's shape. Complex inputs follow PyTorch's convention: the cotangent is
+``g * conj(df/dz)`` for a holomorphic ``f``. Piecewise-constant ufuncs have zero gradient.
+
+Ufunc methods are keyed ``(ufunc, method)``: ``(np.add, "reduce")`` is ``np.add.reduce``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ndgrad._registry import defvjp, mark_no_gradient, unbroadcast
+from ndgrad._rules._common import conj, expand_reduced, is_complex, zeros_of
+
+# --- arithmetic -------------------------------------------------------------------------------
+defvjp(np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
+defvjp(np.subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: -g)
+defvjp(np.multiply, lambda g, ans, x, y: g * conj(y), lambda g, ans, x, y: g * conj(x))
+defvjp(np.divide, lambda g, ans, x, y: g / conj(y), lambda g, ans, x, y: -g * conj(ans / y))
+defvjp(np.negative, lambda g, ans, x: -g)
+defvjp(np.positive, lambda g, ans, x: g)
+defvjp(np.reciprocal, lambda g, ans, x: -g * conj(ans * ans))
+defvjp(np.square, lambda g, ans, x: 2 * g * conj(x))
+defvjp(np.sqrt, lambda g, ans, x: g / (2 * conj(ans)))
+defvjp(np.cbrt, lambda g, ans, x: g / (3 * ans * ans))
+defvjp(np.conjugate, lambda g, ans, x: conj(g))
+
+
+def _power_vjp_base(g, ans, x, y):
+    """d/dx x**y = y * x**(y-1)."""
+    return g * conj(y * np.power(x, y - 1))
+
+
+def _power_vjp_exponent(g, ans, x, y):
+    """d/dy x**y = x**y * log(x); taken as 0 where x == 0 (the limit for y > 0)."""
+    return g * conj(ans * np.log(np.where(x == 0, 1, x)))
+
+
+defvjp(np.power, _power_vjp_base, _power_vjp_exponent)
+defvjp(np.float_power, _power_vjp_base, _power_vjp_exponent)
+
+# remainder and fmod are x - k*y with k piecewise constant: floor(x/y) or trunc(x/y).
+defvjp(np.remainder, lambda g, ans, x, y: g, lambda g, ans, x, y: -g * np.floor_divide(x, y))
+defvjp(np.fmod, lambda g, ans, x, y: g, lambda g, ans, x, y: -g * np.trunc(np.divide(x, y)))
+defvjp(np.floor_divide, lambda g, ans, x, y: zeros_of(g), lambda g, ans, x, y: zeros_of(g))
+# divmod's outputs are (floor_divide, remainder): only the remainder carries a gradient.
+defvjp(np.divmod, lambda g, ans, x, y: g[1], lambda g, ans, x, y: -g[1] * ans[0])
+# modf's outputs are (fractional part, integral part): d frac/dx = 1, d int/dx = 0.
+defvjp(np.modf, lambda g, ans, x: g[0])
+
+# --- exponents and logarithms -----------------------------------------------------------------
+defvjp(np.exp, lambda g, ans, x: g * conj(ans))
+defvjp(np.exp2, lambda g, ans, x: g * conj(ans) * np.log(2))
+defvjp(np.expm1, lambda g, ans, x: g * conj(ans + 1))
+defvjp(np.log, lambda g, ans, x: g / conj(x))
+defvjp(np.log2, lambda g, ans, x: g / (conj(x) * np.log(2)))
+defvjp(np.log10, lambda g, ans, x: g / (conj(x) * np.log(10)))
+defvjp(np.log1p, lambda g, ans, x: g / conj(1 + x))
+# d/dx log(e^x + e^y) = e^(x - ans): the softmax weight, never overflows.
+defvjp(
+    np.logaddexp,
+    lambda g, ans, x, y: g * np.exp(x - ans),
+    lambda g, ans, x, y: g * np.exp(y - ans),
+)
+defvjp(
+    np.logaddexp2,
+    lambda g, ans, x, y: g * np.exp2(x - ans),
+    lambda g, ans, x, y: g * np.exp2(y - ans),
+)
+# ldexp(x, n) = x * 2**n with an integer n: the exponent gets no gradient.
+defvjp(np.ldexp, lambda g, ans, x, n: g * np.ldexp(1.0, n), None)
+# frexp's outputs are (mantissa, exponent) with x = m * 2**e: dm/dx = 2**-e.
+defvjp(np.frexp, lambda g, ans, x: g[0] * np.ldexp(1.0, -ans[1]))
+
+# --- trigonometric and hyperbolic -------------------------------------------------------------
+defvjp(np.sin, lambda g, ans, x: g * conj(np.cos(x)))
+defvjp(np.cos, lambda g, ans, x: -g * conj(np.sin(x)))
+defvjp(np.tan, lambda g, ans, x: g * conj(1 + ans * ans))
+defvjp(np.arcsin, lambda g, ans, x: g / conj(np.sqrt(1 - x * x)))
+defvjp(np.arccos, lambda g, ans, x: -g / conj(np.sqrt(1 - x * x)))
+defvjp(np.arctan, lambda g, ans, x: g / conj(1 + x * x))
+defvjp(
+    np.arctan2,
+    lambda g, ans, x1, x2: g * x2 / (x1 * x1 + x2 * x2),
+    lambda g, ans, x1, x2: -g * x1 / (x1 * x1 + x2 * x2),
+)
+defvjp(np.hypot, lambda g, ans, x1, x2: g * x1 / ans, lambda g, ans, x1, x2: g * x2 / ans)
+defvjp(np.sinh, lambda g, ans, x: g * conj(np.cosh(x)))
+defvjp(np.cosh, lambda g, ans, x: g * conj(np.sinh(x)))
+defvjp(np.tanh, lambda g, ans, x: g * conj(1 - ans * ans))
+defvjp(np.arcsinh, lambda g, ans, x: g / conj(np.sqrt(x * x + 1)))
+defvjp(np.arccosh, lambda g, ans, x: g / conj(np.sqrt(x * x - 1)))
+defvjp(np.arctanh, lambda g, ans, x: g / conj(1 - x * x))
+defvjp(np.deg2rad, lambda g, ans, x: g * (np.pi / 180))
+defvjp(np.radians, lambda g, ans, x: g * (np.pi / 180))
+defvjp(np.rad2deg, lambda g, ans, x: g * (180 / np.pi))
+defvjp(np.degrees, lambda g, ans, x: g * (180 / np.pi))
+
+# --- sign, magnitude and extrema -----------------------------------------------------------------
+
+
+def _absolute_vjp(g, ans, x):
+    """Real: g * sign(x), so the subgradient at 0 is 0. Complex: g * z / |z| (0 at z = 0)."""
+    if is_complex(x):
+        return g * x / np.where(ans == 0, 1, ans)
+    return g * np.sign(x)
+
+
+defvjp(np.absolute, _absolute_vjp)
+defvjp(np.fabs, lambda g, ans, x: g * np.sign(x))
+# copysign(x, y) = |x| * sign(y): d/dx = sign(x) * sign(ans); y only chooses the sign.
+defvjp(
+    np.copysign,
+    lambda g, ans, x1, x2: g * np.sign(x1) * np.sign(ans),
+    lambda g, ans, x1, x2: zeros_of(g),
+)
+# heaviside(x, h0) is 0, h0 or 1: only h0, used where x == 0, carries a gradient.
+defvjp(
+    np.heaviside,
+    lambda g, ans, x1, x2: zeros_of(g),
+    lambda g, ans, x1, x2: g * (x1 == 0),
+)
+
+
+def _tie_share(x, ans, other):
+    """Where ``x`` is the extremum: 1, or 1/2 on a tie with ``other`` (ties are split evenly)."""
+    return (x == ans) / (1.0 + (x == other))
+
+
+# maximum/minimum/fmax/fmin send g to the input that was chosen; a tie gives each half, as in
+# PyTorch and autograd. fmax/fmin choose the non-NaN input, so it alone gets the gradient.
+for _f in (np.maximum, np.minimum, np.fmax, np.fmin):
+    defvjp(
+        _f,
+        lambda g, ans, x1, x2: g * _tie_share(x1, ans, x2),
+        lambda g, ans, x1, x2: g * _tie_share(x2, ans, x1),
+    )
+
+for _f in (np.sign, np.floor, np.ceil, np.trunc, np.rint, np.spacing):
+    defvjp(_f, lambda g, ans, x: zeros_of(g))
+# nextafter(x, y) moves x by one ulp towards y: a step function of y, identity-like in x.
+defvjp(np.nextafter, lambda g, ans, x1, x2: g, lambda g, ans, x1, x2: zeros_of(g))
+
+# --- linear algebra ufuncs --------------------------------------------------------------------
+
+
+def _mT(a):
+    return np.swapaxes(a, -1, -2)
+
+
+def _matmul_vjp_x1(g, ans, x1, x2):
+    """g @ x2^H, with 1-d operands promoted as matmul promotes them."""
+    x2 = conj(x2)
+    if np.ndim(x1) == 1 and np.ndim(x2) == 1:
+        return g * x2
+    if np.ndim(x2) == 1:
+        return np.expand_dims(g, -1) * x2
+    if np.ndim(x1) == 1:
+        return np.squeeze(np.expand_dims(g, -2) @ _mT(x2), -2)
+    return g @ _mT(x2)
+
+
+def _matmul_vjp_x2(g, ans, x1, x2):
+    """x1^H @ g, with 1-d operands promoted as matmul promotes them."""
+    x1 = conj(x1)
+    if np.ndim(x1) == 1 and np.ndim(x2) == 1:
+        return g * x1
+    if np.ndim(x1) == 1:
+        return np.expand_dims(x1, -1) * np.expand_dims(g, -2)
+    if np.ndim(x2) == 1:
+        return np.squeeze(_mT(x1) @ np.expand_dims(g, -1), -1)
+    return _mT(x1) @ g
+
+
+defvjp(np.matmul, _matmul_vjp_x1, _matmul_vjp_x2)
+
+# vecdot(x1, x2) = sum(conj(x1) * x2, axis=-1); matvec(A, v) = A @ v; vecmat(v, A) = conj(v) @ A.
+defvjp(
+    np.vecdot,
+    lambda g, ans, x1, x2: np.expand_dims(conj(g), -1) * x2,
+    lambda g, ans, x1, x2: np.expand_dims(g, -1) * x1,
+)
+defvjp(
+    np.matvec,
+    lambda g, ans, x1, x2: np.expand_dims(g, -1) * np.expand_dims(conj(x2), -2),
+    lambda g, ans, x1, x2: np.matvec(_mT(conj(x1)), g),
+)
+defvjp(
+    np.vecmat,
+    lambda g, ans, x1, x2: np.matvec(x2, conj(g)),
+    lambda g, ans, x1, x2: np.expand_dims(x1, -1) * np.expand_dims(g, -2),
+)
+
+# --- ufuncs with integer or boolean results ---------------------------------------------------
+# They never reach a rule (the engine returns plain arrays for non-float results); listing them
+# here classifies them for the coverage report.
+mark_no_gradient(
+    np.equal, np.not_equal, np.greater, np.greater_equal, np.less, np.less_equal,
+    np.logical_and, np.logical_or, np.logical_xor, np.logical_not,
+    np.isfinite, np.isinf, np.isnan, np.isnat, np.signbit,
+    np.bitwise_and, np.bitwise_or, np.bitwise_xor, np.bitwise_not, np.bitwise_count,
+    np.left_shift, np.right_shift, np.gcd, np.lcm,
+)  # fmt: skip
+
+# --- reductions and accumulations through ufunc methods ---------------------------------------
+
+
+def _add_reduce_vjp(g, ans, array, axis=0, dtype=None, out=None, keepdims=False, initial=None,
+                    where=True):  # fmt: skip
+    """Spread ``g`` back over the reduced axes (only where ``where`` selected elements)."""
+    g = np.broadcast_to(expand_reduced(g, np.shape(array), axis, keepdims), np.shape(array))
+    return g if where is True else g * where
+
+
+def _extremum_reduce_vjp(g, ans, array, axis=0, dtype=None, out=None, keepdims=False,
+                         initial=None, where=True):  # fmt: skip
+    """``g`` goes to the elements equal to the extremum, split evenly among ties."""
+    shape = np.shape(array)
+    ans = expand_reduced(ans, shape, axis, keepdims)
+    hit = array == ans
+    if where is not True:
+        hit = hit & where
+    count = np.sum(hit, axis=axis, keepdims=True)
+    return expand_reduced(g, shape, axis, keepdims) * hit / count
+
+
+def _prod_excluding(array, axis):
+    """Product of all elements along ``axis`` except each one itself (zeros are handled)."""
+    ones = np.ones_like(np.take(array, [0], axis=axis))
+    before = np.cumprod(np.concatenate([ones, array], axis=axis), axis=axis)
+    after = np.flip(
+        np.cumprod(np.concatenate([ones, np.flip(array, axis)], axis=axis), axis=axis), axis
+    )
+    n = array.shape[axis]
+    return np.take(before, np.arange(n), axis=axis) * np.take(after, np.arange(1, n + 1), axis=axis)
+
+
+def _multiply_reduce_vjp(g, ans, array, axis=0, dtype=None, out=None, keepdims=False,
+                         initial=None, where=True):  # fmt: skip
+    """d prod / d x_i = the product of the others: no division, so zeros are exact."""
+    shape = np.shape(array)
+    axes = tuple(range(len(shape))) if axis is None else (axis,) if np.ndim(axis) == 0 else axis
+    axes = tuple(a % len(shape) for a in axes)
+    rest = [a for a in range(len(shape)) if a not in axes]
+    moved = np.transpose(array, rest + list(axes))
+    flat = np.reshape(moved, (*moved.shape[: len(rest)], -1))
+    others = np.reshape(_prod_excluding(flat, -1), moved.shape)
+    others = np.transpose(others, np.argsort(rest + list(axes)))
+    if initial is not None:
+        others = others * initial
+    if where is not True:
+        raise NotImplementedError("the gradient of multiply.reduce with where= is not supported")
+    return expand_reduced(g, shape, axis, keepdims) * conj(others)
+
+
+def _add_accumulate_vjp(g, ans, array, axis=0, dtype=None, out=None):
+    """The cotangent of a running sum is the reversed running sum of ``g``."""
+    return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
+
+
+def _multiply_accumulate_vjp(g, ans, array, axis=0, dtype=None, out=None):
+    """Reversed running sum of ``g * ans``, over ``x``; the exact product form if x has zeros."""
+    if np.all(array != 0):
+        return np.flip(np.cumsum(np.flip(g * conj(ans), axis), axis=axis), axis) / conj(array)
+    # d ans_j / d x_i = prod_{k <= j, k != i} x_k for j >= i: O(n^3), only when x has zeros.
+    n = np.shape(array)[axis]
+    moved = np.moveaxis(array, axis, -1)
+    gm = np.moveaxis(g, axis, -1)
+    tri = np.tril(np.ones((n, n), dtype=bool))  # tri[j, i]: output j depends on input i
+    eye = np.eye(n, dtype=bool)
+    # factors[..., j, i, k] = x_k for k <= j and k != i, else 1
+    x = np.expand_dims(np.expand_dims(moved, -2), -2)
+    keep = np.expand_dims(tri, 1) & ~np.expand_dims(eye, 0)  # [j, i, k]
+    factors = np.where(keep, x, 1)
+    partial = np.prod(factors, axis=-1) * tri  # [..., j, i]
+    out = np.sum(np.expand_dims(gm, -1) * conj(partial), axis=-2)
+    return np.moveaxis(out, -1, axis)
+
+
+def _add_at_vjp_b(g, ans, a, indices, b=None):
+    """``b`` was added at ``indices``: it gets ``g`` read back there."""
+    return unbroadcast(g[indices], np.shape(b))
+
+
+defvjp((np.add, "reduce"), _add_reduce_vjp)
+defvjp((np.maximum, "reduce"), _extremum_reduce_vjp)
+defvjp((np.minimum, "reduce"), _extremum_reduce_vjp)
+defvjp((np.fmax, "reduce"), _extremum_reduce_vjp)
+defvjp((np.fmin, "reduce"), _extremum_reduce_vjp)
+defvjp((np.multiply, "reduce"), _multiply_reduce_vjp)
+defvjp((np.add, "accumulate"), _add_accumulate_vjp)
+defvjp((np.multiply, "accumulate"), _multiply_accumulate_vjp)
+defvjp((np.add, "at"), lambda g, ans, a, indices, b=None: g, None, _add_at_vjp_b)
+
+# --- complex numbers (array functions, grouped with conjugate) -----------------------------------
+# For a real loss L of z = x + iy the cotangent is dL/dx + i dL/dy: real() passes g into x,
+# imag() passes g into y; on a real input imag() is the constant 0.
+defvjp(np.real, lambda g, ans, val: g)
+defvjp(np.imag, lambda g, ans, val: g * 1j if is_complex(val) else zeros_of(g))
