@@ -1,5 +1,17 @@
-"""Gradient rules, one module per chapter of NumPy's reference; importing fills the tables."""
+"""Gradient rules, one module per chapter of NumPy's reference; importing fills the tables.
 
-from ndgrad._rules import indexing, no_gradient, reductions, shape, ufuncs
+Every module here is imported. The classification modules (``no_gradient``, ``traced``,
+``unsupported``) come first, so that a rule registered by a chapter module wins over a
+classification of the same function.
+"""
 
-__all__ = ["indexing", "no_gradient", "reductions", "shape", "ufuncs"]
+import importlib
+import pkgutil
+
+_FIRST = ("unsupported", "no_gradient", "traced")
+
+_names = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+for _name in sorted(
+    _names, key=lambda n: (n not in _FIRST, _FIRST.index(n) if n in _FIRST else 0, n)
+):
+    importlib.import_module(f"{__name__}.{_name}")
