@@ -1,0 +1,139 @@
+"""How ufunc calls are dispatched: operand mixing, broadcasting, dtypes and ufunc methods."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays, mutually_broadcastable_shapes
+
+import ndgrad as nd
+from ndgrad import GradArray
+from ndgrad.testing import check_grad
+
+
+def leaf(values, dtype=float):
+    return GradArray(np.asarray(values, dtype=dtype), requires_grad=True)
+
+
+@pytest.mark.parametrize(
+    ("f", "df"),
+    [
+        (lambda x: 3 - x, lambda x: -np.ones_like(x)),
+        (lambda x: x**2, lambda x: 2 * x),
+        (lambda x: 2**x, lambda x: np.log(2) * 2**x),
+        (lambda x: 1 / x, lambda x: -1 / x**2),
+        (lambda x: x / 4, lambda x: np.full_like(x, 0.25)),
+        (lambda x: x**0.5, lambda x: 0.5 / np.sqrt(x)),
+        (lambda x: -x + 1.5, lambda x: -np.ones_like(x)),
+        (lambda x: abs(x), lambda x: np.sign(x)),
+    ],
+)
+def test_python_scalars_on_either_side(f, df):
+    values = np.array([0.5, 1.5, 2.5])
+    x = leaf(values)
+    np.sum(f(x)).backward()
+    np.testing.assert_allclose(x.grad, df(values))
+
+
+def test_plain_ndarray_on_the_left():
+    a = np.arange(6.0).reshape(2, 3)
+    x = leaf(np.ones((3, 2)))
+    np.sum(a @ x).backward()
+    np.testing.assert_allclose(x.grad, a.T @ np.ones((2, 2)))
+
+
+def test_gradients_reduced_over_broadcast_axes():
+    x, b = leaf(np.ones((4, 3))), leaf(np.ones(3))
+    c = leaf(np.ones((4, 1)))
+    np.sum((x + b) * c).backward()
+    assert b.grad.shape == (3,) and c.grad.shape == (4, 1)
+    np.testing.assert_allclose(b.grad, [4.0, 4.0, 4.0])
+    np.testing.assert_allclose(c.grad, [[6.0]] * 4)
+
+
+def test_0d_broadcast_against_matrix():
+    s = leaf(2.0)
+    m = np.arange(4.0).reshape(2, 2)
+    np.sum(s * m).backward()
+    assert s.grad.shape == () and s.grad == 6.0
+
+
+def test_float32_stays_float32():
+    x = leaf([1.0, 2.0], dtype=np.float32)
+    y = np.sum(np.exp(x) * 2.0)
+    assert y.dtype == np.float32
+    y.backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_mixed_integer_array_in_float_graph():
+    x = leaf([1.0, 2.0])
+    n = np.array([3, 4])
+    np.sum(x * n + n).backward()
+    np.testing.assert_allclose(x.grad, [3.0, 4.0])
+
+
+def test_ufunc_without_rule_raises_naming_it():
+    x = leaf([1.0, 2.0])
+    with pytest.raises(nd.NotDifferentiableError, match=r"numpy\.add\.outer"):
+        np.add.outer(x, x)
+
+
+def test_ufunc_without_rule_is_fine_without_grad():
+    x = GradArray([1.0, 2.0])
+    out = np.add.outer(x, x)
+    assert isinstance(out, GradArray) and out.shape == (2, 2)
+
+
+def test_reduce_with_keyword_arguments():
+    x = leaf(np.arange(6.0).reshape(2, 3))
+    y = np.add.reduce(x, axis=1, keepdims=True, initial=1.0)
+    assert y.shape == (2, 1)
+    np.sum(y * y).backward()
+    np.testing.assert_allclose(x.grad, 2 * np.repeat(y.values, 3, axis=1))
+
+
+def test_ndarray_sum_method_records():
+    x = leaf(np.arange(6.0).reshape(2, 3))
+    x.sum(axis=0).sum().backward()
+    np.testing.assert_allclose(x.grad, np.ones((2, 3)))
+
+
+def test_matmul_operator_and_vectors():
+    x, y = leaf([1.0, 2.0]), leaf([3.0, 4.0])
+    (x @ y).backward()
+    np.testing.assert_allclose(x.grad, [3.0, 4.0])
+    np.testing.assert_allclose(y.grad, [1.0, 2.0])
+
+
+def test_multiple_output_ufunc():
+    x = leaf([1.5, -2.25])
+    frac, whole = np.modf(x)
+    np.sum(frac * 3 + whole).backward()
+    np.testing.assert_allclose(x.grad, [3.0, 3.0])
+
+
+def test_forward_values_equal_numpy_bit_for_bit():
+    values = np.linspace(-2, 2, 7)
+    x = leaf(values)
+    for f in (np.sin, np.exp, np.tanh, np.cbrt, np.arctan):
+        np.testing.assert_array_equal(f(x).values, f(values))
+
+
+_SAFE = st.floats(-3, 3, allow_nan=False).filter(lambda v: abs(v) > 0.1)
+_BINARY = [np.add, np.subtract, np.multiply, np.divide, np.maximum, np.hypot, np.arctan2]
+
+
+@given(
+    st.sampled_from(_BINARY),
+    mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
+    st.data(),
+)
+def test_binary_ufunc_gradients_on_broadcast_shapes(func, shapes, data):
+    a = data.draw(arrays(np.float64, shapes.input_shapes[0], elements=_SAFE))
+    b = data.draw(arrays(np.float64, shapes.input_shapes[1], elements=_SAFE))
+    if func is np.maximum:
+        b = b + 0.05  # keep away from ties, where maximum has a kink
+    check_grad(func, a, b, order=1)
