@@ -249,6 +249,8 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         for t in types:
             if not issubclass(t, np.ndarray):
                 return NotImplemented
+            if t is not GradArray:
+                _reject_subclass(t)
         prim = VJP_RULES.get(func)
         if prim is not None:
             return call_primitive(prim, func._implementation, args, kwargs)
@@ -357,8 +359,20 @@ def _foreign(x: Any) -> bool:
     """An operand from another array library: NumPy should try its __array_ufunc__ instead."""
     if type(x) is np.ndarray or isinstance(x, (int, float, complex, np.generic, list)):
         return False
+    if isinstance(x, np.ndarray):
+        _reject_subclass(type(x))
     override = getattr(type(x), "__array_ufunc__", np.ndarray.__array_ufunc__)
     return override is not np.ndarray.__array_ufunc__
+
+
+def _reject_subclass(kind: type) -> None:
+    """np.matrix, MaskedArray, ...: their semantics (masks, * as matmul) would be lost."""
+    if not issubclass(kind, GradArray) and kind is not np.ndarray:
+        raise TypeError(
+            f"ndgrad cannot mix GradArray with {kind.__module__}.{kind.__qualname__}: its "
+            "semantics (masks, matrix products) have no gradient rules. Convert it first, e.g. "
+            "with np.asarray(...) (or .filled() for a masked array)."
+        )
 
 
 def _needs_grad(obj: Any) -> bool:

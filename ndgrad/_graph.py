@@ -398,7 +398,9 @@ def _accumulate_leaf(node: LeafNode, g: Any, stealable: bool) -> None:
     array = node.ref()
     if array is None:  # the user dropped the leaf: nowhere to put its gradient
         return
-    if array._grad is None:
+    if array._grad is None and type(g) is not np.ndarray:
+        array._grad = g  # create_graph: a GradArray with its own graph, differentiable again
+    elif array._grad is None:
         # Steal the cotangent when nothing else refers to it (as PyTorch's AccumulateGrad does);
         # otherwise copy, so that two leaves never share one gradient buffer.
         fresh = stealable and isinstance(g, np.ndarray) and g.base is None and g.flags.writeable
