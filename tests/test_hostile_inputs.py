@@ -20,7 +20,7 @@ def leaf(values, dtype=float):
     return GradArray(np.asarray(values, dtype=dtype), requires_grad=True)
 
 
-# --- NaN, inf and floating-point warnings ----------------------------------------------------------
+# --- NaN, inf and floating-point warnings -----------------------------------------------------
 
 
 def test_nan_and_inf_propagate_like_numpy():
@@ -64,7 +64,7 @@ def test_backward_warnings_follow_numpy():
             y.backward()
 
 
-# --- layouts, dtypes and flags -----------------------------------------------------------------------
+# --- layouts, dtypes and flags ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -106,7 +106,7 @@ def test_integer_and_boolean_arrays_mixed_into_float_graph():
     np.testing.assert_allclose(x.grad, mask + n * x.values ** (n - 1))
 
 
-# --- empty arrays and zero-size axes ---------------------------------------------------------------
+# --- empty arrays and zero-size axes ----------------------------------------------------------
 
 
 @pytest.mark.parametrize("shape", [(0,), (0, 3), (2, 0)])
@@ -123,7 +123,7 @@ def test_empty_mean_warns_like_numpy():
         np.mean(x)
 
 
-# --- foreign array types ---------------------------------------------------------------------------
+# --- foreign array types ----------------------------------------------------------------------
 
 
 def _matrix():
@@ -158,7 +158,7 @@ def test_structured_dtype_cannot_require_grad():
         GradArray(s, requires_grad=True)
 
 
-# --- backward misuse -------------------------------------------------------------------------------
+# --- backward misuse --------------------------------------------------------------------------
 
 
 def test_backward_inside_no_grad_works_on_an_existing_graph():
@@ -177,7 +177,7 @@ def test_graph_built_inside_no_grad_cannot_backward():
         y.backward()
 
 
-# --- copying and pickling --------------------------------------------------------------------------
+# --- copying and pickling ---------------------------------------------------------------------
 
 
 def test_pickle_round_trip_keeps_values_dtype_requires_grad():
@@ -209,7 +209,7 @@ def test_np_save_and_load_round_trip(tmp_path):
     assert y.requires_grad
 
 
-# --- a user's inputs are never modified ------------------------------------------------------------
+# --- a user's inputs are never modified -------------------------------------------------------
 
 
 @pytest.mark.parametrize("key", list(CASES), ids=lambda k: getattr(k, "__name__", str(k)))
