@@ -1,0 +1,325 @@
+"""Gradient rules for ``scipy.special``'s ufuncs, and ``np.sinc``.
+
+A rule is ``rule(g, ans, *inputs) -> cotangent`` for one input, written as if nothing was
+broadcast (the engine sums each cotangent back to its input's shape), exactly like the rules of
+NumPy's own ufuncs. Holomorphic functions that accept complex input use ``g * conj(f'(z))``.
+Orders and shape parameters without a closed-form derivative (the order ``v`` of ``jv``, the
+exponent of ``zeta``, the ``a`` of ``gammainc``) get a rule that raises
+``NotDifferentiableError`` when a gradient is asked of them, never a silent zero.
+
+SciPy is optional, and ``import ndgrad`` does not import it. Registration is lazy:
+
+- if ``scipy.special`` is already imported when ndgrad is, the rules are registered at once;
+- otherwise a finder on ``sys.meta_path`` waits for ``scipy.special`` to be imported, lets the
+  normal machinery load it, and registers the rules right after the module has executed (then
+  removes itself). This runs under the import lock, before ``import scipy.special`` returns,
+  so no SciPy ufunc can reach ``__array_ufunc__`` before its rule exists, whatever thread or
+  module imports SciPy first, and nothing in the engine's dispatch path had to change.
+
+Python functions of ``scipy.special`` (``polygamma``, ``zeta``, ``logsumexp``, ``softmax``,
+``log_softmax``) call ``np.asarray`` and the ufuncs below; differentiate them under
+:func:`ndgrad.tracing` (``polygamma`` and ``zeta`` reach ``_zeta``'s rule that way).
+
+:func:`scipy_special_coverage` lists which ``scipy.special`` ufuncs have rules, which are
+non-differentiable (integer or boolean results) and which raise.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import sys
+from typing import Any
+
+import numpy as np
+
+from ndgrad._errors import not_differentiable
+from ndgrad._registry import VJP_RULES, defvjp
+from ndgrad._rules._common import conj
+
+__all__ = ["scipy_special_coverage"]
+
+_SQRT_PI = 1.7724538509055159  # sqrt(pi): Python floats, so rules stay NumPy-only
+_LOG_SQRT_2PI = 0.9189385332046727  # log(sqrt(2 pi))
+
+# --- np.sinc (a NumPy function, listed here with its SciPy relatives) -------------------------
+
+
+def _sinc_vjp(g, ans, x):
+    """sinc'(x) = (cos(pi x) - sinc(x)) / x, and 0 at x = 0 (sinc is even)."""
+    zero = x == 0
+    safe = np.where(zero, 1.0, x)
+    return g * np.where(zero, 0.0, (np.cos(np.pi * safe) - np.sinc(safe)) / safe)
+
+
+defvjp(np.sinc, _sinc_vjp)
+
+
+def _raises(what: str) -> Any:
+    """A rule for an argument with no derivative available: asking for it is an error."""
+
+    def rule(g, ans, a=None, b=None):  # reads no input, so the engine saves none for it
+        raise not_differentiable(what, "no closed-form derivative for this argument")
+
+    return rule
+
+
+def _order_rule(name: str) -> Any:
+    return _raises(f"scipy.special.{name} with respect to its order")
+
+
+def _register(sc: Any) -> None:
+    """Register every rule; ``sc`` is the imported ``scipy.special``."""
+    from scipy.special import _ufuncs
+
+    def rule(func: Any, *rules: Any) -> None:
+        defvjp(func, *rules, name=f"scipy.special.{func.__name__}")
+
+    # --- gamma and related functions ----------------------------------------------------------
+    rule(sc.gamma, lambda g, ans, x: g * conj(ans * sc.psi(x)))
+    rule(sc.rgamma, lambda g, ans, x: -g * conj(ans * sc.psi(x)))
+    rule(sc.gammaln, lambda g, ans, x: g * sc.psi(x))
+    rule(sc.loggamma, lambda g, ans, x: g * conj(sc.psi(x)))
+    # psi' is the trigamma function, the Hurwitz zeta(2, x); real x only (zeta is real).
+    rule(sc.psi, lambda g, ans, x: g * _ufuncs._zeta(2.0, x))
+    rule(
+        sc.beta,
+        lambda g, ans, a, b: g * ans * (sc.psi(a) - sc.psi(a + b)),
+        lambda g, ans, a, b: g * ans * (sc.psi(b) - sc.psi(a + b)),
+    )
+    rule(
+        sc.betaln,
+        lambda g, ans, a, b: g * (sc.psi(a) - sc.psi(a + b)),
+        lambda g, ans, a, b: g * (sc.psi(b) - sc.psi(a + b)),
+    )
+    # d/dx [x^(a-1) e^-x / Gamma(a)] integrated: the integrand itself, in logs against overflow.
+    rule(
+        sc.gammainc,
+        _raises("scipy.special.gammainc with respect to a"),
+        lambda g, ans, a, x: g * np.exp((a - 1) * np.log(x) - x - sc.gammaln(a)),
+    )
+    rule(
+        sc.gammaincc,
+        _raises("scipy.special.gammaincc with respect to a"),
+        lambda g, ans, a, x: -g * np.exp((a - 1) * np.log(x) - x - sc.gammaln(a)),
+    )
+    # Hurwitz zeta(s, q) = sum (n + q)^-s: d/dq = -s zeta(s + 1, q). scipy.special.zeta and
+    # polygamma are Python functions that call this ufunc.
+    defvjp(
+        _ufuncs._zeta,
+        _raises("scipy.special.zeta with respect to the exponent x"),
+        lambda g, ans, x, q: -g * x * _ufuncs._zeta(x + 1, q),
+        name="scipy.special.zeta",
+    )
+    # The Riemann zeta(x) (zeta without q) gets no rule: its only argument is the exponent, so
+    # calling it on an array that requires grad raises at once.
+
+    # --- error function and normal distribution -----------------------------------------------
+    rule(sc.erf, lambda g, ans, z: g * conj(2 / _SQRT_PI * np.exp(-z * z)))
+    rule(sc.erfc, lambda g, ans, z: -g * conj(2 / _SQRT_PI * np.exp(-z * z)))
+    rule(sc.erfcx, lambda g, ans, z: g * conj(2 * z * ans - 2 / _SQRT_PI))
+    rule(sc.erfinv, lambda g, ans, y: g * (_SQRT_PI / 2) * np.exp(ans * ans))
+    rule(sc.erfcinv, lambda g, ans, y: -g * (_SQRT_PI / 2) * np.exp(ans * ans))
+    rule(sc.ndtr, lambda g, ans, x: g * conj(np.exp(-x * x / 2 - _LOG_SQRT_2PI)))
+    # pdf / cdf computed as exp(log pdf - log cdf): finite far into the left tail.
+    rule(sc.log_ndtr, lambda g, ans, x: g * conj(np.exp(-x * x / 2 - _LOG_SQRT_2PI - ans)))
+    rule(sc.ndtri, lambda g, ans, y: g * np.exp(ans * ans / 2 + _LOG_SQRT_2PI))
+
+    # --- logistic -------------------------------------------------------------------------------
+    rule(sc.expit, lambda g, ans, x: g * ans * (1 - ans))
+    rule(sc.logit, lambda g, ans, x: g / (x * (1 - x)))
+    rule(sc.log_expit, lambda g, ans, x: g * sc.expit(-x))
+
+    # --- information theory and losses ----------------------------------------------------------
+    rule(
+        sc.xlogy,
+        lambda g, ans, x, y: g * conj(np.log(y)),
+        lambda g, ans, x, y: g * conj(x / y),
+    )
+    rule(
+        sc.xlog1py,
+        lambda g, ans, x, y: g * conj(np.log1p(y)),
+        lambda g, ans, x, y: g * conj(x / (1 + y)),
+    )
+    rule(sc.entr, lambda g, ans, x: -g * (np.log(x) + 1))
+    rule(
+        sc.rel_entr,
+        lambda g, ans, x, y: g * (np.log(x / y) + 1),
+        lambda g, ans, x, y: -g * x / y,
+    )
+    rule(
+        sc.kl_div,
+        lambda g, ans, x, y: g * np.log(x / y),
+        lambda g, ans, x, y: g * (1 - x / y),
+    )
+    # huber is r^2/2 inside |r| <= delta and delta (|r| - delta/2) outside: d/dr clips r to
+    # [-delta, delta]; at |r| == delta both pieces agree, so no subgradient choice is needed.
+    rule(
+        sc.huber,
+        lambda g, ans, delta, r: g * np.maximum(np.abs(r) - delta, 0.0),
+        lambda g, ans, delta, r: g * np.maximum(np.minimum(r, delta), -delta),
+    )
+    rule(
+        sc.pseudo_huber,
+        lambda g, ans, delta, r: g * (2 * ans / delta - r * r / (delta * _hypot1(r / delta))),
+        lambda g, ans, delta, r: g * r / _hypot1(r / delta),
+    )
+    # boxcox(x, l) = (x^l - 1) / l, log(x) at l = 0.
+    rule(sc.boxcox, lambda g, ans, x, lmbda: g * np.power(x, lmbda - 1), _boxcox_lmbda_vjp)
+    # inv_boxcox(y, l) = (l y + 1)^(1/l), exp(y) at l = 0.
+    rule(
+        sc.inv_boxcox,
+        lambda g, ans, y, lmbda: g * ans / (lmbda * y + 1),
+        _inv_boxcox_lmbda_vjp,
+    )
+
+    # --- Bessel functions (derivatives with respect to the argument) ---------------------------
+    rule(sc.i0, lambda g, ans, x: g * sc.i1(x))
+    rule(sc.i1, lambda g, ans, x: g * (sc.i0(x) + sc.iv(2.0, x)) / 2)
+    rule(sc.i0e, lambda g, ans, x: g * (sc.i1e(x) - np.sign(x) * ans))
+    rule(sc.i1e, lambda g, ans, x: g * ((sc.i0e(x) + sc.ive(2.0, x)) / 2 - np.sign(x) * ans))
+    rule(sc.j0, lambda g, ans, x: -g * sc.j1(x))
+    rule(sc.j1, lambda g, ans, x: g * (sc.j0(x) - sc.jv(2.0, x)) / 2)
+    rule(sc.y0, lambda g, ans, x: -g * sc.y1(x))
+    rule(sc.y1, lambda g, ans, x: g * (sc.y0(x) - sc.yv(2.0, x)) / 2)
+    rule(
+        sc.iv,
+        _order_rule("iv"),
+        lambda g, ans, v, z: g * conj(sc.iv(v - 1, z) + sc.iv(v + 1, z)) / 2,
+    )
+    rule(
+        sc.jv,
+        _order_rule("jv"),
+        lambda g, ans, v, z: g * conj(sc.jv(v - 1, z) - sc.jv(v + 1, z)) / 2,
+    )
+    rule(
+        sc.yv,
+        _order_rule("yv"),
+        lambda g, ans, v, z: g * conj(sc.yv(v - 1, z) - sc.yv(v + 1, z)) / 2,
+    )
+    rule(
+        sc.kv,
+        _order_rule("kv"),
+        lambda g, ans, v, z: -g * conj(sc.kv(v - 1, z) + sc.kv(v + 1, z)) / 2,
+    )
+    # ive = iv e^-|z| and kve = kv e^z (real z): the product rule adds the exponential's term.
+    rule(
+        sc.ive,
+        _order_rule("ive"),
+        lambda g, ans, v, z: g * ((sc.ive(v - 1, z) + sc.ive(v + 1, z)) / 2 - np.sign(z) * ans),
+    )
+    rule(
+        sc.kve,
+        _order_rule("kve"),
+        lambda g, ans, v, z: g * (ans - (sc.kve(v - 1, z) + sc.kve(v + 1, z)) / 2),
+    )
+
+
+def _hypot1(t):
+    """sqrt(1 + t^2), the factor pseudo_huber's derivatives share."""
+    return np.sqrt(1 + t * t)
+
+
+def _boxcox_lmbda_vjp(g, ans, x, lmbda):
+    """d/dl = (x^l log x - boxcox(x, l)) / l; its limit at l = 0 is log(x)^2 / 2."""
+    log_x = np.log(x)
+    zero = lmbda == 0
+    safe = np.where(zero, 1.0, lmbda)
+    general = (np.power(x, safe) * log_x - ans) / safe
+    return g * np.where(zero, log_x * log_x / 2, general)
+
+
+def _inv_boxcox_lmbda_vjp(g, ans, y, lmbda):
+    """d/dl = ans (y / (l (l y + 1)) - log1p(l y) / l^2); its limit at l = 0 is -ans y^2 / 2."""
+    zero = lmbda == 0
+    safe = np.where(zero, 1.0, lmbda)
+    general = ans * (y / (safe * (safe * y + 1)) - np.log1p(safe * y) / (safe * safe))
+    return g * np.where(zero, -ans * y * y / 2, general)
+
+
+# --- coverage ----------------------------------------------------------------------------------
+
+
+def scipy_special_coverage() -> dict[str, list[str]]:
+    """Sort ``scipy.special``'s public ufuncs by what ndgrad does with them.
+
+    Returns
+    -------
+    dict
+        ``"rules"``: ufuncs with gradient rules; ``"no_gradient"``: ufuncs whose every loop
+        returns integers or booleans (plain arrays, no graph); ``"raises"``: ufuncs that
+        raise ``NotDifferentiableError`` on an input that requires grad. Each list is sorted;
+        all three are empty when SciPy is not installed.
+
+    Examples
+    --------
+    >>> from ndgrad._rules.scipy_special import scipy_special_coverage
+    >>> "gammaln" in scipy_special_coverage()["rules"]
+    True
+    """
+    report: dict[str, list[str]] = {"rules": [], "no_gradient": [], "raises": []}
+    try:
+        import scipy.special as sc
+    except ImportError:
+        return report
+    for name in sorted(dir(sc)):
+        func = getattr(sc, name)
+        if name.startswith("_") or not isinstance(func, np.ufunc):
+            continue
+        outputs = [t.split("->")[1] for t in func.types]
+        if func in VJP_RULES:
+            report["rules"].append(name)
+        elif all(np.dtype(c).kind in "biu" for out in outputs for c in out):
+            report["no_gradient"].append(name)
+        else:
+            report["raises"].append(name)
+    return report
+
+
+# --- lazy registration -------------------------------------------------------------------------
+
+_registered = False
+
+
+def _register_once() -> None:
+    global _registered
+    if _registered:
+        return
+    _registered = True
+    _register(sys.modules["scipy.special"])
+
+
+class _RegisterAfterImport(importlib.abc.MetaPathFinder):
+    """Finds nothing itself: wraps the loader of ``scipy.special`` to register rules after it."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        if fullname != "scipy.special" or _registered:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        loader = spec.loader
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        exec_module = loader.exec_module
+
+        def exec_then_register(module: Any) -> None:
+            exec_module(module)
+            _register_once()
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+
+        # An attribute of this loader instance only (one per found spec): the module keeps its
+        # real loader, so get_source, reload and pickling behave as without ndgrad.
+        loader.exec_module = exec_then_register
+        return spec
+
+
+if "scipy.special" in sys.modules:
+    _register_once()
+else:
+    sys.meta_path.insert(0, _RegisterAfterImport())
