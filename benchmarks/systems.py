@@ -1,0 +1,452 @@
+"""The workloads, written once per system: hand-written NumPy (the reference), ndgrad and peers.
+
+Each ``make_*`` function returns a zero-argument callable that runs one forward and backward
+pass and returns ``(value, gradients)``, so that the runner can time it and check that every
+system computes the same gradients as the reference. Data is made once, outside the callable:
+only forward + backward is timed, as a training loop would run it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+Step = Callable[[], tuple[Any, Any]]
+
+# The chain and deep-graph workloads repeat this cycle of elementwise operations.
+CYCLE = ("multiply", "sin", "add", "tanh")
+MUL, ADD = 1.0001, 0.01
+
+
+def _chain(y: Any, n: int, sin: Any, tanh: Any, keep: bool = False) -> Any:
+    """``n`` elementwise operations cycling through ``CYCLE``; ``keep`` lists what NumPy saves."""
+    saved = []
+    for i in range(n):
+        op = CYCLE[i % 4]
+        if op == "multiply":
+            y = y * MUL
+        elif op == "sin":
+            if keep:
+                saved.append(y)
+            y = sin(y)
+        elif op == "add":
+            y = y + ADD
+        else:
+            y = tanh(y)
+            if keep:
+                saved.append(y)
+    return (y, saved) if keep else y
+
+
+def available() -> dict[str, str]:
+    """The systems that can run here, with their versions (NumPy and ndgrad always)."""
+    found = {
+        "numpy": np.__version__,
+        "ndgrad": importlib.metadata.version("ndgrad"),
+    }
+    for name in ("autograd", "mygrad", "torch"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            continue
+        found[name] = importlib.metadata.version(name)
+    return found
+
+
+def mlp_data(dtype: Any, batch: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """MNIST-shaped data and a 784-256-10 network, small weights (so logits never overflow)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, batch)
+    return {
+        "x": rng.standard_normal((batch, 784)).astype(dtype),
+        "y": np.eye(10, dtype=dtype)[labels],
+        "w1": (rng.standard_normal((784, 256)) * 0.03).astype(dtype),
+        "b1": np.zeros(256, dtype),
+        "w2": (rng.standard_normal((256, 10)) * 0.06).astype(dtype),
+        "b2": np.zeros(10, dtype),
+    }
+
+
+# --- hand-written NumPy: the reference ---------------------------------------------------------
+
+
+class NumPy:
+    name = "numpy"
+
+    def tiny(self, x: np.ndarray) -> Step:
+        def step() -> tuple[Any, Any]:
+            s = np.sin(x)
+            value = np.sum(s * x + 1.0)
+            return value, np.cos(x) * x + s
+
+        return step
+
+    def chain(self, x: np.ndarray, n: int) -> Step:
+        def step() -> tuple[Any, Any]:
+            saved = []
+            y = x
+            for i in range(n):
+                op = CYCLE[i % 4]
+                if op == "multiply":
+                    y = y * MUL
+                elif op == "sin":
+                    saved.append(y)
+                    y = np.sin(y)
+                elif op == "add":
+                    y = y + ADD
+                else:
+                    y = np.tanh(y)
+                    saved.append(y)
+            value = np.sum(y)
+            g = np.ones_like(x)
+            for i in reversed(range(n)):
+                op = CYCLE[i % 4]
+                if op == "multiply":
+                    g = g * MUL
+                elif op == "sin":
+                    g = g * np.cos(saved.pop())
+                elif op == "tanh":
+                    t = saved.pop()
+                    g = g * (1.0 - t * t)
+            return value, g
+
+        return step
+
+    def deep_forward(self, x: np.ndarray, n: int) -> Callable[[], Any]:
+        """The forward pass of ``chain``, returning what a backward pass would need."""
+        return lambda: _chain(x, n, np.sin, np.tanh, keep=True)
+
+    def mlp(self, d: dict[str, np.ndarray]) -> Step:
+        x, y, w1, b1, w2, b2 = d["x"], d["y"], d["w1"], d["b1"], d["w2"], d["b2"]
+        batch = x.shape[0]
+
+        def step() -> tuple[Any, Any]:
+            h = np.tanh(x @ w1 + b1)
+            z = h @ w2 + b2
+            e = np.exp(z)
+            s = np.sum(e, axis=1)
+            value = np.mean(np.log(s) - np.sum(y * z, axis=1))
+            dz = (e / s[:, None] - y) / batch
+            dh = dz @ w2.T
+            da = dh * (1 - h * h)
+            return value, (x.T @ da, np.sum(da, axis=0), h.T @ dz, np.sum(dz, axis=0))
+
+        return step
+
+    def large(self, x: np.ndarray) -> Step:
+        def step() -> tuple[Any, Any]:
+            e = np.exp(x)
+            value = np.sum(e * x)
+            return value, e * (x + 1.0)
+
+        return step
+
+
+# --- ndgrad ----------------------------------------------------------------------------------
+
+
+class Ndgrad:
+    name = "ndgrad"
+
+    def __init__(self) -> None:
+        import ndgrad
+
+        self.nd = ndgrad
+
+    def tiny(self, x: np.ndarray) -> Step:
+        xg = self.nd.GradArray(x, requires_grad=True)
+
+        def step() -> tuple[Any, Any]:
+            xg.grad = None
+            value = np.sum(np.sin(xg) * xg + 1.0)
+            value.backward()
+            return value, xg.grad
+
+        return step
+
+    def chain(self, x: np.ndarray, n: int) -> Step:
+        xg = self.nd.GradArray(x, requires_grad=True)
+
+        def step() -> tuple[Any, Any]:
+            xg.grad = None
+            y = xg
+            for i in range(n):
+                op = CYCLE[i % 4]
+                if op == "multiply":
+                    y = y * MUL
+                elif op == "sin":
+                    y = np.sin(y)
+                elif op == "add":
+                    y = y + ADD
+                else:
+                    y = np.tanh(y)
+            value = np.sum(y)
+            value.backward()
+            return value, xg.grad
+
+        return step
+
+    def deep_forward(self, x: np.ndarray, n: int) -> Callable[[], Any]:
+        xg = self.nd.GradArray(x, requires_grad=True)
+        return lambda: _chain(xg, n, np.sin, np.tanh)
+
+    def mlp(self, d: dict[str, np.ndarray]) -> Step:
+        ga = self.nd.GradArray
+        x, y = d["x"], d["y"]
+        params = [ga(d[k], requires_grad=True) for k in ("w1", "b1", "w2", "b2")]
+        w1, b1, w2, b2 = params
+
+        def step() -> tuple[Any, Any]:
+            for p in params:
+                p.grad = None
+            h = np.tanh(x @ w1 + b1)
+            z = h @ w2 + b2
+            value = np.mean(np.log(np.sum(np.exp(z), axis=1)) - np.sum(y * z, axis=1))
+            value.backward()
+            return value, tuple(p.grad for p in params)
+
+        return step
+
+    def large(self, x: np.ndarray) -> Step:
+        xg = self.nd.GradArray(x, requires_grad=True)
+
+        def step() -> tuple[Any, Any]:
+            xg.grad = None
+            value = np.sum(np.exp(xg) * xg)
+            value.backward()
+            return value, xg.grad
+
+        return step
+
+
+# --- HIPS autograd ---------------------------------------------------------------------------
+
+
+class Autograd:
+    name = "autograd"
+
+    def __init__(self) -> None:
+        import autograd
+        import autograd.numpy as anp
+
+        self.ag, self.np = autograd, anp
+
+    def tiny(self, x: np.ndarray) -> Step:
+        anp = self.np
+        f = self.ag.value_and_grad(lambda x: anp.sum(anp.sin(x) * x + 1.0))
+        return lambda: f(x)
+
+    def chain(self, x: np.ndarray, n: int) -> Step:
+        anp = self.np
+
+        def f(y: Any) -> Any:
+            for i in range(n):
+                op = CYCLE[i % 4]
+                if op == "multiply":
+                    y = y * MUL
+                elif op == "sin":
+                    y = anp.sin(y)
+                elif op == "add":
+                    y = y + ADD
+                else:
+                    y = anp.tanh(y)
+            return anp.sum(y)
+
+        vg = self.ag.value_and_grad(f)
+        return lambda: vg(x)
+
+    def deep_forward(self, x: np.ndarray, n: int) -> Callable[[], Any]:
+        from autograd.core import make_vjp
+
+        anp = self.np
+        return lambda: make_vjp(lambda y: _chain(y, n, anp.sin, anp.tanh), x)
+
+    def mlp(self, d: dict[str, np.ndarray]) -> Step:
+        anp = self.np
+        x, y = d["x"], d["y"]
+
+        def loss(params: tuple[Any, ...]) -> Any:
+            w1, b1, w2, b2 = params
+            h = anp.tanh(anp.dot(x, w1) + b1)
+            z = anp.dot(h, w2) + b2
+            return anp.mean(anp.log(anp.sum(anp.exp(z), axis=1)) - anp.sum(y * z, axis=1))
+
+        vg = self.ag.value_and_grad(loss)
+        params = (d["w1"], d["b1"], d["w2"], d["b2"])
+        return lambda: vg(params)
+
+    def large(self, x: np.ndarray) -> Step:
+        anp = self.np
+        f = self.ag.value_and_grad(lambda x: anp.sum(anp.exp(x) * x))
+        return lambda: f(x)
+
+
+# --- MyGrad ----------------------------------------------------------------------------------
+
+
+class MyGrad:
+    name = "mygrad"
+
+    def __init__(self) -> None:
+        import mygrad
+
+        self.mg = mygrad
+
+    def tiny(self, x: np.ndarray) -> Step:
+        mg = self.mg
+        xt = mg.tensor(x)
+
+        def step() -> tuple[Any, Any]:
+            value = mg.sum(mg.sin(xt) * xt + 1.0)
+            value.backward()
+            return value.data, xt.grad
+
+        return step
+
+    def chain(self, x: np.ndarray, n: int) -> Step:
+        mg = self.mg
+        xt = mg.tensor(x)
+
+        def step() -> tuple[Any, Any]:
+            y = xt
+            for i in range(n):
+                op = CYCLE[i % 4]
+                if op == "multiply":
+                    y = y * MUL
+                elif op == "sin":
+                    y = mg.sin(y)
+                elif op == "add":
+                    y = y + ADD
+                else:
+                    y = mg.tanh(y)
+            value = mg.sum(y)
+            value.backward()
+            return value.data, xt.grad
+
+        return step
+
+    def deep_forward(self, x: np.ndarray, n: int) -> Callable[[], Any]:
+        xt = self.mg.tensor(x)
+        return lambda: _chain(xt, n, self.mg.sin, self.mg.tanh)
+
+    def mlp(self, d: dict[str, np.ndarray]) -> Step:
+        mg = self.mg
+        x, y = d["x"], d["y"]
+        params = [mg.tensor(d[k]) for k in ("w1", "b1", "w2", "b2")]
+        w1, b1, w2, b2 = params
+
+        def step() -> tuple[Any, Any]:
+            h = mg.tanh(mg.matmul(x, w1) + b1)
+            z = mg.matmul(h, w2) + b2
+            value = mg.mean(mg.log(mg.sum(mg.exp(z), axis=1)) - mg.sum(y * z, axis=1))
+            value.backward()
+            return value.data, tuple(p.grad for p in params)
+
+        return step
+
+    def large(self, x: np.ndarray) -> Step:
+        mg = self.mg
+        xt = mg.tensor(x)
+
+        def step() -> tuple[Any, Any]:
+            value = mg.sum(mg.exp(xt) * xt)
+            value.backward()
+            return value.data, xt.grad
+
+        return step
+
+
+# --- PyTorch (CPU) ---------------------------------------------------------------------------
+
+
+class Torch:
+    name = "torch"
+
+    def __init__(self) -> None:
+        import torch
+
+        torch.set_num_threads(1)
+        self.torch = torch
+
+    def _leaf(self, x: np.ndarray) -> Any:
+        return self.torch.tensor(x, requires_grad=True)
+
+    def tiny(self, x: np.ndarray) -> Step:
+        torch = self.torch
+        xt = self._leaf(x)
+
+        def step() -> tuple[Any, Any]:
+            xt.grad = None
+            value = torch.sum(torch.sin(xt) * xt + 1.0)
+            value.backward()
+            return value.item(), xt.grad.numpy()
+
+        return step
+
+    def chain(self, x: np.ndarray, n: int) -> Step:
+        torch = self.torch
+        xt = self._leaf(x)
+
+        def step() -> tuple[Any, Any]:
+            xt.grad = None
+            y = xt
+            for i in range(n):
+                op = CYCLE[i % 4]
+                if op == "multiply":
+                    y = y * MUL
+                elif op == "sin":
+                    y = torch.sin(y)
+                elif op == "add":
+                    y = y + ADD
+                else:
+                    y = torch.tanh(y)
+            value = torch.sum(y)
+            value.backward()
+            return value.item(), xt.grad.numpy()
+
+        return step
+
+    def deep_forward(self, x: np.ndarray, n: int) -> Callable[[], Any]:
+        xt = self._leaf(x)
+        return lambda: _chain(xt, n, self.torch.sin, self.torch.tanh)
+
+    def mlp(self, d: dict[str, np.ndarray]) -> Step:
+        torch = self.torch
+        x, y = torch.from_numpy(d["x"]), torch.from_numpy(d["y"])
+        params = [self._leaf(d[k]) for k in ("w1", "b1", "w2", "b2")]
+        w1, b1, w2, b2 = params
+
+        def step() -> tuple[Any, Any]:
+            for p in params:
+                p.grad = None
+            h = torch.tanh(x @ w1 + b1)
+            z = h @ w2 + b2
+            value = torch.mean(torch.log(torch.sum(torch.exp(z), 1)) - torch.sum(y * z, 1))
+            value.backward()
+            return value.item(), tuple(p.grad.numpy() for p in params)
+
+        return step
+
+    def large(self, x: np.ndarray) -> Step:
+        torch = self.torch
+        xt = self._leaf(x)
+
+        def step() -> tuple[Any, Any]:
+            xt.grad = None
+            value = torch.sum(torch.exp(xt) * xt)
+            value.backward()
+            return value.item(), xt.grad.numpy()
+
+        return step
+
+
+SYSTEMS = {"numpy": NumPy, "ndgrad": Ndgrad, "autograd": Autograd, "mygrad": MyGrad, "torch": Torch}
+
+
+def make(name: str) -> Any:
+    """An instance of the system called ``name``."""
+    return SYSTEMS[name]()
