@@ -161,6 +161,12 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         out._version = self._version
         return out
 
+    def __array_namespace__(self, /, *, api_version: str | None = None) -> Any:
+        """The Array API namespace of GradArrays: ``ndgrad.numpy`` (not NumPy's)."""
+        from ndgrad._array_api import namespace  # imports ndgrad.numpy, which needs the engine
+
+        return namespace(api_version)
+
     def backward(
         self,
         grad: ArrayLike | None = None,

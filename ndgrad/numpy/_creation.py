@@ -1,0 +1,383 @@
+"""Creation and conversion functions of ``ndgrad.numpy``: NumPy's, returning GradArrays.
+
+NumPy's own creation functions return plain ndarrays, and ``numpy.asarray`` strips a GradArray
+of its graph. Here every creation function returns a GradArray (any dtype), accepts
+``requires_grad=``, and the conversions keep graphs: ``asarray(x)`` of a GradArray is ``x``,
+``array(x)`` is a recorded copy, and a (nested) list or tuple holding GradArrays becomes a
+recorded ``np.stack``, so that ``array([x, y ** 2])`` differentiates.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+from ndgrad._array import GradArray
+
+__all__ = [
+    "arange",
+    "array",
+    "asanyarray",
+    "asarray",
+    "ascontiguousarray",
+    "asfortranarray",
+    "copy",
+    "empty",
+    "empty_like",
+    "eye",
+    "from_dlpack",
+    "frombuffer",
+    "fromfunction",
+    "full",
+    "full_like",
+    "geomspace",
+    "identity",
+    "linspace",
+    "logspace",
+    "ones",
+    "ones_like",
+    "tri",
+    "zeros",
+    "zeros_like",
+]
+
+_view = np.ndarray.view
+
+
+def _grad_array(res: Any) -> GradArray:
+    """``res`` as a GradArray: a GradArray (graph and all) as it is, anything else as a view."""
+    if isinstance(res, GradArray):
+        return res
+    return _view(np.asarray(res), GradArray)  # type: ignore[no-any-return]
+
+
+def _finish(res: Any, requires_grad: bool) -> GradArray:
+    out = _grad_array(res)
+    # A result that already requires grad (it came from a recorded call) stays in its graph.
+    if requires_grad and not out.requires_grad:
+        out.requires_grad = True
+    return out
+
+
+def _holds_grad_array(obj: Any) -> bool:
+    """Whether ``obj`` is a GradArray or a (nested) list or tuple with one inside."""
+    if isinstance(obj, GradArray):
+        return True
+    return type(obj) in (list, tuple) and any(_holds_grad_array(o) for o in obj)
+
+
+def _stack(obj: Any) -> GradArray:
+    """A (nested) sequence holding GradArrays, stacked with recorded ``np.stack`` calls."""
+    # Constant parts become arrays first: the engine would otherwise see a nested list of
+    # numbers as more elements of the sequence than ``np.stack``'s cotangent has.
+    parts = [
+        _stack(o)
+        if _holds_grad_array(o) and not isinstance(o, GradArray)
+        else o
+        if isinstance(o, GradArray)
+        else np.asarray(o)
+        for o in obj
+    ]
+    if not parts:
+        raise ValueError("cannot build an array from an empty sequence that holds GradArrays")
+    return _grad_array(np.stack(parts))
+
+
+def _converted(
+    a: Any, dtype: DTypeLike | None, copy: bool | None, order: str | None, ndmin: int = 0
+) -> GradArray:
+    """``a`` (which holds GradArrays) as one recorded GradArray, with NumPy's copy semantics."""
+    fresh = not isinstance(a, GradArray)
+    out = _stack(a) if fresh else a
+    if copy is False and (fresh or (dtype is not None and np.dtype(dtype) != out.dtype)):
+        raise ValueError(
+            "Unable to avoid copy while creating an array as requested; use copy=None to copy "
+            "only when needed."
+        )
+    if dtype is not None and np.dtype(dtype) != out.dtype:
+        out, fresh = np.astype(out, dtype), True
+    layout_ok = (
+        order not in ("C", "F")
+        or (order == "C" and out.flags.c_contiguous)
+        or (order == "F" and out.flags.f_contiguous)
+    )
+    if (copy and not fresh) or not layout_ok:
+        if copy is False:
+            raise ValueError("Unable to avoid copy while creating an array as requested.")
+        out = np.copy(out, order=order if order in ("C", "F", "A") else "K")
+    if out.ndim < ndmin:
+        out = np.reshape(out, (1,) * (ndmin - out.ndim) + out.shape)
+    return _grad_array(out)
+
+
+# --- conversions ------------------------------------------------------------------------------
+
+
+def array(
+    object: Any,
+    dtype: DTypeLike | None = None,
+    *,
+    copy: bool | None = True,
+    order: str = "K",
+    subok: bool = False,
+    ndmin: int = 0,
+    like: Any = None,
+    requires_grad: bool = False,
+) -> GradArray:
+    """Create a GradArray, like ``numpy.array``; a GradArray given here is a recorded copy.
+
+    Parameters
+    ----------
+    object : array_like
+        As for ``numpy.array``. A GradArray, or a (nested) list or tuple holding GradArrays,
+        keeps its graph: the copy (or the stack of the elements) is recorded.
+    dtype, copy, order, ndmin, like
+        As for ``numpy.array``. ``subok`` is accepted and ignored: the result is a GradArray.
+    requires_grad : bool, default False
+        Make a new leaf require grad (a result that is already recorded requires grad anyway).
+
+    Returns
+    -------
+    GradArray
+
+    Examples
+    --------
+    >>> import ndgrad as nd
+    >>> import ndgrad.numpy as np
+    >>> x = np.array(2.0, requires_grad=True)
+    >>> v = np.array([x, x**2, 1.0])
+    >>> np.sum(v).backward()
+    >>> print(x.grad)
+    5.0
+    """
+    del subok  # the result is a GradArray whatever subok says
+    if _holds_grad_array(object):
+        return _finish(_converted(object, dtype, copy, order, ndmin), requires_grad)
+    res = np.array(object, dtype=dtype, copy=copy, order=order, ndmin=ndmin, like=like)
+    return _finish(res, requires_grad)
+
+
+def asarray(
+    a: Any,
+    dtype: DTypeLike | None = None,
+    order: str | None = None,
+    *,
+    device: str | None = None,
+    copy: bool | None = None,
+    like: Any = None,
+    requires_grad: bool = False,
+) -> GradArray:
+    """Convert to a GradArray, like ``numpy.asarray``; a GradArray comes back with its graph.
+
+    Parameters
+    ----------
+    a : array_like
+        A GradArray is returned as it is (unless ``dtype``, ``order`` or ``copy=True`` ask
+        for a recorded copy). A (nested) list or tuple holding GradArrays becomes their
+        recorded stack.
+    dtype, order, device, copy, like
+        As for ``numpy.asarray``.
+    requires_grad : bool, default False
+        Make a new leaf require grad.
+
+    Returns
+    -------
+    GradArray
+
+    Examples
+    --------
+    >>> import ndgrad as nd
+    >>> import ndgrad.numpy as np
+    >>> x = nd.GradArray([1.0, 2.0], requires_grad=True)
+    >>> np.asarray(x) is x
+    True
+    """
+    if _holds_grad_array(a):
+        if device not in (None, "cpu"):
+            raise ValueError(f"unsupported device {device!r}: ndgrad arrays live on the CPU")
+        return _finish(_converted(a, dtype, copy, order), requires_grad)
+    res = np.asarray(a, dtype=dtype, order=order, device=device, copy=copy, like=like)
+    return _finish(res, requires_grad)
+
+
+def asanyarray(
+    a: Any,
+    dtype: DTypeLike | None = None,
+    order: str | None = None,
+    *,
+    device: str | None = None,
+    copy: bool | None = None,
+    like: Any = None,
+    requires_grad: bool = False,
+) -> GradArray:
+    """Same as :func:`asarray`: a GradArray is already the array type this namespace makes.
+
+    Parameters
+    ----------
+    a, dtype, order, device, copy, like
+        As for ``numpy.asanyarray``.
+    requires_grad : bool, default False
+        Make a new leaf require grad.
+
+    Returns
+    -------
+    GradArray
+    """
+    return asarray(
+        a, dtype, order, device=device, copy=copy, like=like, requires_grad=requires_grad
+    )
+
+
+def _contiguous(a: Any, dtype: DTypeLike | None, order: str, requires_grad: bool) -> GradArray:
+    if _holds_grad_array(a):
+        out = _converted(a, dtype, None, order)
+        # NumPy's versions return at least one dimension.
+        return _finish(np.reshape(out, (1,)) if out.ndim == 0 else out, requires_grad)
+    func = np.ascontiguousarray if order == "C" else np.asfortranarray
+    return _finish(func(a, dtype=dtype), requires_grad)
+
+
+def ascontiguousarray(
+    a: Any, dtype: DTypeLike | None = None, *, like: Any = None, requires_grad: bool = False
+) -> GradArray:
+    """A C-contiguous GradArray of at least one dimension, like ``numpy.ascontiguousarray``.
+
+    Parameters
+    ----------
+    a, dtype, like
+        As for ``numpy.ascontiguousarray``. A GradArray keeps its graph (a needed copy is
+        recorded).
+    requires_grad : bool, default False
+        Make a new leaf require grad.
+
+    Returns
+    -------
+    GradArray
+    """
+    del like
+    return _contiguous(a, dtype, "C", requires_grad)
+
+
+def asfortranarray(
+    a: Any, dtype: DTypeLike | None = None, *, like: Any = None, requires_grad: bool = False
+) -> GradArray:
+    """A Fortran-ordered GradArray of at least one dimension, like ``numpy.asfortranarray``.
+
+    Parameters
+    ----------
+    a, dtype, like
+        As for ``numpy.asfortranarray``. A GradArray keeps its graph (a needed copy is
+        recorded).
+    requires_grad : bool, default False
+        Make a new leaf require grad.
+
+    Returns
+    -------
+    GradArray
+    """
+    del like
+    return _contiguous(a, dtype, "F", requires_grad)
+
+
+def copy(
+    a: ArrayLike, order: str = "K", subok: bool = False, *, requires_grad: bool = False
+) -> GradArray:
+    """A copy as a GradArray, like ``numpy.copy``; copying a GradArray is recorded.
+
+    Parameters
+    ----------
+    a, order
+        As for ``numpy.copy``; ``subok`` is accepted and ignored.
+    requires_grad : bool, default False
+        Make a new leaf require grad.
+
+    Returns
+    -------
+    GradArray
+    """
+    del subok
+    if _holds_grad_array(a):
+        return _finish(_converted(a, None, True, order), requires_grad)
+    return _finish(np.copy(a, order=order), requires_grad)
+
+
+def from_dlpack(
+    x: Any, /, *, device: str | None = None, copy: bool | None = None, requires_grad: bool = False
+) -> GradArray:
+    """Array API ``from_dlpack``; a GradArray comes back with its graph.
+
+    Parameters
+    ----------
+    x, device, copy
+        As for ``numpy.from_dlpack``.
+    requires_grad : bool, default False
+        Make a new leaf require grad.
+
+    Returns
+    -------
+    GradArray
+    """
+    if isinstance(x, GradArray):
+        return asarray(x, device=device, copy=copy, requires_grad=requires_grad)
+    return _finish(np.from_dlpack(x, device=device, copy=copy), requires_grad)
+
+
+# --- new arrays: NumPy's function, then a GradArray view of its result ------------------------
+
+
+def _creation(func: Callable[..., Any]) -> Callable[..., GradArray]:
+    """Wrap the NumPy creation function ``func``: a GradArray result and ``requires_grad=``."""
+    name = func.__name__
+
+    def create(*args: Any, requires_grad: bool = False, **kwargs: Any) -> GradArray:
+        res = func(*args, **kwargs)
+        if name in ("linspace", "logspace", "geomspace") and isinstance(res, tuple):
+            return _finish(res[0], requires_grad), res[1]  # type: ignore[return-value]
+        return _finish(res, requires_grad)
+
+    create.__name__ = create.__qualname__ = name
+    create.__module__ = "ndgrad.numpy"
+    create.__doc__ = (
+        f"Same as ``numpy.{name}``, returning a GradArray.\n\n"
+        "A NumPy call it makes on GradArrays (``fill_value``, ``start``, the arrays\n"
+        "``fromfunction`` builds from) is recorded as usual.\n\n"
+        "Parameters\n----------\n"
+        f"*args, **kwargs\n    As for ``numpy.{name}``.\n"
+        "requires_grad : bool, default False\n    Make the new leaf require grad.\n\n"
+        "Returns\n-------\nGradArray\n"
+    )
+    try:
+        sig = inspect.signature(func)
+        params = list(sig.parameters.values())
+        extra = inspect.Parameter(
+            "requires_grad", inspect.Parameter.KEYWORD_ONLY, default=False, annotation=bool
+        )
+        at = next((i for i, p in enumerate(params) if p.kind is p.VAR_KEYWORD), len(params))
+        params.insert(at, extra)
+        create.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):  # pragma: no cover - every wrapped function has one
+        pass
+    return create
+
+
+empty = _creation(np.empty)
+empty_like = _creation(np.empty_like)
+zeros = _creation(np.zeros)
+zeros_like = _creation(np.zeros_like)
+ones = _creation(np.ones)
+ones_like = _creation(np.ones_like)
+full = _creation(np.full)
+full_like = _creation(np.full_like)
+arange = _creation(np.arange)
+linspace = _creation(np.linspace)
+logspace = _creation(np.logspace)
+geomspace = _creation(np.geomspace)
+eye = _creation(np.eye)
+identity = _creation(np.identity)
+tri = _creation(np.tri)
+fromfunction = _creation(np.fromfunction)
+frombuffer = _creation(np.frombuffer)
