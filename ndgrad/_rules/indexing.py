@@ -1,14 +1,21 @@
-"""Gradient rules for indexing: ``a[key]``, ``a[key] = value`` and the scatter they need.
+"""Gradient rules for indexing routines: ``a[key]``, ``a[key] = value``, ``take``, ``choose``...
 
-A rule is ``rule(g, ans, a, key, ...) -> cotangent``. Reading ``a[key]`` sends ``g`` back to
-the positions it read, adding up where an integer index repeats a position.
+A rule is ``rule(g, ans, a, key, ...) -> cotangent``, with NumPy's parameter names. Reading
+elements sends ``g`` back to the positions read, adding up where an index repeats a position
+(``scatter_add``); writing them sends ``g`` to the value written, and only to the last write
+where an index repeats a position, since that is the one NumPy keeps.
+
+The chapter ends with the float functions that select or clamp values (``clip``,
+``nan_to_num``, ``round``, ``fix``, ``angle``), grouped here because their gradient, like an
+index's, passes ``g`` through where a value is kept and stops it elsewhere.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ndgrad._registry import defvjp, unbroadcast
+from ndgrad._registry import defvjp, mark_traced, unbroadcast
+from ndgrad._rules._common import conj, is_complex, zeros_of
 
 
 def _has_array_index(key):
@@ -43,13 +50,24 @@ def _setitem_old_vjp(g, ans, a, key, value):
     return np.where(keep, g, 0)
 
 
+def _setitem_value_vjp(g, ans, a, key, value):
+    """``value`` gets ``g`` where it was written; of writes to one position only the last one.
+
+    NumPy keeps the last of several writes to a repeated position. Which one is last is asked
+    of NumPy itself: writing the numbers 0, 1, ... with the same key leaves the winner's number.
+    """
+    picked = g[key]
+    if _has_array_index(key):
+        order = np.reshape(np.arange(picked.size), picked.shape)
+        written = np.zeros(g.shape, dtype=order.dtype)
+        written[key] = order
+        picked = np.where(written[key] == order, picked, 0)
+    return unbroadcast(picked, np.shape(value))
+
+
 defvjp(np.ndarray.__getitem__, _getitem_vjp, name="ndarray.__getitem__")
 defvjp(
-    np.ndarray.__setitem__,
-    _setitem_old_vjp,
-    None,
-    lambda g, ans, a, key, value: unbroadcast(g[key], np.shape(value)),
-    name="ndarray.__setitem__",
+    np.ndarray.__setitem__, _setitem_old_vjp, None, _setitem_value_vjp, name="ndarray.__setitem__"
 )
 
 # where(condition, x, y) picks from x or y: each gets g where it was picked, summed back to its
@@ -60,3 +78,173 @@ defvjp(
     lambda g, ans, condition, x=None, y=None: unbroadcast(np.where(condition, g, 0), np.shape(x)),
     lambda g, ans, condition, x=None, y=None: unbroadcast(np.where(condition, 0, g), np.shape(y)),
 )
+
+
+# --- sequences of arrays ----------------------------------------------------------------------
+def sequence_shapes(arrays):
+    """The shapes of the arrays in a sequence argument: a list's items, or one array's rows."""
+    if isinstance(arrays, (list, tuple)):
+        return [np.shape(x) for x in arrays]
+    return [np.shape(arrays)[1:]] * np.shape(arrays)[0]
+
+
+def like_sequence(arrays, pieces):
+    """Cotangents in the structure of a sequence argument: the same type, or one array."""
+    if isinstance(arrays, (list, tuple)):
+        return type(arrays)(pieces)
+    return np.stack(pieces)
+
+
+def _axis_key(ndim, axis, part):
+    """The index tuple that applies ``part`` (a slice or indices) along ``axis`` only."""
+    return (slice(None),) * (axis % ndim) + (part,)
+
+
+def _along_axis_key(shape, indices, axis):
+    """The integer-array key that ``take_along_axis`` reads (NumPy's ``_make_along_axis_idx``)."""
+    ndim = len(shape)
+    axis = axis % ndim
+    key = []
+    for dim, n in enumerate(shape):
+        if dim == axis:
+            key.append(indices)
+        else:
+            key.append(np.reshape(np.arange(n), [n if d == dim else 1 for d in range(ndim)]))
+    return tuple(key)
+
+
+def _in_range(indices, n, mode):
+    """Indices as ``take`` and ``choose`` use them under ``mode='wrap'`` or ``'clip'``."""
+    if mode == "wrap":
+        return np.mod(indices, n)
+    if mode == "clip":
+        return np.clip(indices, 0, n - 1)
+    return indices
+
+
+# --- indexing-like operations -----------------------------------------------------------------
+def _take_vjp(g, ans, a, indices, axis=None, out=None, mode="raise"):
+    shape = np.shape(a)
+    if axis is None:
+        size = int(np.prod(shape, dtype=np.int64))
+        return np.reshape(scatter_add(g, _in_range(indices, size, mode), (size,)), shape)
+    key = _axis_key(len(shape), axis, _in_range(indices, shape[axis], mode))
+    return scatter_add(g, key, shape)
+
+
+def _take_along_axis_vjp(g, ans, arr, indices, axis=-1):
+    shape = np.shape(arr)
+    if axis is None:
+        size = int(np.prod(shape, dtype=np.int64))
+        return np.reshape(scatter_add(g, indices, (size,)), shape)
+    return scatter_add(g, _along_axis_key(shape, indices, axis), shape)
+
+
+def _choose_vjp(g, ans, a, choices, out=None, mode="raise"):
+    """Choice ``j`` gets ``g`` where ``a`` picked ``j``, summed back to its own shape."""
+    shapes = sequence_shapes(choices)
+    a = _in_range(a, len(shapes), mode)
+    return like_sequence(
+        choices, [unbroadcast(np.where(a == j, g, 0), s) for j, s in enumerate(shapes)]
+    )
+
+
+def _select_vjp(g, ans, condlist, choicelist, default=0):
+    """The first true condition picks its choice: each choice gets ``g`` where it was picked."""
+    taken = np.zeros(g.shape, dtype=bool)
+    pieces = []
+    for cond, shape in zip(condlist, sequence_shapes(choicelist), strict=True):
+        pieces.append(unbroadcast(np.where(cond & ~taken, g, 0), shape))
+        taken = taken | cond
+    return like_sequence(choicelist, pieces)
+
+
+def _select_vjp_default(g, ans, condlist, choicelist, default=0):
+    """``default`` fills where no condition holds."""
+    taken = np.zeros(g.shape, dtype=bool)
+    for cond in condlist:
+        taken = taken | cond
+    return unbroadcast(np.where(taken, 0, g), np.shape(default))
+
+
+def _compress_vjp(g, ans, condition, a, axis=None, out=None):
+    shape = np.shape(a)
+    kept = np.flatnonzero(condition)
+    if axis is None:
+        size = int(np.prod(shape, dtype=np.int64))
+        return np.reshape(scatter_add(g, kept, (size,)), shape)
+    return scatter_add(g, _axis_key(len(shape), axis, kept), shape)
+
+
+def _extract_vjp(g, ans, condition, arr):
+    shape = np.shape(arr)
+    size = int(np.prod(shape, dtype=np.int64))
+    return np.reshape(scatter_add(g, np.flatnonzero(condition), (size,)), shape)
+
+
+defvjp(np.take, _take_vjp)
+defvjp(np.take_along_axis, _take_along_axis_vjp)
+defvjp(np.choose, None, _choose_vjp)
+defvjp(np.select, None, _select_vjp, _select_vjp_default)
+defvjp(np.compress, None, _compress_vjp)
+defvjp(np.extract, None, _extract_vjp)
+# NumPy's put_along_axis writes ``arr[key] = values`` (or ``arr.flat[...]``), which GradArray
+# records as an assignment: gradients reach both ``arr`` and ``values``.
+mark_traced(np.put_along_axis)
+
+
+# --- selecting and clamping values ------------------------------------------------------------
+def _bound(value, keyword):
+    """``clip``'s bound given as ``a_min`` or as ``min=`` (None: no bound)."""
+    return keyword if value is None or value is np._NoValue else value
+
+
+def _clip_parts(a, a_min, a_max, kwargs):
+    """Masks of where the result is ``a``, ``a_min`` and ``a_max`` (NumPy: max wins ties)."""
+    lo = _bound(a_min, kwargs.get("min"))
+    hi = _bound(a_max, kwargs.get("max"))
+    low = False if lo is None or lo is np._NoValue else a < lo
+    lifted = a if low is False else np.where(low, lo, a)
+    high = False if hi is None or hi is np._NoValue else lifted > hi
+    # At a == a_min or a == a_max the result is a itself: the gradient goes to a.
+    return ~(low | high), low & ~high, high
+
+
+def _clip_vjp(part):
+    def rule(g, ans, a, a_min=np._NoValue, a_max=np._NoValue, out=None, **kwargs):
+        mask = _clip_parts(a, a_min, a_max, kwargs)[part]
+        shape = np.shape((a, a_min, a_max)[part])
+        return unbroadcast(np.where(mask, g, 0), shape)
+
+    rule.__doc__ = "``g`` where the result of ``clip`` is this argument."
+    return rule
+
+
+def _nan_to_num_vjp(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """Finite values pass ``g``; replaced ones are constants (per part for complex ``x``)."""
+    if not copy:
+        raise ValueError(
+            "nan_to_num(copy=False) overwrote its input, which the gradient needs; use copy=True"
+        )
+    if is_complex(x):
+        return np.where(np.isfinite(np.real(x)), np.real(g), 0) + 1j * np.where(
+            np.isfinite(np.imag(x)), np.imag(g), 0
+        )
+    return np.where(np.isfinite(x), g, 0)
+
+
+def _angle_vjp(g, ans, z, deg=False):
+    """d angle = (x dy - y dx) / |z|^2, i.e. the cotangent ``g * i / conj(z)``; 0 for reals."""
+    if not is_complex(z):
+        return zeros_of(g)  # 0 or pi: piecewise constant
+    c = g * 1j / conj(z)
+    return c * (180 / np.pi) if deg else c
+
+
+defvjp(np.clip, _clip_vjp(0), _clip_vjp(1), _clip_vjp(2))
+defvjp(np.nan_to_num, _nan_to_num_vjp)
+defvjp(np.angle, _angle_vjp)
+# Rounding is piecewise constant: zero gradient (DESIGN.md), not an error.
+defvjp(np.round, lambda g, ans, a, decimals=0, out=None: zeros_of(g))
+defvjp(np.around, lambda g, ans, a, decimals=0, out=None: zeros_of(g))
+defvjp(np.fix, lambda g, ans, x, out=None: zeros_of(g))

@@ -18,7 +18,7 @@ import itertools
 import numpy as np
 
 from ndgrad._registry import defvjp, defvjp_argnum, unbroadcast
-from ndgrad._rules.indexing import scatter_add
+from ndgrad._rules.indexing import like_sequence, scatter_add, sequence_shapes
 
 
 def _numbers(shape):
@@ -116,31 +116,17 @@ defvjp(np.astype, lambda g, ans, x, dtype, /, **kwargs: g)
 
 
 # --- joining arrays ---------------------------------------------------------------------------
-def _shapes(arrays):
-    """The shapes of the arrays joined: a list's items, or the rows of one array."""
-    if isinstance(arrays, (list, tuple)):
-        return [np.shape(x) for x in arrays]
-    return [np.shape(arrays)[1:]] * np.shape(arrays)[0]
-
-
-def _like(arrays, pieces):
-    """Cotangents in the structure of ``arrays``: the same sequence type, or one array."""
-    if isinstance(arrays, (list, tuple)):
-        return type(arrays)(pieces)
-    return np.stack(pieces)
-
-
 def _unjoin(g, arrays, axis, promote):
     """Cut ``g`` along ``axis`` into one piece per array, each reshaped to its array's shape.
 
     ``promote`` gives the shape an array had when it was joined (after ``atleast_2d`` etc.).
     """
-    shapes = _shapes(arrays)
+    shapes = sequence_shapes(arrays)
     joined = [promote(s) for s in shapes]
     ax = axis % g.ndim
     bounds = np.cumsum([s[ax] for s in joined])[:-1]
     pieces = np.split(g, bounds, axis=ax)
-    return _like(arrays, [np.reshape(p, s) for p, s in zip(pieces, shapes, strict=True)])
+    return like_sequence(arrays, [np.reshape(p, s) for p, s in zip(pieces, shapes, strict=True)])
 
 
 def _concatenate_vjp(g, ans, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
@@ -152,7 +138,7 @@ def _concatenate_vjp(g, ans, arrays, axis=0, out=None, *, dtype=None, casting="s
 
 def _stack_vjp(g, ans, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
     """Each array is one slice of ``g`` along the new axis."""
-    return _like(arrays, np.unstack(g, axis=axis))
+    return like_sequence(arrays, np.unstack(g, axis=axis))
 
 
 def _shape_2d(s):

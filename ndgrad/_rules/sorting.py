@@ -1,0 +1,35 @@
+"""Gradient rules for sorting: ``sort`` and ``partition`` return the values, rearranged.
+
+A rule is ``rule(g, ans, a, ...) -> cotangent`` for ``a``, with NumPy's parameter names.
+``argsort``, ``argpartition`` and the searching functions return integers and need no rule.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ndgrad._registry import defvjp
+
+
+def _unpermute(g, a, ans, axis):
+    """Send ``g`` back through a rearrangement ``ans`` of ``a`` along ``axis``.
+
+    Sorting both stably lines up equal values: the k-th smallest of ``ans`` came from the k-th
+    smallest of ``a``. Among tied values any pairing is a valid (sub)gradient.
+    """
+    if axis is None:
+        return np.reshape(_unpermute(g, np.ravel(a), ans, 0), np.shape(a))
+    source = np.argsort(a, axis=axis, kind="stable")
+    target = np.argsort(ans, axis=axis, kind="stable")
+    sorted_g = np.take_along_axis(g, target, axis=axis)
+    return np.take_along_axis(sorted_g, np.argsort(source, axis=axis, kind="stable"), axis=axis)
+
+
+defvjp(
+    np.sort,
+    lambda g, ans, a, axis=-1, kind=None, order=None, *, stable=None: _unpermute(g, a, ans, axis),
+)
+defvjp(
+    np.partition,
+    lambda g, ans, a, kth, axis=-1, kind="introselect", order=None: _unpermute(g, a, ans, axis),
+)
