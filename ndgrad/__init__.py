@@ -9,7 +9,19 @@ from ndgrad._array import GradArray, array, asarray
 from ndgrad._errors import InPlaceError, NotDifferentiableError
 from ndgrad._graph import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ndgrad._registry import defvjp, defvjp_argnum
-from ndgrad.functional import grad, value_and_grad
+from ndgrad.custom import custom_vjp
+from ndgrad.functional import (
+    checkpoint,
+    elementwise_grad,
+    grad,
+    hessian,
+    hvp,
+    jacobian,
+    jvp,
+    value_and_grad,
+    vjp,
+)
+from ndgrad.tracing import differentiable, is_tracing, tracing
 
 __version__ = "0.1.0"
 
@@ -19,12 +31,23 @@ __all__ = [
     "NotDifferentiableError",
     "array",
     "asarray",
+    "checkpoint",
+    "custom_vjp",
     "defvjp",
     "defvjp_argnum",
+    "differentiable",
+    "elementwise_grad",
     "enable_grad",
     "grad",
+    "hessian",
+    "hvp",
     "is_grad_enabled",
+    "is_tracing",
+    "jacobian",
+    "jvp",
     "no_grad",
     "set_grad_enabled",
+    "tracing",
     "value_and_grad",
+    "vjp",
 ]

@@ -91,6 +91,12 @@ def _register(sc: Any) -> None:
         lambda g, ans, a, b: g * (sc.psi(a) - sc.psi(a + b)),
         lambda g, ans, a, b: g * (sc.psi(b) - sc.psi(a + b)),
     )
+    # poch(z, m) = Gamma(z + m) / Gamma(z), the rising factorial.
+    rule(
+        sc.poch,
+        lambda g, ans, z, m: g * ans * (sc.psi(z + m) - sc.psi(z)),
+        lambda g, ans, z, m: g * ans * sc.psi(z + m),
+    )
     # d/dx [x^(a-1) e^-x / Gamma(a)] integrated: the integrand itself, in logs against overflow.
     rule(
         sc.gammainc,

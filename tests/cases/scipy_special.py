@@ -43,6 +43,7 @@ CASES = {
     sc.psi: unary(P),
     sc.beta: binary(P, P),
     sc.betaln: binary(P, P),
+    sc.poch: binary(P, P),
     sc.gammainc: Case(
         calls((P(),), (P(3),), (P(2, 3),), a=[0.7, 2.5, np.array([1.0, 1.5, 3.0])]),
         call=lambda x, a: sc.gammainc(a, x),
