@@ -1,0 +1,528 @@
+"""Gradient rules for ``numpy.linalg``: solves, inverses, determinants, factorizations, norms.
+
+A rule is ``rule(g, ans, *inputs, **params) -> cotangent`` for one input, with NumPy's own
+parameter names; a function with several outputs (``eigh``, ``svd``, ``qr``, ``slogdet``,
+``lstsq``) gets ``g`` and ``ans`` as tuples. Every rule works on stacks of matrices (the last
+two axes) wherever NumPy does, and returns a cotangent of its input's exact shape.
+
+Conventions:
+
+* Complex inputs follow PyTorch's convention (``z.grad = dL/dRe z + 1j dL/dIm z``), so the
+  rules are the real ones with transposes replaced by conjugate transposes.
+* Stable forms: a rule solves linear systems with ``np.linalg.solve`` rather than multiplying by
+  an inverse whenever the inverse is not itself the output.
+* ``cholesky``, ``eigh``, ``eigvalsh`` and ``svd``/``pinv`` with ``hermitian=True`` read only one
+  triangle of their input (LAPACK ignores the other one), and the gradient says so: it is the
+  derivative of exactly the function NumPy computes, so the ignored triangle gets zero and each
+  off-diagonal element of the triangle that is read gets the contributions of both positions it
+  stands for. To treat the input as a symmetric matrix (the PyTorch/JAX convention), symmetrize
+  it first: ``np.linalg.eigh((a + a.mT) / 2)``.
+* Degenerate spectra. The derivative of eigenvectors (and singular vectors) is undefined where
+  two eigenvalues (singular values) are equal: it contains ``1 / (w_j - w_i)``. ndgrad drops the
+  terms that couple exactly equal values (takes ``1 / 0`` as ``0``). Gradients of eigenvalues
+  and singular values, and of anything that depends on the vectors only through their
+  eigenspaces, stay finite and correct there; for any other loss the value returned at a
+  degenerate point is one arbitrary choice, and near such a point gradients grow like
+  ``1 / (w_j - w_i)``. The same holds for zero singular values in the non-square ``svd`` terms
+  and for ``pinv`` and ``lstsq`` at a change of rank.
+* Eigenvectors and complex singular vectors are defined up to a phase; gradients are correct for
+  losses that do not depend on that phase (as in PyTorch).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ndgrad._registry import defvjp, mark_no_gradient, unbroadcast
+from ndgrad._rules._common import conj, expand_reduced, is_complex, zeros_of
+from ndgrad._rules.indexing import scatter_add
+
+# --- helpers: all NumPy calls, so that the rules can be differentiated again --------------------
+
+
+def _mT(a):
+    return np.swapaxes(a, -1, -2)
+
+
+def _mH(a):
+    """The conjugate transpose of a stack of matrices."""
+    return np.swapaxes(conj(a), -1, -2)
+
+
+def _diag(a):
+    """The diagonals of a stack of square matrices (a masked sum: it has a rule already)."""
+    return np.sum(a * np.eye(a.shape[-1]), axis=-1)
+
+
+def _diag_embed(d):
+    """Square matrices with ``d`` on the diagonal."""
+    return np.expand_dims(d, -1) * np.eye(d.shape[-1])
+
+
+def _scaled_eye(c, n):
+    """``c[..., None, None] * I``: a stack of scalars times the identity."""
+    return np.expand_dims(c, (-1, -2)) * np.eye(n)
+
+
+def _inv_gap(w):
+    """``F[..., i, j] = 1 / (w_j - w_i)``, with 0 on the diagonal and between equal values."""
+    d = np.expand_dims(w, -2) - np.expand_dims(w, -1)
+    return 1 / np.where(d == 0, np.inf, d)
+
+
+def _tri_read(grad, lower):
+    """The gradient with respect to a matrix of which NumPy reads only one triangle.
+
+    ``grad`` is a gradient for Hermitian perturbations; the element ``a[i, j]`` of the triangle
+    that is read stands for both ``a[i, j]`` and ``a[j, i]`` (conjugated), and the imaginary part
+    of the diagonal is ignored.
+    """
+    n = grad.shape[-1]
+    strict = np.tri(n, k=-1, dtype=bool) if lower else np.tri(n, k=-1, dtype=bool).T
+    return (grad + _mH(grad)) * strict + np.real(grad) * np.eye(n)
+
+
+def _hermitian_from(a, lower):
+    """The Hermitian matrix that NumPy builds from one triangle of ``a`` (``UPLO``)."""
+    n = a.shape[-1]
+    strict = np.tri(n, k=-1, dtype=bool) if lower else np.tri(n, k=-1, dtype=bool).T
+    return np.real(a) * np.eye(n) + a * strict + _mH(a * strict)
+
+
+def _sgn(x):
+    """``x / |x|``, 0 at 0: the direction in which ``|x|`` grows, real or complex."""
+    if is_complex(x):
+        ax = np.abs(x)
+        return x / np.where(ax == 0, 1, ax)
+    return np.sign(x)
+
+
+# --- inverses and solving -----------------------------------------------------------------------
+# inv: d(A^-1) = -A^-1 dA A^-1, so the cotangent is -A^-H g A^-H, from the output alone.
+defvjp(np.linalg.inv, lambda g, ans, a: -_mH(ans) @ g @ _mH(ans))
+
+
+def _solve_cotangent_b(g, a, b):
+    """``solve(a^H, g)``; a 1-d ``b`` is one column vector shared by every matrix in ``a``."""
+    if b.ndim == 1:
+        return np.linalg.solve(_mH(a), np.expand_dims(g, -1))
+    return np.linalg.solve(_mH(a), g)
+
+
+def _solve_vjp_a(g, ans, a, b):
+    """x = a^-1 b: the cotangent of ``a`` is -(a^-H g) x^H."""
+    gb = _solve_cotangent_b(g, a, b)
+    x = np.expand_dims(ans, -1) if b.ndim == 1 else ans
+    return unbroadcast(-gb @ _mH(x), a.shape)
+
+
+def _solve_vjp_b(g, ans, a, b):
+    """x = a^-1 b: the cotangent of ``b`` is a^-H g, summed over the stacks it was shared by."""
+    gb = _solve_cotangent_b(g, a, b)
+    return unbroadcast(gb[..., 0] if b.ndim == 1 else gb, b.shape)
+
+
+defvjp(np.linalg.solve, _solve_vjp_a, _solve_vjp_b)
+
+
+def _tensorsolve_moved(a, axes):
+    """``a`` with ``axes`` moved to the end, as ``tensorsolve`` does, and the permutation."""
+    order = list(range(a.ndim))
+    if axes is not None:
+        for k in axes:
+            order.remove(k % a.ndim)
+            order.append(k % a.ndim)
+    return np.transpose(a, order), order
+
+
+def _tensorsolve_vjp_a(g, ans, a, b, axes=None):
+    """As ``solve``, on ``a`` reshaped to the square matrix that ``tensorsolve`` solves with."""
+    moved, order = _tensorsolve_moved(a, axes)
+    size = ans.size
+    gb = np.linalg.solve(_mH(np.reshape(moved, (size, size))), np.reshape(g, (size, 1)))
+    ga = -gb @ conj(np.reshape(ans, (1, size)))
+    return np.transpose(np.reshape(ga, moved.shape), np.argsort(order))
+
+
+def _tensorsolve_vjp_b(g, ans, a, b, axes=None):
+    moved, _ = _tensorsolve_moved(a, axes)
+    size = b.size
+    gb = np.linalg.solve(_mH(np.reshape(moved, (size, size))), np.reshape(g, (size,)))
+    return np.reshape(gb, b.shape)
+
+
+defvjp(np.linalg.tensorsolve, _tensorsolve_vjp_a, _tensorsolve_vjp_b)
+
+
+def _tensorinv_vjp(g, ans, a, ind=2):
+    """As ``inv``, on the matrices that ``tensorinv`` reshapes ``a`` and its output to."""
+    rows = ans.size // int(np.prod(a.shape[:ind]))
+    inv2 = np.reshape(ans, (rows, -1))
+    return np.reshape(-_mH(inv2) @ np.reshape(g, (rows, -1)) @ _mH(inv2), a.shape)
+
+
+defvjp(np.linalg.tensorinv, _tensorinv_vjp)
+
+
+def _pinv_grad(g, x, a):
+    """Cotangent of A for X = pinv(A), exact while the rank is constant (Golub and Pereyra).
+
+    dX = -X dA X + X X^H dA^H (I - A X) + (I - X A) dA^H X^H X.
+    """
+    m, n = a.shape[-2:]
+    xh = _mH(x)
+    gh = _mH(g)
+    return (
+        -xh @ g @ xh + (np.eye(m) - a @ x) @ (gh @ (x @ xh)) + ((xh @ x) @ gh) @ (np.eye(n) - x @ a)
+    )
+
+
+def _pinv_vjp(g, ans, a, rcond=None, hermitian=False, **kwargs):
+    """See ``_pinv_grad``; with ``hermitian=True`` NumPy reads only the lower triangle."""
+    if hermitian:
+        return _tri_read(_pinv_grad(g, ans, _hermitian_from(a, True)), True)
+    return _pinv_grad(g, ans, a)
+
+
+defvjp(np.linalg.pinv, _pinv_vjp)
+
+
+def _lstsq_vjp(g, a, b, is_b=False):
+    """x = pinv(a) b (the minimum-norm solution), residuals |b - a x|^2, s = svdvals(a).
+
+    The residuals are stationary in x, so their gradient is -2 r x^H for ``a`` and 2 r for ``b``.
+    """
+    gx, gres, _, gs = g
+    pinv = np.linalg.pinv(a)
+    b2 = np.expand_dims(b, -1) if b.ndim == 1 else b
+    gx2 = np.expand_dims(gx, -1) if b.ndim == 1 else gx
+    x2 = pinv @ b2
+    r = b2 - a @ x2
+    if is_b:
+        gb = _mH(pinv) @ gx2
+        if gres.size:
+            gb = gb + 2 * r * gres
+        return np.reshape(gb, b.shape)
+    ga = _pinv_grad(gx2 @ _mH(b2), pinv, a)
+    if gres.size:
+        ga = ga - 2 * (r * gres) @ _mH(x2)
+    return ga + _svdvals_grad(gs, a)
+
+
+defvjp(
+    np.linalg.lstsq,
+    lambda g, ans, a, b, rcond=None: _lstsq_vjp(g, a, b),
+    lambda g, ans, a, b, rcond=None: _lstsq_vjp(g, a, b, is_b=True),
+)
+
+
+def _matrix_power_vjp(g, ans, a, n):
+    """d(B^k) = sum_j B^j dB B^(k-1-j), with B = a, or B = inv(a) for negative ``n``."""
+    if n == 0:
+        return zeros_of(g)
+    b = a if n > 0 else np.linalg.inv(a)
+    bh = _mH(b)
+    k = abs(n)
+    gb = g @ np.linalg.matrix_power(bh, k - 1)
+    for j in range(1, k):
+        gb = gb + np.linalg.matrix_power(bh, j) @ g @ np.linalg.matrix_power(bh, k - 1 - j)
+    return gb if n > 0 else -bh @ gb @ bh
+
+
+defvjp(np.linalg.matrix_power, _matrix_power_vjp, None)
+
+# --- determinants -------------------------------------------------------------------------------
+
+
+def _det_vjp(g, ans, a):
+    """d det = det tr(A^-1 dA): the cotangent is g det* A^-H, by a solve with A^H.
+
+    A singular ``a`` raises ``LinAlgError``: its gradient (the adjugate) is not computed.
+    """
+    return np.linalg.solve(_mH(a), _scaled_eye(g * conj(ans), a.shape[-1]))
+
+
+def _slogdet_vjp(g, ans, a):
+    """d log det = tr(A^-1 dA); for complex ``a`` the phase (``sign``) adds Im to log det."""
+    g_sign, g_log = g
+    if is_complex(a):
+        g_log = g_log - 1j * np.imag(np.conj(g_sign) * ans[0])
+    return np.linalg.solve(_mH(a), _scaled_eye(g_log, a.shape[-1]))
+
+
+defvjp(np.linalg.det, _det_vjp)
+defvjp(np.linalg.slogdet, _slogdet_vjp)
+
+# --- factorizations -----------------------------------------------------------------------------
+
+
+def _cholesky_vjp(g, ans, a, upper=False):
+    """A = L L^H: the cotangent is L^-H Phi(L^H gL) L^-1 (Murray 2016), Phi = lower triangle
+    with the diagonal halved, then read off the triangle that NumPy uses."""
+    lo = _mH(ans) if upper else ans
+    g_lo = _mH(g) if upper else g
+    n = lo.shape[-1]
+    phi = (_mH(lo) @ g_lo) * (np.tri(n) - 0.5 * np.eye(n))
+    left = np.linalg.solve(_mH(lo), phi)  # L^-H Phi
+    grad = _mH(np.linalg.solve(_mH(lo), _mH(left)))  # L^-H Phi L^-1
+    return _tri_read(grad, not upper)
+
+
+defvjp(np.linalg.cholesky, _cholesky_vjp)
+
+
+def _copyltu(m):
+    """The Hermitian matrix whose lower triangle is that of ``m``."""
+    n = m.shape[-1]
+    strict = np.tri(n, k=-1, dtype=bool)
+    return m * strict + _mH(m * strict) + np.real(m) * np.eye(n)
+
+
+def _qr_tall_grad(gq, gr, q, r):
+    """A = QR with m >= n (Walter and Lehmann; Liao et al. 2019):
+    gA = (gQ + Q copyltu(M)) R^-H, M = R gR^H - gQ^H Q."""
+    m = r @ _mH(gr) - _mH(gq) @ q
+    b = gq + q @ _copyltu(m)
+    return _mH(np.linalg.solve(r, _mH(b)))
+
+
+def _qr_grad(gq, gr, q, r, a):
+    """Tall or square ``a`` directly; wide ``a = [X | Y]`` as X = Q U (square) and Y = Q V."""
+    m, n = a.shape[-2:]
+    if m >= n:
+        return _qr_tall_grad(gq, gr, q, r)
+    y = a[..., m:]
+    gv = gr[..., m:]
+    gx = _qr_tall_grad(gq + y @ _mH(gv), gr[..., :m], q, r[..., :m])
+    # [gx | Q gV], placed with scatter_add (concatenate is another module's rule)
+    shape = (*gx.shape[:-1], n)
+    return scatter_add(gx, (Ellipsis, slice(0, m)), shape) + scatter_add(
+        q @ gv, (Ellipsis, slice(m, n)), shape
+    )
+
+
+def _qr_vjp(g, ans, a, mode="reduced"):
+    """Reduced QR of any shape; 'complete' only when it equals 'reduced' (m <= n)."""
+    m, n = a.shape[-2:]
+    if mode == "r":
+        q, r = np.linalg.qr(a)
+        return _qr_grad(zeros_of(q), g, q, r, a)
+    if mode not in ("reduced", "complete") or (mode == "complete" and m > n):
+        raise NotImplementedError(
+            f"the gradient of numpy.linalg.qr with mode={mode!r} is not defined for this shape "
+            "(the extra columns of a complete Q are not unique); use mode='reduced'."
+        )
+    return _qr_grad(g[0], g[1], ans[0], ans[1], a)
+
+
+defvjp(np.linalg.qr, _qr_vjp)
+
+# --- eigenvalues --------------------------------------------------------------------------------
+
+
+def _eigh_vjp(g, ans, a, UPLO="L"):
+    """A = V diag(w) V^H: gA = V (diag(gw) + F o (V^H gV)) V^H, F_ij = 1 / (w_j - w_i)."""
+    gw, gv = g
+    w, v = ans
+    inner = _diag_embed(gw) + (_mH(v) @ gv) * _inv_gap(w)
+    return _tri_read(v @ inner @ _mH(v), UPLO == "L")
+
+
+def _eigvalsh_vjp(g, ans, a, UPLO="L"):
+    """dw_i = v_i^H dA v_i, with the eigenvectors recomputed (recorded, for second order)."""
+    _, v = np.linalg.eigh(a, UPLO)
+    return _tri_read((v * np.expand_dims(g, -2)) @ _mH(v), UPLO == "L")
+
+
+defvjp(np.linalg.eigh, _eigh_vjp)
+defvjp(np.linalg.eigvalsh, _eigvalsh_vjp)
+
+
+def _eig_grad(gw, gv, w, v):
+    """A = V diag(w) V^-1 (PyTorch's linalg_eig_backward), for unit-norm eigenvectors:
+    gA = V^-H (diag(gw) + (V^H gV - V^H V Re(diag(V^H gV))) / conj(E)) V^H, E_ij = w_j - w_i."""
+    vh = _mH(v)
+    inner = vh @ gv
+    inner = inner - (vh @ v) * np.expand_dims(np.real(_diag(inner)), -2)
+    inner = inner * conj(_inv_gap(w)) + _diag_embed(gw)
+    return np.linalg.solve(vh, inner @ vh)
+
+
+defvjp(np.linalg.eig, lambda g, ans, a: _eig_grad(g[0], g[1], ans[0], ans[1]))
+
+
+def _eigvals_vjp(g, ans, a):
+    _, v = np.linalg.eig(a)
+    return np.linalg.solve(_mH(v), np.expand_dims(g, -1) * _mH(v))
+
+
+defvjp(np.linalg.eigvals, _eigvals_vjp)
+
+# --- singular values ----------------------------------------------------------------------------
+
+
+def _svdvals_grad(gs, a):
+    """ds_i = Re(u_i^H dA v_i): gA = U diag(gs) V^H."""
+    u, _, vh = np.linalg.svd(a, full_matrices=False)
+    return (u * np.expand_dims(gs, -2)) @ vh
+
+
+def _svd_grad(gu, gs, gvh, u, s, vh):
+    """A = U S V^H, thin (Townsend 2016; PyTorch's svd_backward for the complex term):
+
+    gA = U [J S + S K + diag(gs)] V^H + (I - U U^H) gU S^-1 V^H + U S^-1 gV^H (I - V V^H),
+    J = F o (U^H gU - gU^H U), K = F o (V^H gV - gV^H V), F_ij = 1 / (s_j^2 - s_i^2).
+    """
+    v, gv = _mH(vh), _mH(gvh)
+    f = _inv_gap(s * s)
+    uh_gu = _mH(u) @ gu
+    vh_gv = vh @ gv
+    inner = (
+        (f * (uh_gu - _mH(uh_gu))) * np.expand_dims(s, -2)
+        + np.expand_dims(s, -1) * (f * (vh_gv - _mH(vh_gv)))
+        + _diag_embed(gs)
+    )
+    if is_complex(u):
+        inner = inner + _diag_embed(1j * np.imag(_diag(uh_gu)) / s)
+    grad = u @ inner @ vh
+    m, n = u.shape[-2], vh.shape[-1]
+    k = s.shape[-1]
+    if m > k:
+        grad = grad + ((gu - u @ uh_gu) / np.expand_dims(s, -2)) @ vh
+    if n > k:
+        grad = grad + u @ (_mH(gv - v @ vh_gv) / np.expand_dims(s, -1))
+    return grad
+
+
+def _svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    """Thin SVD; the extra columns of a full U or V are not unique, so they must get no
+    cotangent. With ``hermitian=True`` NumPy reads only the lower triangle."""
+    if not compute_uv:
+        if hermitian:
+            return _tri_read(_svdvals_grad(g, _hermitian_from(a, True)), True)
+        return _svdvals_grad(g, a)
+    gu, gs, gvh = g
+    u, s, vh = ans
+    k = s.shape[-1]
+    if full_matrices and (u.shape[-1] > k or vh.shape[-2] > k):
+        if np.any(gu[..., k:] != 0) or np.any(gvh[..., k:, :] != 0):
+            raise NotImplementedError(
+                "the gradient of numpy.linalg.svd with full_matrices=True is not defined for "
+                "the extra columns of U or rows of Vh (they are not unique); use "
+                "full_matrices=False."
+            )
+        u, gu, vh, gvh = u[..., :k], gu[..., :k], vh[..., :k, :], gvh[..., :k, :]
+    grad = _svd_grad(gu, gs, gvh, u, s, vh)
+    return _tri_read(grad, True) if hermitian else grad
+
+
+defvjp(np.linalg.svd, _svd_vjp)
+defvjp(np.linalg.svdvals, lambda g, ans, x: _svdvals_grad(g, x))
+
+# --- norms --------------------------------------------------------------------------------------
+# Kinks: where several elements (or row/column sums) share the maximum, the cotangent is split
+# evenly among them; |x| has subgradient 0 at 0; a zero vector gets gradient 0 for every ord.
+# ord=0 counts nonzero elements: piecewise constant, gradient 0.
+
+
+def _vector_norm_grad(g, ans, x, ord, axes):
+    """``g`` and ``ans`` broadcast against ``x`` (reduced axes kept)."""
+    if ord == 0:
+        return np.zeros(x.shape)
+    if ord is None or ord == 2:
+        return g * x / np.where(ans == 0, 1, ans)
+    if ord in (np.inf, -np.inf):
+        hit = np.abs(x) == ans
+        return g * _sgn(x) * hit / np.sum(hit, axis=axes, keepdims=True)
+    if ord == 1:
+        return g * _sgn(x)
+    return g * _sgn(x) * (np.abs(x) / np.where(ans == 0, 1, ans)) ** (ord - 1)
+
+
+def _to_end(x, r, c):
+    order = [i for i in range(x.ndim) if i not in (r, c)] + [r, c]
+    return np.transpose(x, order), np.argsort(order)
+
+
+def _matrix_norm_grad(g, ans, x, ord, r, c):
+    """``g`` and ``ans`` broadcast against ``x``; the matrices span axes ``r`` (rows), ``c``."""
+    if ord in (None, "fro", "f"):
+        return _vector_norm_grad(g, ans, x, 2, (r, c))
+    if ord in ("nuc", 2, -2):
+        xm, back = _to_end(x, r, c)
+        gm, _ = _to_end(g, r, c)
+        u, _, vh = np.linalg.svd(xm, full_matrices=False)
+        if ord == 2:
+            u, vh = u[..., :1], vh[..., :1, :]
+        elif ord == -2:
+            u, vh = u[..., -1:], vh[..., -1:, :]
+        return np.transpose(gm * (u @ vh), back)
+    if ord in (1, -1, np.inf, -np.inf):
+        summed, other = (r, c) if ord in (1, -1) else (c, r)
+        sums = np.sum(np.abs(x), axis=summed, keepdims=True)
+        hit = sums == ans
+        return g * _sgn(x) * hit / np.sum(hit, axis=other, keepdims=True)
+    raise ValueError(f"invalid norm order {ord!r} for matrices")
+
+
+def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
+    """Vector or matrix norm, chosen as ``np.linalg.norm`` chooses."""
+    ndim = x.ndim
+    if axis is None and ord is None:
+        return _vector_norm_grad(
+            expand_reduced(g, x.shape, None, keepdims),
+            expand_reduced(ans, x.shape, None, keepdims),
+            x,
+            2,
+            None,
+        )
+    axes = tuple(range(ndim)) if axis is None else (axis,) if np.ndim(axis) == 0 else axis
+    axes = tuple(int(k) % ndim for k in axes)
+    g = expand_reduced(g, x.shape, axes, keepdims)
+    ans = expand_reduced(ans, x.shape, axes, keepdims)
+    if len(axes) == 1:
+        return _vector_norm_grad(g, ans, x, ord, axes)
+    return _matrix_norm_grad(g, ans, x, ord, axes[0], axes[1])
+
+
+def _vector_norm_vjp(g, ans, x, axis=None, keepdims=False, ord=2):
+    axes = None if axis is None else (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    g = expand_reduced(g, x.shape, axes, keepdims)
+    ans = expand_reduced(ans, x.shape, axes, keepdims)
+    return _vector_norm_grad(g, ans, x, ord, axes)
+
+
+def _matrix_norm_vjp(g, ans, x, keepdims=False, ord="fro"):
+    axes = (x.ndim - 2, x.ndim - 1)
+    g = expand_reduced(g, x.shape, axes, keepdims)
+    ans = expand_reduced(ans, x.shape, axes, keepdims)
+    return _matrix_norm_grad(g, ans, x, ord, *axes)
+
+
+defvjp(np.linalg.norm, _norm_vjp)
+defvjp(np.linalg.vector_norm, _vector_norm_vjp)
+defvjp(np.linalg.matrix_norm, _matrix_norm_vjp)
+
+
+def _cond_vjp(g, ans, x, p=None):
+    """s_max / s_min from the SVD for p in (None, 2, -2); else norm(x) * norm(inv(x))."""
+    axes = (x.ndim - 2, x.ndim - 1)
+    g = expand_reduced(g, x.shape, axes, False)
+    if p in (None, 2, -2):
+        u, s, vh = np.linalg.svd(x, full_matrices=False)
+        hi, lo = u[..., :1] @ vh[..., :1, :], u[..., -1:] @ vh[..., -1:, :]
+        s_hi, s_lo = np.expand_dims(s[..., :1], -1), np.expand_dims(s[..., -1:], -1)
+        if p == -2:  # s_min / s_max
+            return g * (lo / s_hi - hi * s_lo / (s_hi * s_hi))
+        return g * (hi / s_lo - lo * s_hi / (s_lo * s_lo))
+    inv = np.linalg.inv(x)
+    n1 = expand_reduced(np.linalg.matrix_norm(x, ord=p), x.shape, axes, False)
+    n2 = expand_reduced(np.linalg.matrix_norm(inv, ord=p), x.shape, axes, False)
+    g_inv = _matrix_norm_grad(g * n1, n2, inv, p, *axes)
+    return _matrix_norm_grad(g * n2, n1, x, p, *axes) - _mH(inv) @ g_inv @ _mH(inv)
+
+
+defvjp(np.linalg.cond, _cond_vjp)
+
+# matrix_rank counts singular values: an integer.
+mark_no_gradient(np.linalg.matrix_rank)
