@@ -1,0 +1,72 @@
+"""The fuzzer: random NumPy programs, forward bit for bit, gradients against finite differences.
+
+Profiles: the normal suite runs a few dozen programs; ``HYPOTHESIS_PROFILE=thorough pytest
+tests/fuzz`` runs thousands. Every failure found becomes a named test in test_regressions.py.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import ndgrad as nd
+from ndgrad import GradArray
+from ndgrad.testing import check_grad
+
+from .programs import programs
+
+_SETTINGS = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def _inputs(program, seed, dtype=np.float64):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s).astype(dtype) for s in program.shapes]
+
+
+@_SETTINGS
+@given(programs(), st.integers(0, 2**16), st.sampled_from([np.float64, np.float32, np.complex128]))
+def test_forward_matches_numpy_bit_for_bit(program, seed, dtype):
+    inputs = _inputs(program, seed, np.float64)
+    if dtype is np.complex128:
+        inputs = [x + 0.5j * x[::-1] if x.ndim else x + 0.5j for x in inputs]
+    inputs = [np.asarray(x, dtype=dtype) for x in inputs]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        try:
+            expected = program.run(*[x.copy() for x in inputs])
+        except (TypeError, ValueError) as exc:  # NumPy itself refuses (e.g. complex max)
+            expected = exc
+        traced = [GradArray(x, requires_grad=True) for x in inputs]
+        try:
+            got = program.run(*traced)
+        except (TypeError, ValueError) as exc:
+            assert isinstance(expected, Exception), f"{program}\nndgrad raised {exc!r}"
+            return
+    assert not isinstance(expected, Exception), f"{program}\nNumPy raised {expected!r}"
+    got_values = got.values if isinstance(got, GradArray) else np.asarray(got)
+    np.testing.assert_array_equal(got_values, np.asarray(expected), err_msg=repr(program))
+    assert got_values.dtype == np.asarray(expected).dtype, repr(program)
+
+
+@_SETTINGS
+@given(programs(allow_empty=True), st.integers(0, 2**16))
+def test_gradients_match_finite_differences(program, seed):
+    inputs = _inputs(program, seed)
+    if program.smooth:
+        check_grad(program.run, *inputs, order=1, rtol=1e-4, atol=1e-6)
+    else:  # kinks: gradients exist and have the inputs' shapes
+        grads = nd.grad(program.run, argnums=tuple(range(len(inputs))), allow_unused=True)(*inputs)
+        for g, x in zip(grads, inputs, strict=True):
+            assert g.shape == x.shape
+
+
+@settings(_SETTINGS, max_examples=max(10, settings().max_examples // 3))
+@given(programs(max_steps=3, allow_empty=False), st.integers(0, 2**16))
+def test_second_derivatives_match_finite_differences(program, seed):
+    if not program.smooth:
+        return
+    inputs = _inputs(program, seed)
+    check_grad(program.run, *inputs, order=2, rtol=1e-4, atol=1e-6)
