@@ -30,7 +30,8 @@ ABOVE_ONE = {np.arccosh}
 # (which random programs cannot promise), so programs using these are checked forward only.
 KINKED = {np.absolute, np.fabs, np.maximum, np.minimum, np.fmax, np.fmin, np.sign, np.floor,
           np.ceil, np.trunc, np.rint, np.spacing, np.nextafter, np.copysign, np.heaviside,
-          np.remainder, np.fmod, np.floor_divide, np.modf, np.frexp, np.divmod, np.ldexp}  # fmt: skip
+          np.remainder, np.fmod, np.floor_divide, np.modf, np.frexp, np.divmod,
+          np.ldexp}  # fmt: skip
 # Need operands the generator does not make (integers, complex-only semantics, core dims).
 SKIPPED = {np.ldexp, np.conjugate, np.matvec, np.vecmat, np.vecdot, np.matmul, np.divmod,
            np.modf, np.frexp}  # fmt: skip
