@@ -1,15 +1,21 @@
-"""Function transforms: ``grad`` and ``value_and_grad`` of functions written with plain NumPy.
+"""Function transforms of functions written with plain NumPy: gradients, Jacobians, Hessians.
 
 A transform wraps the chosen arguments as fresh tracers (new leaves, or, inside another
 transform, a recorded alias of the outer tracer), calls the function, and backpropagates to
 exactly those tracers: the caller's arrays and their ``.grad`` are never touched. At the
-outermost level results are plain ndarrays (a Python float gets a Python float); inside another
-transform they are GradArrays whose graph the outer transform differentiates.
+outermost level results are plain ndarrays (a Python float gets a Python float, a tuple, list
+or dict of arrays gets the same structure back); inside another transform they are GradArrays
+whose graph the outer transform differentiates, so transforms compose to any depth.
+
+Complex numbers follow PyTorch's convention: for a real loss ``L`` of a complex ``z`` the
+gradient is ``dL/dRe(z) + 1j * dL/dIm(z)``, and a VJP with cotangent ``u`` is the gradient of
+``Re(sum(conj(u) * f(z)))``.
 """
 
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from typing import Any
@@ -17,10 +23,21 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _graph
-from ndgrad._array import GradArray, _plain
+from ndgrad._array import GradArray, _fresh, _plain, call_primitive
 from ndgrad._graph import enable_grad, grad_enabled
+from ndgrad._registry import Primitive
 
-__all__ = ["grad", "value_and_grad"]
+__all__ = [
+    "checkpoint",
+    "elementwise_grad",
+    "grad",
+    "hessian",
+    "hvp",
+    "jacobian",
+    "jvp",
+    "value_and_grad",
+    "vjp",
+]
 
 ArgNums = int | Sequence[int]
 
@@ -91,12 +108,16 @@ def _argnum_tuple(argnums: ArgNums, nargs: int) -> tuple[int, ...]:
     return tuple(n % nargs for n in nums)
 
 
-def _nested(args: Sequence[Any]) -> bool:
+def _requires_grad(x: Any) -> bool:
+    return isinstance(x, GradArray) and x.requires_grad
+
+
+def _nested(args: Any) -> bool:
     """Whether the result must stay differentiable: inside a transform, or on traced inputs."""
     if _depth.get() > 0:
         return True
     leaves, _ = tree_flatten(list(args))
-    return any(isinstance(x, GradArray) and x.requires_grad for x in leaves) and grad_enabled()
+    return any(_requires_grad(x) for x in leaves) and grad_enabled()
 
 
 def _check_output(out: Any, fname: str) -> None:
@@ -129,11 +150,119 @@ def _disconnected(fname: str) -> ValueError:
 def _outermost(g: Any, like: Any) -> Any:
     """Plain ndarray results; a Python float for a Python float argument."""
     g = _plain(g) if isinstance(g, GradArray) else np.asarray(g)
-    if isinstance(like, float):
-        return float(g)
-    if isinstance(like, complex):
+    if isinstance(like, float) and g.ndim == 0:
+        return complex(g) if g.dtype.kind == "c" else float(g)
+    if isinstance(like, complex) and g.ndim == 0:
         return complex(g)
     return g
+
+
+def _plain_tree(tree: Any) -> Any:
+    """The same structure with every GradArray replaced by its plain values."""
+    leaves, spec = tree_flatten(tree)
+    return tree_unflatten(spec, [_plain(x) if isinstance(x, GradArray) else x for x in leaves])
+
+
+class _Trace:
+    """``fun`` evaluated on tracers for the arguments ``nums``."""
+
+    def __init__(
+        self,
+        fun: Callable[..., Any],
+        args: Sequence[Any],
+        kwargs: dict[str, Any],
+        nums: tuple[int, ...],
+        has_aux: bool,
+    ) -> None:
+        self.nested = _nested(args)
+        self.nums = nums
+        self.specs: dict[int, Any] = {}
+        self.leaves: dict[int, list[Any]] = {}
+        self.tracers: list[GradArray] = []
+        call_args = list(args)
+        for n in nums:
+            leaves, spec = tree_flatten(args[n])
+            tracers = [_tracer(x) for x in leaves]
+            self.specs[n], self.leaves[n] = spec, leaves
+            self.tracers.extend(tracers)
+            call_args[n] = tree_unflatten(spec, tracers)
+        token = _depth.set(_depth.get() + 1)
+        try:
+            with enable_grad():
+                result = fun(*call_args, **kwargs)
+        finally:
+            _depth.reset(token)
+        if has_aux:
+            if not isinstance(result, (tuple, list)) or len(result) != 2:
+                raise TypeError(
+                    f"has_aux=True but {getattr(fun, '__name__', 'the function')} did not "
+                    "return a pair (output, aux)."
+                )
+            self.out, aux = result
+            self.aux = aux if self.nested else _plain_tree(aux)
+        else:
+            self.out, self.aux = result, None
+
+    def pull(self, outs: Sequence[Any], cots: Sequence[Any], create: bool) -> list[Any]:
+        """Cotangents of the tracers (``None`` where disconnected) for ``cots`` of ``outs``."""
+        return _pull(outs, cots, self.tracers, create)
+
+    def regroup(self, flat: Sequence[Any], outermost: bool, single: bool) -> Any:
+        """Per-tracer values back into the arguments' structures (a tuple for tuple argnums)."""
+        groups, start = [], 0
+        for n in self.nums:
+            leaves = self.leaves[n]
+            part = list(flat[start : start + len(leaves)])
+            start += len(leaves)
+            if outermost:
+                part = [_outermost(c, x) for c, x in zip(part, leaves, strict=True)]
+            groups.append(tree_unflatten(self.specs[n], part))
+        return groups[0] if single else tuple(groups)
+
+
+def _pull(
+    outs: Sequence[Any], cots: Sequence[Any], inputs: Sequence[GradArray], create: bool
+) -> list[Any]:
+    """Backpropagate ``cots`` from ``outs`` to ``inputs``; ``None`` for an unreached input.
+
+    The graph is retained: a vjp function may be called again, and a Jacobian pulls once per
+    row. It is freed when the outputs are dropped.
+    """
+    roots, grads = [], []
+    for o, c in zip(outs, cots, strict=True):
+        if not _requires_grad(o):
+            continue
+        if o._base_ga is not None:
+            _fresh(o)
+        if np.shape(c) != o.shape:
+            raise ValueError(f"a cotangent of shape {np.shape(c)} for an output of shape {o.shape}")
+        if create:
+            c = c if isinstance(c, GradArray) else GradArray(np.asarray(c, dtype=o.dtype))
+        else:
+            c = _plain(c) if isinstance(c, GradArray) else np.asarray(c, dtype=o.dtype)
+        roots.append((o._node, o._out))
+        grads.append(c)
+    if not roots:
+        return [None] * len(inputs)
+    res = _graph.backward(
+        roots,
+        grads,
+        inputs=[(t._node, t._out) for t in inputs],
+        retain_graph=True,
+        create_graph=create,
+    )
+    assert res is not None
+    return res
+
+
+def _zeros_for(cots: Sequence[Any], like: Sequence[Any]) -> list[Any]:
+    return [
+        np.zeros(np.shape(t), np.result_type(t)) if c is None else c
+        for c, t in zip(cots, like, strict=True)
+    ]
+
+
+# --- grad and value_and_grad ----------------------------------------------------------------------
 
 
 def _value_and_grad(
@@ -145,48 +274,20 @@ def _value_and_grad(
     has_aux: bool,
 ) -> tuple[Any, Any, Any]:
     fname = getattr(fun, "__name__", "the function")
-    nums = _argnum_tuple(argnums, len(args))
-    nested = _nested(args)
-    call_args = list(args)
-    specs, tracers = {}, {}
-    for n in nums:
-        leaves, spec = tree_flatten(args[n])
-        specs[n], tracers[n] = spec, [_tracer(x) for x in leaves]
-        call_args[n] = tree_unflatten(spec, tracers[n])
-    token = _depth.set(_depth.get() + 1)
-    try:
-        with enable_grad():
-            result = fun(*call_args, **kwargs)
-    finally:
-        _depth.reset(token)
-    out, aux = result if has_aux else (result, None)
+    trace = _Trace(fun, args, kwargs, _argnum_tuple(argnums, len(args)), has_aux)
+    out = trace.out
     _check_output(out, fname)
-    flat = [t for n in nums for t in tracers[n]]
-    if isinstance(out, GradArray) and out.requires_grad:
-        root = out if out.shape == () else np.reshape(out, ())
-        cots = _graph.backward(
-            [(root._node, root._out)],
-            [GradArray(np.ones((), out.dtype)) if nested else np.ones((), out.dtype)],
-            inputs=[(t._node, t._out) for t in flat],
-            retain_graph=nested,
-            create_graph=nested,
-        )
-        assert cots is not None
-    else:
-        cots = [None] * len(flat)
+    root = out
+    if _requires_grad(out) and out.shape != ():
+        root = np.reshape(out, ())
+    cots = trace.pull([root], [np.ones((), out.dtype)], trace.nested)
     if any(c is None for c in cots) and not allow_unused:
         raise _disconnected(fname)
-    cots = [np.zeros(t.shape, t.dtype) if c is None else c for c, t in zip(cots, flat, strict=True)]
-    grads, start = [], 0
-    for n in nums:
-        leaves, _ = tree_flatten(args[n])
-        part = cots[start : start + len(leaves)]
-        start += len(leaves)
-        if not nested:
-            part = [_outermost(c, x) for c, x in zip(part, leaves, strict=True)]
-        grads.append(tree_unflatten(specs[n], part))
-    value = out if nested else (_plain(out) if isinstance(out, GradArray) else np.asarray(out))
-    return value, grads[0] if isinstance(argnums, int) else tuple(grads), aux
+    grads = trace.regroup(
+        _zeros_for(cots, trace.tracers), not trace.nested, isinstance(argnums, int)
+    )
+    value = out if trace.nested else (_plain(out) if isinstance(out, GradArray) else out)
+    return value, grads, trace.aux
 
 
 def value_and_grad(
@@ -269,6 +370,7 @@ def grad(
     See Also
     --------
     value_and_grad : the value and the gradient in one pass.
+    elementwise_grad : the derivative of an elementwise function, element by element.
 
     Examples
     --------
@@ -284,5 +386,410 @@ def grad(
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         _, grads, aux = _value_and_grad(fun, argnums, args, kwargs, allow_unused, has_aux)
         return (grads, aux) if has_aux else grads
+
+    return wrapped
+
+
+def elementwise_grad(fun: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+    """Return a function that computes the derivative of an elementwise ``fun`` elementwise.
+
+    This is the gradient of ``sum(fun(x))``, i.e. the vector-Jacobian product with ones: for a
+    function that acts on each element separately it is the derivative at every element.
+
+    Parameters
+    ----------
+    fun : callable
+        Takes arrays and returns a real array.
+    argnums : int or tuple of int, default 0
+        The positional argument(s) to differentiate with respect to.
+
+    Returns
+    -------
+    callable
+        Takes ``fun``'s arguments and returns arrays shaped like the chosen ones.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ndgrad as nd
+    >>> nd.elementwise_grad(np.sin)(np.array([0.0, np.pi]))
+    array([ 1., -1.])
+    """
+
+    @functools.wraps(fun)
+    def summed(*args: Any, **kwargs: Any) -> Any:
+        return np.sum(fun(*args, **kwargs))
+
+    return grad(summed, argnums, allow_unused=True)
+
+
+# --- vjp and jvp --------------------------------------------------------------------------------
+
+
+def _float_output(o: Any) -> bool:
+    return isinstance(o, np.ndarray | np.generic) and np.result_type(o).kind in "fc"
+
+
+def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
+    """Evaluate ``fun`` at ``primals`` and return a function for its vector-Jacobian products.
+
+    Parameters
+    ----------
+    fun : callable
+        Takes ``primals`` and returns an array or a tuple/list/dict of arrays.
+    *primals
+        The point: arrays, Python floats, or containers of them. All are differentiated.
+    has_aux : bool, default False
+        ``fun`` returns ``(output, aux)``; ``aux`` is returned undifferentiated.
+
+    Returns
+    -------
+    out
+        ``fun(*primals)``, plain ndarrays at the outermost level.
+    vjp_fn : callable
+        ``vjp_fn(cotangent)`` takes a cotangent shaped like ``out`` and returns a tuple with
+        one cotangent per primal, each shaped like it. It can be called many times.
+    aux
+        Only with ``has_aux``.
+
+    Notes
+    -----
+    For complex outputs the product is PyTorch's: ``vjp_fn(u)`` is the gradient of
+    ``Re(sum(conj(u) * fun(x)))``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ndgrad as nd
+    >>> out, vjp_fn = nd.vjp(lambda x: x**2, np.array([1.0, 2.0]))
+    >>> out
+    array([1., 4.])
+    >>> vjp_fn(np.array([1.0, 10.0]))
+    (array([ 2., 40.]),)
+    """
+    fname = getattr(fun, "__name__", "the function")
+    trace = _Trace(fun, primals, {}, tuple(range(len(primals))), has_aux)
+    outs, spec = tree_flatten(trace.out)
+    for o in outs:
+        if not _float_output(o):
+            raise TypeError(f"{fname} must return float or complex arrays, got {type(o)}")
+    nested = trace.nested
+
+    def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
+        cots, cspec = tree_flatten(cotangent)
+        if cspec != spec:
+            raise ValueError(f"the cotangent's structure {cotangent!r} is not the output's")
+        create = nested or (any(_requires_grad(c) for c in cots) and grad_enabled())
+        pulled = _zeros_for(trace.pull(outs, cots, create), trace.tracers)
+        return trace.regroup(pulled, not create, single=False)  # type: ignore[no-any-return]
+
+    out = trace.out if nested else _plain_tree(trace.out)
+    return (out, vjp_fn, trace.aux) if has_aux else (out, vjp_fn)
+
+
+def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> Any:
+    """Evaluate ``fun`` at ``primals`` and its Jacobian-vector product with ``tangents``.
+
+    Parameters
+    ----------
+    fun : callable
+        Takes ``*primals`` and returns an array or a tuple/list/dict of arrays.
+    primals, tangents : tuple or list
+        The point, and one tangent of the same shape (and structure) per primal.
+
+    Returns
+    -------
+    out : array or container
+        ``fun(*primals)``.
+    tangent_out : array or container
+        ``J @ tangents``, shaped like ``out``.
+
+    Notes
+    -----
+    ndgrad is reverse mode: the product is the VJP of the VJP. ``u -> vjp_fn(u)`` is linear in
+    ``u``, and its own VJP with cotangent ``t`` is ``J t``. That costs two backward passes,
+    and works for every rule that is differentiable once more.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ndgrad as nd
+    >>> out, tangent = nd.jvp(np.sin, (np.array([0.0, 1.0]),), (np.array([1.0, 2.0]),))
+    >>> tangent  # cos(x) * t
+    array([1.        , 1.08060461])
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"{len(primals)} primals but {len(tangents)} tangents")
+    t_leaves, t_spec = tree_flatten(list(tangents))
+    if t_spec != tree_flatten(list(primals))[1]:
+        raise ValueError("tangents must have the structure of primals")
+    outer = _nested(primals) or _nested(tangents)
+    token = _depth.set(_depth.get() + 1)  # the first pass must record its backward
+    try:
+        trace = _Trace(fun, primals, {}, tuple(range(len(primals))), False)
+        outs, spec = tree_flatten(trace.out)
+        for o in outs:
+            if not _float_output(o):
+                raise TypeError(f"jvp needs float or complex outputs, got {type(o)}")
+        with enable_grad():
+            dummies = [GradArray(np.zeros(np.shape(o), np.result_type(o)), requires_grad=True)
+                       for o in outs]  # fmt: skip
+            cots = trace.pull(outs, dummies, create=True)
+        pairs = [(c, t) for c, t in zip(cots, t_leaves, strict=True) if c is not None]
+        tan = _pull([c for c, _ in pairs], [t for _, t in pairs], dummies, outer)
+    finally:
+        _depth.reset(token)
+    tan = _zeros_for(tan, outs)
+    if outer:
+        return trace.out, tree_unflatten(spec, tan)
+    out = _plain_tree(trace.out)
+    tan = [_outermost(t, o) for t, o in zip(tan, tree_flatten(out)[0], strict=True)]
+    return out, tree_unflatten(spec, tan)
+
+
+# --- Jacobians and Hessians ------------------------------------------------------------------
+
+
+def _assemble(rows: list[Any], shape: tuple[int, ...], nested: bool) -> Any:
+    """Stack the rows of a Jacobian into ``shape``, recorded when they carry a graph."""
+    dtype = np.result_type(*rows) if rows else np.float64
+    if not (nested and any(_requires_grad(r) for r in rows)):
+        plain = [_plain(r) if isinstance(r, GradArray) else np.asarray(r) for r in rows]
+        flat = np.stack(plain) if plain else np.zeros((0,), dtype)
+        return np.reshape(flat.astype(dtype, copy=False), shape)
+    # Writing each row into a fresh array records one assignment per row: the outer transform
+    # differentiates through them (np.stack needs no rule this way).
+    out = GradArray(np.zeros((len(rows), *np.shape(rows[0])), dtype))
+    for i, r in enumerate(rows):
+        out[i] = r
+    return np.reshape(out, shape)
+
+
+def jacobian(
+    fun: Callable[..., Any], argnums: ArgNums = 0, *, has_aux: bool = False
+) -> Callable[..., Any]:
+    """Return a function that computes the Jacobian of ``fun``, one reverse pass per output.
+
+    Parameters
+    ----------
+    fun : callable
+        Takes arrays and returns an array (or a tuple/list/dict of arrays).
+    argnums : int or tuple of int, default 0
+        The positional argument(s) to differentiate with respect to.
+    has_aux : bool, default False
+        ``fun`` returns ``(output, aux)``; the transformed function returns ``(jac, aux)``.
+
+    Returns
+    -------
+    callable
+        Returns, for an output ``y`` and an input ``x``, an array of shape
+        ``y.shape + x.shape`` with ``jac[i..., j...] = d y[i...] / d x[j...]``. Containers
+        nest as in JAX: the output's structure outside, the inputs' inside.
+
+    Notes
+    -----
+    For a real input and a complex output the entries are ``dRe(y)/dx + 1j * dIm(y)/dx``.
+    For a complex input and a complex output the entries are the complex derivative
+    ``dy/dz``, which exists when ``fun`` is holomorphic (JAX's ``holomorphic=True``). For a
+    complex input and a real output each row is the gradient convention of :func:`grad`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ndgrad as nd
+    >>> nd.jacobian(lambda x: x[:2] * x[1:])(np.array([1.0, 2.0, 3.0]))
+    array([[2., 1., 0.],
+           [0., 3., 2.]])
+    """
+
+    @functools.wraps(fun)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        fname = getattr(fun, "__name__", "the function")
+        trace = _Trace(fun, args, kwargs, _argnum_tuple(argnums, len(args)), has_aux)
+        outs, spec = tree_flatten(trace.out)
+        nested = trace.nested
+        results = []
+        for o in outs:
+            if not _float_output(o):
+                raise TypeError(f"{fname} must return float or complex arrays, got {type(o)}")
+            dtype = np.result_type(o)
+            rows: list[list[Any]] = [[] for _ in trace.tracers]
+            for i in range(np.size(o)):
+                unit = np.zeros(np.size(o), dtype)
+                unit[i] = 1
+                unit = unit.reshape(np.shape(o))
+                cots = _zeros_for(trace.pull([o], [unit], nested), trace.tracers)
+                if dtype.kind == "c":
+                    imag = _zeros_for(trace.pull([o], [1j * unit], nested), trace.tracers)
+                for k, (c, t) in enumerate(zip(cots, trace.tracers, strict=True)):
+                    if dtype.kind == "c":
+                        c = np.conj(c) if t.dtype.kind == "c" else c + 1j * imag[k]
+                    rows[k].append(c)
+            jacs = [
+                _assemble(r, np.shape(o) + t.shape, nested)
+                for r, t in zip(rows, trace.tracers, strict=True)
+            ]
+            results.append(trace.regroup(jacs, not nested, isinstance(argnums, int)))
+        jac = tree_unflatten(spec, results)
+        return (jac, trace.aux) if has_aux else jac
+
+    return wrapped
+
+
+def hessian(fun: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+    """Return a function that computes the Hessian of a real scalar-valued ``fun``.
+
+    Parameters
+    ----------
+    fun : callable
+        Takes real arrays and returns a real scalar.
+    argnums : int or tuple of int, default 0
+        The positional argument(s) to differentiate with respect to; with a tuple the result
+        is a tuple of tuples of blocks, as in JAX.
+
+    Returns
+    -------
+    callable
+        Returns an array of shape ``x.shape + x.shape``.
+
+    See Also
+    --------
+    hvp : a Hessian-vector product, without forming the Hessian.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ndgrad as nd
+    >>> nd.hessian(lambda x: x[0] ** 2 * x[1])(np.array([1.0, 2.0]))
+    array([[4., 2.],
+           [2., 0.]])
+    """
+    return jacobian(grad(fun, argnums, allow_unused=True), argnums)
+
+
+def hvp(fun: Callable[..., Any], x: Any, v: Any) -> Any:
+    """The Hessian of a real scalar-valued ``fun`` at ``x`` times ``v``, without forming it.
+
+    Parameters
+    ----------
+    fun : callable
+        Takes one argument (an array, a Python float, or a container of arrays) and returns a
+        real scalar.
+    x, v : array_like or container
+        The point and the vector, of the same shape and structure.
+
+    Returns
+    -------
+    array or container
+        ``H @ v``, shaped like ``x``: the gradient of ``<grad fun(x), v>``, two reverse passes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ndgrad as nd
+    >>> nd.hvp(lambda x: np.sum(x**3), np.array([1.0, 2.0]), np.array([1.0, 0.0]))
+    array([6., 0.])
+    """
+    v_leaves, v_spec = tree_flatten(v)
+    if v_spec != tree_flatten(x)[1]:
+        raise ValueError("v must have the structure of x")
+
+    def inner(x: Any) -> Any:
+        g_leaves, _ = tree_flatten(grad(fun, allow_unused=True)(x))
+        total = 0.0
+        for g, w in zip(g_leaves, v_leaves, strict=True):
+            # Re<g, w> is the real inner product of C^n seen as R^2n, so complex x work too.
+            total = total + np.sum(np.real(np.conj(w) * g) if np.iscomplexobj(g) else g * w)
+        return total
+
+    return grad(inner, allow_unused=True)(x)
+
+
+# --- checkpointing --------------------------------------------------------------------------------
+
+
+def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
+    """Return ``fun`` with its intermediates recomputed in the backward pass instead of kept.
+
+    The wrapped function records a single node that keeps only ``fun``'s inputs and output.
+    When ``backward`` reaches it, ``fun`` runs again on fresh tracers and is backpropagated
+    through; the intermediate arrays exist only during that step. Time for memory, as
+    ``torch.utils.checkpoint``.
+
+    Parameters
+    ----------
+    fun : callable
+        Takes arrays (positional) and returns an array or a tuple of arrays. It must be
+        deterministic: the backward pass calls it again.
+
+    Returns
+    -------
+    callable
+        Computes the same values and gradients as ``fun``, of any order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ndgrad as nd
+    >>> block = nd.checkpoint(lambda x: np.tanh(np.sin(x) * 2.0))
+    >>> g = nd.grad(lambda x: np.sum(block(block(x))))(np.array([0.5, 1.0]))
+    >>> bool(np.allclose(g, nd.grad(lambda x: np.sum(np.tanh(np.sin(np.tanh(np.sin(x) * 2.0))
+    ...     * 2.0)))(np.array([0.5, 1.0]))))
+    True
+    """
+    fname = getattr(fun, "__name__", "checkpointed")
+    # The rule runs once per input of the node with the same cotangent; one recomputation
+    # serves them all. The cotangent is held by weak reference, the results until taken.
+    cache: dict[str, Any] = {"g": None, "cots": {}}
+
+    def recompute(slot: int, g: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
+        ref = cache["g"]
+        if ref is None or ref() is not g or slot not in cache["cots"]:
+            cache["g"], cache["cots"] = weakref.ref(g if isinstance(g, np.ndarray) else g[0]), {}
+            slots = [i for i, a in enumerate(args) if _float_output(a) or isinstance(a, float)]
+            # Under create_graph the arguments are tied to the outer graph: alias them, so
+            # the recomputation is itself recorded and the result differentiable again.
+            tracers = [_tracer(args[i]) for i in slots]
+            call = list(args)
+            for i, t in zip(slots, tracers, strict=True):
+                call[i] = t
+            create = grad_enabled()
+            with enable_grad():
+                out = fun(*call, **kwargs)
+            outs = list(out) if isinstance(out, (tuple, list)) else [out]
+            gs = list(g) if isinstance(g, tuple) else [g]
+            cots = _graph.backward(
+                [(o._node, o._out) for o in outs if _requires_grad(o)],
+                [c for c, o in zip(gs, outs, strict=True) if _requires_grad(o)],
+                inputs=[(t._node, t._out) for t in tracers],
+                retain_graph=create,  # the recorded cotangents still use the recomputed nodes
+                create_graph=create,
+            ) if any(_requires_grad(o) for o in outs) else [None] * len(tracers)  # fmt: skip
+            cache["cots"] = dict(zip(slots, cots, strict=True))
+            if isinstance(g, tuple):
+                cache["g"] = weakref.ref(g[0])
+        result = cache["cots"].pop(slot, None)
+        if not cache["cots"]:
+            cache["g"] = None
+        return result
+
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        # Runs on plain arrays, so nothing inside is recorded: unless ``fun`` reads an array
+        # that requires grad from elsewhere (a closure), which the node would not know about.
+        out = fun(*args, **kwargs)
+        if grad_enabled() and any(_requires_grad(o) for o in tree_flatten(out)[0]):
+            raise ValueError(
+                f"checkpoint({fname}) uses an array that requires grad without receiving it as "
+                "an argument (a closure or a global): pass every such array as an argument, "
+                "or its gradient would be lost."
+            )
+        return out
+
+    prim = Primitive(forward, (), recompute, name=f"checkpoint({fname})")
+
+    @functools.wraps(fun)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        return call_primitive(prim, forward, args, kwargs)
 
     return wrapped

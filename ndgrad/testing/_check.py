@@ -1,10 +1,14 @@
-"""Gradient checking against central finite differences, for ndgrad's tests and for yours.
+"""Gradient checking against central finite differences, and closeness with a useful message.
 
 ``check_grad(f, *args)`` compares the reverse-mode gradient of a random projection
 ``L(x) = Re(sum(conj(u) * f(x)))`` with central differences of ``L``: element by element for
 small inputs (so that a failure names the worst element), and along random directions for large
-ones. With ``order=2`` it checks the gradient of the gradient the same way, which tests the
-rules of the rules.
+ones. With ``order=2`` it checks, for a random ``w``, the gradient of ``<grad L, w>`` the same
+way: Hessian-vector products, which test the rules of the rules.
+
+Complex inputs are treated as pairs of reals: the finite differences step the real and the
+imaginary part, and the gradient is compared in PyTorch's convention
+``dL/dRe(z) + 1j * dL/dIm(z)``.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from typing import Any
 import numpy as np
 
 from ndgrad._array import GradArray, _plain
-from ndgrad.functional import grad
+from ndgrad.functional import grad, tree_flatten
 
-__all__ = ["check_grad"]
+__all__ = ["assert_grad_close", "check_grad"]
 
 _ELEMENTWISE_LIMIT = 64  # inputs with more elements are checked along random directions
 
@@ -42,23 +46,31 @@ def _parts(out: Any) -> list[Any]:
     ]
 
 
+def _random_like(rng: np.random.Generator, x: Any) -> Any:
+    """A standard normal array shaped like ``x``; complex when ``x`` is."""
+    u = rng.standard_normal(np.shape(x))
+    if np.iscomplexobj(x):
+        u = u + 1j * rng.standard_normal(np.shape(x))
+    return u
+
+
+def _inner(u: Any, y: Any) -> Any:
+    """``Re(sum(conj(u) * y))``, the real inner product, recorded when ``y`` is traced."""
+    if np.iscomplexobj(u) or np.iscomplexobj(y):
+        return np.sum(np.real(np.conj(u) * y))
+    return np.sum(u * y)
+
+
 def _projection(f: Callable[..., Any], args: Sequence[Any], seed: int) -> Callable[..., Any]:
     """``L(*args) = Re(sum(conj(u) * f(*args)))`` for a fixed random ``u`` shaped like f(args)."""
     outs = _parts(f(*[_plain_copy(a) for a in args]))
     rng = np.random.default_rng(seed)
-    us = []
-    for out in outs:
-        u = rng.standard_normal(np.shape(out))
-        if np.iscomplexobj(out):
-            u = u + 1j * rng.standard_normal(np.shape(out))
-        us.append(u)
+    us = [_random_like(rng, out) for out in outs]
 
     def projected(*xs: Any) -> Any:
         total = 0.0
         for u, y in zip(us, _parts(f(*xs)), strict=True):
-            total = total + (
-                np.real(np.sum(np.conj(u) * y)) if np.iscomplexobj(u) else np.sum(u * y)
-            )
+            total = total + _inner(u, y)
         return total
 
     return projected
@@ -86,24 +98,110 @@ def _value(fun: Callable[..., Any], args: list[Any], n: int, xn: Any) -> float:
     return float(np.real(_plain(out) if isinstance(out, GradArray) else out))
 
 
-def _fail(what: str, analytic: Any, numeric: Any, rtol: float, atol: float) -> None:
-    analytic, numeric = np.asarray(analytic), np.asarray(numeric)
-    err = np.abs(analytic - numeric)
-    excess = err - (atol + rtol * np.abs(numeric))
-    if analytic.shape != numeric.shape:
-        raise AssertionError(f"{what}: gradient shape {analytic.shape} != {numeric.shape}")
-    if not np.all(excess <= 0) or not np.all(np.isfinite(analytic) == np.isfinite(numeric)):
-        worst = np.unravel_index(
-            np.nanargmax(np.where(np.isnan(excess), np.inf, excess)), err.shape
-        )
-        rel = err[worst] / max(np.abs(numeric[worst]), 1e-300)
+def _compare(
+    what: str, actual: Any, expected: Any, rtol: float, atol: float, names: tuple[str, str]
+) -> None:
+    """Raise an AssertionError naming the worst element unless ``actual`` is close enough."""
+    __tracebackhide__ = True
+    actual = np.asarray(_plain(actual) if isinstance(actual, GradArray) else actual)
+    expected = np.asarray(_plain(expected) if isinstance(expected, GradArray) else expected)
+    if actual.shape != expected.shape:
         raise AssertionError(
-            f"{what}: gradient does not match finite differences.\n"
-            f"  worst element {tuple(int(i) for i in worst)}: ndgrad {analytic[worst]!r}, "
-            f"finite differences {numeric[worst]!r}\n"
-            f"  absolute error {err[worst]:.3g}, relative error {rel:.3g} "
-            f"(rtol={rtol}, atol={atol})"
+            f"{what}: {names[0]} has shape {actual.shape} but {names[1]} has {expected.shape}"
         )
+    if actual.size == 0:
+        return
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(actual - expected)
+        excess = err - (atol + rtol * np.abs(expected))
+    same_nonfinite = (~np.isfinite(actual) & (actual == expected)) | (
+        np.isnan(actual) & np.isnan(expected)
+    )
+    bad = ~(excess <= 0) & ~same_nonfinite
+    if not np.any(bad):
+        return
+    score = np.where(bad, np.where(np.isnan(excess), np.inf, excess), -np.inf)
+    worst = np.unravel_index(int(np.argmax(score)), err.shape)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        rel = err[worst] / np.abs(expected[worst]) if expected[worst] != 0 else np.inf
+    index = tuple(int(i) for i in worst)
+    raise AssertionError(
+        f"{what}: {names[0]} does not match {names[1]}.\n"
+        f"  worst element {index}: {names[0]} {actual[worst]!r}, {names[1]} "
+        f"{expected[worst]!r}\n"
+        f"  absolute error {err[worst]:.3g}, relative error {rel:.3g} "
+        f"(rtol={rtol:g}, atol={atol:g})\n"
+        f"  {int(np.sum(bad))} of {bad.size} element(s) outside the tolerance"
+    )
+
+
+def assert_grad_close(
+    actual: Any,
+    expected: Any,
+    *,
+    rtol: float = 1e-5,
+    atol: float = 1e-8,
+    name: str = "gradient",
+) -> None:
+    """Assert that a gradient (or a tuple/list/dict of them) is close to the expected one.
+
+    Parameters
+    ----------
+    actual, expected : array_like or container of array_like
+        Compared element by element: ``|actual - expected| <= atol + rtol * |expected|``.
+        Containers must have the same structure. NaNs and infinities must match.
+    rtol, atol : float
+        Relative and absolute tolerance.
+    name : str
+        How the failure message calls the value.
+
+    Raises
+    ------
+    AssertionError
+        Naming the container entry, the worst element and its index, both values, the
+        absolute and relative error, and how many elements are outside the tolerance.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ndgrad as nd
+    >>> from ndgrad.testing import assert_grad_close
+    >>> assert_grad_close(nd.grad(lambda x: np.sum(x**2))(np.ones(2)), np.array([2.0, 2.0]))
+    >>> assert_grad_close(np.array([1.0, 2.5]), np.array([1.0, 2.0]))
+    Traceback (most recent call last):
+    ...
+    AssertionError: gradient: actual does not match expected.
+      worst element (1,): actual np.float64(2.5), expected np.float64(2.0)
+      absolute error 0.5, relative error 0.25 (rtol=1e-05, atol=1e-08)
+      1 of 2 element(s) outside the tolerance
+    """
+    __tracebackhide__ = True
+    a_leaves, a_spec = tree_flatten(actual)
+    e_leaves, e_spec = tree_flatten(expected)
+    if a_spec != e_spec:
+        raise AssertionError(
+            f"{name}: actual and expected have different structures:\n  actual   "
+            f"{_structure(actual)}\n  expected {_structure(expected)}"
+        )
+    many = len(a_leaves) > 1 or a_spec is not None
+    paths = _paths(actual)
+    for path, a, e in zip(paths, a_leaves, e_leaves, strict=True):
+        _compare(f"{name}{path}" if many else name, a, e, rtol, atol, ("actual", "expected"))
+
+
+def _structure(tree: Any) -> str:
+    leaves, spec = tree_flatten(tree)
+    shapes = [np.shape(x) for x in leaves]
+    return f"{len(leaves)} array(s) of shapes {shapes}" + ("" if spec is None else f" in {spec}")
+
+
+def _paths(tree: Any, prefix: str = "") -> list[str]:
+    """``[0]['w']``-style names of the leaves, in ``tree_flatten`` order."""
+    if isinstance(tree, (tuple, list)):
+        return [p for i, item in enumerate(tree) for p in _paths(item, f"{prefix}[{i}]")]
+    if isinstance(tree, dict):
+        return [p for k, item in tree.items() for p in _paths(item, f"{prefix}[{k!r}]")]
+    return [prefix]
 
 
 def check_grad(
@@ -121,15 +219,16 @@ def check_grad(
     Parameters
     ----------
     f : callable
-        Takes ``args`` and returns an array (any shape, real or complex).
+        Takes ``args`` and returns an array (any shape, real or complex), or a tuple of them.
     *args
         The point to check at. Float64 inputs give the most reliable differences.
     argnums : int or sequence of int, optional
         The arguments to check; by default every float or complex array argument.
     order : {1, 2}
-        2 also checks the gradient of the gradient (second derivatives).
+        2 also checks Hessian-vector products (the derivatives of the gradient).
     eps, rtol, atol : float
-        Step of the central differences, and the tolerances of the comparison.
+        Step of the central differences, and the tolerances of the comparison. The second
+        order check uses ``10 * eps`` and ``100 *`` the tolerances.
     seed : int
         Seeds the random projection and directions.
 
@@ -145,24 +244,31 @@ def check_grad(
     >>> from ndgrad.testing import check_grad
     >>> check_grad(np.sin, np.linspace(0.0, 1.0, 5), order=2)
     """
+    __tracebackhide__ = True
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
     args_list = list(args)
     if argnums is None:
         nums = [i for i, a in enumerate(args_list) if _is_float_array(a)]
     else:
         nums = [argnums] if isinstance(argnums, int) else list(argnums)
+        for n in nums:
+            if not _is_float_array(args_list[n]):
+                raise TypeError(f"argument {n} is not a float or complex array: cannot check it")
+    if not nums:
+        raise ValueError("no float or complex argument to check")
     scalar = _projection(f, args_list, seed)
     _check_first(scalar, args_list, nums, eps, rtol, atol, seed, "")
-    if order >= 2:
+    if order == 2:
         rng = np.random.default_rng(seed + 1)
         for n in nums:
-            w = rng.standard_normal(np.shape(args_list[n]))
+            w = _random_like(rng, args_list[n])
 
             def directional(*xs: Any, n: int = n, w: Any = w) -> Any:
-                gx = grad(scalar, argnums=n)(*xs)
-                return np.sum(np.real(gx) * w)
+                return _inner(w, grad(scalar, argnums=n, allow_unused=True)(*xs))
 
             _check_first(directional, args_list, nums, eps * 10, rtol * 100, atol * 100,
-                         seed + 2, f" (second order, d/dx <grad_{n}, w>)")  # fmt: skip
+                         seed + 2, f" (second order: d/dx <grad_{n}, w>)")  # fmt: skip
 
 
 def _check_first(
@@ -175,16 +281,19 @@ def _check_first(
     seed: int,
     label: str,
 ) -> None:
+    __tracebackhide__ = True
+    names = ("ndgrad", "finite differences")
     analytic = grad(scalar, argnums=tuple(nums), allow_unused=True)(*args)
     for n, g in zip(nums, analytic, strict=True):
         if np.size(args[n]) <= _ELEMENTWISE_LIMIT:
             numeric = _numeric_grad(scalar, args, n, eps)
-            _fail(f"argument {n}{label}", g, numeric, rtol, atol)
+            _compare(f"argument {n}{label}", g, numeric, rtol, atol, names)
             continue
         rng = np.random.default_rng(seed + n)
+        base = np.asarray(args[n])
+        base = base.astype(np.result_type(base, float))
         for _ in range(3):
-            v = rng.standard_normal(np.shape(args[n]))
-            base = np.asarray(args[n], dtype=float)
+            v = _random_like(rng, base)
             d = _value(scalar, args, n, base + eps * v) - _value(scalar, args, n, base - eps * v)
-            _fail(f"argument {n}{label} along a random direction", np.sum(np.real(g) * v),
-                  d / (2 * eps), rtol, atol)  # fmt: skip
+            _compare(f"argument {n}{label} along a random direction", _inner(v, g),
+                     d / (2 * eps), rtol, atol, names)  # fmt: skip
