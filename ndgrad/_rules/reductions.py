@@ -1,30 +1,601 @@
-"""Gradient rules for NumPy's sums, products, means and other reductions.
+"""Gradient rules for NumPy's sums, products, means, statistics and running reductions.
 
 A rule is ``rule(g, ans, a, axis=None, ..., keepdims=False) -> cotangent`` for ``a``, with
 NumPy's own parameter names. Each rule returns a cotangent of ``a``'s exact shape.
+
+Conventions at kinks: ``max``/``min`` (and ``ptp``, ``median``, ``quantile``) send the cotangent
+to the elements equal to the selected value, split evenly among ties. The ``nan*`` functions
+give NaN entries a zero gradient. ``prod`` and ``cumprod`` are exact at zeros (no division by
+an element that is zero), to second order.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ndgrad._registry import defvjp
-from ndgrad._rules._common import expand_reduced
+from ndgrad._errors import not_differentiable
+from ndgrad._graph import no_grad
+from ndgrad._registry import defvjp, mark_traced
+from ndgrad._rules._common import conj, expand_reduced
+from ndgrad._rules.indexing import scatter_add
+
+
+def _axes(axis, ndim):
+    """``axis`` as a tuple of non-negative axes (``None``: all of them)."""
+    if axis is None:
+        return tuple(range(ndim))
+    return tuple(a % ndim for a in ((axis,) if np.ndim(axis) == 0 else axis))
+
+
+def _spread(g, shape, axis, keepdims):
+    """``g`` of a reduction over ``axis``, broadcast back to the input's ``shape``."""
+    return np.broadcast_to(expand_reduced(g, shape, axis, keepdims), shape)
+
+
+def _along(axis, ndim, index):
+    """An index tuple that applies ``index`` along ``axis`` and takes everything elsewhere."""
+    return (slice(None),) * (axis % ndim) + (index,)
+
+
+def _flip(x, axis):
+    return x[_along(axis, np.ndim(x), slice(None, None, -1))]
+
+
+def _reverse_cumsum(x, axis):
+    """``y[i] = sum(x[i:])`` along ``axis``: the transpose of a running sum."""
+    return _flip(np.cumsum(_flip(x, axis), axis=axis), axis)
+
+
+# --- sums and means ---------------------------------------------------------------------------
 
 
 def _sum_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None,
              where=True):  # fmt: skip
     """Spread ``g`` back over the axes that ``sum`` removed."""
-    g = np.broadcast_to(expand_reduced(g, np.shape(a), axis, keepdims), np.shape(a))
+    g = _spread(g, np.shape(a), axis, keepdims)
     return g if where is True else g * where
 
 
 def _mean_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     """Like sum, divided by the number of elements averaged."""
     count = np.sum(np.broadcast_to(where, np.shape(a)), axis=axis, keepdims=True)
-    g = np.broadcast_to(expand_reduced(g, np.shape(a), axis, keepdims), np.shape(a)) / count
+    g = _spread(g, np.shape(a), axis, keepdims) / count
     return g if where is True else g * where
+
+
+def _nansum_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None,
+                where=True):  # fmt: skip
+    """Like sum; NaN entries were counted as zero, so they get no gradient."""
+    g = np.where(np.isnan(a), 0, _spread(g, np.shape(a), axis, keepdims))
+    return g if where is True else g * where
+
+
+def _nanmean_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
+    """Like mean over the non-NaN entries."""
+    valid = ~np.isnan(a) & where
+    count = np.maximum(np.sum(valid, axis=axis, keepdims=True), 1)
+    return _spread(g, np.shape(a), axis, keepdims) * valid / count
+
+
+def _weights_like(weights, shape, axis):
+    """1-d ``weights`` along a single ``axis`` reshaped to broadcast against ``shape``."""
+    if np.ndim(weights) == len(shape):
+        return weights
+    target = [1] * len(shape)
+    target[axis % len(shape)] = np.shape(weights)[0]
+    return np.reshape(weights, tuple(target))
+
+
+def _average_vjp_a(g, ans, a, axis=None, weights=None, returned=False, *, keepdims=False):
+    """``average = sum(a * w) / sum(w)``: each element gets ``g * w / sum(w)``."""
+    shape = np.shape(a)
+    if returned:
+        g = g[0]
+    g = _spread(g, shape, axis, keepdims)
+    if weights is None:
+        return g / np.prod([shape[i] for i in _axes(axis, len(shape))])
+    w = np.broadcast_to(_weights_like(weights, shape, axis), shape)
+    return g * conj(w / np.sum(w, axis=axis, keepdims=True))
+
+
+def _average_vjp_weights(g, ans, a, axis=None, weights=None, returned=False, *, keepdims=False):
+    """d average / d w_i = (a_i - average) / sum(w); the returned sum of weights adds ``g``."""
+    shape = np.shape(a)
+    wshape = np.shape(weights)
+    w = np.broadcast_to(_weights_like(weights, shape, axis), shape)
+    avg = expand_reduced(ans[0] if returned else ans, shape, axis, keepdims)
+    gw = _spread(g[0] if returned else g, shape, axis, keepdims)
+    gw = gw * conj((a - avg) / np.sum(w, axis=axis, keepdims=True))
+    if returned:
+        gw = gw + _spread(g[1], shape, axis, keepdims)
+    if len(wshape) == len(shape):
+        return gw
+    other = tuple(i for i in range(len(shape)) if i != axis % len(shape))
+    return np.sum(gw, axis=other)
 
 
 defvjp(np.sum, _sum_vjp)
 defvjp(np.mean, _mean_vjp)
+defvjp(np.nansum, _nansum_vjp)
+defvjp(np.nanmean, _nanmean_vjp)
+defvjp(np.average, _average_vjp_a, None, _average_vjp_weights)
+
+# --- products ---------------------------------------------------------------------------------
+
+
+def _others_product(a, axis):
+    """The product along ``axis`` of all elements but each one (keepdims shape).
+
+    With zeros present, ``prod / a`` divides by zero. Instead: the product of the non-zero
+    elements over ``a_i`` (or over 1 where ``a_i`` is zero), times the product of the zeros
+    other than ``i``. That last factor is written to first order in the zeros (1 with none,
+    their sum with one, 0 with more), which keeps value, gradient and Hessian exact.
+    """
+    zero = a == 0
+    if not np.any(zero):
+        return np.prod(a, axis=axis, keepdims=True) / a
+    safe = np.where(zero, 1, a)
+    rest = np.prod(safe, axis=axis, keepdims=True) / safe
+    zeros_elsewhere = np.sum(zero, axis=axis, keepdims=True) - zero
+    at_zeros = np.where(zero, a, 0)
+    sum_elsewhere = np.sum(at_zeros, axis=axis, keepdims=True) - at_zeros
+    return rest * ((zeros_elsewhere == 0) + (zeros_elsewhere == 1) * sum_elsewhere)
+
+
+def _prod_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None,
+              where=True):  # fmt: skip
+    """d prod / d a_i = the product of the other elements (exact where some are zero)."""
+    x = a if where is True else np.where(where, a, 1)
+    others = _others_product(x, axis)
+    if initial is not None:
+        others = others * initial
+    g = _spread(g, np.shape(a), axis, keepdims) * conj(others)
+    return g if where is True else g * where
+
+
+def _nanprod_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None,
+                 where=True):  # fmt: skip
+    """Like prod with NaN entries counted as one; they get no gradient."""
+    nan = np.isnan(a)
+    g = _prod_vjp(g, ans, np.where(nan, 1, a), axis, dtype, out, keepdims, initial, where)
+    return np.where(nan, 0, g)
+
+
+defvjp(np.prod, _prod_vjp)
+defvjp(np.nanprod, _nanprod_vjp)
+
+# --- running sums and products ----------------------------------------------------------------
+
+
+def _cumprod_grad(g, ans, x, axis):
+    """The cotangent of ``x`` for ``ans = cumprod(x, axis)`` (same shapes; exact at zeros).
+
+    Without zeros it is the reversed running sum of ``g * ans``, over ``x``. With zeros,
+    d ans_j / d x_i is the product of the non-zero ``x_k`` (k <= j, k != i) times the product
+    of the zeros among them, which is written to first order in the zeros as in ``prod``.
+    """
+    zero = x == 0
+    if not np.any(zero):
+        return _reverse_cumsum(g * conj(ans), axis) / conj(x)
+    safe = np.where(zero, 1, x)
+    g_prod = g * conj(np.cumprod(safe, axis=axis))
+    zeros_so_far = np.cumsum(zero, axis=axis)
+    zero_sum = np.cumsum(np.where(zero, x, 0), axis=axis)
+    # for a non-zero x_i: the zeros up to j are all "others"
+    other = (zeros_so_far == 0) + (zeros_so_far == 1) * zero_sum
+    at_nonzero = _reverse_cumsum(g_prod * conj(other), axis) / conj(safe)
+    # for a zero x_i: one of the zeros up to j is x_i itself, which must not count
+    own = (zeros_so_far == 1) + (zeros_so_far == 2) * zero_sum
+    two = _reverse_cumsum(g_prod * (zeros_so_far == 2), axis)
+    at_zero = _reverse_cumsum(g_prod * conj(own), axis) - conj(x) * two
+    return np.where(zero, at_zero, at_nonzero)
+
+
+def _flat_if_none(a, axis):
+    return (np.ravel(a), 0) if axis is None else (a, axis)
+
+
+def _cumsum_vjp(g, ans, a, axis=None, dtype=None, out=None):
+    """The cotangent of a running sum is the reversed running sum of ``g``."""
+    return np.reshape(_reverse_cumsum(g, -1 if axis is None else axis), np.shape(a))
+
+
+def _cumprod_vjp(g, ans, a, axis=None, dtype=None, out=None):
+    x, ax = _flat_if_none(a, axis)
+    return np.reshape(_cumprod_grad(g, ans, x, ax), np.shape(a))
+
+
+def _nancumsum_vjp(g, ans, a, axis=None, dtype=None, out=None):
+    return np.where(np.isnan(a), 0, _cumsum_vjp(g, ans, a, axis))
+
+
+def _nancumprod_vjp(g, ans, a, axis=None, dtype=None, out=None):
+    nan = np.isnan(a)
+    x, ax = _flat_if_none(np.where(nan, 1, a), axis)
+    return np.where(nan, 0, np.reshape(_cumprod_grad(g, ans, x, ax), np.shape(a)))
+
+
+def _drop_initial(x, axis, include_initial):
+    """Without the leading identity element that ``include_initial=True`` adds along ``axis``."""
+    return x[_along(axis, np.ndim(x), slice(1, None))] if include_initial else x
+
+
+def _cumulative_sum_vjp(g, ans, x, /, *, axis=None, dtype=None, out=None, include_initial=False):
+    ax = 0 if axis is None else axis
+    return _reverse_cumsum(_drop_initial(g, ax, include_initial), ax)
+
+
+def _cumulative_prod_vjp(g, ans, x, /, *, axis=None, dtype=None, out=None,
+                         include_initial=False):  # fmt: skip
+    ax = 0 if axis is None else axis
+    g, ans = _drop_initial(g, ax, include_initial), _drop_initial(ans, ax, include_initial)
+    return _cumprod_grad(g, ans, x, ax)
+
+
+defvjp(np.cumsum, _cumsum_vjp)
+defvjp(np.cumprod, _cumprod_vjp)
+defvjp(np.nancumsum, _nancumsum_vjp)
+defvjp(np.nancumprod, _nancumprod_vjp)
+defvjp(np.cumulative_sum, _cumulative_sum_vjp)
+defvjp(np.cumulative_prod, _cumulative_prod_vjp)
+
+# --- extrema ----------------------------------------------------------------------------------
+
+
+def _hits(a, value, axis, where=True):
+    """Where ``a`` equals the reduced ``value`` (keepdims shape), divided by the tie count."""
+    hit = a == value
+    if where is not True:
+        hit = hit & where
+    return hit / np.maximum(np.sum(hit, axis=axis, keepdims=True), 1)
+
+
+def _extremum_vjp(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
+    """``g`` goes to the elements equal to the extremum, split evenly among ties.
+
+    NaN entries get none (``nanmax``/``nanmin`` skip them). When ``initial`` wins, no element
+    was selected and the gradient is zero.
+    """
+    shape = np.shape(a)
+    share = _hits(a, expand_reduced(ans, shape, axis, keepdims), axis, where)
+    return expand_reduced(g, shape, axis, keepdims) * share
+
+
+def _ptp_vjp(g, ans, a, axis=None, out=None, keepdims=False):
+    """``ptp = max - min``: ``+g`` to the maximum, ``-g`` to the minimum (ties split)."""
+    with no_grad():  # the masks are piecewise constant: nothing to record
+        top = _hits(a, np.max(a, axis=axis, keepdims=True), axis)
+        bottom = _hits(a, np.min(a, axis=axis, keepdims=True), axis)
+    return expand_reduced(g, np.shape(a), axis, keepdims) * (top - bottom)
+
+
+for _f in (np.max, np.amax, np.min, np.amin, np.nanmax, np.nanmin):
+    defvjp(_f, _extremum_vjp)
+defvjp(np.ptp, _ptp_vjp)
+
+# --- order statistics -------------------------------------------------------------------------
+
+
+def _order_statistic_vjp(g, ans, a, qshape, axis, keepdims):
+    """Every method of ``quantile`` returns a mix of the two order statistics around ``ans``.
+
+    They are found from ``ans`` itself: the largest element <= ``ans`` and the smallest >= it,
+    weighted by where ``ans`` lies between them; tied elements share their weight evenly and
+    NaN entries get none. The weights are piecewise constant, so the rule is linear in ``g``.
+    """
+    shape = np.shape(a)
+    axes = _axes(axis, len(shape))
+    kept = tuple(1 if i in axes else n for i, n in enumerate(shape))
+    red = tuple(len(qshape) + i for i in axes)
+    with no_grad():
+        t = np.reshape(ans, qshape + kept)
+        lo = np.max(np.where(a <= t, a, -np.inf), axis=red, keepdims=True)
+        hi = np.min(np.where(a >= t, a, np.inf), axis=red, keepdims=True)
+        span = hi - lo
+        between = np.isfinite(span) & (span > 0)
+        frac = np.where(between, t - np.where(between, lo, 0), 0) / np.where(between, span, 1)
+        weights = (1 - frac) * _hits(a, lo, red) + frac * _hits(a, hi, red)
+    g = np.reshape(g, qshape + kept) * weights
+    return np.sum(g, axis=tuple(range(len(qshape)))) if qshape else g
+
+
+def _quantile_vjp(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                  keepdims=False, **kwargs):  # fmt: skip
+    return _order_statistic_vjp(g, ans, a, np.shape(q), axis, keepdims)
+
+
+def _quantile_q_vjp(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+                    keepdims=False, **kwargs):  # fmt: skip
+    """Refuse rather than drop the gradient with respect to ``q``."""
+    raise not_differentiable("numpy.quantile", "no gradient with respect to q")
+
+
+def _median_vjp(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    return _order_statistic_vjp(g, ans, a, (), axis, keepdims)
+
+
+for _f in (np.quantile, np.percentile, np.nanquantile, np.nanpercentile):
+    defvjp(_f, _quantile_vjp, _quantile_q_vjp)
+defvjp(np.median, _median_vjp)
+defvjp(np.nanmedian, _median_vjp)
+
+# --- variance and standard deviation ----------------------------------------------------------
+
+
+def _deviation_grad(g, a, axis, keepdims, ddof, correction, where, mean, nan):
+    """``g * d var / d a = 2 g (a - mean) / (count - ddof)``, for a spread-out ``g``.
+
+    The mean's own dependence on ``a`` cancels (the deviations sum to zero), and the same
+    formula holds for complex ``a``. NaN entries of the ``nan*`` versions get no gradient.
+    """
+    if correction is not None:
+        ddof = correction
+    valid = np.broadcast_to(where, np.shape(a))
+    if nan:
+        valid = valid & ~np.isnan(a)
+    count = np.sum(valid, axis=axis, keepdims=True)
+    if mean is None:
+        if nan:
+            mean = np.nanmean(a, axis=axis, keepdims=True, where=where)
+        elif where is True:
+            mean = np.mean(a, axis=axis, keepdims=True)
+        else:
+            mean = np.mean(a, axis=axis, keepdims=True, where=where)
+    deviation = np.where(valid, a - mean, 0) if nan or where is not True else a - mean
+    g = _spread(g, np.shape(a), axis, keepdims)
+    return 2 * g * deviation / (count - ddof)
+
+
+def _var_vjp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
+             mean=None, correction=None):  # fmt: skip
+    return _deviation_grad(g, a, axis, keepdims, ddof, correction, where, mean, False)
+
+
+def _nanvar_vjp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+                where=True, mean=None, correction=None):  # fmt: skip
+    return _deviation_grad(g, a, axis, keepdims, ddof, correction, where, mean, True)
+
+
+def _std_scale(g, ans):
+    """d std = d var / (2 std); where std is 0 (all equal) the subgradient 0 is used."""
+    zero = ans == 0
+    return np.where(zero, 0, g) / (2 * np.where(zero, 1, ans))
+
+
+def _std_vjp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
+             mean=None, correction=None):  # fmt: skip
+    g = _std_scale(g, ans)
+    return _deviation_grad(g, a, axis, keepdims, ddof, correction, where, mean, False)
+
+
+def _nanstd_vjp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+                where=True, mean=None, correction=None):  # fmt: skip
+    g = _std_scale(g, ans)
+    return _deviation_grad(g, a, axis, keepdims, ddof, correction, where, mean, True)
+
+
+defvjp(np.var, _var_vjp)
+defvjp(np.std, _std_vjp)
+defvjp(np.nanvar, _nanvar_vjp)
+defvjp(np.nanstd, _nanstd_vjp)
+
+# --- differences ------------------------------------------------------------------------------
+
+
+def _diff_transpose(g, n, axis):
+    """Apply the transpose of ``diff`` ``n`` times: ``-diff`` of ``g`` padded with zeros."""
+    for _ in range(n):
+        g = -np.diff(g, axis=axis, prepend=0, append=0)
+    return g
+
+
+def _edge_length(edge, axis):
+    """How many entries ``prepend``/``append`` add along ``axis`` (a scalar adds one)."""
+    return 1 if np.ndim(edge) == 0 else np.shape(edge)[axis]
+
+
+def _diff_part(g, n, axis, prepend, append, which):
+    """The cotangent of ``diff(concatenate([prepend, a, append]), n)`` for one of the three."""
+    full = _diff_transpose(g, n, axis)
+    start = 0 if prepend is np._NoValue else _edge_length(prepend, axis)
+    end = np.shape(full)[axis] - (0 if append is np._NoValue else _edge_length(append, axis))
+    part = {"prepend": slice(0, start), "a": slice(start, end), "append": slice(end, None)}
+    c = full[_along(axis, np.ndim(full), part[which])]
+    edge = {"prepend": prepend, "append": append}.get(which)
+    return np.sum(c) if which != "a" and np.ndim(edge) == 0 else c
+
+
+def _diff_vjp_a(g, ans, a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
+    return _diff_part(g, n, axis, prepend, append, "a")
+
+
+def _diff_vjp_prepend(g, ans, a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
+    return _diff_part(g, n, axis, prepend, append, "prepend")
+
+
+def _diff_vjp_append(g, ans, a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
+    return _diff_part(g, n, axis, prepend, append, "append")
+
+
+def _ediff1d_vjp_ary(g, ans, ary, to_end=None, to_begin=None):
+    """The differences sit between ``to_begin`` and ``to_end`` in ``g``."""
+    start = 0 if to_begin is None else np.size(to_begin)
+    middle = g[start : start + np.size(ary) - 1] if np.size(ary) else g[:0]
+    return np.reshape(_diff_transpose(middle, 1, 0), np.shape(ary))
+
+
+def _ediff1d_vjp_to_end(g, ans, ary, to_end=None, to_begin=None):
+    return np.reshape(g[np.size(g) - np.size(to_end) :], np.shape(to_end))
+
+
+def _ediff1d_vjp_to_begin(g, ans, ary, to_end=None, to_begin=None):
+    return np.reshape(g[: np.size(to_begin)], np.shape(to_begin))
+
+
+defvjp(np.diff, _diff_vjp_a, None, None, _diff_vjp_prepend, _diff_vjp_append)
+defvjp(np.ediff1d, _ediff1d_vjp_ary, _ediff1d_vjp_to_end, _ediff1d_vjp_to_begin)
+
+# --- integrals: numpy's own code (diff, slicing, add.reduce) is recorded ------------------------
+mark_traced(np.trapezoid)
+
+# --- correlating ------------------------------------------------------------------------------
+
+
+def _variables(m, rowvar):
+    """``m`` as cov sees it: a 2-d array of variables (rows) by observations (columns)."""
+    if np.ndim(m) < 2:
+        return np.reshape(m, (1, -1))
+    return m if rowvar or np.shape(m)[0] == 1 else np.transpose(m)
+
+
+def _cov_weights(n_obs, bias, ddof, fweights, aweights):
+    """The observation weights ``w`` and the normalisation ``fact`` that cov divides by."""
+    if ddof is None:
+        ddof = 1 if bias == 0 else 0
+    w = None
+    if fweights is not None:
+        w = np.asarray(fweights, dtype=float)
+    if aweights is not None:
+        w = np.asarray(aweights, dtype=float) if w is None else w * aweights
+    if w is None:
+        return np.ones(n_obs), n_obs - ddof
+    w_sum = np.sum(w)
+    if ddof == 0:
+        return w, w_sum
+    if aweights is None:
+        return w, w_sum - ddof
+    return w, w_sum - ddof * np.sum(w * aweights) / w_sum
+
+
+def _cov_grads(g, m, y, rowvar, bias, ddof, fweights, aweights, which):
+    """``C = Xc W Xc^H / fact`` with ``Xc`` the centred variables: ``dX = (G + G^H) Xc W / fact``.
+
+    The centring's own term vanishes (the weighted deviations sum to zero); ``X`` stacks the
+    variables of ``m`` and ``y``, so the cotangent of each is its block of rows.
+    """
+    xm = _variables(m, rowvar)
+    blocks = [xm] if y is None else [xm, _variables(y, rowvar)]
+    w, fact = _cov_weights(np.shape(xm)[1], bias, ddof, fweights, aweights)
+    centred = [x - np.sum(x * w, axis=1, keepdims=True) / np.sum(w) for x in blocks]
+    n = [np.shape(x)[0] for x in blocks]
+    g = np.reshape(g, (sum(n), sum(n)))
+    h = g + np.conj(np.transpose(g))
+    rows = slice(0, n[0]) if which == 0 else slice(n[0], None)
+    cols = [slice(0, n[0]), slice(n[0], None)]
+    d = sum(h[rows, cols[k]] @ centred[k] for k in range(len(blocks))) * (w / fact)
+    original = m if which == 0 else y
+    if np.ndim(original) < 2:
+        return np.reshape(d, np.shape(original))
+    return d if rowvar or np.shape(original)[0] == 1 else np.transpose(d)
+
+
+def _cov_vjp_m(g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
+               aweights=None, *, dtype=None):  # fmt: skip
+    return _cov_grads(g, m, y, rowvar, bias, ddof, fweights, aweights, 0)
+
+
+def _cov_vjp_y(g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
+               aweights=None, *, dtype=None):  # fmt: skip
+    return _cov_grads(g, m, y, rowvar, bias, ddof, fweights, aweights, 1)
+
+
+def _corrcoef_to_cov(g, ans, x, y, rowvar):
+    """``R = C / (s s^T)`` with ``s = sqrt(diag(C).real)``: the cotangent of ``C``."""
+    c = np.cov(x, y, rowvar)
+    if np.ndim(c) == 0:  # one variable: R = C / C = 1
+        return np.zeros_like(g)
+    s = np.sqrt(np.real(np.diagonal(c)))
+    outer = np.expand_dims(s, 1) * np.expand_dims(s, 0)
+    r = c / outer
+    gr = np.conj(g) * r
+    h = np.real(np.sum(gr, axis=0) + np.sum(gr, axis=1)) / (2 * np.real(np.diagonal(c)))
+    return g / outer - np.eye(np.shape(s)[0]) * h
+
+
+def _corrcoef_vjp_x(g, ans, x, y=None, rowvar=True, *, dtype=None):
+    return _cov_grads(_corrcoef_to_cov(g, ans, x, y, rowvar), x, y, rowvar, 0, None, None,
+                      None, 0)  # fmt: skip
+
+
+def _corrcoef_vjp_y(g, ans, x, y=None, rowvar=True, *, dtype=None):
+    return _cov_grads(_corrcoef_to_cov(g, ans, x, y, rowvar), x, y, rowvar, 0, None, None,
+                      None, 1)  # fmt: skip
+
+
+defvjp(np.cov, _cov_vjp_m, _cov_vjp_y)
+defvjp(np.corrcoef, _corrcoef_vjp_x, _corrcoef_vjp_y)
+
+# --- polynomials and interpolation ------------------------------------------------------------
+
+
+def _polyval_vjp_p(g, ans, p, x):
+    """d polyval / d p_k = x ** (deg - k), summed over the points."""
+    deg = np.shape(p)[0] - 1
+    powers = np.expand_dims(x, -1) ** np.arange(deg, -1, -1)
+    return np.sum(np.expand_dims(g, -1) * conj(powers), axis=tuple(range(np.ndim(x))))
+
+
+def _polyval_vjp_x(g, ans, p, x):
+    """d polyval / d x = polyval(polyder(p), x)."""
+    deg = np.shape(p)[0] - 1
+    return g * conj(np.polyval(p[:-1] * np.arange(deg, 0, -1), x))
+
+
+defvjp(np.polyval, _polyval_vjp_p, _polyval_vjp_x)
+
+
+def _interp_segments(x, xp):
+    """For each ``x``: the segment ``[xp[i], xp[i+1]]`` it falls in, and its position in it."""
+    n = np.shape(xp)[0]
+    i = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, max(n - 2, 0))
+    return i, np.minimum(i + 1, n - 1)
+
+
+def _interp_vjp_x(g, ans, x, xp, fp, left=None, right=None, period=None):
+    """The slope of the segment ``x`` falls in; 0 outside ``[xp[0], xp[-1]]`` (flat there)."""
+    if period is not None:
+        raise not_differentiable("numpy.interp", "no gradient with period=")
+    i, j = _interp_segments(x, xp)
+    inside = (x >= xp[0]) & (x <= xp[-1]) & (i != j)
+    run = np.where(inside, xp[j] - xp[i], 1)
+    return g * conj(np.where(inside, (fp[j] - fp[i]) / run, 0))
+
+
+def _interp_vjp_fp(g, ans, x, xp, fp, left=None, right=None, period=None):
+    """interp is linear in ``fp``: each ``x`` sends ``g`` to its two knots, by position."""
+    if period is not None:
+        raise not_differentiable("numpy.interp", "no gradient with period=")
+    i, j = _interp_segments(x, xp)
+    run = np.where(i != j, xp[j] - xp[i], 1)
+    t = np.where(x <= xp[i], 0, np.where(x >= xp[j], 1, (x - xp[i]) / run))
+    below, above = x < xp[0], x > xp[-1]
+    g_lo = g * (1 - t)
+    g_hi = g * t
+    if left is not None:
+        g_lo, g_hi = np.where(below, 0, g_lo), np.where(below, 0, g_hi)
+    if right is not None:
+        g_lo, g_hi = np.where(above, 0, g_lo), np.where(above, 0, g_hi)
+    shape = np.shape(fp)
+    return scatter_add(np.ravel(g_lo), np.ravel(i), shape) + scatter_add(
+        np.ravel(g_hi), np.ravel(j), shape
+    )
+
+
+def _interp_vjp_xp(g, ans, x, xp, fp, left=None, right=None, period=None):
+    """Inside a segment ``ans = fp[i] + s (x - xp[i])`` with slope ``s``: moving ``xp[i]``
+    changes it by ``-s (1 - t)``, moving ``xp[i+1]`` by ``-s t`` (``t`` the position)."""
+    if period is not None:
+        raise not_differentiable("numpy.interp", "no gradient with period=")
+    i, j = _interp_segments(x, xp)
+    inside = (x >= xp[0]) & (x <= xp[-1]) & (i != j)
+    run = np.where(inside, xp[j] - xp[i], 1)
+    t = (x - xp[i]) / run
+    slope = np.where(inside, (fp[j] - fp[i]) / run, 0)
+    g = -g * conj(slope)
+    shape = np.shape(xp)
+    return scatter_add(np.ravel(g * (1 - t)), np.ravel(i), shape) + scatter_add(
+        np.ravel(g * t), np.ravel(j), shape
+    )
+
+
+defvjp(np.interp, _interp_vjp_x, _interp_vjp_xp, _interp_vjp_fp)

@@ -14,6 +14,7 @@ import numpy as np
 
 from ndgrad._registry import defvjp, mark_no_gradient, unbroadcast
 from ndgrad._rules._common import conj, expand_reduced, is_complex, zeros_of
+from ndgrad._rules.reductions import _cumprod_grad, _prod_vjp
 
 # --- arithmetic -------------------------------------------------------------------------------
 defvjp(np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
@@ -227,33 +228,10 @@ def _extremum_reduce_vjp(g, ans, array, axis=0, dtype=None, out=None, keepdims=F
     return expand_reduced(g, shape, axis, keepdims) * hit / count
 
 
-def _prod_excluding(array, axis):
-    """Product of all elements along ``axis`` except each one itself (zeros are handled)."""
-    ones = np.ones_like(np.take(array, [0], axis=axis))
-    before = np.cumprod(np.concatenate([ones, array], axis=axis), axis=axis)
-    after = np.flip(
-        np.cumprod(np.concatenate([ones, np.flip(array, axis)], axis=axis), axis=axis), axis
-    )
-    n = array.shape[axis]
-    return np.take(before, np.arange(n), axis=axis) * np.take(after, np.arange(1, n + 1), axis=axis)
-
-
 def _multiply_reduce_vjp(g, ans, array, axis=0, dtype=None, out=None, keepdims=False,
                          initial=None, where=True):  # fmt: skip
-    """d prod / d x_i = the product of the others: no division, so zeros are exact."""
-    shape = np.shape(array)
-    axes = tuple(range(len(shape))) if axis is None else (axis,) if np.ndim(axis) == 0 else axis
-    axes = tuple(a % len(shape) for a in axes)
-    rest = [a for a in range(len(shape)) if a not in axes]
-    moved = np.transpose(array, rest + list(axes))
-    flat = np.reshape(moved, (*moved.shape[: len(rest)], -1))
-    others = np.reshape(_prod_excluding(flat, -1), moved.shape)
-    others = np.transpose(others, np.argsort(rest + list(axes)))
-    if initial is not None:
-        others = others * initial
-    if where is not True:
-        raise NotImplementedError("the gradient of multiply.reduce with where= is not supported")
-    return expand_reduced(g, shape, axis, keepdims) * conj(others)
+    """As ``np.prod``: the product of the others, exact (to second order) where x has zeros."""
+    return _prod_vjp(g, ans, array, axis, dtype, out, keepdims, initial, where)
 
 
 def _add_accumulate_vjp(g, ans, array, axis=0, dtype=None, out=None):
@@ -262,22 +240,8 @@ def _add_accumulate_vjp(g, ans, array, axis=0, dtype=None, out=None):
 
 
 def _multiply_accumulate_vjp(g, ans, array, axis=0, dtype=None, out=None):
-    """Reversed running sum of ``g * ans``, over ``x``; the exact product form if x has zeros."""
-    if np.all(array != 0):
-        return np.flip(np.cumsum(np.flip(g * conj(ans), axis), axis=axis), axis) / conj(array)
-    # d ans_j / d x_i = prod_{k <= j, k != i} x_k for j >= i: O(n^3), only when x has zeros.
-    n = np.shape(array)[axis]
-    moved = np.moveaxis(array, axis, -1)
-    gm = np.moveaxis(g, axis, -1)
-    tri = np.tril(np.ones((n, n), dtype=bool))  # tri[j, i]: output j depends on input i
-    eye = np.eye(n, dtype=bool)
-    # factors[..., j, i, k] = x_k for k <= j and k != i, else 1
-    x = np.expand_dims(np.expand_dims(moved, -2), -2)
-    keep = np.expand_dims(tri, 1) & ~np.expand_dims(eye, 0)  # [j, i, k]
-    factors = np.where(keep, x, 1)
-    partial = np.prod(factors, axis=-1) * tri  # [..., j, i]
-    out = np.sum(np.expand_dims(gm, -1) * conj(partial), axis=-2)
-    return np.moveaxis(out, -1, axis)
+    """As ``np.cumprod``: reversed running sums of ``g * ans``, exact where x has zeros."""
+    return _cumprod_grad(g, ans, array, axis)
 
 
 def _add_at_vjp_b(g, ans, a, indices, b=None):

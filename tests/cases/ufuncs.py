@@ -97,8 +97,8 @@ CASES = {
     ),
     (np.multiply, "reduce"): Case(
         calls((R(2, 3),), axis=[0, 1, None], keepdims=[False, True])
-        + calls((np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5]]),), axis=[1, None]),
-        order=1,  # second order needs take/concatenate/cumprod rules (issue 3)
+        + calls((np.array([[0.0, 2.0, 3.0], [0.0, 0.0, 1.5]]),), axis=[1, None])
+        + calls((R(2, 3),), where=[np.array([True, False, True])], initial=[1.5])
     ),
     (np.maximum, "reduce"): Case(calls((R(2, 3),), axis=[0, 1, None], keepdims=[False, True])),
     (np.minimum, "reduce"): Case(calls((R(2, 3),), axis=[0, 1, None], keepdims=[False, True])),
@@ -106,8 +106,7 @@ CASES = {
     (np.fmin, "reduce"): Case(calls((R(2, 3),), axis=[0, 1])),
     (np.add, "accumulate"): Case(calls((R(2, 3),), axis=[0, 1])),
     (np.multiply, "accumulate"): Case(
-        calls((R(2, 3),), axis=[0, 1]) + calls((np.array([1.5, 0.0, 2.0, 0.0]),), axis=[0]),
-        order=1,  # second order needs flip/cumsum/tril rules (issue 3)
+        calls((R(2, 3),), axis=[0, 1]) + calls((np.array([1.5, 0.0, 2.0, 0.0]),), axis=[0])
     ),
     (np.add, "at"): Case(
         [((R(4), np.array([0, 1, 1, 3]), R(4)), {}), ((R(3, 2), (np.array([0, 2]),), R(2)), {})],
