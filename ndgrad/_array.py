@@ -627,6 +627,13 @@ def _check_writable(target: GradArray) -> None:
             "values that no longer exist. For a parameter update use `with nd.no_grad(): "
             "w -= lr * w.grad`; otherwise write `x = x + y` to make a new array."
         )
+    if base is not target and target.dtype != base.dtype and base._node is not None:
+        # x.real of a complex x: the view's elements are parts of the base's, not positions.
+        raise InPlaceError(
+            "in-place write through a view of another dtype (x.real or x.imag of a complex "
+            "array in a graph) is not supported; assign the whole part (x.real = v) or make "
+            "a new array (x = v + 1j * x.imag)."
+        )
 
 
 def _copy_slices(base: Any, view: Any, fn: Any) -> Any:

@@ -3,6 +3,9 @@
 Most ndarray methods are implemented in C and would make results without telling GradArray, so
 every public method is replaced here by one that either calls the NumPy function of the same
 meaning (which dispatches and records), returns plain values, or refuses while recording.
+In-place methods (``sort``, ``partition``, ``fill``, ``put``, ``x.flat[i] = v``) are recorded
+as the assignment ``x[...] = new`` they amount to. Every public name of ``np.ndarray`` is in
+exactly one table; ``tests/test_methods.py`` checks that against ``dir(np.ndarray)``.
 """
 
 from __future__ import annotations
@@ -16,14 +19,21 @@ from ndgrad._array import GradArray, _plain
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
 
-__all__ = ["AS_FUNCTION", "METHODS_NO_GRADIENT", "METHODS_UNSUPPORTED", "PROPERTIES"]
+__all__ = [
+    "AS_FUNCTION",
+    "METHODS_NO_GRADIENT",
+    "METHODS_UNSUPPORTED",
+    "PROPERTIES",
+    "PROPERTIES_NO_GRADIENT",
+    "SPECIAL",
+]
 
 # x.name(*args, **kwargs) is np.name(x, *args, **kwargs): the call is recorded like the function.
 AS_FUNCTION = {
     name: getattr(np, name)
     for name in (
         "all", "any", "argmax", "argmin", "argpartition", "argsort", "choose", "clip",
-        "compress", "conj", "conjugate", "cumprod", "cumsum", "diagonal", "dot", "max", "mean",
+        "conj", "conjugate", "cumprod", "cumsum", "diagonal", "dot", "max", "mean",
         "min", "nonzero", "prod", "ravel", "repeat", "round", "searchsorted", "squeeze", "std",
         "sum", "swapaxes", "take", "trace", "var",
     )
@@ -35,15 +45,113 @@ METHODS_NO_GRADIENT = (
     "__array_wrap__", "__dlpack__", "__dlpack_device__",
 )  # fmt: skip
 
-# Methods that write or reinterpret memory in ways no rule describes: refused while recording.
-METHODS_UNSUPPORTED = ("byteswap", "getfield", "setfield", "resize", "put")
+# Properties that describe the array or its memory, as NumPy gives them: no gradient.
+PROPERTIES_NO_GRADIENT = (
+    "base", "ctypes", "data", "device", "dtype", "flags", "itemsize", "nbytes", "ndim", "shape",
+    "size", "strides",
+)  # fmt: skip
 
-PROPERTIES = {
-    "T": lambda self: np.transpose(self),
-    "mT": lambda self: np.matrix_transpose(self),
-    "real": lambda self: np.real(self),
-    "imag": lambda self: np.imag(self),
+# Methods that write or reinterpret memory in ways no rule describes: refused while recording.
+METHODS_UNSUPPORTED = {
+    "byteswap": "reinterprets the bytes of each element",
+    "getfield": "reinterprets memory as another dtype",
+    "setfield": "writes memory as another dtype",
+    "resize": "changes the shape of an array in the graph in place; use np.resize(x, shape)",
 }
+
+
+def _set_real(self: GradArray, value: Any) -> None:
+    """``x.real = v``: recorded as ``x[...] = v + 1j * x.imag`` (``x[...] = v`` for real x)."""
+    if self.dtype.kind == "c":
+        # A copy: the rules would keep ``self``, which the write then changes.
+        self[...] = value + 1j * np.imag(np.copy(self))
+    else:
+        self[...] = value
+
+
+def _set_imag(self: GradArray, value: Any) -> None:
+    """``x.imag = v``: recorded as ``x[...] = x.real + 1j * v``."""
+    if self.dtype.kind != "c":
+        raise TypeError("array does not have imaginary part to set")  # as NumPy says
+    self[...] = np.real(np.copy(self)) + 1j * value
+
+
+# name: (getter, setter or None)
+PROPERTIES = {
+    "T": (lambda self: np.transpose(self), None),
+    "mT": (lambda self: np.matrix_transpose(self), None),
+    "real": (lambda self: np.real(self), _set_real),
+    "imag": (lambda self: np.imag(self), _set_imag),
+    "flat": (
+        lambda self: FlatIter(self),
+        lambda self, value: FlatIter(self).__setitem__(..., value),
+    ),
+}
+
+
+class FlatIter:
+    """``x.flat``: a 1-d view by flat index; reading and writing through it are recorded.
+
+    Reading ``x.flat[k]`` is ``np.ravel(x)[k]``; writing ``x.flat[k] = v`` is ``x[i, j] = v`` at
+    the unravelled positions, with ``v`` repeated as NumPy's flatiter repeats it.
+    """
+
+    __slots__ = ("base",)
+
+    def __init__(self, base: GradArray) -> None:
+        self.base = base
+
+    def __len__(self) -> int:
+        return int(self.base.size)
+
+    def __iter__(self) -> Any:
+        flat = np.ravel(self.base)
+        return (flat[i] for i in range(flat.shape[0]))
+
+    def __getitem__(self, key: Any) -> Any:
+        return np.ravel(self.base)[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        base = self.base
+        positions = np.arange(base.size).reshape(-1)[_plain_key(key)]
+        if np.size(value) != np.size(positions) and np.ndim(value) > 0:
+            value = np.resize(value, np.shape(positions))  # NumPy repeats a shorter value
+        elif np.ndim(value) > 0:
+            value = np.reshape(value, np.shape(positions))
+        base[np.unravel_index(positions, base.shape)] = value
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
+        flat = np.ravel(_plain(self.base))  # a view when it can be, as NumPy's flatiter gives
+        if dtype is not None and np.dtype(dtype) != flat.dtype:
+            return flat.astype(dtype)
+        if self.base._node is not None and grad_enabled() and flat.base is not None:
+            # A plain alias of an array in a graph: writes through it would not be recorded
+            # (NumPy's put_along_axis(axis=None) writes through np.array(x.flat)).
+            flat = flat.view()
+            flat.flags.writeable = False
+        return flat
+
+    def copy(self) -> Any:
+        """A recorded 1-d copy, like ``flatiter.copy``."""
+        return np.copy(np.ravel(self.base))
+
+    @property
+    def coords(self) -> Any:
+        """The position of the first element (iteration state is not kept)."""
+        return (0,) * self.base.ndim
+
+    @property
+    def index(self) -> int:
+        """0: iteration over ``x.flat`` does not keep NumPy's iterator state."""
+        return 0
+
+
+def _plain_key(key: Any) -> Any:
+    if isinstance(key, GradArray):
+        return _plain(key)
+    if isinstance(key, tuple):
+        return tuple(_plain_key(k) for k in key)
+    return key
 
 
 def _as_function(func: Any) -> Any:
@@ -55,12 +163,12 @@ def _as_function(func: Any) -> Any:
     return method
 
 
-def _guarded(name: str) -> Any:
+def _guarded(name: str, why: str) -> Any:
     original = getattr(np.ndarray, name)
 
     def method(self: GradArray, *args: Any, **kwargs: Any) -> Any:
         if self._node is not None and grad_enabled():
-            raise not_differentiable(f"ndarray.{name}")
+            raise not_differentiable(f"ndarray.{name}", why)
         return original(self, *args, **kwargs)
 
     method.__name__ = name
@@ -68,7 +176,7 @@ def _guarded(name: str) -> Any:
     return method
 
 
-def reshape(self: GradArray, *shape: Any, order: str = "C") -> Any:
+def reshape(self: GradArray, *shape: Any, order: Any = "C") -> Any:
     """Same as ``numpy.reshape``; accepts ``x.reshape(2, 3)`` as well as ``x.reshape((2, 3))``."""
     return np.reshape(self, shape[0] if len(shape) == 1 else shape, order=order)
 
@@ -83,8 +191,8 @@ def transpose(self: GradArray, *axes: Any) -> Any:
 def astype(
     self: GradArray,
     dtype: Any,
-    order: str = "K",
-    casting: str = "unsafe",
+    order: Any = "K",
+    casting: Any = "unsafe",
     subok: bool = True,
     copy: bool = True,
 ) -> Any:
@@ -94,12 +202,12 @@ def astype(
     return np.astype(self, dtype, copy=copy)
 
 
-def copy(self: GradArray, order: str = "C") -> Any:
+def copy(self: GradArray, order: Any = "C") -> Any:
     """Same as ``numpy.copy``, recorded."""
     return np.copy(self, order=order)
 
 
-def flatten(self: GradArray, order: str = "C") -> Any:
+def flatten(self: GradArray, order: Any = "C") -> Any:
     """A recorded 1-d copy."""
     return np.copy(np.ravel(self, order=order))
 
@@ -117,6 +225,21 @@ def view(self: GradArray, dtype: Any = None, type: Any = None) -> Any:
     return np.ndarray.view(self, dtype)
 
 
+def compress(self: GradArray, condition: Any, axis: Any = None, out: Any = None) -> Any:
+    """Same as ``numpy.compress(condition, self, ...)``, recorded."""
+    return np.compress(condition, self, axis=axis, out=out)
+
+
+def put(self: GradArray, indices: Any, values: Any, mode: str = "raise") -> None:
+    """Write ``values`` at flat ``indices`` in place, recorded as an assignment."""
+    if mode == "wrap":
+        indices = np.mod(indices, self.size)
+    elif mode == "clip":
+        indices = np.clip(indices, 0, self.size - 1)
+    values = np.resize(values, np.shape(indices)) if np.ndim(values) > 0 else values
+    FlatIter(self)[indices] = values
+
+
 def fill(self: GradArray, value: Any) -> None:
     """Set every element, recorded as ``x[...] = value``."""
     self[...] = value
@@ -124,14 +247,15 @@ def fill(self: GradArray, value: Any) -> None:
 
 def sort(self: GradArray, axis: int = -1, kind: Any = None, order: Any = None) -> None:
     """Sort in place, recorded as ``x[...] = np.sort(x)``."""
-    self[...] = np.sort(self, axis=axis, kind=kind, order=order)
+    # Sort a copy: np.sort's rule keeps its input, which the write then changes.
+    self[...] = np.sort(np.copy(self), axis=axis, kind=kind, order=order)
 
 
 def partition(
-    self: GradArray, kth: Any, axis: int = -1, kind: str = "introselect", order: Any = None
+    self: GradArray, kth: Any, axis: int = -1, kind: Any = "introselect", order: Any = None
 ) -> None:
     """Partition in place, recorded as ``x[...] = np.partition(x, kth)``."""
-    self[...] = np.partition(self, kth, axis=axis, kind=kind, order=order)
+    self[...] = np.partition(np.copy(self), kth, axis=axis, kind=kind, order=order)
 
 
 def to_device(self: GradArray, device: Any, /, *, stream: Any = None) -> GradArray:
@@ -143,7 +267,20 @@ def to_device(self: GradArray, device: Any, /, *, stream: Any = None) -> GradArr
 
 SPECIAL = {
     f.__name__: f
-    for f in (reshape, transpose, astype, copy, flatten, view, fill, sort, partition, to_device)
+    for f in (
+        reshape,
+        transpose,
+        astype,
+        copy,
+        flatten,
+        view,
+        fill,
+        sort,
+        partition,
+        to_device,
+        compress,
+        put,
+    )
 }
 
 
@@ -153,10 +290,11 @@ def install() -> None:
         setattr(GradArray, name, _as_function(func))
     for name, func in SPECIAL.items():
         setattr(GradArray, name, func)
-    for name in METHODS_UNSUPPORTED:
-        setattr(GradArray, name, _guarded(name))
-    for name, getter in PROPERTIES.items():
-        setattr(GradArray, name, property(getter, doc=f"Same as ``ndarray.{name}``, recorded."))
+    for name, why in METHODS_UNSUPPORTED.items():
+        setattr(GradArray, name, _guarded(name, why))
+    for name, (getter, setter) in PROPERTIES.items():
+        doc = f"Same as ``ndarray.{name}``, recorded."
+        setattr(GradArray, name, property(getter, setter, doc=doc))
 
 
 install()
