@@ -11,6 +11,7 @@ arguments as given, so gradients flow through them like through NumPy's own.
 
 from __future__ import annotations
 
+import builtins
 from types import ModuleType
 from typing import Any
 
@@ -212,36 +213,49 @@ def iinfo(type: Any) -> Any:
     return np.iinfo(getattr(type, "dtype", type))
 
 
-def clip(a: Any, *args: Any, **kwargs: Any) -> Any:
+def clip(
+    a: Any,
+    a_min: Any = None,
+    a_max: Any = None,
+    out: Any = None,
+    *,
+    min: Any = None,
+    max: Any = None,
+    **kwargs: Any,
+) -> Any:
     """``numpy.clip``, with the result in ``a``'s dtype as the Array API standard asks.
 
     NumPy promotes ``a`` with array bounds of a wider dtype; the standard keeps ``a``'s dtype.
-    The cast back is recorded, so gradients flow as through ``numpy.clip``.
+    The cast back is recorded, so gradients flow as through ``numpy.clip`` (to the bounds too,
+    whether given by position or as the standard's ``min=`` and ``max=``).
 
     Parameters
     ----------
-    a, *args, **kwargs
-        As for ``numpy.clip`` (the standard's ``min=`` and ``max=`` included).
+    a, a_min, a_max, out, **kwargs
+        As for ``numpy.clip``.
+    min, max : array_like, optional
+        The standard's names of ``a_min`` and ``a_max``.
 
     Returns
     -------
     GradArray or ndarray
     """
+    lo = a_min if min is None else min
+    hi = a_max if max is None else max
     dtype = np.result_type(a)
-    if dtype.kind in "iu" and kwargs.get("out") is None:
-        # Python-int bounds outside the dtype's range would overflow: clip them first.
+    if dtype.kind in "iu" and out is None:
+        # Python-int bounds outside the dtype's range would overflow: clamp them first.
         info = np.iinfo(dtype)
-        args = tuple(_int_bound(b, info) for b in args)
-        kwargs = {k: _int_bound(v, info) if k in ("min", "max") else v for k, v in kwargs.items()}
-    res = np.clip(a, *args, **kwargs)
-    if kwargs.get("out") is None and np.result_type(res) != dtype:
+        lo, hi = _int_bound(lo, info), _int_bound(hi, info)
+    res = np.clip(a, lo, hi, out=out, **kwargs)
+    if out is None and np.result_type(res) != dtype:
         res = np.astype(res, dtype)
     return res
 
 
 def _int_bound(b: Any, info: Any) -> Any:
     if isinstance(b, int | float) and not isinstance(b, bool):
-        return min(max(b, info.min), info.max)
+        return builtins.min(builtins.max(b, info.min), info.max)
     return b
 
 
