@@ -1,0 +1,72 @@
+"""The examples run (shortened) and their claims hold: accuracy, recovered parameters, plots."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import ndgrad as nd
+from ndgrad.testing import check_grad
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"_example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def legacy():
+    return _load("legacy_model")
+
+
+@pytest.fixture(scope="module")
+def mlp():
+    return _load("mlp_digits")
+
+
+def test_mlp_digits_reaches_95_percent_and_saves_a_plot(mlp, tmp_path):
+    out = tmp_path / "mlp.png"
+    result = mlp.main(epochs=10, plot_path=out, progress=False)
+    assert result["test_accuracy"] > 0.95
+    assert result["losses"][-1] < result["losses"][0] / 5
+    assert out.stat().st_size > 10_000
+
+
+def test_mlp_gradient_matches_finite_differences(mlp):
+    rng = np.random.default_rng(1)
+    params = [p.values.copy() for p in mlp.init_params(rng, sizes=(4, 3, 3, 3))]
+    x, labels = rng.standard_normal((5, 4)), np.array([0, 2, 1, 1, 0])
+    check_grad(lambda *p: mlp.cross_entropy(mlp.forward(p, x), labels), *params, order=2)
+
+
+def test_legacy_model_recovers_the_parameters_and_saves_a_plot(legacy, tmp_path):
+    out = tmp_path / "fit.png"
+    result = legacy.main(n_steps=80, plot_path=out, verbose=False)
+    assert result["success"]
+    fitted, true = result["fitted"], result["true"]
+    for name in ("omega", "zeta", "x0"):
+        assert fitted[name] == pytest.approx(true[name], rel=0.05), name
+    assert fitted["sigma"] == pytest.approx(true["sigma"], rel=0.3)
+    assert out.stat().st_size > 10_000
+
+
+def test_legacy_likelihood_gradient_matches_finite_differences(legacy):
+    t = np.linspace(0.0, 3.0, 12)
+    data = np.cos(2 * t)
+    theta = np.array([1.8, 0.3, 1.0, np.log(0.3)])
+    check_grad(nd.differentiable(legacy.negative_log_likelihood), theta, t, data, argnums=0)
+
+
+def test_legacy_likelihood_is_disconnected_without_tracing(legacy):
+    t = np.linspace(0.0, 3.0, 12)
+    with pytest.raises(ValueError, match="does not depend on the input"):
+        nd.grad(legacy.negative_log_likelihood)(np.array([1.8, 0.3, 1.0, -1.0]), t, np.cos(t))
