@@ -25,6 +25,7 @@ from ndgrad._graph import Edge, LeafNode, Node, grad_enabled
 from ndgrad._registry import (
     NO_GRADIENT,
     TRACED_THROUGH,
+    UNSUPPORTED,
     VJP_RULES,
     ArrayMeta,
     Primitive,
@@ -263,8 +264,10 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         if func in TRACED_THROUGH:
             return func._implementation(*args, **kwargs)  # type: ignore[attr-defined]
         if func not in NO_GRADIENT and grad_enabled() and _needs_grad((args, kwargs)):
-            raise not_differentiable(qualified_name(func))
-        return _wrap(func._implementation(*_unwrap_all(args), **_unwrap_all(kwargs)))  # type: ignore[attr-defined]
+            raise not_differentiable(qualified_name(func), UNSUPPORTED.get(func, ""))
+        # ``like=`` hands over the public function, which may have no ``_implementation``.
+        impl = getattr(func, "_implementation", func)
+        return _wrap(impl(*_unwrap_all(args), **_unwrap_all(kwargs)))
 
     # --- indexing --------------------------------------------------------------------------
 
@@ -342,8 +345,8 @@ def _wrap(res: Any) -> Any:
     if isinstance(res, tuple) and hasattr(res, "_fields"):  # NumPy's named results
         return type(res)(*(_wrap(r) for r in res))
     dtype = getattr(res, "dtype", None)
-    if dtype is None or dtype.kind not in _FLOAT_KINDS:
-        return res
+    if not isinstance(dtype, np.dtype) or dtype.kind not in _FLOAT_KINDS:
+        return res  # also a scalar type (np.common_type returns np.float64, not an array)
     if type(res) is not np.ndarray:
         if not isinstance(res, (np.generic, np.ndarray)):
             return res

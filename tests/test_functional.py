@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import doctest
 import gc
+import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -461,3 +464,26 @@ def test_checkpoint_lowers_peak_number_of_saved_arrays(restore_tables):
     # one segment's intermediates at a time.
     assert plain_peak >= 100
     assert ckpt_peak < plain_peak / 2.5, (ckpt_peak, plain_peak)
+
+
+# --- the README section stays true ---------------------------------------------------------------
+
+README = Path(__file__).parents[1] / "README.md"
+README_SECTION = "## Transforms, custom rules and gradient checks"
+
+
+def readme_section():
+    text = README.read_text()
+    start = text.index(README_SECTION)
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end >= 0 else None], text[:start].count("\n")
+
+
+def test_readme_snippets_are_true(restore_tables):
+    section, line = readme_section()
+    test = doctest.DocTestParser().get_doctest(section, {}, "README", str(README), line)
+    assert len(test.examples) > 20
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    out = io.StringIO()
+    result = runner.run(test, out=out.write)
+    assert result.failed == 0, out.getvalue()

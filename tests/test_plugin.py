@@ -158,3 +158,11 @@ def test_fixtures_are_listed_with_their_docs(pytester):
     result.stdout.fnmatch_lines(
         ["*gradcheck*", "*Check gradients against central finite differences*"]
     )
+
+
+def test_readme_test_module_passes(run):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    start = readme.index("```python\n# test_model.py")
+    source = readme[start + len("```python\n") : readme.index("```\n", start + 1)]
+    result = run(source)
+    result.assert_outcomes(passed=3)
