@@ -23,9 +23,10 @@ How it works, and why this way
 NumPy's converters are C functions that cannot be hooked, so the names that code calls them
 by are rebound: ``numpy.asarray`` etc. in the ``numpy`` namespace, and every module global
 that holds the very same object (``from numpy import asarray`` in ``scipy.special._basic``),
-found by scanning ``sys.modules``. NumPy's own submodules and ndgrad's are left alone: NumPy
-functions reach GradArrays only through ``__array_function__``, whose rules run on plain
-arrays.
+found by scanning ``sys.modules``. NumPy's own submodules and ndgrad's are left alone, and a
+call that comes from their code (``numpy.lib``'s ``np.zeros``, a rule's ``np.asarray``) gets
+NumPy's function even inside a scope: NumPy functions reach GradArrays only through
+``__array_function__``, and ndgrad's engine must see NumPy unchanged.
 
 The rebinding is shared by all threads, so every replacement first reads a
 :class:`contextvars.ContextVar`: outside a scope (another thread, another asyncio task, code
@@ -226,6 +227,12 @@ _TRACED: dict[str, Callable[..., Any]] = {
 _ORIGINALS: dict[str, Any] = {name: getattr(np, name) for name in _TRACED}
 
 
+# Modules whose calls always get NumPy's functions: NumPy's own, and ndgrad's engine, rules and
+# transforms (a doctest of this module runs under the name ``ndgrad.tracing``, so not all of
+# ndgrad is listed).
+_UNTRACED_CALLERS = ("numpy.", "ndgrad._", "ndgrad.functional", "ndgrad.testing", "ndgrad.custom")
+
+
 def _replacement(name: str) -> Callable[..., Any]:
     original = _ORIGINALS[name]
     traced = _TRACED[name]
@@ -233,9 +240,10 @@ def _replacement(name: str) -> Callable[..., Any]:
     def replacement(*args: Any, **kwargs: Any) -> Any:
         if _DEPTH.get() == 0:
             return original(*args, **kwargs)
-        # ndgrad's own engine must see NumPy unchanged, even when it runs inside a scope.
+        # NumPy's own Python code and ndgrad's engine (rules run inside scopes too) must see
+        # NumPy unchanged: only the code being traced gets the replacements.
         caller = sys._getframe(1).f_globals.get("__name__", "")
-        if caller.startswith("ndgrad.") and caller != __name__:
+        if caller.startswith(_UNTRACED_CALLERS):
             return original(*args, **kwargs)
         return traced(original, *args, **kwargs)
 

@@ -222,3 +222,10 @@ def test_overhead_outside_scope_is_small():
         release.set()
         t.join()
     assert patched - base < 2e-6, (base, patched)  # generous: shared CI machines are noisy
+
+
+def test_numpy_internal_code_sees_numpy_unchanged_inside_a_scope():
+    # np.polynomial's Python code calls np.zeros/np.array from a numpy.* module.
+    with nd.tracing():
+        c = np.polynomial.polynomial.polymul([1.0, 2.0], [3.0, 4.0])
+    assert type(c) is np.ndarray
