@@ -12,6 +12,8 @@ import ndgrad as nd
 import ndgrad.numpy as np
 from ndgrad.testing import check_grad
 
+from .cases._case import R
+
 # Names whose object in ndgrad.numpy is ndgrad's own, not NumPy's: creation and conversion
 # functions, and the Array API functions whose NumPy version lacks a keyword of the standard.
 OWN = {
@@ -260,6 +262,28 @@ def test_fromfunction_of_grad_array_closure_is_recorded():
         return np.fromfunction(lambda i, j: w[0] * i + w[1] * j, (2, 3))
 
     check_grad(f, numpy.array([0.5, -1.5]), order=2)
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3)])
+def test_full_with_a_fill_value_that_requires_grad_is_recorded(shape):
+    """numpy.full would pass fill_value through np.asarray and drop its graph."""
+    check_grad(lambda v: np.full((2, 3), v), R(*shape), order=2)
+
+
+def test_full_like_with_a_fill_value_that_requires_grad_is_recorded():
+    check_grad(lambda v: np.full_like(numpy.ones((2, 3)), v), R(3), order=2)
+    v = nd.GradArray(1.0, requires_grad=True)
+    assert np.full_like(numpy.ones(2, dtype=numpy.float32), v).dtype == numpy.float32
+
+
+def test_arange_with_start_and_step_that_require_grad_is_recorded():
+    check_grad(lambda a, s: np.arange(a, 5.2, s), numpy.array(1.5), numpy.array(0.7), order=2)
+    got = np.arange(nd.GradArray(1.5, requires_grad=True), 5.2, 0.7)
+    numpy.testing.assert_allclose(got.view(numpy.ndarray), numpy.arange(1.5, 5.2, 0.7))
+
+
+def test_linspace_between_values_that_require_grad_is_recorded():
+    check_grad(lambda a, b: np.linspace(a, b, 4), numpy.array(-1.0), numpy.array(2.0), order=2)
 
 
 # --- code written for autograd.numpy ----------------------------------------------------------

@@ -365,14 +365,14 @@ def _creation(func: Callable[..., Any]) -> Callable[..., GradArray]:
 
 
 empty = _creation(np.empty)
+_full = _creation(np.full)
+_full_like = _creation(np.full_like)
+_arange = _creation(np.arange)
 empty_like = _creation(np.empty_like)
 zeros = _creation(np.zeros)
 zeros_like = _creation(np.zeros_like)
 ones = _creation(np.ones)
 ones_like = _creation(np.ones_like)
-full = _creation(np.full)
-full_like = _creation(np.full_like)
-arange = _creation(np.arange)
 linspace = _creation(np.linspace)
 logspace = _creation(np.logspace)
 geomspace = _creation(np.geomspace)
@@ -381,3 +381,123 @@ identity = _creation(np.identity)
 tri = _creation(np.tri)
 fromfunction = _creation(np.fromfunction)
 frombuffer = _creation(np.frombuffer)
+
+
+# --- creation from values that may require grad -----------------------------------------------
+# numpy.full converts fill_value with np.asarray, numpy.full_like computes on plain arrays and
+# numpy.arange does not dispatch at all: each would silently drop the graph of a GradArray
+# argument. Here such arguments are recorded instead.
+
+
+def _traced_value(v: Any) -> bool:
+    return isinstance(v, GradArray) and v.requires_grad
+
+
+def _filled(fill_value: Any, shape: Any, dtype: DTypeLike | None) -> GradArray:
+    """A fresh array of ``shape`` holding ``fill_value`` (broadcast), recorded."""
+    out = np.copy(np.broadcast_to(fill_value, shape))
+    if dtype is not None and np.dtype(dtype) != out.dtype:
+        out = np.astype(out, dtype)
+    return _grad_array(out)
+
+
+def full(
+    shape: Any,
+    fill_value: Any,
+    dtype: DTypeLike | None = None,
+    order: str = "C",
+    *,
+    device: str | None = None,
+    like: Any = None,
+    requires_grad: bool = False,
+) -> GradArray:
+    """A new GradArray of ``shape`` filled with ``fill_value``, like ``numpy.full``.
+
+    Parameters
+    ----------
+    shape, fill_value, dtype, order, device, like
+        As for ``numpy.full``. A ``fill_value`` that requires grad is recorded (its
+        gradient is the sum of the result's), where ``numpy.full`` would drop its graph.
+    requires_grad : bool, default False
+        Make the new leaf require grad.
+
+    Returns
+    -------
+    GradArray
+    """
+    if _traced_value(fill_value):
+        return _finish(_filled(fill_value, shape, dtype), requires_grad)
+    return _full(
+        shape, fill_value, dtype, order, device=device, like=like, requires_grad=requires_grad
+    )
+
+
+def full_like(
+    a: Any,
+    fill_value: Any,
+    dtype: DTypeLike | None = None,
+    order: str = "K",
+    subok: bool = True,
+    shape: Any = None,
+    *,
+    device: str | None = None,
+    requires_grad: bool = False,
+) -> GradArray:
+    """A new GradArray shaped like ``a`` filled with ``fill_value``, like ``numpy.full_like``.
+
+    Parameters
+    ----------
+    a, fill_value, dtype, order, subok, shape, device
+        As for ``numpy.full_like``. A ``fill_value`` that requires grad is recorded.
+    requires_grad : bool, default False
+        Make the new leaf require grad.
+
+    Returns
+    -------
+    GradArray
+    """
+    if _traced_value(fill_value):
+        target = np.shape(a) if shape is None else shape
+        return _finish(
+            _filled(fill_value, target, np.result_type(a) if dtype is None else dtype),
+            requires_grad,
+        )
+    return _full_like(
+        a, fill_value, dtype, order, subok, shape, device=device, requires_grad=requires_grad
+    )
+
+
+def arange(*args: Any, requires_grad: bool = False, **kwargs: Any) -> GradArray:
+    """Evenly spaced values as a GradArray, like ``numpy.arange``.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As for ``numpy.arange``: ``start``, ``stop``, ``step``, ``dtype``, ``device``,
+        ``like``. A ``start`` or ``step`` that requires grad is recorded (the values are
+        ``start + step * i``); the number of values does not depend on them differentiably.
+    requires_grad : bool, default False
+        Make the new leaf require grad.
+
+    Returns
+    -------
+    GradArray
+    """
+    names = ("start", "stop", "step")
+    given = dict(zip(names, args, strict=False)) | {k: kwargs[k] for k in names if k in kwargs}
+    if not any(_traced_value(v) for v in given.values()):
+        return _arange(*args, requires_grad=requires_grad, **kwargs)
+    plain = {
+        k: (v.view(np.ndarray)[()] if isinstance(v, GradArray) else v) for k, v in given.items()
+    }
+    rest = {k: v for k, v in kwargs.items() if k not in names}
+    count = np.arange(*(plain[k] for k in names if k in plain), **rest).shape[0]
+    if "stop" not in given:  # arange(stop): the one positional argument is the stop
+        start, step = 0, given.get("step", 1)
+    else:
+        start, step = given["start"], given.get("step", 1)
+    out = start + step * np.arange(count, dtype=np.result_type(start, step, float))
+    dtype = rest.get("dtype")
+    if dtype is not None and np.dtype(dtype) != out.dtype:
+        out = np.astype(out, dtype)
+    return _finish(out, requires_grad)
