@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dis
 import inspect
+import itertools
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -110,8 +111,8 @@ def qualified_name(func: Any) -> str:
         return f"{'numpy' if module.startswith('numpy') else module}.{func.__name__}"
     module = getattr(func, "__module__", None) or ""
     if module.startswith("numpy."):  # numpy._core.fromnumeric -> numpy
-        public = module.split(".")
-        module = "numpy" if public[1].startswith("_") else ".".join(public[:2])
+        public = module.split(".")  # numpy.linalg._linalg -> numpy.linalg; numpy.lib.scimath stays
+        module = ".".join(itertools.takewhile(lambda part: not part.startswith("_"), public))
     name = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
     return f"{module}.{name}" if module else name
 
