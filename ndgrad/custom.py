@@ -101,7 +101,7 @@ class custom_vjp:
             return self.fun(*args, **kwargs)
         if prim is None or fwd is None:
             raise TypeError(
-                f"{self.__name__} was called on an array that requires grad before its "
+                f"{self.fun.__name__} was called on an array that requires grad before its "
                 "derivative was defined: call .defvjp(fwd, bwd) first."
             )
         if any(_requires_grad(v) for v in kwargs.values()):
@@ -150,7 +150,7 @@ def _make_rule(cv: custom_vjp) -> Callable[..., Any]:
                 cots = (cots,)
             if len(cots) != len(args):
                 raise ValueError(
-                    f"the bwd of {cv.__name__} returned {len(cots)} cotangent(s) for "
+                    f"the bwd of {cv.fun.__name__} returned {len(cots)} cotangent(s) for "
                     f"{len(args)} positional argument(s): return a tuple with one per argument "
                     "(None for an argument without a gradient)."
                 )

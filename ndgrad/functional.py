@@ -88,7 +88,7 @@ def _tracer(x: Any) -> GradArray:
     if isinstance(x, GradArray) and x.requires_grad and grad_enabled():
         # An outer transform (or the user) differentiates x: alias it with a recorded identity,
         # a node of our own, so the outer graph still reaches x and nothing is confused.
-        return np.positive(x)  # type: ignore[no-any-return]
+        return np.positive(x)  # type: ignore[return-value]
     values = _plain(x) if isinstance(x, GradArray) else x
     arr = np.asarray(values)
     if arr.dtype.kind not in "fc":
@@ -739,40 +739,45 @@ def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
     True
     """
     fname = getattr(fun, "__name__", "checkpointed")
-    # The rule runs once per input of the node with the same cotangent; one recomputation
-    # serves them all. The cotangent is held by weak reference, the results until taken.
+    # The engine runs the rule once per input of the node, with the same cotangent: one
+    # recomputation serves them all. The cotangent is held by weak reference.
     cache: dict[str, Any] = {"g": None, "cots": {}}
 
     def recompute(slot: int, g: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
+        key = g[0] if isinstance(g, tuple) else g
         ref = cache["g"]
-        if ref is None or ref() is not g or slot not in cache["cots"]:
-            cache["g"], cache["cots"] = weakref.ref(g if isinstance(g, np.ndarray) else g[0]), {}
-            slots = [i for i, a in enumerate(args) if _float_output(a) or isinstance(a, float)]
-            # Under create_graph the arguments are tied to the outer graph: alias them, so
-            # the recomputation is itself recorded and the result differentiable again.
-            tracers = [_tracer(args[i]) for i in slots]
-            call = list(args)
-            for i, t in zip(slots, tracers, strict=True):
-                call[i] = t
-            create = grad_enabled()
-            with enable_grad():
-                out = fun(*call, **kwargs)
-            outs = list(out) if isinstance(out, (tuple, list)) else [out]
-            gs = list(g) if isinstance(g, tuple) else [g]
-            cots = _graph.backward(
-                [(o._node, o._out) for o in outs if _requires_grad(o)],
-                [c for c, o in zip(gs, outs, strict=True) if _requires_grad(o)],
-                inputs=[(t._node, t._out) for t in tracers],
-                retain_graph=create,  # the recorded cotangents still use the recomputed nodes
-                create_graph=create,
-            ) if any(_requires_grad(o) for o in outs) else [None] * len(tracers)  # fmt: skip
-            cache["cots"] = dict(zip(slots, cots, strict=True))
-            if isinstance(g, tuple):
-                cache["g"] = weakref.ref(g[0])
-        result = cache["cots"].pop(slot, None)
-        if not cache["cots"]:
-            cache["g"] = None
-        return result
+        if ref is None or ref() is not key:
+            cache["cots"] = _rerun(args, kwargs, g)
+            # Forget the cotangents once the engine drops ``g``: nothing outlives the backward.
+            cache["g"] = weakref.ref(key, lambda _: cache.update(g=None, cots={}))
+        return cache["cots"].get(slot)
+
+    def _rerun(args: tuple[Any, ...], kwargs: dict[str, Any], g: Any) -> dict[int, Any]:
+        """Run ``fun`` again on fresh tracers and backpropagate ``g`` through it."""
+        slots = [i for i, a in enumerate(args) if _float_output(a) or isinstance(a, float)]
+        # Under create_graph the arguments are tied to the outer graph: the tracers alias them,
+        # so the recomputation is itself recorded and the result differentiable again.
+        tracers = [_tracer(args[i]) for i in slots]
+        call = list(args)
+        for i, t in zip(slots, tracers, strict=True):
+            call[i] = t
+        create = grad_enabled()
+        with enable_grad():
+            out = fun(*call, **kwargs)
+        outs = list(out) if isinstance(out, (tuple, list)) else [out]
+        gs = list(g) if isinstance(g, tuple) else [g]
+        pairs = [(o, c) for o, c in zip(outs, gs, strict=True) if _requires_grad(o)]
+        if not pairs:
+            return {}
+        cots = _graph.backward(
+            [(o._node, o._out) for o, _ in pairs],
+            [c for _, c in pairs],
+            inputs=[(t._node, t._out) for t in tracers],
+            retain_graph=create,  # the recorded cotangents still use the recomputed nodes
+            create_graph=create,
+        )
+        assert cots is not None
+        return dict(zip(slots, cots, strict=True))
 
     def forward(*args: Any, **kwargs: Any) -> Any:
         # Runs on plain arrays, so nothing inside is recorded: unless ``fun`` reads an array
