@@ -12,7 +12,7 @@ import string
 
 import numpy as np
 
-from ndgrad._registry import defvjp, defvjp_argnum, unbroadcast
+from ndgrad._registry import defvjp, defvjp_argnum, mark_traced, unbroadcast
 from ndgrad._rules._common import conj
 from ndgrad._rules.indexing import scatter_add
 
@@ -117,8 +117,6 @@ defvjp(
 
 def _einsum_spec(subscripts, operands):
     """Explicit subscripts, one string per operand and the output, ellipses spelled out."""
-    if not isinstance(subscripts, str):
-        raise NotImplementedError("ndgrad differentiates einsum with string subscripts only")
     subscripts = subscripts.replace(" ", "")
     inputs, arrow, output = subscripts.partition("->")
     terms = inputs.split(",")
@@ -146,6 +144,19 @@ def _einsum_spec(subscripts, operands):
     return terms, output, spare[n_ell:]
 
 
+def _from_sublists(args):
+    """``einsum(op0, sublist0, op1, sublist1, ..., [out])`` as subscripts and operands."""
+
+    def letters(sublist):
+        return "".join("..." if s is Ellipsis else string.ascii_letters[s] for s in sublist)
+
+    pairs = len(args) // 2
+    spec = ",".join(letters(s) for s in args[1 : 2 * pairs : 2])
+    if len(args) % 2:
+        spec += "->" + letters(args[-1])
+    return spec, args[0 : 2 * pairs : 2]
+
+
 def _einsum_vjp(argnum, g, ans, subscripts, *operands, out=None, optimize=False, **kwargs):
     """Contract ``g`` with the other operands into operand ``argnum``'s labels.
 
@@ -153,7 +164,13 @@ def _einsum_vjp(argnum, g, ans, subscripts, *operands, out=None, optimize=False,
     with identity matrices; a label only it carries is broadcast back with ones, and axes it
     broadcast (size 1) are summed.
     """
-    k = argnum - 1
+    if isinstance(subscripts, str):
+        k = argnum - 1
+    else:  # einsum(op0, sublist0, op1, sublist1, ..., [sublistout])
+        if argnum % 2:
+            return None  # a sublist of integers
+        subscripts, operands = _from_sublists((subscripts, *operands))
+        k = argnum // 2
     if k < 0:
         return None
     terms, output, spare = _einsum_spec(subscripts, operands)
@@ -359,3 +376,11 @@ def _correlate_vjp_v(g, ans, a, v, mode="valid"):
 
 defvjp(np.convolve, _convolve_vjp_a, _convolve_vjp_v)
 defvjp(np.correlate, _correlate_vjp_a, _correlate_vjp_v)
+
+# --- numpy.linalg's array-API spellings: thin wrappers that call the functions above ----------
+# (np.linalg.outer -> np.outer, np.linalg.trace -> np.trace on the last two axes, ...), which
+# dispatch on GradArray again; np.linalg.matmul and vecdot call the ufuncs.
+mark_traced(
+    np.linalg.cross, np.linalg.outer, np.linalg.tensordot, np.linalg.trace, np.linalg.vecdot,
+    np.linalg.matmul, np.linalg.diagonal, np.linalg.matrix_transpose,
+)  # fmt: skip

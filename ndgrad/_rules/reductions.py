@@ -15,7 +15,7 @@ import numpy as np
 
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import no_grad
-from ndgrad._registry import defvjp, mark_traced
+from ndgrad._registry import defvjp, defvjp_argnum, mark_traced
 from ndgrad._rules._common import conj, expand_reduced
 from ndgrad._rules.indexing import scatter_add
 
@@ -435,6 +435,88 @@ def _ediff1d_vjp_to_begin(g, ans, ary, to_end=None, to_begin=None):
 defvjp(np.diff, _diff_vjp_a, None, None, _diff_vjp_prepend, _diff_vjp_append)
 defvjp(np.ediff1d, _ediff1d_vjp_ary, _ediff1d_vjp_to_end, _ediff1d_vjp_to_begin)
 
+
+def _gradient_spacings(f, varargs, axis):
+    """The axes ``np.gradient`` differentiates along, and the spacing of each."""
+    axes = _axes(axis, np.ndim(f))
+    if not varargs:
+        return axes, [1.0] * len(axes)
+    if len(varargs) == 1 and np.ndim(varargs[0]) == 0:
+        return axes, [varargs[0]] * len(axes)
+    return axes, list(varargs)
+
+
+def _gradient_rows(h, n, edge_order):
+    """The coefficients of ``np.gradient``'s stencils along one axis of length ``n``.
+
+    Returns ``(interior, first, last)``: three 1-d arrays ``(a, b, c)`` with
+    ``out[i] = a f[i-1] + b f[i] + c f[i+1]`` for interior ``i``, and the one-sided weights of
+    the first and last rows (on ``f[0], f[1], ...`` and ``..., f[-2], f[-1]``).
+    """
+    if np.ndim(h) == 0:
+        inner = (-0.5 / h, 0.0 * h, 0.5 / h)
+        if edge_order == 1:
+            return inner, (-1 / h, 1 / h), (-1 / h, 1 / h)
+        return inner, (-1.5 / h, 2 / h, -0.5 / h), (0.5 / h, -2 / h, 1.5 / h)
+    dx = np.diff(h)
+    d1, d2 = dx[:-1], dx[1:]
+    inner = (-d2 / (d1 * (d1 + d2)), (d2 - d1) / (d1 * d2), d1 / (d2 * (d1 + d2)))
+    if edge_order == 1:
+        return inner, (-1 / dx[0], 1 / dx[0]), (-1 / dx[-1], 1 / dx[-1])
+    a1, a2 = dx[0], dx[1]
+    first = (
+        -(2 * a1 + a2) / (a1 * (a1 + a2)),
+        (a1 + a2) / (a1 * a2),
+        -a1 / (a2 * (a1 + a2)),
+    )
+    b1, b2 = dx[-2], dx[-1]
+    last = (b2 / (b1 * (b1 + b2)), -(b2 + b1) / (b1 * b2), (2 * b2 + b1) / (b2 * (b1 + b2)))
+    return inner, first, last
+
+
+def _gradient_transpose(g, h, axis, edge_order):
+    """The transpose of ``np.gradient`` along ``axis`` (it is linear in ``f``) applied to ``g``."""
+    shape, ndim = np.shape(g), np.ndim(g)
+    n = shape[axis]
+    inner, first, last = _gradient_rows(h, n, edge_order)
+
+    def at(start, stop):
+        return _along(axis, ndim, slice(start, stop))
+
+    def along(c):  # a 1-d coefficient array lined up with ``axis``
+        return np.reshape(c, (-1,) + (1,) * (ndim - axis - 1)) if np.ndim(c) else c
+
+    out = 0
+    g_inner = g[at(1, n - 1)]
+    for k, c in enumerate(inner):
+        out = out + scatter_add(g_inner * along(c), at(k, n - 2 + k), shape)
+    g_first, g_last = g[at(0, 1)], g[at(n - 1, n)]
+    for k, c in enumerate(first):
+        out = out + scatter_add(g_first * c, at(k, k + 1), shape)
+    for k, c in enumerate(last):
+        j = n - len(last) + k
+        out = out + scatter_add(g_last * c, at(j, j + 1), shape)
+    return out
+
+
+def _gradient_vjp(argnum, g, ans, f, *varargs, axis=None, edge_order=1):
+    """``f`` gets the transposed stencils; a scalar spacing ``h`` gets ``-sum(g * ans) / h``."""
+    axes, spacings = _gradient_spacings(f, varargs, axis)
+    gs = (g,) if len(axes) == 1 else g
+    if argnum == 0:
+        return sum(_gradient_transpose(gk, h, ax, edge_order)
+                   for gk, h, ax in zip(gs, spacings, axes, strict=True))  # fmt: skip
+    h = varargs[argnum - 1]
+    if np.ndim(h) != 0:
+        raise not_differentiable("numpy.gradient", "no gradient with respect to coordinates")
+    outs = (ans,) if len(axes) == 1 else ans
+    used = range(len(axes)) if len(varargs) == 1 else [argnum - 1]
+    return -sum(np.sum(gs[k] * outs[k]) for k in used) / h
+
+
+defvjp_argnum(np.gradient, _gradient_vjp)
+
+
 # --- integrals: numpy's own code (diff, slicing, add.reduce) is recorded ------------------------
 mark_traced(np.trapezoid)
 
@@ -544,8 +626,13 @@ def _polyval_vjp_x(g, ans, p, x):
 defvjp(np.polyval, _polyval_vjp_p, _polyval_vjp_x)
 
 
+def _indexable(v):
+    """A list of knots as an array, so that it can be indexed (lists carry no gradient)."""
+    return np.array(v) if isinstance(v, (list, tuple)) else v
+
+
 def _interp_segments(x, xp):
-    """For each ``x``: the segment ``[xp[i], xp[i+1]]`` it falls in, and its position in it."""
+    """For each ``x``: the ends ``i, i + 1`` of the segment of ``xp`` it falls in."""
     n = np.shape(xp)[0]
     i = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, max(n - 2, 0))
     return i, np.minimum(i + 1, n - 1)
@@ -555,6 +642,7 @@ def _interp_vjp_x(g, ans, x, xp, fp, left=None, right=None, period=None):
     """The slope of the segment ``x`` falls in; 0 outside ``[xp[0], xp[-1]]`` (flat there)."""
     if period is not None:
         raise not_differentiable("numpy.interp", "no gradient with period=")
+    xp, fp = _indexable(xp), _indexable(fp)
     i, j = _interp_segments(x, xp)
     inside = (x >= xp[0]) & (x <= xp[-1]) & (i != j)
     run = np.where(inside, xp[j] - xp[i], 1)
@@ -565,6 +653,7 @@ def _interp_vjp_fp(g, ans, x, xp, fp, left=None, right=None, period=None):
     """interp is linear in ``fp``: each ``x`` sends ``g`` to its two knots, by position."""
     if period is not None:
         raise not_differentiable("numpy.interp", "no gradient with period=")
+    xp, fp = _indexable(xp), _indexable(fp)
     i, j = _interp_segments(x, xp)
     run = np.where(i != j, xp[j] - xp[i], 1)
     t = np.where(x <= xp[i], 0, np.where(x >= xp[j], 1, (x - xp[i]) / run))
@@ -586,6 +675,7 @@ def _interp_vjp_xp(g, ans, x, xp, fp, left=None, right=None, period=None):
     changes it by ``-s (1 - t)``, moving ``xp[i+1]`` by ``-s t`` (``t`` the position)."""
     if period is not None:
         raise not_differentiable("numpy.interp", "no gradient with period=")
+    xp, fp = _indexable(xp), _indexable(fp)
     i, j = _interp_segments(x, xp)
     inside = (x >= xp[0]) & (x <= xp[-1]) & (i != j)
     run = np.where(inside, xp[j] - xp[i], 1)

@@ -14,6 +14,7 @@ def _with_nan(x: np.ndarray) -> np.ndarray:
 
 
 _ZEROS = np.array([[0.0, 2.0, -1.5], [0.0, 0.0, 1.5], [1.2, 0.0, 2.0]])
+_COORDS = {n: np.cumsum(P(n)) for n in (3, 4)}  # increasing, unevenly spaced
 _AXES = dict(axis=[None, 0, -1, (0, 1)], keepdims=[False, True])
 
 CASES = {
@@ -94,6 +95,16 @@ CASES = {
         + calls((R(3, 2),), axis=[1], prepend=[0.5], append=[np.ones((3, 1))])
     ),
     np.ediff1d: Case(calls((R(5),), (R(2, 3),), (R(4), R(2), R(1, 2)), (R(3), None, R()))),
+    # coordinate arrays go in by keyword (the call puts them in place): they are constants here
+    np.gradient: Case(
+        calls((R(5),), (R(3, 4),), (R(3, 4), 0.5), (R(3, 4), 0.5, 2.0), (C(4),))
+        + calls((R(3, 4),), edge_order=[2], axis=[None, 0, -1])
+        + calls((R(3, 4), 0.7), axis=[1])
+        + calls((R(3, 4),), coords=[[_COORDS[3], _COORDS[4]]], edge_order=[1, 2])
+        + calls((R(3, 4),), coords=[[_COORDS[4]]], axis=[-1], edge_order=[2])
+        + calls((R(3, 4), 0.6), coords=[[_COORDS[4]]], edge_order=[2]),
+        call=lambda f, *spacing, coords=(), **kwargs: np.gradient(f, *spacing, *coords, **kwargs),
+    ),
     np.cov: Case(
         calls((R(3, 4),), (R(4),), (R(3, 4), R(2, 4)), (R(4), R(4)), (C(2, 4),))
         + calls((R(4, 3),), rowvar=[False], bias=[True])

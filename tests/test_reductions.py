@@ -1,0 +1,276 @@
+"""Behaviour of the reduction, statistics and product rules beyond finite differences.
+
+Shapes with keepdims, errors on empty axes, how ties and zeros are handled, NaN entries of the
+``nan*`` functions, dtypes, and the patterns (logsumexp) that combine these rules.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import ndgrad as nd
+from ndgrad.testing import check_grad
+
+
+def _grad(f, x):
+    return nd.grad(lambda x: np.sum(f(x)))(np.asarray(x, dtype=float))
+
+
+# --- shapes and errors ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: np.max(x, axis=1, keepdims=True),
+        lambda x: np.var(x, axis=0, keepdims=True),
+        lambda x: np.prod(x, axis=(0, 2), keepdims=True),
+        lambda x: np.quantile(x, [0.2, 0.8], axis=1, keepdims=True),
+        lambda x: np.nanstd(x, axis=-1, keepdims=True),
+        lambda x: np.ptp(x, axis=2, keepdims=True),
+    ],
+)
+def test_keepdims_results_and_gradients_keep_shapes(f):
+    x = nd.GradArray(np.random.default_rng(0).standard_normal((2, 3, 4)), requires_grad=True)
+    y = f(x)
+    assert y.shape == f(np.asarray(x.values)).shape
+    np.sum(y * 1.5).backward()
+    assert x.grad.shape == x.shape
+
+
+@pytest.mark.parametrize("f", [np.max, np.min, np.ptp])
+def test_extremum_of_empty_axis_raises_like_numpy(f):
+    x = nd.GradArray(np.zeros((0, 3)), requires_grad=True)
+    with pytest.raises(ValueError):
+        f(x, axis=0)
+
+
+def test_median_of_empty_array_warns_like_numpy():
+    x = nd.GradArray(np.zeros(0), requires_grad=True)
+    with pytest.raises(RuntimeWarning):  # warnings are errors in this suite
+        np.median(x)
+
+
+# --- ties, kinks and zeros --------------------------------------------------------------------
+
+
+def test_max_ties_split_the_gradient_evenly():
+    np.testing.assert_allclose(_grad(np.max, [1.0, 3.0, 3.0]), [0.0, 0.5, 0.5])
+    np.testing.assert_allclose(_grad(lambda x: np.min(x, axis=0), [[1.0, 2.0], [1.0, 0.0]]),
+                               [[0.5, 0.0], [0.5, 1.0]])  # fmt: skip
+
+
+def test_median_ties_split_the_gradient_evenly():
+    np.testing.assert_allclose(_grad(np.median, [1.0, 2.0, 2.0, 5.0]), [0, 0.5, 0.5, 0])
+    # an even count averages the two middle values
+    np.testing.assert_allclose(_grad(np.median, [1.0, 4.0, 2.0, 3.0]), [0, 0, 0.5, 0.5])
+    # three-way tie at the median of an odd count: a third each
+    np.testing.assert_allclose(_grad(np.median, [2.0, 2.0, 2.0]), [1 / 3] * 3)
+
+
+def test_quantile_weights_follow_linear_interpolation():
+    # q = 0.3 of 5 sorted values: index 1.2 -> 0.8 * x(1) + 0.2 * x(2)
+    x = [5.0, 1.0, 4.0, 2.0, 3.0]
+    np.testing.assert_allclose(_grad(lambda x: np.quantile(x, 0.3), x), [0, 0, 0, 0.8, 0.2])
+    np.testing.assert_allclose(_grad(lambda x: np.percentile(x, 30.0), x), [0, 0, 0, 0.8, 0.2])
+
+
+def test_ptp_sends_plus_to_the_maximum_and_minus_to_the_minimum():
+    np.testing.assert_allclose(_grad(np.ptp, [3.0, -1.0, 3.0, 0.5]), [0.5, -1.0, 0.5, 0.0])
+
+
+def test_prod_gradient_is_exact_at_zeros():
+    np.testing.assert_allclose(_grad(np.prod, [0.0, 2.0, 3.0]), [6.0, 0.0, 0.0])
+    np.testing.assert_allclose(_grad(np.prod, [0.0, 0.0, 3.0]), [0.0, 0.0, 0.0])
+    # the Hessian is exact too: d2 prod / dx0 dx1 = x2 even though both are zero
+    hessian = nd.hessian(np.prod)(np.array([0.0, 0.0, 3.0]))
+    np.testing.assert_allclose(hessian, [[0, 3, 0], [3, 0, 0], [0, 0, 0]])
+
+
+def test_cumprod_gradient_is_exact_at_zeros():
+    # x0 + x0 x1 + x0 x1 x2 at (2, 0, 3): d/dx = (1 + x1 + x1 x2, x0 + x0 x2, x0 x1)
+    np.testing.assert_allclose(_grad(np.cumprod, [2.0, 0.0, 3.0]), [1.0, 8.0, 0.0])
+    np.testing.assert_allclose(_grad(np.multiply.accumulate, [2.0, 0.0, 3.0]), [1.0, 8.0, 0.0])
+
+
+def test_std_of_constant_data_has_zero_gradient():
+    np.testing.assert_array_equal(_grad(np.std, [2.0, 2.0, 2.0]), [0.0, 0.0, 0.0])
+
+
+def test_var_of_complex_data_follows_the_real_imaginary_convention():
+    z = np.array([1 + 2j, -1j, 0.5 + 0j])
+    expected = 2 * (z - z.mean()) / 3  # dL/dRe + 1j dL/dIm of mean(|z - mean|^2)
+    np.testing.assert_allclose(nd.grad(np.var)(z), expected)
+
+
+def test_average_returned_sum_of_weights_has_a_gradient():
+    x, w = np.array([1.0, 2.0, 4.0]), np.array([1.0, 1.0, 2.0])
+
+    def f(w):
+        avg, total = np.average(x, weights=w, returned=True)
+        return avg + total
+
+    expected = (x - np.average(x, weights=w)) / w.sum() + 1
+    np.testing.assert_allclose(nd.grad(f)(w), expected)
+
+
+# --- NaN entries ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        np.nansum, np.nanprod, np.nanmean, np.nanvar, np.nanstd, np.nanmax, np.nanmin,
+        np.nanmedian, np.nancumsum, np.nancumprod,
+        lambda x: np.nanquantile(x, 0.3), lambda x: np.nanpercentile(x, [20.0, 70.0]),
+    ],
+)  # fmt: skip
+def test_nan_entries_get_zero_gradient(f):
+    x = np.array([0.5, np.nan, -1.2, 2.0])
+    g = _grad(f, x)
+    assert g[1] == 0.0
+    assert np.all(np.isfinite(g))
+    check_grad(f, x, order=2)
+
+
+# --- dtypes -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        np.prod, np.var, np.std, np.max, np.median, np.cumsum, np.cumprod, np.diff,
+        lambda x: np.quantile(x, 0.4), lambda x: np.average(x, weights=x),
+        lambda x: np.dot(x, x), lambda x: np.einsum("i,i->", x, x), lambda x: np.outer(x, x),
+        lambda x: np.convolve(x, x), lambda x: np.cov(x), lambda x: np.polyval(x, x),
+        lambda x: np.interp(x, [0.0, 1.0], [1.0, 3.0]), lambda x: np.gradient(x),
+    ],
+)  # fmt: skip
+def test_float32_gradients_stay_float32(f):
+    x = nd.GradArray(np.array([0.3, 0.7, 0.2, 0.9], dtype=np.float32), requires_grad=True)
+    np.sum(f(x)).backward()
+    assert x.grad.dtype == np.float32
+
+
+# --- patterns ---------------------------------------------------------------------------------
+
+
+def _logsumexp(x, axis=None):
+    m = np.max(x, axis=axis, keepdims=True)
+    return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(x - m), axis=axis))
+
+
+def test_logsumexp_pattern_gradient_is_softmax():
+    x = np.array([[1000.0, 1001.0, 999.0], [-3.0, 0.5, 2.0]])  # large: the max keeps it finite
+    g = nd.grad(lambda x: np.sum(_logsumexp(x, axis=1)))(x)
+    softmax = np.exp(x - x.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(g, softmax / softmax.sum(axis=1, keepdims=True))
+    check_grad(lambda x: _logsumexp(x, axis=1), x[1:] * np.ones((2, 1)), order=2)
+    check_grad(lambda x: _logsumexp(x), np.array([0.3, -1.2, 0.8]), order=2)
+
+
+def test_log_softmax_pattern_matches_finite_differences():
+    def log_softmax(x):
+        m = np.max(x, axis=-1, keepdims=True)
+        return x - m - np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True))
+
+    check_grad(log_softmax, np.random.default_rng(1).standard_normal((2, 3)), order=2)
+
+
+def test_standardize_pattern_matches_finite_differences():
+    def standardize(x):
+        return (x - np.mean(x, axis=0)) / np.std(x, axis=0, ddof=1)
+
+    check_grad(standardize, np.random.default_rng(2).standard_normal((4, 2)), order=2)
+
+
+# --- arguments without a gradient refuse, never drop it ---------------------------------------
+
+
+def test_quantile_q_is_not_differentiable():
+    q = nd.GradArray(np.array(0.3), requires_grad=True)
+    with pytest.raises(nd.NotDifferentiableError, match="q"):
+        np.quantile(np.arange(5.0), q).backward()
+
+
+def test_quantile_accepts_a_list_of_q():
+    # regression: a list read only for its shape used to be taken for a dtype spec
+    g = nd.grad(lambda x: np.sum(np.quantile(x, [0.0, 1.0])))(np.array([2.0, 1.0, 3.0]))
+    np.testing.assert_allclose(g, [0.0, 1.0, 1.0])
+
+
+def test_interp_with_period_is_not_differentiable():
+    fp = nd.GradArray(np.array([0.0, 1.0, 0.0]), requires_grad=True)
+    y = np.interp(np.array([0.5]), np.array([0.0, 1.0, 2.0]), fp, period=3.0)
+    with pytest.raises(nd.NotDifferentiableError, match="period"):
+        np.sum(y).backward()
+
+
+def test_gradient_wrt_coordinates_is_not_differentiable():
+    x = nd.GradArray(np.array([0.0, 1.0, 3.0]), requires_grad=True)
+    with pytest.raises(nd.NotDifferentiableError, match="coordinates"):
+        np.sum(np.gradient(np.array([1.0, 2.0, 5.0]), x)).backward()
+
+
+def test_gradient_of_plain_data_wrt_a_scalar_spacing():
+    # np.gradient(f, h) = stencil(f) / h: d/dh sum = -sum(out) / h
+    f = np.array([1.0, 2.0, 5.0, 3.0])
+    g = nd.grad(lambda h: np.sum(np.gradient(f, h)))(0.5)
+    np.testing.assert_allclose(g, -np.sum(np.gradient(f, 0.5)) / 0.5)
+
+
+def test_einsum_with_sublist_subscripts():
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal((2, 3)), rng.standard_normal((3, 2))
+    check_grad(lambda a, b: np.einsum(a, [0, 1], b, [1, 2], [0, 2]), a, b, order=2)
+    check_grad(lambda a: np.einsum(a, [0, 1]), a, order=2)
+    check_grad(lambda a: np.einsum(a, [Ellipsis, 1], [Ellipsis]), a, order=2)
+
+
+# --- traced functions and wrappers ------------------------------------------------------------
+
+
+def test_trapezoid_is_traced_in_both_y_and_x():
+    rng = np.random.default_rng(3)
+    y, x = rng.standard_normal((2, 4)), np.sort(rng.standard_normal(4))
+    check_grad(lambda y, x: np.trapezoid(y, x), y, x, order=2)
+    check_grad(lambda y: np.trapezoid(y, dx=0.3, axis=0), y, order=2)
+    # plain y, traced x: the graph goes through diff(x), not through a plain buffer
+    g = nd.grad(lambda x: np.trapezoid(np.array([1.0, 3.0, 2.0]), x))(np.array([0.0, 1.0, 3.0]))
+    np.testing.assert_allclose(g, [-2.0, -0.5, 2.5])
+
+
+def test_cross_of_2_vectors_matches_finite_differences():
+    rng = np.random.default_rng(4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # 2-vectors are deprecated
+        for a, b in [((2,), (2,)), ((4, 2), (2,)), ((2,), (3,)), ((3,), (2,))]:
+            check_grad(np.cross, rng.standard_normal(a), rng.standard_normal(b), order=2)
+
+
+@pytest.mark.parametrize(
+    ("f", "shapes"),
+    [
+        (np.linalg.cross, [(2, 3), (3,)]),
+        (np.linalg.outer, [(3,), (2,)]),
+        (lambda a, b: np.linalg.tensordot(a, b, axes=1), [(2, 3), (3, 2)]),
+        (np.linalg.trace, [(2, 3, 3)]),
+        (np.linalg.vecdot, [(2, 3), (3,)]),
+        (np.linalg.matmul, [(2, 3), (3, 2)]),
+        (np.linalg.diagonal, [(2, 3, 3)]),
+        (np.linalg.matrix_transpose, [(2, 3)]),
+    ],
+)
+def test_linalg_array_api_wrappers_are_traced(f, shapes):
+    rng = np.random.default_rng(5)
+    check_grad(f, *[rng.standard_normal(s) for s in shapes], order=2)
+
+
+def test_einsum_with_a_repeated_operand_accumulates():
+    x = np.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(nd.grad(lambda x: np.einsum("i,i->", x, x))(x), 2 * x)
+    a = np.arange(9.0).reshape(3, 3)
+    np.testing.assert_allclose(nd.grad(lambda a: np.einsum("ii", a))(a), np.eye(3))
