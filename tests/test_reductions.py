@@ -209,6 +209,15 @@ def test_interp_with_period_is_not_differentiable():
         np.sum(y).backward()
 
 
+def test_cov_weights_are_not_differentiable():
+    w = nd.GradArray(np.array([1.0, 2.0, 1.0]), requires_grad=True)
+    m = np.array([[0.5, 1.0, -2.0], [1.0, 0.0, 3.0]])
+    with pytest.raises(nd.NotDifferentiableError, match="weights"):
+        np.sum(np.cov(m, aweights=w)).backward()
+    with pytest.raises(nd.NotDifferentiableError, match="weights"):
+        np.sum(np.cov(m, None, True, False, None, None, w)).backward()
+
+
 def test_gradient_wrt_coordinates_is_not_differentiable():
     x = nd.GradArray(np.array([0.0, 1.0, 3.0]), requires_grad=True)
     with pytest.raises(nd.NotDifferentiableError, match="coordinates"):

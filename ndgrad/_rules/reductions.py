@@ -604,7 +604,12 @@ def _corrcoef_vjp_y(g, ans, x, y=None, rowvar=True, *, dtype=None):
                       None, 1)  # fmt: skip
 
 
-defvjp(np.cov, _cov_vjp_m, _cov_vjp_y)
+def _cov_vjp_weights(g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
+                     aweights=None, *, dtype=None):  # fmt: skip
+    raise not_differentiable("numpy.cov", "no gradient with respect to the weights")
+
+
+defvjp(np.cov, _cov_vjp_m, _cov_vjp_y, None, None, None, _cov_vjp_weights, _cov_vjp_weights)
 defvjp(np.corrcoef, _corrcoef_vjp_x, _corrcoef_vjp_y)
 
 # --- polynomials and interpolation ------------------------------------------------------------
@@ -688,4 +693,26 @@ def _interp_vjp_xp(g, ans, x, xp, fp, left=None, right=None, period=None):
     )
 
 
-defvjp(np.interp, _interp_vjp_x, _interp_vjp_xp, _interp_vjp_fp)
+def _interp_vjp_left(g, ans, x, xp, fp, left=None, right=None, period=None):
+    """``left`` is the value below ``xp[0]``."""
+    return np.sum(np.where(x < _indexable(xp)[0], g, 0))
+
+
+def _interp_vjp_right(g, ans, x, xp, fp, left=None, right=None, period=None):
+    """``right`` is the value above ``xp[-1]``."""
+    return np.sum(np.where(x > _indexable(xp)[-1], g, 0))
+
+
+def _interp_vjp_period(g, ans, x, xp, fp, left=None, right=None, period=None):
+    raise not_differentiable("numpy.interp", "no gradient with respect to period")
+
+
+defvjp(
+    np.interp,
+    _interp_vjp_x,
+    _interp_vjp_xp,
+    _interp_vjp_fp,
+    _interp_vjp_left,
+    _interp_vjp_right,
+    _interp_vjp_period,
+)
