@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ndgrad._registry import defvjp, mark_no_gradient, unbroadcast
+from ndgrad._registry import defvjp, unbroadcast
 from ndgrad._rules._common import conj, expand_reduced, is_complex, zeros_of
 from ndgrad._rules.indexing import scatter_add
 
@@ -523,6 +523,3 @@ def _cond_vjp(g, ans, x, p=None):
 
 
 defvjp(np.linalg.cond, _cond_vjp)
-
-# matrix_rank counts singular values: an integer.
-mark_no_gradient(np.linalg.matrix_rank)
