@@ -77,7 +77,10 @@ CASES = {
             (M(3, 3), R(3, 2)),
             (M(2, 3, 3), R(3)),
             (M(2, 2, 2), R(2, 1)),
+            (M(2, 3, 3), R(1, 3, 2)),
+            (M(1, 2, 2), R(3, 2, 1)),
             (CM(2, 2), C(2)),
+            (M(2, 2), C(2)),
         )
     ),
     np.linalg.tensorsolve: Case(
@@ -116,7 +119,7 @@ CASES = {
         calls((TALL(3, 2),), (TALL(2, 3),), (TALL(2, 3, 2),), full_matrices=[False])
         + calls((TALL(3, 3),))
         + calls((TALL(3, 2),), (C(2, 3),), compute_uv=[False])
-        + calls((SYM(3, 3),), hermitian=[True])
+        + calls((SYM(3, 3),), (SYM(2, 3, 3),), hermitian=[True])
     ),
     np.linalg.svdvals: Case(calls((TALL(3, 2),), (TALL(2, 2, 3),), (C(2, 2),))),
     np.linalg.norm: Case(
