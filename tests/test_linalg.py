@@ -34,6 +34,26 @@ def test_det_gradient_is_det_times_inverse_transpose():
     np.testing.assert_allclose(g, np.linalg.det(a) * np.linalg.inv(a).T, rtol=1e-10)
 
 
+@pytest.mark.parametrize(
+    "a", [np.array([[1.0, 2.0], [2.0, 4.0]]), np.arange(9.0).reshape(3, 3), np.zeros((3, 3))]
+)
+def test_det_gradient_of_singular_matrix_is_cofactor_matrix(a):
+    n = a.shape[0]
+    cofactor = np.array(
+        [
+            [(-1) ** (i + j) * np.linalg.det(np.delete(np.delete(a, i, 0), j, 1)) for j in range(n)]
+            for i in range(n)
+        ]
+    )
+    np.testing.assert_allclose(nd.grad(np.linalg.det)(a), cofactor, atol=1e-12)
+
+
+def test_det_gradient_of_nearly_singular_complex_matrix():
+    a = np.arange(9.0).reshape(3, 3) + 1j * np.array([[1.0, 0, 1], [0, 1, 0], [1, 0, 1]])
+    a[2] = a[0] + a[1] + 1e-13
+    check_grad(np.linalg.det, a)
+
+
 def test_logabsdet_gradient_is_inverse_transpose_even_for_negative_det():
     a = -_mat(3)
     assert np.linalg.det(a) < 0

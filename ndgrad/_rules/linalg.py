@@ -237,9 +237,23 @@ defvjp(np.linalg.matrix_power, _matrix_power_vjp, None)
 def _det_vjp(g, ans, a):
     """d det = det tr(A^-1 dA): the cotangent is g det* A^-H, by a solve with A^H.
 
-    A singular ``a`` raises ``LinAlgError``: its gradient (the adjugate) is not computed.
+    For a singular or nearly singular ``a`` (|det| below 1e-8 times Hadamard's bound, the
+    product of the row norms) that solve is inaccurate or fails, but the gradient, the cofactor
+    matrix, exists: with A = U S V^H it is conj(det U det V^H) U diag(prod_{j != i} s_j) V^H,
+    which the rule uses there (as PyTorch does).
     """
-    return np.linalg.solve(_mH(a), _scaled_eye(g * conj(ans), a.shape[-1]))
+    n = a.shape[-1]
+    bound = np.prod(np.sqrt(np.sum(np.abs(a) ** 2, axis=-1)), axis=-1)
+    bad = np.expand_dims(np.abs(ans) <= 1e-8 * bound, (-1, -2))
+    if not np.any(bad):
+        return np.linalg.solve(_mH(a), _scaled_eye(g * conj(ans), n))
+    # Per matrix of the stack: the solve where it is accurate (identity stands in elsewhere).
+    good = np.linalg.solve(_mH(np.where(bad, np.eye(n), a)), _scaled_eye(g * conj(ans), n))
+    u, s, vh = np.linalg.svd(a)
+    others = np.prod(np.where(np.eye(n, dtype=bool), 1, np.expand_dims(s, -2)), axis=-1)
+    phase = conj(np.linalg.det(u) * np.linalg.det(vh))
+    cofactor = (u * np.expand_dims(others, -2)) @ vh * np.expand_dims(g * phase, (-1, -2))
+    return np.where(bad, cofactor, good)
 
 
 def _slogdet_vjp(g, ans, a):

@@ -101,7 +101,16 @@ CASES = {
             (M(2, 2), 3), (M(2, 2), 1), (M(2, 2), 0), (M(2, 2), -2), (M(2, 2, 2), 2), (CM(2, 2), 2)
         )
     ),
-    np.linalg.det: Case(calls((M(3, 3),), (M(2, 2, 2),), (CM(2, 2),), (M(1, 1),))),
+    np.linalg.det: Case(
+        calls(
+            (M(3, 3),),
+            (M(2, 2, 2),),
+            (CM(2, 2),),
+            (M(1, 1),),
+            (np.arange(9.0).reshape(3, 3),),  # singular: the cofactor path
+            (np.stack([[[1.0, 2.0], [2.0, 4.0]], M(2, 2)]),),  # one singular matrix of two
+        )
+    ),
     np.linalg.slogdet: Case(calls((M(3, 3),), (M(2, 2, 2),), (CM(2, 2),), (-M(2, 2),))),
     np.linalg.cholesky: Case(
         calls((SPD(3, 3),), (SPD(2, 2, 2),), (HPD(2, 2),), upper=[False, True])
