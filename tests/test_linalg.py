@@ -269,3 +269,20 @@ def test_inv_rule_keeps_only_its_output():
 
     prim = VJP_RULES[np.linalg.inv]
     assert prim.saves == frozenset() and prim.saves_ans
+
+
+def test_solve_rule_keeps_a_and_only_the_shape_of_b():
+    from ndgrad._registry import VJP_RULES
+
+    prim = VJP_RULES[np.linalg.solve]
+    assert prim.saves == frozenset({0}) and prim.meta == frozenset({1})
+
+
+def test_solve_after_b_is_modified_in_place_still_backpropagates():
+    a = nd.GradArray(_mat(3), requires_grad=True)
+    b = rng.standard_normal(3)
+    x = np.linalg.solve(a, b)
+    b[:] = 0.0  # b is not needed for the gradient
+    np.sum(x).backward()
+    expected = -np.outer(np.linalg.solve(a.values.T, np.ones(3)), x.values)
+    np.testing.assert_allclose(a.grad, expected, rtol=1e-10)

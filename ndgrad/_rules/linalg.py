@@ -102,23 +102,23 @@ def _sgn(x):
 defvjp(np.linalg.inv, lambda g, ans, a: -_mH(ans) @ g @ _mH(ans))
 
 
-def _solve_cotangent_b(g, a, b):
-    """``solve(a^H, g)``; a 1-d ``b`` is one column vector shared by every matrix in ``a``."""
-    if b.ndim == 1:
+def _solve_cotangent_b(g, a, vector):
+    """``solve(a^H, g)``; a 1-d ``b`` (``vector``) is one column shared by every matrix."""
+    if vector:
         return np.linalg.solve(_mH(a), np.expand_dims(g, -1))
     return np.linalg.solve(_mH(a), g)
 
 
 def _solve_vjp_a(g, ans, a, b):
-    """x = a^-1 b: the cotangent of ``a`` is -(a^-H g) x^H."""
-    gb = _solve_cotangent_b(g, a, b)
+    """x = a^-1 b: the cotangent of ``a`` is -(a^-H g) x^H (``b`` itself is not kept)."""
+    gb = _solve_cotangent_b(g, a, b.ndim == 1)
     x = np.expand_dims(ans, -1) if b.ndim == 1 else ans
     return unbroadcast(-gb @ _mH(x), a.shape)
 
 
 def _solve_vjp_b(g, ans, a, b):
     """x = a^-1 b: the cotangent of ``b`` is a^-H g, summed over the stacks it was shared by."""
-    gb = _solve_cotangent_b(g, a, b)
+    gb = _solve_cotangent_b(g, a, b.ndim == 1)
     return unbroadcast(gb[..., 0] if b.ndim == 1 else gb, b.shape)
 
 
