@@ -105,11 +105,11 @@ def _stacked(obj: Any, original: Callable[..., Any]) -> Any:
     return original(obj)
 
 
-def _converted(a: Any, dtype: Any, original: Callable[..., Any]) -> GradArray:
+def _converted(a: Any, dtype: Any, original: Callable[..., Any]) -> Any:
     x = _stacked(a, original)
     if dtype is not None and np.dtype(dtype) != x.dtype:
         x = x.astype(dtype)
-    return x  # type: ignore[no-any-return]
+    return x
 
 
 def _always_copy(copy: Any) -> bool:

@@ -229,3 +229,25 @@ def test_numpy_internal_code_sees_numpy_unchanged_inside_a_scope():
     with nd.tracing():
         c = np.polynomial.polynomial.polymul([1.0, 2.0], [3.0, 4.0])
     assert type(c) is np.ndarray
+
+
+def test_async_tasks_have_their_own_scope():
+    import asyncio
+
+    x = GradArray([1.0, 2.0], requires_grad=True)
+    seen = {}
+
+    async def traced():
+        with nd.tracing():
+            await asyncio.sleep(0.01)  # the other task runs while this scope is open
+            seen["traced"] = type(np.asarray(x))
+
+    async def plain():
+        await asyncio.sleep(0.005)
+        seen["plain"] = type(np.asarray(x))
+
+    async def both():
+        await asyncio.gather(traced(), plain())
+
+    asyncio.run(both())
+    assert seen == {"traced": GradArray, "plain": np.ndarray}
