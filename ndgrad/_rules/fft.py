@@ -42,8 +42,10 @@ def _cook_axes(ndim, s, axes, shape):
     if axes is None:
         axes = tuple(range(ndim)) if s is None else tuple(range(-len(s), 0))
     axes = tuple(k % ndim for k in axes)
-    s = tuple(shape[k] for k in axes) if s is None else tuple(s)
-    return s, axes
+    if s is None:
+        return tuple(shape[k] for k in axes), axes
+    # s[i] == -1 means the input's own length along axes[i]
+    return tuple(shape[k] if n == -1 else n for n, k in zip(s, axes, strict=True)), axes
 
 
 # --- complex transforms -------------------------------------------------------------------------

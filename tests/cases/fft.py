@@ -23,7 +23,7 @@ def _one_d(make):
 def _n_d(make, default_axes):
     out = calls((make(2, 3),), (make(2, 2, 3),), norm=NORMS)
     out += calls((make(2, 3),), axes=[(0,), (1, 0)])
-    out += calls((make(2, 3),), s=[(3, 2), (1, 4)], axes=[(0, 1)])
+    out += calls((make(2, 3),), s=[(3, 2), (1, 4), (-1, 4), (3, -1)], axes=[(0, 1)])
     out += calls((make(3, 2, 2),), s=[(3, 3)], axes=[(0, 2)], norm=["ortho"])
     if default_axes is None:
         out += calls((make(3, 2),), (make(2, 2, 2),))
