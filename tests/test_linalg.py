@@ -286,3 +286,25 @@ def test_solve_after_b_is_modified_in_place_still_backpropagates():
     np.sum(x).backward()
     expected = -np.outer(np.linalg.solve(a.values.T, np.ones(3)), x.values)
     np.testing.assert_allclose(a.grad, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        np.linalg.det,
+        lambda a: np.linalg.slogdet(a)[1],
+        lambda a: np.linalg.eigh(a)[1],
+        np.linalg.eigvalsh,
+        lambda a: np.linalg.svd(a)[0],
+        np.linalg.svdvals,
+        np.linalg.cholesky,
+        lambda a: np.linalg.qr(a)[1],
+        np.linalg.pinv,
+        lambda a: np.linalg.norm(a, "nuc"),
+        lambda a: np.linalg.eig(a)[0],
+    ],
+)
+def test_float32_gradients_stay_float32(f):
+    a = nd.GradArray(_spd(3).astype(np.float32), requires_grad=True)
+    np.sum(np.abs(f(a))).backward()
+    assert a.grad.dtype == np.float32 and np.all(np.isfinite(a.grad))
