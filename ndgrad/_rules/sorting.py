@@ -25,10 +25,15 @@ def _unpermute(g, a, ans, axis):
     return np.take_along_axis(sorted_g, np.argsort(source, axis=axis, kind="stable"), axis=axis)
 
 
-defvjp(
-    np.sort,
-    lambda g, ans, a, axis=-1, kind=None, order=None, *, stable=None: _unpermute(g, a, ans, axis),
-)
+def _sort_vjp(g, ans, a, axis=-1, kind=None, order=None, *, stable=None):
+    """``ans`` is sorted already: the k-th element of ``g`` goes to the k-th smallest of ``a``."""
+    if axis is None:
+        return np.reshape(_sort_vjp(g, ans, np.ravel(a), 0), np.shape(a))
+    source = np.argsort(a, axis=axis, kind="stable")
+    return np.take_along_axis(g, np.argsort(source, axis=axis, kind="stable"), axis=axis)
+
+
+defvjp(np.sort, _sort_vjp)
 defvjp(
     np.partition,
     lambda g, ans, a, kth, axis=-1, kind="introselect", order=None: _unpermute(g, a, ans, axis),

@@ -86,8 +86,11 @@ CASES = {
             (np.array([0, 1, 2, 1]), R(4), R(4), R()),
             (np.array([[0, 1], [1, 0]]), R(2), R(2, 2)),
         )
-        + calls((np.array([-1, 3, 1]), R(3), R(3)), mode=["wrap", "clip"]),
-        call=lambda a, *choices, **kw: np.choose(a, list(choices), **kw),
+        + calls((np.array([-1, 3, 1]), R(3), R(3)), mode=["wrap", "clip"])
+        + calls((np.array([[0, 1, 2]]), R(3, 2, 1)), whole=[True]),
+        call=lambda a, *choices, whole=False, **kw: np.choose(
+            a, choices[0] if whole else list(choices), **kw
+        ),
     ),
     np.select: Case(
         calls((R(3), R(2, 3), R()), (R(3), R(3), R(3))),
@@ -113,7 +116,7 @@ CASES = {
     # selecting and clamping values
     np.clip: Case(
         calls((A(2, 3), -0.5, 0.5), (A(3), A(3), 1.2), (A(2, 3), None, A(3)), (A(3), -1.1, None))
-        + calls((A(3), np.array([0.9, -2.5, 0.1]), np.array([0.5, 2.5, 0.1])))
+        + calls((A(3), np.array([0.9, -2.5, 0.3]), np.array([0.5, 2.5, 0.1])))
         + [((A(2, 3),), {"min": 0.1, "max": 0.6})]
     ),
     # infinities become +-5 (the defaults, +-1.8e308, defeat finite differences)

@@ -7,9 +7,12 @@ import numpy as np
 from ._case import Case, R, calls
 
 
-def _join(func, **fixed):
-    """Call ``func`` on a list of the positional arrays: lets check_grad see each array."""
-    return lambda *arrays, **kw: func(list(arrays), **fixed, **kw)
+def _join(func):
+    """Call ``func`` on a list of the positional arrays: lets check_grad see each array.
+
+    With ``whole=True`` the one array is passed itself: NumPy joins its rows.
+    """
+    return lambda *arrays, whole=False, **kw: func(arrays[0] if whole else list(arrays), **kw)
 
 
 def _pieces(func):
@@ -47,14 +50,20 @@ CASES = {
     np.concatenate: Case(
         calls((R(2, 3), R(1, 3)), axis=[0])
         + calls((R(2, 3), R(2, 1), R(2, 2)), axis=[1, -1])
-        + calls((R(2, 2), R(3)), axis=[None]),
+        + calls((R(2, 2), R(3)), axis=[None])
+        + calls((R(3, 2),), whole=[True], axis=[0, None]),
         call=_join(np.concatenate),
     ),
     np.stack: Case(
-        calls((R(3), R(3)), axis=[0, 1, -1]) + calls((R(2, 2), R(2, 2), R(2, 2)), axis=[1]),
+        calls((R(3), R(3)), axis=[0, 1, -1])
+        + calls((R(2, 2), R(2, 2), R(2, 2)), axis=[1])
+        + calls((R(3, 2),), whole=[True], axis=[0, 1]),
         call=_join(np.stack),
     ),
-    np.hstack: Case(calls((R(3), R(2)), (R(2, 1), R(2, 3)), (R(), R())), call=_join(np.hstack)),
+    np.hstack: Case(
+        calls((R(3), R(2)), (R(2, 1), R(2, 3)), (R(), R())) + calls((R(2, 3),), whole=[True]),
+        call=_join(np.hstack),
+    ),
     np.vstack: Case(
         calls((R(3), R(3)), (R(2, 3), R(3)), (R(1, 2, 2), R(2, 2, 2))), call=_join(np.vstack)
     ),
