@@ -280,6 +280,8 @@ class Report:
             for m, es in self.modules().items():
                 lines.append("")
                 lines.append(f"== {m} ==")
+                if m == "ufunc method":
+                    lines.append("(listed: those with rules; the others raise on float inputs)")
                 for status in CLASSES:
                     chosen = [e for e in es if e.status == status]
                     if chosen:

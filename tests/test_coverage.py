@@ -253,6 +253,19 @@ def test_unsupported_function_with_several_arguments_raises(func, call):
         call(nd.GradArray(VECTOR))  # NumPy's own behaviour when nothing is recorded
 
 
+def test_ufunc_method_without_a_rule_raises():
+    x = nd.GradArray(VECTOR, requires_grad=True)
+    for method in ("outer", "accumulate", "reduce", "reduceat"):
+        for ufunc in (np.hypot, np.arctan2, np.logaddexp, np.copysign):
+            if (ufunc, method) in VJP_RULES:
+                continue
+            args = (x, x) if method == "outer" else (x, [0, 2]) if method == "reduceat" else (x,)
+            with pytest.raises(nd.NotDifferentiableError, match=f"{ufunc.__name__}.{method}"):
+                getattr(ufunc, method)(*args)
+            with nd.no_grad():
+                getattr(ufunc, method)(*args)
+
+
 def test_error_names_the_public_module():
     x = nd.GradArray(VECTOR, requires_grad=True)
     with pytest.raises(nd.NotDifferentiableError, match=r"numpy\.lib\.scimath\.sqrt"):
