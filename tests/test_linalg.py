@@ -308,3 +308,10 @@ def test_float32_gradients_stay_float32(f):
     a = nd.GradArray(_spd(3).astype(np.float32), requires_grad=True)
     np.sum(np.abs(f(a))).backward()
     assert a.grad.dtype == np.float32 and np.all(np.isfinite(a.grad))
+
+
+def test_lstsq_rank_deficient_gradient_in_b_uses_the_minimum_norm_solution():
+    a = np.array([[1.0, 1.0], [1.0, 1.0], [0.0, 0.0]])
+    b, w = rng.standard_normal(3), rng.standard_normal(2)
+    g = nd.grad(lambda v: np.sum(w * np.linalg.lstsq(a, v)[0]))(b)
+    np.testing.assert_allclose(g, np.linalg.pinv(a).T @ w, rtol=1e-10)

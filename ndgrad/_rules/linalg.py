@@ -187,13 +187,16 @@ def _pinv_vjp(g, ans, a, rcond=None, hermitian=False, **kwargs):
 defvjp(np.linalg.pinv, _pinv_vjp)
 
 
-def _lstsq_vjp(g, a, b, is_b=False):
+def _lstsq_vjp(g, a, b, rcond, is_b=False):
     """x = pinv(a) b (the minimum-norm solution), residuals |b - a x|^2, s = svdvals(a).
 
     The residuals are stationary in x, so their gradient is -2 r x^H for ``a`` and 2 r for ``b``.
+    ``pinv`` drops the singular values that ``lstsq`` drops (same relative cutoff).
     """
     gx, gres, _, gs = g
-    pinv = np.linalg.pinv(a)
+    if rcond is None:
+        rcond = np.finfo(a.dtype).eps * max(a.shape[-2:])
+    pinv = np.linalg.pinv(a, rcond=rcond)
     b2 = np.expand_dims(b, -1) if b.ndim == 1 else b
     gx2 = np.expand_dims(gx, -1) if b.ndim == 1 else gx
     x2 = pinv @ b2
@@ -211,8 +214,8 @@ def _lstsq_vjp(g, a, b, is_b=False):
 
 defvjp(
     np.linalg.lstsq,
-    lambda g, ans, a, b, rcond=None: _lstsq_vjp(g, a, b),
-    lambda g, ans, a, b, rcond=None: _lstsq_vjp(g, a, b, is_b=True),
+    lambda g, ans, a, b, rcond=None: _lstsq_vjp(g, a, b, rcond),
+    lambda g, ans, a, b, rcond=None: _lstsq_vjp(g, a, b, rcond, is_b=True),
 )
 
 

@@ -95,6 +95,7 @@ CASES = {
     ),
     np.linalg.lstsq: Case(
         calls((TALL(4, 2), R(4)), (TALL(3, 2), R(3, 2)), (M(2, 2), R(2)), (C(3, 2), C(3)))
+        + calls((TALL(2, 3), R(2)), (TALL(3, 2), R(3)), rcond=[1e-3])
     ),
     np.linalg.matrix_power: Case(
         calls(
@@ -118,7 +119,8 @@ CASES = {
     np.linalg.qr: Case(
         calls((R(3, 2),), (R(3, 3),), (R(2, 3),), (R(2, 3, 2),), (C(3, 2),), (C(2, 3),))
         + calls((R(3, 2),), (R(2, 3),), mode=["r"])
-        + calls((R(2, 3),), (R(2, 2),), mode=["complete"])
+        + calls((R(2, 3),), (R(2, 2),), (C(2, 3),), mode=["complete"])
+        + calls((C(3, 2),), (C(2, 3),), mode=["r"])
     ),
     np.linalg.eigh: Case(calls((SPD(3, 3),), (SYM(2, 3, 3),), UPLO=["L", "U"])),
     np.linalg.eigvalsh: Case(calls((SPD(3, 3),), (SYM(2, 3, 3),), (HPD(2, 2),), UPLO=["L", "U"])),
