@@ -145,3 +145,36 @@ def test_backward_on_real_loss_of_complex_leaf():
     np.sum(np.abs(np.exp(z))).backward()
     # |exp(z)| = exp(x): gradient exp(x) in the real part only
     np.testing.assert_allclose(z.grad, np.exp(np.real(Z)), rtol=1e-12)
+
+
+UNARY_UFUNCS = [
+    np.sin, np.cos, np.tan, np.sinh, np.cosh, np.tanh, np.arcsin, np.arccos, np.arctan,
+    np.arcsinh, np.arctanh, np.exp2, np.expm1, np.log1p, np.log2, np.log10, np.reciprocal,
+    np.negative, np.positive,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("f", UNARY_UFUNCS, ids=lambda f: f.__name__)
+def test_complex_unary_ufuncs_match_finite_differences(f):
+    check_grad(f, 0.6 * _c(4), order=2)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="ufuncs.py: arccosh's rule g / conj(sqrt(x*x - 1)) takes the wrong branch for complex "
+    "x with Re(x) < 0; the principal-branch derivative is 1 / (sqrt(x - 1) * sqrt(x + 1))",
+)
+def test_complex_arccosh_matches_finite_differences():
+    check_grad(np.arccosh, np.array([-0.5 + 0.2j, 0.3 - 0.4j]))
+
+
+@pytest.mark.parametrize(
+    "f", [np.sum, np.prod, np.mean, np.cumsum, np.cumprod, np.var, np.std], ids=lambda f: f.__name__
+)
+def test_complex_reductions_match_finite_differences(f):
+    check_grad(f, _c(2, 3), order=2)
+
+
+@pytest.mark.parametrize("f", [np.dot, np.vdot, np.inner, np.outer], ids=lambda f: f.__name__)
+def test_complex_products_match_finite_differences(f):
+    check_grad(f, _c(3), _c(3), order=2)
