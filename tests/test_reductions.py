@@ -96,6 +96,17 @@ def test_cumprod_gradient_is_exact_at_zeros():
     np.testing.assert_allclose(_grad(np.multiply.accumulate, [2.0, 0.0, 3.0]), [1.0, 8.0, 0.0])
 
 
+def test_max_result_patched_in_place_still_differentiates():
+    # SciPy's log_softmax patches the max in place (m[~isfinite(m)] = 0) before using it
+    def f(x):
+        m = np.max(x, axis=-1, keepdims=True)
+        m[~np.isfinite(m)] = 0
+        return np.sum(np.exp(x - m))
+
+    x = np.array([[0.5, 1.0], [2.0, -1.0]])
+    check_grad(f, x, order=2)
+
+
 def test_std_of_constant_data_has_zero_gradient():
     np.testing.assert_array_equal(_grad(np.std, [2.0, 2.0, 2.0]), [0.0, 0.0, 0.0])
 

@@ -250,15 +250,25 @@ def _hits(a, value, axis, where=True):
     return hit / np.maximum(np.sum(hit, axis=axis, keepdims=True), 1)
 
 
-def _extremum_vjp(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
-    """``g`` goes to the elements equal to the extremum, split evenly among ties.
+def _extremum_rule(reduce):
+    """The rule of a max/min reduction that ``reduce`` (a ufunc's reduce) recomputes."""
 
-    NaN entries get none (``nanmax``/``nanmin`` skip them). When ``initial`` wins, no element
-    was selected and the gradient is zero.
-    """
-    shape = np.shape(a)
-    share = _hits(a, expand_reduced(ans, shape, axis, keepdims), axis, where)
-    return expand_reduced(g, shape, axis, keepdims) * share
+    def rule(g, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
+        """``g`` goes to the elements equal to the extremum, split evenly among ties.
+
+        The extremum is recomputed from ``a`` rather than read from ``ans``, so that code which
+        patches the result in place (``m[~np.isfinite(m)] = 0``, as SciPy's ``log_softmax``
+        does) still differentiates. NaN entries of ``nanmax``/``nanmin`` get nothing; when
+        ``initial`` wins, no element was selected and the gradient is zero.
+        """
+        shape = np.shape(a)
+        options = {} if initial is None else {"initial": initial}
+        with no_grad():
+            value = reduce(a, axis=axis, keepdims=True, where=where, **options)
+            share = _hits(a, value, axis, where)
+        return expand_reduced(g, shape, axis, keepdims) * share
+
+    return rule
 
 
 def _ptp_vjp(g, ans, a, axis=None, out=None, keepdims=False):
@@ -269,8 +279,12 @@ def _ptp_vjp(g, ans, a, axis=None, out=None, keepdims=False):
     return expand_reduced(g, np.shape(a), axis, keepdims) * (top - bottom)
 
 
-for _f in (np.max, np.amax, np.min, np.amin, np.nanmax, np.nanmin):
-    defvjp(_f, _extremum_vjp)
+for _f in (np.max, np.amax):
+    defvjp(_f, _extremum_rule(np.maximum.reduce))
+for _f in (np.min, np.amin):
+    defvjp(_f, _extremum_rule(np.minimum.reduce))
+defvjp(np.nanmax, _extremum_rule(np.fmax.reduce))
+defvjp(np.nanmin, _extremum_rule(np.fmin.reduce))
 defvjp(np.ptp, _ptp_vjp)
 
 # --- order statistics -------------------------------------------------------------------------
