@@ -99,3 +99,12 @@ def test_fft_rules_keep_only_the_input_shape():
 def test_third_order_through_fft():
     check_grad(lambda v: nd.grad(lambda u: np.sum(np.abs(np.fft.rfft(u)) ** 3))(v),
                rng.standard_normal(5), order=2)  # fmt: skip
+
+
+def test_jvp_of_a_transform_is_the_transform_of_the_tangent():
+    x, dx = rng.standard_normal(6), rng.standard_normal(6)
+    _, t = nd.jvp(np.fft.rfft, (x,), (dx,))
+    np.testing.assert_allclose(t, np.fft.rfft(dx), rtol=1e-10, atol=1e-12)
+    z, dz = rng.standard_normal((2, 3)) + 0j, rng.standard_normal((2, 3)) + 1j
+    _, t = nd.jvp(lambda v: np.fft.ifft2(v, norm="ortho"), (z,), (dz,))
+    np.testing.assert_allclose(t, np.fft.ifft2(dz, norm="ortho"), rtol=1e-10, atol=1e-12)

@@ -315,3 +315,15 @@ def test_lstsq_rank_deficient_gradient_in_b_uses_the_minimum_norm_solution():
     b, w = rng.standard_normal(3), rng.standard_normal(2)
     g = nd.grad(lambda v: np.sum(w * np.linalg.lstsq(a, v)[0]))(b)
     np.testing.assert_allclose(g, np.linalg.pinv(a).T @ w, rtol=1e-10)
+
+
+def test_jvp_of_inv_and_eigvalsh():
+    a, da = _mat(3), rng.standard_normal((3, 3))
+    _, t = nd.jvp(np.linalg.inv, (a,), (da,))
+    inv = np.linalg.inv(a)
+    np.testing.assert_allclose(t, -inv @ da @ inv, rtol=1e-10)
+    s, ds = _spd(3), np.tril(rng.standard_normal((3, 3)))
+    _, t = nd.jvp(np.linalg.eigvalsh, (s,), (ds,))
+    eps = 1e-6
+    fd = (np.linalg.eigvalsh(s + eps * ds) - np.linalg.eigvalsh(s - eps * ds)) / (2 * eps)
+    np.testing.assert_allclose(t, fd, rtol=1e-6, atol=1e-8)
