@@ -390,7 +390,9 @@ def grad(
     return wrapped
 
 
-def elementwise_grad(fun: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+def elementwise_grad(
+    fun: Callable[..., Any], argnums: ArgNums = 0, *, allow_unused: bool = False
+) -> Callable[..., Any]:
     """Return a function that computes the derivative of an elementwise ``fun`` elementwise.
 
     This is the gradient of ``sum(fun(x))``, i.e. the vector-Jacobian product with ones: for a
@@ -402,6 +404,9 @@ def elementwise_grad(fun: Callable[..., Any], argnums: ArgNums = 0) -> Callable[
         Takes arrays and returns a real array.
     argnums : int or tuple of int, default 0
         The positional argument(s) to differentiate with respect to.
+    allow_unused : bool, default False
+        Give zeros, instead of an error, where ``fun`` does not depend on an input (for a
+        nested ``elementwise_grad`` of a function whose derivative is constant).
 
     Returns
     -------
@@ -420,7 +425,7 @@ def elementwise_grad(fun: Callable[..., Any], argnums: ArgNums = 0) -> Callable[
     def summed(*args: Any, **kwargs: Any) -> Any:
         return np.sum(fun(*args, **kwargs))
 
-    return grad(summed, argnums, allow_unused=True)
+    return grad(summed, argnums, allow_unused=allow_unused)
 
 
 # --- vjp and jvp --------------------------------------------------------------------------------
@@ -567,7 +572,11 @@ def _assemble(rows: list[Any], shape: tuple[int, ...], nested: bool) -> Any:
 
 
 def jacobian(
-    fun: Callable[..., Any], argnums: ArgNums = 0, *, has_aux: bool = False
+    fun: Callable[..., Any],
+    argnums: ArgNums = 0,
+    *,
+    has_aux: bool = False,
+    allow_unused: bool = False,
 ) -> Callable[..., Any]:
     """Return a function that computes the Jacobian of ``fun``, one reverse pass per output.
 
@@ -579,6 +588,9 @@ def jacobian(
         The positional argument(s) to differentiate with respect to.
     has_aux : bool, default False
         ``fun`` returns ``(output, aux)``; the transformed function returns ``(jac, aux)``.
+    allow_unused : bool, default False
+        Give zeros, instead of an error, for an input that no output depends on (often the
+        sign of ``np.asarray`` inside ``fun``; a really constant function needs this).
 
     Returns
     -------
@@ -610,6 +622,7 @@ def jacobian(
         outs, spec = tree_flatten(trace.out)
         nested = trace.nested
         results = []
+        reached = [False] * len(trace.tracers)
         for o in outs:
             if not _float_output(o):
                 raise TypeError(f"{fname} must return float or complex arrays, got {type(o)}")
@@ -619,7 +632,9 @@ def jacobian(
                 unit = np.zeros(np.size(o), dtype)
                 unit[i] = 1
                 unit = unit.reshape(np.shape(o))
-                cots = _zeros_for(trace.pull([o], [unit], nested), trace.tracers)
+                pulled = trace.pull([o], [unit], nested)
+                reached = [r or c is not None for r, c in zip(reached, pulled, strict=True)]
+                cots = _zeros_for(pulled, trace.tracers)
                 if dtype.kind == "c":
                     imag = _zeros_for(trace.pull([o], [1j * unit], nested), trace.tracers)
                 for k, (c, t) in enumerate(zip(cots, trace.tracers, strict=True)):
@@ -631,13 +646,17 @@ def jacobian(
                 for r, t in zip(rows, trace.tracers, strict=True)
             ]
             results.append(trace.regroup(jacs, not nested, isinstance(argnums, int)))
+        if not allow_unused and not all(reached) and any(np.size(o) for o in outs):
+            raise _disconnected(fname)
         jac = tree_unflatten(spec, results)
         return (jac, trace.aux) if has_aux else jac
 
     return wrapped
 
 
-def hessian(fun: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]:
+def hessian(
+    fun: Callable[..., Any], argnums: ArgNums = 0, *, allow_unused: bool = False
+) -> Callable[..., Any]:
     """Return a function that computes the Hessian of a real scalar-valued ``fun``.
 
     Parameters
@@ -647,6 +666,10 @@ def hessian(fun: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]
     argnums : int or tuple of int, default 0
         The positional argument(s) to differentiate with respect to; with a tuple the result
         is a tuple of tuples of blocks, as in JAX.
+    allow_unused : bool, default False
+        Give zeros, instead of an error, for inputs the value does not depend on. (A
+        gradient that does not depend on the inputs, as for a linear ``fun``, is fine
+        either way: its Hessian is zero.)
 
     Returns
     -------
@@ -657,6 +680,11 @@ def hessian(fun: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]
     --------
     hvp : a Hessian-vector product, without forming the Hessian.
 
+    Notes
+    -----
+    This is ``jacobian(grad(fun))``. For complex inputs, whose gradient is not holomorphic,
+    use :func:`hvp`, which treats them as pairs of reals.
+
     Examples
     --------
     >>> import numpy as np
@@ -665,7 +693,7 @@ def hessian(fun: Callable[..., Any], argnums: ArgNums = 0) -> Callable[..., Any]
     array([[4., 2.],
            [2., 0.]])
     """
-    return jacobian(grad(fun, argnums, allow_unused=True), argnums)
+    return jacobian(grad(fun, argnums, allow_unused=allow_unused), argnums, allow_unused=True)
 
 
 def hvp(fun: Callable[..., Any], x: Any, v: Any) -> Any:
@@ -696,13 +724,14 @@ def hvp(fun: Callable[..., Any], x: Any, v: Any) -> Any:
         raise ValueError("v must have the structure of x")
 
     def inner(x: Any) -> Any:
-        g_leaves, _ = tree_flatten(grad(fun, allow_unused=True)(x))
+        g_leaves, _ = tree_flatten(grad(fun)(x))
         total = 0.0
         for g, w in zip(g_leaves, v_leaves, strict=True):
             # Re<g, w> is the real inner product of C^n seen as R^2n, so complex x work too.
             total = total + np.sum(np.real(np.conj(w) * g) if np.iscomplexobj(g) else g * w)
         return total
 
+    # A gradient independent of x (a linear ``fun``) has a zero Hessian: not an error.
     return grad(inner, allow_unused=True)(x)
 
 

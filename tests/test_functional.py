@@ -504,3 +504,23 @@ def test_checkpoint_recomputes_once_per_backward():
     assert len(calls) == 2  # the forward pass and one recomputation serving both inputs
     np.testing.assert_allclose(x.grad, 2.0 * np.cos(X3) + 2.0)
     assert w.grad == pytest.approx(np.sum(np.sin(X3) + X3))
+
+
+def test_transforms_refuse_outputs_cut_from_the_graph():
+    cut = lambda x: np.sin(np.asarray(x))  # np.asarray strips the GradArray
+    with pytest.raises(ValueError, match="does not depend"):
+        nd.jacobian(cut)(X3)
+    with pytest.raises(ValueError, match="does not depend"):
+        nd.elementwise_grad(cut)(X3)
+    with pytest.raises(ValueError, match="does not depend"):
+        nd.hessian(lambda x: np.sum(cut(x)))(X3)
+    with pytest.raises(ValueError, match="does not depend"):
+        nd.hvp(lambda x: np.sum(cut(x)), X3, X3)
+    np.testing.assert_array_equal(nd.jacobian(cut, allow_unused=True)(X3), np.zeros((3, 3)))
+
+
+def test_second_derivative_of_linear_function_is_zero():
+    f = lambda x: np.sum(3.0 * x)
+    np.testing.assert_array_equal(nd.hessian(f)(X3), np.zeros((3, 3)))
+    np.testing.assert_array_equal(nd.hvp(f, X3, X3), np.zeros(3))
+    assert nd.grad(nd.grad(lambda x: 3.0 * x), allow_unused=True)(1.0) == 0.0
