@@ -150,3 +150,25 @@ def test_bessel_argument_gradient_for_complex_argument(v):
     z = np.array([0.8 + 0.3j, 1.5 - 0.2j])
     check_grad(lambda z: sc.jv(v, z), z, order=1)
     check_grad(lambda z: sc.iv(v, z), z, order=1)
+
+
+def test_betainc_gradient_with_respect_to_shape_raises():
+    with pytest.raises(nd.NotDifferentiableError, match="betainc with respect to b"):
+        nd.grad(lambda b: np.sum(sc.betainc(2.0, b, 0.3)))(np.array([1.5]))
+
+
+def test_betainc_gradient_in_x_is_the_beta_density():
+    x = np.array([0.1, 0.5, 0.9])
+    g = nd.grad(lambda x: np.sum(sc.betainc(2.0, 3.0, x)))(x)
+    np.testing.assert_allclose(g, 12 * x * (1 - x) ** 2, rtol=1e-12)  # 1/B(2,3) = 12
+
+
+def test_elliptic_integral_gradients_at_zero_are_the_limits():
+    g = nd.grad(lambda m: np.sum(sc.ellipk(m) + 2 * sc.ellipe(m)))(np.array([0.0]))
+    np.testing.assert_allclose(g, [np.pi / 8 - 2 * np.pi / 8], rtol=1e-12)
+
+
+def test_multi_output_sici_gradient():
+    x = np.array([0.5, 2.0])
+    g = nd.grad(lambda x: np.sum(sc.sici(x)[0] + 3 * sc.sici(x)[1]))(x)
+    np.testing.assert_allclose(g, np.sin(x) / x + 3 * np.cos(x) / x, rtol=1e-12)

@@ -57,7 +57,7 @@ defvjp(np.sinc, _sinc_vjp)
 def _raises(what: str) -> Any:
     """A rule for an argument with no derivative available: asking for it is an error."""
 
-    def rule(g, ans, a=None, b=None):  # reads no input, so the engine saves none for it
+    def rule(g, ans, a=None, b=None, c=None):  # reads no input: the engine saves none
         raise not_differentiable(what, "no closed-form derivative for this argument")
 
     return rule
@@ -220,6 +220,174 @@ def _register(sc: Any) -> None:
     )
 
 
+def _register_more(sc: Any) -> None:
+    """Further ufuncs: elementary, more Bessel, incomplete integrals and their inverses."""
+
+    def rule(func: Any, *rules: Any) -> None:
+        defvjp(func, *rules, name=f"scipy.special.{func.__name__}")
+
+    # --- elementary functions and integrals ---------------------------------------------------
+    rule(sc.exp2, lambda g, ans, x: g * ans * _LOG_2)
+    rule(sc.exp10, lambda g, ans, x: g * ans * _LOG_10)
+    rule(sc.expm1, lambda g, ans, x: g * conj(ans + 1))
+    rule(sc.log1p, lambda g, ans, x: g / conj(1 + x))
+    rule(sc.cbrt, lambda g, ans, x: g / (3 * ans * ans))
+    rule(sc.cosm1, lambda g, ans, x: -g * np.sin(x))
+    rule(sc.sindg, lambda g, ans, x: g * sc.cosdg(x) * _DEG)
+    rule(sc.cosdg, lambda g, ans, x: -g * sc.sindg(x) * _DEG)
+    rule(sc.tandg, lambda g, ans, x: g * (1 + ans * ans) * _DEG)
+    rule(sc.cotdg, lambda g, ans, x: -g * (1 + ans * ans) * _DEG)
+    rule(sc.exp1, lambda g, ans, x: -g * conj(np.exp(-x) / x))
+    rule(sc.expi, lambda g, ans, x: g * conj(np.exp(x) / x))
+    # E_n' = -E_(n-1) = -(e^-x - (n - 1) E_n) / x by the recurrence: also for n = 0, where
+    # scipy's expn(-1, x) would be nan.
+    rule(sc.expn, _order_rule("expn"), lambda g, ans, n, x: -g * (np.exp(-x) - (n - 1) * ans) / x)
+    rule(sc.dawsn, lambda g, ans, x: g * conj(1 - 2 * x * ans))
+    rule(sc.erfi, lambda g, ans, x: g * conj(2 / _SQRT_PI * np.exp(x * x)))
+    rule(sc.wrightomega, lambda g, ans, x: g * conj(ans / (1 + ans)))
+    rule(sc.gammasgn, lambda g, ans, x: np.zeros_like(g))  # piecewise constant
+    # sici = (Si, Ci): Si' = sin(x)/x (1 at 0, through sinc), Ci' = cos(x)/x.
+    rule(sc.sici, lambda g, ans, x: g[0] * np.sinc(x / np.pi) + g[1] * np.cos(x) / x)
+    rule(sc.shichi, lambda g, ans, x: g[0] * _sinhc(x) + g[1] * np.cosh(x) / x)
+    rule(
+        sc.fresnel,
+        lambda g, ans, z: g[0] * np.sin(np.pi / 2 * z * z) + g[1] * np.cos(np.pi / 2 * z * z),
+    )
+    rule(
+        sc.powm1,
+        lambda g, ans, x, y: g * y * np.power(x, y - 1),
+        lambda g, ans, x, y: g * (ans + 1) * np.log(x),
+    )
+    rule(sc.boxcox1p, lambda g, ans, x, lmbda: g * np.power(1 + x, lmbda - 1), _boxcox1p_lmbda_vjp)
+    rule(
+        sc.inv_boxcox1p,
+        lambda g, ans, y, lmbda: g * (ans + 1) / (lmbda * y + 1),
+        _inv_boxcox1p_lmbda_vjp,
+    )
+    # --- elliptic integrals (m = k^2) ---------------------------------------------------------
+    rule(sc.ellipk, _ellipk_vjp)
+    rule(sc.ellipe, _ellipe_vjp)
+
+    # --- modified Bessel functions of the second kind -----------------------------------------
+    rule(sc.k0, lambda g, ans, x: -g * sc.k1(x))
+    rule(sc.k1, lambda g, ans, x: -g * (sc.k0(x) + sc.kv(2.0, x)) / 2)
+    rule(sc.k0e, lambda g, ans, x: g * (ans - sc.k1e(x)))
+    rule(sc.k1e, lambda g, ans, x: g * (ans - (sc.k0e(x) + sc.kve(2.0, x)) / 2))
+
+    # --- distributions: derivatives in the variable are densities ---------------------------
+    rule(sc.ndtri_exp, lambda g, ans, y: g * np.exp(y + ans * ans / 2 + _LOG_SQRT_2PI))
+    rule(
+        sc.gammaincinv,
+        _raises("scipy.special.gammaincinv with respect to a"),
+        lambda g, ans, a, y: g * np.exp(ans - (a - 1) * np.log(ans) + sc.gammaln(a)),
+    )
+    rule(
+        sc.gammainccinv,
+        _raises("scipy.special.gammainccinv with respect to a"),
+        lambda g, ans, a, y: -g * np.exp(ans - (a - 1) * np.log(ans) + sc.gammaln(a)),
+    )
+    rule(
+        sc.betainc,
+        _raises("scipy.special.betainc with respect to a"),
+        _raises("scipy.special.betainc with respect to b"),
+        lambda g, ans, a, b, x: g * _beta_pdf(sc, a, b, x),
+    )
+    rule(
+        sc.betaincc,
+        _raises("scipy.special.betaincc with respect to a"),
+        _raises("scipy.special.betaincc with respect to b"),
+        lambda g, ans, a, b, x: -g * _beta_pdf(sc, a, b, x),
+    )
+    rule(
+        sc.betaincinv,
+        _raises("scipy.special.betaincinv with respect to a"),
+        _raises("scipy.special.betaincinv with respect to b"),
+        lambda g, ans, a, b, y: g / _beta_pdf(sc, a, b, ans),
+    )
+    rule(
+        sc.stdtr,
+        _raises("scipy.special.stdtr with respect to df"),
+        lambda g, ans, df, t: g * _t_pdf(sc, df, t),
+    )
+    rule(
+        sc.chdtr,
+        _raises("scipy.special.chdtr with respect to v"),
+        lambda g, ans, v, x: g * _chi2_pdf(sc, v, x),
+    )
+    rule(
+        sc.chdtrc,
+        _raises("scipy.special.chdtrc with respect to v"),
+        lambda g, ans, v, x: -g * _chi2_pdf(sc, v, x),
+    )
+    # pdtr(k, m) = gammaincc(k + 1, m): the Poisson cdf in its mean m.
+    rule(
+        sc.pdtr,
+        _raises("scipy.special.pdtr with respect to k"),
+        lambda g, ans, k, m: -g * np.exp(k * np.log(m) - m - sc.gammaln(k + 1)),
+    )
+
+
+_LOG_2 = 0.6931471805599453
+_LOG_10 = 2.302585092994046
+_DEG = 0.017453292519943295  # pi / 180
+
+
+def _sinhc(x):
+    """sinh(x) / x, 1 at 0."""
+    zero = x == 0
+    safe = np.where(zero, 1.0, x)
+    return np.where(zero, 1.0, np.sinh(safe) / safe)
+
+
+def _beta_pdf(sc, a, b, x):
+    return np.exp((a - 1) * np.log(x) + (b - 1) * np.log1p(-x) - sc.betaln(a, b))
+
+
+def _t_pdf(sc, df, t):
+    log_norm = sc.gammaln((df + 1) / 2) - sc.gammaln(df / 2) - 0.5 * np.log(np.pi * df)
+    return np.exp(log_norm - (df + 1) / 2 * np.log1p(t * t / df))
+
+
+def _chi2_pdf(sc, v, x):
+    return np.exp((v / 2 - 1) * np.log(x) - x / 2 - v / 2 * _LOG_2 - sc.gammaln(v / 2))
+
+
+def _ellipk_vjp(g, ans, m):
+    """K'(m) = (E - (1 - m) K) / (2 m (1 - m)); its limit at m = 0 is pi / 8."""
+    import scipy.special as sc
+
+    zero = m == 0
+    safe = np.where(zero, 0.5, m)
+    general = (sc.ellipe(safe) - (1 - safe) * sc.ellipk(safe)) / (2 * safe * (1 - safe))
+    return g * np.where(zero, np.pi / 8, general)
+
+
+def _ellipe_vjp(g, ans, m):
+    """E'(m) = (E - K) / (2 m); its limit at m = 0 is -pi / 8."""
+    import scipy.special as sc
+
+    zero = m == 0
+    safe = np.where(zero, 0.5, m)
+    return g * np.where(zero, -np.pi / 8, (sc.ellipe(safe) - sc.ellipk(safe)) / (2 * safe))
+
+
+def _boxcox1p_lmbda_vjp(g, ans, x, lmbda):
+    """As for boxcox, with log1p(x) for log(x)."""
+    log_x = np.log1p(x)
+    zero = lmbda == 0
+    safe = np.where(zero, 1.0, lmbda)
+    general = (np.power(1 + x, safe) * log_x - ans) / safe
+    return g * np.where(zero, log_x * log_x / 2, general)
+
+
+def _inv_boxcox1p_lmbda_vjp(g, ans, y, lmbda):
+    """As for inv_boxcox: inv_boxcox1p is inv_boxcox minus one."""
+    zero = lmbda == 0
+    safe = np.where(zero, 1.0, lmbda)
+    general = (ans + 1) * (y / (safe * (safe * y + 1)) - np.log1p(safe * y) / (safe * safe))
+    return g * np.where(zero, -(ans + 1) * y * y / 2, general)
+
+
 def _hypot1(t):
     """sqrt(1 + t^2), the factor pseudo_huber's derivatives share."""
     return np.sqrt(1 + t * t)
@@ -292,6 +460,7 @@ def _register_once() -> None:
         return
     _registered = True
     _register(sys.modules["scipy.special"])
+    _register_more(sys.modules["scipy.special"])
 
 
 class _RegisterAfterImport(importlib.abc.MetaPathFinder):
