@@ -299,6 +299,13 @@ def test_no_gradient_function_returns_no_graph(func):
         assert not getattr(leaf, "requires_grad", False), type(leaf)
 
 
+@pytest.mark.parametrize("func", _callable([*VJP_RULES, *TRACED_THROUGH]), ids=qualified_name)
+def test_differentiable_function_keeps_every_float_output_in_the_graph(func):
+    for leaf in _leaves(func(*_grad_args(func))):
+        if getattr(getattr(leaf, "dtype", None), "kind", "i") in ("f", "c"):
+            assert isinstance(leaf, nd.GradArray) and leaf.requires_grad
+
+
 def test_enough_no_gradient_functions_are_called():
     assert len(_callable(NO_GRADIENT)) >= 50
 
