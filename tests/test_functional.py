@@ -524,3 +524,76 @@ def test_second_derivative_of_linear_function_is_zero():
     np.testing.assert_array_equal(nd.hessian(f)(X3), np.zeros((3, 3)))
     np.testing.assert_array_equal(nd.hvp(f, X3, X3), np.zeros(3))
     assert nd.grad(nd.grad(lambda x: 3.0 * x), allow_unused=True)(1.0) == 0.0
+
+
+# --- classic examples -------------------------------------------------------------------------
+
+
+def test_rosenbrock_gradient_and_hessian_at_minimum():
+    def rosenbrock(p):
+        x, y = p[0], p[1]
+        return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+
+    p = np.array([1.0, 1.0])
+    np.testing.assert_allclose(nd.grad(rosenbrock)(p), [0.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(nd.hessian(rosenbrock)(p), [[802.0, -400.0], [-400.0, 200.0]])
+
+
+def test_higher_derivatives_of_tanh():
+    # autograd's tanh example: d^k/dx^k tanh by nesting grad, checked against closed forms.
+    x, t = 0.6, np.tanh(0.6)
+    derivs = [1 - t**2, -2 * t * (1 - t**2), (1 - t**2) * (6 * t**2 - 2)]
+    f = np.tanh
+    for expected in derivs:
+        f = nd.grad(f)
+        assert f(x) == pytest.approx(expected, rel=1e-10)
+    # the fourth one, against finite differences of the third
+    eps = 1e-5
+    assert nd.grad(f)(x) == pytest.approx((f(x + eps) - f(x - eps)) / (2 * eps), rel=1e-6)
+
+
+def test_exp_is_its_own_fifth_derivative():
+    f = np.exp
+    for _ in range(5):
+        f = nd.grad(f)
+    assert f(0.3) == pytest.approx(np.exp(0.3), rel=1e-12)
+
+
+def test_newton_step_inside_grad():
+    # Differentiating through an optimiser that itself uses derivatives (implicit function):
+    # one Newton step for argmin_y (y - a)^2 + y^4 / 4 depends on a; check d/da by differences.
+    def newton(a):
+        y = 0.0 * a
+        for _ in range(3):
+            dy = nd.grad(lambda y: (y - a) ** 2 + y**4 / 4)
+            d2y = nd.grad(dy)
+            y = y - dy(y) / d2y(y)
+        return y
+
+    a, eps = 0.8, 1e-6
+    expected = (newton(a + eps) - newton(a - eps)) / (2 * eps)
+    assert nd.grad(newton)(a) == pytest.approx(expected, rel=1e-6)
+
+
+def test_transforms_in_threads_do_not_interfere():
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(k):
+        f = lambda x: np.sum(np.sin(k * x) * x)
+        x = np.linspace(0.1, 1.0, 3) * k
+        return np.allclose(nd.hessian(f)(x), nd.jacobian(nd.grad(f))(x), rtol=1e-12)
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(work, [1.0, 2.0, 3.0, 4.0] * 4))
+
+
+def test_no_perturbation_confusion_with_nested_jvp():
+    # The Siskind-Pearlmutter example in forward style: jvp inside jvp.
+    def outer(x):
+        return x * nd.jvp(lambda y: x + y, (1.0,), (1.0,))[1]
+
+    _, tangent = nd.jvp(outer, (1.0,), (1.0,))
+    assert float(tangent) == pytest.approx(1.0)
+    _, tangent = nd.jvp(lambda x: x * nd.jvp(lambda y: x * y, (1.0,), (1.0,))[1], (3.0,), (1.0,))
+    assert float(tangent) == pytest.approx(6.0)
+    assert nd.grad(outer)(1.0) == pytest.approx(1.0)

@@ -221,3 +221,7 @@ def test_hypothesis_is_optional_at_import_time():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert "ImportError: ndgrad.testing.strategies needs hypothesis" in out.stdout
+
+
+def test_check_grad_accepts_container_outputs():
+    check_grad(lambda x: {"a": np.sin(x), "b": [x**2, np.ones(2)]}, X, order=2)

@@ -37,8 +37,8 @@ def _is_float_array(x: Any) -> bool:
 
 
 def _parts(out: Any) -> list[Any]:
-    """The float outputs of ``f``: one array, or the float members of a tuple or list."""
-    parts = list(out) if isinstance(out, (tuple, list)) else [out]
+    """The float outputs of ``f``: one array, or the float leaves of a tuple, list or dict."""
+    parts, _ = tree_flatten(out)
     return [
         p
         for p in parts
