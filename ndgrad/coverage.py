@@ -10,7 +10,8 @@ up as *unclassified* instead of silently losing gradients:
 - every ``np.ufunc`` in the ``numpy`` namespace, and the ufunc methods that have rules
   (``numpy.add.reduce``);
 - the public functions of ``numpy.fft`` and ``numpy.linalg``;
-- every public method and property of ``np.ndarray`` (names without a leading underscore).
+- every public method and property of ``np.ndarray`` (names without a leading underscore), and
+  indexing (``ndarray.__getitem__``, ``ndarray.__setitem__``).
 
 Each callable is counted once (``np.abs`` is ``np.absolute``; the private ``like=`` twin of
 ``np.ones`` is counted with ``np.ones``) and lands in one class, read from the dispatch tables
@@ -205,6 +206,9 @@ def _entries() -> list[Entry]:
         if not attr.startswith("_"):
             status, how = methods.get(attr, ("unclassified", ""))
             seen[f"ndarray.{attr}"] = Entry(f"ndarray.{attr}", "ndarray", status, how)
+    for attr in ("__getitem__", "__setitem__"):  # indexing: x[i] and x[i] = v are recorded
+        status, how = classify(getattr(np.ndarray, attr))
+        seen[f"ndarray.{attr}"] = Entry(f"ndarray.{attr}", "ndarray", status, how)
     return sorted(seen.values(), key=lambda e: (e.module, e.name.rpartition(".")[2], e.name))
 
 

@@ -76,6 +76,7 @@ def test_every_public_linalg_and_fft_function_is_in_a_table():
 def test_every_public_ndarray_name_is_classified():
     entries = {e.name: e for e in coverage.report().entries if e.module == "ndarray"}
     public = [n for n in dir(np.ndarray) if not n.startswith("_")]
+    public += ["__getitem__", "__setitem__"]  # indexing
     assert sorted(entries) == sorted(f"ndarray.{n}" for n in public)
     assert not [n for n, e in entries.items() if e.status == "unclassified"]
 
