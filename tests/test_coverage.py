@@ -311,6 +311,16 @@ def test_enough_no_gradient_functions_are_called():
     assert len(_callable(NO_GRADIENT)) >= 50
 
 
+def test_saving_an_array_that_requires_grad_saves_its_values(tmp_path):
+    x = nd.GradArray(MATRIX, requires_grad=True)
+    np.save(tmp_path / "x.npy", x)
+    np.savez(tmp_path / "x.npz", x=x)
+    np.savetxt(tmp_path / "x.txt", x)
+    np.testing.assert_array_equal(np.load(tmp_path / "x.npy"), MATRIX)
+    np.testing.assert_array_equal(np.load(tmp_path / "x.npz")["x"], MATRIX)
+    np.testing.assert_allclose(np.loadtxt(tmp_path / "x.txt"), MATRIX)
+
+
 def test_like_creation_returns_a_constant_grad_array():
     # Regression: ``like=`` hands the public function (no ``_implementation``) to the engine.
     w = nd.GradArray([1.0, 2.0], requires_grad=True)
