@@ -201,10 +201,13 @@ def test_standardize_pattern_matches_finite_differences():
 # --- arguments without a gradient refuse, never drop it ---------------------------------------
 
 
-def test_quantile_q_is_not_differentiable():
-    q = nd.GradArray(np.array(0.3), requires_grad=True)
-    with pytest.raises(nd.NotDifferentiableError, match="q"):
-        np.quantile(np.arange(5.0), q).backward()
+def test_quantile_gradient_in_q_is_the_gap_times_the_index_slope():
+    x = np.array([5.0, 1.0, 4.0, 2.0, 3.0])  # linear: virtual index q * (n - 1)
+    g = nd.grad(lambda q: np.quantile(x, q))(0.3)
+    np.testing.assert_allclose(g, (3.0 - 2.0) * 4)
+    g = nd.grad(lambda q: np.percentile(x, q, method="weibull"))(30.0)  # index q * (n + 1) - 1
+    np.testing.assert_allclose(g, (2.0 - 1.0) * 6 / 100)
+    assert nd.grad(lambda q: np.quantile(x, q, method="nearest"))(0.3) == 0.0
 
 
 def test_quantile_accepts_a_list_of_q():

@@ -290,46 +290,87 @@ defvjp(np.ptp, _ptp_vjp)
 # --- order statistics -------------------------------------------------------------------------
 
 
-def _order_statistic_vjp(g, ans, a, qshape, axis, keepdims):
-    """Every method of ``quantile`` returns a mix of the two order statistics around ``ans``.
+def _bracket(g, ans, a, qshape, axis):
+    """The two order statistics around ``ans`` and where ``ans`` lies between them.
 
-    They are found from ``ans`` itself: the largest element <= ``ans`` and the smallest >= it,
-    weighted by where ``ans`` lies between them; tied elements share their weight evenly and
-    NaN entries get none. The weights are piecewise constant, so the rule is linear in ``g``.
+    Every method of ``quantile`` returns a mix of the two order statistics around its result,
+    so they are found from ``ans`` itself: the largest element <= ``ans`` and the smallest >= it.
+    Tied elements share their weight evenly and NaN entries get none. The selection is piecewise
+    constant; the values ``lo``, ``hi`` and the position ``frac`` are recorded functions of
+    ``a`` and ``ans``, which keeps the mixed second derivatives (in ``a`` and ``q``) exact.
+    Returns ``g``, ``lo``, ``hi``, ``frac`` and the two selections, shaped ``qshape + a`` with
+    the reduced axes kept, and the reduced axes in that layout.
     """
     shape = np.shape(a)
     axes = _axes(axis, len(shape))
     kept = tuple(1 if i in axes else n for i, n in enumerate(shape))
     red = tuple(len(qshape) + i for i in axes)
+    t = np.reshape(ans, qshape + kept)
     with no_grad():
-        t = np.reshape(ans, qshape + kept)
-        lo = np.max(np.where(a <= t, a, -np.inf), axis=red, keepdims=True)
-        hi = np.min(np.where(a >= t, a, np.inf), axis=red, keepdims=True)
-        span = hi - lo
-        between = np.isfinite(span) & (span > 0)
-        frac = np.where(between, t - np.where(between, lo, 0), 0) / np.where(between, span, 1)
-        weights = (1 - frac) * _hits(a, lo, red) + frac * _hits(a, hi, red)
-    g = np.reshape(g, qshape + kept) * weights
+        below = np.max(np.where(a <= t, a, -np.inf), axis=red, keepdims=True)
+        above = np.min(np.where(a >= t, a, np.inf), axis=red, keepdims=True)
+        between = np.isfinite(above - below) & (above > below)
+        w_lo, w_hi = _hits(a, below, red), _hits(a, above, red)
+    lo = np.sum(np.where(w_lo > 0, a, 0) * w_lo, axis=red, keepdims=True)
+    hi = np.sum(np.where(w_hi > 0, a, 0) * w_hi, axis=red, keepdims=True)
+    span = np.where(between, hi - lo, 1)
+    frac = np.where(between, (np.where(between, t, 0) - np.where(between, lo, 0)) / span, 0)
+    return np.reshape(g, qshape + kept), lo, hi, frac, w_lo, w_hi, red, between
+
+
+def _order_statistic_vjp(g, ans, a, qshape, axis):
+    """``(1 - frac)`` of ``g`` to the lower order statistic, ``frac`` to the upper one."""
+    g, _, _, frac, w_lo, w_hi, _, _ = _bracket(g, ans, a, qshape, axis)
+    g = g * ((1 - frac) * w_lo + frac * w_hi)
     return np.sum(g, axis=tuple(range(len(qshape)))) if qshape else g
 
 
-def _quantile_vjp(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
-                  keepdims=False, **kwargs):  # fmt: skip
-    return _order_statistic_vjp(g, ans, a, np.shape(q), axis, keepdims)
+# d(virtual index)/dq = n + 1 - alpha - beta for NumPy's continuous quantile methods (H&F 1996);
+# the discrete ones (lower, higher, nearest, midpoint, *_cdf, closest_observation) are piecewise
+# constant in q.
+_INDEX_SLOPE = {
+    "linear": -1.0,
+    "weibull": 1.0,
+    "hazen": 0.0,
+    "interpolated_inverted_cdf": 0.0,
+    "median_unbiased": 1 / 3,
+    "normal_unbiased": 1 / 4,
+}
 
 
-def _quantile_q_vjp(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
-                    keepdims=False, **kwargs):  # fmt: skip
-    """Refuse rather than drop the gradient with respect to ``q``."""
-    raise not_differentiable("numpy.quantile", "no gradient with respect to q")
+def _quantile_rules(scale, nan):
+    """The rules of ``quantile`` (``scale=1``) or ``percentile`` (``scale=100``) for a and q."""
+
+    def a_rule(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+               keepdims=False, **kwargs):  # fmt: skip
+        return _order_statistic_vjp(g, ans, a, np.shape(q), axis)
+
+    def q_rule(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+               keepdims=False, **kwargs):  # fmt: skip
+        """d ans / dq = (hi - lo) * d(virtual index)/dq, inside a gap between order statistics;
+        0 where ``ans`` is an element itself (a kink: the subgradient 0)."""
+        if method not in _INDEX_SLOPE:
+            return np.zeros(np.shape(q))
+        qshape = np.shape(q)
+        g, lo, hi, _, _, _, red, between = _bracket(g, ans, a, qshape, axis)
+        if nan:
+            n = np.sum(~np.isnan(a), axis=tuple(i - len(qshape) for i in red), keepdims=True)
+        else:
+            n = np.prod([np.shape(a)[i - len(qshape)] for i in red])
+        slope = np.where(between, hi - lo, 0) * ((n + _INDEX_SLOPE[method]) / scale)
+        return np.sum(g * conj(slope), axis=tuple(range(len(qshape), np.ndim(g))))
+
+    return a_rule, q_rule
 
 
 def _median_vjp(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
-    return _order_statistic_vjp(g, ans, a, (), axis, keepdims)
+    return _order_statistic_vjp(g, ans, a, (), axis)
 
 
-for _f in (np.quantile, np.percentile, np.nanquantile, np.nanpercentile):
-    defvjp(_f, _quantile_vjp, _quantile_q_vjp)
+defvjp(np.quantile, *_quantile_rules(1, nan=False))
+defvjp(np.percentile, *_quantile_rules(100, nan=False))
+defvjp(np.nanquantile, *_quantile_rules(1, nan=True))
+defvjp(np.nanpercentile, *_quantile_rules(100, nan=True))
 defvjp(np.median, _median_vjp)
 defvjp(np.nanmedian, _median_vjp)
 

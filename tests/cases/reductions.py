@@ -64,15 +64,21 @@ CASES = {
         calls((R(2, 3),), (R(4),), (R(5),), axis=[None, 0, -1], keepdims=[False, True])
     ),
     np.nanmedian: Case(calls((_with_nan(R(2, 3)),), (_with_nan(R(4)),), axis=[None, -1])),
-    # q is passed by keyword: it is a constant here (its rule refuses to differentiate).
+    # q away from the points where it selects an element exactly (kinks in q)
     np.quantile: Case(
-        calls((R(2, 4),), q=[0.3, np.array([0.1, 0.5, 0.9])], axis=[None, 0, 1])
-        + calls((R(7),), q=[0.4], method=["lower", "higher", "nearest", "midpoint", "weibull"])
-        + calls((R(2, 4),), q=[np.array([0.25, 0.8])], axis=[1], keepdims=[True])
+        calls((R(2, 4), np.array(0.3)), (R(2, 4), np.array([0.1, 0.55, 0.9])), axis=[None, 0, 1])
+        + calls((R(7), np.array(0.4)), method=["lower", "higher", "nearest", "midpoint"])
+        + calls((R(7), np.array([0.3, 0.6])), method=["weibull", "hazen", "median_unbiased"])
+        + calls((R(2, 4), np.array([0.25, 0.8])), axis=[1], keepdims=[True])
+        + calls((R(2, 4),), q=[0.3, [0.2, 0.7]], axis=[1])
     ),
-    np.percentile: Case(calls((R(2, 4),), (R(5),), q=[30.0, np.array([10.0, 75.0])], axis=[-1])),
-    np.nanquantile: Case(calls((_with_nan(R(2, 4)),), q=[np.array([0.2, 0.6])], axis=[None, 1])),
-    np.nanpercentile: Case(calls((_with_nan(R(2, 4)),), q=[40.0], axis=[None, 0])),
+    np.percentile: Case(
+        calls((R(2, 4), np.array(30.0)), (R(5), np.array([10.0, 72.0])), axis=[None, -1])
+    ),
+    np.nanquantile: Case(
+        calls((_with_nan(R(2, 4)), np.array([0.2, 0.6])), axis=[None, 1], keepdims=[False, True])
+    ),
+    np.nanpercentile: Case(calls((_with_nan(R(2, 4)), np.array(40.0)), axis=[None, 0])),
     np.cumsum: Case(calls((R(2, 3),), axis=[None, 0, 1, -1]) + calls((R(),), (C(4),))),
     np.cumprod: Case(
         calls((R(2, 3),), axis=[None, 0, 1])
