@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import ndgrad as nd
 from ndgrad import GradArray
@@ -238,3 +241,39 @@ def test_setitem_on_a_leaf_that_requires_grad_raises():
     with nd.no_grad():
         x[0] = 1.0
     assert x.is_leaf and np.all(x.values[0] == 1.0)
+
+
+# --- random keys ------------------------------------------------------------------------------
+
+
+@st.composite
+def _array_and_key(draw):
+    shape = draw(hnp.array_shapes(min_dims=0, max_dims=3, max_side=4))
+    kinds = [hnp.basic_indices(shape, allow_newaxis=True)]
+    if shape and 0 not in shape:
+        kinds.append(hnp.integer_array_indices(shape, result_shape=hnp.array_shapes(max_dims=2)))
+        kinds.append(hnp.arrays(bool, shape))
+    return np.arange(np.prod(shape), dtype=float).reshape(shape), draw(st.one_of(kinds))
+
+
+@given(_array_and_key())
+def test_random_keys_read_and_write_like_numpy(array_and_key):
+    x, key = array_and_key
+    ours = GradArray(x, requires_grad=True)
+    np.testing.assert_array_equal(np.asarray(ours[key]), x[key])
+    np.sum(ours[key] * 2.0).backward()
+    counts = np.zeros(x.shape)
+    np.add.at(counts, key, 2.0)
+    np.testing.assert_array_equal(ours.grad, counts)
+    # Writing: the value's gradient is 1 where its write survived (the last one), else 0.
+    values = np.arange(np.size(x[key]), dtype=float).reshape(np.shape(x[key])) + 100.0
+    v = GradArray(values, requires_grad=True)
+    y = ours * 1.0
+    y[key] = v
+    want = x.copy()
+    want[key] = v.values
+    np.testing.assert_array_equal(y.values, want)
+    np.sum(y).backward()
+    survived = np.isin(v.values, want)
+    got = np.zeros(v.shape) if v.grad is None else v.grad  # None: nothing was written
+    np.testing.assert_array_equal(got, survived.astype(float))
