@@ -154,3 +154,35 @@ def test_cov_and_corrcoef():
     # d var(x) / dx = 2 (x - mean) / (n - 1)
     g = nd.grad(lambda x: np.cov(x))(X)
     np.testing.assert_allclose(g, 2 * (X - X.mean()) / (X.size - 1), rtol=1e-12)
+
+
+# --- more of scipy.stats, through scipy.special's rules ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "func", "args"),
+    [
+        ("norm.cdf", lambda x, loc, s: scipy.stats.norm.cdf(x, loc, s), (X, 0.2, 1.3)),
+        ("norm.logcdf", lambda x: scipy.stats.norm.logcdf(x), (X,)),
+        ("norm.ppf", lambda q: scipy.stats.norm.ppf(q), (np.array([0.2, 0.7]),)),
+        ("gamma.logpdf", lambda x, a, s: scipy.stats.gamma.logpdf(x, a, scale=s),
+         (np.abs(X), 2.5, 1.3)),
+        ("beta.logpdf", lambda x, a, b: scipy.stats.beta.logpdf(x, a, b),
+         (np.array([0.2, 0.7]), 2.5, 1.3)),
+        ("lognorm.logpdf", lambda x, s: scipy.stats.lognorm.logpdf(x, s), (np.abs(X), 0.7)),
+        ("poisson.logpmf", lambda mu: scipy.stats.poisson.logpmf(np.array([0, 2, 5]), mu),
+         (2.5,)),
+        ("multivariate_normal.logpdf",
+         lambda m: scipy.stats.multivariate_normal.logpdf(X[:2], mean=m, cov=np.eye(2)),
+         (np.array([0.1, 0.2]),)),
+    ],
+)  # fmt: skip
+def test_scipy_stats_functions_match_finite_differences(name, func, args):
+    args = tuple(np.asarray(a, dtype=float) for a in args)
+    check_grad(nd.differentiable(func), *args, order=2)
+
+
+def test_gamma_logpdf_gradient_in_shape_is_closed_form():
+    x, a = np.array([0.5, 1.5, 3.0]), 2.5
+    g = nd.grad(nd.differentiable(lambda a: np.sum(scipy.stats.gamma.logpdf(x, a))))(a)
+    np.testing.assert_allclose(g, np.sum(np.log(x) - scipy.special.psi(a)), rtol=1e-12)
