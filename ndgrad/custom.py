@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad._array import GradArray, _plain, _record, _unwrap_all, _unwrap_args, _wrap
-from ndgrad._errors import not_differentiable
+from ndgrad._errors import NotDifferentiableError, not_differentiable
 from ndgrad._graph import grad_enabled
 from ndgrad._registry import Primitive
 
@@ -129,6 +129,29 @@ def _plain_out(o: Any) -> Any:
     return o if isinstance(o, np.ndarray) else np.asarray(o)
 
 
+def _traced_residuals(cv: custom_vjp, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Run ``fwd`` on recorded arguments; refuse if it leaves NumPy (constant residuals)."""
+    why = (
+        f"higher derivatives of custom_vjp({cv.fun.__name__}) differentiate its backward pass, "
+        "so its fwd runs again on arrays that require grad, and {}. Write fwd and bwd with "
+        "NumPy calls (or register rules for what they call) to differentiate more than once."
+    )
+    try:
+        out, residuals = cv.fwd(*args, **kwargs)  # type: ignore[misc]
+    except NotDifferentiableError as exc:
+        msg = why.format(f"fwd called a function without a rule: {exc}")
+        raise NotDifferentiableError(msg) from exc
+    if not any(_requires_grad(o) for o in (out if isinstance(out, tuple) else (out,))):
+        # The residuals computed alongside would be constants: a wrong derivative, not an error.
+        raise NotDifferentiableError(
+            why.format(
+                "its output came back without a graph (fwd left NumPy, e.g. through "
+                "np.asarray, float() or a C routine)"
+            )
+        )
+    return residuals
+
+
 def _make_rule(cv: custom_vjp) -> Callable[..., Any]:
     """The node's rule: ``bwd`` once per cotangent, its results handed out per argument."""
     # The engine asks for one argument at a time with the same cotangent: call bwd once.
@@ -144,7 +167,7 @@ def _make_rule(cv: custom_vjp) -> Callable[..., Any]:
             if grad_enabled() and any(_requires_grad(a) for a in args):
                 # Recording the backward pass (higher order): recompute the residuals from the
                 # recorded arguments, so that their dependence on the inputs is differentiated.
-                _, residuals = cv.fwd(*args, **(_kwargs or {}))  # type: ignore[misc]
+                residuals = _traced_residuals(cv, args, _kwargs or {})
             cots = cv.bwd(residuals, g)  # type: ignore[misc]
             if not isinstance(cots, (tuple, list)):
                 cots = (cots,)

@@ -250,3 +250,35 @@ def test_custom_vjp_errors():
 def test_custom_vjp_keeps_name_and_doc():
     assert erfcx.__name__ == "erfcx"
     assert "scipy" in erfcx.__doc__
+
+
+def test_custom_vjp_whose_fwd_calls_itself_has_correct_second_derivatives():
+    # fwd calls the decorated function, so under a recorded backward the residual ``out``
+    # depends on ``a`` through the custom node itself: the Hessian is right.
+    b = np.array([0.1, -2.0, 1.0])
+    s = 1 / (1 + np.exp(b - X))
+    h = nd.hessian(lambda a: np.sum(py_logaddexp(a, b)))(X)
+    np.testing.assert_allclose(h, np.diag(s * (1 - s)), rtol=1e-10)
+
+
+def test_custom_vjp_leaving_numpy_refuses_second_derivatives():
+    @nd.custom_vjp
+    def py_exp(x):
+        return np.array([math.exp(v) for v in np.ravel(x)]).reshape(np.shape(x))
+
+    def fwd(x):
+        out = np.array([math.exp(v) for v in np.ravel(x)]).reshape(np.shape(x))
+        return out, out  # residual computed outside NumPy: a constant when recorded
+
+    py_exp.defvjp(fwd, lambda out, g: (g * out,))
+    f = lambda x: np.sum(py_exp(x))
+    np.testing.assert_allclose(nd.grad(f)(X), np.exp(X))  # first order is fine
+    with pytest.raises(nd.NotDifferentiableError, match="fwd left NumPy"):
+        nd.hessian(f)(X)
+
+
+def test_custom_vjp_calling_a_function_without_rule_refuses_second_derivatives(restore_tables):
+    mark_unsupported(scipy.special.erfcx, why="test")
+    with pytest.raises(nd.NotDifferentiableError, match="without a rule"):
+        nd.grad(nd.grad(lambda x: erfcx(x)))(0.5)
+    check_grad(erfcx, X)  # first order runs fwd on plain arrays: still fine
