@@ -186,3 +186,11 @@ def test_gamma_logpdf_gradient_in_shape_is_closed_form():
     x, a = np.array([0.5, 1.5, 3.0]), 2.5
     g = nd.grad(nd.differentiable(lambda a: np.sum(scipy.stats.gamma.logpdf(x, a))))(a)
     np.testing.assert_allclose(g, np.sum(np.log(x) - scipy.special.psi(a)), rtol=1e-12)
+
+
+def test_logsumexp_with_weights_is_refused_not_wrong():
+    # SciPy writes -inf into the array whose maximum it just took (in place): the gradient
+    # rule of max saved that array, so backward refuses instead of using the new values.
+    lse = nd.differentiable(lambda a: scipy.special.logsumexp(a, b=np.array([1.0, 2.0, 0.5])))
+    with pytest.raises(nd.InPlaceError, match="modified in place"):
+        nd.grad(lse)(X[:3])
