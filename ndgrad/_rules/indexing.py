@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ndgrad._errors import not_differentiable
 from ndgrad._registry import defvjp, mark_traced, unbroadcast
 from ndgrad._rules._common import conj, is_complex, zeros_of
 
@@ -95,7 +96,7 @@ def like_sequence(arrays, pieces):
     return np.stack(pieces)
 
 
-def _axis_key(ndim, axis, part):
+def axis_key(ndim, axis, part):
     """The index tuple that applies ``part`` (a slice or indices) along ``axis`` only."""
     return (slice(None),) * (axis % ndim) + (part,)
 
@@ -128,7 +129,7 @@ def _take_vjp(g, ans, a, indices, axis=None, out=None, mode="raise"):
     if axis is None:
         size = int(np.prod(shape, dtype=np.int64))
         return np.reshape(scatter_add(g, _in_range(indices, size, mode), (size,)), shape)
-    key = _axis_key(len(shape), axis, _in_range(indices, shape[axis], mode))
+    key = axis_key(len(shape), axis, _in_range(indices, shape[axis], mode))
     return scatter_add(g, key, shape)
 
 
@@ -173,7 +174,7 @@ def _compress_vjp(g, ans, condition, a, axis=None, out=None):
     if axis is None:
         size = int(np.prod(shape, dtype=np.int64))
         return np.reshape(scatter_add(g, kept, (size,)), shape)
-    return scatter_add(g, _axis_key(len(shape), axis, kept), shape)
+    return scatter_add(g, axis_key(len(shape), axis, kept), shape)
 
 
 def _extract_vjp(g, ans, condition, arr):
@@ -223,9 +224,7 @@ def _clip_vjp(part):
 def _nan_to_num_vjp(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
     """Finite values pass ``g``; replaced ones are constants (per part for complex ``x``)."""
     if not copy:
-        raise ValueError(
-            "nan_to_num(copy=False) overwrote its input, which the gradient needs; use copy=True"
-        )
+        raise not_differentiable("numpy.nan_to_num", "copy=False overwrote the input it needs")
     if is_complex(x):
         return np.where(np.isfinite(np.real(x)), np.real(g), 0) + 1j * np.where(
             np.isfinite(np.imag(x)), np.imag(g), 0

@@ -17,8 +17,9 @@ import itertools
 
 import numpy as np
 
+from ndgrad._errors import not_differentiable
 from ndgrad._registry import defvjp, defvjp_argnum, unbroadcast
-from ndgrad._rules.indexing import like_sequence, scatter_add, sequence_shapes
+from ndgrad._rules.indexing import axis_key, like_sequence, scatter_add, sequence_shapes
 
 
 def _numbers(shape):
@@ -44,11 +45,6 @@ def _gather_back(g, numbers, shape):
 def _each(g):
     """The cotangents of a function's outputs; one output comes as an array, not a tuple."""
     return g if isinstance(g, (tuple, list)) else (g,)
-
-
-def _axis_slice(ndim, axis, part):
-    """The index tuple that applies ``part`` (a slice or indices) along ``axis`` only."""
-    return (slice(None),) * (axis % ndim) + (part,)
 
 
 # --- changing array shape ---------------------------------------------------------------------
@@ -235,7 +231,7 @@ def _repeat_vjp(g, ans, a, repeats, axis=None):
         return np.reshape(scatter_add(g, source, (size,)), np.shape(a))
     n = np.shape(a)[axis]
     source = np.repeat(np.arange(n), repeats)
-    return scatter_add(g, _axis_slice(np.ndim(a), axis, source), np.shape(a))
+    return scatter_add(g, axis_key(np.ndim(a), axis, source), np.shape(a))
 
 
 defvjp(np.tile, _tile_vjp)
@@ -245,10 +241,11 @@ defvjp(np.repeat, _repeat_vjp)
 # --- adding and removing elements -------------------------------------------------------------
 def _pad_vjp(g, ans, array, pad_width, mode="constant", **kwargs):
     """Pad the element numbers the same way; padding that copies elements sends ``g`` back."""
+    # The other modes compute new values (means, ramps, odd reflections) rather than copy.
     if mode not in ("constant", "edge", "reflect", "symmetric", "wrap", "empty"):
-        raise NotImplementedError(f"no gradient for np.pad(mode={mode!r})")
+        raise not_differentiable("numpy.pad", f"mode={mode!r}")
     if kwargs.get("reflect_type", "even") != "even":
-        raise NotImplementedError("no gradient for np.pad(reflect_type='odd')")
+        raise not_differentiable("numpy.pad", "reflect_type='odd'")
     shape = np.shape(array)
     if mode in ("constant", "empty"):
         numbers = np.pad(_numbers(shape), pad_width, constant_values=-1)
@@ -273,13 +270,13 @@ def _insert_vjp_values(g, ans, arr, obj, values, axis=None):
 def _append_vjp_values(g, ans, arr, values, axis=None):
     if axis is None:
         return np.reshape(g[np.size(arr) :], np.shape(values))
-    return g[_axis_slice(g.ndim, axis, slice(np.shape(arr)[axis], None))]
+    return g[axis_key(g.ndim, axis, slice(np.shape(arr)[axis], None))]
 
 
 def _append_vjp_arr(g, ans, arr, values, axis=None):
     if axis is None:
         return np.reshape(g[: np.size(arr)], np.shape(arr))
-    return g[_axis_slice(g.ndim, axis, slice(0, np.shape(arr)[axis]))]
+    return g[axis_key(g.ndim, axis, slice(0, np.shape(arr)[axis]))]
 
 
 def _delete_vjp(g, ans, arr, obj, axis=None):
