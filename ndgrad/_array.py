@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ndgrad import _graph
 from ndgrad._errors import InPlaceError, not_differentiable
-from ndgrad._graph import Edge, LeafNode, Node, grad_enabled
+from ndgrad._graph import NO_KWARGS, OUTPUT, LeafNode, Node, grad_enabled, make_edge
 from ndgrad._registry import (
     NO_GRADIENT,
     TRACED_THROUGH,
@@ -212,6 +212,12 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
     # --- dispatch --------------------------------------------------------------------------
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method == "__call__" and not kwargs and len(inputs) <= 2:
+            # The common case, ``ufunc(x)`` or ``ufunc(x, y)`` on GradArrays, plain arrays and
+            # Python scalars, takes no general step: see _ufunc_fast.
+            done = _ufunc_fast(ufunc, inputs)
+            if done is not NotImplemented:
+                return done
         if method == "at" or kwargs.get("out") is not None:
             return _ufunc_inplace(ufunc, method, inputs, kwargs)
         raw = list(inputs)
@@ -412,6 +418,107 @@ def graph_array(raw: Any, node: Any, out: int) -> GradArray:
     return arr
 
 
+# --- the fast path of __array_ufunc__ ----------------------------------------------------------
+
+# Operand types that need no unwrapping and cannot override the ufunc.
+_PLAIN_OPERANDS = frozenset(
+    {np.ndarray, float, int, bool, complex, np.float64, np.float32, np.complex128, np.int64}
+)
+
+
+def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
+    """``ufunc(*inputs)`` without keywords, or NotImplemented to take the general path.
+
+    Same semantics as the general path, with each step specialised: operands checked by exact
+    type, one output wrapped without ``_wrap``'s dispatch, and the node built directly (no
+    ``where``, no ``out=``, no sequences).
+    """
+    x = inputs[0]
+    tx = type(x)
+    if tx is GradArray:
+        if x._base_ga is not None:
+            _fresh(x)
+        rx = _view(x, np.ndarray)
+    elif tx in _PLAIN_OPERANDS:
+        rx = x
+    else:
+        return NotImplemented
+    if len(inputs) == 1:
+        res = ufunc(rx)
+        y = ry = None
+        ty = None
+    else:
+        y = inputs[1]
+        ty = type(y)
+        if ty is GradArray:
+            if y._base_ga is not None:
+                _fresh(y)
+            ry = _view(y, np.ndarray)
+        elif ty in _PLAIN_OPERANDS:
+            ry = y
+        else:
+            return NotImplemented
+        res = ufunc(rx, ry)
+    tr = type(res)
+    if tr is not np.ndarray:
+        if not isinstance(res, np.generic):  # several outputs (divmod, frexp, modf)
+            return _ufunc_finish(ufunc, inputs, [rx] if ty is None else [rx, ry], res)
+        res = np.asarray(res)
+    if res.dtype.kind not in _FLOAT_KINDS:
+        return res  # integer and boolean results never carry gradients
+    out = _view(res, GradArray)
+    gx = tx is GradArray and x._node is not None
+    gy = ty is GradArray and y._node is not None
+    if not (gx or gy) or not grad_enabled():
+        return out
+    prim = VJP_RULES.get(ufunc)
+    if prim is None:
+        raise not_differentiable(qualified_name(ufunc))
+    saves = prim.saves
+    if saves is None or prim.meta:  # a rule the bytecode scan could not read: general recording
+        grad_inputs = [(i, None, a) for i, a in enumerate(inputs) if type(a) is GradArray]
+        grad_inputs = [gi for gi in grad_inputs if gi[2]._node is not None]
+        _record(prim, grad_inputs, [rx] if ty is None else [rx, ry], {}, res, out)
+        return out
+    versions = []
+    if gx:
+        if gy:
+            edges = (make_edge(0, None, x), make_edge(1, None, y))
+        else:
+            edges = (make_edge(0, None, x),)
+        if 0 in saves:
+            versions.append((x._version, x._version[0], 0))
+    else:
+        edges = (make_edge(1, None, y),)
+    if gy and 1 in saves:
+        versions.append((y._version, y._version[0], 1))
+    if ty is None:
+        args: tuple[Any, ...] = (rx if 0 in saves else None,)
+    else:
+        args = (rx if 0 in saves else None, ry if 1 in saves else None)
+    ans = None
+    if prim.saves_ans:
+        ans = res
+        versions.append((out._version, 0, OUTPUT))
+    out._node = Node(prim, edges, args, NO_KWARGS, ans, tuple(versions), None)
+    return out
+
+
+def _ufunc_finish(ufunc: np.ufunc, inputs: tuple[Any, ...], raw: list[Any], res: Any) -> Any:
+    """Wrap and record a ufunc call with several outputs, computed by the fast path."""
+    outs = _wrap(res)
+    grad_inputs = [
+        (i, None, a) for i, a in enumerate(inputs) if type(a) is GradArray and a._node is not None
+    ]
+    if not grad_inputs or not grad_enabled() or not _any_float(outs):
+        return outs
+    prim = VJP_RULES.get(ufunc)
+    if prim is None:
+        raise not_differentiable(qualified_name(ufunc))
+    _record(prim, grad_inputs, raw, {}, res, outs)  # type: ignore[arg-type]
+    return outs
+
+
 # --- recording --------------------------------------------------------------------------------
 
 GradInput = tuple[int, int | None, GradArray]  # (positional slot, index in a sequence, array)
@@ -437,12 +544,12 @@ def _record(
     versions = []
     edges = []
     for slot, flat, x in grad_inputs:
-        edges.append(Edge(slot, flat, x._node, x._out, x.shape, x.dtype))
+        edges.append(make_edge(slot, flat, x))
         snapshot = saved is not None and saved[slot] is not raw[slot]  # a private copy
         if (saves is None or slot in saves) and not snapshot:
-            versions.append((x._version, x._version[0], f"argument {slot} of {prim.name}"))
+            versions.append((x._version, x._version[0], slot))
     if old_out is not None and old_out._node is not None:
-        edges.append(Edge(-1, None, old_out._node, old_out._out, old_out.shape, old_out.dtype))
+        edges.append(make_edge(-1, None, old_out))
     flat_outs = _flat_outputs(outs)
     ans = None
     if prim.saves_ans:
@@ -451,15 +558,17 @@ def _record(
             raws = [np.copy(r) for r in raws]
         ans = raws[0] if len(raws) == 1 else tuple(raws)
         versions.extend(
-            (o._version, o._version[0], f"the output of {prim.name}")
-            for o in flat_outs
-            if isinstance(o, GradArray)
+            (o._version, o._version[0], OUTPUT) for o in flat_outs if isinstance(o, GradArray)
         )
-    out_meta = tuple(
-        (o.shape, o.dtype) if isinstance(o, np.ndarray) else ((), np.dtype(type(o)))
-        for o in flat_outs
+    out_meta = None
+    if len(flat_outs) > 1:  # zeros stand in for the cotangent of an unused output
+        out_meta = tuple(
+            (o.shape, o.dtype) if isinstance(o, np.ndarray) else ((), np.dtype(type(o)))
+            for o in flat_outs
+        )
+    node = Node(
+        prim, tuple(edges), tuple(args), kwargs or NO_KWARGS, ans, tuple(versions), out_meta, where
     )
-    node = Node(prim, tuple(edges), tuple(args), kwargs, ans, versions, out_meta, where)
     for i, o in enumerate(flat_outs):
         if isinstance(o, GradArray):
             o._node = node
@@ -518,6 +627,9 @@ def call_primitive(
             name = next(k for k, v in kwargs.items() if _needs_grad(v))
             raise not_differentiable(prim.name, f"no gradient for the keyword argument {name!r}")
         raw_kwargs = _unwrap_all(kwargs)
+        if grad_inputs and kwargs.get("out") is not None and grad_enabled():
+            # The node would go to a new wrapper, leaving ``out`` itself silently unrecorded.
+            raise not_differentiable(prim.name, "out= is not recorded; use the return value")
     res = impl(*raw, **raw_kwargs)
     outs = _wrap(res)
     _track_views(outs, args, raw, prim, impl, raw_kwargs)

@@ -148,8 +148,29 @@ class LeafNode:
         return "leaf"
 
 
+# What a node whose rules need no keyword arguments holds: one shared, never-modified dict
+# instead of a new one per operation.
+NO_KWARGS: dict[str, Any] = {}
+# ``versions`` entries name what they saved by position: an argument's slot, or this for ``ans``.
+OUTPUT = -1
+
+# Built with tuple.__new__ directly: NamedTuple's own __new__ is a Python function, and an edge
+# is made for every recorded input.
+_tuple_new = tuple.__new__
+
+
+def make_edge(slot: int, flat: int | None, x: Any) -> Edge:
+    """The edge to GradArray ``x``, passed at positional ``slot`` (``flat``: within a sequence)."""
+    return _tuple_new(Edge, (slot, flat, x._node, x._out, x.shape, x.dtype))  # type: ignore[no-any-return]
+
+
 class Node:
-    """One recorded operation."""
+    """One recorded operation.
+
+    ``versions`` holds ``(counter, seen, what)`` for each saved GradArray, ``what`` being the
+    argument's slot or ``OUTPUT``; ``out_meta`` the ``(shape, dtype)`` of each output, or None
+    for a node with one output (the only case that needs no zeros for a missing cotangent).
+    """
 
     __slots__ = (
         "__weakref__",
@@ -172,8 +193,8 @@ class Node:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         ans: Any,
-        versions: list[tuple[list[int], int, str]],
-        out_meta: tuple[tuple[tuple[int, ...], np.dtype[Any]], ...],
+        versions: tuple[tuple[list[int], int, int], ...],
+        out_meta: tuple[tuple[tuple[int, ...], np.dtype[Any]], ...] | None,
         where: Any = None,
     ) -> None:
         self.prim = prim
@@ -183,7 +204,7 @@ class Node:
         self.ans = ans
         self.versions = versions
         self.out_meta = out_meta
-        self.n_out = len(out_meta)
+        self.n_out = 1 if out_meta is None else len(out_meta)
         self.where = where
         self.freed = False
 
@@ -245,8 +266,13 @@ def _needed(order: list[Any], targets: set[Any]) -> set[Any]:
 
 
 def _check_versions(node: Node) -> None:
-    for counter, seen, what in node.versions:
+    for counter, seen, slot in node.versions:
         if counter[0] != seen:
+            what = (
+                f"the output of {node.name}"
+                if slot == OUTPUT
+                else f"argument {slot} of {node.name}"
+            )
             raise InPlaceError(
                 f"{what} saved by {node.name} for the backward pass was modified in place "
                 f"afterwards (its version went from {seen} to {counter[0]}). Compute the "
@@ -361,9 +387,19 @@ def _run_rule(node: Node, slot: int, g: Any, ans: Any, args: tuple[Any, ...]) ->
 
 
 def _store(
-    grads: dict[Any, Any], owned: set[int], node: Any, out: int, c: Any, inplace: bool
+    grads: dict[Any, Any],
+    owned: set[int],
+    node: Any,
+    out: int,
+    c: Any,
+    inplace: bool,
+    fresh: bool = False,
 ) -> None:
-    """Add cotangent ``c`` to what ``node``'s output ``out`` has received so far."""
+    """Add cotangent ``c`` to what ``node``'s output ``out`` has received so far.
+
+    ``fresh``: nothing but this backward refers to ``c`` (a rule's new result), so later
+    cotangents may be added into it in place.
+    """
     if node.n_out == 1:
         prev = grads.get(node)
     else:
@@ -371,6 +407,8 @@ def _store(
         prev = slots[out]
     if prev is None:
         total = c
+        if fresh and inplace:
+            owned.add(id(c))
     elif inplace and id(prev) in owned:
         prev += c  # a sum this backward allocated itself: nobody else holds it
         total = prev
@@ -449,8 +487,13 @@ def backward(
     with set_grad_enabled(create_graph):
         while ready:
             node = ready.pop()
-            g = _take(grads, owned, node)
-            if node in targets:
+            if node.n_out == 1:  # _take, inlined for the common case
+                g = grads.pop(node, None)
+                if owned and g is not None:
+                    owned.discard(id(g))
+            else:
+                g = _take(grads, owned, node)
+            if targets and node in targets:
                 results[node] = g
                 continue
             if g is not None and (needed is None or node in needed):
@@ -458,21 +501,73 @@ def backward(
                     if inputs is None:
                         _accumulate_leaf(node, g, sys.getrefcount(g) <= _STEAL_REFS)
                     continue
-                _check_live(node)
-                _check_versions(node)
-                for edge, c in _cotangents(node, g, create_graph):
-                    if needed is None or edge.parent in needed:
-                        _store(grads, owned, edge.parent, edge.out, c, inplace)
+                if node.freed:
+                    _check_live(node)
+                if node.versions:
+                    _check_versions(node)
+                prim = node.prim
+                if inplace and node.where is None and prim.argnum_rule is None:
+                    _run_simple(node, prim, g, grads, owned, needed)
+                else:
+                    for edge, c in _cotangents(node, g, create_graph):
+                        if needed is None or edge.parent in needed:
+                            _store(grads, owned, edge.parent, edge.out, c, inplace)
                 del g
             for edge in node.edges:
-                left[edge.parent] -= 1
-                if left[edge.parent] == 0:
-                    ready.append(edge.parent)
+                parent = edge[2]
+                count = left[parent] - 1
+                left[parent] = count
+                if count == 0:
+                    ready.append(parent)
             if not retain_graph and type(node) is Node:
                 _release(node)
     if inputs is None:
         return None
     return [_pick(results.get(node), node, out) for node, out in inputs]
+
+
+def _run_simple(
+    node: Node,
+    prim: Primitive,
+    g: Any,
+    grads: dict[Any, Any],
+    owned: set[int],
+    needed: set[Any] | None,
+) -> None:
+    """``_cotangents`` + ``_store`` for the common node: one rule per argument, no ``where=``,
+    plain arrays (no create_graph). A cotangent that only this backward refers to is marked as
+    owned, so that a second cotangent for the same array is added into it."""
+    args, kwargs, ans, rules = node.args, node.kwargs, node.ans, prim.rules
+    n_rules = len(rules)
+    by_slot: dict[int, Any] | None = None  # a sequence argument's rule runs once for all
+    for edge in node.edges:
+        slot, flat = edge[0], edge[1]
+        rule = rules[slot] if slot < n_rules else None
+        if rule is None or (needed is not None and edge[2] not in needed):
+            continue
+        if flat is None:
+            c = rule(g, ans, *args, **kwargs)
+        else:
+            if by_slot is None:
+                by_slot = {}
+            if slot not in by_slot:
+                by_slot[slot] = rule(g, ans, *args, **kwargs)
+            c = by_slot[slot]
+            if c is not None:
+                c = _flatten(c)[flat]
+        if c is None:
+            continue
+        if type(c) is not np.ndarray:
+            c = np.asarray(c)
+        if c.shape != edge[4] or c.dtype != edge[5]:
+            c = _fit(c, edge, prim)
+        fresh = (
+            sys.getrefcount(c) <= _STEAL_REFS
+            and c.base is None
+            and type(c) is np.ndarray
+            and c.flags.writeable
+        )
+        _store(grads, owned, edge[2], edge[3], c, True, fresh)
 
 
 def _pick(g: Any, node: Any, out: int) -> Any:
@@ -483,7 +578,7 @@ def _pick(g: Any, node: Any, out: int) -> Any:
 
 def _release(node: Node) -> None:
     node.args = ()
-    node.kwargs = {}
+    node.kwargs = NO_KWARGS
     node.ans = None
-    node.versions = []
+    node.versions = ()
     node.freed = True
