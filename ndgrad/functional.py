@@ -797,7 +797,11 @@ def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
         gs = list(g) if isinstance(g, tuple) else [g]
         pairs = [(o, c) for o, c in zip(outs, gs, strict=True) if _requires_grad(o)]
         if not pairs:
-            return {}
+            raise ValueError(
+                f"checkpoint({fname}): when recomputed on arrays that require grad, the block "
+                "returned no float array that depends on them. The usual cause is a conversion "
+                "that strips the GradArray: np.asarray(x), float(x) or math.* inside the block."
+            )
         cots = _graph.backward(
             [(o._node, o._out) for o, _ in pairs],
             [c for _, c in pairs],

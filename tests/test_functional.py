@@ -597,3 +597,10 @@ def test_no_perturbation_confusion_with_nested_jvp():
     _, tangent = nd.jvp(lambda x: x * nd.jvp(lambda y: x * y, (1.0,), (1.0,))[1], (3.0,), (1.0,))
     assert float(tangent) == pytest.approx(6.0)
     assert nd.grad(outer)(1.0) == pytest.approx(1.0)
+
+
+def test_checkpoint_of_block_that_strips_the_graph_raises():
+    block = nd.checkpoint(lambda x: np.sin(np.asarray(x)))
+    x = nd.GradArray(X3, requires_grad=True)
+    with pytest.raises(ValueError, match="strips the GradArray"):
+        np.sum(block(x)).backward()
