@@ -277,3 +277,29 @@ def test_random_keys_read_and_write_like_numpy(array_and_key):
     survived = np.isin(v.values, want)
     got = np.zeros(v.shape) if v.grad is None else v.grad  # None: nothing was written
     np.testing.assert_array_equal(got, survived.astype(float))
+
+
+# --- selections ndgrad refuses to differentiate -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: np.pad(x, 1, mode="mean"),
+        lambda x: np.pad(x, 1, mode="linear_ramp"),
+        lambda x: np.pad(x, 1, mode="reflect", reflect_type="odd"),
+        lambda x: np.nan_to_num(x * 1.0, copy=False),
+    ],
+)
+def test_refused_selections_raise_instead_of_a_wrong_gradient(call):
+    x = GradArray([1.0, 2.0, 4.0], requires_grad=True)
+    with pytest.raises(nd.NotDifferentiableError):
+        np.sum(call(x)).backward()
+
+
+def test_clip_bound_given_by_keyword_must_be_constant():
+    x, hi = GradArray([1.0, 2.0], requires_grad=True), GradArray(1.5, requires_grad=True)
+    with pytest.raises(nd.NotDifferentiableError, match="max"):
+        np.clip(x, max=hi)
+    np.sum(np.clip(x, None, hi)).backward()
+    assert hi.grad == 1.0
