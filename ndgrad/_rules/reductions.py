@@ -554,8 +554,57 @@ def _gradient_transpose(g, h, axis, edge_order):
     return out
 
 
+def _gradient_coordinate_grad(g, f, x, axis, edge_order):
+    """The cotangent of coordinates ``x`` along ``axis``, through the spacings ``dx = diff(x)``.
+
+    Each stencil weight is a function of its one or two neighbouring spacings; ``products[k]``
+    is ``g * conj(f)`` at the row and the ``k``-th point it reads, summed across the other axes.
+    """
+    ndim, n = np.ndim(f), np.shape(f)[axis]
+    others = tuple(i for i in range(ndim) if i != axis % ndim)
+
+    def at(start, stop):
+        return _along(axis, ndim, slice(start, stop))
+
+    def products(rows, cols):  # sum over the other axes of g[rows] * conj(f[cols])
+        return np.sum(g[at(*rows)] * conj(f[at(*cols)]), axis=others)
+
+    dx = np.diff(x)
+    d1, d2 = dx[:-1], dx[1:]
+    s = d1 + d2
+    inner = [products((1, n - 1), (k, n - 2 + k)) for k in range(3)]
+    # d(a, b, c)/d d1 and d(a, b, c)/d d2 for a = -d2/(d1 s), b = 1/d1 - 1/d2, c = d1/(d2 s)
+    by_d1 = inner[0] * (1 / d1**2 - 1 / s**2) - inner[1] / d1**2 + inner[2] / s**2
+    by_d2 = -inner[0] / s**2 + inner[1] / d2**2 - inner[2] * d1 * (d1 + 2 * d2) / (d2 * s) ** 2
+    m = n - 1
+    grad_dx = scatter_add(by_d1, slice(0, m - 1), (m,)) + scatter_add(by_d2, slice(1, m), (m,))
+    if edge_order == 1:  # (f[1] - f[0]) / dx[0] and (f[-1] - f[-2]) / dx[-1]
+        first = products((0, 1), (1, 2)) - products((0, 1), (0, 1))
+        last = products((n - 1, n), (n - 1, n)) - products((n - 1, n), (n - 2, n - 1))
+        ends = (-first[0] / dx[0] ** 2, -last[0] / dx[-1] ** 2)
+        grad_dx = grad_dx + scatter_add(np.stack(ends), np.array([0, m - 1]), (m,))
+    else:
+        a1, a2, b1, b2 = dx[0], dx[1], dx[-2], dx[-1]
+        sa, sb = a1 + a2, b1 + b2
+        p = [products((0, 1), (k, k + 1))[0] for k in range(3)]
+        r = [products((n - 1, n), (n - 3 + k, n - 2 + k))[0] for k in range(3)]
+        # first row: A = -(2 a1 + a2)/(a1 sa), B = 1/a1 + 1/a2, C = -a1/(a2 sa); A + B + C = 0
+        c_a1, c_a2 = -1 / sa**2, a1 * (a1 + 2 * a2) / (a2 * sa) ** 2
+        by_a1 = p[0] * (1 / a1**2 - c_a1) - p[1] / a1**2 + p[2] * c_a1
+        by_a2 = p[0] * (1 / a2**2 - c_a2) - p[1] / a2**2 + p[2] * c_a2
+        # last row: A = b2/(b1 sb), B = -(1/b1 + 1/b2), C = (2 b2 + b1)/(b2 sb); A + B + C = 0
+        a_b1, a_b2 = -b2 * (2 * b1 + b2) / (b1 * sb) ** 2, 1 / sb**2
+        by_b1 = r[0] * a_b1 + r[1] / b1**2 - r[2] * (a_b1 + 1 / b1**2)
+        by_b2 = r[0] * a_b2 + r[1] / b2**2 - r[2] * (a_b2 + 1 / b2**2)
+        grad_dx = grad_dx + scatter_add(
+            np.stack([by_a1, by_a2, by_b1, by_b2]), np.array([0, 1, m - 2, m - 1]), (m,)
+        )
+    return _diff_transpose(grad_dx, 1, 0)
+
+
 def _gradient_vjp(argnum, g, ans, f, *varargs, axis=None, edge_order=1):
-    """``f`` gets the transposed stencils; a scalar spacing ``h`` gets ``-sum(g * ans) / h``."""
+    """``f`` gets the transposed stencils; a scalar spacing ``h`` gets ``-sum(g * ans) / h``;
+    coordinates get the derivatives of the stencil weights in their spacings."""
     axes, spacings = _gradient_spacings(f, varargs, axis)
     gs = (g,) if len(axes) == 1 else g
     if argnum == 0:
@@ -563,10 +612,11 @@ def _gradient_vjp(argnum, g, ans, f, *varargs, axis=None, edge_order=1):
                    for gk, h, ax in zip(gs, spacings, axes, strict=True))  # fmt: skip
     h = varargs[argnum - 1]
     if np.ndim(h) != 0:
-        raise not_differentiable("numpy.gradient", "no gradient with respect to coordinates")
+        k = argnum - 1
+        return _gradient_coordinate_grad(gs[k], f, h, axes[k], edge_order)
     outs = (ans,) if len(axes) == 1 else ans
     used = range(len(axes)) if len(varargs) == 1 else [argnum - 1]
-    return -sum(np.sum(gs[k] * outs[k]) for k in used) / h
+    return -sum(np.sum(gs[k] * conj(outs[k])) for k in used) / h
 
 
 defvjp_argnum(np.gradient, _gradient_vjp)

@@ -101,15 +101,13 @@ CASES = {
         + calls((R(3, 2),), axis=[1], prepend=[0.5], append=[np.ones((3, 1))])
     ),
     np.ediff1d: Case(calls((R(5),), (R(2, 3),), (R(4), R(2), R(1, 2)), (R(3), None, R()))),
-    # coordinate arrays go in by keyword (the call puts them in place): they are constants here
     np.gradient: Case(
         calls((R(5),), (R(3, 4),), (R(3, 4), 0.5), (R(3, 4), 0.5, 2.0), (C(4),))
         + calls((R(3, 4),), edge_order=[2], axis=[None, 0, -1])
         + calls((R(3, 4), 0.7), axis=[1])
-        + calls((R(3, 4),), coords=[[_COORDS[3], _COORDS[4]]], edge_order=[1, 2])
-        + calls((R(3, 4),), coords=[[_COORDS[4]]], axis=[-1], edge_order=[2])
-        + calls((R(3, 4), 0.6), coords=[[_COORDS[4]]], edge_order=[2]),
-        call=lambda f, *spacing, coords=(), **kwargs: np.gradient(f, *spacing, *coords, **kwargs),
+        + calls((R(3, 4), _COORDS[3], _COORDS[4]), edge_order=[1, 2])
+        + calls((R(3, 4), _COORDS[4]), axis=[-1], edge_order=[2])
+        + calls((R(3, 4), 0.6, _COORDS[4]), (C(4), _COORDS[4]), edge_order=[2])
     ),
     np.cov: Case(
         calls((R(3, 4),), (R(4),), (R(3, 4), R(2, 4)), (R(4), R(4)), (C(2, 4),))
