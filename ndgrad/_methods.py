@@ -118,7 +118,10 @@ class FlatIter:
             value = np.resize(value, np.shape(positions))  # NumPy repeats a shorter value
         elif np.ndim(value) > 0:
             value = np.reshape(value, np.shape(positions))
-        base[np.unravel_index(positions, base.shape)] = value
+        if base.ndim == 0:  # a 1-element view of a 0-d array (always a view): written through
+            np.reshape(base, (1,))[positions] = value
+        else:
+            base[np.unravel_index(positions, base.shape)] = value
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
         flat = np.ravel(_plain(self.base))  # a view when it can be, as NumPy's flatiter gives
@@ -176,9 +179,12 @@ def _guarded(name: str, why: str) -> Any:
     return method
 
 
-def reshape(self: GradArray, *shape: Any, order: Any = "C") -> Any:
+def reshape(self: GradArray, *shape: Any, order: Any = "C", copy: Any = None) -> Any:
     """Same as ``numpy.reshape``; accepts ``x.reshape(2, 3)`` as well as ``x.reshape((2, 3))``."""
-    return np.reshape(self, shape[0] if len(shape) == 1 else shape, order=order)
+    shape = shape[0] if len(shape) == 1 else shape
+    if copy is None:
+        return np.reshape(self, shape, order=order)
+    return np.reshape(self, shape, order=order, copy=copy)
 
 
 def transpose(self: GradArray, *axes: Any) -> Any:

@@ -141,6 +141,7 @@ def test_method_gives_numpy_values(name, args):
         lambda x: x.mT,
         lambda x: x.reshape(3, 2),
         lambda x: x.reshape((6,)),
+        lambda x: x.reshape(3, 2, order="F", copy=True),
         lambda x: x.ravel(),
         lambda x: x.flatten(),
         lambda x: x[None].squeeze(),
@@ -233,6 +234,21 @@ def test_flat_assignment_is_recorded():
         return y
 
     check_grad(f, _x(), np.array([0.5, 1.5, 2.5]), order=2)
+
+
+def test_flat_assignment_into_a_0d_array():
+    def f(x, v):
+        y = nd.asarray(x) * 1.0  # stays a 0-d array (a NumPy scalar would drop the write)
+        y.flat[0] = v
+        return y * x
+
+    def g(x, v):
+        y = nd.asarray(x) * 1.0
+        y.flat = v
+        return y * x
+
+    check_grad(f, np.array(2.0), np.array(3.0), order=2)
+    check_grad(g, np.array(2.0), np.array(3.0), order=2)
 
 
 def test_flat_setter_assigns_every_element():
