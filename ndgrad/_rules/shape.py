@@ -48,7 +48,10 @@ def _each(g):
 
 
 # --- changing array shape ---------------------------------------------------------------------
-defvjp(np.reshape, lambda g, ans, a, shape=None, order="C", **kw: np.reshape(g, np.shape(a)))
+defvjp(
+    np.reshape,
+    lambda g, ans, a, shape=None, order="C", **kw: np.reshape(g, np.shape(a), order=order),
+)
 defvjp(np.ravel, lambda g, ans, a, order="C": np.reshape(g, np.shape(a), order=order))
 
 

@@ -22,7 +22,11 @@ def _pieces(func):
 
 CASES = {
     # changing array shape
-    np.reshape: Case(calls((R(2, 3), (3, 2)), (R(2, 3), (-1,)), (R(6), (2, 3)), (R(), (1, 1)))),
+    np.reshape: Case(
+        calls((R(2, 3), (3, 2)), (R(2, 3), (-1,)), (R(6), (2, 3)), (R(), (1, 1)))
+        + calls((R(2, 3), (3, 2)), (R(2, 3, 2), (4, 3)), order=["F"])
+        + calls((R(2, 3), (3, 2)), copy=[True])
+    ),
     np.ravel: Case(calls((R(2, 3),), order=["C", "F"]) + calls((R(),))),
     np.resize: Case(calls((R(2, 3), (4, 3)), (R(3), (2, 2)), (R(2, 2), (5,)), (R(4), (2,)))),
     # transpose-like operations
