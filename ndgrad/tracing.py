@@ -47,14 +47,16 @@ calls ``argsreduce``, ``_logpdf``, ...), so it was not chosen.
 Limits
 ------
 - Names bound in other ways are not reached: a default argument (``def f(x, conv=np.asarray)``),
-  a class attribute, a closure, or a module imported during a scope (it keeps the replacement,
-  which still checks the context variable, so it stays correct).
+  a class attribute or a closure. (A module imported during a scope binds the replacement and
+  keeps it afterwards; it still checks the context variable, so it stays correct.)
 - C and Cython code that converts through NumPy's C API (``PyArray_FROM_OTF``) strips the
-  subclass; so do ``float(x)``, ``x.item()``, ``x.tolist()`` and ``math.*``. Such a break is
-  not silent: ``nd.grad`` raises its "does not depend on the input" error, or the function
-  without a rule raises ``NotDifferentiableError``.
+  subclass; so do ``float(x)``, ``x.item()``, ``x.tolist()`` and ``math.*``. When that cuts
+  every path, ``nd.grad`` raises its "does not depend on the input" error; a cut on one path
+  among several loses that path's contribution, as anywhere in ndgrad.
 - Writing a recorded value into a plain ndarray that was allocated before the scope
   (``out[i] = x``) cannot be recorded; allocate inside the scope.
+- Code that tests ``type(a) is np.ndarray`` on a buffer allocated in the scope sees a
+  GradArray; pickling ``np.asarray`` itself by reference fails while a scope is open.
 """
 
 from __future__ import annotations
