@@ -251,10 +251,12 @@ def fill(self: GradArray, value: Any) -> None:
     self[...] = value
 
 
-def sort(self: GradArray, axis: int = -1, kind: Any = None, order: Any = None) -> None:
+def sort(
+    self: GradArray, axis: int = -1, kind: Any = None, order: Any = None, *, stable: Any = None
+) -> None:
     """Sort in place, recorded as ``x[...] = np.sort(x)``."""
     # Sort a copy: np.sort's rule keeps its input, which the write then changes.
-    self[...] = np.sort(np.copy(self), axis=axis, kind=kind, order=order)
+    self[...] = np.sort(np.copy(self), axis=axis, kind=kind, order=order, stable=stable)
 
 
 def partition(

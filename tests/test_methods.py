@@ -194,7 +194,7 @@ def _inplace(method):
     ("method", "closed_form"),
     [
         (lambda y: y.sort(), lambda x: np.sort(x)),
-        (lambda y: y.sort(axis=0), lambda x: np.sort(x, axis=0)),
+        (lambda y: y.sort(axis=0, stable=True), lambda x: np.sort(x, axis=0)),
         (lambda y: y.partition(1), lambda x: np.partition(x, 1)),
         (lambda y: y.fill(2.0), lambda x: np.full_like(x, 2.0)),
         (lambda y: y.put([0, 5], [7.0, 8.0]), None),
