@@ -223,13 +223,13 @@ def test_interp_with_period_is_not_differentiable():
         np.sum(y).backward()
 
 
-def test_cov_weights_are_not_differentiable():
-    w = nd.GradArray(np.array([1.0, 2.0, 1.0]), requires_grad=True)
+def test_cov_aweights_by_keyword_get_a_gradient():
     m = np.array([[0.5, 1.0, -2.0], [1.0, 0.0, 3.0]])
-    with pytest.raises(nd.NotDifferentiableError, match="weights"):
-        np.sum(np.cov(m, aweights=w)).backward()
-    with pytest.raises(nd.NotDifferentiableError, match="weights"):
-        np.sum(np.cov(m, None, True, False, None, None, w)).backward()
+    aw = np.array([1.0, 2.0, 1.5])
+    check_grad(lambda aw: np.cov(m, aweights=aw), aw, order=2)
+    # uniform weights leave the covariance unchanged: its gradient is orthogonal to them
+    g = nd.grad(lambda w: np.sum(np.cov(m, aweights=w)))(np.ones(3))
+    np.testing.assert_allclose(np.sum(g), 0.0, atol=1e-12)
 
 
 def test_gradient_wrt_coordinates_matches_numpy_differences():

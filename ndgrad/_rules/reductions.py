@@ -643,7 +643,8 @@ def _cov_weights(n_obs, bias, ddof, fweights, aweights):
     if fweights is not None:
         w = np.asarray(fweights, dtype=float)
     if aweights is not None:
-        w = np.asarray(aweights, dtype=float) if w is None else w * aweights
+        # recorded (not converted): the rules of m and y depend on aweights at second order
+        w = np.multiply(aweights, 1.0) if w is None else w * aweights
     if w is None:
         return np.ones(n_obs), n_obs - ddof
     w_sum = np.sum(w)
@@ -709,12 +710,41 @@ def _corrcoef_vjp_y(g, ans, x, y=None, rowvar=True, *, dtype=None):
                       None, 1)  # fmt: skip
 
 
-def _cov_vjp_weights(g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
-                     aweights=None, *, dtype=None):  # fmt: skip
-    raise not_differentiable("numpy.cov", "no gradient with respect to the weights")
+def _cov_vjp_fweights(g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
+                      aweights=None, *, dtype=None):  # fmt: skip
+    raise not_differentiable("numpy.cov", "fweights are integer frequencies")
 
 
-defvjp(np.cov, _cov_vjp_m, _cov_vjp_y, None, None, None, _cov_vjp_weights, _cov_vjp_weights)
+def _cov_vjp_aweights(g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
+                      aweights=None, *, dtype=None):  # fmt: skip
+    """``C = sum_k w_k xc_k xc_k^H / fact`` with ``w = fweights * aweights``.
+
+    d C / d w_k = xc_k xc_k^H / fact (the mean's own term vanishes, as for ``m``), and
+    ``fact`` depends on the weights too: ``sum(w)``, or ``sum(w) - ddof sum(w aw) / sum(w)``.
+    """
+    xm = _variables(m, rowvar)
+    blocks = [xm] if y is None else [xm, _variables(y, rowvar)]
+    w, fact = _cov_weights(np.shape(xm)[1], bias, ddof, fweights, aweights)
+    fw = 1.0 if fweights is None else np.asarray(fweights, dtype=float)
+    centred = [x - np.sum(x * w, axis=1, keepdims=True) / np.sum(w) for x in blocks]
+    n = [np.shape(x)[0] for x in blocks]
+    g = np.reshape(g, (sum(n), sum(n)))
+    cut = [slice(0, n[0]), slice(n[0], None)]
+    spread = sum(
+        np.sum(np.conj(centred[i]) * (g[cut[i], cut[j]] @ centred[j]), axis=0)
+        for i in range(len(blocks))
+        for j in range(len(blocks))
+    )
+    if ddof is None:
+        ddof = 1 if bias == 0 else 0
+    w_sum = np.sum(w)
+    d_fact = fw if ddof == 0 else fw - ddof * (2 * fw * aweights / w_sum
+                                                - np.sum(w * aweights) * fw / w_sum**2)  # fmt: skip
+    g_c = np.sum(g * np.conj(np.reshape(ans, np.shape(g))))
+    return fw * spread / fact - g_c * d_fact / fact
+
+
+defvjp(np.cov, _cov_vjp_m, _cov_vjp_y, None, None, None, _cov_vjp_fweights, _cov_vjp_aweights)
 defvjp(np.corrcoef, _corrcoef_vjp_x, _corrcoef_vjp_y)
 
 # --- polynomials and interpolation ------------------------------------------------------------

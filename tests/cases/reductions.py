@@ -115,6 +115,9 @@ CASES = {
         + calls((R(2, 4),), ddof=[0, 2])
         + calls((R(2, 4),), fweights=[np.array([1, 2, 1, 3])], aweights=[P(4)])
         + calls((R(2, 4),), aweights=[P(4)], ddof=[0, 1])
+        + calls(*[(R(2, 4), None, True, False, ddof, None, P(4)) for ddof in (None, 0, 2)])
+        + calls((R(2, 4), R(1, 4), True, True, None, np.array([1, 2, 1, 3]), P(4)))
+        + calls((C(2, 4), None, True, False, None, None, P(4)))
     ),
     np.corrcoef: Case(
         calls((R(3, 4),), (R(3, 4), R(1, 4)), (R(4), R(4)), (C(2, 4),))
