@@ -159,11 +159,6 @@ def test_complex_unary_ufuncs_match_finite_differences(f):
     check_grad(f, 0.6 * _c(4), order=2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ufuncs.py: arccosh's rule g / conj(sqrt(x*x - 1)) takes the wrong branch for complex "
-    "x with Re(x) < 0; the principal-branch derivative is 1 / (sqrt(x - 1) * sqrt(x + 1))",
-)
 def test_complex_arccosh_matches_finite_differences():
     check_grad(np.arccosh, np.array([-0.5 + 0.2j, 0.3 - 0.4j]))
 

@@ -93,7 +93,9 @@ defvjp(np.sinh, lambda g, ans, x: g * conj(np.cosh(x)))
 defvjp(np.cosh, lambda g, ans, x: g * conj(np.sinh(x)))
 defvjp(np.tanh, lambda g, ans, x: g * conj(1 - ans * ans))
 defvjp(np.arcsinh, lambda g, ans, x: g / conj(np.sqrt(x * x + 1)))
-defvjp(np.arccosh, lambda g, ans, x: g / conj(np.sqrt(x * x - 1)))
+# sqrt(x - 1) * sqrt(x + 1), not sqrt(x*x - 1): the latter takes the wrong branch for complex x
+# with Re(x) < 0; both agree for real x > 1.
+defvjp(np.arccosh, lambda g, ans, x: g / conj(np.sqrt(x - 1) * np.sqrt(x + 1)))
 defvjp(np.arctanh, lambda g, ans, x: g / conj(1 - x * x))
 defvjp(np.deg2rad, lambda g, ans, x: g * (np.pi / 180))
 defvjp(np.radians, lambda g, ans, x: g * (np.pi / 180))

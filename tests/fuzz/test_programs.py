@@ -57,8 +57,11 @@ def test_gradients_match_finite_differences(program, seed):
     inputs = _inputs(program, seed)
     if program.smooth:
         check_grad(program.run, *inputs, order=1, rtol=1e-4, atol=1e-6)
-    else:  # kinks: gradients exist and have the inputs' shapes
-        grads = nd.grad(program.run, argnums=tuple(range(len(inputs))), allow_unused=True)(*inputs)
+    else:  # kinks: gradients exist and have the inputs' shapes (steps may divide by zero)
+        with np.errstate(all="ignore"):
+            grads = nd.grad(program.run, argnums=tuple(range(len(inputs))), allow_unused=True)(
+                *inputs
+            )
         for g, x in zip(grads, inputs, strict=True):
             assert g.shape == x.shape
 
