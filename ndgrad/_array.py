@@ -569,8 +569,9 @@ def _record(
     node = Node(
         prim, tuple(edges), tuple(args), kwargs or NO_KWARGS, ans, tuple(versions), out_meta, where
     )
+    traced = {slot for slot, _, _ in grad_inputs} if prim.paired else None
     for i, o in enumerate(flat_outs):
-        if isinstance(o, GradArray):
+        if isinstance(o, GradArray) and (traced is None or i in traced):
             o._node = node
             o._out = i
     return node
@@ -579,6 +580,8 @@ def _record(
 def _meta(a: Any) -> ArrayMeta:
     if isinstance(a, np.ndarray):
         return ArrayMeta(a.shape, a.dtype)
+    if isinstance(a, (list, tuple)):  # np.result_type would read a list as a dtype spec
+        return ArrayMeta(np.shape(a), np.asarray(a).dtype)
     return ArrayMeta(np.shape(a), np.result_type(a))
 
 

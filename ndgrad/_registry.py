@@ -21,6 +21,7 @@ from __future__ import annotations
 import dis
 import inspect
 import itertools
+import math
 from collections.abc import Callable, Hashable
 from typing import Any
 
@@ -60,6 +61,7 @@ class Primitive:
         "func",
         "meta",
         "name",
+        "paired",
         "positional",
         "rules",
         "saves",
@@ -75,8 +77,10 @@ class Primitive:
         *,
         name: str | None = None,
         unbroadcast: bool = False,
+        paired: bool = False,
     ) -> None:
         self.func = func
+        self.paired = paired  # output i depends on positional argument i alone
         self.rules = rules
         self.argnum_rule = argnum_rule
         self.name = name or qualified_name(func)
@@ -159,19 +163,24 @@ def defvjp(func: Any, *rules: VJPRule | None, name: str | None = None) -> Any:
     return _register(func, tuple(rules), None, name)
 
 
-def defvjp_argnum(func: Any, rule: VJPRule, name: str | None = None) -> Any:
+def defvjp_argnum(
+    func: Any, rule: VJPRule, name: str | None = None, *, paired: bool = False
+) -> Any:
     """Register one rule for every positional argument of a variadic ``func``.
 
     ``rule(argnum, g, ans, *args, **kwargs)`` returns the cotangent of ``args[argnum]``; it
     serves functions such as ``np.einsum`` or ``np.broadcast_arrays`` whose argument count
-    varies.
+    varies. ``paired=True`` says that output ``i`` depends on argument ``i`` alone
+    (``broadcast_arrays``, ``atleast_1d``): outputs of constant arguments then stay constants.
     """
-    return _register(func, (), rule, name)
+    return _register(func, (), rule, name, paired)
 
 
-def _register(func: Any, rules: tuple[VJPRule | None, ...], argnum_rule: Any, name: Any) -> Any:
+def _register(
+    func: Any, rules: tuple[VJPRule | None, ...], argnum_rule: Any, name: Any, paired: bool = False
+) -> Any:
     ufunc_call = isinstance(func, np.ufunc)
-    prim = Primitive(func, rules, argnum_rule, name=name, unbroadcast=ufunc_call)
+    prim = Primitive(func, rules, argnum_rule, name=name, unbroadcast=ufunc_call, paired=paired)
     if not (ufunc_call or isinstance(func, tuple) or hasattr(func, "_implementation")
             or func in (np.ndarray.__getitem__, np.ndarray.__setitem__)):  # fmt: skip
         # A function of the user's: NumPy will not dispatch it, so hand out a wrapper that does.
@@ -234,7 +243,7 @@ class ArrayMeta:
     def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
         self.shape, self.dtype = shape, dtype
         self.ndim = len(shape)
-        self.size = int(np.prod(shape, dtype=np.int64))
+        self.size = math.prod(shape)  # made on every recorded call: no NumPy round trip
 
     def __repr__(self) -> str:
         return f"ArrayMeta(shape={self.shape}, dtype={self.dtype})"

@@ -216,3 +216,11 @@ def test_complex_leaf_from_real_operation():
     z = leaf([1 + 1j, 2 - 1j], dtype=complex)
     np.sum(np.real(z * np.conj(z))).backward()  # |z|^2: gradient 2z
     np.testing.assert_allclose(z.grad, 2 * z.values)
+
+
+def test_outputs_of_constant_arguments_stay_constant():
+    x = leaf([1.0, 2.0])
+    bx, bc = np.broadcast_arrays(x, np.ones((3, 1)))
+    assert bx.requires_grad and not bc.requires_grad
+    gx, gy = np.meshgrid(x, np.arange(3.0))
+    assert gx.requires_grad and not gy.requires_grad

@@ -105,10 +105,10 @@ def _broadcast_arrays_vjp(argnum, g, ans, *args, subok=False):
 defvjp(np.expand_dims, lambda g, ans, a, axis: np.reshape(g, np.shape(a)))
 defvjp(np.squeeze, lambda g, ans, a, axis=None: np.reshape(g, np.shape(a)))
 defvjp(np.broadcast_to, lambda g, ans, array, shape, subok=False: unbroadcast(g, np.shape(array)))
-defvjp_argnum(np.broadcast_arrays, _broadcast_arrays_vjp)
-defvjp_argnum(np.atleast_1d, _atleast_vjp)
-defvjp_argnum(np.atleast_2d, _atleast_vjp)
-defvjp_argnum(np.atleast_3d, _atleast_vjp)
+defvjp_argnum(np.broadcast_arrays, _broadcast_arrays_vjp, paired=True)
+defvjp_argnum(np.atleast_1d, _atleast_vjp, paired=True)
+defvjp_argnum(np.atleast_2d, _atleast_vjp, paired=True)
+defvjp_argnum(np.atleast_3d, _atleast_vjp, paired=True)
 defvjp(np.copy, lambda g, ans, a, order="K", subok=False: g)
 # A float-to-float cast: the cotangent is cast back (the engine matches the input's dtype).
 defvjp(np.astype, lambda g, ans, x, dtype, /, **kwargs: g)
@@ -342,4 +342,4 @@ def _meshgrid_vjp(argnum, g, ans, *xi, copy=True, sparse=False, indexing="xy"):
     return np.reshape(np.sum(g, axis=others), np.shape(xi[argnum]))
 
 
-defvjp_argnum(np.meshgrid, _meshgrid_vjp)
+defvjp_argnum(np.meshgrid, _meshgrid_vjp, paired=True)
