@@ -604,3 +604,11 @@ def test_checkpoint_of_block_that_strips_the_graph_raises():
     x = nd.GradArray(X3, requires_grad=True)
     with pytest.raises(ValueError, match="strips the GradArray"):
         np.sum(block(x)).backward()
+
+
+def test_vjp_function_is_linear_and_differentiable_later():
+    # vjp_fn made at the top level can be differentiated afterwards: its Jacobian is J^T.
+    f = lambda x: np.tanh(A33 @ x)
+    _, vjp_fn = nd.vjp(f, X3)
+    jt = nd.jacobian(lambda u: vjp_fn(u)[0])(np.ones(3))
+    np.testing.assert_allclose(jt, nd.jacobian(f)(X3).T, rtol=1e-12)
