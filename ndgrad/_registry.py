@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dis
 import inspect
+import sys
 import itertools
 import math
 from collections.abc import Callable, Hashable
@@ -110,9 +111,13 @@ def qualified_name(func: Any) -> str:
     """``numpy.sin``, ``numpy.linalg.inv``, ``numpy.add.reduce``: how errors name a function."""
     if isinstance(func, tuple):
         return f"{qualified_name(func[0])}.{func[1]}"
-    if isinstance(func, np.ufunc):
-        module = getattr(func, "__module__", None) or "numpy"
-        return f"{'numpy' if module.startswith('numpy') else module}.{func.__name__}"
+    if isinstance(func, np.ufunc):  # ufuncs do not know their module: find who exports them
+        if getattr(np, func.__name__, None) is func:
+            return f"numpy.{func.__name__}"
+        special = sys.modules.get("scipy.special")
+        if special is not None and getattr(special, func.__name__, None) is func:
+            return f"scipy.special.{func.__name__}"
+        return func.__name__
     module = getattr(func, "__module__", None) or ""
     if module.startswith("numpy."):  # numpy._core.fromnumeric -> numpy
         public = module.split(".")  # numpy.linalg._linalg -> numpy.linalg; numpy.lib.scimath stays
