@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import dis
 import inspect
-import sys
 import itertools
 import math
+import sys
 from collections.abc import Callable, Hashable
 from typing import Any
 
