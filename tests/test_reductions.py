@@ -216,11 +216,20 @@ def test_quantile_accepts_a_list_of_q():
     np.testing.assert_allclose(g, [0.0, 1.0, 1.0])
 
 
-def test_interp_with_period_is_not_differentiable():
+def test_interp_period_itself_is_not_differentiable():
+    # NumPy dispatches interp on x, xp and fp only: one of them must be a GradArray
+    period = nd.GradArray(np.array(3.0), requires_grad=True)
     fp = nd.GradArray(np.array([0.0, 1.0, 0.0]), requires_grad=True)
-    y = np.interp(np.array([0.5]), np.array([0.0, 1.0, 2.0]), fp, period=3.0)
+    y = np.interp(np.array([0.5]), np.array([0.0, 1.0, 2.0]), fp, None, None, period)
     with pytest.raises(nd.NotDifferentiableError, match="period"):
         np.sum(y).backward()
+
+
+def test_interp_with_period_wraps_the_knots():
+    # x = 350 lies between the knots 300 and 10 (= 370): fp[2] gets 2/7, fp[0] 5/7
+    xp, fp = np.array([10.0, 100.0, 300.0]), np.array([1.0, 2.0, 3.0])
+    g = nd.grad(lambda fp: np.interp(350.0, xp, fp, period=360.0))(fp)
+    np.testing.assert_allclose(g, [5 / 7, 0.0, 2 / 7])
 
 
 def test_cov_aweights_by_keyword_get_a_gradient():

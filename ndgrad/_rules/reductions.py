@@ -778,22 +778,28 @@ def _interp_segments(x, xp):
     return i, np.minimum(i + 1, n - 1)
 
 
-def _interp_vjp_x(g, ans, x, xp, fp, left=None, right=None, period=None):
+def _periodic(x, xp, fp, period):
+    """What ``interp(..., period=)`` interpolates in: ``x`` and ``xp`` wrapped into one period,
+    ``xp`` sorted and extended by one knot on each side; ``index`` maps the knots back."""
+    period = np.abs(period)
+    xp = np.remainder(xp, period)
+    order = np.argsort(xp)
+    index = np.concatenate([order[-1:], order, order[:1]])
+    ordered = xp[order]
+    xp = np.concatenate([ordered[-1:] - period, ordered, ordered[:1] + period])
+    return np.remainder(x, period), xp, fp[index], index
+
+
+def _interp_x(g, x, xp, fp):
     """The slope of the segment ``x`` falls in; 0 outside ``[xp[0], xp[-1]]`` (flat there)."""
-    if period is not None:
-        raise not_differentiable("numpy.interp", "no gradient with period=")
-    xp, fp = _indexable(xp), _indexable(fp)
     i, j = _interp_segments(x, xp)
     inside = (x >= xp[0]) & (x <= xp[-1]) & (i != j)
     run = np.where(inside, xp[j] - xp[i], 1)
     return g * conj(np.where(inside, (fp[j] - fp[i]) / run, 0))
 
 
-def _interp_vjp_fp(g, ans, x, xp, fp, left=None, right=None, period=None):
+def _interp_fp(g, x, xp, fp, left, right):
     """interp is linear in ``fp``: each ``x`` sends ``g`` to its two knots, by position."""
-    if period is not None:
-        raise not_differentiable("numpy.interp", "no gradient with period=")
-    xp, fp = _indexable(xp), _indexable(fp)
     i, j = _interp_segments(x, xp)
     run = np.where(i != j, xp[j] - xp[i], 1)
     t = np.where(x <= xp[i], 0, np.where(x >= xp[j], 1, (x - xp[i]) / run))
@@ -810,12 +816,9 @@ def _interp_vjp_fp(g, ans, x, xp, fp, left=None, right=None, period=None):
     )
 
 
-def _interp_vjp_xp(g, ans, x, xp, fp, left=None, right=None, period=None):
+def _interp_xp(g, x, xp, fp):
     """Inside a segment ``ans = fp[i] + s (x - xp[i])`` with slope ``s``: moving ``xp[i]``
     changes it by ``-s (1 - t)``, moving ``xp[i+1]`` by ``-s t`` (``t`` the position)."""
-    if period is not None:
-        raise not_differentiable("numpy.interp", "no gradient with period=")
-    xp, fp = _indexable(xp), _indexable(fp)
     i, j = _interp_segments(x, xp)
     inside = (x >= xp[0]) & (x <= xp[-1]) & (i != j)
     run = np.where(inside, xp[j] - xp[i], 1)
@@ -828,14 +831,39 @@ def _interp_vjp_xp(g, ans, x, xp, fp, left=None, right=None, period=None):
     )
 
 
+def _interp_vjp_x(g, ans, x, xp, fp, left=None, right=None, period=None):
+    xp, fp = _indexable(xp), _indexable(fp)
+    if period is not None:
+        x, xp, fp, _ = _periodic(x, xp, fp, period)
+    return _interp_x(g, x, xp, fp)
+
+
+def _interp_vjp_fp(g, ans, x, xp, fp, left=None, right=None, period=None):
+    xp, fp = _indexable(xp), _indexable(fp)
+    if period is None:
+        return _interp_fp(g, x, xp, fp, left, right)
+    x, xp, fp2, index = _periodic(x, xp, fp, period)
+    return scatter_add(_interp_fp(g, x, xp, fp2, None, None), index, np.shape(fp))
+
+
+def _interp_vjp_xp(g, ans, x, xp, fp, left=None, right=None, period=None):
+    xp, fp = _indexable(xp), _indexable(fp)
+    if period is None:
+        return _interp_xp(g, x, xp, fp)
+    x, xp2, fp, index = _periodic(x, xp, fp, period)
+    return scatter_add(_interp_xp(g, x, xp2, fp), index, np.shape(xp))
+
+
 def _interp_vjp_left(g, ans, x, xp, fp, left=None, right=None, period=None):
-    """``left`` is the value below ``xp[0]``."""
-    return np.sum(np.where(x < _indexable(xp)[0], g, 0))
+    """``left`` is the value below ``xp[0]`` (unused with ``period``)."""
+    below = x < _indexable(xp)[0]
+    return np.sum(np.where(below, g, 0)) if period is None else np.sum(g) * 0
 
 
 def _interp_vjp_right(g, ans, x, xp, fp, left=None, right=None, period=None):
-    """``right`` is the value above ``xp[-1]``."""
-    return np.sum(np.where(x > _indexable(xp)[-1], g, 0))
+    """``right`` is the value above ``xp[-1]`` (unused with ``period``)."""
+    above = x > _indexable(xp)[-1]
+    return np.sum(np.where(above, g, 0)) if period is None else np.sum(g) * 0
 
 
 def _interp_vjp_period(g, ans, x, xp, fp, left=None, right=None, period=None):
