@@ -549,3 +549,15 @@ def test_ndgrad_numpy_keeps_the_gradients_array_api_compat_breaks(name):
         check_grad(lambda x: COMPAT_CALLS[name](xp, x), _M, order=1)
     except nd.NotDifferentiableError as e:  # NumPy's function has no rule yet: loud, not wrong
         pytest.skip(str(e).split(",")[0])
+
+
+def test_out_argument_of_a_recorded_function_is_refused_not_silently_unrecorded():
+    """Engine regression: ``np.clip(x, lo, hi, out=buf)`` recorded a node on a new wrapper and
+    left ``buf`` without a graph, so code that used ``buf`` lost its gradient silently."""
+    x = nd.GradArray([0.5, 2.0], requires_grad=True)
+    with pytest.raises(nd.NotDifferentiableError, match="out="):
+        numpy.clip(x, 0.0, 1.0, out=nd.GradArray(numpy.empty(2)))
+    with nd.no_grad():
+        buf = nd.GradArray(numpy.empty(2))
+        assert numpy.clip(x, 0.0, 1.0, out=buf) is not None
+    numpy.testing.assert_array_equal(buf.view(numpy.ndarray), [0.5, 1.0])
