@@ -210,6 +210,20 @@ def test_quantile_gradient_in_q_is_the_gap_times_the_index_slope():
     assert nd.grad(lambda q: np.quantile(x, q, method="nearest"))(0.3) == 0.0
 
 
+def test_median_with_overwrite_input_refuses():
+    x = nd.GradArray(np.array([3.0, 1.0, 2.0]), requires_grad=True)
+    y = np.median(x, overwrite_input=True)
+    with pytest.raises(nd.NotDifferentiableError, match="overwrite_input"):
+        y.backward()
+
+
+def test_einsum_with_three_operands():
+    rng = np.random.default_rng(7)
+    a, b, c = rng.standard_normal((2, 3)), rng.standard_normal((3, 4)), rng.standard_normal(4)
+    check_grad(lambda a, b, c: np.einsum("ij,jk,k->i", a, b, c), a, b, c, order=2)
+    check_grad(lambda a, b, c: np.einsum("ij,jk,k", a, b, c, optimize=True), a, b, c, order=2)
+
+
 def test_quantile_accepts_a_list_of_q():
     # regression: a list read only for its shape used to be taken for a dtype spec
     g = nd.grad(lambda x: np.sum(np.quantile(x, [0.0, 1.0])))(np.array([2.0, 1.0, 3.0]))

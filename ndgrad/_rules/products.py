@@ -204,6 +204,8 @@ def _einsum_vjp(argnum, g, ans, subscripts, *operands, out=None, optimize=False,
                 renamed.append(c)
                 seen.add(c)
         full = "".join(renamed)
+    # more than two operands: contract pairwise (NumPy's greedy order), not in one nested loop
+    optimize = optimize or ("greedy" if len(ops) > 2 else False)
     c = np.einsum(",".join(specs) + "->" + full, *ops, optimize=optimize)
     return unbroadcast(c, np.shape(operands[k]))
 

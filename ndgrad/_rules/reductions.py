@@ -318,6 +318,12 @@ def _bracket(g, ans, a, qshape, axis):
     return np.reshape(g, qshape + kept), lo, hi, frac, w_lo, w_hi, red, between
 
 
+def _refuse_overwrite(overwrite_input):
+    """``overwrite_input=True`` lets NumPy reorder the input: where each value was is lost."""
+    if overwrite_input:
+        raise not_differentiable("numpy.quantile", "overwrite_input=True reorders the input")
+
+
 def _order_statistic_vjp(g, ans, a, qshape, axis):
     """``(1 - frac)`` of ``g`` to the lower order statistic, ``frac`` to the upper one."""
     g, _, _, frac, w_lo, w_hi, _, _ = _bracket(g, ans, a, qshape, axis)
@@ -343,6 +349,7 @@ def _quantile_rules(scale, nan):
 
     def a_rule(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
                keepdims=False, **kwargs):  # fmt: skip
+        _refuse_overwrite(overwrite_input)
         return _order_statistic_vjp(g, ans, a, np.shape(q), axis)
 
     def q_rule(g, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
@@ -364,6 +371,7 @@ def _quantile_rules(scale, nan):
 
 
 def _median_vjp(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    _refuse_overwrite(overwrite_input)
     return _order_statistic_vjp(g, ans, a, (), axis)
 
 
