@@ -203,9 +203,11 @@ class _Trace:
         else:
             self.out, self.aux = result, None
 
-    def pull(self, outs: Sequence[Any], cots: Sequence[Any], create: bool) -> list[Any]:
+    def pull(
+        self, outs: Sequence[Any], cots: Sequence[Any], create: bool, retain: bool = True
+    ) -> list[Any]:
         """Cotangents of the tracers (``None`` where disconnected) for ``cots`` of ``outs``."""
-        return _pull(outs, cots, self.tracers, create)
+        return _pull(outs, cots, self.tracers, create, retain)
 
     def regroup(self, flat: Sequence[Any], outermost: bool, single: bool) -> Any:
         """Per-tracer values back into the arguments' structures (a tuple for tuple argnums)."""
@@ -221,12 +223,16 @@ class _Trace:
 
 
 def _pull(
-    outs: Sequence[Any], cots: Sequence[Any], inputs: Sequence[GradArray], create: bool
+    outs: Sequence[Any],
+    cots: Sequence[Any],
+    inputs: Sequence[GradArray],
+    create: bool,
+    retain: bool = True,
 ) -> list[Any]:
     """Backpropagate ``cots`` from ``outs`` to ``inputs``; ``None`` for an unreached input.
 
-    The graph is retained: a vjp function may be called again, and a Jacobian pulls once per
-    row. It is freed when the outputs are dropped.
+    By default the graph is retained: a vjp function may be called again, and a Jacobian
+    pulls once per row. It is freed when the outputs are dropped.
     """
     roots, grads = [], []
     for o, c in zip(outs, cots, strict=True):
@@ -248,7 +254,7 @@ def _pull(
         roots,
         grads,
         inputs=[(t._node, t._out) for t in inputs],
-        retain_graph=True,
+        retain_graph=retain,
         create_graph=create,
     )
     assert res is not None
@@ -280,7 +286,8 @@ def _value_and_grad(
     root = out
     if _requires_grad(out) and out.shape != ():
         root = np.reshape(out, ())
-    cots = trace.pull([root], [np.ones((), out.dtype)], trace.nested)
+    # One pass only: at the outermost level the saved arrays are freed as backward goes.
+    cots = trace.pull([root], [np.ones((), out.dtype)], trace.nested, retain=trace.nested)
     if any(c is None for c in cots) and not allow_unused:
         raise _disconnected(fname)
     grads = trace.regroup(
