@@ -96,17 +96,36 @@ class FlatIter:
     the unravelled positions, with ``v`` repeated as NumPy's flatiter repeats it.
     """
 
-    __slots__ = ("base",)
+    __slots__ = ("_flat", "base", "index")
 
     def __init__(self, base: GradArray) -> None:
         self.base = base
+        self.index = 0  # the next element ``next()`` returns, as NumPy's flatiter counts
+        self._flat: Any = None
 
     def __len__(self) -> int:
         return int(self.base.size)
 
-    def __iter__(self) -> Any:
-        flat = np.ravel(self.base)
-        return (flat[i] for i in range(flat.shape[0]))
+    def __iter__(self) -> FlatIter:
+        return self
+
+    def __next__(self) -> Any:
+        if self.index >= self.base.size:
+            raise StopIteration
+        if self._flat is None:
+            self._flat = np.ravel(self.base)  # one recorded ravel for the whole iteration
+        self.index += 1
+        return self._flat[self.index - 1]
+
+    @property
+    def coords(self) -> tuple[int, ...]:
+        """The N-d position of the next element, as ``flatiter.coords``."""
+        shape = self.base.shape
+        if not shape:
+            return ()
+        if self.index >= self.base.size:  # exhausted: one past the end, as NumPy reports it
+            return (shape[0], *(0 for _ in shape[1:]))
+        return tuple(int(i) for i in np.unravel_index(self.index, shape))
 
     def __getitem__(self, key: Any) -> Any:
         return np.ravel(self.base)[key]
@@ -137,16 +156,6 @@ class FlatIter:
     def copy(self) -> Any:
         """A recorded 1-d copy, like ``flatiter.copy``."""
         return np.copy(np.ravel(self.base))
-
-    @property
-    def coords(self) -> Any:
-        """The position of the first element (iteration state is not kept)."""
-        return (0,) * self.base.ndim
-
-    @property
-    def index(self) -> int:
-        """0: iteration over ``x.flat`` does not keep NumPy's iterator state."""
-        return 0
 
 
 def _plain_key(key: Any) -> Any:

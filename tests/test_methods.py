@@ -271,6 +271,13 @@ def test_flat_reads_like_numpy():
     np.testing.assert_array_equal(np.asarray(ours.flat), np.asarray(x.flat))
     np.testing.assert_array_equal(ours.flat[1:4].values, x.flat[1:4])
     assert [float(v) for v in ours.flat] == list(x.flat)
+    theirs, mine = x.flat, ours.flat
+    for _ in range(x.size):
+        assert (mine.index, mine.coords) == (theirs.index, theirs.coords)
+        assert float(next(mine)) == next(theirs)
+    assert (mine.index, mine.coords) == (theirs.index, theirs.coords)
+    with pytest.raises(StopIteration):
+        next(mine)
 
 
 def test_put_along_axis_is_recorded():
