@@ -146,7 +146,7 @@ def _choose_vjp(g, ans, a, choices, out=None, mode="raise"):
     shapes = sequence_shapes(choices)
     a = _in_range(a, len(shapes), mode)
     return like_sequence(
-        choices, [unbroadcast(np.where(a == j, g, 0), s) for j, s in enumerate(shapes)]
+        choices, [unbroadcast(np.where(np.equal(a, j), g, 0), s) for j, s in enumerate(shapes)]
     )
 
 

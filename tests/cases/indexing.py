@@ -85,6 +85,7 @@ CASES = {
         calls(
             (np.array([0, 1, 2, 1]), R(4), R(4), R()),
             (np.array([[0, 1], [1, 0]]), R(2), R(2, 2)),
+            ([1, 0, 1], R(3), R(3)),
         )
         + calls((np.array([-1, 3, 1]), R(3), R(3)), mode=["wrap", "clip"])
         + calls((np.array([[0, 1, 2]]), R(3, 2, 1)), whole=[True]),
