@@ -70,7 +70,7 @@ def namespace(api_version: str | None = None) -> ModuleType:
     return ndgrad.numpy
 
 
-class __array_namespace_info__(np.__array_namespace_info__):
+class __array_namespace_info__(np.__array_namespace_info__):  # type: ignore[misc]
     """The Array API inspection namespace of ``ndgrad.numpy``.
 
     The dtypes, devices and capabilities are NumPy's: a GradArray holds any NumPy dtype on the
@@ -87,7 +87,7 @@ class __array_namespace_info__(np.__array_namespace_info__):
     dtype('float64')
     """
 
-    __module__ = "ndgrad.numpy"
+    __module__ = "ndgrad.numpy"  # type: ignore[assignment]
 
 
 # --- sorting: the standard's ``descending=`` and stable default -------------------------------
@@ -102,7 +102,7 @@ def _flip_sort_axis(x: Any, axis: int | None) -> tuple[Any, int]:
 def sort(
     a: Any,
     axis: int | None = -1,
-    kind: str | None = None,
+    kind: Any = None,
     order: Any = None,
     *,
     stable: bool | None = None,
@@ -133,7 +133,7 @@ def sort(
 def argsort(
     a: Any,
     axis: int | None = -1,
-    kind: str | None = None,
+    kind: Any = None,
     order: Any = None,
     *,
     stable: bool | None = None,
@@ -262,7 +262,7 @@ def _int_bound(b: Any, info: Any) -> Any:
 # --- fft: the standard's ``dtype=`` for the frequency grids ------------------------------------
 
 
-def fftfreq(n: int, d: float = 1.0, device: str | None = None, *, dtype: Any = None) -> Any:
+def fftfreq(n: int, d: float = 1.0, device: Any = None, *, dtype: Any = None) -> Any:
     """``numpy.fft.fftfreq`` plus the Array API's ``dtype=``, as a GradArray.
 
     Parameters
@@ -282,7 +282,7 @@ def fftfreq(n: int, d: float = 1.0, device: str | None = None, *, dtype: Any = N
     return _finish(res if dtype is None else res.astype(dtype, copy=False), False)
 
 
-def rfftfreq(n: int, d: float = 1.0, device: str | None = None, *, dtype: Any = None) -> Any:
+def rfftfreq(n: int, d: float = 1.0, device: Any = None, *, dtype: Any = None) -> Any:
     """``numpy.fft.rfftfreq`` plus the Array API's ``dtype=``, as a GradArray.
 
     Parameters

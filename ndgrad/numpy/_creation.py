@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike, DTypeLike
 
 from ndgrad._array import GradArray
 
@@ -87,9 +86,7 @@ def _stack(obj: Any) -> GradArray:
     return _grad_array(np.stack(parts))
 
 
-def _converted(
-    a: Any, dtype: DTypeLike | None, copy: bool | None, order: str | None, ndmin: int = 0
-) -> GradArray:
+def _converted(a: Any, dtype: Any, copy: bool | None, order: Any, ndmin: int = 0) -> GradArray:
     """``a`` (which holds GradArrays) as one recorded GradArray, with NumPy's copy semantics."""
     fresh = not isinstance(a, GradArray)
     out = _stack(a) if fresh else a
@@ -119,10 +116,10 @@ def _converted(
 
 def array(
     object: Any,
-    dtype: DTypeLike | None = None,
+    dtype: Any = None,
     *,
     copy: bool | None = True,
-    order: str = "K",
+    order: Any = "K",
     subok: bool = False,
     ndmin: int = 0,
     like: Any = None,
@@ -163,10 +160,10 @@ def array(
 
 def asarray(
     a: Any,
-    dtype: DTypeLike | None = None,
-    order: str | None = None,
+    dtype: Any = None,
+    order: Any = None,
     *,
-    device: str | None = None,
+    device: Any = None,
     copy: bool | None = None,
     like: Any = None,
     requires_grad: bool = False,
@@ -206,10 +203,10 @@ def asarray(
 
 def asanyarray(
     a: Any,
-    dtype: DTypeLike | None = None,
-    order: str | None = None,
+    dtype: Any = None,
+    order: Any = None,
     *,
-    device: str | None = None,
+    device: Any = None,
     copy: bool | None = None,
     like: Any = None,
     requires_grad: bool = False,
@@ -232,7 +229,7 @@ def asanyarray(
     )
 
 
-def _contiguous(a: Any, dtype: DTypeLike | None, order: str, requires_grad: bool) -> GradArray:
+def _contiguous(a: Any, dtype: Any, order: str, requires_grad: bool) -> GradArray:
     if _holds_grad_array(a):
         out = _converted(a, dtype, None, order)
         # NumPy's versions return at least one dimension.
@@ -242,7 +239,7 @@ def _contiguous(a: Any, dtype: DTypeLike | None, order: str, requires_grad: bool
 
 
 def ascontiguousarray(
-    a: Any, dtype: DTypeLike | None = None, *, like: Any = None, requires_grad: bool = False
+    a: Any, dtype: Any = None, *, like: Any = None, requires_grad: bool = False
 ) -> GradArray:
     """A C-contiguous GradArray of at least one dimension, like ``numpy.ascontiguousarray``.
 
@@ -263,7 +260,7 @@ def ascontiguousarray(
 
 
 def asfortranarray(
-    a: Any, dtype: DTypeLike | None = None, *, like: Any = None, requires_grad: bool = False
+    a: Any, dtype: Any = None, *, like: Any = None, requires_grad: bool = False
 ) -> GradArray:
     """A Fortran-ordered GradArray of at least one dimension, like ``numpy.asfortranarray``.
 
@@ -284,7 +281,7 @@ def asfortranarray(
 
 
 def copy(
-    a: ArrayLike, order: str = "K", subok: bool = False, *, requires_grad: bool = False
+    a: Any, order: Any = "K", subok: bool = False, *, requires_grad: bool = False
 ) -> GradArray:
     """A copy as a GradArray, like ``numpy.copy``; copying a GradArray is recorded.
 
@@ -306,7 +303,7 @@ def copy(
 
 
 def from_dlpack(
-    x: Any, /, *, device: str | None = None, copy: bool | None = None, requires_grad: bool = False
+    x: Any, /, *, device: Any = None, copy: bool | None = None, requires_grad: bool = False
 ) -> GradArray:
     """Array API ``from_dlpack``; a GradArray comes back with its graph.
 
@@ -393,7 +390,7 @@ def _traced_value(v: Any) -> bool:
     return isinstance(v, GradArray) and v.requires_grad
 
 
-def _filled(fill_value: Any, shape: Any, dtype: DTypeLike | None) -> GradArray:
+def _filled(fill_value: Any, shape: Any, dtype: Any) -> GradArray:
     """A fresh array of ``shape`` holding ``fill_value`` (broadcast), recorded."""
     out = np.copy(np.broadcast_to(fill_value, shape))
     if dtype is not None and np.dtype(dtype) != out.dtype:
@@ -404,10 +401,10 @@ def _filled(fill_value: Any, shape: Any, dtype: DTypeLike | None) -> GradArray:
 def full(
     shape: Any,
     fill_value: Any,
-    dtype: DTypeLike | None = None,
-    order: str = "C",
+    dtype: Any = None,
+    order: Any = "C",
     *,
-    device: str | None = None,
+    device: Any = None,
     like: Any = None,
     requires_grad: bool = False,
 ) -> GradArray:
@@ -435,12 +432,12 @@ def full(
 def full_like(
     a: Any,
     fill_value: Any,
-    dtype: DTypeLike | None = None,
-    order: str = "K",
+    dtype: Any = None,
+    order: Any = "K",
     subok: bool = True,
     shape: Any = None,
     *,
-    device: str | None = None,
+    device: Any = None,
     requires_grad: bool = False,
 ) -> GradArray:
     """A new GradArray shaped like ``a`` filled with ``fill_value``, like ``numpy.full_like``.
@@ -491,7 +488,8 @@ def arange(*args: Any, requires_grad: bool = False, **kwargs: Any) -> GradArray:
         k: (v.view(np.ndarray)[()] if isinstance(v, GradArray) else v) for k, v in given.items()
     }
     rest = {k: v for k, v in kwargs.items() if k not in names}
-    count = np.arange(*(plain[k] for k in names if k in plain), **rest).shape[0]
+    bounds: list[Any] = [plain[k] for k in names if k in plain]
+    count = np.arange(*bounds, **rest).shape[0]
     if "stop" not in given:  # arange(stop): the one positional argument is the stop
         start, step = 0, given.get("step", 1)
     else:
