@@ -433,6 +433,36 @@ def test_clip_keeps_the_integer_dtype_with_out_of_range_bounds():
     numpy.testing.assert_array_equal(got, [-100, 0, 50])
 
 
+@given(
+    shape=shapes(max_dims=2),
+    layout=st.lists(
+        st.lists(st.sampled_from(["grad", "plain", "list"]), min_size=1, max_size=3),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_array_of_nested_lists_with_grad_arrays_matches_numpy(shape, layout):
+    """np.array([[x, c], ...]) mixing GradArrays, plain arrays and lists: NumPy's result."""
+    rows = [len(r) for r in layout]
+    layout = [r[: min(rows)] for r in layout]  # rectangular, as np.array needs
+    rng = numpy.random.default_rng(len(layout))
+    values = [[rng.standard_normal(shape) for _ in row] for row in layout]
+
+    def part(kind, v):
+        if kind == "grad":
+            return nd.GradArray(v, requires_grad=True)
+        return v.tolist() if kind == "list" else v
+
+    nested = [
+        [part(k, v) for k, v in zip(row, vals, strict=True)]
+        for row, vals in zip(layout, values, strict=True)
+    ]
+    got, want = xp.array(nested), numpy.array(values)
+    assert type(got) is nd.GradArray and got.shape == want.shape and got.dtype == want.dtype
+    numpy.testing.assert_array_equal(got.view(numpy.ndarray), want)
+    assert got.requires_grad == any("grad" in row for row in layout)
+
+
 # --- gradients of the functions ndgrad.numpy defines itself -----------------------------------
 
 
@@ -488,6 +518,15 @@ COMPAT_KEEPS = ["std", "var", "sort", "permute_dims", "matmul", "tensordot", "ma
 # asarray is np.array(x, copy=...), which strips the subclass; trace ends with asarray; clip
 # writes into a plain out= array; solve unwraps with NumPy's private _makearray.
 COMPAT_BREAKS = ["asarray", "clip", "linalg.solve", "linalg.trace"]
+# What nd.grad says about each of them: ValueError is "does not depend on the input(s)".
+COMPAT_ERRORS = {
+    "asarray": ValueError,
+    "clip": nd.NotDifferentiableError,
+    "linalg.solve": ValueError,
+    "linalg.trace": ValueError,
+}
+# Inside nd.tracing() (np.array and np.asarray keep GradArrays) these keep gradients too.
+COMPAT_KEEPS_WHEN_TRACING = ["asarray", "linalg.trace"]
 
 COMPAT_CALLS = {
     "asarray": lambda ns, x: ns.asarray(x),
@@ -538,7 +577,26 @@ def test_array_api_compat_function_that_breaks_the_graph_is_never_silent(name):
     def loss(x):
         return numpy.sum(COMPAT_CALLS[name](array_api_compat.array_namespace(x), x))
 
-    with pytest.raises((ValueError, nd.NotDifferentiableError)):
+    with pytest.raises(COMPAT_ERRORS[name]):
+        nd.grad(loss)(_M)
+
+
+@pytest.mark.parametrize("name", COMPAT_KEEPS_WHEN_TRACING)
+def test_array_api_compat_function_keeps_gradients_inside_tracing(name):
+    def f(x):
+        with nd.tracing():
+            return COMPAT_CALLS[name](array_api_compat.array_namespace(x), x)
+
+    check_grad(f, _M, order=1)
+
+
+@pytest.mark.parametrize("name", sorted(set(COMPAT_BREAKS) - set(COMPAT_KEEPS_WHEN_TRACING)))
+def test_array_api_compat_function_that_breaks_inside_tracing_is_never_silent(name):
+    def loss(x):
+        with nd.tracing():
+            return numpy.sum(COMPAT_CALLS[name](array_api_compat.array_namespace(x), x))
+
+    with pytest.raises(COMPAT_ERRORS[name]):
         nd.grad(loss)(_M)
 
 
