@@ -207,6 +207,9 @@ def _einsum_vjp(argnum, g, ans, subscripts, *operands, out=None, optimize=False,
     # more than two operands: contract pairwise (NumPy's greedy order), not in one nested loop
     optimize = optimize or ("greedy" if len(ops) > 2 else False)
     c = np.einsum(",".join(specs) + "->" + full, *ops, optimize=optimize)
+    # a label of size 1 elsewhere was broadcast against this operand: spread c back along it
+    shape = tuple(sizes[label] for label in target)
+    c = c if np.shape(c) == shape else np.broadcast_to(c, shape)
     return unbroadcast(c, np.shape(operands[k]))
 
 

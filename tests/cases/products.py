@@ -100,6 +100,9 @@ _EINSUM = [
     ("bij,bjk->bik", (R(1, 2, 3), R(2, 3, 2))),
     ("ij,ij->ij", (C(2, 3), C(2, 3))),
     (",i->i", (R(), R(3))),
+    ("ij,jk->ik", (R(2, 1), R(3, 2))),  # j broadcast: size 1 in one operand
+    ("i,i->", (R(1), R(3))),
+    ("ij,ij->ij", (R(1, 3), R(2, 3))),
 ]
 CASES[np.einsum] = Case(
     [((subscripts, *ops), {}) for subscripts, ops in _EINSUM],
