@@ -90,10 +90,20 @@ def sequence_shapes(arrays):
 
 
 def like_sequence(arrays, pieces):
-    """Cotangents in the structure of a sequence argument: the same type, or one array."""
+    """Cotangents in the structure of a sequence argument: the same type, or one array.
+
+    An item that is itself a list (``np.concatenate(([1.0, x0], y))``) gets its cotangent as a
+    list of the same nesting, since the engine finds arrays in nested lists by position.
+    """
     if isinstance(arrays, (list, tuple)):
-        return type(arrays)(pieces)
+        return type(arrays)(_nest(p, x) for p, x in zip(pieces, arrays, strict=True))
     return np.stack(pieces)
+
+
+def _nest(c, template):
+    if isinstance(template, (list, tuple)):
+        return type(template)(_nest(c[i], t) for i, t in enumerate(template))
+    return c
 
 
 def axis_key(ndim, axis, part):

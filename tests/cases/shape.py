@@ -15,6 +15,12 @@ def _join(func):
     return lambda *arrays, whole=False, **kw: func(arrays[0] if whole else list(arrays), **kw)
 
 
+def _concatenate(*arrays, nested=False, **kw):
+    if nested:  # a list of a number and a 0-d array among the arrays joined
+        return np.concatenate(([1.0, arrays[0]], *arrays[1:]), **kw)
+    return _join(np.concatenate)(*arrays, **kw)
+
+
 def _pieces(func):
     """The pieces of a split as one tuple (check_grad projects every float output)."""
     return lambda *a, **kw: tuple(func(*a, **kw))
@@ -55,8 +61,9 @@ CASES = {
         calls((R(2, 3), R(1, 3)), axis=[0])
         + calls((R(2, 3), R(2, 1), R(2, 2)), axis=[1, -1])
         + calls((R(2, 2), R(3)), axis=[None])
-        + calls((R(3, 2),), whole=[True], axis=[0, None]),
-        call=_join(np.concatenate),
+        + calls((R(3, 2),), whole=[True], axis=[0, None])
+        + calls((R(), R(2)), nested=[True]),
+        call=_concatenate,
     ),
     np.stack: Case(
         calls((R(3), R(3)), axis=[0, 1, -1])
