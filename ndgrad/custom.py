@@ -21,7 +21,6 @@ residuals depend on them, and both ``f_fwd`` and ``f_bwd`` must be written with 
 from __future__ import annotations
 
 import functools
-import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +30,7 @@ from ndgrad._array import GradArray, _plain, _record, _unwrap_all, _unwrap_args,
 from ndgrad._errors import NotDifferentiableError, not_differentiable
 from ndgrad._graph import grad_enabled
 from ndgrad._registry import Primitive
+from ndgrad.functional import _RuleCache
 
 __all__ = ["custom_vjp"]
 
@@ -153,16 +153,13 @@ def _traced_residuals(cv: custom_vjp, args: tuple[Any, ...], kwargs: dict[str, A
 
 
 def _make_rule(cv: custom_vjp) -> Callable[..., Any]:
-    """The node's rule: ``bwd`` once per cotangent, its results handed out per argument."""
-    # The engine asks for one argument at a time with the same cotangent: call bwd once.
-    cache: dict[str, Any] = {"g": None, "cots": None}
+    """The node's rule: ``bwd`` once per node, its results handed out per argument."""
+    cache = _RuleCache()
 
     def rule(
         slot: int, g: Any, ans: Any, *args: Any, _kwargs: Any = None, _residuals: Any = None
     ) -> Any:
-        key = g[0] if isinstance(g, tuple) else g
-        ref = cache["g"]
-        if ref is None or ref() is not key:
+        def all_cotangents() -> tuple[Any, ...]:
             residuals = _residuals
             if grad_enabled() and any(_requires_grad(a) for a in args):
                 # Recording the backward pass (higher order): recompute the residuals from the
@@ -177,9 +174,9 @@ def _make_rule(cv: custom_vjp) -> Callable[..., Any]:
                     f"{len(args)} positional argument(s): return a tuple with one per argument "
                     "(None for an argument without a gradient)."
                 )
-            # Forget the cotangents once the engine drops ``g``: nothing outlives the backward.
-            cache["g"] = weakref.ref(key, lambda _: cache.update(g=None, cots=None))
-            cache["cots"] = tuple(cots)
-        return cache["cots"][slot]
+            return tuple(cots)
+
+        node_kwargs = {"_kwargs": _kwargs, "_residuals": _residuals}
+        return cache.get(g, args, node_kwargs, all_cotangents)[slot]
 
     return rule

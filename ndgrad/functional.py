@@ -15,6 +15,7 @@ gradient is ``dL/dRe(z) + 1j * dL/dIm(z)``, and a VJP with cotangent ``u`` is th
 from __future__ import annotations
 
 import functools
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from contextvars import ContextVar
@@ -745,6 +746,46 @@ def hvp(fun: Callable[..., Any], x: Any, v: Any) -> Any:
 # --- checkpointing --------------------------------------------------------------------------------
 
 
+class _RuleCache:
+    """Share one computation among the calls of a rule that yields every input's cotangent.
+
+    The engine runs a node's rule once per input, with the same cotangent ``g`` and the same
+    argument objects: the first call computes all cotangents, the next ones reuse them. An entry
+    is matched by the identity of ``g`` and of every argument (held, so that their ids cannot be
+    reused), so two nodes never share results even when the engine hands both the same ``g``.
+    Entries are per thread, and dropped once ``g`` is.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def get(
+        self, g: Any, args: tuple[Any, ...], kwargs: dict[str, Any], compute: Callable[[], Any]
+    ) -> Any:
+        key = g[0] if isinstance(g, tuple) else g
+        entry = getattr(self._local, "entry", None)
+        if entry is not None:
+            ref, held_args, held_kwargs, result = entry
+            if (
+                ref() is key
+                and len(held_args) == len(args)
+                and all(a is b for a, b in zip(held_args, args, strict=True))
+                and held_kwargs.keys() == kwargs.keys()
+                and all(held_kwargs[k] is kwargs[k] for k in kwargs)
+            ):
+                return result
+        result = compute()
+        local = self._local
+
+        def forget(dead: Any) -> None:
+            current = getattr(local, "entry", None)
+            if current is not None and current[0] is dead:
+                local.entry = None
+
+        local.entry = (weakref.ref(key, forget), args, dict(kwargs), result)
+        return result
+
+
 def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
     """Return ``fun`` with its intermediates recomputed in the backward pass instead of kept.
 
@@ -775,18 +816,10 @@ def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
     True
     """
     fname = getattr(fun, "__name__", "checkpointed")
-    # The engine runs the rule once per input of the node, with the same cotangent: one
-    # recomputation serves them all. The cotangent is held by weak reference.
-    cache: dict[str, Any] = {"g": None, "cots": {}}
+    cache = _RuleCache()  # one recomputation serves every input of a node
 
     def recompute(slot: int, g: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
-        key = g[0] if isinstance(g, tuple) else g
-        ref = cache["g"]
-        if ref is None or ref() is not key:
-            cache["cots"] = _rerun(args, kwargs, g)
-            # Forget the cotangents once the engine drops ``g``: nothing outlives the backward.
-            cache["g"] = weakref.ref(key, lambda _: cache.update(g=None, cots={}))
-        return cache["cots"].get(slot)
+        return cache.get(g, args, kwargs, lambda: _rerun(args, kwargs, g)).get(slot)
 
     def _rerun(args: tuple[Any, ...], kwargs: dict[str, Any], g: Any) -> dict[int, Any]:
         """Run ``fun`` again on fresh tracers and backpropagate ``g`` through it."""

@@ -283,3 +283,11 @@ def test_custom_vjp_calling_a_function_without_rule_refuses_second_derivatives(r
     with pytest.raises(nd.NotDifferentiableError, match="without a rule"):
         nd.grad(nd.grad(lambda x: erfcx(x)))(0.5)
     check_grad(erfcx, X)  # first order runs fwd on plain arrays: still fine
+
+
+def test_custom_vjp_nodes_sharing_a_cotangent_object_keep_their_own_results():
+    x = nd.GradArray([0.1, 0.2], requires_grad=True)
+    y = nd.GradArray([1.0, 2.0], requires_grad=True)
+    np.sum(sin_scaled(x, 2.0) + sin_scaled(y, 3.0)).backward()
+    np.testing.assert_allclose(x.grad, 2.0 * np.cos([0.1, 0.2]))
+    np.testing.assert_allclose(y.grad, 3.0 * np.cos([1.0, 2.0]))

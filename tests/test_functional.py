@@ -612,3 +612,32 @@ def test_vjp_function_is_linear_and_differentiable_later():
     _, vjp_fn = nd.vjp(f, X3)
     jt = nd.jacobian(lambda u: vjp_fn(u)[0])(np.ones(3))
     np.testing.assert_allclose(jt, nd.jacobian(f)(X3).T, rtol=1e-12)
+
+
+def test_checkpoint_nodes_sharing_a_cotangent_object_keep_their_own_results():
+    # ``a + b`` hands the very same cotangent object to both blocks: each must still get
+    # the derivative at its own input.
+    block = nd.checkpoint(lambda x, k: np.sin(x) * k)
+    x = nd.GradArray([0.1, 0.2], requires_grad=True)
+    y = nd.GradArray([1.0, 2.0], requires_grad=True)
+    np.sum(block(x, 2.0) + block(y, 2.0)).backward()
+    np.testing.assert_allclose(x.grad, 2.0 * np.cos([0.1, 0.2]))
+    np.testing.assert_allclose(y.grad, 2.0 * np.cos([1.0, 2.0]))
+    g = nd.grad(lambda x: np.sum(block(x, 1.0) + block(x, 3.0)))(X3)
+    np.testing.assert_allclose(g, 4.0 * np.cos(X3))
+
+
+def test_checkpoint_in_concurrent_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    block = nd.checkpoint(lambda x: np.tanh(x) * x)
+    xs = [np.linspace(-1.0, 1.0, 5) * k for k in range(1, 9)]
+
+    def work(x):
+        g = nd.grad(lambda x: np.sum(block(block(x))))(x)
+        return np.allclose(
+            g, nd.grad(lambda x: np.sum(np.tanh(np.tanh(x) * x) * np.tanh(x) * x))(x)
+        )
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(work, xs * 3))
