@@ -4,11 +4,12 @@ This module needs hypothesis (``pip install hypothesis``); nothing else in ndgra
 
 Examples
 --------
->>> from hypothesis import given
+>>> from hypothesis import given, settings
 >>> import numpy as np
 >>> import ndgrad as nd
 >>> from ndgrad.testing import strategies as nds
->>> @given(nds.float_arrays(max_dims=2))
+>>> @settings(max_examples=20, deadline=None)
+... @given(nds.float_arrays(max_dims=2))
 ... def test_square_gradient(x):
 ...     np.testing.assert_allclose(nd.grad(lambda x: np.sum(x**2))(x), 2 * x)
 >>> test_square_gradient()
