@@ -879,9 +879,15 @@ def _ufunc_inplace(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs
     return outs[0] if len(outs) == 1 else tuple(outs)
 
 
+def _stack_nested(value: Any) -> Any:
+    return np.stack([_stack_nested(v) if type(v) in (list, tuple) else v for v in value])
+
+
 def _setitem(target: GradArray, key: Any, value: Any) -> None:
     if target._base_ga is not None:
         _fresh(target)
+    if type(value) in (list, tuple) and _needs_grad(value) and grad_enabled():
+        value = _stack_nested(value)  # x[:2] = [a, b]: one recorded array, not lost values
     enabled = grad_enabled()
     value_grad = isinstance(value, GradArray) and value._node is not None
     recording = enabled and (target._node is not None or value_grad)

@@ -303,3 +303,19 @@ def test_clip_bound_given_by_keyword_must_be_constant():
         np.clip(x, max=hi)
     np.sum(np.clip(x, None, hi)).backward()
     assert hi.grad == 1.0
+
+
+def test_setitem_with_a_list_holding_gradarrays_is_recorded():
+    # Regression: the list was converted to plain values and the gradients of a, b were lost.
+    def f(a, b):
+        out = GradArray(np.zeros((2, 3)))
+        out[0, :2] = [a, b * 2.0]
+        out[1] = [a, 1.0, b]
+        return out
+
+    check_grad(f, np.array(2.0), np.array(3.0), order=2)
+    a, b = GradArray(2.0, requires_grad=True), GradArray(3.0, requires_grad=True)
+    out = f(a, b)
+    np.testing.assert_array_equal(out.values, [[2.0, 6.0, 0.0], [2.0, 1.0, 3.0]])
+    np.sum(out * out).backward()
+    assert (a.grad, b.grad) == (8.0, 30.0)

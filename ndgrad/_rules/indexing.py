@@ -63,7 +63,11 @@ def _setitem_value_vjp(g, ans, a, key, value):
         written = np.zeros(g.shape, dtype=order.dtype)
         written[key] = order
         picked = np.where(written[key] == order, picked, 0)
-    return unbroadcast(picked, np.shape(value))
+    shape = np.shape(value)
+    extra = len(shape) - picked.ndim  # NumPy drops leading length-1 axes of the value
+    if extra > 0:
+        return np.reshape(unbroadcast(picked, shape[extra:]), shape)
+    return unbroadcast(picked, shape)
 
 
 defvjp(np.ndarray.__getitem__, _getitem_vjp, name="ndarray.__getitem__")

@@ -59,6 +59,8 @@ CASES = {
             (R(4, 3), (np.array([1, 1]), np.array([2, 2])), R(2)),
             (R(4, 3), (np.array([3, 3, 0]), slice(1, None)), R(2)),
             (R(5), ([4, 4, 4],), R()),
+            (R(4, 3), (1,), R(1, 1, 3)),
+            (R(4, 3), (np.array([0, 0]), 1), R(1, 2)),
             (R(), (), R()),
         ),
         call=lambda a, key, value: _setitem(a, key, value),
