@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._array import GradArray, _plain
+from ndgrad._array import GradArray, _needs_grad, _plain, _stack_nested
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
 
@@ -132,6 +132,8 @@ class FlatIter:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         base = self.base
+        if type(value) in (list, tuple) and _needs_grad(value):
+            value = _stack_nested(value)  # reshaped below: a list would lose its GradArrays
         positions = np.arange(base.size).reshape(-1)[_plain_key(key)]
         if np.size(value) != np.size(positions) and np.ndim(value) > 0:
             value = np.resize(value, np.shape(positions))  # NumPy repeats a shorter value
@@ -251,6 +253,8 @@ def put(self: GradArray, indices: Any, values: Any, mode: str = "raise") -> None
         indices = np.mod(indices, self.size)
     elif mode == "clip":
         indices = np.clip(indices, 0, self.size - 1)
+    if type(values) in (list, tuple) and _needs_grad(values):
+        values = _stack_nested(values)  # np.resize would make a list plain
     values = np.resize(values, np.shape(indices)) if np.ndim(values) > 0 else values
     FlatIter(self)[indices] = values
 

@@ -236,6 +236,16 @@ def test_flat_assignment_is_recorded():
     check_grad(f, _x(), np.array([0.5, 1.5, 2.5]), order=2)
 
 
+def test_flat_assignment_of_a_list_holding_gradarrays():
+    def f(a, b):
+        y = GradArray(np.zeros(4))
+        y.flat[[3, 1]] = [a, b]
+        y.put([0, 2], [b, a])
+        return y
+
+    check_grad(f, np.array(2.0), np.array(3.0), order=2)
+
+
 def test_flat_assignment_into_a_0d_array():
     def f(x, v):
         y = nd.asarray(x) * 1.0  # stays a 0-d array (a NumPy scalar would drop the write)
