@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import warnings
 
+import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import ndgrad as nd
 from ndgrad.testing import check_grad
@@ -327,3 +330,59 @@ def test_einsum_with_a_repeated_operand_accumulates():
     np.testing.assert_allclose(nd.grad(lambda x: np.einsum("i,i->", x, x))(x), 2 * x)
     a = np.arange(9.0).reshape(3, 3)
     np.testing.assert_allclose(nd.grad(lambda a: np.einsum("ii", a))(a), np.eye(3))
+
+
+# --- random shapes and axes -------------------------------------------------------------------
+
+_REDUCTIONS = {
+    "sum": np.sum,
+    "prod": np.prod,
+    "mean": np.mean,
+    "var": np.var,
+    "std": np.std,
+    "max": np.max,
+    "min": np.min,
+    "ptp": np.ptp,
+    "median": np.median,
+    "quantile": lambda x, **kw: np.quantile(x, 0.37, **kw),
+    "nanmean": np.nanmean,
+    "nanvar": np.nanvar,
+}
+
+
+@st.composite
+def _reduction_calls(draw):
+    shape = draw(hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=3))
+    axes = draw(st.one_of(st.none(), st.lists(st.integers(0, len(shape) - 1), min_size=1,
+                                              max_size=len(shape), unique=True)))  # fmt: skip
+    axis = None if axes is None else tuple(axes) if len(axes) > 1 else axes[0]
+    name = draw(st.sampled_from(sorted(_REDUCTIONS)))
+    keepdims = draw(st.booleans())
+    seed = draw(st.integers(0, 2**16))
+    return name, np.random.default_rng(seed).standard_normal(shape), axis, keepdims
+
+
+@given(_reduction_calls())
+def test_reductions_over_random_shapes_and_axes(call):
+    name, x, axis, keepdims = call
+    f = _REDUCTIONS[name]
+    check_grad(lambda x: f(x, axis=axis, keepdims=keepdims), x, order=2)
+
+
+@st.composite
+def _einsum_calls(draw):
+    """Two operands with random labels from a small alphabet; sizes fixed per label."""
+    sizes = {c: draw(st.integers(1, 3)) for c in "ijkl"}
+    terms = [draw(st.lists(st.sampled_from("ijkl"), min_size=0, max_size=3)) for _ in range(2)]
+    used = sorted(set(terms[0]) | set(terms[1]))
+    out = draw(st.lists(st.sampled_from(used), unique=True)) if used else []
+    seed = draw(st.integers(0, 2**16))
+    rng = np.random.default_rng(seed)
+    ops = [rng.standard_normal([sizes[c] for c in t]) for t in terms]
+    return f"{''.join(terms[0])},{''.join(terms[1])}->{''.join(out)}", ops
+
+
+@given(_einsum_calls())
+def test_einsum_with_random_subscripts(call):
+    subscripts, ops = call
+    check_grad(lambda a, b: np.einsum(subscripts, a, b), *ops, order=2)
