@@ -228,6 +228,54 @@ MAKERS = {
     "ones_like": lambda d: ((floats(d),), {}),
     "full_like": lambda d: ((floats(d),), {"fill_value": 2.5}),
     "astype": lambda d: ((floats(d), d(st.sampled_from(["float32", "float64"]))), {}),
+    # integers, booleans, complex numbers
+    **{
+        n: lambda d: ((ints(d, shape=(2, 3)), ints(d, shape=(3,))), {})
+        for n in (
+            "bitwise_and",
+            "bitwise_or",
+            "bitwise_xor",
+        )
+    },
+    **{
+        n: lambda d: ((ints(d, shape=(2, 3)), ints(d, shape=(3,), lo=0, hi=5)), {})
+        for n in (
+            "bitwise_left_shift",
+            "bitwise_right_shift",
+        )
+    },
+    "bitwise_invert": lambda d: ((ints(d),), {}),
+    **{
+        n: lambda d: (
+            (ints(d, shape=(3,), lo=0, hi=1) > 0, ints(d, shape=(2, 3), lo=0, hi=1) > 0),
+            {},
+        )
+        for n in (
+            "logical_and",
+            "logical_or",
+            "logical_xor",
+        )
+    },
+    "logical_not": lambda d: ((numpy.asarray(ints(d, lo=0, hi=1) > 0),), {}),
+    "imag": lambda d: ((floats(d, shape=(3,), dtype=numpy.float64) + 1j * f64(d, 3),), {}),
+    "isin": lambda d: (
+        (ints(d, lo=-3, hi=3), ints(d, shape=(4,), lo=-3, hi=3)),
+        {},  # not invert=: array-api-strict 2.6.1 drops it (always computes invert=False)
+    ),
+    "nonzero": lambda d: ((ints(d, shape=d(shapes(min_dims=1)), lo=-1, hi=1),), {}),
+    **{
+        n: lambda d: ((ints(d, lo=-2, hi=2).astype(float),), {})
+        for n in (
+            "unique_all",
+            "unique_counts",
+            "unique_inverse",
+        )
+    },
+    # several arrays in, several out
+    "broadcast_arrays": lambda d: ((f64(d, 2, 1), f64(d, 3), f64(d, 1, 1)), {}),
+    "meshgrid": lambda d: ((f64(d, 2), f64(d, 3)), {"indexing": d(st.sampled_from(["xy", "ij"]))}),
+    "unstack": lambda d: ((f64(d, 2, 3),), {"axis": d(st.sampled_from([0, 1, -1]))}),
+    "empty_like": lambda d: ((floats(d),), {}),
 }
 
 LINALG = {
@@ -295,24 +343,26 @@ def _to_ours(a, requires_grad=False):
 
 def _results(res):
     """A flat list of ndarrays: named tuples (qr, eigh, slogdet) are compared field by field."""
-    if isinstance(res, tuple):
+    if isinstance(res, tuple | list):
         return [r for part in res for r in _results(part)]
     return [numpy.asarray(res)]
 
 
-def _compare(ours, theirs):
+def _compare(ours, theirs, values=True):
     got, want = _results(ours), _results(theirs)
     assert len(got) == len(want)
     for g, w in zip(got, want, strict=True):
         assert g.shape == w.shape
         assert g.dtype == w.dtype
+        if not values:  # empty_like: only shape and dtype are defined
+            continue
         tol = 1e-5 if g.dtype in (numpy.float32, numpy.complex64) else 1e-10
         numpy.testing.assert_allclose(g, w, rtol=tol, atol=tol, equal_nan=True)
 
 
 # Standard functions with float results but no rule: unique_values is a set operation (which
 # of equal elements would get the gradient?), classified unsupported by ndgrad.
-WITHOUT_RULE = {"unique_values"}
+WITHOUT_RULE = {"unique_values", "unique_all", "unique_counts", "unique_inverse"}
 
 
 def _check_against_strict(ours_module, strict_module, name, args, kwargs):
@@ -320,7 +370,7 @@ def _check_against_strict(ours_module, strict_module, name, args, kwargs):
         warnings.simplefilter("ignore", RuntimeWarning)  # e.g. overflow in exp: same in both
         want = getattr(strict_module, name)(*map(_to_strict, args), **kwargs)
         got = getattr(ours_module, name)(*map(_to_ours, args), **kwargs)
-        _compare(got, want)
+        _compare(got, want, values=name != "empty_like")
         # The recorded path (inputs that require grad) computes the same: every standard
         # function with a derivative has a rule; the others refuse loudly.
         try:
@@ -329,7 +379,7 @@ def _check_against_strict(ours_module, strict_module, name, args, kwargs):
             if name not in WITHOUT_RULE:
                 raise
             return got
-    _compare(recorded, want)
+    _compare(recorded, want, values=name != "empty_like")
     return got
 
 
@@ -427,6 +477,37 @@ def test_dtype_queries_agree_with_array_api_strict(name):
     assert info(ours).max == strict_info(theirs).max and info(ours).bits == strict_info(theirs).bits
     for kind in ("real floating", "integral", "numeric", "signed integer"):
         assert xp.isdtype(ours.dtype, kind) == xps.isdtype(theirs.dtype, kind)
+
+
+@given(
+    s1=shapes(max_dims=2),
+    s2=shapes(max_dims=2),
+    dtypes=st.lists(
+        st.sampled_from(["float32", "float64", "int32", "int64", "bool"]), min_size=2, max_size=2
+    ),
+)
+def test_shape_and_dtype_queries_agree_with_array_api_strict(s1, s2, dtypes):
+    try:
+        want = xps.broadcast_shapes(s1, s2)
+    except ValueError:
+        with pytest.raises(ValueError):
+            xp.broadcast_shapes(s1, s2)
+    else:
+        assert xp.broadcast_shapes(s1, s2) == want
+    a, b = (getattr(xp, n) for n in dtypes)
+    sa, sb = (getattr(xps, n) for n in dtypes)
+    if numpy.dtype(a).kind == numpy.dtype(b).kind:  # across kinds the standard defines nothing
+        assert xp.can_cast(a, b) == xps.can_cast(sa, sb)
+    try:
+        want_type = xps.result_type(sa, sb)
+    except TypeError:  # mixed kinds: the standard leaves it undefined, NumPy promotes
+        return
+    assert numpy.dtype(xp.result_type(a, b)).name == str(want_type).split(".")[-1]
+
+
+def test_empty_has_the_standard_shape_and_dtype():
+    _compare(xp.empty((2, 3), dtype=xp.float32), xps.empty((2, 3), dtype=xps.float32), values=False)
+    assert isinstance(xp.empty(2), nd.GradArray)
 
 
 def test_count_nonzero_returns_an_array():
