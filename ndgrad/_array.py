@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ndgrad import _graph
 from ndgrad._errors import InPlaceError, not_differentiable
-from ndgrad._graph import NO_KWARGS, OUTPUT, LeafNode, Node, grad_enabled, make_edge
+from ndgrad._graph import NO_KWARGS, OUTPUT, Edge, LeafNode, Node, grad_enabled, make_edge
 from ndgrad._registry import (
     NO_GRADIENT,
     TRACED_THROUGH,
@@ -34,6 +34,7 @@ from ndgrad._registry import (
 
 __all__ = ["GradArray", "array", "asarray"]
 
+_tuple_new = tuple.__new__
 _view = np.ndarray.view  # unbound: bypasses GradArray.view, and is the fastest unwrap
 _FLOAT_KINDS = "fc"
 
@@ -344,7 +345,12 @@ def _root_grad(out: GradArray, grad: Any, create_graph: bool) -> Any:
 
 def _wrap(res: Any) -> Any:
     """Float and complex results become GradArrays (0-d too); others stay as NumPy made them."""
-    if type(res) is tuple:
+    t = type(res)
+    if t is np.ndarray:  # the common cases first
+        return _view(res, GradArray) if res.dtype.kind in _FLOAT_KINDS else res
+    if t is np.float64:
+        return _view(np.asarray(res), GradArray)
+    if t is tuple:
         return tuple(_wrap(r) for r in res)
     if type(res) is list:
         return [_wrap(r) for r in res]
@@ -480,18 +486,20 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
         grad_inputs = [gi for gi in grad_inputs if gi[2]._node is not None]
         _record(prim, grad_inputs, [rx] if ty is None else [rx, ry], {}, res, out)
         return out
-    versions = []
+    versions: list[Any] = []
+    # make_edge, inlined: Edge(slot, flat, parent, out, shape, dtype)
     if gx:
+        ex = _tuple_new(Edge, (0, None, x._node, x._out, x.shape, x.dtype))
         if gy:
-            edges = (make_edge(0, None, x), make_edge(1, None, y))
+            edges = (ex, _tuple_new(Edge, (1, None, y._node, y._out, y.shape, y.dtype)))
         else:
-            edges = (make_edge(0, None, x),)
+            edges = (ex,)
         if 0 in saves:
-            versions.append((x._version, x._version[0], 0))
+            versions += (x._version, x._version[0], 0)
     else:
-        edges = (make_edge(1, None, y),)
+        edges = (_tuple_new(Edge, (1, None, y._node, y._out, y.shape, y.dtype)),)
     if gy and 1 in saves:
-        versions.append((y._version, y._version[0], 1))
+        versions += (y._version, y._version[0], 1)
     if ty is None:
         args: tuple[Any, ...] = (rx if 0 in saves else None,)
     else:
@@ -499,7 +507,7 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
     ans = None
     if prim.saves_ans:
         ans = res
-        versions.append((out._version, 0, OUTPUT))
+        versions += (out._version, 0, OUTPUT)
     out._node = Node(prim, edges, args, NO_KWARGS, ans, tuple(versions), None)
     return out
 
@@ -541,13 +549,13 @@ def _record(
     if saves is not None:
         meta = prim.meta
         args = [a if i in saves else _meta(a) if i in meta else None for i, a in enumerate(args)]
-    versions = []
+    versions: list[Any] = []
     edges = []
     for slot, flat, x in grad_inputs:
         edges.append(make_edge(slot, flat, x))
         snapshot = saved is not None and saved[slot] is not raw[slot]  # a private copy
         if (saves is None or slot in saves) and not snapshot:
-            versions.append((x._version, x._version[0], slot))
+            versions += (x._version, x._version[0], slot)
     if old_out is not None and old_out._node is not None:
         edges.append(make_edge(-1, None, old_out))
     flat_outs = _flat_outputs(outs)
@@ -557,9 +565,9 @@ def _record(
         if saved is not None:  # written in place: keep a private copy, the buffer may change
             raws = [np.copy(r) for r in raws]
         ans = raws[0] if len(raws) == 1 else tuple(raws)
-        versions.extend(
-            (o._version, o._version[0], OUTPUT) for o in flat_outs if isinstance(o, GradArray)
-        )
+        for o in flat_outs:
+            if isinstance(o, GradArray):
+                versions += (o._version, o._version[0], OUTPUT)
     out_meta = None
     if len(flat_outs) > 1:  # zeros stand in for the cotangent of an unused output
         out_meta = tuple(
@@ -635,7 +643,8 @@ def call_primitive(
             raise not_differentiable(prim.name, "out= is not recorded; use the return value")
     res = impl(*raw, **raw_kwargs)
     outs = _wrap(res)
-    _track_views(outs, args, raw, prim, impl, raw_kwargs)
+    if res.base is not None if type(res) is np.ndarray else not isinstance(res, np.generic):
+        _track_views(outs, args, raw, prim, impl, raw_kwargs)  # new memory is nobody's view
     if grad_inputs and grad_enabled() and _any_float(outs):
         _record(prim, grad_inputs, raw, raw_kwargs, res, outs)
     return outs

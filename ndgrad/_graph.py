@@ -167,7 +167,8 @@ def make_edge(slot: int, flat: int | None, x: Any) -> Edge:
 class Node:
     """One recorded operation.
 
-    ``versions`` holds ``(counter, seen, what)`` for each saved GradArray, ``what`` being the
+    ``versions`` holds ``counter, seen, what`` for each saved GradArray, flat in one tuple (one
+    container fewer per saved array for the garbage collector to visit), ``what`` being the
     argument's slot or ``OUTPUT``; ``out_meta`` the ``(shape, dtype)`` of each output, or None
     for a node with one output (the only case that needs no zeros for a missing cotangent).
     """
@@ -193,7 +194,7 @@ class Node:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         ans: Any,
-        versions: tuple[tuple[list[int], int, int], ...],
+        versions: tuple[Any, ...],
         out_meta: tuple[tuple[tuple[int, ...], np.dtype[Any]], ...] | None,
         where: Any = None,
     ) -> None:
@@ -224,18 +225,20 @@ Target = tuple[Any, int]  # (node, output index)
 def _collect(roots: Sequence[Any], stop: set[Any]) -> dict[Any, int]:
     """Count, for every node reachable from ``roots``, the edges that point at it."""
     deps: dict[Any, int] = {}
-    stack = list(roots)
-    seen = set(stack)
+    stack = list(dict.fromkeys(roots))
+    pushed = set(stack)  # the roots; any other node is pushed when it first enters ``deps``
     while stack:
         node = stack.pop()
-        if node in stop:
+        if stop and node in stop:
             continue
         for edge in node.edges:
-            parent = edge.parent
-            deps[parent] = deps.get(parent, 0) + 1
-            if parent not in seen:
-                seen.add(parent)
-                stack.append(parent)
+            parent = edge[2]
+            if parent in deps:
+                deps[parent] += 1
+            else:
+                deps[parent] = 1
+                if parent not in pushed:
+                    stack.append(parent)
     return deps
 
 
@@ -266,7 +269,9 @@ def _needed(order: list[Any], targets: set[Any]) -> set[Any]:
 
 
 def _check_versions(node: Node) -> None:
-    for counter, seen, slot in node.versions:
+    versions = node.versions
+    for i in range(0, len(versions), 3):
+        counter, seen, slot = versions[i : i + 3]
         if counter[0] != seen:
             what = (
                 f"the output of {node.name}"
@@ -450,6 +455,7 @@ def _accumulate_leaf(node: LeafNode, g: Any, stealable: bool) -> None:
 # One reference held by backward's local name, one by getrefcount's own argument: a cotangent
 # with no more references than that is referred to by nobody else and can become ``.grad``.
 _STEAL_REFS = 2
+_NO_TARGETS: frozenset[Any] = frozenset()
 
 
 def backward(
@@ -466,7 +472,7 @@ def backward(
     otherwise the cotangents of the given ``(node, out)`` targets are returned (``None`` for a
     target the roots do not depend on) and no ``.grad`` is touched.
     """
-    targets = {node for node, _ in inputs} if inputs is not None else set()
+    targets = {node for node, _ in inputs} if inputs is not None else _NO_TARGETS
     root_nodes = [node for node, _ in roots]
     deps = _collect(root_nodes, targets)
     order = None
@@ -482,9 +488,10 @@ def backward(
         _store(grads, owned, node, out, g, False)
 
     results: dict[Any, Any] = {}
-    left = dict(deps)
+    left = deps  # counts down; ``_order`` worked on its own copy
     ready = [r for r in dict.fromkeys(root_nodes) if left.get(r, 0) == 0]
-    with set_grad_enabled(create_graph):
+    token = _grad_enabled.set(create_graph)
+    try:
         while ready:
             node = ready.pop()
             if node.n_out == 1:  # _take, inlined for the common case
@@ -520,7 +527,13 @@ def backward(
                 if count == 0:
                     ready.append(parent)
             if not retain_graph and type(node) is Node:
-                _release(node)
+                node.args = ()  # _release, inlined
+                node.kwargs = NO_KWARGS
+                node.ans = None
+                node.versions = ()
+                node.freed = True
+    finally:
+        _grad_enabled.reset(token)
     if inputs is None:
         return None
     return [_pick(results.get(node), node, out) for node, out in inputs]
@@ -567,7 +580,13 @@ def _run_simple(
             and type(c) is np.ndarray
             and c.flags.writeable
         )
-        _store(grads, owned, edge[2], edge[3], c, True, fresh)
+        parent = edge[2]
+        if parent.n_out == 1 and parent not in grads:  # the first cotangent: _store, inlined
+            grads[parent] = c
+            if fresh:
+                owned.add(id(c))
+        else:
+            _store(grads, owned, parent, edge[3], c, True, fresh)
 
 
 def _pick(g: Any, node: Any, out: int) -> Any:
