@@ -500,7 +500,13 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     return (out, vjp_fn, trace.aux) if has_aux else (out, vjp_fn)
 
 
-def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> Any:
+def jvp(
+    fun: Callable[..., Any],
+    primals: Sequence[Any],
+    tangents: Sequence[Any],
+    *,
+    has_aux: bool = False,
+) -> Any:
     """Evaluate ``fun`` at ``primals`` and its Jacobian-vector product with ``tangents``.
 
     Parameters
@@ -509,6 +515,8 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         Takes ``*primals`` and returns an array or a tuple/list/dict of arrays.
     primals, tangents : tuple or list
         The point, and one tangent of the same shape (and structure) per primal.
+    has_aux : bool, default False
+        ``fun`` returns ``(output, aux)``; ``aux`` is returned undifferentiated.
 
     Returns
     -------
@@ -516,6 +524,8 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         ``fun(*primals)``.
     tangent_out : array or container
         ``J @ tangents``, shaped like ``out``.
+    aux
+        Only with ``has_aux``.
 
     Notes
     -----
@@ -540,7 +550,7 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
     outer = _nested(primals) or _nested(tangents)
     token = _depth.set(_depth.get() + 1)  # the first pass must record its backward
     try:
-        trace = _Trace(fun, primals, {}, tuple(range(len(primals))), False)
+        trace = _Trace(fun, primals, {}, tuple(range(len(primals))), has_aux)
         outs, spec = tree_flatten(trace.out)
         for o in outs:
             if not _float_output(o):
@@ -555,10 +565,12 @@ def jvp(fun: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]
         _depth.reset(token)
     tan = _zeros_for(tan, outs)
     if outer:
-        return trace.out, tree_unflatten(spec, tan)
-    out = _plain_tree(trace.out)
-    tan = [_outermost(t, o) for t, o in zip(tan, tree_flatten(out)[0], strict=True)]
-    return out, tree_unflatten(spec, tan)
+        out, aux = trace.out, trace.aux
+    else:
+        out, aux = _plain_tree(trace.out), _plain_tree(trace.aux)
+        tan = [_outermost(t, o) for t, o in zip(tan, tree_flatten(out)[0], strict=True)]
+    result = (out, tree_unflatten(spec, tan))
+    return (*result, aux) if has_aux else result
 
 
 # --- Jacobians and Hessians ------------------------------------------------------------------

@@ -641,3 +641,10 @@ def test_checkpoint_in_concurrent_threads():
 
     with ThreadPoolExecutor(4) as pool:
         assert all(pool.map(work, xs * 3))
+
+
+def test_jvp_with_aux():
+    out, tangent, aux = nd.jvp(lambda x: (x**2, np.sum(x)), (X3,), (np.ones(3),), has_aux=True)
+    assert type(aux) is np.ndarray and aux == pytest.approx(np.sum(X3))
+    np.testing.assert_allclose(tangent, 2 * X3)
+    np.testing.assert_allclose(out, X3**2)
