@@ -60,8 +60,16 @@ METHODS_UNSUPPORTED = {
 }
 
 
+def _graph_value(value: Any) -> Any:
+    """A list as an array; one holding GradArrays recorded (NumPy would make it plain)."""
+    if type(value) in (list, tuple):
+        return _stack_nested(value) if _needs_grad(value) else np.asarray(value)
+    return value
+
+
 def _set_real(self: GradArray, value: Any) -> None:
     """``x.real = v``: recorded as ``x[...] = v + 1j * x.imag`` (``x[...] = v`` for real x)."""
+    value = _graph_value(value)
     if self.dtype.kind == "c":
         # A copy: the rules would keep ``self``, which the write then changes.
         self[...] = value + 1j * np.imag(np.copy(self))
@@ -73,7 +81,7 @@ def _set_imag(self: GradArray, value: Any) -> None:
     """``x.imag = v``: recorded as ``x[...] = x.real + 1j * v``."""
     if self.dtype.kind != "c":
         raise TypeError("array does not have imaginary part to set")  # as NumPy says
-    self[...] = np.real(np.copy(self)) + 1j * value
+    self[...] = np.real(np.copy(self)) + 1j * _graph_value(value)
 
 
 # name: (getter, setter or None)
@@ -132,8 +140,7 @@ class FlatIter:
 
     def __setitem__(self, key: Any, value: Any) -> None:
         base = self.base
-        if type(value) in (list, tuple) and _needs_grad(value):
-            value = _stack_nested(value)  # reshaped below: a list would lose its GradArrays
+        value = _graph_value(value)
         positions = np.arange(base.size).reshape(-1)[_plain_key(key)]
         if np.size(value) != np.size(positions) and np.ndim(value) > 0:
             value = np.resize(value, np.shape(positions))  # NumPy repeats a shorter value
@@ -253,8 +260,7 @@ def put(self: GradArray, indices: Any, values: Any, mode: str = "raise") -> None
         indices = np.mod(indices, self.size)
     elif mode == "clip":
         indices = np.clip(indices, 0, self.size - 1)
-    if type(values) in (list, tuple) and _needs_grad(values):
-        values = _stack_nested(values)  # np.resize would make a list plain
+    values = _graph_value(values)
     values = np.resize(values, np.shape(indices)) if np.ndim(values) > 0 else values
     FlatIter(self)[indices] = values
 

@@ -325,6 +325,7 @@ def test_real_and_imag_assignment_is_recorded():
 
     z = _x() + 1j * _x()[::-1]
     check_grad(set_real, z, np.array([1.0, 2.0, 3.0]), order=2)
+    check_grad(lambda z, a: set_imag(z, [a, 1.0, a]), z, np.array(0.5), order=2)
     check_grad(set_imag, z, np.array([1.0, 2.0, 3.0]), order=2)
     r = GradArray(_x())
     r.real = 1.0
