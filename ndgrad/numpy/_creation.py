@@ -66,7 +66,16 @@ def _holds_grad_array(obj: Any) -> bool:
     """Whether ``obj`` is a GradArray or a (nested) list or tuple with one inside."""
     if isinstance(obj, GradArray):
         return True
-    return type(obj) in (list, tuple) and any(_holds_grad_array(o) for o in obj)
+    if type(obj) not in (list, tuple):
+        return False
+    # Look at the element types in C (``set(map(type, ...))``): a long list of numbers must not
+    # cost a Python call per element.
+    kinds = set(map(type, obj))
+    if any(issubclass(k, GradArray) for k in kinds):
+        return True
+    if list in kinds or tuple in kinds:
+        return any(_holds_grad_array(o) for o in obj if type(o) in (list, tuple))
+    return False
 
 
 def _stack(obj: Any) -> GradArray:
