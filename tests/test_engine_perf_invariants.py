@@ -1,0 +1,191 @@
+"""Invariants of the engine's fast paths: what the speed work must not change, and the scaling
+properties it relies on, counted (function calls, live objects) rather than timed.
+
+Timings belong in ``benchmarks/``: this machine is shared and noisy, so no test here reads a
+clock.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import weakref
+
+import numpy as np
+import pytest
+
+import ndgrad as nd
+from ndgrad import GradArray, InPlaceError
+
+
+def _chain(x: GradArray, n: int) -> GradArray:
+    y = x
+    for i in range(n):
+        y = np.sin(y) if i % 2 else y * 1.0001
+    return y
+
+
+def _calls_during(func) -> int:
+    """How many Python and C functions ``func()`` calls: a deterministic measure of work."""
+    count = 0
+
+    def profiler(frame, event, arg):
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+
+    sys.setprofile(profiler)
+    try:
+        func()
+    finally:
+        sys.setprofile(None)
+    return count
+
+
+@pytest.mark.parametrize("n", [500])
+def test_backward_work_is_linear_in_graph_size(n):
+    x = nd.GradArray(np.linspace(0.1, 0.9, 8), requires_grad=True)
+    small, large = np.sum(_chain(x, n)), np.sum(_chain(x, 4 * n))
+    calls_small = _calls_during(small.backward)
+    calls_large = _calls_during(large.backward)
+    # The same constant amount of work per node: 4 times the nodes, 4 times the calls.
+    assert 3.9 < calls_large / calls_small < 4.1
+
+
+def test_recording_work_and_live_objects_per_op_are_constant():
+    x = nd.GradArray(np.linspace(0.1, 0.9, 8), requires_grad=True)
+    assert 3.9 < _calls_during(lambda: _chain(x, 2000)) / _calls_during(lambda: _chain(x, 500))
+    gc.collect()
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        before = len(gc.get_objects())
+        y = _chain(x, 2000)
+        per_op = (len(gc.get_objects()) - before) / 2000
+    finally:
+        if was_enabled:
+            gc.enable()
+    # Each recorded op keeps a handful of containers (node, edge, edges, versions, counter)
+    # alive: more makes every garbage collection of a large graph slower.
+    assert per_op <= 8
+    del y
+
+
+def test_a_graph_is_freed_without_the_cycle_collector():
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        x = nd.GradArray(np.ones(8), requires_grad=True)
+        y = _chain(x, 50)
+        node = weakref.ref(y._node)
+        out = weakref.ref(y)
+        del y
+        assert node() is None and out() is None  # reference counting alone freed them
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def test_cotangents_from_many_paths_are_summed_correctly():
+    a = np.linspace(-1.0, 1.0, 6)
+    x = nd.GradArray(a, requires_grad=True)
+    y = np.sum(x * 1.0 + x * 2.0 + np.sin(x) * 3.0 + x / 4.0 + np.exp(x))
+    y.backward()
+    np.testing.assert_allclose(x.grad, 1.0 + 2.0 + 3.0 * np.cos(a) + 0.25 + np.exp(a))
+
+
+def test_accumulation_in_place_never_writes_into_an_array_someone_else_holds():
+    kept = []
+
+    def double(x):
+        return 2.0 * x
+
+    def double_vjp(g, ans, x):
+        c = np.full(np.shape(g), 2.0) * g
+        kept.append(c)  # the rule keeps its result: backward must not add into it
+        return c
+
+    double = nd.defvjp(double, double_vjp)
+    x = nd.GradArray(np.ones(3), requires_grad=True)
+    y = np.sum(double(x) + double(x))  # x's first cotangent is a kept one, the second adds
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [4.0, 4.0, 4.0])
+    for c in kept:
+        np.testing.assert_array_equal(c, [2.0, 2.0, 2.0])
+        assert not np.shares_memory(c, x.grad)
+
+
+def test_leaves_sharing_one_cotangent_get_separate_buffers():
+    a = nd.GradArray(np.ones(3), requires_grad=True)
+    b = nd.GradArray(np.ones(3), requires_grad=True)
+    np.sum(a + b).backward()  # add's rules hand both inputs the same cotangent object
+    assert not np.shares_memory(a.grad, b.grad)
+    a.grad[0] = 10.0
+    assert b.grad[0] == 1.0
+
+
+def test_a_user_cotangent_is_not_modified():
+    x = nd.GradArray(np.arange(1.0, 4.0), requires_grad=True)
+    y = x * 2.0 + x * 3.0
+    g = np.array([1.0, 2.0, 3.0])
+    y.backward(g)
+    np.testing.assert_array_equal(g, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(x.grad, 5.0 * g)
+
+
+def test_fast_path_operands_and_results():
+    x = nd.GradArray(np.array([0.5, 1.5]), requires_grad=True)
+    for other in (2.0, 2, True, np.float64(2.0), np.float32(2.0), np.array([2.0, 2.0])):
+        y = x * other
+        assert type(y) is GradArray and y.requires_grad
+    assert type(np.sin(nd.GradArray(np.array(0.5), requires_grad=True))) is GradArray  # 0-d
+    assert type(x > 1.0) is np.ndarray  # booleans never carry a graph
+    frac, whole = np.modf(x * 1.0)  # a ufunc with two outputs
+    np.sum(frac * 3.0 + whole).backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+
+
+def test_fast_path_defers_to_other_array_types():
+    class Other:
+        __array_ufunc__ = None  # NumPy must hand the operation to Other.__rmul__
+
+        def __rmul__(self, left):
+            return "Other.__rmul__"
+
+    x = nd.GradArray(np.ones(2), requires_grad=True)
+    assert x * Other() == "Other.__rmul__"
+
+
+def test_fast_path_checks_saved_inputs_and_outputs_for_in_place_changes():
+    x = nd.GradArray(np.array([0.1, 0.2]), requires_grad=True)
+    z = x * 1.0
+    w = np.sin(z)  # saves z
+    z += 1.0
+    with pytest.raises(InPlaceError, match=r"argument 0 of numpy\.sin"):
+        np.sum(w).backward()
+
+    z = x * 1.0
+    w = np.exp(z)  # saves its output
+    w += 1.0
+    with pytest.raises(InPlaceError, match=r"the output of numpy\.exp"):
+        np.sum(w).backward()
+
+
+def test_fast_path_respects_no_grad_and_views():
+    x = nd.GradArray(np.arange(1.0, 5.0), requires_grad=True)
+    with nd.no_grad():
+        assert not (x * 2.0).requires_grad
+    y = x * 1.0
+    v = y[1:3]
+    y *= 2.0  # the view re-records itself from its base when next used
+    np.sum(np.sin(v)).backward()
+    expected = np.zeros(4)
+    expected[1:3] = 2.0 * np.cos(2.0 * np.arange(2.0, 4.0))
+    np.testing.assert_allclose(x.grad, expected)
+
+
+def test_second_order_still_goes_through_the_general_backward():
+    f = lambda x: np.sum(np.sin(x) * x)
+    a = np.array([0.3, 0.7])
+    h = nd.hessian(f)(a)
+    np.testing.assert_allclose(h, np.diag(2 * np.cos(a) - a * np.sin(a)), rtol=1e-12)
