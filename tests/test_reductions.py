@@ -386,3 +386,44 @@ def _einsum_calls(draw):
 def test_einsum_with_random_subscripts(call):
     subscripts, ops = call
     check_grad(lambda a, b: np.einsum(subscripts, a, b), *ops, order=2)
+
+
+_RUNNING = {
+    "cumsum": np.cumsum,
+    "cumprod": np.cumprod,
+    "nancumsum": np.nancumsum,
+    "nancumprod": np.nancumprod,
+    "cumulative_sum": lambda x, axis: np.cumulative_sum(x, axis=axis, include_initial=True),
+    "cumulative_prod": lambda x, axis: np.cumulative_prod(x, axis=axis),
+    "diff": lambda x, axis: np.diff(x, axis=axis, prepend=0.5),
+    "gradient": lambda x, axis: np.gradient(x, 0.5, axis=axis) if x.shape[axis] > 1 else x,
+}
+
+
+@given(
+    hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4),
+    st.sampled_from(sorted(_RUNNING)),
+    st.integers(0, 2**16),
+    st.data(),
+)
+def test_running_reductions_over_random_axes_with_zeros(shape, name, seed, data):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape) * (rng.random(shape) > 0.3)  # about a third exact zeros
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    check_grad(lambda x: _RUNNING[name](x, axis=axis), x, order=2)
+
+
+@given(
+    hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=3),
+    hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=3),
+    st.integers(0, 2**16),
+)
+def test_dot_and_inner_over_random_shapes(shape_a, shape_b, seed):
+    rng = np.random.default_rng(seed)
+    # make the summed axes agree: a's last with b's second-to-last (dot) or last (inner)
+    if shape_a and shape_b:
+        shape_b = (*shape_b[:-2], shape_a[-1], shape_b[-1]) if len(shape_b) > 1 else shape_a[-1:]
+    a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+    check_grad(np.dot, a, b, order=2)
+    b_inner = np.swapaxes(b, -1, -2) if np.ndim(b) > 1 else b
+    check_grad(np.inner, a, b_inner, order=2)
