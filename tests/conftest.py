@@ -7,4 +7,8 @@ settings.register_profile(
     "ci", max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("thorough", max_examples=2000, deadline=None)
+# The long fuzzing run that precedes a release: tens of thousands of random programs.
+settings.register_profile(
+    "fuzz", max_examples=12000, deadline=None, suppress_health_check=list(HealthCheck)
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
