@@ -57,6 +57,20 @@ def test_median_of_empty_array_warns_like_numpy():
         np.median(x)
 
 
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: np.sum(x, axis=0), lambda x: np.prod(x, axis=0), lambda x: np.cumsum(x, axis=0),
+        lambda x: np.cumprod(x, axis=1), lambda x: np.dot(x.T, x),
+        lambda x: np.einsum("ij,ij->", x, x), lambda x: np.diff(x, axis=1),
+        lambda x: np.max(x, axis=0, initial=0.0), lambda x: np.tensordot(x, x, axes=([0], [0])),
+    ],
+)  # fmt: skip
+def test_empty_arrays_get_empty_gradients(f):
+    g = nd.grad(lambda x: np.sum(f(x)))(np.zeros((0, 3)))
+    assert g.shape == (0, 3)
+
+
 # --- ties, kinks and zeros --------------------------------------------------------------------
 
 

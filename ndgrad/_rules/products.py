@@ -178,7 +178,7 @@ def _einsum_vjp(argnum, g, ans, subscripts, *operands, out=None, optimize=False,
     sizes = {}
     for t, op in zip(terms, operands, strict=True):
         for c, n in zip(t, np.shape(op), strict=True):
-            sizes[c] = max(sizes.get(c, 1), n)
+            sizes[c] = n if sizes.get(c, 1) == 1 else sizes[c]  # 1 broadcasts, 0 too
     unique = "".join(dict.fromkeys(target))
     specs, ops = [output], [g]
     for i, (t, op) in enumerate(zip(terms, operands, strict=True)):
