@@ -124,7 +124,7 @@ defvjp(np.average, _average_vjp_a, None, _average_vjp_weights)
 
 
 def _others_product(a, axis):
-    """The product along ``axis`` of all elements but each one (keepdims shape).
+    """For each element, the product along ``axis`` of all the others (shaped like ``a``).
 
     With zeros present, ``prod / a`` divides by zero. Instead: the product of the non-zero
     elements over ``a_i`` (or over 1 where ``a_i`` is zero), times the product of the zeros
