@@ -600,17 +600,23 @@ COMPAT = array_api_compat.numpy
 
 # How each wrapped function of array_api_compat.numpy behaves on a GradArray that requires grad
 # (measured by the test below; the README table is this list).
-COMPAT_KEEPS = ["std", "var", "sort", "permute_dims", "matmul", "tensordot", "matrix_transpose",
-                "cumulative_sum", "astype", "take_along_axis", "linalg.matrix_norm",
-                "linalg.diagonal", "linalg.outer", "linalg.svdvals", "linalg.cholesky",
-                "fft.fft", "fft.rfft"]  # fmt: skip
+COMPAT_KEEPS = ["std", "var", "sort", "argsort", "permute_dims", "matmul", "tensordot",
+                "matrix_transpose", "cumulative_sum", "cumulative_prod", "astype",
+                "take_along_axis", "sign", "linalg.matrix_norm", "linalg.diagonal",
+                "linalg.outer", "linalg.svdvals", "linalg.cholesky", "linalg.cross", "linalg.eigh",
+                "linalg.pinv", "linalg.qr", "linalg.slogdet", "linalg.svd", "linalg.vecdot",
+                "fft.fft", "fft.ifft", "fft.fftn", "fft.ifftn", "fft.rfft", "fft.irfft",
+                "fft.rfftn", "fft.irfftn", "fft.hfft", "fft.ihfft", "fft.fftshift",
+                "fft.ifftshift"]  # fmt: skip
 # asarray is np.array(x, copy=...), which strips the subclass; trace ends with asarray; clip
-# writes into a plain out= array; solve unwraps with NumPy's private _makearray.
-COMPAT_BREAKS = ["asarray", "clip", "linalg.solve", "linalg.trace"]
+# writes into a plain out= array; solve unwraps with NumPy's private _makearray; full_like is
+# NumPy's, which computes on plain arrays and so drops the graph of fill_value.
+COMPAT_BREAKS = ["asarray", "clip", "full_like", "linalg.solve", "linalg.trace"]
 # What nd.grad says about each of them: ValueError is "does not depend on the input(s)".
 COMPAT_ERRORS = {
     "asarray": ValueError,
     "clip": nd.NotDifferentiableError,
+    "full_like": ValueError,
     "linalg.solve": ValueError,
     "linalg.trace": ValueError,
 }
@@ -639,6 +645,29 @@ COMPAT_CALLS = {
     "linalg.cholesky": lambda ns, x: ns.linalg.cholesky(x @ ns.matrix_transpose(x)),
     "fft.fft": lambda ns, x: ns.real(ns.fft.fft(x)),
     "fft.rfft": lambda ns, x: ns.real(ns.fft.rfft(x)),
+    "argsort": lambda ns, x: ns.take_along_axis(x, ns.argsort(x, axis=1, descending=True), axis=1),
+    "cumulative_prod": lambda ns, x: ns.cumulative_prod(x, axis=1),
+    "sign": lambda ns, x: ns.sign(x) * x,
+    "full_like": lambda ns, x: ns.full_like(x, x[0, 0]),
+    "linalg.cross": lambda ns, x: ns.linalg.cross(
+        ns.concat([x, x[:, :1]], axis=1), ns.concat([x[:, :1], x], axis=1)
+    ),
+    "linalg.eigh": lambda ns, x: ns.linalg.eigh(x + ns.matrix_transpose(x)).eigenvalues,
+    "linalg.pinv": lambda ns, x: ns.linalg.pinv(x),
+    "linalg.qr": lambda ns, x: ns.linalg.qr(x).R,
+    "linalg.slogdet": lambda ns, x: ns.linalg.slogdet(x).logabsdet,
+    "linalg.svd": lambda ns, x: ns.linalg.svd(x).S,
+    "linalg.vecdot": lambda ns, x: ns.linalg.vecdot(x, x),
+    "fft.ifft": lambda ns, x: ns.real(ns.fft.ifft(x)),
+    "fft.fftn": lambda ns, x: ns.real(ns.fft.fftn(x)),
+    "fft.ifftn": lambda ns, x: ns.real(ns.fft.ifftn(x)),
+    "fft.irfft": lambda ns, x: ns.fft.irfft(ns.astype(x, ns.complex128)),
+    "fft.rfftn": lambda ns, x: ns.real(ns.fft.rfftn(x)),
+    "fft.irfftn": lambda ns, x: ns.fft.irfftn(ns.astype(x, ns.complex128)),
+    "fft.hfft": lambda ns, x: ns.fft.hfft(ns.astype(x, ns.complex128)),
+    "fft.ihfft": lambda ns, x: ns.real(ns.fft.ihfft(x)),
+    "fft.fftshift": lambda ns, x: ns.fft.fftshift(x),
+    "fft.ifftshift": lambda ns, x: ns.fft.ifftshift(x),
 }
 
 _M = numpy.array([[2.0, 0.3], [-0.4, 1.5]])
