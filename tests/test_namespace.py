@@ -300,6 +300,28 @@ def test_code_calling_asarray_keeps_gradients():
     check_grad(loss, numpy.array([0.3, -0.2, 0.5]), order=2)
 
 
+def test_writes_into_a_buffer_from_zeros_are_recorded():
+    """``out = np.zeros(n); out[i] = f(x[i])``: the buffer is a GradArray, so writes record."""
+
+    def f(x):
+        out = np.zeros(3)
+        for i in range(3):
+            out[i] = np.sin(x[i]) * x[(i + 1) % 3]
+        return out
+
+    check_grad(f, numpy.array([0.3, -1.2, 0.8]), order=2)
+
+
+def test_rows_written_into_an_empty_buffer_are_recorded():
+    def f(x):
+        acc = np.empty((2, 2))
+        acc[0] = x
+        acc[1, :] = x**2
+        return np.linalg.det(acc)
+
+    check_grad(f, numpy.array([0.3, -1.2]), order=2)
+
+
 def test_numpy_asarray_still_strips_the_graph_loudly():
     """Plain ``numpy.asarray`` is not ours: nd.grad names the likely cause."""
     with pytest.raises(ValueError, match="asarray"):
