@@ -625,6 +625,10 @@ def _has_grad_array(seq: Any) -> bool:
     )
 
 
+# Keyword values that hold no array (axis=1, keepdims=True): nothing to unwrap or check.
+_PLAIN_KWARGS = frozenset({int, bool, float, str, type(None)})
+
+
 def call_primitive(
     prim: Primitive, impl: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
@@ -633,7 +637,7 @@ def call_primitive(
         args, kwargs = _kwargs_to_positions(prim, args, kwargs)
     raw, grad_inputs = _unwrap_args(args)
     raw_kwargs = kwargs
-    if kwargs:
+    if kwargs and not all(type(v) in _PLAIN_KWARGS for v in kwargs.values()):
         if _needs_grad(kwargs) and grad_enabled():
             name = next(k for k, v in kwargs.items() if _needs_grad(v))
             raise not_differentiable(prim.name, f"no gradient for the keyword argument {name!r}")

@@ -506,7 +506,10 @@ def backward(
             if g is not None and (needed is None or node in needed):
                 if type(node) is LeafNode:
                     if inputs is None:
-                        _accumulate_leaf(node, g, sys.getrefcount(g) <= _STEAL_REFS)
+                        # Counted before the call: while the call's arguments are being built,
+                        # ``g`` already sits on the stack once more.
+                        stealable = sys.getrefcount(g) <= _STEAL_REFS
+                        _accumulate_leaf(node, g, stealable)
                     continue
                 if node.freed:
                     _check_live(node)

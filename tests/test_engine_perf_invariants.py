@@ -189,3 +189,23 @@ def test_second_order_still_goes_through_the_general_backward():
     a = np.array([0.3, 0.7])
     h = nd.hessian(f)(a)
     np.testing.assert_allclose(h, np.diag(2 * np.cos(a) - a * np.sin(a)), rtol=1e-12)
+
+
+def test_a_fresh_cotangent_becomes_the_leaf_gradient_without_a_copy():
+    made = []
+
+    def scale(x):
+        return 3.0 * x
+
+    def scale_vjp(g, ans, x):
+        c = g * 3.0
+        made.append(weakref.ref(c))  # a weak reference: does not count as a holder
+        return c
+
+    scale = nd.defvjp(scale, scale_vjp)
+    w = nd.GradArray(np.ones((64, 64)), requires_grad=True)
+    np.sum(scale(w)).backward()
+    np.testing.assert_array_equal(w.grad, np.full((64, 64), 3.0))
+    # Nothing else held the rule's result, so it became w.grad itself (regression: the
+    # reference count was taken while the call's arguments were on the stack, so it never did).
+    assert made[0]() is w.grad
