@@ -137,3 +137,10 @@ def test_binary_ufunc_gradients_on_broadcast_shapes(func, shapes, data):
     if func is np.maximum:
         b = b + 0.05  # keep away from ties, where maximum has a kink
     check_grad(func, a, b, order=1)
+
+
+def test_maximum_reduce_where_initial_wins_gives_zero_gradient():
+    x = leaf([[1.0, 5.0], [-3.0, -2.0]])
+    y = np.maximum.reduce(x, axis=1, initial=0.0)  # row 1: initial wins
+    np.sum(y).backward()
+    np.testing.assert_array_equal(x.grad, [[0.0, 1.0], [0.0, 0.0]])

@@ -226,8 +226,8 @@ def _extremum_reduce_vjp(g, ans, array, axis=0, dtype=None, out=None, keepdims=F
     hit = array == ans
     if where is not True:
         hit = hit & where
-    count = np.sum(hit, axis=axis, keepdims=True)
-    return expand_reduced(g, shape, axis, keepdims) * hit / count
+    count = np.sum(hit, axis=axis, keepdims=True)  # 0 where ``initial`` won: no element gets g
+    return expand_reduced(g, shape, axis, keepdims) * hit / np.maximum(count, 1)
 
 
 def _multiply_reduce_vjp(g, ans, array, axis=0, dtype=None, out=None, keepdims=False,
