@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ndgrad._registry import defvjp, mark_no_gradient, unbroadcast
+from ndgrad._registry import VJP_RULES, defvjp, mark_no_gradient, unbroadcast
 from ndgrad._rules._common import conj, expand_reduced, is_complex, zeros_of
 from ndgrad._rules.reductions import _cumprod_grad, _prod_vjp
 
@@ -266,3 +266,24 @@ defvjp((np.add, "at"), lambda g, ans, a, indices, b=None: g, None, _add_at_vjp_b
 # imag() passes g into y; on a real input imag() is the constant 0.
 defvjp(np.real, lambda g, ans, val: g)
 defvjp(np.imag, lambda g, ans, val: g * 1j if is_complex(val) else zeros_of(g))
+
+# --- outer products of binary ufuncs: np.subtract.outer(x, y) is x[..., None, None] - y ---------
+
+
+def _outer_rule(ufunc, k):
+    """Rule ``k`` of ``ufunc.outer``: the ufunc's own rule on the operands spread apart."""
+    inner = VJP_RULES[ufunc].rules[k]
+
+    def rule(g, ans, a, b):
+        spread_a = np.reshape(a, np.shape(a) + (1,) * np.ndim(b))
+        spread_b = np.reshape(b, (1,) * np.ndim(a) + np.shape(b))
+        c = inner(g, ans, spread_a, spread_b)
+        return unbroadcast(c, np.shape((spread_a, spread_b)[k])).reshape(np.shape((a, b)[k]))
+
+    return rule
+
+
+OUTER = (np.add, np.subtract, np.multiply, np.divide, np.power, np.maximum, np.minimum,
+         np.hypot, np.arctan2, np.logaddexp)  # fmt: skip
+for _f in OUTER:
+    defvjp((_f, "outer"), _outer_rule(_f, 0), _outer_rule(_f, 1))

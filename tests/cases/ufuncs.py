@@ -123,3 +123,8 @@ def _add_at(a, indices, b):
 
 CASES[np.real] = Case(calls((R(3),), (C(2, 3),)))
 CASES[np.imag] = Case(calls((R(3),), (C(2, 3),)))
+
+# ufunc.outer: operands of different ranks, positive so that every ufunc's domain holds
+for _f in (np.add, np.subtract, np.multiply, np.divide, np.power, np.maximum, np.minimum,
+           np.hypot, np.arctan2, np.logaddexp):  # fmt: skip
+    CASES[(_f, "outer")] = Case(calls((P(2), P(3)), (P(2, 2), P(3)), (P(), P(2))))
