@@ -80,19 +80,20 @@ def _holds_grad_array(obj: Any) -> bool:
 
 def _stack(obj: Any) -> GradArray:
     """A (nested) sequence holding GradArrays, stacked with recorded ``np.stack`` calls."""
-    # Constant parts become arrays first: the engine would otherwise see a nested list of
-    # numbers as more elements of the sequence than ``np.stack``'s cotangent has.
-    parts = [
-        _stack(o)
-        if _holds_grad_array(o) and not isinstance(o, GradArray)
-        else o
-        if isinstance(o, GradArray)
-        else np.asarray(o)
-        for o in obj
-    ]
+    parts = [_stack_part(o) for o in obj]
     if not parts:
         raise ValueError("cannot build an array from an empty sequence that holds GradArrays")
     return _grad_array(np.stack(parts))
+
+
+def _stack_part(obj: Any) -> Any:
+    if isinstance(obj, GradArray):
+        return obj
+    if _holds_grad_array(obj):
+        return _stack(obj)
+    # A constant becomes an array first: the engine would otherwise count a nested list of
+    # numbers as more elements of the sequence than ``np.stack``'s cotangent has.
+    return np.asarray(obj)
 
 
 def _converted(a: Any, dtype: Any, copy: bool | None, order: Any, ndmin: int = 0) -> GradArray:
@@ -131,6 +132,7 @@ def array(
     order: Any = "K",
     subok: bool = False,
     ndmin: int = 0,
+    ndmax: int | None = None,
     like: Any = None,
     requires_grad: bool = False,
 ) -> GradArray:
@@ -141,7 +143,7 @@ def array(
     object : array_like
         As for ``numpy.array``. A GradArray, or a (nested) list or tuple holding GradArrays,
         keeps its graph: the copy (or the stack of the elements) is recorded.
-    dtype, copy, order, ndmin, like
+    dtype, copy, order, ndmin, ndmax, like
         As for ``numpy.array``. ``subok`` is accepted and ignored: the result is a GradArray.
     requires_grad : bool, default False
         Make a new leaf require grad (a result that is already recorded requires grad anyway).
@@ -163,7 +165,8 @@ def array(
     del subok  # the result is a GradArray whatever subok says
     if _holds_grad_array(object):
         return _finish(_converted(object, dtype, copy, order, ndmin), requires_grad)
-    res = np.array(object, dtype=dtype, copy=copy, order=order, ndmin=ndmin, like=like)
+    extra: dict[str, Any] = {} if ndmax is None else {"ndmax": ndmax}  # NumPy default: no limit
+    res = np.array(object, dtype=dtype, copy=copy, order=order, ndmin=ndmin, like=like, **extra)
     return _finish(res, requires_grad)
 
 
