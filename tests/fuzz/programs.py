@@ -134,7 +134,11 @@ def _fresh_copy(x: Any, like: Any) -> Any:
     """A copy of ``x`` to write into; a GradArray when ``like`` is one (a plain ndarray cannot
     hold a graph: writing a GradArray into it keeps only the values, as the README says)."""
     out = x * 1.0
-    return nd.asarray(out) if isinstance(like, GradArray) else out
+    if isinstance(like, GradArray):
+        return nd.asarray(out)
+    # NumPy returns a scalar for 0-d results, where ndgrad keeps a 0-d array (DESIGN.md); an
+    # in-place op on a scalar rebinds a new, possibly wider, value: compare arrays with arrays.
+    return out if isinstance(out, GradArray) else np.array(out)
 
 
 def _setitem(pool: list[Any], i: int, j: int) -> Any:

@@ -1,0 +1,61 @@
+"""Every failure the fuzzer (or a review) found, as a named test that would catch it again."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ndgrad as nd
+from ndgrad import GradArray
+from ndgrad.testing import check_grad
+
+from .programs import Program
+
+
+def test_inplace_add_into_plain_array_with_traced_operand_raises():
+    # fuzz: `out = plain * 1.0; out += traced` used to be a candidate for a silent graph loss
+    out = np.ones(2)
+    with pytest.raises(nd.NotDifferentiableError, match="out="):
+        out += GradArray([1.0, 2.0], requires_grad=True)
+
+
+def test_zero_d_inplace_stays_in_place_and_keeps_dtype():
+    # fuzz: NumPy rebinds a float64 scalar here; ndgrad keeps the 0-d float32 array (DESIGN.md)
+    x = GradArray(np.float32(1.5), requires_grad=True)
+    out = x * 1.0
+    out += np.float_power(x, x)
+    assert isinstance(out, GradArray) and out.shape == () and out.dtype == np.float32
+    out.backward()
+    expected = 1.0 + 1.5**1.5 * (np.log(1.5) + 1.0)
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-6)
+
+
+def test_float_power_then_inplace_program_matches_numpy_on_arrays():
+    program = Program(
+        [(), (), ()],
+        [("reshape", (0,)), ("binary", (0, 0, np.float_power)), ("inplace", (0, 4, "add"))],
+    )
+    xs = [np.asarray(v, np.float32) for v in (0.3, -1.2, 0.8)]
+    with np.errstate(all="ignore"):
+        expected = program.run(*[x.copy() for x in xs])
+        got = program.run(*[GradArray(x, requires_grad=True) for x in xs])
+    np.testing.assert_array_equal(got.values, np.asarray(expected))
+
+
+def test_maximum_reduce_where_initial_wins():
+    # review: the rule divided by a tie count of zero
+    x = GradArray([[-1.0, -2.0]], requires_grad=True)
+    np.sum(np.maximum.reduce(x, axis=1, initial=0.0)).backward()
+    np.testing.assert_array_equal(x.grad, [[0.0, 0.0]])
+
+
+def test_complex_arccosh_left_half_plane():
+    # review: sqrt(x*x - 1) took the wrong branch for Re(x) < 0
+    check_grad(np.arccosh, np.array([-0.5 + 0.2j, -2.0 - 0.1j]))
+
+
+def test_fmod_then_floor_divide_by_zero_warns_like_numpy():
+    # fuzz: fmod(x, x) == 0, then floor_divide by it: NumPy warns, and so does ndgrad
+    x = GradArray([1.5], requires_grad=True)
+    with pytest.warns(RuntimeWarning):
+        np.floor_divide(x, np.fmod(x, x))
