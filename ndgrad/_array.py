@@ -529,7 +529,7 @@ def _ufunc_finish(ufunc: np.ufunc, inputs: tuple[Any, ...], raw: list[Any], res:
 
 # --- recording --------------------------------------------------------------------------------
 
-GradInput = tuple[int, int | None, GradArray]  # (positional slot, index in a sequence, array)
+GradInput = tuple[int, tuple[int, ...] | None, GradArray]  # (slot, path in a sequence, array)
 
 
 def _record(
@@ -605,18 +605,26 @@ def _unwrap_args(args: tuple[Any, ...]) -> tuple[list[Any], list[GradInput]]:
             if a._node is not None:
                 grad_inputs.append((slot, None, a))
         elif type(a) in (list, tuple) and _has_grad_array(a):
-            leaves = _graph._flatten(a)
-            plain = []
-            for k, x in enumerate(leaves):
-                if isinstance(x, GradArray):
-                    if x._base_ga is not None:
-                        _fresh(x)
-                    if x._node is not None:
-                        grad_inputs.append((slot, k, x))
-                    x = _plain(x)
-                plain.append(x)
-            raw[slot] = _graph._unflatten(a, iter(plain))
+            raw[slot] = _unwrap_sequence(a, slot, (), grad_inputs)
     return raw, grad_inputs
+
+
+def _unwrap_sequence(
+    seq: Any, slot: int, path: tuple[int, ...], grad_inputs: list[GradInput]
+) -> Any:
+    """Plain arrays in place of the GradArrays in a (nested) sequence, each found by its path."""
+    items = []
+    for k, x in enumerate(seq):
+        if isinstance(x, GradArray):
+            if x._base_ga is not None:
+                _fresh(x)
+            if x._node is not None:
+                grad_inputs.append((slot, (*path, k), x))
+            x = _plain(x)
+        elif type(x) in (list, tuple):
+            x = _unwrap_sequence(x, slot, (*path, k), grad_inputs)
+        items.append(x)
+    return type(seq)(items)
 
 
 def _has_grad_array(seq: Any) -> bool:

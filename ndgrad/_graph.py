@@ -126,7 +126,7 @@ class Edge(NamedTuple):
     """One input that requires grad: where its cotangent goes, and what it must look like."""
 
     slot: int  # positional argument (-1: the old value of an ``out=`` array under ``where=``)
-    flat: int | None  # index within a sequence argument, None for an array argument
+    flat: tuple[int, ...] | None  # path within a sequence argument; None: an array argument
     parent: Any  # Node or LeafNode
     out: int  # which output of the parent
     shape: tuple[int, ...]
@@ -159,7 +159,7 @@ OUTPUT = -1
 _tuple_new = tuple.__new__
 
 
-def make_edge(slot: int, flat: int | None, x: Any) -> Edge:
+def make_edge(slot: int, flat: tuple[int, ...] | None, x: Any) -> Edge:
     """The edge to GradArray ``x``, passed at positional ``slot`` (``flat``: within a sequence)."""
     return _tuple_new(Edge, (slot, flat, x._node, x._out, x.shape, x.dtype))  # type: ignore[no-any-return]
 
@@ -307,9 +307,8 @@ def _unpack(node: Node, create_graph: bool) -> tuple[tuple[Any, ...], Any]:
         if edge.flat is None:
             args[edge.slot] = graph_array(args[edge.slot], edge.parent, edge.out)
         else:
-            seq = _flatten(args[edge.slot])
-            seq[edge.flat] = graph_array(seq[edge.flat], edge.parent, edge.out)
-            args[edge.slot] = _unflatten(args[edge.slot], iter(seq))
+            leaf = graph_array(at_path(args[edge.slot], edge.flat), edge.parent, edge.out)
+            args[edge.slot] = _replace_at(args[edge.slot], edge.flat, leaf)
     ans = node.ans
     if ans is not None:
         if node.n_out == 1:
@@ -343,17 +342,25 @@ def _zeros_for(node: Any, out: int) -> Any:
     return np.zeros(shape, dtype)
 
 
-def _flatten(seq: Any) -> list[Any]:
-    """The leaves of a (nested) list or tuple, in order."""
-    if isinstance(seq, (list, tuple)):
-        return [leaf for item in seq for leaf in _flatten(item)]
-    return [seq]
+def at_path(value: Any, path: tuple[int, ...]) -> Any:
+    """``value[i][j]...`` for ``path == (i, j, ...)``.
+
+    A GradArray inside a sequence argument is found by its path. The rule's cotangent for the
+    sequence mirrors the argument as far as the function treats it as a sequence; below that
+    (``np.stack([[1.0, x], y])`` reads ``[1.0, x]`` as one array) the rest of the path indexes
+    into the cotangent array, which is exactly the element's cotangent.
+    """
+    for k in path:
+        value = value[k]
+    return value
 
 
-def _unflatten(template: Any, leaves: Iterator[Any]) -> Any:
-    if isinstance(template, (list, tuple)):
-        return type(template)(_unflatten(t, leaves) for t in template)
-    return next(leaves)
+def _replace_at(seq: Any, path: tuple[int, ...], new: Any) -> Any:
+    if not path:
+        return new
+    items = list(seq)
+    items[path[0]] = _replace_at(seq[path[0]], path[1:], new)
+    return type(seq)(items)
 
 
 _OLD_OUT_RULE = "old value of out="
@@ -369,7 +376,7 @@ def _cotangents(node: Node, g: Any, create_graph: bool) -> Iterator[tuple[Edge, 
             slot_cot[edge.slot] = _run_rule(node, edge.slot, g, ans, args)
         c = slot_cot[edge.slot]
         if c is not None and edge.flat is not None:
-            c = _flatten(c)[edge.flat]
+            c = at_path(c, edge.flat)
         if c is None:
             continue
         if not isinstance(c, np.ndarray):
@@ -570,7 +577,7 @@ def _run_simple(
                 by_slot[slot] = rule(g, ans, *args, **kwargs)
             c = by_slot[slot]
             if c is not None:
-                c = _flatten(c)[flat]
+                c = at_path(c, flat)
         if c is None:
             continue
         if type(c) is not np.ndarray:

@@ -224,3 +224,12 @@ def test_outputs_of_constant_arguments_stay_constant():
     assert bx.requires_grad and not bc.requires_grad
     gx, gy = np.meshgrid(x, np.arange(3.0))
     assert gx.requires_grad and not gy.requires_grad
+
+
+def test_plain_nested_list_next_to_a_traced_array_in_a_sequence():
+    x = leaf([3.0, 4.0])
+    y = leaf(2.0)
+    s = np.stack([[1.0, y], x])  # [1.0, y] is read as one array
+    np.sum(s * s).backward()
+    np.testing.assert_allclose(x.grad, [6.0, 8.0])
+    np.testing.assert_allclose(y.grad, 4.0)
