@@ -18,7 +18,7 @@ mark_no_gradient(np.shape, np.ndim, np.size, np.result_type, np.can_cast, np.min
                  np.may_share_memory, np.shares_memory, np.iscomplexobj, np.isrealobj)  # fmt: skip
 
 # --- constants shaped like an input -----------------------------------------------------------
-mark_no_gradient(np.zeros_like, np.ones_like, np.empty_like, np.full_like)
+mark_no_gradient(np.zeros_like, np.ones_like, np.empty_like)  # full_like: creation.py
 
 # --- indices and booleans ---------------------------------------------------------------------
 mark_no_gradient(

@@ -1,0 +1,20 @@
+"""Gradient rules for NumPy's array-creation routines that take values from an array.
+
+A rule is ``rule(g, ans, a, fill_value, ...) -> cotangent``. Only the values that end up in the
+new array can carry a gradient; shapes and dtypes cannot.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ndgrad._registry import defvjp, unbroadcast
+
+# full_like(a, v): every element is v, so v receives the sum of g (a only lends its shape).
+defvjp(
+    np.full_like,
+    None,
+    lambda g, ans, a, fill_value, dtype=None, order="K", subok=True, shape=None, **kw: unbroadcast(
+        g, np.shape(fill_value)
+    ),
+)
