@@ -5,7 +5,7 @@ Hand a NumPy function GradArrays instead of ndarrays and every NumPy call it mak
 """
 
 from ndgrad import _methods, _rules  # noqa: F401  (fills the method and rule tables)
-from ndgrad._array import GradArray, array, asarray
+from ndgrad._array import GradArray
 from ndgrad._errors import InPlaceError, NotDifferentiableError
 from ndgrad._graph import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ndgrad._registry import defvjp, defvjp_argnum
@@ -21,6 +21,7 @@ from ndgrad.functional import (
     value_and_grad,
     vjp,
 )
+from ndgrad.numpy import array, asarray  # recorded copies, graph-keeping conversion
 from ndgrad.tracing import differentiable, is_tracing, tracing
 
 __version__ = "0.1.0"

@@ -32,7 +32,7 @@ from ndgrad._registry import (
     qualified_name,
 )
 
-__all__ = ["GradArray", "array", "asarray"]
+__all__ = ["GradArray"]
 
 _tuple_new = tuple.__new__
 _view = np.ndarray.view  # unbound: bypasses GradArray.view, and is the fastest unwrap
@@ -931,24 +931,3 @@ def _setitem(target: GradArray, key: Any, value: Any) -> None:
         _record(prim, grad_inputs, raw, {}, None, target, saved=raw)
     if target._base_ga is not None:
         _rebase(target)
-
-
-# --- constructors -----------------------------------------------------------------------------
-
-
-def array(
-    values: ArrayLike, dtype: DTypeLike | None = None, *, requires_grad: bool = False
-) -> GradArray:
-    """Copy ``values`` into a new leaf GradArray (like ``np.array``)."""
-    return GradArray(values, requires_grad=requires_grad, dtype=dtype)
-
-
-def asarray(
-    values: ArrayLike, dtype: DTypeLike | None = None, *, requires_grad: bool = False
-) -> GradArray:
-    """Return ``values`` if it already is a GradArray (graph kept), else a new leaf."""
-    if isinstance(values, GradArray) and (dtype is None or values.dtype == dtype):
-        if requires_grad and not values.requires_grad:
-            values.requires_grad = True
-        return values
-    return GradArray(values, requires_grad=requires_grad, dtype=dtype)

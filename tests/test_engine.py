@@ -42,8 +42,11 @@ def test_asarray_keeps_graph_and_array_copies():
     x = leaf([1.0, 2.0])
     y = x * 3
     assert nd.asarray(y) is y
-    z = nd.array(y)
-    assert z is not y and z.is_leaf and not z.requires_grad
+    z = nd.array(y)  # a recorded copy, as np.array is in ndgrad.numpy
+    assert z is not y and not np.shares_memory(z, y) and z.requires_grad
+    w = nd.array([y, x])  # a list holding GradArrays: a recorded stack
+    np.sum(w + z).backward()  # sum over rows of (3x, x), plus z = 3x broadcast to both rows
+    np.testing.assert_allclose(x.grad, [10.0, 10.0])
 
 
 def test_values_is_plain_view():
