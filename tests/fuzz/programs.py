@@ -85,6 +85,14 @@ class Program:
             total = total + np.sum(value * (1.0 + 0.1 * k))
         return total
 
+    def has_0d(self) -> bool:
+        """Whether an input or an intermediate is 0-d (NumPy turns those into scalars)."""
+        pool = [np.zeros(s) for s in self.shapes]
+        with np.errstate(all="ignore"):
+            for kind, arg in self.steps:
+                pool.append(np.asarray(_STEP[kind](pool, *arg)))
+        return any(np.ndim(p) == 0 for p in pool) or any(kind == "reduce" for kind, _ in self.steps)
+
     def __repr__(self) -> str:
         lines = [f"inputs: {self.shapes}"] + [f"  {k} {a}" for k, a in self.steps]
         return "\n".join(lines)

@@ -47,8 +47,16 @@ def test_forward_matches_numpy_bit_for_bit(program, seed, dtype):
             return
     assert not isinstance(expected, Exception), f"{program}\nNumPy raised {expected!r}"
     got_values = got.values if isinstance(got, GradArray) else np.asarray(got)
-    np.testing.assert_array_equal(got_values, np.asarray(expected), err_msg=repr(program))
-    assert got_values.dtype == np.asarray(expected).dtype, repr(program)
+    expected = np.asarray(expected)
+    assert got_values.dtype == expected.dtype, repr(program)
+    if program.has_0d():
+        # NumPy computes 0-d intermediates with its scalar math, which can differ from its own
+        # array loops by an ulp; ndgrad keeps 0-d arrays (DESIGN.md). Bit for bit otherwise.
+        eps = np.finfo(expected.dtype).eps
+        scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
+        np.testing.assert_allclose(got_values, expected, rtol=0, atol=8 * eps * scale)
+    else:
+        np.testing.assert_array_equal(got_values, expected, err_msg=repr(program))
 
 
 @_SETTINGS
