@@ -520,8 +520,9 @@ def backward(
                     continue
                 if node.freed:
                     _check_live(node)
-                if node.versions:
-                    _check_versions(node)
+                versions = node.versions
+                if versions and (len(versions) != 3 or versions[0][0] != versions[1]):
+                    _check_versions(node)  # one saved array unchanged is checked inline
                 prim = node.prim
                 if inplace and node.where is None and prim.argnum_rule is None:
                     _run_simple(node, prim, g, grads, owned, needed)
@@ -585,9 +586,9 @@ def _run_simple(
         if c.shape != edge[4] or c.dtype != edge[5]:
             c = _fit(c, edge, prim)
         fresh = (
-            sys.getrefcount(c) <= _STEAL_REFS
+            type(c) is np.ndarray
             and c.base is None
-            and type(c) is np.ndarray
+            and sys.getrefcount(c) <= _STEAL_REFS
             and c.flags.writeable
         )
         parent = edge[2]
