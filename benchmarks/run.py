@@ -221,7 +221,11 @@ def machine_info(versions: dict[str, str]) -> dict[str, Any]:
         "ndgrad_commit": commit,
         "gc_enabled": gc.isenabled(),
         "pinning": pinning.describe(),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": " ".join(
+            ["python", "-m", "benchmarks", *sys.argv[1:]]
+            if sys.argv[0].endswith("__main__.py")
+            else ["python", *sys.argv]
+        ),
     }
 
 
