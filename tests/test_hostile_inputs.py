@@ -200,13 +200,17 @@ def test_copy_and_deepcopy():
 
 
 def test_np_save_and_load_round_trip(tmp_path):
-    x = leaf([1.0, 2.0])
+    x = leaf([1.0, 2.0], dtype=np.float32) * 1.0  # a GradArray with a graph
     path = tmp_path / "x.npy"
-    np.save(path, x.values)
+    np.save(path, x)  # stores values and dtype: the .npy format has no place for a graph
     loaded = np.load(path)  # allow_pickle stays False: no code runs on load
+    assert loaded.dtype == np.float32
     np.testing.assert_array_equal(loaded, x.values)
-    y = GradArray(loaded, requires_grad=True)
-    assert y.requires_grad
+    y = GradArray(loaded, requires_grad=True)  # requires_grad is re-stated on load
+    assert y.requires_grad and y.dtype == np.float32
+    archive = tmp_path / "x.npz"
+    np.savez(archive, x=x)
+    np.testing.assert_array_equal(np.load(archive)["x"], x.values)
 
 
 # --- a user's inputs are never modified -------------------------------------------------------
