@@ -552,12 +552,23 @@ def _record(
     versions: list[Any] = []
     edges = []
     for slot, flat, x in grad_inputs:
-        edges.append(make_edge(slot, flat, x))
+        edges.append(_tuple_new(Edge, (slot, flat, x._node, x._out, x.shape, x.dtype)))
         snapshot = saved is not None and saved[slot] is not raw[slot]  # a private copy
         if (saves is None or slot in saves) and not snapshot:
             versions += (x._version, x._version[0], slot)
     if old_out is not None and old_out._node is not None:
         edges.append(make_edge(-1, None, old_out))
+    if type(outs) is GradArray and not prim.paired:  # one output, the common case: no lists
+        ans = None
+        if prim.saves_ans:
+            ans = _plain(outs) if saved is None else np.copy(_plain(outs))
+            versions += (outs._version, outs._version[0], OUTPUT)
+        node = Node(
+            prim, tuple(edges), tuple(args), kwargs or NO_KWARGS, ans, tuple(versions), None, where
+        )
+        outs._node = node
+        outs._out = 0
+        return node
     flat_outs = _flat_outputs(outs)
     ans = None
     if prim.saves_ans:

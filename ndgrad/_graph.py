@@ -525,7 +525,52 @@ def backward(
                     _check_versions(node)  # one saved array unchanged is checked inline
                 prim = node.prim
                 if inplace and node.where is None and prim.argnum_rule is None:
-                    _run_simple(node, prim, g, grads, owned, needed)
+                    # The common node (one rule per argument, no where=, plain arrays), done
+                    # here rather than by _cotangents + _store: no generator, no call per edge.
+                    # A cotangent only this backward refers to is marked as owned, so that a
+                    # second cotangent for the same array is added into it in place.
+                    args, kwargs, ans, rules = node.args, node.kwargs, node.ans, prim.rules
+                    n_rules = len(rules)
+                    # A sequence argument's rule runs once for all its elements.
+                    by_slot: dict[int, Any] | None = None
+                    for edge in node.edges:
+                        slot, flat = edge[0], edge[1]
+                        rule = rules[slot] if slot < n_rules else None
+                        if rule is None or (needed is not None and edge[2] not in needed):
+                            continue
+                        if flat is None:
+                            c = rule(g, ans, *args, **kwargs)
+                        else:
+                            if by_slot is None:
+                                by_slot = {}
+                            if slot not in by_slot:
+                                by_slot[slot] = rule(g, ans, *args, **kwargs)
+                            c = by_slot[slot]
+                            if c is not None:
+                                c = at_path(c, flat)
+                        if c is None:
+                            continue
+                        if type(c) is not np.ndarray:
+                            c = np.asarray(c)
+                        if c.shape != edge[4] or c.dtype != edge[5]:
+                            c = _fit(c, edge, prim)
+                        fresh = (
+                            type(c) is np.ndarray
+                            and c.base is None
+                            and sys.getrefcount(c) <= _STEAL_REFS
+                            and c.flags.writeable
+                        )
+                        parent = edge[2]
+                        if parent.n_out == 1 and parent not in grads:  # first one: no _store
+                            grads[parent] = c
+                            if fresh:
+                                owned.add(id(c))
+                        else:
+                            _store(grads, owned, parent, edge[3], c, True, fresh)
+                    # Drop the loop's own references: they would count as holders of the
+                    # cotangents (stopping the in-place and buffer-stealing checks downstream)
+                    # and keep the node's saved arrays alive after it is released.
+                    c = by_slot = args = ans = None
                 else:
                     for edge, c in _cotangents(node, g, create_graph):
                         if needed is None or edge.parent in needed:
@@ -548,56 +593,6 @@ def backward(
     if inputs is None:
         return None
     return [_pick(results.get(node), node, out) for node, out in inputs]
-
-
-def _run_simple(
-    node: Node,
-    prim: Primitive,
-    g: Any,
-    grads: dict[Any, Any],
-    owned: set[int],
-    needed: set[Any] | None,
-) -> None:
-    """``_cotangents`` + ``_store`` for the common node: one rule per argument, no ``where=``,
-    plain arrays (no create_graph). A cotangent that only this backward refers to is marked as
-    owned, so that a second cotangent for the same array is added into it."""
-    args, kwargs, ans, rules = node.args, node.kwargs, node.ans, prim.rules
-    n_rules = len(rules)
-    by_slot: dict[int, Any] | None = None  # a sequence argument's rule runs once for all
-    for edge in node.edges:
-        slot, flat = edge[0], edge[1]
-        rule = rules[slot] if slot < n_rules else None
-        if rule is None or (needed is not None and edge[2] not in needed):
-            continue
-        if flat is None:
-            c = rule(g, ans, *args, **kwargs)
-        else:
-            if by_slot is None:
-                by_slot = {}
-            if slot not in by_slot:
-                by_slot[slot] = rule(g, ans, *args, **kwargs)
-            c = by_slot[slot]
-            if c is not None:
-                c = at_path(c, flat)
-        if c is None:
-            continue
-        if type(c) is not np.ndarray:
-            c = np.asarray(c)
-        if c.shape != edge[4] or c.dtype != edge[5]:
-            c = _fit(c, edge, prim)
-        fresh = (
-            type(c) is np.ndarray
-            and c.base is None
-            and sys.getrefcount(c) <= _STEAL_REFS
-            and c.flags.writeable
-        )
-        parent = edge[2]
-        if parent.n_out == 1 and parent not in grads:  # the first cotangent: _store, inlined
-            grads[parent] = c
-            if fresh:
-                owned.add(id(c))
-        else:
-            _store(grads, owned, parent, edge[3], c, True, fresh)
 
 
 def _pick(g: Any, node: Any, out: int) -> Any:
