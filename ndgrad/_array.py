@@ -76,6 +76,13 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
     """
 
     __slots__ = ("_base_ga", "_grad", "_node", "_out", "_seen", "_version", "_view_fn")
+    _node: Any  # None, a LeafNode or the Node that made this array
+    _out: int
+    _grad: Any
+    _base_ga: Any  # the GradArray this one is a tracked view of, or None
+    _view_fn: Any
+    _seen: int
+    _version: list[int]
 
     def __new__(
         cls, values: ArrayLike, requires_grad: bool = False, dtype: DTypeLike | None = None
@@ -449,10 +456,11 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
         rx = x
     else:
         return NotImplemented
+    y: Any = None
+    ry: Any = None
+    ty: Any = None
     if len(inputs) == 1:
         res = ufunc(rx)
-        y = ry = None
-        ty = None
     else:
         y = inputs[1]
         ty = type(y)
@@ -482,12 +490,16 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
         raise not_differentiable(qualified_name(ufunc))
     saves = prim.saves
     if saves is None or prim.meta:  # a rule the bytecode scan could not read: general recording
-        grad_inputs = [(i, None, a) for i, a in enumerate(inputs) if type(a) is GradArray]
-        grad_inputs = [gi for gi in grad_inputs if gi[2]._node is not None]
+        grad_inputs: list[GradInput] = [
+            (i, None, a)
+            for i, a in enumerate(inputs)
+            if type(a) is GradArray and a._node is not None
+        ]
         _record(prim, grad_inputs, [rx] if ty is None else [rx, ry], {}, res, out)
         return out
     versions: list[Any] = []
     # make_edge, inlined: Edge(slot, flat, parent, out, shape, dtype)
+    edges: tuple[Edge, ...]
     if gx:
         ex = _tuple_new(Edge, (0, None, x._node, x._out, x.shape, x.dtype))
         if gy:
@@ -559,7 +571,7 @@ def _record(
     if old_out is not None and old_out._node is not None:
         edges.append(make_edge(-1, None, old_out))
     if type(outs) is GradArray and not prim.paired:  # one output, the common case: no lists
-        ans = None
+        ans: Any = None
         if prim.saves_ans:
             ans = _plain(outs) if saved is None else np.copy(_plain(outs))
             versions += (outs._version, outs._version[0], OUTPUT)

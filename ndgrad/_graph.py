@@ -21,6 +21,7 @@ from __future__ import annotations
 import sys
 import weakref
 from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from contextvars import ContextVar
 from typing import Any, NamedTuple, TypeVar
 
@@ -222,7 +223,7 @@ class Node:
 Target = tuple[Any, int]  # (node, output index)
 
 
-def _collect(roots: Sequence[Any], stop: set[Any]) -> dict[Any, int]:
+def _collect(roots: Sequence[Any], stop: AbstractSet[Any]) -> dict[Any, int]:
     """Count, for every node reachable from ``roots``, the edges that point at it."""
     deps: dict[Any, int] = {}
     stack = list(dict.fromkeys(roots))
@@ -242,7 +243,7 @@ def _collect(roots: Sequence[Any], stop: set[Any]) -> dict[Any, int]:
     return deps
 
 
-def _order(roots: Sequence[Any], deps: dict[Any, int], stop: set[Any]) -> list[Any]:
+def _order(roots: Sequence[Any], deps: dict[Any, int], stop: AbstractSet[Any]) -> list[Any]:
     """Kahn's order: a node comes after every node that sends it a cotangent."""
     left = dict(deps)
     ready = [r for r in dict.fromkeys(roots) if left.get(r, 0) == 0]
@@ -259,7 +260,7 @@ def _order(roots: Sequence[Any], deps: dict[Any, int], stop: set[Any]) -> list[A
     return order
 
 
-def _needed(order: list[Any], targets: set[Any]) -> set[Any]:
+def _needed(order: list[Any], targets: AbstractSet[Any]) -> set[Any]:
     """The nodes through which a target can be reached: all others are skipped."""
     needed = set()
     for node in reversed(order):  # parents before children
