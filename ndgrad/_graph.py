@@ -449,15 +449,18 @@ def _accumulate_leaf(node: LeafNode, g: Any, stealable: bool) -> None:
     array = node.ref()
     if array is None:  # the user dropped the leaf: nowhere to put its gradient
         return
-    if array._grad is None and type(g) is not np.ndarray:
-        array._grad = g  # create_graph: a GradArray with its own graph, differentiable again
+    graph = isinstance(g, np.ndarray) and type(g) is not np.ndarray  # create_graph: GradArray
+    if array._grad is None and graph:
+        array._grad = g  # a GradArray with its own graph, differentiable again
     elif array._grad is None:
         # Steal the cotangent when nothing else refers to it (as PyTorch's AccumulateGrad does);
-        # otherwise copy, so that two leaves never share one gradient buffer.
-        fresh = stealable and isinstance(g, np.ndarray) and g.base is None and g.flags.writeable
-        array._grad = g if fresh and type(g) is np.ndarray else np.array(g, copy=True)
+        # otherwise copy, so that two leaves never share one gradient buffer. A NumPy scalar
+        # (what NumPy returns for 0-d results) becomes a 0-d array: gradients are arrays.
+        fresh = stealable and type(g) is np.ndarray and g.base is None and g.flags.writeable
+        array._grad = g if fresh else np.array(g, dtype=array.dtype, copy=True)
     else:
-        array._grad = array._grad + g
+        total = array._grad + g
+        array._grad = total if isinstance(total, np.ndarray) else np.array(total, array.dtype)
 
 
 # One reference held by backward's local name, one by getrefcount's own argument: a cotangent

@@ -236,3 +236,11 @@ def test_plain_nested_list_next_to_a_traced_array_in_a_sequence():
     np.sum(s * s).backward()
     np.testing.assert_allclose(x.grad, [6.0, 8.0])
     np.testing.assert_allclose(y.grad, 4.0)
+
+
+def test_gradient_of_a_0d_leaf_is_a_writeable_0d_array():
+    x = leaf(3.0)
+    np.abs(np.abs(x)).backward()
+    assert type(x.grad) is np.ndarray and x.grad.shape == () and x.grad.flags.writeable
+    np.abs(x).backward()  # accumulating keeps it an array
+    assert type(x.grad) is np.ndarray and x.grad == 2.0

@@ -81,3 +81,20 @@ def test_second_derivatives_match_finite_differences(program, seed):
         return
     inputs = _inputs(program, seed)
     check_grad(program.run, *inputs, order=2, rtol=1e-4, atol=1e-6)
+
+
+@_SETTINGS
+@given(programs(), st.integers(0, 2**16))
+def test_leaf_gradients_never_alias_each_other_or_the_inputs(program, seed):
+    inputs = _inputs(program, seed)
+    leaves = [GradArray(x, requires_grad=True) for x in inputs]
+    with np.errstate(all="ignore"):
+        out = program.run(*leaves)
+        if not (isinstance(out, GradArray) and out.requires_grad):
+            return
+        out.backward()
+    grads = [leaf.grad for leaf in leaves if leaf.grad is not None]
+    for i, g in enumerate(grads):
+        assert g.flags.writeable, repr(program)
+        for other in grads[i + 1 :] + inputs + [leaf.values for leaf in leaves]:
+            assert not np.shares_memory(g, other), repr(program)

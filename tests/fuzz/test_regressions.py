@@ -67,3 +67,10 @@ def test_zero_d_complex_square_is_computed_by_the_array_loop():
     z = np.array(np.tanh(0.4 + 0.9j) * 2.0)
     got = np.square(GradArray(z, requires_grad=True))
     np.testing.assert_array_equal(got.values, np.square(z[None])[0])
+
+
+def test_0d_leaf_gradient_is_an_array_not_a_numpy_scalar():
+    # fuzz (aliasing property): rules on 0-d values return NumPy scalars, which became .grad
+    x = GradArray(2.0, requires_grad=True)
+    np.abs(np.abs(np.abs(x))).backward()
+    assert type(x.grad) is np.ndarray and x.grad.flags.writeable
