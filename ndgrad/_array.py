@@ -473,12 +473,13 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
         else:
             return NotImplemented
         res = ufunc(rx, ry)
-    tr = type(res)
-    if tr is not np.ndarray:
+    if type(res) is not np.ndarray:
         if not isinstance(res, np.generic):  # several outputs (divmod, frexp, modf)
             return _ufunc_finish(ufunc, inputs, [rx] if ty is None else [rx, ry], res)
-        res = np.asarray(res)
-    if res.dtype.kind not in _FLOAT_KINDS:
+        if res.dtype.kind not in _FLOAT_KINDS:
+            return res  # an integer or boolean scalar, as NumPy made it (as _wrap leaves it)
+        res = np.asarray(res)  # a float 0-d result: a 0-d GradArray, never a NumPy scalar
+    elif res.dtype.kind not in _FLOAT_KINDS:
         return res  # integer and boolean results never carry gradients
     out = _view(res, GradArray)
     gx = tx is GradArray and x._node is not None

@@ -140,6 +140,10 @@ def test_fast_path_operands_and_results():
         assert type(y) is GradArray and y.requires_grad
     assert type(np.sin(nd.GradArray(np.array(0.5), requires_grad=True))) is GradArray  # 0-d
     assert type(x > 1.0) is np.ndarray  # booleans never carry a graph
+    x0 = nd.GradArray(np.array(0.5), requires_grad=True)
+    # 0-d: the fast path (no keywords) and the general one (keywords) give the same types.
+    assert type(x0 > 0.0) is type(np.greater(x0, 0.0, casting="same_kind")) is np.bool_
+    assert type(x0 * 2.0) is type(np.multiply(x0, 2.0, casting="same_kind")) is GradArray
     frac, whole = np.modf(x * 1.0)  # a ufunc with two outputs
     np.sum(frac * 3.0 + whole).backward()
     np.testing.assert_array_equal(x.grad, [3.0, 3.0])
