@@ -607,16 +607,14 @@ COMPAT_KEEPS = ["std", "var", "sort", "argsort", "permute_dims", "matmul", "tens
                 "linalg.pinv", "linalg.qr", "linalg.slogdet", "linalg.svd", "linalg.vecdot",
                 "fft.fft", "fft.ifft", "fft.fftn", "fft.ifftn", "fft.rfft", "fft.irfft",
                 "fft.rfftn", "fft.irfftn", "fft.hfft", "fft.ihfft", "fft.fftshift",
-                "fft.ifftshift"]  # fmt: skip
+                "fft.ifftshift", "full_like"]  # fmt: skip
 # asarray is np.array(x, copy=...), which strips the subclass; trace ends with asarray; clip
-# writes into a plain out= array; solve unwraps with NumPy's private _makearray; full_like is
-# NumPy's, which computes on plain arrays and so drops the graph of fill_value.
-COMPAT_BREAKS = ["asarray", "clip", "full_like", "linalg.solve", "linalg.trace"]
+# writes into a plain out= array; solve unwraps with NumPy's private _makearray.
+COMPAT_BREAKS = ["asarray", "clip", "linalg.solve", "linalg.trace"]
 # What nd.grad says about each of them: ValueError is "does not depend on the input(s)".
 COMPAT_ERRORS = {
     "asarray": ValueError,
     "clip": nd.NotDifferentiableError,
-    "full_like": ValueError,
     "linalg.solve": ValueError,
     "linalg.trace": ValueError,
 }
