@@ -10,12 +10,13 @@ __all__ = ["conj", "expand_reduced", "is_complex", "zeros_of"]
 
 
 def is_complex(x: Any) -> bool:
-    """Whether ``x`` (an array or a Python scalar) holds complex numbers."""
-    return (
-        isinstance(x, complex)
-        or getattr(np.asarray(x) if isinstance(x, list) else x, "dtype", np.dtype(float)).kind
-        == "c"
-    )
+    """Whether ``x`` (an array, a NumPy or Python scalar, or a list) holds complex numbers."""
+    dtype = getattr(x, "dtype", None)  # arrays and NumPy scalars: the hot path
+    if dtype is not None:
+        return dtype.kind == "c"  # type: ignore[no-any-return]
+    if isinstance(x, (list, tuple)):
+        return np.iscomplexobj(x)
+    return isinstance(x, complex)
 
 
 def conj(x: Any) -> Any:

@@ -59,7 +59,8 @@ def _sum_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial
 def _mean_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     """Like sum, divided by the number of elements averaged."""
     count = np.sum(np.broadcast_to(where, np.shape(a)), axis=axis, keepdims=True)
-    g = _spread(g, np.shape(a), axis, keepdims) / count
+    # divide by the count in g's own dtype: an integer count would make float32 float64
+    g = _spread(g, np.shape(a), axis, keepdims) / count.astype(g.dtype)
     return g if where is True else g * where
 
 
