@@ -13,7 +13,7 @@ itself from the base when next used, so that no graph goes stale silently.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -274,7 +274,7 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
                 _reject_subclass(t)
         prim = VJP_RULES.get(func)
         if prim is not None:
-            return call_primitive(prim, func._implementation, args, kwargs)
+            return call_primitive(prim, func._implementation, args, kwargs)  # type: ignore[attr-defined]
         if func in TRACED_THROUGH:
             return func._implementation(*args, **kwargs)  # type: ignore[attr-defined]
         if func not in NO_GRADIENT and grad_enabled() and _needs_grad((args, kwargs)):
@@ -547,7 +547,7 @@ GradInput = tuple[int, tuple[int, ...] | None, GradArray]  # (slot, path in a se
 
 def _record(
     prim: Primitive,
-    grad_inputs: list[GradInput],
+    grad_inputs: Sequence[GradInput],
     raw: list[Any],
     kwargs: dict[str, Any],
     res: Any,
@@ -898,7 +898,7 @@ def _ufunc_inplace(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs
         partial = where is not True and old_out is not None
         if partial:  # elements outside ``where`` keep the old value of out
             stand_in = _view(out_raw[0], GradArray)
-            stand_in._node, stand_in._out = old_node
+            stand_in._node, stand_in._out = old_node  # type: ignore[misc]
             stand_in._version = [0]
         wrapped = outs[0] if len(outs) == 1 else tuple(outs)
         _record(

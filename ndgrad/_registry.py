@@ -112,17 +112,18 @@ def qualified_name(func: Any) -> str:
     if isinstance(func, tuple):
         return f"{qualified_name(func[0])}.{func[1]}"
     if isinstance(func, np.ufunc):  # ufuncs do not know their module: find who exports them
-        if getattr(np, func.__name__, None) is func:
-            return f"numpy.{func.__name__}"
+        ufunc_name: str = func.__name__ or repr(func)
+        if getattr(np, ufunc_name, None) is func:
+            return f"numpy.{ufunc_name}"
         special = sys.modules.get("scipy.special")
-        if special is not None and getattr(special, func.__name__, None) is func:
-            return f"scipy.special.{func.__name__}"
-        return func.__name__
+        if special is not None and getattr(special, ufunc_name, None) is func:
+            return f"scipy.special.{ufunc_name}"
+        return ufunc_name
     module = getattr(func, "__module__", None) or ""
     if module.startswith("numpy."):  # numpy._core.fromnumeric -> numpy
         public = module.split(".")  # numpy.linalg._linalg -> numpy.linalg; numpy.lib.scimath stays
         module = ".".join(itertools.takewhile(lambda part: not part.startswith("_"), public))
-    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func))
+    name = str(getattr(func, "__qualname__", None) or getattr(func, "__name__", repr(func)))
     return f"{module}.{name}" if module else name
 
 
@@ -278,7 +279,7 @@ def _loaded_params(rule: Any) -> tuple[set[int] | None, set[int], bool]:
         return None, set(), True
     params = code.co_varnames[: code.co_argcount]
     values = set(code.co_cellvars) & set(params)
-    meta = set()
+    meta: set[str] = set()
     ins = list(dis.get_instructions(code))
     for i, op in enumerate(ins):
         if op.opname in _LOADS:
