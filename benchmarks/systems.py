@@ -87,20 +87,7 @@ class NumPy:
 
     def chain(self, x: np.ndarray, n: int) -> Step:
         def step() -> tuple[Any, Any]:
-            saved = []
-            y = x
-            for i in range(n):
-                op = CYCLE[i % 4]
-                if op == "multiply":
-                    y = y * MUL
-                elif op == "sin":
-                    saved.append(y)
-                    y = np.sin(y)
-                elif op == "add":
-                    y = y + ADD
-                else:
-                    y = np.tanh(y)
-                    saved.append(y)
+            y, saved = _chain(x, n, np.sin, np.tanh, keep=True)
             value = np.sum(y)
             g = np.ones_like(x)
             for i in reversed(range(n)):
@@ -173,18 +160,7 @@ class Ndgrad:
 
         def step() -> tuple[Any, Any]:
             xg.grad = None
-            y = xg
-            for i in range(n):
-                op = CYCLE[i % 4]
-                if op == "multiply":
-                    y = y * MUL
-                elif op == "sin":
-                    y = np.sin(y)
-                elif op == "add":
-                    y = y + ADD
-                else:
-                    y = np.tanh(y)
-            value = np.sum(y)
+            value = np.sum(_chain(xg, n, np.sin, np.tanh))
             value.backward()
             return value, xg.grad
 
@@ -244,17 +220,7 @@ class Autograd:
         anp = self.np
 
         def f(y: Any) -> Any:
-            for i in range(n):
-                op = CYCLE[i % 4]
-                if op == "multiply":
-                    y = y * MUL
-                elif op == "sin":
-                    y = anp.sin(y)
-                elif op == "add":
-                    y = y + ADD
-                else:
-                    y = anp.tanh(y)
-            return anp.sum(y)
+            return anp.sum(_chain(y, n, anp.sin, anp.tanh))
 
         vg = self.ag.value_and_grad(f)
         return lambda: vg(x)
@@ -312,18 +278,7 @@ class MyGrad:
         xt = mg.tensor(x)
 
         def step() -> tuple[Any, Any]:
-            y = xt
-            for i in range(n):
-                op = CYCLE[i % 4]
-                if op == "multiply":
-                    y = y * MUL
-                elif op == "sin":
-                    y = mg.sin(y)
-                elif op == "add":
-                    y = y + ADD
-                else:
-                    y = mg.tanh(y)
-            value = mg.sum(y)
+            value = mg.sum(_chain(xt, n, mg.sin, mg.tanh))
             value.backward()
             return value.data, xt.grad
 
@@ -393,18 +348,7 @@ class Torch:
 
         def step() -> tuple[Any, Any]:
             xt.grad = None
-            y = xt
-            for i in range(n):
-                op = CYCLE[i % 4]
-                if op == "multiply":
-                    y = y * MUL
-                elif op == "sin":
-                    y = torch.sin(y)
-                elif op == "add":
-                    y = y + ADD
-                else:
-                    y = torch.tanh(y)
-            value = torch.sum(y)
+            value = torch.sum(_chain(xt, n, torch.sin, torch.tanh))
             value.backward()
             return value.item(), xt.grad.numpy()
 
