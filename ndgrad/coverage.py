@@ -31,7 +31,7 @@ import json
 import sys
 import textwrap
 from collections.abc import Hashable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -219,6 +219,7 @@ class Report:
     ndgrad: str
     numpy: str
     entries: tuple[Entry, ...]
+    scipy: dict[str, list[str]] = field(default_factory=dict)  # scipy.special's ufuncs
 
     def counts(self, entries: Iterable[Entry] | None = None) -> dict[str, int]:
         """How many entries fall in each class."""
@@ -269,6 +270,7 @@ class Report:
                 m: {"counts": self.counts(es), "entries": [asdict(e) for e in es]}
                 for m, es in self.modules().items()
             },
+            "scipy.special": self.scipy,
         }
 
     def to_text(self, names: bool = True) -> str:
@@ -291,6 +293,15 @@ class Report:
                     if chosen:
                         lines.append(f"{status} ({len(chosen)}):")
                         lines.extend(_describe(chosen, by_reason=status == "raises"))
+        if any(self.scipy.values()):
+            lines.append("")
+            lines.append("== scipy.special (its ufuncs; not counted in the summary) ==")
+            for status, label in _SCIPY_CLASSES.items():
+                chosen = self.scipy.get(status, [])
+                lines.append(f"{label} ({len(chosen)}):")
+                if names and chosen:
+                    lines.extend(textwrap.wrap(", ".join(chosen), 96, initial_indent="  ",
+                                               subsequent_indent="    "))  # fmt: skip
         f = self.function_counts()
         lines.append("")
         lines.append(
@@ -300,6 +311,12 @@ class Report:
         lines.append(self.summary())
         return "\n".join(lines)
 
+
+_SCIPY_CLASSES = {
+    "rules": "differentiable",
+    "no_gradient": "no gradient",
+    "raises": "raises (no rule: NotDifferentiableError on an input that requires grad)",
+}
 
 _ORDER = (
     "numpy",
@@ -350,7 +367,9 @@ def report() -> Report:
     >>> print(rep.summary())  # doctest: +ELLIPSIS
     ndgrad ... on NumPy ...: ... differentiable, ... no gradient, ... raise, ... unclassified
     """
-    return Report(ndgrad.__version__, np.__version__, tuple(_entries()))
+    from ndgrad._rules.scipy_special import scipy_special_coverage  # empty without SciPy
+
+    return Report(ndgrad.__version__, np.__version__, tuple(_entries()), scipy_special_coverage())
 
 
 def main(argv: list[str] | None = None) -> int:

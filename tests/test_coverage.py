@@ -366,3 +366,12 @@ def test_without_requires_grad_every_function_is_numpy(func):
 
 def test_enough_functions_are_compared_with_numpy():
     assert len(ALL_FUNCTIONS) >= 280
+
+
+def test_report_has_a_scipy_section():
+    rep = coverage.report()
+    assert "gammaln" in rep.scipy["rules"] and "erf" in rep.scipy["rules"]
+    text = rep.to_text()
+    assert "== scipy.special" in text
+    assert text.splitlines()[-1] == rep.summary()  # the summary stays the last line
+    assert rep.to_json()["scipy.special"]["rules"] == rep.scipy["rules"]
