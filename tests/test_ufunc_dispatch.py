@@ -144,3 +144,9 @@ def test_maximum_reduce_where_initial_wins_gives_zero_gradient():
     y = np.maximum.reduce(x, axis=1, initial=0.0)  # row 1: initial wins
     np.sum(y).backward()
     np.testing.assert_array_equal(x.grad, [[0.0, 1.0], [0.0, 0.0]])
+
+
+def test_running_maximum_sends_gradient_to_the_latest_tied_maximum():
+    x = leaf([1.0, 3.0, 3.0, 2.0])
+    np.sum(np.maximum.accumulate(x)).backward()  # [1, 3, 3, 3]
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0, 2.0, 0.0])

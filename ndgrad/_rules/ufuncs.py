@@ -287,3 +287,25 @@ OUTER = (np.add, np.subtract, np.multiply, np.divide, np.power, np.maximum, np.m
          np.hypot, np.arctan2, np.logaddexp)  # fmt: skip
 for _f in OUTER:
     defvjp((_f, "outer"), _outer_rule(_f, 0), _outer_rule(_f, 1))
+
+# --- running extrema: np.maximum.accumulate is a cumulative max ---------------------------------
+
+
+def _extremum_accumulate_vjp(g, ans, array, axis=0, dtype=None, out=None):
+    """Each output's g goes to the element that is the running extremum there.
+
+    On a tie the latest of the equal elements gets it (the position where ``x == ans`` last).
+    """
+    from ndgrad._rules.indexing import scatter_add  # a recorded scatter, so this is differentiable
+
+    shape = np.shape(array)
+    axis = axis % len(shape)
+    positions = np.arange(shape[axis]).reshape([-1 if a == axis else 1 for a in range(len(shape))])
+    hit = np.where(array == ans, positions, 0)  # where x is the running extremum, its position
+    source = np.maximum.accumulate(hit, axis=axis)
+    key = tuple(source if a == axis else i for a, i in enumerate(np.indices(shape, sparse=True)))
+    return scatter_add(g, key, shape)
+
+
+for _f in (np.maximum, np.minimum, np.fmax, np.fmin):
+    defvjp((_f, "accumulate"), _extremum_accumulate_vjp)

@@ -128,3 +128,7 @@ CASES[np.imag] = Case(calls((R(3),), (C(2, 3),)))
 for _f in (np.add, np.subtract, np.multiply, np.divide, np.power, np.maximum, np.minimum,
            np.hypot, np.arctan2, np.logaddexp):  # fmt: skip
     CASES[(_f, "outer")] = Case(calls((P(2), P(3)), (P(2, 2), P(3)), (P(), P(2))))
+
+# running extrema, on distinct values (no ties)
+for _f in (np.maximum, np.minimum, np.fmax, np.fmin):
+    CASES[(_f, "accumulate")] = Case(calls((A(2, 3),), axis=[0, 1]) + calls((A(5),), axis=[0]))
