@@ -262,13 +262,22 @@ def _int_bound(b: Any, info: Any) -> Any:
 # --- fft: the standard's ``dtype=`` for the frequency grids ------------------------------------
 
 
-def fftfreq(n: int, d: float = 1.0, device: Any = None, *, dtype: Any = None) -> Any:
-    """``numpy.fft.fftfreq`` plus the Array API's ``dtype=``, as a GradArray.
+def _frequencies(grid: Any) -> Any:
+    """``numpy.fft.fftfreq`` or ``rfftfreq`` plus the Array API's ``dtype=``, as a GradArray."""
+
+    def frequencies(n: int, d: float = 1.0, device: Any = None, *, dtype: Any = None) -> Any:
+        from ndgrad.numpy._creation import _finish
+
+        res = grid(n, d, device=device)
+        return _finish(res if dtype is None else res.astype(dtype, copy=False), False)
+
+    frequencies.__name__ = frequencies.__qualname__ = grid.__name__
+    frequencies.__doc__ = f"""``numpy.fft.{grid.__name__}`` plus the Array API's ``dtype=``.
 
     Parameters
     ----------
     n, d, device
-        As for ``numpy.fft.fftfreq``.
+        As for ``numpy.fft.{grid.__name__}``.
     dtype : dtype, optional
         A real floating dtype for the result.
 
@@ -276,27 +285,8 @@ def fftfreq(n: int, d: float = 1.0, device: Any = None, *, dtype: Any = None) ->
     -------
     GradArray
     """
-    from ndgrad.numpy._creation import _finish
-
-    res = np.fft.fftfreq(n, d, device=device)
-    return _finish(res if dtype is None else res.astype(dtype, copy=False), False)
+    return frequencies
 
 
-def rfftfreq(n: int, d: float = 1.0, device: Any = None, *, dtype: Any = None) -> Any:
-    """``numpy.fft.rfftfreq`` plus the Array API's ``dtype=``, as a GradArray.
-
-    Parameters
-    ----------
-    n, d, device
-        As for ``numpy.fft.rfftfreq``.
-    dtype : dtype, optional
-        A real floating dtype for the result.
-
-    Returns
-    -------
-    GradArray
-    """
-    from ndgrad.numpy._creation import _finish
-
-    res = np.fft.rfftfreq(n, d, device=device)
-    return _finish(res if dtype is None else res.astype(dtype, copy=False), False)
+fftfreq = _frequencies(np.fft.fftfreq)
+rfftfreq = _frequencies(np.fft.rfftfreq)

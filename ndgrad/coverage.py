@@ -297,10 +297,10 @@ class Report:
             lines.append("")
             lines.append("== scipy.special (its ufuncs; not counted in the summary) ==")
             for status, label in _SCIPY_CLASSES.items():
-                chosen = self.scipy.get(status, [])
-                lines.append(f"{label} ({len(chosen)}):")
-                if names and chosen:
-                    lines.extend(textwrap.wrap(", ".join(chosen), 96, initial_indent="  ",
+                listed = self.scipy.get(status, [])
+                lines.append(f"{label} ({len(listed)}):")
+                if names and listed:
+                    lines.extend(textwrap.wrap(", ".join(listed), 96, initial_indent="  ",
                                                subsequent_indent="    "))  # fmt: skip
         f = self.function_counts()
         lines.append("")

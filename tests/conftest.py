@@ -1,6 +1,9 @@
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
+
+from ndgrad._registry import NO_GRADIENT, TRACED_THROUGH, UNSUPPORTED, VJP_RULES
 
 settings.register_profile("dev", max_examples=20, deadline=None)
 settings.register_profile(
@@ -12,3 +15,14 @@ settings.register_profile(
     "fuzz", max_examples=12000, deadline=None, suppress_health_check=list(HealthCheck)
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture
+def restore_tables():
+    """Undo registrations made by a test: the rule tables are global."""
+    tables = (VJP_RULES, UNSUPPORTED, TRACED_THROUGH, NO_GRADIENT)
+    saved = [table.copy() for table in tables]
+    yield
+    for table, old in zip(tables, saved, strict=True):
+        table.clear()
+        table.update(old)

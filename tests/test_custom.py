@@ -10,26 +10,11 @@ import scipy.special
 
 import ndgrad as nd
 from ndgrad._registry import (
-    NO_GRADIENT,
-    TRACED_THROUGH,
-    UNSUPPORTED,
-    VJP_RULES,
     mark_unsupported,
 )
 from ndgrad.testing import assert_grad_close, check_grad
 
 X = np.array([0.4, 1.3, 2.2])
-
-
-@pytest.fixture
-def restore_tables():
-    """Undo registrations made by a test: the rule tables are global."""
-    tables = (VJP_RULES, UNSUPPORTED, TRACED_THROUGH, NO_GRADIENT)
-    saved = [table.copy() for table in tables]
-    yield
-    for table, old in zip(tables, saved, strict=True):
-        table.clear()
-        table.update(old)
 
 
 # --- nd.defvjp on a user's function ------------------------------------------------------------

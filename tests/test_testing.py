@@ -12,22 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import ndgrad as nd
-from ndgrad._registry import NO_GRADIENT, TRACED_THROUGH, UNSUPPORTED, VJP_RULES
 from ndgrad.testing import assert_grad_close, check_grad
 from ndgrad.testing import strategies as nds
 
 X = np.array([0.5, -1.0, 2.0])
-
-
-@pytest.fixture
-def restore_tables():
-    """Undo registrations made by a test: the rule tables are global."""
-    tables = (VJP_RULES, UNSUPPORTED, TRACED_THROUGH, NO_GRADIENT)
-    saved = [table.copy() for table in tables]
-    yield
-    for table, old in zip(tables, saved, strict=True):
-        table.clear()
-        table.update(old)
 
 
 # --- check_grad passes on correct gradients ----------------------------------------------------

@@ -59,29 +59,21 @@ CASES = {
         ),
         call=lambda *arrays: np.linalg.multi_dot(list(arrays)),
     ),
-    np.convolve: Case(
-        calls(
-            (R(5), R(3)),
-            (R(3), R(5)),
-            (R(4), R(4)),
-            (R(1), R(3)),
-            (R(2), R(5)),
-            mode=["full", "same", "valid"],
-        )
-        + calls((C(4), C(3)))
-    ),
-    np.correlate: Case(
-        calls(
-            (R(5), R(3)),
-            (R(3), R(5)),
-            (R(4), R(4)),
-            (R(1), R(3)),
-            (R(2), R(5)),
-            mode=["full", "same", "valid"],
-        )
-        + calls((C(4), C(3)))
-    ),
 }
+
+# convolve and correlate: every length order and mode, and complex inputs
+for _f in (np.convolve, np.correlate):
+    CASES[_f] = Case(
+        calls(
+            (R(5), R(3)),
+            (R(3), R(5)),
+            (R(4), R(4)),
+            (R(1), R(3)),
+            (R(2), R(5)),
+            mode=["full", "same", "valid"],
+        )
+        + calls((C(4), C(3)))
+    )
 
 _EINSUM = [
     ("ij,jk->ik", (R(2, 3), R(3, 4))),
