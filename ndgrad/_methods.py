@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._array import GradArray, _needs_grad, _plain, _stack_nested
+from ndgrad._array import GradArray, _needs_grad, _plain
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
+from ndgrad._inplace import _stack_nested
 
 __all__ = [
     "AS_FUNCTION",

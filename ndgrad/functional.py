@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _graph
-from ndgrad._array import GradArray, _fresh, _plain, call_primitive
+from ndgrad._array import GradArray, _plain, call_primitive
 from ndgrad._graph import enable_grad, grad_enabled
+from ndgrad._inplace import _fresh
 from ndgrad._registry import Primitive
 
 __all__ = [

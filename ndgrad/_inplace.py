@@ -1,0 +1,275 @@
+"""Views and in-place writes: how a GradArray stays truthful when its memory changes.
+
+Every buffer has a version counter, shared by its views. A view remembers its base and how to
+re-make itself from it (``_view_fn``). A write through a view (``v += 1``, ``v[i] = x``)
+re-records the base: its new value is the old base with the view's elements replaced. A view
+whose base was written to since its node was made re-records itself from the base when next
+used (``_fresh``). ``out=``, ``ufunc.at`` and ``x[key] = value`` are recorded here: afterwards
+the written array stands for the new value, and rules that need the old value get a copy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ndgrad._array import (
+    GradArray,
+    GradInput,
+    _flat_outputs,
+    _getitem,
+    _needs_grad,
+    _plain,
+    _record,
+    _unwrap_all,
+    _view,
+)
+from ndgrad._errors import InPlaceError, not_differentiable
+from ndgrad._graph import LeafNode, grad_enabled
+from ndgrad._registry import VJP_RULES, Primitive, qualified_name
+
+__all__ = ["_fresh", "_setitem", "_stack_nested", "_track_views", "_ufunc_inplace"]
+
+
+# --- views ------------------------------------------------------------------------------------
+
+
+class _ViewFn:
+    """Re-makes a view from its base: ``func(*args)`` with the base at ``slot``."""
+
+    __slots__ = ("args", "func", "index", "kwargs", "slot")
+
+    def __init__(self, func: Any, args: list[Any], kwargs: Any, slot: int, index: Any) -> None:
+        self.func, self.args, self.kwargs, self.slot, self.index = func, args, kwargs, slot, index
+
+    def __call__(self, a: Any) -> Any:
+        args = list(self.args)
+        args[self.slot] = a
+        out = self.func(*args, **self.kwargs)
+        return out if self.index is None else out[self.index]
+
+
+class _Composed:
+    __slots__ = ("first", "then")
+
+    def __init__(self, first: Any, then: Any) -> None:
+        self.first, self.then = first, then
+
+    def __call__(self, a: Any) -> Any:
+        return self.then(self.first(a))
+
+
+def _track_views(
+    outs: Any, args: Any, raw: list[Any], prim: Primitive, impl: Any, kwargs: Any
+) -> None:
+    """Outputs that share memory with a GradArray argument become tracked views of it."""
+    flat = _flat_outputs(outs)
+    for index, o in enumerate(flat):
+        if not isinstance(o, GradArray) or _plain(o).base is None:
+            continue
+        for slot, a in enumerate(args):
+            if isinstance(a, GradArray) and np.may_share_memory(_plain(o), raw[slot]):
+                template = [None if i == slot else r for i, r in enumerate(raw)]
+                func = _getitem if impl is _getitem else prim.func
+                fn = _ViewFn(
+                    func,
+                    template,
+                    kwargs,
+                    slot,
+                    None if len(flat) == 1 and not isinstance(outs, (list, tuple)) else index,
+                )
+                o._version = a._version
+                o._seen = a._version[0]
+                o._base_ga = a._base_ga if a._base_ga is not None else a
+                o._view_fn = fn if a._base_ga is None else _Composed(a._view_fn, fn)
+                break
+
+
+def _fresh(v: GradArray) -> None:
+    """Re-record a view whose base was written to since the view's node was made."""
+    if v._seen == v._version[0] or not grad_enabled():
+        return
+    base = v._base_ga
+    if base._node is not None or v._node is not None:
+        new = v._view_fn(base)
+        v._node, v._out = new._node, new._out
+    v._seen = v._version[0]
+
+
+def _check_writable(target: GradArray) -> None:
+    """In-place writes to a leaf that requires grad (or a view of one) are only for no_grad."""
+    base = target._base_ga if target._base_ga is not None else target
+    if type(base._node) is LeafNode:
+        what = "a leaf" if base is target else "a view of a leaf"
+        raise InPlaceError(
+            f"in-place operation on {what} that requires grad: the gradient would refer to "
+            "values that no longer exist. For a parameter update use `with nd.no_grad(): "
+            "w -= lr * w.grad`; otherwise write `x = x + y` to make a new array."
+        )
+    if base is not target and target.dtype != base.dtype and base._node is not None:
+        # x.real of a complex x: the view's elements are parts of the base's, not positions.
+        raise InPlaceError(
+            "in-place write through a view of another dtype (x.real or x.imag of a complex "
+            "array in a graph) is not supported; assign the whole part (x.real = v) or make "
+            "a new array (x = v + 1j * x.imag)."
+        )
+
+
+def _copy_slices(base: Any, view: Any, fn: Any) -> Any:
+    """The base after a write through a view: its elements inside the view come from ``view``."""
+    raise AssertionError("recorded by the engine only")  # never called: forward is done in place
+
+
+def _view_positions(shape: tuple[int, ...], fn: Any) -> NDArray[np.bool_]:
+    mask = np.zeros(int(np.prod(shape, dtype=int)), bool)
+    mask[np.ravel(fn(np.arange(mask.size).reshape(shape)))] = True
+    return mask.reshape(shape)
+
+
+_COPY_SLICES = Primitive(
+    _copy_slices,
+    (
+        lambda g, ans, base, view, fn: np.where(_view_positions(g.shape, fn), 0, g),
+        lambda g, ans, base, view, fn: fn(g),
+    ),
+    name="assignment through a view",
+)
+
+
+def _rebase(view: GradArray) -> None:
+    """After an in-place write to ``view``, make its base stand for the new values too."""
+    base = view._base_ga
+    if not grad_enabled():
+        return  # the view re-records itself from the base when next used with grad on
+    view._seen = view._version[0]
+    if base._node is None and view._node is None:
+        return
+    grad_inputs: list[GradInput] = [(0, None, base)] if base._node is not None else []
+    if view._node is not None:
+        grad_inputs.append((1, None, view))
+    raw = [None, None, view._view_fn]
+    _record(_COPY_SLICES, grad_inputs, raw, {}, None, base, saved=raw)
+
+
+# --- in-place ufuncs ----------------------------------------------------------------------------
+
+
+def _ufunc_inplace(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: Any) -> Any:
+    """``out=`` and ``ufunc.at``: the output array now stands for the new value."""
+    outs = (inputs[0],) if method == "at" else kwargs["out"]
+    enabled = grad_enabled()
+    recording = enabled and _needs_grad(inputs)
+    for o in outs:
+        if isinstance(o, GradArray):
+            if o._base_ga is not None:
+                _fresh(o)
+            if enabled and (recording or o._node is not None):
+                _check_writable(o)
+        elif o is not None and recording:
+            raise not_differentiable(
+                qualified_name(ufunc),
+                "out= is a plain ndarray, which cannot hold a graph; make it a GradArray",
+            )
+    key = ufunc if method == "__call__" else (ufunc, method)
+    prim = VJP_RULES.get(key) if recording else None
+    if recording and prim is None:
+        raise not_differentiable(qualified_name(key))
+    out_raw = [_plain(o) if isinstance(o, GradArray) else o for o in outs]
+    raw = [_plain(x) if isinstance(x, GradArray) else x for x in inputs]
+    saved = raw
+    if prim is not None:  # keep what the rules read before the write destroys it
+        saved = [
+            r.copy()
+            if isinstance(x, GradArray)
+            and (prim.saves is None or i in prim.saves)
+            and any(np.may_share_memory(r, o) for o in out_raw if o is not None)
+            else r
+            for i, (x, r) in enumerate(zip(inputs, raw, strict=True))
+        ]
+    grad_inputs = [
+        (i, None, x)
+        for i, x in enumerate(inputs)
+        if isinstance(x, GradArray) and x._node is not None
+    ]
+    old_out = outs[0] if len(outs) == 1 and isinstance(outs[0], GradArray) else None
+    old_node = (old_out._node, old_out._out) if old_out is not None else None
+    if method == "at":
+        ufunc.at(*raw)
+        res = out_raw[0]
+    else:
+        call_kwargs = dict(kwargs)
+        call_kwargs["out"] = tuple(out_raw)
+        if isinstance(call_kwargs.get("where"), GradArray):
+            call_kwargs["where"] = _plain(call_kwargs["where"])
+        res = getattr(ufunc, method)(*raw, **call_kwargs)
+    for o in outs:
+        if isinstance(o, GradArray):
+            o._version[0] += 1
+    if recording:
+        assert prim is not None
+        where = kwargs.get("where", True) if method == "__call__" else True
+        node_kwargs = (
+            {} if method in ("__call__", "at") else {k: v for k, v in kwargs.items() if k != "out"}
+        )
+        partial = where is not True and old_out is not None
+        if partial:  # elements outside ``where`` keep the old value of out
+            stand_in = _view(out_raw[0], GradArray)
+            stand_in._node, stand_in._out = old_node  # type: ignore[misc]
+            stand_in._version = [0]
+        wrapped = outs[0] if len(outs) == 1 else tuple(outs)
+        _record(
+            prim,
+            grad_inputs,
+            raw,
+            node_kwargs,
+            res,
+            wrapped,
+            None if where is True else _unwrap_all(where),
+            saved=saved,
+            old_out=stand_in if partial else None,
+        )
+    elif enabled:
+        for o in outs:
+            if isinstance(o, GradArray) and o._node is not None and not o.is_leaf:
+                o._node = None  # overwritten by a constant: no graph behind it any more
+    for o in outs:
+        if isinstance(o, GradArray) and o._base_ga is not None:
+            _rebase(o)
+    if method == "at":
+        return None
+    return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def _stack_nested(value: Any) -> Any:
+    return np.stack([_stack_nested(v) if type(v) in (list, tuple) else v for v in value])
+
+
+def _setitem(target: GradArray, key: Any, value: Any) -> None:
+    if target._base_ga is not None:
+        _fresh(target)
+    if type(value) in (list, tuple) and _needs_grad(value) and grad_enabled():
+        value = _stack_nested(value)  # x[:2] = [a, b]: one recorded array, not lost values
+    enabled = grad_enabled()
+    value_grad = isinstance(value, GradArray) and value._node is not None
+    recording = enabled and (target._node is not None or value_grad)
+    if recording:
+        _check_writable(target)
+    raw_key = _unwrap_all(key)
+    raw_value = _plain(value) if isinstance(value, GradArray) else _unwrap_all(value)
+    if isinstance(value, GradArray) and value._base_ga is not None:
+        _fresh(value)
+    _plain(target)[raw_key] = raw_value
+    target._version[0] += 1
+    if recording:
+        prim = VJP_RULES[np.ndarray.__setitem__]
+        grad_inputs: list[GradInput] = []
+        if target._node is not None:
+            grad_inputs.append((0, None, target))
+        if value_grad:
+            grad_inputs.append((2, None, value))
+        raw = [None, raw_key, raw_value]
+        _record(prim, grad_inputs, raw, {}, None, target, saved=raw)
+    if target._base_ga is not None:
+        _rebase(target)
