@@ -273,7 +273,10 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         if prim is not None:
             return call_primitive(prim, func._implementation, args, kwargs)  # type: ignore[attr-defined]
         if func in TRACED_THROUGH:
-            return func._implementation(*args, **kwargs)  # type: ignore[attr-defined]
+            res = func._implementation(*args, **kwargs)  # type: ignore[attr-defined]
+            if isinstance(res, GradArray) and res.dtype.kind not in _FLOAT_KINDS:
+                return _plain(res)  # integer results are plain arrays (np.linspace(dtype=int))
+            return res
         if func not in NO_GRADIENT and grad_enabled() and _needs_grad((args, kwargs)):
             raise not_differentiable(qualified_name(func), UNSUPPORTED.get(func, ""))
         # ``like=`` hands over the public function, which may have no ``_implementation``.

@@ -244,3 +244,8 @@ def test_gradient_of_a_0d_leaf_is_a_writeable_0d_array():
     assert type(x.grad) is np.ndarray and x.grad.shape == () and x.grad.flags.writeable
     np.abs(x).backward()  # accumulating keeps it an array
     assert type(x.grad) is np.ndarray and x.grad == 2.0
+
+
+def test_traced_function_with_integer_result_returns_a_plain_array():
+    out = np.linspace(GradArray(0.0), GradArray(10.0), 5, dtype=int)
+    assert type(out) is np.ndarray and out.dtype.kind == "i"
