@@ -34,6 +34,8 @@ __all__ = ["GradArray"]
 _tuple_new = tuple.__new__
 _view = np.ndarray.view  # unbound: bypasses GradArray.view, and is the fastest unwrap
 _FLOAT_KINDS = "fc"
+# gufunc keywords the rules do not follow (they assume the defaults: core dimensions last)
+_CORE_DIM_KWARGS = {"axes": None, "axis": -1, "keepdims": False}
 
 
 def _plain(x: GradArray) -> NDArray[Any]:
@@ -253,6 +255,14 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         if prim is None:
             raise not_differentiable(qualified_name(key))
         if method == "__call__":
+            moved = [
+                k for k, default in _CORE_DIM_KWARGS.items() if kwargs.get(k, default) != default
+            ]
+            if moved:  # the rules assume the default core dimensions of gufuncs (matmul, vecdot)
+                raise not_differentiable(
+                    qualified_name(key),
+                    f"no gradient with {moved[0]}=; move the axes with np.moveaxis first",
+                )
             node_kwargs: dict[str, Any] = {}
             where = kwargs.get("where", True)
         else:

@@ -150,3 +150,13 @@ def test_running_maximum_sends_gradient_to_the_latest_tied_maximum():
     x = leaf([1.0, 3.0, 3.0, 2.0])
     np.sum(np.maximum.accumulate(x)).backward()  # [1, 3, 3, 3]
     np.testing.assert_array_equal(x.grad, [1.0, 1.0, 2.0, 0.0])
+
+
+def test_gufunc_core_dimension_keywords_are_refused_clearly():
+    x, y = leaf(np.ones((3, 2))), np.ones((3, 2))
+    with pytest.raises(nd.NotDifferentiableError, match="axis="):
+        np.vecdot(x, y, axis=0)
+    with pytest.raises(nd.NotDifferentiableError, match="axes="):
+        np.matmul(x.T, y, axes=[(0, 1), (0, 1), (0, 1)])
+    with nd.no_grad():
+        np.testing.assert_allclose(np.vecdot(x, y, axis=0).values, [3.0, 3.0])
