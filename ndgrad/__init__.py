@@ -6,7 +6,7 @@ Hand a NumPy function GradArrays instead of ndarrays and every NumPy call it mak
 
 from ndgrad import _methods, _rules  # noqa: F401  (fills the method and rule tables)
 from ndgrad._array import GradArray
-from ndgrad._errors import InPlaceError, NotDifferentiableError
+from ndgrad._errors import GraphBreakError, InPlaceError, NotDifferentiableError
 from ndgrad._graph import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ndgrad._registry import defvjp, defvjp_argnum
 from ndgrad.custom import custom_vjp
@@ -28,6 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GradArray",
+    "GraphBreakError",
     "InPlaceError",
     "NotDifferentiableError",
     "array",

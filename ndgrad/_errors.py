@@ -2,7 +2,35 @@
 
 from __future__ import annotations
 
-__all__ = ["InPlaceError", "NotDifferentiableError"]
+from contextvars import ContextVar
+from typing import TypeVar
+
+__all__ = [
+    "GraphBreakError",
+    "InPlaceError",
+    "NotDifferentiableError",
+    "graph_break",
+    "not_differentiable",
+    "raised_in_scope",
+]
+
+# The errors ndgrad built while a conversion-keeping scope was open (``None`` outside). Library
+# code often catches exceptions around a user's function (``scipy.optimize.minimize`` catches
+# ``TypeError``) and raises one that no longer names the cause: the scope reads this list on the
+# way out and re-raises ndgrad's own error instead. Only the first few are kept.
+raised_in_scope: ContextVar[list[Exception] | None] = ContextVar(
+    "ndgrad_raised_in_scope", default=None
+)
+
+
+E = TypeVar("E", bound=Exception)
+
+
+def _noted(exc: E) -> E:
+    raised = raised_in_scope.get()
+    if raised is not None and len(raised) < 8:
+        raised.append(exc)
+    return exc
 
 
 class NotDifferentiableError(TypeError):
@@ -22,11 +50,35 @@ class InPlaceError(RuntimeError):
     """
 
 
+class GraphBreakError(Exception):
+    """Inside a transform or :func:`ndgrad.tracing`, an array that requires grad was converted
+    to something that cannot carry a gradient: a Python number or list (``float(x)``,
+    ``int(x)``, ``x.item()``, ``x.tolist()``, and so every ``math.*`` function).
+
+    Deliberately not a ``TypeError`` or ``ValueError``: libraries catch those around user code
+    (``try: float(x) except TypeError: ...``) and would hide the cause. Outside any transform
+    or scope, ``float(loss)`` for logging is allowed.
+    """
+
+
+def graph_break(conversion: str) -> GraphBreakError:
+    """Build the error for a conversion that would drop the graph, with the fixes spelled out."""
+    return _noted(
+        GraphBreakError(
+            f"{conversion} converts an array that requires grad to a Python value, which "
+            "cannot carry a gradient: the result would silently be a constant. Use the NumPy "
+            "function instead (np.sqrt(x) rather than math.sqrt(x); keep 0-d arrays rather than "
+            "float(x)); or, if the value really is a constant, convert x.detach(). Outside "
+            "ndgrad's transforms and nd.tracing(), float(x) is allowed (e.g. for logging)."
+        )
+    )
+
+
 def not_differentiable(name: str, why: str = "") -> NotDifferentiableError:
     """Build the error for ``name``, with the fix spelled out."""
     reason = f" ({why})" if why else ""
-    return NotDifferentiableError(
+    return _noted(NotDifferentiableError(
         f"{name} is not differentiable in ndgrad{reason}, and it was called on an array that "
         f"requires grad. Register a rule with ndgrad.defvjp({name}, rule, ...), or call it on "
         "x.detach() or inside `with ndgrad.no_grad():` if no gradient is needed."
-    )
+    ))

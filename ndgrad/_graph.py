@@ -48,6 +48,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 _grad_enabled: ContextVar[bool] = ContextVar("ndgrad_grad_enabled", default=True)
 grad_enabled = _grad_enabled.get  # the dispatch path calls this on every operation
 
+# How many conversion-keeping scopes (``ndgrad.tracing``) the current context is inside. The
+# engine reads it where a conversion to a Python value would drop the graph.
+scope_depth: ContextVar[int] = ContextVar("ndgrad_tracing_depth", default=0)
+
 
 def is_grad_enabled() -> bool:
     """Whether operations on arrays that require grad are recorded in this context."""
@@ -502,6 +506,8 @@ def backward(
     left = deps  # counts down; ``_order`` worked on its own copy
     ready = [r for r in dict.fromkeys(root_nodes) if left.get(r, 0) == 0]
     token = _grad_enabled.set(create_graph)
+    # The rules are ndgrad's own NumPy code, not the user's: no conversion scope applies to them.
+    scope_token = scope_depth.set(0)
     try:
         while ready:
             node = ready.pop()
@@ -593,6 +599,7 @@ def backward(
                 node.versions = ()
                 node.freed = True
     finally:
+        scope_depth.reset(scope_token)
         _grad_enabled.reset(token)
     if inputs is None:
         return None

@@ -16,12 +16,13 @@ from typing import Any
 import numpy as np
 
 from ndgrad._array import GradArray, _needs_grad, _plain
-from ndgrad._errors import not_differentiable
-from ndgrad._graph import grad_enabled
+from ndgrad._errors import graph_break, not_differentiable
+from ndgrad._graph import grad_enabled, scope_depth
 from ndgrad._inplace import _stack_nested
 
 __all__ = [
     "AS_FUNCTION",
+    "CONVERSIONS",
     "METHODS_NO_GRADIENT",
     "METHODS_UNSUPPORTED",
     "PROPERTIES",
@@ -40,9 +41,21 @@ AS_FUNCTION = {
     )
 }  # fmt: skip
 
+# Conversions to Python values, which cannot carry a gradient. Inside a transform or
+# ``nd.tracing()`` they raise GraphBreakError on an array that requires grad (``math.sqrt(x)``
+# reaches ``__float__``); outside, ``float(loss)`` for logging works as in NumPy.
+CONVERSIONS = {
+    "__float__": "float(x)",
+    "__int__": "int(x)",
+    "__complex__": "complex(x)",
+    "__index__": "operator.index(x)",
+    "item": "x.item()",
+    "tolist": "x.tolist()",
+}
+
 # Methods whose results carry no gradient (integers, bytes, Python objects, metadata).
 METHODS_NO_GRADIENT = (
-    "item", "tolist", "tobytes", "tofile", "dump", "dumps", "setflags", "__array__",
+    "tobytes", "tofile", "dump", "dumps", "setflags", "__array__",
     "__array_wrap__", "__dlpack__", "__dlpack_device__",
 )  # fmt: skip
 
@@ -312,8 +325,23 @@ SPECIAL = {
 }
 
 
+def _conversion(name: str, what: str) -> Any:
+    numpy_method = getattr(np.ndarray, name)
+
+    def convert(self: GradArray, *args: Any) -> Any:
+        if self._node is not None and scope_depth.get() and grad_enabled():
+            raise graph_break(what)
+        return numpy_method(self, *args)
+
+    convert.__name__ = name
+    convert.__doc__ = f"``{what}``, refused inside a transform when the array requires grad."
+    return convert
+
+
 def install() -> None:
     """Put every method of the tables above on GradArray."""
+    for name, what in CONVERSIONS.items():
+        setattr(GradArray, name, _conversion(name, what))
     for name, func in AS_FUNCTION.items():
         setattr(GradArray, name, _as_function(func))
     for name, func in SPECIAL.items():

@@ -28,6 +28,7 @@ from ndgrad._array import GradArray, _plain, call_primitive
 from ndgrad._graph import enable_grad, grad_enabled
 from ndgrad._inplace import _fresh
 from ndgrad._registry import Primitive
+from ndgrad.tracing import maybe_tracing
 
 __all__ = [
     "checkpoint",
@@ -175,6 +176,7 @@ class _Trace:
         kwargs: dict[str, Any],
         nums: tuple[int, ...],
         has_aux: bool,
+        scope: bool = True,
     ) -> None:
         self.nested = _nested(args)
         self.nums = nums
@@ -190,7 +192,7 @@ class _Trace:
             call_args[n] = tree_unflatten(spec, tracers)
         token = _depth.set(_depth.get() + 1)
         try:
-            with enable_grad():
+            with enable_grad(), maybe_tracing(scope):
                 result = fun(*call_args, **kwargs)
         finally:
             _depth.reset(token)
@@ -280,9 +282,10 @@ def _value_and_grad(
     kwargs: dict[str, Any],
     allow_unused: bool,
     has_aux: bool,
+    scope: bool,
 ) -> tuple[Any, Any, Any]:
     fname = getattr(fun, "__name__", "the function")
-    trace = _Trace(fun, args, kwargs, _argnum_tuple(argnums, len(args)), has_aux)
+    trace = _Trace(fun, args, kwargs, _argnum_tuple(argnums, len(args)), has_aux, scope)
     out = trace.out
     _check_output(out, fname)
     root = out
@@ -305,6 +308,7 @@ def value_and_grad(
     *,
     has_aux: bool = False,
     allow_unused: bool = False,
+    scope: bool = True,
 ) -> Callable[..., Any]:
     """Return a function that computes ``fun``'s value and its gradient.
 
@@ -319,6 +323,10 @@ def value_and_grad(
         ``fun`` returns ``(value, aux)``; ``aux`` is passed through undifferentiated.
     allow_unused : bool, default False
         Give zeros, instead of an error, for inputs the value does not depend on.
+    scope : bool, default True
+        Run ``fun`` inside :func:`ndgrad.tracing`: ``np.asarray`` and friends keep the graph,
+        and converting an array that requires grad to a Python number raises
+        ``GraphBreakError``. ``False`` runs ``fun`` as it is.
 
     Returns
     -------
@@ -345,7 +353,9 @@ def value_and_grad(
 
     @functools.wraps(fun)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        value, grads, aux = _value_and_grad(fun, argnums, args, kwargs, allow_unused, has_aux)
+        value, grads, aux = _value_and_grad(
+            fun, argnums, args, kwargs, allow_unused, has_aux, scope
+        )
         return ((value, aux), grads) if has_aux else (value, grads)
 
     return wrapped
@@ -357,6 +367,7 @@ def grad(
     *,
     has_aux: bool = False,
     allow_unused: bool = False,
+    scope: bool = True,
 ) -> Callable[..., Any]:
     """Return a function that computes the gradient of a scalar-valued ``fun``.
 
@@ -370,6 +381,10 @@ def grad(
         ``fun`` returns ``(value, aux)``; the transformed function returns ``(grad, aux)``.
     allow_unused : bool, default False
         Give zeros, instead of an error, for inputs the value does not depend on.
+    scope : bool, default True
+        Run ``fun`` inside :func:`ndgrad.tracing`: ``np.asarray`` and friends keep the graph,
+        and converting an array that requires grad to a Python number raises
+        ``GraphBreakError``. ``False`` runs ``fun`` as it is.
 
     Returns
     -------
@@ -393,14 +408,18 @@ def grad(
 
     @functools.wraps(fun)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        _, grads, aux = _value_and_grad(fun, argnums, args, kwargs, allow_unused, has_aux)
+        _, grads, aux = _value_and_grad(fun, argnums, args, kwargs, allow_unused, has_aux, scope)
         return (grads, aux) if has_aux else grads
 
     return wrapped
 
 
 def elementwise_grad(
-    fun: Callable[..., Any], argnums: ArgNums = 0, *, allow_unused: bool = False
+    fun: Callable[..., Any],
+    argnums: ArgNums = 0,
+    *,
+    allow_unused: bool = False,
+    scope: bool = True,
 ) -> Callable[..., Any]:
     """Return a function that computes the derivative of an elementwise ``fun`` elementwise.
 
@@ -416,6 +435,10 @@ def elementwise_grad(
     allow_unused : bool, default False
         Give zeros, instead of an error, where ``fun`` does not depend on an input (for a
         nested ``elementwise_grad`` of a function whose derivative is constant).
+    scope : bool, default True
+        Run ``fun`` inside :func:`ndgrad.tracing`: ``np.asarray`` and friends keep the graph,
+        and converting an array that requires grad to a Python number raises
+        ``GraphBreakError``. ``False`` runs ``fun`` as it is.
 
     Returns
     -------
@@ -434,7 +457,7 @@ def elementwise_grad(
     def summed(*args: Any, **kwargs: Any) -> Any:
         return np.sum(fun(*args, **kwargs))
 
-    return grad(summed, argnums, allow_unused=allow_unused)
+    return grad(summed, argnums, allow_unused=allow_unused, scope=scope)
 
 
 # --- vjp and jvp --------------------------------------------------------------------------------
@@ -444,7 +467,7 @@ def _float_output(o: Any) -> bool:
     return isinstance(o, np.ndarray | np.generic) and np.result_type(o).kind in "fc"
 
 
-def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
+def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False, scope: bool = True) -> Any:
     """Evaluate ``fun`` at ``primals`` and return a function for its vector-Jacobian products.
 
     Parameters
@@ -455,6 +478,10 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
         The point: arrays, Python floats, or containers of them. All are differentiated.
     has_aux : bool, default False
         ``fun`` returns ``(output, aux)``; ``aux`` is returned undifferentiated.
+    scope : bool, default True
+        Run ``fun`` inside :func:`ndgrad.tracing`: ``np.asarray`` and friends keep the graph,
+        and converting an array that requires grad to a Python number raises
+        ``GraphBreakError``. ``False`` runs ``fun`` as it is.
 
     Returns
     -------
@@ -482,7 +509,7 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False) -> Any:
     (array([ 2., 40.]),)
     """
     fname = getattr(fun, "__name__", "the function")
-    trace = _Trace(fun, primals, {}, tuple(range(len(primals))), has_aux)
+    trace = _Trace(fun, primals, {}, tuple(range(len(primals))), has_aux, scope)
     outs, spec = tree_flatten(trace.out)
     for o in outs:
         if not _float_output(o):
@@ -507,6 +534,7 @@ def jvp(
     tangents: Sequence[Any],
     *,
     has_aux: bool = False,
+    scope: bool = True,
 ) -> Any:
     """Evaluate ``fun`` at ``primals`` and its Jacobian-vector product with ``tangents``.
 
@@ -518,6 +546,10 @@ def jvp(
         The point, and one tangent of the same shape (and structure) per primal.
     has_aux : bool, default False
         ``fun`` returns ``(output, aux)``; ``aux`` is returned undifferentiated.
+    scope : bool, default True
+        Run ``fun`` inside :func:`ndgrad.tracing`: ``np.asarray`` and friends keep the graph,
+        and converting an array that requires grad to a Python number raises
+        ``GraphBreakError``. ``False`` runs ``fun`` as it is.
 
     Returns
     -------
@@ -551,7 +583,7 @@ def jvp(
     outer = _nested(primals) or _nested(tangents)
     token = _depth.set(_depth.get() + 1)  # the first pass must record its backward
     try:
-        trace = _Trace(fun, primals, {}, tuple(range(len(primals))), has_aux)
+        trace = _Trace(fun, primals, {}, tuple(range(len(primals))), has_aux, scope)
         outs, spec = tree_flatten(trace.out)
         for o in outs:
             if not _float_output(o):
@@ -598,6 +630,7 @@ def jacobian(
     *,
     has_aux: bool = False,
     allow_unused: bool = False,
+    scope: bool = True,
 ) -> Callable[..., Any]:
     """Return a function that computes the Jacobian of ``fun``, one reverse pass per output.
 
@@ -612,6 +645,10 @@ def jacobian(
     allow_unused : bool, default False
         Give zeros, instead of an error, for an input that no output depends on (often the
         sign of ``np.asarray`` inside ``fun``; a really constant function needs this).
+    scope : bool, default True
+        Run ``fun`` inside :func:`ndgrad.tracing`: ``np.asarray`` and friends keep the graph,
+        and converting an array that requires grad to a Python number raises
+        ``GraphBreakError``. ``False`` runs ``fun`` as it is.
 
     Returns
     -------
@@ -639,7 +676,7 @@ def jacobian(
     @functools.wraps(fun)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         fname = getattr(fun, "__name__", "the function")
-        trace = _Trace(fun, args, kwargs, _argnum_tuple(argnums, len(args)), has_aux)
+        trace = _Trace(fun, args, kwargs, _argnum_tuple(argnums, len(args)), has_aux, scope)
         outs, spec = tree_flatten(trace.out)
         nested = trace.nested
         results = []
@@ -676,7 +713,11 @@ def jacobian(
 
 
 def hessian(
-    fun: Callable[..., Any], argnums: ArgNums = 0, *, allow_unused: bool = False
+    fun: Callable[..., Any],
+    argnums: ArgNums = 0,
+    *,
+    allow_unused: bool = False,
+    scope: bool = True,
 ) -> Callable[..., Any]:
     """Return a function that computes the Hessian of a real scalar-valued ``fun``.
 
@@ -691,6 +732,10 @@ def hessian(
         Give zeros, instead of an error, for inputs the value does not depend on. (A
         gradient that does not depend on the inputs, as for a linear ``fun``, is fine
         either way: its Hessian is zero.)
+    scope : bool, default True
+        Run ``fun`` inside :func:`ndgrad.tracing`: ``np.asarray`` and friends keep the graph,
+        and converting an array that requires grad to a Python number raises
+        ``GraphBreakError``. ``False`` runs ``fun`` as it is.
 
     Returns
     -------
@@ -714,10 +759,11 @@ def hessian(
     array([[4., 2.],
            [2., 0.]])
     """
-    return jacobian(grad(fun, argnums, allow_unused=allow_unused), argnums, allow_unused=True)
+    inner = grad(fun, argnums, allow_unused=allow_unused, scope=scope)
+    return jacobian(inner, argnums, allow_unused=True, scope=scope)
 
 
-def hvp(fun: Callable[..., Any], x: Any, v: Any) -> Any:
+def hvp(fun: Callable[..., Any], x: Any, v: Any, *, scope: bool = True) -> Any:
     """The Hessian of a real scalar-valued ``fun`` at ``x`` times ``v``, without forming it.
 
     Parameters
@@ -727,6 +773,10 @@ def hvp(fun: Callable[..., Any], x: Any, v: Any) -> Any:
         real scalar.
     x, v : array_like or container
         The point and the vector, of the same shape and structure.
+    scope : bool, default True
+        Run ``fun`` inside :func:`ndgrad.tracing`: ``np.asarray`` and friends keep the graph,
+        and converting an array that requires grad to a Python number raises
+        ``GraphBreakError``. ``False`` runs ``fun`` as it is.
 
     Returns
     -------
@@ -745,7 +795,7 @@ def hvp(fun: Callable[..., Any], x: Any, v: Any) -> Any:
         raise ValueError("v must have the structure of x")
 
     def inner(x: Any) -> Any:
-        g_leaves, _ = tree_flatten(grad(fun)(x))
+        g_leaves, _ = tree_flatten(grad(fun, scope=scope)(x))
         total = 0.0
         for g, w in zip(g_leaves, v_leaves, strict=True):
             # Re<g, w> is the real inner product of C^n seen as R^2n, so complex x work too.
@@ -753,7 +803,7 @@ def hvp(fun: Callable[..., Any], x: Any, v: Any) -> Any:
         return total
 
     # A gradient independent of x (a linear ``fun``) has a zero Hessian: not an error.
-    return grad(inner, allow_unused=True)(x)
+    return grad(inner, allow_unused=True, scope=scope)(x)
 
 
 # --- checkpointing --------------------------------------------------------------------------------
@@ -799,7 +849,7 @@ class _RuleCache:
         return result
 
 
-def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
+def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., Any]:
     """Return ``fun`` with its intermediates recomputed in the backward pass instead of kept.
 
     The wrapped function records a single node that keeps only ``fun``'s inputs and output.
@@ -812,6 +862,10 @@ def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
     fun : callable
         Takes arrays (positional) and returns an array or a tuple of arrays. It must be
         deterministic: the backward pass calls it again.
+    scope : bool, default True
+        Run ``fun`` inside :func:`ndgrad.tracing`: ``np.asarray`` and friends keep the graph,
+        and converting an array that requires grad to a Python number raises
+        ``GraphBreakError``. ``False`` runs ``fun`` as it is.
 
     Returns
     -------
@@ -844,7 +898,7 @@ def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
         for i, t in zip(slots, tracers, strict=True):
             call[i] = t
         create = grad_enabled()
-        with enable_grad():
+        with enable_grad(), maybe_tracing(scope):
             out = fun(*call, **kwargs)
         outs = list(out) if isinstance(out, (tuple, list)) else [out]
         gs = list(g) if isinstance(g, tuple) else [g]
@@ -868,7 +922,8 @@ def checkpoint(fun: Callable[..., Any]) -> Callable[..., Any]:
     def forward(*args: Any, **kwargs: Any) -> Any:
         # Runs on plain arrays, so nothing inside is recorded: unless ``fun`` reads an array
         # that requires grad from elsewhere (a closure), which the node would not know about.
-        out = fun(*args, **kwargs)
+        with maybe_tracing(scope):
+            out = fun(*args, **kwargs)
         if grad_enabled() and any(_requires_grad(o) for o in tree_flatten(out)[0]):
             raise ValueError(
                 f"checkpoint({fname}) uses an array that requires grad without receiving it as "

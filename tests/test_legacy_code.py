@@ -66,9 +66,13 @@ def test_log_softmax_jacobian_is_identity_minus_softmax():
 # --- scipy.stats densities ---------------------------------------------------------------------
 
 
-def test_norm_logpdf_needs_tracing_because_it_calls_asarray():
+def test_norm_logpdf_differentiates_unmodified_under_grad():
+    np.testing.assert_allclose(nd.grad(lambda x: np.sum(scipy.stats.norm.logpdf(x)))(X), -X)
+
+
+def test_norm_logpdf_without_the_scope_is_disconnected_loudly():
     with pytest.raises(ValueError, match="does not depend on the input"):
-        nd.grad(lambda x: np.sum(scipy.stats.norm.logpdf(x)))(X)
+        nd.grad(lambda x: np.sum(scipy.stats.norm.logpdf(x)), scope=False)(X)
 
 
 def test_norm_logpdf_gradients_in_x_loc_and_scale():

@@ -16,6 +16,7 @@ from ndgrad.testing import check_grad
 TABLES = {
     "AS_FUNCTION": methods.AS_FUNCTION,
     "SPECIAL": methods.SPECIAL,
+    "CONVERSIONS": methods.CONVERSIONS,
     "METHODS_NO_GRADIENT": methods.METHODS_NO_GRADIENT,
     "METHODS_UNSUPPORTED": methods.METHODS_UNSUPPORTED,
     "PROPERTIES": methods.PROPERTIES,

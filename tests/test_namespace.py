@@ -325,7 +325,7 @@ def test_rows_written_into_an_empty_buffer_are_recorded():
 def test_numpy_asarray_still_strips_the_graph_loudly():
     """Plain ``numpy.asarray`` is not ours: nd.grad names the likely cause."""
     with pytest.raises(ValueError, match="asarray"):
-        nd.grad(lambda x: numpy.sum(numpy.asarray(x) ** 2))(numpy.ones(2))
+        nd.grad(lambda x: numpy.sum(numpy.asarray(x) ** 2), scope=False)(numpy.ones(2))
 
 
 # --- __array_namespace__ ----------------------------------------------------------------------

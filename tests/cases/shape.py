@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+import ndgrad.numpy
+
 from ._case import Case, R, calls
 
 
@@ -17,7 +19,10 @@ def _join(func):
 
 def _concatenate(*arrays, nested=False, **kw):
     if nested:  # a list of a number and a 0-d array among the arrays joined
-        return np.concatenate(([1.0, arrays[0]], *arrays[1:]), **kw)
+        # NumPy dispatches on the top-level arrays only: one is a GradArray, so that the
+        # nested one is differentiated even when it alone requires grad.
+        rest = [ndgrad.numpy.asarray(a) for a in arrays[1:]]
+        return np.concatenate(([1.0, arrays[0]], *rest), **kw)
     return _join(np.concatenate)(*arrays, **kw)
 
 
