@@ -621,7 +621,7 @@ def _record(
 
 def _meta(a: Any) -> ArrayMeta:
     if isinstance(a, np.ndarray):
-        return ArrayMeta(a.shape, a.dtype)
+        return ArrayMeta(a.shape, a.dtype, a.strides)
     if isinstance(a, (list, tuple)):  # np.result_type would read a list as a dtype spec
         return ArrayMeta(np.shape(a), np.asarray(a).dtype)
     return ArrayMeta(np.shape(a), np.result_type(a))
@@ -675,6 +675,8 @@ def call_primitive(
     prim: Primitive, impl: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     """Compute ``impl`` on plain arrays; record a node when an argument requires grad."""
+    if kwargs and kwargs.get("out") is not None and grad_enabled():
+        return _into_out(prim, impl, args, kwargs)
     if kwargs and prim.positional:
         args, kwargs = _kwargs_to_positions(prim, args, kwargs)
     raw, grad_inputs = _unwrap_args(args)
@@ -684,9 +686,6 @@ def call_primitive(
             name = next(k for k, v in kwargs.items() if _needs_grad(v))
             raise not_differentiable(prim.name, f"no gradient for the keyword argument {name!r}")
         raw_kwargs = _unwrap_all(kwargs)
-        if grad_inputs and kwargs.get("out") is not None and grad_enabled():
-            # The node would go to a new wrapper, leaving ``out`` itself silently unrecorded.
-            raise not_differentiable(prim.name, "out= is not recorded; use the return value")
     res = impl(*raw, **raw_kwargs)
     outs = _wrap(res)
     if res.base is not None if type(res) is np.ndarray else not isinstance(res, np.generic):
@@ -694,6 +693,26 @@ def call_primitive(
     if grad_inputs and grad_enabled() and _any_float(outs):
         _record(prim, grad_inputs, raw, raw_kwargs, res, outs)
     return outs
+
+
+def _into_out(
+    prim: Primitive, impl: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """``func(..., out=out)``: the result computed and recorded, then ``out[...] = result``."""
+    out = kwargs["out"]
+    target = out[0] if type(out) is tuple and len(out) == 1 else out
+    rest = {k: v for k, v in kwargs.items() if k != "out"}
+    if not isinstance(target, GradArray):
+        if _needs_grad((args, rest)):
+            raise not_differentiable(
+                prim.name,
+                "out= is a plain ndarray, which cannot hold a graph; use the return value, or "
+                "allocate out from the GradArray (np.empty_like(x))",
+            )
+        return impl(*_unwrap_all(args), **_unwrap_all(kwargs))
+    res = call_primitive(prim, impl, args, rest)
+    target[...] = res
+    return out
 
 
 def _kwargs_to_positions(

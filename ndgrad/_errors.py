@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TypeVar
 
@@ -10,6 +12,7 @@ __all__ = [
     "InPlaceError",
     "NotDifferentiableError",
     "graph_break",
+    "hidden_errors_reraised",
     "not_differentiable",
     "raised_in_scope",
 ]
@@ -77,8 +80,48 @@ def graph_break(conversion: str) -> GraphBreakError:
 def not_differentiable(name: str, why: str = "") -> NotDifferentiableError:
     """Build the error for ``name``, with the fix spelled out."""
     reason = f" ({why})" if why else ""
-    return _noted(NotDifferentiableError(
-        f"{name} is not differentiable in ndgrad{reason}, and it was called on an array that "
-        f"requires grad. Register a rule with ndgrad.defvjp({name}, rule, ...), or call it on "
-        "x.detach() or inside `with ndgrad.no_grad():` if no gradient is needed."
-    ))
+    return _noted(
+        NotDifferentiableError(
+            f"{name} is not differentiable in ndgrad{reason}, and it was called on an array that "
+            f"requires grad. Register a rule with ndgrad.defvjp({name}, rule, ...), or call it on "
+            "x.detach() or inside `with ndgrad.no_grad():` if no gradient is needed."
+        )
+    )
+
+
+@contextmanager
+def hidden_errors_reraised() -> Iterator[None]:
+    """Re-raise an error ndgrad raised inside the block that the code in between hid.
+
+    Library code often catches exceptions around a user's function and raises its own
+    (``scipy.optimize.minimize`` turns a TypeError into an unrelated message) or carries on
+    (``except Exception: fall back``). Either way the graph was cut: on leaving the block,
+    ndgrad's first error in it, with its traceback, is raised instead. Blocks nest; the
+    outermost one collects.
+    """
+    token = raised_in_scope.set([]) if raised_in_scope.get() is None else None
+    try:
+        yield
+    except Exception as exc:
+        hidden = _hidden(exc)
+        if hidden is not None:
+            raise hidden from None
+        raise
+    else:
+        hidden = _hidden(None)
+        if hidden is not None:
+            raise hidden
+    finally:
+        if token is not None:
+            raised_in_scope.reset(token)
+
+
+def _hidden(exc: Exception | None) -> Exception | None:
+    raised = raised_in_scope.get()
+    if not raised or isinstance(exc, NotDifferentiableError | GraphBreakError):
+        return None
+    first = raised[0]
+    raised.clear()  # an outer block must not raise it again
+    how = f"replaced it with {type(exc).__name__}: {exc}" if exc else "caught it and carried on"
+    first.add_note(f"ndgrad raised this inside a call, and the code that called it {how}")
+    return first

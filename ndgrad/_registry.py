@@ -238,16 +238,19 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
 # A rule we cannot read (a builtin, a partial, ``*args``) is taken to read everything.
 
 _LOADS = {"LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR"}
-_META = {"shape", "ndim", "dtype", "size"}
+_META = {"shape", "ndim", "dtype", "size", "strides"}
 
 
 class ArrayMeta:
-    """What a rule may read of an input it does not otherwise need: shape, ndim, dtype, size."""
+    """What a rule may read of an input it does not otherwise need: shape, ndim, dtype, size,
+    and strides (``None`` for a list or scalar: C order)."""
 
-    __slots__ = ("dtype", "ndim", "shape", "size")
+    __slots__ = ("dtype", "ndim", "shape", "size", "strides")
 
-    def __init__(self, shape: tuple[int, ...], dtype: Any) -> None:
-        self.shape, self.dtype = shape, dtype
+    def __init__(
+        self, shape: tuple[int, ...], dtype: Any, strides: tuple[int, ...] | None = None
+    ) -> None:
+        self.shape, self.dtype, self.strides = shape, dtype, strides
         self.ndim = len(shape)
         self.size = math.prod(shape)  # made on every recorded call: no NumPy round trip
 

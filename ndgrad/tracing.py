@@ -66,18 +66,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import numpy as np
 
 from ndgrad._array import GradArray
-from ndgrad._errors import (
-    GraphBreakError,
-    NotDifferentiableError,
-    not_differentiable,
-    raised_in_scope,
-)
+from ndgrad._errors import hidden_errors_reraised, not_differentiable
 from ndgrad._graph import scope_depth
 
 __all__ = ["differentiable", "is_tracing", "tracing"]
@@ -352,52 +346,15 @@ def tracing() -> Iterator[None]:
             _install()
         _open_scopes += 1
     token = _DEPTH.set(_DEPTH.get() + 1)
-    # The outermost scope collects the errors ndgrad raises inside, to re-raise them if the
-    # code in between catches them and raises something unrelated, or carries on.
-    raised_token = raised_in_scope.set([]) if raised_in_scope.get() is None else None
     try:
-        yield
-    except BaseException as exc:
-        hidden = _hidden_error(exc)
-        if hidden is not None:
-            raise hidden from None
-        raise
-    else:
-        hidden = _hidden_error(None)
-        if hidden is not None:
-            raise hidden
+        with hidden_errors_reraised():
+            yield
     finally:
-        if raised_token is not None:
-            raised_in_scope.reset(raised_token)
         _DEPTH.reset(token)
         with _LOCK:
             _open_scopes -= 1
             if _open_scopes == 0:
                 _uninstall()
-
-
-def _hidden_error(exc: BaseException | None) -> Exception | None:
-    """The first error ndgrad raised in the scope, if the code in between did not let it out.
-
-    ``exc`` is what leaves the scope (``None``: it returned normally). A NotDifferentiableError
-    or GraphBreakError that code caught and replaced (``scipy.optimize.minimize`` turns a
-    TypeError into its own message) or swallowed (``except Exception: fall back``) still means
-    the graph was cut: the original error, with its traceback, is what the user should see.
-    """
-    raised = raised_in_scope.get()
-    if not raised or isinstance(exc, NotDifferentiableError | GraphBreakError):
-        return None
-    if exc is not None and not isinstance(exc, Exception):
-        return None  # KeyboardInterrupt and friends pass
-    first = raised[0]
-    note = (
-        "ndgrad raised this inside the function being differentiated, and the code that called "
-        + (f"it replaced it with {type(exc).__name__}: {exc}" if exc is not None else
-           "it caught it and carried on")
-    )
-    if note not in getattr(first, "__notes__", ()):
-        first.add_note(note)
-    return first
 
 
 @contextmanager

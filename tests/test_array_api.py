@@ -619,7 +619,7 @@ COMPAT_ERRORS = {
     "linalg.trace": ValueError,
 }
 # Inside nd.tracing() (np.array and np.asarray keep GradArrays) these keep gradients too.
-COMPAT_KEEPS_WHEN_TRACING = ["asarray", "linalg.trace"]
+COMPAT_KEEPS_WHEN_TRACING = ["asarray", "clip", "linalg.trace"]
 
 COMPAT_CALLS = {
     "asarray": lambda ns, x: ns.asarray(x),
@@ -725,12 +725,17 @@ def test_ndgrad_numpy_keeps_the_gradients_array_api_compat_breaks(name):
         pytest.skip(str(e).split(",")[0])
 
 
-def test_out_argument_of_a_recorded_function_is_refused_not_silently_unrecorded():
+def test_out_argument_of_a_recorded_function_is_recorded_not_silently_dropped():
     """Engine regression: ``np.clip(x, lo, hi, out=buf)`` recorded a node on a new wrapper and
-    left ``buf`` without a graph, so code that used ``buf`` lost its gradient silently."""
+    left ``buf`` without a graph, so code that used ``buf`` lost its gradient silently. Now the
+    write into ``buf`` is recorded (and a plain ndarray ``out`` is refused)."""
     x = nd.GradArray([0.5, 2.0], requires_grad=True)
+    buf = nd.GradArray(numpy.empty(2))
+    assert numpy.clip(x, 0.0, 1.0, out=buf) is buf
+    numpy.sum(buf * numpy.array([3.0, 5.0])).backward()
+    numpy.testing.assert_array_equal(x.grad, [3.0, 0.0])
     with pytest.raises(nd.NotDifferentiableError, match="out="):
-        numpy.clip(x, 0.0, 1.0, out=nd.GradArray(numpy.empty(2)))
+        numpy.clip(x, 0.0, 1.0, out=numpy.empty(2))
     with nd.no_grad():
         buf = nd.GradArray(numpy.empty(2))
         assert numpy.clip(x, 0.0, 1.0, out=buf) is not None

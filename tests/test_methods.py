@@ -314,13 +314,15 @@ def test_put_along_axis_is_recorded():
 
 
 def test_real_and_imag_assignment_is_recorded():
+    # y is a GradArray even when z is plain: writing a recorded value into a plain ndarray
+    # cannot be recorded (inside a transform it raises GraphBreakError).
     def set_real(z, v):
-        y = z * 1.0
+        y = nd.numpy.asarray(z) * 1.0
         y.real = v
         return y
 
     def set_imag(z, v):
-        y = z * 1.0
+        y = nd.numpy.asarray(z) * 1.0
         y.imag = v
         return y
 

@@ -26,8 +26,6 @@ non-differentiable (integer or boolean results) and which raise.
 
 from __future__ import annotations
 
-import importlib.abc
-import sys
 from typing import Any
 
 import numpy as np
@@ -35,6 +33,7 @@ import numpy as np
 from ndgrad._errors import not_differentiable
 from ndgrad._registry import VJP_RULES, defvjp
 from ndgrad._rules._common import conj
+from ndgrad._rules._lazy import after_import
 
 __all__ = ["scipy_special_coverage"]
 
@@ -451,50 +450,10 @@ def scipy_special_coverage() -> dict[str, list[str]]:
 
 # --- lazy registration -------------------------------------------------------------------------
 
-_registered = False
+
+def _register_all(module: Any) -> None:
+    _register(module)
+    _register_more(module)
 
 
-def _register_once() -> None:
-    global _registered
-    if _registered:
-        return
-    _registered = True
-    _register(sys.modules["scipy.special"])
-    _register_more(sys.modules["scipy.special"])
-
-
-class _RegisterAfterImport(importlib.abc.MetaPathFinder):
-    """Finds nothing itself: wraps the loader of ``scipy.special`` to register rules after it."""
-
-    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
-        if fullname != "scipy.special" or _registered:
-            return None
-        for finder in sys.meta_path:
-            if finder is self or not hasattr(finder, "find_spec"):
-                continue
-            spec = finder.find_spec(fullname, path, target)
-            if spec is not None:
-                break
-        else:
-            return None
-        loader = spec.loader
-        if loader is None or not hasattr(loader, "exec_module"):
-            return spec
-        exec_module = loader.exec_module
-
-        def exec_then_register(module: Any) -> None:
-            exec_module(module)
-            _register_once()
-            if self in sys.meta_path:
-                sys.meta_path.remove(self)
-
-        # An attribute of this loader instance only (one per found spec): the module keeps its
-        # real loader, so get_source, reload and pickling behave as without ndgrad.
-        loader.exec_module = exec_then_register
-        return spec
-
-
-if "scipy.special" in sys.modules:
-    _register_once()
-else:
-    sys.meta_path.insert(0, _RegisterAfterImport())
+after_import("scipy.special", _register_all)

@@ -48,11 +48,56 @@ def _each(g):
 
 
 # --- changing array shape ---------------------------------------------------------------------
-defvjp(
-    np.reshape,
-    lambda g, ans, a, shape=None, order="C", **kw: np.reshape(g, np.shape(a), order=order),
-)
-defvjp(np.ravel, lambda g, ans, a, order="C": np.reshape(g, np.shape(a), order=order))
+def _read_order(shape, strides, itemsize, order):
+    """The axes, slowest first, in which ``order`` ('C', 'F', 'A', 'K') reads an array."""
+    axes = list(range(len(shape)))
+    if order == "C" or strides is None:
+        return axes
+    if order == "F":
+        return axes[::-1]
+    if order == "A":  # F for an array that is Fortran- and not C-contiguous
+        c = _contiguous(shape, strides, itemsize, axes)
+        f = _contiguous(shape, strides, itemsize, axes[::-1])
+        return axes[::-1] if f and not c else axes
+    # 'K': memory order, i.e. by decreasing |stride| (stable, as NumPy sorts); negative strides
+    # are read as they are, not reversed.
+    return sorted(axes, key=lambda i: -abs(strides[i]) if shape[i] > 1 else 0)
+
+
+def _contiguous(shape, strides, itemsize, axes):
+    step = itemsize
+    for i in reversed(axes):
+        if shape[i] > 1 and strides[i] != step:
+            return False
+        step *= shape[i]
+    return True
+
+
+def _unread(flat, axes, shape):
+    """A flat ``g``, read in the order ``axes``, back into ``shape``."""
+    g = np.reshape(flat, tuple(shape[i] for i in axes))
+    return np.transpose(g, tuple(int(i) for i in np.argsort(axes)))
+
+
+# The rules read ``a`` only for its metadata (strides included): ``a`` itself is not saved.
+def _ravel_vjp(g, ans, a, order="C"):
+    """``g`` back into ``a``'s shape, in the order ``ravel`` read ``a`` (K: memory order)."""
+    if order in ("C", "F"):
+        return np.reshape(g, a.shape, order=order)
+    return _unread(g, _read_order(a.shape, a.strides, a.dtype.itemsize, order), a.shape)
+
+
+def _reshape_vjp(g, ans, a, shape=None, order="C", **kw):
+    if order in ("C", "F"):
+        return np.reshape(g, a.shape, order=order)
+    # order='A' reads a and writes the result both in F order for a Fortran-contiguous a.
+    axes = _read_order(a.shape, a.strides, a.dtype.itemsize, order)
+    flat = np.ravel(g, order="C" if axes == sorted(axes) else "F")
+    return _unread(flat, axes, a.shape)
+
+
+defvjp(np.reshape, _reshape_vjp)
+defvjp(np.ravel, _ravel_vjp)
 
 
 def _resize_vjp(g, ans, a, new_shape):
