@@ -46,6 +46,7 @@ __all__ = ["SCIPY_TABLES", "cover", "defvjp_scipy", "scipy_coverage"]
 SCIPY_TABLES: dict[str, dict[str, str]] = {}
 _WHY: dict[str, str] = {}  # "module.name" -> why it raises
 _installed: dict[int, Any] = {}  # id(original) -> wrapper (the originals are kept alive below)
+_wrapped: dict[int, Any] = {}  # id(wrapper) -> original
 _originals: list[Any] = []
 
 
@@ -113,7 +114,14 @@ _WRAPPERS = {"traced": _traced, "unsupported": _unsupported}
 
 def _install(pairs: Iterable[tuple[Any, Any]]) -> None:
     """Put each wrapper wherever a module (SciPy's or another's) holds its original."""
-    by_id = {id(original): wrapper for original, wrapper in pairs}
+    by_id = {}
+    for original, wrapper in pairs:
+        by_id[id(original)] = wrapper
+        old = _installed.get(id(original))
+        if old is not None and old is not wrapper:  # a rule replaces an earlier wrapper
+            by_id[id(old)] = wrapper
+        _installed[id(original)] = wrapper
+        _wrapped[id(wrapper)] = original
     if not by_id:
         return
     for module_name, module in list(sys.modules.items()):
@@ -187,10 +195,8 @@ def cover(
             kind = "traced" if name in traced else "no_gradient" if name in no_gradient else default
             table[name] = kind
             if kind in _WRAPPERS and id(func) not in _installed:
-                wrapper = _WRAPPERS[kind](func, qualified)
-                _installed[id(func)] = wrapper
                 _originals.append(func)
-                pairs.append((func, wrapper))
+                pairs.append((func, _WRAPPERS[kind](func, qualified)))
         _install(pairs)
 
     after_import(module_name, classify)
@@ -205,9 +211,10 @@ def defvjp_scipy(module_name: str, name: str, *rules: Any) -> None:
 
     def register(module: Any) -> None:
         func = getattr(module, name)
+        if id(func) in _wrapped:  # classified by ``cover`` first: give the rule to the original
+            func = _wrapped[id(func)]
         wrapper = defvjp(func, *rules, name=f"{module_name}.{name}")
         SCIPY_TABLES.setdefault(module_name, {})[name] = "rule"
-        _installed[id(func)] = wrapper
         _originals.append(func)
         _install([(func, wrapper)])
 
