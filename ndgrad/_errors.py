@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = [
     "GraphBreakError",
@@ -89,31 +87,30 @@ def not_differentiable(name: str, why: str = "") -> NotDifferentiableError:
     )
 
 
-@contextmanager
-def hidden_errors_reraised() -> Iterator[None]:
+class hidden_errors_reraised:
     """Re-raise an error ndgrad raised inside the block that the code in between hid.
 
     Library code often catches exceptions around a user's function and raises its own
     (``scipy.optimize.minimize`` turns a TypeError into an unrelated message) or carries on
     (``except Exception: fall back``). Either way the graph was cut: on leaving the block,
     ndgrad's first error in it, with its traceback, is raised instead. Blocks nest; the
-    outermost one collects.
+    outermost one collects. A class rather than a generator: transforms enter it on every call.
     """
-    token = raised_in_scope.set([]) if raised_in_scope.get() is None else None
-    try:
-        yield
-    except Exception as exc:
-        hidden = _hidden(exc)
-        if hidden is not None:
-            raise hidden from None
-        raise
-    else:
-        hidden = _hidden(None)
-        if hidden is not None:
-            raise hidden
-    finally:
-        if token is not None:
-            raised_in_scope.reset(token)
+
+    __slots__ = ("_token",)
+
+    def __enter__(self) -> None:
+        self._token = raised_in_scope.set([]) if raised_in_scope.get() is None else None
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        try:
+            if kind is None or issubclass(kind, Exception):
+                hidden = _hidden(exc)
+                if hidden is not None:
+                    raise hidden from None
+        finally:
+            if self._token is not None:
+                raised_in_scope.reset(self._token)
 
 
 def _hidden(exc: Exception | None) -> Exception | None:

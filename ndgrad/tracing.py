@@ -61,11 +61,11 @@ Limits
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
@@ -260,8 +260,9 @@ _REPLACEMENTS: dict[str, Callable[..., Any]] = {name: _replacement(name) for nam
 # --- rebinding the names -----------------------------------------------------------------------
 
 _known: dict[str, tuple[Any, list[tuple[str, str]]]] = {}  # module -> (module, bindings)
-_rebound: list[tuple[dict[str, Any], str, str]] = []
 _all_bindings: tuple[int, list[tuple[dict[str, Any], str, str]]] | None = None
+# (module globals, name, replacement, original) for every binding: what a scope rebinds.
+_plan: tuple[int, list[tuple[dict[str, Any], str, Any, Any]]] = (-1, [])
 
 
 def _skipped(module_name: str) -> bool:
@@ -299,29 +300,30 @@ def _bindings() -> list[tuple[dict[str, Any], str, str]]:
 
 
 def _install() -> None:
-    for namespace, name, numpy_name in _bindings():
-        if namespace.get(name) is _ORIGINALS[numpy_name]:
-            namespace[name] = _REPLACEMENTS[numpy_name]
-            _rebound.append((namespace, name, numpy_name))
+    global _plan
+    if _plan[0] != len(sys.modules):  # modules were imported: scan them, plan the rebinding
+        plan = [
+            (ns, n, _REPLACEMENTS[np_name], _ORIGINALS[np_name]) for ns, n, np_name in _bindings()
+        ]
+        _plan = (len(sys.modules), plan)
+    # Every transform opens a scope: this loop is on the path of each nd.grad call.
+    for namespace, name, replacement, original in _plan[1]:
+        if namespace.get(name) is original:
+            namespace[name] = replacement
 
 
 def _uninstall() -> None:
-    while _rebound:
-        namespace, name, numpy_name = _rebound.pop()
-        if namespace.get(name) is _REPLACEMENTS[numpy_name]:  # unless someone rebound it since
-            namespace[name] = _ORIGINALS[numpy_name]
+    for namespace, name, replacement, original in _plan[1]:
+        if namespace.get(name) is replacement:  # unless someone rebound it since
+            namespace[name] = original
 
 
-@contextmanager
-def tracing() -> Iterator[None]:
+class tracing:  # lower case: used as ``with nd.tracing():``
     """Keep GradArrays through ``np.asarray`` and friends inside the ``with`` block.
 
     Only the current thread (and async context) is affected; scopes nest. See the module
-    documentation of :mod:`ndgrad.tracing` for what changes and what cannot be reached.
-
-    Yields
-    ------
-    None
+    documentation of :mod:`ndgrad.tracing` for what changes and what cannot be reached. A
+    class, not a generator: every transform enters it once per call.
 
     See Also
     --------
@@ -340,31 +342,34 @@ def tracing() -> Iterator[None]:
     >>> nd.grad(f)(np.array([1.0, 2.0]))
     array([2., 4.])
     """
-    global _open_scopes
-    with _LOCK:
-        if _open_scopes == 0:
-            _install()
-        _open_scopes += 1
-    token = _DEPTH.set(_DEPTH.get() + 1)
-    try:
-        with hidden_errors_reraised():
-            yield
-    finally:
-        _DEPTH.reset(token)
+
+    __slots__ = ("_errors", "_token")
+
+    def __enter__(self) -> None:
+        global _open_scopes
         with _LOCK:
-            _open_scopes -= 1
             if _open_scopes == 0:
-                _uninstall()
+                _install()
+            _open_scopes += 1
+        self._token = _DEPTH.set(_DEPTH.get() + 1)
+        self._errors = hidden_errors_reraised()
+        self._errors.__enter__()
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        global _open_scopes
+        try:
+            self._errors.__exit__(kind, exc, tb)
+        finally:
+            _DEPTH.reset(self._token)
+            with _LOCK:
+                _open_scopes -= 1
+                if _open_scopes == 0:
+                    _uninstall()
 
 
-@contextmanager
-def maybe_tracing(enabled: bool) -> Iterator[None]:
+def maybe_tracing(enabled: bool) -> Any:
     """:func:`tracing` when ``enabled``, else nothing: how transforms take ``scope=``."""
-    if enabled:
-        with tracing():
-            yield
-    else:
-        yield
+    return tracing() if enabled else contextlib.nullcontext()
 
 
 def differentiable(fn: F) -> F:
