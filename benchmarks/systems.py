@@ -48,6 +48,7 @@ def available() -> dict[str, str]:
         "numpy": np.__version__,
         "ndgrad": importlib.metadata.version("ndgrad"),
     }
+    found["ndgrad-vg"] = found["ndgrad-vg-noscope"] = found["ndgrad"]
     for name in ("autograd", "mygrad", "torch"):
         try:
             importlib.import_module(name)
@@ -197,6 +198,55 @@ class Ndgrad:
             return value, xg.grad
 
         return step
+
+
+class NdgradFunctional:
+    """ndgrad through ``nd.value_and_grad``, with the conversion scope (the default) or without.
+
+    The two differ only by the scope each call opens: their ratio is what the scope costs on
+    code that converts nothing.
+    """
+
+    name = "ndgrad-vg"
+    scope = True
+
+    def __init__(self) -> None:
+        import ndgrad
+
+        self.nd = ndgrad
+
+    def _step(self, f: Callable[..., Any], *args: Any) -> Step:
+        vg = self.nd.value_and_grad(f, argnums=tuple(range(len(args))), scope=self.scope)
+
+        def step() -> tuple[Any, Any]:
+            value, grads = vg(*args)
+            return value, grads if len(args) > 1 else grads[0]
+
+        return step
+
+    def tiny(self, x: np.ndarray) -> Step:
+        return self._step(lambda x: np.sum(np.sin(x) * x + 1.0), x)
+
+    def chain(self, x: np.ndarray, n: int) -> Step:
+        return self._step(lambda x: np.sum(_chain(x, n, np.sin, np.tanh)), x)
+
+    def mlp(self, d: dict[str, np.ndarray]) -> Step:
+        x, y = d["x"], d["y"]
+
+        def loss(w1: Any, b1: Any, w2: Any, b2: Any) -> Any:
+            h = np.tanh(x @ w1 + b1)
+            z = h @ w2 + b2
+            return np.mean(np.log(np.sum(np.exp(z), axis=1)) - np.sum(y * z, axis=1))
+
+        return self._step(loss, d["w1"], d["b1"], d["w2"], d["b2"])
+
+    def large(self, x: np.ndarray) -> Step:
+        return self._step(lambda x: np.sum(np.exp(x) * x), x)
+
+
+class NdgradFunctionalNoScope(NdgradFunctional):
+    name = "ndgrad-vg-noscope"
+    scope = False
 
 
 # --- HIPS autograd ---------------------------------------------------------------------------
@@ -388,7 +438,15 @@ class Torch:
         return step
 
 
-SYSTEMS = {"numpy": NumPy, "ndgrad": Ndgrad, "autograd": Autograd, "mygrad": MyGrad, "torch": Torch}
+SYSTEMS = {
+    "numpy": NumPy,
+    "ndgrad": Ndgrad,
+    "ndgrad-vg": NdgradFunctional,
+    "ndgrad-vg-noscope": NdgradFunctionalNoScope,
+    "autograd": Autograd,
+    "mygrad": MyGrad,
+    "torch": Torch,
+}
 
 
 def make(name: str) -> Any:

@@ -261,8 +261,8 @@ _REPLACEMENTS: dict[str, Callable[..., Any]] = {name: _replacement(name) for nam
 
 _known: dict[str, tuple[Any, list[tuple[str, str]]]] = {}  # module -> (module, bindings)
 _all_bindings: tuple[int, list[tuple[dict[str, Any], str, str]]] | None = None
-# (module globals, name, replacement, original) for every binding: what a scope rebinds.
-_plan: tuple[int, list[tuple[dict[str, Any], str, Any, Any]]] = (-1, [])
+# Per module holding converters: (its globals, {name: replacement}, {name: NumPy's function}).
+_plan: tuple[int, list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]] = (-1, [])
 
 
 def _skipped(module_name: str) -> bool:
@@ -302,20 +302,22 @@ def _bindings() -> list[tuple[dict[str, Any], str, str]]:
 def _install() -> None:
     global _plan
     if _plan[0] != len(sys.modules):  # modules were imported: scan them, plan the rebinding
-        plan = [
-            (ns, n, _REPLACEMENTS[np_name], _ORIGINALS[np_name]) for ns, n, np_name in _bindings()
-        ]
-        _plan = (len(sys.modules), plan)
-    # Every transform opens a scope: this loop is on the path of each nd.grad call.
-    for namespace, name, replacement, original in _plan[1]:
-        if namespace.get(name) is original:
-            namespace[name] = replacement
+        grouped: dict[int, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
+        for namespace, name, numpy_name in _bindings():
+            _, to_ours, to_numpys = grouped.setdefault(id(namespace), (namespace, {}, {}))
+            to_ours[name] = _REPLACEMENTS[numpy_name]
+            to_numpys[name] = _ORIGINALS[numpy_name]
+        _plan = (len(sys.modules), list(grouped.values()))
+    # Every transform opens a scope, so this is on the path of each nd.grad call: one
+    # dict.update per module. (A module that rebinds one of these names to a function of its
+    # own between two scopes gets it overwritten; none is known to.)
+    for namespace, to_ours, _ in _plan[1]:
+        namespace.update(to_ours)
 
 
 def _uninstall() -> None:
-    for namespace, name, replacement, original in _plan[1]:
-        if namespace.get(name) is replacement:  # unless someone rebound it since
-            namespace[name] = original
+    for namespace, _, to_numpys in _plan[1]:
+        namespace.update(to_numpys)
 
 
 class tracing:  # lower case: used as ``with nd.tracing():``
