@@ -220,6 +220,9 @@ class Report:
     numpy: str
     entries: tuple[Entry, ...]
     scipy: dict[str, list[str]] = field(default_factory=dict)  # scipy.special's ufuncs
+    # SciPy's other public callables, per submodule and kind (rule, traced, no_gradient,
+    # unsupported): see ndgrad/_rules/scipy_functions.py.
+    scipy_functions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def counts(self, entries: Iterable[Entry] | None = None) -> dict[str, int]:
         """How many entries fall in each class."""
@@ -271,6 +274,7 @@ class Report:
                 for m, es in self.modules().items()
             },
             "scipy.special": self.scipy,
+            "scipy": self.scipy_functions,
         }
 
     def to_text(self, names: bool = True) -> str:
@@ -302,6 +306,18 @@ class Report:
                 if names and listed:
                     lines.extend(textwrap.wrap(", ".join(listed), 96, initial_indent="  ",
                                                subsequent_indent="    "))  # fmt: skip
+        if self.scipy_functions:
+            lines.append("")
+            lines.append("== SciPy's other callables (not counted in the summary) ==")
+            kinds = ("rule", "traced", "no_gradient", "unsupported")
+            for module, table in self.scipy_functions.items():
+                counts = ", ".join(f"{len(table.get(k, []))} {_SCIPY_KINDS[k]}" for k in kinds)
+                lines.append(f"{module}: {counts}")
+                for kind in kinds if names else ():
+                    if table.get(kind):
+                        lines.extend(textwrap.wrap(
+                            f"{_SCIPY_KINDS[kind]}: " + ", ".join(table[kind]), 96,
+                            initial_indent="  ", subsequent_indent="    "))  # fmt: skip
         f = self.function_counts()
         lines.append("")
         lines.append(
@@ -311,6 +327,13 @@ class Report:
         lines.append(self.summary())
         return "\n".join(lines)
 
+
+_SCIPY_KINDS = {
+    "rule": "with rules",
+    "traced": "traced (NumPy code)",
+    "no_gradient": "no gradient",
+    "unsupported": "raise",
+}
 
 _SCIPY_CLASSES = {
     "rules": "differentiable",
@@ -369,7 +392,25 @@ def report() -> Report:
     """
     from ndgrad._rules.scipy_special import scipy_special_coverage  # empty without SciPy
 
-    return Report(ndgrad.__version__, np.__version__, tuple(_entries()), scipy_special_coverage())
+    return Report(
+        ndgrad.__version__,
+        np.__version__,
+        tuple(_entries()),
+        scipy_special_coverage(),
+        _scipy_functions(),
+    )
+
+
+def _scipy_functions() -> dict[str, dict[str, list[str]]]:
+    """Import each SciPy submodule ndgrad classifies (if SciPy is installed) and report it."""
+    from ndgrad._rules import _scipy
+
+    for module in _scipy.COVERED:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            return {}
+    return _scipy.scipy_coverage()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,15 +35,16 @@ import numpy as np
 
 from ndgrad._array import GradArray
 from ndgrad._errors import hidden_errors_reraised, not_differentiable
-from ndgrad._graph import grad_enabled
+from ndgrad._graph import grad_enabled, scope_depth
 from ndgrad._registry import VJP_RULES, defvjp
 from ndgrad._rules._lazy import after_import
 from ndgrad.tracing import tracing
 
-__all__ = ["SCIPY_TABLES", "cover", "defvjp_scipy", "scipy_coverage"]
+__all__ = ["COVERED", "SCIPY_TABLES", "cover", "defvjp_scipy", "scipy_coverage"]
 
 # module name -> {public name: kind} for every callable ``cover`` classified.
 SCIPY_TABLES: dict[str, dict[str, str]] = {}
+COVERED: list[str] = []  # the modules ``cover`` was called for, in order
 _WHY: dict[str, str] = {}  # "module.name" -> why it raises
 _installed: dict[int, Any] = {}  # id(original) -> wrapper (the originals are kept alive below)
 _wrapped: dict[int, Any] = {}  # id(wrapper) -> original
@@ -92,8 +93,14 @@ def _unsupported(func: Any, name: str) -> Callable[..., Any]:
             raise not_differentiable(name, _WHY.get(name, "SciPy computes it in compiled code"))
         args = tuple(_guard(name, a) if isinstance(a, _CALLBACKS) else a for a in args)
         kwargs = {k: _guard(name, v) if isinstance(v, _CALLBACKS) else v for k, v in kwargs.items()}
-        with hidden_errors_reraised():  # scipy.optimize catches TypeError around ``fun``
-            return func(*args, **kwargs)
+        # Compiled code may insist on exact ndarrays: SciPy's own buffers stay plain (outside the
+        # scope); the guarded callbacks open it again.
+        token = scope_depth.set(0)
+        try:
+            with hidden_errors_reraised():  # scipy.optimize catches TypeError around ``fun``
+                return func(*args, **kwargs)
+        finally:
+            scope_depth.reset(token)
 
     return wrapper
 
@@ -124,6 +131,14 @@ def _install(pairs: Iterable[tuple[Any, Any]]) -> None:
         _wrapped[id(wrapper)] = original
     if not by_id:
         return
+    # SciPy keys a table of its functions' array-API capabilities by the function object: the
+    # wrapper takes the original's entry, so that lookups by the public name still find it.
+    array_api = sys.modules.get("scipy._lib._array_api")
+    table = getattr(array_api, "xp_capabilities_table", None)
+    if isinstance(table, dict):
+        for original, wrapper in pairs:
+            if original in table:
+                table[wrapper] = table[original]
     for module_name, module in list(sys.modules.items()):
         if module is None or module_name.startswith(("numpy", "ndgrad")):
             continue
@@ -173,6 +188,7 @@ def cover(
     their constructors and methods refuse arrays that require grad.
     """
     traced, no_gradient = frozenset(traced), frozenset(no_gradient)
+    COVERED.append(module_name)
 
     def classify(module: Any) -> None:
         table = SCIPY_TABLES.setdefault(module_name, {})
@@ -190,8 +206,12 @@ def cover(
                     table[name] = "unsupported"
                     _wrap_class(func, qualified)
                 continue
-            if not (inspect.isfunction(func) or inspect.isbuiltin(func)) or func in VJP_RULES:
-                continue  # objects (``scipy.stats.norm``) keep their methods
+            plain = inspect.isfunction(func) or inspect.isbuiltin(func)
+            # Other callables are compiled dispatchers (``scipy.fft``'s uarray functions) in
+            # the modules that wrap classes too; in ``scipy.stats`` they are distributions,
+            # objects whose methods are Python around ``scipy.special``, left as they are.
+            if not (plain or (classes and callable(func))) or func in VJP_RULES:
+                continue
             kind = "traced" if name in traced else "no_gradient" if name in no_gradient else default
             table[name] = kind
             if kind in _WRAPPERS and id(func) not in _installed:
