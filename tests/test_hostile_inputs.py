@@ -186,7 +186,20 @@ def test_pickle_round_trip_keeps_values_dtype_requires_grad():
     assert isinstance(y, GradArray) and y.requires_grad and y.dtype == np.float32
     np.testing.assert_array_equal(y.values, x.values)
     z = pickle.loads(pickle.dumps(x * 2))  # a non-leaf: values only, no graph
-    assert isinstance(z, GradArray) and not z.requires_grad
+    assert isinstance(z, GradArray) and not z.requires_grad and z.grad is None
+
+
+def test_pickle_keeps_grad_as_deepcopy_does():
+    x = leaf([1.0, 2.0], dtype=np.float32)
+    np.sum(x * x).backward()
+    for y in (pickle.loads(pickle.dumps(x)), copy.deepcopy(x)):
+        assert y.requires_grad and y.grad.dtype == np.float32
+        np.testing.assert_array_equal(y.grad, [2.0, 4.0])
+        assert not np.shares_memory(y.grad, x.grad)
+    z = leaf([3.0])
+    np.sum(z**2).backward(create_graph=True)  # a .grad with a graph of its own: values only
+    w = pickle.loads(pickle.dumps(z))
+    assert type(w.grad) is np.ndarray and w.grad.tolist() == [6.0]
 
 
 def test_copy_and_deepcopy():
