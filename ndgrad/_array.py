@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ndgrad import _graph
 from ndgrad._errors import not_differentiable
+from ndgrad._fpwarnings import ERRSTATE, recompute, user_errstate
 from ndgrad._graph import NO_KWARGS, OUTPUT, Edge, LeafNode, Node, grad_enabled, make_edge
 from ndgrad._registry import (
     KEYWORD_FORMS,
@@ -227,12 +228,18 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         root_grad = _root_grad(self, grad, create_graph)
         if self._base_ga is not None:
             _fresh(self)
-        _graph.backward(
-            [(self._node, self._out)],
-            [root_grad],
-            retain_graph=create_graph if retain_graph is None else retain_graph,
-            create_graph=create_graph,
-        )
+        state = user_errstate()  # the rules' warnings point at this call
+        token = None if state is None else ERRSTATE.set(state)
+        try:
+            _graph.backward(
+                [(self._node, self._out)],
+                [root_grad],
+                retain_graph=create_graph if retain_graph is None else retain_graph,
+                create_graph=create_graph,
+            )
+        finally:
+            if token is not None:
+                ERRSTATE.reset(token)
 
     # --- dispatch --------------------------------------------------------------------------
 
@@ -243,6 +250,19 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
             done = _ufunc_fast(ufunc, inputs)
             if done is not NotImplemented:
                 return done
+        # NumPy's floating-point warnings are reported at the user's line (see _fpwarnings).
+        state = user_errstate()
+        if state is None:
+            return self._array_ufunc(ufunc, method, inputs, kwargs)
+        token = ERRSTATE.set(state)
+        try:
+            return self._array_ufunc(ufunc, method, inputs, kwargs)
+        finally:
+            ERRSTATE.reset(token)
+
+    def _array_ufunc(
+        self, ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         if method == "at" or kwargs.get("out") is not None:
             return _ufunc_inplace(ufunc, method, inputs, kwargs)
         raw = list(inputs)
@@ -292,6 +312,16 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
     def __array_function__(
         self, func: Callable[..., Any], types: Any, args: Any, kwargs: Any
     ) -> Any:
+        state = user_errstate()
+        if state is None:
+            return self._array_function(func, types, args, kwargs)
+        token = ERRSTATE.set(state)
+        try:
+            return self._array_function(func, types, args, kwargs)
+        finally:
+            ERRSTATE.reset(token)
+
+    def _array_function(self, func: Callable[..., Any], types: Any, args: Any, kwargs: Any) -> Any:
         for t in types:
             if not issubclass(t, np.ndarray):
                 return NotImplemented
@@ -510,7 +540,10 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
     ry: Any = None
     ty: Any = None
     if len(inputs) == 1:
-        res = ufunc(rx)
+        try:
+            res = ufunc(rx)
+        except RuntimeWarning as w:  # moved to the user's line (see _fpwarnings)
+            res = recompute(ufunc, (rx,), w)
     else:
         y = inputs[1]
         ty = type(y)
@@ -522,7 +555,10 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
             ry = y
         else:
             return NotImplemented
-        res = ufunc(rx, ry)
+        try:
+            res = ufunc(rx, ry)
+        except RuntimeWarning as w:
+            res = recompute(ufunc, (rx, ry), w)
     if type(res) is not np.ndarray:
         if not isinstance(res, np.generic):  # several outputs (divmod, frexp, modf)
             return _ufunc_finish(ufunc, inputs, [rx] if ty is None else [rx, ry], res)

@@ -202,3 +202,17 @@ def test_power_away_from_zero_matches_finite_differences_to_second_order():
     # d/dy d/dx x**y = x**(y-1) * (1 + y log x), which is 1/x at y == 0
     mixed = nd.grad(lambda y: nd.grad(lambda x: np.power(x, y))(2.0))(0.0)
     assert mixed == pytest.approx(0.5)
+
+
+def test_the_double_where_documented_in_the_readme():
+    """``np.where`` does not stop the NaN of the branch not taken; a safe input does."""
+    x = np.array([0.0, 4.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        trap = nd.grad(lambda x: np.sum(np.where(x > 0, np.sqrt(x), 0.0)))(x)
+    assert np.isnan(trap[0]) and trap[1] == 0.25
+
+    def fixed(x):
+        safe = np.where(x > 0, x, 1.0)
+        return np.sum(np.where(x > 0, np.sqrt(safe), 0.0))
+
+    np.testing.assert_array_equal(nd.grad(fixed)(x), [0.0, 1 / (2 * np.sqrt(4.0))])
