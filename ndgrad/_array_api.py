@@ -91,7 +91,7 @@ class __array_namespace_info__(np.__array_namespace_info__):  # type: ignore[mis
 
     __module__ = "ndgrad.numpy"  # type: ignore[assignment]
 
-    def devices(self) -> tuple[str, ...]:
+    def devices(self) -> tuple[str, ...]:  # type: ignore[override]
         """The devices a GradArray can live on: ``("cpu",)`` (a tuple, as in the 2025.12
         standard; NumPy's own inspection namespace still returns a list)."""
         return tuple(super().devices())

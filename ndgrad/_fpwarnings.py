@@ -51,7 +51,8 @@ _LAST: tuple[Any, Any] = (None, None)
 
 def _user_level() -> int:
     """``stacklevel`` for a ``warnings.warn`` here: the first frame outside ndgrad and NumPy."""
-    frame, level = sys._getframe(2), 2
+    frame: Any = sys._getframe(2)
+    level = 2
     while frame is not None and frame.f_code.co_filename.startswith(_SKIP):
         frame, level = frame.f_back, level + 1
     return level
@@ -90,13 +91,13 @@ def user_errstate() -> Any:
     last, ours = _LAST
     if current is last:
         return ours
-    settings = _get_extobj_dict()
+    settings: dict[str, Any] = dict(_get_extobj_dict())
     modes = {c: settings[c] for c in _CATEGORIES}
     if "warn" not in modes.values():
         ours = None
     else:
         routed = {c: ("call" if m == "warn" else m) for c, m in modes.items()}
-        ours = _make_extobj(call=_handler(settings["call"], modes), **routed)
+        ours = _make_extobj(call=_handler(settings["call"], modes), **routed)  # type: ignore[arg-type]
     _LAST = (current, ours)
     return ours
 
@@ -105,7 +106,8 @@ def recompute(ufunc: np.ufunc, args: tuple[Any, ...], warning: RuntimeWarning) -
     """``ufunc(*args)`` again, its floating-point warning issued at the user's line instead."""
     if not str(warning).startswith(_MESSAGES):
         raise warning  # not NumPy's floating-point warning (a user's filter made it an error)
-    with np.errstate(**{c: ("ignore" if m == "warn" else m) for c, m in np.geterr().items()}):
+    quiet: dict[str, Any] = {c: ("ignore" if m == "warn" else m) for c, m in np.geterr().items()}
+    with np.errstate(**quiet):
         res = ufunc(*args)
     warnings.warn(str(warning), RuntimeWarning, stacklevel=_user_level())
     return res
