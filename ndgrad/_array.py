@@ -10,6 +10,7 @@ In-place writes (``out=``, ``x += y``, ``x[i] = v``) and views are handled in ``
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ndgrad import _graph
 from ndgrad._errors import not_differentiable
+from ndgrad._fpwarnings import ERRSTATE, recompute, user_errstate
 from ndgrad._graph import (
     NO_KWARGS,
     OUTPUT,
@@ -29,6 +31,7 @@ from ndgrad._graph import (
     scope_depth,
 )
 from ndgrad._registry import (
+    KEYWORD_FORMS,
     NO_GRADIENT,
     TRACED_THROUGH,
     UNSUPPORTED,
@@ -143,7 +146,22 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
 
     @property
     def grad(self) -> NDArray[Any] | None:
-        """The gradient accumulated by ``backward()``, or None."""
+        """The gradient accumulated by ``backward()``, or None.
+
+        Only leaves get one: reading it on an array made by a recorded operation warns (as
+        PyTorch does), since it is always None there, most often after an update written as
+        ``w = w - lr * w.grad``, which makes ``w`` a new, non-leaf array.
+        """
+        if self._grad is None and self._node is not None and type(self._node) is not LeafNode:
+            warnings.warn(
+                f"reading .grad of a non-leaf GradArray (made by {self._node.name}): backward() "
+                "fills .grad only on leaves, so it is None here. After `w = w - lr * w.grad` w "
+                "is such a non-leaf: update the leaf in place instead, `with nd.no_grad(): w -= "
+                "lr * w.grad`, or make a new leaf, `w = nd.GradArray(w.values, "
+                "requires_grad=True)`.",
+                UserWarning,
+                stacklevel=2,
+            )
         return self._grad  # type: ignore[no-any-return]
 
     @grad.setter
@@ -208,7 +226,8 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         RuntimeError
             If the array does not require grad, or its graph was freed by an earlier backward.
         ValueError
-            If ``grad`` is missing for a non-scalar or has the wrong shape.
+            If ``grad`` is missing for a non-scalar or a complex output, is complex for a real
+            output, or has the wrong shape.
         """
         if self._node is None:
             raise RuntimeError(
@@ -218,12 +237,18 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         root_grad = _root_grad(self, grad, create_graph)
         if self._base_ga is not None:
             _fresh(self)
-        _graph.backward(
-            [(self._node, self._out)],
-            [root_grad],
-            retain_graph=create_graph if retain_graph is None else retain_graph,
-            create_graph=create_graph,
-        )
+        state = user_errstate()  # the rules' warnings point at this call
+        token = None if state is None else ERRSTATE.set(state)
+        try:
+            _graph.backward(
+                [(self._node, self._out)],
+                [root_grad],
+                retain_graph=create_graph if retain_graph is None else retain_graph,
+                create_graph=create_graph,
+            )
+        finally:
+            if token is not None:
+                ERRSTATE.reset(token)
 
     # --- dispatch --------------------------------------------------------------------------
 
@@ -234,6 +259,19 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
             done = _ufunc_fast(ufunc, inputs)
             if done is not NotImplemented:
                 return done
+        # NumPy's floating-point warnings are reported at the user's line (see _fpwarnings).
+        state = user_errstate()
+        if state is None:
+            return self._array_ufunc(ufunc, method, inputs, kwargs)
+        token = ERRSTATE.set(state)
+        try:
+            return self._array_ufunc(ufunc, method, inputs, kwargs)
+        finally:
+            ERRSTATE.reset(token)
+
+    def _array_ufunc(
+        self, ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         if method == "at" or kwargs.get("out") is not None:
             return _ufunc_inplace(ufunc, method, inputs, kwargs)
         raw = list(inputs)
@@ -283,6 +321,16 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
     def __array_function__(
         self, func: Callable[..., Any], types: Any, args: Any, kwargs: Any
     ) -> Any:
+        state = user_errstate()
+        if state is None:
+            return self._array_function(func, types, args, kwargs)
+        token = ERRSTATE.set(state)
+        try:
+            return self._array_function(func, types, args, kwargs)
+        finally:
+            ERRSTATE.reset(token)
+
+    def _array_function(self, func: Callable[..., Any], types: Any, args: Any, kwargs: Any) -> Any:
         for t in types:
             if not issubclass(t, np.ndarray):
                 return NotImplemented
@@ -324,8 +372,12 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         return f"{body[:-1]}, {extra})"
 
     def __reduce__(self) -> Any:
-        """Pickle values, dtype and requires_grad; the graph is not pickled."""
-        return (_unpickle, (_plain(self).copy(), self.is_leaf and self.requires_grad))
+        """Pickle values, dtype, requires_grad and ``.grad`` (as ``deepcopy`` keeps them).
+
+        The graph is not pickled: a non-leaf becomes a new constant holding its values.
+        """
+        grad = None if self._grad is None else np.array(_plain(self._grad), copy=True)
+        return (_unpickle, (_plain(self).copy(), self.is_leaf and self.requires_grad, grad))
 
     def __copy__(self) -> GradArray:
         return self.copy()  # type: ignore[no-any-return]
@@ -337,8 +389,13 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         return out
 
 
-def _unpickle(values: NDArray[Any], requires_grad: bool) -> GradArray:
-    return GradArray(values, requires_grad=requires_grad)
+def _unpickle(
+    values: NDArray[Any], requires_grad: bool, grad: NDArray[Any] | None = None
+) -> GradArray:
+    out = GradArray(values, requires_grad=requires_grad)
+    if grad is not None:
+        out._grad = grad
+    return out
 
 
 def _getitem(a: NDArray[Any], key: Any) -> Any:
@@ -352,8 +409,21 @@ def _root_grad(out: GradArray, grad: Any, create_graph: bool) -> Any:
                 f"backward() on an array of shape {out.shape} needs grad=, the cotangent of "
                 "each element; reduce to a scalar first (e.g. np.sum(y).backward())."
             )
+        if out.dtype.kind == "c":
+            # PyTorch refuses too: a complex value has no gradient of its own, and seeding 1
+            # would silently differentiate its real part only.
+            raise ValueError(
+                "backward() on a complex output needs grad=: only a real value has a gradient. "
+                "Backpropagate a real loss (np.real(z), np.abs(z) ** 2, ...) or pass grad=, "
+                "the cotangent (grad=1.0 differentiates the real part)."
+            )
         grad = np.ones(out.shape, out.dtype)
     else:
+        if out.dtype.kind != "c" and np.iscomplexobj(grad):
+            raise ValueError(
+                f"backward(grad=...) got a complex cotangent for a real output ({out.dtype}): "
+                "its imaginary part would be dropped. Pass a real grad= (e.g. grad.real)."
+            )
         if isinstance(grad, GradArray) and not create_graph:
             grad = _plain(grad)
         grad = np.array(grad, dtype=out.dtype, copy=True) if not create_graph else grad
@@ -479,7 +549,10 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
     ry: Any = None
     ty: Any = None
     if len(inputs) == 1:
-        res = ufunc(rx)
+        try:
+            res = ufunc(rx)
+        except RuntimeWarning as w:  # moved to the user's line (see _fpwarnings)
+            res = recompute(ufunc, (rx,), w)
     else:
         y = inputs[1]
         ty = type(y)
@@ -491,7 +564,10 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
             ry = y
         else:
             return NotImplemented
-        res = ufunc(rx, ry)
+        try:
+            res = ufunc(rx, ry)
+        except RuntimeWarning as w:
+            res = recompute(ufunc, (rx, ry), w)
     if type(res) is not np.ndarray:
         if not isinstance(res, np.generic):  # several outputs (divmod, frexp, modf)
             return _ufunc_finish(ufunc, inputs, [rx] if ty is None else [rx, ry], res)
@@ -692,6 +768,8 @@ def call_primitive(
     raw_kwargs = kwargs
     if kwargs and not all(type(v) in _PLAIN_KWARGS for v in kwargs.values()):
         if _needs_grad(kwargs) and grad_enabled():
+            if prim.func in KEYWORD_FORMS:
+                return KEYWORD_FORMS[prim.func](*args, **kwargs)
             name = next(k for k, v in kwargs.items() if _needs_grad(v))
             raise not_differentiable(prim.name, f"no gradient for the keyword argument {name!r}")
         raw_kwargs = _unwrap_all(kwargs)

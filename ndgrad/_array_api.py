@@ -23,8 +23,10 @@ __all__ = [
     "argsort",
     "clip",
     "count_nonzero",
+    "expm1",
     "fftfreq",
     "finfo",
+    "floor_divide",
     "iinfo",
     "namespace",
     "rfftfreq",
@@ -88,6 +90,11 @@ class __array_namespace_info__(np.__array_namespace_info__):  # type: ignore[mis
     """
 
     __module__ = "ndgrad.numpy"  # type: ignore[assignment]
+
+    def devices(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The devices a GradArray can live on: ``("cpu",)`` (a tuple, as in the 2025.12
+        standard; NumPy's own inspection namespace still returns a list)."""
+        return tuple(super().devices())
 
 
 # --- sorting: the standard's ``descending=`` and stable default -------------------------------
@@ -183,19 +190,64 @@ def count_nonzero(a: Any, axis: Any = None, *, keepdims: bool = False) -> Any:
     return res if isinstance(res, np.ndarray) else np.asarray(res, dtype=np.intp)
 
 
+def _dtype_of(type: Any) -> Any:
+    """The dtype an array (or array-like with ``.dtype``) holds, else ``type`` itself.
+
+    NumPy's scalar types (``np.float32``) have a ``dtype`` attribute too, but on the class it is
+    a descriptor, not a dtype: only instances' ``dtype`` is taken.
+    """
+    if isinstance(type, np.dtype | builtins.type):
+        return type
+    return getattr(type, "dtype", type)
+
+
+class _finfo:
+    """``numpy.finfo`` with the standard's attribute types: ``bits`` an int, ``eps``, ``max``,
+    ``min`` and ``smallest_normal`` Python floats (NumPy gives ``np.float32`` scalars for
+    float32, which are not ``float``). Every other attribute is ``numpy.finfo``'s own."""
+
+    __slots__ = ("_info", "bits", "dtype", "eps", "max", "min", "smallest_normal")
+
+    def __init__(self, info: Any) -> None:
+        self._info = info
+        self.bits = int(info.bits)
+        self.dtype = info.dtype
+        self.eps = float(info.eps)
+        self.max = float(info.max)
+        self.min = float(info.min)
+        self.smallest_normal = float(info.smallest_normal)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._info, name)
+
+    def __repr__(self) -> str:
+        return repr(self._info)
+
+
 def finfo(type: Any) -> Any:
     """``numpy.finfo`` that also accepts an array, as the Array API standard asks.
 
     Parameters
     ----------
     type : dtype, type or array
-        A floating or complex dtype, or an array of one.
+        A floating or complex dtype, a NumPy scalar type (``np.float32``), or an array.
 
     Returns
     -------
-    numpy.finfo
+    finfo
+        NumPy's ``finfo`` with ``eps``, ``max``, ``min`` and ``smallest_normal`` as Python
+        floats, as the standard asks; its other attributes (``tiny``, ``resolution``, ...) are
+        NumPy's.
+
+    Examples
+    --------
+    >>> import ndgrad.numpy as xp
+    >>> xp.finfo(xp.float32).eps
+    1.1920928955078125e-07
+    >>> xp.finfo(xp.zeros(2, dtype=xp.complex64)).dtype
+    dtype('float32')
     """
-    return np.finfo(getattr(type, "dtype", type))
+    return _finfo(np.finfo(_dtype_of(type)))
 
 
 def iinfo(type: Any) -> Any:
@@ -210,17 +262,17 @@ def iinfo(type: Any) -> Any:
     -------
     numpy.iinfo
     """
-    return np.iinfo(getattr(type, "dtype", type))
+    return np.iinfo(_dtype_of(type))
 
 
 def clip(
     a: Any,
-    a_min: Any = None,
-    a_max: Any = None,
-    out: Any = None,
-    *,
     min: Any = None,
     max: Any = None,
+    out: Any = None,
+    *,
+    a_min: Any = None,
+    a_max: Any = None,
     **kwargs: Any,
 ) -> Any:
     """``numpy.clip``, with the result in ``a``'s dtype as the Array API standard asks.
@@ -229,12 +281,16 @@ def clip(
     The cast back is recorded, so gradients flow as through ``numpy.clip`` (to the bounds too,
     whether given by position or as the standard's ``min=`` and ``max=``).
 
+    The signature is the standard's (``clip(x, /, min=None, max=None)``); NumPy's keyword
+    names ``a_min=`` and ``a_max=`` are accepted too, and positional calls mean the same.
+
     Parameters
     ----------
-    a, a_min, a_max, out, **kwargs
+    a, out, **kwargs
         As for ``numpy.clip``.
     min, max : array_like, optional
-        The standard's names of ``a_min`` and ``a_max``.
+        The lower and upper bounds (NumPy's ``a_min`` and ``a_max``, which are accepted as
+        keywords too).
 
     Returns
     -------
@@ -242,6 +298,8 @@ def clip(
     """
     lo = a_min if min is None else min
     hi = a_max if max is None else max
+    if (min is not None and a_min is not None) or (max is not None and a_max is not None):
+        raise TypeError("clip: pass each bound once, as min=/max= or as a_min=/a_max=")
     dtype = np.result_type(a)
     if dtype.kind in "iu" and out is None:
         # Python-int bounds outside the dtype's range would overflow: clamp them first.
@@ -258,6 +316,96 @@ def _int_bound(b: Any, info: Any) -> Any:
         return builtins.min(builtins.max(b, info.min), info.max)
     return b
 
+
+# --- special values: where NumPy's ufuncs differ from the standard's special cases ------------
+
+
+class _StandardUfunc:
+    """A NumPy ufunc whose results at non-finite inputs follow the Array API standard.
+
+    Calling it calls the ufunc (so a GradArray records the ufunc's node as usual), then
+    replaces the elements that the standard defines differently; the replaced elements are
+    constants (they sit at infinities, where no derivative exists). With ``out=`` or
+    ``where=`` the ufunc's own result is returned unchanged. Every other attribute
+    (``reduce``, ``nin``, ``types``, ...) is the ufunc's.
+    """
+
+    def __init__(self, ufunc: np.ufunc, special: Any, doc: str) -> None:
+        self._ufunc = ufunc
+        self._special = special
+        self.__name__ = self.__qualname__ = ufunc.__name__
+        self.__doc__ = doc
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        res = self._ufunc(*args, **kwargs)
+        if "out" in kwargs or "where" in kwargs or len(args) > self._ufunc.nin:
+            return res
+        return self._special(res, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ufunc, name)
+
+    def __repr__(self) -> str:
+        return f"<ndgrad.numpy ufunc {self._ufunc.__name__!r}>"
+
+
+def _constant(value: Any) -> Any:
+    """``value``'s numbers, off every graph: a constant to put in place of special values."""
+    return np.asarray(value).copy() if not isinstance(value, np.ndarray) else value.copy()
+
+
+def _fix(res: Any, mask: Any, values: Any) -> Any:
+    if not np.any(mask):
+        return res
+    return np.where(mask, _constant(values), res)
+
+
+def _expm1_special(res: Any, x: Any) -> Any:
+    # NumPy's complex expm1 is NaN wherever an input part is infinite or NaN; the standard (and
+    # C99's cexp) defines those cases, and exp(z) - 1 gets them right there.
+    if np.result_type(res).kind != "c":
+        return res
+    bad = ~np.isfinite(x)
+    if not np.any(bad):
+        return res
+    with np.errstate(invalid="ignore", over="ignore"):
+        return _fix(res, bad, np.exp(_constant(x)) - 1)
+
+
+def _floor_divide_special(res: Any, x1: Any, x2: Any) -> Any:
+    # The standard gives inf // finite = +-inf (NumPy: NaN) and finite // inf with opposite
+    # signs -0 (NumPy: -1.0, Python's answer): both are x1 / x2 there.
+    if np.result_type(res).kind != "f":
+        return res
+    inf1, inf2 = np.isinf(x1), np.isinf(x2)
+    mask = (inf1 & np.isfinite(x2) & (x2 != 0)) | (np.isfinite(x1) & inf2)
+    if not np.any(mask):
+        return res
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _fix(res, mask, np.divide(_constant(x1), _constant(x2)).astype(res.dtype))
+
+
+expm1 = _StandardUfunc(
+    np.expm1,
+    _expm1_special,
+    """``numpy.expm1`` with the Array API's special cases for complex input.
+
+    NumPy returns NaN for complex inputs with an infinite or NaN part; here those elements
+    are ``exp(z) - 1``, which the standard (and C99) define: ``expm1(+inf + 0j)`` is
+    ``+inf + 0j``. Finite and real inputs give NumPy's values bit for bit, and gradients are
+    ``numpy.expm1``'s.
+    """,
+)
+floor_divide = _StandardUfunc(
+    np.floor_divide,
+    _floor_divide_special,
+    """``numpy.floor_divide`` with the Array API's special cases at infinities.
+
+    ``inf // 2.0`` is ``inf`` (NumPy: NaN) and ``-1.0 // inf`` is ``-0.0`` (NumPy and Python:
+    ``-1.0``); the standard allows NumPy's values too, but its test suite checks these. Finite
+    inputs give NumPy's values bit for bit. The ``//`` operator on arrays is NumPy's.
+    """,
+)
 
 # --- fft: the standard's ``dtype=`` for the frequency grids ------------------------------------
 

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "KEYWORD_FORMS",
     "NO_GRADIENT",
     "TRACED_THROUGH",
     "UNSUPPORTED",
@@ -105,6 +106,10 @@ VJP_RULES: dict[Hashable, Primitive] = {}
 TRACED_THROUGH: set[Hashable] = set()
 NO_GRADIENT: set[Hashable] = set()
 UNSUPPORTED: dict[Hashable, str] = {}
+# Functions with rules whose keyword-only array arguments have no rule of their own (``np.var``'s
+# ``mean=``): when such a keyword requires grad, the engine calls this composition of recorded
+# NumPy calls instead of raising, so that the gradient reaches the keyword too.
+KEYWORD_FORMS: dict[Hashable, Callable[..., Any]] = {}
 
 
 def qualified_name(func: Any) -> str:

@@ -153,6 +153,8 @@ def _method_tables() -> dict[str, tuple[str, str]]:
             continue
         if "NO_GRADIENT" in attr:
             status: tuple[str, str] = ("no gradient", "")
+        elif attr == "CONVERSIONS":  # Python values; GraphBreakError inside a transform
+            status = ("no gradient", "")
         elif "UNSUPPORTED" in attr:
             status = ("raises", "refused while recording")
         elif attr == "AS_FUNCTION":
@@ -286,6 +288,13 @@ class Report:
         for m, es in self.modules().items():
             c = self.counts(es)
             lines.append(f"{m:<{width}}  " + "  ".join(f"{c[k]:>14}" for k in CLASSES))
+        if not names and any(self.scipy.values()):
+            # One row in the same columns (the listing below is for the names).
+            c = dict.fromkeys(CLASSES, 0)
+            for status, label in _SCIPY_CLASSES.items():
+                c[label.split(" (")[0]] += len(self.scipy.get(status, []))
+            lines.append(f"{'scipy.special ufuncs':<{width}}  " + "  ".join(
+                f"{c[k]:>14}" for k in CLASSES) + "  (not counted in the summary)")  # fmt: skip
         if names:
             for m, es in self.modules().items():
                 lines.append("")
@@ -297,13 +306,15 @@ class Report:
                     if chosen:
                         lines.append(f"{status} ({len(chosen)}):")
                         lines.extend(_describe(chosen, by_reason=status == "raises"))
-        if any(self.scipy.values()):
+        if names and any(self.scipy.values()):
             lines.append("")
             lines.append("== scipy.special (its ufuncs; not counted in the summary) ==")
             for status, label in _SCIPY_CLASSES.items():
                 listed = self.scipy.get(status, [])
+                if not listed:  # no empty headers
+                    continue
                 lines.append(f"{label} ({len(listed)}):")
-                if names and listed:
+                if listed:
                     lines.extend(textwrap.wrap(", ".join(listed), 96, initial_indent="  ",
                                                subsequent_indent="    "))  # fmt: skip
         if self.scipy_functions:

@@ -25,6 +25,7 @@ import numpy as np
 
 from ndgrad import _graph
 from ndgrad._array import GradArray, _plain, call_primitive
+from ndgrad._errors import GraphBreakError
 from ndgrad._graph import enable_grad, grad_enabled
 from ndgrad._inplace import _fresh
 from ndgrad._registry import Primitive
@@ -302,6 +303,29 @@ def _value_and_grad(
     return value, grads, trace.aux
 
 
+def _explained(
+    e: Exception, fun: Callable[..., Any], args: tuple[Any, ...], argnums: ArgNums
+) -> Exception:
+    """``e``, or, when a differentiated argument is a list or tuple of numbers, an error of the
+    same type that names that as the cause: such a list is a container of separate scalars
+    (as in JAX and autograd), so ``fun`` received a list of 0-d arrays, not an array."""
+    try:
+        nums = _argnum_tuple(argnums, len(args))
+    except ValueError:
+        return e
+    for n in nums:
+        a = args[n]
+        if type(a) in (list, tuple) and a and all(type(v) in (float, int) for v in a):
+            kind = type(a).__name__
+            return type(e)(
+                f"argument {n} is a {kind} of {len(a)} numbers, which grad takes as a container "
+                f"of {len(a)} separate scalars (as JAX and autograd do): the function received "
+                f"a {kind} of 0-d arrays, not an array, and then failed. To differentiate with "
+                f"respect to an array, pass np.array({a!r:.40}). The function's error: {e}"
+            )
+    return e
+
+
 def value_and_grad(
     fun: Callable[..., Any],
     argnums: ArgNums = 0,
@@ -353,9 +377,12 @@ def value_and_grad(
 
     @functools.wraps(fun)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        value, grads, aux = _value_and_grad(
-            fun, argnums, args, kwargs, allow_unused, has_aux, scope
-        )
+        try:
+            value, grads, aux = _value_and_grad(
+                fun, argnums, args, kwargs, allow_unused, has_aux, scope
+            )
+        except (TypeError, ValueError, GraphBreakError) as e:
+            raise _explained(e, fun, args, argnums) from e
         return ((value, aux), grads) if has_aux else (value, grads)
 
     return wrapped
@@ -391,10 +418,27 @@ def grad(
     callable
         Takes ``fun``'s arguments and returns gradients shaped like the chosen ones.
 
+    Raises
+    ------
+    TypeError
+        If ``fun`` returns a complex, integer or boolean value, or an input is not float.
+    ValueError
+        If the value has more than one element, or does not depend on the inputs (often
+        because ``fun`` called ``np.asarray`` on them).
+
     See Also
     --------
     value_and_grad : the value and the gradient in one pass.
     elementwise_grad : the derivative of an elementwise function, element by element.
+
+    Notes
+    -----
+    The differentiated arguments may be containers: a tuple, list or dict of arrays gives a
+    gradient of the same structure, as in JAX and autograd. So a Python list of numbers,
+    ``grad(f)([1.0, 2.0, 3.0])``, is three separate scalars and ``f`` receives a list of three
+    0-d arrays, not an array; NumPy functions that convert their argument then see plain
+    numbers. Pass ``np.array([1.0, 2.0, 3.0])`` to differentiate with respect to an array; an
+    error raised for a list of numbers says so.
 
     Examples
     --------
@@ -408,7 +452,12 @@ def grad(
 
     @functools.wraps(fun)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        _, grads, aux = _value_and_grad(fun, argnums, args, kwargs, allow_unused, has_aux, scope)
+        try:
+            _, grads, aux = _value_and_grad(
+                fun, argnums, args, kwargs, allow_unused, has_aux, scope
+            )
+        except (TypeError, ValueError, GraphBreakError) as e:
+            raise _explained(e, fun, args, argnums) from e
         return (grads, aux) if has_aux else grads
 
     return wrapped
@@ -631,6 +680,7 @@ def jacobian(
     has_aux: bool = False,
     allow_unused: bool = False,
     scope: bool = True,
+    holomorphic: bool = False,
 ) -> Callable[..., Any]:
     """Return a function that computes the Jacobian of ``fun``, one reverse pass per output.
 
@@ -649,6 +699,9 @@ def jacobian(
         Run ``fun`` inside :func:`ndgrad.tracing`: ``np.asarray`` and friends keep the graph,
         and converting an array that requires grad to a Python number raises
         ``GraphBreakError``. ``False`` runs ``fun`` as it is.
+    holomorphic : bool, default False
+        Declare ``fun`` holomorphic, as in JAX: needed for a complex output of a complex
+        input, where the Jacobian is the complex derivative ``dy/dz``.
 
     Returns
     -------
@@ -657,12 +710,22 @@ def jacobian(
         ``y.shape + x.shape`` with ``jac[i..., j...] = d y[i...] / d x[j...]``. Containers
         nest as in JAX: the output's structure outside, the inputs' inside.
 
+    Raises
+    ------
+    ValueError
+        For a complex output of a complex input without ``holomorphic=True`` (a
+        non-holomorphic function such as ``np.conj`` or ``np.abs`` has no complex
+        derivative, and one number per entry cannot hold its two real Jacobians), and with
+        ``holomorphic=True`` when ``fun`` is not holomorphic at the point (its derivative in
+        ``conj(z)`` is not zero): use :func:`vjp` or :func:`jvp` for such functions.
+
     Notes
     -----
     For a real input and a complex output the entries are ``dRe(y)/dx + 1j * dIm(y)/dx``.
-    For a complex input and a complex output the entries are the complex derivative
-    ``dy/dz``, which exists when ``fun`` is holomorphic (JAX's ``holomorphic=True``). For a
-    complex input and a real output each row is the gradient convention of :func:`grad`.
+    For a complex input and a complex output (``holomorphic=True``) the entries are the
+    complex derivative ``dy/dz``; each is checked against the Cauchy-Riemann equations, at
+    the cost of a second reverse pass per output element. For a complex input and a real
+    output each row is the gradient convention of :func:`grad`.
 
     Examples
     --------
@@ -697,6 +760,8 @@ def jacobian(
                     imag = _zeros_for(trace.pull([o], [1j * unit], nested), trace.tracers)
                 for k, (c, t) in enumerate(zip(cots, trace.tracers, strict=True)):
                     if dtype.kind == "c":
+                        if t.dtype.kind == "c":
+                            _check_holomorphic(fname, holomorphic, c, imag[k])
                         c = np.conj(c) if t.dtype.kind == "c" else c + 1j * imag[k]
                     rows[k].append(c)
             jacs = [
@@ -710,6 +775,32 @@ def jacobian(
         return (jac, trace.aux) if has_aux else jac
 
     return wrapped
+
+
+def _check_holomorphic(fname: str, holomorphic: bool, c: Any, c_imag: Any) -> None:
+    """Refuse a complex-to-complex Jacobian unless declared and the function is holomorphic.
+
+    ``c`` and ``c_imag`` are the input's cotangents for the output cotangents ``e_i`` and
+    ``1j * e_i``: ``conj(dy/dz) + dy/dconj(z)`` and ``1j * (conj(dy/dz) - dy/dconj(z))`` in
+    PyTorch's convention, so ``c_imag == 1j * c`` exactly when ``dy/dconj(z) == 0``.
+    """
+    if not holomorphic:
+        raise ValueError(
+            f"jacobian of {fname}: a complex output of a complex input needs "
+            "holomorphic=True (as in JAX), which declares that the function is holomorphic and "
+            "its Jacobian the complex derivative dy/dz. A non-holomorphic function (np.conj, "
+            "np.abs, np.real, ...) has no such derivative: use nd.vjp/nd.jvp, or split the "
+            "input into real and imaginary parts. For the Hessian of a real function of "
+            "complex inputs, use nd.hvp."
+        )
+    c, c_imag = np.asarray(c), np.asarray(c_imag)
+    scale = max(float(np.max(np.abs(c), initial=0.0)), float(np.max(np.abs(c_imag), initial=0.0)))
+    if not np.allclose(c_imag, 1j * c, rtol=1e-7, atol=1e-10 * max(scale, 1.0)):
+        raise ValueError(
+            f"jacobian(..., holomorphic=True) of {fname}: the function is not holomorphic at "
+            "this point (its derivative in conj(z) is not zero), so dy/dz does not exist. Use "
+            "nd.vjp/nd.jvp, or split the input into real and imaginary parts."
+        )
 
 
 def hessian(
@@ -749,7 +840,7 @@ def hessian(
     Notes
     -----
     This is ``jacobian(grad(fun))``. For complex inputs, whose gradient is not holomorphic,
-    use :func:`hvp`, which treats them as pairs of reals.
+    it raises ``ValueError``: use :func:`hvp`, which treats them as pairs of reals.
 
     Examples
     --------

@@ -400,7 +400,7 @@ def test_namespace_declares_the_newest_version_that_array_api_compat_supports():
 
 def test_namespace_info_describes_numpy_dtypes_on_the_cpu():
     info = xp.__array_namespace_info__()
-    assert info.devices() == ["cpu"] and info.default_device() == "cpu"
+    assert info.devices() == ("cpu",) and info.default_device() == "cpu"
     assert info.default_dtypes()["real floating"] == numpy.float64
     assert set(info.dtypes(kind="real floating").values()) == {
         numpy.dtype(numpy.float32),
@@ -740,3 +740,73 @@ def test_out_argument_of_a_recorded_function_is_recorded_not_silently_dropped():
         buf = nd.GradArray(numpy.empty(2))
         assert numpy.clip(x, 0.0, 1.0, out=buf) is not None
     numpy.testing.assert_array_equal(buf.view(numpy.ndarray), [0.5, 1.0])
+
+
+# --- what the conformance suite found (tests/test_conformance.py runs the suite itself) --------
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "complex64", "complex128"])
+def test_finfo_accepts_scalar_types_dtypes_and_arrays(dtype):
+    """``xp.finfo(xp.float32)``: NumPy's scalar types have a ``dtype`` attribute that is a
+    descriptor on the class, which must not be taken for the dtype."""
+    want = numpy.finfo(dtype)
+    for arg in (getattr(xp, dtype), numpy.dtype(dtype), xp.asarray([1], dtype=dtype)):
+        info = xp.finfo(arg)
+        assert info.bits == want.bits and info.dtype == want.dtype
+        for name in ("eps", "max", "min", "smallest_normal"):
+            value = getattr(info, name)
+            assert type(value) is float and value == float(getattr(want, name))
+        assert info.tiny == want.tiny and info.resolution == want.resolution
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint16", "int64"])
+def test_iinfo_accepts_scalar_types_dtypes_and_arrays(dtype):
+    want = numpy.iinfo(dtype)
+    for arg in (getattr(xp, dtype), numpy.dtype(dtype), xp.asarray([1], dtype=dtype)):
+        info = xp.iinfo(arg)
+        assert (info.min, info.max, info.bits, info.dtype) == (
+            want.min, want.max, want.bits, want.dtype,
+        )  # fmt: skip
+
+
+def test_signatures_are_the_standards_and_numpys():
+    import inspect
+
+    params = list(inspect.signature(xp.arange).parameters)
+    assert params[:4] == ["start", "stop", "step", "dtype"] and "device" in params
+    assert xp.arange(5).tolist() == numpy.arange(5).tolist()
+    assert xp.arange(1, 6, 2, float).tolist() == [1.0, 3.0, 5.0]
+    assert xp.arange(stop=3).tolist() == [0, 1, 2]
+    assert xp.arange(5, step=2).tolist() == [0, 2, 4]
+    assert list(inspect.signature(xp.clip).parameters)[:3] == ["a", "min", "max"]
+    x = numpy.arange(5.0)
+    assert xp.clip(x, 1, 3).tolist() == xp.clip(x, a_min=1, a_max=3).tolist() == [1, 1, 2, 3, 3]
+    with pytest.raises(TypeError, match="once"):
+        xp.clip(x, 1, a_min=2)
+
+
+def test_expm1_and_floor_divide_follow_the_standard_at_special_values():
+    inf, nan = numpy.inf, numpy.nan
+    z = numpy.array([complex(inf, 0), complex(-inf, inf), complex(-inf, nan), complex(nan, 0)])
+    with numpy.errstate(invalid="ignore"):
+        got = xp.expm1(z)
+    want = [complex(inf, 0), complex(-1, 0), complex(-1, 0), complex(nan, 0)]
+    numpy.testing.assert_array_equal(got, numpy.array(want))
+    small = numpy.array([1e-12, -0.5, 2.0])
+    assert numpy.array_equal(xp.expm1(small), numpy.expm1(small))  # NumPy's values, bit for bit
+    x1 = numpy.array([inf, inf, -inf, 1.0, -1.0, 7.0])
+    x2 = numpy.array([2.0, -2.0, 2.0, -inf, inf, 2.0])
+    with numpy.errstate(invalid="ignore"):
+        got = xp.floor_divide(x1, x2)
+    numpy.testing.assert_array_equal(got, [inf, -inf, -inf, -0.0, -0.0, 3.0])
+    assert numpy.signbit(got[3:5]).all()
+    assert xp.floor_divide(7, 2) == 3 and xp.floor_divide.reduce([8.0, 2.0]) == 4.0
+    # gradients are the ufuncs' own
+    check_grad(lambda x: xp.expm1(x), numpy.array([0.1, -0.3]), order=2)
+    check_grad(lambda z: xp.expm1(z), numpy.array([0.1 + 0.2j]), order=2)
+    g = nd.grad(lambda x: numpy.sum(xp.floor_divide(x, 0.3)))(numpy.array([1.0, 2.0]))
+    assert g.tolist() == [0.0, 0.0]
+
+
+def test_inspection_devices_is_a_tuple():
+    assert xp.__array_namespace_info__().devices() == ("cpu",)

@@ -173,3 +173,19 @@ def test_complex_reductions_match_finite_differences(f):
 @pytest.mark.parametrize("f", [np.dot, np.vdot, np.inner, np.outer], ids=lambda f: f.__name__)
 def test_complex_products_match_finite_differences(f):
     check_grad(f, _c(3), _c(3), order=2)
+
+
+def test_sign_of_complex_input_has_the_gradient_of_z_over_abs_z():
+    """NumPy 2 defines ``sign(z) = z / |z|``: its gradient, not a piecewise-constant zero."""
+    z = np.array([1 + 2j, -1 + 0.5j, 0.3 - 0.1j])
+    check_grad(np.sign, z, order=2)
+    c = np.array([0.5 - 1j, 2 + 0j, -1j])
+    got = nd.grad(lambda z: np.sum(np.real(np.conj(c) * np.sign(z))))(z)
+    want = nd.grad(lambda z: np.sum(np.real(np.conj(c) * z / np.abs(z))))(z)
+    # closed form: (c - s * Re(c * conj(s))) / |z| with s = z / |z|
+    s = z / np.abs(z)
+    np.testing.assert_allclose(got, (c - s * np.real(c * np.conj(s))) / np.abs(z))
+    np.testing.assert_allclose(got, want)
+    # at 0, where z / |z| has no derivative, the subgradient is 0; real sign stays 0
+    assert nd.grad(lambda z: np.sum(np.real(np.sign(z))))(np.zeros(2, complex)).tolist() == [0, 0]
+    assert nd.grad(lambda x: np.sum(np.sign(x)))(np.array([-1.0, 2.0])).tolist() == [0, 0]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import subprocess
 import sys
 import warnings
@@ -375,3 +376,18 @@ def test_report_has_a_scipy_section():
     assert "== scipy.special" in text
     assert text.splitlines()[-1] == rep.summary()  # the summary stays the last line
     assert rep.to_json()["scipy.special"]["rules"] == rep.scipy["rules"]
+
+
+def test_counts_show_scipy_special_as_a_row_without_empty_headers():
+    pytest.importorskip("scipy.special")
+    import scipy.special  # noqa: F401  (registers the rules)
+
+    rep = coverage.report()
+    counts = rep.to_text(names=False)
+    row = next(ln for ln in counts.splitlines() if ln.startswith("scipy.special ufuncs"))
+    numbers = [int(n) for n in row.split("(")[0].split()[2:]]
+    assert numbers == [len(rep.scipy["rules"]), len(rep.scipy["no_gradient"]),
+                       len(rep.scipy["raises"]), 0]  # fmt: skip
+    assert "==" not in counts and not re.search(r"^[a-z ]+\(\d+\):$", counts, re.M)
+    names = rep.to_text(names=True)
+    assert "== scipy.special" in names and "no gradient (0):" not in names

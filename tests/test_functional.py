@@ -209,7 +209,7 @@ def test_jacobian_of_complex_output_with_real_input():
 
 def test_jacobian_of_holomorphic_function():
     z = np.array([1.0 + 2.0j, -0.5 + 0.3j])
-    jac = nd.jacobian(lambda z: z**3 + np.sin(z))(z)
+    jac = nd.jacobian(lambda z: z**3 + np.sin(z), holomorphic=True)(z)
     np.testing.assert_allclose(jac, np.diag(3 * z**2 + np.cos(z)))
 
 
@@ -657,3 +657,50 @@ def test_jvp_with_aux():
     assert type(aux) is np.ndarray and aux == pytest.approx(np.sum(X3))
     np.testing.assert_allclose(tangent, 2 * X3)
     np.testing.assert_allclose(out, X3**2)
+
+
+# --- complex-to-complex Jacobians need holomorphic=True (as in JAX) -----------------------------
+
+_Z = np.array([1 + 1j, 0.5 - 2j])
+
+
+@pytest.mark.parametrize("f", [np.conj, lambda z: np.abs(z) ** 2 + 0j, lambda z: z * np.real(z)])
+def test_jacobian_of_a_non_holomorphic_function_raises_with_or_without_the_flag(f):
+    with pytest.raises(ValueError, match="holomorphic=True"):
+        nd.jacobian(f)(_Z)
+    with pytest.raises(ValueError, match="not holomorphic"):
+        nd.jacobian(f, holomorphic=True)(_Z)
+
+
+def test_jacobian_of_a_holomorphic_function_is_the_complex_derivative():
+    with pytest.raises(ValueError, match="holomorphic=True"):
+        nd.jacobian(lambda z: z**2)(_Z)
+    jac = nd.jacobian(lambda z: z**3 + np.exp(z), holomorphic=True)(_Z)
+    np.testing.assert_allclose(jac, np.diag(3 * _Z**2 + np.exp(_Z)))
+    # the complex derivative from finite differences along the real axis
+    h = 1e-6
+    fd = ((_Z + h) ** 3 + np.exp(_Z + h) - (_Z - h) ** 3 - np.exp(_Z - h)) / (2 * h)
+    np.testing.assert_allclose(np.diag(jac), fd, rtol=1e-6)
+
+
+def test_hessian_of_a_real_function_of_complex_inputs_points_to_hvp():
+    with pytest.raises(ValueError, match="hvp"):
+        nd.hessian(lambda z: np.sum(np.abs(z) ** 2))(_Z)
+    # real inputs, real and complex outputs are unaffected
+    assert nd.jacobian(lambda x: np.exp(1j * x))(np.array([0.3])).dtype.kind == "c"
+    assert nd.jacobian(np.abs)(_Z).shape == (2, 2)
+
+
+def test_grad_of_a_list_of_numbers_names_the_actual_cause():
+    """A list is a container of separate scalars: the message says so, not np.asarray."""
+    for f in (lambda x: np.sum(x**2), lambda x: np.sum(np.sin(x))):
+        expected = (TypeError, ValueError, nd.GraphBreakError)
+        with pytest.raises(expected, match="container of 3 separate scalars"):
+            nd.grad(f)([1.0, 2.0, 3.0])
+        with pytest.raises(expected, match=r"np.array\(\[1.0, 2.0, 3.0\]\)"):
+            nd.value_and_grad(f)([1.0, 2.0, 3.0])
+    # a list of scalars used as a container still works, and arrays are unaffected
+    assert nd.grad(lambda t: t[0] * t[1])([2.0, 5.0]) == [5.0, 2.0]
+    with pytest.raises(ValueError, match="does not depend") as info:
+        nd.grad(lambda x: np.sum(np.asarray(x.tolist())), scope=False)(np.ones(2))
+    assert "separate scalars" not in str(info.value)

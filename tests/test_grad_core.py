@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -82,3 +84,36 @@ def test_not_differentiable_error_is_type_error_naming_function():
     assert issubclass(err, TypeError)
     with pytest.raises(err, match="defvjp"):
         np.add.reduceat(x, [0, 1])
+
+
+def test_backward_of_a_complex_output_needs_grad():
+    """As in PyTorch: a complex value has no gradient; seeding 1 silently meant Re(z)."""
+    z = nd.GradArray(np.array(1 + 1j), requires_grad=True)
+    with pytest.raises(ValueError, match="complex output needs grad="):
+        (z * z).backward()
+    (z * z).backward(grad=1.0)  # the cotangent of Re(z * z): d Re(z^2) = 2 conj(z) here
+    assert z.grad == 2 * np.conj(1 + 1j)
+
+
+def test_backward_with_a_complex_grad_on_a_real_output_raises():
+    x = nd.GradArray(np.array(1.5), requires_grad=True)
+    with pytest.raises(ValueError, match="complex cotangent for a real output"):
+        (x * x).backward(grad=np.array(1 + 1j))
+    with pytest.raises(ValueError, match="complex cotangent"):
+        (x * x).backward(grad=1 + 0j)
+    assert x.grad is None
+
+
+def test_reading_grad_of_a_non_leaf_warns_with_the_fix():
+    """``w = w - lr * w.grad`` makes w a non-leaf: its .grad stays None; say what to do."""
+    w = nd.GradArray(np.ones(2), requires_grad=True)
+    np.sum(w * w).backward()
+    w = w - 0.1 * w.grad
+    np.sum(w * w).backward()
+    with pytest.warns(UserWarning, match=r"non-leaf.*nd.no_grad\(\): w -= lr \* w.grad") as rec:
+        assert w.grad is None
+    assert rec[0].filename == __file__  # points at the user's line
+    leaf = nd.GradArray(np.ones(2), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert leaf.grad is None and nd.GradArray(np.ones(2)).grad is None

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import copy
+import os
 import pickle
+import re
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,6 +67,67 @@ def test_backward_warnings_follow_numpy():
         warnings.simplefilter("error")
         with pytest.raises(RuntimeWarning):
             y.backward()
+
+
+_WARNING_SCRIPT = """
+import numpy as np
+import ndgrad as nd
+
+x = nd.GradArray(np.array([-1.0, 4.0]), requires_grad=True)
+y = np.sqrt(x)
+z = np.sqrt(x, dtype=float)
+p = np.prod(x * 1e300)
+np.sum(np.sqrt(nd.GradArray(np.array([0.0]), requires_grad=True))).backward()
+"""
+
+
+def test_numpys_floating_point_warnings_point_at_the_users_line(tmp_path):
+    """Not at ndgrad/_array.py: the message is NumPy's, the location the caller's. Run with
+    Python's default warning filters, as a user's script is (pytest.warns puts an "always"
+    filter first, which takes precedence over the one that moves the ufunc fast path's)."""
+    script = tmp_path / "user_script.py"
+    script.write_text(_WARNING_SCRIPT)
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(root)), cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    located = re.findall(r"^(.*):(\d+): RuntimeWarning: (.*)$", run.stderr, re.M)
+    assert [(Path(f).name, int(n), m) for f, n, m in located] == [
+        ("user_script.py", 6, "invalid value encountered in sqrt"),
+        ("user_script.py", 7, "invalid value encountered in sqrt"),
+        ("user_script.py", 8, "overflow encountered in prod"),
+        ("user_script.py", 9, "divide by zero encountered in backward (a gradient rule)"),
+    ], run.stderr
+
+
+def test_backward_warnings_point_at_the_backward_call():
+    y = np.sum(np.sqrt(leaf([0.0])))
+    with pytest.warns(RuntimeWarning, match="divide by zero encountered in backward") as record:
+        y.backward()
+    assert record[0].filename == __file__
+
+
+def test_moved_warnings_keep_numpys_modes_and_filters():
+    x = leaf([-1.0])
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(np.sqrt(x)[0]) and np.isnan(np.sqrt(x, dtype=float)[0])
+    with np.errstate(invalid="raise"), pytest.raises(FloatingPointError):
+        np.sqrt(x)
+    calls = []
+    with np.errstate(invalid="call", call=lambda kind, flag: calls.append(kind)):
+        np.sqrt(x)  # the fast path
+        np.sqrt(x, dtype=float)  # the general path
+    assert calls == ["invalid value", "invalid value"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert np.isnan(np.sqrt(x)[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(RuntimeWarning, match="invalid value encountered in sqrt"):
+            np.sqrt(x)
 
 
 # --- layouts, dtypes and flags ----------------------------------------------------------------
@@ -186,7 +252,20 @@ def test_pickle_round_trip_keeps_values_dtype_requires_grad():
     assert isinstance(y, GradArray) and y.requires_grad and y.dtype == np.float32
     np.testing.assert_array_equal(y.values, x.values)
     z = pickle.loads(pickle.dumps(x * 2))  # a non-leaf: values only, no graph
-    assert isinstance(z, GradArray) and not z.requires_grad
+    assert isinstance(z, GradArray) and not z.requires_grad and z.grad is None
+
+
+def test_pickle_keeps_grad_as_deepcopy_does():
+    x = leaf([1.0, 2.0], dtype=np.float32)
+    np.sum(x * x).backward()
+    for y in (pickle.loads(pickle.dumps(x)), copy.deepcopy(x)):
+        assert y.requires_grad and y.grad.dtype == np.float32
+        np.testing.assert_array_equal(y.grad, [2.0, 4.0])
+        assert not np.shares_memory(y.grad, x.grad)
+    z = leaf([3.0])
+    np.sum(z**2).backward(create_graph=True)  # a .grad with a graph of its own: values only
+    w = pickle.loads(pickle.dumps(z))
+    assert type(w.grad) is np.ndarray and w.grad.tolist() == [6.0]
 
 
 def test_copy_and_deepcopy():

@@ -327,3 +327,35 @@ def test_jvp_of_inv_and_eigvalsh():
     eps = 1e-6
     fd = (np.linalg.eigvalsh(s + eps * ds) - np.linalg.eigvalsh(s - eps * ds)) / (2 * eps)
     np.testing.assert_allclose(t, fd, rtol=1e-6, atol=1e-8)
+
+
+# --- rank-deficient inputs ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("hermitian", [False, True])
+def test_pinv_of_a_fixed_low_rank_matches_finite_differences_to_second_order(seed, hermitian):
+    """``pinv(x.T @ x)`` of a rank-2 ``x = u @ v`` (3 x 3, rank 2): the rank stays 2 along every
+    direction of ``u`` and ``v``, so finite differences in them test pinv's rule (its terms with
+    ``I - A X`` vanish at full rank) to second order."""
+    rng = np.random.default_rng(seed)
+    u, v, w = rng.standard_normal((5, 2)), rng.standard_normal((2, 3)), rng.standard_normal((3, 3))
+
+    def f(u, v):
+        x = u @ v
+        return np.sum(np.linalg.pinv(x.T @ x, hermitian=hermitian) * w)
+
+    check_grad(f, u, v, order=2)
+    check_grad(lambda u, v: np.linalg.pinv(u @ v), u, v, order=2)
+
+
+def test_qr_of_a_rank_deficient_input_with_a_zero_cotangent_gives_zero():
+    """R is singular, so the rule cannot solve with it; a zero cotangent needs no solve."""
+    for a0 in (np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0]]), np.zeros((2, 3))):
+        a = nd.GradArray(a0, requires_grad=True)
+        q, r = np.linalg.qr(a)
+        (np.sum(a) + 0.0 * np.sum(r) + 0.0 * np.sum(q)).backward()
+        np.testing.assert_array_equal(a.grad, np.ones_like(a0))
+    a = nd.GradArray(np.array([[1.0, 0.0], [2.0, 0.0], [3.0, 0.0]]), requires_grad=True)
+    with pytest.raises(np.linalg.LinAlgError, match="rank-deficient"):
+        np.sum(np.linalg.qr(a)[1]).backward()

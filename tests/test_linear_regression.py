@@ -20,10 +20,4 @@ def test_linear_regression_loss_falls_by_more_than_95_percent(tmp_path, monkeypa
     assert out.count("epoch") == 11  # every 10 epochs, 0 to 100
 
 
-def test_readme_quickstart_snippet_runs():
-    readme = (EXAMPLE.parents[1] / "README.md").read_text()
-    snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
-    namespace: dict = {}
-    exec(compile(snippet, "README.md", "exec"), namespace)
-    assert namespace["h"] == 12.0
-    assert namespace["w"].grad.shape == (3, 3) and namespace["b"].grad.shape == (3,)
+# The README's code blocks, the quick start included, run in tests/test_readme.py.

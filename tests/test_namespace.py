@@ -15,12 +15,18 @@ from ndgrad.testing import check_grad
 from .cases._case import R
 
 # Names whose object in ndgrad.numpy is ndgrad's own, not NumPy's: creation and conversion
-# functions, and the Array API functions whose NumPy version lacks a keyword of the standard.
+# functions, the Array API functions whose NumPy version lacks a keyword of the standard, and the
+# reductions that keep GradArrays held in lists (NumPy's functions, called after a recorded stack).
 OWN = {
     "arange", "array", "asanyarray", "asarray", "ascontiguousarray", "asfortranarray", "copy",
     "empty", "empty_like", "eye", "from_dlpack", "frombuffer", "fromfunction", "full",
     "full_like", "geomspace", "identity", "linspace", "logspace", "ones", "ones_like", "tri",
-    "zeros", "zeros_like", "argsort", "sort", "clip", "count_nonzero", "finfo", "iinfo",
+    "zeros", "zeros_like", "argsort", "sort", "clip", "count_nonzero", "finfo", "iinfo", "expm1",
+    "floor_divide", "sum", "prod", "mean", "max", "min", "amax", "amin", "ptp", "median",
+    "nansum", "nanprod", "nanmean", "nanmax", "nanmin", "nanmedian", "cumsum", "cumprod",
+    "nancumsum", "nancumprod", "trace", "diff", "std", "var", "nanstd", "nanvar", "average",
+    "quantile", "percentile", "nanquantile", "nanpercentile", "cumulative_sum", "cumulative_prod",
+    "append",
     "__array_namespace_info__", "__array_api_version__", "fft", "linalg", "random",
 }  # fmt: skip
 
@@ -74,13 +80,14 @@ def test_dispatching_functions_are_numpys_own_objects():
         n for n in numpy.__all__ if n not in OWN and getattr(np, n) is not getattr(numpy, n)
     ]
     assert not different
-    assert np.sum is numpy.sum and np.sin is numpy.sin and np.concatenate is numpy.concatenate
+    assert np.sin is numpy.sin and np.concatenate is numpy.concatenate and np.dot is numpy.dot
 
 
 def test_submodule_functions_are_numpys_own_objects():
     for sub in ("linalg", "fft", "random"):
         theirs, ours = getattr(numpy, sub), getattr(np, sub)
-        own = {"fftfreq", "rfftfreq"} if sub == "fft" else set()
+        own = {"fft": {"fftfreq", "rfftfreq"}, "linalg": {"norm", "vector_norm", "matrix_norm"}}
+        own = own.get(sub, set())
         names = [n for n in theirs.__all__ if n not in own]
         assert [n for n in names if getattr(ours, n) is not getattr(theirs, n)] == []
     assert np.linalg.inv is numpy.linalg.inv
@@ -366,6 +373,19 @@ def test_ported_autograd_model_trains_with_checked_gradients(ported):
     assert end < start
 
 
+def test_ported_example_is_loud_without_autograd_and_plots_into_the_current_directory(
+    ported, monkeypatch, tmp_path, capsys
+):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(ported, "autograd_version", lambda: None)
+    ported.main(steps=2)
+    assert "comparison with autograd was SKIPPED" in capsys.readouterr().err
+    assert (tmp_path / "port_from_autograd.png").stat().st_size > 10_000
+    with pytest.raises(SystemExit, match="pip install autograd"):
+        ported.main(steps=2, plot=False, require_autograd=True)
+
+
 def test_ported_autograd_model_second_derivatives_match(ported):
     x, y = ported.data(n=5)
     check_grad(
@@ -385,3 +405,34 @@ def test_ported_model_source_differs_from_autograd_only_in_imports(ported):
         "import ndgrad.numpy as np  # was: import autograd.numpy as np",
         "from ndgrad import grad  # was: from autograd import grad",
     ]
+
+
+# --- reductions and norms of lists holding GradArrays -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: np.mean([x, x + 2]),
+        lambda x: np.std([x, x**2]),
+        lambda x: np.var((x, 2 * x), ddof=1),
+        lambda x: np.sum([[x[0], 1.0], [x[1], x[0] * x[1]]]),
+        lambda x: np.average([x, x**2], weights=[x, numpy.ones(2)]),
+        lambda x: np.median([x, x + 1.0, 3 * x]),
+        lambda x: np.linalg.norm((x, x + 2)),
+        lambda x: np.linalg.vector_norm([x, x**2], ord=3),
+        lambda x: np.sum(np.append([[x[0], 1.0]], [[x[1], 2.0]], axis=0) ** 2),
+        lambda x: np.sum(np.cumsum([x, x * x])),
+    ],
+)
+def test_reductions_of_lists_holding_grad_arrays_keep_the_graph(f):
+    """NumPy's own functions see only the list and would return a plain, gradient-less value."""
+    check_grad(f, numpy.array([0.7, 1.9]), order=2)
+    x = nd.GradArray(numpy.array([0.7, 1.9]), requires_grad=True)
+    assert f(x).requires_grad
+
+
+def test_reductions_of_plain_lists_are_numpys():
+    assert np.mean([1.0, 2.0]) == 1.5 and type(np.mean([1.0, 2.0])) is numpy.float64
+    assert np.linalg.norm([3.0, 4.0]) == 5.0
+    assert np.mean.__wrapped__ is numpy.mean

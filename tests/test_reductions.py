@@ -441,3 +441,28 @@ def test_dot_and_inner_over_random_shapes(shape_a, shape_b, seed):
     check_grad(np.dot, a, b, order=2)
     b_inner = np.swapaxes(b, -1, -2) if np.ndim(b) > 1 else b
     check_grad(np.inner, a, b_inner, order=2)
+
+
+# --- var/std with a mean that requires grad -----------------------------------------------------
+
+_A = np.array([[1.0, 2.0, 4.0], [0.5, -1.0, 3.0]])
+_M = np.array([[2.1], [0.4]])
+
+
+@pytest.mark.parametrize("f", [np.var, np.std])
+@pytest.mark.parametrize(
+    "kw", [{}, {"ddof": 1}, {"correction": 1}, {"where": np.array([[1, 0, 1], [1, 1, 1]], bool)}]
+)
+def test_var_and_std_differentiate_in_a_given_mean(f, kw):
+    """``mean=m`` is a keyword-only argument: a GradArray there used to raise."""
+    check_grad(lambda a, m: f(a, axis=1, mean=m, **kw), _A, _M, order=2)
+    got = f(_A, axis=1, keepdims=True, mean=nd.GradArray(_M, requires_grad=True), **kw)
+    assert np.array_equal(got.view(np.ndarray), f(_A, axis=1, keepdims=True, mean=_M, **kw))
+
+
+def test_var_gradient_in_mean_has_its_closed_form():
+    a = np.array([1.0, 2.0, 4.0])
+    g = nd.grad(lambda m: np.var(a, mean=m))(np.array(0.5))
+    assert g == pytest.approx(-2 * np.sum(a - 0.5) / 3)
+    z = np.array([1 + 1j, 2 - 1j, 0.5j])
+    check_grad(lambda z, m: np.var(z, mean=m), z, np.array(0.3 + 0.2j), order=2)

@@ -63,11 +63,25 @@ def test_check_grad_reports_values_in_failure_message(restore_tables):
     bad = nd.defvjp(lambda x: 3.0 * x, lambda g, ans, x: 2.0 * g)
     with pytest.raises(AssertionError) as info:
         check_grad(lambda x: bad(x), np.array([1.0]), seed=0)
-    # L = u * 3x for the random u of seed 0: ndgrad says 2u, finite differences 3u.
-    u = np.random.default_rng(0).standard_normal(1)[0]
+    # A real f with one element: the values are f's own derivative, 2 against 3.
     msg = str(info.value)
-    assert f"{2 * u:.6f}"[:6] in msg and f"{3 * u:.6f}"[:6] in msg
-    assert "relative error 0.333" in msg
+    found = re.search(
+        r"ndgrad np.float64\(([-0-9.e]+)\), finite differences np.float64\(([-0-9.e]+)", msg
+    )
+    assert float(found[1]) == 2.0 and float(found[2]) == pytest.approx(3.0)
+    assert "relative error 0.333" in msg and "compared: the gradient of f itself" in msg
+
+
+def test_check_grad_says_what_it_compares_for_vector_outputs(restore_tables):
+    bad = nd.defvjp(lambda x: 3.0 * x, lambda g, ans, x: 2.0 * g)
+    with pytest.raises(AssertionError) as info:
+        check_grad(lambda x: bad(x), np.array([1.0, 2.0]), seed=0)
+    # L = sum(u * 3x) for the random u of seed 0: ndgrad says 2u, finite differences 3u.
+    u = np.random.default_rng(0).standard_normal(2)
+    msg = str(info.value)
+    worst = int(np.argmax(np.abs(u)))
+    assert f"{2 * u[worst]:.6f}"[:6] in msg and f"{3 * u[worst]:.6f}"[:6] in msg
+    assert "Re(sum(conj(u) * f(x)))" in msg and "seed=0" in msg and "not f's own" in msg
 
 
 def test_check_grad_order_two_catches_wrong_rule_of_a_rule(restore_tables):

@@ -160,3 +160,59 @@ def test_gufunc_core_dimension_keywords_are_refused_clearly():
         np.matmul(x.T, y, axes=[(0, 1), (0, 1), (0, 1)])
     with nd.no_grad():
         np.testing.assert_allclose(np.vecdot(x, y, axis=0).values, [3.0, 3.0])
+
+
+# --- power at a zero base: the conventions PyTorch and autograd share ---------------------------
+
+
+@pytest.mark.parametrize(
+    "f", [lambda x: x**0, lambda x: np.power(x, 0.0), lambda x: np.float_power(x, 0)]
+)
+def test_constant_power_of_zero_has_zero_gradient_to_every_order(f):
+    """``x ** 0`` is 1 everywhere, so its derivatives at 0 are 0 (not ``0 * 0 ** -1 = NaN``)."""
+    assert nd.grad(f)(0.0) == 0.0
+    assert nd.grad(nd.grad(f))(0.0) == 0.0
+    assert np.array_equal(nd.grad(lambda x: np.sum(f(x)))(np.zeros(3)), np.zeros(3))
+
+
+@pytest.mark.parametrize(
+    ("y", "dx", "dy"),
+    [
+        # d/dx x**y = y * x**(y-1) at x = 0: its limit from the right, as in PyTorch
+        (2.0, 0.0, 0.0),
+        (1.0, 1.0, 0.0),
+        (3.0, 0.0, 0.0),
+        (0.5, np.inf, 0.0),
+        # d/dy x**y = x**y * log(x): 0 at x = 0 for y >= 0; for y < 0 inf * log(0) = -inf
+        (0.0, 0.0, 0.0),
+        (-1.0, -np.inf, -np.inf),
+    ],
+)
+def test_power_at_a_zero_base(y, dx, dy):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        assert nd.grad(lambda x: np.power(x, y))(0.0) == dx
+        assert nd.grad(lambda y: np.power(0.0, y))(y) == dy
+
+
+def test_power_away_from_zero_matches_finite_differences_to_second_order():
+    """The masked exponent touches only x == 0 == y: the mixed derivative at y == 0 stays 1/x."""
+    x, y = np.array([0.5, 1.5, 2.0, 0.7]), np.array([0.0, 2.0, -1.5, 0.0])
+    check_grad(np.power, x, y, order=2)
+    check_grad(np.float_power, x, y, order=2)
+    # d/dy d/dx x**y = x**(y-1) * (1 + y log x), which is 1/x at y == 0
+    mixed = nd.grad(lambda y: nd.grad(lambda x: np.power(x, y))(2.0))(0.0)
+    assert mixed == pytest.approx(0.5)
+
+
+def test_the_double_where_documented_in_the_readme():
+    """``np.where`` does not stop the NaN of the branch not taken; a safe input does."""
+    x = np.array([0.0, 4.0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        trap = nd.grad(lambda x: np.sum(np.where(x > 0, np.sqrt(x), 0.0)))(x)
+    assert np.isnan(trap[0]) and trap[1] == 0.25
+
+    def fixed(x):
+        safe = np.where(x > 0, x, 1.0)
+        return np.sum(np.where(x > 0, np.sqrt(safe), 0.0))
+
+    np.testing.assert_array_equal(nd.grad(fixed)(x), [0.0, 1 / (2 * np.sqrt(4.0))])

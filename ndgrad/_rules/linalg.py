@@ -297,10 +297,24 @@ def _copyltu(m):
 
 def _qr_tall_grad(gq, gr, q, r):
     """A = QR with m >= n (Walter and Lehmann; Liao et al. 2019):
-    gA = (gQ + Q copyltu(M)) R^-H, M = R gR^H - gQ^H Q."""
+    gA = (gQ + Q copyltu(M)) R^-H, M = R gR^H - gQ^H Q.
+
+    A zero cotangent gives a zero gradient without solving with R, which is singular at a
+    rank-deficient ``a``; a nonzero one there raises, naming the cause (QR has no derivative
+    where R is singular).
+    """
+    if not (np.any(gq) or np.any(gr)):
+        return np.zeros_like(q @ r)
     m = r @ _mH(gr) - _mH(gq) @ q
     b = gq + q @ _copyltu(m)
-    return _mH(np.linalg.solve(r, _mH(b)))
+    try:
+        return _mH(np.linalg.solve(r, _mH(b)))
+    except np.linalg.LinAlgError:
+        raise np.linalg.LinAlgError(
+            "the gradient of numpy.linalg.qr is not defined at a rank-deficient input (R is "
+            "singular); differentiate a full-rank input, or use np.linalg.svd or pinv, whose "
+            "gradients are defined where the rank stays constant."
+        ) from None
 
 
 def _qr_grad(gq, gr, q, r, a):

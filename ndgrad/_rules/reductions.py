@@ -15,7 +15,7 @@ import numpy as np
 
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import no_grad
-from ndgrad._registry import defvjp, defvjp_argnum, mark_traced
+from ndgrad._registry import KEYWORD_FORMS, defvjp, defvjp_argnum, mark_traced
 from ndgrad._rules._common import conj, expand_reduced
 from ndgrad._rules.indexing import scatter_add
 
@@ -440,6 +440,30 @@ def _nanstd_vjp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=Fal
 
 defvjp(np.var, _var_vjp)
 defvjp(np.std, _std_vjp)
+
+
+def _var_given_mean(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
+                    mean=None, correction=None, root=False):  # fmt: skip
+    """``var``/``std`` with a ``mean=`` that requires grad, as NumPy computes it, recorded.
+
+    The same operations in the same order as NumPy's ``_var`` (``sum(|a - mean| ** 2) /
+    max(count - ddof, 0)``), so the value is NumPy's and the gradient reaches ``mean`` too:
+    ``-2 * sum(a - mean) / (count - ddof)`` per mean element.
+    """
+    if out is not None:
+        raise not_differentiable("numpy.var", "out= is not recorded; use the return value")
+    if correction is not None:
+        ddof = correction
+    d = a - mean
+    sq = np.real(d * np.conj(d)) if np.iscomplexobj(d) else d * d
+    total = np.sum(sq, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
+    count = np.sum(np.broadcast_to(where, np.shape(a)), axis=axis, keepdims=keepdims)
+    res = total / np.maximum(count - ddof, 0)
+    return np.sqrt(res) if root else res
+
+
+KEYWORD_FORMS[np.var] = _var_given_mean
+KEYWORD_FORMS[np.std] = lambda *args, **kwargs: _var_given_mean(*args, **kwargs, root=True)
 defvjp(np.nanvar, _nanvar_vjp)
 defvjp(np.nanstd, _nanstd_vjp)
 

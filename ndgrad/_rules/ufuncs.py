@@ -31,13 +31,27 @@ defvjp(np.conjugate, lambda g, ans, x: conj(g))
 
 
 def _power_vjp_base(g, ans, x, y):
-    """d/dx x**y = y * x**(y-1)."""
-    return g * conj(y * np.power(x, y - 1))
+    """d/dx x**y = y * x**(y-1), and 0 where y == 0 (x**0 is constant, even at x = 0).
+
+    Where ``x == 0`` and ``y == 0`` the exponent ``y - 1`` is replaced by 1, so that ``0 ** -1``
+    never meets the zero factor (PyTorch and autograd give 0 there too): ``x ** 0`` and
+    ``np.power(x, 0.0)`` have gradient 0 at ``x = 0`` as everywhere, to every order. Only those
+    points are masked, so that the mixed derivative in ``y`` stays exact wherever ``x != 0``.
+    Elsewhere at ``x = 0`` the value is the limit: 0 for ``y > 1``, 1 for ``y == 1``, inf for
+    ``0 < y < 1`` and for ``y < 0``.
+    """
+    return g * conj(y * np.power(x, np.where((y == 0) & (x == 0), 1, y - 1)))
 
 
 def _power_vjp_exponent(g, ans, x, y):
-    """d/dy x**y = x**y * log(x); taken as 0 where x == 0 (the limit for y > 0)."""
-    return g * conj(ans * np.log(np.where(x == 0, 1, x)))
+    """d/dy x**y = x**y * log(x); 0 where x == 0 and Re(y) >= 0 (PyTorch's and autograd's choice).
+
+    At ``x = 0`` the one-sided limit for ``y > 0`` is 0, and ``0 ** y`` is taken as constant
+    in ``y`` at ``y == 0``; for ``y < 0`` (``0 ** y`` is inf) the value stays
+    ``inf * log(0) = -inf``, as in PyTorch.
+    """
+    at_zero = (x == 0) & (np.real(y) >= 0)
+    return g * conj(np.where(at_zero, 0, ans * np.log(np.where(at_zero, 1, x))))
 
 
 defvjp(np.power, _power_vjp_base, _power_vjp_exponent)
@@ -142,7 +156,18 @@ for _f in (np.maximum, np.minimum, np.fmax, np.fmin):
         lambda g, ans, x1, x2: g * _tie_share(x2, ans, x1),
     )
 
-for _f in (np.sign, np.floor, np.ceil, np.trunc, np.rint, np.spacing):
+
+def _sign_vjp(g, ans, x):
+    """Real: 0 (piecewise constant). Complex: sign(z) = z/|z|, so g - sign * Re(g * conj(sign)),
+    divided by |z| (PyTorch's ``sgn`` rule); 0 at z = 0, where z/|z| has no derivative."""
+    if not is_complex(x):
+        return zeros_of(g)
+    r = np.abs(x)
+    return np.where(r == 0, 0, (g - ans * np.real(g * np.conj(ans))) / np.where(r == 0, 1, r))
+
+
+defvjp(np.sign, _sign_vjp)
+for _f in (np.floor, np.ceil, np.trunc, np.rint, np.spacing):
     defvjp(_f, lambda g, ans, x: zeros_of(g))
 # nextafter(x, y) moves x by one ulp towards y: a step function of y, identity-like in x.
 defvjp(np.nextafter, lambda g, ans, x1, x2: g, lambda g, ans, x1, x2: zeros_of(g))

@@ -15,7 +15,11 @@ code differentiable without further changes:
   NumPy lacks a keyword of the standard or returns another type, the function here is a
   superset of NumPy's: ``sort``/``argsort`` (``descending=``), ``clip`` (keeps the dtype),
   ``count_nonzero`` (a 0-d array), ``finfo``/``iinfo`` (accept arrays),
-  ``fft.fftfreq``/``fft.rfftfreq`` (``dtype=``).
+  ``fft.fftfreq``/``fft.rfftfreq`` (``dtype=``), ``expm1``/``floor_divide`` (the standard's
+  special values).
+- Reductions, statistics, ``append`` and the norms of lists or tuples holding GradArrays
+  (``np.mean([x, x + 2])``) stack them recorded first, as ``array`` does; NumPy's own functions
+  would see only the list and drop the graph.
 
 Examples
 --------
@@ -39,6 +43,7 @@ from ndgrad import _array_api
 
 # Re-exported names (``__all__`` is computed below, so the linter cannot see them listed).
 from ndgrad._array import GradArray  # noqa: F401
+from ndgrad.numpy import _sequences
 from ndgrad.numpy._creation import (  # noqa: F401
     arange,
     array,
@@ -78,11 +83,17 @@ _LAZY = {
 }
 globals().update({n: _np.__dict__[n] for n in _np.__all__ if n not in _LAZY and n not in globals()})
 
+# Reductions, norms and ``append`` of lists holding GradArrays: NumPy's functions would see only
+# the list, convert it and drop the graph silently (``np.mean([x, x + 2])``).
+globals().update(_sequences.wrapped(_np, _sequences.NUMPY))
+
 # The Array API standard's names that NumPy has but not with the standard's semantics.
 argsort = _array_api.argsort
 sort = _array_api.sort
 clip = _array_api.clip
 count_nonzero = _array_api.count_nonzero
+expm1 = _array_api.expm1
+floor_divide = _array_api.floor_divide
 finfo = _array_api.finfo
 iinfo = _array_api.iinfo
 __array_namespace_info__ = _array_api.__array_namespace_info__

@@ -476,38 +476,74 @@ def full_like(
     )
 
 
-def arange(*args: Any, requires_grad: bool = False, **kwargs: Any) -> GradArray:
+class _Missing:
+    """The default of an argument not given (``numpy.arange`` tells ``arange(5)`` from
+    ``arange(5, None)``)."""
+
+    def __repr__(self) -> str:
+        return "<no value>"
+
+
+_MISSING: Any = _Missing()
+
+
+def _arange_args(given: dict[str, Any]) -> tuple[Any, ...]:
+    """The positional form of ``given`` bounds (``numpy.arange(start=5)`` alone is an error)."""
+    if "stop" not in given:  # arange(stop) or arange(stop, step=...): NumPy reads start as stop
+        return (given["start"],) if "step" not in given else (0, given["start"], given["step"])
+    return tuple(given.get(k, d) for k, d in (("start", 0), ("stop", None), ("step", 1)))
+
+
+def arange(
+    start: Any = _MISSING,
+    stop: Any = _MISSING,
+    step: Any = _MISSING,
+    dtype: Any = None,
+    *,
+    device: Any = None,
+    like: Any = None,
+    requires_grad: bool = False,
+) -> GradArray:
     """Evenly spaced values as a GradArray, like ``numpy.arange``.
+
+    The parameters are NumPy's, in NumPy's order, which is also the Array API standard's
+    (``arange(start, /, stop=None, step=1, *, dtype=None, device=None)``).
 
     Parameters
     ----------
-    *args, **kwargs
-        As for ``numpy.arange``: ``start``, ``stop``, ``step``, ``dtype``, ``device``,
-        ``like``. A ``start`` or ``step`` that requires grad is recorded (the values are
-        ``start + step * i``); the number of values does not depend on them differentiably.
+    start, stop, step, dtype, device, like
+        As for ``numpy.arange`` (``arange(stop)`` counts from 0). A ``start`` or ``step``
+        that requires grad is recorded (the values are ``start + step * i``); the number of
+        values does not depend on them differentiably.
     requires_grad : bool, default False
         Make the new leaf require grad.
 
     Returns
     -------
     GradArray
+
+    Examples
+    --------
+    >>> import ndgrad.numpy as np
+    >>> np.arange(3)
+    GradArray([0, 1, 2])
+    >>> np.arange(1.0, 2.0, 0.5)
+    GradArray([1. , 1.5])
     """
     names = ("start", "stop", "step")
-    given = dict(zip(names, args, strict=False)) | {k: kwargs[k] for k in names if k in kwargs}
+    given = {k: v for k, v in zip(names, (start, stop, step), strict=True) if v is not _MISSING}
+    rest = {"dtype": dtype, "device": device} | ({} if like is None else {"like": like})
     if not any(_traced_value(v) for v in given.values()):
-        return _arange(*args, requires_grad=requires_grad, **kwargs)
+        return _arange(*_arange_args(given), **rest, requires_grad=requires_grad)
     plain = {
         k: (v.view(np.ndarray)[()] if isinstance(v, GradArray) else v) for k, v in given.items()
     }
-    rest = {k: v for k, v in kwargs.items() if k not in names}
-    bounds: list[Any] = [plain[k] for k in names if k in plain]
-    count = np.arange(*bounds, **rest).shape[0]
+    count = np.arange(*_arange_args(plain), **rest).shape[0]
     if "stop" not in given:  # arange(stop): the one positional argument is the stop
         start, step = 0, given.get("step", 1)
     else:
         start, step = given["start"], given.get("step", 1)
     out = start + step * np.arange(count, dtype=np.result_type(start, step, float))
-    dtype = rest.get("dtype")
     if dtype is not None and np.dtype(dtype) != out.dtype:
         out = np.astype(out, dtype)
     return _finish(out, requires_grad)

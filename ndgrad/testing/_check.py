@@ -1,7 +1,8 @@
 """Gradient checking against central finite differences, and closeness with a useful message.
 
 ``check_grad(f, *args)`` compares the reverse-mode gradient of a random projection
-``L(x) = Re(sum(conj(u) * f(x)))`` with central differences of ``L``: element by element for
+``L(x) = Re(sum(conj(u) * f(x)))`` (``u = 1`` for a real ``f`` with one element, so that the
+gradient is ``f``'s own) with central differences of ``L``: element by element for
 small inputs (so that a failure names the worst element), and along random directions for large
 ones. With ``order=2`` it checks, for a random ``w``, the gradient of ``<grad L, w>`` the same
 way: Hessian-vector products, which test the rules of the rules.
@@ -61,11 +62,26 @@ def _inner(u: Any, y: Any) -> Any:
     return np.sum(u * y)
 
 
-def _projection(f: Callable[..., Any], args: Sequence[Any], seed: int) -> Callable[..., Any]:
-    """``L(*args) = Re(sum(conj(u) * f(*args)))`` for a fixed random ``u`` shaped like f(args)."""
+def _projection(
+    f: Callable[..., Any], args: Sequence[Any], seed: int
+) -> tuple[Callable[..., Any], str]:
+    """``L(*args) = Re(sum(conj(u) * f(*args)))`` for a fixed random ``u`` shaped like f(args),
+    and a description of what the comparison compares. For a real ``f`` with one element ``u``
+    is 1, so that the values compared are ``f``'s own gradient."""
     outs = _parts(f(*[_plain_copy(a) for a in args]))
     rng = np.random.default_rng(seed)
-    us = [_random_like(rng, out) for out in outs]
+    scalar = len(outs) == 1 and np.size(outs[0]) == 1 and not np.iscomplexobj(outs[0])
+    if scalar:
+        us = [np.ones(np.shape(outs[0]))]
+        compared = "  compared: the gradient of f itself"
+    else:
+        us = [_random_like(rng, out) for out in outs]
+        compared = (
+            "  compared: not f's own derivative (f's output has several elements) but the "
+            "gradient of\n  L(x) = Re(sum(conj(u) * f(x))) for a fixed random u shaped like "
+            f"f(x) (seed={seed}),\n  i.e. the vector-Jacobian product u^H J; check a scalar "
+            "function\n  (e.g. lambda x: f(x)[i]) to see single derivatives"
+        )
 
     def projected(*xs: Any) -> Any:
         total = 0.0
@@ -73,7 +89,7 @@ def _projection(f: Callable[..., Any], args: Sequence[Any], seed: int) -> Callab
             total = total + _inner(u, y)
         return total
 
-    return projected
+    return projected, compared
 
 
 def _numeric_grad(fun: Callable[..., Any], args: list[Any], n: int, eps: float) -> Any:
@@ -99,7 +115,13 @@ def _value(fun: Callable[..., Any], args: list[Any], n: int, xn: Any) -> float:
 
 
 def _compare(
-    what: str, actual: Any, expected: Any, rtol: float, atol: float, names: tuple[str, str]
+    what: str,
+    actual: Any,
+    expected: Any,
+    rtol: float,
+    atol: float,
+    names: tuple[str, str],
+    compared: str = "",
 ) -> None:
     """Raise an AssertionError naming the worst element unless ``actual`` is close enough."""
     __tracebackhide__ = True
@@ -132,6 +154,7 @@ def _compare(
         f"  absolute error {err[worst]:.3g}, relative error {rel:.3g} "
         f"(rtol={rtol:g}, atol={atol:g})\n"
         f"  {int(np.sum(bad))} of {bad.size} element(s) outside the tolerance"
+        + (f"\n{compared}" if compared else "")
     )
 
 
@@ -235,8 +258,10 @@ def check_grad(
     Raises
     ------
     AssertionError
-        Naming the argument, the worst element and its index, both values, and the absolute
-        and relative errors.
+        Naming the argument, the worst element and its index, both values, the absolute
+        and relative errors, and what was compared: ``f``'s gradient for a real ``f`` with
+        one element; otherwise the gradient of ``Re(sum(conj(u) * f(x)))`` for a fixed
+        random ``u`` (a vector-Jacobian product), whose values are not ``f``'s derivatives.
 
     Examples
     --------
@@ -257,8 +282,8 @@ def check_grad(
                 raise TypeError(f"argument {n} is not a float or complex array: cannot check it")
     if not nums:
         raise ValueError("no float or complex argument to check")
-    scalar = _projection(f, args_list, seed)
-    _check_first(scalar, args_list, nums, eps, rtol, atol, seed, "")
+    scalar, compared = _projection(f, args_list, seed)
+    _check_first(scalar, args_list, nums, eps, rtol, atol, seed, "", compared)
     if order == 2:
         rng = np.random.default_rng(seed + 1)
         for n in nums:
@@ -267,8 +292,9 @@ def check_grad(
             def directional(*xs: Any, n: int = n, w: Any = w) -> Any:
                 return _inner(w, grad(scalar, argnums=n, allow_unused=True)(*xs))
 
+            second = f"  compared: d/dx <grad_{n} L, w> for a fixed random w (seed={seed + 1})"
             _check_first(directional, args_list, nums, eps * 10, rtol * 100, atol * 100,
-                         seed + 2, f" (second order: d/dx <grad_{n}, w>)")  # fmt: skip
+                         seed + 2, f" (second order: d/dx <grad_{n}, w>)", second)  # fmt: skip
 
 
 def _check_first(
@@ -280,6 +306,7 @@ def _check_first(
     atol: float,
     seed: int,
     label: str,
+    compared: str,
 ) -> None:
     __tracebackhide__ = True
     names = ("ndgrad", "finite differences")
@@ -287,7 +314,7 @@ def _check_first(
     for n, g in zip(nums, analytic, strict=True):
         if np.size(args[n]) <= _ELEMENTWISE_LIMIT:
             numeric = _numeric_grad(scalar, args, n, eps)
-            _compare(f"argument {n}{label}", g, numeric, rtol, atol, names)
+            _compare(f"argument {n}{label}", g, numeric, rtol, atol, names, compared)
             continue
         rng = np.random.default_rng(seed + n)
         base = np.asarray(args[n])
@@ -296,4 +323,4 @@ def _check_first(
             v = _random_like(rng, base)
             d = _value(scalar, args, n, base + eps * v) - _value(scalar, args, n, base - eps * v)
             _compare(f"argument {n}{label} along a random direction", _inner(v, g),
-                     d / (2 * eps), rtol, atol, names)  # fmt: skip
+                     d / (2 * eps), rtol, atol, names, compared)  # fmt: skip

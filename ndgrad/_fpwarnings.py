@@ -1,0 +1,117 @@
+"""NumPy's floating-point warnings, reported at the user's line rather than at ndgrad's.
+
+NumPy emits ``RuntimeWarning: invalid value encountered in sqrt`` from C with a stack level of
+1: the innermost Python frame, which for a GradArray is ndgrad's dispatch code. So a warning
+would point at ``ndgrad/_array.py`` (and, shown once per location by default, appear once for a
+whole program). Two mechanisms move it to the first frame outside ndgrad and NumPy:
+
+- ``user_errstate()`` is the error state that ``__array_function__``, the general
+  ``__array_ufunc__`` path and ``backward()`` compute under: the user's own, with each category
+  the user set to ``'warn'`` routed to a handler that warns NumPy's message at the user's line.
+  ``'ignore'``, ``'raise'``, ``'print'`` and ``'log'`` keep NumPy's behaviour, and a user's
+  ``'call'`` categories still reach the user's callback. It uses NumPy 2's error-state context
+  variable, private but what ``np.errstate`` itself sets.
+- The fast path of ufunc calls must not pay for that on every call. There a warnings filter
+  (installed at import, for NumPy's floating-point messages attributed to ``ndgrad._array``)
+  turns the warning into an exception, which ``recompute`` catches: it computes the ufunc
+  again with that warning silenced and issues it at the user's line. A filter of the user's
+  that comes first (``warnings.simplefilter("ignore")``) still decides, as for any warning.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import Any
+
+import numpy as np
+from numpy._core.umath import _extobj_contextvar as ERRSTATE
+from numpy._core.umath import _get_extobj_dict, _make_extobj
+
+__all__ = ["ERRSTATE", "recompute", "user_errstate"]
+
+_CATEGORIES = ("divide", "over", "under", "invalid")
+# NumPy's names of the categories in its messages and callbacks
+_KINDS = {
+    "divide by zero": "divide",
+    "overflow": "over",
+    "underflow": "under",
+    "invalid value": "invalid",
+}
+_MESSAGE = r"(divide by zero|overflow|underflow|invalid value) encountered in "
+_SKIP = (
+    os.path.dirname(os.path.abspath(__file__)) + os.sep,
+    os.path.dirname(os.path.abspath(np.__file__)) + os.sep,
+)
+# The last error state seen and ours for it (None: nothing to change). Error states are new
+# objects at every ``with np.errstate(...)``, so one entry, replaced as a whole, is enough.
+_LAST: tuple[Any, Any] = (None, None)
+
+
+def _user_level() -> int:
+    """``stacklevel`` for a ``warnings.warn`` here: the first frame outside ndgrad and NumPy."""
+    frame: Any = sys._getframe(2)
+    level = 2
+    while frame is not None and frame.f_code.co_filename.startswith(_SKIP):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _operation(frame: Any) -> str:
+    """The NumPy function or ufunc that ndgrad was dispatching when NumPy warned."""
+    while frame is not None:
+        local = frame.f_locals
+        if "self" in local:
+            for key in ("ufunc", "func"):
+                op = local.get(key)
+                if op is not None and hasattr(op, "__name__"):
+                    return str(op.__name__)
+            if frame.f_code.co_name == "backward":
+                return "backward (a gradient rule)"
+        frame = frame.f_back
+    return "a NumPy call"
+
+
+def _handler(user_call: Any, user_modes: dict[str, str]) -> Any:
+    def warn_at_user(kind: str, flag: int) -> None:
+        if user_modes.get(_KINDS.get(kind, ""), "warn") == "call":
+            user_call(kind, flag)  # a category the user routed to their own callback
+            return
+        name = _operation(sys._getframe(1))
+        warnings.warn(f"{kind} encountered in {name}", RuntimeWarning, stacklevel=_user_level())
+
+    return warn_at_user
+
+
+def user_errstate() -> Any:
+    """The error state to compute under, or None when no category is set to ``'warn'``."""
+    global _LAST
+    current = ERRSTATE.get()
+    last, ours = _LAST
+    if current is last:
+        return ours
+    settings: dict[str, Any] = dict(_get_extobj_dict())
+    modes = {c: settings[c] for c in _CATEGORIES}
+    if "warn" not in modes.values():
+        ours = None
+    else:
+        routed = {c: ("call" if m == "warn" else m) for c, m in modes.items()}
+        ours = _make_extobj(call=_handler(settings["call"], modes), **routed)  # type: ignore[arg-type]
+    _LAST = (current, ours)
+    return ours
+
+
+def recompute(ufunc: np.ufunc, args: tuple[Any, ...], warning: RuntimeWarning) -> Any:
+    """``ufunc(*args)`` again, its floating-point warning issued at the user's line instead."""
+    if not str(warning).startswith(_MESSAGES):
+        raise warning  # not NumPy's floating-point warning (a user's filter made it an error)
+    quiet: dict[str, Any] = {c: ("ignore" if m == "warn" else m) for c, m in np.geterr().items()}
+    with np.errstate(**quiet):
+        res = ufunc(*args)
+    warnings.warn(str(warning), RuntimeWarning, stacklevel=_user_level())
+    return res
+
+
+_MESSAGES = tuple(f"{kind} encountered in " for kind in _KINDS)
+warnings.filterwarnings("error", _MESSAGE, RuntimeWarning, r"ndgrad\._array\Z")
