@@ -230,3 +230,11 @@ def test_scipy_functions_are_untouched_without_grad_arrays():
         np.testing.assert_allclose(
             scipy.linalg.expm(np.reshape(x, (2, 2))), scipy.linalg.expm(np.reshape(X4, (2, 2)))
         )
+
+
+def test_a_function_returning_a_python_number_gets_a_graph_break_error():
+    # e.g. sklearn.metrics.roc_auc_score: float(...) of a rank statistic (no array requires grad)
+    with pytest.raises(nd.GraphBreakError, match=r"returned a Python float"):
+        nd.grad(lambda x: float(np.sum(x.detach())))(X4)
+    with pytest.raises(nd.GraphBreakError, match=r"returned a Python int"):
+        nd.grad(lambda x: 3)(X4)
