@@ -11,7 +11,7 @@ function wrapped by :func:`differentiable`), and only there:
 - the allocators ``empty``, ``zeros``, ``ones``, ``full`` and their ``*_like`` forms return
   float buffers as GradArrays without a graph, so that the legacy pattern
   ``out = np.empty(n); out[i] = f(x[i])`` records the assignment instead of silently dropping
-  it;
+  it; ``full`` and ``full_like`` with a fill value that carries a graph record the fill;
 - ``place``, ``putmask`` and ``copyto`` into such a buffer are recorded as item assignment
   (that is how ``scipy.stats`` writes its results).
 
@@ -157,6 +157,38 @@ def _buffer(original: Callable[..., Any], *args: Any, **kw: Any) -> Any:
     return out
 
 
+def _full(original: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """``full(shape, v)`` / ``full_like(a, v)``; a fill value with a graph is assigned, recorded.
+
+    NumPy fills with its own ``copyto``, which ndgrad cannot record (scikit-learn's
+    ``ConstantKernel`` calls ``np.full((n, n), self.constant_value)``).
+    """
+    args = list(args)
+    fill = args[1] if len(args) > 1 else kw.get("fill_value")
+    if not _holds_grad_array(fill):
+        return _buffer(original, *args, **kw)
+    fill = _converted(fill, None, _ORIGINALS["asarray"])
+    if len(args) > 1:
+        args[1] = 0
+    else:
+        kw["fill_value"] = 0
+    if original is _ORIGINALS["full"]:
+        if len(args) > 2 and args[2] is None:
+            args[2] = fill.dtype
+        elif len(args) <= 2:
+            kw.setdefault("dtype", fill.dtype)
+            if kw["dtype"] is None:
+                kw["dtype"] = fill.dtype
+    out = _buffer(original, *args, **kw)
+    if not isinstance(out, GradArray) or out.dtype.kind not in "fc":
+        raise not_differentiable(
+            f"numpy.{original.__name__}",
+            f"the fill value carries a gradient but the result has dtype {out.dtype}",
+        )
+    out[...] = fill
+    return out
+
+
 def _needs_recording(target: Any, values: Any) -> bool:
     return _holds_grad_array(values) or (isinstance(target, GradArray) and target.requires_grad)
 
@@ -218,11 +250,11 @@ _TRACED: dict[str, Callable[..., Any]] = {
     "empty": _buffer,
     "zeros": _buffer,
     "ones": _buffer,
-    "full": _buffer,
+    "full": _full,
     "empty_like": _buffer,
     "zeros_like": _buffer,
     "ones_like": _buffer,
-    "full_like": _buffer,
+    "full_like": _full,
     "place": _place,
     "putmask": _putmask,
     "copyto": _copyto,

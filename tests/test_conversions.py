@@ -238,3 +238,13 @@ def test_a_function_returning_a_python_number_gets_a_graph_break_error():
         nd.grad(lambda x: float(np.sum(x.detach())))(X4)
     with pytest.raises(nd.GraphBreakError, match=r"returned a Python int"):
         nd.grad(lambda x: 3)(X4)
+
+
+def test_full_with_a_fill_value_that_carries_a_graph_records_the_fill():
+    # sklearn's ConstantKernel: np.full((n, n), self.constant_value)
+    def f(c):
+        return np.sum(np.full((2, 3), c[0]) * np.arange(6.0).reshape(2, 3)) + np.sum(
+            np.full_like(np.ones(3), c[1]) * 2.0
+        )
+
+    np.testing.assert_array_equal(nd.grad(f)(np.array([1.0, 2.0])), [15.0, 6.0])
