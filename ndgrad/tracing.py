@@ -25,7 +25,8 @@ by are rebound: ``numpy.asarray`` etc. in the ``numpy`` namespace, and every mod
 that holds the very same object (``from numpy import asarray`` in ``scipy.special._basic``),
 found by scanning ``sys.modules``. NumPy's own submodules and ndgrad's are left alone, and a
 call that comes from their code (``numpy.lib``'s ``np.zeros``, a rule's ``np.asarray``) gets
-NumPy's function even inside a scope: NumPy functions reach GradArrays only through
+NumPy's function even inside a scope (except ``numpy.polynomial``: plain Python that never
+dispatches, traced like any library): NumPy functions reach GradArrays only through
 ``__array_function__``, and ndgrad's engine must see NumPy unchanged.
 
 The rebinding is shared by all threads, so every replacement first reads a
@@ -266,6 +267,10 @@ _ORIGINALS: dict[str, Any] = {name: getattr(np, name) for name in _TRACED}
 # transforms (a doctest of this module runs under the name ``ndgrad.tracing``, so not all of
 # ndgrad is listed).
 _UNTRACED_CALLERS = ("numpy.", "ndgrad._", "ndgrad.functional", "ndgrad.testing", "ndgrad.custom")
+# ... except NumPy's pure-Python packages that never dispatch through ``__array_function__``:
+# ``numpy.polynomial`` (``polyval``, ``chebval``, ``Polynomial.__call__``) converts its
+# coefficients with ``np.array(c, ndmin=1)``, which would strip the graph silently.
+_TRACED_NUMPY = ("numpy.polynomial.",)
 
 
 def _replacement(name: str) -> Callable[..., Any]:
@@ -278,7 +283,7 @@ def _replacement(name: str) -> Callable[..., Any]:
         # NumPy's own Python code and ndgrad's engine (rules run inside scopes too) must see
         # NumPy unchanged: only the code being traced gets the replacements.
         caller = sys._getframe(1).f_globals.get("__name__", "")
-        if caller.startswith(_UNTRACED_CALLERS):
+        if caller.startswith(_UNTRACED_CALLERS) and not caller.startswith(_TRACED_NUMPY):
             return original(*args, **kwargs)
         return traced(original, *args, **kwargs)
 
@@ -297,6 +302,8 @@ _all_bindings: tuple[int, list[tuple[dict[str, Any], str, str]]] | None = None
 
 
 def _skipped(module_name: str) -> bool:
+    if module_name.startswith(_TRACED_NUMPY):
+        return False
     return module_name.startswith(("numpy.", "ndgrad")) or module_name == __name__
 
 

@@ -248,3 +248,20 @@ def test_full_with_a_fill_value_that_carries_a_graph_records_the_fill():
         )
 
     np.testing.assert_array_equal(nd.grad(f)(np.array([1.0, 2.0])), [15.0, 6.0])
+
+
+def test_numpy_polynomial_is_traced_like_any_library():
+    # numpy.polynomial never dispatches: it converts with np.array(c, ndmin=1)
+    import numpy.polynomial as npp
+
+    c = np.array([0.5, -1.0, 0.25])
+    expected = [X4.size, np.sum(X4), np.sum(X4**2)]
+    for f in (lambda c: npp.polynomial.polyval(X4, c), lambda c: npp.Polynomial(c)(X4)):
+        np.testing.assert_allclose(nd.grad(lambda c: np.sum(f(c)))(c), expected, rtol=1e-12)
+
+
+def test_lstsq_with_a_list_right_hand_side():
+    a = RNG.standard_normal((4, 3))
+    b = [1.0, 0.5, -1.0, 2.0]
+    f = lambda a: np.sum(np.linalg.lstsq(np.reshape(a, (4, 3)), b)[0])
+    np.testing.assert_allclose(nd.grad(f)(a.ravel()), numeric_grad(f, a.ravel()), rtol=1e-6)
