@@ -257,7 +257,7 @@ def test_numpy_polynomial_is_traced_like_any_library():
     c = np.array([0.5, -1.0, 0.25])
     expected = [X4.size, np.sum(X4), np.sum(X4**2)]
     for f in (lambda c: npp.polynomial.polyval(X4, c), lambda c: npp.Polynomial(c)(X4)):
-        np.testing.assert_allclose(nd.grad(lambda c: np.sum(f(c)))(c), expected, rtol=1e-12)
+        np.testing.assert_allclose(nd.grad(lambda c, f=f: np.sum(f(c)))(c), expected, rtol=1e-12)
 
 
 def test_lstsq_with_a_list_right_hand_side():
