@@ -265,3 +265,12 @@ def test_lstsq_with_a_list_right_hand_side():
     b = [1.0, 0.5, -1.0, 2.0]
     f = lambda a: np.sum(np.linalg.lstsq(np.reshape(a, (4, 3)), b)[0])
     np.testing.assert_allclose(nd.grad(f)(a.ravel()), numeric_grad(f, a.ravel()), rtol=1e-6)
+
+
+def test_scipy_fft_multimethods_refuse_instead_of_dropping_the_graph():
+    # scipy.fft's functions are uarray multimethods: pocketfft once stripped the GradArray
+    # silently, so only the other term got a gradient
+    import scipy.fft
+
+    with pytest.raises(nd.NotDifferentiableError, match=r"scipy\.fft\.rfft"):
+        nd.grad(lambda x: np.sum(np.abs(scipy.fft.rfft(x))) + np.sum(x))(X4)
