@@ -5,9 +5,10 @@ Much real code starts with ``x = np.asarray(x)``: SciPy's ``logsumexp`` and ``so
 so the GradArray subclass is stripped and the graph broken. Inside :func:`tracing` (or a
 function wrapped by :func:`differentiable`), and only there:
 
-- the converters ``asarray``, ``array``, ``ascontiguousarray`` and ``asfortranarray`` return
-  GradArrays unchanged (``array`` and a change of ``dtype`` make a recorded copy), and a list
-  or tuple holding GradArrays becomes a recorded ``np.stack`` of them;
+- the converters ``asarray``, ``array``, ``asarray_chkfinite``, ``ascontiguousarray`` and
+  ``asfortranarray`` return GradArrays unchanged (``array`` and a change of ``dtype`` make a
+  recorded copy), and a list or tuple holding GradArrays becomes a recorded ``np.stack`` of
+  them;
 - the allocators ``empty``, ``zeros``, ``ones``, ``full`` and their ``*_like`` forms return
   float buffers as GradArrays without a graph, so that the legacy pattern
   ``out = np.empty(n); out[i] = f(x[i])`` records the assignment instead of silently dropping
@@ -140,6 +141,19 @@ def _array(original: Callable[..., Any], a: Any, dtype: Any = None, *args: Any, 
     return x
 
 
+def _chkfinite(
+    original: Callable[..., Any], a: Any, dtype: Any = None, *args: Any, **kw: Any
+) -> Any:
+    """``asarray_chkfinite``: plain Python in ``numpy.lib`` that never dispatches (SciPy's
+    ``linalg`` and ``stats`` call it), so its inner ``asarray`` would strip the graph silently."""
+    if not _holds_grad_array(a):
+        return original(a, dtype, *args, **kw)
+    x = _converted(a, dtype, _ORIGINALS["asarray"])
+    if x.dtype.kind in "fc" and not np.all(np.isfinite(x.view(np.ndarray))):
+        raise ValueError("array must not contain infs or NaNs")
+    return x
+
+
 def _contiguous(
     original: Callable[..., Any], a: Any, dtype: Any = None, *args: Any, **kw: Any
 ) -> Any:
@@ -246,6 +260,7 @@ def _copyto(original: Callable[..., Any], dst: Any, src: Any, *args: Any, **kw: 
 _TRACED: dict[str, Callable[..., Any]] = {
     "asarray": _asarray,
     "array": _array,
+    "asarray_chkfinite": _chkfinite,
     "ascontiguousarray": _contiguous,
     "asfortranarray": _contiguous,
     "empty": _buffer,

@@ -274,3 +274,11 @@ def test_scipy_fft_multimethods_refuse_instead_of_dropping_the_graph():
 
     with pytest.raises(nd.NotDifferentiableError, match=r"scipy\.fft\.rfft"):
         nd.grad(lambda x: np.sum(np.abs(scipy.fft.rfft(x))) + np.sum(x))(X4)
+
+
+def test_asarray_chkfinite_keeps_the_graph_and_still_checks():
+    # numpy.lib's asarray_chkfinite never dispatches: its inner asarray stripped the graph
+    f = lambda x: np.sum(np.asarray_chkfinite(x) * np.arange(1.0, 5.0)) + np.sum(x)
+    np.testing.assert_array_equal(nd.grad(f)(X4), [2.0, 3.0, 4.0, 5.0])
+    with pytest.raises(ValueError, match="infs or NaNs"):
+        nd.grad(lambda x: np.sum(np.asarray_chkfinite(x * np.inf)))(X4)
