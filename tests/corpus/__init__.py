@@ -32,7 +32,8 @@ class Case:
     id: str
     f: Callable[[Any], Any]
     x: np.ndarray
-    raises: type[BaseException] | None = None  # None: agree with finite differences
+    # None: agree with finite differences; else the error (or a tuple of acceptable errors)
+    raises: type[BaseException] | tuple[type[BaseException], ...] | None = None
     match: str = ""  # regex the error message must contain (names the cause)
     xfail: str = ""  # strict xfail: the root cause of a known failure
     rtol: float = 1e-5
@@ -45,7 +46,8 @@ def fd(id: str, f: Callable[[Any], Any], x: Any, **kw: Any) -> Case:
     return Case(id, f, np.asarray(x, dtype=float), **kw)
 
 
-def err(id: str, f: Callable[[Any], Any], x: Any, raises: type[BaseException], match: str,
+def err(id: str, f: Callable[[Any], Any], x: Any,
+        raises: type[BaseException] | tuple[type[BaseException], ...], match: str,
         **kw: Any) -> Case:  # fmt: skip
     """A case that must raise ``raises`` with a message matching ``match``."""
     return Case(id, f, np.asarray(x, dtype=float), raises=raises, match=match, **kw)
