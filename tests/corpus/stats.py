@@ -61,43 +61,22 @@ NO_SHAPE_DERIVATIVE = {
     "beta": r"scipy\.special\.betainc with respect to a",
     "loggamma": r"scipy\.special\.gammainc with respect to a",
 }
-# scipy.stats computes these with private Boost ufuncs of scipy.special that have no rule.
-PRIVATE_UFUNC = {"skewnorm": "_skewnorm_cdf"}
-
 CASES = []
 for _name, (_dist, _shapes, _x) in DISTRIBUTIONS.items():
     _x = np.array(_x)
     _params = np.array([*_shapes, LOC, SCALE])
     for _method in ("logpdf", "pdf", "cdf", "logcdf", "sf", "logsf"):
         _id, _f = f"{_name}.{_method}-x", _in_x(_dist, _shapes, _method)
-        if _name == "beta" and _method == "pdf":
-            CASES.append(err(_id, _f, _x, nd.NotDifferentiableError, "_beta_pdf"))
-        elif _name in PRIVATE_UFUNC and _method != "logpdf" and _method != "pdf":
-            CASES.append(err(_id, _f, _x, nd.NotDifferentiableError, PRIVATE_UFUNC[_name]))
-        else:
-            CASES.append(fd(_id, _f, _x))
+        CASES.append(fd(_id, _f, _x))
     CASES.append(fd(f"{_name}.logpdf-params", _in_params(_dist, _x, "logpdf"), _params))
     _f = _in_loc_scale(_dist, _shapes, _x, "cdf")
-    if _name in PRIVATE_UFUNC:
-        CASES.append(
-            err(
-                f"{_name}.cdf-loc-scale",
-                _f,
-                [LOC, SCALE],
-                nd.NotDifferentiableError,
-                PRIVATE_UFUNC[_name],
-            )
-        )
-    else:
-        CASES.append(fd(f"{_name}.cdf-loc-scale", _f, [LOC, SCALE]))
+    CASES.append(fd(f"{_name}.cdf-loc-scale", _f, [LOC, SCALE]))
     if _shapes:
         _id, _f = f"{_name}.cdf-shapes", _in_shapes(_dist, _x, "cdf")
         if _name in NO_SHAPE_DERIVATIVE:
             CASES.append(
                 err(_id, _f, _shapes, nd.NotDifferentiableError, NO_SHAPE_DERIVATIVE[_name])
             )
-        elif _name in PRIVATE_UFUNC:
-            CASES.append(err(_id, _f, _shapes, nd.NotDifferentiableError, PRIVATE_UFUNC[_name]))
         else:
             CASES.append(fd(_id, _f, _shapes))
 
