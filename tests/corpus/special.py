@@ -36,6 +36,13 @@ CASES = [
         xfail=ISSUE12_LSE,
     ),
     fd("logsumexp-wrt-signed-b", lambda b: sc.logsumexp(X, b=b, return_sign=True)[0], SIGNED),
+    fd("logsumexp-return-sign-no-b", lambda x: sc.logsumexp(x, return_sign=True)[0], X),
+    fd(
+        "logsumexp-axis-b-2d",
+        lambda x: sc.logsumexp(x, axis=1, b=X34 * 0 + 0.5),
+        X34,
+        xfail=ISSUE12_LSE,
+    ),
     fd("softmax", sc.softmax, X),
     fd("softmax-axis1", lambda x: sc.softmax(x, axis=1), X34),
     fd("log_softmax", sc.log_softmax, X),
