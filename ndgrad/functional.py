@@ -126,6 +126,13 @@ def _nested(args: Any) -> bool:
 
 def _check_output(out: Any, fname: str) -> None:
     dtype = getattr(out, "dtype", None)
+    if isinstance(out, int | float | complex) and not isinstance(out, bool | np.generic):
+        raise GraphBreakError(
+            f"{fname} returned a Python {type(out).__name__}, which cannot carry a gradient: "
+            "a conversion inside it (float(...), .item(), math.*) cut the graph, or its value "
+            "does not depend differentiably on the input (ranks, counts, thresholds). Return "
+            "the NumPy array instead of converting it."
+        )
     if dtype is None or not isinstance(out, np.ndarray | np.generic):
         raise TypeError(f"{fname} must return a float array with one element, got {type(out)}")
     if dtype.kind == "c":

@@ -5,13 +5,14 @@ Much real code starts with ``x = np.asarray(x)``: SciPy's ``logsumexp`` and ``so
 so the GradArray subclass is stripped and the graph broken. Inside :func:`tracing` (or a
 function wrapped by :func:`differentiable`), and only there:
 
-- the converters ``asarray``, ``array``, ``ascontiguousarray`` and ``asfortranarray`` return
-  GradArrays unchanged (``array`` and a change of ``dtype`` make a recorded copy), and a list
-  or tuple holding GradArrays becomes a recorded ``np.stack`` of them;
+- the converters ``asarray``, ``array``, ``asarray_chkfinite``, ``ascontiguousarray`` and
+  ``asfortranarray`` return GradArrays unchanged (``array`` and a change of ``dtype`` make a
+  recorded copy), and a list or tuple holding GradArrays becomes a recorded ``np.stack`` of
+  them;
 - the allocators ``empty``, ``zeros``, ``ones``, ``full`` and their ``*_like`` forms return
   float buffers as GradArrays without a graph, so that the legacy pattern
   ``out = np.empty(n); out[i] = f(x[i])`` records the assignment instead of silently dropping
-  it;
+  it; ``full`` and ``full_like`` with a fill value that carries a graph record the fill;
 - ``place``, ``putmask`` and ``copyto`` into such a buffer are recorded as item assignment
   (that is how ``scipy.stats`` writes its results).
 
@@ -25,7 +26,8 @@ by are rebound: ``numpy.asarray`` etc. in the ``numpy`` namespace, and every mod
 that holds the very same object (``from numpy import asarray`` in ``scipy.special._basic``),
 found by scanning ``sys.modules``. NumPy's own submodules and ndgrad's are left alone, and a
 call that comes from their code (``numpy.lib``'s ``np.zeros``, a rule's ``np.asarray``) gets
-NumPy's function even inside a scope: NumPy functions reach GradArrays only through
+NumPy's function even inside a scope (except ``numpy.polynomial``: plain Python that never
+dispatches, traced like any library): NumPy functions reach GradArrays only through
 ``__array_function__``, and ndgrad's engine must see NumPy unchanged.
 
 The rebinding is shared by all threads, so every replacement first reads a
@@ -139,6 +141,19 @@ def _array(original: Callable[..., Any], a: Any, dtype: Any = None, *args: Any, 
     return x
 
 
+def _chkfinite(
+    original: Callable[..., Any], a: Any, dtype: Any = None, *args: Any, **kw: Any
+) -> Any:
+    """``asarray_chkfinite``: plain Python in ``numpy.lib`` that never dispatches (SciPy's
+    ``linalg`` and ``stats`` call it), so its inner ``asarray`` would strip the graph silently."""
+    if not _holds_grad_array(a):
+        return original(a, dtype, *args, **kw)
+    x = _converted(a, dtype, _ORIGINALS["asarray"])
+    if x.dtype.kind in "fc" and not np.all(np.isfinite(x.view(np.ndarray))):
+        raise ValueError("array must not contain infs or NaNs")
+    return x
+
+
 def _contiguous(
     original: Callable[..., Any], a: Any, dtype: Any = None, *args: Any, **kw: Any
 ) -> Any:
@@ -154,6 +169,38 @@ def _buffer(original: Callable[..., Any], *args: Any, **kw: Any) -> Any:
     out = original(*args, **kw)
     if type(out) is np.ndarray and out.dtype.kind in "fc":
         return np.ndarray.view(out, GradArray)
+    return out
+
+
+def _full(original: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """``full(shape, v)`` / ``full_like(a, v)``; a fill value with a graph is assigned, recorded.
+
+    NumPy fills with its own ``copyto``, which ndgrad cannot record (scikit-learn's
+    ``ConstantKernel`` calls ``np.full((n, n), self.constant_value)``).
+    """
+    args = list(args)
+    fill = args[1] if len(args) > 1 else kw.get("fill_value")
+    if not _holds_grad_array(fill):
+        return _buffer(original, *args, **kw)
+    fill = _converted(fill, None, _ORIGINALS["asarray"])
+    if len(args) > 1:
+        args[1] = 0
+    else:
+        kw["fill_value"] = 0
+    if original is _ORIGINALS["full"]:
+        if len(args) > 2 and args[2] is None:
+            args[2] = fill.dtype
+        elif len(args) <= 2:
+            kw.setdefault("dtype", fill.dtype)
+            if kw["dtype"] is None:
+                kw["dtype"] = fill.dtype
+    out = _buffer(original, *args, **kw)
+    if not isinstance(out, GradArray) or out.dtype.kind not in "fc":
+        raise not_differentiable(
+            f"numpy.{original.__name__}",
+            f"the fill value carries a gradient but the result has dtype {out.dtype}",
+        )
+    out[...] = fill
     return out
 
 
@@ -213,16 +260,17 @@ def _copyto(original: Callable[..., Any], dst: Any, src: Any, *args: Any, **kw: 
 _TRACED: dict[str, Callable[..., Any]] = {
     "asarray": _asarray,
     "array": _array,
+    "asarray_chkfinite": _chkfinite,
     "ascontiguousarray": _contiguous,
     "asfortranarray": _contiguous,
     "empty": _buffer,
     "zeros": _buffer,
     "ones": _buffer,
-    "full": _buffer,
+    "full": _full,
     "empty_like": _buffer,
     "zeros_like": _buffer,
     "ones_like": _buffer,
-    "full_like": _buffer,
+    "full_like": _full,
     "place": _place,
     "putmask": _putmask,
     "copyto": _copyto,
@@ -234,6 +282,10 @@ _ORIGINALS: dict[str, Any] = {name: getattr(np, name) for name in _TRACED}
 # transforms (a doctest of this module runs under the name ``ndgrad.tracing``, so not all of
 # ndgrad is listed).
 _UNTRACED_CALLERS = ("numpy.", "ndgrad._", "ndgrad.functional", "ndgrad.testing", "ndgrad.custom")
+# ... except NumPy's pure-Python packages that never dispatch through ``__array_function__``:
+# ``numpy.polynomial`` (``polyval``, ``chebval``, ``Polynomial.__call__``) converts its
+# coefficients with ``np.array(c, ndmin=1)``, which would strip the graph silently.
+_TRACED_NUMPY = ("numpy.polynomial.",)
 
 
 def _replacement(name: str) -> Callable[..., Any]:
@@ -246,7 +298,7 @@ def _replacement(name: str) -> Callable[..., Any]:
         # NumPy's own Python code and ndgrad's engine (rules run inside scopes too) must see
         # NumPy unchanged: only the code being traced gets the replacements.
         caller = sys._getframe(1).f_globals.get("__name__", "")
-        if caller.startswith(_UNTRACED_CALLERS):
+        if caller.startswith(_UNTRACED_CALLERS) and not caller.startswith(_TRACED_NUMPY):
             return original(*args, **kwargs)
         return traced(original, *args, **kwargs)
 
@@ -266,6 +318,8 @@ _plan: tuple[int, list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]] =
 
 
 def _skipped(module_name: str) -> bool:
+    if module_name.startswith(_TRACED_NUMPY):
+        return False
     return module_name.startswith(("numpy.", "ndgrad")) or module_name == __name__
 
 

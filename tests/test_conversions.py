@@ -230,3 +230,55 @@ def test_scipy_functions_are_untouched_without_grad_arrays():
         np.testing.assert_allclose(
             scipy.linalg.expm(np.reshape(x, (2, 2))), scipy.linalg.expm(np.reshape(X4, (2, 2)))
         )
+
+
+def test_a_function_returning_a_python_number_gets_a_graph_break_error():
+    # e.g. sklearn.metrics.roc_auc_score: float(...) of a rank statistic (no array requires grad)
+    with pytest.raises(nd.GraphBreakError, match=r"returned a Python float"):
+        nd.grad(lambda x: float(np.sum(x.detach())))(X4)
+    with pytest.raises(nd.GraphBreakError, match=r"returned a Python int"):
+        nd.grad(lambda x: 3)(X4)
+
+
+def test_full_with_a_fill_value_that_carries_a_graph_records_the_fill():
+    # sklearn's ConstantKernel: np.full((n, n), self.constant_value)
+    def f(c):
+        return np.sum(np.full((2, 3), c[0]) * np.arange(6.0).reshape(2, 3)) + np.sum(
+            np.full_like(np.ones(3), c[1]) * 2.0
+        )
+
+    np.testing.assert_array_equal(nd.grad(f)(np.array([1.0, 2.0])), [15.0, 6.0])
+
+
+def test_numpy_polynomial_is_traced_like_any_library():
+    # numpy.polynomial never dispatches: it converts with np.array(c, ndmin=1)
+    import numpy.polynomial as npp
+
+    c = np.array([0.5, -1.0, 0.25])
+    expected = [X4.size, np.sum(X4), np.sum(X4**2)]
+    for f in (lambda c: npp.polynomial.polyval(X4, c), lambda c: npp.Polynomial(c)(X4)):
+        np.testing.assert_allclose(nd.grad(lambda c, f=f: np.sum(f(c)))(c), expected, rtol=1e-12)
+
+
+def test_lstsq_with_a_list_right_hand_side():
+    a = RNG.standard_normal((4, 3))
+    b = [1.0, 0.5, -1.0, 2.0]
+    f = lambda a: np.sum(np.linalg.lstsq(np.reshape(a, (4, 3)), b)[0])
+    np.testing.assert_allclose(nd.grad(f)(a.ravel()), numeric_grad(f, a.ravel()), rtol=1e-6)
+
+
+def test_scipy_fft_multimethods_refuse_instead_of_dropping_the_graph():
+    # scipy.fft's functions are uarray multimethods: pocketfft once stripped the GradArray
+    # silently, so only the other term got a gradient
+    import scipy.fft
+
+    with pytest.raises(nd.NotDifferentiableError, match=r"scipy\.fft\.rfft"):
+        nd.grad(lambda x: np.sum(np.abs(scipy.fft.rfft(x))) + np.sum(x))(X4)
+
+
+def test_asarray_chkfinite_keeps_the_graph_and_still_checks():
+    # numpy.lib's asarray_chkfinite never dispatches: its inner asarray stripped the graph
+    f = lambda x: np.sum(np.asarray_chkfinite(x) * np.arange(1.0, 5.0)) + np.sum(x)
+    np.testing.assert_array_equal(nd.grad(f)(X4), [2.0, 3.0, 4.0, 5.0])
+    with pytest.raises(ValueError, match="infs or NaNs"):
+        nd.grad(lambda x: np.sum(np.asarray_chkfinite(x * np.inf)))(X4)

@@ -194,6 +194,9 @@ def _lstsq_vjp(g, a, b, rcond, is_b=False):
     ``pinv`` drops the singular values that ``lstsq`` drops (same relative cutoff).
     """
     gx, gres, _, gs = g
+    # the argument without a gradient may be a list (``lstsq(a, [1.0, 2.0])``)
+    a = a if isinstance(a, np.ndarray) else np.asarray(a)
+    b = b if isinstance(b, np.ndarray) else np.asarray(b)
     if rcond is None:
         rcond = np.finfo(a.dtype).eps * max(a.shape[-2:])
     pinv = np.linalg.pinv(a, rcond=rcond)

@@ -326,6 +326,43 @@ def _register_more(sc: Any) -> None:
     )
 
 
+def _register_stats_helpers(sc: Any) -> None:
+    """Private ufuncs that ``scipy.stats`` computes densities and cdfs with (Boost)."""
+    from scipy.special import _ufuncs
+
+    def rule(func: Any, *rules: Any) -> None:
+        defvjp(func, *rules, name=f"scipy.special._ufuncs.{func.__name__}")
+
+    # beta.pdf: p = x^(a-1) (1-x)^(b-1) / B(a, b).
+    rule(
+        _ufuncs._beta_pdf,
+        lambda g, ans, x, a, b: g * ans * ((a - 1) / x - (b - 1) / (1 - x)),
+        lambda g, ans, x, a, b: g * ans * (np.log(x) - sc.psi(a) + sc.psi(a + b)),
+        lambda g, ans, x, a, b: g * ans * (np.log1p(-x) - sc.psi(b) + sc.psi(a + b)),
+    )
+    # skewnorm.cdf: F = Phi(z) - 2 T(z, a) with z = (x - loc) / scale and Owen's T; dF/dz is
+    # the density 2 phi(z) Phi(a z), and dF/da = -exp(-z^2 (1 + a^2) / 2) / (pi (1 + a^2)).
+    # The rules do not use ``ans``: scipy.stats corrects the left tail of the result in place.
+    rule(
+        _ufuncs._skewnorm_cdf,
+        lambda g, ans, x, loc, scale, a: g * _skewnorm_density(sc, x, loc, scale, a) / scale,
+        lambda g, ans, x, loc, scale, a: -g * _skewnorm_density(sc, x, loc, scale, a) / scale,
+        lambda g, ans, x, loc, scale, a: (
+            -g * _skewnorm_density(sc, x, loc, scale, a) * (x - loc) / scale**2
+        ),
+        lambda g, ans, x, loc, scale, a: (
+            -g * np.exp(-0.5 * ((x - loc) / scale) ** 2 * (1 + a * a)) / (np.pi * (1 + a * a))
+        ),
+    )
+
+
+def _skewnorm_density(sc: Any, x: Any, loc: Any, scale: Any, a: Any) -> Any:
+    """2 phi(z) Phi(a z) at z = (x - loc) / scale: the standard skew-normal density."""
+    z = (x - loc) / scale
+    return 2 * np.exp(-0.5 * z * z) / (_SQRT_2 * _SQRT_PI) * sc.ndtr(a * z)
+
+
+_SQRT_2 = 1.4142135623730951
 _LOG_2 = 0.6931471805599453
 _LOG_10 = 2.302585092994046
 _DEG = 0.017453292519943295  # pi / 180
@@ -454,6 +491,7 @@ def scipy_special_coverage() -> dict[str, list[str]]:
 def _register_all(module: Any) -> None:
     _register(module)
     _register_more(module)
+    _register_stats_helpers(module)
 
 
 after_import("scipy.special", _register_all)

@@ -56,6 +56,9 @@ CASES = {
         calls((P(),), (P(3),), (P(2, 3),), x=[2.0, 3.5, np.array([2.0, 3.0, 4.5])]),
         call=lambda q, x: sc.zeta(x, q),
     ),
+    # private ufuncs behind scipy.stats' beta.pdf and skewnorm.cdf
+    _ufuncs._beta_pdf: Case(calls((_open_unit(), P(), P()), (_open_unit(3), P(3), P(3)))),
+    _ufuncs._skewnorm_cdf: Case(calls((R(), R(), P(), R()), (R(3), R(3), P(3), R(3)))),
     # error function and normal distribution
     sc.erf: unary(R),
     sc.erfc: unary(R),
