@@ -821,6 +821,8 @@ def primitive(func: Callable[..., Any], prim: Primitive) -> Callable[..., Any]:
     """Wrap a user's function so that calling it on arrays that require grad records a node."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not (_has_grad_array(args) or _has_grad_array(kwargs.values())):
+            return func(*args, **kwargs)  # plain arrays in, NumPy's (SciPy's) results out
         # Its forward pass runs on plain arrays, as ndgrad's own computation: outside any
         # conversion scope, so that the code inside (SciPy's) allocates plain ndarrays.
         token = scope_depth.set(0)

@@ -275,6 +275,47 @@ _TRACED: dict[str, Callable[..., Any]] = {
     "putmask": _putmask,
     "copyto": _copyto,
 }
+
+
+def _stacking(names: tuple[str, ...]) -> Callable[..., Any]:
+    """A NumPy function whose arguments ``names`` are single arrays: a list or tuple holding
+    GradArrays there is stacked (recorded) first. NumPy dispatches on the argument itself, so
+    ``np.sum([x, 2 * x])`` would otherwise convert the list in C and drop the graph silently."""
+    count = len(names)
+
+    def traced(original: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        if any(type(a) in (list, tuple) and _holds_grad_array(a) for a in args[:count]):
+            args = tuple(
+                _stacked(a, _ORIGINALS["asarray"]) if i < count else a for i, a in enumerate(args)
+            )
+        for name in names:
+            if name in kw and type(kw[name]) in (list, tuple) and _holds_grad_array(kw[name]):
+                kw[name] = _stacked(kw[name], _ORIGINALS["asarray"])
+        return original(*args, **kw)
+
+    return traced
+
+
+# NumPy functions whose array arguments are single arrays (``array_like``), where a list stands
+# for one array: reductions, statistics, cumulative operations and the common shape functions.
+_SINGLE_ARRAY_FUNCTIONS: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        (
+            "sum", "prod", "mean", "max", "min", "amax", "amin", "ptp", "median", "nansum",
+            "nanprod", "nanmean", "nanmax", "nanmin", "nanmedian", "cumsum", "cumprod",
+            "nancumsum", "nancumprod", "trace", "diff", "std", "var", "nanstd", "nanvar",
+            "transpose", "ravel", "reshape", "squeeze", "swapaxes", "moveaxis", "flip",
+            "expand_dims", "sort", "clip", "round",
+        ),
+        ("a",),
+    ),
+    "average": ("a", "weights"),
+    "quantile": ("a", "q"), "percentile": ("a", "q"),
+    "dot": ("a", "b"), "outer": ("a", "b"),
+}  # fmt: skip
+# (Ufuncs are left alone: rebinding ``np.exp`` would hide its methods and attributes. A list
+# holding GradArrays passed to a ufunc is still converted in C: see "Limits" in the README.)
+_TRACED.update({name: _stacking(args) for name, args in _SINGLE_ARRAY_FUNCTIONS.items()})
 _ORIGINALS: dict[str, Any] = {name: getattr(np, name) for name in _TRACED}
 
 

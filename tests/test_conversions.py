@@ -267,13 +267,16 @@ def test_lstsq_with_a_list_right_hand_side():
     np.testing.assert_allclose(nd.grad(f)(a.ravel()), numeric_grad(f, a.ravel()), rtol=1e-6)
 
 
-def test_scipy_fft_multimethods_refuse_instead_of_dropping_the_graph():
+def test_scipy_fft_multimethods_differentiate_or_refuse_never_drop_the_graph():
     # scipy.fft's functions are uarray multimethods: pocketfft once stripped the GradArray
-    # silently, so only the other term got a gradient
+    # silently, so only the other term got a gradient. Those NumPy also has get its rules;
+    # the others refuse.
     import scipy.fft
 
-    with pytest.raises(nd.NotDifferentiableError, match=r"scipy\.fft\.rfft"):
-        nd.grad(lambda x: np.sum(np.abs(scipy.fft.rfft(x))) + np.sum(x))(X4)
+    f = lambda x: np.sum(np.abs(scipy.fft.rfft(x))) + np.sum(x)
+    np.testing.assert_allclose(nd.grad(f)(X4), numeric_grad(f, X4), rtol=1e-6)
+    with pytest.raises(nd.NotDifferentiableError, match=r"scipy\.fft\.dct"):
+        nd.grad(lambda x: np.sum(scipy.fft.dct(x)) + np.sum(x))(X4)
 
 
 def test_asarray_chkfinite_keeps_the_graph_and_still_checks():
@@ -282,3 +285,22 @@ def test_asarray_chkfinite_keeps_the_graph_and_still_checks():
     np.testing.assert_array_equal(nd.grad(f)(X4), [2.0, 3.0, 4.0, 5.0])
     with pytest.raises(ValueError, match="infs or NaNs"):
         nd.grad(lambda x: np.sum(np.asarray_chkfinite(x * np.inf)))(X4)
+
+
+@pytest.mark.parametrize(
+    ("f", "expected"),
+    [
+        (lambda x: np.sum([x, 2 * x]), lambda x: np.full_like(x, 3.0)),
+        (lambda x: np.mean([x, x**2]), lambda x: (1 + 2 * x) / (2 * x.size)),
+        (
+            lambda x: np.sum(np.transpose([x, x**2])[0]),
+            lambda x: np.eye(x.size)[0] * (1 + 2 * x[0]),
+        ),
+        (lambda x: np.std([x, x + 1.0]), lambda x: numeric_grad(lambda v: np.std([v, v + 1.0]), x)),
+        (lambda x: np.dot([x[0], x[1]], [1.0, 2.0]), lambda x: np.array([1.0, 2.0, 0.0])),
+    ],
+    ids=["sum", "mean", "transpose", "std", "dot"],
+)
+def test_lists_holding_grad_arrays_are_stacked_inside_the_scope(f, expected):
+    x = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(nd.grad(f)(x), expected(x), atol=1e-9)
