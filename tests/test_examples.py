@@ -72,3 +72,22 @@ def test_legacy_likelihood_is_disconnected_without_the_scope(legacy):
         nd.grad(legacy.negative_log_likelihood, scope=False)(
             np.array([1.8, 0.3, 1.0, -1.0]), t, np.cos(t)
         )
+
+
+@pytest.fixture(scope="module")
+def deblur():
+    return _load("deblur")
+
+
+def test_deblur_recovers_a_sharper_image_and_saves_a_plot(deblur, tmp_path):
+    out = tmp_path / "deblur.png"
+    result = deblur.main(size=32, n_steps=80, plot_path=out, verbose=False)
+    assert result["errors"]["recovered"] < 0.6 * result["errors"]["blurred"]
+    assert result["losses"][-1] < result["losses"][0] / 3
+    assert out.stat().st_size > 10_000
+
+
+def test_deblur_loss_gradient_matches_finite_differences(deblur):
+    rng = np.random.default_rng(3)
+    estimate, observed = rng.uniform(size=(6, 7)), rng.uniform(size=(6, 7))
+    check_grad(deblur.loss, estimate, observed, argnums=0)

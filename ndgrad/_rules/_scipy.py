@@ -47,7 +47,7 @@ SCIPY_TABLES: dict[str, dict[str, str]] = {}
 COVERED: list[str] = []  # the modules ``cover`` was called for, in order
 _WHY: dict[str, str] = {}  # "module.name" -> why it raises
 _installed: dict[int, Any] = {}  # id(original) -> wrapper (the originals are kept alive below)
-_wrapped: dict[int, Any] = {}  # id(wrapper) -> original
+_wrapped: dict[int, tuple[Any, Any]] = {}  # id(wrapper) -> (wrapper, original): kept alive
 _originals: list[Any] = []
 
 
@@ -128,7 +128,7 @@ def _install(pairs: Iterable[tuple[Any, Any]]) -> None:
         if old is not None and old is not wrapper:  # a rule replaces an earlier wrapper
             by_id[id(old)] = wrapper
         _installed[id(original)] = wrapper
-        _wrapped[id(wrapper)] = original
+        _wrapped[id(wrapper)] = (wrapper, original)
     if not by_id:
         return
     # SciPy keys a table of its functions' array-API capabilities by the function object: the
@@ -231,8 +231,9 @@ def defvjp_scipy(module_name: str, name: str, *rules: Any) -> None:
 
     def register(module: Any) -> None:
         func = getattr(module, name)
-        if id(func) in _wrapped:  # classified by ``cover`` first: give the rule to the original
-            func = _wrapped[id(func)]
+        wrapped = _wrapped.get(id(func))
+        if wrapped is not None and wrapped[0] is func:  # classified by ``cover`` first:
+            func = wrapped[1]  # give the rule to the original
         wrapper = defvjp(func, *rules, name=f"{module_name}.{name}")
         SCIPY_TABLES.setdefault(module_name, {})[name] = "rule"
         _originals.append(func)

@@ -1,0 +1,934 @@
+"""Gradient rules for ``scipy.ndimage``: correlations, the filters built on them, rank filters.
+
+A rule is ``rule(g, ans, *args, **kwargs) -> cotangent`` for one positional argument, with
+SciPy's own parameter names; keyword arguments (``mode``, ``cval``, ``sigma``, ``size``, ...)
+get no gradient. SciPy is never imported here: the rules reach it through ``sys.modules`` (the
+rules only run once ``scipy.ndimage`` has been imported and has called them).
+
+A correlation along an axis is ``y[i] = sum_j w[j] * xp[i + j]``, where ``xp`` is the input
+extended by ``k // 2 + origin`` samples before and the rest after, as the boundary ``mode`` says
+('reflect' = 'grid-mirror', 'mirror', 'nearest', 'wrap' = 'grid-wrap', 'constant' =
+'grid-constant'). Its adjoint is a correlation with the flipped kernel over the zero-padded
+cotangent (a "full" correlation), followed by the transpose of the extension: each extended
+sample's cotangent is added to the input sample it copies (``_fold``); under 'constant' it is
+dropped, since ``cval`` gets no gradient. The separable filters (``gaussian_filter``,
+``uniform_filter``, ``sobel``, ``prewitt``, ``laplace``, ``gaussian_laplace``) are sequences of
+such correlations, and their rules apply the adjoints in reverse order.
+
+Conventions at kinks:
+
+* ``minimum_filter``, ``maximum_filter``, ``median_filter``, ``rank_filter`` and
+  ``percentile_filter`` return one element of each window; the cotangent goes to that element
+  (the subgradient through the selected element). On ties it goes to the first window element,
+  in the footprint's C order, that equals the result, not split.
+* ``gaussian_gradient_magnitude`` is ``sqrt(sum_a d_a**2)``; where it is 0 the gradient is 0 (the
+  minimal-norm subgradient of a norm at zero).
+
+Complex weights, ``output=`` given as an array, spline orders above 1 and arrays that require
+grad in parameters without a rule (``sigma``, ``zoom``, ``angle``, the affine matrix) are refused
+with ``NotDifferentiableError``, raised by the rule: a gradient is never silently 0.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+
+import numpy as np
+
+from ndgrad._errors import not_differentiable
+from ndgrad._rules._scipy import defvjp_scipy
+from ndgrad._rules.indexing import scatter_add
+
+_MODULE = "scipy.ndimage"
+
+
+def _scipy(submodule=""):
+    return sys.modules[_MODULE + submodule]
+
+
+# --- boundary extension and its transpose ------------------------------------------------------
+
+
+def _pad_index(n, before, after, mode):
+    """For each sample of the extended axis, the input sample it copies (-1: ``cval``)."""
+    i = np.arange(-before, n + after)
+    if mode in ("reflect", "grid-mirror"):
+        i = np.mod(i, 2 * n)
+        return np.where(i >= n, 2 * n - 1 - i, i)
+    if mode == "mirror":
+        if n == 1:
+            return np.zeros_like(i)
+        i = np.mod(i, 2 * n - 2)
+        return np.where(i >= n, 2 * n - 2 - i, i)
+    if mode == "nearest":
+        return np.clip(i, 0, n - 1)
+    if mode in ("wrap", "grid-wrap"):
+        return np.mod(i, n)
+    if mode in ("constant", "grid-constant"):
+        return np.where((i < 0) | (i >= n), -1, i)
+    raise ValueError(f"boundary mode not supported: {mode!r}")
+
+
+def _part(a, axis, start, stop):
+    index = [slice(None)] * a.ndim
+    index[axis] = slice(start, stop)
+    return a[tuple(index)]
+
+
+def _extend(x, axis, before, after, mode, cval):
+    """``x`` extended along ``axis`` as SciPy's filters extend it."""
+    n = x.shape[axis]
+    index = _pad_index(n, before, after, mode)
+    parts = []
+    for side in (index[:before], index[before + n :]):
+        if side.size == 0:
+            continue
+        if mode in ("constant", "grid-constant"):
+            shape = list(x.shape)
+            shape[axis] = side.size
+            parts.append(np.full(shape, cval, dtype=x.dtype))
+        else:
+            parts.append(np.take(x, side, axis=axis))
+    if not parts:
+        return x
+    if before:
+        return np.concatenate([parts[0], x, *parts[1:]], axis=axis)
+    return np.concatenate([x, *parts], axis=axis)
+
+
+def _fold(gp, axis, before, n, mode):
+    """The transpose of ``_extend``: each extended sample's cotangent added where it came from."""
+    after = gp.shape[axis] - before - n
+    centre = _part(gp, axis, before, before + n)
+    if mode in ("constant", "grid-constant") or before + after == 0:
+        return centre
+    index = _pad_index(n, before, after, mode)
+    edges = np.concatenate([index[:before], index[before + n :]])
+    onehot = (edges[:, None] == np.arange(n)).astype(gp.real.dtype)
+    ge = np.concatenate([_part(gp, axis, 0, before), _part(gp, axis, before + n, None)], axis=axis)
+    return centre + np.moveaxis(np.moveaxis(ge, axis, -1) @ onehot, -1, axis)
+
+
+# --- correlation along one axis -----------------------------------------------------------------
+
+
+def _weights(weights):
+    if not isinstance(weights, np.ndarray):
+        weights = np.asarray(weights, dtype=float)  # a list of numbers: a constant
+    if weights.dtype.kind == "c":
+        raise not_differentiable(
+            "scipy.ndimage correlation", "complex weights (SciPy conjugates them) have no rule yet"
+        )
+    return weights
+
+
+def _check_output(output, name):
+    if output is not None and not isinstance(output, type | np.dtype | str):
+        raise not_differentiable(
+            name,
+            "output= is an array that SciPy writes into, outside the graph; use the return value",
+        )
+
+
+def _refuse(name, what):
+    """The rule of a parameter that changes the output but has no rule: raise, never return 0."""
+
+    def rule(g, ans, *args, **kwargs):
+        raise not_differentiable(f"{name}", f"no gradient in {what} yet; pass it as a constant")
+
+    return rule
+
+
+def _axis(axis, ndim):
+    return axis + ndim if axis < 0 else axis
+
+
+def _correlate1d_adjoint(g, weights, axis, mode, origin):
+    """The adjoint of ``correlate1d(., weights, axis, mode=mode, origin=origin)`` applied to g."""
+    weights = _weights(weights)
+    k, n = weights.shape[0], g.shape[axis]
+    shape = list(g.shape)
+    shape[axis] = k - 1
+    zeros = np.zeros(shape, dtype=g.dtype)
+    gz = np.concatenate([zeros, g, zeros], axis=axis)
+    full = _scipy().correlate1d(gz, weights[::-1], axis, mode="constant")
+    gp = _part(full, axis, k // 2, k // 2 + n + k - 1)
+    return _fold(gp, axis, k // 2 + origin, n, mode)
+
+
+def _correlate1d_weights(g, x, k, axis, mode, cval, origin):
+    """The cotangent of the weights of a correlation along ``axis``: sum(g * shifted input)."""
+    n = x.shape[axis]
+    xp = _extend(x, axis, k // 2 + origin, k - 1 - k // 2 - origin, mode, cval)
+    return np.stack([np.sum(g * _part(xp, axis, j, j + n)) for j in range(k)])
+
+
+def _correlate1d_input_vjp(
+    g, ans, input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0
+):
+    """Correlate the cotangent with the flipped kernel, then fold the boundary back."""
+    _check_output(output, "scipy.ndimage.correlate1d")
+    return _correlate1d_adjoint(g, weights, _axis(axis, g.ndim), mode, origin)
+
+
+def _correlate1d_weights_vjp(
+    g, ans, input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0
+):
+    _check_output(output, "scipy.ndimage.correlate1d")
+    k = _weights(weights).shape[0]
+    return _correlate1d_weights(g, input, k, _axis(axis, g.ndim), mode, cval, origin)
+
+
+defvjp_scipy(_MODULE, "correlate1d", _correlate1d_input_vjp, _correlate1d_weights_vjp)
+
+
+def _convolve1d_origin(k, origin):
+    return -origin - (0 if k & 1 else 1)
+
+
+def _convolve1d_input_vjp(
+    g, ans, input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0
+):
+    """``convolve1d`` is ``correlate1d`` with the flipped kernel and a mirrored origin."""
+    _check_output(output, "scipy.ndimage.convolve1d")
+    weights = _weights(weights)
+    origin = _convolve1d_origin(weights.shape[0], origin)
+    return _correlate1d_adjoint(g, weights[::-1], _axis(axis, g.ndim), mode, origin)
+
+
+def _convolve1d_weights_vjp(
+    g, ans, input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0
+):
+    _check_output(output, "scipy.ndimage.convolve1d")
+    k = _weights(weights).shape[0]
+    origin = _convolve1d_origin(k, origin)
+    return _correlate1d_weights(g, input, k, _axis(axis, g.ndim), mode, cval, origin)[::-1]
+
+
+defvjp_scipy(_MODULE, "convolve1d", _convolve1d_input_vjp, _convolve1d_weights_vjp)
+
+
+# --- n-dimensional correlation ------------------------------------------------------------------
+
+
+def _nd_setup(input_ndim, weights, origin, axes, convolution):
+    """SciPy's normalisation: weights with one axis per input axis, origins, the flip."""
+    support = _scipy("._ni_support")
+    axes = support._check_axes(axes, input_ndim)
+    weights = _weights(weights)
+    if len(axes) < input_ndim:
+        weights = np.expand_dims(weights, tuple(a for a in range(input_ndim) if a not in axes))
+    origins = list(support._normalize_sequence(origin, len(axes)))
+    if len(axes) < input_ndim:
+        full = [0] * input_ndim
+        for o, a in zip(origins, axes, strict=True):
+            full[a] = o
+        origins = full
+    if convolution:
+        weights = weights[(slice(None, None, -1),) * weights.ndim]
+        origins = [_convolve1d_origin(k, o) for k, o in zip(weights.shape, origins, strict=True)]
+    return weights, origins
+
+
+def _correlate_adjoint(g, weights, origins, mode):
+    gz = g
+    for axis, k in enumerate(weights.shape):
+        shape = list(gz.shape)
+        shape[axis] = k - 1
+        zeros = np.zeros(shape, dtype=g.dtype)
+        gz = np.concatenate([zeros, gz, zeros], axis=axis)
+    full = _scipy().correlate(gz, weights[(slice(None, None, -1),) * weights.ndim], mode="constant")
+    index = tuple(
+        slice(k // 2, k // 2 + n + k - 1) for k, n in zip(weights.shape, g.shape, strict=True)
+    )
+    gp = full[index]
+    for axis, (k, n, o) in enumerate(zip(weights.shape, g.shape, origins, strict=True)):
+        gp = _fold(gp, axis, k // 2 + o, n, mode)
+    return gp
+
+
+def _correlate_weights(g, x, shape, origins, mode, cval):
+    xp = x
+    for axis, (k, o) in enumerate(zip(shape, origins, strict=True)):
+        xp = _extend(xp, axis, k // 2 + o, k - 1 - k // 2 - o, mode, cval)
+    terms = [
+        np.sum(g * xp[tuple(slice(j, j + n) for j, n in zip(offset, x.shape, strict=True))])
+        for offset in np.ndindex(*shape)
+    ]
+    return np.reshape(np.stack(terms), shape)
+
+
+def _correlate_input_vjp(
+    g, ans, input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None
+):
+    """Correlate the zero-padded cotangent with the flipped kernel, fold each axis back."""
+    _check_output(output, "scipy.ndimage.correlate")
+    weights, origins = _nd_setup(g.ndim, weights, origin, axes, convolution=False)
+    return _correlate_adjoint(g, weights, origins, mode)
+
+
+def _correlate_weights_vjp(
+    g, ans, input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None
+):
+    _check_output(output, "scipy.ndimage.correlate")
+    full, origins = _nd_setup(g.ndim, weights, origin, axes, convolution=False)
+    return np.reshape(_correlate_weights(g, input, full.shape, origins, mode, cval), weights.shape)
+
+
+defvjp_scipy(_MODULE, "correlate", _correlate_input_vjp, _correlate_weights_vjp)
+
+
+def _convolve_input_vjp(
+    g, ans, input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None
+):
+    _check_output(output, "scipy.ndimage.convolve")
+    weights, origins = _nd_setup(g.ndim, weights, origin, axes, convolution=True)
+    return _correlate_adjoint(g, weights, origins, mode)
+
+
+def _convolve_weights_vjp(
+    g, ans, input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None
+):
+    _check_output(output, "scipy.ndimage.convolve")
+    full, origins = _nd_setup(g.ndim, weights, origin, axes, convolution=True)
+    grad = _correlate_weights(g, input, full.shape, origins, mode, cval)
+    return np.reshape(grad[(slice(None, None, -1),) * grad.ndim], weights.shape)
+
+
+defvjp_scipy(_MODULE, "convolve", _convolve_input_vjp, _convolve_weights_vjp)
+
+
+# --- separable filters: sequences of correlations along axes -----------------------------------
+# Each ``_*_ops`` function lists the correlations SciPy's implementation applies, as
+# ``(axis, weights, mode, origin)``, in order; the rule applies their adjoints in reverse.
+
+
+def _adjoint(g, ops):
+    for axis, weights, mode, origin in reversed(ops):
+        g = _correlate1d_adjoint(g, weights, axis, mode, origin)
+    return g
+
+
+def _gaussian_weights(sigma, order, truncate, radius):
+    lw = int(truncate * float(sigma) + 0.5) if radius is None else radius
+    return _scipy("._filters")._gaussian_kernel1d(sigma, order, lw)[::-1]
+
+
+def _gaussian_filter_ops(
+    ndim, sigma, order=0, mode="reflect", truncate=4.0, radius=None, axes=None
+):
+    support = _scipy("._ni_support")
+    axes = support._check_axes(axes, ndim)
+    n = len(axes)
+    orders, sigmas = support._normalize_sequence(order, n), support._normalize_sequence(sigma, n)
+    modes, radii = support._normalize_sequence(mode, n), support._normalize_sequence(radius, n)
+    return [
+        (axes[i], _gaussian_weights(sigmas[i], orders[i], truncate, radii[i]), modes[i], 0)
+        for i in range(n)
+        if sigmas[i] > 1e-15
+    ]
+
+
+def _gaussian_filter1d_vjp(
+    g,
+    ans,
+    input,
+    sigma,
+    axis=-1,
+    order=0,
+    output=None,
+    mode="reflect",
+    cval=0.0,
+    truncate=4.0,
+    *,
+    radius=None,
+):
+    _check_output(output, "scipy.ndimage.gaussian_filter1d")
+    weights = _gaussian_weights(sigma, order, truncate, radius)
+    return _correlate1d_adjoint(g, weights, _axis(axis, g.ndim), mode, 0)
+
+
+defvjp_scipy(
+    _MODULE,
+    "gaussian_filter1d",
+    _gaussian_filter1d_vjp,
+    _refuse("scipy.ndimage.gaussian_filter1d", "sigma"),
+)
+
+
+def _gaussian_filter_vjp(
+    g,
+    ans,
+    input,
+    sigma,
+    order=0,
+    output=None,
+    mode="reflect",
+    cval=0.0,
+    truncate=4.0,
+    *,
+    radius=None,
+    axes=None,
+):
+    _check_output(output, "scipy.ndimage.gaussian_filter")
+    return _adjoint(g, _gaussian_filter_ops(g.ndim, sigma, order, mode, truncate, radius, axes))
+
+
+defvjp_scipy(
+    _MODULE,
+    "gaussian_filter",
+    _gaussian_filter_vjp,
+    _refuse("scipy.ndimage.gaussian_filter", "sigma"),
+)
+
+
+def _uniform_filter1d_vjp(
+    g, ans, input, size, axis=-1, output=None, mode="reflect", cval=0.0, origin=0
+):
+    _check_output(output, "scipy.ndimage.uniform_filter1d")
+    weights = np.full(int(size), 1.0 / int(size))
+    return _correlate1d_adjoint(g, weights, _axis(axis, g.ndim), mode, origin)
+
+
+defvjp_scipy(_MODULE, "uniform_filter1d", _uniform_filter1d_vjp)
+
+
+def _uniform_filter_vjp(
+    g, ans, input, size=3, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None
+):
+    _check_output(output, "scipy.ndimage.uniform_filter")
+    support = _scipy("._ni_support")
+    axes = support._check_axes(axes, g.ndim)
+    n = len(axes)
+    sizes, origins = support._normalize_sequence(size, n), support._normalize_sequence(origin, n)
+    modes = support._normalize_sequence(mode, n)
+    ops = [
+        (axes[i], np.full(int(sizes[i]), 1.0 / int(sizes[i])), modes[i], origins[i])
+        for i in range(n)
+        if sizes[i] > 1
+    ]
+    return _adjoint(g, ops)
+
+
+defvjp_scipy(_MODULE, "uniform_filter", _uniform_filter_vjp)
+
+
+def _edge_ops(ndim, axis, mode, smooth):
+    modes = _scipy("._ni_support")._normalize_sequence(mode, ndim)
+    axis = _axis(axis, ndim)
+    ops = [(axis, np.array([-1.0, 0.0, 1.0]), modes[axis], 0)]
+    return ops + [(a, smooth, modes[a], 0) for a in range(ndim) if a != axis]
+
+
+def _prewitt_vjp(g, ans, input, axis=-1, output=None, mode="reflect", cval=0.0):
+    _check_output(output, "scipy.ndimage.prewitt")
+    return _adjoint(g, _edge_ops(g.ndim, axis, mode, np.array([1.0, 1.0, 1.0])))
+
+
+def _sobel_vjp(g, ans, input, axis=-1, output=None, mode="reflect", cval=0.0):
+    _check_output(output, "scipy.ndimage.sobel")
+    return _adjoint(g, _edge_ops(g.ndim, axis, mode, np.array([1.0, 2.0, 1.0])))
+
+
+defvjp_scipy(_MODULE, "prewitt", _prewitt_vjp)
+defvjp_scipy(_MODULE, "sobel", _sobel_vjp)
+
+
+def _laplace_vjp(g, ans, input, output=None, mode="reflect", cval=0.0, *, axes=None):
+    """A sum of second differences along each axis: the sum of their adjoints."""
+    _check_output(output, "scipy.ndimage.laplace")
+    support = _scipy("._ni_support")
+    axes = support._check_axes(axes, g.ndim)
+    modes = support._normalize_sequence(mode, len(axes))
+    weights = np.array([1.0, -2.0, 1.0])
+    return sum(_correlate1d_adjoint(g, weights, a, m, 0) for a, m in zip(axes, modes, strict=True))
+
+
+defvjp_scipy(_MODULE, "laplace", _laplace_vjp)
+
+
+def _derivative_ops(ndim, sigma, axes, mode, derivative, kwargs):
+    """For each axis of ``axes``: the ops of ``gaussian_filter`` differentiating along it."""
+    support = _scipy("._ni_support")
+    axes = support._check_axes(axes, ndim)
+    modes = support._normalize_sequence(mode, len(axes))
+    result = []
+    for axis, m in zip(axes, modes, strict=True):
+        order = [0] * ndim
+        order[axis] = derivative
+        truncate, radius = kwargs.get("truncate", 4.0), kwargs.get("radius")
+        result.append(_gaussian_filter_ops(ndim, sigma, order, m, truncate, radius))
+    return axes, modes, result
+
+
+def _gaussian_laplace_vjp(
+    g, ans, input, sigma, output=None, mode="reflect", cval=0.0, *, axes=None, **kwargs
+):
+    _check_output(output, "scipy.ndimage.gaussian_laplace")
+    support = _scipy("._ni_support")
+    checked = support._check_axes(axes, g.ndim)
+    sigmas = support._normalize_sequence(sigma, len(checked))
+    if len(checked) < g.ndim:  # SciPy sets sigma = 0 (no filtering) on the other axes
+        full = [0] * g.ndim
+        for s, a in zip(sigmas, checked, strict=True):
+            full[a] = s
+        sigmas = full
+    _, _, ops = _derivative_ops(g.ndim, sigmas, axes, mode, 2, kwargs)
+    return sum(_adjoint(g, op) for op in ops)
+
+
+defvjp_scipy(
+    _MODULE,
+    "gaussian_laplace",
+    _gaussian_laplace_vjp,
+    _refuse("scipy.ndimage.gaussian_laplace", "sigma"),
+)
+
+
+def _gaussian_gradient_magnitude_vjp(
+    g, ans, input, sigma, output=None, mode="reflect", cval=0.0, *, axes=None, **kwargs
+):
+    """``sqrt(sum_a d_a**2)``: each derivative's adjoint applied to ``g * d_a / ans``."""
+    _check_output(output, "scipy.ndimage.gaussian_gradient_magnitude")
+    axes, modes, ops = _derivative_ops(g.ndim, sigma, axes, mode, 1, kwargs)
+    scale = np.where(ans == 0, 0.0, g / np.where(ans == 0, 1.0, ans))  # 0 at a zero gradient
+    total = 0
+    for axis, m, op in zip(axes, modes, ops, strict=True):
+        order = [0] * g.ndim
+        order[axis] = 1
+        d = _scipy().gaussian_filter(input, sigma, order, mode=m, cval=cval, **kwargs)
+        total = total + _adjoint(scale * d, op)
+    return total
+
+
+defvjp_scipy(
+    _MODULE,
+    "gaussian_gradient_magnitude",
+    _gaussian_gradient_magnitude_vjp,
+    _refuse("scipy.ndimage.gaussian_gradient_magnitude", "sigma"),
+)
+
+
+# --- rank filters: the cotangent goes to the selected element ------------------------------------
+
+
+def _footprint(ndim, size, footprint, axes):
+    support = _scipy("._ni_support")
+    axes = support._check_axes(axes, ndim)
+    if footprint is None:
+        sizes = support._normalize_sequence(size, len(axes))
+        footprint = np.ones(tuple(int(s) for s in sizes), dtype=bool)
+    else:
+        footprint = np.asarray(footprint, dtype=bool)  # a mask given by the caller: no gradient
+    if len(axes) < ndim:
+        footprint = np.expand_dims(footprint, tuple(a for a in range(ndim) if a not in axes))
+    return axes, footprint
+
+
+def _per_axis(value, axes, ndim, fill):
+    values = _scipy("._ni_support")._normalize_sequence(value, len(axes))
+    full = [fill] * ndim
+    for v, a in zip(values, axes, strict=True):
+        full[a] = v
+    return full
+
+
+def _selected_vjp(g, ans, input, footprint, origins, modes, cval):
+    """Send ``g`` to the first window element (in C order of the footprint) equal to ``ans``."""
+    shape, kshape = g.shape, footprint.shape
+    xp = input
+    for axis, (k, o, m) in enumerate(zip(kshape, origins, modes, strict=True)):
+        xp = _extend(xp, axis, k // 2 + o, k - 1 - k // 2 - o, m, cval)
+    taken = np.zeros(shape, dtype=bool)
+    gp = np.zeros(xp.shape, dtype=g.dtype)
+    for offset in zip(*np.nonzero(footprint), strict=True):
+        window = tuple(slice(j, j + n) for j, n in zip(offset, shape, strict=True))
+        hit = (xp[window] == ans) & ~taken
+        taken = taken | hit
+        pad = [(j, p - j - n) for j, n, p in zip(offset, shape, xp.shape, strict=True)]
+        gp = gp + np.pad(np.where(hit, g, 0.0), pad)
+    for axis, (k, o, m) in enumerate(zip(kshape, origins, modes, strict=True)):
+        gp = _fold(gp, axis, k // 2 + o, shape[axis], m)
+    return gp
+
+
+def _rank_vjp(g, ans, input, size, footprint, mode, cval, origin, axes):
+    axes, footprint = _footprint(g.ndim, size, footprint, axes)
+    origins = _per_axis(origin, axes, g.ndim, 0)
+    modes = _per_axis(mode, axes, g.ndim, "constant")
+    return _selected_vjp(g, ans, input, footprint, origins, modes, cval)
+
+
+def _min_max_vjp(
+    g,
+    ans,
+    input,
+    size=None,
+    footprint=None,
+    output=None,
+    mode="reflect",
+    cval=0.0,
+    origin=0,
+    *,
+    axes=None,
+):
+    _check_output(output, "scipy.ndimage rank filter")
+    return _rank_vjp(g, ans, input, size, footprint, mode, cval, origin, axes)
+
+
+defvjp_scipy(_MODULE, "minimum_filter", _min_max_vjp)
+defvjp_scipy(_MODULE, "maximum_filter", _min_max_vjp)
+defvjp_scipy(_MODULE, "median_filter", _min_max_vjp)
+
+
+def _min_max_1d_vjp(g, ans, input, size, axis=-1, output=None, mode="reflect", cval=0.0, origin=0):
+    _check_output(output, "scipy.ndimage rank filter")
+    return _rank_vjp(g, ans, input, size, None, mode, cval, origin, (_axis(axis, g.ndim),))
+
+
+defvjp_scipy(_MODULE, "minimum_filter1d", _min_max_1d_vjp)
+defvjp_scipy(_MODULE, "maximum_filter1d", _min_max_1d_vjp)
+
+
+def _rank_filter_vjp(
+    g,
+    ans,
+    input,
+    rank,
+    size=None,
+    footprint=None,
+    output=None,
+    mode="reflect",
+    cval=0.0,
+    origin=0,
+    *,
+    axes=None,
+):
+    _check_output(output, "scipy.ndimage rank filter")
+    return _rank_vjp(g, ans, input, size, footprint, mode, cval, origin, axes)
+
+
+defvjp_scipy(_MODULE, "rank_filter", _rank_filter_vjp)
+
+
+def _percentile_filter_vjp(
+    g,
+    ans,
+    input,
+    percentile,
+    size=None,
+    footprint=None,
+    output=None,
+    mode="reflect",
+    cval=0.0,
+    origin=0,
+    *,
+    axes=None,
+):
+    _check_output(output, "scipy.ndimage rank filter")
+    return _rank_vjp(g, ans, input, size, footprint, mode, cval, origin, axes)
+
+
+defvjp_scipy(_MODULE, "percentile_filter", _percentile_filter_vjp)
+
+
+# --- interpolation at order 0 and 1: map_coordinates and the transforms built like it ----------
+# Along each axis a coordinate ``c`` is first mapped into the input's extent as the mode says
+# (``p``), then the output is ``(1 - f) * x[i] + f * x[i + 1]`` with ``i = floor(p)``,
+# ``f = p - i`` (order 1) or ``x[round(p)]`` (order 0), the indices extended like the mode;
+# several axes take the tensor product. 'constant' gives ``cval`` for a coordinate outside
+# ``[0, n - 1]``; 'grid-constant' interpolates towards ``cval`` beyond the edges. The gradient
+# in the coordinates is that of this piecewise-linear function; at a kink (an integer
+# coordinate, an edge of the extent) it is the one-sided derivative from above, and order 0 has
+# zero gradient in the coordinates.
+
+_INTERPOLATION_MODES = (
+    "nearest", "reflect", "grid-mirror", "mirror", "grid-wrap", "grid-constant", "constant",
+)  # fmt: skip
+
+
+def _check_interpolation(name, order, mode, output):
+    _check_output(output, name)
+    if order not in (0, 1):
+        raise not_differentiable(
+            name, f"order={order}: only order 0 and 1 have a rule yet; pass order=1"
+        )
+    if mode not in _INTERPOLATION_MODES:
+        raise not_differentiable(name, f"mode={mode!r} has no rule yet")
+
+
+def _coordinate_map(c, n, mode):
+    """``c`` mapped into the input's extent as SciPy's ``map_coordinate`` maps it, and the
+    derivative of the map (a constant: 1, -1 or 0). The map is made of recorded NumPy calls."""
+    one = np.ones(np.shape(c))
+    if mode in ("constant", "grid-constant"):
+        return c, one  # samples outside read cval
+    if mode == "nearest":
+        return np.clip(c, 0, n - 1), ((c >= 0) & (c <= n - 1)) * one
+    if n == 1:
+        return c * 0, 0 * one
+    low, high = c < 0, c > n - 1
+    if mode == "mirror":
+        period = 2 * n - 2
+        t = period * np.trunc(-c / period) + c
+        low_p, low_s = np.where(t <= 1 - n, t + period, -t), np.where(t <= 1 - n, 1.0, -1.0)
+        t = c - period * np.trunc(c / period)
+        high_p, high_s = np.where(t >= n, period - t, t), np.where(t >= n, -1.0, 1.0)
+    elif mode in ("reflect", "grid-mirror"):
+        period = 2 * n
+        t = np.where(c < -period, period * np.trunc(-c / period) + c, c)
+        near_zero = t > -1e-15  # SciPy's guard against -0.0 - 1 == -1
+        low_p = np.where(t < -n, t + period, np.where(near_zero, 1e-15, -t) - 1)
+        low_s = np.where(t < -n, 1.0, np.where(near_zero, 0.0, -1.0))
+        t = c - period * np.trunc(c / period)
+        high_p, high_s = np.where(t >= n, period - t - 1, t), np.where(t >= n, -1.0, 1.0)
+    elif mode == "grid-wrap":
+        low_p, low_s = c + n * (np.trunc((-1 - c) / n) + 1), one
+        high_p, high_s = c - n * np.trunc(c / n), one
+    else:
+        raise ValueError(f"mode={mode!r}")
+    p = np.where(low, low_p, np.where(high, high_p, c))
+    return p, np.where(low, low_s, np.where(high, high_s, 1.0))
+
+
+def _map_index(i, n, mode):
+    """Integer sample positions extended like the mode, and where they are real samples."""
+    if mode in ("grid-constant", "constant"):
+        return np.clip(i, 0, n - 1), (i >= 0) & (i < n)
+    if mode in ("reflect", "grid-mirror"):
+        i = np.mod(i, 2 * n)
+        return np.where(i >= n, 2 * n - 1 - i, i), True
+    if mode == "mirror":
+        if n == 1:
+            return i * 0, True
+        i = np.mod(i, 2 * n - 2)
+        return np.where(i >= n, 2 * n - 2 - i, i), True
+    if mode == "grid-wrap":
+        return np.mod(i, n), True
+    return np.clip(i, 0, n - 1), True
+
+
+def _sample_axis(c, n, mode, order):
+    """The two samples along one axis: ``[(index, weight, valid), ...]``, and ``dp/dc``."""
+    p, slope = _coordinate_map(c, n, mode)
+    if order == 0:  # SciPy rounds the mapped coordinate half up
+        i, valid = _map_index(np.floor(p + 0.5).astype(np.intp), n, mode)
+        return [(i, p * 0 + 1, valid), (i, p * 0, valid)], slope * 0
+    base = np.floor(p)
+    i0 = base.astype(np.intp)
+    fraction = p - base
+    samples = [(*_map_index(i0, n, mode), 1 - fraction), (*_map_index(i0 + 1, n, mode), fraction)]
+    return [(i, w, valid) for i, valid, w in samples], slope
+
+
+def _corners(shape, coordinates, mode, order):
+    """For each corner: which bits, its indices, where it counts (inside the extent and a real
+    sample, not ``cval``), where it is a real sample, and its weight along each axis."""
+    ndim = len(shape)
+    per_axis = [_sample_axis(coordinates[a], shape[a], mode, order)[0] for a in range(ndim)]
+    inside = True
+    if mode == "constant":  # no interpolation beyond the edges: the whole output is cval there
+        for a in range(ndim):
+            inside = inside & (coordinates[a] >= 0) & (coordinates[a] <= shape[a] - 1)
+    for bits in itertools.product((0, 1), repeat=ndim):
+        chosen = [per_axis[a][b] for a, b in enumerate(bits)]
+        index = tuple(i for i, _, _ in chosen)
+        valid = True
+        for _, _, v in chosen:
+            valid = valid & v
+        weights = [w for _, w, _ in chosen]
+        yield bits, index, valid & inside, valid, weights
+
+
+def _product(factors):
+    result = 1
+    for f in factors:
+        result = result * f
+    return result
+
+
+def _sample_input_vjp(g, shape, coordinates, mode, order):
+    total = 0
+    for _, index, valid, _, weights in _corners(shape, coordinates, mode, order):
+        total = total + scatter_add(np.where(valid, g * _product(weights), 0.0), index, shape)
+    return total
+
+
+def _sample_coordinates_vjp(g, input, coordinates, mode, cval, order):
+    """``g`` times the derivative of the interpolant along each axis, stacked."""
+    shape = input.shape
+    if order == 0:
+        return np.zeros(coordinates.shape, dtype=g.dtype)
+    slopes = [_sample_axis(coordinates[a], n, mode, order)[1] for a, n in enumerate(shape)]
+    rows = [0] * len(shape)
+    inside = True
+    if mode == "constant":  # cval, a constant, outside the extent
+        for a in range(len(shape)):
+            inside = inside & (coordinates[a] >= 0) & (coordinates[a] <= shape[a] - 1)
+    for bits, index, _, sample, weights in _corners(shape, coordinates, mode, order):
+        value = np.where(sample, input[index], cval)
+        for a in range(len(shape)):
+            sign = 1.0 if bits[a] else -1.0
+            others = _product(w for b, w in enumerate(weights) if b != a)
+            rows[a] = rows[a] + sign * others * value
+    return np.stack([g * inside * s * r for s, r in zip(slopes, rows, strict=True)])
+
+
+def _map_coordinates_input_vjp(
+    g, ans, input, coordinates, output=None, order=3, mode="constant", cval=0.0, prefilter=True
+):
+    """Each output's cotangent, split over its 2**ndim neighbours by the interpolation weights."""
+    _check_interpolation("scipy.ndimage.map_coordinates", order, mode, output)
+    return _sample_input_vjp(g, input.shape, coordinates, mode, order)
+
+
+def _map_coordinates_coordinates_vjp(
+    g, ans, input, coordinates, output=None, order=3, mode="constant", cval=0.0, prefilter=True
+):
+    _check_interpolation("scipy.ndimage.map_coordinates", order, mode, output)
+    if not isinstance(input, np.ndarray):
+        input = np.asarray(input, dtype=float)  # a nested list: a constant
+    return _sample_coordinates_vjp(g, input, coordinates, mode, cval, order)
+
+
+defvjp_scipy(
+    _MODULE, "map_coordinates", _map_coordinates_input_vjp, _map_coordinates_coordinates_vjp
+)
+
+
+def _grid(shape):
+    return np.indices(shape, dtype=float)
+
+
+def _shift_input_vjp(
+    g, ans, input, shift, output=None, order=3, mode="constant", cval=0.0, prefilter=True
+):
+    """``shift`` samples the input at ``o - shift``: map_coordinates' rule at those points."""
+    _check_interpolation("scipy.ndimage.shift", order, mode, output)
+    shifts = _scipy("._ni_support")._normalize_sequence(shift, g.ndim)
+    coordinates = np.stack([_grid(g.shape)[a] - shifts[a] for a in range(g.ndim)])
+    return _sample_input_vjp(g, input.shape, coordinates, mode, order)
+
+
+def _shift_shift_vjp(
+    g, ans, input, shift, output=None, order=3, mode="constant", cval=0.0, prefilter=True
+):
+    _check_interpolation("scipy.ndimage.shift", order, mode, output)
+    grid = _grid(g.shape)
+    if np.ndim(shift) == 0:
+        coordinates = grid - shift
+    else:
+        coordinates = grid - np.reshape(shift, (-1,) + (1,) * g.ndim)
+    gc = _sample_coordinates_vjp(g, input, coordinates, mode, cval, order)
+    total = -np.sum(gc, axis=tuple(range(1, gc.ndim)))
+    return np.sum(total) if np.ndim(shift) == 0 else np.reshape(total, np.shape(shift))
+
+
+defvjp_scipy(_MODULE, "shift", _shift_input_vjp, _shift_shift_vjp)
+
+
+def _zoom_vjp(
+    g,
+    ans,
+    input,
+    zoom,
+    output=None,
+    order=3,
+    mode="constant",
+    cval=0.0,
+    prefilter=True,
+    *,
+    grid_mode=False,
+):
+    """Output sample ``o`` reads the input at ``o * (n_in - 1) / (n_out - 1)`` (or the grid
+    form ``(o + 0.5) * n_in / n_out - 0.5`` with ``grid_mode``)."""
+    zooms = _scipy("._ni_support")._normalize_sequence(zoom, input.ndim)
+    if all(z == 1 for z in zooms) and prefilter:  # SciPy returns a copy of the input
+        return g
+    _check_interpolation("scipy.ndimage.zoom", order, mode, output)
+    grid = _grid(g.shape)
+    rows = []
+    for a, (n_in, n_out) in enumerate(zip(input.shape, g.shape, strict=True)):
+        if grid_mode:
+            rows.append((grid[a] + 0.5) * (n_in / n_out) - 0.5)
+        else:
+            rows.append(grid[a] * ((n_in - 1) / (n_out - 1) if n_out > 1 else 1.0))
+    return _sample_input_vjp(g, input.shape, np.stack(rows), mode, order)
+
+
+defvjp_scipy(_MODULE, "zoom", _zoom_vjp, _refuse("scipy.ndimage.zoom", "zoom"))
+
+
+def _affine_coordinates(out_shape, ndim, matrix, offset):
+    matrix = np.asarray(matrix, dtype=float)  # the transform is a constant here
+    if matrix.ndim == 2 and matrix.shape[1] == ndim + 1 and matrix.shape[0] in (ndim, ndim + 1):
+        offset, matrix = matrix[:ndim, ndim], matrix[:ndim, :ndim]
+    offset = np.asarray(_scipy("._ni_support")._normalize_sequence(offset, ndim), dtype=float)
+    grid = _grid(out_shape)
+    if matrix.ndim == 1:
+        return grid * matrix[:, None].reshape((-1,) + (1,) * len(out_shape)) + offset.reshape(
+            (-1,) + (1,) * len(out_shape)
+        )
+    return np.tensordot(matrix, grid, axes=1) + offset.reshape((-1,) + (1,) * len(out_shape))
+
+
+def _affine_transform_vjp(
+    g,
+    ans,
+    input,
+    matrix,
+    offset=0.0,
+    output_shape=None,
+    output=None,
+    order=3,
+    mode="constant",
+    cval=0.0,
+    prefilter=True,
+):
+    """The input is sampled at ``matrix @ o + offset``: map_coordinates' rule there."""
+    _check_interpolation("scipy.ndimage.affine_transform", order, mode, output)
+    coordinates = _affine_coordinates(g.shape, input.ndim, matrix, offset)
+    return _sample_input_vjp(g, input.shape, coordinates, mode, order)
+
+
+defvjp_scipy(
+    _MODULE,
+    "affine_transform",
+    _affine_transform_vjp,
+    _refuse("scipy.ndimage.affine_transform", "the matrix"),
+    _refuse("scipy.ndimage.affine_transform", "the offset"),
+)
+
+
+def _rotate_vjp(
+    g,
+    ans,
+    input,
+    angle,
+    axes=(1, 0),
+    reshape=True,
+    output=None,
+    order=3,
+    mode="constant",
+    cval=0.0,
+    prefilter=True,
+):
+    """SciPy's rotation as one affine map over all axes (the identity off the rotation plane)."""
+    _check_interpolation("scipy.ndimage.rotate", order, mode, output)
+    special = sys.modules["scipy.special"]
+    ndim = input.ndim
+    axes = sorted(a + ndim if a < 0 else a for a in axes)
+    c, s = special.cosdg(angle), special.sindg(angle)
+    rotation = np.array([[c, s], [-s, c]])
+    in_plane = np.array([input.shape[a] for a in axes])
+    out_plane = np.array([g.shape[a] for a in axes])
+    offset_plane = (in_plane - 1) / 2 - rotation @ ((out_plane - 1) / 2)
+    matrix, offset = np.eye(ndim), np.zeros(ndim)
+    matrix[np.ix_(axes, axes)] = rotation
+    offset[axes] = offset_plane
+    coordinates = _affine_coordinates(g.shape, ndim, matrix, offset)
+    return _sample_input_vjp(g, input.shape, coordinates, mode, order)
+
+
+defvjp_scipy(_MODULE, "rotate", _rotate_vjp, _refuse("scipy.ndimage.rotate", "angle"))

@@ -1,0 +1,93 @@
+"""Cases for the rules of scipy.ndimage (ndgrad/_rules/scipy_ndimage.py).
+
+Every boundary mode is checked for the correlations; the filters built on them run one call per
+mode family. Rank filters use inputs without ties (``R``), so the selected element is unique.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.ndimage as ndi
+
+from ._case import Case, R, U, calls
+
+_MODES = ["reflect", "mirror", "nearest", "wrap", "constant", "grid-wrap"]
+_X = (R(4, 5),)
+_IMODES = ["nearest", "reflect", "mirror", "grid-wrap", "grid-constant", "constant"]
+
+
+def _coordinates(*shape):
+    """Sample points around and beyond a (4, 5) input, kept off the integers (the kinks)."""
+    c = np.stack([U(*shape) * 4 + 1.5, U(*shape) * 5 + 2])
+    return np.where(np.abs(c - np.round(c)) < 0.1, c + 0.25, c)
+
+
+CASES = {
+    ndi.correlate1d: Case(
+        calls((R(3, 4), R(3)), mode=_MODES, origin=[-1])
+        + calls((R(6), R(4)), origin=[0, 1])
+        + calls((R(3, 4), R(2)), axis=[0], mode=["reflect", "constant"], cval=[0.5])
+    ),
+    ndi.convolve1d: Case(calls((R(6), R(4)), mode=_MODES, origin=[1])),
+    ndi.correlate: Case(
+        calls((R(3, 4), R(3, 2)), mode=_MODES, origin=[(1, -1)], cval=[0.5])
+        + calls((R(3, 2, 4), R(2, 3)), axes=[(0, 2)])
+    ),
+    ndi.convolve: Case(calls((R(3, 4), R(2, 3)), mode=_MODES[::2], origin=[(-1, 1)])),
+    ndi.gaussian_filter1d: Case(calls((R(7),), sigma=[0.8], order=[0, 2], mode=_MODES)),
+    ndi.gaussian_filter: Case(
+        calls(_X, sigma=[(1.0, 0.6)], order=[0, (1, 2)], mode=["reflect", "wrap", "constant"])
+        + calls((R(3, 2, 4),), sigma=[0.7], axes=[(0, 2)], truncate=[2.0])
+    ),
+    ndi.uniform_filter1d: Case(calls((R(7),), size=[2, 3], mode=_MODES, origin=[-1])),
+    ndi.uniform_filter: Case(calls(_X, size=[(3, 2)], mode=_MODES, origin=[(0, -1)])),
+    ndi.sobel: Case(calls(_X, axis=[0, -1], mode=["reflect", "nearest", "constant"])),
+    ndi.prewitt: Case(calls(_X, axis=[0, -1], mode=["mirror", "wrap"])),
+    ndi.laplace: Case(calls(_X, mode=_MODES) + calls((R(3, 2, 4),), axes=[(0, 2)])),
+    ndi.gaussian_laplace: Case(calls(_X, sigma=[0.8, (1.0, 0.6)], mode=["reflect", "constant"])),
+    ndi.gaussian_gradient_magnitude: Case(
+        calls((R(3, 4),), sigma=[0.8], mode=["wrap"])
+        + calls((R(3, 2, 4),), sigma=[0.7], axes=[(1, 2)])
+    ),
+    ndi.minimum_filter: Case(
+        calls(_X, size=[3], mode=_MODES) + calls(_X, footprint=[[[1, 0, 1], [0, 1, 1]]])
+    ),
+    ndi.maximum_filter: Case(
+        calls(_X, size=[(2, 3)], mode=_MODES, origin=[(0, 1)])
+        + calls(_X, footprint=[[[1, 0, 1], [0, 1, 1]]], mode=["constant"], cval=[0.1])
+    ),
+    ndi.median_filter: Case(
+        calls(_X, size=[3], mode=["reflect", "constant"]) + calls((R(7),), size=[4])
+    ),
+    ndi.minimum_filter1d: Case(calls(_X, size=[3], axis=[0], mode=["reflect", "wrap"])),
+    ndi.maximum_filter1d: Case(calls(_X, size=[2], origin=[-1], mode=["mirror", "nearest"])),
+    ndi.rank_filter: Case(calls(_X, rank=[1], size=[3])),
+    ndi.map_coordinates: Case(
+        calls((R(4, 5), _coordinates(3)), order=[1], mode=_IMODES, cval=[0.4])
+        + calls((R(4, 5), _coordinates(2)), order=[0])
+    ),
+    ndi.shift: Case(
+        calls((R(4, 5), np.array([0.3, -1.6])), (R(6), np.array(0.7)), order=[1], mode=_IMODES)
+    ),
+    ndi.zoom: Case(
+        calls(_X, zoom=[(1.5, 0.7)], order=[0, 1], mode=["nearest", "mirror"])
+        + calls(_X, zoom=[1.3], order=[1], mode=["grid-wrap"], grid_mode=[True])
+    ),
+    ndi.affine_transform: Case(
+        calls(
+            _X,
+            matrix=[[[0.9, 0.2], [-0.3, 1.1]], [0.9, 1.2]],
+            offset=[(0.3, -0.2)],
+            order=[1],
+            mode=["reflect", "constant"],
+        )
+        + calls(
+            _X, matrix=[[[0.9, 0.2, 0.5], [-0.3, 1.1, 0.1]]], output_shape=[(3, 6)], order=[0, 1]
+        )
+    ),
+    ndi.rotate: Case(
+        calls(_X, angle=[17.0], order=[1], mode=["nearest", "grid-constant"])
+        + calls((R(3, 4, 2),), angle=[30.0], axes=[(0, 2)], reshape=[False], order=[1])
+    ),
+    ndi.percentile_filter: Case(calls(_X, percentile=[70], size=[(2, 3)], mode=["wrap"])),
+}
