@@ -76,7 +76,6 @@ CASES = [
     fd("fft.rfft", lambda x: np.abs(scipy.fft.rfft(x)), X),
     fd("fft.rfft-plus-term", lambda x: np.sum(np.abs(scipy.fft.rfft(x))) + np.sum(x), X),
     fd("fft.fftn-ortho", lambda x: np.abs(scipy.fft.fftn(x.reshape(2, -1), norm="ortho")), X[:4]),
-    err("fft.dct", lambda x: scipy.fft.dct(x), X, nd.NotDifferentiableError, r"scipy\.fft\.dct"),
     err("fft.dct", lambda x: scipy.fft.dct(x, norm="ortho"), X, nd.NotDifferentiableError, r"scipy\.fft\.dct"),
     err("signal.fftconvolve", lambda x: scipy.signal.fftconvolve(x, X), X, nd.NotDifferentiableError, r"scipy\.signal\.fftconvolve"),
 ]  # fmt: skip
