@@ -46,7 +46,8 @@ __all__ = ["SCIPY_TABLES", "cover", "defvjp_scipy", "scipy_coverage"]
 SCIPY_TABLES: dict[str, dict[str, str]] = {}
 _WHY: dict[str, str] = {}  # "module.name" -> why it raises
 _installed: dict[int, Any] = {}  # id(original) -> wrapper (the originals are kept alive below)
-_wrapped: dict[int, Any] = {}  # id(wrapper) -> original
+# id(wrapper) -> (wrapper, original); the wrapper is kept so that its id is never reused
+_wrapped: dict[int, tuple[Any, Any]] = {}
 _originals: list[Any] = []
 
 
@@ -121,7 +122,7 @@ def _install(pairs: Iterable[tuple[Any, Any]]) -> None:
         if old is not None and old is not wrapper:  # a rule replaces an earlier wrapper
             by_id[id(old)] = wrapper
         _installed[id(original)] = wrapper
-        _wrapped[id(wrapper)] = original
+        _wrapped[id(wrapper)] = (wrapper, original)
     if not by_id:
         return
     for module_name, module in list(sys.modules.items()):
@@ -211,8 +212,9 @@ def defvjp_scipy(module_name: str, name: str, *rules: Any) -> None:
 
     def register(module: Any) -> None:
         func = getattr(module, name)
-        if id(func) in _wrapped:  # classified by ``cover`` first: give the rule to the original
-            func = _wrapped[id(func)]
+        entry = _wrapped.get(id(func))
+        if entry is not None and entry[0] is func:  # classified by ``cover`` first
+            func = entry[1]  # give the rule to the original
         wrapper = defvjp(func, *rules, name=f"{module_name}.{name}")
         SCIPY_TABLES.setdefault(module_name, {})[name] = "rule"
         _originals.append(func)
