@@ -18,7 +18,16 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ndgrad import _graph
 from ndgrad._errors import not_differentiable
-from ndgrad._graph import NO_KWARGS, OUTPUT, Edge, LeafNode, Node, grad_enabled, make_edge
+from ndgrad._graph import (
+    NO_KWARGS,
+    OUTPUT,
+    Edge,
+    LeafNode,
+    Node,
+    grad_enabled,
+    make_edge,
+    scope_depth,
+)
 from ndgrad._registry import (
     NO_GRADIENT,
     TRACED_THROUGH,
@@ -736,7 +745,15 @@ def primitive(func: Callable[..., Any], prim: Primitive) -> Callable[..., Any]:
     """Wrap a user's function so that calling it on arrays that require grad records a node."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return call_primitive(prim, func, args, kwargs)
+        if scope_depth.get() == 0:
+            return call_primitive(prim, func, args, kwargs)
+        # It computes on plain arrays: buffers it allocates must stay plain (compiled code such
+        # as scipy.fft refuses a GradArray ``out``), as in backward.
+        token = scope_depth.set(0)
+        try:
+            return call_primitive(prim, func, args, kwargs)
+        finally:
+            scope_depth.reset(token)
 
     wrapper.__wrapped__ = func  # type: ignore[attr-defined]
     wrapper.__name__ = getattr(func, "__name__", "primitive")
