@@ -19,8 +19,10 @@ identity): its adjoint sums the cotangent back onto the entries the extension co
 ``A y = B x + a[0] zi`` (``zi`` padded to the signal length) and ``w = A^-H g`` (the filter
 ``1/A`` run backwards on ``g``): ``x`` gets ``B^H w``, ``b[k]`` gets ``<w, x delayed by k>``,
 ``a[k]`` gets ``-<w, y delayed by k>`` (plus ``<w, zi>`` for ``a[0]``), ``zi`` gets
-``conj(a[0]) w`` over its first samples. The final state ``zf`` has no rule: a nonzero
-cotangent for it raises (``filtfilt`` discards it, and differentiates in ``x``).
+``conj(a[0]) w`` over its first samples. The final state ``zf`` differentiates too: it is the
+zero-input response that follows, ``zf[m] = sum_j (a[j] / a[0]) t[m - j]`` for the output
+``t`` of ``x`` extended by zeros, so its cotangent joins ``g`` on that extension.
+``filtfilt`` is traced and differentiates in ``x``.
 ``sosfilt`` is the cascade of its sections' ``lfilter`` and differentiates in ``sos`` and
 ``x`` (``zi`` raises).
 
@@ -211,33 +213,47 @@ def _delayed_products(w, z, taps):
 def _lfilter_cotangent(which, g, ans, b, a, x, axis, zi):
     """Cotangent of ``b``, ``a``, ``x`` or ``zi`` (``which`` 0 to 3) of ``lfilter``."""
     lfilter = _signal().lfilter
-    if zi is not None:
-        g, g_zf = g
-        if np.any(g_zf != 0):
-            raise not_differentiable(
-                f"{_MODULE}.lfilter with respect to its final state zf", "no rule for zf"
-            )
-        ans = ans[0]
-    g = np.moveaxis(g, axis, -1)
-    n = g.shape[-1]
+    xl = np.moveaxis(x, axis, -1)
+    n = xl.shape[-1]
+    taps = max(len(a), len(b)) - 1
+    extra_a = None
+    if zi is None:
+        g = np.moveaxis(g, axis, -1)
+        yl = np.moveaxis(ans, axis, -1)
+    else:
+        # The final state is the zero-input response that follows: with x extended by taps
+        # zeros, the tail t of the output satisfies zf[m] = sum_j (a[j] / a[0]) t[m - j].
+        g_y, g_zf = (np.moveaxis(c, axis, -1) for c in g)
+        zil = np.moveaxis(zi, axis, -1)
+        xl = np.concatenate([xl, np.zeros((*xl.shape[:-1], taps), dtype=xl.dtype)], axis=-1)
+        yl = lfilter(b, a, xl, axis=-1, zi=zil)[0]
+        tail = yl[..., n:]
+        an = a / a[0]
+        g_tail = [
+            np.sum(np.conj(an[: taps - k]) * g_zf[..., k : k + len(an[: taps - k])], axis=-1)
+            for k in range(taps)
+        ]
+        g = np.concatenate([g_y, np.stack(g_tail, axis=-1)], axis=-1)
+        if which == 1:  # zf depends on a / a[0] directly too
+            g_an = _delayed_products(g_zf, tail, len(a))
+            a0 = np.conj(a[0])
+            first = np.sum(g_an * np.conj(a)) / (a0 * a0)
+            zeros = np.zeros(len(a) - 1, dtype=first.dtype)
+            extra_a = g_an / a0 - np.concatenate([first[None], zeros])
     if which == 2:  # x: B^H A^-H g, the conjugate filter run backwards
         c = np.flip(lfilter(np.conj(b), np.conj(a), np.flip(g, -1), axis=-1), -1)
-        return _real_like(np.moveaxis(c, -1, axis), x)
+        return _real_like(np.moveaxis(c[..., :n], -1, axis), x)
     w = np.flip(lfilter(np.ones(1), np.conj(a), np.flip(g, -1), axis=-1), -1)  # A^-H g
     if which == 0:
-        return _real_like(_delayed_products(w, np.moveaxis(x, axis, -1), len(b)), b)
-    taps = max(len(a), len(b)) - 1
+        return _real_like(_delayed_products(w, xl, len(b)), b)
     if which == 1:
-        c = -_delayed_products(w, np.moveaxis(ans, axis, -1), len(a))
+        c = -_delayed_products(w, yl, len(a))
         if zi is not None:  # A y = B x + a[0] zi: a[0] also scales the initial state
-            z = np.moveaxis(zi, axis, -1)[..., :n]
-            first = np.sum(w[..., : z.shape[-1]] * np.conj(z))
+            first = np.sum(w[..., :taps] * np.conj(zil))
             c = c + np.concatenate([first[None], np.zeros(len(a) - 1, dtype=first.dtype)])
+            c = c + extra_a
         return _real_like(c, a)
-    c = np.conj(a[0]) * w[..., :taps]
-    if n < taps:
-        c = np.concatenate([c, np.zeros((*c.shape[:-1], taps - n), dtype=c.dtype)], axis=-1)
-    c = np.moveaxis(c, -1, axis)
+    c = np.moveaxis(np.conj(a[0]) * w[..., :taps], -1, axis)
     summed = tuple(i for i, (m, k) in enumerate(zip(zi.shape, c.shape, strict=True)) if m < k)
     return _real_like(np.sum(c, axis=summed, keepdims=True) if summed else c, zi)
 

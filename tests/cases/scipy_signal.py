@@ -38,7 +38,7 @@ def _correlate2d(in1, in2, fillvalue=0, **kwargs):
 
 
 def _lfilter_zi(b, a, x, zi, axis=-1):
-    return ss.lfilter(b, a, x, axis=axis, zi=zi)[0]
+    return ss.lfilter(b, a, x, axis=axis, zi=zi)  # (y, zf): both outputs are checked
 
 
 CASES = {
@@ -83,8 +83,15 @@ CASES = {
     ),
 }
 
-# lfilter with an initial state: checked through a call that keeps y (zf has no rule)
+# lfilter with an initial state (a second output, so a second case for the same rule)
 LFILTER_ZI = Case(
-    calls((_B, _A, R(8), R(2)), (_B, _A, R(1), R(2))) + calls((_B, _A, R(7, 2), R(2, 2)), axis=[0]),
+    calls(
+        (_B, _A, R(8), R(2)),
+        (_B, _A, R(1), R(2)),
+        (R(4), _A, R(6), R(3)),
+        (R(2), np.array([1.2, 0.3, -0.2, 0.1]), R(6), R(3)),
+        (_B + 0.1j, _A, C(6), C(2)),
+    )
+    + calls((_B, _A, R(7, 2), R(2, 2)), axis=[0]),
     call=_lfilter_zi,
 )
