@@ -58,9 +58,6 @@ SKLEARN_CYTHON = (
 )
 XFAIL = {
     **ISSUE12,
-    "preprocessing.robust_scale": "silently wrong: RobustScaler.fit calls "
-    "np.transpose(quantiles) on a Python list of GradArrays; NumPy converts the list in C "
-    "(__array_function__ does not look inside lists), so scale_ loses its graph",
     "pairwise.chi2_kernel": SKLEARN_CYTHON.format("_chi2_kernel_fast"),
     "pairwise.additive_chi2_kernel": SKLEARN_CYTHON.format("_additive_chi2_kernel_fast"),
     "pairwise.haversine_distances": SKLEARN_CYTHON.format("DistanceMetric haversine"),
@@ -114,10 +111,10 @@ _CASES = [
 CASES = [c if c.id not in XFAIL else fd(c.id, c.f, c.x, xfail=XFAIL[c.id]) for c in _CASES]
 CASES += [
     # compiled SciPy distance code: refused by name
-    err("pairwise.manhattan_distances", _wrt_x(lambda x: pw.manhattan_distances(x, B)), A, nd.NotDifferentiableError, CDIST),
-    err("pairwise.laplacian_kernel", _wrt_x(lambda x: pw.laplacian_kernel(x, B, gamma=0.4)), A, nd.NotDifferentiableError, CDIST),
-    err("pairwise.pairwise_distances-cityblock", _wrt_x(lambda x: pw.pairwise_distances(x, B, metric="cityblock")), A, nd.NotDifferentiableError, CDIST),
-    err("pairwise.pairwise_distances-scipy-metric", _wrt_x(lambda x: pw.pairwise_distances(x, B, metric="braycurtis")), A, nd.NotDifferentiableError, CDIST),
+    fd("pairwise.manhattan_distances", _wrt_x(lambda x: pw.manhattan_distances(x, B)), A),
+    fd("pairwise.laplacian_kernel", _wrt_x(lambda x: pw.laplacian_kernel(x, B, gamma=0.4)), A),
+    fd("pairwise.pairwise_distances-cityblock", _wrt_x(lambda x: pw.pairwise_distances(x, B, metric="cityblock")), A),
+    fd("pairwise.pairwise_distances-scipy-metric", _wrt_x(lambda x: pw.pairwise_distances(x, B, metric="braycurtis")), A),
     fd("pairwise.rbf_kernel-self", _wrt_x(lambda x: pw.rbf_kernel(x, gamma=0.4)), A, xfail="issue 12: euclidean_distances(X, X) zeroes the diagonal with np.fill_diagonal, refused (NotDifferentiableError) instead of recorded as item assignment"),
     # Box-Cox / Yeo-Johnson fit lambda with scipy.optimize.brent: a solver, refused by name
     err("preprocessing.power_transform", _wrt_x(pre.power_transform), POS, nd.NotDifferentiableError, r"scipy\.optimize\.fminbound"),

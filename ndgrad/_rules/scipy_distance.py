@@ -1,0 +1,352 @@
+"""Gradient rules for ``scipy.spatial.distance``: ``cdist``, ``pdist``, ``squareform`` and more.
+
+A rule is ``rule(g, ans, *args, **kwargs) -> cotangent`` for one positional argument, ``g`` the
+cotangent of the output; it is written with NumPy calls (and the wrapped ``squareform``), so it
+differentiates again. Registration is lazy (``defvjp_scipy``): importing ndgrad does not import
+SciPy, and the rules appear when ``scipy.spatial.distance`` is imported.
+
+``cdist(XA, XB, metric, **kwargs)`` and ``pdist(X, metric, **kwargs)`` differentiate in their
+points for the metrics ``euclidean``, ``sqeuclidean``, ``cityblock``, ``minkowski`` (``p >= 1``),
+``chebyshev``, ``cosine``, ``correlation``, ``seuclidean``, ``mahalanobis``, ``braycurtis``,
+``canberra`` and ``jensenshannon`` (and SciPy's aliases of these names), with the weights ``w``
+where SciPy takes them. When ``V`` (``seuclidean``) or ``VI`` (``mahalanobis``) is not given,
+SciPy estimates it from the points themselves, and the gradient includes that dependence. The
+boolean metrics (``hamming``, ``jaccard``, ``dice``, ...) are piecewise constant in float
+points: their gradient is zero. A callable metric, or ``w`` with a metric whose rule does not
+take it, raises ``NotDifferentiableError`` when the gradient is asked for. ``V``, ``VI``, ``w``
+and ``p`` are keywords and get no gradient (passing one that requires grad raises).
+
+Conventions at non-differentiable points (the subgradients PyTorch's ``cdist`` uses):
+
+- coincident points (distance 0) of ``euclidean``, ``seuclidean``, ``mahalanobis``,
+  ``minkowski`` and ``jensenshannon``: gradient 0 (never NaN), so the zero diagonal of
+  ``pdist``/``cdist(X, X)`` contributes nothing;
+- ``|u_k - v_k|`` at a tie (``cityblock``, ``minkowski`` with ``p = 1``, ``canberra``,
+  ``braycurtis``): ``sign(0) = 0``;
+- ``chebyshev``: the cotangent goes to the coordinates attaining the maximum, split evenly
+  among ties (as ``np.max``);
+- ``canberra`` coordinates with ``u_k = v_k = 0`` (SciPy counts them as 0): gradient 0;
+- ``jensenshannon`` at a zero entry of a probability vector: the derivative is unbounded there
+  (``log 0``) and the gradient is not finite; keep entries positive.
+
+Memory: the metrics without a matrix-product form (``cityblock``, ``minkowski``,
+``chebyshev``, ``braycurtis``, ``canberra``, ``jensenshannon``) form an ``(m, n, d)`` array of
+coordinate differences in the backward pass. ``pdist`` is differentiated as ``cdist(X, X)``
+with half the symmetric cotangent ``squareform(g) / 2``.
+
+``correlation(u, v, w, centered)`` (and ``cosine``, which SciPy computes through it) has a rule
+because SciPy calls ``math.sqrt`` on a float there; ``minkowski(u, v, p, w)`` (and ``euclidean``
+and ``seuclidean``, which SciPy computes through it) has one because SciPy calls
+``scipy.linalg.norm``, and so that coincident points get gradient 0. The other per-pair
+functions are NumPy code and are traced (``scipy_functions``). ``directed_hausdorff`` is
+Cython returning Python floats: it raises.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+
+from ndgrad._errors import not_differentiable
+from ndgrad._rules._scipy import defvjp_scipy
+
+_MODULE = "scipy.spatial.distance"
+
+# Boolean metrics: piecewise constant in float points, so zero gradient.
+_BOOLEAN = frozenset(
+    ("hamming", "jaccard", "dice", "kulczynski1", "rogerstanimoto", "russellrao",
+     "sokalmichener", "sokalsneath", "yule"),
+)  # fmt: skip
+# Metrics whose rule accepts the weights ``w``.
+_WEIGHTED = frozenset(
+    ("euclidean", "sqeuclidean", "cityblock", "minkowski", "braycurtis", "canberra", "cosine",
+     "correlation"),
+)  # fmt: skip
+
+
+def _distance() -> Any:
+    return sys.modules[_MODULE]
+
+
+def _canonical(func: str, metric: Any, kwargs: dict[str, Any]) -> str:
+    """SciPy's canonical name of ``metric``, or an error naming what has no gradient."""
+    if callable(metric):
+        raise not_differentiable(
+            f"{_MODULE}.{func} with a callable metric",
+            "SciPy calls it on plain rows; compute the distances with NumPy broadcasting "
+            "instead, e.g. metric(XA[:, None, :], XB[None, :, :]), which differentiates",
+        )
+    info = _distance()._METRIC_ALIAS.get(str(metric).lower())
+    if info is None:
+        raise not_differentiable(f"{_MODULE}.{func} with metric={metric!r}", "no rule")
+    name = str(info.canonical_name)
+    if kwargs.get("w") is not None and name not in _WEIGHTED | _BOOLEAN:
+        raise not_differentiable(
+            f"{_MODULE}.{func} with metric={name!r} and weights w", "no rule for w"
+        )
+    if name == "minkowski" and not kwargs.get("p", 2) >= 1:
+        raise not_differentiable(
+            f"{_MODULE}.{func} with metric='minkowski' and p < 1",
+            "the distance is not differentiable where a coordinate difference is 0",
+        )
+    return name
+
+
+def _safe_div(g, d):
+    """``g / d`` and 0 where ``d == 0``: the subgradient at coincident points."""
+    zero = d == 0
+    return np.where(zero, 0.0, g / np.where(zero, 1.0, d))
+
+
+def _safe_power(x, p):
+    """``x ** p`` for ``x >= 0``, 0 where ``x == 0`` (``p > 0``) with a finite derivative."""
+    zero = x == 0
+    return np.where(zero, 0.0, np.where(zero, 1.0, x) ** p)
+
+
+def _bilinear(h, xa, xb):
+    """Cotangents of ``xa``, ``xb`` for ``sum_ij h_ij <xa_i - xb_j, xa_i - xb_j> / 2``."""
+    ga = np.sum(h, axis=1)[:, None] * xa - h @ xb
+    gb = np.sum(h, axis=0)[:, None] * xb - np.swapaxes(h, 0, 1) @ xa
+    return ga, gb
+
+
+def _quadratic_form_grad(h, xa, xb):
+    """``sum_ij h_ij (xa_i - xb_j)(xa_i - xb_j)^T``, a ``(d, d)`` matrix, by matrix products."""
+    ta = np.swapaxes(xa, 0, 1)
+    tb = np.swapaxes(xb, 0, 1)
+    cross = ta @ h @ xb
+    return (
+        (ta * np.sum(h, axis=1)) @ xa
+        + (tb * np.sum(h, axis=0)) @ xb
+        - cross
+        - np.swapaxes(cross, 0, 1)
+    )
+
+
+def _centered_cotangent(gc, w):
+    """VJP of ``u - average(u, weights=w)`` along the last axis: subtract ``w~ * sum(gc)``."""
+    n = gc.shape[-1]
+    share = np.full(n, 1.0 / n) if w is None else w / np.sum(w)
+    return gc - share * np.sum(gc, axis=-1, keepdims=True)
+
+
+def _cosine_pairs(g, d, xa, xb, w, centered):
+    """Cotangents for ``1 - <u, v>_w / (|u|_w |v|_w)`` over all pairs (``correlation`` if
+    ``centered``): ``d/du = w (c u / |u|^2 - v / (|u| |v|))`` with ``c = 1 - d``."""
+    if centered:
+        xa = xa - np.average(xa, axis=1, weights=w)[:, None]
+        xb = xb - np.average(xb, axis=1, weights=w)[:, None]
+    wt = 1.0 if w is None else w
+    na = np.sqrt(np.sum(wt * xa * xa, axis=1))
+    nb = np.sqrt(np.sum(wt * xb * xb, axis=1))
+    ua = xa / na[:, None]
+    ub = xb / nb[:, None]
+    gc = g * (1 - d)
+    ga = wt * ((np.sum(gc, axis=1)[:, None] * ua - g @ ub) / na[:, None])
+    gb = wt * ((np.sum(gc, axis=0)[:, None] * ub - np.swapaxes(g, 0, 1) @ ua) / nb[:, None])
+    if centered:
+        ga, gb = _centered_cotangent(ga, w), _centered_cotangent(gb, w)
+    return ga, gb
+
+
+def _broadcast_pairs(name, g, d, xa, xb, kwargs):
+    """``(m, n, d)`` cotangents of ``u = xa[:, None]`` and ``v = xb[None]`` for the metrics
+    that are sums over coordinates without a matrix-product form."""
+    u = xa[:, None, :]
+    v = xb[None, :, :]
+    diff = u - v
+    gg = g[:, :, None]
+    w = kwargs.get("w")
+    wt = 1.0 if w is None else w
+    if name == "cityblock":
+        gu = gg * wt * np.sign(diff)
+        return gu, -gu
+    if name == "minkowski":
+        p = kwargs.get("p", 2)
+        if p == np.inf:
+            return _broadcast_pairs("chebyshev", g, d, xa, xb, {})
+        # d/du_k = w_k sign(u_k - v_k) |u_k - v_k|^(p-1) / d^(p-1); powers of 0 are taken
+        # at 1 and masked, so that the second derivative is 0 there, not 0 * inf = NaN
+        scale = _safe_div(g, _safe_power(d, p - 1))[:, :, None]
+        gu = scale * wt * np.sign(diff) * _safe_power(np.abs(diff), p - 1)
+        return gu, -gu
+    if name == "chebyshev":
+        absdiff = np.abs(diff)
+        top = absdiff == d[:, :, None]
+        share = top / np.sum(top, axis=2, keepdims=True)
+        gu = gg * share * np.sign(diff)
+        return gu, -gu
+    if name == "braycurtis":
+        # d = sum w|u - v| / sum w|u + v|
+        s = np.sum(wt * np.abs(u + v), axis=2, keepdims=True)
+        gu_diff = gg * wt * np.sign(diff) / s
+        gs = gg * d[:, :, None] * wt * np.sign(u + v) / s
+        return gu_diff - gs, -gu_diff - gs
+    if name == "canberra":
+        # d = sum w|u - v| / (|u| + |v|); coordinates with u = v = 0 count 0
+        den = np.abs(u) + np.abs(v)
+        num = np.abs(diff)
+        term = _safe_div(gg * wt, den)
+        ratio = _safe_div(num, den)
+        gu = term * (np.sign(diff) - ratio * np.sign(u))
+        gv = term * (-np.sign(diff) - ratio * np.sign(v))
+        return gu, gv
+    if name == "jensenshannon":
+        # d = sqrt(js / 2), js = sum p log(p/m) + q log(q/m), p = u / sum u, m = (p + q) / 2
+        su = np.sum(u, axis=2, keepdims=True)
+        sv = np.sum(v, axis=2, keepdims=True)
+        p, q = u / su, v / sv
+        m = (p + q) / 2
+        gjs = _safe_div(g, 4 * d)[:, :, None]  # d(d)/d(js) = 1 / (4 d)
+        gp = gjs * np.log(p / m)
+        gq = gjs * np.log(q / m)
+        gu = (gp - np.sum(gp * p, axis=2, keepdims=True)) / su
+        gv = (gq - np.sum(gq * q, axis=2, keepdims=True)) / sv
+        return gu, gv
+    raise AssertionError(name)
+
+
+def _cdist_cotangents(func, g, d, xa, xb, metric, kwargs, pooled):
+    """Cotangents ``(ga, gb, gz)`` of ``xa``, ``xb`` and of the points ``pooled`` from which
+    SciPy estimated a default ``V`` or ``VI`` (``gz`` None when no default was estimated)."""
+    name = _canonical(func, metric, kwargs)
+    w = kwargs.get("w")
+    if name in _BOOLEAN:
+        return np.zeros_like(xa), np.zeros_like(xb), None
+    if name == "sqeuclidean":
+        wt = 1.0 if w is None else w
+        ga, gb = _bilinear(2 * g, xa * wt, xb * wt)
+        return ga, gb, None
+    if name == "euclidean" or (name == "minkowski" and kwargs.get("p", 2) == 2):
+        wt = 1.0 if w is None else w
+        ga, gb = _bilinear(_safe_div(g, d), xa * wt, xb * wt)
+        return ga, gb, None
+    if name in ("cosine", "correlation"):
+        ga, gb = _cosine_pairs(g, d, xa, xb, w, centered=name == "correlation")
+        return ga, gb, None
+    if name == "seuclidean":
+        v = kwargs.get("V")
+        estimated = v is None
+        if estimated:
+            v = np.var(pooled, axis=0, ddof=1)
+        h = _safe_div(g, d)
+        ga, gb = _bilinear(h, xa / v, xb / v)
+        gz = None
+        if estimated:
+            # d = sqrt(sum (u - v)^2 / V): dd/dV_k = -(u_k - v_k)^2 / (2 d V_k^2)
+            sq = np.sum(h, axis=1) @ (xa * xa) + np.sum(h, axis=0) @ (xb * xb)
+            sq = sq - 2 * np.sum(xa * (h @ xb), axis=0)
+            gv = -sq / (2 * v * v)
+            n = pooled.shape[0]
+            gz = gv * 2 * (pooled - np.mean(pooled, axis=0)) / (n - 1)
+        return ga, gb, gz
+    if name == "mahalanobis":
+        vi = kwargs.get("VI")
+        estimated = vi is None
+        if estimated:
+            vi = np.swapaxes(np.linalg.inv(np.cov(np.swapaxes(pooled, 0, 1))), 0, 1)
+        vi = np.atleast_2d(vi)
+        h = _safe_div(g, d)
+        sym = (vi + np.swapaxes(vi, 0, 1)) / 2
+        ga, gb = _bilinear(h, xa, xb)
+        ga, gb = ga @ sym, gb @ sym
+        gz = None
+        if estimated:
+            # d = sqrt(e^T VI e): dd/dVI = e e^T / (2 d); VI = inv(C)^T, C = cov(Z^T)
+            gvi = _quadratic_form_grad(h / 2, xa, xb)
+            gc = -(vi @ np.swapaxes(gvi, 0, 1) @ vi)
+            n = pooled.shape[0]
+            centered = pooled - np.mean(pooled, axis=0)
+            gz = centered @ (gc + np.swapaxes(gc, 0, 1)) / (n - 1)
+        return ga, gb, gz
+    gu, gv = _broadcast_pairs(name, g, d, xa, xb, kwargs)
+    return np.sum(gu, axis=1), np.sum(gv, axis=0), None
+
+
+def _cdist_vjp(which):
+    def rule(g, ans, XA, XB, metric="euclidean", **kwargs):
+        pooled = None
+        if kwargs.get("V") is None or kwargs.get("VI") is None:
+            pooled = np.concatenate([XA, XB], axis=0)
+        ga, gb, gz = _cdist_cotangents("cdist", g, ans, XA, XB, metric, kwargs, pooled)
+        if which == 0:
+            return ga if gz is None else ga + gz[: XA.shape[0]]
+        return gb if gz is None else gb + gz[XA.shape[0] :]
+
+    rule.__doc__ = f"Cotangent of {('XA', 'XB')[which]}: the metric's pairwise derivative."
+    return rule
+
+
+def _pdist_vjp(g, ans, X, metric="euclidean", **kwargs):
+    """``pdist(X)`` is ``cdist(X, X)`` above the diagonal: half the symmetric cotangent."""
+    squareform = _distance().squareform
+    full = squareform(g, checks=False) / 2
+    d = squareform(ans, checks=False)
+    ga, gb, gz = _cdist_cotangents("pdist", full, d, X, X, metric, kwargs, X)
+    return ga + gb if gz is None else ga + gb + gz
+
+
+def _squareform_vjp(g, ans, X, force="no", checks=True):
+    """A vector goes to both triangles; a matrix gives its upper triangle."""
+    squareform = _distance().squareform
+    if np.ndim(ans) == 2:  # vector -> matrix: add the two mirrored entries
+        return squareform(g + np.swapaxes(g, 0, 1), force="tovector", checks=False)
+    return np.triu(squareform(g, force="tomatrix", checks=False), 1)
+
+
+def _correlation_vjp(which):
+    def rule(g, ans, u, v, w=None, centered=True):
+        xa = np.reshape(u, (1, -1))
+        xb = np.reshape(v, (1, -1))
+        ga, gb = _cosine_pairs(np.reshape(g, (1, 1)), np.reshape(ans, (1, 1)), xa, xb, w, centered)
+        return np.reshape((ga, gb)[which], np.shape((u, v)[which]))
+
+    rule.__doc__ = f"Cotangent of {('u', 'v')[which]}: the cosine of the centered vectors."
+    return rule
+
+
+def _minkowski_vjp(which):
+    def rule(g, ans, u, v, p=2, w=None):
+        xa = np.reshape(u, (1, -1))
+        xb = np.reshape(v, (1, -1))
+        kwargs = {"p": p, "w": w}
+        name = "euclidean" if p == 2 else "minkowski"
+        ga, gb, _ = _cdist_cotangents(
+            "minkowski", np.reshape(g, (1, 1)), np.reshape(ans, (1, 1)), xa, xb, name, kwargs, None
+        )
+        return np.reshape((ga, gb)[which], np.shape((u, v)[which]))
+
+    rule.__doc__ = f"Cotangent of {('u', 'v')[which]}: as ``cdist`` with one pair."
+    return rule
+
+
+def _raises(what: str) -> Any:
+    """A rule for an argument that gets no gradient: asking for one is an error."""
+
+    def rule(g, ans, u=None, v=None, p=None, w=None):  # reads no input: the engine saves none
+        raise not_differentiable(f"{_MODULE}.{what}", "no rule for this argument")
+
+    return rule
+
+
+defvjp_scipy(_MODULE, "cdist", _cdist_vjp(0), _cdist_vjp(1))
+defvjp_scipy(_MODULE, "pdist", _pdist_vjp)
+defvjp_scipy(_MODULE, "squareform", _squareform_vjp)
+defvjp_scipy(
+    _MODULE,
+    "correlation",
+    _correlation_vjp(0),
+    _correlation_vjp(1),
+    _raises("correlation with respect to w"),
+)
+defvjp_scipy(
+    _MODULE,
+    "minkowski",
+    _minkowski_vjp(0),
+    _minkowski_vjp(1),
+    _raises("minkowski with respect to p"),
+    _raises("minkowski with respect to w"),
+)

@@ -1,0 +1,379 @@
+"""Gradient rules for ``scipy.signal``: convolutions, IIR filters and linear transforms.
+
+A rule is ``rule(g, ans, *args, **kwargs) -> cotangent`` for one positional argument, ``g`` the
+cotangent of the output (a tuple when there are several outputs). Rules are written with NumPy
+calls and with ``scipy.signal``'s own (wrapped) functions, so they differentiate again: the
+adjoint of a convolution is a correlation, the adjoint of an IIR filter is the same filter run
+backwards in time. Registration is lazy: importing ndgrad does not import SciPy. Complex inputs
+follow ndgrad's convention (``g * conj(f')``); an input that is real gets the real part.
+
+Convolutions (``convolve``, ``correlate``, ``fftconvolve``, ``oaconvolve``, ``convolve2d``,
+``correlate2d``) differentiate in both inputs for every ``mode``; the 2-D ones also for every
+``boundary`` (``fill`` with any ``fillvalue``, which differentiates too, ``wrap``, ``symm``).
+Each is written as a ``valid`` convolution of the input extended by its boundary rule,
+``convolve2d(E(in1), in2, 'valid')``, where ``E`` is a 0/1 matrix per axis (``np.pad`` of an
+identity): its adjoint sums the cotangent back onto the entries the extension copied.
+``fftconvolve``/``oaconvolve`` take ``axes=None`` only (``axes`` raises when differentiated).
+
+``lfilter(b, a, x, axis, zi)`` differentiates in ``b``, ``a``, ``x`` and ``zi``. With
+``A y = B x + a[0] zi`` (``zi`` padded to the signal length) and ``w = A^-H g`` (the filter
+``1/A`` run backwards on ``g``): ``x`` gets ``B^H w``, ``b[k]`` gets ``<w, x delayed by k>``,
+``a[k]`` gets ``-<w, y delayed by k>`` (plus ``<w, zi>`` for ``a[0]``), ``zi`` gets
+``conj(a[0]) w`` over its first samples. The final state ``zf`` differentiates too: it is the
+zero-input response that follows, ``zf[m] = sum_j (a[j] / a[0]) t[m - j]`` for the output
+``t`` of ``x`` extended by zeros, so its cotangent joins ``g`` on that extension.
+``filtfilt`` is traced and differentiates in ``x``.
+``sosfilt`` is the cascade of its sections' ``lfilter`` and differentiates in ``sos`` and
+``x`` (``zi`` raises).
+
+``hilbert`` (``ifft(fft(x, N) * h)``) has the adjoint ``real(ifft(fft(g) * h))``; ``detrend``
+is an orthogonal projection, its own adjoint. ``savgol_filter`` is linear along its axis: its
+``(n, n)`` matrix (the filter applied to the identity) is formed in the backward pass, so its
+memory grows as ``n**2``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+
+from ndgrad._errors import not_differentiable
+from ndgrad._rules._scipy import defvjp_scipy
+
+_MODULE = "scipy.signal"
+
+
+def _signal() -> Any:
+    return sys.modules[_MODULE]
+
+
+def _real_like(c, x):
+    """The cotangent of ``x``: its real part when ``x`` is real."""
+    return c if np.iscomplexobj(x) else np.real(c)
+
+
+def _raises(what: str) -> Any:
+    """A rule for an argument that gets no gradient: asking for one is an error."""
+
+    def rule(g, ans, p0=None, p1=None, p2=None, p3=None, p4=None, p5=None, p6=None, p7=None):
+        raise not_differentiable(f"{_MODULE}.{what}", "no rule for this argument")
+
+    return rule
+
+
+# --- convolutions as a valid convolution of the extended input --------------------------------
+
+
+def _widths(shape1, shape2, mode, flipped=False):
+    """Padding of ``in1`` per axis that turns ``mode`` into a ``valid`` convolution.
+
+    ``same`` keeps the centre SciPy keeps: ``convolve2d``/``convolve`` pad ``ceil((k-1)/2)``
+    before, ``correlate2d`` (``flipped``) ``floor((k-1)/2)``.
+    """
+    if mode == "valid":
+        return [(0, 0)] * len(shape1)
+    if mode == "full":
+        return [(k - 1, k - 1) for k in shape2]
+    if flipped:
+        return [((k - 1) // 2, k - 1 - (k - 1) // 2) for k in shape2]
+    return [(k - 1 - (k - 1) // 2, (k - 1) // 2) for k in shape2]
+
+
+def _valid_cotangents(g, big, small, correlate):
+    """Cotangents of both inputs of ``convolve(big, small, 'valid')`` (either may be larger)."""
+    if all(n >= k for n, k in zip(np.shape(big), np.shape(small), strict=True)):
+        g_big = correlate(g, small, "full")
+        g_small = np.conj(np.flip(correlate(big, g, "valid")))
+        return g_big, g_small
+    g_small, g_big = _valid_cotangents(g, small, big, correlate)
+    return g_big, g_small
+
+
+def _crop(c, widths):
+    return c[tuple(slice(lo, n - hi) for (lo, hi), n in zip(widths, c.shape, strict=True))]
+
+
+def _nd_cotangents(which, g, in1, in2, mode, is_correlate, convolve, correlate):
+    """Cotangent of ``in1`` (``which`` 0) or ``in2`` for an N-d convolution (zero boundary)."""
+    kernel = np.conj(np.flip(in2)) if is_correlate else in2
+    widths = _widths(np.shape(in1), np.shape(in2), mode)
+    extended = np.pad(in1, widths) if mode != "valid" else in1
+    g_ext, g_kernel = _valid_cotangents(g, extended, kernel, correlate)
+    if which == 0:
+        return _real_like(_crop(g_ext, widths), in1)
+    if is_correlate:
+        g_kernel = np.conj(np.flip(g_kernel))
+    return _real_like(g_kernel, in2)
+
+
+def _direct_pair(method):
+    signal = _signal()
+
+    def convolve(x, y, mode):
+        return signal.convolve(x, y, mode=mode, method=method)
+
+    def correlate(x, y, mode):
+        return signal.correlate(x, y, mode=mode, method=method)
+
+    return convolve, correlate
+
+
+def _fft_pair(name):
+    conv = getattr(_signal(), name)
+
+    def convolve(x, y, mode):
+        return conv(x, y, mode=mode)
+
+    def correlate(x, y, mode):
+        return conv(x, np.conj(np.flip(y)), mode=mode)
+
+    return convolve, correlate
+
+
+def _convolve_vjp(which, is_correlate):
+    def rule(g, ans, in1, in2, mode="full", method="auto"):
+        pair = _direct_pair(method)
+        return _nd_cotangents(which, g, in1, in2, mode, is_correlate, *pair)
+
+    rule.__doc__ = f"Cotangent of in{which + 1}: a correlation of ``g`` with the other input."
+    return rule
+
+
+def _fftconvolve_vjp(which, name):
+    def rule(g, ans, in1, in2, mode="full", axes=None):
+        if axes is not None:
+            raise not_differentiable(f"{_MODULE}.{name} with axes", "only axes=None has a rule")
+        return _nd_cotangents(which, g, in1, in2, mode, False, *_fft_pair(name))
+
+    rule.__doc__ = f"Cotangent of in{which + 1}: {name} of ``g`` with the flipped other input."
+    return rule
+
+
+_BOUNDARY_PAD = {"fill": "constant", "pad": "constant", "wrap": "wrap", "circular": "wrap",
+                 "symm": "symmetric", "symmetric": "symmetric"}  # fmt: skip
+
+
+def _extension(n, widths, boundary):
+    """The ``(n + before + after, n)`` 0/1 matrix that extends an axis by ``boundary``."""
+    return np.pad(np.eye(n), (widths, (0, 0)), mode=_BOUNDARY_PAD[boundary])
+
+
+def _conv2d_cotangents(which, g, in1, in2, mode, boundary, fillvalue, is_correlate):
+    """Cotangent of ``in1``, ``in2`` or ``fillvalue`` (``which`` 0, 1, 2) of a 2-D convolution."""
+    signal = _signal()
+    kernel = np.conj(np.flip(in2)) if is_correlate else in2
+    if mode == "valid":
+        rows = cols = None
+        extended = in1
+    else:
+        widths = _widths(np.shape(in1), np.shape(in2), mode, flipped=is_correlate)
+        rows = _extension(in1.shape[0], widths[0], boundary)
+        cols = _extension(in1.shape[1], widths[1], boundary)
+        extended = rows @ in1 @ np.swapaxes(cols, 0, 1)
+        if _BOUNDARY_PAD[boundary] == "constant":  # the entries outside hold fillvalue
+            outside = 1 - rows @ np.ones(in1.shape) @ np.swapaxes(cols, 0, 1)
+            extended = extended + fillvalue * outside
+
+    def correlate(x, y, m):
+        return signal.correlate2d(x, y, mode=m)
+
+    g_ext, g_kernel = _valid_cotangents(g, extended, kernel, correlate)
+    if which == 0:
+        c = g_ext if rows is None else np.swapaxes(rows, 0, 1) @ g_ext @ cols
+        return _real_like(c, in1)
+    if which == 1:
+        return _real_like(np.conj(np.flip(g_kernel)) if is_correlate else g_kernel, in2)
+    if rows is None or _BOUNDARY_PAD[boundary] != "constant":
+        return np.zeros_like(fillvalue)
+    return _real_like(np.sum(g_ext * outside), fillvalue)
+
+
+def _conv2d_vjp(which, is_correlate):
+    def rule(g, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+        return _conv2d_cotangents(which, g, in1, in2, mode, boundary, fillvalue, is_correlate)
+
+    rule.__doc__ = "Cotangent of {}: the adjoint of the boundary extension and the correlation."
+    rule.__doc__ = rule.__doc__.format(("in1", "in2", "fillvalue")[which])
+    return rule
+
+
+# --- IIR filters ------------------------------------------------------------------------------
+
+
+def _delayed_products(w, z, taps):
+    """``[sum(w[..., k:] * conj(z[..., :n-k])) for k < taps]``: correlations at small lags."""
+    n = w.shape[-1]
+    terms = [np.sum(w[..., k:] * np.conj(z[..., : n - k])) for k in range(min(taps, n))]
+    terms += [np.sum(w[..., :0])] * (taps - len(terms))
+    return np.stack(terms)
+
+
+def _lfilter_cotangent(which, g, ans, b, a, x, axis, zi):
+    """Cotangent of ``b``, ``a``, ``x`` or ``zi`` (``which`` 0 to 3) of ``lfilter``."""
+    lfilter = _signal().lfilter
+    xl = np.moveaxis(x, axis, -1)
+    n = xl.shape[-1]
+    taps = max(len(a), len(b)) - 1
+    extra_a = None
+    if zi is None:
+        g = np.moveaxis(g, axis, -1)
+        yl = np.moveaxis(ans, axis, -1)
+    else:
+        # The final state is the zero-input response that follows: with x extended by taps
+        # zeros, the tail t of the output satisfies zf[m] = sum_j (a[j] / a[0]) t[m - j].
+        g_y, g_zf = (np.moveaxis(c, axis, -1) for c in g)
+        zil = np.moveaxis(zi, axis, -1)
+        xl = np.concatenate([xl, np.zeros((*xl.shape[:-1], taps), dtype=xl.dtype)], axis=-1)
+        yl = lfilter(b, a, xl, axis=-1, zi=zil)[0]
+        tail = yl[..., n:]
+        an = a / a[0]
+        g_tail = [
+            np.sum(np.conj(an[: taps - k]) * g_zf[..., k : k + len(an[: taps - k])], axis=-1)
+            for k in range(taps)
+        ]
+        g = np.concatenate([g_y, np.stack(g_tail, axis=-1)], axis=-1)
+        if which == 1:  # zf depends on a / a[0] directly too
+            g_an = _delayed_products(g_zf, tail, len(a))
+            a0 = np.conj(a[0])
+            first = np.sum(g_an * np.conj(a)) / (a0 * a0)
+            zeros = np.zeros(len(a) - 1, dtype=first.dtype)
+            extra_a = g_an / a0 - np.concatenate([first[None], zeros])
+    if which == 2:  # x: B^H A^-H g, the conjugate filter run backwards
+        c = np.flip(lfilter(np.conj(b), np.conj(a), np.flip(g, -1), axis=-1), -1)
+        return _real_like(np.moveaxis(c[..., :n], -1, axis), x)
+    w = np.flip(lfilter(np.ones(1), np.conj(a), np.flip(g, -1), axis=-1), -1)  # A^-H g
+    if which == 0:
+        return _real_like(_delayed_products(w, xl, len(b)), b)
+    if which == 1:
+        c = -_delayed_products(w, yl, len(a))
+        if zi is not None:  # A y = B x + a[0] zi: a[0] also scales the initial state
+            first = np.sum(w[..., :taps] * np.conj(zil))
+            c = c + np.concatenate([first[None], np.zeros(len(a) - 1, dtype=first.dtype)])
+            c = c + extra_a
+        return _real_like(c, a)
+    c = np.moveaxis(np.conj(a[0]) * w[..., :taps], -1, axis)
+    summed = tuple(i for i, (m, k) in enumerate(zip(zi.shape, c.shape, strict=True)) if m < k)
+    return _real_like(np.sum(c, axis=summed, keepdims=True) if summed else c, zi)
+
+
+def _lfilter_vjp(which):
+    def rule(g, ans, b, a, x, axis=-1, zi=None):
+        return _lfilter_cotangent(which, g, ans, b, a, x, axis, zi)
+
+    rule.__doc__ = f"Cotangent of {('b', 'a', 'x', 'zi')[which]}: the adjoint filter."
+    return rule
+
+
+def _sosfilt_vjp(which):
+    def rule(g, ans, sos, x, axis=-1, zi=None):
+        """Back through the cascade of sections, each an ``lfilter``."""
+        if zi is not None:
+            raise not_differentiable(f"{_MODULE}.sosfilt with zi", "no rule with zi")
+        lfilter = _signal().lfilter
+        signals = [x]
+        for section in sos[:-1]:  # the inputs of each section, recomputed
+            signals.append(lfilter(section[:3], section[3:], signals[-1], axis=axis))
+        g_sections = []
+        for i in range(len(sos) - 1, -1, -1):
+            b, a, s = sos[i, :3], sos[i, 3:], signals[i]
+            y = ans if i == len(sos) - 1 else signals[i + 1]
+            if which == 0:
+                g_sections.append(
+                    np.concatenate(
+                        [
+                            _lfilter_cotangent(0, g, y, b, a, s, axis, None),
+                            _lfilter_cotangent(1, g, y, b, a, s, axis, None),
+                        ]
+                    )
+                )
+            g = _lfilter_cotangent(2, g, y, b, a, s, axis, None)
+        if which == 1:
+            return g
+        return np.stack(g_sections[::-1])
+
+    return rule
+
+
+# --- linear transforms ------------------------------------------------------------------------
+
+
+def _hilbert_vjp(g, ans, x, N=None, axis=-1):
+    """``ifft(fft(x, N) * h)`` is ``F^-1 H F``; its adjoint is the same map (``h`` is real)."""
+    n = x.shape[axis]
+    size = n if N is None else N
+    h = np.zeros(size)
+    h[0] = 1
+    if size % 2 == 0:
+        h[size // 2] = 1
+        h[1 : size // 2] = 2
+    else:
+        h[1 : (size + 1) // 2] = 2
+    shape = [1] * g.ndim
+    shape[axis] = size
+    c = np.fft.ifft(np.fft.fft(g, axis=axis) * np.reshape(h, shape), axis=axis)
+    c = np.moveaxis(c, axis, -1)
+    if size >= n:  # fft(x, N) padded x with zeros: the adjoint keeps the first n samples
+        c = c[..., :n]
+    else:  # fft(x, N) cut x: the samples it dropped get no gradient
+        c = np.concatenate([c, np.zeros((*c.shape[:-1], n - size), dtype=c.dtype)], axis=-1)
+    return _real_like(np.moveaxis(c, -1, axis), x)
+
+
+def _detrend_vjp(g, ans, data, axis=-1, type="linear", bp=0, overwrite_data=False):
+    """Removing a least-squares fit is an orthogonal projection: it is its own adjoint."""
+    return _signal().detrend(g, axis=axis, type=type, bp=bp)
+
+
+def _savgol_filter_vjp(
+    g, ans, x, window_length, polyorder, deriv=0, delta=1.0, axis=-1, mode="interp", cval=0.0
+):
+    """The filter is a fixed ``(n, n)`` matrix ``S`` along ``axis``: ``x`` gets ``S^T g``."""
+    n = x.shape[axis]
+    matrix = _signal().savgol_filter(
+        np.eye(n), window_length, polyorder, deriv=deriv, delta=delta, axis=0, mode=mode, cval=0.0
+    )
+    c = np.tensordot(np.swapaxes(matrix, 0, 1), np.moveaxis(g, axis, 0), axes=1)
+    return np.moveaxis(c, 0, axis)
+
+
+_CONV = ("convolve", "correlate")
+for _name in _CONV:
+    defvjp_scipy(
+        _MODULE,
+        _name,
+        _convolve_vjp(0, _name == "correlate"),
+        _convolve_vjp(1, _name == "correlate"),
+    )
+for _name in ("fftconvolve", "oaconvolve"):
+    defvjp_scipy(_MODULE, _name, _fftconvolve_vjp(0, _name), _fftconvolve_vjp(1, _name))
+for _name in ("convolve2d", "correlate2d"):
+    _flipped = _name == "correlate2d"
+    defvjp_scipy(
+        _MODULE,
+        _name,
+        _conv2d_vjp(0, _flipped),
+        _conv2d_vjp(1, _flipped),
+        None,
+        None,
+        _conv2d_vjp(2, _flipped),
+    )
+defvjp_scipy(
+    _MODULE, "lfilter", _lfilter_vjp(0), _lfilter_vjp(1), _lfilter_vjp(2), None, _lfilter_vjp(3)
+)
+defvjp_scipy(_MODULE, "sosfilt", _sosfilt_vjp(0), _sosfilt_vjp(1), None, _raises("sosfilt zi"))
+defvjp_scipy(_MODULE, "hilbert", _hilbert_vjp)
+defvjp_scipy(_MODULE, "detrend", _detrend_vjp)
+defvjp_scipy(
+    _MODULE,
+    "savgol_filter",
+    _savgol_filter_vjp,
+    None,
+    None,
+    None,
+    _raises("savgol_filter with respect to delta"),
+    None,
+    None,
+    _raises("savgol_filter with respect to cval"),
+)

@@ -1,0 +1,136 @@
+"""scipy.signal: initial states, what raises, regressions and real use."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import scipy.signal as ss
+
+import ndgrad as nd
+from ndgrad.testing import check_grad
+
+from .cases.scipy_signal import LFILTER_ZI
+
+rng = np.random.default_rng(141)
+_B = np.array([0.2, 0.3, 0.1])
+_A = np.array([1.3, -0.5, 0.2])
+
+
+def test_lfilter_with_initial_state_matches_finite_differences():
+    for args, kwargs in LFILTER_ZI.calls:
+        check_grad(lambda *a, kw=kwargs: LFILTER_ZI.call(*a, **kw), *args, order=2)
+
+
+def test_filtering_in_chunks_differentiates_like_the_whole_signal():
+    """The final state of one chunk is the initial state of the next: gradients flow through."""
+    x = rng.standard_normal(12)
+
+    def chunked(b, a, x):
+        y1, zf = ss.lfilter(b, a, x[:5], zi=np.zeros(2))
+        y2, _ = ss.lfilter(b, a, x[5:], zi=zf)
+        return np.sum(np.concatenate([y1, y2]) ** 2)
+
+    def whole(b, a, x):
+        return np.sum(ss.lfilter(b, a, x) ** 2)
+
+    for got, want in zip(
+        nd.grad(chunked, argnums=(0, 1, 2))(_B, _A, x),
+        nd.grad(whole, argnums=(0, 1, 2))(_B, _A, x),
+        strict=True,
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+
+def test_lfilter_adjoint_is_the_filter_run_backwards():
+    x, g = rng.standard_normal(9), rng.standard_normal(9)
+    _, vjp = nd.vjp(lambda x: ss.lfilter(_B, _A, x), x)
+    np.testing.assert_allclose(vjp(g)[0], ss.lfilter(_B, _A, g[::-1])[::-1])
+
+
+def test_filtfilt_differentiates_in_x():
+    check_grad(lambda x: ss.filtfilt(_B, _A, x), rng.standard_normal(20), order=2)
+
+
+def test_filtfilt_in_the_coefficients_is_loud():
+    """filtfilt's initial state comes from lfilter_zi, through scipy.linalg.companion."""
+    with pytest.raises(nd.NotDifferentiableError):
+        nd.grad(lambda b: np.sum(ss.filtfilt(b, _A, np.ones(20))))(_B)
+
+
+def test_sosfilt_initial_state_raises():
+    sos = ss.butter(2, 0.3, output="sos")
+    with pytest.raises(nd.NotDifferentiableError, match="sosfilt"):
+        nd.grad(lambda z: np.sum(ss.sosfilt(sos, np.ones(5), zi=z)[0]))(np.zeros((1, 2)))
+
+
+def test_fftconvolve_axes_raises_when_differentiated():
+    a, b = rng.standard_normal((3, 5)), rng.standard_normal((3, 2))
+    with pytest.raises(nd.NotDifferentiableError, match="axes"):
+        nd.grad(lambda a: np.sum(ss.fftconvolve(a, b, axes=1)))(a)
+
+
+def test_complex_fftconvolve_inside_a_transform():
+    """Regression: SciPy's own buffers were GradArrays inside the scope; pocketfft refused."""
+    a = rng.standard_normal(5) + 1j * rng.standard_normal(5)
+    g = nd.grad(lambda a: np.sum(np.abs(ss.fftconvolve(a, np.ones(3))) ** 2))(a)
+    assert g.shape == a.shape and np.all(np.isfinite(g))
+
+
+def test_filter_design_works_with_ndgrad_imported():
+    """Regression: iirfilter compares prototype functions by identity; wrapping them broke it."""
+    code = """
+        import ndgrad, numpy as np
+        import scipy.signal as ss
+        for design in (ss.butter, ss.bessel):
+            b, a = design(3, 0.3)
+        b, a = ss.cheby1(3, 1, 0.3)
+        b, a = ss.cheby2(3, 30, 0.3)
+        b, a = ss.ellip(3, 1, 30, 0.3)
+        """
+    subprocess.run([sys.executable, "-c", textwrap.dedent(code)], check=True, timeout=120)
+
+
+def test_convolve2d_closed_form_in_the_kernel():
+    """d/dk sum(convolve2d(x, k, 'valid')) is the sum of the windows of x."""
+    x, k = rng.standard_normal((5, 6)), rng.standard_normal((2, 3))
+    g = nd.grad(lambda k: np.sum(ss.convolve2d(x, k, "valid")))(k)
+    windows = np.lib.stride_tricks.sliding_window_view(x, k.shape)
+    np.testing.assert_allclose(g, np.flip(np.sum(windows, axis=(0, 1))))
+
+
+# --- real use, unmodified ---------------------------------------------------------------------
+
+
+def _impulse_response_loss(b, a, target):
+    """Fit an IIR filter's impulse response to a target: a classic filter-design loss."""
+    impulse = np.zeros(len(target))
+    impulse[0] = 1.0
+    h = ss.lfilter(b, a, impulse)
+    return np.sum((h - target) ** 2)
+
+
+def test_filter_design_loss_through_lfilter():
+    target = 0.6 ** np.arange(16) * np.cos(0.7 * np.arange(16))
+    b = np.array([0.5, 0.1])
+    a = np.array([1.0, -0.4, 0.1])
+    check_grad(lambda b, a: _impulse_response_loss(b, a, target), b, a, order=2)
+    gb, ga = nd.grad(_impulse_response_loss, argnums=(0, 1))(b, a, target)
+    before = _impulse_response_loss(b, a, target)
+    assert _impulse_response_loss(b - 0.05 * gb, a - 0.05 * ga, target) < before
+
+
+def test_denoising_loss_through_savgol_and_convolve():
+    x = np.sin(np.linspace(0, 3, 30)) + 0.1 * rng.standard_normal(30)
+    kernel = np.array([0.25, 0.5, 0.25])
+
+    def loss(x, kernel):
+        smooth = ss.savgol_filter(x, 7, 2)
+        return np.sum((ss.convolve(x, kernel, "same") - smooth) ** 2) + np.sum(
+            np.abs(ss.hilbert(ss.detrend(x))) ** 2
+        )
+
+    check_grad(loss, x, kernel, order=2, rtol=1e-4, atol=1e-6)
