@@ -687,6 +687,8 @@ def call_primitive(
             raise not_differentiable(prim.name, f"no gradient for the keyword argument {name!r}")
         raw_kwargs = _unwrap_all(kwargs)
     res = impl(*raw, **raw_kwargs)
+    if type(res) is float or type(res) is complex:  # SciPy's BLAS/LAPACK wrappers return these
+        res = np.float64(res) if type(res) is float else np.complex128(res)
     outs = _wrap(res)
     if res.base is not None if type(res) is np.ndarray else not isinstance(res, np.generic):
         _track_views(outs, args, raw, prim, impl, raw_kwargs)  # new memory is nobody's view
