@@ -67,9 +67,13 @@ def test_norm_compiled_path_returns_a_gradarray():
     assert m.grad is not None and np.any(m.grad != 0)
 
 
-def test_inv_diagonal_raises():
-    with pytest.raises(NotDifferentiableError, match="diagonal"):
-        nd.grad(lambda a: np.sum(sl.inv(a, assume_a="diagonal")))(M(2, 2))
+def test_inv_diagonal_is_what_scipy_computes():
+    # SciPy inverts the diagonal only; the other elements pass through unchanged
+    a = M(2, 2)
+    np.testing.assert_allclose(
+        nd.grad(lambda a: np.sum(sl.inv(a, assume_a="diagonal")))(a),
+        np.where(np.eye(2, dtype=bool), -1 / np.diag(a) ** 2, 1.0),
+    )
 
 
 def test_eigh_other_types_raise():
@@ -210,3 +214,14 @@ def test_more_traced_functions_match_finite_differences(func, args):
 def test_subspace_angles_is_loud():
     with pytest.raises(NotDifferentiableError, match="subspace_angles"):
         nd.grad(lambda a: np.sum(sl.subspace_angles(a, TALL(4, 2))))(TALL(4, 2))
+
+
+def test_gaussian_process_hyperparameters_fit_with_minimize_jac_true():
+    from scipy.optimize import minimize
+
+    x = np.linspace(0, 5, 12)
+    y = np.sin(x) + 0.1 * rng.standard_normal(12)
+    start = np.log(np.array([0.5, 2.0, 0.5]))
+    res = minimize(nd.value_and_grad(_gp_nll), start, args=(x, y), jac=True, method="BFGS")
+    assert res.success and res.fun < _gp_nll(start, x, y)
+    np.testing.assert_allclose(nd.grad(_gp_nll)(res.x, x, y), 0, atol=1e-4)

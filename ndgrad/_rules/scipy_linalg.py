@@ -217,10 +217,8 @@ _rule("solve", _solve_vjp_a, _solve_vjp_b)
 def _inv_vjp(g, ans, a, overwrite_a=False, check_finite=True, *, assume_a=None, lower=False):
     """d(M^-1) = -M^-1 dM M^-1 for the matrix M built from the parts of ``a`` read."""
     if assume_a == "diagonal":
-        # SciPy 1.17 returns neither inv(a) nor 1 / diag(a) for a non-diagonal ``a``.
-        raise not_differentiable(
-            "scipy.linalg.inv", "no gradient with assume_a='diagonal'; use 1 / np.diagonal(a)"
-        )
+        # SciPy inverts the diagonal and leaves the other elements of ``a`` as they are.
+        return np.where(np.eye(a.shape[-1], dtype=bool), -g * conj(ans * ans), g)
     return _structured_read(-_mH(ans) @ g @ _mH(ans), assume_a, lower)
 
 

@@ -64,7 +64,7 @@ CASES = {
     ),
     sl.inv: Case(
         calls((M(3, 3),), (CM(2, 2),), (M(2, 3, 3),))
-        + calls((M(3, 3),), assume_a=["upper triangular", "lower triangular", "sym"])
+        + calls((M(3, 3),), assume_a=["upper triangular", "lower triangular", "sym", "diagonal"])
         + calls((SPD(3, 3),), (HPD(2, 2),), assume_a=["pos", "her"], lower=[False, True])
     ),
     sl.det: Case(calls((M(3, 3),), (CM(2, 2),), (M(2, 2, 2),), (np.arange(9.0).reshape(3, 3),))),
