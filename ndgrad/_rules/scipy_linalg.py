@@ -819,3 +819,33 @@ def _hankel_vjp_r(g, ans, c, r=None):
 
 
 _rule("hankel", _hankel_vjp_c, _hankel_vjp_r)
+
+
+def _toeplitz_cr(c_or_cr):
+    if isinstance(c_or_cr, tuple | list):
+        return c_or_cr[0], c_or_cr[1]
+    return c_or_cr, None
+
+
+def _solve_toeplitz_vjp_c(g, ans, c_or_cr, b, check_finite=True):
+    """x = T^-1 b: gT = -(T^-H g) x^H, sent to c and r as ``toeplitz`` sends it. T^H is the
+    Toeplitz matrix with first column conj([c0, r1, r2, ...]) and first row conj(c)."""
+    c, r = _toeplitz_cr(c_or_cr)
+    rr = conj(c) if r is None else r
+    column = conj(np.concatenate([c[..., :1], rr[..., 1:]], axis=-1))
+    gb = _sl().solve_toeplitz((column, conj(c)), _as_columns(b, g))
+    gt = -gb @ _mH(_as_columns(b, ans))
+    gc, gr_tail = _toeplitz_parts(gt, c, r)
+    if r is None:
+        return gc + _with_zero_first(conj(gr_tail))
+    return type(c_or_cr)([gc, _with_zero_first(gr_tail)])
+
+
+def _solve_toeplitz_vjp_b(g, ans, c_or_cr, b, check_finite=True):
+    c, r = _toeplitz_cr(c_or_cr)
+    rr = conj(c) if r is None else r
+    column = conj(np.concatenate([c[..., :1], rr[..., 1:]], axis=-1))
+    return _column_cotangent(_sl().solve_toeplitz((column, conj(c)), _as_columns(b, g)), b)
+
+
+_rule("solve_toeplitz", _solve_toeplitz_vjp_c, _solve_toeplitz_vjp_b)

@@ -211,3 +211,18 @@ CASES.update(
         sl.hankel: Case(calls((R(3), R(4)), (R(3), R(1)), (C(2), C(3))) + calls((R(3),), (C(2),))),
     }
 )
+
+
+def _toeplitz_c(n):
+    c = R(n)
+    c[0] += 4
+    return c
+
+
+CASES[sl.solve_toeplitz] = Case(
+    calls(
+        (_toeplitz_c(3), R(3), R(3)), (_toeplitz_c(3), R(3), R(3, 2)), (_toeplitz_c(2), C(2), C(2))
+    )
+    + calls((_toeplitz_c(3), None, R(3)), (_toeplitz_c(2) + 0.5j, None, C(2))),
+    call=lambda c, r, b: sl.solve_toeplitz(c if r is None else (c, r), b),
+)
