@@ -320,7 +320,8 @@ def _unpack(node: Node, create_graph: bool) -> tuple[tuple[Any, ...], Any]:
             ans = graph_array(ans, node, 0)
         else:
             ans = tuple(
-                graph_array(a, node, i) if a.dtype.kind in "fc" else a for i, a in enumerate(ans)
+                graph_array(a, node, i) if isinstance(a, np.ndarray) and a.dtype.kind in "fc" else a
+                for i, a in enumerate(ans)  # cho_factor's ``lower`` is a Python bool
             )
     return tuple(args), ans
 

@@ -21,11 +21,16 @@ _COMPILED = "SciPy computes it in compiled code, which would silently drop the g
 cover("scipy.special", default="traced", classes=False)
 cover("scipy.stats", default="traced", classes=False)
 
-cover(
+cover(  # rules in scipy_linalg
     "scipy.linalg",
-    traced=("block_diag",),
-    why={"expm": "no rule yet; the Padé step writes into its buffer in Cython"},
-)
+    traced=(
+        "block_diag", "eigvalsh", "eigvals", "svdvals", "polar", "khatri_rao", "cosm", "sinm",
+        "tanm", "coshm", "sinhm", "tanhm", "companion", "fiedler", "fiedler_companion", "leslie",
+        "convolution_matrix", "diagsvd", "orthogonal_procrustes", "solve_circulant",
+    ),
+    no_gradient=("bandwidth", "issymmetric", "ishermitian"),
+    why={"subspace_angles": "no rule yet (traced, its gradient does not match finite differences)"},
+)  # fmt: skip
 
 cover(
     "scipy.spatial.distance",

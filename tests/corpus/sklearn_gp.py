@@ -53,7 +53,9 @@ def _wrt_theta(kernel):
 CASES = []
 for _name, _kernel in KERNELS.items():
     _id, _f = f"gp.{_name}-X", _wrt_x(_kernel)
-    if _name != "Constant":  # a constant kernel does not depend on X  # a constant kernel does not depend on X
+    if (
+        _name != "Constant"
+    ):  # a constant kernel does not depend on X  # a constant kernel does not depend on X
         CASES.append(fd(_id, _f, X))
     _id, _f = f"gp.{_name}-theta", _wrt_theta(_kernel)
     if _name in PDIST_THETA:  # k(X) sets its diagonal with np.fill_diagonal (issue 12)

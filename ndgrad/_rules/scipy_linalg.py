@@ -1,0 +1,851 @@
+"""Gradient rules for ``scipy.linalg``: solves, factorizations, decompositions, matrix functions.
+
+A rule is ``rule(g, ans, *args, **kwargs) -> cotangent`` for one positional argument, with
+SciPy's own parameter names and order; a function with several outputs (``eigh``, ``svd``,
+``cho_factor``, ``lu_factor``, ``lstsq``) gets ``g`` and ``ans`` as tuples. An argument that is
+a tuple (``cho_solve((c, lower), b)``, ``lu_solve((lu, piv), b)``, ``solve_banded((l, u), ab,
+b)``) gets a cotangent of the same structure, ``None`` where nothing flows. Rules are NumPy
+calls and calls of ``scipy.linalg`` itself (through ndgrad's wrappers), so they differentiate
+again. SciPy is imported lazily: registration runs once ``scipy.linalg`` is imported.
+
+The math is that of ``numpy.linalg``'s rules (``ndgrad/_rules/linalg.py``), whose helpers are
+called here, and so are its conventions: complex gradients are ``dL/dRe z + 1j dL/dIm z``;
+eigen- and singular vectors are defined up to a phase; at repeated eigenvalues or singular
+values the terms that couple exactly equal values are dropped (``1 / 0`` taken as ``0``).
+
+Triangles. A function that reads one triangle of its input gets the derivative of exactly the
+function SciPy computes: the triangle it ignores gets zero, and each off-diagonal element of the
+triangle it reads gets the contributions of both positions it stands for. This covers
+``cholesky``, ``eigh``/``eigvalsh`` (``lower``), ``pinvh``, ``solve``/``inv`` with
+``assume_a`` in ``'sym'``, ``'her'``, ``'pos'`` (one triangle), ``'upper triangular'``/``'lower
+triangular'``, ``'diagonal'``, ``'tridiagonal'`` (the bands read), ``solve_triangular`` (and its
+diagonal, ignored with ``unit_diagonal=True``), ``cho_solve`` and ``lu_solve`` (the triangles of
+the factor that hold ``L`` and ``U``). ``cho_factor`` returns ``c`` whose unused triangle is
+what LAPACK left there, an exact copy of ``a``'s: its cotangent flows straight to that triangle
+of ``a``, so ``cho_factor`` then ``cho_solve`` differentiates as ``solve`` of the Hermitian
+matrix built from the triangle that was read.
+
+``solve`` and ``inv`` with ``assume_a=None`` detect the structure from the values: a small
+change of any element gives a general matrix, so their gradient is the general one.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+
+from ndgrad._errors import not_differentiable
+from ndgrad._registry import unbroadcast
+from ndgrad._rules._common import conj, is_complex, zeros_of
+from ndgrad._rules._lazy import after_import
+from ndgrad._rules._scipy import defvjp_scipy
+from ndgrad._rules.indexing import scatter_add
+from ndgrad._rules.linalg import (
+    _cholesky_vjp,
+    _det_vjp,
+    _diag,
+    _diag_embed,
+    _eig_grad,
+    _eigvals_vjp,
+    _hermitian_from,
+    _inv_gap,
+    _lstsq_vjp,
+    _mH,
+    _mT,
+    _norm_vjp,
+    _pinv_grad,
+    _qr_grad,
+    _svd_vjp,
+    _tri_read,
+)
+
+_MODULE = "scipy.linalg"
+
+
+def _sl() -> Any:
+    """``scipy.linalg`` (imported by then: rules run only after it registered them)."""
+    return sys.modules[_MODULE]
+
+
+def _rule(name: str, *rules: Any) -> None:
+    defvjp_scipy(_MODULE, name, *rules)
+
+
+# --- masks and structured matrices: constants (no gradient), built with NumPy ----------------
+
+
+def _tri_mask(n, lower, strict=False):
+    """The lower (or upper) triangle of an ``n x n`` matrix, with or without the diagonal."""
+    k = -1 if strict else 0
+    mask = np.tri(n, k=k, dtype=bool)
+    return mask if lower else mask.T
+
+
+def _band_mask(n, below, above):
+    i = np.arange(n)
+    d = np.expand_dims(i, -1) - i  # row - column
+    return (d <= below) & (-d <= above)
+
+
+_TRANS = {0: 0, 1: 1, 2: 2, "N": 0, "T": 1, "C": 2, "n": 0, "t": 1, "c": 2}
+
+
+def _op_adjoint_solve(solve, g, trans, complex_):
+    """``op(M)^-H g`` given ``solve(rhs, trans)`` = ``op_trans(M)^-1 rhs``."""
+    if trans == 0:
+        return solve(g, 2 if complex_ else 1)
+    if trans == 2:
+        return solve(g, 0)
+    # op(M) = M^T, whose conjugate transpose is conj(M): conj(M)^-1 g = conj(M^-1 conj(g))
+    return conj(solve(conj(g), 0)) if complex_ else solve(g, 0)
+
+
+def _from_op(g_op, trans):
+    """The cotangent of M from that of op(M) (M, M^T or M^H)."""
+    return g_op if trans == 0 else _mT(g_op) if trans == 1 else _mH(g_op)
+
+
+def _as_columns(b, x):
+    """``x`` with a trailing column axis when ``b`` is a vector."""
+    if b.ndim == 1:
+        return np.expand_dims(x, -1)
+    return x
+
+
+def _column_cotangent(gb, b):
+    """The cotangent of ``b`` from that of its column form, summed over a batch it was shared by."""
+    return unbroadcast(gb[..., 0] if b.ndim == 1 else gb, b.shape)
+
+
+# --- solving linear systems ----------------------------------------------------------------
+
+
+def _solve_triangular_gb(g, a, trans, lower, unit_diagonal, b):
+    """op(T)^-H g, with a column axis when ``b`` is a vector."""
+
+    def solve(rhs, tr):
+        return _sl().solve_triangular(a, rhs, trans=tr, lower=lower, unit_diagonal=unit_diagonal)
+
+    return _op_adjoint_solve(
+        solve, _as_columns(b, g), _TRANS[trans], is_complex(a) or is_complex(g)
+    )
+
+
+def _solve_triangular_vjp_a(
+    g, ans, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, **kwargs
+):
+    """x = op(T)^-1 b: gT = -(op(T)^-H g) x^H, transposed back through op, on the triangle."""
+    gb = _solve_triangular_gb(g, a, trans, lower, unit_diagonal, b)
+    x = _as_columns(b, ans)
+    ga = _from_op(-gb @ _mH(x), _TRANS[trans]) * _tri_mask(a.shape[-1], lower, unit_diagonal)
+    return unbroadcast(ga, a.shape)
+
+
+def _solve_triangular_vjp_b(
+    g, ans, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, **kwargs
+):
+    return _column_cotangent(_solve_triangular_gb(g, a, trans, lower, unit_diagonal, b), b)
+
+
+_rule("solve_triangular", _solve_triangular_vjp_a, _solve_triangular_vjp_b)
+
+
+def _structured(a, assume_a, lower):
+    """The matrix SciPy solves with for ``assume_a``: the parts of ``a`` it reads, filled in."""
+    n = a.shape[-1]
+    if assume_a in ("her", "hermitian", "pos", "positive definite"):
+        return _hermitian_from(a, lower)
+    if assume_a in ("sym", "symmetric"):
+        strict = a * _tri_mask(n, lower, strict=True)
+        return a * np.eye(n) + strict + _mT(strict)
+    mask = _read_mask(n, assume_a, lower)
+    return a if mask is None else a * mask
+
+
+def _read_mask(n, assume_a, lower):
+    if assume_a in ("upper triangular", "lower triangular"):
+        return _tri_mask(n, assume_a == "lower triangular")
+    if assume_a == "diagonal":
+        return np.eye(n, dtype=bool)
+    if assume_a == "tridiagonal":
+        return _band_mask(n, 1, 1)
+    return None
+
+
+def _structured_read(grad, assume_a, lower):
+    """The cotangent of ``a`` from that of the matrix ``_structured`` built from it."""
+    n = grad.shape[-1]
+    if assume_a in ("her", "hermitian", "pos", "positive definite"):
+        return _tri_read(grad, lower)
+    if assume_a in ("sym", "symmetric"):
+        return (grad + _mT(grad)) * _tri_mask(n, lower, strict=True) + grad * np.eye(n)
+    mask = _read_mask(n, assume_a, lower)
+    return grad if mask is None else grad * mask
+
+
+def _solve_gb(g, a, b, lower, assume_a, transposed):
+    m = _structured(a, assume_a, lower)
+    m = _mT(m) if transposed else m
+    return m, np.linalg.solve(_mH(m), _as_columns(b, g))
+
+
+def _solve_vjp_a(
+    g, ans, a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=True,
+    assume_a=None, transposed=False,
+):  # fmt: skip
+    """x = M^-1 b, M the matrix built from the parts of ``a`` read: gM = -(M^-H g) x^H."""
+    _, gb = _solve_gb(g, a, b, lower, assume_a, transposed)
+    gm = -gb @ _mH(_as_columns(b, ans))
+    gm = _mT(gm) if transposed else gm
+    return unbroadcast(_structured_read(gm, assume_a, lower), a.shape)
+
+
+def _solve_vjp_b(
+    g, ans, a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=True,
+    assume_a=None, transposed=False,
+):  # fmt: skip
+    _, gb = _solve_gb(g, a, b, lower, assume_a, transposed)
+    gb = gb[..., 0] if b.ndim == 1 else gb
+    return unbroadcast(gb, b.shape)
+
+
+_rule("solve", _solve_vjp_a, _solve_vjp_b)
+
+
+def _inv_vjp(g, ans, a, overwrite_a=False, check_finite=True, *, assume_a=None, lower=False):
+    """d(M^-1) = -M^-1 dM M^-1 for the matrix M built from the parts of ``a`` read."""
+    if assume_a == "diagonal":
+        # SciPy inverts the diagonal and leaves the other elements of ``a`` as they are.
+        return np.where(np.eye(a.shape[-1], dtype=bool), -g * conj(ans * ans), g)
+    return _structured_read(-_mH(ans) @ g @ _mH(ans), assume_a, lower)
+
+
+_rule("inv", _inv_vjp)
+_rule("det", lambda g, ans, a, overwrite_a=False, check_finite=True: _det_vjp(g, ans, a))
+
+# --- Cholesky ------------------------------------------------------------------------------
+
+
+def _cholesky_vjp_scipy(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
+    return _cholesky_vjp(g, ans, a, upper=not lower)
+
+
+_rule("cholesky", _cholesky_vjp_scipy)
+
+
+def _cho_factor_vjp(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
+    """The factor's triangle as ``cholesky``; the other triangle is ``a``'s own, copied."""
+    gc = g[0]
+    n = a.shape[-1]
+    used = _tri_mask(n, lower)
+    grad = _cholesky_vjp(gc * used, ans[0] * used, a, upper=not lower)
+    return grad + gc * _tri_mask(n, not lower, strict=True)
+
+
+_rule("cho_factor", _cho_factor_vjp)
+
+
+def _cho_solve_gb(g, c_and_lower, b):
+    return _sl().cho_solve(c_and_lower, _as_columns(b, g))
+
+
+def _cho_solve_vjp_c(g, ans, c_and_lower, b, overwrite_b=False, check_finite=True):
+    """x = (L L^H)^-1 b, L the triangle of c: gA = -(A^-1 g) x^H, gL = (gA + gA^H) L."""
+    c, lower = c_and_lower
+    lower = bool(np.ravel(lower)[0])  # a batched cho_factor returns one flag per matrix
+    n = c.shape[-1]
+    gb = _cho_solve_gb(g, c_and_lower, b)
+    ga = -gb @ _mH(_as_columns(b, ans))
+    ga = ga + _mH(ga)
+    tri = c * _tri_mask(n, lower)
+    gc = ga @ tri if lower else tri @ ga
+    return (unbroadcast(gc * _tri_mask(n, lower), c.shape), None)
+
+
+def _cho_solve_vjp_b(g, ans, c_and_lower, b, overwrite_b=False, check_finite=True):
+    return _column_cotangent(_cho_solve_gb(g, c_and_lower, b), b)
+
+
+_rule("cho_solve", _cho_solve_vjp_c, _cho_solve_vjp_b)
+
+# --- LU ------------------------------------------------------------------------------------
+
+
+def _perm_from_piv(piv):
+    """Row order ``perm`` with ``a[perm] = L U``, from LAPACK's row swaps (plain integers)."""
+    piv = np.asarray(piv)
+    n = piv.shape[-1]
+    perm = np.broadcast_to(np.arange(n), piv.shape).copy()
+    flat_perm = perm.reshape(-1, n)
+    for row, swaps in zip(flat_perm, piv.reshape(-1, n), strict=True):
+        for i, j in enumerate(swaps):
+            row[i], row[j] = row[j], row[i]
+    return perm
+
+
+def _rows(x, perm):
+    """``x[..., perm, :]`` for a stack of row orders."""
+    return np.take_along_axis(x, np.expand_dims(perm, -1), axis=-2)
+
+
+def _lu_parts(lu):
+    n = lu.shape[-1]
+    lo = lu * _tri_mask(n, True, strict=True) + np.eye(n)
+    up = lu * _tri_mask(n, False)
+    return lo, up
+
+
+def _lu_factor_vjp(g, ans, a, overwrite_a=False, check_finite=True):
+    """P^T A = L U: gA = P L^-H (tril_(L^H gL) + triu(gU U^H)) U^-H, gL, gU read from g."""
+    if a.shape[-1] != a.shape[-2]:
+        raise not_differentiable(
+            "scipy.linalg.lu_factor", "the gradient is implemented for square matrices only"
+        )
+    glu = g[0]
+    lu, piv = ans
+    n = lu.shape[-1]
+    lo, up = _lu_parts(lu)
+    inner = (_mH(lo) @ glu) * _tri_mask(n, True, strict=True) + (glu @ _mH(up)) * _tri_mask(
+        n, False
+    )
+    x = np.linalg.solve(_mH(lo), inner)
+    x = _mH(np.linalg.solve(up, _mH(x)))  # (L^-H inner) U^-H
+    return _rows(x, np.argsort(_perm_from_piv(piv), axis=-1))
+
+
+_rule("lu_factor", _lu_factor_vjp)
+
+
+def _lu_solve_gb(g, lu_and_piv, trans, b, complex_):
+    def solve(rhs, tr):
+        return _sl().lu_solve(lu_and_piv, rhs, trans=tr)
+
+    return _op_adjoint_solve(solve, _as_columns(b, g), _TRANS[trans], complex_)
+
+
+def _lu_solve_vjp_lu(g, ans, lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
+    """x = op(A)^-1 b, A = P L U: gA as for ``solve``, then gL = P^T gA U^H, gU = L^H P^T gA."""
+    lu, piv = lu_and_piv
+    n = lu.shape[-1]
+    gb = _lu_solve_gb(g, lu_and_piv, trans, b, is_complex(lu) or is_complex(g))
+    ga = _from_op(-gb @ _mH(_as_columns(b, ans)), _TRANS[trans])
+    pga = _rows(ga, _perm_from_piv(piv))
+    lo, up = _lu_parts(lu)
+    glu = (pga @ _mH(up)) * _tri_mask(n, True, strict=True) + (_mH(lo) @ pga) * _tri_mask(n, False)
+    return (unbroadcast(glu, lu.shape), None)
+
+
+def _lu_solve_vjp_b(g, ans, lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
+    gb = _lu_solve_gb(g, lu_and_piv, trans, b, is_complex(lu_and_piv[0]) or is_complex(g))
+    return _column_cotangent(gb, b)
+
+
+_rule("lu_solve", _lu_solve_vjp_lu, _lu_solve_vjp_b)
+
+# --- least squares and pseudo-inverses -----------------------------------------------------
+
+
+def _lstsq_rcond(a, cond):
+    # SciPy's cond=None means machine precision relative to the largest singular value.
+    return np.finfo(a.dtype).eps if cond is None else cond
+
+
+def _lstsq_g(g, ans, a):
+    """``g`` with zeros for the singular values that ``lapack_driver='gelsy'`` does not return."""
+    if ans[3] is None:
+        return (*g[:3], np.zeros(min(a.shape[-2:])))
+    return g
+
+
+def _lstsq_vjp_a(g, ans, a, b, cond=None, overwrite_a=False, overwrite_b=False, **kwargs):
+    return _lstsq_vjp(_lstsq_g(g, ans, a), a, b, _lstsq_rcond(a, cond))
+
+
+def _lstsq_vjp_b(g, ans, a, b, cond=None, overwrite_a=False, overwrite_b=False, **kwargs):
+    return _lstsq_vjp(_lstsq_g(g, ans, a), a, b, _lstsq_rcond(a, cond), is_b=True)
+
+
+_rule("lstsq", _lstsq_vjp_a, _lstsq_vjp_b)
+
+
+def _pinv_vjp(g, ans, a, *, atol=None, rtol=None, return_rank=False, check_finite=True):
+    """As ``numpy.linalg.pinv`` (exact while the rank is constant)."""
+    if return_rank:
+        g, ans = g[0], ans[0]
+    return _pinv_grad(g, ans, a)
+
+
+def _pinvh_vjp(g, ans, a, atol=None, rtol=None, lower=True, return_rank=False, **kwargs):
+    """As ``pinv`` of the Hermitian matrix built from the triangle that is read."""
+    if return_rank:
+        g, ans = g[0], ans[0]
+    return _tri_read(_pinv_grad(g, ans, _hermitian_from(a, lower)), lower)
+
+
+_rule("pinv", _pinv_vjp)
+_rule("pinvh", _pinvh_vjp)
+
+
+def _norm_vjp_scipy(g, ans, a, ord=None, axis=None, keepdims=False, check_finite=True):
+    """As ``numpy.linalg.norm`` (the same kinks: ties split evenly, 0 at a zero vector)."""
+    return _norm_vjp(g, ans, a, ord, axis, keepdims)
+
+
+_rule("norm", _norm_vjp_scipy)
+
+
+def _keep_attributes(module: Any) -> None:
+    """SciPy reads ``lstsq.default_lapack_driver`` through the name ``lstsq``: the wrapper."""
+    import scipy.linalg._basic as basic  # imported by now: scipy.linalg imports it
+
+    original = getattr(basic.lstsq, "__wrapped__", None)
+    if original is not None:
+        for name, value in vars(original).items():
+            if not name.startswith("__"):
+                setattr(basic.lstsq, name, value)
+
+
+after_import(_MODULE, _keep_attributes)
+
+# --- eigenvalues -----------------------------------------------------------------------------
+
+
+def _eigh_selected(w, subset_by_index, subset_by_value):
+    """The indices (a slice) into the full ascending spectrum ``w`` that SciPy returned."""
+    if subset_by_index is not None:
+        lo, hi = subset_by_index
+        return slice(int(lo), int(hi) + 1)
+    if subset_by_value is not None:
+        lo, hi = subset_by_value  # SciPy returns the eigenvalues in (lo, hi]
+        w = np.asarray(w)
+        first = int(np.sum(w <= lo, axis=-1).min())
+        return slice(first, first + int(np.sum((w > lo) & (w <= hi), axis=-1).max()))
+    return slice(None)
+
+
+def _eigh_parts(g, ans, a, b, lower, eigvals_only, type, subset_by_index, subset_by_value):
+    """Cotangents of the full ``w`` and ``V``, with the full ``w`` and ``V`` they go with."""
+    if type != 1:
+        raise not_differentiable(
+            "scipy.linalg.eigh", f"the gradient is implemented for type=1 only, not {type}"
+        )
+    gw, gv = (g, None) if eigvals_only else g
+    subset = subset_by_index is not None or subset_by_value is not None
+    if eigvals_only or subset:  # the eigenvectors (and the rest of the spectrum) are needed
+        w, v = _sl().eigh(a, b, lower=lower)
+    else:
+        w, v = ans
+    if subset:
+        sel = _eigh_selected(w, subset_by_index, subset_by_value)
+        gw = scatter_add(gw, (Ellipsis, sel), w.shape)
+        if gv is not None:
+            gv = scatter_add(gv, (Ellipsis, slice(None), sel), v.shape)
+            # The returned eigenvectors may differ from the recomputed ones by a sign (phase):
+            # the cotangent belongs to the returned ones, so they take their columns' place.
+            cols = np.zeros(w.shape[-1], dtype=bool)
+            cols[sel] = True
+            v = np.where(cols, scatter_add(ans[1], (Ellipsis, slice(None), sel), v.shape), v)
+    return gw, gv, w, v
+
+
+def _eigh_inner(gw, gv, w, v):
+    """P-cotangent ``diag(gw) + F o (V^H gV)`` and ``V^H gV``; F_ij = 1 / (w_j - w_i)."""
+    inner = _diag_embed(gw)
+    if gv is None:
+        return inner, None
+    vh_gv = _mH(v) @ gv
+    return inner + vh_gv * _inv_gap(w), vh_gv
+
+
+def _eigh_vjp_a(
+    g, ans, a, b=None, *, lower=True, eigvals_only=False, type=1, subset_by_index=None,
+    subset_by_value=None, **kwargs,
+):  # fmt: skip
+    """A V = B V diag(w), V^H B V = I: gA = V (diag(gw) + F o (V^H gV)) V^H, read off the
+    triangle that is used (``lower``)."""
+    parts = _eigh_parts(g, ans, a, b, lower, eigvals_only, type, subset_by_index, subset_by_value)
+    gw, gv, w, v = parts
+    inner, _ = _eigh_inner(gw, gv, w, v)
+    return _tri_read(v @ inner @ _mH(v), lower)
+
+
+def _eigh_vjp_b(
+    g, ans, a, b=None, *, lower=True, eigvals_only=False, type=1, subset_by_index=None,
+    subset_by_value=None, **kwargs,
+):  # fmt: skip
+    """gB = -V (P w^T + diag(Re diag(V^H gV)) / 2) V^H, P the cotangent of V^H dA V (the
+    second term from the normalization V^H B V = I)."""
+    parts = _eigh_parts(g, ans, a, b, lower, eigvals_only, type, subset_by_index, subset_by_value)
+    gw, gv, w, v = parts
+    inner, vh_gv = _eigh_inner(gw, gv, w, v)
+    inner = inner * np.expand_dims(w, -2)
+    if vh_gv is not None:
+        inner = inner + 0.5 * _diag_embed(np.real(_diag(vh_gv)))
+    return _tri_read(-(v @ inner @ _mH(v)), lower)
+
+
+_rule("eigh", _eigh_vjp_a, _eigh_vjp_b)
+
+
+def _eig_vjp(g, ans, a, b=None, left=False, right=True, **kwargs):
+    """As ``numpy.linalg.eig``: unit-norm right eigenvectors, standard problem only."""
+    if b is not None or left or kwargs.get("homogeneous_eigvals"):
+        raise not_differentiable(
+            "scipy.linalg.eig",
+            "the gradient is implemented for the standard problem (b=None), right eigenvectors "
+            "only, and homogeneous_eigvals=False",
+        )
+    if not right:
+        return _eigvals_vjp(g, ans, a)
+    return _eig_grad(g[0], g[1], ans[0], ans[1])
+
+
+_rule("eig", _eig_vjp)
+
+# --- decompositions --------------------------------------------------------------------------
+
+
+def _svd_vjp_scipy(g, ans, a, full_matrices=True, compute_uv=True, **kwargs):
+    """As ``numpy.linalg.svd``: thin factors; extra columns of a full U or V must get none."""
+    return _svd_vjp(g, ans, a, full_matrices, compute_uv)
+
+
+_rule("svd", _svd_vjp_scipy)
+
+
+def _qr_vjp_scipy(g, ans, a, overwrite_a=False, lwork=None, mode="full", pivoting=False, **kw):
+    """As ``numpy.linalg.qr`` on ``a[:, p]`` (``pivoting``: the column order is constant)."""
+    m, n = a.shape[-2:]
+    k = min(m, n)
+    if mode == "raw":
+        raise not_differentiable("scipy.linalg.qr", "no gradient for mode='raw'; use 'economic'")
+    if pivoting:
+        perm = ans[-1]
+        ap = a[..., perm]
+    else:
+        ap = a
+    if mode == "r":
+        gq = None
+        q, r = _sl().qr(ap, mode="economic")
+        gr = (g[0] if isinstance(g, tuple) else g)[..., :k, :]  # SciPy returns (r,)
+    else:
+        gq, gr = g[0], g[1]
+        q, r = ans[0], ans[1]
+        if mode == "full" and m > n:
+            if np.any(gq[..., n:] != 0):
+                raise not_differentiable(
+                    "scipy.linalg.qr",
+                    "the extra columns of Q with mode='full' are not unique and get no gradient; "
+                    "use mode='economic'",
+                )
+            q, gq, r, gr = q[..., :n], gq[..., :n], r[..., :n, :], gr[..., :n, :]
+    gq = zeros_of(q) if gq is None else gq
+    grad = _qr_grad(gq, gr, q, r, ap)
+    if pivoting:
+        grad = grad[..., np.argsort(perm)]
+    return grad
+
+
+_rule("qr", _qr_vjp_scipy)
+
+
+def _lu_grad(gl, gu, lo, up):
+    """A' = L U (L unit lower, U upper): gA' = L^-H (tril_(L^H gL) + triu(gU U^H)) U^-H."""
+    n = lo.shape[-1]
+    inner = (_mH(lo) @ gl) * _tri_mask(n, True, strict=True) + (gu @ _mH(up)) * _tri_mask(n, False)
+    x = np.linalg.solve(_mH(lo), inner)
+    return _mH(np.linalg.solve(up, _mH(x)))
+
+
+def _lu_vjp(g, ans, a, permute_l=False, overwrite_a=False, check_finite=True, p_indices=False):
+    """A = P L U; with ``permute_l`` the output is (P L, U), and gL = P^T g(PL)."""
+    if a.shape[-1] != a.shape[-2]:
+        raise not_differentiable(
+            "scipy.linalg.lu", "the gradient is implemented for square matrices only"
+        )
+    if permute_l:
+        p, lo, up = _sl().lu(a)
+        gpl, gu = g
+        gl = _mT(p) @ gpl
+    else:
+        p, lo, up = ans
+        _, gl, gu = g
+    if p_indices and not permute_l:
+        return _rows(_lu_grad(gl, gu, lo, up), p)  # a = (l @ u)[p]
+    return p @ _lu_grad(gl, gu, lo, up)
+
+
+_rule("lu", _lu_vjp)
+
+# --- matrix functions ------------------------------------------------------------------------
+# For a primary matrix function f with real coefficients (exp, log, square root, real powers)
+# the Frechet derivative is the upper right block of f([[X, E], [0, X]]), and the adjoint of
+# E -> L_f(X, E) is E -> L_f(X^H, E): so gA = f([[A^H, g], [0, A^H]])[:n, n:], a call of f
+# itself that differentiates again.
+
+
+def _block(x, e):
+    """``[[x, e], [0, x]]`` for a stack of square matrices."""
+    top = np.concatenate([x, e], axis=-1)
+    bottom = np.concatenate([zeros_of(x), x], axis=-1)
+    return np.concatenate([top, bottom], axis=-2)
+
+
+def _frechet_adjoint(f, a, g):
+    n = a.shape[-1]
+    return f(_block(_mH(a), g))[..., :n, n:]
+
+
+def _first(out):
+    """The matrix itself from a function that may also return an error estimate (``disp``)."""
+    return out[0] if isinstance(out, tuple) else out
+
+
+_rule("expm", lambda g, ans, A: _frechet_adjoint(_sl().expm, A, g))
+
+
+def _first_g(g):
+    return g[0] if isinstance(g, tuple) else g
+
+
+_rule("logm", lambda g, ans, A, disp=None: _frechet_adjoint(_sl().logm, A, _first_g(g)))
+
+
+def _fractional_matrix_power_vjp(g, ans, A, t):
+    return _frechet_adjoint(lambda m: _sl().fractional_matrix_power(m, t), A, g)
+
+
+_rule("fractional_matrix_power", _fractional_matrix_power_vjp, None)
+
+
+def _sqrtm_vjp(g, ans, A, disp=None, blocksize=None):
+    """X = sqrtm(A), X dX + dX X = dA: gA solves X^H gA + gA X^H = g."""
+    x = _first(ans)
+    return _sl().solve_sylvester(_mH(x), _mH(x), _first_g(g))
+
+
+_rule("sqrtm", _sqrtm_vjp)
+
+
+def _expm_frechet_grads(g, ans, A, E, compute_expm):
+    """expm_frechet(A, E) is the upper right block of expm(M), M = [[A, E], [0, A]]: the
+    cotangent of M is that of expm at M with [[g_expm, g_L], [0, 0]]."""
+    n = A.shape[-1]
+    g_exp, g_l = g if compute_expm else (zeros_of(g), g)
+    gm = _frechet_adjoint(_sl().expm, _block(A, E), _block(g_exp, g_l) * _upper_blocks(n))
+    return gm[..., :n, :n] + gm[..., n:, n:], gm[..., :n, n:]
+
+
+def _upper_blocks(n):
+    """1 on the top row of blocks of a 2n x 2n matrix, 0 on the bottom row."""
+    return np.expand_dims(np.arange(2 * n) < n, -1)
+
+
+def _expm_frechet_vjp_a(g, ans, A, E, method=None, compute_expm=True, check_finite=True):
+    return _expm_frechet_grads(g, ans, A, E, compute_expm)[0]
+
+
+def _expm_frechet_vjp_e(g, ans, A, E, method=None, compute_expm=True, check_finite=True):
+    return _expm_frechet_grads(g, ans, A, E, compute_expm)[1]
+
+
+_rule("expm_frechet", _expm_frechet_vjp_a, _expm_frechet_vjp_e)
+
+# --- matrix equations ------------------------------------------------------------------------
+
+
+def _real_with_complex_q(name, a, b, q):
+    # SciPy 1.17 solves A X + X B = Q wrongly (residuals of 0.1) for real A and B with complex
+    # eigenvalues and a complex Q: neither its value nor a gradient can be trusted.
+    if is_complex(q) and not (is_complex(a) or is_complex(b)):
+        raise not_differentiable(
+            f"scipy.linalg.{name}",
+            "SciPy's solution is inaccurate for real a (and b) with a complex q; pass complex "
+            "a (a.astype(complex))",
+        )
+
+
+def _sylvester_y(g, a, b, q):
+    """The adjoint solve: A^H Y + Y B^H = g."""
+    _real_with_complex_q("solve_sylvester", a, b, q)
+    return _sl().solve_sylvester(_mH(a), _mH(b), g)
+
+
+_rule(
+    "solve_sylvester",
+    lambda g, ans, a, b, q: -_sylvester_y(g, a, b, q) @ _mH(ans),
+    lambda g, ans, a, b, q: -_mH(ans) @ _sylvester_y(g, a, b, q),
+    lambda g, ans, a, b, q: _sylvester_y(g, a, b, q),
+)
+
+
+def _continuous_lyapunov_y(g, a, q):
+    """The adjoint solve: A^H Y + Y A = g."""
+    _real_with_complex_q("solve_continuous_lyapunov", a, a, q)
+    return _sl().solve_continuous_lyapunov(_mH(a), g)
+
+
+def _continuous_lyapunov_vjp_a(g, ans, a, q):
+    """A X + X A^H = Q; Y solves A^H Y + Y A = g: gA = -(Y X^H + Y^H X)."""
+    y = _continuous_lyapunov_y(g, a, q)
+    return -(y @ _mH(ans) + _mH(y) @ ans)
+
+
+_rule(
+    "solve_continuous_lyapunov",
+    _continuous_lyapunov_vjp_a,
+    lambda g, ans, a, q: _continuous_lyapunov_y(g, a, q),
+)
+
+
+def _discrete_lyapunov_vjp_a(g, ans, a, q, method=None):
+    """X - A X A^H = Q; Y solves Y - A^H Y A = g: gA = Y A X^H + Y^H A X."""
+    y = _sl().solve_discrete_lyapunov(_mH(a), g, method=method)
+    return y @ a @ _mH(ans) + _mH(y) @ a @ ans
+
+
+_rule(
+    "solve_discrete_lyapunov",
+    _discrete_lyapunov_vjp_a,
+    lambda g, ans, a, q, method=None: _sl().solve_discrete_lyapunov(_mH(a), g, method=method),
+)
+
+
+def _band_gather(x, rows, cols):
+    """``x[rows, cols]`` where both are in range, 0 elsewhere (a masked gather)."""
+    n_rows, n_cols = x.shape[-2], x.shape[-1]
+    ok = (rows >= 0) & (rows < n_rows) & (cols >= 0) & (cols < n_cols)
+    picked = x[..., np.clip(rows, 0, n_rows - 1), np.clip(cols, 0, n_cols - 1)]
+    return np.where(ok, picked, 0)
+
+
+def _banded_adjoint(ab, lower, upper):
+    """The band storage of M^H, which has ``upper`` subdiagonals and ``lower`` superdiagonals:
+    abH[r, j] = conj(ab[l + u - r, j + r - l])."""
+    r = np.expand_dims(np.arange(lower + upper + 1), -1)
+    j = np.arange(ab.shape[-1])
+    return conj(_band_gather(ab, lower + upper - r, j + r - lower))
+
+
+def _solve_banded_gb(g, l_and_u, ab, b):
+    lower, upper = l_and_u
+    return _sl().solve_banded((upper, lower), _banded_adjoint(ab, lower, upper), g)
+
+
+def _solve_banded_vjp_ab(g, ans, l_and_u, ab, b, overwrite_ab=False, **kwargs):
+    """gM = -(M^-H g) x^H on the band: gab[r, j] = gM[j + r - u, j]."""
+    lower, upper = l_and_u
+    gb = _as_columns(b, _solve_banded_gb(g, l_and_u, ab, b))
+    x = _as_columns(b, ans)
+    r = np.expand_dims(np.arange(lower + upper + 1), -1)
+    j = np.arange(ab.shape[-1])
+    i = j + r - upper
+    n = gb.shape[-2]
+    ok = (i >= 0) & (i < n)
+    rows = gb[np.clip(i, 0, n - 1), :]  # (rows of ab, n, k)
+    return np.where(ok, -np.sum(rows * conj(x), axis=-1), 0)
+
+
+def _solve_banded_vjp_b(g, ans, l_and_u, ab, b, overwrite_ab=False, **kwargs):
+    return _solve_banded_gb(g, l_and_u, ab, b)
+
+
+_rule("solve_banded", None, _solve_banded_vjp_ab, _solve_banded_vjp_b)
+
+# --- special matrices: each entry is one element of the inputs (a gather), so the cotangent of
+# an input element is the sum of ``g`` over the entries that hold it (a scatter-add) ----------
+
+
+def _diff_index(m, n, offset):
+    """``offset + i - j`` for an ``m x n`` matrix (constant)."""
+    return offset + np.expand_dims(np.arange(m), -1) - np.arange(n)
+
+
+def _with_zero_first(g):
+    """``g`` with a zero in front along the last axis (the element a matrix ignores)."""
+    return np.concatenate([np.zeros((*g.shape[:-1], 1), dtype=g.dtype), g], axis=-1)
+
+
+def _toeplitz_parts(g, c, r):
+    """Cotangents of c and of r[1:]: entry (i, j) is c[i - j] (i >= j) or r[j - i] (i < j)."""
+    m, n = g.shape[-2:]
+    gvals = scatter_add(g, (Ellipsis, _diff_index(m, n, n - 1)), (*g.shape[:-2], m + n - 1))
+    return gvals[..., n - 1 :], gvals[..., n - 2 :: -1] if n > 1 else gvals[..., :0]
+
+
+def _toeplitz_vjp_c(g, ans, c, r=None):
+    gc, gr_tail = _toeplitz_parts(g, c, r)
+    if r is None:  # r = conj(c): c[k] also stands at r[k] for k >= 1
+        gc = gc + _with_zero_first(conj(gr_tail))
+    return np.reshape(unbroadcast(gc, np.shape(np.atleast_1d(c))), np.shape(c))
+
+
+def _toeplitz_vjp_r(g, ans, c, r=None):
+    _, gr_tail = _toeplitz_parts(g, c, r)  # r[0] is not used: c[0] is the diagonal
+    return np.reshape(
+        unbroadcast(_with_zero_first(gr_tail), np.shape(np.atleast_1d(r))), np.shape(r)
+    )
+
+
+_rule("toeplitz", _toeplitz_vjp_c, _toeplitz_vjp_r)
+
+
+def _circulant_vjp(g, ans, c):
+    """Entry (i, j) is c[(i - j) mod n]."""
+    n = g.shape[-1]
+    idx = _diff_index(n, n, 0) % n
+    return np.reshape(scatter_add(g, (Ellipsis, idx), (*g.shape[:-2], n)), np.shape(c))
+
+
+_rule("circulant", _circulant_vjp)
+
+
+def _hankel_parts(g):
+    """Cotangents of c and of r[1:]: entry (i, j) is c[i + j] or r[i + j - m + 1]."""
+    m, n = g.shape[-2:]
+    idx = np.expand_dims(np.arange(m), -1) + np.arange(n)
+    gvals = scatter_add(g, (Ellipsis, idx), (m + n - 1,))
+    return gvals[:m], gvals[m:]
+
+
+def _hankel_vjp_c(g, ans, c, r=None):
+    return np.reshape(_hankel_parts(g)[0], np.shape(c))
+
+
+def _hankel_vjp_r(g, ans, c, r=None):
+    return np.reshape(_with_zero_first(_hankel_parts(g)[1]), np.shape(r))  # r[0] is not used
+
+
+_rule("hankel", _hankel_vjp_c, _hankel_vjp_r)
+
+
+def _toeplitz_cr(c_or_cr):
+    if isinstance(c_or_cr, tuple | list):
+        return c_or_cr[0], c_or_cr[1]
+    return c_or_cr, None
+
+
+def _solve_toeplitz_vjp_c(g, ans, c_or_cr, b, check_finite=True):
+    """x = T^-1 b: gT = -(T^-H g) x^H, sent to c and r as ``toeplitz`` sends it. T^H is the
+    Toeplitz matrix with first column conj([c0, r1, r2, ...]) and first row conj(c)."""
+    c, r = _toeplitz_cr(c_or_cr)
+    rr = conj(c) if r is None else r
+    column = conj(np.concatenate([c[..., :1], rr[..., 1:]], axis=-1))
+    gb = _sl().solve_toeplitz((column, conj(c)), _as_columns(b, g))
+    gt = -gb @ _mH(_as_columns(b, ans))
+    gc, gr_tail = _toeplitz_parts(gt, c, r)
+    if r is None:
+        return gc + _with_zero_first(conj(gr_tail))
+    return type(c_or_cr)([gc, _with_zero_first(gr_tail)])
+
+
+def _solve_toeplitz_vjp_b(g, ans, c_or_cr, b, check_finite=True):
+    c, r = _toeplitz_cr(c_or_cr)
+    rr = conj(c) if r is None else r
+    column = conj(np.concatenate([c[..., :1], rr[..., 1:]], axis=-1))
+    return _column_cotangent(_sl().solve_toeplitz((column, conj(c)), _as_columns(b, g)), b)
+
+
+_rule("solve_toeplitz", _solve_toeplitz_vjp_c, _solve_toeplitz_vjp_b)

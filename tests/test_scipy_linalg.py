@@ -1,0 +1,227 @@
+"""scipy.linalg: conventions (triangles, cho_factor's unused triangle), traced functions, what
+raises, and real use (multivariate_normal, a Gaussian-process likelihood)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg as sl
+import scipy.stats as st
+
+import ndgrad as nd
+from ndgrad import GradArray, NotDifferentiableError
+from ndgrad.testing import check_grad
+
+from .cases.linalg import HPD, SPD, SYM, TALL, M
+
+rng = np.random.default_rng(1405)
+
+
+def _garbage(c, lower):
+    """``c`` with random values in the triangle that cho_solve does not read."""
+    n = c.shape[-1]
+    other = np.triu(np.ones((n, n)), 1) if lower else np.tril(np.ones((n, n)), -1)
+    return c + other * rng.standard_normal((n, n))
+
+
+@pytest.mark.parametrize("lower", [False, True])
+def test_cho_solve_unused_triangle_gets_zero_gradient(lower):
+    c, _ = sl.cho_factor(SPD(3, 3), lower=lower)
+    c = _garbage(c, lower)
+    b = rng.standard_normal(3)
+    check_grad(lambda c, b: sl.cho_solve((c, lower), b), c, b, order=2)
+    g = nd.grad(lambda c: np.sum(sl.cho_solve((c, lower), b) ** 2))(c)
+    unused = np.triu(g, 1) if lower else np.tril(g, -1)
+    assert np.all(unused == 0)
+
+
+@pytest.mark.parametrize("lower", [False, True])
+def test_cho_factor_then_cho_solve_is_solve_of_the_triangle_read(lower):
+    a = _garbage(SPD(3, 3), lower)  # the triangle cho_factor does not read is garbage
+    b = rng.standard_normal((3, 2))
+    g1 = nd.grad(lambda a: np.sum(np.sin(sl.cho_solve(sl.cho_factor(a, lower=lower), b))))(a)
+    g2 = nd.grad(lambda a: np.sum(np.sin(sl.solve(a, b, assume_a="pos", lower=lower))))(a)
+    np.testing.assert_allclose(g1, g2, rtol=1e-10, atol=1e-12)
+
+
+def test_cho_factor_unused_triangle_is_a_copy_of_a():
+    a = SPD(3, 3)
+    g = nd.grad(lambda a: np.sum(sl.cho_factor(a)[0] * np.tril(np.ones((3, 3)), -1)))(a)
+    np.testing.assert_array_equal(g, np.tril(np.ones((3, 3)), -1))
+
+
+def test_cholesky_reads_one_triangle():
+    a = SPD(3, 3)
+    g = nd.grad(lambda a: np.sum(sl.cholesky(a, lower=True) ** 3))(a)
+    assert np.all(np.triu(g, 1) == 0)
+
+
+def test_norm_compiled_path_returns_a_gradarray():
+    x = GradArray(rng.standard_normal(3), requires_grad=True)
+    y = sl.norm(x)
+    assert isinstance(y, GradArray) and y.ndim == 0
+    y.backward()
+    np.testing.assert_allclose(x.grad, np.asarray(x) / np.linalg.norm(np.asarray(x)))
+    m = GradArray(rng.standard_normal((2, 3)), requires_grad=True)
+    sl.norm(m, 1).backward()
+    assert m.grad is not None and np.any(m.grad != 0)
+
+
+def test_inv_diagonal_is_what_scipy_computes():
+    # SciPy inverts the diagonal only; the other elements pass through unchanged
+    a = M(2, 2)
+    np.testing.assert_allclose(
+        nd.grad(lambda a: np.sum(sl.inv(a, assume_a="diagonal")))(a),
+        np.where(np.eye(2, dtype=bool), -1 / np.diag(a) ** 2, 1.0),
+    )
+
+
+def test_eigh_other_types_raise():
+    with pytest.raises(NotDifferentiableError, match="type=1"):
+        nd.grad(lambda a: np.sum(sl.eigh(a, SPD(2, 2), type=2)[0]))(SYM(2, 2))
+
+
+def test_eigh_generalized_matches_reduction_to_standard():
+    a, b = SYM(3, 3), SPD(3, 3) + np.eye(3)
+
+    def reduced(a, b):
+        lo = np.linalg.cholesky(b)
+        c = np.linalg.solve(lo, np.linalg.solve(lo, a).T).T
+        return np.linalg.eigvalsh(c)
+
+    for argnum in (0, 1):
+        g1 = nd.grad(lambda a, b: np.sum(np.sin(sl.eigvalsh(a, b))), argnum)(a, b)
+        sym = nd.grad(lambda a, b: np.sum(np.sin(reduced(a, b))), argnum)(a, b)
+        # eigvalsh reads the lower triangle; the reduction reads the whole symmetric matrix
+        np.testing.assert_allclose(g1, np.tril(sym + sym.T) - np.diag(np.diag(sym)), atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    "func, args",
+    [
+        (lambda a: sl.eigvalsh(a), (SYM(3, 3),)),
+        (lambda a, b: sl.eigvalsh(a, b), (SYM(3, 3), SPD(3, 3) + np.eye(3))),
+        (lambda a: sl.eigvalsh(a, subset_by_index=[1, 2]), (SYM(3, 3),)),
+        (lambda a: sl.eigvals(a), (M(3, 3),)),
+        (lambda a: sl.svdvals(a), (TALL(3, 2),)),
+        (lambda a: sl.polar(a)[1], (TALL(3, 2),)),
+        (lambda a: sl.polar(a, side="left")[1], (M(2, 2),)),
+        (lambda a: sl.eigvalsh(a), (HPD(2, 2),)),
+    ],
+)
+def test_traced_functions_match_finite_differences(func, args):
+    check_grad(func, *args, order=2)
+
+
+def test_multivariate_normal_logpdf_differentiates_in_x_mean_and_cov():
+    x = rng.standard_normal((4, 3))
+    mean = rng.standard_normal(3)
+    cov = SPD(3, 3) + np.eye(3)
+    check_grad(lambda x, m, c: st.multivariate_normal.logpdf(x, m, c), x, mean, cov, order=2)
+
+    # a symmetric parametrization gives the familiar closed form in cov
+    def f(s):
+        return np.sum(st.multivariate_normal.logpdf(x, mean, (s + s.T) / 2))
+
+    g = nd.grad(f)(cov)
+    inv = np.linalg.inv(cov)
+    r = x - mean
+    expected = 0.5 * (inv @ r.T @ r @ inv) - 0.5 * len(x) * inv
+    np.testing.assert_allclose(g, expected, rtol=1e-9, atol=1e-12)
+
+
+def _gp_nll(log_params, x, y):
+    """A Gaussian-process negative log marginal likelihood, written as in a textbook."""
+    length, signal, noise = np.exp(log_params)
+    d2 = (x[:, None] - x[None, :]) ** 2
+    k = signal**2 * np.exp(-0.5 * d2 / length**2) + noise**2 * np.eye(len(x))
+    c, lower = sl.cho_factor(k, lower=True)
+    alpha = sl.cho_solve((c, lower), y)
+    return 0.5 * y @ alpha + np.sum(np.log(np.diag(c))) + 0.5 * len(x) * np.log(2 * np.pi)
+
+
+def test_gaussian_process_marginal_likelihood_matches_finite_differences():
+    x = np.linspace(0, 5, 8)
+    y = np.sin(x) + 0.1 * rng.standard_normal(8)
+    params = np.log(np.array([1.2, 0.9, 0.3]))
+    check_grad(_gp_nll, params, x, y, order=2)
+    g = nd.grad(_gp_nll)(params, x, y)
+    eps = 1e-6
+    fd = [
+        (_gp_nll(params + eps * e, x, y) - _gp_nll(params - eps * e, x, y)) / (2 * eps)
+        for e in np.eye(3)
+    ]
+    np.testing.assert_allclose(g, fd, rtol=1e-6)
+
+
+def test_expm_gradient_is_the_adjoint_frechet_derivative():
+    a, e, g = rng.standard_normal((3, 3, 3))
+    ga = nd.grad(lambda a: np.sum(g * sl.expm(a)))(a)
+    np.testing.assert_allclose(np.sum(ga * e), np.sum(g * sl.expm_frechet(a, e)[1]), rtol=1e-10)
+
+
+def test_solve_banded_matches_dense_solve():
+    ab = rng.standard_normal((3, 4))
+    ab[1] += 4
+    b = rng.standard_normal(4)
+    dense = np.diag(ab[1]) + np.diag(ab[0, 1:], 1) + np.diag(ab[2, :-1], -1)
+    g = nd.grad(lambda b: np.sum(np.sin(sl.solve_banded((1, 1), ab, b))))(b)
+    np.testing.assert_allclose(g, nd.grad(lambda b: np.sum(np.sin(np.linalg.solve(dense, b))))(b))
+
+
+def test_solve_sylvester_real_a_with_complex_q_raises():
+    a, b = M(2, 2), M(2, 2)
+    q = rng.standard_normal((2, 2)) + 1j * rng.standard_normal((2, 2))
+    with pytest.raises(NotDifferentiableError, match="complex q"):
+        nd.grad(lambda q: np.sum(np.abs(sl.solve_sylvester(a, b, q)) ** 2))(q)
+
+
+def test_khatri_rao_is_traced():
+    check_grad(sl.khatri_rao, rng.standard_normal((2, 3)), rng.standard_normal((4, 3)), order=2)
+
+
+def test_toeplitz_without_r_is_hermitian_in_c():
+    c = rng.standard_normal(3) + 1j * rng.standard_normal(3)
+    check_grad(sl.toeplitz, c, order=2)
+
+
+_A = 0.5 * rng.standard_normal((3, 3))
+
+
+@pytest.mark.parametrize(
+    "func, args",
+    [
+        (sl.cosm, (_A,)),
+        (sl.sinm, (_A,)),
+        (sl.tanm, (_A,)),
+        (sl.coshm, (_A,)),
+        (sl.sinhm, (_A,)),
+        (sl.tanhm, (_A,)),
+        (sl.companion, (np.array([2.0, 0.5, -1.0, 0.3]),)),
+        (sl.fiedler, (rng.standard_normal(4),)),
+        (sl.fiedler_companion, (np.array([2.0, 0.5, -1.0, 0.3]),)),
+        (sl.leslie, (rng.standard_normal(3), rng.standard_normal(2))),
+        (lambda a: sl.convolution_matrix(a, 5), (rng.standard_normal(3),)),
+        (lambda s: sl.diagsvd(s, 3, 2), (rng.standard_normal(2),)),
+        (lambda a, b: sl.orthogonal_procrustes(a, b)[0], (TALL(4, 3), rng.standard_normal((4, 3)))),
+        (sl.solve_circulant, (np.array([3.0, 0.5, -0.2]), rng.standard_normal(3))),
+    ],
+)
+def test_more_traced_functions_match_finite_differences(func, args):
+    check_grad(func, *args, order=2)
+
+
+def test_subspace_angles_is_loud():
+    with pytest.raises(NotDifferentiableError, match="subspace_angles"):
+        nd.grad(lambda a: np.sum(sl.subspace_angles(a, TALL(4, 2))))(TALL(4, 2))
+
+
+def test_gaussian_process_hyperparameters_fit_with_minimize_jac_true():
+    from scipy.optimize import minimize
+
+    x = np.linspace(0, 5, 12)
+    y = np.sin(x) + 0.1 * rng.standard_normal(12)
+    start = np.log(np.array([0.5, 2.0, 0.5]))
+    res = minimize(nd.value_and_grad(_gp_nll), start, args=(x, y), jac=True, method="BFGS")
+    assert res.success and res.fun < _gp_nll(start, x, y)
+    np.testing.assert_allclose(nd.grad(_gp_nll)(res.x, x, y), 0, atol=1e-4)
