@@ -54,13 +54,6 @@ cover(
 cover(
     "scipy.optimize",
     traced=("rosen", "rosen_der", "rosen_hess", "rosen_hess_prod"),
-    why={
-        name: "a solver: no gradient flows through it yet"
-        for name in (
-            "minimize", "minimize_scalar", "least_squares", "curve_fit", "root", "root_scalar",
-            "fsolve", "brentq", "brenth", "ridder", "bisect", "toms748", "newton",
-        )
-    },
 )  # fmt: skip
 
 for _module in ("scipy.signal", "scipy.ndimage", "scipy.interpolate", "scipy.fft"):
