@@ -25,14 +25,15 @@ derivative that misses the dependence of those constants on the parameters.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from ndgrad._array import GradArray, _plain, _record, _wrap
 from ndgrad._errors import NotDifferentiableError, _noted, hidden_errors_reraised
-from ndgrad._graph import enable_grad, grad_enabled, no_grad
+from ndgrad._graph import enable_grad, grad_enabled, no_grad, scope_depth
 from ndgrad._registry import Primitive
 from ndgrad.functional import _RuleCache, jacobian
 from ndgrad.tracing import tracing
@@ -46,6 +47,7 @@ __all__ = [
     "record",
     "requires_grad",
     "solver_error",
+    "solver_scope",
     "tuple_args",
 ]
 
@@ -119,6 +121,21 @@ def watched(fun: Any) -> Any:
     return Watch(fun) if callable(fun) and not isinstance(fun, type) else fun
 
 
+@contextmanager
+def solver_scope() -> Iterator[None]:
+    """Run SciPy's own code as plain NumPy, with the conversion scope ready for the user's.
+
+    The scope's names stay installed (so that each :class:`Watch` call enters it at the cost
+    of a counter), but SciPy's internals run outside it: their buffers stay plain ndarrays.
+    """
+    with tracing(), hidden_errors_reraised():
+        token = scope_depth.set(0)
+        try:
+            yield
+        finally:
+            scope_depth.reset(token)
+
+
 def evaluate(fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``fun(*args)`` with grad on, in the conversion scope: the probes' graphs."""
     with enable_grad(), tracing(), hidden_errors_reraised():
@@ -171,7 +188,7 @@ def record(
         def compute() -> list[Any]:
             cots = list(backward(plain_tree(g)))
             return [
-                None if c is None else np.reshape(c, np.shape(a))
+                None if c is None or a is None else np.reshape(c, np.shape(a))
                 for c, a in zip(cots, args, strict=True)
             ]
 

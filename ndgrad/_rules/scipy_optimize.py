@@ -46,6 +46,7 @@ from ndgrad._rules._solve import (
     record,
     requires_grad,
     solver_error,
+    solver_scope,
     tuple_args,
     watched,
 )
@@ -111,7 +112,7 @@ class _Params(dict):  # type: ignore[type-arg]
 
     def call(self, func: Any) -> Any:
         """``func`` with every argument by keyword."""
-        with hidden_errors_reraised():
+        with solver_scope():
             return func(**self)
 
 
