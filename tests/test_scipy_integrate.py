@@ -209,3 +209,52 @@ def test_solve_ivp_events_and_second_derivatives_raise():
 
     with pytest.raises(NotDifferentiableError, match="only first derivatives"):
         nd.hessian(y_end)(0.7)
+
+
+def test_solve_ivp_y0_and_t_eval_as_lists_of_grad_arrays():
+    def y(a, b, t1):
+        sol = si.solve_ivp(lambda t, y: -0.5 * y, (0.0, t1), [a, b], t_eval=[0.5, t1], **_TOL)
+        return sol.y[:, -1]
+
+    ja, jb, jt = nd.jacobian(y, argnums=(0, 1, 2))(1.0, 2.0, 2.0)
+    np.testing.assert_allclose(ja, [np.exp(-1.0), 0.0], rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(jb, [0.0, np.exp(-1.0)], rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(jt, [-0.5 * np.exp(-1.0), -np.exp(-1.0)], rtol=1e-8)
+
+
+# --- odeint -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tfirst", [False, True])
+def test_odeint_exponential_decay_closed_form(tfirst):
+    def ys(k, y0, t):
+        rhs = (lambda t, y: -k * y) if tfirst else (lambda y, t: -k * y)
+        return si.odeint(rhs, y0, t, rtol=1e-10, atol=1e-12, tfirst=tfirst)
+
+    k, y0, t = 0.7, np.array([1.5, -0.5]), np.array([0.2, 1.0, 2.0])
+    jk, jy0, jt = nd.jacobian(ys, argnums=(0, 1, 2))(k, y0, t)
+    values = y0 * np.exp(-k * (t - t[0]))[:, None]
+    np.testing.assert_allclose(jk, -(t - t[0])[:, None] * values, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(jy0[-1], np.exp(-k * (t[-1] - t[0])) * np.eye(2), rtol=1e-7)
+    expected_t = np.zeros((3, 2, 3))
+    for i in (1, 2):
+        expected_t[i, :, i] = -k * values[i]
+        expected_t[i, :, 0] = k * values[i]
+    np.testing.assert_allclose(jt, expected_t, rtol=1e-7, atol=1e-12)
+
+
+def test_odeint_lotka_volterra_args_matches_fd():
+    t = np.linspace(0, 4, 3)
+
+    def rhs(y, t, theta):
+        return np.stack(
+            [theta[0] * y[0] - theta[1] * y[0] * y[1], -theta[2] * y[1] + theta[3] * y[0] * y[1]]
+        )
+
+    def traj(theta):
+        return si.odeint(rhs, np.array([2.0, 1.0]), t, args=(theta,), rtol=1e-11, atol=1e-11)
+
+    theta = np.array([1.0, 0.4, 0.8, 0.3])
+    np.testing.assert_allclose(
+        nd.jacobian(traj)(theta), _fd(traj, theta, 1e-5), rtol=1e-6, atol=1e-7
+    )

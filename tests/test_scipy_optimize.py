@@ -339,3 +339,17 @@ def test_curve_fit_nonlinear_gradient_wrt_xdata_matches_fd():
         return popt
 
     np.testing.assert_allclose(nd.jacobian(fit)(x), _fd(reference, x, 1e-4), rtol=1e-6, atol=1e-9)
+
+
+def test_least_squares_and_curve_fit_on_a_bound_raise_inside_differentiate():
+    def ls(c):
+        return so.least_squares(lambda x: x - c, np.array([0.5]), bounds=(0.0, 2.0)).x[0]
+
+    def cf(c):
+        x = np.arange(3.0)
+        return so.curve_fit(lambda x, a: a * x, x, c * x, bounds=(0, 5))[0][0]
+
+    for fit in (ls, cf):
+        assert nd.grad(fit)(1.5) == pytest.approx(1.0)
+        with pytest.raises(NotDifferentiableError, match="on a bound"):
+            nd.grad(fit)(-1.0)

@@ -47,7 +47,7 @@ cover(
     ),
     why={
         name: "a solver: no gradient flows through it yet"
-        for name in ("odeint", "dblquad", "tplquad", "nquad")
+        for name in ("dblquad", "tplquad", "nquad")
     },
 )  # fmt: skip
 

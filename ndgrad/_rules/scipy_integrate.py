@@ -25,12 +25,19 @@ steps (split at the output times), through probes ``f(τ_k, y(τ_k), θ)`` recor
 forward pass. The forward solve runs with ``dense_output=True`` (to read ``y`` between steps);
 the returned ``sol.sol`` and ``sol.t`` (the solver's own steps when ``t_eval`` is not given)
 carry no gradient. ``events=`` raises when a gradient is needed; so does ``success=False``.
+
+``odeint``: the same adjoint, in ``y0``, parameters and every value of ``t`` (``t[0]`` is the
+start time). odeint has no dense output, so when a gradient is needed the states between its
+output times come from SciPy's LSODA through ``solve_ivp`` (the same ODEPACK integrator, same
+``rtol``/``atol``), which also solves the adjoint. The returned values are odeint's own; a
+message other than "Integration successful." raises; ``tcrit=`` raises.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -39,7 +46,7 @@ import numpy as np
 
 from ndgrad._array import GradArray
 from ndgrad._errors import hidden_errors_reraised
-from ndgrad._graph import enable_grad, grad_enabled
+from ndgrad._graph import enable_grad, grad_enabled, no_grad
 from ndgrad._rules._scipy import wrap_scipy
 from ndgrad._rules._solve import (
     Watch,
@@ -315,8 +322,15 @@ class _Adjoint:
         }
 
 
+def _as_array(x: Any) -> Any:
+    """A list or tuple holding GradArrays as one recorded array (so that it can be an input)."""
+    if type(x) in (list, tuple) and requires_grad(x):
+        return evaluate(np.stack, x)
+    return x
+
+
 def _solve_ivp(func: Any, p: _Params) -> Any:
-    fun, t_span, y0, t_eval = p["fun"], p["t_span"], p["y0"], p["t_eval"]
+    fun, t_span, y0, t_eval = p["fun"], p["t_span"], _as_array(p["y0"]), _as_array(p["t_eval"])
     fargs = tuple_args(p["args"])
     dense = p["dense_output"]
     watch = Watch(fun)
@@ -368,3 +382,70 @@ def _solve_ivp(func: Any, p: _Params) -> Any:
 
 
 wrap_scipy(_MODULE, "solve_ivp", functools.partial(_solver, name="solve_ivp", run=_solve_ivp))
+
+
+def _odeint(func: Any, p: _Params) -> Any:
+    f, y0, t, tfirst = p["func"], _as_array(p["y0"]), _as_array(p["t"]), p["tfirst"]
+    fargs, full = tuple_args(p["args"]), p["full_output"]
+    watch = Watch(f)
+    p.update(func=watch, y0=plain_tree(y0), t=plain_tree(t), args=plain_tree(fargs))
+    p.update(Dfun=watched(p["Dfun"]), full_output=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ys, info = p.call(func)
+    closure = watch.depends or requires_grad(fargs)
+    if not (closure or requires_grad((y0, t))):
+        for w in caught:  # what SciPy said, as it said it
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return (ys, info) if full else ys
+    if info["message"] != "Integration successful.":
+        raise _failed("odeint", info["message"])
+    if p["tcrit"] is not None:
+        raise solver_error("scipy.integrate.odeint", "no gradient with tcrit= yet.")
+
+    def rhs(t: Any, y: Any, *args: Any) -> Any:
+        return f(t, y, *args) if tfirst else f(y, t, *args)
+
+    times = const(t)
+    rtol = 1.49012e-8 if p["rtol"] is None else p["rtol"]
+    atol = 1.49012e-8 if p["atol"] is None else p["atol"]
+    tol = {"rtol": np.min(rtol), "atol": atol}
+    solve_ivp = sys.modules["scipy.integrate"].solve_ivp
+    plain_args = plain_tree(fargs)
+
+    def plain_rhs(t: Any, y: Any) -> Any:
+        with no_grad():
+            return const(rhs(t, y, *plain_args))
+
+    # odeint has no dense output: the same LSODA, through solve_ivp, gives y between the outputs
+    with solver_scope(), no_grad():
+        dense = solve_ivp(
+            plain_rhs, (times[0], times[-1]), ys[0], method="LSODA", t_eval=times,
+            dense_output=True, **tol,
+        )  # fmt: skip
+    if not dense.success:
+        raise _failed("odeint", f"the dense LSODA solve for the adjoint: {dense.message}")
+    params = {"method": "LSODA", "t_span": (times[0], times[-1]), **tol}
+    adjoint = _Adjoint(solve_ivp, params, dense, rhs, fargs)
+    adjoint._y0 = const(ys[0])
+    nodes, weights, states = adjoint.quadrature()
+    probes = None
+    if closure:
+
+        def stacked() -> Any:
+            return np.stack([rhs(t, y, *fargs) for t, y in zip(nodes, states.T, strict=True)])
+
+        probes = evaluate(stacked)
+
+    def backward(g: Any) -> list[Any]:
+        with solver_scope():
+            c = adjoint.backward(np.transpose(g), nodes, weights)
+        dt = c["t_out"]
+        dt[0] = dt[0] + c["t0"]
+        return [c["probes"], c["y0"], dt]
+
+    out = record("scipy.integrate.odeint", ys, [probes, y0, t], backward)
+    return (out, info) if full else out
+
+
+wrap_scipy(_MODULE, "odeint", functools.partial(_solver, name="odeint", run=_odeint))
