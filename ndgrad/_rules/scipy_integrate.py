@@ -393,10 +393,10 @@ def _odeint(func: Any, p: _Params) -> Any:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ys, info = p.call(func)
+    for w in caught:  # what SciPy (or the function) said, as it said it
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     closure = watch.depends or requires_grad(fargs)
     if not (closure or requires_grad((y0, t))):
-        for w in caught:  # what SciPy said, as it said it
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
         return (ys, info) if full else ys
     if info["message"] != "Integration successful.":
         raise _failed("odeint", info["message"])
