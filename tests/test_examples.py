@@ -91,3 +91,32 @@ def test_deblur_loss_gradient_matches_finite_differences(deblur):
     rng = np.random.default_rng(3)
     estimate, observed = rng.uniform(size=(6, 7)), rng.uniform(size=(6, 7))
     check_grad(deblur.loss, estimate, observed, argnums=0)
+
+
+@pytest.fixture(scope="module")
+def lotka():
+    return _load("lotka_volterra_fit")
+
+
+def test_lotka_volterra_fit_through_solve_ivp_decreases_the_loss_and_plots(lotka, tmp_path):
+    out = tmp_path / "lv.png"
+    result = lotka.main(n_obs=8, maxiter=3, rtol=1e-4, plot_path=out, verbose=False)
+    assert min(result["losses"]) < result["losses"][0] / 3
+    assert out.stat().st_size > 10_000
+
+
+def test_lotka_volterra_gradient_matches_finite_differences(lotka):
+    t_obs = np.linspace(1.0, 4.0, 3)
+    data = lotka.simulate(np.log(lotka.TRUE), t_obs, 1e-9) + 0.1
+    theta = np.log(np.array([0.9, 0.5, 0.7, 0.35]))
+    g = nd.grad(lotka.loss)(theta, t_obs, data, 1e-9)
+    h = 1e-6
+    fd = [
+        (
+            lotka.loss(theta + h * e, t_obs, data, 1e-9)
+            - lotka.loss(theta - h * e, t_obs, data, 1e-9)
+        )
+        / (2 * h)
+        for e in np.eye(4)
+    ]
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-7)

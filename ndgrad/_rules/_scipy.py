@@ -40,7 +40,7 @@ from ndgrad._registry import VJP_RULES, defvjp
 from ndgrad._rules._lazy import after_import
 from ndgrad.tracing import tracing
 
-__all__ = ["COVERED", "SCIPY_TABLES", "cover", "defvjp_scipy", "scipy_coverage"]
+__all__ = ["COVERED", "SCIPY_TABLES", "cover", "defvjp_scipy", "scipy_coverage", "wrap_scipy"]
 
 # module name -> {public name: kind} for every callable ``cover`` classified.
 SCIPY_TABLES: dict[str, dict[str, str]] = {}
@@ -238,6 +238,25 @@ def defvjp_scipy(module_name: str, name: str, *rules: Any) -> None:
         SCIPY_TABLES.setdefault(module_name, {})[name] = "rule"
         _originals.append(func)
         _install([(func, wrapper)])
+
+    after_import(module_name, register)
+
+
+def wrap_scipy(module_name: str, name: str, make_wrapper: Callable[[Any], Any]) -> None:
+    """Install ``make_wrapper(original)`` for ``module_name.name`` once it is imported.
+
+    For functions that a rule table cannot describe (solvers that take functions): the wrapper
+    records its own nodes. Like :func:`defvjp_scipy`, call it before :func:`cover`; the
+    function is then in the ``rule`` table.
+    """
+
+    def register(module: Any) -> None:
+        func = getattr(module, name)
+        if id(func) in _wrapped:
+            func = _wrapped[id(func)]
+        SCIPY_TABLES.setdefault(module_name, {})[name] = "rule"
+        _originals.append(func)
+        _install([(func, make_wrapper(func))])
 
     after_import(module_name, register)
 

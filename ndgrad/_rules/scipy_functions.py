@@ -52,20 +52,13 @@ cover(
     ),
     why={
         name: "a solver: no gradient flows through it yet"
-        for name in ("solve_ivp", "odeint", "quad", "quad_vec", "dblquad", "tplquad", "nquad")
+        for name in ("dblquad", "tplquad", "nquad")
     },
 )  # fmt: skip
 
 cover(
     "scipy.optimize",
     traced=("rosen", "rosen_der", "rosen_hess", "rosen_hess_prod"),
-    why={
-        name: "a solver: no gradient flows through it yet"
-        for name in (
-            "minimize", "minimize_scalar", "least_squares", "curve_fit", "root", "root_scalar",
-            "fsolve", "brentq", "brenth", "ridder", "bisect", "toms748", "newton",
-        )
-    },
 )  # fmt: skip
 
 cover(

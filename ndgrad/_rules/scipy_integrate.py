@@ -1,0 +1,451 @@
+"""Gradients through ``scipy.integrate``'s quadrature and ODE solvers, called unmodified.
+
+The differentiated quantities ``θ`` reach the solver through ``args=`` or a closure over
+GradArrays (see ``_solve``): the solver runs on plain values, and its result is recorded as one
+node whose inputs are *probes* (the user's function evaluated with the graph at fixed points)
+and the limits, times and initial values passed as GradArrays. First derivatives only.
+
+Quadrature (``quad``, ``quad_vec``): ``d/dθ ∫ f(x, θ) dx = ∫ ∂f/∂θ dx``, evaluated with a
+21-point Gauss-Legendre rule on each subinterval that SciPy's adaptive rule ended with (so at
+the resolution SciPy chose for ``f``; ``quad``'s infinite ranges in SciPy's own variable
+``x = a + (1 - t)/t``); the limits by the Leibniz rule, ``dI/db = f(b)``, ``dI/da = -f(a)``.
+The value is SciPy's own; ``abserr`` is a constant. ``weight=`` and ``complex_func=`` (``quad``)
+and infinite limits (``quad_vec``) raise when a gradient is needed; so does a failed
+integration (a ``message`` in ``quad``'s output, ``success`` false in ``quad_vec``'s).
+``fixed_quad``, ``romb``, ``simpson``, ``trapezoid`` are NumPy code and are traced.
+
+ODEs (``solve_ivp``): the adjoint method. For outputs ``y(t_j)`` with cotangents ``g_j``, the
+adjoint ``a(t)`` solves ``da/dt = -(∂f/∂y)^T a`` backward from the last output time to ``t0``,
+with the same ``method``, ``rtol`` and ``atol``, jumping by ``g_j`` at each output time
+(``(∂f/∂y)^T a`` is one vector-Jacobian product of the user's ``fun``). Then the cotangent of
+``y0`` is ``a(t0)``; of an output time ``t_j`` (``t_eval`` values, or the end of ``t_span``)
+``g_j^T f(t_j, y_j)``; of ``t0``, ``-a(t0)^T f(t0, y0)``; and the parameters get
+``∫ a(t)^T ∂f/∂θ dt``, computed as 5-point Gauss-Legendre sums over the forward solver's own
+steps (split at the output times), through probes ``f(τ_k, y(τ_k), θ)`` recorded in the
+forward pass. The forward solve runs with ``dense_output=True`` (to read ``y`` between steps);
+the returned ``sol.sol`` and ``sol.t`` (the solver's own steps when ``t_eval`` is not given)
+carry no gradient. ``events=`` raises when a gradient is needed; so does ``success=False``.
+
+``odeint``: the same adjoint, in ``y0``, parameters and every value of ``t`` (``t[0]`` is the
+start time). odeint has no dense output, so when a gradient is needed the states between its
+output times come from SciPy's LSODA through ``solve_ivp`` (the same ODEPACK integrator, same
+``rtol``/``atol``), which also solves the adjoint. The returned values are odeint's own; a
+message other than "Integration successful." raises; ``tcrit=`` raises.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sys
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ndgrad._array import GradArray
+from ndgrad._errors import hidden_errors_reraised
+from ndgrad._graph import enable_grad, grad_enabled, no_grad
+from ndgrad._rules._scipy import wrap_scipy
+from ndgrad._rules._solve import (
+    Watch,
+    const,
+    evaluate,
+    plain_tree,
+    record,
+    requires_grad,
+    solver_error,
+    solver_scope,
+    tuple_args,
+    watched,
+)
+from ndgrad.functional import _pull
+from ndgrad.tracing import tracing
+
+_MODULE = "scipy.integrate"
+
+
+class _Params(dict):  # type: ignore[type-arg]
+    """The arguments of one call by name, SciPy's defaults filled in; ``call`` passes them."""
+
+    def __init__(self, sig: inspect.Signature, args: Any, kwargs: Any) -> None:
+        b = sig.bind(*args, **kwargs)
+        b.apply_defaults()
+        super().__init__()
+        for name, value in b.arguments.items():
+            kind = sig.parameters[name].kind
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                self.update(value)
+            elif kind is not inspect.Parameter.VAR_POSITIONAL:
+                self[name] = value
+
+    def call(self, func: Any) -> Any:
+        with solver_scope():
+            return func(**self)
+
+
+def _solver(func: Any, name: str, run: Callable[..., Any]) -> Any:
+    sig = inspect.signature(func)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not grad_enabled():
+            return func(*args, **kwargs)
+        with hidden_errors_reraised():
+            return run(func, _Params(sig, args, kwargs))
+
+    return wrapper
+
+
+def _scalar(x: Any) -> float:
+    return float(const(x))
+
+
+def _failed(name: str, why: Any) -> RuntimeError:
+    return RuntimeError(
+        f"scipy.integrate.{name} did not succeed ({why}), and a gradient was requested: no "
+        "gradient is given for a result that is not a solution. Loosen the tolerances, raise "
+        "limit/max_step, or split the range."
+    )
+
+
+# --- quadrature ---------------------------------------------------------------------------------
+
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(21)
+
+
+def _gauss(intervals: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes and weights of 21-point Gauss-Legendre on each ``(lo, hi)`` row."""
+    lo, hi = np.asarray(intervals, dtype=float).T
+    half = (hi - lo)[:, None] / 2
+    return ((lo + hi)[:, None] / 2 + half * _NODES).ravel(), (half * _WEIGHTS).ravel()
+
+
+def _probe_sum(f: Callable[[Any], Any], nodes: Any, weights: Any) -> Any:
+    """``Σ w_k f(x_k)`` with the graph to whatever ``f`` captures."""
+
+    def total() -> Any:
+        return sum(w * f(x) for x, w in zip(nodes, weights, strict=True))
+
+    return evaluate(total)
+
+
+def _quad(func: Any, p: _Params) -> Any:
+    f, fargs, a, b, full = p["func"], tuple_args(p["args"]), p["a"], p["b"], p["full_output"]
+    watch = Watch(f)
+    p.update(func=watch, args=plain_tree(fargs), a=plain_tree(a), b=plain_tree(b), full_output=1)
+    res = p.call(func)
+    needs = watch.depends or requires_grad((fargs, a, b))
+    if not needs or full:
+        if not needs and not full and len(res) > 3:  # what SciPy would have warned
+            warnings.warn(res[3], sys_integration_warning(), stacklevel=3)
+        if not needs:
+            return res if full else res[:2]
+    if len(res) > 3:
+        raise _failed("quad", res[3])
+    if p["weight"] is not None or p["complex_func"]:
+        raise solver_error("scipy.integrate.quad", "no gradient with weight= or complex_func=.")
+    info = res[2]
+    lo, hi = _scalar(a), _scalar(b)
+    sign = 1.0
+    if lo > hi:
+        lo, hi, sign = hi, lo, -1.0
+    n = info["last"]
+    nodes, weights = _gauss(np.stack([info["alist"][:n], info["blist"][:n]], axis=1))
+
+    def integrand(x: Any) -> Any:
+        return f(x, *fargs)
+
+    if np.isinf(lo) and np.isinf(hi):  # x = (1 - t)/t, f(x) + f(-x)
+        x = (1 - nodes) / nodes
+        probe = _probe_sum(lambda x: integrand(x) + integrand(-x), x, weights / nodes**2)
+    elif np.isinf(hi):  # x = lo + (1 - t)/t
+        probe = _probe_sum(integrand, lo + (1 - nodes) / nodes, weights / nodes**2)
+    elif np.isinf(lo):  # x = hi - (1 - t)/t
+        probe = _probe_sum(integrand, hi - (1 - nodes) / nodes, weights / nodes**2)
+    else:
+        probe = _probe_sum(integrand, nodes, weights)
+    fa = const(evaluate(integrand, _scalar(a))) if requires_grad(a) else None
+    fb = const(evaluate(integrand, _scalar(b))) if requires_grad(b) else None
+
+    def backward(g: Any) -> list[Any]:
+        return [
+            sign * g,
+            None if fa is None else -g * fa,
+            None if fb is None else g * fb,
+        ]
+
+    y = record("scipy.integrate.quad", res[0], [probe, a, b], backward)
+    return (y, *res[1:]) if full else (y, res[1])
+
+
+def sys_integration_warning() -> type[Warning]:
+    import scipy.integrate  # only reached once SciPy's integrate is imported
+
+    return scipy.integrate.IntegrationWarning  # type: ignore[no-any-return]
+
+
+wrap_scipy(_MODULE, "quad", functools.partial(_solver, name="quad", run=_quad))
+
+
+def _quad_vec(func: Any, p: _Params) -> Any:
+    f, fargs, a, b, full = p["f"], tuple_args(p["args"]), p["a"], p["b"], p["full_output"]
+    watch = Watch(f)
+    p.update(f=watch, args=plain_tree(fargs), a=plain_tree(a), b=plain_tree(b), full_output=True)
+    res = p.call(func)
+    if not (watch.depends or requires_grad((fargs, a, b))):
+        return res if full else res[:2]
+    info = res[2]
+    if not info.success:
+        raise _failed("quad_vec", info.message)
+    lo, hi = _scalar(a), _scalar(b)
+    if np.isinf(lo) or np.isinf(hi) or p["quadrature"] not in (None, "gk21", "gk15"):
+        raise solver_error(
+            "scipy.integrate.quad_vec",
+            "gradients only over finite ranges with the default (Gauss-Kronrod) quadrature.",
+        )
+    sign = 1.0 if lo <= hi else -1.0
+    nodes, weights = _gauss(info.intervals)
+
+    def integrand(x: Any) -> Any:
+        return f(x, *fargs)
+
+    probe = _probe_sum(integrand, nodes, weights)
+    fa = const(evaluate(integrand, lo)) if requires_grad(a) else None
+    fb = const(evaluate(integrand, hi)) if requires_grad(b) else None
+
+    def backward(g: Any) -> list[Any]:
+        return [
+            sign * g,
+            None if fa is None else -np.sum(g * fa),
+            None if fb is None else np.sum(g * fb),
+        ]
+
+    y = record("scipy.integrate.quad_vec", res[0], [probe, a, b], backward)
+    return (y, *res[1:]) if full else (y, res[1])
+
+
+wrap_scipy(_MODULE, "quad_vec", functools.partial(_solver, name="quad_vec", run=_quad_vec))
+
+
+# --- ODEs ---------------------------------------------------------------------------------------
+
+_GL5_NODES, _GL5_WEIGHTS = np.polynomial.legendre.leggauss(5)
+
+
+def _breaks(steps: Any, times: Any, t0: float, t_last: float) -> np.ndarray:
+    """The forward solver's steps and the output times, within ``[t0, t_last]``, in order."""
+    lo, hi = min(t0, t_last), max(t0, t_last)
+    points = np.concatenate([np.asarray(steps, dtype=float), np.asarray(times, dtype=float), [t0]])
+    points = np.unique(points[(points >= lo) & (points <= hi)])
+    return points if t_last >= t0 else points[::-1]
+
+
+class _Adjoint:
+    """The backward pass of one ``solve_ivp`` call (see the module docstring)."""
+
+    def __init__(self, original: Any, p: _Params, sol: Any, fun: Any, fargs: Any) -> None:
+        self.original, self.interp = original, sol.sol  # kept: sol.sol may be dropped
+        self.method = p["method"]
+        self.options = {k: p[k] for k in ("rtol", "atol") if k in p}
+        self.plain_args = plain_tree(fargs)
+        self.fun = fun
+        self.t0, self.t1 = (float(t) for t in const(p["t_span"]))
+        self.times, self.ys = const(sol.t), const(sol.y)
+
+    def rhs(self, t: float, y: Any) -> np.ndarray:
+        """``f(t, y)`` as plain values (captured arrays read, not recorded)."""
+        with enable_grad():
+            return const(self.fun(t, y, *self.plain_args))
+
+    def vjp_y(self, t: float, y: Any, a: Any) -> np.ndarray:
+        """``(∂f/∂y)^T a`` at ``(t, y)``: one reverse pass through the user's function."""
+        with enable_grad(), tracing():
+            leaf = GradArray(np.array(y, dtype=float), requires_grad=True)
+            out = self.fun(t, leaf, *self.plain_args)
+        if not requires_grad(out):
+            return np.zeros(np.shape(y))
+        # retain: the graph reaches nodes of the caller's (a captured theta[0]), not to be freed
+        (c,) = _pull([out], [np.reshape(a, np.shape(out))], [leaf], create=False, retain=True)
+        return np.zeros(np.shape(y)) if c is None else const(c)
+
+    def quadrature(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Nodes, weights and the forward states there, for ``∫ a^T ∂f/∂θ dt``."""
+        t_last = self.times[-1] if self.times.size else self.t1
+        breaks = _breaks(self.interp.ts, self.times, self.t0, t_last)
+        lo, hi = breaks[:-1, None], breaks[1:, None]
+        nodes = ((lo + hi) / 2 + (hi - lo) / 2 * _GL5_NODES).ravel()
+        weights = ((hi - lo) / 2 * _GL5_WEIGHTS).ravel()
+        return nodes, weights, np.reshape(self.interp(nodes), (-1, nodes.size))
+
+    def backward(self, g: Any, nodes: Any, weights: Any) -> dict[str, Any]:
+        g = np.reshape(g, self.ys.shape)
+        a = np.zeros(self.ys.shape[0])
+        pieces = []
+        # Only output times that receive a cotangent stop the backward solve (y[:, -1] of a
+        # solve without t_eval has one among hundreds of steps).
+        stops = [j for j in range(self.times.size) if np.any(g[:, j] != 0)]
+        for k in range(len(stops) - 1, -1, -1):
+            j = stops[k]
+            a = a + g[:, j]
+            t_hi = self.times[j]
+            t_lo = self.times[stops[k - 1]] if k > 0 else self.t0
+            if t_hi == t_lo:
+                continue
+            with np.errstate(all="ignore"):
+                back = self.original(
+                    lambda t, a: -self.vjp_y(t, self.interp(t), a),
+                    (t_hi, t_lo),
+                    a,
+                    method=self.method,
+                    dense_output=True,
+                    **self.options,
+                )
+            if not back.success:
+                raise _failed("solve_ivp", f"the adjoint system backward: {back.message}")
+            a = back.y[:, -1]
+            pieces.append((min(t_lo, t_hi), max(t_lo, t_hi), back.sol))
+        adjoint_at_nodes = np.zeros((np.size(nodes), self.ys.shape[0]))
+        for lo, hi, interp in pieces:
+            inside = (nodes > lo) & (nodes < hi)
+            if np.any(inside):
+                adjoint_at_nodes[inside] = interp(nodes[inside]).T
+        dt_out = np.zeros(self.times.size)
+        for j in stops:
+            dt_out[j] = g[:, j] @ self.rhs(self.times[j], self.ys[:, j])
+        return {
+            "probes": weights[:, None] * adjoint_at_nodes,
+            "y0": a,
+            "t0": -(a @ self.rhs(self.t0, self._y0)),
+            "t_out": dt_out,
+        }
+
+
+def _as_array(x: Any) -> Any:
+    """A list or tuple holding GradArrays as one recorded array (so that it can be an input)."""
+    if type(x) in (list, tuple) and requires_grad(x):
+        return evaluate(np.stack, x)
+    return x
+
+
+def _solve_ivp(func: Any, p: _Params) -> Any:
+    fun, t_span, y0, t_eval = p["fun"], p["t_span"], _as_array(p["y0"]), _as_array(p["t_eval"])
+    fargs = tuple_args(p["args"])
+    dense = p["dense_output"]
+    watch = Watch(fun)
+    p.update(fun=watch, t_span=plain_tree(t_span), y0=plain_tree(y0), t_eval=plain_tree(t_eval))
+    p.update(args=None if p["args"] is None else plain_tree(fargs), dense_output=True)
+    if "jac" in p:
+        p["jac"] = watched(p["jac"])
+    sol = p.call(func)
+    closure = watch.depends or requires_grad(fargs)
+    if not (closure or requires_grad((t_span, y0, t_eval))):
+        if not dense:
+            sol.sol = None
+        return sol
+    if not sol.success:
+        raise _failed("solve_ivp", sol.message)
+    if p["events"] is not None:
+        raise solver_error("scipy.integrate.solve_ivp", "no gradient through events= yet.")
+    if np.iscomplexobj(sol.y):
+        raise solver_error("scipy.integrate.solve_ivp", "no gradient for complex y0 yet.")
+    adjoint = _Adjoint(func, p, sol, fun, fargs)
+    adjoint._y0 = const(p["y0"])
+    nodes, weights, states = adjoint.quadrature()
+    probes = None
+    if closure:
+
+        def stacked() -> Any:
+            return np.stack([fun(t, y, *fargs) for t, y in zip(nodes, states.T, strict=True)])
+
+        probes = evaluate(stacked)
+    t0_in, t1_in = t_span[0], t_span[1]
+    last_is_t1 = t_eval is None
+
+    def backward(g: Any) -> list[Any]:
+        with solver_scope():  # one scope for the many reverse passes of the adjoint solve
+            c = adjoint.backward(g, nodes, weights)
+        dt_out = c["t_out"]
+        return [
+            c["probes"],
+            c["y0"],
+            c["t0"],
+            dt_out[-1] if last_is_t1 else None,
+            None if t_eval is None else dt_out,
+        ]
+
+    sol.y = record("scipy.integrate.solve_ivp", sol.y, [probes, y0, t0_in, t1_in, t_eval], backward)
+    if not dense:
+        sol.sol = None
+    return sol
+
+
+wrap_scipy(_MODULE, "solve_ivp", functools.partial(_solver, name="solve_ivp", run=_solve_ivp))
+
+
+def _odeint(func: Any, p: _Params) -> Any:
+    f, y0, t, tfirst = p["func"], _as_array(p["y0"]), _as_array(p["t"]), p["tfirst"]
+    fargs, full = tuple_args(p["args"]), p["full_output"]
+    watch = Watch(f)
+    p.update(func=watch, y0=plain_tree(y0), t=plain_tree(t), args=plain_tree(fargs))
+    p.update(Dfun=watched(p["Dfun"]), full_output=1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ys, info = p.call(func)
+    for w in caught:  # what SciPy (or the function) said, as it said it
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    closure = watch.depends or requires_grad(fargs)
+    if not (closure or requires_grad((y0, t))):
+        return (ys, info) if full else ys
+    if info["message"] != "Integration successful.":
+        raise _failed("odeint", info["message"])
+    if p["tcrit"] is not None:
+        raise solver_error("scipy.integrate.odeint", "no gradient with tcrit= yet.")
+
+    def rhs(t: Any, y: Any, *args: Any) -> Any:
+        return f(t, y, *args) if tfirst else f(y, t, *args)
+
+    times = const(t)
+    rtol = 1.49012e-8 if p["rtol"] is None else p["rtol"]
+    atol = 1.49012e-8 if p["atol"] is None else p["atol"]
+    tol = {"rtol": np.min(rtol), "atol": atol}
+    solve_ivp = sys.modules["scipy.integrate"].solve_ivp
+    plain_args = plain_tree(fargs)
+
+    def plain_rhs(t: Any, y: Any) -> Any:
+        with no_grad():
+            return const(rhs(t, y, *plain_args))
+
+    # odeint has no dense output: the same LSODA, through solve_ivp, gives y between the outputs
+    with solver_scope(), no_grad():
+        dense = solve_ivp(
+            plain_rhs, (times[0], times[-1]), ys[0], method="LSODA", t_eval=times,
+            dense_output=True, **tol,
+        )  # fmt: skip
+    if not dense.success:
+        raise _failed("odeint", f"the dense LSODA solve for the adjoint: {dense.message}")
+    params = {"method": "LSODA", "t_span": (times[0], times[-1]), **tol}
+    adjoint = _Adjoint(solve_ivp, params, dense, rhs, fargs)
+    adjoint._y0 = const(ys[0])
+    nodes, weights, states = adjoint.quadrature()
+    probes = None
+    if closure:
+
+        def stacked() -> Any:
+            return np.stack([rhs(t, y, *fargs) for t, y in zip(nodes, states.T, strict=True)])
+
+        probes = evaluate(stacked)
+
+    def backward(g: Any) -> list[Any]:
+        with solver_scope():
+            c = adjoint.backward(np.transpose(g), nodes, weights)
+        dt = c["t_out"]
+        dt[0] = dt[0] + c["t0"]
+        return [c["probes"], c["y0"], dt]
+
+    out = record("scipy.integrate.odeint", ys, [probes, y0, t], backward)
+    return (out, info) if full else out
+
+
+wrap_scipy(_MODULE, "odeint", functools.partial(_solver, name="odeint", run=_odeint))

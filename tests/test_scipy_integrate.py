@@ -1,0 +1,260 @@
+"""Gradients through scipy.integrate's quadrature and ODE solvers, called unmodified."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.integrate as si
+
+import ndgrad as nd
+from ndgrad import GradArray, NotDifferentiableError
+from ndgrad.testing import check_grad
+
+
+def _fd(fun, x, h=1e-6):
+    x = np.asarray(x, dtype=float)
+    cols = []
+    for e in np.eye(x.size):
+        e = e.reshape(x.shape)
+        cols.append((np.asarray(fun(x + h * e)) - np.asarray(fun(x - h * e))) / (2 * h))
+    return np.stack(cols, axis=-1).reshape(np.shape(fun(x)) + x.shape)
+
+
+# --- quad ---------------------------------------------------------------------------------------
+
+
+def test_quad_parameter_closure_closed_form():
+    def integral(k):
+        return si.quad(lambda x: np.exp(-k * x), 0, 1, epsabs=1e-13, epsrel=1e-13)[0]
+
+    k = 1.3
+    expected = (k * np.exp(-k) - (1 - np.exp(-k))) / k**2  # d/dk (1 - e^-k) / k
+    assert nd.grad(integral)(k) == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (-np.inf, np.inf, np.sqrt(2 * np.pi)),
+        (0.0, np.inf, np.sqrt(np.pi / 2)),
+        (-np.inf, 0.0, np.sqrt(np.pi / 2)),
+    ],
+)
+def test_quad_infinite_ranges_through_args(a, b, expected):
+    def integral(s):
+        return si.quad(lambda x, s: np.exp(-(x**2) / (2 * s**2)), a, b, args=(s,))[0]
+
+    assert nd.grad(integral)(1.7) == pytest.approx(expected, rel=1e-8)  # d/ds of s * const
+
+
+def test_quad_limits_by_the_leibniz_rule_and_reversed_limits():
+    def integral(a, b, k):
+        return si.quad(lambda x: np.sin(k * x), a, b)[0]
+
+    ga, gb, gk = nd.grad(integral, argnums=(0, 1, 2))(0.3, 1.2, 1.1)
+    assert ga == pytest.approx(-np.sin(1.1 * 0.3)) and gb == pytest.approx(np.sin(1.1 * 1.2))
+    assert gk == pytest.approx(_fd(lambda k: integral(0.3, 1.2, k), 1.1), rel=1e-7)
+    gk_rev = nd.grad(integral, argnums=2)(1.2, 0.3, 1.1)
+    assert gk_rev == pytest.approx(-gk, rel=1e-12)
+
+
+def test_quad_with_breakpoints_matches_fd():
+    def integral(c):
+        return si.quad(lambda x: np.abs(x - 0.3) * c**2 + np.exp(c * x), 0, 1, points=[0.3])[0]
+
+    assert nd.grad(integral)(0.8) == pytest.approx(_fd(integral, 0.8), rel=1e-7)
+
+
+def test_quad_plain_call_unchanged():
+    out = si.quad(lambda x: x**2, 0, 1)
+    assert type(out) is tuple and len(out) == 2 and out[0] == pytest.approx(1 / 3)
+
+
+def test_quad_tape_api_value_is_scipys():
+    k = GradArray(np.array(1.3), requires_grad=True)
+    y, err = si.quad(lambda x: np.exp(-k * x), 0, 1)
+    assert float(y) == si.quad(lambda x: np.exp(-1.3 * x), 0, 1)[0] and isinstance(err, float)
+    y.backward()
+    assert k.grad == pytest.approx(np.exp(-1.3) / 1.3 - (1 - np.exp(-1.3)) / 1.3**2, rel=1e-8)
+
+
+def test_quad_failure_raises():
+    def integral(k):
+        with np.errstate(all="ignore"):
+            return si.quad(lambda x: np.sin(k / x), 0, 1, limit=3)[0]
+
+    with pytest.raises(RuntimeError, match="did not succeed"):
+        nd.grad(integral)(50.0)
+
+
+def test_quad_vec_parameters_and_limits():
+    def integral(k, b):
+        return si.quad_vec(lambda x: np.stack([np.exp(-k * x), k * x]), 0, b)[0]
+
+    jk, jb = nd.jacobian(integral, argnums=(0, 1))(1.3, 1.0)
+    np.testing.assert_allclose(jk, _fd(lambda k: integral(k, 1.0), 1.3), rtol=1e-7)
+    np.testing.assert_allclose(jb, [np.exp(-1.3), 1.3], rtol=1e-12)
+
+
+def test_fixed_quad_and_sampled_rules_are_traced():
+    x = np.linspace(0, 1, 17)
+    check_grad(lambda k: si.fixed_quad(lambda x: np.exp(-k * x), 0, 1, n=8)[0], np.array(1.3))
+    check_grad(lambda y: si.trapezoid(y, x=x), np.exp(-x))
+    check_grad(lambda y: si.simpson(y, x=x), np.exp(-x))
+    check_grad(lambda y: si.romb(y, dx=x[1] - x[0]), np.exp(-x))
+
+
+# --- solve_ivp ----------------------------------------------------------------------------------
+
+_TOL = {"rtol": 1e-10, "atol": 1e-12}
+
+
+def test_solve_ivp_exponential_decay_closed_form():
+    def y_end(k, y0, t1):
+        return si.solve_ivp(lambda t, y: -k * y, (0.0, t1), y0, **_TOL).y[:, -1]
+
+    k, t1, y0 = 0.7, 2.0, np.array([1.5, -0.5])
+    jk, jy0, jt1 = nd.jacobian(y_end, argnums=(0, 1, 2))(k, y0, t1)
+    decay = np.exp(-k * t1)
+    np.testing.assert_allclose(jk, -t1 * y0 * decay, rtol=1e-8)
+    np.testing.assert_allclose(jy0, decay * np.eye(2), rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(jt1, -k * y0 * decay, rtol=1e-8)
+
+
+def test_solve_ivp_t_eval_values_args_and_start_time():
+    def y(k, t_eval, t0):
+        sol = si.solve_ivp(
+            lambda t, y, k: -k * y, (t0, 3.0), np.ones(1), t_eval=t_eval, args=(k,), **_TOL
+        )
+        return sol.y[0]
+
+    k, te, t0 = 0.7, np.array([0.5, 1.0, 2.5]), 0.1
+    jk, jte, jt0 = nd.jacobian(y, argnums=(0, 1, 2))(k, te, t0)
+    values = np.exp(-k * (te - t0))
+    np.testing.assert_allclose(jk, -(te - t0) * values, rtol=1e-8)
+    np.testing.assert_allclose(jte, np.diag(-k * values), rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(jt0, k * values, rtol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("method", "rtol"),
+    [
+        ("RK45", 1e-8),
+        ("RK23", 1e-5),
+        ("DOP853", 1e-9),
+        ("Radau", 1e-7),
+        ("BDF", 1e-6),
+        ("LSODA", 1e-7),
+    ],
+)
+def test_solve_ivp_harmonic_oscillator_every_method(method, rtol):
+    def state(w):
+        rhs = lambda t, y: np.stack([y[1], -(w**2) * y[0]])
+        sol = si.solve_ivp(
+            rhs, (0.0, 3.0), np.array([1.0, 0.0]), method=method, rtol=rtol, atol=rtol / 100
+        )
+        return sol.y[:, -1]
+
+    w, t = 1.3, 3.0
+    expected = [-t * np.sin(w * t), -np.sin(w * t) - w * t * np.cos(w * t)]  # x = cos wt
+    np.testing.assert_allclose(nd.jacobian(state)(w), expected, rtol=1000 * rtol)
+
+
+def test_solve_ivp_lotka_volterra_matches_fd_of_the_same_call():
+    t_eval = np.linspace(0, 5, 3)
+
+    def trajectory(theta, y0):
+        a, b, c, d = theta[0], theta[1], theta[2], theta[3]
+
+        def rhs(t, y):
+            return np.stack([a * y[0] - b * y[0] * y[1], -c * y[1] + d * y[0] * y[1]])
+
+        return si.solve_ivp(rhs, (0.0, 5.0), y0, t_eval=t_eval, rtol=1e-9, atol=1e-9).y
+
+    theta, y0 = np.array([1.0, 0.4, 0.8, 0.3]), np.array([2.0, 1.0])
+    jt, jy = nd.jacobian(trajectory, argnums=(0, 1))(theta, y0)
+    np.testing.assert_allclose(jt, _fd(lambda th: trajectory(th, y0), theta), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jy, _fd(lambda y: trajectory(theta, y), y0), rtol=1e-5, atol=1e-6)
+
+
+def test_solve_ivp_backward_in_time():
+    def y_end(k):
+        return si.solve_ivp(lambda t, y: -k * y, (2.0, 0.0), np.ones(1), **_TOL).y[0, -1]
+
+    assert nd.grad(y_end)(0.7) == pytest.approx(2.0 * np.exp(0.7 * 2.0), rel=1e-8)
+
+
+def test_solve_ivp_tape_api_and_dense_output_kept():
+    k = GradArray(np.array(0.7), requires_grad=True)
+    sol = si.solve_ivp(lambda t, y: -k * y, (0.0, 1.0), np.ones(1), dense_output=True, **_TOL)
+    assert sol.sol is not None and sol.y.grad_fn == "scipy.integrate.solve_ivp"
+    sol.y[0, -1].backward()
+    assert k.grad == pytest.approx(-np.exp(-0.7), rel=1e-8)
+    plain = si.solve_ivp(lambda t, y: -0.7 * y, (0.0, 1.0), np.ones(1))
+    assert plain.sol is None and type(plain.y) is np.ndarray
+
+
+def test_solve_ivp_events_and_second_derivatives_raise():
+    def hit(t, y):
+        return y[0] - 0.5
+
+    def with_events(k):
+        return si.solve_ivp(lambda t, y: -k * y, (0.0, 2.0), np.ones(1), events=hit).y[0, -1]
+
+    with pytest.raises(NotDifferentiableError, match="events"):
+        nd.grad(with_events)(0.7)
+
+    def y_end(k):
+        return si.solve_ivp(lambda t, y: -k * y, (0.0, 1.0), np.ones(1)).y[0, -1]
+
+    with pytest.raises(NotDifferentiableError, match="only first derivatives"):
+        nd.hessian(y_end)(0.7)
+
+
+def test_solve_ivp_y0_and_t_eval_as_lists_of_grad_arrays():
+    def y(a, b, t1):
+        sol = si.solve_ivp(lambda t, y: -0.5 * y, (0.0, t1), [a, b], t_eval=[0.5, t1], **_TOL)
+        return sol.y[:, -1]
+
+    ja, jb, jt = nd.jacobian(y, argnums=(0, 1, 2))(1.0, 2.0, 2.0)
+    np.testing.assert_allclose(ja, [np.exp(-1.0), 0.0], rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(jb, [0.0, np.exp(-1.0)], rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(jt, [-0.5 * np.exp(-1.0), -np.exp(-1.0)], rtol=1e-8)
+
+
+# --- odeint -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tfirst", [False, True])
+def test_odeint_exponential_decay_closed_form(tfirst):
+    def ys(k, y0, t):
+        rhs = (lambda t, y: -k * y) if tfirst else (lambda y, t: -k * y)
+        return si.odeint(rhs, y0, t, rtol=1e-10, atol=1e-12, tfirst=tfirst)
+
+    k, y0, t = 0.7, np.array([1.5, -0.5]), np.array([0.2, 1.0, 2.0])
+    jk, jy0, jt = nd.jacobian(ys, argnums=(0, 1, 2))(k, y0, t)
+    values = y0 * np.exp(-k * (t - t[0]))[:, None]
+    np.testing.assert_allclose(jk, -(t - t[0])[:, None] * values, rtol=1e-7, atol=1e-12)
+    np.testing.assert_allclose(jy0[-1], np.exp(-k * (t[-1] - t[0])) * np.eye(2), rtol=1e-7)
+    expected_t = np.zeros((3, 2, 3))
+    for i in (1, 2):
+        expected_t[i, :, i] = -k * values[i]
+        expected_t[i, :, 0] = k * values[i]
+    np.testing.assert_allclose(jt, expected_t, rtol=1e-7, atol=1e-12)
+
+
+def test_odeint_lotka_volterra_args_matches_fd():
+    t = np.linspace(0, 4, 3)
+
+    def rhs(y, t, theta):
+        return np.stack(
+            [theta[0] * y[0] - theta[1] * y[0] * y[1], -theta[2] * y[1] + theta[3] * y[0] * y[1]]
+        )
+
+    def traj(theta):
+        return si.odeint(rhs, np.array([2.0, 1.0]), t, args=(theta,), rtol=1e-11, atol=1e-11)
+
+    theta = np.array([1.0, 0.4, 0.8, 0.3])
+    np.testing.assert_allclose(
+        nd.jacobian(traj)(theta), _fd(traj, theta, 1e-5), rtol=1e-6, atol=1e-7
+    )
