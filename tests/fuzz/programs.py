@@ -140,13 +140,15 @@ def _getitem(pool: list[Any], i: int, which: int) -> Any:
 
 def _fresh_copy(x: Any, like: Any) -> Any:
     """A copy of ``x`` to write into; a GradArray when ``like`` is one (a plain ndarray cannot
-    hold a graph: writing a GradArray into it keeps only the values, as the README says)."""
+    hold a graph: writing a GradArray into it keeps only the values, as the README says).
+
+    A 0-d copy is what NumPy makes it, a scalar: an in-place operator rebinds it, in NumPy and
+    (DESIGN.md, Outputs) on GradArrays alike.
+    """
     out = x * 1.0
-    if isinstance(like, GradArray):
+    if isinstance(like, GradArray) and not isinstance(out, GradArray):
         return nd.asarray(out)
-    # NumPy returns a scalar for 0-d results, where ndgrad keeps a 0-d array (DESIGN.md); an
-    # in-place op on a scalar rebinds a new, possibly wider, value: compare arrays with arrays.
-    return out if isinstance(out, GradArray) else np.array(out)
+    return out
 
 
 def _setitem(pool: list[Any], i: int, j: int) -> Any:
