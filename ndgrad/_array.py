@@ -617,12 +617,12 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
     if 0 in saves:
         if tx is GradArray:
             versions += (x._version, x._version[0], 0, guard_saved(x, rx))
-        elif tx is np.ndarray:
+        elif tx is np.ndarray and rx.base is not None:  # see Guard.lock_plain
             versions += (CONSTANT_STATE, 0, 0, guard_plain(rx))
     if ty is not None and 1 in saves:
         if ty is GradArray:
             versions += (y._version, y._version[0], 1, guard_saved(y, ry))
-        elif ty is np.ndarray:
+        elif ty is np.ndarray and ry.base is not None:
             versions += (CONSTANT_STATE, 0, 1, guard_plain(ry))
     if ty is None:
         args: tuple[Any, ...] = (rx if 0 in saves else None,)
@@ -738,7 +738,7 @@ def _guard_arg(versions: list[Any], slot: int, obj: Any, raw: Any) -> None:
     """Guard the memory of one saved argument (or of the arrays in a saved sequence)."""
     if isinstance(obj, GradArray):
         versions += (obj._version, obj._version[0], slot, guard_saved(obj, raw))
-    elif type(obj) is np.ndarray:
+    elif type(obj) is np.ndarray and raw.base is not None:  # see Guard.lock_plain
         versions += (CONSTANT_STATE, 0, slot, guard_plain(raw))
     elif type(obj) in (list, tuple) and type(raw) in (list, tuple) and len(obj) == len(raw):
         for o, r in zip(obj, raw, strict=True):

@@ -301,12 +301,10 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
 
     __slots__ = ("__weakref__", "first", "more", "saved", "snapshot")
 
-    def __init__(self, a: Any) -> None:
-        super().__init__(a)
-        self.first = False
-        self.saved: Any = None
-        self.more: list[tuple[str, Any]] | None = None
-        self.snapshot: dict[int, Any] | None = None
+    first: bool
+    saved: Any
+    more: list[tuple[str, Any]] | None
+    snapshot: dict[int, Any] | None
 
     def _add(self, kind: str, value: Any) -> None:
         if self.more is None:
@@ -376,11 +374,28 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
 
     def __del__(self) -> None:
         if self.snapshot is None:
-            self.release(False)
+            if self.more is None:  # the common case, inlined: one array, made read-only
+                self.snapshot = _RELEASED
+                if self.first:
+                    a = self()
+                    if a is not None:
+                        try:
+                            _setflags(a, write=True)
+                        except ValueError:  # its base is held by another guard: retried then
+                            _STUCK.append(self)
+            else:
+                self.release(False)
 
 
 _RELEASED: dict[int, Any] = {}
 _setflags = np.ndarray.setflags
+
+
+def _new_guard(a: Any) -> Guard:
+    g = Guard(a)
+    g.first = False
+    g.saved = g.more = g.snapshot = None
+    return g
 
 
 def guard_saved(x: Any, raw: Any) -> Guard:
@@ -390,9 +405,15 @@ def guard_saved(x: Any, raw: Any) -> Guard:
     g = ref() if ref is not None else None
     if g is None:
         g = Guard(x)
-        state[1] = weakref.ref(g)
-        g.lock(x)
         g.saved = raw
+        g.more = g.snapshot = None
+        state[1] = weakref.ref(g)
+        # Guard.lock, inlined for the first save: skip arrays that are read-only already
+        if x.flags.num & _WRITEABLE_MASK == _WRITEABLE:
+            _setflags(x, write=False)
+            g.first = True
+        else:
+            g.first = False
         return g
     if not (g.first and g() is x):
         g.lock(x)
@@ -403,7 +424,7 @@ def guard_saved(x: Any, raw: Any) -> Guard:
 
 def guard_plain(raw: Any) -> Guard:
     """A guard for a plain ndarray operand that a node saves (the user's constants)."""
-    g = Guard(raw)
+    g = _new_guard(raw)
     g.lock_plain(raw)
     return g
 
