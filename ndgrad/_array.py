@@ -93,7 +93,7 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
     _base_ga: Any  # the GradArray this one is a tracked view of, or None
     _view_fn: Any
     _seen: int
-    _version: list[int]
+    _version: list[Any]  # [writes, weak reference to the Guard or None, scalar-like, ...]
 
     def __new__(
         cls, values: ArrayLike, requires_grad: bool = False, dtype: DTypeLike | None = None
@@ -232,14 +232,13 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
             create_graph=create_graph,
         )
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        """As ``ndarray.shape``; assigning it is recorded like ``np.reshape`` (a view)."""
-        return _NDARRAY_SHAPE.__get__(self)  # type: ignore[no-any-return]
-
-    @shape.setter
-    def shape(self, value: Any) -> None:
-        _set_shape(self, value)
+    # ndarray's own getter (no Python frame: the engine reads .shape on every operation); the
+    # setter records ``x.shape = s`` like ``np.reshape``.
+    shape = property(
+        _NDARRAY_SHAPE.__get__,
+        lambda self, value: _set_shape(self, value),
+        doc="As ``ndarray.shape``; assigning it is recorded like ``np.reshape`` (a view).",
+    )
 
     # --- dispatch --------------------------------------------------------------------------
 

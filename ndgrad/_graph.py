@@ -499,7 +499,7 @@ def _needed(order: list[Any], targets: AbstractSet[Any]) -> set[Any]:
 def _check_versions(node: Node) -> None:
     """Give the node the copies made for it by writes since; refuse if a value is gone."""
     versions = node.versions
-    kept = []
+    kept: list[Any] = []
     for i in range(0, len(versions), 4):
         counter, seen, slot, guard = versions[i : i + 4]
         if counter[0] == seen:

@@ -83,7 +83,7 @@ class _Composed:
     __slots__ = ("fns",)
 
     def __init__(self, first: Any, then: Any) -> None:
-        self.fns = (*(first.fns if type(first) is _Composed else (first,)), then)
+        self.fns: tuple[Any, ...] = (*(first.fns if type(first) is _Composed else (first,)), then)
 
     def __call__(self, a: Any) -> Any:
         for fn in self.fns:
@@ -183,7 +183,7 @@ def _check_leaf_views(target: GradArray, region: Any) -> None:
         if v is None or v is target or type(v._node) is not LeafNode:
             continue
         try:
-            overlap = np.shares_memory(_plain(v), region, max_work=10_000)
+            overlap = np.shares_memory(_plain(v), region, max_work=10_000)  # type: ignore[arg-type]
         except np.exceptions.TooHardError:
             overlap = True
         if overlap:
@@ -361,7 +361,7 @@ def _set_shape(x: GradArray, shape: Any) -> None:
     if x._base_ga is not None:
         _fresh(x)
     old = _view(_plain(x), GradArray)
-    _NDARRAY_SHAPE.__set__(x, shape)  # raises NumPy's own error where a copy would be needed
+    _NDARRAY_SHAPE.__set__(x, shape)  # type: ignore[attr-defined]  # raises NumPy's own error where a copy would be needed
     fn = _ViewFn(np.reshape, [None, x.shape], {}, 0, None)
     if x._base_ga is not None:
         x._view_fn = _Composed(x._view_fn, fn)
