@@ -21,12 +21,15 @@ from ndgrad import _graph
 from ndgrad._errors import not_differentiable
 from ndgrad._fpwarnings import ERRSTATE, recompute, user_errstate
 from ndgrad._graph import (
+    CONSTANT_STATE,
     NO_KWARGS,
     OUTPUT,
     Edge,
     LeafNode,
     Node,
     grad_enabled,
+    guard_plain,
+    guard_saved,
     make_edge,
     scope_depth,
 )
@@ -44,6 +47,7 @@ from ndgrad._registry import (
 __all__ = ["GradArray"]
 
 _tuple_new = tuple.__new__
+_NDARRAY_SHAPE = np.ndarray.shape
 _view = np.ndarray.view  # unbound: bypasses GradArray.view, and is the fastest unwrap
 _FLOAT_KINDS = "fc"
 # gufunc keywords the rules do not follow (they assume the defaults: core dimensions last)
@@ -93,7 +97,7 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
     _base_ga: Any  # the GradArray this one is a tracked view of, or None
     _view_fn: Any
     _seen: int
-    _version: list[int]
+    _version: list[Any]  # [writes, weak reference to the Guard or None, scalar-like, ...]
 
     def __new__(
         cls, values: ArrayLike, requires_grad: bool = False, dtype: DTypeLike | None = None
@@ -113,7 +117,8 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         self._view_fn = None
         self._seen = 0
         # NumPy made a view of a GradArray without us (a C-level method): share its version.
-        self._version = obj._version if isinstance(obj, GradArray) else [0]
+        # ``_version``: [writes so far, weak reference to the Guard of the memory or None].
+        self._version = obj._version if isinstance(obj, GradArray) else [0, None]
 
     # --- public attributes -----------------------------------------------------------------
 
@@ -138,6 +143,8 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
                     "first, e.g. GradArray(values, dtype=float, requires_grad=True)."
                 )
             self._node = LeafNode(self)
+            if self._base_ga is not None:  # a view made a leaf: writes to it are refused
+                _register_leaf_view(self)
 
     @property
     def is_leaf(self) -> bool:
@@ -194,6 +201,7 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         """A GradArray sharing this data (and its version counter) but not the graph."""
         out = _view(_plain(self), GradArray)
         out._version = self._version
+        _adopt(out, self)
         return out
 
     def __array_namespace__(self, /, *, api_version: str | None = None) -> Any:
@@ -249,6 +257,14 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         finally:
             if token is not None:
                 ERRSTATE.reset(token)
+
+    # ndarray's own getter (no Python frame: the engine reads .shape on every operation); the
+    # setter records ``x.shape = s`` like ``np.reshape``.
+    shape = property(
+        _NDARRAY_SHAPE.__get__,
+        lambda self, value: _set_shape(self, value),
+        doc="As ``ndarray.shape``; assigning it is recorded like ``np.reshape`` (a view).",
+    )
 
     # --- dispatch --------------------------------------------------------------------------
 
@@ -315,7 +331,8 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         else:
             node_kwargs, where = kwargs, True
         edges = [(i, None, inputs[i]) for i in grad_inputs]
-        _record(prim, edges, raw, node_kwargs, res, outs, None if where is True else where)
+        where = None if where is True else where
+        _record(prim, edges, raw, node_kwargs, res, outs, where, originals=inputs)
         return outs
 
     def __array_function__(
@@ -348,6 +365,8 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
             raise not_differentiable(qualified_name(func), UNSUPPORTED.get(func, ""))
         # ``like=`` hands over the public function, which may have no ``_implementation``.
         impl = getattr(func, "_implementation", func)
+        if func in _WRITES_FIRST and args and isinstance(args[0], GradArray):
+            return _write_function(impl, args, kwargs)
         return _wrap(impl(*_unwrap_all(args), **_unwrap_all(kwargs)))
 
     # --- indexing --------------------------------------------------------------------------
@@ -387,6 +406,57 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         if self._grad is not None:
             out._grad = self._grad.copy()
         return out
+
+
+# NumPy functions that write into their first argument: with nothing that requires grad among
+# the arguments they run on plain arrays, as writes ndgrad sees (copy-on-write, views, version).
+_WRITES_FIRST = {np.copyto, np.place, np.put, np.putmask, np.fill_diagonal, np.put_along_axis}
+
+
+def _write_function(impl: Callable[..., Any], args: Any, kwargs: Any) -> Any:
+    target = args[0]
+    if target._base_ga is not None:
+        _fresh(target)
+    _prepare_write(target)
+    res = impl(*_unwrap_all(args), **_unwrap_all(kwargs))
+    target._version[0] += 1
+    if target._base_ga is not None:
+        _rebase(target)
+    return res
+
+
+def _inplace_operator(name: str, op: Callable[[Any, Any], Any]) -> Callable[..., Any]:
+    """``x += y``: in place, except on a 0-d result that NumPy would have given as a scalar.
+
+    NumPy's scalars are immutable, so there ``+=`` makes a new object and rebinds the name;
+    ``h.append(s); s += e`` must leave ``h`` alone on GradArrays too (DESIGN.md, Outputs).
+    """
+    inplace = getattr(np.ndarray, name)
+
+    def method(self: GradArray, other: Any) -> Any:
+        if len(self._version) > 2 and self._version[2] is _SCALAR_LIKE and self.ndim == 0:
+            return op(self, other)
+        return inplace(self, other)
+
+    method.__name__ = name
+    return method
+
+
+for _name, _op in {
+    "__iadd__": np.add,
+    "__isub__": np.subtract,
+    "__imul__": np.multiply,
+    "__itruediv__": np.true_divide,
+    "__ifloordiv__": np.floor_divide,
+    "__imod__": np.remainder,
+    "__ipow__": np.power,
+    "__iand__": np.bitwise_and,
+    "__ior__": np.bitwise_or,
+    "__ixor__": np.bitwise_xor,
+    "__ilshift__": np.left_shift,
+    "__irshift__": np.right_shift,
+}.items():
+    setattr(GradArray, _name, _inplace_operator(_name, _op))
 
 
 def _unpickle(
@@ -445,7 +515,7 @@ def _wrap(res: Any) -> Any:
     if t is np.ndarray:  # the common cases first
         return _view(res, GradArray) if res.dtype.kind in _FLOAT_KINDS else res
     if t is np.float64:
-        return _view(np.asarray(res), GradArray)
+        return _scalar(res)
     if t is tuple:
         return tuple(_wrap(r) for r in res)
     if type(res) is list:
@@ -458,8 +528,20 @@ def _wrap(res: Any) -> Any:
     if type(res) is not np.ndarray:
         if not isinstance(res, (np.generic, np.ndarray)):
             return res
-        res = np.asarray(res)
+        if isinstance(res, np.generic):
+            return _scalar(res)
     return _view(res, GradArray)
+
+
+# The version state of a 0-d GradArray that stands for a NumPy scalar: see _SCALAR_LIKE.
+def _scalar(res: Any) -> GradArray:
+    """A 0-d GradArray for a result NumPy gives as a scalar: in-place operators rebind it."""
+    out = _view(np.asarray(res), GradArray)
+    out._version = [0, None, _SCALAR_LIKE]
+    return out
+
+
+_SCALAR_LIKE = "scalar"
 
 
 def _any_float(outs: Any) -> bool:
@@ -574,9 +656,12 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
         if res.dtype.kind not in _FLOAT_KINDS:
             return res  # an integer or boolean scalar, as NumPy made it (as _wrap leaves it)
         res = np.asarray(res)  # a float 0-d result: a 0-d GradArray, never a NumPy scalar
+        out = _view(res, GradArray)
+        out._version = [0, None, _SCALAR_LIKE]  # NumPy's scalar: ``+=`` rebinds it
     elif res.dtype.kind not in _FLOAT_KINDS:
         return res  # integer and boolean results never carry gradients
-    out = _view(res, GradArray)
+    else:
+        out = _view(res, GradArray)
     gx = tx is GradArray and x._node is not None
     gy = ty is GradArray and y._node is not None
     if not (gx or gy) or not grad_enabled():
@@ -591,7 +676,7 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
             for i, a in enumerate(inputs)
             if type(a) is GradArray and a._node is not None
         ]
-        _record(prim, grad_inputs, [rx] if ty is None else [rx, ry], {}, res, out)
+        _record(prim, grad_inputs, [rx] if ty is None else [rx, ry], {}, res, out, originals=inputs)
         return out
     versions: list[Any] = []
     # make_edge, inlined: Edge(slot, flat, parent, out, shape, dtype)
@@ -602,12 +687,19 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
             edges = (ex, _tuple_new(Edge, (1, None, y._node, y._out, y.shape, y.dtype)))
         else:
             edges = (ex,)
-        if 0 in saves:
-            versions += (x._version, x._version[0], 0)
     else:
         edges = (_tuple_new(Edge, (1, None, y._node, y._out, y.shape, y.dtype)),)
-    if gy and 1 in saves:
-        versions += (y._version, y._version[0], 1)
+    # Every saved array is guarded, whether it requires grad or not (constants, user arrays).
+    if 0 in saves:
+        if tx is GradArray:
+            versions += (x._version, x._version[0], 0, guard_saved(x, rx))
+        elif tx is np.ndarray and rx.base is not None:  # see Guard.lock_plain
+            versions += (CONSTANT_STATE, 0, 0, guard_plain(rx))
+    if ty is not None and 1 in saves:
+        if ty is GradArray:
+            versions += (y._version, y._version[0], 1, guard_saved(y, ry))
+        elif ty is np.ndarray and ry.base is not None:
+            versions += (CONSTANT_STATE, 0, 1, guard_plain(ry))
     if ty is None:
         args: tuple[Any, ...] = (rx if 0 in saves else None,)
     else:
@@ -615,7 +707,7 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
     ans = None
     if prim.saves_ans:
         ans = res
-        versions += (out._version, 0, OUTPUT)
+        versions += (out._version, 0, OUTPUT, guard_saved(out, res))
     out._node = Node(prim, edges, args, NO_KWARGS, ans, tuple(versions), None)
     return out
 
@@ -631,7 +723,7 @@ def _ufunc_finish(ufunc: np.ufunc, inputs: tuple[Any, ...], raw: list[Any], res:
     prim = VJP_RULES.get(ufunc)
     if prim is None:
         raise not_differentiable(qualified_name(ufunc))
-    _record(prim, grad_inputs, raw, {}, res, outs)  # type: ignore[arg-type]
+    _record(prim, grad_inputs, raw, {}, res, outs, originals=inputs)  # type: ignore[arg-type]
     return outs
 
 
@@ -650,8 +742,13 @@ def _record(
     where: Any = None,
     saved: list[Any] | None = None,
     old_out: GradArray | None = None,
+    originals: Sequence[Any] | None = None,
 ) -> Node:
-    """Record one node for ``outs`` (already wrapped) and point the outputs at it."""
+    """Record one node for ``outs`` (already wrapped) and point the outputs at it.
+
+    ``originals``: the arguments as the caller passed them (GradArrays, plain arrays), so that
+    every saved array is guarded; by default only those that require grad are known.
+    """
     saves = prim.saves
     args = raw if saved is None else saved
     if saves is not None:
@@ -661,16 +758,24 @@ def _record(
     edges = []
     for slot, flat, x in grad_inputs:
         edges.append(_tuple_new(Edge, (slot, flat, x._node, x._out, x.shape, x.dtype)))
-        snapshot = saved is not None and saved[slot] is not raw[slot]  # a private copy
-        if (saves is None or slot in saves) and not snapshot:
-            versions += (x._version, x._version[0], slot)
+    if originals is None:
+        originals = [None] * len(raw)
+        for slot, flat, x in grad_inputs:
+            if flat is None:
+                originals[slot] = x
+    for slot, obj in enumerate(originals):
+        if (saves is None or slot in saves) and (saved is None or saved[slot] is raw[slot]):
+            _guard_arg(versions, slot, obj, raw[slot])  # not a private copy: guard it
     if old_out is not None and old_out._node is not None:
         edges.append(make_edge(-1, None, old_out))
     if type(outs) is GradArray and not prim.paired:  # one output, the common case: no lists
         ans: Any = None
         if prim.saves_ans:
-            ans = _plain(outs) if saved is None else np.copy(_plain(outs))
-            versions += (outs._version, outs._version[0], OUTPUT)
+            if saved is None:
+                ans = _plain(outs)
+                versions += (outs._version, outs._version[0], OUTPUT, guard_saved(outs, ans))
+            else:
+                ans = np.copy(_plain(outs))
         node = Node(
             prim, tuple(edges), tuple(args), kwargs or NO_KWARGS, ans, tuple(versions), None, where
         )
@@ -684,9 +789,10 @@ def _record(
         if saved is not None:  # written in place: keep a private copy, the buffer may change
             raws = [np.copy(r) for r in raws]
         ans = raws[0] if len(raws) == 1 else tuple(raws)
-        for o in flat_outs:
-            if isinstance(o, GradArray):
-                versions += (o._version, o._version[0], OUTPUT)
+        if saved is None:
+            for o, r in zip(flat_outs, raws, strict=True):
+                if isinstance(o, GradArray):
+                    versions += (o._version, o._version[0], OUTPUT, guard_saved(o, r))
     out_meta = None
     if len(flat_outs) > 1:  # zeros stand in for the cotangent of an unused output
         out_meta = tuple(
@@ -702,6 +808,25 @@ def _record(
             o._node = node
             o._out = i
     return node
+
+
+def _guard_arg(versions: list[Any], slot: int, obj: Any, raw: Any) -> None:
+    """Guard the memory of one saved argument (or of the arrays in a saved sequence)."""
+    if isinstance(obj, GradArray):
+        versions += (obj._version, obj._version[0], slot, guard_saved(obj, raw))
+    elif type(obj) is np.ndarray and raw.base is not None:  # see Guard.lock_plain
+        versions += (CONSTANT_STATE, 0, slot, guard_plain(raw))
+    elif type(obj) in (list, tuple) and type(raw) in (list, tuple) and len(obj) == len(raw):
+        for o, r in zip(obj, raw, strict=True):
+            _guard_arg(versions, slot, o, r)
+
+
+def _adopt(view: GradArray, base: GradArray) -> None:
+    """``view`` was made read-only by the guard of ``base``: that guard restores it too."""
+    ref = base._version[1]
+    guard = ref() if ref is not None else None
+    if guard is not None and guard.holds(base) and not view.flags.writeable:
+        guard.adopt(view)
 
 
 def _meta(a: Any) -> ArrayMeta:
@@ -780,7 +905,7 @@ def call_primitive(
     if res.base is not None if type(res) is np.ndarray else not isinstance(res, np.generic):
         _track_views(outs, args, raw, prim, impl, raw_kwargs)  # new memory is nobody's view
     if grad_inputs and grad_enabled() and _any_float(outs):
-        _record(prim, grad_inputs, raw, raw_kwargs, res, outs)
+        _record(prim, grad_inputs, raw, raw_kwargs, res, outs, originals=args)
     return outs
 
 
@@ -844,6 +969,10 @@ def primitive(func: Callable[..., Any], prim: Primitive) -> Callable[..., Any]:
 # Views and in-place writes live in their own module, which needs the names above.
 from ndgrad._inplace import (  # noqa: E402
     _fresh,
+    _prepare_write,
+    _rebase,
+    _register_leaf_view,
+    _set_shape,
     _setitem,
     _track_views,
     _ufunc_inplace,

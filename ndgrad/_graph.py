@@ -6,11 +6,20 @@ which output of that node it is). A node holds:
 - ``edges``: one ``Edge`` per input that requires grad, naming the parent node;
 - ``args``/``kwargs``/``ans``: what its rules read, as plain ndarrays (only the arguments some
   rule reads are kept: see ``Primitive.saves``);
-- ``versions``: the version counters of the saved arrays, so that ``backward`` refuses to run a
-  rule whose inputs were modified in place after they were saved.
+- ``versions``: for each saved array, its version counter, the version it was saved at, what
+  it is (argument slot or output) and the ``Guard`` of its memory (see below).
 
 Leaves point at a ``LeafNode`` that holds a weak reference back to the array, so the graph has
 no reference cycles: dropping the output frees everything.
+
+Memory guards (copy-on-write). An array that a live node saved (whether it requires grad or
+not) is guarded: the array object and the owner of its memory are made read-only, so that a
+write ndgrad cannot see (a plain alias from ``np.asarray``, ``.base``, compiled code through
+the buffer protocol) fails with NumPy's "assignment destination is read-only" instead of
+changing a gradient. A write ndgrad sees (``x += y``, ``out=``, ``x[i] = v``, ...) first calls
+``release_for_write``: the nodes get a copy of what they saved, made then and only then, and
+the memory becomes writable again. When the last node holding a guard is freed or dropped, the
+guard restores the flags it changed, and only those.
 
 ``backward`` sorts the graph topologically (Kahn's algorithm, no recursion), visits each node
 once and sums the cotangents that arrive by different paths before using them.
@@ -172,7 +181,7 @@ def make_edge(slot: int, flat: tuple[int, ...] | None, x: Any) -> Edge:
 class Node:
     """One recorded operation.
 
-    ``versions`` holds ``counter, seen, what`` for each saved GradArray, flat in one tuple (one
+    ``versions`` holds ``counter, seen, what, guard`` for each saved array, flat in one tuple (one
     container fewer per saved array for the garbage collector to visit), ``what`` being the
     argument's slot or ``OUTPUT``; ``out_meta`` the ``(shape, dtype)`` of each output, or None
     for a node with one output (the only case that needs no zeros for a missing cotangent).
@@ -220,6 +229,224 @@ class Node:
 
     def __repr__(self) -> str:
         return f"<Node {self.name}>"
+
+
+# --- memory guards ----------------------------------------------------------------------------
+
+# Plain ndarrays that guards made read-only, by id: [array, how many guards hold it]. Several
+# guards can hold one owner (two arrays over the same memory); the last one restores the flag.
+_LOCKS: dict[int, list[Any]] = {}
+# Views that could not be made writable again because their base was still held: retried.
+_STUCK: list[Any] = []
+# ``flags.num`` bits: reading ``flags.writeable`` of a broadcast_arrays result warns.
+_WRITEABLE = 0x0400
+_WARN_ON_WRITE = 0x80000000
+_WRITEABLE_MASK = _WRITEABLE | _WARN_ON_WRITE
+
+
+def _writeable(a: Any) -> bool:
+    """Writable, and not one of NumPy's warn-on-write views (those are left alone)."""
+    return (a.flags.num & _WRITEABLE_MASK) == _WRITEABLE
+
+
+def _lock_plain(a: Any) -> bool:
+    entry = _LOCKS.get(id(a))
+    if entry is not None:
+        entry[1] += 1
+        return True
+    if not _writeable(a):
+        return False  # read-only already (NumPy's or the user's choice): not ours to change
+    a.flags.writeable = False
+    _LOCKS[id(a)] = [a, 1]
+    return True
+
+
+def _unlock_plain(a: Any) -> None:
+    entry = _LOCKS[id(a)]
+    entry[1] -= 1
+    if entry[1] == 0:
+        del _LOCKS[id(a)]
+        _make_writeable(a)
+        if _STUCK:
+            stuck = list(_STUCK)
+            _STUCK.clear()
+            for ref in stuck:
+                obj = ref() if isinstance(ref, weakref.ref) else ref
+                if obj is not None and id(obj) not in _LOCKS:
+                    _make_writeable(obj, ref)
+
+
+def _make_writeable(a: Any, ref: Any = None) -> None:
+    try:
+        np.ndarray.setflags(a, write=True)
+    except ValueError:  # its base is still held by another guard: retried when that one goes
+        _STUCK.append(ref if ref is not None else a)
+
+
+def _owner(a: Any) -> Any:
+    """The ndarray at the end of ``a``'s chain of bases: what holds the memory."""
+    base = a.base
+    while isinstance(base, np.ndarray):
+        a, base = base, base.base
+    return a
+
+
+class Guard(weakref.ref):  # type: ignore[type-arg]
+    """The memory of one array (and its views), as live nodes saved it between two writes.
+
+    It is itself a weak reference to the first array it guards (GradArrays point at the nodes
+    that hold the guard, so a strong one would make a cycle); ``first`` says whether it made
+    that array read-only. ``saved`` is the plain array a node saved; ``more`` holds any further
+    ones, tagged ("saved", "array": a weak reference to another GradArray made read-only,
+    "plain": a plain array made read-only, counted in ``_LOCKS``). After a write ndgrad sees,
+    ``snapshot`` maps ``id(saved array)`` to a copy of its old values. Kept small, since the
+    recording path makes one per saved array: the common case needs no container.
+    """
+
+    __slots__ = ("__weakref__", "first", "more", "saved", "snapshot")
+
+    first: bool
+    saved: Any
+    more: list[tuple[str, Any]] | None
+    snapshot: dict[int, Any] | None
+
+    def _add(self, kind: str, value: Any) -> None:
+        if self.more is None:
+            self.more = []
+        self.more.append((kind, value))
+
+    def lock(self, a: Any) -> None:
+        """Make GradArray ``a`` read-only while the guard lives (NumPy gives the views made
+        from it afterwards its flag: ``np.asarray(a)``, ``a.values``, ``memoryview(a)``).
+
+        Its base stays writable: locking it would leave the views made before inconsistent (a
+        writable view of read-only memory), which NumPy's own functions refuse to handle.
+        """
+        if a.flags.num & _WRITEABLE_MASK != _WRITEABLE:
+            return  # read-only already: locked by this guard, or not ours to change
+        _setflags(a, write=False)
+        if a is self():
+            self.first = True
+        else:
+            self._add("array", weakref.ref(a))
+
+    def adopt(self, a: Any) -> None:
+        """A view made while its base was guarded: read-only because of us, restored with it."""
+        self._add("array", weakref.ref(a))
+
+    def holds(self, a: Any) -> bool:
+        if self.first and self() is a:
+            return True
+        return any(k == "array" and ref() is a for k, ref in self.more or ())
+
+    def lock_plain(self, a: Any) -> None:
+        """Make a plain ndarray read-only while the guard lives: only one that owns no memory.
+
+        A plain array that owns its memory may have views made before (the caller's own), which
+        would become writable views of read-only memory: NumPy's functions refuse to handle
+        those (``broadcast_arrays`` raises). Such operands are left alone (README, Limits).
+        """
+        if isinstance(a.base, np.ndarray) and _lock_plain(a):
+            self._add("plain", a)
+
+    def release(self, copy: bool) -> None:
+        """Restore the flags; with ``copy``, first keep the old values for the nodes."""
+        if self.snapshot is not None:
+            return  # released already
+        more = self.more
+        if copy:
+            saved = [self.saved] if self.saved is not None else []
+            saved += [v for k, v in more or () if k == "saved"]
+            self.snapshot = {id(r): np.copy(r) for r in saved}
+        else:
+            self.snapshot = _RELEASED
+        if more is not None:
+            for kind, value in more:
+                if kind == "plain":  # before the views: a view is writable only if its base is
+                    _unlock_plain(value)
+            for kind, value in more:
+                if kind == "array":
+                    a = value()
+                    if a is not None:
+                        _make_writeable(a, value)
+        if self.first:
+            a = self()
+            if a is not None:
+                _make_writeable(a, self)
+        self.first = False
+        self.saved = self.more = None
+
+    def __del__(self) -> None:
+        if self.snapshot is None:
+            if self.more is None:  # the common case, inlined: one array, made read-only
+                self.snapshot = _RELEASED
+                if self.first:
+                    a = self()
+                    if a is not None:
+                        try:
+                            _setflags(a, write=True)
+                        except ValueError:  # its base is held by another guard: retried then
+                            _STUCK.append(self)
+            else:
+                self.release(False)
+
+
+_RELEASED: dict[int, Any] = {}
+_setflags = np.ndarray.setflags
+
+
+def _new_guard(a: Any) -> Guard:
+    g = Guard(a)
+    g.first = False
+    g.saved = g.more = g.snapshot = None
+    return g
+
+
+def guard_saved(x: Any, raw: Any) -> Guard:
+    """The guard of GradArray ``x``'s memory, which a node saves as ``raw``."""
+    state = x._version
+    ref = state[1]
+    g = ref() if ref is not None else None
+    if g is None:
+        g = Guard(x)
+        g.saved = raw
+        g.more = g.snapshot = None
+        state[1] = weakref.ref(g)
+        # Guard.lock, inlined for the first save: skip arrays that are read-only already
+        if x.flags.num & _WRITEABLE_MASK == _WRITEABLE:
+            _setflags(x, write=False)
+            g.first = True
+        else:
+            g.first = False
+        return g
+    if not (g.first and g() is x):
+        g.lock(x)
+    if raw is not g.saved:
+        g._add("saved", raw)
+    return g
+
+
+def guard_plain(raw: Any) -> Guard:
+    """A guard for a plain ndarray operand that a node saves (the user's constants)."""
+    g = _new_guard(raw)
+    g.lock_plain(raw)
+    return g
+
+
+def release_for_write(state: list[Any]) -> None:
+    """Before a write ndgrad sees: the nodes keep a copy of what they saved, the memory is freed."""
+    ref = state[1]
+    if ref is None:
+        return
+    state[1] = None
+    g = ref()
+    if g is not None:
+        g.release(True)
+
+
+# A version counter that never changes: the entry for a plain operand, which only its guard
+# protects.
+CONSTANT_STATE: list[Any] = [0, None]
 
 
 # --- backward ---------------------------------------------------------------------------------
@@ -274,21 +501,38 @@ def _needed(order: list[Any], targets: AbstractSet[Any]) -> set[Any]:
 
 
 def _check_versions(node: Node) -> None:
+    """Give the node the copies made for it by writes since; refuse if a value is gone."""
     versions = node.versions
-    for i in range(0, len(versions), 3):
-        counter, seen, slot = versions[i : i + 3]
-        if counter[0] != seen:
-            what = (
-                f"the output of {node.name}"
-                if slot == OUTPUT
-                else f"argument {slot} of {node.name}"
-            )
-            raise InPlaceError(
-                f"{what} saved by {node.name} for the backward pass was modified in place "
-                f"afterwards (its version went from {seen} to {counter[0]}). Compute the "
-                "in-place operation on a copy (`x = x.copy()`), or modify the array before it "
-                "is used."
-            )
+    kept: list[Any] = []
+    for i in range(0, len(versions), 4):
+        counter, seen, slot, guard = versions[i : i + 4]
+        if counter[0] == seen:
+            kept += versions[i : i + 4]
+            continue
+        snapshot = guard.snapshot if guard is not None else None
+        if snapshot:
+            if slot == OUTPUT:
+                node.ans = _substitute(node.ans, snapshot)
+            else:
+                node.args = _substitute(node.args, snapshot)
+            continue
+        what = f"the output of {node.name}" if slot == OUTPUT else f"argument {slot} of {node.name}"
+        raise InPlaceError(
+            f"{what} saved by {node.name} for the backward pass was modified in place "
+            f"afterwards (its version went from {seen} to {counter[0]}), and its old value was "
+            "not kept. Compute the in-place operation on a copy (`x = x.copy()`), or modify the "
+            "array before it is used."
+        )
+    node.versions = tuple(kept)
+
+
+def _substitute(value: Any, snapshot: dict[int, Any]) -> Any:
+    """``value`` with each saved array replaced by the copy of its old values."""
+    if isinstance(value, np.ndarray):
+        return snapshot.get(id(value), value)
+    if type(value) in (list, tuple):
+        return type(value)(_substitute(v, snapshot) for v in value)
+    return value
 
 
 def _check_live(node: Node) -> None:
@@ -532,7 +776,7 @@ def backward(
                 if node.freed:
                     _check_live(node)
                 versions = node.versions
-                if versions and (len(versions) != 3 or versions[0][0] != versions[1]):
+                if versions and (len(versions) != 4 or versions[0][0] != versions[1]):
                     _check_versions(node)  # one saved array unchanged is checked inline
                 prim = node.prim
                 if inplace and node.where is None and prim.argnum_rule is None:

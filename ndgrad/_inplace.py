@@ -10,6 +10,7 @@ the written array stands for the new value, and rules that need the old value ge
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -18,19 +19,32 @@ from numpy.typing import NDArray
 from ndgrad._array import (
     GradArray,
     GradInput,
+    _adopt,
     _flat_outputs,
-    _getitem,
     _needs_grad,
     _plain,
     _record,
     _unwrap_all,
     _view,
+    call_primitive,
 )
 from ndgrad._errors import InPlaceError, not_differentiable
-from ndgrad._graph import LeafNode, grad_enabled
+from ndgrad._graph import _LOCKS, LeafNode, _owner, grad_enabled, release_for_write
 from ndgrad._registry import VJP_RULES, Primitive, qualified_name
 
-__all__ = ["_fresh", "_setitem", "_stack_nested", "_track_views", "_ufunc_inplace"]
+_NDARRAY_SHAPE = np.ndarray.shape
+
+__all__ = [
+    "_fresh",
+    "_prepare_write",
+    "_rebase",
+    "_register_leaf_view",
+    "_set_shape",
+    "_setitem",
+    "_stack_nested",
+    "_track_views",
+    "_ufunc_inplace",
+]
 
 
 # --- views ------------------------------------------------------------------------------------
@@ -51,14 +65,34 @@ class _ViewFn:
         return out if self.index is None else out[self.index]
 
 
+class _Recall:
+    """Call a primitive again as the engine does (records it): for views made by it."""
+
+    __slots__ = ("impl", "prim")
+
+    def __init__(self, prim: Primitive, impl: Any) -> None:
+        self.prim, self.impl = prim, impl
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return call_primitive(self.prim, self.impl, args, kwargs)
+
+
 class _Composed:
-    __slots__ = ("first", "then")
+    """View functions applied in turn: a flat list, so that deep views need no recursion."""
+
+    __slots__ = ("fns",)
 
     def __init__(self, first: Any, then: Any) -> None:
-        self.first, self.then = first, then
+        self.fns: tuple[Any, ...] = (*(first.fns if type(first) is _Composed else (first,)), then)
 
     def __call__(self, a: Any) -> Any:
-        return self.then(self.first(a))
+        for fn in self.fns:
+            a = fn(a)
+        return a
+
+
+# NumPy's own read-only views: they stay read-only when the guard of their base is released.
+_READ_ONLY_VIEWS = {np.broadcast_to, np.broadcast_arrays, np.diagonal}
 
 
 def _track_views(
@@ -72,7 +106,7 @@ def _track_views(
         for slot, a in enumerate(args):
             if isinstance(a, GradArray) and np.may_share_memory(_plain(o), raw[slot]):
                 template = [None if i == slot else r for i, r in enumerate(raw)]
-                func = _getitem if impl is _getitem else prim.func
+                func = _Recall(prim, impl)
                 fn = _ViewFn(
                     func,
                     template,
@@ -84,15 +118,27 @@ def _track_views(
                 o._seen = a._version[0]
                 o._base_ga = a._base_ga if a._base_ga is not None else a
                 o._view_fn = fn if a._base_ga is None else _Composed(a._view_fn, fn)
+                if a._version[1] is not None and prim.func not in _READ_ONLY_VIEWS:
+                    _adopt(o, a)  # read-only only because ``a`` is guarded
                 break
+
+
+def _root(v: GradArray) -> GradArray:
+    """The base ``v``'s view function starts from (past a base whose shape was assigned)."""
+    base = v._base_ga
+    while base._base_ga is not None:  # only a base whose .shape was assigned has one
+        base = base._base_ga
+    return base  # type: ignore[no-any-return]
 
 
 def _fresh(v: GradArray) -> None:
     """Re-record a view whose base was written to since the view's node was made."""
     if v._seen == v._version[0] or not grad_enabled():
         return
-    base = v._base_ga
-    if base._node is not None or v._node is not None:
+    base = _root(v)
+    if type(v._node) is LeafNode:
+        pass  # a view made a leaf stays a leaf: writes to its elements are refused
+    elif base._node is not None or v._node is not None:
         new = v._view_fn(base)
         v._node, v._out = new._node, new._out
     v._seen = v._version[0]
@@ -114,6 +160,57 @@ def _check_writable(target: GradArray) -> None:
             "in-place write through a view of another dtype (x.real or x.imag of a complex "
             "array in a graph) is not supported; assign the whole part (x.real = v) or make "
             "a new array (x = v + 1j * x.imag)."
+        )
+
+
+def _register_leaf_view(v: GradArray) -> None:
+    """Remember, in the state its base shares, a view made a leaf (``v.requires_grad = True``)."""
+    state = v._version
+    while len(state) < 4:
+        state.append(None)
+    if state[3] is None:
+        state[3] = []
+    state[3].append(weakref.ref(v))
+
+
+def _check_leaf_views(target: GradArray, region: Any) -> None:
+    """Writing a leaf's elements through its base is refused like writing the leaf."""
+    state = target._version
+    if len(state) < 4 or not state[3] or not grad_enabled():
+        return
+    for ref in state[3]:
+        v = ref()
+        if v is None or v is target or type(v._node) is not LeafNode:
+            continue
+        try:
+            overlap = np.shares_memory(_plain(v), region, max_work=10_000)  # type: ignore[arg-type]
+        except np.exceptions.TooHardError:
+            overlap = True
+        if overlap:
+            raise InPlaceError(
+                "in-place write to elements of a view that was made a leaf (requires_grad=True) "
+                "through its base: its gradient would refer to values that no longer exist. "
+                "Write under nd.no_grad(), or make the leaf a copy (x[:2].copy())."
+            )
+
+
+def _prepare_write(target: Any) -> None:
+    """Copy-on-write, before a write ndgrad sees: nodes that saved ``target``'s memory keep a
+    copy of the old values, and the memory becomes writable again.
+
+    Memory that a live node saved through another array (an alias over the same buffer) stays
+    guarded: writing it would change that node's values behind its back, so it is refused.
+    """
+    release_for_write(target._version)
+    if target.size == 0:
+        return  # writes nothing (and NumPy does not track an empty view as sharing memory)
+    owner = _owner(target)
+    if id(owner) in _LOCKS or (owner is not target and id(target) in _LOCKS):
+        raise InPlaceError(
+            "in-place write to memory that a live node saved through another array over the "
+            "same buffer (made with np.asarray, nd.asarray, .base or a plain ndarray passed as "
+            "an operand): the write would change a gradient behind ndgrad's back. Call "
+            "backward() or drop that result first, or write into a copy (`x = x.copy()`)."
         )
 
 
@@ -140,7 +237,7 @@ _COPY_SLICES = Primitive(
 
 def _rebase(view: GradArray) -> None:
     """After an in-place write to ``view``, make its base stand for the new values too."""
-    base = view._base_ga
+    base = _root(view)
     if not grad_enabled():
         return  # the view re-records itself from the base when next used with grad on
     view._seen = view._version[0]
@@ -159,6 +256,9 @@ def _rebase(view: GradArray) -> None:
 def _ufunc_inplace(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: Any) -> Any:
     """``out=`` and ``ufunc.at``: the output array now stands for the new value."""
     outs = (inputs[0],) if method == "at" else kwargs["out"]
+    for x in inputs:  # stale views are refreshed as inputs too, before anything is written
+        if isinstance(x, GradArray) and x._base_ga is not None:
+            _fresh(x)
     enabled = grad_enabled()
     recording = enabled and _needs_grad(inputs)
     for o in outs:
@@ -167,6 +267,8 @@ def _ufunc_inplace(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs
                 _fresh(o)
             if enabled and (recording or o._node is not None):
                 _check_writable(o)
+            _check_leaf_views(o, _plain(o))
+            _prepare_write(o)
         elif o is not None and recording:
             raise not_differentiable(
                 qualified_name(ufunc),
@@ -217,7 +319,7 @@ def _ufunc_inplace(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs
         if partial:  # elements outside ``where`` keep the old value of out
             stand_in = _view(out_raw[0], GradArray)
             stand_in._node, stand_in._out = old_node  # type: ignore[misc]
-            stand_in._version = [0]
+            stand_in._version = [0, None]
         wrapped = outs[0] if len(outs) == 1 else tuple(outs)
         _record(
             prim,
@@ -229,6 +331,7 @@ def _ufunc_inplace(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs
             None if where is True else _unwrap_all(where),
             saved=saved,
             old_out=stand_in if partial else None,
+            originals=inputs,
         )
     elif enabled:
         for o in outs:
@@ -240,6 +343,36 @@ def _ufunc_inplace(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs
     if method == "at":
         return None
     return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def _set_shape(x: GradArray, shape: Any) -> None:
+    """``x.shape = s``: NumPy's in-place reshape (refused where it would need a copy), recorded.
+
+    A view gets ``np.reshape(..., s)`` appended to its view function. A base becomes a view,
+    ``np.reshape(old, s)``, of a hidden array that keeps its old shape, graph and views (the
+    views made before still start from the old shape: see ``_root``).
+    """
+    enabled = grad_enabled()
+    if enabled and type(x._node) is LeafNode:
+        raise InPlaceError(
+            "assigning .shape of a leaf that requires grad: its gradient must keep its shape. "
+            "Use y = x.reshape(s), or assign it under nd.no_grad()."
+        )
+    if x._base_ga is not None:
+        _fresh(x)
+    old = _view(_plain(x), GradArray)
+    _NDARRAY_SHAPE.__set__(x, shape)  # type: ignore[attr-defined]  # raises NumPy's own error where a copy would be needed
+    fn = _ViewFn(np.reshape, [None, x.shape], {}, 0, None)
+    if x._base_ga is not None:
+        x._view_fn = _Composed(x._view_fn, fn)
+        source = _root(x)
+    else:
+        old._node, old._out, old._version = x._node, x._out, x._version
+        x._base_ga, x._view_fn, source = old, fn, old
+    x._seen = x._version[0]
+    if enabled and (source._node is not None or x._node is not None):
+        new = x._view_fn(source)
+        x._node, x._out = new._node, new._out
 
 
 def _stack_nested(value: Any) -> Any:
@@ -257,6 +390,11 @@ def _setitem(target: GradArray, key: Any, value: Any) -> None:
     if recording:
         _check_writable(target)
     raw_key = _unwrap_all(key)
+    if len(target._version) > 3:
+        # ``[key, ...]``: a view, 0-d for an integer key, where NumPy makes one
+        region = _plain(target)[(*raw_key, ...) if type(raw_key) is tuple else (raw_key, ...)]
+        _check_leaf_views(target, region if region.base is not None else _plain(target))
+    _prepare_write(target)
     raw_value = _plain(value) if isinstance(value, GradArray) else _unwrap_all(value)
     if isinstance(value, GradArray) and value._base_ga is not None:
         _fresh(value)

@@ -93,6 +93,15 @@ def _tracer(x: Any) -> GradArray:
         # An outer transform (or the user) differentiates x: alias it with a recorded identity,
         # a node of our own, so the outer graph still reaches x and nothing is confused.
         return np.positive(x)  # type: ignore[return-value]
+    if isinstance(x, (np.matrix, np.ma.MaskedArray)):
+        # As a GradArray it would lose its meaning (masked elements, * as a matrix product), and
+        # the transform would differentiate a different function.
+        kind = "a masked array" if isinstance(x, np.ma.MaskedArray) else "an np.matrix"
+        fix = "x.filled(value) or x.compressed()" if kind[2] == "m" else "np.asarray(x)"
+        raise TypeError(
+            f"cannot differentiate with respect to {kind}: its semantics have no gradient rules "
+            f"and would be lost. Convert it first ({fix}) and write the function for that."
+        )
     values = _plain(x) if isinstance(x, GradArray) else x
     arr = np.asarray(values)
     if arr.dtype.kind not in "fc":

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import ndgrad as nd
-from ndgrad import GradArray, InPlaceError
+from ndgrad import GradArray
 
 
 def _chain(x: GradArray, n: int) -> GradArray:
@@ -65,9 +65,10 @@ def test_recording_work_and_live_objects_per_op_are_constant():
     finally:
         if was_enabled:
             gc.enable()
-    # Each recorded op keeps a handful of containers (node, edge, edges, versions, counter)
-    # alive: more makes every garbage collection of a large graph slower.
-    assert per_op <= 8
+    # Each recorded op keeps a handful of containers (node, edge, edges, versions, counter, and
+    # the guard of the saved array's memory with the weak reference to it) alive: more makes
+    # every garbage collection of a large graph slower.
+    assert per_op <= 10.5
     del y
 
 
@@ -160,19 +161,20 @@ def test_fast_path_defers_to_other_array_types():
     assert x * Other() == "Other.__rmul__"
 
 
-def test_fast_path_checks_saved_inputs_and_outputs_for_in_place_changes():
+def test_fast_path_keeps_saved_inputs_and_outputs_when_written_in_place():
     x = nd.GradArray(np.array([0.1, 0.2]), requires_grad=True)
     z = x * 1.0
     w = np.sin(z)  # saves z
-    z += 1.0
-    with pytest.raises(InPlaceError, match=r"argument 0 of numpy\.sin"):
-        np.sum(w).backward()
+    z += 1.0  # copy-on-write: sin's node keeps the old z
+    np.sum(w).backward()
+    np.testing.assert_allclose(x.grad, np.cos([0.1, 0.2]))
 
+    x.grad = None
     z = x * 1.0
     w = np.exp(z)  # saves its output
     w += 1.0
-    with pytest.raises(InPlaceError, match=r"the output of numpy\.exp"):
-        np.sum(w).backward()
+    np.sum(w).backward()
+    np.testing.assert_allclose(x.grad, np.exp([0.1, 0.2]))
 
 
 def test_fast_path_respects_no_grad_and_views():

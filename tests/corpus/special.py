@@ -24,7 +24,7 @@ POS = np.array([0.4, 1.3, 2.2, 3.7])
 
 CASES = [
     fd("logsumexp", sc.logsumexp, X),
-    fd("logsumexp-b-const", lambda x: sc.logsumexp(x, b=B), X, xfail=ISSUE12_LSE),
+    fd("logsumexp-b-const", lambda x: sc.logsumexp(x, b=B), X),
     fd("logsumexp-wrt-b", lambda b: sc.logsumexp(X, b=b), B),
     fd("logsumexp-axis0", lambda x: sc.logsumexp(x, axis=0), X34),
     fd("logsumexp-axis1-keepdims", lambda x: sc.logsumexp(x, axis=1, keepdims=True), X34),
@@ -33,7 +33,6 @@ CASES = [
         "logsumexp-return-sign",
         lambda x: sc.logsumexp(x, b=SIGNED, return_sign=True)[0],
         X,
-        xfail=ISSUE12_LSE,
     ),
     fd("logsumexp-wrt-signed-b", lambda b: sc.logsumexp(X, b=b, return_sign=True)[0], SIGNED),
     fd("logsumexp-return-sign-no-b", lambda x: sc.logsumexp(x, return_sign=True)[0], X),
@@ -41,7 +40,6 @@ CASES = [
         "logsumexp-axis-b-2d",
         lambda x: sc.logsumexp(x, axis=1, b=X34 * 0 + 0.5),
         X34,
-        xfail=ISSUE12_LSE,
     ),
     fd("softmax", sc.softmax, X),
     fd("softmax-axis1", lambda x: sc.softmax(x, axis=1), X34),

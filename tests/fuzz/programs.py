@@ -140,13 +140,15 @@ def _getitem(pool: list[Any], i: int, which: int) -> Any:
 
 def _fresh_copy(x: Any, like: Any) -> Any:
     """A copy of ``x`` to write into; a GradArray when ``like`` is one (a plain ndarray cannot
-    hold a graph: writing a GradArray into it keeps only the values, as the README says)."""
+    hold a graph: writing a GradArray into it keeps only the values, as the README says).
+
+    A 0-d copy is what NumPy makes it, a scalar: an in-place operator rebinds it, in NumPy and
+    (DESIGN.md, Outputs) on GradArrays alike.
+    """
     out = x * 1.0
-    if isinstance(like, GradArray):
+    if isinstance(like, GradArray) and not isinstance(out, GradArray):
         return nd.asarray(out)
-    # NumPy returns a scalar for 0-d results, where ndgrad keeps a 0-d array (DESIGN.md); an
-    # in-place op on a scalar rebinds a new, possibly wider, value: compare arrays with arrays.
-    return out if isinstance(out, GradArray) else np.array(out)
+    return out
 
 
 def _setitem(pool: list[Any], i: int, j: int) -> Any:
@@ -180,6 +182,85 @@ def _view_write(pool: list[Any], i: int, j: int) -> Any:
     return out
 
 
+# --- mutation: views of views, out= aliases, reused buffers, constants, 0-d shadows, .shape ----
+
+
+def _view_of_view_write(pool: list[Any], i: int, j: int) -> Any:
+    out = _fresh_copy(pool[i], pool[j])
+    if out.ndim == 0 or out.shape[0] == 0:
+        return out
+    inner = out[::-1][: max(1, out.shape[0] - 1)]
+    inner = inner[..., ::-1] if inner.ndim > 1 else inner
+    inner *= np.tanh(np.sum(pool[j]))
+    out[0] += 0.5  # a base write after the views were made: they are re-recorded
+    return out + inner[:1]
+
+
+def _out_alias(pool: list[Any], i: int, j: int) -> Any:
+    """An input aliased with out= (NumPy buffers the overlap)."""
+    out = _fresh_copy(pool[i], pool[j])
+    if out.ndim == 0:
+        return np.multiply(out, np.tanh(out))
+    np.multiply(out, np.tanh(out[::-1]), out=out)
+    return out
+
+
+def _reused_buffer(pool: list[Any], i: int, j: int) -> Any:
+    """A buffer saved by one operation, written, and used again."""
+    buf = _fresh_copy(pool[i], pool[j])
+    first = np.sin(buf) * buf  # saves buf
+    if buf.ndim == 0:
+        return first
+    buf *= 2.0
+    np.add(buf, np.sum(pool[j]) * 0.1, out=buf)
+    return first + np.cos(buf)
+
+
+def _constant_modified(pool: list[Any], i: int) -> Any:
+    """A constant (no grad) used, then modified: the earlier use keeps the old values."""
+    x = pool[i]
+    values = np.linspace(0.5, 1.5, max(x.size, 1))[: x.size].reshape(x.shape)
+    c = GradArray(values) if isinstance(x, GradArray) else values.copy()
+    r = x * c
+    if c.ndim == 0:
+        return r
+    c += 1.0
+    c[...] *= 0.5
+    return r + c
+
+
+def _shadow_0d(pool: list[Any], i: int, j: int) -> Any:
+    """NumPy's scalars rebind under +=: what a list holds does not change."""
+    s = np.sum(pool[i])
+    held = [s]
+    s += np.sum(pool[j]) * 0.5
+    s *= 1.25
+    held.append(s)
+    return np.stack(held)
+
+
+def _shape_assign(pool: list[Any], i: int, j: int) -> Any:
+    out = _fresh_copy(pool[i], pool[j])
+    if out.ndim == 0:
+        return out
+    out = np.copy(out, order="C")  # a transposed copy would need a copy to change shape
+    out.shape = (-1,)
+    out *= 1.5
+    out.shape = (1, -1)
+    return out * 2.0
+
+
+def _ufunc_at(pool: list[Any], i: int, j: int) -> Any:
+    """ufunc.at with repeated indices, its value a view of the array written."""
+    out = _fresh_copy(pool[i], pool[j])
+    if out.ndim == 0 or out.shape[0] == 0:
+        return out
+    n = out.shape[0]
+    np.add.at(out, [0, 0, n - 1], out[:1] * np.tanh(np.sum(pool[j])))
+    np.add.at(out, [n - 1, n - 1], out[n - 1 :] * 0.75)  # add.at is the one with a rule
+    return out
+
+
 _STEP = {
     "unary": _unary,
     "binary": _binary,
@@ -190,6 +271,13 @@ _STEP = {
     "setitem": _setitem,
     "inplace": _inplace,
     "view_write": _view_write,
+    "view_of_view_write": _view_of_view_write,
+    "out_alias": _out_alias,
+    "reused_buffer": _reused_buffer,
+    "constant_modified": _constant_modified,
+    "shadow_0d": _shadow_0d,
+    "shape_assign": _shape_assign,
+    "ufunc_at": _ufunc_at,
 }
 
 _shape = st.lists(st.integers(0, 3), min_size=0, max_size=3).map(tuple)
@@ -230,7 +318,16 @@ def programs(draw: Any, max_steps: int = 6, allow_empty: bool = True) -> Program
         elif kind == "getitem":
             arg = (i, draw(st.integers(0, 3)))
             program.smooth &= True
-        elif kind in ("setitem", "view_write"):
+        elif kind in (
+            "setitem",
+            "view_write",
+            "view_of_view_write",
+            "out_alias",
+            "reused_buffer",
+            "shadow_0d",
+            "shape_assign",
+            "ufunc_at",
+        ):
             arg = (i, draw(st.integers(0, size - 1)))
         elif kind == "inplace":
             arg = (i, draw(st.integers(0, size - 1)), draw(st.sampled_from(["add", "mul", "sub"])))

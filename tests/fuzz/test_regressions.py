@@ -19,12 +19,16 @@ def test_inplace_add_into_plain_array_with_traced_operand_raises():
         out += GradArray([1.0, 2.0], requires_grad=True)
 
 
-def test_zero_d_inplace_stays_in_place_and_keeps_dtype():
-    # fuzz: NumPy rebinds a float64 scalar here; ndgrad keeps the 0-d float32 array (DESIGN.md)
+def test_zero_d_inplace_rebinds_like_a_numpy_scalar():
+    # fuzz, then issue 12: NumPy rebinds a float32 scalar to float64 here, and so does ndgrad
     x = GradArray(np.float32(1.5), requires_grad=True)
     out = x * 1.0
+    before = out
     out += np.float_power(x, x)
-    assert isinstance(out, GradArray) and out.shape == () and out.dtype == np.float32
+    want = np.float32(1.5) * 1.0
+    want += np.float_power(np.float32(1.5), np.float32(1.5))
+    assert before is not out and before.dtype == np.float32
+    assert out.dtype == want.dtype and out.values == want
     out.backward()
     expected = 1.0 + 1.5**1.5 * (np.log(1.5) + 1.0)
     np.testing.assert_allclose(x.grad, expected, rtol=1e-6)
