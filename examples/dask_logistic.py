@@ -1,4 +1,5 @@
 """Data-parallel gradients on Dask: logistic regression fitted chunk by chunk.
+===========================================================================
 
 Run: python examples/dask_logistic.py   (needs ``pip install 'ndgrad[dask,examples]'``)
 

@@ -1,4 +1,5 @@
 """A model written for autograd.numpy, ported to ndgrad by changing only the import lines.
+=======================================================================================
 
 Run: python examples/port_from_autograd.py
 
@@ -83,7 +84,8 @@ def autograd_version():
         import autograd  # noqa: F401
     except ImportError:
         return None
-    source = Path(__file__).read_text()
+    # this file, found through a code object: sphinx-gallery runs examples without __file__
+    source = Path(autograd_version.__code__.co_filename).read_text()
     model = source.split("\n# --- model ---")[1].split("\n", 1)[1]
     model = re.sub(r"import ndgrad\.numpy as np.*", "import autograd.numpy as np", model)
     model = re.sub(r"from ndgrad import grad.*", "from autograd import grad", model)
@@ -135,7 +137,7 @@ def _plot(params, x, y):
     ax.plot(grid, posterior_mean(params, x, y, grid), label="GP posterior mean")
     ax.set_title("GP hyperparameters fitted with ndgrad (model written for autograd)")
     ax.legend()
-    out = Path(__file__).with_name("port_from_autograd.png")
+    out = Path("port_from_autograd.png")  # in the current directory, like the other examples
     fig.savefig(out, dpi=100, bbox_inches="tight")
     print(f"saved {out}")
 
