@@ -48,6 +48,7 @@ html_show_sourcelink = False
 
 autosummary_generate = True
 autodoc_default_options = {"members": False}
+autodoc_typehints = "none"  # types are in the numpydoc Parameters sections
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_xref_param_type = False
