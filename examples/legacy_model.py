@@ -1,4 +1,5 @@
 """Fit a legacy NumPy + SciPy model with gradients from ndgrad, without changing the model.
+========================================================================================
 
 Run: python examples/legacy_model.py
 
@@ -13,6 +14,7 @@ and the fit are saved to ``legacy_model_fit.png``.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -117,4 +119,7 @@ def _plot(t: Any, data: Any, clean: Any, fit: Any, path: Path) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(0 if main()["success"] else 1)
+    # NDGRAD_EXAMPLES_QUICK=1 (set by the documentation build): a shorter simulation
+    quick = bool(os.environ.get("NDGRAD_EXAMPLES_QUICK"))
+    if not main(n_steps=80 if quick else 200)["success"]:
+        sys.exit(1)

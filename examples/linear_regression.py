@@ -1,4 +1,5 @@
 """Linear regression by gradient descent: plain NumPy code, gradients from ndgrad.
+===============================================================================
 
 Run: python examples/linear_regression.py
 Fits y = x * coef - 3 with a 3x3 weight matrix and a bias, printing the loss every 10 epochs,
@@ -66,4 +67,5 @@ def _plot(losses: list[float]) -> None:
 
 if __name__ == "__main__":
     losses = main()
-    sys.exit(0 if losses[-1] < 0.05 * losses[0] else 1)
+    if losses[-1] >= 0.05 * losses[0]:
+        sys.exit(1)

@@ -1,4 +1,5 @@
 """A model written for autograd.numpy, ported to ndgrad by changing only the import lines.
+=======================================================================================
 
 Run: python examples/port_from_autograd.py
 
@@ -86,7 +87,8 @@ def autograd_version():
         import autograd  # noqa: F401
     except ImportError:
         return None
-    source = Path(__file__).read_text()
+    # this file, found through a code object: sphinx-gallery runs examples without __file__
+    source = Path(autograd_version.__code__.co_filename).read_text()
     model = source.split("\n# --- model ---")[1].split("\n", 1)[1]
     model = re.sub(r"import ndgrad\.numpy as np.*", "import autograd.numpy as np", model)
     model = re.sub(r"from ndgrad import grad.*", "from autograd import grad", model)
