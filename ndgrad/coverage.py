@@ -319,11 +319,12 @@ class Report:
                                                subsequent_indent="    "))  # fmt: skip
         if self.scipy_functions:
             lines.append("")
-            lines.append("== SciPy's other callables (not counted in the summary) ==")
+            if names:
+                lines.append("== SciPy's other callables (not counted in the summary) ==")
             kinds = ("rule", "traced", "no_gradient", "unsupported")
             for module, table in self.scipy_functions.items():
                 counts = ", ".join(f"{len(table.get(k, []))} {_SCIPY_KINDS[k]}" for k in kinds)
-                lines.append(f"{module}: {counts}")
+                lines.append(f"{module} (functions and classes): {counts}")
                 for kind in kinds if names else ():
                     if table.get(kind):
                         lines.extend(textwrap.wrap(

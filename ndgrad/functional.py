@@ -381,6 +381,11 @@ def value_and_grad(
     ValueError
         If the value has more than one element, or does not depend on the inputs (often
         because ``fun`` called ``np.asarray`` on them).
+    GraphBreakError
+        If ``fun`` converts an array that requires grad to a Python value (``float(x)``,
+        ``math.*``) or returns a Python number.
+    NotDifferentiableError
+        If ``fun`` calls a function without a gradient rule on an array that requires grad.
 
     Examples
     --------
@@ -441,6 +446,11 @@ def grad(
     ValueError
         If the value has more than one element, or does not depend on the inputs (often
         because ``fun`` called ``np.asarray`` on them).
+    GraphBreakError
+        If ``fun`` converts an array that requires grad to a Python value (``float(x)``,
+        ``math.*``) or returns a Python number.
+    NotDifferentiableError
+        If ``fun`` calls a function without a gradient rule on an array that requires grad.
 
     See Also
     --------

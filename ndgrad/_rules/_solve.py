@@ -25,6 +25,7 @@ derivative that misses the dependence of those constants on the parameters.
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -39,6 +40,7 @@ from ndgrad.functional import _RuleCache, jacobian
 from ndgrad.tracing import tracing
 
 __all__ = [
+    "Params",
     "Watch",
     "const",
     "evaluate",
@@ -46,6 +48,7 @@ __all__ = [
     "plain_tree",
     "record",
     "requires_grad",
+    "solver",
     "solver_error",
     "solver_scope",
     "tuple_args",
@@ -198,3 +201,37 @@ def record(
     outs = _wrap(res)
     _record(prim, grad_inputs, raw, {}, res, outs)
     return outs
+
+
+class Params(dict):  # type: ignore[type-arg]
+    """The arguments of one call by name, SciPy's defaults filled in; ``call`` passes them."""
+
+    def __init__(self, sig: inspect.Signature, args: Any, kwargs: Any) -> None:
+        b = sig.bind(*args, **kwargs)
+        b.apply_defaults()
+        super().__init__()
+        for name, value in b.arguments.items():
+            kind = sig.parameters[name].kind
+            if kind is inspect.Parameter.VAR_KEYWORD:
+                self.update(value)
+            elif kind is not inspect.Parameter.VAR_POSITIONAL:
+                self[name] = value
+
+    def call(self, func: Any) -> Any:
+        """``func`` with every argument by keyword."""
+        with solver_scope():
+            return func(**self)
+
+
+def solver(func: Any, name: str, run: Callable[..., Any]) -> Any:
+    """A wrapper that calls ``run(func, params)`` when grad is on."""
+    sig = inspect.signature(func)
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if not grad_enabled():
+            return func(*args, **kwargs)
+        with hidden_errors_reraised():
+            return run(func, Params(sig, args, kwargs))
+
+    return wrapper

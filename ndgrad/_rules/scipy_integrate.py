@@ -36,7 +36,6 @@ message other than "Integration successful." raises; ``tcrit=`` raises.
 from __future__ import annotations
 
 import functools
-import inspect
 import sys
 import warnings
 from collections.abc import Callable
@@ -45,16 +44,17 @@ from typing import Any
 import numpy as np
 
 from ndgrad._array import GradArray
-from ndgrad._errors import hidden_errors_reraised
-from ndgrad._graph import enable_grad, grad_enabled, no_grad
+from ndgrad._graph import enable_grad, no_grad
 from ndgrad._rules._scipy import wrap_scipy
 from ndgrad._rules._solve import (
+    Params,
     Watch,
     const,
     evaluate,
     plain_tree,
     record,
     requires_grad,
+    solver,
     solver_error,
     solver_scope,
     tuple_args,
@@ -64,38 +64,6 @@ from ndgrad.functional import _pull
 from ndgrad.tracing import tracing
 
 _MODULE = "scipy.integrate"
-
-
-class _Params(dict):  # type: ignore[type-arg]
-    """The arguments of one call by name, SciPy's defaults filled in; ``call`` passes them."""
-
-    def __init__(self, sig: inspect.Signature, args: Any, kwargs: Any) -> None:
-        b = sig.bind(*args, **kwargs)
-        b.apply_defaults()
-        super().__init__()
-        for name, value in b.arguments.items():
-            kind = sig.parameters[name].kind
-            if kind is inspect.Parameter.VAR_KEYWORD:
-                self.update(value)
-            elif kind is not inspect.Parameter.VAR_POSITIONAL:
-                self[name] = value
-
-    def call(self, func: Any) -> Any:
-        with solver_scope():
-            return func(**self)
-
-
-def _solver(func: Any, name: str, run: Callable[..., Any]) -> Any:
-    sig = inspect.signature(func)
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not grad_enabled():
-            return func(*args, **kwargs)
-        with hidden_errors_reraised():
-            return run(func, _Params(sig, args, kwargs))
-
-    return wrapper
 
 
 def _scalar(x: Any) -> float:
@@ -131,7 +99,7 @@ def _probe_sum(f: Callable[[Any], Any], nodes: Any, weights: Any) -> Any:
     return evaluate(total)
 
 
-def _quad(func: Any, p: _Params) -> Any:
+def _quad(func: Any, p: Params) -> Any:
     f, fargs, a, b, full = p["func"], tuple_args(p["args"]), p["a"], p["b"], p["full_output"]
     watch = Watch(f)
     p.update(func=watch, args=plain_tree(fargs), a=plain_tree(a), b=plain_tree(b), full_output=1)
@@ -186,10 +154,10 @@ def sys_integration_warning() -> type[Warning]:
     return scipy.integrate.IntegrationWarning  # type: ignore[no-any-return]
 
 
-wrap_scipy(_MODULE, "quad", functools.partial(_solver, name="quad", run=_quad))
+wrap_scipy(_MODULE, "quad", functools.partial(solver, name="quad", run=_quad))
 
 
-def _quad_vec(func: Any, p: _Params) -> Any:
+def _quad_vec(func: Any, p: Params) -> Any:
     f, fargs, a, b, full = p["f"], tuple_args(p["args"]), p["a"], p["b"], p["full_output"]
     watch = Watch(f)
     p.update(f=watch, args=plain_tree(fargs), a=plain_tree(a), b=plain_tree(b), full_output=True)
@@ -226,7 +194,7 @@ def _quad_vec(func: Any, p: _Params) -> Any:
     return (y, *res[1:]) if full else (y, res[1])
 
 
-wrap_scipy(_MODULE, "quad_vec", functools.partial(_solver, name="quad_vec", run=_quad_vec))
+wrap_scipy(_MODULE, "quad_vec", functools.partial(solver, name="quad_vec", run=_quad_vec))
 
 
 # --- ODEs ---------------------------------------------------------------------------------------
@@ -245,7 +213,7 @@ def _breaks(steps: Any, times: Any, t0: float, t_last: float) -> np.ndarray:
 class _Adjoint:
     """The backward pass of one ``solve_ivp`` call (see the module docstring)."""
 
-    def __init__(self, original: Any, p: _Params, sol: Any, fun: Any, fargs: Any) -> None:
+    def __init__(self, original: Any, p: Params, sol: Any, fun: Any, fargs: Any) -> None:
         self.original, self.interp = original, sol.sol  # kept: sol.sol may be dropped
         self.method = p["method"]
         self.options = {k: p[k] for k in ("rtol", "atol") if k in p}
@@ -329,7 +297,7 @@ def _as_array(x: Any) -> Any:
     return x
 
 
-def _solve_ivp(func: Any, p: _Params) -> Any:
+def _solve_ivp(func: Any, p: Params) -> Any:
     fun, t_span, y0, t_eval = p["fun"], p["t_span"], _as_array(p["y0"]), _as_array(p["t_eval"])
     fargs = tuple_args(p["args"])
     dense = p["dense_output"]
@@ -381,10 +349,10 @@ def _solve_ivp(func: Any, p: _Params) -> Any:
     return sol
 
 
-wrap_scipy(_MODULE, "solve_ivp", functools.partial(_solver, name="solve_ivp", run=_solve_ivp))
+wrap_scipy(_MODULE, "solve_ivp", functools.partial(solver, name="solve_ivp", run=_solve_ivp))
 
 
-def _odeint(func: Any, p: _Params) -> Any:
+def _odeint(func: Any, p: Params) -> Any:
     f, y0, t, tfirst = p["func"], _as_array(p["y0"]), _as_array(p["t"]), p["tfirst"]
     fargs, full = tuple_args(p["args"]), p["full_output"]
     watch = Watch(f)
@@ -448,4 +416,4 @@ def _odeint(func: Any, p: _Params) -> Any:
     return (out, info) if full else out
 
 
-wrap_scipy(_MODULE, "odeint", functools.partial(_solver, name="odeint", run=_odeint))
+wrap_scipy(_MODULE, "odeint", functools.partial(solver, name="odeint", run=_odeint))

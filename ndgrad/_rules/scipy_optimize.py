@@ -28,25 +28,24 @@ is not a solution. Only first derivatives: a second one raises ``NotDifferentiab
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ndgrad._array import GradArray
-from ndgrad._errors import hidden_errors_reraised
-from ndgrad._graph import enable_grad, grad_enabled
+from ndgrad._graph import enable_grad
 from ndgrad._rules._scipy import wrap_scipy
 from ndgrad._rules._solve import (
+    Params,
     Watch,
     evaluate,
     jacobian_at,
     plain_tree,
     record,
     requires_grad,
+    solver,
     solver_error,
-    solver_scope,
     tuple_args,
     watched,
 )
@@ -96,45 +95,11 @@ def _root_node(name: str, x_star: Any, residual: Callable[[Any], Any], leaf: boo
     return record(f"scipy.optimize.{name}", x_star, [r], backward)
 
 
-class _Params(dict):  # type: ignore[type-arg]
-    """The arguments of one call by name, SciPy's defaults filled in; ``call`` passes them."""
-
-    def __init__(self, sig: inspect.Signature, args: Any, kwargs: Any) -> None:
-        b = sig.bind(*args, **kwargs)
-        b.apply_defaults()
-        super().__init__()
-        for name, value in b.arguments.items():
-            kind = sig.parameters[name].kind
-            if kind is inspect.Parameter.VAR_KEYWORD:
-                self.update(value)
-            elif kind is not inspect.Parameter.VAR_POSITIONAL:
-                self[name] = value
-
-    def call(self, func: Any) -> Any:
-        """``func`` with every argument by keyword."""
-        with solver_scope():
-            return func(**self)
-
-
-def _solver(func: Any, name: str, run: Callable[..., Any]) -> Any:
-    """A wrapper that calls ``run(func, params)`` when grad is on."""
-    sig = inspect.signature(func)
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not grad_enabled():
-            return func(*args, **kwargs)
-        with hidden_errors_reraised():
-            return run(func, _Params(sig, args, kwargs))
-
-    return wrapper
-
-
 # --- scalar root finding ------------------------------------------------------------------------
 
 
-def _bracketing(name: str) -> Callable[[Any, _Params], Any]:
-    def run(func: Any, p: _Params) -> Any:
+def _bracketing(name: str) -> Callable[[Any, Params], Any]:
+    def run(func: Any, p: Params) -> Any:
         f, fargs, full = p["f"], tuple_args(p["args"]), p["full_output"]
         watch = Watch(f)
         p.update(f=watch, args=plain_tree(fargs), a=plain_tree(p["a"]), b=plain_tree(p["b"]))
@@ -156,10 +121,10 @@ def _bracketing(name: str) -> Callable[[Any, _Params], Any]:
 
 
 for _name in ("brentq", "brenth", "ridder", "bisect", "toms748"):
-    wrap_scipy(_MODULE, _name, functools.partial(_solver, name=_name, run=_bracketing(_name)))
+    wrap_scipy(_MODULE, _name, functools.partial(solver, name=_name, run=_bracketing(_name)))
 
 
-def _newton(func: Any, p: _Params) -> Any:
+def _newton(func: Any, p: Params) -> Any:
     f, fargs, full = p["func"], tuple_args(p["args"]), p["full_output"]
     watch = Watch(f)
     p.update(func=watch, args=plain_tree(fargs), x0=plain_tree(p["x0"]), full_output=True)
@@ -183,10 +148,10 @@ def _newton(func: Any, p: _Params) -> Any:
     return type(res)(out, *res[1:])
 
 
-wrap_scipy(_MODULE, "newton", functools.partial(_solver, name="newton", run=_newton))
+wrap_scipy(_MODULE, "newton", functools.partial(solver, name="newton", run=_newton))
 
 
-def _root_scalar(func: Any, p: _Params) -> Any:
+def _root_scalar(func: Any, p: Params) -> Any:
     f, fargs = p["f"], tuple_args(p["args"])
     watch = Watch(f)
     p.update(f=watch, args=plain_tree(fargs), fprime=watched(p["fprime"]))
@@ -206,7 +171,7 @@ def _root_scalar(func: Any, p: _Params) -> Any:
     return res
 
 
-wrap_scipy(_MODULE, "root_scalar", functools.partial(_solver, name="root_scalar", run=_root_scalar))
+wrap_scipy(_MODULE, "root_scalar", functools.partial(solver, name="root_scalar", run=_root_scalar))
 
 
 # --- systems of equations -------------------------------------------------------------------------
@@ -222,7 +187,7 @@ def _shaped(fun: Callable[..., Any], shape: tuple[int, ...], first: bool) -> Cal
     return residual
 
 
-def _fsolve(func: Any, p: _Params) -> Any:
+def _fsolve(func: Any, p: Params) -> Any:
     f, fargs, full = p["func"], tuple_args(p["args"]), p["full_output"]
     watch = Watch(f)
     p.update(func=watch, args=plain_tree(fargs), x0=plain_tree(p["x0"]), full_output=True)
@@ -239,10 +204,10 @@ def _fsolve(func: Any, p: _Params) -> Any:
     return (out, info, ier, msg) if full else out
 
 
-wrap_scipy(_MODULE, "fsolve", functools.partial(_solver, name="fsolve", run=_fsolve))
+wrap_scipy(_MODULE, "fsolve", functools.partial(solver, name="fsolve", run=_fsolve))
 
 
-def _root(func: Any, p: _Params) -> Any:
+def _root(func: Any, p: Params) -> Any:
     f, fargs = p["fun"], tuple_args(p["args"])
     watch = Watch(f)
     p.update(fun=watch, args=plain_tree(fargs), x0=plain_tree(p["x0"]), jac=watched(p["jac"]))
@@ -258,7 +223,7 @@ def _root(func: Any, p: _Params) -> Any:
     return res
 
 
-wrap_scipy(_MODULE, "root", functools.partial(_solver, name="root", run=_root))
+wrap_scipy(_MODULE, "root", functools.partial(solver, name="root", run=_root))
 
 
 # --- minimization ---------------------------------------------------------------------------------
@@ -314,7 +279,7 @@ def _objective(fun: Callable[..., Any], fargs: tuple[Any, ...], first: bool) -> 
     return objective
 
 
-def _minimize(func: Any, p: _Params) -> Any:
+def _minimize(func: Any, p: Params) -> Any:
     f, fargs = p["fun"], tuple_args(p["args"])
     watch = Watch(f)
     p.update(fun=watch, args=plain_tree(fargs), x0=plain_tree(p["x0"]), jac=watched(p["jac"]))
@@ -340,10 +305,10 @@ def _minimize(func: Any, p: _Params) -> Any:
     return res
 
 
-wrap_scipy(_MODULE, "minimize", functools.partial(_solver, name="minimize", run=_minimize))
+wrap_scipy(_MODULE, "minimize", functools.partial(solver, name="minimize", run=_minimize))
 
 
-def _minimize_scalar(func: Any, p: _Params) -> Any:
+def _minimize_scalar(func: Any, p: Params) -> Any:
     f, fargs = p["fun"], tuple_args(p["args"])
     watch = Watch(f)
     p.update(fun=watch, args=plain_tree(fargs))
@@ -365,11 +330,11 @@ def _minimize_scalar(func: Any, p: _Params) -> Any:
 wrap_scipy(
     _MODULE,
     "minimize_scalar",
-    functools.partial(_solver, name="minimize_scalar", run=_minimize_scalar),
+    functools.partial(solver, name="minimize_scalar", run=_minimize_scalar),
 )
 
 
-def _least_squares(func: Any, p: _Params) -> Any:
+def _least_squares(func: Any, p: Params) -> Any:
     f, fargs, fkwargs = p["fun"], tuple_args(p["args"]), p["kwargs"] or {}
     watch = Watch(f)
     p.update(fun=watch, args=plain_tree(fargs), kwargs=plain_tree(fkwargs))
@@ -412,11 +377,11 @@ def _least_squares(func: Any, p: _Params) -> Any:
 
 
 wrap_scipy(
-    _MODULE, "least_squares", functools.partial(_solver, name="least_squares", run=_least_squares)
+    _MODULE, "least_squares", functools.partial(solver, name="least_squares", run=_least_squares)
 )
 
 
-def _curve_fit(func: Any, p: _Params) -> Any:
+def _curve_fit(func: Any, p: Params) -> Any:
     f, xdata, ydata, sigma = p["f"], p["xdata"], p["ydata"], p["sigma"]
     watch = Watch(f)
     p.update(f=watch, xdata=plain_tree(xdata), ydata=plain_tree(ydata), sigma=plain_tree(sigma))
@@ -457,4 +422,4 @@ def _curve_fit(func: Any, p: _Params) -> Any:
     return tuple(parts)
 
 
-wrap_scipy(_MODULE, "curve_fit", functools.partial(_solver, name="curve_fit", run=_curve_fit))
+wrap_scipy(_MODULE, "curve_fit", functools.partial(solver, name="curve_fit", run=_curve_fit))

@@ -16,7 +16,8 @@ from ._case import Case, R, U
 
 _X = np.linspace(0.0, 3.0, 6)
 _XN = np.array([0.25, 1.1, 2.85, 2.25])
-_PTS = (U(8, 2) + 1) / 2
+# The unit square's corners first: every point of _XI is inside the convex hull (no NaN).
+_PTS = np.vstack([[[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], (U(4, 2) + 1) / 2])
 _XI = U(3, 2) * 0.3 + 0.5
 _GRID = (np.linspace(0.0, 1.0, 4), np.linspace(0.0, 1.0, 4))
 _T = si.make_interp_spline(_X, R(6), k=3).t
