@@ -178,23 +178,23 @@ def _full(original: Callable[..., Any], *args: Any, **kw: Any) -> Any:
     NumPy fills with its own ``copyto``, which ndgrad cannot record (scikit-learn's
     ``ConstantKernel`` calls ``np.full((n, n), self.constant_value)``).
     """
-    args = list(args)
-    fill = args[1] if len(args) > 1 else kw.get("fill_value")
+    params = list(args)  # the fill value is replaced below
+    fill = params[1] if len(params) > 1 else kw.get("fill_value")
     if not _holds_grad_array(fill):
-        return _buffer(original, *args, **kw)
+        return _buffer(original, *params, **kw)
     fill = _converted(fill, None, _ORIGINALS["asarray"])
-    if len(args) > 1:
-        args[1] = 0
+    if len(params) > 1:
+        params[1] = 0
     else:
         kw["fill_value"] = 0
     if original is _ORIGINALS["full"]:
-        if len(args) > 2 and args[2] is None:
-            args[2] = fill.dtype
-        elif len(args) <= 2:
+        if len(params) > 2 and params[2] is None:
+            params[2] = fill.dtype
+        elif len(params) <= 2:
             kw.setdefault("dtype", fill.dtype)
             if kw["dtype"] is None:
                 kw["dtype"] = fill.dtype
-    out = _buffer(original, *args, **kw)
+    out = _buffer(original, *params, **kw)
     if not isinstance(out, GradArray) or out.dtype.kind not in "fc":
         raise not_differentiable(
             f"numpy.{original.__name__}",
