@@ -1,4 +1,5 @@
 """Deblur an image by gradient descent through ``scipy.ndimage.gaussian_filter``, unchanged.
+=========================================================================================
 
 Run: python examples/deblur.py
 
@@ -108,4 +109,5 @@ def _plot(truth: Any, observed: Any, recovered: Any, path: Path) -> None:
 
 if __name__ == "__main__":
     result = main()
-    sys.exit(0 if result["errors"]["recovered"] < result["errors"]["blurred"] else 1)
+    if result["errors"]["recovered"] >= result["errors"]["blurred"]:
+        sys.exit(1)  # only on failure: the documentation gallery runs this block
