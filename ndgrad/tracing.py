@@ -75,6 +75,8 @@ import numpy as np
 from ndgrad._array import GradArray
 from ndgrad._errors import hidden_errors_reraised, not_differentiable
 from ndgrad._graph import scope_depth
+from ndgrad.numpy._sequences import NUMPY as SEQUENCE_ARGUMENTS
+from ndgrad.numpy._sequences import keeping_sequences
 
 __all__ = ["differentiable", "is_tracing", "tracing"]
 
@@ -277,45 +279,34 @@ _TRACED: dict[str, Callable[..., Any]] = {
 }
 
 
-def _stacking(names: tuple[str, ...]) -> Callable[..., Any]:
+def _keeping_sequences(name: str, names: tuple[str, ...]) -> Callable[..., Any]:
     """A NumPy function whose arguments ``names`` are single arrays: a list or tuple holding
-    GradArrays there is stacked (recorded) first. NumPy dispatches on the argument itself, so
-    ``np.sum([x, 2 * x])`` would otherwise convert the list in C and drop the graph silently."""
-    count = len(names)
+    GradArrays there is stacked (recorded) first, as ``ndgrad.numpy``'s own version does.
+    NumPy dispatches on the argument itself, so ``np.sum([x, 2 * x])`` would otherwise convert
+    the list in C and drop the graph silently."""
+
+    keeping = keeping_sequences(getattr(np, name), names)  # made once: on every np.sum call
 
     def traced(original: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-        if any(type(a) in (list, tuple) and _holds_grad_array(a) for a in args[:count]):
-            args = tuple(
-                _stacked(a, _ORIGINALS["asarray"]) if i < count else a for i, a in enumerate(args)
-            )
-        for name in names:
-            if name in kw and type(kw[name]) in (list, tuple) and _holds_grad_array(kw[name]):
-                kw[name] = _stacked(kw[name], _ORIGINALS["asarray"])
-        return original(*args, **kw)
+        return keeping(*args, **kw)
 
     return traced
 
 
-# NumPy functions whose array arguments are single arrays (``array_like``), where a list stands
-# for one array: reductions, statistics, cumulative operations and the common shape functions.
-_SINGLE_ARRAY_FUNCTIONS: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys(
-        (
-            "sum", "prod", "mean", "max", "min", "amax", "amin", "ptp", "median", "nansum",
-            "nanprod", "nanmean", "nanmax", "nanmin", "nanmedian", "cumsum", "cumprod",
-            "nancumsum", "nancumprod", "trace", "diff", "std", "var", "nanstd", "nanvar",
-            "transpose", "ravel", "reshape", "squeeze", "swapaxes", "moveaxis", "flip",
-            "expand_dims", "sort", "clip", "round",
-        ),
-        ("a",),
-    ),
-    "average": ("a", "weights"),
-    "quantile": ("a", "q"), "percentile": ("a", "q"),
-    "dot": ("a", "b"), "outer": ("a", "b"),
-}  # fmt: skip
+# ``ndgrad.numpy``'s table of such functions (reductions, statistics, cumulative operations),
+# and the common shape and product functions, which ``ndgrad.numpy`` leaves as NumPy's own.
 # (Ufuncs are left alone: rebinding ``np.exp`` would hide its methods and attributes. A list
 # holding GradArrays passed to a ufunc is still converted in C: see "Limits" in the README.)
-_TRACED.update({name: _stacking(args) for name, args in _SINGLE_ARRAY_FUNCTIONS.items()})
+_SINGLE_ARRAY_FUNCTIONS: dict[str, tuple[str, ...]] = {
+    **SEQUENCE_ARGUMENTS,
+    **dict.fromkeys(
+        ("transpose", "ravel", "reshape", "squeeze", "swapaxes", "moveaxis", "flip",
+         "expand_dims", "sort", "clip", "round"),
+        ("a",),
+    ),
+    "dot": ("a", "b"), "outer": ("a", "b"),
+}  # fmt: skip
+_TRACED.update({n: _keeping_sequences(n, a) for n, a in _SINGLE_ARRAY_FUNCTIONS.items()})
 _ORIGINALS: dict[str, Any] = {name: getattr(np, name) for name in _TRACED}
 
 
