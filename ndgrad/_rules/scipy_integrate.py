@@ -297,6 +297,20 @@ def _as_array(x: Any) -> Any:
     return x
 
 
+def _quadrature_probes(adjoint: Any, closure: bool, rhs: Any, fargs: Any) -> Any:
+    """The adjoint's quadrature nodes and weights, and, when the right-hand side closes over
+    arrays that require grad, its values there recorded (the probes the parameters' cotangents
+    flow through)."""
+    nodes, weights, states = adjoint.quadrature()
+    if not closure:
+        return nodes, weights, None
+
+    def stacked() -> Any:
+        return np.stack([rhs(t, y, *fargs) for t, y in zip(nodes, states.T, strict=True)])
+
+    return nodes, weights, evaluate(stacked)
+
+
 def _solve_ivp(func: Any, p: Params) -> Any:
     fun, t_span, y0, t_eval = p["fun"], p["t_span"], _as_array(p["y0"]), _as_array(p["t_eval"])
     fargs = tuple_args(p["args"])
@@ -320,14 +334,7 @@ def _solve_ivp(func: Any, p: Params) -> Any:
         raise solver_error("scipy.integrate.solve_ivp", "no gradient for complex y0 yet.")
     adjoint = _Adjoint(func, p, sol, fun, fargs)
     adjoint._y0 = const(p["y0"])
-    nodes, weights, states = adjoint.quadrature()
-    probes = None
-    if closure:
-
-        def stacked() -> Any:
-            return np.stack([fun(t, y, *fargs) for t, y in zip(nodes, states.T, strict=True)])
-
-        probes = evaluate(stacked)
+    nodes, weights, probes = _quadrature_probes(adjoint, closure, fun, fargs)
     t0_in, t1_in = t_span[0], t_span[1]
     last_is_t1 = t_eval is None
 
@@ -396,14 +403,7 @@ def _odeint(func: Any, p: Params) -> Any:
     params = {"method": "LSODA", "t_span": (times[0], times[-1]), **tol}
     adjoint = _Adjoint(solve_ivp, params, dense, rhs, fargs)
     adjoint._y0 = const(ys[0])
-    nodes, weights, states = adjoint.quadrature()
-    probes = None
-    if closure:
-
-        def stacked() -> Any:
-            return np.stack([rhs(t, y, *fargs) for t, y in zip(nodes, states.T, strict=True)])
-
-        probes = evaluate(stacked)
+    nodes, weights, probes = _quadrature_probes(adjoint, closure, rhs, fargs)
 
     def backward(g: Any) -> list[Any]:
         with solver_scope():
