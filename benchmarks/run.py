@@ -41,6 +41,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks import systems  # noqa: E402
+from benchmarks.report import table  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
@@ -227,33 +228,6 @@ def machine_info(versions: dict[str, str]) -> dict[str, Any]:
             else ["python", *sys.argv]
         ),
     }
-
-
-def _cell(entry: dict[str, Any] | None) -> str:
-    if entry is None:
-        return "-"
-    if "error" in entry:
-        return "error"
-    ratio = entry.get("ratio")
-    value = entry["median"]
-    text = f"{value:.3g}" if value < 1000 else f"{value:.0f}"
-    return text if ratio is None else f"{text} ({ratio:.2f}x)"
-
-
-def table(report: dict[str, Any]) -> str:
-    """A Markdown table: one row per workload, one column per system, value and ratio."""
-    names = list(report["machine"]["versions"])
-    lines = [
-        "| workload | " + " | ".join(names) + " |",
-        "|---" * (len(names) + 1) + "|",
-    ]
-    for w in report["workloads"].values():
-        cells = [_cell(w["results"].get(n)) for n in names]
-        lines.append(f"| {w['title']} [{w['unit']}] | " + " | ".join(cells) + " |")
-    for title, mem in report.get("memory", {}).items():
-        cells = [_cell(mem["results"].get(n)) for n in names]
-        lines.append(f"| {title} [{mem['unit']}] | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

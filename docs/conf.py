@@ -32,6 +32,8 @@ extensions = [
     "numpydoc",
     "sphinx_gallery.gen_gallery",
     "coverage_tables",
+    "benchmark_tables",
+    "readme_sections",
 ]
 
 exclude_patterns = ["_build", "_generated", "sg_execution_times.rst", "auto_examples/*.ipynb"]

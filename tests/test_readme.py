@@ -7,6 +7,7 @@ performance summary holds the numbers of ``benchmarks/results/latest.json``.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -85,3 +86,27 @@ def test_relative_links_lead_to_files_that_exist():
     assert local
     for link in local:
         assert (ROOT / link).exists(), link
+
+
+def _section(title: str) -> str:
+    text = README.read_text()
+    return text.split(f"\n## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_performance_summary_holds_the_latest_results():
+    """The README's summary table is typed, so it is checked against the JSON the docs render."""
+    report = json.loads((ROOT / "benchmarks" / "results" / "latest.json").read_text())
+    measures = {w["title"]: w for w in report["workloads"].values()} | report.get("memory", {})
+    section = _section("Performance")
+    header, _, *rows = [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("|")
+    ]
+    assert header[0] == "workload" and len(rows) >= 5
+    for title, *cells in rows:
+        results = measures[title]["results"]
+        for system, cell in zip(header[1:], cells, strict=True):
+            assert cell == f"{results[system]['ratio']:.2f}x", (title, system, cell)
+    machine = report["machine"]
+    assert f"({machine['date_utc'][:10]}, ndgrad {machine['ndgrad_commit']}," in section

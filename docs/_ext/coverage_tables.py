@@ -13,20 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from rst_tables import escape as _escape
+from rst_tables import list_table as _list_table
+
 CLASSES = ("differentiable", "no gradient", "raises", "unclassified")
-
-
-def _escape(text: str) -> str:
-    """Backslash-escape every character reStructuredText could read as markup."""
-    return "".join("\\" + c if not (c.isalnum() or c in " .,;()=-") else c for c in text)
-
-
-def _list_table(header: list[str], rows: list[list[str]], widths: str) -> list[str]:
-    lines = [".. list-table::", "   :header-rows: 1", f"   :widths: {widths}", ""]
-    for row in [header, *rows]:
-        lines.append(f"   * - {row[0]}")
-        lines.extend(f"     - {cell}" for cell in row[1:])
-    return [*lines, ""]
 
 
 def render(report: dict) -> str:
