@@ -7,6 +7,8 @@ under pytest, ``console`` blocks print what they show, ``bash`` blocks are check
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests._doc_blocks import (
@@ -63,3 +65,21 @@ def test_console_block_prints_what_it_shows(block):
 @pytest.mark.parametrize("block", _params("bash"))
 def test_bash_block_is_valid_and_refers_to_what_exists(block):
     check_bash(block)
+
+
+def test_no_code_escapes_the_test():
+    """Code is shown only with ``.. code-block::`` (the directive collected above): no other code
+    directive, and no ``::`` literal block, whose contents this test would never run."""
+    for page in PAGES:
+        text = page.read_text()
+        other = re.findall(
+            r"^ *\.\. (code|sourcecode|doctest|testcode|ipython|literalinclude)::", text, re.M
+        )
+        assert not other, (page, other)
+        literal = [
+            line
+            for line in text.splitlines()
+            if line.rstrip().endswith("::") and not line.lstrip().startswith("..")
+        ]
+        assert not literal, (page, literal)
+    assert sum(b.lang == "python" for blocks in BLOCKS.values() for b in blocks) >= 12
