@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import doctest
 import gc
-import io
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -466,27 +463,8 @@ def test_checkpoint_lowers_peak_number_of_saved_arrays(restore_tables):
     assert ckpt_peak < plain_peak / 2.5, (ckpt_peak, plain_peak)
 
 
-# --- the README section stays true ---------------------------------------------------------------
-
-README = Path(__file__).parents[1] / "README.md"
-README_SECTION = "## Transforms, custom rules and gradient checks"
-
-
-def readme_section():
-    text = README.read_text()
-    start = text.index(README_SECTION)
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end >= 0 else None], text[:start].count("\n")
-
-
-def test_readme_snippets_are_true(restore_tables):
-    section, line = readme_section()
-    test = doctest.DocTestParser().get_doctest(section, {}, "README", str(README), line)
-    assert len(test.examples) > 20
-    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    out = io.StringIO()
-    result = runner.run(test, out=out.write)
-    assert result.failed == 0, out.getvalue()
+# The user guide's doctests of the transforms and gradient checks (docs/user_guide/transforms.rst,
+# testing.rst) run in tests/test_docs.py.
 
 
 def test_checkpoint_recomputes_once_per_backward():

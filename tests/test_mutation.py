@@ -1,4 +1,4 @@
-"""The mutation model (README, "In-place operations and views"): every write is tracked, copied
+"""The mutation model (docs/user_guide/inplace.rst): every write is tracked, copied
 or refused. One test per reproducer of issue 12, and per promise of the model.
 
 Forward values are compared with plain NumPy bit for bit; gradients with central finite

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests._doc_blocks import rest_blocks
+
 pytest_plugins = ["pytester"]
 
 # The inner runs see neither this project's pyproject nor its conftest: warnings stay errors so
@@ -160,9 +162,9 @@ def test_fixtures_are_listed_with_their_docs(pytester):
     )
 
 
-def test_readme_test_module_passes(run):
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
-    start = readme.index("```python\n# test_model.py")
-    source = readme[start + len("```python\n") : readme.index("```\n", start + 1)]
+def test_documented_test_module_passes(run):
+    """The test module the user guide shows (``docs/user_guide/testing.rst``) passes."""
+    page = Path(__file__).parents[1] / "docs" / "user_guide" / "testing.rst"
+    source = next(b.code for b in rest_blocks(page) if b.is_pytest_module)
     result = run(source)
     result.assert_outcomes(passed=3)

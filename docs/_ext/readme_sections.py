@@ -54,9 +54,24 @@ def _table(lines: list[str]) -> list[str]:
     return list_table(rows[0], rows[1:], " ".join(map(str, widths)))
 
 
+def _unnest_bold(match: re.Match) -> str:
+    """reST cannot nest a literal in bold: ``**`x` text**`` becomes ``x`` **text**."""
+    if "`" not in match[1]:
+        return match[0]
+    out = []
+    for part in re.split(r"(`[^`]+`)", match[1]):
+        if part.startswith("`") or not re.search(r"\w", part):
+            out.append(part)
+        else:
+            lead, trail = part[: len(part) - len(part.lstrip())], part[len(part.rstrip()) :]
+            out.append(f"{lead}**{part.strip()}**{trail}")
+    return "".join(out)
+
+
 def convert(markdown: str) -> str:
     """Markdown paragraphs, lists and pipe tables to reStructuredText."""
     out: list[str] = []
+    markdown = re.sub(r"\*\*(.+?)\*\*", _unnest_bold, markdown, flags=re.S)
     for block in re.split(r"\n\s*\n", markdown):
         lines = block.splitlines()
         if lines[0].startswith("|"):
