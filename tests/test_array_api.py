@@ -599,7 +599,7 @@ def test_code_using_array_namespace_differentiates():
 COMPAT = array_api_compat.numpy
 
 # How each wrapped function of array_api_compat.numpy behaves on a GradArray that requires grad
-# (measured by the test below; the README table is this list).
+# (measured by the test below; the table in docs/user_guide/array_api.rst is this list).
 COMPAT_KEEPS = ["std", "var", "sort", "argsort", "permute_dims", "matmul", "tensordot",
                 "matrix_transpose", "cumulative_sum", "cumulative_prod", "astype",
                 "take_along_axis", "sign", "linalg.matrix_norm", "linalg.diagonal",
