@@ -939,6 +939,27 @@ def _register_remaining(sc: Any) -> None:
         ),
     )
     rule(
+        sc.chndtrinc,
+        lambda g, ans, x, df, p: (
+            -2 * g * _ufuncs._ncx2_pdf(x, df, ans) / (sc.chndtr(x, df + 2, ans) - p)
+        ),
+        refuse(sc.chndtrinc, "df"),
+        lambda g, ans, x, df, p: 2 * g / (sc.chndtr(x, df + 2, ans) - p),
+    )
+    rule(
+        sc.nctdtrit,
+        refuse(sc.nctdtrit, "df"),
+        refuse(sc.nctdtrit, "nc"),
+        lambda g, ans, df, nc, p: g / _ufuncs._nct_pdf(ans, df, nc),
+    )
+    rule(
+        sc.ncfdtri,
+        refuse(sc.ncfdtri, "dfn"),
+        refuse(sc.ncfdtri, "dfd"),
+        refuse(sc.ncfdtri, "nc"),
+        lambda g, ans, dfn, dfd, nc, p: g / _ufuncs._ncf_pdf(ans, dfn, dfd, nc),
+    )
+    rule(
         sc.nctdtr,
         refuse(sc.nctdtr, "df"),
         refuse(sc.nctdtr, "nc"),

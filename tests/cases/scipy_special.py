@@ -372,6 +372,13 @@ CASES.update(
             call=lambda p, nc, df: sc.chndtrix(p, df, nc),
             order=1,
         ),
+        sc.chndtrinc: Case(
+            calls((np.array([2.0, 3.0]), np.array([0.1, 0.15])), df=[1.5, 4.0]),
+            call=lambda x, p, df: sc.chndtrinc(x, df, p),
+            order=1,
+        ),
+        sc.nctdtrit: _in_variable(sc.nctdtrit, _open_unit, p=[(3.0, 0.5), (10.0, -1.0)], order=1),
+        sc.ncfdtri: _in_variable(sc.ncfdtri, _open_unit, p=[(3.0, 5.0, 0.5)], order=1),
         sc.nctdtr: _in_variable(sc.nctdtr, R, p=[(3.0, 0.5), (10.0, -1.0)], order=1),
         sc.ncfdtr: _in_variable(sc.ncfdtr, P, p=[(3.0, 5.0, 0.5), (2.0, 7.0, 2.0)], order=1),
         sc.kolmogorov: Case(calls((P(),), (P(3),)), order=1),
