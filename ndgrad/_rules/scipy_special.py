@@ -7,6 +7,52 @@ Orders and shape parameters without a closed-form derivative (the order ``v`` of
 exponent of ``zeta``, the ``a`` of ``gammainc``) get a rule that raises
 ``NotDifferentiableError`` when a gradient is asked of them, never a silent zero.
 
+Which arguments differentiate. Variables always; parameters where a closed form in other
+``scipy.special`` functions exists (``ellipkinc``/``ellipeinc`` in both arguments, ``owens_t``
+in ``h`` and ``a``, ``agm``, ``binom``, the Carlson integrals ``elliprf``/``elliprc``/``elliprg``,
+``voigt_profile`` in ``x``, ``sigma`` and ``gamma``, ``gdtr`` in its rate, ``chndtr`` in the
+noncentrality). These raise ``NotDifferentiableError`` naming the argument: the parameters of
+the hypergeometric functions (``hyp2f1``'s ``a``, ``b``, ``c``; ``hyp1f1``, ``hyperu``,
+``hyp0f1``, ``wright_bessel``), every order and degree (Bessel, Struve, parabolic cylinder,
+orthogonal polynomials, ``lpmv``), Mathieu's ``m`` and ``q``, the shape parameters and
+degrees of freedom of the distribution functions, the counts of the binomial, negative
+binomial and Poisson ones (SciPy rounds them down; their formulas use ``floor(k)``), and
+``lambertw``'s ``tol``. Functions with no closed-form derivative at all have no rule and raise
+when called on an array that requires grad: ``elliprd``, ``elliprj``, ``zetac``,
+``besselpoly``, the spheroidal wave functions, Mathieu's characteristic values, and the
+inverses of the distribution functions in a shape parameter (``bdtrik``, ``btdtria``,
+``gdtrib``, ``chdtriv``, ``stdtridf``, ``nctdtridf``, ...). Inverses in their probability
+(``betaincinv``, ``betainccinv``, ``gammaincinv``, ``bdtri``, ``chdtri``, ``stdtrit``,
+``fdtri``, ``gdtrix``, ``gdtria``, ``chndtrix``, ``nctdtrit``, ``ncfdtri``, ``kolmogi``,
+``smirnovi``, ...) differentiate by the implicit function theorem: ``1 / F'(ans)``.
+
+Rules that use a private SciPy derivative (``_kolmogp``, ``_smirnovp``) or density
+(``_ncx2_pdf``, ``_nct_pdf``, ``_ncf_pdf``: ``chndtr``, ``nctdtr``, ``ncfdtr`` and their
+inverses) differentiate once: asking for a second derivative raises, because those private
+ufuncs have no rules. Likewise the Carlson rules call ``elliprd``, so their second derivatives
+raise.
+
+Domains, branch cuts and singular points. A rule is valid where the function is smooth; at a
+branch cut or a singularity the gradient is what the formula gives there (often ``inf`` or
+``nan``, never a plausible-looking number):
+
+- ``hyp2f1`` in ``z``: ``z < 1`` (cut on ``[1, inf)`` for complex ``z``); ``hyperu``: ``x > 0``.
+- ``ellipk``, ``ellipe``, ``ellipkinc``, ``ellipeinc``, ``ellipj``: ``m < 1``; ``ellipkm1``:
+  ``0 < p`` (``p = 1 - m``). The removable singularities at ``m = 0`` use Taylor polynomials
+  exact to second order; ``ellipj`` in ``m`` at ``m = 0`` exactly raises (its closed form is
+  0/0). ``agm``: ``a, b > 0``.
+- ``struve``, ``modstruve``, ``it2struve0``, ``it2i0k0``, ``it2j0y0``, ``kn``, ``yn``,
+  ``yve``, ``ker``, ``kei``, ``kerp``, ``keip``, ``kelvin``: ``x > 0``; ``itairy``: ``x >= 0``;
+  ``lpmv``: ``|x| < 1``; ``spence``: ``z >= 0`` (its removable singularity at ``z = 1`` uses
+  a Taylor polynomial).
+- ``jve``, ``yve`` and ``airye`` of a complex argument raise: their scaling by
+  ``exp(-|Im z|)`` or ``exp(+-Re(2/3 z^(3/2)))`` is not holomorphic. ``airye`` needs
+  ``x > 0`` (SciPy returns NaN for ``eAi`` at ``x < 0``).
+- ``lambertw`` (its ufunc ``_lambertw``): singular at the branch point ``z = -1/e``.
+- ``voigt_profile``: ``sigma > 0`` and ``gamma > 0``; ``binom``: ``n > -1``, ``k > -1``,
+  ``n - k > -1`` (away from the poles of the Gamma functions).
+- Mathieu functions take ``x`` in degrees; their rules return derivatives per degree.
+
 SciPy is optional, and ``import ndgrad`` does not import it. Registration is lazy:
 
 - if ``scipy.special`` is already imported when ndgrad is, the rules are registered at once;
