@@ -253,3 +253,31 @@ def test_owens_t_gradient_matches_skewnorm_cdf():
     x, a = np.array([-0.4, 0.8]), 1.7
     g = nd.grad(lambda x: np.sum(sc.ndtr(x) - 2 * sc.owens_t(x, a)))(x)
     np.testing.assert_allclose(g, skewnorm.pdf(x, a), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "func",
+    [
+        lambda z: sc.hyp2f1(0.5, 1.5, 2.5, z),
+        lambda z: sc.hyp1f1(0.5, 1.5, z),
+        lambda z: sc.hyp0f1(1.5, z),
+        sc.spence,
+        sc.wofz,
+        lambda z: sc.eval_legendre(3, z),
+        lambda z: sc.eval_jacobi(2, 0.5, 1.5, z),
+        lambda z: sc.hankel1e(1.5, z),
+    ],
+    ids=[
+        "hyp2f1",
+        "hyp1f1",
+        "hyp0f1",
+        "spence",
+        "wofz",
+        "eval_legendre",
+        "eval_jacobi",
+        "hankel1e",
+    ],
+)
+def test_new_holomorphic_rules_take_complex_input(func):
+    z = np.array([0.3 + 0.4j, 0.6 - 0.2j])
+    check_grad(func, z, order=2)

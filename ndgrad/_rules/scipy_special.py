@@ -18,8 +18,8 @@ orthogonal polynomials, ``lpmv``), Mathieu's ``m`` and ``q``, the shape paramete
 degrees of freedom of the distribution functions, the counts of the binomial, negative
 binomial and Poisson ones (SciPy rounds them down; their formulas use ``floor(k)``), and
 ``lambertw``'s ``tol``. Functions with no closed-form derivative at all have no rule and raise
-when called on an array that requires grad: ``elliprd``, ``elliprj``, ``zetac``,
-``besselpoly``, the spheroidal wave functions, Mathieu's characteristic values, and the
+when called on an array that requires grad: ``elliprd``, ``elliprj``, ``zetac``, the
+spheroidal wave functions, Mathieu's characteristic values, and the
 inverses of the distribution functions in a shape parameter (``bdtrik``, ``btdtria``,
 ``gdtrib``, ``chdtriv``, ``stdtridf``, ``nctdtridf``, ...). Inverses in their probability
 (``betaincinv``, ``betainccinv``, ``gammaincinv``, ``bdtri``, ``chdtri``, ``stdtrit``,
@@ -616,6 +616,16 @@ def _register_remaining(sc: Any) -> None:
     rule(sc.itj0y0, lambda g, ans, x: g[0] * sc.j0(x) + g[1] * sc.y0(x))
     rule(sc.it2i0k0, lambda g, ans, x: (g[0] * (sc.i0(x) - 1) - g[1] * sc.k0(x)) / x)
     rule(sc.it2j0y0, lambda g, ans, x: (g[0] * (1 - sc.j0(x)) - g[1] * sc.y0(x)) / x)
+
+    # besselpoly(a, l, v) = int_0^1 x^l J_v(2 a x) dx: d/da through J_v' = (J_(v-1) - J_(v+1))/2.
+    rule(
+        sc.besselpoly,
+        lambda g, ans, a, lmb, nu: (
+            g * (sc.besselpoly(a, lmb + 1, nu - 1) - sc.besselpoly(a, lmb + 1, nu + 1))
+        ),
+        refuse(sc.besselpoly, "lmb"),
+        refuse(sc.besselpoly, "nu"),
+    )
 
     # --- Struve functions (in x; domain x > 0) -------------------------------------------------
     # 2 H_v' = H_(v-1) - H_(v+1) + (x/2)^v / (sqrt(pi) Gamma(v + 3/2)) (DLMF 11.4.24), and

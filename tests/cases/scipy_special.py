@@ -229,6 +229,10 @@ CASES.update(
         sc.hankel2: _with_order(sc.hankel2, lambda *s: P(*s) + 0.3j * R(*s), _ORDERS),
         sc.hankel1e: _with_order(sc.hankel1e, lambda *s: P(*s) + 0.3j * R(*s), _ORDERS),
         sc.hankel2e: _with_order(sc.hankel2e, lambda *s: P(*s) + 0.3j * R(*s), _ORDERS),
+        sc.besselpoly: Case(
+            calls((P(),), (P(3),), (P(2, 3),), ln=[(1.0, 0.0), (0.5, 1.0), (2.0, 2.5)]),
+            call=lambda a, ln: sc.besselpoly(a, *ln),
+        ),
         sc.iti0k0: unary(P),
         sc.itj0y0: unary(P),
         sc.it2i0k0: unary(P),
