@@ -1,5 +1,5 @@
 """Fit a Gaussian process's kernel by maximising its marginal likelihood, in plain SciPy.
-=====================================================================================
+======================================================================================
 
 Run: python examples/gaussian_process.py
 
