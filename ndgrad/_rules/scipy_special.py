@@ -49,7 +49,7 @@ branch cut or a singularity the gradient is what the formula gives there (often 
   ``exp(-|Im z|)`` or ``exp(+-Re(2/3 z^(3/2)))`` is not holomorphic. ``airye`` needs
   ``x > 0`` (SciPy returns NaN for ``eAi`` at ``x < 0``).
 - ``lambertw`` (its ufunc ``_lambertw``): singular at the branch point ``z = -1/e``.
-- ``voigt_profile``: ``sigma > 0`` and ``gamma > 0``; ``binom``: ``n > -1``, ``k > -1``,
+- ``voigt_profile``: ``sigma > 0``; ``binom``: ``n > -1``, ``k > -1``,
   ``n - k > -1`` (away from the poles of the Gamma functions).
 - Mathieu functions take ``x`` in degrees; their rules return derivatives per degree.
 
@@ -1199,7 +1199,7 @@ def _voigt_w(x, sigma, gamma):
     return z, -2 * z * sc.wofz(z) + 2j / _SQRT_PI
 
 
-# voigt_profile = Re w(z) / (sigma sqrt(2 pi)) with z as above; domain sigma > 0.
+# voigt_profile = Re w(z) / (sigma sqrt(2 pi)) with z as above; domain sigma > 0 (any gamma).
 def _voigt_x_vjp(g, ans, x, sigma, gamma):
     _, dw = _voigt_w(x, sigma, gamma)
     return g * np.real(dw) / (2 * _SQRT_PI * sigma * sigma)
