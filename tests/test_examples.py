@@ -120,3 +120,38 @@ def test_lotka_volterra_gradient_matches_finite_differences(lotka):
         for e in np.eye(4)
     ]
     np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-7)
+
+
+@pytest.fixture(scope="module")
+def gp():
+    return _load("gaussian_process")
+
+
+def test_gaussian_process_fit_raises_the_likelihood_and_plots(gp, tmp_path):
+    out = tmp_path / "gp.png"
+    result = gp.main(n=25, plot_path=out, verbose=False)
+    assert result["success"]
+    assert result["fd_error"] < 1e-6
+    assert result["value"] < result["start_value"] - 5
+    assert out.stat().st_size > 10_000
+
+
+def test_gaussian_process_likelihood_gradient_matches_finite_differences(gp):
+    x, y = gp.make_data(8, np.random.default_rng(5))
+    check_grad(gp.neg_log_lik, np.log(np.array([0.8, 1.5, 0.3])), x, y, argnums=0, order=2)
+
+
+def test_gaussian_process_likelihood_and_gradient_match_scikit_learn(gp):
+    # scikit-learn's own likelihood and analytic gradient, in its parametrisation:
+    # log(signal^2), log(length scale), log(noise^2)
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
+
+    x, y = gp.make_data(20, np.random.default_rng(6))
+    theta = np.log(np.array([0.8, 1.5, 0.3]))
+    kernel = ConstantKernel(1.0) * RBF(1.0) + WhiteKernel(1.0)
+    model = GaussianProcessRegressor(kernel, alpha=gp.JITTER, optimizer=None).fit(x, y)
+    sk_value, sk_grad = model.log_marginal_likelihood(theta * [2, 1, 2], eval_gradient=True)
+    value, grad = nd.value_and_grad(gp.neg_log_lik)(theta, x, y)
+    np.testing.assert_allclose(value, -sk_value, rtol=1e-10)
+    np.testing.assert_allclose(grad, -sk_grad * [2, 1, 2], rtol=1e-8)

@@ -7,6 +7,52 @@ Orders and shape parameters without a closed-form derivative (the order ``v`` of
 exponent of ``zeta``, the ``a`` of ``gammainc``) get a rule that raises
 ``NotDifferentiableError`` when a gradient is asked of them, never a silent zero.
 
+Which arguments differentiate. Variables always; parameters where a closed form in other
+``scipy.special`` functions exists (``ellipkinc``/``ellipeinc`` in both arguments, ``owens_t``
+in ``h`` and ``a``, ``agm``, ``binom``, the Carlson integrals ``elliprf``/``elliprc``/``elliprg``,
+``voigt_profile`` in ``x``, ``sigma`` and ``gamma``, ``gdtr`` in its rate, ``chndtr`` in the
+noncentrality). These raise ``NotDifferentiableError`` naming the argument: the parameters of
+the hypergeometric functions (``hyp2f1``'s ``a``, ``b``, ``c``; ``hyp1f1``, ``hyperu``,
+``hyp0f1``, ``wright_bessel``), every order and degree (Bessel, Struve, parabolic cylinder,
+orthogonal polynomials, ``lpmv``), Mathieu's ``m`` and ``q``, the shape parameters and
+degrees of freedom of the distribution functions, the counts of the binomial, negative
+binomial and Poisson ones (SciPy rounds them down; their formulas use ``floor(k)``), and
+``lambertw``'s ``tol``. Functions with no closed-form derivative at all have no rule and raise
+when called on an array that requires grad: ``elliprd``, ``elliprj``, ``zetac``, the
+spheroidal wave functions, Mathieu's characteristic values, and the
+inverses of the distribution functions in a shape parameter (``bdtrik``, ``btdtria``,
+``gdtrib``, ``chdtriv``, ``stdtridf``, ``nctdtridf``, ...). Inverses in their probability
+(``betaincinv``, ``betainccinv``, ``gammaincinv``, ``bdtri``, ``chdtri``, ``stdtrit``,
+``fdtri``, ``gdtrix``, ``gdtria``, ``chndtrix``, ``nctdtrit``, ``ncfdtri``, ``kolmogi``,
+``smirnovi``, ...) differentiate by the implicit function theorem: ``1 / F'(ans)``.
+
+Rules that use a private SciPy derivative (``_kolmogp``, ``_smirnovp``) or density
+(``_ncx2_pdf``, ``_nct_pdf``, ``_ncf_pdf``: ``chndtr``, ``nctdtr``, ``ncfdtr`` and their
+inverses) differentiate once: asking for a second derivative raises, because those private
+ufuncs have no rules. Likewise the Carlson rules call ``elliprd``, so their second derivatives
+raise.
+
+Domains, branch cuts and singular points. A rule is valid where the function is smooth; at a
+branch cut or a singularity the gradient is what the formula gives there (often ``inf`` or
+``nan``, never a plausible-looking number):
+
+- ``hyp2f1`` in ``z``: ``z < 1`` (cut on ``[1, inf)`` for complex ``z``); ``hyperu``: ``x > 0``.
+- ``ellipk``, ``ellipe``, ``ellipkinc``, ``ellipeinc``, ``ellipj``: ``m < 1``; ``ellipkm1``:
+  ``0 < p`` (``p = 1 - m``). The removable singularities at ``m = 0`` use Taylor polynomials
+  exact to second order; ``ellipj`` in ``m`` at ``m = 0`` exactly raises (its closed form is
+  0/0). ``agm``: ``a, b > 0``.
+- ``struve``, ``modstruve``, ``it2struve0``, ``it2i0k0``, ``it2j0y0``, ``kn``, ``yn``,
+  ``yve``, ``ker``, ``kei``, ``kerp``, ``keip``, ``kelvin``: ``x > 0``; ``itairy``: ``x >= 0``;
+  ``lpmv``: ``|x| < 1``; ``spence``: ``z >= 0`` (its removable singularity at ``z = 1`` uses
+  a Taylor polynomial).
+- ``jve``, ``yve`` and ``airye`` of a complex argument raise: their scaling by
+  ``exp(-|Im z|)`` or ``exp(+-Re(2/3 z^(3/2)))`` is not holomorphic. ``airye`` needs
+  ``x > 0`` (SciPy returns NaN for ``eAi`` at ``x < 0``).
+- ``lambertw`` (its ufunc ``_lambertw``): singular at the branch point ``z = -1/e``.
+- ``voigt_profile``: ``sigma > 0``; ``binom``: ``n > -1``, ``k > -1``,
+  ``n - k > -1`` (away from the poles of the Gamma functions).
+- Mathieu functions take ``x`` in degrees; their rules return derivatives per degree.
+
 SciPy is optional, and ``import ndgrad`` does not import it. Registration is lazy:
 
 - if ``scipy.special`` is already imported when ndgrad is, the rules are registered at once;
@@ -32,7 +78,7 @@ import numpy as np
 
 from ndgrad._errors import not_differentiable
 from ndgrad._registry import VJP_RULES, defvjp
-from ndgrad._rules._common import conj
+from ndgrad._rules._common import conj, is_complex, zeros_of
 from ndgrad._rules._lazy import after_import
 
 __all__ = ["scipy_special_coverage"]
@@ -56,7 +102,7 @@ defvjp(np.sinc, _sinc_vjp)
 def _raises(what: str) -> Any:
     """A rule for an argument with no derivative available: asking for it is an error."""
 
-    def rule(g, ans, a=None, b=None, c=None):  # reads no input: the engine saves none
+    def rule(g, ans, a=None, b=None, c=None, d=None):  # reads no input: the engine saves none
         raise not_differentiable(what, "no closed-form derivative for this argument")
 
     return rule
@@ -318,11 +364,12 @@ def _register_more(sc: Any) -> None:
         _raises("scipy.special.chdtrc with respect to v"),
         lambda g, ans, v, x: -g * _chi2_pdf(sc, v, x),
     )
-    # pdtr(k, m) = gammaincc(k + 1, m): the Poisson cdf in its mean m.
+    # pdtr(k, m) = gammaincc(floor(k) + 1, m): the Poisson cdf in its mean m (scipy rounds the
+    # count k down).
     rule(
         sc.pdtr,
         _raises("scipy.special.pdtr with respect to k"),
-        lambda g, ans, k, m: -g * np.exp(k * np.log(m) - m - sc.gammaln(k + 1)),
+        lambda g, ans, k, m: -g * _poisson_pmf(sc, np.floor(k), m),
     )
 
 
@@ -389,22 +436,18 @@ def _chi2_pdf(sc, v, x):
 
 
 def _ellipk_vjp(g, ans, m):
-    """K'(m) = (E - (1 - m) K) / (2 m (1 - m)); its limit at m = 0 is pi / 8."""
-    import scipy.special as sc
-
-    zero = m == 0
-    safe = np.where(zero, 0.5, m)
-    general = (sc.ellipe(safe) - (1 - safe) * sc.ellipk(safe)) / (2 * safe * (1 - safe))
-    return g * np.where(zero, np.pi / 8, general)
+    """K'(m), exact to second order at the removable singularity m = 0 (see ``_dellipk``)."""
+    return g * _dellipk(m)
 
 
 def _ellipe_vjp(g, ans, m):
-    """E'(m) = (E - K) / (2 m); its limit at m = 0 is -pi / 8."""
+    """E'(m) = (E - K) / (2 m); near m = 0 its Taylor polynomial -pi/8 - 3 pi m / 64."""
     import scipy.special as sc
 
-    zero = m == 0
-    safe = np.where(zero, 0.5, m)
-    return g * np.where(zero, -np.pi / 8, (sc.ellipe(safe) - sc.ellipk(safe)) / (2 * safe))
+    near = np.abs(m) < 1e-6
+    safe = np.where(near, 0.5, m)
+    general = (sc.ellipe(safe) - sc.ellipk(safe)) / (2 * safe)
+    return g * np.where(near, -np.pi / 8 - 3 * np.pi / 64 * m, general)
 
 
 def _boxcox1p_lmbda_vjp(g, ans, x, lmbda):
@@ -444,6 +487,868 @@ def _inv_boxcox_lmbda_vjp(g, ans, y, lmbda):
     safe = np.where(zero, 1.0, lmbda)
     general = ans * (y / (safe * (safe * y + 1)) - np.log1p(safe * y) / (safe * safe))
     return g * np.where(zero, -ans * y * y / 2, general)
+
+
+def _register_remaining(sc: Any) -> None:
+    """The rest of ``scipy.special``: hypergeometric, elliptic, Struve, Kelvin, Airy, parabolic
+    cylinder and Mathieu functions, orthogonal polynomials, and the distribution functions."""
+    from scipy.special import _ufuncs
+
+    def rule(func: Any, *rules: Any) -> None:
+        defvjp(func, *rules, name=f"scipy.special.{func.__name__}")
+
+    def refuse(func: Any, argument: str) -> Any:
+        return _raises(f"scipy.special.{func.__name__} with respect to {argument}")
+
+    # --- hypergeometric functions (in the variable; the parameters have no closed form) ------
+    # Each derivative raises the parameters by one: d/dz 2F1(a, b; c; z) = ab/c 2F1(a+1, b+1;
+    # c+1; z). 2F1 has a branch cut on [1, inf) and is singular at z = 1.
+    rule(
+        sc.hyp2f1,
+        refuse(sc.hyp2f1, "a"),
+        refuse(sc.hyp2f1, "b"),
+        refuse(sc.hyp2f1, "c"),
+        lambda g, ans, a, b, c, z: g * conj(a * b / c * sc.hyp2f1(a + 1, b + 1, c + 1, z)),
+    )
+    rule(
+        sc.hyp1f1,
+        refuse(sc.hyp1f1, "a"),
+        refuse(sc.hyp1f1, "b"),
+        lambda g, ans, a, b, x: g * conj(a / b * sc.hyp1f1(a + 1, b + 1, x)),
+    )
+    rule(
+        sc.hyp0f1,
+        refuse(sc.hyp0f1, "v"),
+        lambda g, ans, v, z: g * conj(sc.hyp0f1(v + 1, z) / v),
+    )
+    rule(
+        sc.hyperu,
+        refuse(sc.hyperu, "a"),
+        refuse(sc.hyperu, "b"),
+        lambda g, ans, a, b, x: -g * a * sc.hyperu(a + 1, b + 1, x),
+    )
+    # Wright's Phi(a, b; x) = sum x^k / (k! Gamma(a k + b)): d/dx Phi(a, b; x) = Phi(a, a + b; x).
+    rule(
+        sc.wright_bessel,
+        refuse(sc.wright_bessel, "a"),
+        refuse(sc.wright_bessel, "b"),
+        lambda g, ans, a, b, x: g * sc.wright_bessel(a, a + b, x),
+    )
+    rule(
+        sc.log_wright_bessel,
+        refuse(sc.log_wright_bessel, "a"),
+        refuse(sc.log_wright_bessel, "b"),
+        lambda g, ans, a, b, x: g * np.exp(sc.log_wright_bessel(a, a + b, x) - ans),
+    )
+
+    # --- elliptic integrals and functions (parameter m = k^2; domain m < 1) -------------------
+    rule(sc.ellipkm1, _ellipkm1_vjp)
+    rule(sc.ellipkinc, _ellipkinc_phi_vjp, _ellipkinc_m_vjp)
+    rule(sc.ellipeinc, _ellipeinc_phi_vjp, _ellipeinc_m_vjp)
+    rule(sc.ellipj, _ellipj_u_vjp, _ellipj_m_vjp)
+    # Carlson's symmetric integrals: dR_F/dz = -R_D(x, y, z) / 6 (R_D is symmetric in its first
+    # two arguments, and the other partials follow by symmetry); R_C(x, y) = R_F(x, y, y);
+    # dR_G/dz = R_F / 4 - z R_D(x, y, z) / 12. R_D and R_J's own derivatives need Carlson
+    # integrals scipy.special does not have: they have no rule, so they raise, and so do second
+    # derivatives here.
+    rule(
+        sc.elliprf,
+        lambda g, ans, x, y, z: -g * sc.elliprd(y, z, x) / 6,
+        lambda g, ans, x, y, z: -g * sc.elliprd(z, x, y) / 6,
+        lambda g, ans, x, y, z: -g * sc.elliprd(x, y, z) / 6,
+    )
+    rule(
+        sc.elliprc,
+        lambda g, ans, x, y: -g * sc.elliprd(y, y, x) / 6,
+        lambda g, ans, x, y: -g * sc.elliprd(x, y, y) / 3,
+    )
+    rule(
+        sc.elliprg,
+        lambda g, ans, x, y, z: g * (sc.elliprf(x, y, z) / 4 - x * sc.elliprd(y, z, x) / 12),
+        lambda g, ans, x, y, z: g * (sc.elliprf(x, y, z) / 4 - y * sc.elliprd(z, x, y) / 12),
+        lambda g, ans, x, y, z: g * (sc.elliprf(x, y, z) / 4 - z * sc.elliprd(x, y, z) / 12),
+    )
+    rule(sc.agm, _agm_a_vjp, _agm_b_vjp)
+
+    # --- Bessel functions: integer orders, exponentially scaled, Hankel -----------------------
+    rule(
+        sc.kn,
+        refuse(sc.kn, "its order"),
+        lambda g, ans, n, x: -g * (sc.kv(n - 1, x) + sc.kv(n + 1, x)) / 2,
+    )
+    rule(
+        sc.yn,
+        refuse(sc.yn, "its order"),
+        lambda g, ans, n, x: g * (sc.yv(n - 1, x) - sc.yv(n + 1, x)) / 2,
+    )
+    # jve = jv exp(-|Im z|) is not holomorphic: a complex argument raises. For real z it is jv.
+    rule(sc.jve, _order_rule("jve"), _real_only("jve", _jve_z_vjp))
+    rule(sc.yve, _order_rule("yve"), _real_only("yve", _yve_z_vjp))
+    # Hankel functions (complex z): H' = (H_(v-1) - H_(v+1)) / 2, and the scaled ones
+    # hankel1e = H1 exp(-iz), hankel2e = H2 exp(iz) add the exponential's term.
+    rule(
+        sc.hankel1,
+        _order_rule("hankel1"),
+        lambda g, ans, v, z: g * conj(sc.hankel1(v - 1, z) - sc.hankel1(v + 1, z)) / 2,
+    )
+    rule(
+        sc.hankel2,
+        _order_rule("hankel2"),
+        lambda g, ans, v, z: g * conj(sc.hankel2(v - 1, z) - sc.hankel2(v + 1, z)) / 2,
+    )
+    rule(
+        sc.hankel1e,
+        _order_rule("hankel1e"),
+        lambda g, ans, v, z: (
+            g * conj((sc.hankel1e(v - 1, z) - sc.hankel1e(v + 1, z)) / 2 - 1j * ans)
+        ),
+    )
+    rule(
+        sc.hankel2e,
+        _order_rule("hankel2e"),
+        lambda g, ans, v, z: (
+            g * conj((sc.hankel2e(v - 1, z) - sc.hankel2e(v + 1, z)) / 2 + 1j * ans)
+        ),
+    )
+    # Integrals of Bessel functions: the integrands. it2i0k0 = (int_0^x (I0(t) - 1)/t dt,
+    # int_x^inf K0(t)/t dt); it2j0y0 likewise with 1 - J0 and Y0. Domain x > 0.
+    rule(sc.iti0k0, lambda g, ans, x: g[0] * sc.i0(x) + g[1] * sc.k0(x))
+    rule(sc.itj0y0, lambda g, ans, x: g[0] * sc.j0(x) + g[1] * sc.y0(x))
+    rule(sc.it2i0k0, lambda g, ans, x: (g[0] * (sc.i0(x) - 1) - g[1] * sc.k0(x)) / x)
+    rule(sc.it2j0y0, lambda g, ans, x: (g[0] * (1 - sc.j0(x)) - g[1] * sc.y0(x)) / x)
+
+    # besselpoly(a, l, v) = int_0^1 x^l J_v(2 a x) dx: d/da through J_v' = (J_(v-1) - J_(v+1))/2.
+    rule(
+        sc.besselpoly,
+        lambda g, ans, a, lmb, nu: (
+            g * (sc.besselpoly(a, lmb + 1, nu - 1) - sc.besselpoly(a, lmb + 1, nu + 1))
+        ),
+        refuse(sc.besselpoly, "lmb"),
+        refuse(sc.besselpoly, "nu"),
+    )
+
+    # --- Struve functions (in x; domain x > 0) -------------------------------------------------
+    # 2 H_v' = H_(v-1) - H_(v+1) + (x/2)^v / (sqrt(pi) Gamma(v + 3/2)) (DLMF 11.4.24), and
+    # 2 L_v' = L_(v-1) + L_(v+1) + the same term: no division by x.
+    rule(
+        sc.struve,
+        _order_rule("struve"),
+        lambda g, ans, v, x: (
+            g * (sc.struve(v - 1, x) - sc.struve(v + 1, x) + _struve_term(sc, v, x)) / 2
+        ),
+    )
+    rule(
+        sc.modstruve,
+        _order_rule("modstruve"),
+        lambda g, ans, v, x: (
+            g * (sc.modstruve(v - 1, x) + sc.modstruve(v + 1, x) + _struve_term(sc, v, x)) / 2
+        ),
+    )
+    rule(sc.itstruve0, lambda g, ans, x: g * sc.struve(0.0, x))
+    rule(sc.it2struve0, lambda g, ans, x: -g * sc.struve(0.0, x) / x)
+    rule(sc.itmodstruve0, lambda g, ans, x: g * sc.modstruve(0.0, x))
+
+    # --- Kelvin functions (real x; ker, kei and kelvin need x > 0) -----------------------------
+    # ber + i bei = J0(x e^(3 pi i / 4)) gives ber'' = -bei - ber'/x, bei'' = ber - bei'/x, and
+    # the same for ker, kei. At x = 0, ber'/x -> 0 and bei'/x -> 1/2.
+    rule(sc.ber, lambda g, ans, x: g * sc.berp(x))
+    rule(sc.bei, lambda g, ans, x: g * sc.beip(x))
+    rule(sc.ker, lambda g, ans, x: g * sc.kerp(x))
+    rule(sc.kei, lambda g, ans, x: g * sc.keip(x))
+    rule(sc.berp, lambda g, ans, x: g * (-sc.bei(x) - _over_x(ans, x, 0.0)))
+    rule(sc.beip, lambda g, ans, x: g * (sc.ber(x) - _over_x(ans, x, 0.5)))
+    rule(sc.kerp, lambda g, ans, x: g * (-sc.kei(x) - ans / x))
+    rule(sc.keip, lambda g, ans, x: g * (sc.ker(x) - ans / x))
+    rule(sc.kelvin, _kelvin_vjp)
+
+    # --- Airy functions --------------------------------------------------------------------------
+    # Ai'' = z Ai, Bi'' = z Bi. airye scales by exp(+-Re(2/3 z^(3/2))), not holomorphic: real x.
+    rule(sc.airy, _airy_vjp)
+    rule(sc.airye, _real_only("airye", _airye_vjp))
+    # itairy(x) = (int_0^x Ai, int_0^x Bi, int_0^x Ai(-t), int_0^x Bi(-t)); x >= 0.
+    rule(
+        sc.itairy,
+        lambda g, ans, x: (
+            g[0] * sc.airy(x)[0]
+            + g[1] * sc.airy(x)[2]
+            + g[2] * sc.airy(-x)[0]
+            + g[3] * sc.airy(-x)[2]
+        ),
+    )
+
+    # --- Fresnel integrals -----------------------------------------------------------------------
+    # F+(x) = int_x^inf exp(i t^2) dt, K+ = F+ exp(-i (x^2 + pi/4)) / sqrt(pi); F-, K- conjugate.
+    rule(sc.modfresnelp, _modfresnel_vjp(1.0))
+    rule(sc.modfresnelm, _modfresnel_vjp(-1.0))
+
+    # --- parabolic cylinder and Mathieu functions (in x; orders and q raise) -------------------
+    # D_v and V_v solve y'' = (x^2/4 - v - 1/2) y; W(a, x) solves y'' = (a - x^2/4) y. Each
+    # returns (y, y'), so the rule of y' is y''.
+    rule(
+        sc.pbdv,
+        _order_rule("pbdv"),
+        lambda g, ans, v, x: (
+            g[0] * sc.pbdv(v, x)[1] + g[1] * (x * x / 4 - v - 0.5) * sc.pbdv(v, x)[0]
+        ),
+    )
+    rule(
+        sc.pbvv,
+        _order_rule("pbvv"),
+        lambda g, ans, v, x: (
+            g[0] * sc.pbvv(v, x)[1] + g[1] * (x * x / 4 - v - 0.5) * sc.pbvv(v, x)[0]
+        ),
+    )
+    rule(
+        sc.pbwa,
+        refuse(sc.pbwa, "a"),
+        lambda g, ans, a, x: g[0] * sc.pbwa(a, x)[1] + g[1] * (a - x * x / 4) * sc.pbwa(a, x)[0],
+    )
+    # Mathieu functions take x in degrees and return the derivative in radians: ce'' =
+    # (2q cos 2x - a) ce (a = mathieu_a, or mathieu_b for se), Mc'' = (a - 2q cosh 2x) Mc for
+    # the modified (radial) ones, whose x is not in degrees.
+    for func, char in ((sc.mathieu_cem, sc.mathieu_a), (sc.mathieu_sem, sc.mathieu_b)):
+        rule(func, refuse(func, "m"), refuse(func, "q"), _mathieu_vjp(func, char))
+    for func, char in (
+        (sc.mathieu_modcem1, sc.mathieu_a),
+        (sc.mathieu_modcem2, sc.mathieu_a),
+        (sc.mathieu_modsem1, sc.mathieu_b),
+        (sc.mathieu_modsem2, sc.mathieu_b),
+    ):
+        rule(func, refuse(func, "m"), refuse(func, "q"), _modified_mathieu_vjp(func, char))
+
+    # --- orthogonal polynomials (in x; the degree and the parameters raise) --------------------
+    # Through Gegenbauer: P_n' = C_(n-1)^(3/2), U_n' = 2 C_(n-1)^(2), C_n^(a)' = 2a C_(n-1)^(a+1);
+    # T_n' = n U_(n-1), H_n' = 2n H_(n-1), He_n' = n He_(n-1), L_n^(a)' = -L_(n-1)^(a+1),
+    # P_n^(a,b)' = (n + a + b + 1)/2 P_(n-1)^(a+1,b+1). Degree 0 gives zero (scipy's degree -1
+    # Hermite polynomials are NaN: hence the np.maximum there). The degree may be non-integer
+    # for most families (scipy continues them through hyp2f1), and the formulas hold there too.
+    rule(
+        sc.eval_legendre,
+        _order_rule("eval_legendre"),
+        lambda g, ans, n, x: g * conj(_gegenbauer_d(sc, n, 1.5, x)),
+    )
+    rule(
+        sc.eval_sh_legendre,
+        _order_rule("eval_sh_legendre"),
+        lambda g, ans, n, x: 2 * g * _gegenbauer_d(sc, n, 1.5, 2 * x - 1),
+    )
+    rule(
+        sc.eval_chebyt,
+        _order_rule("eval_chebyt"),
+        lambda g, ans, n, x: g * conj(n * sc.eval_chebyu(n - 1, x)),
+    )
+    rule(
+        sc.eval_chebyu,
+        _order_rule("eval_chebyu"),
+        lambda g, ans, n, x: g * conj(2 * _gegenbauer_d(sc, n, 2.0, x)),
+    )
+    rule(
+        sc.eval_chebyc,
+        _order_rule("eval_chebyc"),
+        lambda g, ans, n, x: g * conj(n * sc.eval_chebyu(n - 1, x / 2)),
+    )
+    rule(
+        sc.eval_chebys,
+        _order_rule("eval_chebys"),
+        lambda g, ans, n, x: g * conj(_gegenbauer_d(sc, n, 2.0, x / 2)),
+    )
+    rule(
+        sc.eval_sh_chebyt,
+        _order_rule("eval_sh_chebyt"),
+        lambda g, ans, n, x: 2 * g * n * sc.eval_chebyu(n - 1, 2 * x - 1),
+    )
+    rule(
+        sc.eval_sh_chebyu,
+        _order_rule("eval_sh_chebyu"),
+        lambda g, ans, n, x: 4 * g * _gegenbauer_d(sc, n, 2.0, 2 * x - 1),
+    )
+    rule(
+        sc.eval_gegenbauer,
+        _order_rule("eval_gegenbauer"),
+        refuse(sc.eval_gegenbauer, "alpha"),
+        lambda g, ans, n, alpha, x: g * conj(2 * alpha * _gegenbauer_d(sc, n, alpha + 1, x)),
+    )
+    rule(
+        sc.eval_jacobi,
+        _order_rule("eval_jacobi"),
+        refuse(sc.eval_jacobi, "alpha"),
+        refuse(sc.eval_jacobi, "beta"),
+        lambda g, ans, n, alpha, beta, x: g * conj(_jacobi_d(sc, n, alpha, beta, x)),
+    )
+    # G_n^(p,q)(x) = P_n^(p-q, q-1)(2x - 1) / binom(2n + p - 1, n).
+    rule(
+        sc.eval_sh_jacobi,
+        _order_rule("eval_sh_jacobi"),
+        refuse(sc.eval_sh_jacobi, "p"),
+        refuse(sc.eval_sh_jacobi, "q"),
+        lambda g, ans, n, p, q, x: (
+            2 * g * _jacobi_d(sc, n, p - q, q - 1, 2 * x - 1) / sc.binom(2 * n + p - 1, n)
+        ),
+    )
+    rule(
+        sc.eval_laguerre,
+        _order_rule("eval_laguerre"),
+        lambda g, ans, n, x: -g * conj(sc.eval_genlaguerre(n - 1, 1.0, x)),
+    )
+    rule(
+        sc.eval_genlaguerre,
+        _order_rule("eval_genlaguerre"),
+        refuse(sc.eval_genlaguerre, "alpha"),
+        lambda g, ans, n, alpha, x: -g * conj(sc.eval_genlaguerre(n - 1, alpha + 1, x)),
+    )
+    rule(
+        sc.eval_hermite,
+        _order_rule("eval_hermite"),
+        lambda g, ans, n, x: 2 * g * n * sc.eval_hermite(np.maximum(n - 1, 0), x),
+    )
+    rule(
+        sc.eval_hermitenorm,
+        _order_rule("eval_hermitenorm"),
+        lambda g, ans, n, x: g * n * sc.eval_hermitenorm(np.maximum(n - 1, 0), x),
+    )
+    # Associated Legendre (Ferrers) functions, |x| < 1 (DLMF 14.10.5):
+    # (1 - x^2) dP_v^m/dx = (m + v) P_(v-1)^m - v x P_v^m.
+    rule(
+        sc.lpmv,
+        refuse(sc.lpmv, "m"),
+        refuse(sc.lpmv, "v"),
+        lambda g, ans, m, v, x: g * ((m + v) * sc.lpmv(m, v - 1, x) - v * x * ans) / (1 - x * x),
+    )
+
+    # --- other special functions -----------------------------------------------------------------
+    # spence(z) = int_1^z log(t) / (1 - t) dt: its derivative's removable singularity at z = 1
+    # is replaced by its Taylor polynomial near 1 (exact to second order).
+    rule(sc.spence, _spence_vjp)
+    # wofz(z) = exp(-z^2) erfc(-iz): w' = -2 z w + 2i / sqrt(pi).
+    rule(sc.wofz, lambda g, ans, z: g * conj(-2 * z * ans + 2j / _SQRT_PI))
+    rule(sc.voigt_profile, _voigt_x_vjp, _voigt_sigma_vjp, _voigt_gamma_vjp)
+    # Owen's T(h, a) = 1/(2 pi) int_0^a exp(-h^2 (1 + x^2) / 2) / (1 + x^2) dx.
+    rule(
+        sc.owens_t,
+        lambda g, ans, h, a: -g * np.exp(-h * h / 2 - _LOG_SQRT_2PI) * sc.erf(a * h / _SQRT_2) / 2,
+        lambda g, ans, h, a: g * np.exp(-h * h * (1 + a * a) / 2) / (2 * np.pi * (1 + a * a)),
+    )
+    # lambertw(z, k, tol) is a Python function calling this ufunc: W' = exp(-W) / (1 + W)
+    # (1 at z = 0 on the principal branch; the branch point z = -1/e is singular).
+    defvjp(
+        _ufuncs._lambertw,
+        lambda g, ans, z, k, tol: g * conj(np.exp(-ans) / (1 + ans)),
+        None,  # the branch k is an integer
+        _raises("scipy.special.lambertw with respect to tol"),
+        name="scipy.special.lambertw",
+    )
+    # exprel(x) = (e^x - 1) / x: exprel' = (e^x - exprel) / x, by its Taylor series near 0.
+    rule(sc.exprel, _exprel_vjp)
+    rule(
+        sc.binom,
+        lambda g, ans, n, k: g * ans * (sc.psi(n + 1) - sc.psi(n - k + 1)),
+        lambda g, ans, n, k: g * ans * (sc.psi(n - k + 1) - sc.psi(k + 1)),
+    )
+    rule(
+        sc.radian,
+        lambda g, ans, d, m, s: g * _DEG,
+        lambda g, ans, d, m, s: g * (_DEG / 60),
+        lambda g, ans, d, m, s: g * (_DEG / 3600),
+    )
+    rule(sc.round, lambda g, ans, x: zeros_of(g))  # piecewise constant
+
+    # --- distributions: the variable, the probability, and location/scale ------------------------
+    # Counts (k, n of the binomial family, k of the Poisson) are rounded down by scipy, so the
+    # formulas use floor(k); a gradient with respect to a count raises. Inverses (the *dtri*)
+    # differentiate by the implicit function theorem: dx/dp = 1 / (dF/dx) at x = ans.
+    rule(
+        sc.bdtr,
+        refuse(sc.bdtr, "k"),
+        refuse(sc.bdtr, "n"),
+        lambda g, ans, k, n, p: -g * _beta_pdf(sc, n - np.floor(k), np.floor(k) + 1, 1 - p),
+    )
+    rule(
+        sc.bdtrc,
+        refuse(sc.bdtrc, "k"),
+        refuse(sc.bdtrc, "n"),
+        lambda g, ans, k, n, p: g * _beta_pdf(sc, np.floor(k) + 1, n - np.floor(k), p),
+    )
+    rule(
+        sc.bdtri,
+        refuse(sc.bdtri, "k"),
+        refuse(sc.bdtri, "n"),
+        lambda g, ans, k, n, y: -g / _beta_pdf(sc, n - np.floor(k), np.floor(k) + 1, 1 - ans),
+    )
+    rule(
+        sc.nbdtr,
+        refuse(sc.nbdtr, "k"),
+        refuse(sc.nbdtr, "n"),
+        lambda g, ans, k, n, p: g * _beta_pdf(sc, np.floor(n), np.floor(k) + 1, p),
+    )
+    rule(
+        sc.nbdtrc,
+        refuse(sc.nbdtrc, "k"),
+        refuse(sc.nbdtrc, "n"),
+        lambda g, ans, k, n, p: -g * _beta_pdf(sc, np.floor(n), np.floor(k) + 1, p),
+    )
+    rule(
+        sc.nbdtri,
+        refuse(sc.nbdtri, "k"),
+        refuse(sc.nbdtri, "n"),
+        lambda g, ans, k, n, y: g / _beta_pdf(sc, np.floor(n), np.floor(k) + 1, ans),
+    )
+    rule(
+        sc.pdtrc,
+        refuse(sc.pdtrc, "k"),
+        lambda g, ans, k, m: g * _poisson_pmf(sc, np.floor(k), m),
+    )
+    rule(
+        sc.pdtri,
+        refuse(sc.pdtri, "k"),
+        lambda g, ans, k, y: -g / _poisson_pmf(sc, np.floor(k), ans),
+    )
+    rule(
+        sc.betainccinv,
+        refuse(sc.betainccinv, "a"),
+        refuse(sc.betainccinv, "b"),
+        lambda g, ans, a, b, y: -g / _beta_pdf(sc, a, b, ans),
+    )
+    rule(
+        sc.chdtri,
+        refuse(sc.chdtri, "v"),
+        lambda g, ans, v, p: -g / _chi2_pdf(sc, v, ans),
+    )
+    rule(
+        sc.stdtrit,
+        refuse(sc.stdtrit, "df"),
+        lambda g, ans, df, p: g / _t_pdf(sc, df, ans),
+    )
+    # gdtr(a, b, x) = gammainc(b, a x): rate a, shape b.
+    rule(
+        sc.gdtr,
+        lambda g, ans, a, b, x: g * x * _gamma_pdf(sc, b, a * x),
+        refuse(sc.gdtr, "b"),
+        lambda g, ans, a, b, x: g * a * _gamma_pdf(sc, b, a * x),
+    )
+    rule(
+        sc.gdtrc,
+        lambda g, ans, a, b, x: -g * x * _gamma_pdf(sc, b, a * x),
+        refuse(sc.gdtrc, "b"),
+        lambda g, ans, a, b, x: -g * a * _gamma_pdf(sc, b, a * x),
+    )
+    # gdtrix(a, b, p) = gammaincinv(b, p) / a; gdtria(p, b, x) = gammaincinv(b, p) / x.
+    rule(
+        sc.gdtrix,
+        lambda g, ans, a, b, p: -g * ans / a,
+        refuse(sc.gdtrix, "b"),
+        lambda g, ans, a, b, p: g / (a * _gamma_pdf(sc, b, a * ans)),
+    )
+    rule(
+        sc.gdtria,
+        lambda g, ans, p, b, x: g / (x * _gamma_pdf(sc, b, ans * x)),
+        refuse(sc.gdtria, "b"),
+        lambda g, ans, p, b, x: -g * ans / x,
+    )
+    rule(
+        sc.fdtr,
+        refuse(sc.fdtr, "dfn"),
+        refuse(sc.fdtr, "dfd"),
+        lambda g, ans, dfn, dfd, x: g * _f_pdf(sc, dfn, dfd, x),
+    )
+    rule(
+        sc.fdtrc,
+        refuse(sc.fdtrc, "dfn"),
+        refuse(sc.fdtrc, "dfd"),
+        lambda g, ans, dfn, dfd, x: -g * _f_pdf(sc, dfn, dfd, x),
+    )
+    rule(
+        sc.fdtri,
+        refuse(sc.fdtri, "dfn"),
+        refuse(sc.fdtri, "dfd"),
+        lambda g, ans, dfn, dfd, p: g / _f_pdf(sc, dfn, dfd, ans),
+    )
+    # nrdtrimn(p, std, x) = x - std ndtri(p); nrdtrisd(mn, p, x) = (x - mn) / ndtri(p).
+    rule(
+        sc.nrdtrimn,
+        lambda g, ans, p, std, x: -g * std * np.exp(((x - ans) / std) ** 2 / 2 + _LOG_SQRT_2PI),
+        lambda g, ans, p, std, x: -g * (x - ans) / std,
+        lambda g, ans, p, std, x: g,
+    )
+    rule(
+        sc.nrdtrisd,
+        lambda g, ans, mn, p, x: -g * ans / (x - mn),
+        lambda g, ans, mn, p, x: (
+            -g * ans * ans / (x - mn) * np.exp(((x - mn) / ans) ** 2 / 2 + _LOG_SQRT_2PI)
+        ),
+        lambda g, ans, mn, p, x: g * ans / (x - mn),
+    )
+    # Noncentral chi-square: dF/dx is the density; dF/dnc = (F(x; df + 2, nc) - F(x; df, nc))/2
+    # (the Poisson mixture's weights shift by one). Second derivatives in x raise: scipy's
+    # density (_ncx2_pdf) has no rule.
+    rule(
+        sc.chndtr,
+        lambda g, ans, x, df, nc: g * _ufuncs._ncx2_pdf(x, df, nc),
+        refuse(sc.chndtr, "df"),
+        lambda g, ans, x, df, nc: g * (sc.chndtr(x, df + 2, nc) - ans) / 2,
+    )
+    rule(
+        sc.chndtrix,
+        lambda g, ans, p, df, nc: g / _ufuncs._ncx2_pdf(ans, df, nc),
+        refuse(sc.chndtrix, "df"),
+        lambda g, ans, p, df, nc: (
+            -g * (sc.chndtr(ans, df + 2, nc) - p) / (2 * _ufuncs._ncx2_pdf(ans, df, nc))
+        ),
+    )
+    rule(
+        sc.chndtrinc,
+        lambda g, ans, x, df, p: (
+            -2 * g * _ufuncs._ncx2_pdf(x, df, ans) / (sc.chndtr(x, df + 2, ans) - p)
+        ),
+        refuse(sc.chndtrinc, "df"),
+        lambda g, ans, x, df, p: 2 * g / (sc.chndtr(x, df + 2, ans) - p),
+    )
+    rule(
+        sc.nctdtrit,
+        refuse(sc.nctdtrit, "df"),
+        refuse(sc.nctdtrit, "nc"),
+        lambda g, ans, df, nc, p: g / _ufuncs._nct_pdf(ans, df, nc),
+    )
+    rule(
+        sc.ncfdtri,
+        refuse(sc.ncfdtri, "dfn"),
+        refuse(sc.ncfdtri, "dfd"),
+        refuse(sc.ncfdtri, "nc"),
+        lambda g, ans, dfn, dfd, nc, p: g / _ufuncs._ncf_pdf(ans, dfn, dfd, nc),
+    )
+    rule(
+        sc.nctdtr,
+        refuse(sc.nctdtr, "df"),
+        refuse(sc.nctdtr, "nc"),
+        lambda g, ans, df, nc, t: g * _ufuncs._nct_pdf(t, df, nc),
+    )
+    rule(
+        sc.ncfdtr,
+        refuse(sc.ncfdtr, "dfn"),
+        refuse(sc.ncfdtr, "dfd"),
+        refuse(sc.ncfdtr, "nc"),
+        lambda g, ans, dfn, dfd, nc, f: g * _ufuncs._ncf_pdf(f, dfn, dfd, nc),
+    )
+    # Kolmogorov and Smirnov survival functions: scipy's own derivative (_kolmogp, _smirnovp),
+    # which has no rule itself (second derivatives raise).
+    rule(sc.kolmogorov, lambda g, ans, y: g * _ufuncs._kolmogp(y))
+    rule(sc.kolmogi, lambda g, ans, p: g / _ufuncs._kolmogp(ans))
+    rule(
+        sc.smirnov,
+        refuse(sc.smirnov, "n"),
+        lambda g, ans, n, d: g * _ufuncs._smirnovp(n, d),
+    )
+    rule(
+        sc.smirnovi,
+        refuse(sc.smirnovi, "n"),
+        lambda g, ans, n, p: g / _ufuncs._smirnovp(n, ans),
+    )
+    # Tukey lambda cdf F = Q^-1 with Q(p) = (p^l - (1 - p)^l) / l: dF/dx = 1 / Q'(F).
+    rule(
+        sc.tklmbda,
+        lambda g, ans, x, lmbda: g / (ans ** (lmbda - 1) + (1 - ans) ** (lmbda - 1)),
+        refuse(sc.tklmbda, "lmbda"),
+    )
+
+
+def _real_only(name: str, rule: Any) -> Any:
+    """``rule`` for a real argument; a complex one raises (the function is not holomorphic)."""
+
+    def real_rule(g, ans, v, z=None):
+        if is_complex(z if z is not None else v):
+            raise not_differentiable(
+                f"scipy.special.{name} of a complex argument",
+                "its exponential scaling uses |Re z| or |Im z|, which is not holomorphic",
+            )
+        return rule(g, ans, v) if z is None else rule(g, ans, v, z)
+
+    return real_rule
+
+
+def _jve_z_vjp(g, ans, v, z):
+    """For real z, jve = jv."""
+    import scipy.special as sc
+
+    return g * (sc.jve(v - 1, z) - sc.jve(v + 1, z)) / 2
+
+
+def _yve_z_vjp(g, ans, v, z):
+    """For real z, yve = yv."""
+    import scipy.special as sc
+
+    return g * (sc.yve(v - 1, z) - sc.yve(v + 1, z)) / 2
+
+
+def _struve_term(sc, v, x):
+    """(x/2)^v / (sqrt(pi) Gamma(v + 3/2)), the term Struve's recurrences add to Bessel's."""
+    return np.power(x / 2, v) * sc.rgamma(v + 1.5) / _SQRT_PI
+
+
+def _over_x(y, x, at_zero):
+    """y / x, and ``at_zero`` (the limit) where x == 0."""
+    zero = x == 0
+    return np.where(zero, at_zero, y / np.where(zero, 1.0, x))
+
+
+def _kelvin_vjp(g, ans, x):
+    """kelvin = (Be, Ke, Be', Ke') with Be = ber + i bei: Be'' = i Be - Be'/x, and so Ke."""
+    import scipy.special as sc
+
+    be, ke, bep, kep = sc.kelvin(x)
+    return (
+        g[0] * conj(bep)
+        + g[1] * conj(kep)
+        + g[2] * conj(1j * be - bep / x)
+        + g[3] * conj(1j * ke - kep / x)
+    )
+
+
+def _airy_vjp(g, ans, z):
+    """(Ai, Ai', Bi, Bi') with Ai'' = z Ai and Bi'' = z Bi."""
+    import scipy.special as sc
+
+    ai, aip, bi, bip = sc.airy(z)
+    return g[0] * conj(aip) + g[1] * conj(z * ai) + g[2] * conj(bip) + g[3] * conj(z * bi)
+
+
+def _airye_vjp(g, ans, x):
+    """eAi = Ai exp(2/3 x^(3/2)), eBi = Bi exp(-2/3 x^(3/2)) for x > 0 (eBi = Bi for x < 0)."""
+    import scipy.special as sc
+
+    eai, eaip, ebi, ebip = sc.airye(x)
+    s = np.sqrt(np.maximum(x, 0.0))
+    return (
+        g[0] * (eaip + s * eai)
+        + g[1] * (x * eai + s * eaip)
+        + g[2] * (ebip - s * ebi)
+        + g[3] * (x * ebi - s * ebip)
+    )
+
+
+def _modfresnel_vjp(sign):
+    """sign +1: (F+, K+); -1: (F-, K-), where F' = -exp(+-i x^2) and
+    K' = -exp(-+i pi/4) / sqrt(pi) -+ 2i x K."""
+
+    def rule(g, ans, x):
+        import scipy.special as sc
+
+        _, k = (sc.modfresnelp if sign > 0 else sc.modfresnelm)(x)
+        df = -np.exp(sign * 1j * x * x)
+        dk = -np.exp(-sign * 1j * np.pi / 4) / _SQRT_PI - sign * 2j * x * k
+        return g[0] * conj(df) + g[1] * conj(dk)
+
+    return rule
+
+
+def _mathieu_vjp(func, characteristic):
+    """(y, y') of x in degrees, y' in radians: d/dx_deg = pi/180 d/dx_rad."""
+
+    def rule(g, ans, m, q, x):
+        y, yp = func(m, q, x)
+        xr = x * _DEG
+        ypp = (2 * q * np.cos(2 * xr) - characteristic(m, q)) * y
+        return (g[0] * yp + g[1] * ypp) * _DEG
+
+    return rule
+
+
+def _modified_mathieu_vjp(func, characteristic):
+    """(y, y') of the radial coordinate x: y'' = (a - 2q cosh 2x) y."""
+
+    def rule(g, ans, m, q, x):
+        y, yp = func(m, q, x)
+        return g[0] * yp + g[1] * (characteristic(m, q) - 2 * q * np.cosh(2 * x)) * y
+
+    return rule
+
+
+def _gegenbauer_d(sc, n, alpha, x):
+    """C_(n-1)^(alpha) (x), and 0 for n = 0: the derivative's building block."""
+    return np.where(n == 0, 0.0, sc.eval_gegenbauer(n - 1, alpha, x))
+
+
+def _jacobi_d(sc, n, alpha, beta, x):
+    """d/dx P_n^(alpha, beta)(x) = (n + alpha + beta + 1) / 2 P_(n-1)^(alpha+1, beta+1)(x)."""
+    lower = sc.eval_jacobi(n - 1, alpha + 1, beta + 1, x)
+    return np.where(n == 0, 0.0, (n + alpha + beta + 1) / 2 * lower)
+
+
+def _spence_vjp(g, ans, z):
+    """log(z) / (1 - z); near z = 1 its Taylor polynomial -1 + w/2 - w^2/3 + w^3/4, w = z - 1."""
+    w = z - 1
+    near = np.abs(w) < 1e-3
+    safe = np.where(near, 2.0, z)
+    general = np.log(safe) / (1 - safe)
+    taylor = -1 + w / 2 - w * w / 3 + w * w * w / 4
+    return g * conj(np.where(near, taylor, general))
+
+
+def _exprel_vjp(g, ans, x):
+    """(e^x - exprel(x)) / x; near 0 its Taylor polynomial 1/2 + x/3 + x^2/8 + x^3/30 + x^4/144."""
+    near = np.abs(x) < 1e-2
+    safe = np.where(near, 1.0, x)
+    general = (np.exp(safe) - ans) / safe
+    taylor = 0.5 + x * (1 / 3 + x * (1 / 8 + x * (1 / 30 + x / 144)))
+    return g * np.where(near, taylor, general)
+
+
+def _voigt_w(x, sigma, gamma):
+    """z = (x + i gamma) / (sigma sqrt 2) and w'(z) = -2 z w(z) + 2i / sqrt(pi)."""
+    import scipy.special as sc
+
+    z = (x + 1j * gamma) / (sigma * _SQRT_2)
+    return z, -2 * z * sc.wofz(z) + 2j / _SQRT_PI
+
+
+# voigt_profile = Re w(z) / (sigma sqrt(2 pi)) with z as above; domain sigma > 0 (any gamma).
+def _voigt_x_vjp(g, ans, x, sigma, gamma):
+    _, dw = _voigt_w(x, sigma, gamma)
+    return g * np.real(dw) / (2 * _SQRT_PI * sigma * sigma)
+
+
+def _voigt_sigma_vjp(g, ans, x, sigma, gamma):
+    z, dw = _voigt_w(x, sigma, gamma)
+    return g * (-ans / sigma - np.real(z * dw) / (_SQRT_2 * _SQRT_PI * sigma * sigma))
+
+
+def _voigt_gamma_vjp(g, ans, x, sigma, gamma):
+    _, dw = _voigt_w(x, sigma, gamma)
+    return -g * np.imag(dw) / (2 * _SQRT_PI * sigma * sigma)
+
+
+def _dellipk(m):
+    """K'(m) = (E - (1 - m) K) / (2 m (1 - m)); near m = 0 its Taylor polynomial
+    pi/8 + 9 pi m / 64 (the removable singularity at 0)."""
+    import scipy.special as sc
+
+    near = np.abs(m) < 1e-6
+    safe = np.where(near, 0.5, m)
+    general = (sc.ellipe(safe) - (1 - safe) * sc.ellipk(safe)) / (2 * safe * (1 - safe))
+    return np.where(near, np.pi / 8 + 9 * np.pi / 64 * m, general)
+
+
+def _ellipkm1_vjp(g, ans, p):
+    """ellipkm1(p) = K(1 - p); K' in terms of ellipkm1 itself, exact near p = 0."""
+    import scipy.special as sc
+
+    near = np.abs(1 - p) < 1e-6
+    safe = np.where(near, 0.5, p)
+    general = (sc.ellipe(1 - safe) - safe * sc.ellipkm1(safe)) / (2 * safe * (1 - safe))
+    return -g * np.where(near, np.pi / 8 + 9 * np.pi / 64 * (1 - p), general)
+
+
+def _ellipkinc_phi_vjp(g, ans, phi, m):
+    return g / np.sqrt(1 - m * np.sin(phi) ** 2)
+
+
+def _ellipkinc_m_vjp(g, ans, phi, m):
+    """dF/dm = (E - (1 - m) F) / (2 m (1 - m)) - sin(2 phi) / (4 (1 - m) sqrt(1 - m sin^2 phi));
+    near m = 0, where the first term cancels, the Taylor polynomial
+    int_0^phi (s^2/2 + 3 m s^4/4 + 15 m^2 s^6/16), s = sin."""
+    import scipy.special as sc
+
+    near = np.abs(m) < 1e-4
+    safe = np.where(near, 0.5, m)
+    delta = np.sqrt(1 - safe * np.sin(phi) ** 2)
+    e, f = sc.ellipeinc(phi, safe), sc.ellipkinc(phi, safe)
+    general = (e - (1 - safe) * f) / (2 * safe * (1 - safe)) - np.sin(2 * phi) / (
+        4 * (1 - safe) * delta
+    )
+    taylor = _sin_power_integral(phi, 2) / 2 + m * (
+        3 * _sin_power_integral(phi, 4) / 4 + 15 * m * _sin_power_integral(phi, 6) / 16
+    )
+    return g * np.where(near, taylor, general)
+
+
+def _ellipeinc_phi_vjp(g, ans, phi, m):
+    return g * np.sqrt(1 - m * np.sin(phi) ** 2)
+
+
+def _ellipeinc_m_vjp(g, ans, phi, m):
+    """dE/dm = (E - F) / (2 m); near m = 0 -int_0^phi (s^2/2 + m s^4/4 + 3 m^2 s^6/16)."""
+    import scipy.special as sc
+
+    near = np.abs(m) < 1e-4
+    safe = np.where(near, 0.5, m)
+    general = (sc.ellipeinc(phi, safe) - sc.ellipkinc(phi, safe)) / (2 * safe)
+    taylor = -_sin_power_integral(phi, 2) / 2 - m * (
+        _sin_power_integral(phi, 4) / 4 + 3 * m * _sin_power_integral(phi, 6) / 16
+    )
+    return g * np.where(near, taylor, general)
+
+
+def _sin_power_integral(phi, n):
+    """int_0^phi sin^n for n = 2, 4, 6."""
+    s2, s4, s6 = np.sin(2 * phi), np.sin(4 * phi), np.sin(6 * phi)
+    if n == 2:
+        return phi / 2 - s2 / 4
+    if n == 4:
+        return 3 * phi / 8 - s2 / 4 + s4 / 32
+    return 5 * phi / 16 - 15 * s2 / 64 + 3 * s4 / 64 - s6 / 192
+
+
+def _ellipj_u_vjp(g, ans, u, m):
+    """(sn, cn, dn, ph)' = (cn dn, -sn dn, -m sn cn, dn)."""
+    import scipy.special as sc
+
+    sn, cn, dn, _ = sc.ellipj(u, m)
+    return g[0] * cn * dn - g[1] * sn * dn - g[2] * m * sn * cn + g[3] * dn
+
+
+def _ellipj_m_vjp(g, ans, u, m):
+    """ph = am(u|m) solves F(ph|m) = u, so dph/dm = -dn dF/dm; sn, cn, dn follow. Domain
+    0 < m < 1: at m = 0 the closed form is 0/0 and the rule raises."""
+    import scipy.special as sc
+
+    if np.any(m == 0):
+        raise not_differentiable(
+            "scipy.special.ellipj with respect to m at m = 0",
+            "the closed form is 0/0 there; differentiate at m > 0",
+        )
+    sn, cn, dn, ph = sc.ellipj(u, m)
+    e = sc.ellipeinc(ph, m)
+    dph = -dn * (e - (1 - m) * u) / (2 * m * (1 - m)) + sn * cn / (2 * (1 - m))
+    dsn, dcn = cn * dph, -sn * dph
+    ddn = -(sn * sn + 2 * m * sn * dsn) / (2 * dn)
+    return g[0] * dsn + g[1] * dcn + g[2] * ddn + g[3] * dph
+
+
+def _agm_t_vjp(a, b):
+    """M(a, b) = a f(t), t = b/a, f(t) = pi / (2 K(1 - t^2)): returns (f(t), f'(t))."""
+    import scipy.special as sc
+
+    t = b / a
+    k = sc.ellipk(1 - t * t)
+    return np.pi / (2 * k), np.pi * t * _dellipk(1 - t * t) / (k * k)
+
+
+def _agm_a_vjp(g, ans, a, b):
+    f, df = _agm_t_vjp(a, b)
+    return g * (f - b / a * df)
+
+
+def _agm_b_vjp(g, ans, a, b):
+    _, df = _agm_t_vjp(a, b)
+    return g * df
+
+
+def _poisson_pmf(sc, k, m):
+    return np.exp(k * np.log(m) - m - sc.gammaln(k + 1))
+
+
+def _gamma_pdf(sc, b, y):
+    """The standard gamma density of shape b at y."""
+    return np.exp((b - 1) * np.log(y) - y - sc.gammaln(b))
+
+
+def _f_pdf(sc, dfn, dfd, x):
+    """The F density, in logs."""
+    log_pdf = (
+        dfn / 2 * np.log(dfn / dfd)
+        + (dfn / 2 - 1) * np.log(x)
+        - (dfn + dfd) / 2 * np.log1p(dfn * x / dfd)
+        - sc.betaln(dfn / 2, dfd / 2)
+    )
+    return np.exp(log_pdf)
 
 
 # --- coverage ----------------------------------------------------------------------------------
@@ -492,6 +1397,7 @@ def _register_all(module: Any) -> None:
     _register(module)
     _register_more(module)
     _register_stats_helpers(module)
+    _register_remaining(module)
 
 
 after_import("scipy.special", _register_all)

@@ -64,6 +64,10 @@ class Case:
         self.call = call
         self.rtol, self.atol = rtol, atol
 
+    def calls_args(self) -> list[tuple[Any, ...]]:
+        """The argument tuples of the calls, to extend into another case."""
+        return [args for args, _ in self.calls]
+
 
 def unary(make: Callable[..., np.ndarray] = R, **kw: Any) -> Case:
     return Case((((make(*s),), {}) for s in UNARY_SHAPES), **kw)

@@ -68,7 +68,21 @@ CASES = [
     fd("boxcox-wrt-lambda", lambda lm: sc.boxcox(2.5, lm), np.array([-0.5, 0.3, 1.2])),
     fd("i0e", sc.i0e, X),
     fd("i1", sc.i1, X),
-    err("exprel-no-rule", sc.exprel, X, nd.NotDifferentiableError, r"scipy\.special\.exprel"),
+    fd("exprel", sc.exprel, X),
+    fd("hyp2f1-wrt-z", lambda z: sc.hyp2f1(0.5, 1.5, 2.5, z), P),
+    fd("ellipkinc-wrt-phi", lambda phi: sc.ellipkinc(phi, 0.6), X),
+    fd("ellipkinc-wrt-m", lambda m: sc.ellipkinc(1.1, m), np.array([0.0, *P])),
+    fd("struve", lambda x: sc.struve(1.5, x), POS),
+    fd("owens_t-wrt-a", lambda a: sc.owens_t(0.7, a), X),
+    fd("eval_legendre", lambda x: sc.eval_legendre(4, x), P),
+    err(
+        "hyp2f1-wrt-c",
+        lambda c: sc.hyp2f1(0.5, 1.5, c, 0.3),
+        np.array([2.5]),
+        nd.NotDifferentiableError,
+        r"scipy\.special\.hyp2f1 with respect to c",
+    ),
+    err("zetac-no-rule", sc.zetac, POS + 1, nd.NotDifferentiableError, r"scipy\.special\.zetac"),
     # multigammaln checks its argument with float(a): a clear graph break, not a silent constant.
     err(
         "multigammaln-float",
