@@ -63,11 +63,15 @@ cover(
 
 cover(
     "scipy.signal",
-    traced=("filtfilt",),
+    # stft, spectrogram, welch, csd and coherence are NumPy code around one segment FFT, which
+    # has a rule in scipy_signal; istft is NumPy code around scipy.fft.
+    traced=(
+        "filtfilt", "stft", "istft", "spectrogram", "welch", "csd", "periodogram", "coherence",
+    ),
     # iirfilter picks the analog prototype by ``typefunc == buttap``, comparing the functions
     # in its table with the module's names: a wrapper there breaks butter, cheby1, ... outright.
     no_gradient=("buttap", "besselap", "cheb1ap", "cheb2ap", "ellipap"),
-)
+)  # fmt: skip
 
 for _module in ("scipy.ndimage", "scipy.interpolate", "scipy.fft"):
     cover(_module)
