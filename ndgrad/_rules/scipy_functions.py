@@ -29,7 +29,6 @@ cover(  # rules in scipy_linalg
         "convolution_matrix", "diagsvd", "orthogonal_procrustes", "solve_circulant",
     ),
     no_gradient=("bandwidth", "issymmetric", "ishermitian"),
-    why={"subspace_angles": "no rule yet (traced, its gradient does not match finite differences)"},
 )  # fmt: skip
 
 cover(
