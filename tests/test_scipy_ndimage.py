@@ -215,6 +215,20 @@ def test_registering_a_shifted_image_recovers_the_shift():
     np.testing.assert_allclose(s, [1.3, -0.8], atol=1e-3)
 
 
+def test_geometric_transform_jacobian_is_scipys_matrix():
+    def f(x):
+        return ndi.geometric_transform(x, lambda o: (o[0] * 0.8 + 0.3,), order=3, mode="mirror")
+
+    np.testing.assert_allclose(nd.jacobian(f)(np.zeros(6)), _matrix(f, 6), atol=1e-12)
+
+
+def test_geometric_transform_mapping_closing_over_a_parameter_is_refused():
+    """No gradient flows through the mapping: a closure over a graph array must not be cut."""
+    x = np.ones((3, 3))
+    with pytest.raises(NotDifferentiableError, match="geometric_transform"):
+        nd.grad(lambda k: np.sum(ndi.geometric_transform(x, lambda o: (o[0] - k, o[1]))))(0.5)
+
+
 def test_sigma_that_requires_grad_is_refused_not_zero():
     x = np.ones(5)
     with pytest.raises(NotDifferentiableError, match="sigma"):

@@ -24,12 +24,13 @@ Conventions at kinks:
 * ``gaussian_gradient_magnitude`` is ``sqrt(sum_a d_a**2)``; where it is 0 the gradient is 0 (the
   minimal-norm subgradient of a norm at zero).
 
-Interpolation (``map_coordinates``, ``shift``, ``zoom``, ``rotate``, ``affine_transform``) and the
-prefilters ``spline_filter``/``spline_filter1d`` differentiate at every spline order, in the
-input and (``map_coordinates``, ``shift``) the coordinates; orders 2 to 5 are described at their
-section. At orders 2 to 5 the prefilter of 'nearest', 'reflect' and 'grid-mirror' (and 'wrap')
-starts from approximate initial values with no exact adjoint here: those modes are refused
-unless ``prefilter=False``.
+Interpolation (``map_coordinates``, ``shift``, ``zoom``, ``rotate``, ``affine_transform``, and
+``geometric_transform``, whose ``mapping`` gets no gradient and is guarded) and the prefilters
+``spline_filter``/``spline_filter1d`` differentiate at every spline order, in the input and
+(``map_coordinates``, ``shift``) the coordinates; orders 2 to 5 are described at their section.
+At orders 2 to 5 the prefilter of 'nearest', 'reflect' and 'grid-mirror' (and 'wrap') starts
+from approximate initial values with no exact adjoint here: those modes are refused unless
+``prefilter=False``.
 
 Complex weights, ``output=`` given as an array, and arrays that require grad in parameters
 without a rule (``sigma``, ``zoom``, ``angle``, the affine matrix) are refused with
@@ -38,6 +39,7 @@ without a rule (``sigma``, ``zoom``, ``angle``, the affine matrix) are refused w
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import sys
@@ -45,7 +47,9 @@ import sys
 import numpy as np
 
 from ndgrad._errors import not_differentiable
-from ndgrad._rules._scipy import defvjp_scipy
+from ndgrad._graph import grad_enabled
+from ndgrad._registry import defvjp
+from ndgrad._rules._scipy import _guard, defvjp_scipy, wrap_scipy
 from ndgrad._rules.indexing import scatter_add
 
 _MODULE = "scipy.ndimage"
@@ -1105,3 +1109,49 @@ def _rotate_vjp(
 
 
 defvjp_scipy(_MODULE, "rotate", _rotate_vjp, _refuse("scipy.ndimage.rotate", "angle"))
+
+
+def _geometric_coordinates(mapping, out_shape, extra_arguments, extra_keywords):
+    """The input coordinates ``mapping`` gives each output index (one call per output sample,
+    as SciPy makes them)."""
+    keywords = extra_keywords or {}
+    rows = [mapping(index, *extra_arguments, **keywords) for index in np.ndindex(*out_shape)]
+    return np.reshape(np.swapaxes(np.array(rows, dtype=float), 0, 1), (-1, *out_shape))
+
+
+def _geometric_transform_vjp(
+    g,
+    ans,
+    input,
+    mapping,
+    output_shape=None,
+    output=None,
+    order=3,
+    mode="constant",
+    cval=0.0,
+    prefilter=True,
+    extra_arguments=(),
+    extra_keywords=None,
+):
+    """The input is sampled where ``mapping`` sends each output index: map_coordinates' rule."""
+    name = "scipy.ndimage.geometric_transform"
+    _check_interpolation(name, order, mode, output, prefilter)
+    coordinates = _geometric_coordinates(mapping, g.shape, extra_arguments, extra_keywords)
+    return _sample_input_vjp(g, input.shape, coordinates, mode, order, prefilter)
+
+
+def _make_geometric_transform(original):
+    """A rule in the input; ``mapping`` is guarded, since no gradient flows through it."""
+    name = "scipy.ndimage.geometric_transform"
+    primitive = defvjp(original, _geometric_transform_vjp, None, name=name)
+
+    @functools.wraps(primitive)  # ``__wrapped__`` is the primitive, the key of its rules
+    def geometric_transform(input, mapping, *args, **kwargs):
+        if grad_enabled():  # as for every SciPy function given a callback
+            mapping = _guard(name, mapping)
+        return primitive(input, mapping, *args, **kwargs)
+
+    return geometric_transform
+
+
+wrap_scipy(_MODULE, "geometric_transform", _make_geometric_transform)

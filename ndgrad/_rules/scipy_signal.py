@@ -50,6 +50,7 @@ import numpy as np
 
 from ndgrad._array import GradArray
 from ndgrad._errors import not_differentiable
+from ndgrad._graph import grad_enabled
 from ndgrad._registry import VJP_RULES, defvjp
 from ndgrad._rules._lazy import after_import
 from ndgrad._rules._scipy import _install, defvjp_scipy, trace_methods
@@ -409,7 +410,9 @@ def _install_fft_helper(module):
 
     @functools.wraps(primitive)  # ``__wrapped__`` is the primitive, the key of its rules
     def fft_helper(x, win, detrend_func, nperseg, noverlap, nfft, sides):
-        graph = any(isinstance(a, GradArray) and a._node is not None for a in (x, win))
+        graph = grad_enabled() and any(
+            isinstance(a, GradArray) and a._node is not None for a in (x, win)
+        )
         if graph and not _detrend_is_projection(detrend_func):
             raise not_differentiable(
                 f"{_MODULE}'s spectral functions with a callable detrend",

@@ -31,6 +31,11 @@ def _off_knots(c):
     return np.where(np.abs(2 * c - np.round(2 * c)) < 0.2, c + 0.13, c)
 
 
+def _shear(index, amount):
+    """A mapping for geometric_transform: output (i, j) reads the input at (i + a j, j - 0.4)."""
+    return (index[0] + amount * index[1], index[1] - 0.4)
+
+
 CASES = {
     ndi.correlate1d: Case(
         calls((R(3, 4), R(3)), mode=_MODES, origin=[-1])
@@ -110,6 +115,11 @@ CASES = {
         calls(_X, angle=[17.0], order=[1], mode=["nearest", "grid-constant"])
         + calls((R(3, 4, 2),), angle=[30.0], axes=[(0, 2)], reshape=[False], order=[1])
         + calls((R(3, 4),), angle=[25.0], order=[2, 5])
+    ),
+    ndi.geometric_transform.__wrapped__: Case(
+        calls(_X, order=[1], mode=["mirror", "constant"])
+        + calls(_X, order=[3], mode=["grid-wrap"], output_shape=[(3, 6)]),
+        call=lambda x, **kw: ndi.geometric_transform(x, _shear, extra_arguments=(0.3,), **kw),
     ),
     ndi.percentile_filter: Case(calls(_X, percentile=[70], size=[(2, 3)], mode=["wrap"])),
 }
