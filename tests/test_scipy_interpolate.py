@@ -118,3 +118,77 @@ def test_data_as_a_list_of_arrays_that_require_grad_is_refused():
 
     with pytest.raises(NotDifferentiableError, match=r"np\.stack"):
         nd.grad(f)(1.0)
+
+
+# --- FITPACK: splev, splint, splrep on (t, c, k) tuples ---------------------------------------
+
+XS = np.linspace(0.0, 1.0, 9)
+
+
+def test_splev_gradient_in_c_is_the_bspline_basis():
+    t, c, k = si.splrep(XS, np.cos(2 * XS), s=0)
+    p = np.array([0.13, 0.62])
+    jac = nd.jacobian(lambda c: si.splev(p, (t, c, k)))(c)
+    n = len(t) - k - 1
+    np.testing.assert_allclose(jac[:, :n], si.BSpline.design_matrix(p, t, k).toarray())
+    np.testing.assert_array_equal(jac[:, n:], 0.0)  # FITPACK's padding of c is never read
+
+
+def test_splrep_then_splev_at_the_data_points_is_the_identity_in_y():
+    """An interpolating spline reproduces its data: d splev(x_i) / d y_j is the identity."""
+    y = np.sin(3 * XS)
+    jac = nd.jacobian(lambda y: si.splev(XS, si.splrep(XS, y, s=0)))(y)
+    np.testing.assert_allclose(jac, np.eye(9), atol=1e-10)
+
+
+def test_splrep_periodic_matches_finite_differences():
+    x = np.linspace(0.0, 2 * np.pi, 10)
+    check_grad(lambda y: si.splrep(x, y, per=1, s=0)[1], np.sin(x), order=1)
+
+
+def test_splder_and_splantider_are_traced_in_c():
+    t, c, k = si.splrep(XS, np.sin(3 * XS), s=0)
+    check_grad(lambda c: si.splder((t, c, k))[1], c, order=1)
+    check_grad(lambda c: si.splantider((t, c, k), 2)[1], c, order=1)
+    check_grad(lambda p, c: si.splev(p, si.splder((t, c, k))), np.array([0.3, 0.7]), c, order=1)
+
+
+def test_parametric_splev_differentiates_each_coordinate():
+    tck, _ = si.splprep([np.cos(XS), np.sin(XS)], s=0)
+    t, c, k = tck
+
+    def curve(c0, c1):
+        return np.stack(si.splev(np.array([0.2, 0.6]), (t, [c0, c1], k)))
+
+    check_grad(curve, c[0], c[1], order=1)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"s": 0.1}, {"w": np.ones(9)}, {"s": 0, "full_output": 1}, {"s": 0, "task": 1}],
+    ids=["s", "weights-default-s", "full_output", "task-1"],
+)
+def test_splrep_refuses_where_the_knots_or_outputs_have_no_rule(kwargs):
+    with pytest.raises(NotDifferentiableError, match="splrep"):
+        nd.grad(lambda y: np.sum(si.splrep(XS, y, **kwargs)[1]))(np.sin(XS))
+
+
+def test_splev_refuses_gradients_in_the_knots():
+    t, c, k = si.splrep(XS, np.sin(XS), s=0)
+    with pytest.raises(NotDifferentiableError, match="knots"):
+        nd.grad(lambda t: np.sum(si.splev(np.array([0.5]), (t, c, k))))(t)
+
+
+def test_smoothing_a_curve_with_fixed_knots_by_gradient_descent():
+    """Real use: the least-squares spline with given knots, fitted through its data."""
+    target = np.sin(3 * XS)
+
+    def loss(y):
+        tck = si.splrep(XS, y, t=[0.5], k=3)
+        return np.sum((si.splev(XS, tck) - target) ** 2) + 0.1 * np.sum(y**2)
+
+    y = np.zeros(9)
+    first = loss(y)
+    for _ in range(50):
+        y = y - 0.2 * nd.grad(loss)(y)
+    assert loss(y) < 0.3 * first

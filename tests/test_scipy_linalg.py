@@ -211,9 +211,64 @@ def test_more_traced_functions_match_finite_differences(func, args):
     check_grad(func, *args, order=2)
 
 
-def test_subspace_angles_is_loud():
-    with pytest.raises(NotDifferentiableError, match="subspace_angles"):
-        nd.grad(lambda a: np.sum(sl.subspace_angles(a, TALL(4, 2))))(TALL(4, 2))
+@pytest.mark.parametrize("shapes", [((4, 3), (4, 2)), ((5, 3), (5, 3)), ((3, 3), (3, 1))])
+def test_subspace_angles_forced_to_zero_have_zero_gradient(shapes):
+    """dim A + dim B > n: the subspaces intersect, the last angle stays 0 whatever the inputs.
+
+    Finite differences cannot check it: SciPy computes that angle as ~1e-8 of rounding noise.
+    """
+    a, b = (rng.standard_normal(s) for s in shapes)
+    ga, gb = nd.grad(lambda a, b: sl.subspace_angles(a, b)[-1], argnums=(0, 1))(a, b)
+    assert np.all(ga == 0) and np.all(gb == 0)
+
+    def others(a, b):  # the nonzero angles differentiate as usual
+        return sl.subspace_angles(a, b)[:-1]
+
+    if shapes[0][1] + shapes[1][1] - shapes[0][0] < min(shapes[0][1], shapes[1][1]):
+        check_grad(others, a, b, order=1)
+
+
+def test_subspace_angles_of_a_rotated_plane_are_the_rotation_angle():
+    """Rotating the plane span(e0, e1) by t towards e2 gives angles (t, 0): d theta / dt = 1."""
+
+    def angle(t):
+        a = np.stack([np.cos(t) * np.array([1.0, 0, 0]) + np.sin(t) * np.array([0, 0, 1.0]),
+                      np.array([0, 1.0, 0])], axis=1)  # fmt: skip
+        return sl.subspace_angles(a, np.eye(3)[:, :2])[0]
+
+    np.testing.assert_allclose(nd.grad(angle)(0.4), 1.0, rtol=1e-10)
+
+
+def test_eig_generalized_matches_the_standard_problem_of_b_inverse_a():
+    a, b = M(3, 3), SPD(3, 3) + np.eye(3)
+
+    def generalized(a, b):
+        return np.sum(np.abs(sl.eigvals(a, b)) ** 2)
+
+    def standard(a, b):
+        return np.sum(np.abs(np.linalg.eigvals(np.linalg.solve(b, a))) ** 2)
+
+    for got, want in zip(
+        nd.grad(generalized, argnums=(0, 1))(a, b),
+        nd.grad(standard, argnums=(0, 1))(a, b),
+        strict=True,
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+def test_eig_left_eigenvectors_still_raise():
+    with pytest.raises(NotDifferentiableError, match="right eigenvectors"):
+        nd.grad(lambda a: np.sum(np.abs(sl.eig(a, left=True)[1]) ** 2))(M(3, 3))
+
+
+def test_lu_of_a_wide_matrix_reconstructs_and_differentiates():
+    a = rng.standard_normal((3, 5))
+
+    def loss(a):
+        p, lo, up = sl.lu(a)
+        return np.sum((p @ lo @ up - a) ** 2) + np.sum(up**2) + np.sum(lo**3)
+
+    check_grad(loss, a, order=2)
 
 
 def test_gaussian_process_hyperparameters_fit_with_minimize_jac_true():

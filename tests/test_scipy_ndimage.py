@@ -136,11 +136,97 @@ def test_map_coordinates_gradient_in_the_coordinates_is_the_slope():
     assert np.array_equal(g, [[1.0, 5.0]])
 
 
-def test_spline_orders_above_one_are_refused_with_the_fix():
+# --- spline orders 2 to 5 ----------------------------------------------------------------------
+
+EXACT_PREFILTER = ["mirror", "constant", "grid-constant", "grid-wrap"]
+APPROXIMATE_PREFILTER = ["nearest", "reflect", "grid-mirror"]
+
+
+@pytest.mark.parametrize(
+    "mode, prefilter",
+    [(m, True) for m in EXACT_PREFILTER] + [(m, False) for m in INTERPOLATION_MODES],
+)
+@pytest.mark.parametrize("order", [2, 3, 4, 5])
+def test_spline_jacobian_matches_scipy_at_knots_and_far_outside(mode, prefilter, order):
+    for n in (1, 2, 6):
+        c = np.arange(-3 * n, 4 * n)[None] / 2.0 + 0.01 * (order % 2)  # the knots, and beyond
+
+        def f(x, c=c):
+            return ndi.map_coordinates(x, c, order=order, mode=mode, cval=0.5, prefilter=prefilter)
+
+        np.testing.assert_allclose(nd.jacobian(f)(np.zeros(n)), _matrix(f, n), atol=1e-12)
+
+
+@pytest.mark.parametrize("order", [2, 3, 5])
+def test_spline_transforms_of_an_image_pass_the_dot_product_test(order):
+    """<u, A v> = <A.T u, v> for the whole map (prefilter, padding, evaluation), 24 x 20 pixels."""
+    rng = np.random.default_rng(order)
+    v = rng.standard_normal((24, 20))
+    for f in (
+        lambda x: ndi.rotate(x, 23.0, order=order, mode="constant"),
+        lambda x: ndi.zoom(x, (0.7, 1.3), order=order, mode="grid-constant", grid_mode=True),
+        lambda x: ndi.shift(x, (2.3, -7.6), order=order, mode="grid-wrap"),
+        lambda x: ndi.affine_transform(x, [[1.1, 0.3], [-0.2, 0.8]], 1.5, order=order),
+        lambda x: ndi.spline_filter(x, order, mode="mirror"),
+    ):
+        u = rng.standard_normal(np.shape(f(v)))
+        _, vjp = nd.vjp(f, v)
+        np.testing.assert_allclose(np.sum(u * f(v)), np.sum(vjp(u)[0] * v), rtol=1e-10)
+
+
+@pytest.mark.parametrize("mode", APPROXIMATE_PREFILTER)
+def test_spline_prefilter_without_an_exact_adjoint_is_refused_naming_the_mode(mode):
     x = GradArray(np.ones((3, 3)), requires_grad=True)
-    y = ndi.shift(x, 0.5)  # order=3 by default
-    with pytest.raises(NotDifferentiableError, match="pass order=1"):
-        np.sum(y).backward()
+    with pytest.raises(NotDifferentiableError, match=f"mode='{mode}'"):
+        np.sum(ndi.shift(x, 0.5, mode=mode)).backward()  # order=3 by default
+    with pytest.raises(NotDifferentiableError, match=f"mode='{mode}'"):
+        np.sum(ndi.spline_filter(x, mode=mode)).backward()
+
+
+def test_spline_on_prefiltered_coefficients_equals_the_prefiltered_call():
+    """prefilter=False on spline_filter's output is the same map, and so the same gradient."""
+    x = np.random.default_rng(3).standard_normal((5, 6))
+    c = np.array([[0.3, 2.7, 4.4], [5.2, 1.9, -0.6]])
+
+    def direct(x):
+        return np.sum(ndi.map_coordinates(x, c, order=3, mode="mirror") ** 2)
+
+    def split(x):
+        coefficients = ndi.spline_filter(x, 3, mode="mirror")
+        return np.sum(
+            ndi.map_coordinates(coefficients, c, order=3, mode="mirror", prefilter=False) ** 2
+        )
+
+    np.testing.assert_allclose(nd.grad(direct)(x), nd.grad(split)(x), rtol=1e-10)
+
+
+def test_registering_a_shifted_image_recovers_the_shift():
+    """Real use: fit a subpixel shift by gradient descent through a cubic-spline shift."""
+    y, x = np.mgrid[0:16, 0:16]
+    image = np.exp(-((y - 7.0) ** 2 + (x - 8.0) ** 2) / 8.0)
+    target = ndi.shift(image, (1.3, -0.8), order=3, mode="grid-constant")
+
+    def loss(s):
+        return np.sum((ndi.shift(image, s, order=3, mode="grid-constant") - target) ** 2)
+
+    s = np.zeros(2)
+    for _ in range(60):
+        s = s - 0.5 * nd.grad(loss)(s)
+    np.testing.assert_allclose(s, [1.3, -0.8], atol=1e-3)
+
+
+def test_geometric_transform_jacobian_is_scipys_matrix():
+    def f(x):
+        return ndi.geometric_transform(x, lambda o: (o[0] * 0.8 + 0.3,), order=3, mode="mirror")
+
+    np.testing.assert_allclose(nd.jacobian(f)(np.zeros(6)), _matrix(f, 6), atol=1e-12)
+
+
+def test_geometric_transform_mapping_closing_over_a_parameter_is_refused():
+    """No gradient flows through the mapping: a closure over a graph array must not be cut."""
+    x = np.ones((3, 3))
+    with pytest.raises(NotDifferentiableError, match="geometric_transform"):
+        nd.grad(lambda k: np.sum(ndi.geometric_transform(x, lambda o: (o[0] - k, o[1]))))(0.5)
 
 
 def test_sigma_that_requires_grad_is_refused_not_zero():

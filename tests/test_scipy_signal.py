@@ -134,3 +134,77 @@ def test_denoising_loss_through_savgol_and_convolve():
         )
 
     check_grad(loss, x, kernel, order=2, rtol=1e-4, atol=1e-6)
+
+
+# --- short-time Fourier transforms: one segment FFT with a rule, the rest traced ---------------
+
+_X, _Y = rng.standard_normal(16), rng.standard_normal(16)
+_STFT = ss.ShortTimeFFT(ss.windows.hann(6), hop=3, fs=1.0)
+_STFT_TWOSIDED = ss.ShortTimeFFT(ss.windows.hann(6), hop=2, fs=1.0, fft_mode="centered")
+
+
+def _power(z):
+    """A real loss of a (complex) spectrum or signal that weights each entry differently."""
+    return np.sum(np.abs(z) ** 2 * np.arange(1, z.size + 1).reshape(z.shape))
+
+
+@pytest.mark.parametrize(
+    "loss, x",
+    [
+        (lambda x: _power(ss.spectrogram(x, nperseg=6, mode="complex")[2]), _X),
+        (lambda x: np.sum(ss.spectrogram(x, nperseg=6, mode="magnitude")[2]), _X),
+        (lambda x: np.sum(ss.spectrogram(x, nperseg=6, detrend="linear")[2]), _X),
+        (lambda x: np.sum(ss.welch(x, nperseg=6)[1] ** 2), _X),
+        (lambda x: np.sum(ss.welch(x, nperseg=6, average="median")[1]), _X),
+        (lambda x: _power(ss.csd(x, _Y, nperseg=6)[1]), _X),
+        (lambda y: np.sum(ss.coherence(_X, y, nperseg=6)[1]), _Y),
+        (lambda x: np.sum(ss.periodogram(x, window="hann")[1]), _X),
+        (lambda z: _power(ss.istft(z, nperseg=6)[1]), ss.stft(_X, nperseg=6)[2]),
+        (lambda x: _power(_STFT.stft(x)), _X),
+        (lambda x: _power(_STFT.stft_detrend(x, "linear", padding="even")), _X),
+        (lambda x: np.sum(_STFT.spectrogram(x, _Y)).real, _X),
+        (lambda x: _power(_STFT_TWOSIDED.stft(x)), _X + 1j * _Y),
+        (lambda s: _power(_STFT.istft(s, k1=16)), _STFT.stft(_X)),
+    ],
+    ids=[
+        "spectrogram-complex", "spectrogram-magnitude", "spectrogram-detrend", "welch",
+        "welch-median", "csd", "coherence", "periodogram", "istft", "ShortTimeFFT.stft",
+        "ShortTimeFFT.stft_detrend", "ShortTimeFFT.cross-spectrogram", "ShortTimeFFT-complex",
+        "ShortTimeFFT.istft",
+    ],
+)  # fmt: skip
+def test_spectral_functions_match_finite_differences(loss, x):
+    """Traced NumPy code around rules that test_rules checks to second order: first order here."""
+    check_grad(loss, x, order=1)
+
+
+def test_stft_of_a_graph_array_is_scipys_value():
+    x = nd.GradArray(_X, requires_grad=True)
+    for kwargs in ({}, {"detrend": "linear", "boundary": "odd"}, {"return_onesided": False}):
+        np.testing.assert_array_equal(
+            ss.stft(x, nperseg=6, **kwargs)[2].view(np.ndarray), ss.stft(_X, nperseg=6, **kwargs)[2]
+        )
+
+
+def test_stft_then_istft_is_the_identity_and_so_is_its_gradient():
+    g = nd.grad(lambda x: np.sum(ss.istft(ss.stft(x, nperseg=6)[2], nperseg=6)[1][:16] * _Y))(_X)
+    np.testing.assert_allclose(g, _Y, atol=1e-12)
+
+
+def test_spectral_functions_with_a_callable_detrend_are_refused():
+    with pytest.raises(nd.NotDifferentiableError, match="callable detrend"):
+        nd.grad(lambda x: np.sum(np.abs(ss.stft(x, nperseg=6, detrend=lambda d: d)[2])))(_X)
+
+
+def test_fitting_a_signal_to_a_target_spectrogram_descends():
+    """Real use: match a magnitude spectrogram by gradient descent on the signal."""
+    target = ss.spectrogram(np.sin(0.7 * np.arange(16)), nperseg=6)[2]
+
+    def loss(x):
+        return np.sum((ss.spectrogram(x, nperseg=6)[2] - target) ** 2)
+
+    x = _X.copy()
+    first = loss(x)
+    for _ in range(30):
+        x = x - 0.05 * nd.grad(loss)(x)
+    assert loss(x) < 0.5 * first

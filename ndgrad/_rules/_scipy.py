@@ -40,7 +40,10 @@ from ndgrad._registry import VJP_RULES, defvjp
 from ndgrad._rules._lazy import after_import
 from ndgrad.tracing import tracing
 
-__all__ = ["COVERED", "SCIPY_TABLES", "cover", "defvjp_scipy", "scipy_coverage", "wrap_scipy"]
+__all__ = [
+    "COVERED", "SCIPY_TABLES", "cover", "defvjp_scipy", "scipy_coverage", "trace_methods",
+    "wrap_scipy",
+]  # fmt: skip
 
 # module name -> {public name: kind} for every callable ``cover`` classified.
 SCIPY_TABLES: dict[str, dict[str, str]] = {}
@@ -257,6 +260,26 @@ def wrap_scipy(module_name: str, name: str, make_wrapper: Callable[[Any], Any]) 
         SCIPY_TABLES.setdefault(module_name, {})[name] = "rule"
         _originals.append(func)
         _install([(func, make_wrapper(func))])
+
+    after_import(module_name, register)
+
+
+def trace_methods(module_name: str, class_name: str, names: Iterable[str]) -> None:
+    """Trace the methods ``names`` of ``module_name.class_name`` once it is imported.
+
+    For classes whose methods are NumPy code (``scipy.signal.ShortTimeFFT``); like
+    :func:`defvjp_scipy`, call it before :func:`cover`, which leaves these methods alone and
+    makes the class's other methods refuse.
+    """
+
+    def register(module: Any) -> None:
+        cls = getattr(module, class_name)
+        for name in names:
+            original = vars(cls)[name]
+            wrapper = _traced(original, f"{module_name}.{class_name}.{name}")
+            _installed[id(original)] = _installed[id(wrapper)] = wrapper
+            _originals.append(original)
+            setattr(cls, name, wrapper)
 
     after_import(module_name, register)
 

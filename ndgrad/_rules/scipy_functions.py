@@ -29,7 +29,6 @@ cover(  # rules in scipy_linalg
         "convolution_matrix", "diagsvd", "orthogonal_procrustes", "solve_circulant",
     ),
     no_gradient=("bandwidth", "issymmetric", "ishermitian"),
-    why={"subspace_angles": "no rule yet (traced, its gradient does not match finite differences)"},
 )  # fmt: skip
 
 cover(
@@ -63,11 +62,18 @@ cover(
 
 cover(
     "scipy.signal",
-    traced=("filtfilt",),
+    # stft, spectrogram, welch, csd and coherence are NumPy code around one segment FFT, which
+    # has a rule in scipy_signal; istft is NumPy code around scipy.fft.
+    traced=(
+        "filtfilt", "stft", "istft", "spectrogram", "welch", "csd", "periodogram", "coherence",
+    ),
     # iirfilter picks the analog prototype by ``typefunc == buttap``, comparing the functions
     # in its table with the module's names: a wrapper there breaks butter, cheby1, ... outright.
     no_gradient=("buttap", "besselap", "cheb1ap", "cheb2ap", "ellipap"),
-)
+)  # fmt: skip
 
-for _module in ("scipy.ndimage", "scipy.interpolate", "scipy.fft"):
+# splder and splantider are NumPy code on (t, c, k); splev, splint and splrep have rules.
+cover("scipy.interpolate", traced=("splder", "splantider"))
+
+for _module in ("scipy.ndimage", "scipy.fft"):
     cover(_module)

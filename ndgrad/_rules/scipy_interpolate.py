@@ -24,6 +24,15 @@ knots ``x``, and in the points of ``RegularGridInterpolator``, ``griddata`` and
 ``RBFInterpolator``; the methods of an object built on data that requires grad other than
 calling it (``derivative``, ``integrate``, ``roots``, ...). Attributes (``.c``, ``.y``) of such
 an object hold the data's values: only calling the object differentiates.
+
+FITPACK's functions on ``(t, c, k)`` tuples: ``splev`` differentiates in the points (the next
+derivative, 0 where ``ext`` makes the value constant outside the base interval) and in ``c``
+(the B-spline basis at the points, ``B.T @ g``); ``splint`` in its limits and ``c``; ``splrep``
+in ``y`` when the knots do not depend on it (``s=0``, the default without weights, or knots
+``t=`` given): ``c = M y``, and the backward pass fits the unit vectors to form ``M``, ``m``
+FITPACK fits for ``m`` data points. With ``s > 0`` and no ``t`` FITPACK places the knots by the
+data (a piecewise choice), and ``splrep`` refuses. ``splder`` and ``splantider`` are NumPy code
+on ``c``, traced. The knots ``t`` get no gradient (refused).
 """
 
 from __future__ import annotations
@@ -39,7 +48,14 @@ from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
 from ndgrad._registry import defvjp
 from ndgrad._rules._lazy import after_import
-from ndgrad._rules._scipy import SCIPY_TABLES, _holds, _install, _originals, defvjp_scipy
+from ndgrad._rules._scipy import (
+    SCIPY_TABLES,
+    _holds,
+    _install,
+    _originals,
+    defvjp_scipy,
+    wrap_scipy,
+)
 
 _MODULE = "scipy.interpolate"
 
@@ -453,3 +469,174 @@ defvjp_scipy(
     _griddata_values_vjp,
     _griddata_refuse("xi"),
 )
+
+
+# --- FITPACK: splev, splint and splrep on (t, c, k) tuples ----------------------------------------
+
+
+def _fitpack():
+    return sys.modules["scipy.interpolate._fitpack_py"]
+
+
+def _unit_coefficients(t, k, like):
+    """The identity as coefficients: row ``j`` of a spline on ``t`` is the B-spline ``B_j``."""
+    n = len(t) - k - 1
+    return np.eye(n, len(like) if np.ndim(like) else n)
+
+
+def _splev(x, t, c, k, der=0, ext=0):
+    """``splev(x, (t, c, k), der, ext)`` as one node, differentiable in ``x`` and ``c``."""
+    return _fitpack().splev(x, (t, c, k), der, ext)
+
+
+def _clamps(der, ext):
+    """Whether the value is constant outside the base interval: FITPACK's ext=3 holds the
+    boundary value of the spline itself, and extrapolates its derivatives (as ext=0)."""
+    return ext == 3 and der == 0
+
+
+def _splev_x_vjp(g, ans, x, t, c, k, der=0, ext=0):
+    """``g`` times the next derivative; zero where the value is 0 or held constant outside."""
+    if der + 1 > k:  # the k-th derivative is piecewise constant
+        return np.zeros(np.shape(x))
+    return g * _splev(x, t, c, k, der + 1, 1 if _clamps(der, ext) else ext)
+
+
+def _splev_c_vjp(g, ans, x, t, c, k, der=0, ext=0):
+    """``B.T @ g``, ``B[i, j]`` the ``der``-th derivative of ``B_j`` at ``x[i]`` (ext's rules)."""
+    n = len(t) - k - 1
+    points = np.clip(x, t[k], t[n]) if _clamps(der, ext) else x  # the value at the nearer end
+    if ext == 1:  # outside: 0 whatever c is; evaluated inside, so no NaN meets the mask
+        outside = (x < t[k]) | (x > t[n])
+        points = np.where(outside, t[k], x)
+    basis = sys.modules[_MODULE].BSpline(t, np.eye(n), k)(points, der)
+    if ext == 1:
+        basis = np.where(np.expand_dims(outside, -1), 0.0, basis)
+    cotangent = np.tensordot(g, basis, axes=np.ndim(g))
+    return np.concatenate([cotangent, np.zeros(len(c) - n)])
+
+
+_splev = defvjp(_splev, _splev_x_vjp, None, _splev_c_vjp, name=f"{_MODULE}.splev")
+
+
+def _spline_tuple(name, tck):
+    """``(t, c, k)`` of a tck tuple, refusing knots that require grad."""
+    t, c, k = tck
+    if _holds(t, requires_grad=True):
+        raise not_differentiable(name, "no gradient in the knots t (only in c and the points)")
+    return t, c, k
+
+
+def _make_splev(original):
+    @functools.wraps(original)
+    def splev(x, tck, der=0, ext=0):
+        interpolate = sys.modules[_MODULE]
+        if isinstance(tck, interpolate.BSpline) or not (
+            grad_enabled() and _holds((x, tck), requires_grad=True)
+        ):
+            return original(x, tck, der, ext)  # a BSpline records its own evaluation
+        t, c, k = _spline_tuple(f"{_MODULE}.splev", tck)
+        if isinstance(c, list | tuple):  # parametric: one spline per coordinate, as SciPy does
+            return [splev(x, (t, ci, k), der, ext) for ci in c]
+        return _splev(x, t, c, k, der, ext)
+
+    return splev
+
+
+def _splint(a, b, t, c, k):
+    return _fitpack().splint(a, b, (t, c, k))
+
+
+def _splint_a_vjp(g, ans, a, b, t, c, k):
+    """Minus the spline at ``a`` (splint takes the spline as zero outside the base interval)."""
+    return -g * _splev(a, t, c, k, 0, 1)
+
+
+def _splint_b_vjp(g, ans, a, b, t, c, k):
+    return g * _splev(b, t, c, k, 0, 1)
+
+
+def _splint_c_vjp(g, ans, a, b, t, c, k):
+    """``g`` times the integral of each B-spline from ``a`` to ``b`` (itself a splint node)."""
+    integrals = [_splint(a, b, t, row, k) for row in _unit_coefficients(t, k, c)]
+    return g * np.concatenate([np.stack(integrals), np.zeros(len(c) - len(integrals))])
+
+
+_splint = defvjp(
+    _splint, _splint_a_vjp, _splint_b_vjp, None, _splint_c_vjp, None, name=f"{_MODULE}.splint"
+)
+
+
+def _make_splint(original):
+    @functools.wraps(original)
+    def splint(a, b, tck, full_output=0):
+        interpolate = sys.modules[_MODULE]
+        if isinstance(tck, interpolate.BSpline) or not (
+            grad_enabled() and _holds((a, b, tck), requires_grad=True)
+        ):
+            return original(a, b, tck, full_output)
+        if full_output:
+            raise not_differentiable(f"{_MODULE}.splint with full_output", "wk has no rule")
+        t, c, k = _spline_tuple(f"{_MODULE}.splint", tck)
+        return _splint(a, b, t, c, k)
+
+    return splint
+
+
+def _splrep_coefficients(y, fit):
+    """The coefficients ``c`` that ``fit(y)`` (splrep with everything else fixed) returns."""
+    return fit(y)
+
+
+def _splrep_y_vjp(g, ans, y, fit):
+    """``c = M y`` for fixed knots: ``M.T @ g``, ``M``'s columns the fits of the unit vectors."""
+    m = np.shape(y)[0]
+    columns = np.stack([fit(row) for row in np.eye(m)], axis=-1)
+    return np.tensordot(g, columns, axes=1)
+
+
+_splrep_coefficients = defvjp(_splrep_coefficients, _splrep_y_vjp, None, name=f"{_MODULE}.splrep")
+
+
+def _make_splrep(original):
+    signature = inspect.signature(original)
+    qualified = f"{_MODULE}.splrep"
+
+    @functools.wraps(original)
+    def splrep(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        if not (grad_enabled() and _holds((args, kwargs), requires_grad=True)):
+            return original(*args, **kwargs)
+        given = bound.arguments
+        for name, value in given.items():
+            if name != "y" and _holds(value, requires_grad=True):
+                raise not_differentiable(qualified, f"no gradient in {name} (only in y)")
+        s, w = given.get("s"), given.get("w")
+        fixed_knots = given.get("t") is not None or s == 0 or (s is None and w is None)
+        if not fixed_knots:
+            raise not_differentiable(
+                qualified,
+                "with s > 0 (the default when w is given) FITPACK places the knots by the data, "
+                "a piecewise choice; pass s=0 or the knots t=",
+            )
+        if given.get("task", 0) == 1:
+            raise not_differentiable(qualified, "task=1 continues a fit that has no rule")
+        if given.get("full_output"):
+            raise not_differentiable(
+                f"{qualified} with full_output", "the residual fp has no rule; omit full_output"
+            )
+        y = given["y"]
+        rest = {k: _plain(v) for k, v in given.items() if k != "y"}
+
+        def fit(values):
+            return original(**rest, y=values)[1]
+
+        t, _, k = original(**rest, y=_plain(y))
+        return t, _splrep_coefficients(y, fit), k
+
+    return splrep
+
+
+wrap_scipy(_MODULE, "splev", _make_splev)
+wrap_scipy(_MODULE, "splint", _make_splint)
+wrap_scipy(_MODULE, "splrep", _make_splrep)

@@ -48,7 +48,6 @@ from ndgrad._rules.linalg import (
     _diag,
     _diag_embed,
     _eig_grad,
-    _eigvals_vjp,
     _hermitian_from,
     _inv_gap,
     _lstsq_vjp,
@@ -489,20 +488,41 @@ def _eigh_vjp_b(
 _rule("eigh", _eigh_vjp_a, _eigh_vjp_b)
 
 
-def _eig_vjp(g, ans, a, b=None, left=False, right=True, **kwargs):
-    """As ``numpy.linalg.eig``: unit-norm right eigenvectors, standard problem only."""
-    if b is not None or left or kwargs.get("homogeneous_eigvals"):
+def _eig_vjp_ab(which, g, ans, a, b, left, right, kwargs):
+    """As ``numpy.linalg.eig``: unit-norm right eigenvectors (SciPy normalizes the generalized
+    ones too). ``A v = w B v`` is the standard problem of ``C = B^-1 A``: its rule gives ``gC``,
+    then ``gA = B^-H gC`` and ``gB = -B^-H gC C^H``."""
+    if left or kwargs.get("homogeneous_eigvals"):
         raise not_differentiable(
             "scipy.linalg.eig",
-            "the gradient is implemented for the standard problem (b=None), right eigenvectors "
-            "only, and homogeneous_eigvals=False",
+            "the gradient is implemented for right eigenvectors only and homogeneous_eigvals=False",
         )
-    if not right:
-        return _eigvals_vjp(g, ans, a)
-    return _eig_grad(g[0], g[1], ans[0], ans[1])
+    c = a if b is None else np.linalg.solve(b, a)
+    if right:
+        gc = _eig_grad(g[0], g[1], ans[0], ans[1])
+    else:  # the eigenvectors in SciPy's order of the eigenvalues (ggev's, not geev's on C)
+        v = _sl().eig(a, b)[1]
+        gc = np.linalg.solve(_mH(v), np.expand_dims(g, -1) * _mH(v))
+    if b is None:
+        return _real_like_input(gc, a)
+    ga = np.linalg.solve(_mH(b), gc)
+    return _real_like_input(ga if which == 0 else -ga @ _mH(c), (a, b)[which])
 
 
-_rule("eig", _eig_vjp)
+def _real_like_input(c, x):
+    """The cotangent of a real input is the real part (eigenvalues are complex)."""
+    return c if is_complex(x) else np.real(c)
+
+
+def _eig_vjp(g, ans, a, b=None, left=False, right=True, **kwargs):
+    return _eig_vjp_ab(0, g, ans, a, b, left, right, kwargs)
+
+
+def _eig_vjp_b(g, ans, a, b=None, left=False, right=True, **kwargs):
+    return _eig_vjp_ab(1, g, ans, a, b, left, right, kwargs)
+
+
+_rule("eig", _eig_vjp, _eig_vjp_b)
 
 # --- decompositions --------------------------------------------------------------------------
 
@@ -552,19 +572,32 @@ _rule("qr", _qr_vjp_scipy)
 
 
 def _lu_grad(gl, gu, lo, up):
-    """A' = L U (L unit lower, U upper): gA' = L^-H (tril_(L^H gL) + triu(gU U^H)) U^-H."""
-    n = lo.shape[-1]
-    inner = (_mH(lo) @ gl) * _tri_mask(n, True, strict=True) + (gu @ _mH(up)) * _tri_mask(n, False)
-    x = np.linalg.solve(_mH(lo), inner)
-    return _mH(np.linalg.solve(up, _mH(x)))
+    """A' = L U, L (m, k) unit lower, U (k, n) upper, k = min(m, n) (PyTorch's lu backward).
+
+    Square: gA' = L^-H (tril_(L^H gL) + triu(gU U^H)) U^-H. Wide, U = [U1 U2]: the square part
+    has gL - L^-H gU2 U2^H in place of gL, and gA2' = L^-H gU2. Tall, L = [L1; L2]: the square
+    part has gU - L2^H gL2 U^-H in place of gU, and gA2' = gL2 U^-H.
+    """
+    m, k = lo.shape[-2:]
+    n = up.shape[-1]
+    lower, upper = _tri_mask(k, True, strict=True), _tri_mask(k, False)
+    if m < n:  # wide: L is square
+        up1, up2, gu1, gu2 = up[..., :k], up[..., k:], gu[..., :k], gu[..., k:]
+        inner = (_mH(lo) @ gl - gu2 @ _mH(up2)) * lower + (gu1 @ _mH(up1)) * upper
+        x = np.linalg.solve(_mH(lo), inner)
+        left = _mH(np.linalg.solve(up1, _mH(x)))
+        return np.concatenate([left, np.linalg.solve(_mH(lo), gu2)], axis=-1)
+    lo1, lo2, gl1, gl2 = lo[..., :k, :], lo[..., k:, :], gl[..., :k, :], gl[..., k:, :]
+    inner = (_mH(lo1) @ gl1) * lower + (gu @ _mH(up) - _mH(lo2) @ gl2) * upper
+    x = np.linalg.solve(_mH(lo1), inner)
+    top = _mH(np.linalg.solve(up, _mH(x)))
+    if m == k:  # square
+        return top
+    return np.concatenate([top, _mH(np.linalg.solve(up, _mH(gl2)))], axis=-2)
 
 
 def _lu_vjp(g, ans, a, permute_l=False, overwrite_a=False, check_finite=True, p_indices=False):
     """A = P L U; with ``permute_l`` the output is (P L, U), and gL = P^T g(PL)."""
-    if a.shape[-1] != a.shape[-2]:
-        raise not_differentiable(
-            "scipy.linalg.lu", "the gradient is implemented for square matrices only"
-        )
     if permute_l:
         p, lo, up = _sl().lu(a)
         gpl, gu = g
@@ -578,6 +611,50 @@ def _lu_vjp(g, ans, a, permute_l=False, overwrite_a=False, check_finite=True, p_
 
 
 _rule("lu", _lu_vjp)
+
+# --- principal angles ------------------------------------------------------------------------
+
+
+def _orth(a):
+    """``scipy.linalg.orth`` in NumPy calls (so that the rule differentiates again)."""
+    u, s, _ = np.linalg.svd(a, full_matrices=False)
+    rank = int(np.sum(s > np.max(s, initial=0.0) * np.finfo(s.dtype).eps * max(a.shape)))
+    return u[..., :rank]
+
+
+def _subspace_angles_vjp(which, g, ans, A, B):
+    """Principal angles: ``cos(theta_i) = sigma_i``, the singular values of ``QA^H QB``.
+
+    With the principal vectors ``u_i = QA y_i`` and ``v_i = QB z_i`` (``y_i``, ``z_i`` the
+    singular vectors), moving span(A) moves ``u_i`` by ``dP_A u_i``, so ``d sigma_i =
+    Re(u_i^H dP_A v_i) + Re(u_i^H dP_B v_i)``; with ``dP_A = (I - P_A) dA A^+ + h.c.`` the
+    cotangent of ``A`` is ``-sum_i g_i (I - P_A) v_i (A^+ u_i)^H / sin(theta_i)``, and the
+    same with the roles swapped for ``B``. ``|(I - P_A) v_i| = sin(theta_i)``: each term is
+    bounded, but its direction is undefined at ``theta_i = 0``, where the angle is a cone
+    (``|x|``) in the inputs: there it gets the minimal-norm subgradient 0, which is the exact
+    gradient when the subspaces must intersect (``dim A + dim B > n``). For a repeated angle only
+    symmetric functions of the angles (their sum) have a gradient.
+    """
+    qa, qb = _orth(A), _orth(B)
+    y, sigma, zh = np.linalg.svd(_mH(qa) @ qb, full_matrices=False)
+    u, v = qa @ y, qb @ _mH(zh)  # principal vectors, columns paired by sigma (descending)
+    mine, other, q = (A, v, qa) if which == 0 else (B, u, qb)
+    own = u if which == 0 else v
+    away = other - q @ (_mH(q) @ other)  # (I - P) times the other principal vector
+    sine = np.sqrt(np.sum(np.abs(away) ** 2, axis=0))
+    k = sigma.shape[-1]
+    weights = g[::-1][:k]  # SciPy lists the angles from the largest: sigma ascending
+    moving = sine > 1e-12 * max(A.shape[0], 1)
+    scale = np.where(moving, -weights / np.where(moving, sine, 1.0), 0.0)
+    grad = (away * scale) @ _mH(np.linalg.pinv(mine) @ own)
+    return grad if is_complex(mine) else np.real(grad)
+
+
+_rule(
+    "subspace_angles",
+    lambda g, ans, A, B: _subspace_angles_vjp(0, g, ans, A, B),
+    lambda g, ans, A, B: _subspace_angles_vjp(1, g, ans, A, B),
+)
 
 # --- matrix functions ------------------------------------------------------------------------
 # For a primary matrix function f with real coefficients (exp, log, square root, real powers)

@@ -24,20 +24,32 @@ Conventions at kinks:
 * ``gaussian_gradient_magnitude`` is ``sqrt(sum_a d_a**2)``; where it is 0 the gradient is 0 (the
   minimal-norm subgradient of a norm at zero).
 
-Complex weights, ``output=`` given as an array, spline orders above 1 and arrays that require
-grad in parameters without a rule (``sigma``, ``zoom``, ``angle``, the affine matrix) are refused
-with ``NotDifferentiableError``, raised by the rule: a gradient is never silently 0.
+Interpolation (``map_coordinates``, ``shift``, ``zoom``, ``rotate``, ``affine_transform``, and
+``geometric_transform``, whose ``mapping`` gets no gradient and is guarded) and the prefilters
+``spline_filter``/``spline_filter1d`` differentiate at every spline order, in the input and
+(``map_coordinates``, ``shift``) the coordinates; orders 2 to 5 are described at their section.
+At orders 2 to 5 the prefilter of 'nearest', 'reflect' and 'grid-mirror' (and 'wrap') starts
+from approximate initial values with no exact adjoint here: those modes are refused unless
+``prefilter=False``.
+
+Complex weights, ``output=`` given as an array, and arrays that require grad in parameters
+without a rule (``sigma``, ``zoom``, ``angle``, the affine matrix) are refused with
+``NotDifferentiableError``, raised by the rule: a gradient is never silently 0.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import math
 import sys
 
 import numpy as np
 
 from ndgrad._errors import not_differentiable
-from ndgrad._rules._scipy import defvjp_scipy
+from ndgrad._graph import grad_enabled
+from ndgrad._registry import defvjp
+from ndgrad._rules._scipy import _guard, defvjp_scipy, wrap_scipy
 from ndgrad._rules.indexing import scatter_add
 
 _MODULE = "scipy.ndimage"
@@ -646,16 +658,22 @@ defvjp_scipy(_MODULE, "percentile_filter", _percentile_filter_vjp)
 _INTERPOLATION_MODES = (
     "nearest", "reflect", "grid-mirror", "mirror", "grid-wrap", "grid-constant", "constant",
 )  # fmt: skip
+# Modes whose spline prefilter (order >= 2) SciPy starts from the 'reflect' initial values, an
+# approximation (its matrix is neither symmetric nor of the mirror form below): refused.
+_APPROXIMATE_PREFILTER = ("nearest", "reflect", "grid-mirror")
 
 
-def _check_interpolation(name, order, mode, output):
+def _check_interpolation(name, order, mode, output, prefilter=True):
     _check_output(output, name)
-    if order not in (0, 1):
-        raise not_differentiable(
-            name, f"order={order}: only order 0 and 1 have a rule yet; pass order=1"
-        )
     if mode not in _INTERPOLATION_MODES:
         raise not_differentiable(name, f"mode={mode!r} has no rule yet")
+    if order > 1 and prefilter and mode in _APPROXIMATE_PREFILTER:
+        raise not_differentiable(
+            f"{name} with mode={mode!r} at order={order}",
+            "SciPy's spline prefilter for this mode starts its recursion from an approximation "
+            "whose adjoint has no rule; use mode='mirror', 'constant', 'grid-constant' or "
+            "'grid-wrap', order=1, or prefilter=False on coefficients from spline_filter",
+        )
 
 
 def _coordinate_map(c, n, mode):
@@ -748,16 +766,20 @@ def _product(factors):
     return result
 
 
-def _sample_input_vjp(g, shape, coordinates, mode, order):
+def _sample_input_vjp(g, shape, coordinates, mode, order, prefilter=True):
+    if order > 1:
+        return _spline_input_vjp(g, shape, coordinates, mode, order, prefilter)
     total = 0
     for _, index, valid, _, weights in _corners(shape, coordinates, mode, order):
         total = total + scatter_add(np.where(valid, g * _product(weights), 0.0), index, shape)
     return total
 
 
-def _sample_coordinates_vjp(g, input, coordinates, mode, cval, order):
+def _sample_coordinates_vjp(g, input, coordinates, mode, cval, order, prefilter=True):
     """``g`` times the derivative of the interpolant along each axis, stacked."""
     shape = input.shape
+    if order > 1:
+        return _spline_coordinates_vjp(g, input, coordinates, mode, cval, order, prefilter)
     if order == 0:
         return np.zeros(coordinates.shape, dtype=g.dtype)
     slopes = [_sample_axis(coordinates[a], n, mode, order)[1] for a, n in enumerate(shape)]
@@ -775,21 +797,176 @@ def _sample_coordinates_vjp(g, input, coordinates, mode, cval, order):
     return np.stack([g * inside * s * r for s, r in zip(slopes, rows, strict=True)])
 
 
+# --- interpolation at orders 2 to 5: a B-spline of prefiltered coefficients -------------------
+# The output is linear in the input: ``E P x``. ``P`` is the prefilter (``spline_filter`` with the
+# mode's initial values; for 'grid-constant' first a padding of 12 samples of ``cval``, whose
+# transpose crops) and ``E`` the evaluation: along each axis ``order + 1`` coefficients around
+# the mapped coordinate ``p`` (SciPy's ``map_coordinate``; 'nearest' evaluates at ``c`` itself),
+# extended like the mode ('constant' reads mirrored coefficients inside the extent and gives
+# ``cval`` outside it), weighted by the centred B-spline ``beta(p - index)``. So the input gets
+# ``P.T E.T g``: ``E.T`` adds each cotangent onto its coefficients (``scatter_add``), and ``P.T``
+# is the prefilter itself up to a diagonal: its recursion is the exact inverse of the B-spline's
+# sampling matrix ``B``, which is symmetric for 'grid-wrap' and, for the mirror initial values
+# ('mirror', 'constant', 'grid-constant'), satisfies ``B.T = D B D^-1`` with ``D`` 1/2 at the two
+# ends and 1 inside (``2 D B`` is the symmetric circulant restricted to mirrored signals), so
+# ``P.T = D P D^-1``. The coordinates get ``g`` times the spline's slope, ``beta' = beta_{k-1}(y +
+# 1/2) - beta_{k-1}(y - 1/2)``. Every piece is a recorded NumPy or SciPy call: it differentiates
+# again. A spline of order k has k - 1 continuous derivatives, so the slope is continuous; at a
+# knot the second derivative of an order-2 spline is the one of the taps SciPy picks there.
+
+_MIRROR_INITIAL_VALUES = ("mirror", "constant", "grid-constant")
+_PREPAD = 12  # SciPy pads 'grid-constant' (and 'nearest') by 12 samples before prefiltering
+
+
+def _bspline(y, order):
+    """The centred B-spline of ``order`` at ``y``, as a sum of truncated powers."""
+    total = 0
+    for i in range(order + 2):
+        term = np.maximum(y + (order + 1) / 2 - i, 0.0) ** order
+        total = total + (-1) ** i * math.comb(order + 1, i) * term
+    return total / math.factorial(order)
+
+
+def _bspline_slope(y, order):
+    return _bspline(y + 0.5, order - 1) - _bspline(y - 0.5, order - 1)
+
+
+def _spline_taps(c, n, mode, order):
+    """Along one axis: ``[(index, weight, d weight / dc, valid)]`` for its ``order + 1`` taps."""
+    if mode == "nearest":  # the coefficients are extended, the coordinate is not mapped
+        p, slope = c, np.ones(np.shape(c))
+    else:
+        p, slope = _coordinate_map(c, n, mode)
+    base = np.floor(p) if order % 2 else np.floor(p + 0.5)
+    start = base.astype(np.intp) - order // 2
+    index_mode = "mirror" if mode == "constant" else mode
+    taps = []
+    for j in range(order + 1):
+        y = p - (start + j)
+        index, valid = _map_index(start + j, n, index_mode)
+        taps.append((index, _bspline(y, order), slope * _bspline_slope(y, order), valid))
+    return taps
+
+
+def _spline_terms(shape, coordinates, mode, order):
+    """For each of the ``(order + 1) ** ndim`` taps: indices, where it counts, weights, slopes."""
+    ndim = len(shape)
+    per_axis = [_spline_taps(coordinates[a], shape[a], mode, order) for a in range(ndim)]
+    inside = True
+    if mode == "constant":  # cval wherever a coordinate leaves the extent
+        for a in range(ndim):
+            inside = inside & (coordinates[a] >= 0) & (coordinates[a] <= shape[a] - 1)
+    for combination in itertools.product(range(order + 1), repeat=ndim):
+        taps = [per_axis[a][j] for a, j in enumerate(combination)]
+        valid = inside
+        for tap in taps:
+            valid = valid & tap[3]
+        yield tuple(t[0] for t in taps), valid, [t[1] for t in taps], [t[2] for t in taps]
+
+
+def _prefilter_padding(order, mode, prefilter):
+    return _PREPAD if prefilter and mode == "grid-constant" else 0
+
+
+def _spline_coefficients(input, order, mode, cval, prefilter):
+    """What SciPy evaluates: the input, padded and prefiltered as SciPy does."""
+    if not prefilter:
+        return input
+    pad = _prefilter_padding(order, mode, prefilter)
+    if pad:
+        input = np.pad(input, pad, mode="constant", constant_values=cval)
+    return _scipy().spline_filter(input, order, mode=mode)
+
+
+def _spline_filter1d_transpose(g, order, axis, mode):
+    """``P.T g`` along ``axis`` for the exact prefilters: ``D P D^-1 g``, or ``P g``."""
+    n = g.shape[axis]
+    if mode not in _MIRROR_INITIAL_VALUES or n == 1:
+        return _scipy().spline_filter1d(g, order, axis=axis, mode=mode)
+    d = np.ones(n)
+    d[0] = d[-1] = 0.5
+    d = np.reshape(d, (-1,) + (1,) * (g.ndim - axis - 1))
+    return d * _scipy().spline_filter1d(g / d, order, axis=axis, mode=mode)
+
+
+def _spline_input_vjp(g, shape, coordinates, mode, order, prefilter):
+    """``P.T E.T g``: the cotangent added onto the coefficients, then the prefilter's transpose."""
+    pad = _prefilter_padding(order, mode, prefilter)
+    padded = tuple(n + 2 * pad for n in shape)
+    coordinates = coordinates + pad if pad else coordinates
+    total = 0
+    for index, valid, weights, _ in _spline_terms(padded, coordinates, mode, order):
+        total = total + scatter_add(np.where(valid, g * _product(weights), 0.0), index, padded)
+    if prefilter:
+        for axis in range(len(shape)):
+            total = _spline_filter1d_transpose(total, order, axis, mode)
+    if pad:
+        total = total[tuple(slice(pad, pad + n) for n in shape)]
+    return total
+
+
+def _spline_coordinates_vjp(g, input, coordinates, mode, cval, order, prefilter):
+    """``g`` times the spline's slope along each axis, stacked."""
+    coefficients = _spline_coefficients(input, order, mode, cval, prefilter)
+    pad = _prefilter_padding(order, mode, prefilter)
+    coordinates = coordinates + pad if pad else coordinates
+    rows = [0] * input.ndim
+    terms = _spline_terms(coefficients.shape, coordinates, mode, order)
+    for index, valid, weights, slopes in terms:
+        value = np.where(valid, coefficients[index], 0.0)
+        for a in range(input.ndim):
+            others = _product(w for b, w in enumerate(weights) if b != a)
+            rows[a] = rows[a] + value * slopes[a] * others
+    rows = [g * np.conj(r) if np.iscomplexobj(r) else g * r for r in rows]
+    return np.stack([np.real(r) for r in rows])
+
+
+def _spline_filter1d_vjp(g, ans, input, order=3, axis=-1, output=np.float64, mode="mirror"):
+    """The transpose of the recursive prefilter (see above); orders 0 and 1 copy the input."""
+    _check_output(output, "scipy.ndimage.spline_filter1d")
+    if order < 2:
+        return g
+    _check_prefilter("scipy.ndimage.spline_filter1d", order, mode)
+    return _spline_filter1d_transpose(g, order, _axis(axis, g.ndim), mode)
+
+
+def _spline_filter_vjp(g, ans, input, order=3, output=np.float64, mode="mirror"):
+    """The prefilter along every axis: the transposes, axis by axis."""
+    _check_output(output, "scipy.ndimage.spline_filter")
+    _check_prefilter("scipy.ndimage.spline_filter", order, mode)
+    for axis in range(g.ndim):
+        g = _spline_filter1d_transpose(g, order, axis, mode)
+    return g
+
+
+def _check_prefilter(name, order, mode):
+    if order > 1 and mode in (*_APPROXIMATE_PREFILTER, "wrap"):
+        raise not_differentiable(
+            f"{name} with mode={mode!r}",
+            "its recursion starts from approximate initial values whose adjoint has no rule; "
+            "use mode='mirror', 'constant', 'grid-constant' or 'grid-wrap'",
+        )
+
+
+defvjp_scipy(_MODULE, "spline_filter1d", _spline_filter1d_vjp)
+defvjp_scipy(_MODULE, "spline_filter", _spline_filter_vjp)
+
+
 def _map_coordinates_input_vjp(
     g, ans, input, coordinates, output=None, order=3, mode="constant", cval=0.0, prefilter=True
 ):
     """Each output's cotangent, split over its 2**ndim neighbours by the interpolation weights."""
-    _check_interpolation("scipy.ndimage.map_coordinates", order, mode, output)
-    return _sample_input_vjp(g, input.shape, coordinates, mode, order)
+    _check_interpolation("scipy.ndimage.map_coordinates", order, mode, output, prefilter)
+    return _sample_input_vjp(g, input.shape, coordinates, mode, order, prefilter)
 
 
 def _map_coordinates_coordinates_vjp(
     g, ans, input, coordinates, output=None, order=3, mode="constant", cval=0.0, prefilter=True
 ):
-    _check_interpolation("scipy.ndimage.map_coordinates", order, mode, output)
+    _check_interpolation("scipy.ndimage.map_coordinates", order, mode, output, prefilter)
     if not isinstance(input, np.ndarray):
         input = np.asarray(input, dtype=float)  # a nested list: a constant
-    return _sample_coordinates_vjp(g, input, coordinates, mode, cval, order)
+    return _sample_coordinates_vjp(g, input, coordinates, mode, cval, order, prefilter)
 
 
 defvjp_scipy(
@@ -805,22 +982,22 @@ def _shift_input_vjp(
     g, ans, input, shift, output=None, order=3, mode="constant", cval=0.0, prefilter=True
 ):
     """``shift`` samples the input at ``o - shift``: map_coordinates' rule at those points."""
-    _check_interpolation("scipy.ndimage.shift", order, mode, output)
+    _check_interpolation("scipy.ndimage.shift", order, mode, output, prefilter)
     shifts = _scipy("._ni_support")._normalize_sequence(shift, g.ndim)
     coordinates = np.stack([_grid(g.shape)[a] - shifts[a] for a in range(g.ndim)])
-    return _sample_input_vjp(g, input.shape, coordinates, mode, order)
+    return _sample_input_vjp(g, input.shape, coordinates, mode, order, prefilter)
 
 
 def _shift_shift_vjp(
     g, ans, input, shift, output=None, order=3, mode="constant", cval=0.0, prefilter=True
 ):
-    _check_interpolation("scipy.ndimage.shift", order, mode, output)
+    _check_interpolation("scipy.ndimage.shift", order, mode, output, prefilter)
     grid = _grid(g.shape)
     if np.ndim(shift) == 0:
         coordinates = grid - shift
     else:
         coordinates = grid - np.reshape(shift, (-1,) + (1,) * g.ndim)
-    gc = _sample_coordinates_vjp(g, input, coordinates, mode, cval, order)
+    gc = _sample_coordinates_vjp(g, input, coordinates, mode, cval, order, prefilter)
     total = -np.sum(gc, axis=tuple(range(1, gc.ndim)))
     return np.sum(total) if np.ndim(shift) == 0 else np.reshape(total, np.shape(shift))
 
@@ -846,7 +1023,7 @@ def _zoom_vjp(
     zooms = _scipy("._ni_support")._normalize_sequence(zoom, input.ndim)
     if all(z == 1 for z in zooms) and prefilter:  # SciPy returns a copy of the input
         return g
-    _check_interpolation("scipy.ndimage.zoom", order, mode, output)
+    _check_interpolation("scipy.ndimage.zoom", order, mode, output, prefilter)
     grid = _grid(g.shape)
     rows = []
     for a, (n_in, n_out) in enumerate(zip(input.shape, g.shape, strict=True)):
@@ -854,7 +1031,7 @@ def _zoom_vjp(
             rows.append((grid[a] + 0.5) * (n_in / n_out) - 0.5)
         else:
             rows.append(grid[a] * ((n_in - 1) / (n_out - 1) if n_out > 1 else 1.0))
-    return _sample_input_vjp(g, input.shape, np.stack(rows), mode, order)
+    return _sample_input_vjp(g, input.shape, np.stack(rows), mode, order, prefilter)
 
 
 defvjp_scipy(_MODULE, "zoom", _zoom_vjp, _refuse("scipy.ndimage.zoom", "zoom"))
@@ -887,9 +1064,9 @@ def _affine_transform_vjp(
     prefilter=True,
 ):
     """The input is sampled at ``matrix @ o + offset``: map_coordinates' rule there."""
-    _check_interpolation("scipy.ndimage.affine_transform", order, mode, output)
+    _check_interpolation("scipy.ndimage.affine_transform", order, mode, output, prefilter)
     coordinates = _affine_coordinates(g.shape, input.ndim, matrix, offset)
-    return _sample_input_vjp(g, input.shape, coordinates, mode, order)
+    return _sample_input_vjp(g, input.shape, coordinates, mode, order, prefilter)
 
 
 defvjp_scipy(
@@ -915,7 +1092,7 @@ def _rotate_vjp(
     prefilter=True,
 ):
     """SciPy's rotation as one affine map over all axes (the identity off the rotation plane)."""
-    _check_interpolation("scipy.ndimage.rotate", order, mode, output)
+    _check_interpolation("scipy.ndimage.rotate", order, mode, output, prefilter)
     special = sys.modules["scipy.special"]
     ndim = input.ndim
     axes = sorted(a + ndim if a < 0 else a for a in axes)
@@ -928,7 +1105,53 @@ def _rotate_vjp(
     matrix[np.ix_(axes, axes)] = rotation
     offset[axes] = offset_plane
     coordinates = _affine_coordinates(g.shape, ndim, matrix, offset)
-    return _sample_input_vjp(g, input.shape, coordinates, mode, order)
+    return _sample_input_vjp(g, input.shape, coordinates, mode, order, prefilter)
 
 
 defvjp_scipy(_MODULE, "rotate", _rotate_vjp, _refuse("scipy.ndimage.rotate", "angle"))
+
+
+def _geometric_coordinates(mapping, out_shape, extra_arguments, extra_keywords):
+    """The input coordinates ``mapping`` gives each output index (one call per output sample,
+    as SciPy makes them)."""
+    keywords = extra_keywords or {}
+    rows = [mapping(index, *extra_arguments, **keywords) for index in np.ndindex(*out_shape)]
+    return np.reshape(np.swapaxes(np.array(rows, dtype=float), 0, 1), (-1, *out_shape))
+
+
+def _geometric_transform_vjp(
+    g,
+    ans,
+    input,
+    mapping,
+    output_shape=None,
+    output=None,
+    order=3,
+    mode="constant",
+    cval=0.0,
+    prefilter=True,
+    extra_arguments=(),
+    extra_keywords=None,
+):
+    """The input is sampled where ``mapping`` sends each output index: map_coordinates' rule."""
+    name = "scipy.ndimage.geometric_transform"
+    _check_interpolation(name, order, mode, output, prefilter)
+    coordinates = _geometric_coordinates(mapping, g.shape, extra_arguments, extra_keywords)
+    return _sample_input_vjp(g, input.shape, coordinates, mode, order, prefilter)
+
+
+def _make_geometric_transform(original):
+    """A rule in the input; ``mapping`` is guarded, since no gradient flows through it."""
+    name = "scipy.ndimage.geometric_transform"
+    primitive = defvjp(original, _geometric_transform_vjp, None, name=name)
+
+    @functools.wraps(primitive)  # ``__wrapped__`` is the primitive, the key of its rules
+    def geometric_transform(input, mapping, *args, **kwargs):
+        if grad_enabled():  # as for every SciPy function given a callback
+            mapping = _guard(name, mapping)
+        return primitive(input, mapping, *args, **kwargs)
+
+    return geometric_transform
+
+
+wrap_scipy(_MODULE, "geometric_transform", _make_geometric_transform)

@@ -30,17 +30,31 @@ zero-input response that follows, ``zf[m] = sum_j (a[j] / a[0]) t[m - j]`` for t
 is an orthogonal projection, its own adjoint. ``savgol_filter`` is linear along its axis: its
 ``(n, n)`` matrix (the filter applied to the identity) is formed in the backward pass, so its
 memory grows as ``n**2``.
+
+Short-time transforms: ``stft``, ``spectrogram``, ``welch``, ``csd``, ``periodogram`` and
+``coherence`` are NumPy code around one private step, ``_spectral_helper``'s segment FFT
+(``fft(detrend(x[segments]) * win)``), which gets a rule in ``x`` and the window: the FFT's
+adjoint, the window's conjugate, the detrend (a projection, its own adjoint: a callable
+``detrend`` of the user's is refused), then the segments added back where they overlap
+(``scatter_add``). The rest, ``istft`` and ``ShortTimeFFT``'s ``stft``, ``stft_detrend``,
+``istft`` and ``spectrogram`` are traced (see ``scipy_functions``).
 """
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
 import numpy as np
 
+from ndgrad._array import GradArray
 from ndgrad._errors import not_differentiable
-from ndgrad._rules._scipy import defvjp_scipy
+from ndgrad._graph import grad_enabled
+from ndgrad._registry import VJP_RULES, defvjp
+from ndgrad._rules._lazy import after_import
+from ndgrad._rules._scipy import _install, defvjp_scipy, trace_methods
+from ndgrad._rules.indexing import scatter_add
 
 _MODULE = "scipy.signal"
 
@@ -336,6 +350,82 @@ def _savgol_filter_vjp(
     )
     c = np.tensordot(np.swapaxes(matrix, 0, 1), np.moveaxis(g, axis, 0), axes=1)
     return np.moveaxis(c, 0, axis)
+
+
+# --- short-time Fourier transforms -------------------------------------------------------------
+
+
+def _segment_index(n, nperseg, noverlap):
+    """``idx[t, k] = t * step + k``: ``x[..., idx]`` are the segments SciPy's strided view holds."""
+    step = nperseg - noverlap
+    starts = np.arange(0, n - nperseg + 1, step)
+    return starts[:, None] + np.arange(nperseg)
+
+
+def _detrend_is_projection(detrend_func):
+    """Whether ``detrend_func`` is one ``_spectral_helper`` made: none, or detrend by a type name.
+
+    Removing the mean or a least-squares line is an orthogonal projection, its own adjoint; a
+    function of the user's is not known to be linear, so it is refused.
+    """
+    if getattr(detrend_func, "__qualname__", "") != "_spectral_helper.<locals>.detrend_func":
+        return False
+    cells = dict(
+        zip(detrend_func.__code__.co_freevars, detrend_func.__closure__ or (), strict=True)
+    )
+    return "detrend" not in cells or isinstance(cells["detrend"].cell_contents, str)
+
+
+def _fft_helper_cotangent(which, g, x, win, detrend_func, nperseg, noverlap, nfft, sides):
+    """Cotangent of ``x`` or ``win`` (``which`` 0, 1): back through the FFT, window, detrend."""
+    fft_rule = VJP_RULES[np.fft.rfft if sides == "onesided" else np.fft.fft].rules[0]
+    frame_shape = (*g.shape[:-1], nperseg)
+    c = fft_rule(g, None, np.broadcast_to(0.0, frame_shape), nfft)  # of the windowed segments
+    if which == 1:
+        segments = detrend_func(x[..., _segment_index(x.shape[-1], nperseg, noverlap)])
+        c = np.sum(np.reshape(c * np.conj(segments), (-1, nperseg)), axis=0)
+        return _real_like(c, win)
+    c = detrend_func(c * np.conj(win))
+    return _real_like(
+        scatter_add(c, (..., _segment_index(x.shape[-1], nperseg, noverlap)), x.shape), x
+    )
+
+
+def _fft_helper_vjp(which):
+    def rule(g, ans, x, win, detrend_func, nperseg, noverlap, nfft, sides):
+        return _fft_helper_cotangent(which, g, x, win, detrend_func, nperseg, noverlap, nfft, sides)
+
+    rule.__doc__ = f"Cotangent of {('x', 'win')[which]} of the windowed segments' FFT."
+    return rule
+
+
+def _install_fft_helper(module):
+    """Give ``_spectral_helper``'s segment FFT a rule: ``stft``, ``spectrogram``, ``welch``, ``csd``
+    and ``coherence`` are NumPy code around it, traced."""
+    spectral = sys.modules["scipy.signal._spectral_py"]
+    original = spectral._fft_helper
+    primitive = defvjp(
+        original, _fft_helper_vjp(0), _fft_helper_vjp(1), name="scipy.signal.stft's segment FFT"
+    )
+
+    @functools.wraps(primitive)  # ``__wrapped__`` is the primitive, the key of its rules
+    def fft_helper(x, win, detrend_func, nperseg, noverlap, nfft, sides):
+        graph = grad_enabled() and any(
+            isinstance(a, GradArray) and a._node is not None for a in (x, win)
+        )
+        if graph and not _detrend_is_projection(detrend_func):
+            raise not_differentiable(
+                f"{_MODULE}'s spectral functions with a callable detrend",
+                "its adjoint is unknown; pass detrend='constant', 'linear' or False",
+            )
+        return primitive(x, win, detrend_func, nperseg, noverlap, nfft, sides)
+
+    _install([(original, fft_helper)])
+
+
+after_import(_MODULE, _install_fft_helper)
+# The newer interface is NumPy code around scipy.fft (welch and csd call it too): traced.
+trace_methods(_MODULE, "ShortTimeFFT", ("stft", "stft_detrend", "istft", "spectrogram"))
 
 
 _CONV = ("convolve", "correlate")

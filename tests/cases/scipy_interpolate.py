@@ -10,7 +10,12 @@ from __future__ import annotations
 import numpy as np
 import scipy.interpolate as si
 
-from ndgrad._rules.scipy_interpolate import _interpolant_evaluation
+from ndgrad._rules.scipy_interpolate import (
+    _interpolant_evaluation,
+    _splev,
+    _splint,
+    _splrep_coefficients,
+)
 
 from ._case import Case, R, U
 
@@ -36,6 +41,20 @@ _CALLS = [
 ]
 
 
+# FITPACK: an interpolating cubic on 7 points, evaluated away from its knots, inside and out.
+_XS = np.linspace(0.0, 1.0, 7)
+_TCK = si.splrep(_XS, np.sin(3 * _XS), s=0)
+_PTS_1D = np.array([-0.2, 0.1, 0.45, 0.8, 1.15])
+
+
+def _splev_call(x, c, **kwargs):
+    return si.splev(x, (_TCK[0], c, 3), **kwargs)
+
+
+def _splint_call(a, b, c):
+    return si.splint(a, b, (_TCK[0], c, 3))
+
+
 def _call(y, p, which):
     return _CALLS[which](y, p)
 
@@ -45,6 +64,23 @@ CASES = {
         [((R(6), _XN), {"which": i}) for i in range(len(_CALLS) - 2)]
         + [((R(8), _XN), {"which": len(_CALLS) - 2}), ((R(6), _XN), {"which": len(_CALLS) - 1})],
         call=_call,
+    ),
+    _splev: Case(
+        [((_PTS_1D, _TCK[1]), {"der": d, "ext": e}) for d in (0, 1, 3) for e in (0, 1, 3)]
+        + [((U(2, 2) / 2 + 0.5, _TCK[1]), {"der": 2})],
+        call=_splev_call,
+    ),
+    _splint: Case(
+        [((np.array(a), np.array(b), _TCK[1]), {}) for a, b in ((0.1, 0.8), (-0.3, 1.3))],
+        call=_splint_call,
+    ),
+    _splrep_coefficients: Case(
+        [
+            ((R(7),), {}),
+            ((R(7),), {"t": [0.3, 0.6], "k": 2}),
+            ((R(7),), {"w": np.linspace(1.0, 2.0, 7), "s": 0}),
+        ],
+        call=lambda y, **kw: si.splrep(_XS, y, **kw)[1],
     ),
     si.griddata: Case([((R(8),), {}), ((R(8, 2),), {})], call=lambda v: si.griddata(_PTS, v, _XI)),
 }

@@ -103,8 +103,8 @@ def _phase_free_eigh(a, b=None, **kw):
     return w, np.abs(v) ** 2
 
 
-def _phase_free_eig(a, **kw):
-    out = sl.eig(a, **kw)
+def _phase_free_eig(a, b=None, **kw):
+    out = sl.eig(a, b, **kw)
     if kw.get("right") is False:
         return out
     return out[0], np.abs(out[1]) ** 2
@@ -133,8 +133,16 @@ CASES.update(
             call=_phase_free_eigh,
         ),
         sl.eig: Case(
-            calls((R(3, 3),), (M(3, 3),), (CM(2, 2),), right=[True, False]),
+            calls((R(3, 3),), (M(3, 3),), (CM(2, 2),), right=[True, False])
+            + calls((R(3, 3), _pd(3, 3)), (CM(2, 2), M(2, 2)), right=[True, False]),
             call=_phase_free_eig,
+        ),
+        # generic subspaces (no zero angle: dim A + dim B <= n), in either order of sizes
+        sl.subspace_angles: Case(
+            calls((TALL(5, 2), TALL(5, 3)), (TALL(5, 3), TALL(5, 2)), (TALL(4, 2), TALL(4, 2)))
+            + calls(
+                (C(4, 2), C(4, 1)),
+            ),
         ),
         sl.svd: Case(
             calls((TALL(3, 2),), (TALL(2, 3),), (C(3, 2),), full_matrices=[False])
@@ -148,7 +156,9 @@ CASES.update(
         ),
         sl.lu: Case(
             calls((R(3, 3),), (CM(2, 2),), (R(2, 3, 3),), permute_l=[False, True])
-            + calls((R(3, 3),), p_indices=[True]),
+            + calls((R(3, 3),), p_indices=[True])
+            + calls((R(2, 4),), (R(4, 2),), (C(3, 2),), (R(2, 2, 3),), permute_l=[False, True])
+            + calls((R(4, 3),), (R(3, 4),), p_indices=[True]),
             call=lambda a, **kw: sl.lu(a, **kw)[-2:],
         ),
     }

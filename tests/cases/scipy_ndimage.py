@@ -22,6 +22,20 @@ def _coordinates(*shape):
     return np.where(np.abs(c - np.round(c)) < 0.1, c + 0.25, c)
 
 
+# Orders 2 to 5: the modes with an exact prefilter adjoint, and the others on coefficients.
+_SPLINE_MODES = ["mirror", "constant", "grid-constant", "grid-wrap"]
+
+
+def _off_knots(c):
+    """Coordinates kept off integers and half-integers (the knots of odd and even orders)."""
+    return np.where(np.abs(2 * c - np.round(2 * c)) < 0.2, c + 0.13, c)
+
+
+def _shear(index, amount):
+    """A mapping for geometric_transform: output (i, j) reads the input at (i + a j, j - 0.4)."""
+    return (index[0] + amount * index[1], index[1] - 0.4)
+
+
 CASES = {
     ndi.correlate1d: Case(
         calls((R(3, 4), R(3)), mode=_MODES, origin=[-1])
@@ -65,14 +79,25 @@ CASES = {
     ndi.map_coordinates: Case(
         calls((R(4, 5), _coordinates(3)), order=[1], mode=_IMODES, cval=[0.4])
         + calls((R(4, 5), _coordinates(2)), order=[0])
+        + calls((R(3, 4), _off_knots(_coordinates(2))), order=[3], mode=_SPLINE_MODES[1:3])
+        + calls((R(3, 4), _off_knots(_coordinates(2))), order=[2, 5], mode=["mirror"])
+        + calls((R(3, 4), _off_knots(_coordinates(2))), mode=["nearest"], prefilter=[False])
     ),
     ndi.shift: Case(
         calls((R(4, 5), np.array([0.3, -1.6])), (R(6), np.array(0.7)), order=[1], mode=_IMODES)
+        + calls((R(6), np.array(0.7)), order=[3], mode=["grid-constant", "grid-wrap"])
     ),
     ndi.zoom: Case(
         calls(_X, zoom=[(1.5, 0.7)], order=[0, 1], mode=["nearest", "mirror"])
         + calls(_X, zoom=[1.3], order=[1], mode=["grid-wrap"], grid_mode=[True])
+        + calls((R(3, 4),), zoom=[1.4], order=[3], mode=["constant", "grid-constant"])
     ),
+    ndi.spline_filter1d: Case(
+        calls((R(5, 3),), order=[2, 3, 4, 5], axis=[0], mode=_SPLINE_MODES[::3])
+        + calls((R(4),), order=[3], mode=["constant", "grid-constant"])
+        + calls((R(4),), order=[1])
+    ),
+    ndi.spline_filter: Case(calls((R(3, 4),), order=[3, 5], mode=_SPLINE_MODES)),
     ndi.affine_transform: Case(
         calls(
             _X,
@@ -81,6 +106,7 @@ CASES = {
             order=[1],
             mode=["reflect", "constant"],
         )
+        + calls(_X, matrix=[[[0.9, 0.2], [-0.3, 1.1]]], offset=[0.3], order=[3], mode=["mirror"])
         + calls(
             _X, matrix=[[[0.9, 0.2, 0.5], [-0.3, 1.1, 0.1]]], output_shape=[(3, 6)], order=[0, 1]
         )
@@ -88,6 +114,12 @@ CASES = {
     ndi.rotate: Case(
         calls(_X, angle=[17.0], order=[1], mode=["nearest", "grid-constant"])
         + calls((R(3, 4, 2),), angle=[30.0], axes=[(0, 2)], reshape=[False], order=[1])
+        + calls((R(3, 4),), angle=[25.0], order=[2, 5])
+    ),
+    ndi.geometric_transform.__wrapped__: Case(
+        calls(_X, order=[1], mode=["mirror", "constant"])
+        + calls(_X, order=[3], mode=["grid-wrap"], output_shape=[(3, 6)]),
+        call=lambda x, **kw: ndi.geometric_transform(x, _shear, extra_arguments=(0.3,), **kw),
     ),
     ndi.percentile_filter: Case(calls(_X, percentile=[70], size=[(2, 3)], mode=["wrap"])),
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.signal as ss
 
-from ._case import C, Case, R, calls
+from ._case import C, Case, P, R, calls
 
 _PAIRS = [(R(6), R(3)), (R(6), R(4)), (R(3), R(5)), (R(4, 5), R(2, 3)), (C(5), C(3)), (R(5), C(2))]
 _PAIRS_2D = [(R(5, 6), R(3, 4)), (R(4, 4), R(2, 2)), (C(4, 3), C(2, 2))]
@@ -37,11 +37,23 @@ def _correlate2d(in1, in2, fillvalue=0, **kwargs):
     return ss.correlate2d(in1, in2, fillvalue=fillvalue, **kwargs)
 
 
+def _stft(x, window, **kwargs):
+    """stft's segment FFT (the rule, in ``x`` and the window) through SciPy's own stft."""
+    return ss.stft(x, window=window, nperseg=len(window), **kwargs)[2]
+
+
 def _lfilter_zi(b, a, x, zi, axis=-1):
     return ss.lfilter(b, a, x, axis=axis, zi=zi)  # (y, zf): both outputs are checked
 
 
 CASES = {
+    ss._spectral_py._fft_helper.__wrapped__: Case(
+        calls((R(9), P(4)), (R(2, 7), P(4)))
+        + calls((C(7), P(4)), return_onesided=[False], scaling=["psd"])
+        + calls((R(8), P(5)), noverlap=[3], nfft=[7], detrend=["linear"], boundary=["even"])
+        + calls((R(7, 2), P(4)), axis=[0], detrend=["constant"], boundary=[None], padded=[False]),
+        call=_stft,
+    ),
     ss.convolve: Case(calls(*_PAIRS, mode=_MODES) + calls((R(5), R(3)), method=["direct", "fft"])),
     ss.correlate: Case(calls(*_PAIRS, mode=_MODES) + calls((R(5), R(4)), method=["fft"])),
     ss.fftconvolve: Case(calls(*_PAIRS, mode=_MODES)),
