@@ -1,9 +1,11 @@
+import importlib
 import os
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from ndgrad._registry import NO_GRADIENT, TRACED_THROUGH, UNSUPPORTED, VJP_RULES
+from ndgrad._rules._lazy import pending_modules
 
 settings.register_profile("dev", max_examples=20, deadline=None)
 settings.register_profile(
@@ -19,7 +21,15 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.ge
 
 @pytest.fixture
 def restore_tables():
-    """Undo registrations made by a test: the rule tables are global."""
+    """Undo registrations made by a test: the rule tables are global.
+
+    A registration that waits for a module's import (``ndgrad._rules._lazy``) runs once, when
+    the module is first imported: if that happened during the test, undoing it would leave the
+    module without its rules for the rest of the session. So the pending modules are imported
+    before the tables are saved.
+    """
+    for name in pending_modules():
+        importlib.import_module(name)
     tables = (VJP_RULES, UNSUPPORTED, TRACED_THROUGH, NO_GRADIENT)
     saved = [table.copy() for table in tables]
     yield

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["after_import"]
+__all__ = ["after_import", "pending_modules"]
 
 _pending: dict[str, list[Callable[[Any], None]]] = {}
 
@@ -28,6 +28,11 @@ def after_import(module_name: str, callback: Callable[[Any], None]) -> None:
     _pending.setdefault(module_name, []).append(callback)
     if not any(isinstance(f, _RegisterAfterImport) for f in sys.meta_path):
         sys.meta_path.insert(0, _RegisterAfterImport())
+
+
+def pending_modules() -> list[str]:
+    """The modules whose registrations still wait for their import."""
+    return list(_pending)
 
 
 class _RegisterAfterImport(importlib.abc.MetaPathFinder):
