@@ -280,3 +280,21 @@ def test_gaussian_process_hyperparameters_fit_with_minimize_jac_true():
     res = minimize(nd.value_and_grad(_gp_nll), start, args=(x, y), jac=True, method="BFGS")
     assert res.success and res.fun < _gp_nll(start, x, y)
     np.testing.assert_allclose(nd.grad(_gp_nll)(res.x, x, y), 0, atol=1e-4)
+
+
+def test_fractional_matrix_power_differentiates_in_the_exponent():
+    """The exponent had no rule (a silent zero); d(A^t)/dt = A^t log(A), checked against FD."""
+    rng = np.random.default_rng(3)
+    m = rng.standard_normal((3, 3))
+    a = m @ m.T + 3 * np.eye(3)
+    w = rng.standard_normal((3, 3))
+
+    def f(t):
+        return np.sum(sl.fractional_matrix_power(a, t) * w)
+
+    for t in (0.7, -1.3, 2.0):
+        h = 1e-6
+        fd = (f(t + h) - f(t - h)) / (2 * h)
+        np.testing.assert_allclose(nd.grad(f)(t), fd, rtol=1e-6)
+        fd2 = (nd.grad(f)(t + h) - nd.grad(f)(t - h)) / (2 * h)
+        np.testing.assert_allclose(nd.grad(nd.grad(f))(t), fd2, rtol=1e-5)

@@ -694,7 +694,12 @@ def _fractional_matrix_power_vjp(g, ans, A, t):
     return _frechet_adjoint(lambda m: _sl().fractional_matrix_power(m, t), A, g)
 
 
-_rule("fractional_matrix_power", _fractional_matrix_power_vjp, None)
+def _fractional_matrix_power_vjp_t(g, ans, A, t):
+    """d(A^t)/dt = A^t log(A) (they commute); t is real, so the real part of <g, A^t log A>."""
+    return np.real(np.sum(np.conj(g) * (ans @ _sl().logm(A))))
+
+
+_rule("fractional_matrix_power", _fractional_matrix_power_vjp, _fractional_matrix_power_vjp_t)
 
 
 def _sqrtm_vjp(g, ans, A, disp=None, blocksize=None):
