@@ -104,6 +104,55 @@ def test_fixed_quad_and_sampled_rules_are_traced():
     check_grad(lambda y: si.romb(y, dx=x[1] - x[0]), np.exp(-x))
 
 
+def test_fixed_quad_in_its_limits_and_simpson_in_its_sample_points():
+    check_grad(lambda a, b: si.fixed_quad(np.sin, a, b, n=6)[0], np.array(0.2), np.array(1.4))
+    y = np.exp(-np.linspace(0, 1, 9))
+    check_grad(lambda x: si.simpson(y, x=x), np.linspace(0, 1, 9) ** 1.5)
+
+
+# --- dblquad, tplquad, nquad: nested quad, so the Leibniz rule at each level --------------------
+
+
+def test_dblquad_parameters_and_limits_closed_form():
+    def integral(k, b, c):  # ∫_0^b ∫_0^{cx} k x y dy dx = k c² b⁴ / 8
+        return si.dblquad(lambda y, x: k * x * y, 0, b, 0, lambda x: c * x)[0]
+
+    gk, gb, gc = nd.grad(integral, argnums=(0, 1, 2))(0.7, 1.3, 0.9)
+    assert gk == pytest.approx(0.9**2 * 1.3**4 / 8, rel=1e-10)
+    assert gb == pytest.approx(0.7 * 0.9**2 * 1.3**3 / 2, rel=1e-10)
+    assert gc == pytest.approx(0.7 * 0.9 * 1.3**4 / 4, rel=1e-10)
+
+
+def test_dblquad_infinite_gaussian_closed_form():
+    def integral(s):  # π / s
+        return si.dblquad(lambda y, x: np.exp(-s * (x**2 + y**2)), -np.inf, np.inf, -np.inf, np.inf)
+
+    assert nd.grad(lambda s: integral(s)[0])(1.7) == pytest.approx(-np.pi / 1.7**2, rel=1e-7)
+
+
+def test_tplquad_closure_and_callable_limits_match_fd():
+    def integral(th):
+        return si.tplquad(
+            lambda z, y, x: np.exp(-th[0] * x * y * z) + z**2,
+            0, 1, 0, lambda x: th[1] * x, 0, lambda x, y: x + th[2] * y,
+        )[0]  # fmt: skip
+
+    th = np.array([0.7, 1.3, 0.9])
+    np.testing.assert_allclose(nd.grad(integral)(th), _fd(integral, th, h=1e-5), rtol=1e-7)
+
+
+@pytest.mark.parametrize("full_output", [False, True])
+def test_nquad_args_and_ranges_depending_on_parameters_match_fd(full_output):
+    def integral(th):
+        ranges = [lambda y, a: [0, th[2] + y], [0, th[1]]]
+        return si.nquad(
+            lambda x, y, a: np.sin(a * x * y), ranges, args=(th[0],), full_output=full_output
+        )[0]
+
+    th = np.array([0.7, 1.3, 0.9])
+    np.testing.assert_allclose(nd.grad(integral)(th), _fd(integral, th, h=1e-5), rtol=1e-7)
+
+
 # --- solve_ivp ----------------------------------------------------------------------------------
 
 _TOL = {"rtol": 1e-10, "atol": 1e-12}

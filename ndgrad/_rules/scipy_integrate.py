@@ -13,6 +13,10 @@ The value is SciPy's own; ``abserr`` is a constant. ``weight=`` and ``complex_fu
 and infinite limits (``quad_vec``) raise when a gradient is needed; so does a failed
 integration (a ``message`` in ``quad``'s output, ``success`` false in ``quad_vec``'s).
 ``fixed_quad``, ``romb``, ``simpson``, ``trapezoid`` are NumPy code and are traced.
+``dblquad``, ``tplquad`` and ``nquad`` are traced too: SciPy's Python calls its module's ``quad``
+once per nesting level, which is this rule, so each level applies the Leibniz rule to its own
+limits (callable limits that depend on the parameters included) and the outer level integrates
+the inner level's derivative.
 
 ODEs (``solve_ivp``): the adjoint method. For outputs ``y(t_j)`` with cotangents ``g_j``, the
 adjoint ``a(t)`` solves ``da/dt = -(∂f/∂y)^T a`` backward from the last output time to ``t0``,
