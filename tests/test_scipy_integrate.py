@@ -243,16 +243,7 @@ def test_solve_ivp_tape_api_and_dense_output_kept():
     assert plain.sol is None and type(plain.y) is np.ndarray
 
 
-def test_solve_ivp_events_and_second_derivatives_raise():
-    def hit(t, y):
-        return y[0] - 0.5
-
-    def with_events(k):
-        return si.solve_ivp(lambda t, y: -k * y, (0.0, 2.0), np.ones(1), events=hit).y[0, -1]
-
-    with pytest.raises(NotDifferentiableError, match="events"):
-        nd.grad(with_events)(0.7)
-
+def test_solve_ivp_second_derivatives_raise():
     def y_end(k):
         return si.solve_ivp(lambda t, y: -k * y, (0.0, 1.0), np.ones(1)).y[0, -1]
 
@@ -260,15 +251,97 @@ def test_solve_ivp_events_and_second_derivatives_raise():
         nd.hessian(y_end)(0.7)
 
 
-def test_solve_ivp_y0_and_t_eval_as_lists_of_grad_arrays():
-    def y(a, b, t1):
-        sol = si.solve_ivp(lambda t, y: -0.5 * y, (0.0, t1), [a, b], t_eval=[0.5, t1], **_TOL)
-        return sol.y[:, -1]
+# --- solve_ivp: events, by the implicit function theorem ---------------------------------------
 
-    ja, jb, jt = nd.jacobian(y, argnums=(0, 1, 2))(1.0, 2.0, 2.0)
-    np.testing.assert_allclose(ja, [np.exp(-1.0), 0.0], rtol=1e-8, atol=1e-14)
-    np.testing.assert_allclose(jb, [0.0, np.exp(-1.0)], rtol=1e-8, atol=1e-14)
-    np.testing.assert_allclose(jt, [-0.5 * np.exp(-1.0), -np.exp(-1.0)], rtol=1e-8)
+
+def test_solve_ivp_event_time_closed_form_in_rhs_event_and_y0():
+    def t_hit(k, c, y0):  # y0 e^{-k t} = c  ⇒  t* = log(y0 / c) / k
+        hit = lambda t, y: y[0] - c
+        sol = si.solve_ivp(lambda t, y: -k * y, (0.0, 5.0), np.stack([y0]), events=hit, **_TOL)
+        return sol.t_events[0][0]
+
+    gk, gc, gy0 = nd.grad(t_hit, argnums=(0, 1, 2))(0.7, 0.4, 1.5)
+    assert gk == pytest.approx(-np.log(1.5 / 0.4) / 0.7**2, rel=1e-8)
+    assert gc == pytest.approx(-1 / (0.4 * 0.7), rel=1e-8)
+    assert gy0 == pytest.approx(1 / (1.5 * 0.7), rel=1e-8)
+
+
+def _falling(gravity, v0, **kwargs):
+    def ground(t, y, gravity):
+        return y[0]
+
+    ground.terminal, ground.direction = True, -1
+    return si.solve_ivp(
+        lambda t, y, gravity: np.stack([y[1], -gravity + 0 * y[0]]),
+        (0.0, 10.0),
+        np.stack([np.ones(()), v0]),
+        events=[ground, lambda t, y, gravity: y[1]],  # the ground, and the top of the flight
+        args=(gravity,),
+        **kwargs,
+        **_TOL,
+    )
+
+
+def test_solve_ivp_terminal_event_ends_the_solve_closed_form():
+    def landing(th):
+        sol = _falling(th[0], th[1])
+        return np.concatenate([sol.t_events[0], sol.y[:, -1], sol.t[-1:], sol.y_events[1][0]])
+
+    th = np.array([9.81, 3.0])
+    jac = nd.jacobian(landing)(th)
+    np.testing.assert_allclose(jac, _fd(landing, th), rtol=1e-6, atol=1e-8)
+    g, v = th
+    t_land = (v + np.sqrt(v**2 + 2 * g)) / g  # 1 + v t - g t²/2 = 0
+    dt_dv = (1 + v / np.sqrt(v**2 + 2 * g)) / g
+    assert landing(th)[0] == pytest.approx(t_land, rel=1e-9)
+    assert jac[0, 1] == pytest.approx(dt_dv, rel=1e-8)
+    assert jac[2, 1] == pytest.approx(-g * dt_dv + 1, rel=1e-8)  # d/dv of v - g t*
+    assert jac[3, 1] == pytest.approx(dt_dv, rel=1e-8)  # sol.t[-1] is t*
+    assert jac[1, 1] == pytest.approx(0.0, abs=1e-8)  # y[0] = 0 at the ground, always
+
+
+def test_solve_ivp_events_plain_call_unchanged():
+    sol = _falling(9.81, np.array(3.0))
+    assert type(sol.t_events[0]) is np.ndarray and type(sol.y) is np.ndarray and sol.status == 1
+
+
+def test_solve_ivp_terminal_event_with_t_eval_matches_fd():
+    def outputs(th):
+        sol = _falling(th[0], th[1], t_eval=[0.1, 0.5, 0.7])
+        return np.concatenate([sol.t_events[0], sol.t_events[1], sol.y.ravel()])
+
+    th = np.array([9.81, 3.0])
+    np.testing.assert_allclose(nd.jacobian(outputs)(th), _fd(outputs, th), rtol=1e-6, atol=1e-8)
+
+
+def test_solve_ivp_repeated_events_lotka_volterra_match_fd():
+    def crossings(theta):
+        def rhs(t, y):
+            return np.stack(
+                [theta[0] * y[0] - theta[1] * y[0] * y[1], -y[1] + theta[2] * y[0] * y[1]]
+            )
+
+        prey_at = lambda t, y: y[0] - theta[3]
+        sol = si.solve_ivp(
+            rhs, (0.0, 12.0), np.array([2.0, 1.0]), events=prey_at, rtol=1e-10, atol=1e-10
+        )
+        return np.concatenate([sol.t_events[0], sol.y_events[0][:, 1]])
+
+    theta = np.array([1.0, 0.4, 0.3, 2.5])
+    got = nd.jacobian(crossings)(theta)
+    assert got.shape[0] >= 4  # several crossings
+    np.testing.assert_allclose(got, _fd(crossings, theta), rtol=1e-5, atol=1e-6)
+
+
+def test_solve_ivp_event_that_does_not_cross_raises():
+    def t_level(k):  # y stays at 1, so y - 1 is 0 all along: no crossing, no event time
+        sol = si.solve_ivp(
+            lambda t, y: 0 * k * y, (0.0, 2.0), np.ones(1), events=lambda t, y: y[0] - 1.0
+        )
+        return sol.t_events[0]
+
+    with pytest.raises(NotDifferentiableError, match="touches zero without crossing"):
+        nd.jacobian(t_level)(1.0)
 
 
 # --- odeint -------------------------------------------------------------------------------------
