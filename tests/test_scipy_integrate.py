@@ -380,3 +380,81 @@ def test_odeint_lotka_volterra_args_matches_fd():
     np.testing.assert_allclose(
         nd.jacobian(traj)(theta), _fd(traj, theta, 1e-5), rtol=1e-6, atol=1e-7
     )
+
+
+# --- forward sensitivities: nd.ode_gradient("forward") -----------------------------------------
+
+
+class _LotkaVolterra:
+    """A right-hand side as a bound method: its parameters are an attribute."""
+
+    def __init__(self, theta):
+        self.theta = theta
+
+    def rhs(self, t, y):
+        a, b, c, d = self.theta
+        return np.stack([a * y[0] - b * y[0] * y[1], -c * y[1] + d * y[0] * y[1]])
+
+
+def _trajectory(theta, y0):
+    sol = si.solve_ivp(
+        _LotkaVolterra(theta).rhs, (0.0, 4.0), y0, t_eval=[1.0, 4.0], rtol=1e-9, atol=1e-9
+    )
+    return sol.y
+
+
+def test_forward_sensitivities_agree_with_the_adjoint_and_fd():
+    theta, y0 = np.array([1.0, 0.4, 0.8, 0.3]), np.array([2.0, 1.0])
+    adjoint = nd.jacobian(_trajectory, argnums=(0, 1))(theta, y0)
+    with nd.ode_gradient("forward"):
+        forward = nd.jacobian(_trajectory, argnums=(0, 1))(theta, y0)
+    fds = [_fd(lambda th: _trajectory(th, y0), theta), _fd(lambda y: _trajectory(theta, y), y0)]
+    for a, f, numeric in zip(adjoint, forward, fds, strict=True):
+        np.testing.assert_allclose(f, numeric, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(f, a, rtol=1e-5, atol=1e-6)
+
+
+def test_forward_sensitivities_args_times_and_events_closed_form():
+    def outputs(k, c, y0, t0):  # y0 e^{-k (t - t0)}; the event at y = c
+        sol = si.solve_ivp(
+            lambda t, y, k: -k * y, (t0, 5.0), np.stack([y0]), events=lambda t, y, k: y[0] - c,
+            t_eval=[2.0], args=(k,), **_TOL,
+        )  # fmt: skip
+        return np.concatenate([sol.t_events[0], sol.y[0]])
+
+    with nd.ode_gradient("forward"):
+        jac = nd.jacobian(outputs, argnums=(0, 1, 2, 3))(0.7, 0.4, 1.5, 0.1)
+    expected = [
+        [-np.log(1.5 / 0.4) / 0.7**2, -1.9 * 1.5 * np.exp(-0.7 * 1.9)],
+        [-1 / (0.4 * 0.7), 0.0],
+        [1 / (1.5 * 0.7), np.exp(-0.7 * 1.9)],
+        [1.0, 0.7 * 1.5 * np.exp(-0.7 * 1.9)],
+    ]
+    np.testing.assert_allclose(
+        np.stack(jac, axis=-1), np.transpose(expected), rtol=1e-8, atol=1e-12
+    )
+
+
+def test_forward_sensitivities_through_odeint_match_fd():
+    def ys(th):
+        return si.odeint(lambda y, t: -th[0] * y, th[1:], [0.0, 1.0, 2.0], rtol=1e-10, atol=1e-12)
+
+    th = np.array([0.7, 1.0, 2.0])
+    with nd.ode_gradient("forward"):
+        np.testing.assert_allclose(nd.jacobian(ys)(th), _fd(ys, th), rtol=1e-6, atol=1e-7)
+
+
+_GLOBAL_RATE = GradArray(np.array(0.5), requires_grad=True)
+
+
+def test_forward_sensitivities_refuse_a_global_they_cannot_see_and_a_bad_method():
+    def y_end(k):
+        rhs = lambda t, y: -k * _GLOBAL_RATE * y
+        return si.solve_ivp(rhs, (0.0, 1.0), np.ones(1)).y[0, -1]
+
+    with nd.ode_gradient("forward"), pytest.raises(NotDifferentiableError, match="global"):
+        nd.grad(y_end)(1.0)
+    assert nd.grad(y_end)(1.0) == pytest.approx(-0.5 * np.exp(-0.5), rel=1e-3)  # the adjoint
+    with pytest.raises(ValueError, match="'adjoint' or 'forward'"):
+        with nd.ode_gradient("backward"):
+            pass

@@ -28,6 +28,7 @@ import functools
 import inspect
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -45,6 +46,8 @@ __all__ = [
     "const",
     "evaluate",
     "jacobian_at",
+    "ode_gradient",
+    "ode_gradient_method",
     "plain_tree",
     "record",
     "requires_grad",
@@ -53,6 +56,62 @@ __all__ = [
     "solver_scope",
     "tuple_args",
 ]
+
+
+_ODE_GRADIENT: ContextVar[str] = ContextVar("ode_gradient", default="adjoint")
+
+
+@contextmanager
+def ode_gradient(method: str) -> Iterator[None]:
+    """Choose how ``scipy.integrate.solve_ivp`` and ``odeint`` calls in a block differentiate.
+
+    SciPy's call stays unmodified, so the choice is a context around it (per thread and task,
+    like :func:`ndgrad.no_grad`), read when the solver is called.
+
+    Parameters
+    ----------
+    method : {"adjoint", "forward"}
+        ``"adjoint"`` (the default outside this context): one forward solve, and per backward
+        pass one adjoint solve backward in time of ``n`` equations, ``n`` the state size; the
+        cost does not grow with the number of parameters. ``"forward"``: forward sensitivities,
+        one solve of ``n (1 + P + n)`` equations alongside the forward solve, ``P`` the number
+        of parameter entries the right-hand side holds; each backward pass is then a sum, so it
+        is cheaper for few parameters, small states, or many backward passes (a Jacobian).
+
+    Raises
+    ------
+    ValueError
+        For another ``method``.
+
+    Notes
+    -----
+    With ``"forward"``, the parameters are the arrays that require grad which the right-hand
+    side holds in its closure, defaults or ``args=`` (a bound method's instance included); a
+    right-hand side that reads one from a global raises ``NotDifferentiableError``.
+
+    Examples
+    --------
+    >>> import numpy as np, ndgrad as nd
+    >>> from scipy.integrate import solve_ivp
+    >>> def y_end(k):
+    ...     return solve_ivp(lambda t, y: -k * y, (0, 1), [1.0], rtol=1e-10, atol=1e-12).y[0, -1]
+    >>> with nd.ode_gradient("forward"):
+    ...     g = nd.grad(y_end)(0.5)
+    >>> bool(np.isclose(g, -np.exp(-0.5), rtol=1e-7))
+    True
+    """
+    if method not in ("adjoint", "forward"):
+        raise ValueError(f"ode_gradient: method is 'adjoint' or 'forward', not {method!r}")
+    token = _ODE_GRADIENT.set(method)
+    try:
+        yield
+    finally:
+        _ODE_GRADIENT.reset(token)
+
+
+def ode_gradient_method() -> str:
+    """The method :func:`ode_gradient` chose here (``"adjoint"`` by default)."""
+    return _ODE_GRADIENT.get()
 
 
 def solver_error(name: str, why: str) -> NotDifferentiableError:

@@ -40,6 +40,16 @@ last column (without ``t_eval``) and the end time are then functions of ``θ`` a
 gets no gradient. An event that touches zero without crossing (the denominator is 0) raises.
 The event function is called with a GradArray ``t`` once per occurrence (for ``∂g/∂t``).
 
+What the adjoint stores until the backward pass: SciPy's dense interpolant of every forward
+step (``sol.sol``, a few vectors of size ``n`` per step) and, when the right-hand side closes
+over arrays that require grad, the graph of ``f`` at 5 Gauss nodes per step (the probes). No
+checkpointing yet: the interpolant is what the adjoint solve reads ``y(t)`` from.
+
+Forward sensitivities (``with nd.ode_gradient("forward")``, see ``_Forward``): ``S = ∂y/∂(θ,
+y0)`` solved alongside the ODE right after the forward solve; the node's inputs are then the
+arrays ``θ`` that ``fun`` holds (no probes), and the backward pass is ``Σ v^T S(t)``. It stores
+the augmented solve's interpolant, ``n (1 + P + n)`` values per step.
+
 ``odeint``: the same adjoint, in ``y0``, parameters and every value of ``t`` (``t[0]`` is the
 start time). odeint has no dense output, so when a gradient is needed the states between its
 output times come from SciPy's LSODA through ``solve_ivp`` (the same ODEPACK integrator, same
@@ -52,6 +62,7 @@ from __future__ import annotations
 import functools
 import itertools
 import sys
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -59,13 +70,14 @@ from typing import Any
 import numpy as np
 
 from ndgrad._array import GradArray
-from ndgrad._graph import enable_grad, no_grad
+from ndgrad._graph import LeafNode, _collect, enable_grad, no_grad
 from ndgrad._rules._scipy import wrap_scipy
 from ndgrad._rules._solve import (
     Params,
     Watch,
     const,
     evaluate,
+    ode_gradient_method,
     plain_tree,
     record,
     requires_grad,
@@ -281,7 +293,7 @@ class _Adjoint:
     ) -> dict[str, Any]:
         """Solve the adjoint backward, jumping by ``v`` at each ``(t, v)`` of ``jumps``.
 
-        Returns the probes' cotangents, ``a(t0)`` (that of ``y0``) and that of ``t0``.
+        Returns the probes' cotangents (``heads``), ``a(t0)`` (that of ``y0``) and that of ``t0``.
         """
         forward = 1.0 if self.t1 >= self.t0 else -1.0
         jumps = sorted(jumps, key=lambda j: forward * (j[0] - self.t0))
@@ -312,7 +324,7 @@ class _Adjoint:
             if np.any(inside):
                 adjoint_at_nodes[inside] = interp(nodes[inside]).T
         return {
-            "probes": weights[:, None] * adjoint_at_nodes,
+            "heads": [weights[:, None] * adjoint_at_nodes],
             "y0": a,
             "t0": -(a @ self.rhs(self.t0, self._y0)),
         }
@@ -337,6 +349,143 @@ def _partials(
         0.0 if ct is None else float(const(ct)),
         np.zeros(np.shape(y)) if cy is None else const(cy),
     )
+
+
+def _held_arrays(obj: Any, found: dict[int, GradArray], seen: set[int], depth: int = 0) -> None:
+    """Collect the GradArrays that require grad held by ``obj``: in containers, a function's
+    closure cells and defaults, a ``partial``'s arguments, a bound method's instance."""
+    if isinstance(obj, GradArray):
+        if obj._node is not None:
+            found.setdefault(id(obj), obj)
+        return
+    if id(obj) in seen or depth > 6 or isinstance(obj, (types.ModuleType, type, np.ndarray)):
+        return
+    seen.add(id(obj))
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        items: Any = obj
+    elif isinstance(obj, dict):
+        items = obj.values()
+    elif isinstance(obj, types.FunctionType):
+        cells = [c.cell_contents for c in obj.__closure__ or () if _has_contents(c)]
+        items = [*cells, *(obj.__defaults__ or ()), *(obj.__kwdefaults__ or {}).values()]
+    elif isinstance(obj, functools.partial):
+        items = [obj.func, *obj.args, *obj.keywords.values()]
+    elif isinstance(obj, types.MethodType):
+        items = [obj.__func__, obj.__self__]
+    else:
+        items = list(vars(obj).values()) if hasattr(obj, "__dict__") else []
+    for item in items:
+        _held_arrays(item, found, seen, depth + 1)
+
+
+def _has_contents(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 (an empty cell raises)
+    except ValueError:
+        return False
+    return True
+
+
+class _Forward:
+    """Forward sensitivities: ``S = ∂y/∂(θ, y0)`` solved alongside the ODE.
+
+    ``θ`` are the GradArrays that the right-hand side holds (closure, defaults, ``args=``),
+    found by :func:`_held_arrays` and checked to be all it depends on. ``S`` solves
+    ``dS/dt = (∂f/∂y) S + [∂f/∂θ, 0]`` from ``S(t0) = [0, I]``, with the forward solve's
+    ``method``, ``rtol`` and ``atol``, in one augmented solve of ``n (1 + P + n)`` equations
+    (``P`` parameter entries), each right-hand side costing ``n`` reverse passes of ``fun``.
+    The backward pass is then a sum of ``v^T S(t)`` over the cotangents: no backward solve.
+    """
+
+    def __init__(self, adjoint: _Adjoint, fun: Any, fargs: Any) -> None:
+        found: dict[int, GradArray] = {}
+        _held_arrays([fun, fargs], found, set())
+        self.params = list(found.values())
+        self.fun, self.fargs, self.adjoint = fun, fargs, adjoint
+        n = self.n = adjoint.ys.shape[0]
+        self._check_covered()
+        self.sizes = [p.size for p in self.params]
+        n_p = self.n_p = sum(self.sizes)
+        stops = np.concatenate([adjoint.times, adjoint.event_times])
+        ahead = (stops - adjoint.t0) * (1.0 if adjoint.t1 >= adjoint.t0 else -1.0)
+        t_last = stops[np.argmax(ahead)] if stops.size else adjoint.t1
+        s0 = np.zeros((n, n_p + n))
+        s0[:, n_p:] = np.eye(n)
+
+        def augmented(t: float, z: Any) -> np.ndarray:
+            f, jac = self.jacobians(t, z[:n])
+            ds = jac[:, n_p:] @ np.reshape(z[n:], (n, n_p + n))
+            ds[:, :n_p] += jac[:, :n_p]
+            return np.concatenate([f, np.ravel(ds)])
+
+        with solver_scope(), np.errstate(all="ignore"):
+            sol = adjoint.original(
+                augmented,
+                (adjoint.t0, t_last),
+                np.concatenate([adjoint._y0, np.ravel(s0)]),
+                method=adjoint.method,
+                dense_output=True,
+                **adjoint.options,
+            )
+        if not sol.success:
+            raise _failed("solve_ivp", f"the forward sensitivity equations: {sol.message}")
+        self.sol = sol.sol
+
+    def _check_covered(self) -> None:
+        """Raise if ``fun`` depends on an array that requires grad it does not hold."""
+        out = _as_array(evaluate(self.fun, self.adjoint.t0, self.adjoint._y0, *self.fargs))
+        if not requires_grad(out):
+            return
+        targets = {p._node for p in self.params}
+        reached = _collect([out._node], targets)
+        if any(isinstance(node, LeafNode) and node not in targets for node in reached):
+            raise solver_error(
+                "scipy.integrate.solve_ivp",
+                "forward sensitivities need every array that requires grad the right-hand side "
+                "uses in its closure, defaults or args=; it reads one from elsewhere (a global, "
+                "a module attribute). Pass it through args= or a closure, or use the adjoint "
+                "(the default, outside nd.ode_gradient('forward')).",
+            )
+
+    def jacobians(self, t: float, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``f(t, y)`` and ``[∂f/∂θ, ∂f/∂y]`` as plain arrays: ``n`` reverse passes."""
+        with enable_grad(), tracing():
+            y_leaf = GradArray(np.array(y, dtype=float), requires_grad=True)
+            out = self.fun(t, y_leaf, *self.fargs)
+        n = self.n
+        jac = np.zeros((n, self.n_p + n))
+        if requires_grad(out):
+            for i in range(n):
+                unit = np.reshape(np.eye(n)[i], np.shape(out))
+                cots = _pull([out], [unit], [*self.params, y_leaf], create=False)
+                jac[i] = np.concatenate(
+                    [np.zeros(np.size(x)) if c is None else np.ravel(const(c)) for c, x in
+                     zip(cots, [*self.params, y_leaf], strict=True)]
+                )  # fmt: skip
+        return np.ravel(const(out)), jac
+
+    def backward(self, jumps: list[tuple[float, np.ndarray]]) -> dict[str, Any]:
+        """The parameters' (``heads``), ``y0``'s and ``t0``'s cotangents: ``Σ v^T S(t)``."""
+        cot = np.zeros(self.n_p + self.n)
+        for t, v in jumps:
+            cot += v @ np.reshape(self.sol(t)[self.n :], (self.n, self.n_p + self.n))
+        ends = np.cumsum([0, *self.sizes])
+        a0 = cot[self.n_p :]
+        return {
+            "heads": [cot[lo:hi] for lo, hi in itertools.pairwise(ends)],
+            "y0": a0,
+            "t0": -(a0 @ self.adjoint.rhs(self.adjoint.t0, self.adjoint._y0)),
+        }
+
+
+def _gradient_method(adjoint: _Adjoint, closure: bool, fun: Any, fargs: Any) -> Any:
+    """The node's first inputs (``heads``) and the backward map from the adjoint's jumps, by the
+    method :func:`ndgrad.ode_gradient` chose: the adjoint (probes) or forward sensitivities."""
+    if ode_gradient_method() == "forward":
+        forward = _Forward(adjoint, fun, fargs)
+        return forward.params, forward.backward
+    nodes, weights, probes = _quadrature_probes(adjoint, closure, fun, fargs)
+    return [probes], lambda jumps: adjoint.backward(jumps, nodes, weights)
 
 
 def _as_array(x: Any) -> Any:
@@ -445,7 +594,7 @@ def _solve_ivp(func: Any, p: Params) -> Any:
     event_times = np.concatenate([np.ravel(te) for te in sol.t_events]) if events else []
     adjoint = _Adjoint(func, p, sol, fun, fargs, event_times)
     adjoint._y0 = const(p["y0"])
-    nodes, weights, probes = _quadrature_probes(adjoint, closure, fun, fargs)
+    heads, pull_back = _gradient_method(adjoint, closure, fun, fargs)
     occurrences = _Events(events, sol, adjoint, fargs)
     event_probes = occurrences.probes(fargs) if event_closure else None
     t0_in, t1_in = t_span[0], t_span[1]
@@ -466,9 +615,9 @@ def _solve_ivp(func: Any, p: Params) -> Any:
             g_te[terminal] += dt_out[-1]
         jumps, event_cots = occurrences.backward(g_te, g_ye)
         with solver_scope():  # one scope for the many reverse passes of the adjoint solve
-            c = adjoint.backward(adjoint.output_jumps(g_y) + jumps, nodes, weights)
+            c = pull_back(adjoint.output_jumps(g_y) + jumps)
         return [
-            c["probes"],
+            *c["heads"],
             c["y0"],
             c["t0"],
             dt_out[-1] if last_is_t1 and terminal is None else None,
@@ -476,7 +625,7 @@ def _solve_ivp(func: Any, p: Params) -> Any:
             event_cots,
         ]
 
-    inputs = [probes, y0, t0_in, t1_in, t_eval, event_probes]
+    inputs = [*heads, y0, t0_in, t1_in, t_eval, event_probes]
     name = "scipy.integrate.solve_ivp"
     if not events:
         sol.y = record(name, sol.y, inputs, backward)
@@ -549,16 +698,16 @@ def _odeint(func: Any, p: Params) -> Any:
     params = {"method": "LSODA", "t_span": (times[0], times[-1]), **tol}
     adjoint = _Adjoint(solve_ivp, params, dense, rhs, fargs)
     adjoint._y0 = const(ys[0])
-    nodes, weights, probes = _quadrature_probes(adjoint, closure, rhs, fargs)
+    heads, pull_back = _gradient_method(adjoint, closure, rhs, fargs)
 
     def backward(g: Any) -> list[Any]:
         with solver_scope():
-            c = adjoint.backward(adjoint.output_jumps(np.transpose(g)), nodes, weights)
+            c = pull_back(adjoint.output_jumps(np.transpose(g)))
         dt = adjoint.output_times(np.transpose(g))
         dt[0] = dt[0] + c["t0"]
-        return [c["probes"], c["y0"], dt]
+        return [*c["heads"], c["y0"], dt]
 
-    out = record("scipy.integrate.odeint", ys, [probes, y0, t], backward)
+    out = record("scipy.integrate.odeint", ys, [*heads, y0, t], backward)
     return (out, info) if full else out
 
 
