@@ -110,6 +110,38 @@ def test_fixed_quad_in_its_limits_and_simpson_in_its_sample_points():
     check_grad(lambda x: si.simpson(y, x=x), np.linspace(0, 1, 9) ** 1.5)
 
 
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [(0.2, 1.5), (1.5, 0.2), (0.2, np.inf), (np.inf, 0.2), (-np.inf, 0.2), (-np.inf, np.inf)],
+)
+def test_quad_hessian_in_parameters_and_limits_matches_fd_of_the_gradient(a, b):
+    def integral(th):
+        lo = th[2] if np.isfinite(a) else a
+        hi = th[3] if np.isfinite(b) else b
+        return si.quad(
+            lambda x, s: np.exp(-((x - th[1]) ** 2) / (2 * s**2)) * (1 + x**2 * th[1]),
+            lo,
+            hi,
+            args=(th[0],),
+            epsabs=1e-13,
+            epsrel=1e-13,
+        )[0]
+
+    th = np.array([1.3, 0.4, a if np.isfinite(a) else 0.0, b if np.isfinite(b) else 0.0])
+    np.testing.assert_allclose(
+        nd.hessian(integral)(th), _fd(nd.grad(integral), th, h=1e-5), rtol=1e-6, atol=1e-9
+    )
+
+
+def test_dblquad_second_derivative_matches_closed_form():
+    def integral(k, b):  # ∫_0^b ∫_0^x k² x y dy dx = k² b⁴ / 8
+        return si.dblquad(lambda y, x: k**2 * x * y, 0, b, 0, lambda x: x)[0]
+
+    hess = nd.hessian(integral, argnums=(0, 1))(0.7, 1.3)
+    expected = [[1.3**4 / 4, 0.7 * 1.3**3], [0.7 * 1.3**3, 3 * 0.7**2 * 1.3**2 / 2]]
+    np.testing.assert_allclose(np.array(hess, dtype=float), expected, rtol=1e-9)
+
+
 # --- dblquad, tplquad, nquad: nested quad, so the Leibniz rule at each level --------------------
 
 
@@ -243,7 +275,7 @@ def test_solve_ivp_tape_api_and_dense_output_kept():
     assert plain.sol is None and type(plain.y) is np.ndarray
 
 
-def test_solve_ivp_second_derivatives_raise():
+def test_solve_ivp_second_derivatives_raise_naming_the_solver():
     def y_end(k):
         return si.solve_ivp(lambda t, y: -k * y, (0.0, 1.0), np.ones(1)).y[0, -1]
 

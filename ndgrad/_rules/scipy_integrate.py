@@ -3,7 +3,11 @@
 The differentiated quantities ``θ`` reach the solver through ``args=`` or a closure over
 GradArrays (see ``_solve``): the solver runs on plain values, and its result is recorded as one
 node whose inputs are *probes* (the user's function evaluated with the graph at fixed points)
-and the limits, times and initial values passed as GradArrays. First derivatives only.
+and the limits, times and initial values passed as GradArrays. Second derivatives through
+``quad`` (so ``dblquad``, ``tplquad``, ``nquad``): the recorded backward pass differentiates the
+same quadrature rule with nodes that move with the limits. ``quad_vec``, ``solve_ivp`` and
+``odeint`` give first derivatives only (a second one raises ``NotDifferentiableError``: the
+adjoint's second order is not built).
 
 Quadrature (``quad``, ``quad_vec``): ``d/dθ ∫ f(x, θ) dx = ∫ ∂f/∂θ dx``, evaluated with a
 21-point Gauss-Legendre rule on each subinterval that SciPy's adaptive rule ended with (so at
@@ -62,7 +66,6 @@ from __future__ import annotations
 import functools
 import itertools
 import sys
-import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -70,17 +73,20 @@ from typing import Any
 import numpy as np
 
 from ndgrad._array import GradArray
-from ndgrad._graph import LeafNode, _collect, enable_grad, no_grad
+from ndgrad._graph import enable_grad, no_grad
 from ndgrad._rules._scipy import wrap_scipy
 from ndgrad._rules._solve import (
     Params,
     Watch,
     const,
+    depends_only_on,
     evaluate,
+    held_arrays,
     ode_gradient_method,
     plain_tree,
     record,
     requires_grad,
+    second_order_error,
     solver,
     solver_error,
     solver_scope,
@@ -163,15 +169,41 @@ def _quad(func: Any, p: Params) -> Any:
         probe = _probe_sum(integrand, nodes, weights)
     fa = const(evaluate(integrand, _scalar(a))) if requires_grad(a) else None
     fb = const(evaluate(integrand, _scalar(b))) if requires_grad(b) else None
+    # a limit the function also holds (nquad's ranges) is one input, not two: its cotangent
+    # would be counted twice
+    limit_nodes = {x._node for x in (a, b) if isinstance(x, GradArray)}
+    params = [x for x in held_arrays(f, fargs) if x._node not in limit_nodes]
+    covered = depends_only_on(probe, [*params, a, b])
 
     def backward(g: Any) -> list[Any]:
         return [
             sign * g,
             None if fa is None else -g * fa,
             None if fb is None else g * fb,
+            *(None for _ in params),
         ]
 
-    y = record("scipy.integrate.quad", res[0], [probe, a, b], backward)
+    def surrogate(a: Any, b: Any) -> Any:
+        """The same quadrature rule as a function of the limits (nodes move with them)."""
+        if np.isinf(lo) and np.isinf(hi):
+            return sign * probe
+        if np.isinf(lo) or np.isinf(hi):  # the nodes shift with the finite limit
+            finite = a if (sign > 0) == np.isinf(hi) else b
+            step = (1 - nodes) / nodes if np.isinf(hi) else -(1 - nodes) / nodes
+            return sign * _probe_sum(integrand, [finite + c for c in step], weights / nodes**2)
+        rel = (nodes - _scalar(a)) / (_scalar(b) - _scalar(a))  # x = a + (b - a) s
+        w = weights / (hi - lo)
+        return (b - a) * _probe_sum(integrand, [a + (b - a) * r for r in rel], w)
+
+    def backward_create(g: Any, ans: Any, args: Any) -> list[Any]:
+        if not covered:
+            raise second_order_error("scipy.integrate.quad")
+        limits = [x if requires_grad(x) else None for x in args[1:3]]
+        targets = [x for x in limits if x is not None]
+        cots = iter(_pull([surrogate(*args[1:3])], [g], [*targets, *params], create=True))
+        return [None, *(None if x is None else next(cots) for x in limits), *cots]
+
+    y = record("scipy.integrate.quad", res[0], [probe, a, b, *params], backward, backward_create)
     return (y, *res[1:]) if full else (y, res[1])
 
 
@@ -351,41 +383,6 @@ def _partials(
     )
 
 
-def _held_arrays(obj: Any, found: dict[int, GradArray], seen: set[int], depth: int = 0) -> None:
-    """Collect the GradArrays that require grad held by ``obj``: in containers, a function's
-    closure cells and defaults, a ``partial``'s arguments, a bound method's instance."""
-    if isinstance(obj, GradArray):
-        if obj._node is not None:
-            found.setdefault(id(obj), obj)
-        return
-    if id(obj) in seen or depth > 6 or isinstance(obj, (types.ModuleType, type, np.ndarray)):
-        return
-    seen.add(id(obj))
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        items: Any = obj
-    elif isinstance(obj, dict):
-        items = obj.values()
-    elif isinstance(obj, types.FunctionType):
-        cells = [c.cell_contents for c in obj.__closure__ or () if _has_contents(c)]
-        items = [*cells, *(obj.__defaults__ or ()), *(obj.__kwdefaults__ or {}).values()]
-    elif isinstance(obj, functools.partial):
-        items = [obj.func, *obj.args, *obj.keywords.values()]
-    elif isinstance(obj, types.MethodType):
-        items = [obj.__func__, obj.__self__]
-    else:
-        items = list(vars(obj).values()) if hasattr(obj, "__dict__") else []
-    for item in items:
-        _held_arrays(item, found, seen, depth + 1)
-
-
-def _has_contents(cell: Any) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018 (an empty cell raises)
-    except ValueError:
-        return False
-    return True
-
-
 class _Forward:
     """Forward sensitivities: ``S = ∂y/∂(θ, y0)`` solved alongside the ODE.
 
@@ -398,9 +395,7 @@ class _Forward:
     """
 
     def __init__(self, adjoint: _Adjoint, fun: Any, fargs: Any) -> None:
-        found: dict[int, GradArray] = {}
-        _held_arrays([fun, fargs], found, set())
-        self.params = list(found.values())
+        self.params = held_arrays(fun, fargs)
         self.fun, self.fargs, self.adjoint = fun, fargs, adjoint
         n = self.n = adjoint.ys.shape[0]
         self._check_covered()
@@ -434,11 +429,7 @@ class _Forward:
     def _check_covered(self) -> None:
         """Raise if ``fun`` depends on an array that requires grad it does not hold."""
         out = _as_array(evaluate(self.fun, self.adjoint.t0, self.adjoint._y0, *self.fargs))
-        if not requires_grad(out):
-            return
-        targets = {p._node for p in self.params}
-        reached = _collect([out._node], targets)
-        if any(isinstance(node, LeafNode) and node not in targets for node in reached):
+        if not depends_only_on(out, self.params):
             raise solver_error(
                 "scipy.integrate.solve_ivp",
                 "forward sensitivities need every array that requires grad the right-hand side "
