@@ -219,6 +219,20 @@ def test_hessian_through_nonlinear_minimize_and_minimize_scalar_match_fd_of_the_
     np.testing.assert_allclose(nd.hessian(outer)(th), _fd(nd.grad(outer), th, h=1e-4), rtol=1e-4)
 
 
+def test_hessian_through_least_squares_and_curve_fit_closed_form():
+    # linear least squares: x* = M y with M = (AᵀA)⁻¹Aᵀ, so ∇²_y ‖x*‖² = 2 MᵀM
+    A = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 3.5]])
+    M = np.linalg.pinv(A)
+
+    def fitted(y):
+        x = so.least_squares(lambda x: A @ x - y, np.zeros(2), xtol=1e-15, ftol=1e-15).x
+        p, _ = so.curve_fit(lambda t, c0, c1: c0 + c1 * t, A[:, 1], y, p0=[0.0, 0.0])
+        return np.sum(x**2) + np.sum(p**2)
+
+    y = np.array([0.3, 1.1, 2.2, 3.0])
+    np.testing.assert_allclose(nd.hessian(fitted)(y), 4 * M.T @ M, rtol=1e-7, atol=1e-10)
+
+
 _GLOBAL_SHIFT = GradArray(np.array(0.5), requires_grad=True)
 
 
