@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 import scipy.optimize as so
@@ -233,15 +235,28 @@ def test_hessian_through_least_squares_and_curve_fit_closed_form():
     np.testing.assert_allclose(nd.hessian(fitted)(y), 4 * M.T @ M, rtol=1e-7, atol=1e-10)
 
 
-_GLOBAL_SHIFT = GradArray(np.array(0.5), requires_grad=True)
+# a module attribute (``mod.x``) is where ndgrad does not look for the arrays a function holds
+_HIDDEN = types.ModuleType("hidden")
+_HIDDEN.value = GradArray(np.array(0.5), requires_grad=True)
 
 
-def test_second_derivative_refuses_a_function_reading_a_global_array():
+_UNIT = GradArray(np.array(1.0), requires_grad=True)  # a global the function names: found
+
+
+def test_second_derivative_finds_a_global_the_function_names():
     def root(a):
-        return so.brentq(lambda x: x**3 + x - a * _GLOBAL_SHIFT, -10, 10)
+        return so.brentq(lambda x: x**3 + x - a * _UNIT, -10, 10, xtol=1e-14)
+
+    x = so.brentq(lambda x: x**3 + x - 2.0, -10, 10, xtol=1e-15)
+    assert nd.grad(nd.grad(root))(2.0) == pytest.approx(-6 * x / (3 * x**2 + 1) ** 3, rel=1e-9)
+
+
+def test_second_derivative_refuses_a_function_reading_a_module_attribute():
+    def root(a):
+        return so.brentq(lambda x: x**3 + x - a * _HIDDEN.value, -10, 10)
 
     nd.grad(root)(2.0)  # the first derivative flows through the probe
-    with pytest.raises(NotDifferentiableError, match="global"):
+    with pytest.raises(NotDifferentiableError, match="module attribute"):
         nd.hessian(root)(2.0)
 
 

@@ -27,6 +27,7 @@ returning a derivative that misses the dependence of those constants on the para
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import types
@@ -162,7 +163,8 @@ def tuple_args(args: Any) -> tuple[Any, ...]:
 
 def held_arrays(*objs: Any) -> list[GradArray]:
     """The GradArrays that require grad which ``objs`` hold: in containers, a function's closure
-    cells and defaults, a ``partial``'s arguments, a bound method's instance (not globals).
+    cells, defaults and the globals it names, a ``partial``'s arguments, a bound method's
+    instance, an object's attributes (not a module's: ``mod.x`` is not found).
 
     What a function closes over is not an argument ndgrad sees; where a rule needs the
     parameters themselves (forward sensitivities, second derivatives), it finds them here and
@@ -188,7 +190,8 @@ def _collect_held(obj: Any, found: dict[int, GradArray], seen: set[int], depth: 
         items = obj.values()
     elif isinstance(obj, types.FunctionType):
         cells = [c.cell_contents for c in obj.__closure__ or () if _filled(c)]
-        items = [*cells, *(obj.__defaults__ or ()), *(obj.__kwdefaults__ or {}).values()]
+        names = [obj.__globals__[n] for n in obj.__code__.co_names if n in obj.__globals__]
+        items = [*cells, *(obj.__defaults__ or ()), *(obj.__kwdefaults__ or {}).values(), *names]
     elif isinstance(obj, functools.partial):
         items = [obj.func, *obj.args, *obj.keywords.values()]
     elif isinstance(obj, types.MethodType):
@@ -223,23 +226,32 @@ class Watch:
 
     The first calls run with grad on (inside the conversion scope, so that ``float(theta)``
     of a captured array that requires grad is an error, not a silent cut); once a result held
-    an array that requires grad, later calls run under ``no_grad``: only the values matter.
+    an array that requires grad, later calls run under ``no_grad``: only the values matter. A
+    function that holds no array that requires grad (:func:`held_arrays`: closure, defaults,
+    the globals it names) runs as plain NumPy after one clean call, which is most of what a
+    solver costs when there is nothing to differentiate.
     """
 
     def __init__(self, fun: Callable[..., Any]) -> None:
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.depends = False
+        self.plain = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.depends:
-            with no_grad():
+        if self.depends or self.plain:
+            if grad_enabled():
+                with no_grad():
+                    out = self.fun(*args, **kwargs)
+            else:  # inside solver_scope: grad is off already
                 out = self.fun(*args, **kwargs)
         else:
-            with tracing():
+            with enable_grad(), tracing():
                 out = self.fun(*args, **kwargs)
             if requires_grad(out):
                 self.depends = True
+            elif not held_arrays(self.fun):
+                self.plain = True
         return plain_tree(out)
 
 
@@ -249,13 +261,21 @@ def watched(fun: Any) -> Any:
 
 
 @contextmanager
-def solver_scope() -> Iterator[None]:
-    """Run SciPy's own code as plain NumPy, with the conversion scope ready for the user's.
+def solver_scope(traced: bool = True) -> Iterator[None]:
+    """Run SciPy's own code as plain NumPy, with grad off.
 
-    The scope's names stay installed (so that each :class:`Watch` call enters it at the cost
-    of a counter), but SciPy's internals run outside it: their buffers stay plain ndarrays.
+    SciPy's internals run outside the conversion scope and with grad off: their buffers stay
+    plain ndarrays, and SciPy's internal calls of its own wrapped classes (``RK45.step``) skip
+    the checks meant for the user's calls. The user's functions, wrapped in :class:`Watch` or
+    called by the rules, turn grad on again. ``traced`` keeps the scope's names installed, so
+    that the many reverse passes of an adjoint solve enter it at the cost of a counter; a
+    forward solve leaves them out, so that SciPy's and the user's plain calls stay C calls.
     """
-    with tracing(), hidden_errors_reraised():
+    with contextlib.ExitStack() as stack:
+        if traced:
+            stack.enter_context(tracing())
+        stack.enter_context(hidden_errors_reraised())
+        stack.enter_context(no_grad())
         token = scope_depth.set(0)
         try:
             yield
@@ -341,8 +361,9 @@ def second_order_error(name: str) -> NotDifferentiableError:
         name,
         "a second derivative through a solver differentiates the solver's function with respect "
         "to the arrays it holds, and this function reads an array that requires grad from "
-        "somewhere ndgrad does not look (a global or a module attribute; closures, defaults, "
-        "args= and bound methods' instances are found). Pass it through args= or a closure.",
+        "somewhere ndgrad does not look (a module attribute, such as mod.x; closures, defaults, "
+        "args=, the globals it names and objects' attributes are found). Pass it through args= "
+        "or a closure.",
     )
 
 
@@ -362,7 +383,7 @@ class Params(dict):  # type: ignore[type-arg]
 
     def call(self, func: Any) -> Any:
         """``func`` with every argument by keyword."""
-        with solver_scope():
+        with solver_scope(traced=False):
             return func(**self)
 
 

@@ -433,9 +433,9 @@ class _Forward:
             raise solver_error(
                 "scipy.integrate.solve_ivp",
                 "forward sensitivities need every array that requires grad the right-hand side "
-                "uses in its closure, defaults or args=; it reads one from elsewhere (a global, "
-                "a module attribute). Pass it through args= or a closure, or use the adjoint "
-                "(the default, outside nd.ode_gradient('forward')).",
+                "uses in its closure, defaults, args= or the globals it names; it reads one from "
+                "elsewhere (a module attribute, such as mod.x). Pass it through args= or a "
+                "closure, or use the adjoint (the default, outside nd.ode_gradient('forward')).",
             )
 
     def jacobians(self, t: float, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -566,7 +566,9 @@ def _solve_ivp(func: Any, p: Params) -> Any:
     events = [] if events is None else [events] if callable(events) else list(events)
     event_watches = [Watch(e) for e in events]
     p.update(fun=watch, t_span=plain_tree(t_span), y0=plain_tree(y0), t_eval=plain_tree(t_eval))
-    p.update(args=None if p["args"] is None else plain_tree(fargs), dense_output=True)
+    # the adjoint reads y between steps: dense output, unless nothing can need a gradient
+    may_need = requires_grad((fargs, t_span, y0, t_eval)) or held_arrays(fun, events)
+    p.update(args=None if p["args"] is None else plain_tree(fargs), dense_output=dense or may_need)
     if p["events"] is not None:
         p["events"] = event_watches[0] if callable(p["events"]) else event_watches
     if "jac" in p:
@@ -578,6 +580,9 @@ def _solve_ivp(func: Any, p: Params) -> Any:
         if not dense:
             sol.sol = None
         return sol
+    if sol.sol is None:  # a dependence held_arrays did not see: solve again, densely
+        p["dense_output"] = True
+        sol = p.call(func)
     if not sol.success:
         raise _failed("solve_ivp", sol.message)
     if np.iscomplexobj(sol.y):
