@@ -497,3 +497,12 @@ def test_forward_sensitivities_refuse_a_module_attribute_they_cannot_see_and_a_b
     with pytest.raises(ValueError, match="'adjoint' or 'forward'"):
         with nd.ode_gradient("backward"):
             pass
+
+
+def test_solve_ivp_dependence_only_through_a_module_attribute_is_still_differentiated():
+    hidden = types.ModuleType("hidden_rate")
+    hidden.rate = GradArray(np.array(0.5), requires_grad=True)
+    sol = si.solve_ivp(lambda t, y: -hidden.rate * y, (0.0, 2.0), np.ones(1), **_TOL)
+    assert sol.sol is None  # dense output was needed only for the gradient, and dropped
+    sol.y[0, -1].backward()
+    assert hidden.rate.grad == pytest.approx(-2.0 * np.exp(-1.0), rel=1e-8)
