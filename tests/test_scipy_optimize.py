@@ -316,6 +316,14 @@ def test_minimize_active_bound_and_constraints_raise():
                 constraints=[{"type": "ineq", "fun": lambda x: x[0]}],
             ).x[0]
         )(1.0)
+    with pytest.raises(NotDifferentiableError, match="constrained"):  # only the constraint
+        nd.grad(
+            lambda c: so.minimize(
+                lambda x: np.sum(x**2),
+                np.ones(1),
+                constraints=[{"type": "ineq", "fun": lambda x: x[0] - c}],
+            ).x[0]
+        )(1.0)
 
 
 def test_minimize_scalar_closed_form():

@@ -338,7 +338,9 @@ def _minimize(func: Any, p: Params) -> Any:
     for key in ("hess", "hessp", "callback"):
         p[key] = watched(p[key])
     res = p.call(func)
-    if not (watch.depends or requires_grad(fargs)):
+    # a constraint that holds the parameters moves the argmin even if the objective does not
+    constrained = bool(p["constraints"]) and bool(held_arrays(p["constraints"]))
+    if not (watch.depends or requires_grad(fargs) or constrained):
         return res
     if p["constraints"]:
         raise solver_error(
