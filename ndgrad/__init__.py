@@ -9,6 +9,7 @@ from ndgrad._array import GradArray
 from ndgrad._errors import GraphBreakError, InPlaceError, NotDifferentiableError
 from ndgrad._graph import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ndgrad._registry import defvjp, defvjp_argnum
+from ndgrad._rules._solve import ode_gradient
 from ndgrad.custom import custom_vjp
 from ndgrad.functional import (
     checkpoint,
@@ -48,6 +49,7 @@ __all__ = [
     "jacobian",
     "jvp",
     "no_grad",
+    "ode_gradient",
     "set_grad_enabled",
     "tracing",
     "value_and_grad",

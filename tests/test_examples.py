@@ -155,3 +155,24 @@ def test_gaussian_process_likelihood_and_gradient_match_scikit_learn(gp):
     value, grad = nd.value_and_grad(gp.neg_log_lik)(theta, x, y)
     np.testing.assert_allclose(value, -sk_value, rtol=1e-10)
     np.testing.assert_allclose(grad, -sk_grad * [2, 1, 2], rtol=1e-8)
+
+@pytest.fixture(scope="module")
+def bilevel():
+    return _load("bilevel_ridge")
+
+
+def test_bilevel_ridge_finds_the_best_penalty_and_plots(bilevel, tmp_path):
+    out = tmp_path / "ridge.png"
+    result = bilevel.main(steps=12, plot_path=out, verbose=False)
+    assert result["success"] and result["gradient_error"] < 1e-4
+    assert result["penalty"] == pytest.approx(result["best_on_grid"], rel=0.1)
+    assert result["losses"][-1] < result["losses"][0] * 0.7
+    assert out.stat().st_size > 10_000
+
+
+def test_bilevel_ridge_hypergradient_matches_finite_differences_of_the_same_solver(bilevel):
+    data = bilevel.make_data(1)
+    g = nd.grad(bilevel.validation_loss)(0.3, data)
+    h = 1e-3  # the inner BFGS stops at gtol 1e-6: a smaller step would difference its noise
+    fd = (bilevel.validation_loss(0.3 + h, data) - bilevel.validation_loss(0.3 - h, data)) / (2 * h)
+    assert g == pytest.approx(fd, rel=1e-4)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 import scipy.integrate as si
@@ -104,6 +106,87 @@ def test_fixed_quad_and_sampled_rules_are_traced():
     check_grad(lambda y: si.romb(y, dx=x[1] - x[0]), np.exp(-x))
 
 
+def test_fixed_quad_in_its_limits_and_simpson_in_its_sample_points():
+    check_grad(lambda a, b: si.fixed_quad(np.sin, a, b, n=6)[0], np.array(0.2), np.array(1.4))
+    y = np.exp(-np.linspace(0, 1, 9))
+    check_grad(lambda x: si.simpson(y, x=x), np.linspace(0, 1, 9) ** 1.5)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [(0.2, 1.5), (1.5, 0.2), (0.2, np.inf), (np.inf, 0.2), (-np.inf, 0.2), (-np.inf, np.inf)],
+)
+def test_quad_hessian_in_parameters_and_limits_matches_fd_of_the_gradient(a, b):
+    def integral(th):
+        lo = th[2] if np.isfinite(a) else a
+        hi = th[3] if np.isfinite(b) else b
+        return si.quad(
+            lambda x, s: np.exp(-((x - th[1]) ** 2) / (2 * s**2)) * (1 + x**2 * th[1]),
+            lo,
+            hi,
+            args=(th[0],),
+            epsabs=1e-13,
+            epsrel=1e-13,
+        )[0]
+
+    th = np.array([1.3, 0.4, a if np.isfinite(a) else 0.0, b if np.isfinite(b) else 0.0])
+    np.testing.assert_allclose(
+        nd.hessian(integral)(th), _fd(nd.grad(integral), th, h=1e-5), rtol=1e-6, atol=1e-9
+    )
+
+
+def test_dblquad_second_derivative_matches_closed_form():
+    def integral(k, b):  # ∫_0^b ∫_0^x k² x y dy dx = k² b⁴ / 8
+        return si.dblquad(lambda y, x: k**2 * x * y, 0, b, 0, lambda x: x)[0]
+
+    hess = nd.hessian(integral, argnums=(0, 1))(0.7, 1.3)
+    expected = [[1.3**4 / 4, 0.7 * 1.3**3], [0.7 * 1.3**3, 3 * 0.7**2 * 1.3**2 / 2]]
+    np.testing.assert_allclose(np.array(hess, dtype=float), expected, rtol=1e-9)
+
+
+# --- dblquad, tplquad, nquad: nested quad, so the Leibniz rule at each level --------------------
+
+
+def test_dblquad_parameters_and_limits_closed_form():
+    def integral(k, b, c):  # ∫_0^b ∫_0^{cx} k x y dy dx = k c² b⁴ / 8
+        return si.dblquad(lambda y, x: k * x * y, 0, b, 0, lambda x: c * x)[0]
+
+    gk, gb, gc = nd.grad(integral, argnums=(0, 1, 2))(0.7, 1.3, 0.9)
+    assert gk == pytest.approx(0.9**2 * 1.3**4 / 8, rel=1e-10)
+    assert gb == pytest.approx(0.7 * 0.9**2 * 1.3**3 / 2, rel=1e-10)
+    assert gc == pytest.approx(0.7 * 0.9 * 1.3**4 / 4, rel=1e-10)
+
+
+def test_dblquad_infinite_gaussian_closed_form():
+    def integral(s):  # π / s
+        return si.dblquad(lambda y, x: np.exp(-s * (x**2 + y**2)), -np.inf, np.inf, -np.inf, np.inf)
+
+    assert nd.grad(lambda s: integral(s)[0])(1.7) == pytest.approx(-np.pi / 1.7**2, rel=1e-7)
+
+
+def test_tplquad_closure_and_callable_limits_match_fd():
+    def integral(th):
+        return si.tplquad(
+            lambda z, y, x: np.exp(-th[0] * x * y * z) + z**2,
+            0, 1, 0, lambda x: th[1] * x, 0, lambda x, y: x + th[2] * y,
+        )[0]  # fmt: skip
+
+    th = np.array([0.7, 1.3, 0.9])
+    np.testing.assert_allclose(nd.grad(integral)(th), _fd(integral, th, h=1e-5), rtol=1e-7)
+
+
+@pytest.mark.parametrize("full_output", [False, True])
+def test_nquad_args_and_ranges_depending_on_parameters_match_fd(full_output):
+    def integral(th):
+        ranges = [lambda y, a: [0, th[2] + y], [0, th[1]]]
+        return si.nquad(
+            lambda x, y, a: np.sin(a * x * y), ranges, args=(th[0],), full_output=full_output
+        )[0]
+
+    th = np.array([0.7, 1.3, 0.9])
+    np.testing.assert_allclose(nd.grad(integral)(th), _fd(integral, th, h=1e-5), rtol=1e-7)
+
+
 # --- solve_ivp ----------------------------------------------------------------------------------
 
 _TOL = {"rtol": 1e-10, "atol": 1e-12}
@@ -194,16 +277,7 @@ def test_solve_ivp_tape_api_and_dense_output_kept():
     assert plain.sol is None and type(plain.y) is np.ndarray
 
 
-def test_solve_ivp_events_and_second_derivatives_raise():
-    def hit(t, y):
-        return y[0] - 0.5
-
-    def with_events(k):
-        return si.solve_ivp(lambda t, y: -k * y, (0.0, 2.0), np.ones(1), events=hit).y[0, -1]
-
-    with pytest.raises(NotDifferentiableError, match="events"):
-        nd.grad(with_events)(0.7)
-
+def test_solve_ivp_second_derivatives_raise_naming_the_solver():
     def y_end(k):
         return si.solve_ivp(lambda t, y: -k * y, (0.0, 1.0), np.ones(1)).y[0, -1]
 
@@ -211,15 +285,97 @@ def test_solve_ivp_events_and_second_derivatives_raise():
         nd.hessian(y_end)(0.7)
 
 
-def test_solve_ivp_y0_and_t_eval_as_lists_of_grad_arrays():
-    def y(a, b, t1):
-        sol = si.solve_ivp(lambda t, y: -0.5 * y, (0.0, t1), [a, b], t_eval=[0.5, t1], **_TOL)
-        return sol.y[:, -1]
+# --- solve_ivp: events, by the implicit function theorem ---------------------------------------
 
-    ja, jb, jt = nd.jacobian(y, argnums=(0, 1, 2))(1.0, 2.0, 2.0)
-    np.testing.assert_allclose(ja, [np.exp(-1.0), 0.0], rtol=1e-8, atol=1e-14)
-    np.testing.assert_allclose(jb, [0.0, np.exp(-1.0)], rtol=1e-8, atol=1e-14)
-    np.testing.assert_allclose(jt, [-0.5 * np.exp(-1.0), -np.exp(-1.0)], rtol=1e-8)
+
+def test_solve_ivp_event_time_closed_form_in_rhs_event_and_y0():
+    def t_hit(k, c, y0):  # y0 e^{-k t} = c  ⇒  t* = log(y0 / c) / k
+        hit = lambda t, y: y[0] - c
+        sol = si.solve_ivp(lambda t, y: -k * y, (0.0, 5.0), np.stack([y0]), events=hit, **_TOL)
+        return sol.t_events[0][0]
+
+    gk, gc, gy0 = nd.grad(t_hit, argnums=(0, 1, 2))(0.7, 0.4, 1.5)
+    assert gk == pytest.approx(-np.log(1.5 / 0.4) / 0.7**2, rel=1e-8)
+    assert gc == pytest.approx(-1 / (0.4 * 0.7), rel=1e-8)
+    assert gy0 == pytest.approx(1 / (1.5 * 0.7), rel=1e-8)
+
+
+def _falling(gravity, v0, **kwargs):
+    def ground(t, y, gravity):
+        return y[0]
+
+    ground.terminal, ground.direction = True, -1
+    return si.solve_ivp(
+        lambda t, y, gravity: np.stack([y[1], -gravity + 0 * y[0]]),
+        (0.0, 10.0),
+        np.stack([np.ones(()), v0]),
+        events=[ground, lambda t, y, gravity: y[1]],  # the ground, and the top of the flight
+        args=(gravity,),
+        **kwargs,
+        **_TOL,
+    )
+
+
+def test_solve_ivp_terminal_event_ends_the_solve_closed_form():
+    def landing(th):
+        sol = _falling(th[0], th[1])
+        return np.concatenate([sol.t_events[0], sol.y[:, -1], sol.t[-1:], sol.y_events[1][0]])
+
+    th = np.array([9.81, 3.0])
+    jac = nd.jacobian(landing)(th)
+    np.testing.assert_allclose(jac, _fd(landing, th), rtol=1e-6, atol=1e-8)
+    g, v = th
+    t_land = (v + np.sqrt(v**2 + 2 * g)) / g  # 1 + v t - g t²/2 = 0
+    dt_dv = (1 + v / np.sqrt(v**2 + 2 * g)) / g
+    assert landing(th)[0] == pytest.approx(t_land, rel=1e-9)
+    assert jac[0, 1] == pytest.approx(dt_dv, rel=1e-8)
+    assert jac[2, 1] == pytest.approx(-g * dt_dv + 1, rel=1e-8)  # d/dv of v - g t*
+    assert jac[3, 1] == pytest.approx(dt_dv, rel=1e-8)  # sol.t[-1] is t*
+    assert jac[1, 1] == pytest.approx(0.0, abs=1e-8)  # y[0] = 0 at the ground, always
+
+
+def test_solve_ivp_events_plain_call_unchanged():
+    sol = _falling(9.81, np.array(3.0))
+    assert type(sol.t_events[0]) is np.ndarray and type(sol.y) is np.ndarray and sol.status == 1
+
+
+def test_solve_ivp_terminal_event_with_t_eval_matches_fd():
+    def outputs(th):
+        sol = _falling(th[0], th[1], t_eval=[0.1, 0.5, 0.7])
+        return np.concatenate([sol.t_events[0], sol.t_events[1], sol.y.ravel()])
+
+    th = np.array([9.81, 3.0])
+    np.testing.assert_allclose(nd.jacobian(outputs)(th), _fd(outputs, th), rtol=1e-6, atol=1e-8)
+
+
+def test_solve_ivp_repeated_events_lotka_volterra_match_fd():
+    def crossings(theta):
+        def rhs(t, y):
+            return np.stack(
+                [theta[0] * y[0] - theta[1] * y[0] * y[1], -y[1] + theta[2] * y[0] * y[1]]
+            )
+
+        prey_at = lambda t, y: y[0] - theta[3]
+        sol = si.solve_ivp(
+            rhs, (0.0, 12.0), np.array([2.0, 1.0]), events=prey_at, rtol=1e-10, atol=1e-10
+        )
+        return np.concatenate([sol.t_events[0], sol.y_events[0][:, 1]])
+
+    theta = np.array([1.0, 0.4, 0.3, 2.5])
+    got = nd.jacobian(crossings)(theta)
+    assert got.shape[0] >= 4  # several crossings
+    np.testing.assert_allclose(got, _fd(crossings, theta), rtol=1e-5, atol=1e-6)
+
+
+def test_solve_ivp_event_that_does_not_cross_raises():
+    def t_level(k):  # y stays at 1, so y - 1 is 0 all along: no crossing, no event time
+        sol = si.solve_ivp(
+            lambda t, y: 0 * k * y, (0.0, 2.0), np.ones(1), events=lambda t, y: y[0] - 1.0
+        )
+        return sol.t_events[0]
+
+    with pytest.raises(NotDifferentiableError, match="touches zero without crossing"):
+        nd.jacobian(t_level)(1.0)
 
 
 # --- odeint -------------------------------------------------------------------------------------
@@ -258,3 +414,95 @@ def test_odeint_lotka_volterra_args_matches_fd():
     np.testing.assert_allclose(
         nd.jacobian(traj)(theta), _fd(traj, theta, 1e-5), rtol=1e-6, atol=1e-7
     )
+
+
+# --- forward sensitivities: nd.ode_gradient("forward") -----------------------------------------
+
+
+class _LotkaVolterra:
+    """A right-hand side as a bound method: its parameters are an attribute."""
+
+    def __init__(self, theta):
+        self.theta = theta
+
+    def rhs(self, t, y):
+        a, b, c, d = self.theta
+        return np.stack([a * y[0] - b * y[0] * y[1], -c * y[1] + d * y[0] * y[1]])
+
+
+def _trajectory(theta, y0):
+    sol = si.solve_ivp(
+        _LotkaVolterra(theta).rhs, (0.0, 4.0), y0, t_eval=[1.0, 4.0], rtol=1e-9, atol=1e-9
+    )
+    return sol.y
+
+
+def test_forward_sensitivities_agree_with_the_adjoint_and_fd():
+    theta, y0 = np.array([1.0, 0.4, 0.8, 0.3]), np.array([2.0, 1.0])
+    adjoint = nd.jacobian(_trajectory, argnums=(0, 1))(theta, y0)
+    with nd.ode_gradient("forward"):
+        forward = nd.jacobian(_trajectory, argnums=(0, 1))(theta, y0)
+    fds = [_fd(lambda th: _trajectory(th, y0), theta), _fd(lambda y: _trajectory(theta, y), y0)]
+    for a, f, numeric in zip(adjoint, forward, fds, strict=True):
+        np.testing.assert_allclose(f, numeric, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(f, a, rtol=1e-5, atol=1e-6)
+
+
+def test_forward_sensitivities_args_times_and_events_closed_form():
+    def outputs(k, c, y0, t0):  # y0 e^{-k (t - t0)}; the event at y = c
+        sol = si.solve_ivp(
+            lambda t, y, k: -k * y, (t0, 5.0), np.stack([y0]), events=lambda t, y, k: y[0] - c,
+            t_eval=[2.0], args=(k,), **_TOL,
+        )  # fmt: skip
+        return np.concatenate([sol.t_events[0], sol.y[0]])
+
+    with nd.ode_gradient("forward"):
+        jac = nd.jacobian(outputs, argnums=(0, 1, 2, 3))(0.7, 0.4, 1.5, 0.1)
+    expected = [
+        [-np.log(1.5 / 0.4) / 0.7**2, -1.9 * 1.5 * np.exp(-0.7 * 1.9)],
+        [-1 / (0.4 * 0.7), 0.0],
+        [1 / (1.5 * 0.7), np.exp(-0.7 * 1.9)],
+        [1.0, 0.7 * 1.5 * np.exp(-0.7 * 1.9)],
+    ]
+    np.testing.assert_allclose(
+        np.stack(jac, axis=-1), np.transpose(expected), rtol=1e-8, atol=1e-12
+    )
+
+
+def test_forward_sensitivities_through_odeint_match_fd():
+    def ys(th):
+        return si.odeint(lambda y, t: -th[0] * y, th[1:], [0.0, 1.0, 2.0], rtol=1e-10, atol=1e-12)
+
+    th = np.array([0.7, 1.0, 2.0])
+    with nd.ode_gradient("forward"):
+        np.testing.assert_allclose(nd.jacobian(ys)(th), _fd(ys, th), rtol=1e-6, atol=1e-7)
+
+
+# a module attribute (``mod.x``) is where ndgrad does not look for the arrays a function holds
+_HIDDEN = types.ModuleType("hidden")
+_HIDDEN.value = GradArray(np.array(0.5), requires_grad=True)
+
+
+def test_forward_sensitivities_refuse_a_module_attribute_they_cannot_see_and_a_bad_method():
+    def y_end(k):
+        rhs = lambda t, y: -k * _HIDDEN.value * y
+        return si.solve_ivp(rhs, (0.0, 1.0), np.ones(1)).y[0, -1]
+
+    with (
+        nd.ode_gradient("forward"),
+        pytest.raises(NotDifferentiableError, match="module attribute"),
+    ):
+        nd.grad(y_end)(1.0)
+    assert nd.grad(y_end)(1.0) == pytest.approx(-0.5 * np.exp(-0.5), rel=1e-3)  # the adjoint
+    with pytest.raises(ValueError, match="'adjoint' or 'forward'"):
+        with nd.ode_gradient("backward"):
+            pass
+
+
+def test_solve_ivp_dependence_only_through_a_module_attribute_is_still_differentiated():
+    hidden = types.ModuleType("hidden_rate")
+    hidden.rate = GradArray(np.array(0.5), requires_grad=True)
+    sol = si.solve_ivp(lambda t, y: -hidden.rate * y, (0.0, 2.0), np.ones(1), **_TOL)
+    assert sol.sol is None  # dense output was needed only for the gradient, and dropped
+    sol.y[0, -1].backward()
+    assert hidden.rate.grad == pytest.approx(-2.0 * np.exp(-1.0), rel=1e-8)

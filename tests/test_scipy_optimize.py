@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 import scipy.optimize as so
@@ -160,11 +162,101 @@ def test_singular_jacobian_at_root_raises():
         nd.grad(root)(0.0)
 
 
-def test_second_derivative_raises():
-    def root(a):
-        return so.brentq(lambda x: x**3 + x - a, -10, 10)
+# --- second derivatives: the implicit function rule's backward pass, recorded ----------------
 
-    with pytest.raises(NotDifferentiableError, match="only first derivatives"):
+
+@pytest.mark.parametrize("solver", ["brentq", "toms748", "newton"])
+def test_second_derivative_of_a_root_closed_form(solver):
+    def root(a):
+        f = lambda x: x**3 + x - a
+        if solver == "newton":
+            return so.newton(f, 1.0, tol=1e-14)
+        return getattr(so, solver)(f, -10, 10, xtol=1e-14)
+
+    x = so.brentq(lambda x: x**3 + x - 2.0, -10, 10, xtol=1e-15)
+    dx = 1 / (3 * x**2 + 1)
+    assert nd.grad(nd.grad(root))(2.0) == pytest.approx(-6 * x * dx**3, rel=1e-9)
+
+
+def test_hessian_through_fsolve_and_root_match_fd_of_the_gradient():
+    def norm2(th):
+        x = so.fsolve(lambda x: x**3 + th[0] * x - th[1:], np.ones(2), xtol=1e-13)
+        y = so.root(lambda y, c: np.sin(y) + c * y - th[0], np.zeros(1), args=(th[2],), tol=1e-13).x
+        return np.sum(x**2) + np.sum(y**3)
+
+    th = np.array([1.5, 2.0, 0.7])
+    np.testing.assert_allclose(
+        nd.hessian(norm2)(th), _fd(nd.grad(norm2), th, h=1e-5), rtol=1e-6, atol=1e-8
+    )
+
+
+def test_hessian_of_a_quadratic_program_closed_form():
+    # min ½ xᵀAx - θᵀx: x* = A⁻¹θ, f* = -½ θᵀA⁻¹θ; so ∇²(f* + ‖x*‖²) = -A⁻¹ + 2 A⁻²
+    def value(th):
+        res = so.minimize(
+            lambda x: 0.5 * x @ _A @ x - th @ x,
+            np.zeros(2),
+            jac=lambda x: _A @ x - th,
+            method="BFGS",
+            options={"gtol": 1e-12},
+        )
+        return res.fun + np.sum(res.x**2)
+
+    inv = np.linalg.inv(_A)
+    np.testing.assert_allclose(
+        nd.hessian(value)(np.array([0.3, -1.2])), -inv + 2 * inv @ inv, rtol=1e-8, atol=1e-12
+    )
+
+
+def test_hessian_through_nonlinear_minimize_and_minimize_scalar_match_fd_of_the_gradient():
+    def outer(th):
+        res = so.minimize(
+            lambda x: np.sum((x - th) ** 2 * th**2) + np.sum(x**4), np.zeros(2),
+            jac=lambda x: 2 * (x - th) * th**2 + 4 * x**3, method="BFGS", options={"gtol": 1e-10},
+        )  # fmt: skip
+        one = so.minimize_scalar(lambda x, c: c * (x - th[0]) ** 2 + x**4, args=(th[1],), tol=1e-14)
+        return np.sum(res.x**3) + res.fun + one.x**2 + one.fun
+
+    th = np.array([0.8, 1.3])
+    np.testing.assert_allclose(nd.hessian(outer)(th), _fd(nd.grad(outer), th, h=1e-4), rtol=1e-4)
+
+
+def test_hessian_through_least_squares_and_curve_fit_closed_form():
+    # linear least squares: x* = M y with M = (AᵀA)⁻¹Aᵀ, so ∇²_y ‖x*‖² = 2 MᵀM
+    A = np.array([[1.0, 0.0], [1.0, 1.0], [1.0, 2.0], [1.0, 3.5]])
+    M = np.linalg.pinv(A)
+
+    def fitted(y):
+        x = so.least_squares(lambda x: A @ x - y, np.zeros(2), xtol=1e-15, ftol=1e-15).x
+        p, _ = so.curve_fit(lambda t, c0, c1: c0 + c1 * t, A[:, 1], y, p0=[0.0, 0.0])
+        return np.sum(x**2) + np.sum(p**2)
+
+    y = np.array([0.3, 1.1, 2.2, 3.0])
+    np.testing.assert_allclose(nd.hessian(fitted)(y), 4 * M.T @ M, rtol=1e-7, atol=1e-10)
+
+
+# a module attribute (``mod.x``) is where ndgrad does not look for the arrays a function holds
+_HIDDEN = types.ModuleType("hidden")
+_HIDDEN.value = GradArray(np.array(0.5), requires_grad=True)
+
+
+_UNIT = GradArray(np.array(1.0), requires_grad=True)  # a global the function names: found
+
+
+def test_second_derivative_finds_a_global_the_function_names():
+    def root(a):
+        return so.brentq(lambda x: x**3 + x - a * _UNIT, -10, 10, xtol=1e-14)
+
+    x = so.brentq(lambda x: x**3 + x - 2.0, -10, 10, xtol=1e-15)
+    assert nd.grad(nd.grad(root))(2.0) == pytest.approx(-6 * x / (3 * x**2 + 1) ** 3, rel=1e-9)
+
+
+def test_second_derivative_refuses_a_function_reading_a_module_attribute():
+    def root(a):
+        return so.brentq(lambda x: x**3 + x - a * _HIDDEN.value, -10, 10)
+
+    nd.grad(root)(2.0)  # the first derivative flows through the probe
+    with pytest.raises(NotDifferentiableError, match="module attribute"):
         nd.hessian(root)(2.0)
 
 
@@ -222,6 +314,14 @@ def test_minimize_active_bound_and_constraints_raise():
                 lambda x: np.sum((x - c) ** 2),
                 np.ones(1),
                 constraints=[{"type": "ineq", "fun": lambda x: x[0]}],
+            ).x[0]
+        )(1.0)
+    with pytest.raises(NotDifferentiableError, match="constrained"):  # only the constraint
+        nd.grad(
+            lambda c: so.minimize(
+                lambda x: np.sum(x**2),
+                np.ones(1),
+                constraints=[{"type": "ineq", "fun": lambda x: x[0] - c}],
             ).x[0]
         )(1.0)
 

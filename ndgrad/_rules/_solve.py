@@ -17,24 +17,30 @@ solver wrapper
    carries them back through the probes' graphs to the parameters (``-λ^T ∂F/∂θ``).
 
 The node's backward pass is a linear map computed with constants (a Jacobian at the solution,
-an adjoint solution), so it is exact for first derivatives only: recording it (higher
-derivatives, ``create_graph=True``) raises ``NotDifferentiableError`` rather than returning a
-derivative that misses the dependence of those constants on the parameters.
+an adjoint solution), so it is exact for first derivatives only. For higher derivatives
+(``create_graph=True``), a solver passes :func:`record` a second backward pass written with
+ndgrad calls at the node's own output and with respect to the arrays the user's function holds
+(:func:`held_arrays`, checked complete by :func:`depends_only_on`), which are then inputs of the
+node too; without one, recording the backward pass raises ``NotDifferentiableError`` rather than
+returning a derivative that misses the dependence of those constants on the parameters.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
+import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
 
 from ndgrad._array import GradArray, _plain, _record, _wrap
 from ndgrad._errors import NotDifferentiableError, _noted, hidden_errors_reraised
-from ndgrad._graph import enable_grad, grad_enabled, no_grad, scope_depth
+from ndgrad._graph import LeafNode, _collect, enable_grad, grad_enabled, no_grad, scope_depth
 from ndgrad._registry import Primitive
 from ndgrad.functional import _RuleCache, jacobian
 from ndgrad.tracing import tracing
@@ -43,16 +49,79 @@ __all__ = [
     "Params",
     "Watch",
     "const",
+    "depends_only_on",
     "evaluate",
+    "held_arrays",
     "jacobian_at",
+    "ode_gradient",
+    "ode_gradient_method",
     "plain_tree",
     "record",
     "requires_grad",
+    "second_order_error",
     "solver",
     "solver_error",
     "solver_scope",
     "tuple_args",
 ]
+
+
+_ODE_GRADIENT: ContextVar[str] = ContextVar("ode_gradient", default="adjoint")
+
+
+@contextmanager
+def ode_gradient(method: str) -> Iterator[None]:
+    """Choose how ``scipy.integrate.solve_ivp`` and ``odeint`` calls in a block differentiate.
+
+    SciPy's call stays unmodified, so the choice is a context around it (per thread and task,
+    like :func:`ndgrad.no_grad`), read when the solver is called.
+
+    Parameters
+    ----------
+    method : {"adjoint", "forward"}
+        ``"adjoint"`` (the default outside this context): one forward solve, and per backward
+        pass one adjoint solve backward in time of ``n`` equations, ``n`` the state size; the
+        cost does not grow with the number of parameters. ``"forward"``: forward sensitivities,
+        one solve of ``n (1 + P + n)`` equations alongside the forward solve, ``P`` the number
+        of parameter entries the right-hand side holds, each right-hand side costing ``n``
+        reverse passes of ``fun``; each backward pass is then a sum, so it pays off for many
+        backward passes (a Jacobian of many outputs). ``python -m benchmarks.ode`` measures
+        both.
+
+    Raises
+    ------
+    ValueError
+        For another ``method``.
+
+    Notes
+    -----
+    With ``"forward"``, the parameters are the arrays that require grad which the right-hand
+    side holds in its closure, defaults or ``args=`` (a bound method's instance included); a
+    right-hand side that reads one from a global raises ``NotDifferentiableError``.
+
+    Examples
+    --------
+    >>> import numpy as np, ndgrad as nd
+    >>> from scipy.integrate import solve_ivp
+    >>> def y_end(k):
+    ...     return solve_ivp(lambda t, y: -k * y, (0, 1), [1.0], rtol=1e-10, atol=1e-12).y[0, -1]
+    >>> with nd.ode_gradient("forward"):
+    ...     g = nd.grad(y_end)(0.5)
+    >>> bool(np.isclose(g, -np.exp(-0.5), rtol=1e-7))
+    True
+    """
+    if method not in ("adjoint", "forward"):
+        raise ValueError(f"ode_gradient: method is 'adjoint' or 'forward', not {method!r}")
+    token = _ODE_GRADIENT.set(method)
+    try:
+        yield
+    finally:
+        _ODE_GRADIENT.reset(token)
+
+
+def ode_gradient_method() -> str:
+    """The method :func:`ode_gradient` chose here (``"adjoint"`` by default)."""
+    return _ODE_GRADIENT.get()
 
 
 def solver_error(name: str, why: str) -> NotDifferentiableError:
@@ -94,28 +163,97 @@ def tuple_args(args: Any) -> tuple[Any, ...]:
     return args if isinstance(args, tuple) else (args,)
 
 
+def held_arrays(*objs: Any) -> list[GradArray]:
+    """The GradArrays that require grad which ``objs`` hold: in containers, a function's closure
+    cells, defaults and the globals it names, a ``partial``'s arguments, a bound method's
+    instance, an object's attributes (not a module's: ``mod.x`` is not found).
+
+    What a function closes over is not an argument ndgrad sees; where a rule needs the
+    parameters themselves (forward sensitivities, second derivatives), it finds them here and
+    checks with :func:`depends_only_on` that nothing was missed.
+    """
+    found: dict[int, GradArray] = {}
+    _collect_held(objs, found, set(), 0)
+    return list(found.values())
+
+
+def _collect_held(obj: Any, found: dict[int, GradArray], seen: set[int], depth: int) -> None:
+    if isinstance(obj, GradArray):
+        if obj._node is not None:
+            found.setdefault(id(obj), obj)
+        return
+    if id(obj) in seen or depth > 6 or isinstance(obj, types.ModuleType | type | np.ndarray):
+        return
+    seen.add(id(obj))
+    items: Any
+    if isinstance(obj, list | tuple | set | frozenset):
+        items = obj
+    elif isinstance(obj, dict):
+        items = obj.values()
+    elif isinstance(obj, types.FunctionType):
+        cells = [c.cell_contents for c in obj.__closure__ or () if _filled(c)]
+        names = [obj.__globals__[n] for n in obj.__code__.co_names if n in obj.__globals__]
+        items = [*cells, *(obj.__defaults__ or ()), *(obj.__kwdefaults__ or {}).values(), *names]
+    elif isinstance(obj, functools.partial):
+        items = [obj.func, *obj.args, *obj.keywords.values()]
+    elif isinstance(obj, types.MethodType):
+        items = [obj.__func__, obj.__self__]
+    elif isinstance(obj, Watch):
+        items = [obj.fun]
+    else:
+        items = list(vars(obj).values()) if hasattr(obj, "__dict__") else []
+    for item in items:
+        _collect_held(item, found, seen, depth + 1)
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 (an empty cell raises ValueError)
+    except ValueError:
+        return False
+    return True
+
+
+def depends_only_on(out: Any, arrays: Sequence[Any]) -> bool:
+    """Whether every path from ``out``'s graph to a leaf that requires grad passes ``arrays``."""
+    if not isinstance(out, GradArray) or out._node is None:
+        return not requires_grad(out)
+    targets = {a._node for a in arrays if isinstance(a, GradArray) and a._node is not None}
+    reached = _collect([out._node], targets)
+    return not any(isinstance(n, LeafNode) and n not in targets for n in [out._node, *reached])
+
+
 class Watch:
     """A user's function as SciPy calls it: plain results, and whether they depended on the graph.
 
     The first calls run with grad on (inside the conversion scope, so that ``float(theta)``
     of a captured array that requires grad is an error, not a silent cut); once a result held
-    an array that requires grad, later calls run under ``no_grad``: only the values matter.
+    an array that requires grad, later calls run under ``no_grad``: only the values matter. A
+    function that holds no array that requires grad (:func:`held_arrays`: closure, defaults,
+    the globals it names) runs as plain NumPy after one clean call, which is most of what a
+    solver costs when there is nothing to differentiate.
     """
 
     def __init__(self, fun: Callable[..., Any]) -> None:
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.depends = False
+        self.plain = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self.depends:
-            with no_grad():
+        if self.depends or self.plain:
+            if grad_enabled():
+                with no_grad():
+                    out = self.fun(*args, **kwargs)
+            else:  # inside solver_scope: grad is off already
                 out = self.fun(*args, **kwargs)
         else:
-            with tracing():
+            with enable_grad(), tracing():
                 out = self.fun(*args, **kwargs)
             if requires_grad(out):
                 self.depends = True
+            elif not held_arrays(self.fun):
+                self.plain = True
         return plain_tree(out)
 
 
@@ -125,13 +263,21 @@ def watched(fun: Any) -> Any:
 
 
 @contextmanager
-def solver_scope() -> Iterator[None]:
-    """Run SciPy's own code as plain NumPy, with the conversion scope ready for the user's.
+def solver_scope(traced: bool = True) -> Iterator[None]:
+    """Run SciPy's own code as plain NumPy, with grad off.
 
-    The scope's names stay installed (so that each :class:`Watch` call enters it at the cost
-    of a counter), but SciPy's internals run outside it: their buffers stay plain ndarrays.
+    SciPy's internals run outside the conversion scope and with grad off: their buffers stay
+    plain ndarrays, and SciPy's internal calls of its own wrapped classes (``RK45.step``) skip
+    the checks meant for the user's calls. The user's functions, wrapped in :class:`Watch` or
+    called by the rules, turn grad on again. ``traced`` keeps the scope's names installed, so
+    that the many reverse passes of an adjoint solve enter it at the cost of a counter; a
+    forward solve leaves them out, so that SciPy's and the user's plain calls stay C calls.
     """
-    with tracing(), hidden_errors_reraised():
+    with contextlib.ExitStack() as stack:
+        if traced:
+            stack.enter_context(tracing())
+        stack.enter_context(hidden_errors_reraised())
+        stack.enter_context(no_grad())
         token = scope_depth.set(0)
         try:
             yield
@@ -161,11 +307,17 @@ def record(
     value: Any,
     inputs: Sequence[Any],
     backward: Callable[[Any], Sequence[Any]],
+    backward_create: Callable[[Any, Any, Sequence[Any]], Sequence[Any]] | None = None,
 ) -> Any:
     """``value`` as one node of ``inputs``; ``backward(g)`` gives one cotangent per input.
 
     ``value`` is plain (the solver's own result, unchanged); inputs that are not GradArrays
     requiring grad get no edge. Returns ``value`` as a plain ndarray when nothing requires grad.
+
+    ``backward_create(g, ans, args)``, if given, is the backward pass when it is itself recorded
+    (higher derivatives): written with ndgrad-differentiable calls on ``ans`` and ``args`` as the
+    engine hands them then (GradArrays tied to the graph), one cotangent per input. Without it,
+    recording the backward pass raises.
     """
     grad_inputs = [
         (i, None, x)
@@ -176,31 +328,45 @@ def record(
     if not grad_inputs:
         return res
     raw = [_plain(x) if isinstance(x, GradArray) else x for x in inputs]
-    cache = _RuleCache()
+    cache, cache_create = _RuleCache(), _RuleCache()
+
+    def shaped(cots: Sequence[Any], args: Sequence[Any]) -> list[Any]:
+        return [
+            None if c is None or a is None else np.reshape(c, np.shape(a))
+            for c, a in zip(cots, args, strict=True)
+        ]
 
     def rule(slot: int, g: Any, ans: Any, *args: Any) -> Any:
         if grad_enabled():  # the backward pass is being recorded: higher derivatives
-            raise solver_error(
-                name,
-                "only first derivatives flow through a solver: its backward pass uses the "
-                "solution's Jacobian (or adjoint solution) as constants, so a second derivative "
-                "would miss their dependence on the parameters. Differentiate once (nd.grad, "
-                "backward() without create_graph), or take finite differences of the gradient.",
-            )
-
-        def compute() -> list[Any]:
-            cots = list(backward(plain_tree(g)))
-            return [
-                None if c is None or a is None else np.reshape(c, np.shape(a))
-                for c, a in zip(cots, args, strict=True)
-            ]
-
-        return cache.get(g, args, {}, compute)[slot]
+            if backward_create is None:
+                raise solver_error(
+                    name,
+                    "only first derivatives flow through this solver: its backward pass uses "
+                    "the solution's Jacobian (or adjoint solution) as constants, so a second "
+                    "derivative would miss their dependence on the parameters. Differentiate "
+                    "once (nd.grad, backward() without create_graph), or take finite "
+                    "differences of the gradient.",
+                )
+            create = backward_create
+            return cache_create.get(g, args, {}, lambda: shaped(create(g, ans, args), args))[slot]
+        return cache.get(g, args, {}, lambda: shaped(backward(plain_tree(g)), args))[slot]
 
     prim = Primitive(_identity, (), rule, name=name)
     outs = _wrap(res)
     _record(prim, grad_inputs, raw, {}, res, outs)
     return outs
+
+
+def second_order_error(name: str) -> NotDifferentiableError:
+    """The error when a solver's function reads an array that requires grad ndgrad cannot find."""
+    return solver_error(
+        name,
+        "a second derivative through a solver differentiates the solver's function with respect "
+        "to the arrays it holds, and this function reads an array that requires grad from "
+        "somewhere ndgrad does not look (a module attribute, such as mod.x; closures, defaults, "
+        "args=, the globals it names and objects' attributes are found). Pass it through args= "
+        "or a closure.",
+    )
 
 
 class Params(dict):  # type: ignore[type-arg]
@@ -219,7 +385,7 @@ class Params(dict):  # type: ignore[type-arg]
 
     def call(self, func: Any) -> Any:
         """``func`` with every argument by keyword."""
-        with solver_scope():
+        with solver_scope(traced=False):
             return func(**self)
 
 

@@ -3,7 +3,11 @@
 The differentiated quantities ``θ`` reach the solver through ``args=`` or a closure over
 GradArrays (see ``_solve``): the solver runs on plain values, and its result is recorded as one
 node whose inputs are *probes* (the user's function evaluated with the graph at fixed points)
-and the limits, times and initial values passed as GradArrays. First derivatives only.
+and the limits, times and initial values passed as GradArrays. Second derivatives through
+``quad`` (so ``dblquad``, ``tplquad``, ``nquad``): the recorded backward pass differentiates the
+same quadrature rule with nodes that move with the limits. ``quad_vec``, ``solve_ivp`` and
+``odeint`` give first derivatives only (a second one raises ``NotDifferentiableError``: the
+adjoint's second order is not built).
 
 Quadrature (``quad``, ``quad_vec``): ``d/dθ ∫ f(x, θ) dx = ∫ ∂f/∂θ dx``, evaluated with a
 21-point Gauss-Legendre rule on each subinterval that SciPy's adaptive rule ended with (so at
@@ -13,6 +17,10 @@ The value is SciPy's own; ``abserr`` is a constant. ``weight=`` and ``complex_fu
 and infinite limits (``quad_vec``) raise when a gradient is needed; so does a failed
 integration (a ``message`` in ``quad``'s output, ``success`` false in ``quad_vec``'s).
 ``fixed_quad``, ``romb``, ``simpson``, ``trapezoid`` are NumPy code and are traced.
+``dblquad``, ``tplquad`` and ``nquad`` are traced too: SciPy's Python calls its module's ``quad``
+once per nesting level, which is this rule, so each level applies the Leibniz rule to its own
+limits (callable limits that depend on the parameters included) and the outer level integrates
+the inner level's derivative.
 
 ODEs (``solve_ivp``): the adjoint method. For outputs ``y(t_j)`` with cotangents ``g_j``, the
 adjoint ``a(t)`` solves ``da/dt = -(∂f/∂y)^T a`` backward from the last output time to ``t0``,
@@ -24,7 +32,27 @@ with the same ``method``, ``rtol`` and ``atol``, jumping by ``g_j`` at each outp
 steps (split at the output times), through probes ``f(τ_k, y(τ_k), θ)`` recorded in the
 forward pass. The forward solve runs with ``dense_output=True`` (to read ``y`` between steps);
 the returned ``sol.sol`` and ``sol.t`` (the solver's own steps when ``t_eval`` is not given)
-carry no gradient. ``events=`` raises when a gradient is needed; so does ``success=False``.
+carry no gradient, except ``t_eval`` values (``sol.t`` is then those reached) and the end time
+set by a terminal event. ``success=False`` raises when a gradient is needed.
+
+Events (``events=``): ``sol.t_events`` and ``sol.y_events`` are differentiable, in the
+parameters of ``fun`` and of the event functions (closures or ``args=``), ``y0`` and ``t0``. An
+event time ``t*`` solves ``g(t*, y(t*), θ) = 0``; the implicit function theorem gives
+``dt*/dθ = -(∂g/∂θ + ∇_y g · dy(t*)/dθ) / (∂g/∂t + ∇_y g · f(t*, y*))``, which the adjoint
+carries as a jump at ``t*`` (see ``_Events``). A terminal event ends the solve at ``t*``: the
+last column (without ``t_eval``) and the end time are then functions of ``θ`` and ``t_span[1]``
+gets no gradient. An event that touches zero without crossing (the denominator is 0) raises.
+The event function is called with a GradArray ``t`` once per occurrence (for ``∂g/∂t``).
+
+What the adjoint stores until the backward pass: SciPy's dense interpolant of every forward
+step (``sol.sol``, a few vectors of size ``n`` per step) and, when the right-hand side closes
+over arrays that require grad, the graph of ``f`` at 5 Gauss nodes per step (the probes). No
+checkpointing yet: the interpolant is what the adjoint solve reads ``y(t)`` from.
+
+Forward sensitivities (``with nd.ode_gradient("forward")``, see ``_Forward``): ``S = ∂y/∂(θ,
+y0)`` solved alongside the ODE right after the forward solve; the node's inputs are then the
+arrays ``θ`` that ``fun`` holds (no probes), and the backward pass is ``Σ v^T S(t)``. It stores
+the augmented solve's interpolant, ``n (1 + P + n)`` values per step.
 
 ``odeint``: the same adjoint, in ``y0``, parameters and every value of ``t`` (``t[0]`` is the
 start time). odeint has no dense output, so when a gradient is needed the states between its
@@ -36,6 +64,7 @@ message other than "Integration successful." raises; ``tcrit=`` raises.
 from __future__ import annotations
 
 import functools
+import itertools
 import sys
 import warnings
 from collections.abc import Callable
@@ -50,10 +79,14 @@ from ndgrad._rules._solve import (
     Params,
     Watch,
     const,
+    depends_only_on,
     evaluate,
+    held_arrays,
+    ode_gradient_method,
     plain_tree,
     record,
     requires_grad,
+    second_order_error,
     solver,
     solver_error,
     solver_scope,
@@ -136,15 +169,41 @@ def _quad(func: Any, p: Params) -> Any:
         probe = _probe_sum(integrand, nodes, weights)
     fa = const(evaluate(integrand, _scalar(a))) if requires_grad(a) else None
     fb = const(evaluate(integrand, _scalar(b))) if requires_grad(b) else None
+    # a limit the function also holds (nquad's ranges) is one input, not two: its cotangent
+    # would be counted twice
+    limit_nodes = {x._node for x in (a, b) if isinstance(x, GradArray)}
+    params = [x for x in held_arrays(f, fargs) if x._node not in limit_nodes]
+    covered = depends_only_on(probe, [*params, a, b])
 
     def backward(g: Any) -> list[Any]:
         return [
             sign * g,
             None if fa is None else -g * fa,
             None if fb is None else g * fb,
+            *(None for _ in params),
         ]
 
-    y = record("scipy.integrate.quad", res[0], [probe, a, b], backward)
+    def surrogate(a: Any, b: Any) -> Any:
+        """The same quadrature rule as a function of the limits (nodes move with them)."""
+        if np.isinf(lo) and np.isinf(hi):
+            return sign * probe
+        if np.isinf(lo) or np.isinf(hi):  # the nodes shift with the finite limit
+            finite = a if (sign > 0) == np.isinf(hi) else b
+            step = (1 - nodes) / nodes if np.isinf(hi) else -(1 - nodes) / nodes
+            return sign * _probe_sum(integrand, [finite + c for c in step], weights / nodes**2)
+        rel = (nodes - _scalar(a)) / (_scalar(b) - _scalar(a))  # x = a + (b - a) s
+        w = weights / (hi - lo)
+        return (b - a) * _probe_sum(integrand, [a + (b - a) * r for r in rel], w)
+
+    def backward_create(g: Any, ans: Any, args: Any) -> list[Any]:
+        if not covered:
+            raise second_order_error("scipy.integrate.quad")
+        limits = [x if requires_grad(x) else None for x in args[1:3]]
+        targets = [x for x in limits if x is not None]
+        cots = iter(_pull([surrogate(*args[1:3])], [g], [*targets, *params], create=True))
+        return [None, *(None if x is None else next(cots) for x in limits), *cots]
+
+    y = record("scipy.integrate.quad", res[0], [probe, a, b, *params], backward, backward_create)
     return (y, *res[1:]) if full else (y, res[1])
 
 
@@ -213,7 +272,9 @@ def _breaks(steps: Any, times: Any, t0: float, t_last: float) -> np.ndarray:
 class _Adjoint:
     """The backward pass of one ``solve_ivp`` call (see the module docstring)."""
 
-    def __init__(self, original: Any, p: Params, sol: Any, fun: Any, fargs: Any) -> None:
+    def __init__(
+        self, original: Any, p: Params, sol: Any, fun: Any, fargs: Any, event_times: Any = ()
+    ) -> None:
         self.original, self.interp = original, sol.sol  # kept: sol.sol may be dropped
         self.method = p["method"]
         self.options = {k: p[k] for k in ("rtol", "atol") if k in p}
@@ -221,6 +282,7 @@ class _Adjoint:
         self.fun = fun
         self.t0, self.t1 = (float(t) for t in const(p["t_span"]))
         self.times, self.ys = const(sol.t), const(sol.y)
+        self.event_times = np.asarray(event_times, dtype=float)
 
     def rhs(self, t: float, y: Any) -> np.ndarray:
         """``f(t, y)`` as plain values (captured arrays read, not recorded)."""
@@ -229,36 +291,50 @@ class _Adjoint:
 
     def vjp_y(self, t: float, y: Any, a: Any) -> np.ndarray:
         """``(∂f/∂y)^T a`` at ``(t, y)``: one reverse pass through the user's function."""
-        with enable_grad(), tracing():
-            leaf = GradArray(np.array(y, dtype=float), requires_grad=True)
-            out = self.fun(t, leaf, *self.plain_args)
-        if not requires_grad(out):
-            return np.zeros(np.shape(y))
-        # retain: the graph reaches nodes of the caller's (a captured theta[0]), not to be freed
-        (c,) = _pull([out], [np.reshape(a, np.shape(out))], [leaf], create=False, retain=True)
-        return np.zeros(np.shape(y)) if c is None else const(c)
+        return _partials(self.fun, t, y, self.plain_args, a, wrt_t=False)[1]
 
     def quadrature(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Nodes, weights and the forward states there, for ``∫ a^T ∂f/∂θ dt``."""
-        t_last = self.times[-1] if self.times.size else self.t1
-        breaks = _breaks(self.interp.ts, self.times, self.t0, t_last)
+        stops = np.concatenate([self.times, self.event_times])
+        ahead = (stops - self.t0) * (1.0 if self.t1 >= self.t0 else -1.0)
+        t_last = stops[np.argmax(ahead)] if stops.size else self.t1
+        # the adjoint jumps at event times: no Gauss rule may straddle one
+        breaks = _breaks(self.interp.ts, stops, self.t0, t_last)
         lo, hi = breaks[:-1, None], breaks[1:, None]
         nodes = ((lo + hi) / 2 + (hi - lo) / 2 * _GL5_NODES).ravel()
         weights = ((hi - lo) / 2 * _GL5_WEIGHTS).ravel()
         return nodes, weights, np.reshape(self.interp(nodes), (-1, nodes.size))
 
-    def backward(self, g: Any, nodes: Any, weights: Any) -> dict[str, Any]:
+    def output_jumps(self, g: Any) -> list[tuple[float, np.ndarray]]:
+        """``(t_j, g_j)`` for the output columns that receive a cotangent (``y[:, -1]`` of a
+        solve without ``t_eval`` has one among hundreds of steps: only those stop the adjoint)."""
         g = np.reshape(g, self.ys.shape)
+        return [(self.times[j], g[:, j]) for j in range(self.times.size) if np.any(g[:, j] != 0)]
+
+    def output_times(self, g: Any) -> np.ndarray:
+        """The cotangents of the output times: ``g_j^T f(t_j, y_j)``."""
+        g = np.reshape(g, self.ys.shape)
+        dt_out = np.zeros(self.times.size)
+        for j in range(self.times.size):
+            if np.any(g[:, j] != 0):
+                dt_out[j] = g[:, j] @ self.rhs(self.times[j], self.ys[:, j])
+        return dt_out
+
+    def backward(
+        self, jumps: list[tuple[float, np.ndarray]], nodes: Any, weights: Any
+    ) -> dict[str, Any]:
+        """Solve the adjoint backward, jumping by ``v`` at each ``(t, v)`` of ``jumps``.
+
+        Returns the probes' cotangents (``heads``), ``a(t0)`` (that of ``y0``) and that of ``t0``.
+        """
+        forward = 1.0 if self.t1 >= self.t0 else -1.0
+        jumps = sorted(jumps, key=lambda j: forward * (j[0] - self.t0))
         a = np.zeros(self.ys.shape[0])
         pieces = []
-        # Only output times that receive a cotangent stop the backward solve (y[:, -1] of a
-        # solve without t_eval has one among hundreds of steps).
-        stops = [j for j in range(self.times.size) if np.any(g[:, j] != 0)]
-        for k in range(len(stops) - 1, -1, -1):
-            j = stops[k]
-            a = a + g[:, j]
-            t_hi = self.times[j]
-            t_lo = self.times[stops[k - 1]] if k > 0 else self.t0
+        for k in range(len(jumps) - 1, -1, -1):
+            t_hi, jump = jumps[k]
+            a = a + jump
+            t_lo = jumps[k - 1][0] if k > 0 else self.t0
             if t_hi == t_lo:
                 continue
             with np.errstate(all="ignore"):
@@ -279,15 +355,128 @@ class _Adjoint:
             inside = (nodes > lo) & (nodes < hi)
             if np.any(inside):
                 adjoint_at_nodes[inside] = interp(nodes[inside]).T
-        dt_out = np.zeros(self.times.size)
-        for j in stops:
-            dt_out[j] = g[:, j] @ self.rhs(self.times[j], self.ys[:, j])
         return {
-            "probes": weights[:, None] * adjoint_at_nodes,
+            "heads": [weights[:, None] * adjoint_at_nodes],
             "y0": a,
             "t0": -(a @ self.rhs(self.t0, self._y0)),
-            "t_out": dt_out,
         }
+
+
+def _partials(
+    fun: Any, t: float, y: Any, plain_args: Any, w: Any, wrt_t: bool
+) -> tuple[float, np.ndarray]:
+    """``w^T ∂fun/∂t`` (if ``wrt_t``, else 0) and ``(∂fun/∂y)^T w`` at ``(t, y)``: one reverse
+    pass of ``fun``."""
+    with enable_grad(), tracing():
+        t_leaf = GradArray(np.array(t, dtype=float), requires_grad=True) if wrt_t else t
+        y_leaf = GradArray(np.array(y, dtype=float), requires_grad=True)
+        out = fun(t_leaf, y_leaf, *plain_args)
+    if not requires_grad(out):
+        return 0.0, np.zeros(np.shape(y))
+    leaves = [t_leaf, y_leaf] if wrt_t else [y_leaf]
+    # retain: the graph reaches nodes of the caller's (a captured theta[0]), not to be freed
+    cots = _pull([out], [np.reshape(w, np.shape(out))], leaves, create=False)
+    ct, cy = cots if wrt_t else (None, cots[0])
+    return (
+        0.0 if ct is None else float(const(ct)),
+        np.zeros(np.shape(y)) if cy is None else const(cy),
+    )
+
+
+class _Forward:
+    """Forward sensitivities: ``S = ∂y/∂(θ, y0)`` solved alongside the ODE.
+
+    ``θ`` are the GradArrays that the right-hand side holds (closure, defaults, ``args=``),
+    found by :func:`_held_arrays` and checked to be all it depends on. ``S`` solves
+    ``dS/dt = (∂f/∂y) S + [∂f/∂θ, 0]`` from ``S(t0) = [0, I]``, with the forward solve's
+    ``method``, ``rtol`` and ``atol``, in one augmented solve of ``n (1 + P + n)`` equations
+    (``P`` parameter entries), each right-hand side costing ``n`` reverse passes of ``fun``.
+    The backward pass is then a sum of ``v^T S(t)`` over the cotangents: no backward solve.
+    """
+
+    def __init__(self, adjoint: _Adjoint, fun: Any, fargs: Any) -> None:
+        self.params = held_arrays(fun, fargs)
+        self.fun, self.fargs, self.adjoint = fun, fargs, adjoint
+        n = self.n = adjoint.ys.shape[0]
+        self._check_covered()
+        self.sizes = [p.size for p in self.params]
+        n_p = self.n_p = sum(self.sizes)
+        stops = np.concatenate([adjoint.times, adjoint.event_times])
+        ahead = (stops - adjoint.t0) * (1.0 if adjoint.t1 >= adjoint.t0 else -1.0)
+        t_last = stops[np.argmax(ahead)] if stops.size else adjoint.t1
+        s0 = np.zeros((n, n_p + n))
+        s0[:, n_p:] = np.eye(n)
+
+        def augmented(t: float, z: Any) -> np.ndarray:
+            f, jac = self.jacobians(t, z[:n])
+            ds = jac[:, n_p:] @ np.reshape(z[n:], (n, n_p + n))
+            ds[:, :n_p] += jac[:, :n_p]
+            return np.concatenate([f, np.ravel(ds)])
+
+        with solver_scope(), np.errstate(all="ignore"):
+            sol = adjoint.original(
+                augmented,
+                (adjoint.t0, t_last),
+                np.concatenate([adjoint._y0, np.ravel(s0)]),
+                method=adjoint.method,
+                dense_output=True,
+                **adjoint.options,
+            )
+        if not sol.success:
+            raise _failed("solve_ivp", f"the forward sensitivity equations: {sol.message}")
+        self.sol = sol.sol
+
+    def _check_covered(self) -> None:
+        """Raise if ``fun`` depends on an array that requires grad it does not hold."""
+        out = _as_array(evaluate(self.fun, self.adjoint.t0, self.adjoint._y0, *self.fargs))
+        if not depends_only_on(out, self.params):
+            raise solver_error(
+                "scipy.integrate.solve_ivp",
+                "forward sensitivities need every array that requires grad the right-hand side "
+                "uses in its closure, defaults, args= or the globals it names; it reads one from "
+                "elsewhere (a module attribute, such as mod.x). Pass it through args= or a "
+                "closure, or use the adjoint (the default, outside nd.ode_gradient('forward')).",
+            )
+
+    def jacobians(self, t: float, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``f(t, y)`` and ``[∂f/∂θ, ∂f/∂y]`` as plain arrays: ``n`` reverse passes."""
+        with enable_grad(), tracing():
+            y_leaf = GradArray(np.array(y, dtype=float), requires_grad=True)
+            out = self.fun(t, y_leaf, *self.fargs)
+        n = self.n
+        jac = np.zeros((n, self.n_p + n))
+        if requires_grad(out):
+            for i in range(n):
+                unit = np.reshape(np.eye(n)[i], np.shape(out))
+                cots = _pull([out], [unit], [*self.params, y_leaf], create=False)
+                jac[i] = np.concatenate(
+                    [np.zeros(np.size(x)) if c is None else np.ravel(const(c)) for c, x in
+                     zip(cots, [*self.params, y_leaf], strict=True)]
+                )  # fmt: skip
+        return np.ravel(const(out)), jac
+
+    def backward(self, jumps: list[tuple[float, np.ndarray]]) -> dict[str, Any]:
+        """The parameters' (``heads``), ``y0``'s and ``t0``'s cotangents: ``Σ v^T S(t)``."""
+        cot = np.zeros(self.n_p + self.n)
+        for t, v in jumps:
+            cot += v @ np.reshape(self.sol(t)[self.n :], (self.n, self.n_p + self.n))
+        ends = np.cumsum([0, *self.sizes])
+        a0 = cot[self.n_p :]
+        return {
+            "heads": [cot[lo:hi] for lo, hi in itertools.pairwise(ends)],
+            "y0": a0,
+            "t0": -(a0 @ self.adjoint.rhs(self.adjoint.t0, self.adjoint._y0)),
+        }
+
+
+def _gradient_method(adjoint: _Adjoint, closure: bool, fun: Any, fargs: Any) -> Any:
+    """The node's first inputs (``heads``) and the backward map from the adjoint's jumps, by the
+    method :func:`ndgrad.ode_gradient` chose: the adjoint (probes) or forward sensitivities."""
+    if ode_gradient_method() == "forward":
+        forward = _Forward(adjoint, fun, fargs)
+        return forward.params, forward.backward
+    nodes, weights, probes = _quadrature_probes(adjoint, closure, fun, fargs)
+    return [probes], lambda jumps: adjoint.backward(jumps, nodes, weights)
 
 
 def _as_array(x: Any) -> Any:
@@ -311,46 +500,148 @@ def _quadrature_probes(adjoint: Any, closure: bool, rhs: Any, fargs: Any) -> Any
     return nodes, weights, evaluate(stacked)
 
 
+class _Events:
+    """The event times of one ``solve_ivp`` call as functions of the parameters.
+
+    At an occurrence ``g(t*, y(t*), θ) = 0`` of event ``g``, the implicit function theorem gives
+    ``dt* = -(∂g/∂θ dθ + ∇_y g · δy(t*)) / D`` with ``D = ∂g/∂t + ∇_y g · f(t*, y*)`` (``δy(t*)``
+    the change of the solution at the fixed time ``t*``), and ``y_events`` moves by
+    ``δy(t*) + f* dt*``. So cotangents ``(γ, η)`` of ``(t*, y*)`` become, with
+    ``s = (γ + η · f*) / D``, a jump ``η - s ∇_y g`` of the adjoint at ``t*`` and the cotangent
+    ``-s`` of a probe ``g(t*, y*, θ)`` (which carries ``∂g/∂θ``).
+    """
+
+    def __init__(self, events: list[Any], sol: Any, adjoint: _Adjoint, fargs: Any) -> None:
+        n = adjoint.ys.shape[0]
+        self.times, self.states, self.gradients, self.slopes = [], [], [], []
+        self.rhs_values = []
+        for i, event in enumerate(events):
+            for t, y in zip(sol.t_events[i], np.reshape(sol.y_events[i], (-1, n)), strict=True):
+                f = adjoint.rhs(t, y)
+                g_t, g_y = _partials(event, t, y, adjoint.plain_args, 1.0, wrt_t=True)
+                slope = g_t + g_y @ f
+                if not np.isfinite(slope) or abs(slope) <= 1e-12 * (
+                    abs(g_t) + np.abs(g_y) @ np.abs(f)
+                ):
+                    raise solver_error(
+                        "scipy.integrate.solve_ivp",
+                        f"event {i} touches zero without crossing at t = {t:.6g} (d/dt of the "
+                        "event along the solution is 0), so its time is not a differentiable "
+                        "function of the parameters there. Use an event that crosses zero.",
+                    )
+                self.times.append(t)
+                self.states.append(y)
+                self.gradients.append(g_y)
+                self.slopes.append(slope)
+                self.rhs_values.append(f)
+        self.owners = [i for i, e in enumerate(events) for _ in range(np.size(sol.t_events[i]))]
+        self.events = events
+
+    def probes(self, fargs: Any) -> Any:
+        """``g(t*, y*, θ)`` per occurrence with the graph to ``θ`` (constants ``t*``, ``y*``)."""
+        if not self.times:
+            return None
+        pairs = list(zip(self.owners, self.times, self.states, strict=True))
+        return evaluate(
+            lambda: np.stack([np.reshape(self.events[i](t, y, *fargs), ()) for i, t, y in pairs])
+        )
+
+    def backward(self, g_t: Any, g_y: Any) -> tuple[list[tuple[float, np.ndarray]], np.ndarray]:
+        """The adjoint's jumps and the probes' cotangents for cotangents of ``(t*, y*)``."""
+        jumps, probe_cots = [], np.zeros(len(self.times))
+        for k, t in enumerate(self.times):
+            s = (g_t[k] + g_y[k] @ self.rhs_values[k]) / self.slopes[k]
+            if s != 0 or np.any(g_y[k] != 0):
+                jumps.append((t, g_y[k] - s * self.gradients[k]))
+                probe_cots[k] = -s
+        return jumps, probe_cots
+
+
 def _solve_ivp(func: Any, p: Params) -> Any:
     fun, t_span, y0, t_eval = p["fun"], p["t_span"], _as_array(p["y0"]), _as_array(p["t_eval"])
     fargs = tuple_args(p["args"])
     dense = p["dense_output"]
     watch = Watch(fun)
+    events = p["events"]
+    events = [] if events is None else [events] if callable(events) else list(events)
+    event_watches = [Watch(e) for e in events]
     p.update(fun=watch, t_span=plain_tree(t_span), y0=plain_tree(y0), t_eval=plain_tree(t_eval))
-    p.update(args=None if p["args"] is None else plain_tree(fargs), dense_output=True)
+    # the adjoint reads y between steps: dense output, unless nothing can need a gradient
+    may_need = requires_grad((fargs, t_span, y0, t_eval)) or held_arrays(fun, events)
+    p.update(args=None if p["args"] is None else plain_tree(fargs), dense_output=dense or may_need)
+    if p["events"] is not None:
+        p["events"] = event_watches[0] if callable(p["events"]) else event_watches
     if "jac" in p:
         p["jac"] = watched(p["jac"])
     sol = p.call(func)
     closure = watch.depends or requires_grad(fargs)
-    if not (closure or requires_grad((t_span, y0, t_eval))):
+    event_closure = any(w.depends for w in event_watches) or requires_grad(fargs)
+    if not (closure or event_closure or requires_grad((t_span, y0, t_eval))):
         if not dense:
             sol.sol = None
         return sol
+    if sol.sol is None:  # a dependence held_arrays did not see: solve again, densely
+        p["dense_output"] = True
+        sol = p.call(func)
     if not sol.success:
         raise _failed("solve_ivp", sol.message)
-    if p["events"] is not None:
-        raise solver_error("scipy.integrate.solve_ivp", "no gradient through events= yet.")
     if np.iscomplexobj(sol.y):
         raise solver_error("scipy.integrate.solve_ivp", "no gradient for complex y0 yet.")
-    adjoint = _Adjoint(func, p, sol, fun, fargs)
+    event_times = np.concatenate([np.ravel(te) for te in sol.t_events]) if events else []
+    adjoint = _Adjoint(func, p, sol, fun, fargs, event_times)
     adjoint._y0 = const(p["y0"])
-    nodes, weights, probes = _quadrature_probes(adjoint, closure, fun, fargs)
+    heads, pull_back = _gradient_method(adjoint, closure, fun, fargs)
+    occurrences = _Events(events, sol, adjoint, fargs)
+    event_probes = occurrences.probes(fargs) if event_closure else None
     t0_in, t1_in = t_span[0], t_span[1]
     last_is_t1 = t_eval is None
+    n, n_y, m = adjoint.ys.shape[0], adjoint.ys.size, len(occurrences.times)
+    # A terminal event ended the solve: the end is t*, not t_span[1]; without t_eval the last
+    # column is y(t*), whose time's cotangent goes to that occurrence.
+    terminal = None
+    if sol.status == 1:
+        ahead = (np.asarray(event_times) - adjoint.t0) * (1.0 if adjoint.t1 >= adjoint.t0 else -1.0)
+        terminal = int(np.argmax(ahead))
 
     def backward(g: Any) -> list[Any]:
+        g = np.ravel(g)
+        g_y, g_te, g_ye = g[:n_y], np.array(g[n_y : n_y + m]), np.reshape(g[n_y + m :], (m, n))
+        dt_out = adjoint.output_times(g_y)
+        if terminal is not None and last_is_t1:
+            g_te[terminal] += dt_out[-1]
+        jumps, event_cots = occurrences.backward(g_te, g_ye)
         with solver_scope():  # one scope for the many reverse passes of the adjoint solve
-            c = adjoint.backward(g, nodes, weights)
-        dt_out = c["t_out"]
+            c = pull_back(adjoint.output_jumps(g_y) + jumps)
         return [
-            c["probes"],
+            *c["heads"],
             c["y0"],
             c["t0"],
-            dt_out[-1] if last_is_t1 else None,
+            dt_out[-1] if last_is_t1 and terminal is None else None,
             None if t_eval is None else dt_out,
+            event_cots,
         ]
 
-    sol.y = record("scipy.integrate.solve_ivp", sol.y, [probes, y0, t0_in, t1_in, t_eval], backward)
+    inputs = [*heads, y0, t0_in, t1_in, t_eval, event_probes]
+    name = "scipy.integrate.solve_ivp"
+    if not events:
+        sol.y = record(name, sol.y, inputs, backward)
+    else:  # one node for y, t_events and y_events: their cotangents meet in one adjoint solve
+        flat = np.concatenate(
+            [np.ravel(sol.y), event_times, *(np.ravel(ye) for ye in sol.y_events)]
+        )
+        out = record(name, flat, inputs, backward)
+        sol.y = np.reshape(out[:n_y], sol.y.shape)
+        sizes = np.cumsum([0, *(np.size(te) for te in sol.t_events)])
+        sol.t_events = [out[n_y + lo : n_y + hi] for lo, hi in itertools.pairwise(sizes)]
+        start = n_y + m
+        sol.y_events = [
+            np.reshape(out[start + n * lo : start + n * hi], np.shape(ye))
+            for lo, hi, ye in zip(sizes[:-1], sizes[1:], sol.y_events, strict=True)
+        ]
+        if terminal is not None and last_is_t1:  # the end time is t*: a function of θ
+            sol.t = np.concatenate([sol.t[:-1], out[n_y + terminal : n_y + terminal + 1]])
+    if requires_grad(t_eval):  # sol.t is the t_eval values reached
+        sol.t = t_eval[: np.size(sol.t)]
     if not dense:
         sol.sol = None
     return sol
@@ -403,16 +694,16 @@ def _odeint(func: Any, p: Params) -> Any:
     params = {"method": "LSODA", "t_span": (times[0], times[-1]), **tol}
     adjoint = _Adjoint(solve_ivp, params, dense, rhs, fargs)
     adjoint._y0 = const(ys[0])
-    nodes, weights, probes = _quadrature_probes(adjoint, closure, rhs, fargs)
+    heads, pull_back = _gradient_method(adjoint, closure, rhs, fargs)
 
     def backward(g: Any) -> list[Any]:
         with solver_scope():
-            c = adjoint.backward(np.transpose(g), nodes, weights)
-        dt = c["t_out"]
+            c = pull_back(adjoint.output_jumps(np.transpose(g)))
+        dt = adjoint.output_times(np.transpose(g))
         dt[0] = dt[0] + c["t0"]
-        return [c["probes"], c["y0"], dt]
+        return [*c["heads"], c["y0"], dt]
 
-    out = record("scipy.integrate.odeint", ys, [probes, y0, t], backward)
+    out = record("scipy.integrate.odeint", ys, [*heads, y0, t], backward)
     return (out, info) if full else out
 
 

@@ -22,7 +22,14 @@ its covariance is recomputed with the graph (``(JᵀJ)⁻¹ s²`` at the optimum
 
 A solver that reports failure (``converged``/``success`` false, ``ier != 1``) raises
 ``RuntimeError`` when a gradient is needed, instead of returning a derivative of a point that
-is not a solution. Only first derivatives: a second one raises ``NotDifferentiableError``.
+is not a solution.
+
+Second derivatives (``nd.hessian``, ``nd.grad(nd.grad(...))``) through the root finders,
+``minimize`` and ``minimize_scalar`` (``x`` and ``fun``), ``least_squares`` and ``curve_fit``'s
+fitted parameters: the backward pass, when recorded, is written with ndgrad calls at the node's
+own output (see ``_root_node``), with respect to the arrays the function holds (closure, defaults,
+``args=``, a bound method's instance; one read from a global raises). ``least_squares``'s
+``fun`` and ``curve_fit``'s covariance give first derivatives only (a second one raises).
 """
 
 from __future__ import annotations
@@ -39,17 +46,21 @@ from ndgrad._rules._scipy import wrap_scipy
 from ndgrad._rules._solve import (
     Params,
     Watch,
+    const,
+    depends_only_on,
     evaluate,
+    held_arrays,
     jacobian_at,
     plain_tree,
     record,
     requires_grad,
+    second_order_error,
     solver,
     solver_error,
     tuple_args,
     watched,
 )
-from ndgrad.functional import grad, jacobian
+from ndgrad.functional import _pull, grad, jacobian
 from ndgrad.tracing import tracing
 
 _MODULE = "scipy.optimize"
@@ -69,9 +80,15 @@ def _root_node(name: str, x_star: Any, residual: Callable[[Any], Any], leaf: boo
     Returns None when ``residual`` at the root does not depend on an array that requires grad.
     ``leaf``: evaluate it at x as an array that requires grad (a residual that is itself a
     gradient, ``nd.grad(f)(x)``, keeps the graph to θ only then).
+
+    The node's inputs are the probe ``r = F(x*, θ)`` and the arrays ``θ`` that ``residual``
+    holds: a first derivative flows through the probe; a recorded backward pass (second
+    derivatives) solves ``(∂F/∂x)^T λ = g`` and takes ``-λ^T ∂F/∂θ`` with ndgrad calls at the
+    node's own output ``x*`` (so that ``λ`` and ``∂F/∂θ`` depend on ``θ`` through ``x*`` too).
     """
     x_star = np.array(x_star, dtype=float)
-    r = evaluate(residual, GradArray(x_star, requires_grad=True) if leaf else x_star)
+    at = GradArray(x_star, requires_grad=True) if leaf else x_star
+    r = evaluate(residual, at)
     if not requires_grad(r):
         return None
     n = x_star.size
@@ -88,11 +105,24 @@ def _root_node(name: str, x_star: Any, residual: Callable[[Any], Any], leaf: boo
             "the solution (a double root, or a flat minimum): the solution is not a "
             "differentiable function of the parameters there, so no gradient is given.",
         )
+    params = held_arrays(residual)
+    covered = depends_only_on(r, [*params, at])
 
     def backward(g: Any) -> list[Any]:
-        return [-np.linalg.solve(jac.T, np.ravel(g))]
+        return [-np.linalg.solve(jac.T, np.ravel(g)), *(None for _ in params)]
 
-    return record(f"scipy.optimize.{name}", x_star, [r], backward)
+    def backward_create(g: Any, x: Any, args: Any) -> list[Any]:
+        if not covered:
+            raise second_order_error(f"scipy.optimize.{name}")
+        u = np.reshape(evaluate(residual, x), (n,))
+        eye = np.eye(n)
+        rows = [_pull([u], [eye[i]], [x], create=True)[0] for i in range(n)]
+        jac = np.stack([np.zeros(n) if c is None else np.reshape(c, (n,)) for c in rows])
+        lam = np.linalg.solve(np.transpose(jac), np.reshape(g, (n,)))
+        cots = _pull([u], [lam], [x, *params], create=True)[1:]
+        return [None, *(None if c is None else -c for c in cots)]
+
+    return record(f"scipy.optimize.{name}", x_star, [r, *params], backward, backward_create)
 
 
 # --- scalar root finding ------------------------------------------------------------------------
@@ -234,10 +264,32 @@ def _argmin_node(name: str, x_star: Any, objective: Callable[[Any], Any]) -> Any
     return _root_node(name, x_star, grad(objective), leaf=True)
 
 
-def _value_node(name: str, value: Any, objective: Callable[[Any], Any], x_star: Any) -> Any:
-    """The optimal value (SciPy's own number) with the envelope theorem's gradient."""
-    probe = evaluate(objective, np.array(x_star, dtype=float))
-    return record(f"scipy.optimize.{name}", value, [probe], lambda g: [g])
+def _value_node(name: str, value: Any, objective: Callable[[Any], Any], x_node: Any) -> Any:
+    """The optimal value (SciPy's own number) with the envelope theorem's gradient.
+
+    ``df*/dθ = ∂f/∂θ`` at ``x*``: a first derivative flows through the probe ``f(x*, θ)``; a
+    recorded one evaluates ``∂f/∂θ`` at the argmin node ``x_node`` (an input, so that its
+    dependence on ``θ`` through ``x*`` is kept; the term through ``x`` is ``∇ₓf = 0`` along
+    the solution, with every derivative).
+    """
+    probe = evaluate(objective, const(x_node))
+    params = held_arrays(objective)
+    covered = depends_only_on(probe, params)
+
+    def backward_create(g: Any, ans: Any, args: Any) -> list[Any]:
+        if not covered:
+            raise second_order_error(f"scipy.optimize.{name}")
+        x = args[1]
+        cots = _pull([evaluate(objective, x)], [g], [x, *params], create=True)[1:]
+        return [None, None, *cots]
+
+    return record(
+        f"scipy.optimize.{name}",
+        value,
+        [probe, x_node, *params],
+        lambda g: [g, None, *(None for _ in params)],
+        backward_create,
+    )
 
 
 def _interior(name: str, x: Any, bounds: Any) -> None:
@@ -286,7 +338,9 @@ def _minimize(func: Any, p: Params) -> Any:
     for key in ("hess", "hessp", "callback"):
         p[key] = watched(p[key])
     res = p.call(func)
-    if not (watch.depends or requires_grad(fargs)):
+    # a constraint that holds the parameters moves the argmin even if the objective does not
+    constrained = bool(p["constraints"]) and bool(held_arrays(p["constraints"]))
+    if not (watch.depends or requires_grad(fargs) or constrained):
         return res
     if p["constraints"]:
         raise solver_error(
@@ -301,7 +355,7 @@ def _minimize(func: Any, p: Params) -> Any:
     x = _argmin_node("minimize", res.x, objective)
     if x is not None:
         res.x = x
-        res.fun = _value_node("minimize", res.fun, objective, res.x.values)
+        res.fun = _value_node("minimize", res.fun, objective, res.x)
     return res
 
 
@@ -323,7 +377,7 @@ def _minimize_scalar(func: Any, p: Params) -> Any:
     x = _argmin_node("minimize_scalar", res.x, objective)
     if x is not None:
         res.x = x
-        res.fun = _value_node("minimize_scalar", res.fun, objective, res.x.values)
+        res.fun = _value_node("minimize_scalar", res.fun, objective, res.x)
     return res
 
 
