@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _graph
+from ndgrad._aliases import sanction_arguments
 from ndgrad._array import GradArray, _plain, call_primitive
 from ndgrad._errors import GraphBreakError
 from ndgrad._graph import enable_grad, grad_enabled
@@ -1039,6 +1040,8 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
     def forward(*args: Any, **kwargs: Any) -> Any:
         # Runs on plain arrays, so nothing inside is recorded: unless ``fun`` reads an array
         # that requires grad from elsewhere (a closure), which the node would not know about.
+        # The plain arguments are the inputs' memory on purpose: not refused as aliases.
+        sanction_arguments((args, kwargs))
         with maybe_tracing(scope):
             out = fun(*args, **kwargs)
         if grad_enabled() and any(_requires_grad(o) for o in tree_flatten(out)[0]):

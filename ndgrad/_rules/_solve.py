@@ -32,8 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad._aliases import sanction_arguments
 from ndgrad._array import GradArray, _plain, _record, _wrap
-from ndgrad._errors import NotDifferentiableError, _noted, hidden_errors_reraised
+from ndgrad._errors import NotDifferentiableError, hidden_errors_reraised, noted
 from ndgrad._graph import enable_grad, grad_enabled, no_grad, scope_depth
 from ndgrad._registry import Primitive
 from ndgrad.functional import _RuleCache, jacobian
@@ -57,7 +58,7 @@ __all__ = [
 
 def solver_error(name: str, why: str) -> NotDifferentiableError:
     """The error for a gradient ``name`` cannot give: what and why."""
-    return _noted(NotDifferentiableError(f"{name}: {why}"))
+    return noted(NotDifferentiableError(f"{name}: {why}"))
 
 
 def requires_grad(x: Any) -> bool:
@@ -108,6 +109,7 @@ class Watch:
         self.depends = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        sanction_arguments((args, kwargs))  # SciPy's plain state may be an input's memory
         if self.depends:
             with no_grad():
                 out = self.fun(*args, **kwargs)

@@ -1,0 +1,155 @@
+"""Plain ndarrays over the memory of arrays in a graph (``ndgrad/_aliases.py``), and other cuts
+that were silent outside the conversion scope: object arrays, scikit-learn's Cython routines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ndgrad as nd
+
+X3 = np.array([0.5, -1.25, 2.0])
+
+
+def _leaf(values=X3):
+    return nd.GradArray(values, requires_grad=True)
+
+
+def test_plain_view_of_a_leaf_meeting_it_is_refused():
+    h = _leaf()
+    with pytest.raises(nd.GraphBreakError, match=r"numpy\.multiply got a plain ndarray"):
+        np.sum(np.asarray(h) * h)
+
+
+def test_plain_view_meeting_another_leaf_is_refused():
+    x, w = _leaf(), _leaf(np.ones(3))
+    with pytest.raises(nd.GraphBreakError, match=r"nd\.tracing\(\)"):
+        np.dot(np.asarray(x), w)
+
+
+def test_plain_view_of_an_intermediate_is_refused():
+    y = _leaf() * 2.0
+    with pytest.raises(nd.GraphBreakError, match="shares memory"):
+        np.sum(np.asarray(y)[1:] + y[1:])
+
+
+def test_plain_view_of_a_view_is_refused():
+    x = _leaf(np.arange(6.0))
+    v = x[2:]
+    with pytest.raises(nd.GraphBreakError):
+        np.sum(np.ascontiguousarray(v) * x[:4])
+
+
+def test_plain_view_in_a_list_argument_is_refused():
+    x = _leaf()
+    with pytest.raises(nd.GraphBreakError, match=r"numpy\.stack"):
+        np.stack([np.asarray(x), x])
+
+
+def test_inside_tracing_the_same_code_is_differentiated():
+    h = _leaf()
+    with nd.tracing():
+        loss = np.sum(np.asarray(h) * h)
+    loss.backward()
+    np.testing.assert_allclose(h.grad, 2 * X3)
+
+
+def test_values_and_detach_are_constants():
+    x = _leaf()
+    np.sum(x.values * x).backward()
+    np.testing.assert_allclose(x.grad, X3)  # d/dx sum(c * x) = c
+    x = _leaf()
+    np.sum(x.detach() * x).backward()
+    np.testing.assert_allclose(x.grad, X3)
+
+
+def test_a_plain_copy_is_a_constant():
+    x = _leaf()
+    np.sum(np.array(x) * x).backward()  # owns its memory: no alias, a constant
+    np.testing.assert_allclose(x.grad, X3)
+
+
+def test_alias_of_an_array_that_no_longer_requires_grad_is_allowed():
+    x = _leaf()
+    p = np.asarray(x)
+    x.requires_grad = False
+    w = _leaf(np.ones(3))
+    np.sum(p * w).backward()
+    np.testing.assert_allclose(w.grad, X3)
+
+
+def test_plain_views_of_unrelated_memory_are_allowed():
+    data = np.arange(12.0).reshape(4, 3)
+    w = _leaf()
+    np.sum(data[:, 0:3] * w).backward()
+    np.testing.assert_allclose(w.grad, data.sum(axis=0))
+
+
+def test_alias_table_is_swept():
+    from ndgrad import _aliases
+
+    w = _leaf()
+    for _ in range(3 * _aliases._SWEEP[0]):
+        w = w * 1.0
+    assert len(_aliases._BY_OWNER) <= 2 * _aliases._SWEEP[0]
+
+
+def test_grad_with_scope_false_refuses_an_alias_cut():
+    def f(x):
+        return np.sum(np.asarray(x) * x)
+
+    with pytest.raises(nd.GraphBreakError):
+        nd.grad(f, scope=False)(X3)
+    np.testing.assert_allclose(nd.grad(f)(X3), 2 * X3)
+
+
+# --- object arrays ---------------------------------------------------------------------------
+
+
+def test_vectorize_plus_another_term_is_refused():
+    # was silently partial: the vectorized term lost its gradient, x kept its own
+    with pytest.raises(nd.NotDifferentiableError, match="dtype=object"):
+        nd.grad(lambda x: np.sum(np.vectorize(np.sin)(x) + x))(X3)
+
+
+def test_frompyfunc_on_an_array_that_requires_grad_is_refused():
+    square = np.frompyfunc(lambda v: v * v, 1, 1)
+    with pytest.raises(nd.NotDifferentiableError, match="dtype=object"):
+        square(_leaf())
+    assert square(nd.GradArray(X3)).dtype == object  # without a graph: as NumPy
+
+
+# --- scikit-learn's Cython routines ----------------------------------------------------------
+
+
+def test_chi2_kernel_outside_the_scope_is_refused_not_partial():
+    pw = pytest.importorskip("sklearn.metrics.pairwise")
+    x = _leaf(np.array([[0.5, 1.0], [2.0, 0.25]]))
+    with pytest.raises(nd.NotDifferentiableError, match="additive_chi2_kernel"):
+        np.sum(pw.chi2_kernel(x, np.ones((3, 2)))) + np.sum(x)
+
+
+def test_chi2_kernel_closed_form():
+    pw = pytest.importorskip("sklearn.metrics.pairwise")
+    x, y = np.array([[0.5, 1.0]]), np.array([[2.0, 0.0]])
+    # k = -sum (x - y)^2 / (x + y); d/dx of one term = 1 - 4 y^2 / (x + y)^2; y = x = 0 skipped
+    g = nd.grad(lambda x: np.sum(pw.additive_chi2_kernel(x, y)))(x)
+    np.testing.assert_allclose(g, [[-(1 - 4 * 4.0 / 2.5**2), -1.0]])
+
+
+def test_compiled_sklearn_function_is_refused_by_name():
+    pytest.importorskip("sklearn")
+    from sklearn.utils import arrayfuncs
+
+    with pytest.raises(nd.NotDifferentiableError, match=r"arrayfuncs\.min_pos"):
+        nd.grad(lambda x: arrayfuncs.min_pos(x))(X3 + 3.0)
+    assert arrayfuncs.min_pos(np.array([3.0, 1.5])) == 1.5  # plain arrays: the original
+
+
+def test_sklearn_loss_objects_are_refused_by_name():
+    loss = pytest.importorskip("sklearn._loss.loss")
+    half = loss.HalfSquaredError()
+    y = np.array([1.0, 2.0, 0.5])
+    with pytest.raises(nd.NotDifferentiableError, match=r"BaseLoss\.loss .*Cython"):
+        nd.grad(lambda r: np.sum(half.loss(y_true=y, raw_prediction=r)) + np.sum(r))(X3)
+    np.testing.assert_allclose(half.loss(y_true=y, raw_prediction=X3), 0.5 * (X3 - y) ** 2)
