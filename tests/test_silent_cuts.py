@@ -153,3 +153,56 @@ def test_sklearn_loss_objects_are_refused_by_name():
     with pytest.raises(nd.NotDifferentiableError, match=r"BaseLoss\.loss .*Cython"):
         nd.grad(lambda r: np.sum(half.loss(y_true=y, raw_prediction=r)) + np.sum(r))(X3)
     np.testing.assert_allclose(half.loss(y_true=y, raw_prediction=X3), 0.5 * (X3 - y) ** 2)
+
+
+# --- links that carry only zeros ---------------------------------------------------------------
+
+W = np.array([0.5, 2.0, 1.0])
+
+
+def _logsumexp_b_before_the_fix(a, b=W):
+    """SciPy's logsumexp(b=) as it ran before the scope: the input copied by a compiled helper
+    (here ``np.ndarray.view``, which no scope can see), the maximum taken by a where that
+    selects only from the copy. The output is linked to ``a``, through zeros only."""
+    plain = np.array(np.ndarray.view(a, np.ndarray))
+    a_max = np.max(np.where(b == 0, a, plain))
+    return np.log(np.sum(b * np.exp(plain - a_max))) + a_max
+
+
+def _solve_ivp_like(y0):
+    """A solver that stores the caller's ``y0`` as the first column of its result, and computes
+    the others in compiled code from a plain copy (``solve_ivp``'s ``sol.y``)."""
+    with nd.tracing():
+        ys = np.empty((2, 5))
+    ys[:, 0] = y0
+    ys[:, 1:] = np.ndarray.view(y0, np.ndarray)[:, None] * np.exp(-np.arange(1.0, 5.0))
+    return np.sum(ys[:, -1])
+
+
+@pytest.mark.parametrize("scope", [True, False])
+def test_logsumexp_b_link_of_zeros_is_refused(scope):
+    with pytest.raises(nd.GraphBreakError, match="exactly zero, but its value changes"):
+        nd.grad(_logsumexp_b_before_the_fix, scope=scope)(X3)
+
+
+def test_first_column_link_of_zeros_is_refused():
+    with pytest.raises(nd.GraphBreakError, match=r"argument\(s\) \[0\]"):
+        nd.grad(_solve_ivp_like)(X3[:2])
+    with pytest.raises(nd.GraphBreakError):
+        nd.value_and_grad(lambda c, y0: c * _solve_ivp_like(y0), argnums=1)(2.0, X3[:2])
+
+
+@pytest.mark.parametrize(
+    ("f", "x"),
+    [
+        (lambda x: np.sum(x**2), np.zeros(3)),  # a stationary point
+        (lambda x: np.sum(x**3), np.zeros(3)),  # an inflection point
+        (lambda x: np.sum(np.maximum(x, 0.0)), -np.ones(3)),  # a flat region
+        (lambda x: np.sum(np.where(x > 0, x, 0.0)), np.zeros(3)),  # a kink, subgradient 0
+        (lambda x: np.sum(np.abs(x)), np.zeros(3)),
+        (lambda x: np.sum(np.floor(3 * x)), X3),  # piecewise constant
+        (lambda x: np.sum(0.0 * x) + np.random.default_rng().random(), X3),  # not deterministic
+    ],
+)
+def test_true_zero_gradients_are_returned(f, x):
+    np.testing.assert_array_equal(nd.grad(f)(x), np.zeros_like(x))
