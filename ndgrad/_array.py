@@ -121,7 +121,7 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         # ``_version``: [writes so far, weak reference to the Guard of the memory or None].
         if isinstance(obj, GradArray):
             self._version = obj._version
-            if obj._node is not None and self.dtype.kind == "O" and grad_enabled():
+            if obj._node is not None and self.dtype.kind == "O" and self.size and grad_enabled():
                 raise _object_cast()  # np.vectorize, np.frompyfunc: silently cut otherwise
         else:
             self._version = [0, None]
