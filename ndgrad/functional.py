@@ -210,7 +210,7 @@ class _Trace:
             call_args[n] = tree_unflatten(spec, tracers)
         token = _depth.set(_depth.get() + 1)
         try:
-            with enable_grad(), maybe_tracing(scope):
+            with enable_grad(), maybe_tracing(scope, fun):
                 result = fun(*call_args, **kwargs)
         finally:
             _depth.reset(token)
@@ -371,7 +371,7 @@ def _confirm_zero_gradients(
                 leaves.append(plain + sign * moved[k] if k in moved else plain)
                 k += 1
             call_args[n] = tree_unflatten(trace.specs[n], leaves)
-        with _graph.no_grad(), maybe_tracing(scope):
+        with _graph.no_grad(), maybe_tracing(scope, fun):
             res = fun(*call_args, **kwargs)
         return float(np.real(np.asarray(_plain_tree(res[0] if has_aux else res))).ravel()[0])
 
@@ -1103,7 +1103,7 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
         for i, t in zip(slots, tracers, strict=True):
             call[i] = t
         create = grad_enabled()
-        with enable_grad(), maybe_tracing(scope):
+        with enable_grad(), maybe_tracing(scope, fun):
             out = fun(*call, **kwargs)
         outs = list(out) if isinstance(out, (tuple, list)) else [out]
         gs = list(g) if isinstance(g, tuple) else [g]
@@ -1129,7 +1129,7 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
         # that requires grad from elsewhere (a closure), which the node would not know about.
         # The plain arguments are the inputs' memory on purpose: not refused as aliases.
         sanction_arguments((args, kwargs))
-        with maybe_tracing(scope):
+        with maybe_tracing(scope, fun):
             out = fun(*args, **kwargs)
         if grad_enabled() and any(_requires_grad(o) for o in tree_flatten(out)[0]):
             raise ValueError(
