@@ -376,9 +376,12 @@ def _confirm_zero_gradients(
         return float(np.real(np.asarray(_plain_tree(res[0] if has_aux else res))).ravel()[0])
 
     f0 = float(np.real(np.asarray(_plain(out) if isinstance(out, GradArray) else out)).ravel()[0])
-    if value(0) != f0:
-        return  # not deterministic (random numbers, state): cannot be judged this way
-    up, down = value(1) - f0, f0 - value(-1)
+    try:
+        if value(0) != f0:
+            return  # not deterministic (random numbers, state): cannot be judged this way
+        up, down = value(1) - f0, f0 - value(-1)
+    except Exception:  # fun needs GradArrays, or fails off the point: no judgement
+        return
     tol = 1e3 * np.finfo(np.result_type(out)).eps * (1 + abs(f0))
     if (
         up * down > 0

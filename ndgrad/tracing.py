@@ -52,8 +52,9 @@ Limits
   :func:`differentiable`) is given: its default arguments (``def f(x, conv=np.asarray)``) and,
   for a method or a callable object, its class's attributes (``conv =
   staticmethod(np.asarray)``) are replaced while its scope is open. The same bindings in the
-  helpers it calls, and closures, are not reached. (A module imported during a scope binds the replacement and
-  keeps it afterwards; it still checks the context variable, so it stays correct.)
+  helpers it calls, and closures, are not reached. (A module imported during a scope binds
+  the replacement and keeps it afterwards; it still checks the context variable, so it stays
+  correct.)
 - C and Cython code that converts through NumPy's C API (``PyArray_FROM_OTF``) strips the
   subclass; so do ``float(x)``, ``x.item()``, ``x.tolist()`` and ``math.*``. When that cuts
   every path, ``nd.grad`` raises its "does not depend on the input" error; a cut on one path
