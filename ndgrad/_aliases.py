@@ -75,7 +75,8 @@ def register_fresh(a: Any, owner: Any) -> None:
 
 def register(a: Any) -> None:
     """``a`` got a node (a leaf that requires grad, the output of a recorded operation)."""
-    key = id(_owner(a))
+    base = a.base  # a result wraps the array NumPy made: one level, the common case
+    key = id(base) if type(base) is np.ndarray and base.base is None else id(_owner(a))
     old = _BY_OWNER.get(key)
     if old is None:
         _BY_OWNER[key] = _ref(a)
