@@ -18,6 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ndgrad import _graph
+from ndgrad._aliases import graph_alias, refuse_aliases, register, register_fresh, sanctioned
 from ndgrad._errors import not_differentiable
 from ndgrad._fpwarnings import ERRSTATE, recompute, user_errstate
 from ndgrad._graph import (
@@ -118,7 +119,12 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         self._seen = 0
         # NumPy made a view of a GradArray without us (a C-level method): share its version.
         # ``_version``: [writes so far, weak reference to the Guard of the memory or None].
-        self._version = obj._version if isinstance(obj, GradArray) else [0, None]
+        if isinstance(obj, GradArray):
+            self._version = obj._version
+            if obj._node is not None and self.dtype.kind == "O" and self.size and grad_enabled():
+                raise _object_cast()  # np.vectorize, np.frompyfunc: silently cut otherwise
+        else:
+            self._version = [0, None]
 
     # --- public attributes -----------------------------------------------------------------
 
@@ -143,6 +149,7 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
                     "first, e.g. GradArray(values, dtype=float, requires_grad=True)."
                 )
             self._node = LeafNode(self)
+            register(self)  # a plain alias of its memory must not meet the graph (_aliases)
             if self._base_ga is not None:  # a view made a leaf: writes to it are refused
                 _register_leaf_view(self)
 
@@ -186,7 +193,7 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
     @property
     def values(self) -> NDArray[Any]:
         """The data as a plain ndarray view (no graph, shares memory)."""
-        return _plain(self)
+        return sanctioned(_plain(self))
 
     @property
     def grad_fn(self) -> str | None:
@@ -312,6 +319,8 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
             return _wrap(res)
         outs = _wrap(res)
         if not _any_float(outs):
+            if any(getattr(o, "dtype", np.dtype(float)).kind == "O" for o in _flat_outputs(outs)):
+                raise _object_cast()  # a Python function per element (np.frompyfunc)
             return outs
         key = ufunc if method == "__call__" else (ufunc, method)
         prim = VJP_RULES.get(key)
@@ -457,6 +466,15 @@ for _name, _op in {
     "__irshift__": np.right_shift,
 }.items():
     setattr(GradArray, _name, _inplace_operator(_name, _op))
+
+
+def _object_cast() -> Exception:
+    return not_differentiable(
+        "a conversion to dtype=object",
+        "an object array holds Python numbers, which cannot carry a gradient; np.vectorize and "
+        "np.frompyfunc make one to call a Python function per element: write the function "
+        "with NumPy's ufuncs instead, which work on whole arrays",
+    )
 
 
 def _unpickle(
@@ -659,6 +677,8 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
         out = _view(res, GradArray)
         out._version = [0, None, _SCALAR_LIKE]  # NumPy's scalar: ``+=`` rebinds it
     elif res.dtype.kind not in _FLOAT_KINDS:
+        if res.dtype.kind == "O" and grad_enabled() and _needs_grad(inputs):
+            raise _object_cast()  # a Python function per element (np.frompyfunc)
         return res  # integer and boolean results never carry gradients
     else:
         out = _view(res, GradArray)
@@ -666,6 +686,10 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
     gy = ty is GradArray and y._node is not None
     if not (gx or gy) or not grad_enabled():
         return out
+    if (tx is np.ndarray and rx.base is not None and graph_alias(rx) is not None) or (
+        ty is np.ndarray and ry.base is not None and graph_alias(ry) is not None
+    ):
+        refuse_aliases(qualified_name(ufunc), inputs)
     prim = VJP_RULES.get(ufunc)
     if prim is None:
         raise not_differentiable(qualified_name(ufunc))
@@ -709,6 +733,7 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
         ans = res
         versions += (out._version, 0, OUTPUT, guard_saved(out, res))
     out._node = Node(prim, edges, args, NO_KWARGS, ans, tuple(versions), None)
+    register_fresh(out, res)
     return out
 
 
@@ -749,6 +774,8 @@ def _record(
     ``originals``: the arguments as the caller passed them (GradArrays, plain arrays), so that
     every saved array is guarded; by default only those that require grad are known.
     """
+    if originals is not None:
+        refuse_aliases(prim.name, originals)
     saves = prim.saves
     args = raw if saved is None else saved
     if saves is not None:
@@ -781,6 +808,7 @@ def _record(
         )
         outs._node = node
         outs._out = 0
+        register(outs)
         return node
     flat_outs = _flat_outputs(outs)
     ans = None
@@ -807,6 +835,7 @@ def _record(
         if isinstance(o, GradArray) and (traced is None or i in traced):
             o._node = node
             o._out = i
+            register(o)
     return node
 
 

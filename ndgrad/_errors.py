@@ -12,6 +12,7 @@ __all__ = [
     "graph_break",
     "hidden_errors_reraised",
     "not_differentiable",
+    "noted",
     "raised_in_scope",
 ]
 
@@ -27,7 +28,8 @@ raised_in_scope: ContextVar[list[Exception] | None] = ContextVar(
 E = TypeVar("E", bound=Exception)
 
 
-def _noted(exc: E) -> E:
+def noted(exc: E) -> E:
+    """``exc``, kept so that a scope can re-raise it if library code hides it."""
     raised = raised_in_scope.get()
     if raised is not None and len(raised) < 8:
         raised.append(exc)
@@ -64,7 +66,7 @@ class GraphBreakError(Exception):
 
 def graph_break(conversion: str) -> GraphBreakError:
     """Build the error for a conversion that would drop the graph, with the fixes spelled out."""
-    return _noted(
+    return noted(
         GraphBreakError(
             f"{conversion} converts an array that requires grad to a Python value, which "
             "cannot carry a gradient: the result would silently be a constant. Use the NumPy "
@@ -78,7 +80,7 @@ def graph_break(conversion: str) -> GraphBreakError:
 def not_differentiable(name: str, why: str = "") -> NotDifferentiableError:
     """Build the error for ``name``, with the fix spelled out."""
     reason = f" ({why})" if why else ""
-    return _noted(
+    return noted(
         NotDifferentiableError(
             f"{name} is not differentiable in ndgrad{reason}, and it was called on an array that "
             f"requires grad. Register a rule with ndgrad.defvjp({name}, rule, ...), or call it on "

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad._aliases import sanction_arguments
 from ndgrad._array import GradArray, _plain, _record, _unwrap_all, _unwrap_args, _wrap
 from ndgrad._errors import NotDifferentiableError, not_differentiable
 from ndgrad._graph import grad_enabled
@@ -108,6 +109,7 @@ class custom_vjp:
             name = next(k for k, v in kwargs.items() if _requires_grad(v))
             raise not_differentiable(prim.name, f"no gradient for the keyword argument {name!r}")
         raw_kwargs = _unwrap_all(kwargs)
+        sanction_arguments((raw, raw_kwargs))  # the inputs' memory, handed over on purpose
         out, residuals = fwd(*raw, **raw_kwargs)
         flat = list(out) if isinstance(out, tuple) else [out]
         if any(_requires_grad(o) for o in flat):

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _graph
+from ndgrad._aliases import sanction_arguments
 from ndgrad._array import GradArray, _plain, call_primitive
 from ndgrad._errors import GraphBreakError
 from ndgrad._graph import enable_grad, grad_enabled
@@ -209,7 +210,7 @@ class _Trace:
             call_args[n] = tree_unflatten(spec, tracers)
         token = _depth.set(_depth.get() + 1)
         try:
-            with enable_grad(), maybe_tracing(scope):
+            with enable_grad(), maybe_tracing(scope, fun):
                 result = fun(*call_args, **kwargs)
         finally:
             _depth.reset(token)
@@ -312,11 +313,101 @@ def _value_and_grad(
     cots = trace.pull([root], [np.ones((), out.dtype)], trace.nested, retain=trace.nested)
     if any(c is None for c in cots) and not allow_unused:
         raise _disconnected(fname)
+    if not trace.nested:
+        _confirm_zero_gradients(fun, args, kwargs, trace, cots, out, fname, has_aux, scope)
     grads = trace.regroup(
         _zeros_for(cots, trace.tracers), not trace.nested, isinstance(argnums, int)
     )
     value = out if trace.nested else (_plain(out) if isinstance(out, GradArray) else out)
     return value, grads, trace.aux
+
+
+def _confirm_zero_gradients(
+    fun: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    trace: _Trace,
+    cots: Sequence[Any],
+    out: Any,
+    fname: str,
+    has_aux: bool,
+    scope: bool,
+) -> None:
+    """Raise if an input's gradient is exactly zero but ``fun`` changes along it.
+
+    A conversion that cut the graph (compiled code, ``scope=False``) can leave a link from the
+    output to the input that carries only zeros: a ``np.where`` that selects nothing from it, a
+    stored copy of it that the output does not use. The "does not depend on the input" check
+    then passes and the gradient is silently zero. So when a gradient comes out exactly zero,
+    ``fun`` is evaluated (without recording) at ``x`` and at ``x +- h v`` along a fixed random
+    direction ``v`` of those inputs: if both one-sided differences agree and are clearly
+    nonzero, the output does change along ``v`` and the zero is wrong. A true zero (a flat
+    region, a stationary point, a kink) gives differences of opposite sign or zero; a function
+    that gives a different value at the same point is not judged.
+    """
+    zero = [
+        k
+        for k, c in enumerate(cots)
+        if c is not None
+        and np.result_type(c).kind == "f"
+        and np.size(c) > 0
+        and not np.any(_plain(c) if isinstance(c, GradArray) else c)
+    ]
+    if not zero:
+        return
+    rng = np.random.default_rng(0)
+    moved: dict[int, Any] = {}
+    for k in zero:
+        x = np.asarray(_plain(trace.tracers[k]))
+        h = 1e-6 if x.dtype.itemsize >= 8 else 1e-3
+        moved[k] = h * (1 + np.abs(x)) * rng.standard_normal(x.shape)
+
+    def value(sign: int) -> float:
+        call_args, k = list(args), 0
+        for n in trace.nums:
+            leaves = []
+            for leaf in trace.leaves[n]:
+                plain = _plain(leaf) if isinstance(leaf, GradArray) else leaf
+                leaves.append(plain + sign * moved[k] if k in moved else plain)
+                k += 1
+            call_args[n] = tree_unflatten(trace.specs[n], leaves)
+        with _graph.no_grad(), maybe_tracing(scope, fun):
+            res = fun(*call_args, **kwargs)
+        return float(np.real(np.asarray(_plain_tree(res[0] if has_aux else res))).ravel()[0])
+
+    f0 = float(np.real(np.asarray(_plain(out) if isinstance(out, GradArray) else out)).ravel()[0])
+    try:
+        if value(0) != f0:
+            return  # not deterministic (random numbers, state): cannot be judged this way
+        up, down = value(1) - f0, f0 - value(-1)
+    except Exception:  # fun needs GradArrays, or fails off the point: no judgement
+        return
+    tol = 1e3 * np.finfo(np.result_type(out)).eps * (1 + abs(f0))
+    if (
+        up * down > 0
+        and min(abs(up), abs(down)) > tol
+        and abs(up - down) < 0.5 * max(abs(up), abs(down))
+    ):
+        which = sorted({_argument_of(trace, k) for k in zero})
+        raise GraphBreakError(
+            f"the gradient of {fname} with respect to argument(s) {which} is exactly zero, "
+            "but its value changes when they change (checked at two nearby points): a "
+            "conversion inside the function cut the graph and left a link that carries only "
+            "zeros (a np.where that selects nothing from the input, a stored copy of the "
+            "input that the output does not use). Run it inside the conversion scope "
+            "(scope=True, the default), give the compiled code a rule (ndgrad.defvjp), or "
+            "look for np.ndarray.view / compiled code that reads the input."
+        )
+
+
+def _argument_of(trace: _Trace, k: int) -> int:
+    """The argument number of tracer ``k``."""
+    start = 0
+    for n in trace.nums:
+        start += len(trace.leaves[n])
+        if k < start:
+            return n
+    return trace.nums[-1]
 
 
 def _explained(
@@ -1015,7 +1106,7 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
         for i, t in zip(slots, tracers, strict=True):
             call[i] = t
         create = grad_enabled()
-        with enable_grad(), maybe_tracing(scope):
+        with enable_grad(), maybe_tracing(scope, fun):
             out = fun(*call, **kwargs)
         outs = list(out) if isinstance(out, (tuple, list)) else [out]
         gs = list(g) if isinstance(g, tuple) else [g]
@@ -1039,7 +1130,9 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
     def forward(*args: Any, **kwargs: Any) -> Any:
         # Runs on plain arrays, so nothing inside is recorded: unless ``fun`` reads an array
         # that requires grad from elsewhere (a closure), which the node would not know about.
-        with maybe_tracing(scope):
+        # The plain arguments are the inputs' memory on purpose: not refused as aliases.
+        sanction_arguments((args, kwargs))
+        with maybe_tracing(scope, fun):
             out = fun(*args, **kwargs)
         if grad_enabled() and any(_requires_grad(o) for o in tree_flatten(out)[0]):
             raise ValueError(

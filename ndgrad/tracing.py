@@ -48,9 +48,13 @@ calls ``argsreduce``, ``_logpdf``, ...), so it was not chosen.
 
 Limits
 ------
-- Names bound in other ways are not reached: a default argument (``def f(x, conv=np.asarray)``),
-  a class attribute or a closure. (A module imported during a scope binds the replacement and
-  keeps it afterwards; it still checks the context variable, so it stays correct.)
+- Names bound in other ways are reached only on the function a transform (or
+  :func:`differentiable`) is given: its default arguments (``def f(x, conv=np.asarray)``) and,
+  for a method or a callable object, its class's attributes (``conv =
+  staticmethod(np.asarray)``) are replaced while its scope is open. The same bindings in the
+  helpers it calls, and closures, are not reached. (A module imported during a scope binds
+  the replacement and keeps it afterwards; it still checks the context variable, so it stays
+  correct.)
 - C and Cython code that converts through NumPy's C API (``PyArray_FROM_OTF``) strips the
   subclass; so do ``float(x)``, ``x.item()``, ``x.tolist()`` and ``math.*``. When that cuts
   every path, ``nd.grad`` raises its "does not depend on the input" error; a cut on one path
@@ -67,6 +71,8 @@ import contextlib
 import functools
 import sys
 import threading
+import types
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -455,9 +461,125 @@ class tracing:  # lower case: used as ``with nd.tracing():``
                     _uninstall()
 
 
-def maybe_tracing(enabled: bool) -> Any:
-    """:func:`tracing` when ``enabled``, else nothing: how transforms take ``scope=``."""
-    return tracing() if enabled else contextlib.nullcontext()
+def maybe_tracing(enabled: bool, fun: Any = None) -> Any:
+    """:func:`tracing` when ``enabled``, else nothing: how transforms take ``scope=``.
+
+    With ``fun``, converters that ``fun`` holds where module globals cannot reach them are
+    replaced too while the scope is open (:class:`_bound_converters`).
+    """
+    if not enabled:
+        return contextlib.nullcontext()
+    if fun is not None:
+        found = _converters_held_by(fun)
+        if found:
+            return _bound_converters(found)
+    return tracing()
+
+
+# --- converters held by the function itself ------------------------------------------------------
+
+_BY_ORIGINAL_ID: dict[int, Callable[..., Any]] = {
+    id(_ORIGINALS[n]): r for n, r in _REPLACEMENTS.items()
+}
+_held: dict[tuple[int, str], list[Any]] = {}  # (id(holder), attribute) -> [holder, old, opened]
+
+
+def _replaced(value: Any) -> Any:
+    """``value`` with NumPy's converters swapped for the replacements, or None if it has none."""
+    if type(value) is tuple:
+        if not any(id(v) in _BY_ORIGINAL_ID for v in value):
+            return None
+        return tuple(_BY_ORIGINAL_ID.get(id(v), v) for v in value)
+    if type(value) is dict:
+        if not any(id(v) in _BY_ORIGINAL_ID for v in value.values()):
+            return None
+        return {k: _BY_ORIGINAL_ID.get(id(v), v) for k, v in value.items()}
+    if type(value) is staticmethod and id(value.__func__) in _BY_ORIGINAL_ID:
+        return staticmethod(_BY_ORIGINAL_ID[id(value.__func__)])
+    if id(value) in _BY_ORIGINAL_ID:
+        return _BY_ORIGINAL_ID[id(value)]
+    return None
+
+
+def _converters_held_by(fun: Any) -> list[tuple[Any, str, Any]]:
+    """``(holder, attribute, replacement)`` for each converter ``fun`` holds beyond the module
+    globals: its default arguments (``def f(x, conv=np.asarray)``), and for a method or a
+    callable object, its class's attributes (``conv = staticmethod(np.asarray)``)."""
+    if type(fun) is types.FunctionType and fun.__defaults__ is None and not fun.__kwdefaults__:
+        return []  # the common case, on every transform call: nothing to look at
+    found = []
+    func = getattr(fun, "__func__", fun)
+    for attribute in ("__defaults__", "__kwdefaults__"):
+        new = _replaced(getattr(func, attribute, None))
+        if new is not None:
+            found.append((func, attribute, new))
+    owner = getattr(fun, "__self__", None)
+    if owner is None and not isinstance(fun, types.FunctionType | types.BuiltinFunctionType):
+        owner = fun  # a callable object
+    if owner is not None and not isinstance(owner, types.ModuleType):
+        found += _class_converters(owner if isinstance(owner, type) else type(owner))
+    return found
+
+
+_by_class: weakref.WeakKeyDictionary[type, list[tuple[Any, str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def _class_converters(cls: type) -> list[tuple[Any, str, Any]]:
+    """The converters among the attributes of ``cls`` and its bases (scanned once per class)."""
+    found = _by_class.get(cls)
+    if found is None:
+        found = []
+        for klass in cls.__mro__[:-1]:
+            for name, value in list(vars(klass).items()):
+                new = _replaced(value)
+                if new is not None and not name.startswith("__"):
+                    found.append((klass, name, new))
+        try:
+            _by_class[cls] = found
+        except TypeError:  # not weakly referenceable
+            pass
+    return found
+
+
+class _bound_converters:
+    """:func:`tracing`, plus the converters a function holds, replaced while it is open.
+
+    Setting a function's defaults or a class attribute is seen by all threads, as the module
+    globals are; the replacements read the context variable, so other threads get NumPy's
+    behaviour. Nested and concurrent scopes count their holders, and the last one restores.
+    """
+
+    __slots__ = ("_found", "_scope")
+
+    def __init__(self, found: list[tuple[Any, str, Any]]) -> None:
+        self._found = found
+        self._scope = tracing()
+
+    def __enter__(self) -> None:
+        with _LOCK:
+            for holder, attribute, new in self._found:
+                entry = _held.get((id(holder), attribute))
+                if entry is None:
+                    old = vars(holder)[attribute] if isinstance(holder, type) else None
+                    if old is None:
+                        old = getattr(holder, attribute)
+                    _held[(id(holder), attribute)] = [holder, old, 1]
+                    setattr(holder, attribute, new)
+                else:
+                    entry[2] += 1
+        self._scope.__enter__()
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        try:
+            self._scope.__exit__(kind, exc, tb)
+        finally:
+            with _LOCK:
+                for holder, attribute, _ in self._found:
+                    entry = _held[(id(holder), attribute)]
+                    entry[2] -= 1
+                    if entry[2] == 0:
+                        del _held[(id(holder), attribute)]
+                        setattr(holder, attribute, entry[1])
 
 
 def differentiable(fn: F) -> F:
@@ -486,7 +608,7 @@ def differentiable(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with tracing():
+        with maybe_tracing(True, fn):
             return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

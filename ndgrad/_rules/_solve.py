@@ -38,8 +38,9 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad._aliases import sanction_arguments
 from ndgrad._array import GradArray, _plain, _record, _wrap
-from ndgrad._errors import NotDifferentiableError, _noted, hidden_errors_reraised
+from ndgrad._errors import NotDifferentiableError, hidden_errors_reraised, noted
 from ndgrad._graph import LeafNode, _collect, enable_grad, grad_enabled, no_grad, scope_depth
 from ndgrad._registry import Primitive
 from ndgrad.functional import _RuleCache, jacobian
@@ -126,7 +127,7 @@ def ode_gradient_method() -> str:
 
 def solver_error(name: str, why: str) -> NotDifferentiableError:
     """The error for a gradient ``name`` cannot give: what and why."""
-    return _noted(NotDifferentiableError(f"{name}: {why}"))
+    return noted(NotDifferentiableError(f"{name}: {why}"))
 
 
 def requires_grad(x: Any) -> bool:
@@ -241,6 +242,7 @@ class Watch:
         self.plain = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        sanction_arguments((args, kwargs))  # SciPy's plain state may be an input's memory
         if self.depends or self.plain:
             if grad_enabled():
                 with no_grad():

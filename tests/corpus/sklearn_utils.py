@@ -28,17 +28,11 @@ ISSUE12 = {
     "preprocessing.StandardScaler": "issue 12: _handle_zeros_in_scale writes scale[scale == 0] "
     "= 1 after np.sqrt saved it: " + SAVED.format("the output of np.sqrt"),
 }
-SKLEARN_CYTHON = (
-    "sklearn's Cython routine ({}) reads the GradArray through the buffer protocol and writes "
-    "into a scope buffer: ndgrad cannot see it, so nd.grad only says the output does not "
-    "depend on the input (and a sum with other terms would be silently partial)"
-)
-XFAIL = {
-    **ISSUE12,
-    "pairwise.chi2_kernel": SKLEARN_CYTHON.format("_chi2_kernel_fast"),
-    "pairwise.additive_chi2_kernel": SKLEARN_CYTHON.format("_additive_chi2_kernel_fast"),
-    "pairwise.haversine_distances": SKLEARN_CYTHON.format("DistanceMetric haversine"),
-}
+XFAIL = dict(ISSUE12)
+# scikit-learn's Cython routines: the chi-squared kernels and haversine_distances are computed
+# with NumPy formulas when they reach the graph (ndgrad/_rules/sklearn_compiled.py); the
+# other compiled functions refuse by name.
+CYTHON = r"compiled code \(Cython\)"
 
 
 def _wrt_x(f):
@@ -95,6 +89,11 @@ CASES += [
     fd("pairwise.rbf_kernel-self", _wrt_x(lambda x: pw.rbf_kernel(x, gamma=0.4)), A, xfail="issue 12: euclidean_distances(X, X) zeroes the diagonal with np.fill_diagonal, refused (NotDifferentiableError) instead of recorded as item assignment"),
     # Box-Cox / Yeo-Johnson fit lambda with scipy.optimize.brent: a solver, refused by name
     err("preprocessing.power_transform", _wrt_x(pre.power_transform), POS, nd.NotDifferentiableError, r"scipy\.optimize\.fminbound"),
-    # a silent partial gradient: the chi2 kernel's Cython is invisible, the other term is not
-    fd("pairwise.chi2_kernel-plus-term", _wrt_x(lambda x: np.sum(pw.chi2_kernel(x, np.abs(B))) + np.sum(x)), POS, xfail="silently wrong: " + SKLEARN_CYTHON.format("_chi2_kernel_fast")),
+    # once a silent partial gradient (the Cython kernel was invisible, the other term was not)
+    fd("pairwise.chi2_kernel-plus-term", _wrt_x(lambda x: np.sum(pw.chi2_kernel(x, np.abs(B))) + np.sum(x)), POS),
+    fd("pairwise.chi2_kernel-self", _wrt_x(lambda x: pw.chi2_kernel(x, gamma=0.7)), POS),
+    fd("pairwise.chi2_kernel-in-y", lambda y: pw.chi2_kernel(POS, np.reshape(y, (5, 3))), np.abs(B) + 0.1),
+    fd("pairwise.pairwise_kernels-chi2", _wrt_x(lambda x: pw.pairwise_kernels(x, np.abs(B), metric="chi2")), POS),
+    fd("pairwise.haversine_distances-self", lambda x: pw.haversine_distances(np.reshape(x, (3, 2))), A[:3, :2] * 0.5),
+    fd("pairwise.pairwise_distances-haversine", lambda x: pw.pairwise_distances(np.reshape(x, (2, 2)), B[:3, :2], metric="haversine"), A[:2, :2] * 0.5),
 ]  # fmt: skip
