@@ -33,14 +33,14 @@ dispatches, traced like any library): NumPy functions reach GradArrays only thro
 The rebinding is shared by all threads, so every replacement first reads a
 :class:`contextvars.ContextVar`: outside a scope (another thread, another asyncio task, code
 after the ``with``) it calls NumPy's function directly. The names are rebound when the first
-scope opens anywhere and restored when the last one closes (a lock guards the count; the
-``with`` restores on exceptions too), so while no scope is open NumPy's functions are in place
-and the overhead is **zero**. While another thread holds a scope, a call outside it costs one
-extra Python call and a ``ContextVar.get``: about 0.1 us on top of ``np.asarray``'s 0.05 us
-(measured by ``tests/test_tracing.py::test_overhead_outside_scope_is_small``). Opening a scope
-when none is open costs a dict write per rebound name (about 0.1 ms with SciPy, scikit-learn
-and matplotlib loaded), plus a scan of the modules imported since the last scope (about 30 ms
-the first time).
+scope opens, and stay rebound after it closes: entering a scope is then a context-variable
+increment (about 1 us with the error bookkeeping), which matters because every transform opens
+one per call, and restoring about 250 names in 30 modules (SciPy and scikit-learn loaded) on
+every exit cost 0.1 ms per call. The price is paid outside scopes instead: a call of one of
+these names outside any scope costs one extra Python call and a ``ContextVar.get``, about
+0.1 us on top of ``np.asarray``'s 0.05 us or ``np.sum``'s 1.5 us. :func:`restore_numpy` puts
+NumPy's functions back (the next scope rebinds them). A scope that finds modules imported
+since the last one scans them (about 30 ms the first time), under a lock.
 
 The alternative of copying the wrapped function with patched globals reaches only that one
 function, not the helpers and methods it calls in other modules (``rv_continuous.logpdf``
@@ -58,7 +58,8 @@ Limits
 - Writing a recorded value into a plain ndarray that was allocated before the scope
   (``out[i] = x``) cannot be recorded; allocate inside the scope.
 - Code that tests ``type(a) is np.ndarray`` on a buffer allocated in the scope sees a
-  GradArray; pickling ``np.asarray`` itself by reference fails while a scope is open.
+  GradArray; code that compares ``np.asarray`` by identity with a reference taken before the
+  first scope sees a different function until :func:`restore_numpy`.
 """
 
 from __future__ import annotations
@@ -78,13 +79,12 @@ from ndgrad._graph import scope_depth
 from ndgrad.numpy._sequences import NUMPY as SEQUENCE_ARGUMENTS
 from ndgrad.numpy._sequences import keeping_sequences
 
-__all__ = ["differentiable", "is_tracing", "tracing"]
+__all__ = ["differentiable", "is_tracing", "restore_numpy", "tracing"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _DEPTH = scope_depth  # the engine reads it too (conversions to Python values)
-_LOCK = threading.Lock()
-_open_scopes = 0  # scopes open in all threads together: the names are rebound while > 0
+_LOCK = threading.Lock()  # guards the rebinding (scopes may open in several threads at once)
 
 
 def is_tracing() -> bool:
@@ -345,7 +345,8 @@ _REPLACEMENTS: dict[str, Callable[..., Any]] = {name: _replacement(name) for nam
 
 _known: dict[str, tuple[Any, list[tuple[str, str]]]] = {}  # module -> (module, bindings)
 _all_bindings: tuple[int, list[tuple[dict[str, Any], str, str]]] | None = None
-# Per module holding converters: (its globals, {name: replacement}, {name: NumPy's function}).
+# ``len(sys.modules)`` when the names were last rebound (-1: not rebound), and per module
+# holding converters: (its globals, {name: replacement}, {name: NumPy's function}).
 _plan: tuple[int, list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]] = (-1, [])
 
 
@@ -365,6 +366,9 @@ def _bindings() -> list[tuple[dict[str, Any], str, str]]:
     if _all_bindings is not None and _all_bindings[0] == len(sys.modules):
         return _all_bindings[1]
     originals = {id(f): name for name, f in _ORIGINALS.items()}
+    # a module imported while the names are rebound holds the replacement: found too, so that
+    # restore_numpy reaches it
+    originals.update({id(f): name for name, f in _REPLACEMENTS.items()})
     found_all: list[tuple[dict[str, Any], str, str]] = []
     for module_name, module in list(sys.modules.items()):
         if _skipped(module_name):
@@ -386,32 +390,45 @@ def _bindings() -> list[tuple[dict[str, Any], str, str]]:
 
 
 def _install() -> None:
+    """Rebind every converter name to its replacement; rescan when modules were imported.
+
+    Called under ``_LOCK`` by a scope that finds ``len(sys.modules)`` changed since the last
+    plan: the rebinding stays in place after the scopes close (see the module documentation).
+    """
     global _plan
-    if _plan[0] != len(sys.modules):  # modules were imported: scan them, plan the rebinding
-        grouped: dict[int, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
-        for namespace, name, numpy_name in _bindings():
-            _, to_ours, to_numpys = grouped.setdefault(id(namespace), (namespace, {}, {}))
-            to_ours[name] = _REPLACEMENTS[numpy_name]
-            to_numpys[name] = _ORIGINALS[numpy_name]
-        _plan = (len(sys.modules), list(grouped.values()))
-    # Every transform opens a scope, so this is on the path of each nd.grad call: one
-    # dict.update per module. (A module that rebinds one of these names to a function of its
-    # own between two scopes gets it overwritten; none is known to.)
-    for namespace, to_ours, _ in _plan[1]:
+    grouped: dict[int, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
+    for namespace, name, numpy_name in _bindings():
+        _, to_ours, to_numpys = grouped.setdefault(id(namespace), (namespace, {}, {}))
+        to_ours[name] = _REPLACEMENTS[numpy_name]
+        to_numpys[name] = _ORIGINALS[numpy_name]
+    # (A module that rebinds one of these names to a function of its own gets it overwritten
+    # when the plan is made again; none is known to.)
+    for namespace, to_ours, _ in grouped.values():
         namespace.update(to_ours)
+    _plan = (len(sys.modules), list(grouped.values()))
 
 
-def _uninstall() -> None:
-    for namespace, _, to_numpys in _plan[1]:
-        namespace.update(to_numpys)
+def restore_numpy() -> None:
+    """Put NumPy's own converters back into every module that holds a replacement.
+
+    Not needed for correctness: outside a scope each replacement calls NumPy's function. For
+    code that compares these functions by identity, or to remove the small cost of that extra
+    call once no more transforms will run. The next scope rebinds the names.
+    """
+    global _plan
+    with _LOCK:
+        for namespace, _, to_numpys in _plan[1]:
+            namespace.update(to_numpys)
+        _plan = (-1, [])
 
 
-class tracing:  # lower case: used as ``with nd.tracing():``
+class tracing(hidden_errors_reraised):  # lower case: used as ``with nd.tracing():``
     """Keep GradArrays through ``np.asarray`` and friends inside the ``with`` block.
 
     Only the current thread (and async context) is affected; scopes nest. See the module
     documentation of :mod:`ndgrad.tracing` for what changes and what cannot be reached. A
-    class, not a generator: every transform enters it once per call.
+    class, not a generator: every transform enters it once per call, and entering is a
+    context-variable increment once the names are rebound.
 
     See Also
     --------
@@ -431,28 +448,21 @@ class tracing:  # lower case: used as ``with nd.tracing():``
     array([2., 4.])
     """
 
-    __slots__ = ("_errors", "_token")
+    __slots__ = ("_depth_token",)
 
     def __enter__(self) -> None:
-        global _open_scopes
-        with _LOCK:
-            if _open_scopes == 0:
-                _install()
-            _open_scopes += 1
-        self._token = _DEPTH.set(_DEPTH.get() + 1)
-        self._errors = hidden_errors_reraised()
-        self._errors.__enter__()
+        if _plan[0] != len(sys.modules):  # the first scope, or modules imported since
+            with _LOCK:
+                if _plan[0] != len(sys.modules):
+                    _install()
+        self._depth_token = _DEPTH.set(_DEPTH.get() + 1)
+        super().__enter__()  # ndgrad's errors that library code hides are re-raised on exit
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
-        global _open_scopes
         try:
-            self._errors.__exit__(kind, exc, tb)
+            super().__exit__(kind, exc, tb)
         finally:
-            _DEPTH.reset(self._token)
-            with _LOCK:
-                _open_scopes -= 1
-                if _open_scopes == 0:
-                    _uninstall()
+            _DEPTH.reset(self._depth_token)
 
 
 def maybe_tracing(enabled: bool) -> Any:
