@@ -32,15 +32,22 @@ dispatches, traced like any library): NumPy functions reach GradArrays only thro
 
 The rebinding is shared by all threads, so every replacement first reads a
 :class:`contextvars.ContextVar`: outside a scope (another thread, another asyncio task, code
-after the ``with``) it calls NumPy's function directly. The names are rebound when the first
-scope opens, and stay rebound after it closes: entering a scope is then a context-variable
-increment (about 1 us with the error bookkeeping), which matters because every transform opens
-one per call, and restoring about 250 names in 30 modules (SciPy and scikit-learn loaded) on
-every exit cost 0.1 ms per call. The price is paid outside scopes instead: a call of one of
-these names outside any scope costs one extra Python call and a ``ContextVar.get``, about
-0.1 us on top of ``np.asarray``'s 0.05 us or ``np.sum``'s 1.5 us. :func:`restore_numpy` puts
-NumPy's functions back (the next scope rebinds them). A scope that finds modules imported
-since the last one scans them (about 30 ms the first time), under a lock.
+after the ``with``) it calls NumPy's function directly. Every transform opens a scope per
+call, so entering must be cheap: restoring about 250 names in 30 modules (SciPy and
+scikit-learn loaded) on every exit cost 0.1 ms per call. So the names are rebound in two parts:
+
+- in the ``numpy`` namespace (about 60 names) when the first scope opens anywhere, and restored
+  when the last one closes (a lock guards the count; the ``with`` restores on exceptions too):
+  while no scope is open ``np.asarray``, ``np.sum`` ... are NumPy's own objects, so code that
+  compares them by identity (``defvjp(np.sum, ...)``, tables keyed by them) and the cost of
+  calling them are unchanged. This costs two ``dict.update`` calls per outermost scope, about
+  2 us.
+- in the libraries' module globals (``from numpy import asarray`` in ``scipy.special._basic``)
+  once, when the first scope finds them, and kept: a call of one of them outside any scope
+  costs one extra Python call and a ``ContextVar.get``, about 0.1 us on top of ``np.asarray``'s
+  0.05 us. :func:`restore_numpy` puts NumPy's functions back there (the next scope rebinds
+  them). A scope that finds modules imported since the last one scans them (about 30 ms the
+  first time).
 
 The alternative of copying the wrapped function with patched globals reaches only that one
 function, not the helpers and methods it calls in other modules (``rv_continuous.logpdf``
@@ -58,8 +65,8 @@ Limits
 - Writing a recorded value into a plain ndarray that was allocated before the scope
   (``out[i] = x``) cannot be recorded; allocate inside the scope.
 - Code that tests ``type(a) is np.ndarray`` on a buffer allocated in the scope sees a
-  GradArray; code that compares ``np.asarray`` by identity with a reference taken before the
-  first scope sees a different function until :func:`restore_numpy`.
+  GradArray; a library's module global bound to ``np.asarray`` is another function after the
+  first scope (until :func:`restore_numpy`), though it behaves as NumPy's outside scopes.
 """
 
 from __future__ import annotations
@@ -85,6 +92,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _DEPTH = scope_depth  # the engine reads it too (conversions to Python values)
 _LOCK = threading.Lock()  # guards the rebinding (scopes may open in several threads at once)
+_open_scopes = 0  # scopes open in all threads together: ``numpy``'s names are rebound while > 0
 
 
 def is_tracing() -> bool:
@@ -348,6 +356,7 @@ _all_bindings: tuple[int, list[tuple[dict[str, Any], str, str]]] | None = None
 # ``len(sys.modules)`` when the names were last rebound (-1: not rebound), and per module
 # holding converters: (its globals, {name: replacement}, {name: NumPy's function}).
 _plan: tuple[int, list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]] = (-1, [])
+_numpy_plan: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})  # the same
 
 
 def _skipped(module_name: str) -> bool:
@@ -392,15 +401,19 @@ def _bindings() -> list[tuple[dict[str, Any], str, str]]:
 def _install() -> None:
     """Rebind every converter name to its replacement; rescan when modules were imported.
 
-    Called under ``_LOCK`` by a scope that finds ``len(sys.modules)`` changed since the last
-    plan: the rebinding stays in place after the scopes close (see the module documentation).
+    Called under ``_LOCK`` by the first open scope when ``len(sys.modules)`` changed since the
+    last plan. The libraries' module globals stay rebound after the scopes close; the
+    ``numpy`` namespace is handed to :func:`_enter_numpy` / :func:`_leave_numpy`.
     """
-    global _plan
+    global _plan, _numpy_plan
     grouped: dict[int, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
     for namespace, name, numpy_name in _bindings():
         _, to_ours, to_numpys = grouped.setdefault(id(namespace), (namespace, {}, {}))
         to_ours[name] = _REPLACEMENTS[numpy_name]
         to_numpys[name] = _ORIGINALS[numpy_name]
+    numpy_entry = grouped.pop(id(vars(np)), None)
+    if numpy_entry is not None:
+        _numpy_plan = numpy_entry
     # (A module that rebinds one of these names to a function of its own gets it overwritten
     # when the plan is made again; none is known to.)
     for namespace, to_ours, _ in grouped.values():
@@ -408,15 +421,25 @@ def _install() -> None:
     _plan = (len(sys.modules), list(grouped.values()))
 
 
-def restore_numpy() -> None:
-    """Put NumPy's own converters back into every module that holds a replacement.
+def _enter_numpy() -> None:
+    vars(np).update(_numpy_plan[1])
 
-    Not needed for correctness: outside a scope each replacement calls NumPy's function. For
-    code that compares these functions by identity, or to remove the small cost of that extra
-    call once no more transforms will run. The next scope rebinds the names.
+
+def _leave_numpy() -> None:
+    vars(np).update(_numpy_plan[2])
+
+
+def restore_numpy() -> None:
+    """Put NumPy's own converters back into every library module that holds a replacement.
+
+    Not needed for correctness: outside a scope each replacement calls NumPy's function, and
+    ``numpy.asarray`` etc. are NumPy's own objects whenever no scope is open. For code that
+    compares a library's module globals by identity. The next scope rebinds them.
     """
     global _plan
     with _LOCK:
+        if _open_scopes:
+            raise RuntimeError("restore_numpy() while a conversion scope is open")
         for namespace, _, to_numpys in _plan[1]:
             namespace.update(to_numpys)
         _plan = (-1, [])
@@ -427,8 +450,8 @@ class tracing(hidden_errors_reraised):  # lower case: used as ``with nd.tracing(
 
     Only the current thread (and async context) is affected; scopes nest. See the module
     documentation of :mod:`ndgrad.tracing` for what changes and what cannot be reached. A
-    class, not a generator: every transform enters it once per call, and entering is a
-    context-variable increment once the names are rebound.
+    class, not a generator: every transform enters it once per call, and entering costs a
+    context variable and, for the outermost scope, about 60 names set in ``numpy``.
 
     See Also
     --------
@@ -451,18 +474,26 @@ class tracing(hidden_errors_reraised):  # lower case: used as ``with nd.tracing(
     __slots__ = ("_depth_token",)
 
     def __enter__(self) -> None:
-        if _plan[0] != len(sys.modules):  # the first scope, or modules imported since
-            with _LOCK:
-                if _plan[0] != len(sys.modules):
+        global _open_scopes
+        with _LOCK:
+            if _open_scopes == 0:
+                if _plan[0] != len(sys.modules):  # the first scope, or modules imported since
                     _install()
+                _enter_numpy()
+            _open_scopes += 1
         self._depth_token = _DEPTH.set(_DEPTH.get() + 1)
         super().__enter__()  # ndgrad's errors that library code hides are re-raised on exit
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        global _open_scopes
         try:
             super().__exit__(kind, exc, tb)
         finally:
             _DEPTH.reset(self._depth_token)
+            with _LOCK:
+                _open_scopes -= 1
+                if _open_scopes == 0:
+                    _leave_numpy()
 
 
 def maybe_tracing(enabled: bool) -> Any:
