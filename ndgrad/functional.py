@@ -334,7 +334,7 @@ def _value_and_grad(
     if _requires_grad(out) and out.shape != ():
         root = np.reshape(out, ())
     # One pass only: at the outermost level the saved arrays are freed as backward goes.
-    cots = trace.pull([root], [np.ones((), out.dtype)], trace.nested, retain=trace.nested)
+    cots = trace.pull([root], [np.array(1, out.dtype)], trace.nested, retain=trace.nested)
     if any(c is None for c in cots) and not allow_unused:
         raise _disconnected(fname)
     grads = trace.regroup(
@@ -798,12 +798,12 @@ def jacobian(
         for o in outs:
             if not _float_output(o):
                 raise TypeError(f"{fname} must return float or complex arrays, got {type(o)}")
-            dtype = np.result_type(o)
+            dtype, size, shape = o.dtype, o.size, o.shape  # an array or a NumPy scalar
             rows: list[list[Any]] = [[] for _ in trace.tracers]
-            for i in range(np.size(o)):
-                unit = np.zeros(np.size(o), dtype)
+            for i in range(size):
+                unit = np.zeros(size, dtype)
                 unit[i] = 1
-                unit = unit.reshape(np.shape(o))
+                unit = unit.reshape(shape)
                 pulled = trace.pull([o], [unit], nested)
                 reached = [r or c is not None for r, c in zip(reached, pulled, strict=True)]
                 cots = _zeros_for(pulled, trace.tracers)
@@ -816,7 +816,7 @@ def jacobian(
                         c = np.conj(c) if t.dtype.kind == "c" else c + 1j * imag[k]
                     rows[k].append(c)
             jacs = [
-                _assemble(r, np.shape(o) + t.shape, nested)
+                _assemble(r, shape + t.shape, nested)
                 for r, t in zip(rows, trace.tracers, strict=True)
             ]
             results.append(trace.regroup(jacs, not nested, isinstance(argnums, int)))

@@ -294,12 +294,23 @@ def _keeping_sequences(name: str, names: tuple[str, ...]) -> Callable[..., Any]:
     the list in C and drop the graph silently."""
 
     keeping = keeping_sequences(getattr(np, name), names)  # made once: on every np.sum call
+    count = len(names)
 
     def traced(original: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-        return keeping(*args, **kw)
+        # the common call, with arrays, goes to NumPy's function directly
+        for a in args[:count]:
+            if type(a) in _SEQUENCES:
+                return keeping(*args, **kw)
+        if kw:
+            for n in names:
+                if type(kw.get(n)) in _SEQUENCES:
+                    return keeping(*args, **kw)
+        return original(*args, **kw)
 
     return traced
 
+
+_SEQUENCES = (list, tuple)
 
 # ``ndgrad.numpy``'s table of such functions (reductions, statistics, cumulative operations),
 # and the common shape and product functions, which ``ndgrad.numpy`` leaves as NumPy's own.
