@@ -40,8 +40,8 @@ scikit-learn loaded) on every exit cost 0.1 ms per call. So the names are reboun
   when the last one closes (a lock guards the count; the ``with`` restores on exceptions too):
   while no scope is open ``np.asarray``, ``np.sum`` ... are NumPy's own objects, so code that
   compares them by identity (``defvjp(np.sum, ...)``, tables keyed by them) and the cost of
-  calling them are unchanged. This costs two ``dict.update`` calls per outermost scope, about
-  2 us.
+  calling them are unchanged. This costs two ``dict.update`` calls per outermost scope, a few
+  microseconds.
 - in the libraries' module globals (``from numpy import asarray`` in ``scipy.special._basic``)
   once, when the first scope finds them, and kept: a call of one of them outside any scope
   costs one extra Python call and a ``ContextVar.get``, about 0.1 us on top of ``np.asarray``'s
