@@ -185,15 +185,19 @@ def _disconnected(fname: str) -> ValueError:
 
 
 def _outermost(g: Any, like: Any) -> Any:
-    """Plain ndarray results; a Python float for a Python float argument."""
-    if type(g) is np.ndarray and type(like) is np.ndarray:
-        return g  # the common case
+    """Plain ndarray results; a Python float for a Python float argument.
+
+    The caller owns the result: a read-only cotangent (a sum's broadcast view of large arrays)
+    is copied, as it would be by the tape API's ``.grad``.
+    """
+    if type(g) is np.ndarray and type(like) is np.ndarray:  # the common case
+        return g if g.flags.writeable else g.copy()
     g = _plain(g) if isinstance(g, GradArray) else np.asarray(g)
     if isinstance(like, float) and g.ndim == 0:
         return complex(g) if g.dtype.kind == "c" else float(g)
     if isinstance(like, complex) and g.ndim == 0:
         return complex(g)
-    return g
+    return g if g.flags.writeable else g.copy()
 
 
 def _plain_tree(tree: Any) -> Any:
