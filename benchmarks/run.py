@@ -44,6 +44,7 @@ from benchmarks import systems  # noqa: E402
 from benchmarks.report import table  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
+WORKLOADS = ("tiny", "chain", "mlp", "large", "deep", "saddle", "newton", "jacobian")
 
 
 # --- timing ----------------------------------------------------------------------------------
@@ -238,6 +239,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--systems", help="comma-separated subset (numpy is always included)")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory processes")
     parser.add_argument(
+        "--workloads",
+        help=f"comma-separated subset of {','.join(WORKLOADS)} (default all; memory separately)",
+    )
+    parser.add_argument(
         "--clock", choices=sorted(CLOCKS), default="process", help="CPU time (default) or wall"
     )
     parser.add_argument("--output", help="JSON path (default results/latest.json or quick.json)")
@@ -269,34 +274,60 @@ def main(argv: list[str] | None = None) -> int:
     target = 0.01 if quick else 0.04
     rng = np.random.default_rng(0)
     x8 = rng.standard_normal(8)
-    big = rng.standard_normal(10**7)
+    chosen = set(args.workloads.split(",")) if args.workloads else set(WORKLOADS)
+    if chosen - set(WORKLOADS):
+        parser.error(f"unknown workloads {sorted(chosen - set(WORKLOADS))}")
     w: dict[str, Any] = {}
     print("timing:", file=sys.stderr)
-    w["tiny"] = run_workload(
-        "(1) tiny op: sum(sin(x)*x+1), 8 elements", "us/call", objs,
-        lambda s: s.tiny(x8), repeats=reps, target=target,
-    )  # fmt: skip
-    w["chain"] = run_workload(
-        "(2) chain of 100 elementwise ops, 8 elements", "us/op", objs,
-        lambda s: s.chain(x8, 100), repeats=reps, target=target, per=100,
-    )  # fmt: skip
-    for dtype, rtol in ((np.float64, 1e-6), (np.float32, 2e-3)):
+    if "tiny" in chosen:
+        w["tiny"] = run_workload(
+            "(1) tiny op: sum(sin(x)*x+1), 8 elements", "us/call", objs,
+            lambda s: s.tiny(x8), repeats=reps, target=target,
+        )  # fmt: skip
+    if "chain" in chosen:
+        w["chain"] = run_workload(
+            "(2) chain of 100 elementwise ops, 8 elements", "us/op", objs,
+            lambda s: s.chain(x8, 100), repeats=reps, target=target, per=100,
+        )  # fmt: skip
+    for dtype, rtol in ((np.float64, 1e-6), (np.float32, 2e-3)) if "mlp" in chosen else ():
         data = systems.mlp_data(dtype, 128)
         w[f"mlp_{np.dtype(dtype).name}"] = run_workload(
             f"(3) MLP step 784-256-10, batch 128, {np.dtype(dtype).name}", "ms/step", objs,
             lambda s, data=data: s.mlp(data), repeats=reps, target=target * 2, scale=1e3,
             rtol=rtol,
         )  # fmt: skip
-    w["large"] = run_workload(
-        "(4) sum(exp(x)*x), 1e7 elements", "ms/call", objs,
-        lambda s, big=big: s.large(big), repeats=3 if quick else 7, target=0, scale=1e3,
-    )  # fmt: skip
-    del big
-    for n in (10**5,) if quick else (10**5, 10**6):
+    if "large" in chosen:
+        big = rng.standard_normal(10**7)
+        w["large"] = run_workload(
+            "(4) sum(exp(x)*x), 1e7 elements", "ms/call", objs,
+            lambda s, big=big: s.large(big), repeats=3 if quick else 7, target=0, scale=1e3,
+        )  # fmt: skip
+        del big
+    for n in ((10**5,) if quick else (10**5, 10**6)) if "deep" in chosen else ():
         w[f"deep_{n}"] = run_workload(
             f"(5) deep graph: {n:.0e} ops then backward", "us/op", objs,
             lambda s, n=n: s.chain(x8, n), repeats=1 if quick or n > 10**5 else 3, target=0,
             per=n,
+        )  # fmt: skip
+    # Nested transforms: the systems that have them (ndgrad through its transforms, autograd).
+    nested = {name: obj for name, obj in objs.items() if hasattr(obj, "saddle")}
+    if "saddle" in chosen:
+        w["saddle"] = run_workload(
+            "(7) saddle point: gradient descent inside gradient descent, 2 elements", "ms/call",
+            nested, lambda s: s.saddle(np.array(systems.SADDLE_START)),
+            repeats=3 if quick else 7, target=0, scale=1e3,
+        )  # fmt: skip
+    if "newton" in chosen:
+        newton = systems.newton_data()
+        w["newton"] = run_workload(
+            "(8) Newton: 5 steps of hessian + grad, 20 parameters", "ms/call", nested,
+            lambda s: s.newton(newton), repeats=reps, target=target * 2, scale=1e3,
+        )  # fmt: skip
+    if "jacobian" in chosen:
+        jac = systems.jacobian_data()
+        w["jacobian"] = run_workload(
+            "(9) jacobian of sin(a @ x) * x, 100 -> 100", "ms/call", nested,
+            lambda s: s.jacobian(jac), repeats=reps, target=target * 2, scale=1e3,
         )  # fmt: skip
     report["workloads"] = w
 

@@ -8,6 +8,7 @@ only forward + backward is timed, as a training loop would run it.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 from collections.abc import Callable
@@ -40,6 +41,86 @@ def _chain(y: Any, n: int, sin: Any, tanh: Any, keep: bool = False) -> Any:
             if keep:
                 saved.append(y)
     return (y, saved) if keep else y
+
+
+# --- nested transforms ------------------------------------------------------------------------
+# The saddle workload is gradbench's "saddle" evaluation (Pearlmutter and Siskind): a saddle point
+# of f(p1, p2) = |p1|^2 - |p2|^2 by gradient descent inside gradient descent, each gradient by
+# reverse mode, so that the outer gradient differentiates through the inner solver's gradient
+# calls. gradbench starts the solver at step 1e-5 with tolerance 1e-5 (about 48,000 gradient
+# calls); here the step starts at 0.1 and the tolerance is 1e-2 (about 480): the same nesting,
+# short enough to repeat.
+SADDLE_START = (1.0, 1.0)
+SADDLE_ETA, SADDLE_TOL = 0.1, 1e-2
+
+
+def _argmin(xp: Any, f: Callable[[Any], Any], g: Callable[[Any], Any], x: Any) -> Any:
+    """gradbench's gradient-descent solver: step doubles after 10 successes, halves on a miss."""
+    fx, gx = f(x), g(x)
+    eta, i = SADDLE_ETA, 0
+    while True:
+        if xp.sqrt(xp.dot(gx, gx)) <= SADDLE_TOL:
+            return x
+        if i == 10:
+            eta, i = 2.0 * eta, 0
+            continue
+        step = x - eta * gx
+        d = step - x
+        if xp.sqrt(xp.dot(d, d)) <= SADDLE_TOL:
+            return x
+        f_step = f(step)
+        if f_step < fx:
+            x, fx, gx, i = step, f_step, g(step), i + 1
+            continue
+        eta, i = eta / 2.0, 0
+
+
+def _saddle_f(p1: Any, p2: Any) -> Any:
+    return (p1[0] ** 2 + p1[1] ** 2) - (p2[0] ** 2 + p2[1] ** 2)
+
+
+def _saddle(xp: Any, grad: Callable[[Any], Any], start: Any) -> tuple[Any, Any]:
+    """``(r1, r2)``: r1 minimises max over p2 of f(p1, p2), r2 maximises f(r1, p2)."""
+
+    def r1_cost(p1: Any) -> Any:
+        def neg(p2: Any) -> Any:
+            return -_saddle_f(p1, p2)
+
+        return _saddle_f(p1, _argmin(xp, neg, grad(neg), start))
+
+    r1 = _argmin(xp, r1_cost, grad(r1_cost), start)
+
+    def r2_cost(p2: Any) -> Any:
+        return -_saddle_f(r1, p2)
+
+    return r1, _argmin(xp, r2_cost, grad(r2_cost), start)
+
+
+def newton_data(n_params: int = 20, n_samples: int = 100, seed: int = 0) -> dict[str, Any]:
+    """A ridge-regularised logistic regression: the Newton workload's loss."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n_samples, n_params))
+    y = np.sign(x @ rng.standard_normal(n_params) + 0.5 * rng.standard_normal(n_samples))
+    return {"x": x, "y": y, "lam": 1.0, "steps": 5}
+
+
+def _logistic_loss(xp: Any, d: dict[str, Any]) -> Callable[[Any], Any]:
+    x, y, lam = d["x"], d["y"], d["lam"]
+    return lambda w: xp.sum(xp.log1p(xp.exp(-y * (x @ w)))) + 0.5 * lam * xp.dot(w, w)
+
+
+def _newton(d: dict[str, Any], grad: Any, hessian: Any) -> Any:
+    """``steps`` Newton steps from zero: a Hessian and a gradient per step."""
+    w = np.zeros(d["x"].shape[1])
+    for _ in range(d["steps"]):
+        w = w - np.linalg.solve(np.asarray(hessian(w)), np.asarray(grad(w)))
+    return w
+
+
+def jacobian_data(n: int = 100, seed: int = 0) -> dict[str, np.ndarray]:
+    """The point and matrix of the Jacobian workload, ``f(x) = sin(a @ x) * x`` (100 -> 100)."""
+    rng = np.random.default_rng(seed)
+    return {"a": rng.standard_normal((n, n)) / np.sqrt(n), "x": rng.standard_normal(n)}
 
 
 def available() -> dict[str, str]:
@@ -130,6 +211,40 @@ class NumPy:
             e = np.exp(x)
             value = np.sum(e * x)
             return value, e * (x + 1.0)
+
+        return step
+
+    def saddle(self, start: np.ndarray) -> Callable[[], Any]:
+        # The gradients by hand. The inner solver's iterates do not depend on p1, so the
+        # gradient of r1_cost is the partial derivative of f in p1, 2 * p1: what reverse mode
+        # through the inner solver computes too.
+        def grad(f: Any) -> Any:
+            return lambda p: 2.0 * p
+
+        return lambda: _saddle(np, grad, start)
+
+    def newton(self, d: dict[str, Any]) -> Callable[[], Any]:
+        x, y, lam = d["x"], d["y"], d["lam"]
+        eye = np.eye(x.shape[1])
+
+        def s(w: Any) -> Any:  # sigmoid(-y x w)
+            return 1.0 / (1.0 + np.exp(y * (x @ w)))
+
+        def grad(w: Any) -> Any:
+            return x.T @ (-y * s(w)) + lam * w
+
+        def hessian(w: Any) -> Any:
+            p = s(w)
+            return (x.T * (p * (1.0 - p))) @ x + lam * eye
+
+        return lambda: _newton(d, grad, hessian)
+
+    def jacobian(self, d: dict[str, np.ndarray]) -> Callable[[], Any]:
+        a, x = d["a"], d["x"]
+
+        def step() -> Any:
+            ax = a @ x
+            return (np.cos(ax) * x)[:, None] * a + np.diag(np.sin(ax))
 
         return step
 
@@ -243,6 +358,21 @@ class NdgradFunctional:
     def large(self, x: np.ndarray) -> Step:
         return self._step(lambda x: np.sum(np.exp(x) * x), x)
 
+    def saddle(self, start: np.ndarray) -> Callable[[], Any]:
+        grad = functools.partial(self.nd.grad, scope=self.scope)
+        return lambda: _saddle(np, grad, start)
+
+    def newton(self, d: dict[str, Any]) -> Callable[[], Any]:
+        f = _logistic_loss(np, d)
+        grad = self.nd.grad(f, scope=self.scope)
+        hessian = self.nd.hessian(f, scope=self.scope)
+        return lambda: _newton(d, grad, hessian)
+
+    def jacobian(self, d: dict[str, np.ndarray]) -> Callable[[], Any]:
+        a, x = d["a"], d["x"]
+        jac = self.nd.jacobian(lambda x: np.sin(a @ x) * x, scope=self.scope)
+        return lambda: jac(x)
+
 
 class NdgradFunctionalNoScope(NdgradFunctional):
     name = "ndgrad-vg-noscope"
@@ -299,6 +429,19 @@ class Autograd:
         anp = self.np
         f = self.ag.value_and_grad(lambda x: anp.sum(anp.exp(x) * x))
         return lambda: f(x)
+
+    def saddle(self, start: np.ndarray) -> Callable[[], Any]:
+        return lambda: _saddle(self.np, self.ag.grad, start)
+
+    def newton(self, d: dict[str, Any]) -> Callable[[], Any]:
+        f = _logistic_loss(self.np, d)
+        grad, hessian = self.ag.grad(f), self.ag.hessian(f)
+        return lambda: _newton(d, grad, hessian)
+
+    def jacobian(self, d: dict[str, np.ndarray]) -> Callable[[], Any]:
+        anp, a, x = self.np, d["a"], d["x"]
+        jac = self.ag.jacobian(lambda x: anp.sin(anp.dot(a, x)) * x)
+        return lambda: jac(x)
 
 
 # --- MyGrad ----------------------------------------------------------------------------------

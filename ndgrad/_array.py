@@ -50,6 +50,9 @@ __all__ = ["GradArray"]
 _tuple_new = tuple.__new__
 _NDARRAY_SHAPE = np.ndarray.shape
 _view = np.ndarray.view  # unbound: bypasses GradArray.view, and is the fastest unwrap
+# NumPy's own, bound before any conversion scope can rebind ``np.asarray`` (ndgrad.tracing): the
+# hot path makes 0-d arrays of NumPy scalars with it, and must not pay for the scope's wrapper.
+_asarray = np.asarray
 _FLOAT_KINDS = "fc"
 # gufunc keywords the rules do not follow (they assume the defaults: core dimensions last)
 _CORE_DIM_KWARGS = {"axes": None, "axis": -1, "keepdims": False}
@@ -554,7 +557,7 @@ def _wrap(res: Any) -> Any:
 # The version state of a 0-d GradArray that stands for a NumPy scalar: see _SCALAR_LIKE.
 def _scalar(res: Any) -> GradArray:
     """A 0-d GradArray for a result NumPy gives as a scalar: in-place operators rebind it."""
-    out = _view(np.asarray(res), GradArray)
+    out = _view(_asarray(res), GradArray)
     out._version = [0, None, _SCALAR_LIKE]
     return out
 
@@ -673,7 +676,7 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
             return _ufunc_finish(ufunc, inputs, [rx] if ty is None else [rx, ry], res)
         if res.dtype.kind not in _FLOAT_KINDS:
             return res  # an integer or boolean scalar, as NumPy made it (as _wrap leaves it)
-        res = np.asarray(res)  # a float 0-d result: a 0-d GradArray, never a NumPy scalar
+        res = _asarray(res)  # a float 0-d result: a 0-d GradArray, never a NumPy scalar
         out = _view(res, GradArray)
         out._version = [0, None, _SCALAR_LIKE]  # NumPy's scalar: ``+=`` rebinds it
     elif res.dtype.kind not in _FLOAT_KINDS:

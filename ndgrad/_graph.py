@@ -485,18 +485,23 @@ def _order(roots: Sequence[Any], deps: dict[Any, int], stop: AbstractSet[Any]) -
         if node in stop:
             continue
         for edge in node.edges:
-            left[edge.parent] -= 1
-            if left[edge.parent] == 0:
-                ready.append(edge.parent)
+            parent = edge[2]
+            count = left[parent] - 1
+            left[parent] = count
+            if count == 0:
+                ready.append(parent)
     return order
 
 
 def _needed(order: list[Any], targets: AbstractSet[Any]) -> set[Any]:
     """The nodes through which a target can be reached: all others are skipped."""
-    needed = set()
+    needed = set(targets)
     for node in reversed(order):  # parents before children
-        if node in targets or any(e.parent in needed for e in node.edges):
-            needed.add(node)
+        if node not in needed:
+            for edge in node.edges:
+                if edge[2] in needed:
+                    needed.add(node)
+                    break
     return needed
 
 

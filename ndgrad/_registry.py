@@ -232,6 +232,9 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
     )
+    if type(g) is np.ndarray:  # a plain cotangent: NumPy's reduction directly, no dispatch
+        g = np.add.reduce(g, axis=axes, keepdims=True)
+        return g.reshape(shape) if lead else g
     g = np.sum(g, axis=axes, keepdims=True)
     return np.reshape(g, shape) if lead else g
 

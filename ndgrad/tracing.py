@@ -32,15 +32,22 @@ dispatches, traced like any library): NumPy functions reach GradArrays only thro
 
 The rebinding is shared by all threads, so every replacement first reads a
 :class:`contextvars.ContextVar`: outside a scope (another thread, another asyncio task, code
-after the ``with``) it calls NumPy's function directly. The names are rebound when the first
-scope opens anywhere and restored when the last one closes (a lock guards the count; the
-``with`` restores on exceptions too), so while no scope is open NumPy's functions are in place
-and the overhead is **zero**. While another thread holds a scope, a call outside it costs one
-extra Python call and a ``ContextVar.get``: about 0.1 us on top of ``np.asarray``'s 0.05 us
-(measured by ``tests/test_tracing.py::test_overhead_outside_scope_is_small``). Opening a scope
-when none is open costs a dict write per rebound name (about 0.1 ms with SciPy, scikit-learn
-and matplotlib loaded), plus a scan of the modules imported since the last scope (about 30 ms
-the first time).
+after the ``with``) it calls NumPy's function directly. Every transform opens a scope per
+call, so entering must be cheap: restoring about 250 names in 30 modules (SciPy and
+scikit-learn loaded) on every exit cost 0.1 ms per call. So the names are rebound in two parts:
+
+- in the ``numpy`` namespace (about 60 names) when the first scope opens anywhere, and restored
+  when the last one closes (a lock guards the count; the ``with`` restores on exceptions too):
+  while no scope is open ``np.asarray``, ``np.sum`` ... are NumPy's own objects, so code that
+  compares them by identity (``defvjp(np.sum, ...)``, tables keyed by them) and the cost of
+  calling them are unchanged. This costs two ``dict.update`` calls per outermost scope, a few
+  microseconds.
+- in the libraries' module globals (``from numpy import asarray`` in ``scipy.special._basic``)
+  once, when the first scope finds them, and kept: a call of one of them outside any scope
+  costs one extra Python call and a ``ContextVar.get``, about 0.1 us on top of ``np.asarray``'s
+  0.05 us. :func:`restore_numpy` puts NumPy's functions back there (the next scope rebinds
+  them). A scope that finds modules imported since the last one scans them (about 30 ms the
+  first time).
 
 The alternative of copying the wrapped function with patched globals reaches only that one
 function, not the helpers and methods it calls in other modules (``rv_continuous.logpdf``
@@ -62,7 +69,8 @@ Limits
 - Writing a recorded value into a plain ndarray that was allocated before the scope
   (``out[i] = x``) cannot be recorded; allocate inside the scope.
 - Code that tests ``type(a) is np.ndarray`` on a buffer allocated in the scope sees a
-  GradArray; pickling ``np.asarray`` itself by reference fails while a scope is open.
+  GradArray; a library's module global bound to ``np.asarray`` is another function after the
+  first scope (until :func:`restore_numpy`), though it behaves as NumPy's outside scopes.
 """
 
 from __future__ import annotations
@@ -84,13 +92,13 @@ from ndgrad._graph import scope_depth
 from ndgrad.numpy._sequences import NUMPY as SEQUENCE_ARGUMENTS
 from ndgrad.numpy._sequences import keeping_sequences
 
-__all__ = ["differentiable", "is_tracing", "tracing"]
+__all__ = ["differentiable", "is_tracing", "restore_numpy", "tracing"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _DEPTH = scope_depth  # the engine reads it too (conversions to Python values)
-_LOCK = threading.Lock()
-_open_scopes = 0  # scopes open in all threads together: the names are rebound while > 0
+_LOCK = threading.Lock()  # guards the rebinding (scopes may open in several threads at once)
+_open_scopes = 0  # scopes open in all threads together: ``numpy``'s names are rebound while > 0
 
 
 def is_tracing() -> bool:
@@ -292,12 +300,23 @@ def _keeping_sequences(name: str, names: tuple[str, ...]) -> Callable[..., Any]:
     the list in C and drop the graph silently."""
 
     keeping = keeping_sequences(getattr(np, name), names)  # made once: on every np.sum call
+    count = len(names)
 
     def traced(original: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-        return keeping(*args, **kw)
+        # the common call, with arrays, goes to NumPy's function directly
+        for a in args[:count]:
+            if type(a) in _SEQUENCES:
+                return keeping(*args, **kw)
+        if kw:
+            for n in names:
+                if type(kw.get(n)) in _SEQUENCES:
+                    return keeping(*args, **kw)
+        return original(*args, **kw)
 
     return traced
 
+
+_SEQUENCES = (list, tuple)
 
 # ``ndgrad.numpy``'s table of such functions (reductions, statistics, cumulative operations),
 # and the common shape and product functions, which ``ndgrad.numpy`` leaves as NumPy's own.
@@ -351,8 +370,10 @@ _REPLACEMENTS: dict[str, Callable[..., Any]] = {name: _replacement(name) for nam
 
 _known: dict[str, tuple[Any, list[tuple[str, str]]]] = {}  # module -> (module, bindings)
 _all_bindings: tuple[int, list[tuple[dict[str, Any], str, str]]] | None = None
-# Per module holding converters: (its globals, {name: replacement}, {name: NumPy's function}).
+# ``len(sys.modules)`` when the names were last rebound (-1: not rebound), and per module
+# holding converters: (its globals, {name: replacement}, {name: NumPy's function}).
 _plan: tuple[int, list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]] = (-1, [])
+_numpy_plan: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})  # the same
 
 
 def _skipped(module_name: str) -> bool:
@@ -371,6 +392,9 @@ def _bindings() -> list[tuple[dict[str, Any], str, str]]:
     if _all_bindings is not None and _all_bindings[0] == len(sys.modules):
         return _all_bindings[1]
     originals = {id(f): name for name, f in _ORIGINALS.items()}
+    # a module imported while the names are rebound holds the replacement: found too, so that
+    # restore_numpy reaches it
+    originals.update({id(f): name for name, f in _REPLACEMENTS.items()})
     found_all: list[tuple[dict[str, Any], str, str]] = []
     for module_name, module in list(sys.modules.items()):
         if _skipped(module_name):
@@ -392,32 +416,59 @@ def _bindings() -> list[tuple[dict[str, Any], str, str]]:
 
 
 def _install() -> None:
-    global _plan
-    if _plan[0] != len(sys.modules):  # modules were imported: scan them, plan the rebinding
-        grouped: dict[int, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
-        for namespace, name, numpy_name in _bindings():
-            _, to_ours, to_numpys = grouped.setdefault(id(namespace), (namespace, {}, {}))
-            to_ours[name] = _REPLACEMENTS[numpy_name]
-            to_numpys[name] = _ORIGINALS[numpy_name]
-        _plan = (len(sys.modules), list(grouped.values()))
-    # Every transform opens a scope, so this is on the path of each nd.grad call: one
-    # dict.update per module. (A module that rebinds one of these names to a function of its
-    # own between two scopes gets it overwritten; none is known to.)
-    for namespace, to_ours, _ in _plan[1]:
+    """Rebind every converter name to its replacement; rescan when modules were imported.
+
+    Called under ``_LOCK`` by the first open scope when ``len(sys.modules)`` changed since the
+    last plan. The libraries' module globals stay rebound after the scopes close; the
+    ``numpy`` namespace is handed to :func:`_enter_numpy` / :func:`_leave_numpy`.
+    """
+    global _plan, _numpy_plan
+    grouped: dict[int, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
+    for namespace, name, numpy_name in _bindings():
+        _, to_ours, to_numpys = grouped.setdefault(id(namespace), (namespace, {}, {}))
+        to_ours[name] = _REPLACEMENTS[numpy_name]
+        to_numpys[name] = _ORIGINALS[numpy_name]
+    numpy_entry = grouped.pop(id(vars(np)), None)
+    if numpy_entry is not None:
+        _numpy_plan = numpy_entry
+    # (A module that rebinds one of these names to a function of its own gets it overwritten
+    # when the plan is made again; none is known to.)
+    for namespace, to_ours, _ in grouped.values():
         namespace.update(to_ours)
+    _plan = (len(sys.modules), list(grouped.values()))
 
 
-def _uninstall() -> None:
-    for namespace, _, to_numpys in _plan[1]:
-        namespace.update(to_numpys)
+def _enter_numpy() -> None:
+    vars(np).update(_numpy_plan[1])
 
 
-class tracing:  # lower case: used as ``with nd.tracing():``
+def _leave_numpy() -> None:
+    vars(np).update(_numpy_plan[2])
+
+
+def restore_numpy() -> None:
+    """Put NumPy's own converters back into every library module that holds a replacement.
+
+    Not needed for correctness: outside a scope each replacement calls NumPy's function, and
+    ``numpy.asarray`` etc. are NumPy's own objects whenever no scope is open. For code that
+    compares a library's module globals by identity. The next scope rebinds them.
+    """
+    global _plan
+    with _LOCK:
+        if _open_scopes:
+            raise RuntimeError("restore_numpy() while a conversion scope is open")
+        for namespace, _, to_numpys in _plan[1]:
+            namespace.update(to_numpys)
+        _plan = (-1, [])
+
+
+class tracing(hidden_errors_reraised):  # lower case: used as ``with nd.tracing():``
     """Keep GradArrays through ``np.asarray`` and friends inside the ``with`` block.
 
     Only the current thread (and async context) is affected; scopes nest. See the module
     documentation of :mod:`ndgrad.tracing` for what changes and what cannot be reached. A
-    class, not a generator: every transform enters it once per call.
+    class, not a generator: every transform enters it once per call, and entering costs a
+    context variable and, for the outermost scope, about 60 names set in ``numpy``.
 
     See Also
     --------
@@ -437,28 +488,29 @@ class tracing:  # lower case: used as ``with nd.tracing():``
     array([2., 4.])
     """
 
-    __slots__ = ("_errors", "_token")
+    __slots__ = ("_depth_token",)
 
     def __enter__(self) -> None:
         global _open_scopes
         with _LOCK:
             if _open_scopes == 0:
-                _install()
+                if _plan[0] != len(sys.modules):  # the first scope, or modules imported since
+                    _install()
+                _enter_numpy()
             _open_scopes += 1
-        self._token = _DEPTH.set(_DEPTH.get() + 1)
-        self._errors = hidden_errors_reraised()
-        self._errors.__enter__()
+        self._depth_token = _DEPTH.set(_DEPTH.get() + 1)
+        super().__enter__()  # ndgrad's errors that library code hides are re-raised on exit
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
         global _open_scopes
         try:
-            self._errors.__exit__(kind, exc, tb)
+            super().__exit__(kind, exc, tb)
         finally:
-            _DEPTH.reset(self._token)
+            _DEPTH.reset(self._depth_token)
             with _LOCK:
                 _open_scopes -= 1
                 if _open_scopes == 0:
-                    _uninstall()
+                    _leave_numpy()
 
 
 def maybe_tracing(enabled: bool, fun: Any = None) -> Any:

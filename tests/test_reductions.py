@@ -466,3 +466,23 @@ def test_var_gradient_in_mean_has_its_closed_form():
     assert g == pytest.approx(-2 * np.sum(a - 0.5) / 3)
     z = np.array([1 + 1j, 2 - 1j, 0.5j])
     check_grad(lambda z, m: np.var(z, mean=m), z, np.array(0.3 + 0.2j), order=2)
+
+
+# Small cotangents of sum and mean are spread into new arrays, large ones as broadcast views
+# (_rules/reductions._SPREAD_COPY_MAX): both sizes, every axis form, against closed forms.
+@pytest.mark.parametrize("shape", [(3, 4), (70, 80)], ids=["small", "large"])
+@pytest.mark.parametrize("axis", [None, 0, 1, (0, 1)])
+@pytest.mark.parametrize("keepdims", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sum_and_mean_gradients_at_both_sizes(shape, axis, keepdims, dtype):
+    a = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    w = np.random.default_rng(1).standard_normal(np.sum(a, axis=axis, keepdims=keepdims).shape)
+    w = w.astype(dtype)
+    count = a.size // np.sum(a, axis=axis, keepdims=keepdims).size
+    for f, scale in ((np.sum, 1), (np.mean, count)):
+        g = nd.grad(lambda x, f=f: np.sum(f(x, axis=axis, keepdims=keepdims) * w))(a)
+        want = np.broadcast_to(w if keepdims or axis is None else np.expand_dims(w, axis), shape)
+        assert g.dtype == dtype and g.shape == shape
+        np.testing.assert_allclose(g, want / scale, rtol=1e-6)
+        g[...] = 0  # the caller owns the gradient: writable, and shared with nothing
+    check_grad(lambda x: np.mean(np.sin(x), axis=axis, keepdims=keepdims), a.astype(float))

@@ -138,7 +138,7 @@ def test_scope_is_restored_after_an_exception():
     assert type(np.asarray(x)) is np.ndarray
 
 
-def test_names_are_restored_when_the_last_scope_closes():
+def test_numpy_names_are_restored_when_the_last_scope_closes():
     import scipy.special._basic as basic
 
     with nd.tracing():
@@ -147,9 +147,32 @@ def test_names_are_restored_when_the_last_scope_closes():
         with nd.tracing():
             assert nd.is_tracing()
         assert nd.is_tracing()
+    assert not nd.is_tracing()
     for name, original in _ORIGINALS.items():
         assert getattr(np, name) is original, name
+    # A library's global stays rebound, so that entering a scope is cheap; outside a scope it
+    # calls NumPy's own function.
+    assert basic.asarray.__ndgrad_original__ is _ORIGINALS["asarray"]
+    x = GradArray([1.0, 2.0], requires_grad=True)
+    a = np.ones(3)
+    assert type(np.asarray(x)) is np.ndarray and type(basic.asarray(x)) is np.ndarray
+    assert np.asarray(a) is a and type(np.zeros(2)) is np.ndarray
+    assert type(np.sum([x, x])) is np.float64  # the list is converted by NumPy, as NumPy does
+
+
+def test_restore_numpy_puts_numpy_functions_back_into_libraries_and_scopes_rebind_them():
+    import scipy.special._basic as basic
+
+    from ndgrad.tracing import restore_numpy
+
+    with nd.tracing():
+        pass
+    restore_numpy()
     assert basic.asarray is _ORIGINALS["asarray"]
+    with nd.tracing():
+        assert basic.asarray is not _ORIGINALS["asarray"]
+        x = GradArray([1.0, 2.0], requires_grad=True)
+        assert type(basic.asarray(x)) is GradArray
 
 
 def test_other_threads_see_numpy_unchanged_during_a_scope():

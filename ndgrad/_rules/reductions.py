@@ -11,6 +11,8 @@ an element that is zero), to second order.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ndgrad._errors import not_differentiable
@@ -24,11 +26,24 @@ def _axes(axis, ndim):
     """``axis`` as a tuple of non-negative axes (``None``: all of them)."""
     if axis is None:
         return tuple(range(ndim))
-    return tuple(a % ndim for a in ((axis,) if np.ndim(axis) == 0 else axis))
+    return tuple(
+        a % ndim for a in ((axis,) if isinstance(axis, int) or np.ndim(axis) == 0 else axis)
+    )
+
+
+# Up to this many elements, a plain cotangent is spread into a new array rather than a broadcast
+# view: ``np.broadcast_to`` costs about 3 us in Python, a small allocation a tenth of that, and
+# the new array is one the backward pass may add into in place. Above it, the view saves memory.
+_SPREAD_COPY_MAX = 4096
 
 
 def _spread(g, shape, axis, keepdims):
     """``g`` of a reduction over ``axis``, broadcast back to the input's ``shape``."""
+    if type(g) is np.ndarray and math.prod(shape) <= _SPREAD_COPY_MAX:
+        # A plain cotangent (nothing to record): the same values, assigned into a new array.
+        out = np.empty(shape, g.dtype)
+        out[...] = g if axis is None or keepdims else expand_reduced(g, shape, axis, keepdims)
+        return out
     return np.broadcast_to(expand_reduced(g, shape, axis, keepdims), shape)
 
 
@@ -58,9 +73,14 @@ def _sum_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial
 
 def _mean_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     """Like sum, divided by the number of elements averaged."""
-    count = np.sum(np.broadcast_to(where, np.shape(a)), axis=axis, keepdims=True)
-    # divide by the count in g's own dtype: an integer count would make float32 float64
-    g = _spread(g, np.shape(a), axis, keepdims) / count.astype(g.dtype)
+    shape = np.shape(a)
+    if where is True:  # the count is a Python int, which keeps g's dtype (float32 stays)
+        count = math.prod(shape[i] for i in _axes(axis, len(shape)))
+        if count:
+            return _spread(g, shape, axis, keepdims) / count
+    count = np.sum(np.broadcast_to(where, shape), axis=axis, keepdims=True)
+    # divide by the count in g's own dtype: an integer count array would make float32 float64
+    g = _spread(g, shape, axis, keepdims) / count.astype(g.dtype)
     return g if where is True else g * where
 
 
