@@ -29,8 +29,8 @@ Interpolation (``map_coordinates``, ``shift``, ``zoom``, ``rotate``, ``affine_tr
 ``spline_filter``/``spline_filter1d`` differentiate at every spline order, in the input and
 (``map_coordinates``, ``shift``) the coordinates; orders 2 to 5 are described at their section.
 At orders 2 to 5 the prefilter of 'nearest', 'reflect' and 'grid-mirror' (and 'wrap') starts
-from approximate initial values with no exact adjoint here: those modes are refused unless
-``prefilter=False``.
+from approximate initial values: its transpose is the explicit matrix SciPy's own filter makes
+of the identity (``n * n`` numbers per axis of length ``n``, cached for recent shapes).
 
 Complex weights, ``output=`` given as an array, and arrays that require grad in parameters
 without a rule (``sigma``, ``zoom``, ``angle``, the affine matrix) are refused with
@@ -658,8 +658,8 @@ defvjp_scipy(_MODULE, "percentile_filter", _percentile_filter_vjp)
 _INTERPOLATION_MODES = (
     "nearest", "reflect", "grid-mirror", "mirror", "grid-wrap", "grid-constant", "constant",
 )  # fmt: skip
-# Modes whose spline prefilter (order >= 2) SciPy starts from the 'reflect' initial values, an
-# approximation (its matrix is neither symmetric nor of the mirror form below): refused.
+# Modes whose spline prefilter (order >= 2) SciPy starts from approximate initial values (its
+# matrix is neither symmetric nor of the mirror form below): its transpose is formed explicitly.
 _APPROXIMATE_PREFILTER = ("nearest", "reflect", "grid-mirror")
 
 
@@ -667,13 +667,6 @@ def _check_interpolation(name, order, mode, output, prefilter=True):
     _check_output(output, name)
     if mode not in _INTERPOLATION_MODES:
         raise not_differentiable(name, f"mode={mode!r} has no rule yet")
-    if order > 1 and prefilter and mode in _APPROXIMATE_PREFILTER:
-        raise not_differentiable(
-            f"{name} with mode={mode!r} at order={order}",
-            "SciPy's spline prefilter for this mode starts its recursion from an approximation "
-            "whose adjoint has no rule; use mode='mirror', 'constant', 'grid-constant' or "
-            "'grid-wrap', order=1, or prefilter=False on coefficients from spline_filter",
-        )
 
 
 def _coordinate_map(c, n, mode):
@@ -815,7 +808,10 @@ def _sample_coordinates_vjp(g, input, coordinates, mode, cval, order, prefilter=
 # knot the second derivative of an order-2 spline is the one of the taps SciPy picks there.
 
 _MIRROR_INITIAL_VALUES = ("mirror", "constant", "grid-constant")
-_PREPAD = 12  # SciPy pads 'grid-constant' (and 'nearest') by 12 samples before prefiltering
+# SciPy pads by 12 samples before prefiltering: 'grid-constant' with ``cval`` (its transpose
+# crops), 'nearest' with the edge values (part of its explicit matrix, below).
+_PREPAD = 12
+_PREPAD_MODES = ("grid-constant", "nearest")
 
 
 def _bspline(y, order):
@@ -865,7 +861,7 @@ def _spline_terms(shape, coordinates, mode, order):
 
 
 def _prefilter_padding(order, mode, prefilter):
-    return _PREPAD if prefilter and mode == "grid-constant" else 0
+    return _PREPAD if prefilter and mode in _PREPAD_MODES else 0
 
 
 def _spline_coefficients(input, order, mode, cval, prefilter):
@@ -873,13 +869,39 @@ def _spline_coefficients(input, order, mode, cval, prefilter):
     if not prefilter:
         return input
     pad = _prefilter_padding(order, mode, prefilter)
-    if pad:
+    if pad and mode == "nearest":
+        input = np.pad(input, pad, mode="edge")
+    elif pad:
         input = np.pad(input, pad, mode="constant", constant_values=cval)
     return _scipy().spline_filter(input, order, mode=mode)
 
 
-def _spline_filter1d_transpose(g, order, axis, mode):
-    """``P.T g`` along ``axis`` for the exact prefilters: ``D P D^-1 g``, or ``P g``."""
+@functools.lru_cache(maxsize=32)
+def _prefilter_matrix(n, order, mode, pad):
+    """The matrix ``M`` of SciPy's prefilter along one axis of length ``n`` (after padding by
+    ``pad`` edge samples, for 'nearest'): coefficients = ``M @ x``. Formed by filtering the
+    identity with SciPy's own ``spline_filter1d``, so it is exact whatever initial values SciPy
+    uses; it costs ``n * (n + 2 pad)`` numbers, kept for the last 32 shapes."""
+    eye = np.eye(n)
+    if pad:
+        eye = np.pad(eye, ((pad, pad), (0, 0)), mode="edge")
+    m = _scipy().spline_filter1d(eye, order, axis=0, mode=mode)
+    m.flags.writeable = False
+    return m
+
+
+def _matrix_transpose_along(m, g, axis):
+    """``m.T`` applied to ``g`` along ``axis``."""
+    return np.moveaxis(np.tensordot(m.T, np.moveaxis(g, axis, 0), axes=1), 0, axis)
+
+
+def _spline_filter1d_transpose(g, order, axis, mode, pad=0):
+    """``P.T g`` along ``axis``: ``D P D^-1 g`` or ``P g`` for the exact prefilters, the explicit
+    matrix's transpose for the approximate ones (with 'nearest', the padding's too: ``g`` is
+    ``2 pad`` longer than the result along ``axis``)."""
+    if mode in _APPROXIMATE_PREFILTER or mode == "wrap":
+        m = _prefilter_matrix(g.shape[axis] - 2 * pad, order, mode, pad)
+        return _matrix_transpose_along(m, g, axis)
     n = g.shape[axis]
     if mode not in _MIRROR_INITIAL_VALUES or n == 1:
         return _scipy().spline_filter1d(g, order, axis=axis, mode=mode)
@@ -897,6 +919,10 @@ def _spline_input_vjp(g, shape, coordinates, mode, order, prefilter):
     total = 0
     for index, valid, weights, _ in _spline_terms(padded, coordinates, mode, order):
         total = total + scatter_add(np.where(valid, g * _product(weights), 0.0), index, padded)
+    if prefilter and mode == "nearest":  # the edge padding is part of the explicit matrix
+        for axis in range(len(shape)):
+            total = _spline_filter1d_transpose(total, order, axis, mode, pad)
+        return total
     if prefilter:
         for axis in range(len(shape)):
             total = _spline_filter1d_transpose(total, order, axis, mode)
@@ -926,26 +952,15 @@ def _spline_filter1d_vjp(g, ans, input, order=3, axis=-1, output=np.float64, mod
     _check_output(output, "scipy.ndimage.spline_filter1d")
     if order < 2:
         return g
-    _check_prefilter("scipy.ndimage.spline_filter1d", order, mode)
     return _spline_filter1d_transpose(g, order, _axis(axis, g.ndim), mode)
 
 
 def _spline_filter_vjp(g, ans, input, order=3, output=np.float64, mode="mirror"):
     """The prefilter along every axis: the transposes, axis by axis."""
     _check_output(output, "scipy.ndimage.spline_filter")
-    _check_prefilter("scipy.ndimage.spline_filter", order, mode)
     for axis in range(g.ndim):
         g = _spline_filter1d_transpose(g, order, axis, mode)
     return g
-
-
-def _check_prefilter(name, order, mode):
-    if order > 1 and mode in (*_APPROXIMATE_PREFILTER, "wrap"):
-        raise not_differentiable(
-            f"{name} with mode={mode!r}",
-            "its recursion starts from approximate initial values whose adjoint has no rule; "
-            "use mode='mirror', 'constant', 'grid-constant' or 'grid-wrap'",
-        )
 
 
 defvjp_scipy(_MODULE, "spline_filter1d", _spline_filter1d_vjp)
