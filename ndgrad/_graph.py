@@ -28,6 +28,7 @@ once and sums the cotangents that arrive by different paths before using them.
 from __future__ import annotations
 
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
@@ -233,9 +234,18 @@ class Node:
 
 # --- memory guards ----------------------------------------------------------------------------
 
+# Saved arrays of at most this many bytes are copied when a node saves them: a private copy
+# costs less than a guard (about 1 us against 5), and no write by any route (a plain alias made
+# earlier, ``h.base``, another GradArray over the same memory) can change it. Larger ones are
+# guarded. A graph that saves one small array n times holds n copies: at most n * 16 KiB.
+COPY_BYTES = 16 * 1024
+
 # Plain ndarrays that guards made read-only, by id: [array, how many guards hold it]. Several
 # guards can hold one owner (two arrays over the same memory); the last one restores the flag.
+# The counts are updated under ``_LOCKS_MUTEX`` (re-entrant: a guard may be collected while its
+# thread holds it), so that two threads saving or freeing the same memory never lose a count.
 _LOCKS: dict[int, list[Any]] = {}
+_LOCKS_MUTEX = threading.RLock()
 # Views that could not be made writable again because their base was still held: retried.
 _STUCK: list[Any] = []
 # ``flags.num`` bits: reading ``flags.writeable`` of a broadcast_arrays result warns.
@@ -250,21 +260,24 @@ def _writeable(a: Any) -> bool:
 
 
 def _lock_plain(a: Any) -> bool:
-    entry = _LOCKS.get(id(a))
-    if entry is not None:
-        entry[1] += 1
+    with _LOCKS_MUTEX:
+        entry = _LOCKS.get(id(a))
+        if entry is not None:
+            entry[1] += 1
+            return True
+        if not _writeable(a):
+            return False  # read-only already (NumPy's or the user's choice): not ours to change
+        a.flags.writeable = False
+        _LOCKS[id(a)] = [a, 1]
         return True
-    if not _writeable(a):
-        return False  # read-only already (NumPy's or the user's choice): not ours to change
-    a.flags.writeable = False
-    _LOCKS[id(a)] = [a, 1]
-    return True
 
 
 def _unlock_plain(a: Any) -> None:
-    entry = _LOCKS[id(a)]
-    entry[1] -= 1
-    if entry[1] == 0:
+    with _LOCKS_MUTEX:
+        entry = _LOCKS[id(a)]
+        entry[1] -= 1
+        if entry[1] != 0:
+            return
         del _LOCKS[id(a)]
         _make_writeable(a)
         if _STUCK:
@@ -340,14 +353,18 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
         return any(k == "array" and ref() is a for k, ref in self.more or ())
 
     def lock_plain(self, a: Any) -> None:
-        """Make a plain ndarray read-only while the guard lives: only one that owns no memory.
+        """Make a plain ndarray, and the owner of its memory, read-only while the guard lives.
 
-        A plain array that owns its memory may have views made before (the caller's own), which
-        would become writable views of read-only memory: NumPy's functions refuse to handle
-        those (``broadcast_arrays`` raises). Such operands are left alone (README, Limits).
+        Only arrays above ``COPY_BYTES`` get here (smaller ones are copied). A view of ``a``
+        made before stays writable (NumPy keeps the flag per array object): a write through it
+        is not seen, and ``np.broadcast_arrays`` refuses such a view of read-only memory
+        (README, Limits).
         """
-        if isinstance(a.base, np.ndarray) and _lock_plain(a):
+        if _lock_plain(a):
             self._add("plain", a)
+        owner = _owner(a)
+        if owner is not a and type(owner) is np.ndarray and _lock_plain(owner):
+            self._add("plain", owner)
 
     def release(self, copy: bool) -> None:
         """Restore the flags; with ``copy``, first keep the old values for the nodes."""
@@ -418,6 +435,11 @@ def guard_saved(x: Any, raw: Any) -> Guard:
             g.first = True
         else:
             g.first = False
+        # The owner of the memory too (``h.base``, another GradArray over the same buffer): a
+        # write through it fails, or, if ndgrad sees it, is refused by _prepare_write.
+        owner = _owner(x)
+        if owner is not x and type(owner) is np.ndarray and _lock_plain(owner):
+            g._add("plain", owner)
         return g
     if not (g.first and g() is x):
         g.lock(x)
