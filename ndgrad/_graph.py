@@ -12,14 +12,19 @@ which output of that node it is). A node holds:
 Leaves point at a ``LeafNode`` that holds a weak reference back to the array, so the graph has
 no reference cycles: dropping the output frees everything.
 
-Memory guards (copy-on-write). An array that a live node saved (whether it requires grad or
-not) is guarded: the array object and the owner of its memory are made read-only, so that a
-write ndgrad cannot see (a plain alias from ``np.asarray``, ``.base``, compiled code through
-the buffer protocol) fails with NumPy's "assignment destination is read-only" instead of
-changing a gradient. A write ndgrad sees (``x += y``, ``out=``, ``x[i] = v``, ...) first calls
-``release_for_write``: the nodes get a copy of what they saved, made then and only then, and
-the memory becomes writable again. When the last node holding a guard is freed or dropped, the
-guard restores the flags it changed, and only those.
+What a node saves is safe from later writes, by any route. An array of at most ``COPY_BYTES``
+is copied when saved: a private copy costs less than a guard, and nothing can write it.
+
+Memory guards (copy-on-write), for larger arrays. An array that a live node saved (whether it
+requires grad or not) is guarded: the array object and the owner of its memory are made
+read-only, so that a write ndgrad cannot see (a plain alias from ``np.asarray``, ``.base``,
+compiled code through the buffer protocol) fails with NumPy's "assignment destination is
+read-only" instead of changing a gradient. A write ndgrad sees (``x += y``, ``out=``,
+``x[i] = v``, ...) first calls ``release_for_write``: the nodes get a copy of what they saved,
+made then and only then, and the memory becomes writable again. Each node keeps a ``Hold`` on
+the guard; when the last hold is dropped (the node freed), the guard restores the flags it
+changed, and only those. Counts change under one re-entrant lock, so threads that save and free
+the same memory at once keep them exact.
 
 ``backward`` sorts the graph topologically (Kahn's algorithm, no recursion), visits each node
 once and sums the cotangents that arrive by different paths before using them.
@@ -316,9 +321,10 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
     recording path makes one per saved array: the common case needs no container.
     """
 
-    __slots__ = ("__weakref__", "first", "more", "saved", "snapshot")
+    __slots__ = ("__weakref__", "first", "more", "saved", "snapshot", "users")
 
     first: bool
+    users: int  # how many ``Hold``s (one per saving node) are alive: the last one releases
     saved: Any
     more: list[tuple[str, Any]] | None
     snapshot: dict[int, Any] | None
@@ -368,6 +374,10 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
 
     def release(self, copy: bool) -> None:
         """Restore the flags; with ``copy``, first keep the old values for the nodes."""
+        with _LOCKS_MUTEX:
+            self._release(copy)
+
+    def _release(self, copy: bool) -> None:
         if self.snapshot is not None:
             return  # released already
         more = self.more
@@ -393,7 +403,8 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
         self.first = False
         self.saved = self.more = None
 
-    def __del__(self) -> None:
+    def _finalize(self) -> None:
+        """The last node holding the guard is gone: restore the flags (called under the mutex)."""
         if self.snapshot is None:
             if self.more is None:  # the common case, inlined: one array, made read-only
                 self.snapshot = _RELEASED
@@ -405,7 +416,33 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
                         except ValueError:  # its base is held by another guard: retried then
                             _STUCK.append(self)
             else:
-                self.release(False)
+                self._release(False)
+
+
+class Hold:
+    """One node's hold on a ``Guard``: what the node's ``versions`` keep.
+
+    The guard is shared by every node that saved the memory; it restores the flags when the
+    last hold is dropped. Holds are never shared or looked up, so a hold being finalized in one
+    thread cannot be taken up again by another (as a guard found through a weak reference
+    could): the count, changed only under ``_LOCKS_MUTEX``, is exact.
+    """
+
+    __slots__ = ("guard",)
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+
+    @property
+    def snapshot(self) -> dict[int, Any] | None:
+        return self.guard.snapshot
+
+    def __del__(self) -> None:
+        with _LOCKS_MUTEX:
+            g = self.guard
+            g.users -= 1
+            if g.users == 0:
+                g._finalize()
 
 
 _RELEASED: dict[int, Any] = {}
@@ -416,43 +453,47 @@ def _new_guard(a: Any) -> Guard:
     g = Guard(a)
     g.first = False
     g.saved = g.more = g.snapshot = None
+    g.users = 1
     return g
 
 
-def guard_saved(x: Any, raw: Any) -> Guard:
-    """The guard of GradArray ``x``'s memory, which a node saves as ``raw``."""
-    state = x._version
-    ref = state[1]
-    g = ref() if ref is not None else None
-    if g is None:
-        g = Guard(x)
-        g.saved = raw
-        g.more = g.snapshot = None
-        state[1] = weakref.ref(g)
-        # Guard.lock, inlined for the first save: skip arrays that are read-only already
-        if x.flags.num & _WRITEABLE_MASK == _WRITEABLE:
-            _setflags(x, write=False)
-            g.first = True
-        else:
-            g.first = False
-        # The owner of the memory too (``h.base``, another GradArray over the same buffer): a
-        # write through it fails, or, if ndgrad sees it, is refused by _prepare_write.
-        owner = _owner(x)
-        if owner is not x and type(owner) is np.ndarray and _lock_plain(owner):
-            g._add("plain", owner)
-        return g
-    if not (g.first and g() is x):
-        g.lock(x)
-    if raw is not g.saved:
-        g._add("saved", raw)
-    return g
+def guard_saved(x: Any, raw: Any) -> Hold:
+    """A hold on the guard of GradArray ``x``'s memory, which a node saves as ``raw``."""
+    with _LOCKS_MUTEX:  # one guard per memory, even when threads save it at once
+        state = x._version
+        ref = state[1]
+        g = ref() if ref is not None else None
+        if g is None or g.snapshot is not None:  # none, or released by its last hold
+            g = Guard(x)
+            g.saved = raw
+            g.more = g.snapshot = None
+            g.users = 1
+            state[1] = weakref.ref(g)
+            # Guard.lock, inlined for the first save: skip arrays that are read-only already
+            if x.flags.num & _WRITEABLE_MASK == _WRITEABLE:
+                _setflags(x, write=False)
+                g.first = True
+            else:
+                g.first = False
+            # The owner of the memory too (``h.base``, another GradArray over the same buffer): a
+            # write through it fails, or, if ndgrad sees it, is refused by _prepare_write.
+            owner = _owner(x)
+            if owner is not x and type(owner) is np.ndarray and _lock_plain(owner):
+                g._add("plain", owner)
+            return Hold(g)
+        g.users += 1
+        if not (g.first and g() is x):
+            g.lock(x)
+        if raw is not g.saved:
+            g._add("saved", raw)
+        return Hold(g)
 
 
-def guard_plain(raw: Any) -> Guard:
-    """A guard for a plain ndarray operand that a node saves (the user's constants)."""
+def guard_plain(raw: Any) -> Hold:
+    """A hold on a new guard for a plain ndarray operand a node saves (the user's constants)."""
     g = _new_guard(raw)
     g.lock_plain(raw)
-    return g
+    return Hold(g)
 
 
 def release_for_write(state: list[Any]) -> None:

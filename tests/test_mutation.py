@@ -8,6 +8,7 @@ differences (``check_grad``) or closed forms, never with ndgrad itself.
 from __future__ import annotations
 
 import gc
+import sys
 
 import numpy as np
 import pytest
@@ -186,29 +187,37 @@ def test_guard_counts_are_exact_under_threads():
     import threading
 
     c = BIG.copy()
+    k = GradArray(BIG)  # a GradArray constant: its guard is shared by the threads' nodes
     errors = []
     barrier = threading.Barrier(4)
 
     def work():
         try:
             barrier.wait()
-            for _ in range(30):
+            for _ in range(200):
                 x = leaf(np.ones(c.shape))
-                y = np.sum(x * c)
-                assert not c.flags.writeable
+                y = np.sum(x * c) + np.sum(x * k)
+                for _ in range(3):  # while this graph lives, another thread frees its own
+                    assert not c.flags.writeable and not k.flags.writeable
+                    assert not k.base.flags.writeable  # the memory owner too
                 y.backward()
-                np.testing.assert_array_equal(x.grad, BIG)
+                np.testing.assert_array_equal(x.grad, 2 * BIG)
         except Exception as e:  # reported below, in the main thread
             errors.append(e)
 
     threads = [threading.Thread(target=work) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
     assert not errors, errors
     gc.collect()
-    assert c.flags.writeable
+    assert c.flags.writeable and k.flags.writeable and k.base.flags.writeable
 
 
 def test_read_only_memory_is_never_made_writable():
