@@ -802,11 +802,11 @@ def _record(
     if prim.saves_ans:
         raws = [_plain(o) if isinstance(o, GradArray) else o for o in flat_outs]
         for i, (o, r) in enumerate(zip(flat_outs, raws, strict=True)):
-            if not isinstance(o, GradArray):
+            if not isinstance(r, np.ndarray):
                 continue
             if saved is not None or r.nbytes <= COPY_BYTES:
                 raws[i] = r.copy("K")  # written in place (saved), or small: a private copy
-            else:
+            elif isinstance(o, GradArray):
                 versions += (o._version, o._version[0], OUTPUT, guard_saved(o, r))
         ans = raws[0] if len(raws) == 1 else tuple(raws)
     out_meta = None

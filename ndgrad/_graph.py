@@ -32,6 +32,7 @@ once and sums the cotangents that arrive by different paths before using them.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import weakref
@@ -243,7 +244,9 @@ class Node:
 # costs less than a guard (about 1 us against 5), and no write by any route (a plain alias made
 # earlier, ``h.base``, another GradArray over the same memory) can change it. Larger ones are
 # guarded. A graph that saves one small array n times holds n copies: at most n * 16 KiB.
-COPY_BYTES = 16 * 1024
+# ``NDGRAD_COPY_BYTES=0`` guards every saved array: a run of the test suite with it exercises the
+# guards on the small arrays tests use.
+COPY_BYTES = int(os.environ.get("NDGRAD_COPY_BYTES", 16 * 1024))
 
 # Plain ndarrays that guards made read-only, by id: [array, how many guards hold it]. Several
 # guards can hold one owner (two arrays over the same memory); the last one restores the flag.
