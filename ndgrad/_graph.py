@@ -16,15 +16,16 @@ What a node saves is safe from later writes, by any route. An array of at most `
 is copied when saved: a private copy costs less than a guard, and nothing can write it.
 
 Memory guards (copy-on-write), for larger arrays. An array that a live node saved (whether it
-requires grad or not) is guarded: the array object and the owner of its memory are made
-read-only, so that a write ndgrad cannot see (a plain alias from ``np.asarray``, ``.base``,
-compiled code through the buffer protocol) fails with NumPy's "assignment destination is
-read-only" instead of changing a gradient. A write ndgrad sees (``x += y``, ``out=``,
-``x[i] = v``, ...) first calls ``release_for_write``: the nodes get a copy of what they saved,
-made then and only then, and the memory becomes writable again. Each node keeps a ``Hold`` on
-the guard; when the last hold is dropped (the node freed), the guard restores the flags it
-changed, and only those. Counts change under one re-entrant lock, so threads that save and free
-the same memory at once keep them exact.
+requires grad or not) is guarded: the array object (for a plain operand, also the owner of its
+memory) is made read-only, so that a write ndgrad cannot see (a plain alias made afterwards
+from ``np.asarray`` or ``.values``, compiled code through the buffer protocol) fails with
+NumPy's "assignment destination is read-only" instead of changing a gradient. A write ndgrad
+sees (``x += y``, ``out=``, ``x[i] = v``, ...) first calls ``release_for_write``: the nodes get
+a copy of what they saved, made then and only then, and the memory becomes writable again. A
+write it sees through another GradArray over memory a guard covers (``_GUARDED``) is refused.
+Each node keeps a ``Hold`` on the guard; when the last hold is dropped (the node freed),
+the guard restores the flags it changed, and only those. Counts change under one re-entrant
+lock, so threads that save and free the same memory at once keep them exact.
 
 ``backward`` sorts the graph topologically (Kahn's algorithm, no recursion), visits each node
 once and sums the cotangents that arrive by different paths before using them.
@@ -324,10 +325,11 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
     recording path makes one per saved array: the common case needs no container.
     """
 
-    __slots__ = ("__weakref__", "first", "more", "saved", "snapshot", "users")
+    __slots__ = ("__weakref__", "first", "more", "owner", "saved", "snapshot", "users")
 
     first: bool
     users: int  # how many ``Hold``s (one per saving node) are alive: the last one releases
+    owner: int | None  # id of the memory's owner, counted in ``_GUARDED`` while the guard lives
     saved: Any
     more: list[tuple[str, Any]] | None
     snapshot: dict[int, Any] | None
@@ -383,6 +385,7 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
     def _release(self, copy: bool) -> None:
         if self.snapshot is not None:
             return  # released already
+        _unguard_owner(self)
         more = self.more
         if copy:
             saved = [self.saved] if self.saved is not None else []
@@ -411,6 +414,7 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
         if self.snapshot is None:
             if self.more is None:  # the common case, inlined: one array, made read-only
                 self.snapshot = _RELEASED
+                _unguard_owner(self)
                 if self.first:
                     a = self()
                     if a is not None:
@@ -420,6 +424,32 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
                             _STUCK.append(self)
             else:
                 self._release(False)
+
+
+# Owners of memory that a GradArray's guard covers, by id: how many guards. A write ndgrad sees
+# through another GradArray over the same memory (one ndgrad did not link) is refused while this
+# holds its owner (see ``_inplace._prepare_write``). The flag of the owner is left alone: views
+# made before (the tracer of a transform's input, its slices) would become writable views of
+# read-only memory, which NumPy's own functions (``broadcast_arrays``, ``meshgrid``) refuse.
+# The ids are stable while counted: the saved arrays keep their owner alive.
+_GUARDED: dict[int, int] = {}
+
+
+def _guard_owner(g: Guard, x: Any) -> None:
+    owner = _owner(x)
+    g.owner = key = id(owner)
+    _GUARDED[key] = _GUARDED.get(key, 0) + 1
+
+
+def _unguard_owner(g: Guard) -> None:
+    key = g.owner
+    if key is not None:
+        g.owner = None
+        count = _GUARDED[key] - 1
+        if count:
+            _GUARDED[key] = count
+        else:
+            del _GUARDED[key]
 
 
 class Hold:
@@ -455,7 +485,7 @@ _setflags = np.ndarray.setflags
 def _new_guard(a: Any) -> Guard:
     g = Guard(a)
     g.first = False
-    g.saved = g.more = g.snapshot = None
+    g.saved = g.more = g.snapshot = g.owner = None
     g.users = 1
     return g
 
@@ -469,7 +499,7 @@ def guard_saved(x: Any, raw: Any) -> Hold:
         if g is None or g.snapshot is not None:  # none, or released by its last hold
             g = Guard(x)
             g.saved = raw
-            g.more = g.snapshot = None
+            g.more = g.snapshot = g.owner = None
             g.users = 1
             state[1] = weakref.ref(g)
             # Guard.lock, inlined for the first save: skip arrays that are read-only already
@@ -478,11 +508,7 @@ def guard_saved(x: Any, raw: Any) -> Hold:
                 g.first = True
             else:
                 g.first = False
-            # The owner of the memory too (``h.base``, another GradArray over the same buffer): a
-            # write through it fails, or, if ndgrad sees it, is refused by _prepare_write.
-            owner = _owner(x)
-            if owner is not x and type(owner) is np.ndarray and _lock_plain(owner):
-                g._add("plain", owner)
+            _guard_owner(g, x)
             return Hold(g)
         g.users += 1
         if not (g.first and g() is x):
