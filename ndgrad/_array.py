@@ -23,6 +23,7 @@ from ndgrad._errors import not_differentiable
 from ndgrad._fpwarnings import ERRSTATE, recompute, user_errstate
 from ndgrad._graph import (
     CONSTANT_STATE,
+    COPY_BYTES,
     NO_KWARGS,
     OUTPUT,
     Edge,
@@ -716,25 +717,35 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
             edges = (ex,)
     else:
         edges = (_tuple_new(Edge, (1, None, y._node, y._out, y.shape, y.dtype)),)
-    # Every saved array is guarded, whether it requires grad or not (constants, user arrays).
+    # Every saved array is kept safe from later writes, whether it requires grad or not
+    # (constants, user arrays): a small one is copied, a larger one guarded (see _keep).
     if 0 in saves:
-        if tx is GradArray:
-            versions += (x._version, x._version[0], 0, guard_saved(x, rx))
-        elif tx is np.ndarray and rx.base is not None:  # see Guard.lock_plain
-            versions += (CONSTANT_STATE, 0, 0, guard_plain(rx))
+        if tx is GradArray or tx is np.ndarray:
+            if rx.nbytes <= COPY_BYTES:
+                rx = rx.copy("K")
+            elif tx is GradArray:
+                versions += (x._version, x._version[0], 0, guard_saved(x, rx))
+            else:
+                versions += (CONSTANT_STATE, 0, 0, guard_plain(rx))
     if ty is not None and 1 in saves:
-        if ty is GradArray:
-            versions += (y._version, y._version[0], 1, guard_saved(y, ry))
-        elif ty is np.ndarray and ry.base is not None:
-            versions += (CONSTANT_STATE, 0, 1, guard_plain(ry))
+        if ty is GradArray or ty is np.ndarray:
+            if ry.nbytes <= COPY_BYTES:
+                ry = ry.copy("K")
+            elif ty is GradArray:
+                versions += (y._version, y._version[0], 1, guard_saved(y, ry))
+            else:
+                versions += (CONSTANT_STATE, 0, 1, guard_plain(ry))
     if ty is None:
         args: tuple[Any, ...] = (rx if 0 in saves else None,)
     else:
         args = (rx if 0 in saves else None, ry if 1 in saves else None)
     ans = None
     if prim.saves_ans:
-        ans = res
-        versions += (out._version, 0, OUTPUT, guard_saved(out, res))
+        if res.nbytes <= COPY_BYTES:
+            ans = res.copy("K")
+        else:
+            ans = res
+            versions += (out._version, 0, OUTPUT, guard_saved(out, res))
     out._node = Node(prim, edges, args, NO_KWARGS, ans, tuple(versions), None)
     register_fresh(out, res)
     return out
@@ -795,17 +806,21 @@ def _record(
                 originals[slot] = x
     for slot, obj in enumerate(originals):
         if (saves is None or slot in saves) and (saved is None or saved[slot] is raw[slot]):
-            _guard_arg(versions, slot, obj, raw[slot])  # not a private copy: guard it
+            kept = _keep(versions, slot, obj, raw[slot])  # not a private copy yet
+            if kept is not raw[slot]:
+                if args is raw or args is saved:
+                    args = list(args)
+                args[slot] = kept
     if old_out is not None and old_out._node is not None:
         edges.append(make_edge(-1, None, old_out))
     if type(outs) is GradArray and not prim.paired:  # one output, the common case: no lists
         ans: Any = None
         if prim.saves_ans:
-            if saved is None:
-                ans = _plain(outs)
-                versions += (outs._version, outs._version[0], OUTPUT, guard_saved(outs, ans))
+            ans = _plain(outs)
+            if saved is not None or ans.nbytes <= COPY_BYTES:
+                ans = ans.copy("K")  # written in place (saved), or small: a private copy
             else:
-                ans = np.copy(_plain(outs))
+                versions += (outs._version, outs._version[0], OUTPUT, guard_saved(outs, ans))
         node = Node(
             prim, tuple(edges), tuple(args), kwargs or NO_KWARGS, ans, tuple(versions), None, where
         )
@@ -817,13 +832,14 @@ def _record(
     ans = None
     if prim.saves_ans:
         raws = [_plain(o) if isinstance(o, GradArray) else o for o in flat_outs]
-        if saved is not None:  # written in place: keep a private copy, the buffer may change
-            raws = [np.copy(r) for r in raws]
+        for i, (o, r) in enumerate(zip(flat_outs, raws, strict=True)):
+            if not isinstance(r, np.ndarray):
+                continue
+            if saved is not None or r.nbytes <= COPY_BYTES:
+                raws[i] = r.copy("K")  # written in place (saved), or small: a private copy
+            elif isinstance(o, GradArray):
+                versions += (o._version, o._version[0], OUTPUT, guard_saved(o, r))
         ans = raws[0] if len(raws) == 1 else tuple(raws)
-        if saved is None:
-            for o, r in zip(flat_outs, raws, strict=True):
-                if isinstance(o, GradArray):
-                    versions += (o._version, o._version[0], OUTPUT, guard_saved(o, r))
     out_meta = None
     if len(flat_outs) > 1:  # zeros stand in for the cotangent of an unused output
         out_meta = tuple(
@@ -842,15 +858,25 @@ def _record(
     return node
 
 
-def _guard_arg(versions: list[Any], slot: int, obj: Any, raw: Any) -> None:
-    """Guard the memory of one saved argument (or of the arrays in a saved sequence)."""
-    if isinstance(obj, GradArray):
-        versions += (obj._version, obj._version[0], slot, guard_saved(obj, raw))
-    elif type(obj) is np.ndarray and raw.base is not None:  # see Guard.lock_plain
-        versions += (CONSTANT_STATE, 0, slot, guard_plain(raw))
+def _keep(versions: list[Any], slot: int, obj: Any, raw: Any) -> Any:
+    """What a node keeps of one saved argument, safe from later writes by any route.
+
+    An array of at most ``COPY_BYTES`` is copied (cheaper than a guard, and nothing can write
+    a private copy); a larger one is kept as is and guarded (``versions``). Sequences of arrays
+    are kept element by element.
+    """
+    if isinstance(obj, GradArray) or type(obj) is np.ndarray:
+        if raw.nbytes <= COPY_BYTES:
+            return raw.copy("K")
+        if isinstance(obj, GradArray):
+            versions += (obj._version, obj._version[0], slot, guard_saved(obj, raw))
+        else:
+            versions += (CONSTANT_STATE, 0, slot, guard_plain(raw))
     elif type(obj) in (list, tuple) and type(raw) in (list, tuple) and len(obj) == len(raw):
-        for o, r in zip(obj, raw, strict=True):
-            _guard_arg(versions, slot, o, r)
+        kept = [_keep(versions, slot, o, r) for o, r in zip(obj, raw, strict=True)]
+        if any(k is not r for k, r in zip(kept, raw, strict=True)):
+            return type(raw)(kept)
+    return raw
 
 
 def _adopt(view: GradArray, base: GradArray) -> None:

@@ -12,14 +12,20 @@ which output of that node it is). A node holds:
 Leaves point at a ``LeafNode`` that holds a weak reference back to the array, so the graph has
 no reference cycles: dropping the output frees everything.
 
-Memory guards (copy-on-write). An array that a live node saved (whether it requires grad or
-not) is guarded: the array object and the owner of its memory are made read-only, so that a
-write ndgrad cannot see (a plain alias from ``np.asarray``, ``.base``, compiled code through
-the buffer protocol) fails with NumPy's "assignment destination is read-only" instead of
-changing a gradient. A write ndgrad sees (``x += y``, ``out=``, ``x[i] = v``, ...) first calls
-``release_for_write``: the nodes get a copy of what they saved, made then and only then, and
-the memory becomes writable again. When the last node holding a guard is freed or dropped, the
-guard restores the flags it changed, and only those.
+What a node saves is safe from later writes, by any route. An array of at most ``COPY_BYTES``
+is copied when saved: a private copy costs less than a guard, and nothing can write it.
+
+Memory guards (copy-on-write), for larger arrays. An array that a live node saved (whether it
+requires grad or not) is guarded: the array object (for a plain operand, also the owner of its
+memory) is made read-only, so that a write ndgrad cannot see (a plain alias made afterwards
+from ``np.asarray`` or ``.values``, compiled code through the buffer protocol) fails with
+NumPy's "assignment destination is read-only" instead of changing a gradient. A write ndgrad
+sees (``x += y``, ``out=``, ``x[i] = v``, ...) first calls ``release_for_write``: the nodes get
+a copy of what they saved, made then and only then, and the memory becomes writable again. A
+write it sees through another GradArray over memory a guard covers (``_GUARDED``) is refused.
+Each node keeps a ``Hold`` on the guard; when the last hold is dropped (the node freed),
+the guard restores the flags it changed, and only those. Counts change under one re-entrant
+lock, so threads that save and free the same memory at once keep them exact.
 
 ``backward`` sorts the graph topologically (Kahn's algorithm, no recursion), visits each node
 once and sums the cotangents that arrive by different paths before using them.
@@ -27,7 +33,9 @@ once and sums the cotangents that arrive by different paths before using them.
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
@@ -233,9 +241,20 @@ class Node:
 
 # --- memory guards ----------------------------------------------------------------------------
 
+# Saved arrays of at most this many bytes are copied when a node saves them: a private copy
+# costs less than a guard (about 1 us against 5), and no write by any route (a plain alias made
+# earlier, ``h.base``, another GradArray over the same memory) can change it. Larger ones are
+# guarded. A graph that saves one small array n times holds n copies: at most n * 16 KiB.
+# ``NDGRAD_COPY_BYTES=0`` guards every saved array: a run of the test suite with it exercises the
+# guards on the small arrays tests use.
+COPY_BYTES = int(os.environ.get("NDGRAD_COPY_BYTES", 16 * 1024))
+
 # Plain ndarrays that guards made read-only, by id: [array, how many guards hold it]. Several
 # guards can hold one owner (two arrays over the same memory); the last one restores the flag.
+# The counts are updated under ``_LOCKS_MUTEX`` (re-entrant: a guard may be collected while its
+# thread holds it), so that two threads saving or freeing the same memory never lose a count.
 _LOCKS: dict[int, list[Any]] = {}
+_LOCKS_MUTEX = threading.RLock()
 # Views that could not be made writable again because their base was still held: retried.
 _STUCK: list[Any] = []
 # ``flags.num`` bits: reading ``flags.writeable`` of a broadcast_arrays result warns.
@@ -250,21 +269,24 @@ def _writeable(a: Any) -> bool:
 
 
 def _lock_plain(a: Any) -> bool:
-    entry = _LOCKS.get(id(a))
-    if entry is not None:
-        entry[1] += 1
+    with _LOCKS_MUTEX:
+        entry = _LOCKS.get(id(a))
+        if entry is not None:
+            entry[1] += 1
+            return True
+        if not _writeable(a):
+            return False  # read-only already (NumPy's or the user's choice): not ours to change
+        a.flags.writeable = False
+        _LOCKS[id(a)] = [a, 1]
         return True
-    if not _writeable(a):
-        return False  # read-only already (NumPy's or the user's choice): not ours to change
-    a.flags.writeable = False
-    _LOCKS[id(a)] = [a, 1]
-    return True
 
 
 def _unlock_plain(a: Any) -> None:
-    entry = _LOCKS[id(a)]
-    entry[1] -= 1
-    if entry[1] == 0:
+    with _LOCKS_MUTEX:
+        entry = _LOCKS[id(a)]
+        entry[1] -= 1
+        if entry[1] != 0:
+            return
         del _LOCKS[id(a)]
         _make_writeable(a)
         if _STUCK:
@@ -303,9 +325,11 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
     recording path makes one per saved array: the common case needs no container.
     """
 
-    __slots__ = ("__weakref__", "first", "more", "saved", "snapshot")
+    __slots__ = ("__weakref__", "first", "more", "owner", "saved", "snapshot", "users")
 
     first: bool
+    users: int  # how many ``Hold``s (one per saving node) are alive: the last one releases
+    owner: int | None  # id of the memory's owner, counted in ``_GUARDED`` while the guard lives
     saved: Any
     more: list[tuple[str, Any]] | None
     snapshot: dict[int, Any] | None
@@ -340,19 +364,28 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
         return any(k == "array" and ref() is a for k, ref in self.more or ())
 
     def lock_plain(self, a: Any) -> None:
-        """Make a plain ndarray read-only while the guard lives: only one that owns no memory.
+        """Make a plain ndarray, and the owner of its memory, read-only while the guard lives.
 
-        A plain array that owns its memory may have views made before (the caller's own), which
-        would become writable views of read-only memory: NumPy's functions refuse to handle
-        those (``broadcast_arrays`` raises). Such operands are left alone (README, Limits).
+        Only arrays above ``COPY_BYTES`` get here (smaller ones are copied). A view of ``a``
+        made before stays writable (NumPy keeps the flag per array object): a write through it
+        is not seen, and ``np.broadcast_arrays`` refuses such a view of read-only memory
+        (README, Limits).
         """
-        if isinstance(a.base, np.ndarray) and _lock_plain(a):
+        if _lock_plain(a):
             self._add("plain", a)
+        owner = _owner(a)
+        if owner is not a and type(owner) is np.ndarray and _lock_plain(owner):
+            self._add("plain", owner)
 
     def release(self, copy: bool) -> None:
         """Restore the flags; with ``copy``, first keep the old values for the nodes."""
+        with _LOCKS_MUTEX:
+            self._release(copy)
+
+    def _release(self, copy: bool) -> None:
         if self.snapshot is not None:
             return  # released already
+        _unguard_owner(self)
         more = self.more
         if copy:
             saved = [self.saved] if self.saved is not None else []
@@ -376,10 +409,12 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
         self.first = False
         self.saved = self.more = None
 
-    def __del__(self) -> None:
+    def _finalize(self) -> None:
+        """The last node holding the guard is gone: restore the flags (called under the mutex)."""
         if self.snapshot is None:
             if self.more is None:  # the common case, inlined: one array, made read-only
                 self.snapshot = _RELEASED
+                _unguard_owner(self)
                 if self.first:
                     a = self()
                     if a is not None:
@@ -388,7 +423,59 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
                         except ValueError:  # its base is held by another guard: retried then
                             _STUCK.append(self)
             else:
-                self.release(False)
+                self._release(False)
+
+
+# Owners of memory that a GradArray's guard covers, by id: how many guards. A write ndgrad sees
+# through another GradArray over the same memory (one ndgrad did not link) is refused while this
+# holds its owner (see ``_inplace._prepare_write``). The flag of the owner is left alone: views
+# made before (the tracer of a transform's input, its slices) would become writable views of
+# read-only memory, which NumPy's own functions (``broadcast_arrays``, ``meshgrid``) refuse.
+# The ids are stable while counted: the saved arrays keep their owner alive.
+_GUARDED: dict[int, int] = {}
+
+
+def _guard_owner(g: Guard, x: Any) -> None:
+    owner = _owner(x)
+    g.owner = key = id(owner)
+    _GUARDED[key] = _GUARDED.get(key, 0) + 1
+
+
+def _unguard_owner(g: Guard) -> None:
+    key = g.owner
+    if key is not None:
+        g.owner = None
+        count = _GUARDED[key] - 1
+        if count:
+            _GUARDED[key] = count
+        else:
+            del _GUARDED[key]
+
+
+class Hold:
+    """One node's hold on a ``Guard``: what the node's ``versions`` keep.
+
+    The guard is shared by every node that saved the memory; it restores the flags when the
+    last hold is dropped. Holds are never shared or looked up, so a hold being finalized in one
+    thread cannot be taken up again by another (as a guard found through a weak reference
+    could): the count, changed only under ``_LOCKS_MUTEX``, is exact.
+    """
+
+    __slots__ = ("guard",)
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+
+    @property
+    def snapshot(self) -> dict[int, Any] | None:
+        return self.guard.snapshot
+
+    def __del__(self) -> None:
+        with _LOCKS_MUTEX:
+            g = self.guard
+            g.users -= 1
+            if g.users == 0:
+                g._finalize()
 
 
 _RELEASED: dict[int, Any] = {}
@@ -398,39 +485,44 @@ _setflags = np.ndarray.setflags
 def _new_guard(a: Any) -> Guard:
     g = Guard(a)
     g.first = False
-    g.saved = g.more = g.snapshot = None
+    g.saved = g.more = g.snapshot = g.owner = None
+    g.users = 1
     return g
 
 
-def guard_saved(x: Any, raw: Any) -> Guard:
-    """The guard of GradArray ``x``'s memory, which a node saves as ``raw``."""
-    state = x._version
-    ref = state[1]
-    g = ref() if ref is not None else None
-    if g is None:
-        g = Guard(x)
-        g.saved = raw
-        g.more = g.snapshot = None
-        state[1] = weakref.ref(g)
-        # Guard.lock, inlined for the first save: skip arrays that are read-only already
-        if x.flags.num & _WRITEABLE_MASK == _WRITEABLE:
-            _setflags(x, write=False)
-            g.first = True
-        else:
-            g.first = False
-        return g
-    if not (g.first and g() is x):
-        g.lock(x)
-    if raw is not g.saved:
-        g._add("saved", raw)
-    return g
+def guard_saved(x: Any, raw: Any) -> Hold:
+    """A hold on the guard of GradArray ``x``'s memory, which a node saves as ``raw``."""
+    with _LOCKS_MUTEX:  # one guard per memory, even when threads save it at once
+        state = x._version
+        ref = state[1]
+        g = ref() if ref is not None else None
+        if g is None or g.snapshot is not None:  # none, or released by its last hold
+            g = Guard(x)
+            g.saved = raw
+            g.more = g.snapshot = g.owner = None
+            g.users = 1
+            state[1] = weakref.ref(g)
+            # Guard.lock, inlined for the first save: skip arrays that are read-only already
+            if x.flags.num & _WRITEABLE_MASK == _WRITEABLE:
+                _setflags(x, write=False)
+                g.first = True
+            else:
+                g.first = False
+            _guard_owner(g, x)
+            return Hold(g)
+        g.users += 1
+        if not (g.first and g() is x):
+            g.lock(x)
+        if raw is not g.saved:
+            g._add("saved", raw)
+        return Hold(g)
 
 
-def guard_plain(raw: Any) -> Guard:
-    """A guard for a plain ndarray operand that a node saves (the user's constants)."""
+def guard_plain(raw: Any) -> Hold:
+    """A hold on a new guard for a plain ndarray operand a node saves (the user's constants)."""
     g = _new_guard(raw)
     g.lock_plain(raw)
-    return g
+    return Hold(g)
 
 
 def release_for_write(state: list[Any]) -> None:

@@ -29,7 +29,14 @@ from ndgrad._array import (
     call_primitive,
 )
 from ndgrad._errors import InPlaceError, not_differentiable
-from ndgrad._graph import _LOCKS, LeafNode, _owner, grad_enabled, release_for_write
+from ndgrad._graph import (
+    _GUARDED,
+    _LOCKS,
+    LeafNode,
+    _owner,
+    grad_enabled,
+    release_for_write,
+)
 from ndgrad._registry import VJP_RULES, Primitive, qualified_name
 
 _NDARRAY_SHAPE = np.ndarray.shape
@@ -205,7 +212,8 @@ def _prepare_write(target: Any) -> None:
     if target.size == 0:
         return  # writes nothing (and NumPy does not track an empty view as sharing memory)
     owner = _owner(target)
-    if id(owner) in _LOCKS or (owner is not target and id(target) in _LOCKS):
+    key = id(owner)
+    if key in _LOCKS or key in _GUARDED or (owner is not target and id(target) in _LOCKS):
         raise InPlaceError(
             "in-place write to memory that a live node saved through another array over the "
             "same buffer (made with np.asarray, nd.asarray, .base or a plain ndarray passed as "

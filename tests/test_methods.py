@@ -313,6 +313,25 @@ def test_put_along_axis_is_recorded():
     np.testing.assert_array_equal(got.values, want)
 
 
+def test_fill_diagonal_is_recorded():
+    # NumPy writes ``a.flat[::step] = val``, which GradArray records as an assignment: gradients
+    # reach both the matrix (off the diagonal) and the values (repeated as flat assignment does).
+    def fill(x, v, wrap=False):
+        y = x * 1.0
+        np.fill_diagonal(y, v, wrap=wrap)
+        return y
+
+    x = np.arange(1.0, 13.0).reshape(4, 3) / 7
+    check_grad(fill, x, np.array(0.5), order=2)
+    check_grad(fill, x, np.array([1.0, -2.0]), order=2)  # repeated: [1, -2, 1]
+    check_grad(lambda x, v: fill(x, v, wrap=True), np.vstack([x, x]), np.array(2.0), order=2)
+    check_grad(fill, np.arange(1.0, 9.0).reshape(2, 2, 2), np.array(3.0), order=2)
+    y = fill(leaf(x), 0.0)
+    np.testing.assert_array_equal(y.values, x * (1 - np.eye(4, 3)))
+    with pytest.raises(nd.InPlaceError, match="leaf"):
+        np.fill_diagonal(leaf(x), 0.0)
+
+
 def test_real_and_imag_assignment_is_recorded():
     # y is a GradArray even when z is plain: writing a recorded value into a plain ndarray
     # cannot be recorded (inside a transform it raises GraphBreakError).

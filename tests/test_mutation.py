@@ -8,12 +8,14 @@ differences (``check_grad``) or closed forms, never with ndgrad itself.
 from __future__ import annotations
 
 import gc
+import sys
 
 import numpy as np
 import pytest
 
 import ndgrad as nd
 from ndgrad import GradArray, InPlaceError
+from ndgrad._graph import COPY_BYTES
 from ndgrad.testing import check_grad
 
 X3 = np.array([1.0, 2.0, 3.0])
@@ -89,8 +91,32 @@ def test_reused_scope_buffer_gets_finite_difference_gradients():
     check_grad(traced(f), np.array([0.3, -0.7, 1.1]))
 
 
-def test_plain_alias_of_a_saved_array_is_read_only_until_the_graph_is_gone():
+# Saved arrays up to COPY_BYTES are copied when saved: nothing written afterwards, by any route,
+# reaches the node. Larger ones are guarded: made read-only while a live node holds them.
+BIG = np.linspace(1.0, 2.0, COPY_BYTES // 8 + 1)
+
+
+def test_small_saved_arrays_are_private_copies_whatever_writes_them():
+    # issue 12, items 1-3: plain constants, aliases made before saving, .base, and a second
+    # GradArray over the same memory; each write happens and none changes the gradient.
     x = leaf(X3)
+    c = np.array([10.0, 20.0, 30.0])  # a plain ndarray that owns its memory
+    h = np.exp(x)
+    a = np.asarray(h)  # a plain alias made before h is saved
+    buf = np.array([1.0, 2.0, 3.0])
+    g1, g2 = buf.view(GradArray), buf.view(GradArray)  # two GradArrays ndgrad did not link
+    y = np.sum(x * c) + np.sum(h * h) + np.sum(x * g2)
+    c += 100
+    a /= 2
+    h.base[:] = 0
+    g1[0] = 50.0
+    assert buf[0] == 50.0 and h.values[1] == 0  # every write happened
+    y.backward()
+    np.testing.assert_allclose(x.grad, [10, 20, 30] + 2 * np.exp(2 * X3) + [1, 2, 3])
+
+
+def test_plain_alias_of_a_saved_array_is_read_only_until_the_graph_is_gone():
+    x = leaf(BIG)
     h = np.exp(x)
     s = np.sum(h * h)
     a = np.asarray(h)  # a plain alias, made after h was saved
@@ -101,14 +127,14 @@ def test_plain_alias_of_a_saved_array_is_read_only_until_the_graph_is_gone():
     with pytest.raises((ValueError, TypeError, BufferError)):
         memoryview(h)[0] = 1.0
     s.backward()
-    np.testing.assert_allclose(x.grad, 2 * np.exp(2 * X3))
+    np.testing.assert_allclose(x.grad, 2 * np.exp(2 * BIG))
     b = np.asarray(h)  # the graph was freed: writable again
     b[0] = 1.0
     assert h.values[0] == 1.0
 
 
 def test_dropping_the_graph_restores_the_flag():
-    x = leaf(X3)
+    x = leaf(BIG)
     h = x * 2.0
     y = np.sin(h)
     assert not np.asarray(h).flags.writeable
@@ -117,17 +143,94 @@ def test_dropping_the_graph_restores_the_flag():
     assert np.asarray(h).flags.writeable
 
 
-def test_plain_view_operand_is_guarded_and_released():
-    data = np.arange(6.0)
-    c = data[1:4]  # a plain view passed as an operand
-    x = leaf(X3)
+@pytest.mark.parametrize("owner", [False, True], ids=["view", "owner"])
+def test_large_plain_operand_and_its_memory_are_guarded_and_released(owner):
+    data = np.concatenate([[0.0], BIG, [0.0]])
+    c = data.copy() if owner else data[1:-1]  # a plain array passed as an operand
+    x = leaf(np.ones(c.shape))
     y = np.sum(x * c)
     with pytest.raises(ValueError, match="read-only"):
         c[0] = 100.0
+    if not owner:
+        with pytest.raises(ValueError, match="read-only"):
+            data[1] = 100.0  # through the memory's owner
     y.backward()
-    np.testing.assert_array_equal(x.grad, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(x.grad, c)
     c[0] = 100.0  # released with the graph
-    assert data[1] == 100.0
+    assert c[0] == 100.0
+
+
+def test_issue_constant_modified_after_use_gives_the_old_values_gradient():
+    # issue 12 (this session's item 1): ``c += 100`` on a plain constant after x * c
+    x = leaf(X3)
+    c = np.array([10.0, 20.0, 30.0])
+    y = np.sum(x * c)
+    c += 100
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [10.0, 20.0, 30.0])
+
+
+def test_large_grad_arrays_over_one_buffer_refuse_a_write_through_the_other():
+    buf = BIG.copy()
+    g1, g2 = buf.view(GradArray), buf.view(GradArray)  # not linked by ndgrad
+    x = leaf(np.ones(buf.shape))
+    y = np.sum(x * g2)
+    with pytest.raises(InPlaceError, match="another array over the same buffer"):
+        g1[0] = 5.0
+    y.backward()
+    np.testing.assert_array_equal(x.grad, BIG)
+
+
+def test_large_input_slices_can_be_broadcast_while_part_of_it_is_saved():
+    # The owner of a guarded GradArray's memory keeps its flag: the slices of a transform's
+    # input (views made before the save) can still go through np.meshgrid/broadcast_arrays.
+    x = np.linspace(0.1, 1.0, COPY_BYTES // 4)
+    n = len(x) // 2
+
+    def f(x):
+        return np.sum(np.meshgrid(x[:n], x[n:])[0] * np.meshgrid(x[:n], x[n:])[1])
+
+    g = nd.grad(f)(x)
+    want = np.concatenate([np.full(n, x[n:].sum()), np.full(len(x) - n, x[:n].sum())])
+    np.testing.assert_allclose(g, want, rtol=1e-12)
+
+
+def test_guard_counts_are_exact_under_threads():
+    # Several threads save and free the same large plain constant: the last graph alive keeps
+    # it read-only, and it is writable again once every graph is gone.
+    import threading
+
+    c = BIG.copy()
+    k = GradArray(BIG)  # a GradArray constant: its guard is shared by the threads' nodes
+    errors = []
+    barrier = threading.Barrier(4)
+
+    def work():
+        try:
+            barrier.wait()
+            for _ in range(200):
+                x = leaf(np.ones(c.shape))
+                y = np.sum(x * c) + np.sum(x * k)
+                for _ in range(3):  # while this graph lives, another thread frees its own
+                    assert not c.flags.writeable and not k.flags.writeable
+                y.backward()
+                np.testing.assert_array_equal(x.grad, 2 * BIG)
+        except Exception as e:  # reported below, in the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors
+    gc.collect()
+    assert c.flags.writeable and k.flags.writeable and k.base.flags.writeable
 
 
 def test_read_only_memory_is_never_made_writable():

@@ -206,6 +206,8 @@ defvjp(np.extract, None, _extract_vjp)
 # NumPy's put_along_axis writes ``arr[key] = values`` (or ``arr.flat[...]``), which GradArray
 # records as an assignment: gradients reach both ``arr`` and ``values``.
 mark_traced(np.put_along_axis)
+# NumPy's fill_diagonal writes ``a.flat[::step] = val``: recorded the same way.
+mark_traced(np.fill_diagonal)
 
 
 # --- selecting and clamping values ------------------------------------------------------------

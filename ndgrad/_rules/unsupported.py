@@ -45,7 +45,7 @@ mark_unsupported(
 
 # --- writes in place into an argument --------------------------------------------------------
 mark_unsupported(
-    np.copyto, np.place, np.put, np.putmask, np.fill_diagonal,
+    np.copyto, np.place, np.put, np.putmask,
     why="writes in place without recording; use x[idx] = value (recorded) instead",
 )  # fmt: skip
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import ndgrad as nd
-
-from . import err, fd
+from . import fd
 
 k = pytest.importorskip("sklearn.gaussian_process.kernels")
 
@@ -31,15 +29,7 @@ KERNELS = {
     "DotProduct+White": k.DotProduct(sigma_0=0.5) + k.WhiteKernel(0.3),
 }
 # Stationary kernels compute distances with scipy.spatial.distance's cdist (k(X, Y)) and pdist
-# (k(X)), which have rules; k(X) then writes its diagonal with np.fill_diagonal.
-FILL_DIAGONAL = r"numpy\.fill_diagonal is not differentiable"
-PDIST_THETA = {"RBF", "RBF-ard", "Matern-0.5", "Matern-1.5", "Matern-2.5", "Constant*RBF",
-               "RBF+White"}  # fmt: skip
-XFAIL = {
-    "gp.RationalQuadratic-theta": "issue 12: RationalQuadratic.__call__ sets the diagonal with "
-    "np.fill_diagonal(K, 1) on K that carries a gradient: refused (NotDifferentiableError) "
-    "instead of recorded as item assignment",
-}
+# (k(X)), which have rules; k(X) then writes its diagonal with np.fill_diagonal (recorded).
 
 
 def _wrt_x(kernel):
@@ -53,13 +43,8 @@ def _wrt_theta(kernel):
 CASES = []
 for _name, _kernel in KERNELS.items():
     _id, _f = f"gp.{_name}-X", _wrt_x(_kernel)
-    if (
-        _name != "Constant"
-    ):  # a constant kernel does not depend on X  # a constant kernel does not depend on X
+    if _name != "Constant":  # a constant kernel does not depend on X
         CASES.append(fd(_id, _f, X))
     _id, _f = f"gp.{_name}-theta", _wrt_theta(_kernel)
-    if _name in PDIST_THETA:  # k(X) sets its diagonal with np.fill_diagonal (issue 12)
-        CASES.append(err(_id, _f, _kernel.theta, nd.NotDifferentiableError, FILL_DIAGONAL))
-    else:
-        CASES.append(fd(_id, _f, _kernel.theta, xfail=XFAIL.get(_id, "")))
+    CASES.append(fd(_id, _f, _kernel.theta))
 CASES.append(fd("gp.RBF-diag", lambda x: k.RBF(1.3).diag(np.reshape(x, X.shape)) * np.sum(x), X))

@@ -229,6 +229,32 @@ def _constant_modified(pool: list[Any], i: int) -> Any:
     return r + c
 
 
+def _plain_constant_modified(pool: list[Any], i: int) -> Any:
+    """A plain ndarray that owns its memory, used as an operand, then modified by NumPy itself
+    (ndgrad cannot see the write): the earlier use keeps the old values."""
+    x = pool[i]
+    c = np.linspace(0.5, 1.5, max(x.size, 1))[: x.size].reshape(x.shape)
+    r = x * c
+    c += 1.0
+    c[...] *= 0.5
+    return r + np.sum(c)
+
+
+def _alias_written_after_save(pool: list[Any], i: int, j: int) -> Any:
+    """Plain aliases made before an array is saved, its ``.base``, and a second GradArray over
+    its memory, all written after the save (by NumPy, unseen): the saved values stay."""
+    h = _fresh_copy(pool[i], pool[j])
+    alias = np.asarray(h)
+    r = np.sin(h) * h  # saves h
+    alias *= 0.5
+    base = getattr(h, "base", None)
+    if isinstance(h, GradArray) and isinstance(base, np.ndarray):
+        base[...] *= 0.5  # the memory owner ndgrad made: plain arrays have no such base here
+        other = base.view(GradArray)  # a GradArray ndgrad did not link to h
+        other[...] = other * 2.0  # undoes the base write, as the reference run never did it
+    return r
+
+
 def _shadow_0d(pool: list[Any], i: int, j: int) -> Any:
     """NumPy's scalars rebind under +=: what a list holds does not change."""
     s = np.sum(pool[i])
@@ -275,6 +301,8 @@ _STEP = {
     "out_alias": _out_alias,
     "reused_buffer": _reused_buffer,
     "constant_modified": _constant_modified,
+    "plain_constant_modified": _plain_constant_modified,
+    "alias_written_after_save": _alias_written_after_save,
     "shadow_0d": _shadow_0d,
     "shape_assign": _shape_assign,
     "ufunc_at": _ufunc_at,
@@ -327,6 +355,7 @@ def programs(draw: Any, max_steps: int = 6, allow_empty: bool = True) -> Program
             "shadow_0d",
             "shape_assign",
             "ufunc_at",
+            "alias_written_after_save",
         ):
             arg = (i, draw(st.integers(0, size - 1)))
         elif kind == "inplace":
