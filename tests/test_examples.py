@@ -156,6 +156,7 @@ def test_gaussian_process_likelihood_and_gradient_match_scikit_learn(gp):
     np.testing.assert_allclose(value, -sk_value, rtol=1e-10)
     np.testing.assert_allclose(grad, -sk_grad * [2, 1, 2], rtol=1e-8)
 
+
 @pytest.fixture(scope="module")
 def bilevel():
     return _load("bilevel_ridge")
