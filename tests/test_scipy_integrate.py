@@ -551,3 +551,15 @@ def test_adjoint_keeps_no_graph_per_step_and_matches_the_closed_form(method):
 
     h = 1e-6
     assert long[3] == pytest.approx((y_end(k + h) - y_end(k - h)) / (2 * h), rel=1e-5, abs=1e-8)
+
+
+def test_adjoint_refuses_a_parameter_rebound_before_backward():
+    # the parameter term re-evaluates the right-hand side in the backward pass: a closure
+    # variable rebound in between must not send the gradient silently to nowhere
+    k = GradArray(np.array(0.5), requires_grad=True)
+    sol = si.solve_ivp(lambda t, y: -k * y, (0.0, 1.0), np.ones(1), **_TOL)
+    first = k
+    k = GradArray(np.array(0.7), requires_grad=True)
+    with pytest.raises(NotDifferentiableError, match="rebound"):
+        sol.y[0, -1].backward()
+    assert first.grad is None

@@ -29,8 +29,11 @@ with the same ``method``, ``rtol`` and ``atol``, jumping by ``g_j`` at each outp
 ``y0`` is ``a(t0)``; of an output time ``t_j`` (``t_eval`` values, or the end of ``t_span``)
 ``g_j^T f(t_j, y_j)``; of ``t0``, ``-a(t0)^T f(t0, y0)``; and the parameters get
 ``∫ a(t)^T ∂f/∂θ dt``, computed as 5-point Gauss-Legendre sums over the forward solver's own
-steps (split at the output times), through probes ``f(τ_k, y(τ_k), θ)`` recorded in the
-forward pass. The forward solve runs with ``dense_output=True`` (to read ``y`` between steps);
+steps (split at the output times): during the backward pass, ``f(τ_k, y(τ_k), θ)`` is recorded
+at the nodes of a few steps at a time and pulled back to the arrays ``θ`` that ``f`` holds
+(:func:`_parameter_term`); only when ``f`` reads such an array from where ``held_arrays`` does
+not look (a module attribute) are these probes recorded in the forward pass instead. The
+forward solve runs with ``dense_output=True`` (to read ``y`` between steps);
 the returned ``sol.sol`` and ``sol.t`` (the solver's own steps when ``t_eval`` is not given)
 carry no gradient, except ``t_eval`` values (``sol.t`` is then those reached) and the end time
 set by a terminal event. ``success=False`` raises when a gradient is needed.
@@ -45,9 +48,9 @@ gets no gradient. An event that touches zero without crossing (the denominator i
 The event function is called with a GradArray ``t`` once per occurrence (for ``∂g/∂t``).
 
 What the adjoint stores until the backward pass: SciPy's dense interpolant of every forward
-step (``sol.sol``, a few vectors of size ``n`` per step) and, when the right-hand side closes
-over arrays that require grad, the graph of ``f`` at 5 Gauss nodes per step (the probes). No
-checkpointing yet: the interpolant is what the adjoint solve reads ``y(t)`` from.
+step (``sol.sol``, a few vectors of size ``n`` per step), which the adjoint solve reads
+``y(t)`` from, and no graph of ``f`` (except in the module-attribute fallback above). No
+checkpointing of the states yet.
 
 Forward sensitivities (``with nd.ode_gradient("forward")``, see ``_Forward``): ``S = ∂y/∂(θ,
 y0)`` solved alongside the ODE right after the forward solve; the node's inputs are then the
@@ -413,6 +416,14 @@ def _parameter_term(
     )
     if not requires_grad(out):
         return [None] * len(params)
+    if not depends_only_on(out, params):
+        raise solver_error(
+            "scipy.integrate.solve_ivp",
+            "the right-hand side now reads an array that requires grad it did not hold when "
+            "the ODE was solved (a captured variable was rebound between the solve and "
+            "backward()), so its gradient would go to the wrong array. Call backward() before "
+            "rebinding it, or pass the parameters through args=.",
+        )
     with enable_grad():
         cots = _pull([out], [np.reshape(w, np.shape(out))], params, create=False, retain=False)
     return [None if c is None else const(c) for c in cots]
