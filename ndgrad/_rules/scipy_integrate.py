@@ -375,9 +375,8 @@ class _Adjoint:
                 pieces.append((min(t_lo, t_hi), max(t_lo, t_hi), back.sol))
                 continue
             inside = np.flatnonzero((nodes > min(t_lo, t_hi)) & (nodes < max(t_lo, t_hi)))
-            for chunk in np.array_split(
-                inside, max(1, inside.size // (_STEPS_PER_PULL * _GL5_NODES.size))
-            ):
+            per_pull = _STEPS_PER_PULL * _GL5_NODES.size
+            for chunk in np.array_split(inside, max(1, -(-inside.size // per_pull))):
                 if chunk.size:
                     w = weights[chunk, None] * back.sol(nodes[chunk]).T
                     part = _parameter_term(self.fun, nodes[chunk], self.interp, w, params, fargs)
