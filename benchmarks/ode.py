@@ -20,6 +20,12 @@ process and interleaved (``benchmarks.run.interleaved``, CPU time, medians):
 
 Every gradient is checked against the others before timing. Writes
 ``benchmarks/results/ode.json`` (``ode_quick.json`` with ``--quick``).
+
+``python -m benchmarks.ode --memory`` measures instead what the adjoint keeps: a 20-state
+linear model whose 400-entry matrix is a closure GradArray, integrated over ``T = 20`` and
+``T = 200`` (about 230 and 2300 RK45 steps); for each, the memory held between the solve and
+``backward()`` and the peak of the whole (``tracemalloc``), the nodes of the recorded graph
+after the solve, and the CPU time. Writes ``benchmarks/results/ode_memory.json``.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ except ImportError:
 
 import ndgrad as nd  # noqa: E402
 from benchmarks import run  # noqa: E402
+from benchmarks.report import cell  # noqa: E402
 from ndgrad._rules._scipy import _wrapped  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -180,6 +187,53 @@ def measure(n_params: int, repeats: int) -> dict[str, Any]:
     return results
 
 
+def measure_memory(t_end: float, n: int = 20) -> dict[str, Any]:
+    """What one adjoint gradient of a long integration with a closure parameter holds."""
+    import time
+    import tracemalloc
+
+    from ndgrad._graph import _collect
+
+    rng = np.random.default_rng(0)
+    matrix = -np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
+    theta = nd.GradArray(matrix, requires_grad=True)
+
+    def rhs(t: float, y: Any) -> Any:
+        return theta @ y + np.sin(t) * np.ones(n)
+
+    tracemalloc.start()
+    start = time.process_time()
+    sol = scipy.integrate.solve_ivp(rhs, (0.0, t_end), np.ones(n), rtol=1e-8, atol=1e-10)
+    held = tracemalloc.get_traced_memory()[0]
+    nodes = 1 + len(_collect([sol.y._node], set()))
+    (sol.y[:, -1] ** 2).sum().backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    seconds = time.process_time() - start
+    tracemalloc.stop()
+    return {
+        "T": t_end,
+        "steps": int(sol.t.size),
+        "graph nodes after the solve": nodes,
+        "held after the solve (MB)": round(held / 1e6, 2),
+        "peak (MB)": round(peak / 1e6, 2),
+        "CPU time under tracemalloc (s)": round(seconds, 2),
+    }
+
+
+def memory_main() -> int:
+    rows = [measure_memory(t_end) for t_end in (20.0, 200.0)]
+    names = list(rows[0])
+    lines = ["| " + " | ".join(names) + " |", "|---" * len(names) + "|"]
+    lines += ["| " + " | ".join(str(r[k]) for k in names) + " |" for r in rows]
+    text = "\n".join(lines)
+    print(text)
+    output = RESULTS / "ode_memory.json"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps({"results": rows, "table": text}, indent=1) + "\n")
+    print(f"wrote {output}", file=sys.stderr)
+    return 0
+
+
 def table(report: dict[str, Any]) -> str:
     """A Markdown table: one row per parameter count, ms and the ratio to one forward solve."""
     names: list[str] = []
@@ -187,7 +241,7 @@ def table(report: dict[str, Any]) -> str:
         names.extend(n for n in row if n not in names)
     lines = ["| parameters | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for n_params, row in report["results"].items():
-        cells = [run._cell(row.get(n)) for n in names]
+        cells = [cell(row.get(n)) for n in names]
         lines.append(f"| {n_params} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -197,7 +251,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
     parser.add_argument("--params", default="2,20,200", help="comma-separated parameter counts")
     parser.add_argument("--output", help="JSON path (default results/ode.json or ode_quick.json)")
+    parser.add_argument("--memory", action="store_true", help="what the adjoint keeps, instead")
     args = parser.parse_args(argv)
+    if args.memory:
+        return memory_main()
     repeats = 3 if args.quick else 7
     versions = run.systems.available()
     report: dict[str, Any] = {

@@ -29,8 +29,11 @@ with the same ``method``, ``rtol`` and ``atol``, jumping by ``g_j`` at each outp
 ``y0`` is ``a(t0)``; of an output time ``t_j`` (``t_eval`` values, or the end of ``t_span``)
 ``g_j^T f(t_j, y_j)``; of ``t0``, ``-a(t0)^T f(t0, y0)``; and the parameters get
 ``∫ a(t)^T ∂f/∂θ dt``, computed as 5-point Gauss-Legendre sums over the forward solver's own
-steps (split at the output times), through probes ``f(τ_k, y(τ_k), θ)`` recorded in the
-forward pass. The forward solve runs with ``dense_output=True`` (to read ``y`` between steps);
+steps (split at the output times): during the backward pass, ``f(τ_k, y(τ_k), θ)`` is recorded
+at the nodes of a few steps at a time and pulled back to the arrays ``θ`` that ``f`` holds
+(:func:`_parameter_term`); only when ``f`` reads such an array from where ``held_arrays`` does
+not look (a module attribute) are these probes recorded in the forward pass instead. The
+forward solve runs with ``dense_output=True`` (to read ``y`` between steps);
 the returned ``sol.sol`` and ``sol.t`` (the solver's own steps when ``t_eval`` is not given)
 carry no gradient, except ``t_eval`` values (``sol.t`` is then those reached) and the end time
 set by a terminal event. ``success=False`` raises when a gradient is needed.
@@ -45,9 +48,9 @@ gets no gradient. An event that touches zero without crossing (the denominator i
 The event function is called with a GradArray ``t`` once per occurrence (for ``∂g/∂t``).
 
 What the adjoint stores until the backward pass: SciPy's dense interpolant of every forward
-step (``sol.sol``, a few vectors of size ``n`` per step) and, when the right-hand side closes
-over arrays that require grad, the graph of ``f`` at 5 Gauss nodes per step (the probes). No
-checkpointing yet: the interpolant is what the adjoint solve reads ``y(t)`` from.
+step (``sol.sol``, a few vectors of size ``n`` per step), which the adjoint solve reads
+``y(t)`` from, and no graph of ``f`` (except in the module-attribute fallback above). No
+checkpointing of the states yet.
 
 Forward sensitivities (``with nd.ode_gradient("forward")``, see ``_Forward``): ``S = ∂y/∂(θ,
 y0)`` solved alongside the ODE right after the forward solve; the node's inputs are then the
@@ -259,6 +262,9 @@ wrap_scipy(_MODULE, "quad_vec", functools.partial(solver, name="quad_vec", run=_
 # --- ODEs ---------------------------------------------------------------------------------------
 
 _GL5_NODES, _GL5_WEIGHTS = np.polynomial.legendre.leggauss(5)
+# the parameter term is pulled back a few steps at a time: fewer reverse passes (each costs
+# a graph walk), while the graph alive at once stays a few steps', not the trajectory's
+_STEPS_PER_PULL = 8
 
 
 def _breaks(steps: Any, times: Any, t0: float, t_last: float) -> np.ndarray:
@@ -295,6 +301,12 @@ class _Adjoint:
 
     def quadrature(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Nodes, weights and the forward states there, for ``∫ a^T ∂f/∂θ dt``."""
+        nodes, weights = self.quadrature_nodes()
+        return nodes, weights, np.reshape(self.interp(nodes), (-1, nodes.size))
+
+    def quadrature_nodes(self) -> tuple[np.ndarray, np.ndarray]:
+        """5-point Gauss-Legendre nodes and weights on each forward step (split at the output
+        and event times), for ``∫ a^T ∂f/∂θ dt``."""
         stops = np.concatenate([self.times, self.event_times])
         ahead = (stops - self.t0) * (1.0 if self.t1 >= self.t0 else -1.0)
         t_last = stops[np.argmax(ahead)] if stops.size else self.t1
@@ -303,7 +315,7 @@ class _Adjoint:
         lo, hi = breaks[:-1, None], breaks[1:, None]
         nodes = ((lo + hi) / 2 + (hi - lo) / 2 * _GL5_NODES).ravel()
         weights = ((hi - lo) / 2 * _GL5_WEIGHTS).ravel()
-        return nodes, weights, np.reshape(self.interp(nodes), (-1, nodes.size))
+        return nodes, weights
 
     def output_jumps(self, g: Any) -> list[tuple[float, np.ndarray]]:
         """``(t_j, g_j)`` for the output columns that receive a cotangent (``y[:, -1]`` of a
@@ -321,12 +333,22 @@ class _Adjoint:
         return dt_out
 
     def backward(
-        self, jumps: list[tuple[float, np.ndarray]], nodes: Any, weights: Any
+        self,
+        jumps: list[tuple[float, np.ndarray]],
+        nodes: Any,
+        weights: Any,
+        params: list[GradArray] | None = None,
+        fargs: Any = (),
     ) -> dict[str, Any]:
         """Solve the adjoint backward, jumping by ``v`` at each ``(t, v)`` of ``jumps``.
 
-        Returns the probes' cotangents (``heads``), ``a(t0)`` (that of ``y0``) and that of ``t0``.
+        Returns the cotangents of the node's first inputs (``heads``), ``a(t0)`` (that of
+        ``y0``) and that of ``t0``. Without ``params``, the heads are the probes' cotangents
+        ``w_k a(τ_k)``. With ``params`` (the arrays ``fun`` holds), the heads are
+        ``Σ_k w_k a(τ_k)^T ∂f/∂θ``, summed piece by piece as the adjoint solve passes the nodes
+        (:func:`_parameter_term`): the graph of ``fun`` at a few steps is alive at a time.
         """
+        total: list[Any] = [None] * len(params or ())
         forward = 1.0 if self.t1 >= self.t0 else -1.0
         jumps = sorted(jumps, key=lambda j: forward * (j[0] - self.t0))
         a = np.zeros(self.ys.shape[0])
@@ -349,17 +371,61 @@ class _Adjoint:
             if not back.success:
                 raise _failed("solve_ivp", f"the adjoint system backward: {back.message}")
             a = back.y[:, -1]
-            pieces.append((min(t_lo, t_hi), max(t_lo, t_hi), back.sol))
-        adjoint_at_nodes = np.zeros((np.size(nodes), self.ys.shape[0]))
-        for lo, hi, interp in pieces:
-            inside = (nodes > lo) & (nodes < hi)
-            if np.any(inside):
-                adjoint_at_nodes[inside] = interp(nodes[inside]).T
+            if params is None:
+                pieces.append((min(t_lo, t_hi), max(t_lo, t_hi), back.sol))
+                continue
+            inside = np.flatnonzero((nodes > min(t_lo, t_hi)) & (nodes < max(t_lo, t_hi)))
+            per_pull = _STEPS_PER_PULL * _GL5_NODES.size
+            for chunk in np.array_split(inside, max(1, -(-inside.size // per_pull))):
+                if chunk.size:
+                    w = weights[chunk, None] * back.sol(nodes[chunk]).T
+                    part = _parameter_term(self.fun, nodes[chunk], self.interp, w, params, fargs)
+                    total = [_add(x, y) for x, y in zip(total, part, strict=True)]
+        if params is not None:
+            heads = [
+                np.zeros(p.shape) if c is None else c for c, p in zip(total, params, strict=True)
+            ]
+        else:
+            adjoint_at_nodes = np.zeros((np.size(nodes), self.ys.shape[0]))
+            for lo, hi, interp in pieces:
+                inside_piece = (nodes > lo) & (nodes < hi)
+                if np.any(inside_piece):
+                    adjoint_at_nodes[inside_piece] = interp(nodes[inside_piece]).T
+            heads = [weights[:, None] * adjoint_at_nodes]
         return {
-            "heads": [weights[:, None] * adjoint_at_nodes],
+            "heads": heads,
             "y0": a,
             "t0": -(a @ self.rhs(self.t0, self._y0)),
         }
+
+
+def _add(x: Any, y: Any) -> Any:
+    """The sum of two cotangents, ``None`` standing for zero."""
+    return y if x is None else x if y is None else x + y
+
+
+def _parameter_term(
+    fun: Any, times: Any, interp: Any, w: Any, params: list[GradArray], fargs: Any
+) -> list[Any]:
+    """``Σ_k w_k^T ∂f/∂θ (τ_k, y(τ_k))`` for the arrays ``θ`` that ``fun`` holds: ``fun``
+    recorded at the nodes ``τ_k`` of a few steps, pulled back to ``θ``, its graph dropped."""
+    states = np.reshape(interp(times), (-1, np.size(times)))
+    out = evaluate(
+        lambda: np.stack([fun(t, y, *fargs) for t, y in zip(times, states.T, strict=True)])
+    )
+    if not requires_grad(out):
+        return [None] * len(params)
+    if not depends_only_on(out, params):
+        raise solver_error(
+            "scipy.integrate.solve_ivp",
+            "the right-hand side now reads an array that requires grad it did not hold when "
+            "the ODE was solved (a captured variable was rebound between the solve and "
+            "backward()), so its gradient would go to the wrong array. Call backward() before "
+            "rebinding it, or pass the parameters through args=.",
+        )
+    with enable_grad():
+        cots = _pull([out], [np.reshape(w, np.shape(out))], params, create=False, retain=False)
+    return [None if c is None else const(c) for c in cots]
 
 
 def _partials(
@@ -475,8 +541,23 @@ def _gradient_method(adjoint: _Adjoint, closure: bool, fun: Any, fargs: Any) -> 
     if ode_gradient_method() == "forward":
         forward = _Forward(adjoint, fun, fargs)
         return forward.params, forward.backward
+    params = _parameters(adjoint, closure, fun, fargs)
+    if params is not None:  # the parameter term is summed during the backward pass
+        nodes, weights = adjoint.quadrature_nodes()
+        return params, lambda jumps: adjoint.backward(jumps, nodes, weights, params, fargs)
     nodes, weights, probes = _quadrature_probes(adjoint, closure, fun, fargs)
     return [probes], lambda jumps: adjoint.backward(jumps, nodes, weights)
+
+
+def _parameters(adjoint: _Adjoint, closure: bool, fun: Any, fargs: Any) -> Any:
+    """The arrays that require grad ``fun`` holds (closure, defaults, ``args=``), if they are
+    all it depends on; else ``None`` (it reads one from elsewhere, a module attribute: then
+    the graph of ``fun`` at every node is recorded now, the probes)."""
+    if not closure:
+        return None
+    params = held_arrays(fun, fargs)
+    out = _as_array(evaluate(fun, adjoint.t0, adjoint._y0, *fargs))
+    return params if params and depends_only_on(out, params) else None
 
 
 def _as_array(x: Any) -> Any:
