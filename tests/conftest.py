@@ -36,3 +36,12 @@ def restore_tables():
     for table, old in zip(tables, saved, strict=True):
         table.clear()
         table.update(old)
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    """Run in a fresh directory with a non-interactive matplotlib: documentation blocks write
+    files and plots."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    return tmp_path

@@ -32,13 +32,6 @@ def _params(lang: str) -> list:
     ]
 
 
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    return tmp_path
-
-
 def test_every_block_has_a_known_language():
     langs = {b.lang for blocks in BLOCKS.values() for b in blocks}
     assert langs and langs <= LANGUAGES, langs

@@ -29,13 +29,6 @@ def _params(lang: str) -> list:
     return [pytest.param(b, id=b.where) for b in BLOCKS if b.lang == lang]
 
 
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    return tmp_path
-
-
 def test_every_block_has_a_known_language():
     assert BLOCKS and {b.lang for b in BLOCKS} <= LANGUAGES
 
