@@ -371,8 +371,11 @@ def _confirm_zero_gradients(
     ``fun`` is evaluated (without recording) at ``x`` and at ``x +- h v`` along a fixed random
     direction ``v`` of those inputs: if both one-sided differences agree and are clearly
     nonzero, the output does change along ``v`` and the zero is wrong. A true zero (a flat
-    region, a stationary point, a kink) gives differences of opposite sign or zero; a function
-    that gives a different value at the same point is not judged.
+    region, a stationary point, a kink) gives differences of opposite sign or zero; a jump (a
+    step function such as ``floor_divide`` whose gradient is zero almost everywhere, evaluated
+    at its discontinuity) gives differences that do not shrink with the step, so the check is
+    made again at a step 16 times smaller and a slope must shrink with it; a function that
+    gives a different value at the same point is not judged.
     """
     zero = [
         k
@@ -391,7 +394,7 @@ def _confirm_zero_gradients(
         h = 1e-6 if x.dtype.itemsize >= 8 else 1e-3
         moved[k] = h * (1 + np.abs(x)) * rng.standard_normal(x.shape)
 
-    def value(sign: int) -> float:
+    def value(sign: float) -> float:
         call_args, k = list(args), 0
         for n in trace.nums:
             leaves = []
@@ -412,11 +415,21 @@ def _confirm_zero_gradients(
     except Exception:  # fun needs GradArrays, or fails off the point: no judgement
         return
     tol = 1e3 * np.finfo(np.result_type(out)).eps * (1 + abs(f0))
-    if (
-        up * down > 0
-        and min(abs(up), abs(down)) > tol
-        and abs(up - down) < 0.5 * max(abs(up), abs(down))
-    ):
+
+    def slope_like(up: float, down: float) -> bool:
+        return (
+            up * down > 0
+            and min(abs(up), abs(down)) > tol
+            and abs(up - down) < 0.5 * max(abs(up), abs(down))
+        )
+
+    if not slope_like(up, down):
+        return
+    try:  # a slope shrinks with the step (16 times here); a jump does not
+        small_up, small_down = value(1 / 16) - f0, f0 - value(-1 / 16)
+    except Exception:
+        return
+    if slope_like(small_up, small_down) and 4 < up / small_up < 64:
         which = sorted({_argument_of(trace, k) for k in zero})
         raise GraphBreakError(
             f"the gradient of {fname} with respect to argument(s) {which} is exactly zero, "

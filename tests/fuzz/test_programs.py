@@ -16,7 +16,7 @@ import ndgrad as nd
 from ndgrad import GradArray
 from ndgrad.testing import check_grad
 
-from .programs import programs
+from .programs import Program, programs
 
 _SETTINGS = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -72,6 +72,26 @@ def test_gradients_match_finite_differences(program, seed):
             )
         for g, x in zip(grads, inputs, strict=True):
             assert g.shape == x.shape
+
+
+def test_a_step_function_at_its_jumps_is_not_taken_for_a_cut_graph():
+    """Found by the long profile: ``floor_divide`` by an input near 0 is a dense staircase, so at
+    the default step both one-sided differences looked like a slope and the zero gradient (right
+    almost everywhere) was refused as a cut graph. A slope shrinks with the step; a jump does not.
+    """
+    program = Program(
+        shapes=[(1, 1, 3), (1, 1, 3), (1, 3)],
+        steps=[
+            ("reduce", (1, "sum", None, False)),
+            ("unary", (1, np.absolute)),
+            ("binary", (3, 0, np.floor_divide)),
+        ],
+        smooth=False,
+    )
+    inputs = _inputs(program, 484)
+    with np.errstate(all="ignore"):
+        grads = nd.grad(program.run, argnums=(0, 1, 2), allow_unused=True)(*inputs)
+    assert not np.any(grads[0])
 
 
 @settings(_SETTINGS, max_examples=max(10, settings().max_examples // 3))
