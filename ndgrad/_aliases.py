@@ -36,6 +36,7 @@ __all__ = [
     "register_fresh",
     "sanction_arguments",
     "sanctioned",
+    "sweep",
 ]
 
 # id(owner of the memory) -> weak reference to a GradArray in a graph over it, or a list of them
@@ -46,7 +47,8 @@ _SANCTIONED: dict[int, Any] = {}
 _ref = weakref.ref
 
 
-def _sweep() -> None:
+def sweep() -> None:
+    """Drop the entries of arrays that died (done on its own when the table has doubled)."""
     for key, entry in list(_BY_OWNER.items()):
         live = [r for r in (entry if type(entry) is list else [entry]) if r() is not None]
         if not live:
@@ -70,7 +72,7 @@ def register_fresh(a: Any, owner: Any) -> None:
     """``a`` got a node, over ``owner``'s fresh memory (a new ufunc result): no other entry."""
     _BY_OWNER[id(owner)] = _ref(a)
     if len(_BY_OWNER) > _SWEEP[0]:
-        _sweep()
+        sweep()
 
 
 def register(a: Any) -> None:
@@ -86,7 +88,7 @@ def register(a: Any) -> None:
             refs.append(_ref(a))
         _BY_OWNER[key] = refs[0] if len(refs) == 1 else refs
     if len(_BY_OWNER) > _SWEEP[0]:
-        _sweep()
+        sweep()
 
 
 def sanctioned(view: Any) -> Any:
