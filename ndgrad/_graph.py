@@ -33,6 +33,7 @@ once and sums the cotangents that arrive by different paths before using them.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import threading
@@ -239,6 +240,87 @@ class Node:
         return f"<Node {self.name}>"
 
 
+# --- fingerprints of saved arrays ------------------------------------------------------------
+
+# NumPy keeps the writeable flag per array object, so a plain view made *before* a node saved an
+# array (``a = np.asarray(h)``, a slice of a constant's buffer) stays writable when the guard
+# makes the array read-only, and NumPy cannot list an array's views. Such a write cannot be
+# prevented; it is detected: each guarded array's fingerprint is taken when it is saved and
+# compared before backward uses it (and before a copy-on-write keeps its old values).
+# ``NDGRAD_CHECK_SAVED=0`` turns the check off, for users who accept the risk.
+CHECK_SAVED = os.environ.get("NDGRAD_CHECK_SAVED", "1") != "0"
+
+_U64 = np.dtype(np.uint64)
+_U8 = np.dtype(np.uint8)
+
+
+def fingerprint(a: Any) -> Any:
+    """A position-dependent fingerprint of the bytes of ``a``: a small uint64 array, or None.
+
+    The bytes are read as n 64-bit words and summed (modulo 2**64) down the columns of two
+    layouts, n words in rows of ``w`` and in rows of ``w + 1`` with ``w * (w + 1) > n``; the
+    first layout's rows start at the first word, the second's end at the last one, so every
+    word is in at least one, and the last ``n % 8`` bytes are kept as they are. A change of
+    one element changes its column's sum; two different elements swapped are in different
+    columns of at least one layout (their distance is below ``w * (w + 1)``, so it is not a
+    multiple of both ``w`` and ``w + 1``), whose sums change by ``d`` and ``-d``, ``d != 0``.
+    So any single change and any swap is detected exactly, for every dtype; a longer
+    permutation (a sort, a reversal) escapes only if it keeps every column sum of both layouts.
+    Two passes over the memory, about half the time of a copy. The same array object always
+    gives the same fingerprint: broadcast axes (stride 0) are read once, Fortran-ordered arrays
+    in memory order, other non-contiguous arrays through a C-ordered copy. None for an empty
+    array (nothing to change) and for object arrays (their elements are references).
+    """
+    if a.size == 0 or a.dtype.hasobject:
+        return None
+    strides = a.strides
+    if 0 in strides:  # broadcast: the elements along a stride-0 axis are one element
+        a = a[tuple(0 if s == 0 else slice(None) for s in strides)]
+    if a.flags.c_contiguous:
+        flat = a.reshape(-1)
+    elif a.flags.f_contiguous:
+        flat = a.T.reshape(-1)
+    else:
+        flat = a.ravel()  # a copy in C order
+    b = flat.view(_U8)
+    n = b.size >> 3
+    words = b[: n << 3].view(_U64)
+    if n < 64:  # small: the words themselves
+        out = np.empty(n + 1, _U64)
+        out[:n] = words
+    else:
+        w = math.isqrt(n) + 1
+        r1 = n // w
+        r2 = n // (w + 1)
+        out = np.empty(2 * w + 2, _U64)
+        np.add.reduce(words[: r1 * w].reshape(r1, w), axis=0, out=out[:w])
+        np.add.reduce(words[n - r2 * (w + 1) :].reshape(r2, w + 1), axis=0, out=out[w:-1])
+    out[-1] = int.from_bytes(b[n << 3 :].tobytes(), "little")
+    return out
+
+
+def intact(a: Any, fp: Any) -> bool:
+    """Whether ``a`` still has the fingerprint ``fp`` taken when it was saved."""
+    return bool(np.array_equal(fingerprint(a), fp))
+
+
+# What a copy-on-write puts in a snapshot for an array found written behind ndgrad's back.
+TAMPERED: Any = object()
+
+
+def _tampered(node: Node, slot: int, raw: Any) -> InPlaceError:
+    what = f"the output of {node.name}" if slot == OUTPUT else f"argument {slot} of {node.name}"
+    return InPlaceError(
+        f"{what} (a {raw.dtype} array of shape {raw.shape}), saved by {node.name} for the "
+        f"backward pass, was changed after {node.name} saved it, through a view made before it "
+        "was saved (a plain alias such as np.asarray(...), or a slice of the same buffer; "
+        "NumPy leaves such a view writable when ndgrad makes the saved array read-only), so "
+        "ndgrad could not see the write and the gradient would use the new values. Write "
+        "through the GradArray itself (ndgrad then keeps the old values), make the alias after "
+        "the operation (it is then read-only), or pass a copy (`x.copy()`) to the operation."
+    )
+
+
 # --- memory guards ----------------------------------------------------------------------------
 
 # Saved arrays of at most this many bytes are copied when a node saves them: a private copy
@@ -325,12 +407,13 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
     recording path makes one per saved array: the common case needs no container.
     """
 
-    __slots__ = ("__weakref__", "first", "more", "owner", "saved", "snapshot", "users")
+    __slots__ = ("__weakref__", "first", "fp", "more", "owner", "saved", "snapshot", "users")
 
     first: bool
     users: int  # how many ``Hold``s (one per saving node) are alive: the last one releases
     owner: int | None  # id of the memory's owner, counted in ``_GUARDED`` while the guard lives
     saved: Any
+    fp: Any  # the fingerprint of ``saved`` (``fingerprint``), or None: not checked
     more: list[tuple[str, Any]] | None
     snapshot: dict[int, Any] | None
 
@@ -388,9 +471,13 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
         _unguard_owner(self)
         more = self.more
         if copy:
-            saved = [self.saved] if self.saved is not None else []
+            saved = [(self.saved, self.fp)] if self.saved is not None else []
             saved += [v for k, v in more or () if k == "saved"]
-            self.snapshot = {id(r): np.copy(r) for r in saved}
+            # Checked before the copy: a write through an earlier view since the save would
+            # otherwise be copied into the snapshot and pass for the old value.
+            self.snapshot = {
+                id(r): np.copy(r) if fp is None or intact(r, fp) else TAMPERED for r, fp in saved
+            }
         else:
             self.snapshot = _RELEASED
         if more is not None:
@@ -458,13 +545,17 @@ class Hold:
     The guard is shared by every node that saved the memory; it restores the flags when the
     last hold is dropped. Holds are never shared or looked up, so a hold being finalized in one
     thread cannot be taken up again by another (as a guard found through a weak reference
-    could): the count, changed only under ``_LOCKS_MUTEX``, is exact.
+    could): the count, changed only under ``_LOCKS_MUTEX``, is exact. ``raw`` is the plain
+    array the node saved and ``fp`` its fingerprint when saved (None: not checked), which
+    ``_check_versions`` compares before backward uses it.
     """
 
-    __slots__ = ("guard",)
+    __slots__ = ("fp", "guard", "raw")
 
-    def __init__(self, guard: Guard) -> None:
+    def __init__(self, guard: Guard, raw: Any = None, fp: Any = None) -> None:
         self.guard = guard
+        self.raw = raw
+        self.fp = fp
 
     @property
     def snapshot(self) -> dict[int, Any] | None:
@@ -485,13 +576,14 @@ _setflags = np.ndarray.setflags
 def _new_guard(a: Any) -> Guard:
     g = Guard(a)
     g.first = False
-    g.saved = g.more = g.snapshot = g.owner = None
+    g.saved = g.fp = g.more = g.snapshot = g.owner = None
     g.users = 1
     return g
 
 
 def guard_saved(x: Any, raw: Any) -> Hold:
     """A hold on the guard of GradArray ``x``'s memory, which a node saves as ``raw``."""
+    fp = fingerprint(raw) if CHECK_SAVED else None  # outside the lock: it reads every byte
     with _LOCKS_MUTEX:  # one guard per memory, even when threads save it at once
         state = x._version
         ref = state[1]
@@ -499,6 +591,7 @@ def guard_saved(x: Any, raw: Any) -> Hold:
         if g is None or g.snapshot is not None:  # none, or released by its last hold
             g = Guard(x)
             g.saved = raw
+            g.fp = fp
             g.more = g.snapshot = g.owner = None
             g.users = 1
             state[1] = weakref.ref(g)
@@ -509,20 +602,21 @@ def guard_saved(x: Any, raw: Any) -> Hold:
             else:
                 g.first = False
             _guard_owner(g, x)
-            return Hold(g)
+            return Hold(g, raw, fp)
         g.users += 1
         if not (g.first and g() is x):
             g.lock(x)
         if raw is not g.saved:
-            g._add("saved", raw)
-        return Hold(g)
+            g._add("saved", (raw, fp))
+        return Hold(g, raw, fp)
 
 
 def guard_plain(raw: Any) -> Hold:
     """A hold on a new guard for a plain ndarray operand a node saves (the user's constants)."""
+    fp = fingerprint(raw) if CHECK_SAVED else None
     g = _new_guard(raw)
     g.lock_plain(raw)
-    return Hold(g)
+    return Hold(g, raw, fp)
 
 
 def release_for_write(state: list[Any]) -> None:
@@ -598,16 +692,22 @@ def _needed(order: list[Any], targets: AbstractSet[Any]) -> set[Any]:
 
 
 def _check_versions(node: Node) -> None:
-    """Give the node the copies made for it by writes since; refuse if a value is gone."""
+    """Before backward uses what ``node`` saved: give it the copies made for it by writes ndgrad
+    saw since; refuse if a value is gone, or was changed by a write ndgrad could not see (its
+    fingerprint, taken when it was saved, differs)."""
     versions = node.versions
     kept: list[Any] = []
     for i in range(0, len(versions), 4):
-        counter, seen, slot, guard = versions[i : i + 4]
+        counter, seen, slot, hold = versions[i : i + 4]
         if counter[0] == seen:
+            if hold.fp is not None and not intact(hold.raw, hold.fp):
+                raise _tampered(node, slot, hold.raw)
             kept += versions[i : i + 4]
             continue
-        snapshot = guard.snapshot if guard is not None else None
+        snapshot = hold.snapshot if hold is not None else None
         if snapshot:
+            if snapshot.get(id(hold.raw)) is TAMPERED:  # found changed when the copy was made
+                raise _tampered(node, slot, hold.raw)
             if slot == OUTPUT:
                 node.ans = _substitute(node.ans, snapshot)
             else:
@@ -873,8 +973,10 @@ def backward(
                 if node.freed:
                     _check_live(node)
                 versions = node.versions
-                if versions and (len(versions) != 4 or versions[0][0] != versions[1]):
-                    _check_versions(node)  # one saved array unchanged is checked inline
+                if versions and (
+                    CHECK_SAVED or len(versions) != 4 or versions[0][0] != versions[1]
+                ):
+                    _check_versions(node)  # unchecked: one saved array unchanged, inline
                 prim = node.prim
                 if inplace and node.where is None and prim.argnum_rule is None:
                     # The common node (one rule per argument, no where=, plain arrays), done
