@@ -1,0 +1,459 @@
+"""Writes through a plain view made *before* an array was saved are detected (issue 12).
+
+A saved array above ``COPY_BYTES`` is guarded: made read-only while a node holds it. NumPy
+keeps the writeable flag per array object, so a view made before the save stays writable, and
+NumPy cannot list an array's views: such a write cannot be prevented. Each guarded array's
+fingerprint is taken when it is saved and compared before backward uses it; a write found
+raises ``InPlaceError``. Writes ndgrad sees (copy-on-write) must never trip it.
+
+Gradients are compared with central finite differences (``check_grad``) or closed forms.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import ndgrad as nd
+from ndgrad import GradArray, InPlaceError
+from ndgrad._graph import COPY_BYTES, fingerprint
+from ndgrad.testing import check_grad
+
+N = 5000  # 40 kB of float64: above COPY_BYTES, so saved arrays are guarded, not copied
+assert N * 8 > COPY_BYTES or COPY_BYTES == 0
+
+BEFORE_SAVE = "through a view made before it was saved"
+
+
+def leaf(values):
+    return GradArray(np.asarray(values, dtype=float), requires_grad=True)
+
+
+# --- the reproducers of the issue: each gave a wrong gradient silently ------------------------
+
+
+def _plain_view_of_a_graph_result():
+    x = leaf(np.ones(N))
+    h = x * 2
+    a = np.asarray(h)
+    y = np.sum(h * h)
+    a /= 2
+    return y
+
+
+def _sibling_view_of_a_plain_constant():
+    x = leaf(np.ones(N))
+    buf = np.ones(N)
+    v = buf[:]
+    y = np.sum(x * buf)
+    v[:] = 5
+    return y
+
+
+def _view_through_an_intermediate_base():
+    own = np.ones(2 * N)
+    mid = own[:N]
+    c = mid[:]
+    x = leaf(np.ones(N))
+    y = np.sum(x * c)
+    mid[:] = 5
+    return y
+
+
+def _plain_view_of_a_grad_array_constant():
+    c = GradArray(np.ones(N))
+    v = np.asarray(c)
+    x = leaf(np.ones(N))
+    y = np.sum(x * c)
+    v[:] = 5
+    return y
+
+
+def _write_through_the_base_of_a_graph_result():
+    x = leaf(np.ones(N))
+    h = x * 2
+    y = np.sum(h * h)
+    h.base[:] = 1  # the plain array under the GradArray: not made read-only
+    return y
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        _plain_view_of_a_graph_result,
+        _sibling_view_of_a_plain_constant,
+        _view_through_an_intermediate_base,
+        _plain_view_of_a_grad_array_constant,
+        _write_through_the_base_of_a_graph_result,
+    ],
+)
+def test_write_through_a_view_made_before_the_save_is_detected(program):
+    y = program()
+    with pytest.raises(InPlaceError, match=BEFORE_SAVE):
+        y.backward()
+
+
+def test_the_error_names_the_array_the_operation_and_the_fix():
+    y = _sibling_view_of_a_plain_constant()
+    with pytest.raises(InPlaceError) as info:
+        y.backward()
+    msg = str(info.value)
+    assert "argument 1 of numpy.multiply" in msg
+    assert f"float64 array of shape ({N},)" in msg
+    assert "np.asarray" in msg
+    assert "Write through the GradArray" in msg and "copy" in msg
+
+
+def test_the_output_a_node_saved_is_named_as_its_output():
+    x = leaf(np.linspace(0.0, 1.0, N))
+    h = np.exp(x)  # exp's rule reads its output, guarded from birth (np.asarray(h) read-only)
+    y = np.sum(h)
+    h.base[7] = 0.0  # the plain array under it is the one route left
+    with pytest.raises(InPlaceError, match=r"the output of numpy\.exp"):
+        y.backward()
+
+
+def test_unwritten_arrays_give_finite_difference_gradients():
+    # The same programs without the write: no false alarm, and the gradient is right.
+    c = np.linspace(1.0, 2.0, N)
+    v = c[:]  # a view made before, never written
+
+    def f(x):
+        h = x * 2
+        a = np.asarray(h)
+        return np.sum(h * h) + np.sum(x * c) + float(a.shape[0]) * 0.0 + np.sum(v * x)
+
+    check_grad(f, np.linspace(-1.0, 1.0, N))
+
+
+# --- every kind of change is found ------------------------------------------------------------
+
+RNG = np.random.default_rng(0)
+DATA = RNG.standard_normal(N)
+
+
+def _swap(v, i, j):
+    v[i], v[j] = v[j].copy(), v[i].copy()
+
+
+WRITES = {
+    "one element": lambda v: v.__setitem__(1234, v[1234] + 1.0),
+    "one ulp of one element": lambda v: v.__setitem__(N - 1, np.nextafter(v[N - 1], np.inf)),
+    "sort": lambda v: v.sort(),
+    "reverse": lambda v: v.__setitem__(slice(None), v[::-1].copy()),
+    "swap two elements": lambda v: _swap(v, 10, 4000),
+    "swap at a distance of 4096": lambda v: _swap(v, 3, 3 + 4096),
+    "shuffle": lambda v: np.random.default_rng(1).shuffle(v),
+    "normalise": lambda v: np.divide(v, np.sum(v), out=v),
+}
+
+
+@pytest.mark.parametrize("write", WRITES.values(), ids=WRITES.keys())
+def test_every_kind_of_write_through_an_earlier_view_is_detected(write):
+    x = leaf(np.ones(N))
+    c = DATA.copy()
+    v = c[:]
+    y = np.sum(x * c)
+    write(v)
+    assert not np.array_equal(c, DATA)  # the write happened
+    with pytest.raises(InPlaceError, match=BEFORE_SAVE):
+        y.backward()
+
+
+def test_compiled_code_writing_through_the_buffer_protocol_is_detected():
+    scipy_linalg = pytest.importorskip("scipy.linalg")
+    m = 64  # 32 kB
+    a = RNG.standard_normal((m, m))
+    spd = np.asfortranarray(a @ a.T + m * np.eye(m))
+    earlier = spd[:, :]  # a plain view (Fortran-ordered) made before the save
+    x = leaf(np.ones((m, m)))
+    y = np.sum(x * spd)
+    scipy_linalg.cholesky(earlier, overwrite_a=True, check_finite=False)  # LAPACK, in place
+    with pytest.raises(InPlaceError, match=BEFORE_SAVE):
+        y.backward()
+
+
+def test_a_write_through_a_memoryview_made_before_is_detected():
+    x = leaf(np.ones(N))
+    c = np.ones(N)
+    mv = memoryview(c).cast("B")
+    y = np.sum(x * c)
+    mv[5] = 7  # one byte, through the buffer protocol
+    with pytest.raises(InPlaceError, match=BEFORE_SAVE):
+        y.backward()
+
+
+# --- saved arrays of any layout and dtype -----------------------------------------------------
+
+
+def _strided(x):
+    big = np.arange(3 * N, dtype=float)
+    before = big[::3]
+    return np.sum(x * big[::3]), lambda: before.__setitem__(17, -1.0), big[::3]
+
+
+def _reversed(x):
+    c = np.arange(N, dtype=float)
+    before = c[:]
+    return np.sum(x * c[::-1]), lambda: before.__setitem__(0, -1.0), c[::-1]
+
+
+def _transposed(x):
+    c = np.arange(N, dtype=float).reshape(50, 100)
+    before = c[:]
+    y = np.sum(x.reshape(100, 50) * c.T)
+    return y, lambda: before.__setitem__((49, 99), -1.0), c.T.ravel()
+
+
+def _column_slice(x):
+    c = np.arange(2 * N, dtype=float).reshape(N // 50, 100)
+    before = c[:]
+    y = np.sum(x.reshape(N // 50, 50) * c[:, ::2])
+    return y, lambda: before.__setitem__((3, 40), -1.0), c[:, ::2].ravel()
+
+
+def _broadcast(x):
+    row = np.arange(100, dtype=float)
+    before = row[:]
+    wide = np.broadcast_to(row, (N // 100, 100))  # 40 kB seen, 800 bytes of memory
+    y = np.sum(x.reshape(N // 100, 100) * wide)
+    return y, lambda: before.__setitem__(99, -1.0), np.tile(row, N // 100)
+
+
+LAYOUTS = {
+    "strided": _strided,
+    "negative strides": _reversed,
+    "transposed": _transposed,
+    "column slice": _column_slice,
+    "broadcast": _broadcast,
+}
+
+
+@pytest.mark.parametrize("make", LAYOUTS.values(), ids=LAYOUTS.keys())
+def test_non_contiguous_saved_arrays_are_checked(make):
+    x = leaf(np.ones(N))
+    y, write, _ = make(x)
+    write()
+    with pytest.raises(InPlaceError, match=BEFORE_SAVE):
+        y.backward()
+
+
+@pytest.mark.parametrize("make", LAYOUTS.values(), ids=LAYOUTS.keys())
+def test_non_contiguous_saved_arrays_not_written_give_the_right_gradient(make):
+    x = leaf(np.ones(N))
+    y, _, c = make(x)
+    y.backward()
+    np.testing.assert_array_equal(x.grad, c)  # d/dx sum(x * c) = c
+
+
+@pytest.mark.parametrize(
+    ("dtype", "n"),
+    [
+        (np.float32, N * 2 + 1),  # an odd number of 4-byte elements: 4 bytes left over
+        (np.complex128, N),
+        (np.int64, N),
+        (np.int16, 3 * N + 3),  # 6 bytes left over
+        (np.uint8, 8 * N + 5),
+        (np.bool_, 8 * N + 7),
+    ],
+)
+@pytest.mark.parametrize("where", [0, -1, "middle"])
+def test_constants_of_every_dtype_are_checked_to_the_last_byte(dtype, n, where):
+    fdtype = np.float32 if dtype is np.float32 else float
+    x = GradArray(np.ones(n, dtype=fdtype), requires_grad=True)
+    c = np.ones(n, dtype=dtype)
+    before = c[:]
+    y = np.sum(np.real(x * c))
+    k = n // 2 if where == "middle" else where
+    before[k] = 0
+    with pytest.raises(InPlaceError, match=BEFORE_SAVE):
+        y.backward()
+
+
+def test_complex_graph_results_are_checked():
+    z = GradArray(np.full(N, 1.0 + 2.0j), requires_grad=True)
+    h = z * (1.0 - 1.0j)
+    a = np.asarray(h)
+    y = np.sum(np.abs(h * h))
+    a[N // 3] = 0.5j
+    with pytest.raises(InPlaceError, match=BEFORE_SAVE):
+        y.backward()
+
+
+def test_constant_of_an_integer_dtype_not_written_gives_the_right_gradient():
+    c = np.arange(N, dtype=np.int64)
+    before = c[:]
+    x = leaf(np.ones(N))
+    y = np.sum(x * c)
+    assert before.flags.writeable
+    y.backward()
+    np.testing.assert_array_equal(x.grad, np.arange(N, dtype=float))
+
+
+# --- the fingerprint itself: exact for single changes and swaps -------------------------------
+
+
+def test_fingerprint_of_empty_and_object_arrays_is_none():
+    assert fingerprint(np.zeros(0)) is None
+    assert fingerprint(np.zeros((3, 0))) is None
+    assert fingerprint(np.array([1, "a"], dtype=object)) is None
+
+
+@pytest.mark.parametrize("n", [1, 7, 63, 64, 65, 100, 127, 200, 257])
+def test_fingerprint_sees_every_swap_and_every_single_change(n):
+    # Values that differ only in their exponent (1.0 and 2.0 differ by 2**52 as integers):
+    # a weighted sum modulo 2**64 misses their swap at distances that are multiples of 4096.
+    base = np.zeros(n)
+    fp0 = fingerprint(base)
+    for i in range(n):
+        changed = base.copy()
+        changed[i] = -0.0  # only the sign bit
+        assert not np.array_equal(fingerprint(changed), fp0), i
+    for i in range(n):
+        for j in range(i + 1, n):
+            a = base.copy()
+            a[i], a[j] = 1.0, 2.0
+            b = base.copy()
+            b[i], b[j] = 2.0, 1.0
+            assert not np.array_equal(fingerprint(a), fingerprint(b)), (i, j)
+
+
+@pytest.mark.parametrize("n", [10**4, 10**5 + 3])
+def test_fingerprint_sees_swaps_at_the_distances_a_layout_cannot(n):
+    a = RNG.standard_normal(n)
+    fp0 = fingerprint(a)
+    w = math.isqrt(n) + 1
+    for d in (1, w - 1, w, w + 1, 2 * w, 2 * (w + 1), w * w - 1, 4096, 8192, n - 1):
+        if d >= n:
+            continue
+        for i in (0, n - 1 - d, (n - d) // 2):
+            b = a.copy()
+            b[i], b[i + d] = b[i + d], b[i]
+            assert not np.array_equal(fingerprint(b), fp0), (d, i)
+
+
+# --- writes ndgrad sees never trip it ---------------------------------------------------------
+
+
+def test_copy_on_write_of_a_guarded_array_is_no_false_alarm():
+    def f(x):
+        h = np.exp(x)
+        y = np.sum(h * h)
+        h += 1.0  # seen: the node keeps a copy of the old values
+        h[3] = 0.0
+        h.sort()
+        return y + np.sum(h * x)
+
+    check_grad(f, np.linspace(-1.0, 1.0, N))
+
+
+def test_copy_on_write_after_an_unseen_write_is_still_detected():
+    # The unseen write comes first; the copy made for the node at the seen write would keep the
+    # changed values and pass them off as the old ones.
+    x = leaf(np.ones(N))
+    h = x * 2
+    a = np.asarray(h)
+    y = np.sum(h * h)
+    a[0] = 100.0
+    h += 1.0  # a write ndgrad sees: copy-on-write
+    with pytest.raises(InPlaceError, match=BEFORE_SAVE):
+        y.backward()
+
+
+def test_constant_written_by_ndgrad_keeps_its_old_value_and_no_alarm():
+    c = GradArray(np.linspace(1.0, 2.0, N))
+    x = leaf(np.ones(N))
+    y = np.sum(x * c)
+    c *= 3.0  # seen
+    y.backward()
+    np.testing.assert_array_equal(x.grad, np.linspace(1.0, 2.0, N))
+
+
+def test_retain_graph_backward_twice_without_writes():
+    x = leaf(np.linspace(0.0, 1.0, N))
+    c = np.linspace(1.0, 3.0, N)
+    y = np.sum(np.sin(x) * c)
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad, 2 * np.cos(np.linspace(0.0, 1.0, N)) * c, rtol=1e-12)
+
+
+def test_write_between_two_backward_passes_is_detected():
+    x = leaf(np.linspace(0.0, 1.0, N))
+    c = np.linspace(1.0, 3.0, N)
+    v = c[:]
+    y = np.sum(np.sin(x) * c)
+    y.backward(retain_graph=True)
+    v[0] = 0.0
+    with pytest.raises(InPlaceError, match=BEFORE_SAVE):
+        y.backward()
+
+
+# --- higher order -----------------------------------------------------------------------------
+
+
+def test_second_order_without_writes_matches_finite_differences():
+    c = np.linspace(0.5, 1.5, N)
+    v = c[:]  # an earlier view, never written
+
+    def f(x):
+        return np.sum(np.sin(x) * c * x) + 0.0 * np.sum(v)
+
+    check_grad(f, np.linspace(-1.0, 1.0, N), order=2)
+
+
+def test_write_before_the_create_graph_backward_is_detected():
+    x = leaf(np.linspace(0.0, 1.0, N))
+    c = np.linspace(1.0, 3.0, N)
+    v = c[:]
+    y = np.sum(np.sin(x) * c)
+    v[1] = 0.0
+    with pytest.raises(InPlaceError, match=BEFORE_SAVE):
+        y.backward(create_graph=True)
+
+
+def test_write_to_what_the_backward_graph_saved_is_detected():
+    x = leaf(np.linspace(0.0, 1.0, N))
+    c = np.linspace(1.0, 3.0, N)
+    v = c[:]
+    y = np.sum(np.sin(x * c))
+    y.backward(create_graph=True)  # x.grad = cos(x * c) * c, recorded: the product saved c
+    g = x.grad
+    x.grad = None
+    z = np.sum(g)
+    v[2] = 0.0
+    with pytest.raises(InPlaceError, match=BEFORE_SAVE):
+        z.backward()
+
+
+def test_hvp_of_guarded_arrays_matches_the_closed_form():
+    c = np.linspace(0.5, 1.5, N)
+    x0 = np.linspace(-1.0, 1.0, N)
+    u = np.linspace(1.0, 2.0, N)
+    hv = nd.hvp(lambda x: np.sum(np.sin(x) * c), x0, u)
+    hv = hv[1] if isinstance(hv, tuple) else hv
+    np.testing.assert_allclose(hv, -np.sin(x0) * c * u, rtol=1e-12)
+
+
+# --- the opt-out ------------------------------------------------------------------------------
+
+
+def test_opt_out_turns_the_check_off():
+    code = (
+        "import numpy as np, ndgrad as nd\n"
+        "x = nd.GradArray(np.ones(5000), requires_grad=True)\n"
+        "buf = np.ones(5000); v = buf[:]\n"
+        "y = np.sum(x * buf); v[:] = 5; y.backward()\n"
+        "print(x.grad[0])\n"
+    )
+    env = {**os.environ, "NDGRAD_CHECK_SAVED": "0", "NDGRAD_COPY_BYTES": str(16 * 1024)}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "5.0"  # the risk the user accepted: the new values are used
