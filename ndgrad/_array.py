@@ -747,7 +747,7 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
             ans = res.copy("K")
         else:
             ans = res
-            versions += (out._version, 0, OUTPUT, guard_saved(out, res))
+            versions += (out._version, 0, OUTPUT, guard_saved(out, res, True))
     out._node = Node(prim, edges, args, NO_KWARGS, ans, tuple(versions), None)
     register_fresh(out, res)
     return out

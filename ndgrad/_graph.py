@@ -581,9 +581,16 @@ def _new_guard(a: Any) -> Guard:
     return g
 
 
-def guard_saved(x: Any, raw: Any) -> Hold:
-    """A hold on the guard of GradArray ``x``'s memory, which a node saves as ``raw``."""
-    fp = fingerprint(raw) if CHECK_SAVED else None  # outside the lock: it reads every byte
+def guard_saved(x: Any, raw: Any, fresh: bool = False) -> Hold:
+    """A hold on the guard of GradArray ``x``'s memory, which a node saves as ``raw``.
+
+    ``fresh``: ``x`` is the result the calling operation just made, a GradArray over ``raw``,
+    memory NumPy allocated in that call. No view of it can have been made before, so once both
+    are read-only no write that respects NumPy's writeable flag can reach it: its fingerprint
+    is not needed (about a third of the check's cost where rules read their output).
+    """
+    # Outside the lock: it reads every byte.
+    fp = fingerprint(raw) if CHECK_SAVED and not fresh else None
     with _LOCKS_MUTEX:  # one guard per memory, even when threads save it at once
         state = x._version
         ref = state[1]
@@ -601,8 +608,12 @@ def guard_saved(x: Any, raw: Any) -> Hold:
                 g.first = True
             else:
                 g.first = False
+            if fresh and x.base is raw and _lock_plain(raw):  # ``x.base`` is read-only too
+                g.more = [("plain", raw)]
             _guard_owner(g, x)
             return Hold(g, raw, fp)
+        if fresh and CHECK_SAVED:  # not the first save after all: check it like any other
+            fp = fingerprint(raw)
         g.users += 1
         if not (g.first and g() is x):
             g.lock(x)

@@ -110,12 +110,39 @@ def test_the_error_names_the_array_the_operation_and_the_fix():
 
 
 def test_the_output_a_node_saved_is_named_as_its_output():
-    x = leaf(np.linspace(0.0, 1.0, N))
-    h = np.exp(x)  # exp's rule reads its output, guarded from birth (np.asarray(h) read-only)
+    m = 60  # 28.8 kB
+    x = leaf(np.eye(m) * 2.0 + np.tri(m) * 0.01)
+    h = np.linalg.inv(x)  # inv's rule reads its output
     y = np.sum(h)
-    h.base[7] = 0.0  # the plain array under it is the one route left
-    with pytest.raises(InPlaceError, match=r"the output of numpy\.exp"):
+    h.base[7, 7] = 0.0  # the plain array NumPy made, under the GradArray
+    with pytest.raises(InPlaceError, match=r"the output of numpy\.linalg\.inv"):
         y.backward()
+
+
+def test_a_fresh_ufunc_result_is_read_only_through_its_base_too():
+    # The result of a ufunc is memory NumPy allocated in that call: no view of it can exist
+    # before it is saved, so it is made read-only with its base and needs no fingerprint.
+    x = leaf(np.linspace(0.0, 1.0, N))
+    h = np.exp(x)  # exp's rule reads its output
+    y = np.sum(h)
+    with pytest.raises(ValueError, match="read-only"):
+        h.base[7] = 0.0
+    with pytest.raises(ValueError, match="read-only"):
+        np.asarray(h)[7] = 0.0
+    y.backward()
+    np.testing.assert_array_equal(x.grad, np.exp(np.linspace(0.0, 1.0, N)))
+    assert h.flags.writeable and h.base.flags.writeable  # restored when the graph is freed
+
+
+def test_a_fresh_ufunc_result_written_by_ndgrad_keeps_its_old_value():
+    def f(x):
+        h = np.exp(x)
+        y = np.sum(h)
+        h *= 2.0  # seen: copy-on-write, then the memory is writable again
+        h[0] = 5.0
+        return y + np.sum(h * x)
+
+    check_grad(f, np.linspace(-1.0, 1.0, N))
 
 
 def test_unwritten_arrays_give_finite_difference_gradients():
