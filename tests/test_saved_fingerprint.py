@@ -350,12 +350,14 @@ def test_fingerprint_sees_every_swap_and_every_single_change(n):
             assert not np.array_equal(fingerprint(a), fingerprint(b)), (i, j)
 
 
-@pytest.mark.parametrize("n", [10**4, 10**5 + 3])
+@pytest.mark.parametrize("n", [10**4, 10**5 + 3, 3 * 10**6 + 1])
 def test_fingerprint_sees_swaps_at_the_distances_a_layout_cannot(n):
     a = RNG.standard_normal(n)
     fp0 = fingerprint(a)
-    w = math.isqrt(n) + 1
-    for d in (1, w - 1, w, w + 1, 2 * w, 2 * (w + 1), w * w - 1, 4096, 8192, n - 1):
+    distances = {1, 4096, 8192, n - 1}
+    for w in (math.isqrt(n) + 1, -(-n // 128), 16384):  # the row lengths the layouts may use
+        distances |= {w - 1, w, w + 1, 2 * w, 2 * (w + 1), w * (w + 1), w * (w + 1) - 1}
+    for d in sorted(distances):
         if d >= n:
             continue
         for i in (0, n - 1 - d, (n - d) // 2):
