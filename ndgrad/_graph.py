@@ -27,6 +27,17 @@ Each node keeps a ``Hold`` on the guard; when the last hold is dropped (the node
 the guard restores the flags it changed, and only those. Counts change under one re-entrant
 lock, so threads that save and free the same memory at once keep them exact.
 
+Fingerprints, for what the guards cannot stop. NumPy keeps the writeable flag per array object,
+so a plain view made *before* the save (``a = np.asarray(h)``, ``buf[:]`` of a constant, a slice
+of an intermediate base, ``h.base``) stays writable, and NumPy cannot list an array's views: such
+a write cannot be prevented. It is detected: each guarded array's ``fingerprint`` (exact for any
+one changed element and any swap of two) is taken when it is saved, kept in the node's ``Hold``
+(and the guard), and compared in ``_check_versions`` before backward uses the array, and in
+``Guard._release`` before a copy-on-write copies it; a difference raises ``InPlaceError``. A
+ufunc's result saved by the call that made it needs none (``guard_saved(..., fresh=True)``): no
+view of it existed before, and its base is made read-only with it. ``NDGRAD_CHECK_SAVED=0``
+turns the check off. A write during backward (another thread) is not seen.
+
 ``backward`` sorts the graph topologically (Kahn's algorithm, no recursion), visits each node
 once and sums the cotangents that arrive by different paths before using them.
 """
@@ -405,10 +416,12 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
 
     It is itself a weak reference to the first array it guards (GradArrays point at the nodes
     that hold the guard, so a strong one would make a cycle); ``first`` says whether it made
-    that array read-only. ``saved`` is the plain array a node saved; ``more`` holds any further
-    ones, tagged ("saved", "array": a weak reference to another GradArray made read-only,
+    that array read-only. ``saved`` is the plain array a node saved (``fp``: its fingerprint);
+    ``more`` holds any further ones, tagged ("saved": an (array, fingerprint) pair, "array": a
+    weak reference to another GradArray made read-only,
     "plain": a plain array made read-only, counted in ``_LOCKS``). After a write ndgrad sees,
-    ``snapshot`` maps ``id(saved array)`` to a copy of its old values. Kept small, since the
+    ``snapshot`` maps ``id(saved array)`` to a copy of its old values (``TAMPERED`` if it was
+    found changed behind ndgrad's back before the copy). Kept small, since the
     recording path makes one per saved array: the common case needs no container.
     """
 
