@@ -325,6 +325,15 @@ def test_constant_of_an_integer_dtype_not_written_gives_the_right_gradient():
 # --- the fingerprint itself: exact for single changes and swaps -------------------------------
 
 
+def test_fingerprint_of_unaligned_and_big_endian_arrays_sees_a_change():
+    raw = bytearray(8 * N + 1)
+    a = np.ndarray((N,), dtype=">f8", buffer=raw, offset=1)  # unaligned, big-endian
+    a[:] = DATA
+    fp0 = fingerprint(a)
+    a[N // 2] = -a[N // 2]
+    assert not np.array_equal(fingerprint(a), fp0)
+
+
 def test_fingerprint_of_empty_and_object_arrays_is_none():
     assert fingerprint(np.zeros(0)) is None
     assert fingerprint(np.zeros((3, 0))) is None
@@ -486,3 +495,24 @@ def test_opt_out_turns_the_check_off():
         [sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "5.0"  # the risk the user accepted: the new values are used
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fingerprint_sees_random_single_changes_in_random_layouts(seed):
+    rng = np.random.default_rng(seed)
+    dtypes = [np.float64, np.float32, np.complex128, np.complex64, np.int64, np.int8, np.bool_]
+    for _ in range(50):
+        dtype = dtypes[rng.integers(len(dtypes))]
+        shape = tuple(int(k) for k in rng.integers(1, 40, size=rng.integers(1, 4)))
+        base = (rng.standard_normal(shape) * 10).astype(dtype)
+        layout = rng.integers(5)
+        view = [base, base.T, base[..., ::2], base[..., ::-1], base[None].repeat(1, 0)][layout]
+        if view.size == 0:
+            continue
+        fp0 = fingerprint(view)
+        np.testing.assert_array_equal(fingerprint(view), fp0)  # unchanged: the same
+        k = tuple(int(rng.integers(n)) for n in view.shape)
+        old = view[k].copy()
+        kind = np.dtype(dtype).kind
+        view[k] = ~old if kind == "b" else (old ^ 1) if kind == "i" else (old + 1)
+        assert not np.array_equal(fingerprint(view), fp0), (dtype, shape, layout, k)
