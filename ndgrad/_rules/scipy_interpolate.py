@@ -44,16 +44,16 @@ import sys
 import numpy as np
 
 from ndgrad._array import GradArray
+from ndgrad._define import defvjp
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
-from ndgrad._registry import defvjp
 from ndgrad._rules._lazy import after_import
 from ndgrad._rules._scipy import (
+    ORIGINALS_OF,
     SCIPY_TABLES,
-    _holds,
-    _install,
-    _originals,
     defvjp_scipy,
+    holds_grad,
+    install_wrappers,
     wrap_scipy,
 )
 
@@ -69,7 +69,7 @@ def _plain(a):
 
 
 def _check_data(name, data):
-    if not isinstance(data, GradArray) and _holds(data, requires_grad=True):
+    if not isinstance(data, GradArray) and holds_grad(data, requires_grad=True):
         raise not_differentiable(
             name, "the data is a list holding arrays that require grad; pass np.stack(data)"
         )
@@ -185,7 +185,7 @@ def _wrap_interpolant(cls, qualified, data_name, make_spec):
         bound = signature.bind(self, *args, **kwargs)
         data = bound.arguments.get(data_name)
         for name, value in bound.arguments.items():
-            if name != data_name and _holds(value, requires_grad=True):
+            if name != data_name and holds_grad(value, requires_grad=True):
                 raise not_differentiable(qualified, f"no gradient in {name} (only in the data)")
         _check_data(qualified, data)
         bound.arguments[data_name] = _plain(data)
@@ -386,7 +386,7 @@ def _wrap_make_interp_spline(interpolate):
         bound = signature.bind(*args, **kwargs)
         y = bound.arguments.get("y")
         for name, value in bound.arguments.items():
-            if name != "y" and _holds(value, requires_grad=True):
+            if name != "y" and holds_grad(value, requires_grad=True):
                 raise not_differentiable(qualified, f"no gradient in {name} (only in y)")
         _check_data(qualified, y)
         if not (_requires_grad(y) and grad_enabled()):
@@ -433,8 +433,8 @@ def _wrap_make_interp_spline(interpolate):
         spline._ndgrad_data = y
         return spline
 
-    _originals.append(original)
-    _install([(original, make_interp_spline)])
+    ORIGINALS_OF.append(original)
+    install_wrappers([(original, make_interp_spline)])
     SCIPY_TABLES.setdefault(_MODULE, {})["make_interp_spline"] = "rule"
 
 
@@ -522,7 +522,7 @@ _splev = defvjp(_splev, _splev_x_vjp, None, _splev_c_vjp, name=f"{_MODULE}.splev
 def _spline_tuple(name, tck):
     """``(t, c, k)`` of a tck tuple, refusing knots that require grad."""
     t, c, k = tck
-    if _holds(t, requires_grad=True):
+    if holds_grad(t, requires_grad=True):
         raise not_differentiable(name, "no gradient in the knots t (only in c and the points)")
     return t, c, k
 
@@ -532,7 +532,7 @@ def _make_splev(original):
     def splev(x, tck, der=0, ext=0):
         interpolate = sys.modules[_MODULE]
         if isinstance(tck, interpolate.BSpline) or not (
-            grad_enabled() and _holds((x, tck), requires_grad=True)
+            grad_enabled() and holds_grad((x, tck), requires_grad=True)
         ):
             return original(x, tck, der, ext)  # a BSpline records its own evaluation
         t, c, k = _spline_tuple(f"{_MODULE}.splev", tck)
@@ -572,7 +572,7 @@ def _make_splint(original):
     def splint(a, b, tck, full_output=0):
         interpolate = sys.modules[_MODULE]
         if isinstance(tck, interpolate.BSpline) or not (
-            grad_enabled() and _holds((a, b, tck), requires_grad=True)
+            grad_enabled() and holds_grad((a, b, tck), requires_grad=True)
         ):
             return original(a, b, tck, full_output)
         if full_output:
@@ -605,11 +605,11 @@ def _make_splrep(original):
     @functools.wraps(original)
     def splrep(*args, **kwargs):
         bound = signature.bind(*args, **kwargs)
-        if not (grad_enabled() and _holds((args, kwargs), requires_grad=True)):
+        if not (grad_enabled() and holds_grad((args, kwargs), requires_grad=True)):
             return original(*args, **kwargs)
         given = bound.arguments
         for name, value in given.items():
-            if name != "y" and _holds(value, requires_grad=True):
+            if name != "y" and holds_grad(value, requires_grad=True):
                 raise not_differentiable(qualified, f"no gradient in {name} (only in y)")
         s, w = given.get("s"), given.get("w")
         fixed_knots = given.get("t") is not None or s == 0 or (s is None and w is None)
