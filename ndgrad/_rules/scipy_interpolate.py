@@ -18,6 +18,10 @@ interval to the right; at the last breakpoint the last interval); piecewise-cons
 (``nearest``, ``previous``, ``next``, ``zero``) have gradient 0 in the points; points outside
 the domain that are filled (``fill_value``) have gradient 0.
 
+``BarycentricInterpolator`` and ``KroghInterpolator`` (and ``barycentric_interpolate``,
+``krogh_interpolate``, which build them): the polynomial through the nodes is linear in ``yi``
+and differentiates in the points through SciPy's own ``derivative``, at the nodes too.
+
 Refused with ``NotDifferentiableError`` (never a silent 0): ``PchipInterpolator`` and
 ``Akima1DInterpolator`` in their data (their slopes are nonlinear in it), gradients in the
 knots ``x``, and in the points of ``RegularGridInterpolator``, ``griddata`` and
@@ -323,6 +327,26 @@ def _interp1d_spec(obj, arguments):
     return _axis_spec("scipy.interpolate.interp1d", rebuild, arguments, obj.axis, True, derivative)
 
 
+def _polynomial_spec(cls, name):
+    """``BarycentricInterpolator``, ``KroghInterpolator``: the polynomial through ``(xi, yi)``,
+    linear in ``yi``; its derivatives in the points are SciPy's ``derivative(x, der)``, exact at
+    the nodes too (where the barycentric formula is replaced by the node's value)."""
+
+    def make_spec(obj, arguments):
+        data_axis = arguments.get("axis", 0)
+
+        def rebuild(args, data, basis=False):
+            args = {k: v for k, v in args.items() if k != "_call"}
+            return cls(**{**args, "yi": data})
+
+        def derivative(data, points, nu, basis=False, axis=data_axis):
+            return rebuild({**arguments, "axis": axis}, data, basis).derivative(points, der=nu)
+
+        return _axis_spec(name, rebuild, arguments, data_axis, True, derivative)
+
+    return make_spec
+
+
 def _sites_spec(name, cls, data_name, sites):
     def make_spec(obj, arguments):
         call_args, call_kwargs = arguments.get("_call") or ((), {})
@@ -355,6 +379,10 @@ def _register(module):
         cls = getattr(interpolate, name)
         qualified = f"{_MODULE}.{name}"
         _wrap_interpolant(cls, qualified, _data(cls), _ppoly_spec(cls, qualified, linear))
+    for name in ("BarycentricInterpolator", "KroghInterpolator"):
+        cls = getattr(interpolate, name)
+        qualified = f"{_MODULE}.{name}"
+        _wrap_interpolant(cls, qualified, "yi", _polynomial_spec(cls, qualified))
     rgi = interpolate.RegularGridInterpolator
     _wrap_interpolant(
         rgi,
