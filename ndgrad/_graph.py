@@ -817,6 +817,10 @@ def _accumulate_leaf(node: LeafNode, g: Any, stealable: bool) -> None:
 # with no more references than that is referred to by nobody else and can become ``.grad``.
 _STEAL_REFS = 2
 _NO_TARGETS: frozenset[Any] = frozenset()
+# ``backward`` runs the common node (one rule per argument, no ``where=``) in its own loop
+# rather than through ``_cotangents`` and ``_store``: the same rules, the same results, tested
+# by running every rule case both ways (``tests/test_route_parity.py`` turns this off).
+INLINE_COMMON_NODES = True
 
 
 def backward(
@@ -835,7 +839,9 @@ def backward(
     target the roots do not depend on) and no ``.grad`` is touched. With ``create_graph``, the
     rules run recorded, on GradArrays that ``lift`` makes of their saved arrays.
     """
-    if create_graph and lift is None:
+    if not create_graph:
+        lift = None  # the rules run on the saved plain arrays
+    elif lift is None:
         raise TypeError("backward(create_graph=True) needs lift=, the array type's graph_array")
     targets = {node for node, _ in inputs} if inputs is not None else _NO_TARGETS
     root_nodes = [node for node, _ in roots]
@@ -849,6 +855,7 @@ def backward(
     grads: dict[Any, Any] = {}
     owned: set[int] = set()
     inplace = not create_graph
+    inline = inplace and INLINE_COMMON_NODES
     for (node, out), g in zip(roots, root_grads, strict=True):
         _store(grads, owned, node, out, g, False)
 
@@ -884,7 +891,7 @@ def backward(
                 if versions and (len(versions) != 4 or versions[0][0] != versions[1]):
                     _check_versions(node)  # one saved array unchanged is checked inline
                 prim = node.prim
-                if inplace and node.where is None and prim.argnum_rule is None:
+                if inline and node.where is None and prim.argnum_rule is None:
                     # The common node (one rule per argument, no where=, plain arrays), done
                     # here rather than by _cotangents + _store: no generator, no call per edge.
                     # A cotangent only this backward refers to is marked as owned, so that a
