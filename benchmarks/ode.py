@@ -192,7 +192,7 @@ def measure_memory(t_end: float, n: int = 20) -> dict[str, Any]:
     import time
     import tracemalloc
 
-    from ndgrad._graph import _collect
+    from ndgrad._graph import collect_nodes
 
     rng = np.random.default_rng(0)
     matrix = -np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
@@ -205,7 +205,7 @@ def measure_memory(t_end: float, n: int = 20) -> dict[str, Any]:
     start = time.process_time()
     sol = scipy.integrate.solve_ivp(rhs, (0.0, t_end), np.ones(n), rtol=1e-8, atol=1e-10)
     held = tracemalloc.get_traced_memory()[0]
-    nodes = 1 + len(_collect([sol.y._node], set()))
+    nodes = 1 + len(collect_nodes([sol.y._node], set()))
     (sol.y[:, -1] ** 2).sum().backward()
     peak = tracemalloc.get_traced_memory()[1]
     seconds = time.process_time() - start

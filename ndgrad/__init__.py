@@ -6,9 +6,9 @@ Hand a NumPy function GradArrays instead of ndarrays and every NumPy call it mak
 
 from ndgrad import _methods, _rules  # noqa: F401  (fills the method and rule tables)
 from ndgrad._array import GradArray
+from ndgrad._define import defvjp, defvjp_argnum
 from ndgrad._errors import GraphBreakError, InPlaceError, NotDifferentiableError
 from ndgrad._graph import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from ndgrad._registry import defvjp, defvjp_argnum
 from ndgrad._rules._solve import ode_gradient
 from ndgrad.custom import custom_vjp
 from ndgrad.functional import (

@@ -50,7 +50,7 @@ __all__ = ["GradArray"]
 
 _tuple_new = tuple.__new__
 _NDARRAY_SHAPE = np.ndarray.shape
-_view = np.ndarray.view  # unbound: bypasses GradArray.view, and is the fastest unwrap
+view_as = np.ndarray.view  # unbound: bypasses GradArray.view, and is the fastest unwrap
 # NumPy's own, bound before any conversion scope can rebind ``np.asarray`` (ndgrad.tracing): the
 # hot path makes 0-d arrays of NumPy scalars with it, and must not pay for the scope's wrapper.
 _asarray = np.asarray
@@ -59,8 +59,8 @@ _FLOAT_KINDS = "fc"
 _CORE_DIM_KWARGS = {"axes": None, "axis": -1, "keepdims": False}
 
 
-def _plain(x: GradArray) -> NDArray[Any]:
-    return _view(x, np.ndarray)
+def plain_array(x: GradArray) -> NDArray[Any]:
+    return view_as(x, np.ndarray)
 
 
 class GradArray(np.ndarray):  # type: ignore[type-arg]
@@ -108,8 +108,8 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         cls, values: ArrayLike, requires_grad: bool = False, dtype: DTypeLike | None = None
     ) -> GradArray:
         if isinstance(values, GradArray):
-            values = _plain(values)
-        self = _view(np.array(values, dtype=dtype, copy=True), cls)
+            values = plain_array(values)
+        self = view_as(np.array(values, dtype=dtype, copy=True), cls)
         if requires_grad:
             self.requires_grad = True
         return self
@@ -155,7 +155,7 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
             self._node = LeafNode(self)
             register(self)  # a plain alias of its memory must not meet the graph (_aliases)
             if self._base_ga is not None:  # a view made a leaf: writes to it are refused
-                _register_leaf_view(self)
+                register_leaf_view(self)
 
     @property
     def is_leaf(self) -> bool:
@@ -197,7 +197,7 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
     @property
     def values(self) -> NDArray[Any]:
         """The data as a plain ndarray view (no graph, shares memory)."""
-        return sanctioned(_plain(self))
+        return sanctioned(plain_array(self))
 
     @property
     def grad_fn(self) -> str | None:
@@ -210,16 +210,10 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
 
     def detach(self) -> GradArray:
         """A GradArray sharing this data (and its version counter) but not the graph."""
-        out = _view(_plain(self), GradArray)
+        out = view_as(plain_array(self), GradArray)
         out._version = self._version
-        _adopt(out, self)
+        adopt_view(out, self)
         return out
-
-    def __array_namespace__(self, /, *, api_version: str | None = None) -> Any:
-        """The Array API namespace of GradArrays: ``ndgrad.numpy`` (not NumPy's)."""
-        from ndgrad._array_api import namespace  # imports ndgrad.numpy, which needs the engine
-
-        return namespace(api_version)
 
     def backward(
         self,
@@ -255,7 +249,7 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
             )
         root_grad = _root_grad(self, grad, create_graph)
         if self._base_ga is not None:
-            _fresh(self)
+            refresh(self)
         state = user_errstate()  # the rules' warnings point at this call
         token = None if state is None else ERRSTATE.set(state)
         try:
@@ -264,6 +258,7 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
                 [root_grad],
                 retain_graph=create_graph if retain_graph is None else retain_graph,
                 create_graph=create_graph,
+                lift=graph_array,
             )
         finally:
             if token is not None:
@@ -273,7 +268,7 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
     # setter records ``x.shape = s`` like ``np.reshape``.
     shape = property(
         _NDARRAY_SHAPE.__get__,
-        lambda self, value: _set_shape(self, value),
+        lambda self, value: set_shape(self, value),
         doc="As ``ndarray.shape``; assigning it is recorded like ``np.reshape`` (a view).",
     )
 
@@ -300,14 +295,14 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         self, ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         if method == "at" or kwargs.get("out") is not None:
-            return _ufunc_inplace(ufunc, method, inputs, kwargs)
+            return ufunc_inplace(ufunc, method, inputs, kwargs)
         raw = list(inputs)
         grad_inputs = None
         for i, x in enumerate(inputs):
             if isinstance(x, GradArray):
                 if x._base_ga is not None:
-                    _fresh(x)
-                raw[i] = _plain(x)
+                    refresh(x)
+                raw[i] = plain_array(x)
                 if x._node is not None:
                     if grad_inputs is None:
                         grad_inputs = [i]
@@ -317,13 +312,13 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
                 return NotImplemented
         where = kwargs.get("where")
         if isinstance(where, GradArray):
-            kwargs["where"] = _plain(where)
+            kwargs["where"] = plain_array(where)
         res = getattr(ufunc, method)(*raw, **kwargs)
         if grad_inputs is None or not grad_enabled():
-            return _wrap(res)
-        outs = _wrap(res)
+            return wrap_result(res)
+        outs = wrap_result(res)
         if not _any_float(outs):
-            if any(getattr(o, "dtype", np.dtype(float)).kind == "O" for o in _flat_outputs(outs)):
+            if any(getattr(o, "dtype", np.dtype(float)).kind == "O" for o in flat_outputs(outs)):
                 raise _object_cast()  # a Python function per element (np.frompyfunc)
             return outs
         key = ufunc if method == "__call__" else (ufunc, method)
@@ -345,7 +340,7 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
             node_kwargs, where = kwargs, True
         edges = [(i, None, inputs[i]) for i in grad_inputs]
         where = None if where is True else where
-        _record(prim, edges, raw, node_kwargs, res, outs, where, originals=inputs)
+        record_node(prim, edges, raw, node_kwargs, res, outs, where, originals=inputs)
         return outs
 
     def __array_function__(
@@ -372,15 +367,15 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         if func in TRACED_THROUGH:
             res = func._implementation(*args, **kwargs)  # type: ignore[attr-defined]
             if isinstance(res, GradArray) and res.dtype.kind not in _FLOAT_KINDS:
-                return _plain(res)  # integer results are plain arrays (np.linspace(dtype=int))
+                return plain_array(res)  # integer results are plain arrays (np.linspace(dtype=int))
             return res
-        if func not in NO_GRADIENT and grad_enabled() and _needs_grad((args, kwargs)):
+        if func not in NO_GRADIENT and grad_enabled() and needs_grad((args, kwargs)):
             raise not_differentiable(qualified_name(func), UNSUPPORTED.get(func, ""))
         # ``like=`` hands over the public function, which may have no ``_implementation``.
         impl = getattr(func, "_implementation", func)
         if func in _WRITES_FIRST and args and isinstance(args[0], GradArray):
             return _write_function(impl, args, kwargs)
-        return _wrap(impl(*_unwrap_all(args), **_unwrap_all(kwargs)))
+        return wrap_result(impl(*unwrap_all(args), **unwrap_all(kwargs)))
 
     # --- indexing --------------------------------------------------------------------------
 
@@ -389,7 +384,7 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         return call_primitive(prim, _getitem, (self, key), {})
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        _setitem(self, key, value)
+        record_setitem(self, key, value)
 
     def __iter__(self) -> Any:
         if self.ndim == 0:
@@ -397,7 +392,7 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
-        body = np.array_repr(_plain(self)).replace("array", "GradArray", 1)
+        body = np.array_repr(plain_array(self)).replace("array", "GradArray", 1)
         if self._node is None:
             return body
         extra = "requires_grad=True" if self.is_leaf else f"grad_fn={self._node.name}"
@@ -408,8 +403,8 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
 
         The graph is not pickled: a non-leaf becomes a new constant holding its values.
         """
-        grad = None if self._grad is None else np.array(_plain(self._grad), copy=True)
-        return (_unpickle, (_plain(self).copy(), self.is_leaf and self.requires_grad, grad))
+        grad = None if self._grad is None else np.array(plain_array(self._grad), copy=True)
+        return (_unpickle, (plain_array(self).copy(), self.is_leaf and self.requires_grad, grad))
 
     def __copy__(self) -> GradArray:
         return self.copy()  # type: ignore[no-any-return]
@@ -429,12 +424,12 @@ _WRITES_FIRST = {np.copyto, np.place, np.put, np.putmask, np.fill_diagonal, np.p
 def _write_function(impl: Callable[..., Any], args: Any, kwargs: Any) -> Any:
     target = args[0]
     if target._base_ga is not None:
-        _fresh(target)
-    _prepare_write(target)
-    res = impl(*_unwrap_all(args), **_unwrap_all(kwargs))
+        refresh(target)
+    prepare_write(target)
+    res = impl(*unwrap_all(args), **unwrap_all(kwargs))
     target._version[0] += 1
     if target._base_ga is not None:
-        _rebase(target)
+        rebase(target)
     return res
 
 
@@ -517,33 +512,33 @@ def _root_grad(out: GradArray, grad: Any, create_graph: bool) -> Any:
                 "its imaginary part would be dropped. Pass a real grad= (e.g. grad.real)."
             )
         if isinstance(grad, GradArray) and not create_graph:
-            grad = _plain(grad)
+            grad = plain_array(grad)
         grad = np.array(grad, dtype=out.dtype, copy=True) if not create_graph else grad
         if np.shape(grad) != out.shape:
             raise ValueError(
                 f"grad has shape {np.shape(grad)} but the array has shape {out.shape}."
             )
     if create_graph and not isinstance(grad, GradArray):
-        grad = _view(np.asarray(grad), GradArray)
+        grad = view_as(np.asarray(grad), GradArray)
     return grad
 
 
 # --- wrapping and unwrapping ------------------------------------------------------------------
 
 
-def _wrap(res: Any) -> Any:
+def wrap_result(res: Any) -> Any:
     """Float and complex results become GradArrays (0-d too); others stay as NumPy made them."""
     t = type(res)
     if t is np.ndarray:  # the common cases first
-        return _view(res, GradArray) if res.dtype.kind in _FLOAT_KINDS else res
+        return view_as(res, GradArray) if res.dtype.kind in _FLOAT_KINDS else res
     if t is np.float64:
         return _scalar(res)
     if t is tuple:
-        return tuple(_wrap(r) for r in res)
+        return tuple(wrap_result(r) for r in res)
     if type(res) is list:
-        return [_wrap(r) for r in res]
+        return [wrap_result(r) for r in res]
     if isinstance(res, tuple) and hasattr(res, "_fields"):  # NumPy's named results
-        return type(res)(*(_wrap(r) for r in res))
+        return type(res)(*(wrap_result(r) for r in res))
     dtype = getattr(res, "dtype", None)
     if not isinstance(dtype, np.dtype) or dtype.kind not in _FLOAT_KINDS:
         return res  # also a scalar type (np.common_type returns np.float64, not an array)
@@ -552,13 +547,13 @@ def _wrap(res: Any) -> Any:
             return res
         if isinstance(res, np.generic):
             return _scalar(res)
-    return _view(res, GradArray)
+    return view_as(res, GradArray)
 
 
 # The version state of a 0-d GradArray that stands for a NumPy scalar: see _SCALAR_LIKE.
 def _scalar(res: Any) -> GradArray:
     """A 0-d GradArray for a result NumPy gives as a scalar: in-place operators rebind it."""
-    out = _view(_asarray(res), GradArray)
+    out = view_as(_asarray(res), GradArray)
     out._version = [0, None, _SCALAR_LIKE]
     return out
 
@@ -572,7 +567,7 @@ def _any_float(outs: Any) -> bool:
     return isinstance(outs, GradArray)
 
 
-def _flat_outputs(outs: Any) -> list[Any]:
+def flat_outputs(outs: Any) -> list[Any]:
     return list(outs) if isinstance(outs, (tuple, list)) else [outs]
 
 
@@ -596,29 +591,29 @@ def _reject_subclass(kind: type) -> None:
         )
 
 
-def _needs_grad(obj: Any) -> bool:
+def needs_grad(obj: Any) -> bool:
     if isinstance(obj, GradArray):
         return obj._node is not None
     if isinstance(obj, (list, tuple)):
-        return any(_needs_grad(o) for o in obj)
+        return any(needs_grad(o) for o in obj)
     if isinstance(obj, dict):
-        return any(_needs_grad(o) for o in obj.values())
+        return any(needs_grad(o) for o in obj.values())
     return False
 
 
-def _unwrap_all(obj: Any) -> Any:
+def unwrap_all(obj: Any) -> Any:
     if isinstance(obj, GradArray):
-        return _plain(obj)
+        return plain_array(obj)
     if type(obj) in (list, tuple):
-        return type(obj)(_unwrap_all(o) for o in obj)
+        return type(obj)(unwrap_all(o) for o in obj)
     if isinstance(obj, dict):
-        return {k: _unwrap_all(v) for k, v in obj.items()}
+        return {k: unwrap_all(v) for k, v in obj.items()}
     return obj
 
 
 def graph_array(raw: Any, node: Any, out: int) -> GradArray:
     """A GradArray over ``raw`` that stands for output ``out`` of ``node`` (for create_graph)."""
-    arr = _view(np.asarray(raw), GradArray)
+    arr = view_as(np.asarray(raw), GradArray)
     arr._node = node
     arr._out = out
     return arr
@@ -636,15 +631,15 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
     """``ufunc(*inputs)`` without keywords, or NotImplemented to take the general path.
 
     Same semantics as the general path, with each step specialised: operands checked by exact
-    type, one output wrapped without ``_wrap``'s dispatch, and the node built directly (no
+    type, one output wrapped without ``wrap_result``'s dispatch, and the node built directly (no
     ``where``, no ``out=``, no sequences).
     """
     x = inputs[0]
     tx = type(x)
     if tx is GradArray:
         if x._base_ga is not None:
-            _fresh(x)
-        rx = _view(x, np.ndarray)
+            refresh(x)
+        rx = view_as(x, np.ndarray)
     elif tx in _PLAIN_OPERANDS:
         rx = x
     else:
@@ -662,8 +657,8 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
         ty = type(y)
         if ty is GradArray:
             if y._base_ga is not None:
-                _fresh(y)
-            ry = _view(y, np.ndarray)
+                refresh(y)
+            ry = view_as(y, np.ndarray)
         elif ty in _PLAIN_OPERANDS:
             ry = y
         else:
@@ -676,16 +671,16 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
         if not isinstance(res, np.generic):  # several outputs (divmod, frexp, modf)
             return _ufunc_finish(ufunc, inputs, [rx] if ty is None else [rx, ry], res)
         if res.dtype.kind not in _FLOAT_KINDS:
-            return res  # an integer or boolean scalar, as NumPy made it (as _wrap leaves it)
+            return res  # an integer or boolean scalar, as NumPy made it (as wrap_result leaves it)
         res = _asarray(res)  # a float 0-d result: a 0-d GradArray, never a NumPy scalar
-        out = _view(res, GradArray)
+        out = view_as(res, GradArray)
         out._version = [0, None, _SCALAR_LIKE]  # NumPy's scalar: ``+=`` rebinds it
     elif res.dtype.kind not in _FLOAT_KINDS:
-        if res.dtype.kind == "O" and grad_enabled() and _needs_grad(inputs):
+        if res.dtype.kind == "O" and grad_enabled() and needs_grad(inputs):
             raise _object_cast()  # a Python function per element (np.frompyfunc)
         return res  # integer and boolean results never carry gradients
     else:
-        out = _view(res, GradArray)
+        out = view_as(res, GradArray)
     gx = tx is GradArray and x._node is not None
     gy = ty is GradArray and y._node is not None
     if not (gx or gy) or not grad_enabled():
@@ -704,7 +699,9 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
             for i, a in enumerate(inputs)
             if type(a) is GradArray and a._node is not None
         ]
-        _record(prim, grad_inputs, [rx] if ty is None else [rx, ry], {}, res, out, originals=inputs)
+        record_node(
+            prim, grad_inputs, [rx] if ty is None else [rx, ry], {}, res, out, originals=inputs
+        )
         return out
     versions: list[Any] = []
     # make_edge, inlined: Edge(slot, flat, parent, out, shape, dtype)
@@ -755,7 +752,7 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
 
 def _ufunc_finish(ufunc: np.ufunc, inputs: tuple[Any, ...], raw: list[Any], res: Any) -> Any:
     """Wrap and record a ufunc call with several outputs, computed by the fast path."""
-    outs = _wrap(res)
+    outs = wrap_result(res)
     grad_inputs = [
         (i, None, a) for i, a in enumerate(inputs) if type(a) is GradArray and a._node is not None
     ]
@@ -764,7 +761,7 @@ def _ufunc_finish(ufunc: np.ufunc, inputs: tuple[Any, ...], raw: list[Any], res:
     prim = VJP_RULES.get(ufunc)
     if prim is None:
         raise not_differentiable(qualified_name(ufunc))
-    _record(prim, grad_inputs, raw, {}, res, outs, originals=inputs)  # type: ignore[arg-type]
+    record_node(prim, grad_inputs, raw, {}, res, outs, originals=inputs)  # type: ignore[arg-type]
     return outs
 
 
@@ -773,7 +770,7 @@ def _ufunc_finish(ufunc: np.ufunc, inputs: tuple[Any, ...], raw: list[Any], res:
 GradInput = tuple[int, tuple[int, ...] | None, GradArray]  # (slot, path in a sequence, array)
 
 
-def _record(
+def record_node(
     prim: Primitive,
     grad_inputs: Sequence[GradInput],
     raw: list[Any],
@@ -818,7 +815,7 @@ def _record(
     if type(outs) is GradArray and not prim.paired:  # one output, the common case: no lists
         ans: Any = None
         if prim.saves_ans:
-            ans = _keep_output(versions, outs, _plain(outs), saved is not None)
+            ans = _keep_output(versions, outs, plain_array(outs), saved is not None)
         node = Node(
             prim, tuple(edges), tuple(args), kwargs or NO_KWARGS, ans, tuple(versions), None, where
         )
@@ -826,10 +823,10 @@ def _record(
         outs._out = 0
         register(outs)
         return node
-    flat_outs = _flat_outputs(outs)
+    flat_outs = flat_outputs(outs)
     ans = None
     if prim.saves_ans:
-        raws = [_plain(o) if isinstance(o, GradArray) else o for o in flat_outs]
+        raws = [plain_array(o) if isinstance(o, GradArray) else o for o in flat_outs]
         for i, (o, r) in enumerate(zip(flat_outs, raws, strict=True)):
             if isinstance(r, np.ndarray):
                 raws[i] = _keep_output(versions, o, r, saved is not None)
@@ -884,7 +881,7 @@ def _keep(versions: list[Any], slot: int, obj: Any, raw: Any) -> Any:
     return raw
 
 
-def _adopt(view: GradArray, base: GradArray) -> None:
+def adopt_view(view: GradArray, base: GradArray) -> None:
     """``view`` was made read-only by the guard of ``base``: that guard restores it too."""
     ref = base._version[1]
     guard = ref() if ref is not None else None
@@ -900,15 +897,15 @@ def _meta(a: Any) -> ArrayMeta:
     return ArrayMeta(np.shape(a), np.result_type(a))
 
 
-def _unwrap_args(args: tuple[Any, ...]) -> tuple[list[Any], list[GradInput]]:
+def unwrap_args(args: tuple[Any, ...]) -> tuple[list[Any], list[GradInput]]:
     """Plain arrays for NumPy, and the GradArrays among the positional arguments."""
     raw = list(args)
     grad_inputs: list[GradInput] = []
     for slot, a in enumerate(args):
         if isinstance(a, GradArray):
             if a._base_ga is not None:
-                _fresh(a)
-            raw[slot] = _plain(a)
+                refresh(a)
+            raw[slot] = plain_array(a)
             if a._node is not None:
                 grad_inputs.append((slot, None, a))
         elif type(a) in (list, tuple) and _has_grad_array(a):
@@ -924,10 +921,10 @@ def _unwrap_sequence(
     for k, x in enumerate(seq):
         if isinstance(x, GradArray):
             if x._base_ga is not None:
-                _fresh(x)
+                refresh(x)
             if x._node is not None:
                 grad_inputs.append((slot, (*path, k), x))
-            x = _plain(x)
+            x = plain_array(x)
         elif type(x) in (list, tuple):
             x = _unwrap_sequence(x, slot, (*path, k), grad_inputs)
         items.append(x)
@@ -952,23 +949,23 @@ def call_primitive(
         return _into_out(prim, impl, args, kwargs)
     if kwargs and prim.positional:
         args, kwargs = _kwargs_to_positions(prim, args, kwargs)
-    raw, grad_inputs = _unwrap_args(args)
+    raw, grad_inputs = unwrap_args(args)
     raw_kwargs = kwargs
     if kwargs and not all(type(v) in _PLAIN_KWARGS for v in kwargs.values()):
-        if _needs_grad(kwargs) and grad_enabled():
+        if needs_grad(kwargs) and grad_enabled():
             if prim.func in KEYWORD_FORMS:
                 return KEYWORD_FORMS[prim.func](*args, **kwargs)
-            name = next(k for k, v in kwargs.items() if _needs_grad(v))
+            name = next(k for k, v in kwargs.items() if needs_grad(v))
             raise not_differentiable(prim.name, f"no gradient for the keyword argument {name!r}")
-        raw_kwargs = _unwrap_all(kwargs)
+        raw_kwargs = unwrap_all(kwargs)
     res = impl(*raw, **raw_kwargs)
     if grad_inputs and type(res) in (float, complex):  # SciPy's BLAS paths return Python floats
         res = np.asarray(res)[()]
-    outs = _wrap(res)
+    outs = wrap_result(res)
     if res.base is not None if type(res) is np.ndarray else not isinstance(res, np.generic):
-        _track_views(outs, args, raw, prim, impl, raw_kwargs)  # new memory is nobody's view
+        track_views(outs, args, raw, prim, impl, raw_kwargs)  # new memory is nobody's view
     if grad_inputs and grad_enabled() and _any_float(outs):
-        _record(prim, grad_inputs, raw, raw_kwargs, res, outs, originals=args)
+        record_node(prim, grad_inputs, raw, raw_kwargs, res, outs, originals=args)
     return outs
 
 
@@ -980,13 +977,13 @@ def _into_out(
     target = out[0] if type(out) is tuple and len(out) == 1 else out
     rest = {k: v for k, v in kwargs.items() if k != "out"}
     if not isinstance(target, GradArray):
-        if _needs_grad((args, rest)):
+        if needs_grad((args, rest)):
             raise not_differentiable(
                 prim.name,
                 "out= is a plain ndarray, which cannot hold a graph; use the return value, or "
                 "allocate out from the GradArray (np.empty_like(x))",
             )
-        return impl(*_unwrap_all(args), **_unwrap_all(kwargs))
+        return impl(*unwrap_all(args), **unwrap_all(kwargs))
     res = call_primitive(prim, impl, args, rest)
     target[...] = res
     return out
@@ -1031,12 +1028,12 @@ def primitive(func: Callable[..., Any], prim: Primitive) -> Callable[..., Any]:
 
 # Views and in-place writes live in their own module, which needs the names above.
 from ndgrad._inplace import (  # noqa: E402
-    _fresh,
-    _prepare_write,
-    _rebase,
-    _register_leaf_view,
-    _set_shape,
-    _setitem,
-    _track_views,
-    _ufunc_inplace,
+    prepare_write,
+    rebase,
+    record_setitem,
+    refresh,
+    register_leaf_view,
+    set_shape,
+    track_views,
+    ufunc_inplace,
 )

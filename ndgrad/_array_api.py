@@ -4,15 +4,14 @@ NumPy 2 already has every name of the standard (2025.12, the newest that array-a
 supports) and nearly its semantics; ``ndgrad.numpy`` re-exports those objects unchanged. This
 module holds the few functions whose NumPy version lacks a keyword or returns another type
 than the standard says, each a superset of NumPy's own signature so that NumPy code calling it
-is unaffected, plus ``__array_namespace_info__`` and the ``namespace`` lookup that
-``GradArray.__array_namespace__`` uses. Every function here calls NumPy functions on its
+is unaffected, plus ``__array_namespace_info__`` and the version check of
+``GradArray.__array_namespace__``. Every function here calls NumPy functions on its
 arguments as given, so gradients flow through them like through NumPy's own.
 """
 
 from __future__ import annotations
 
 import builtins
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -21,15 +20,13 @@ __all__ = [
     "API_VERSION",
     "__array_namespace_info__",
     "argsort",
+    "check_version",
     "clip",
     "count_nonzero",
     "expm1",
-    "fftfreq",
     "finfo",
     "floor_divide",
     "iinfo",
-    "namespace",
-    "rfftfreq",
     "sort",
 ]
 
@@ -37,39 +34,22 @@ API_VERSION = "2025.12"
 _KNOWN_VERSIONS = ("2021.12", "2022.12", "2023.12", "2024.12", "2025.12")
 
 
-def namespace(api_version: str | None = None) -> ModuleType:
-    """The Array API namespace of GradArrays, ``ndgrad.numpy``.
+def check_version(api_version: str | None) -> None:
+    """Refuse a version of the standard that ``ndgrad.numpy`` does not serve.
 
-    Parameters
-    ----------
-    api_version : str, optional
-        A version of the standard; every published version up to 2025.12 is served by the
-        same namespace (each is a subset of the newest).
-
-    Returns
-    -------
-    module
-        ``ndgrad.numpy``.
+    Every published version up to 2025.12 is served by the same namespace (each is a subset of
+    the newest).
 
     Raises
     ------
     ValueError
         For a version of the standard that is unknown.
-
-    Examples
-    --------
-    >>> import ndgrad as nd
-    >>> nd.GradArray([1.0]).__array_namespace__().__name__
-    'ndgrad.numpy'
     """
     if api_version is not None and api_version not in _KNOWN_VERSIONS:
         raise ValueError(
             f"unknown Array API version {api_version!r}; ndgrad.numpy implements "
             f"{API_VERSION} and serves {', '.join(_KNOWN_VERSIONS)}."
         )
-    import ndgrad.numpy  # the namespace imports the engine, which imports this module lazily
-
-    return ndgrad.numpy
 
 
 class __array_namespace_info__(np.__array_namespace_info__):  # type: ignore[misc]
@@ -406,35 +386,3 @@ floor_divide = _StandardUfunc(
     inputs give NumPy's values bit for bit. The ``//`` operator on arrays is NumPy's.
     """,
 )
-
-# --- fft: the standard's ``dtype=`` for the frequency grids ------------------------------------
-
-
-def _frequencies(grid: Any) -> Any:
-    """``numpy.fft.fftfreq`` or ``rfftfreq`` plus the Array API's ``dtype=``, as a GradArray."""
-
-    def frequencies(n: int, d: float = 1.0, device: Any = None, *, dtype: Any = None) -> Any:
-        from ndgrad.numpy._creation import _finish
-
-        res = grid(n, d, device=device)
-        return _finish(res if dtype is None else res.astype(dtype, copy=False), False)
-
-    frequencies.__name__ = frequencies.__qualname__ = grid.__name__
-    frequencies.__doc__ = f"""``numpy.fft.{grid.__name__}`` plus the Array API's ``dtype=``.
-
-    Parameters
-    ----------
-    n, d, device
-        As for ``numpy.fft.{grid.__name__}``.
-    dtype : dtype, optional
-        A real floating dtype for the result.
-
-    Returns
-    -------
-    GradArray
-    """
-    return frequencies
-
-
-fftfreq = _frequencies(np.fft.fftfreq)
-rfftfreq = _frequencies(np.fft.rfftfreq)

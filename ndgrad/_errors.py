@@ -71,8 +71,10 @@ def graph_break(conversion: str) -> GraphBreakError:
             f"{conversion} converts an array that requires grad to a Python value, which "
             "cannot carry a gradient: the result would silently be a constant. Use the NumPy "
             "function instead (np.sqrt(x) rather than math.sqrt(x); keep 0-d arrays rather than "
-            "float(x)); or, if the value really is a constant, convert x.detach(). Outside "
-            "ndgrad's transforms and nd.tracing(), float(x) is allowed (e.g. for logging)."
+            "float(x)); or, if the value really is a constant, convert x.detach(). A NumPy call "
+            "on a Python list of 0-d arrays (np.abs([x[0], x[1]])) converts each element this "
+            "way: make the list one array first, np.stack([x[0], x[1]]). Outside ndgrad's "
+            "transforms and nd.tracing(), float(x) is allowed (e.g. for logging)."
         )
     )
 

@@ -22,7 +22,7 @@ from ``np.asarray`` or ``.values``, compiled code through the buffer protocol) f
 NumPy's "assignment destination is read-only" instead of changing a gradient. A write ndgrad
 sees (``x += y``, ``out=``, ``x[i] = v``, ...) first calls ``release_for_write``: the nodes get
 a copy of what they saved, made then and only then, and the memory becomes writable again. A
-write it sees through another GradArray over memory a guard covers (``_GUARDED``) is refused.
+write it sees through another GradArray over memory a guard covers (``GUARDED``) is refused.
 Each node keeps a ``Hold`` on the guard; when the last hold is dropped (the node freed),
 the guard restores the flags it changed, and only those. Counts change under one re-entrant
 lock, so threads that save and free the same memory at once keep them exact.
@@ -353,7 +353,7 @@ COPY_BYTES = int(os.environ.get("NDGRAD_COPY_BYTES", 16 * 1024))
 # guards can hold one owner (two arrays over the same memory); the last one restores the flag.
 # The counts are updated under ``_LOCKS_MUTEX`` (re-entrant: a guard may be collected while its
 # thread holds it), so that two threads saving or freeing the same memory never lose a count.
-_LOCKS: dict[int, list[Any]] = {}
+LOCKS: dict[int, list[Any]] = {}
 _LOCKS_MUTEX = threading.RLock()
 # Views that could not be made writable again because their base was still held: retried.
 _STUCK: list[Any] = []
@@ -370,31 +370,31 @@ def _writeable(a: Any) -> bool:
 
 def _lock_plain(a: Any) -> bool:
     with _LOCKS_MUTEX:
-        entry = _LOCKS.get(id(a))
+        entry = LOCKS.get(id(a))
         if entry is not None:
             entry[1] += 1
             return True
         if not _writeable(a):
             return False  # read-only already (NumPy's or the user's choice): not ours to change
         a.flags.writeable = False
-        _LOCKS[id(a)] = [a, 1]
+        LOCKS[id(a)] = [a, 1]
         return True
 
 
 def _unlock_plain(a: Any) -> None:
     with _LOCKS_MUTEX:
-        entry = _LOCKS[id(a)]
+        entry = LOCKS[id(a)]
         entry[1] -= 1
         if entry[1] != 0:
             return
-        del _LOCKS[id(a)]
+        del LOCKS[id(a)]
         _make_writeable(a)
         if _STUCK:
             stuck = list(_STUCK)
             _STUCK.clear()
             for ref in stuck:
                 obj = ref() if isinstance(ref, weakref.ref) else ref
-                if obj is not None and id(obj) not in _LOCKS:
+                if obj is not None and id(obj) not in LOCKS:
                     _make_writeable(obj, ref)
 
 
@@ -405,7 +405,7 @@ def _make_writeable(a: Any, ref: Any = None) -> None:
         _STUCK.append(ref if ref is not None else a)
 
 
-def _owner(a: Any) -> Any:
+def memory_owner(a: Any) -> Any:
     """The ndarray at the end of ``a``'s chain of bases: what holds the memory."""
     base = a.base
     while isinstance(base, np.ndarray):
@@ -421,7 +421,7 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
     that array read-only. ``saved`` is the plain array a node saved (``fp``: its fingerprint);
     ``more`` holds any further ones, tagged ("saved": an (array, fingerprint) pair, "array": a
     weak reference to another GradArray made read-only,
-    "plain": a plain array made read-only, counted in ``_LOCKS``). After a write ndgrad sees,
+    "plain": a plain array made read-only, counted in ``LOCKS``). After a write ndgrad sees,
     ``snapshot`` maps ``id(saved array)`` to a copy of its old values (``TAMPERED`` if it was
     found changed behind ndgrad's back before the copy). Kept small, since the
     recording path makes one per saved array: the common case needs no container.
@@ -431,7 +431,7 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
 
     first: bool
     users: int  # how many ``Hold``s (one per saving node) are alive: the last one releases
-    owner: int | None  # id of the memory's owner, counted in ``_GUARDED`` while the guard lives
+    owner: int | None  # id of the memory's owner, counted in ``GUARDED`` while the guard lives
     saved: Any
     fp: Any  # the fingerprint of ``saved`` (``fingerprint``), or None: not checked
     more: list[tuple[str, Any]] | None
@@ -476,7 +476,7 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
         """
         if _lock_plain(a):
             self._add("plain", a)
-        owner = _owner(a)
+        owner = memory_owner(a)
         if owner is not a and type(owner) is np.ndarray and _lock_plain(owner):
             self._add("plain", owner)
 
@@ -535,28 +535,28 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
 
 # Owners of memory that a GradArray's guard covers, by id: how many guards. A write ndgrad sees
 # through another GradArray over the same memory (one ndgrad did not link) is refused while this
-# holds its owner (see ``_inplace._prepare_write``). The flag of the owner is left alone: views
+# holds its owner (see ``_inplace.prepare_write``). The flag of the owner is left alone: views
 # made before (the tracer of a transform's input, its slices) would become writable views of
 # read-only memory, which NumPy's own functions (``broadcast_arrays``, ``meshgrid``) refuse.
 # The ids are stable while counted: the saved arrays keep their owner alive.
-_GUARDED: dict[int, int] = {}
+GUARDED: dict[int, int] = {}
 
 
 def _guard_owner(g: Guard, x: Any) -> None:
-    owner = _owner(x)
+    owner = memory_owner(x)
     g.owner = key = id(owner)
-    _GUARDED[key] = _GUARDED.get(key, 0) + 1
+    GUARDED[key] = GUARDED.get(key, 0) + 1
 
 
 def _unguard_owner(g: Guard) -> None:
     key = g.owner
     if key is not None:
         g.owner = None
-        count = _GUARDED[key] - 1
+        count = GUARDED[key] - 1
         if count:
-            _GUARDED[key] = count
+            GUARDED[key] = count
         else:
-            del _GUARDED[key]
+            del GUARDED[key]
 
 
 class Hold:
@@ -671,7 +671,7 @@ CONSTANT_STATE: list[Any] = [0, None]
 Target = tuple[Any, int]  # (node, output index)
 
 
-def _collect(roots: Sequence[Any], stop: AbstractSet[Any]) -> dict[Any, int]:
+def collect_nodes(roots: Sequence[Any], stop: AbstractSet[Any]) -> dict[Any, int]:
     """Count, for every node reachable from ``roots``, the edges that point at it."""
     deps: dict[Any, int] = {}
     stack = list(dict.fromkeys(roots))
@@ -771,12 +771,16 @@ def _check_live(node: Node) -> None:
         )
 
 
-def _unpack(node: Node, create_graph: bool) -> tuple[tuple[Any, ...], Any]:
-    """The rule arguments: plain arrays, or (create_graph) GradArrays tied to their nodes."""
-    if not create_graph:
-        return node.args, node.ans
-    from ndgrad._array import graph_array  # the engine's array type, built lazily
+# How a rule's argument becomes a GradArray tied to its node when the backward pass is itself
+# recorded (create_graph): ``graph_array(raw, node, out)`` of the array type, which sits above
+# this module and passes it in.
+Lift = Callable[[Any, Any, int], Any]
 
+
+def _unpack(node: Node, graph_array: Lift | None) -> tuple[tuple[Any, ...], Any]:
+    """The rule arguments: plain arrays, or (create_graph) GradArrays tied to their nodes."""
+    if graph_array is None:
+        return node.args, node.ans
     args = list(node.args)
     for edge in node.edges:
         if edge.slot < 0 or args[edge.slot] is None or isinstance(args[edge.slot], ArrayMeta):
@@ -844,9 +848,9 @@ def _replace_at(seq: Any, path: tuple[int, ...], new: Any) -> Any:
 _OLD_OUT_RULE = "old value of out="
 
 
-def _cotangents(node: Node, g: Any, create_graph: bool) -> Iterator[tuple[Edge, Any]]:
+def _cotangents(node: Node, g: Any, lift: Lift | None) -> Iterator[tuple[Edge, Any]]:
     """Run the node's rules: one (edge, cotangent) pair per edge, cotangent already fitted."""
-    args, ans = _unpack(node, create_graph)
+    args, ans = _unpack(node, lift)
     prim = node.prim
     slot_cot: dict[int, Any] = {}
     for edge in node.edges:
@@ -944,6 +948,10 @@ def _accumulate_leaf(node: LeafNode, g: Any, stealable: bool) -> None:
 # with no more references than that is referred to by nobody else and can become ``.grad``.
 _STEAL_REFS = 2
 _NO_TARGETS: frozenset[Any] = frozenset()
+# ``backward`` runs the common node (one rule per argument, no ``where=``) in its own loop
+# rather than through ``_cotangents`` and ``_store``: the same rules, the same results, tested
+# by running every rule case both ways (``tests/test_route_parity.py`` turns this off).
+INLINE_COMMON_NODES = True
 
 
 def backward(
@@ -953,16 +961,22 @@ def backward(
     inputs: Sequence[Target] | None = None,
     retain_graph: bool = False,
     create_graph: bool = False,
+    lift: Lift | None = None,
 ) -> list[Any] | None:
     """Backpropagate ``root_grads`` from ``roots``.
 
     With ``inputs=None`` the cotangents of leaves are accumulated into their ``.grad``;
     otherwise the cotangents of the given ``(node, out)`` targets are returned (``None`` for a
-    target the roots do not depend on) and no ``.grad`` is touched.
+    target the roots do not depend on) and no ``.grad`` is touched. With ``create_graph``, the
+    rules run recorded, on GradArrays that ``lift`` makes of their saved arrays.
     """
+    if not create_graph:
+        lift = None  # the rules run on the saved plain arrays
+    elif lift is None:
+        raise TypeError("backward(create_graph=True) needs lift=, the array type's graph_array")
     targets = {node for node, _ in inputs} if inputs is not None else _NO_TARGETS
     root_nodes = [node for node, _ in roots]
-    deps = _collect(root_nodes, targets)
+    deps = collect_nodes(root_nodes, targets)
     order = None
     needed = None
     if inputs is not None:
@@ -972,6 +986,7 @@ def backward(
     grads: dict[Any, Any] = {}
     owned: set[int] = set()
     inplace = not create_graph
+    inline = inplace and INLINE_COMMON_NODES
     for (node, out), g in zip(roots, root_grads, strict=True):
         _store(grads, owned, node, out, g, False)
 
@@ -1009,7 +1024,7 @@ def backward(
                 ):
                     _check_versions(node)  # unchecked: one saved array unchanged, inline
                 prim = node.prim
-                if inplace and node.where is None and prim.argnum_rule is None:
+                if inline and node.where is None and prim.argnum_rule is None:
                     # The common node (one rule per argument, no where=, plain arrays), done
                     # here rather than by _cotangents + _store: no generator, no call per edge.
                     # A cotangent only this backward refers to is marked as owned, so that a
@@ -1057,7 +1072,7 @@ def backward(
                     # and keep the node's saved arrays alive after it is released.
                     c = by_slot = args = ans = None
                 else:
-                    for edge, c in _cotangents(node, g, create_graph):
+                    for edge, c in _cotangents(node, g, lift):
                         if needed is None or edge.parent in needed:
                             _store(grads, owned, edge.parent, edge.out, c, inplace)
                 del g

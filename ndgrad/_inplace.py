@@ -4,7 +4,7 @@ Every buffer has a version counter, shared by its views. A view remembers its ba
 re-make itself from it (``_view_fn``). A write through a view (``v += 1``, ``v[i] = x``)
 re-records the base: its new value is the old base with the view's elements replaced. A view
 whose base was written to since its node was made re-records itself from the base when next
-used (``_fresh``). ``out=``, ``ufunc.at`` and ``x[key] = value`` are recorded here: afterwards
+used (``refresh``). ``out=``, ``ufunc.at`` and ``x[key] = value`` are recorded here: afterwards
 the written array stands for the new value, and rules that need the old value get a copy.
 """
 
@@ -19,22 +19,22 @@ from numpy.typing import NDArray
 from ndgrad._array import (
     GradArray,
     GradInput,
-    _adopt,
-    _flat_outputs,
-    _needs_grad,
-    _plain,
-    _record,
-    _unwrap_all,
-    _view,
+    adopt_view,
     call_primitive,
+    flat_outputs,
+    needs_grad,
+    plain_array,
+    record_node,
+    unwrap_all,
+    view_as,
 )
 from ndgrad._errors import InPlaceError, not_differentiable
 from ndgrad._graph import (
-    _GUARDED,
-    _LOCKS,
+    GUARDED,
+    LOCKS,
     LeafNode,
-    _owner,
     grad_enabled,
+    memory_owner,
     release_for_write,
 )
 from ndgrad._registry import VJP_RULES, Primitive, qualified_name
@@ -42,15 +42,15 @@ from ndgrad._registry import VJP_RULES, Primitive, qualified_name
 _NDARRAY_SHAPE = np.ndarray.shape
 
 __all__ = [
-    "_fresh",
-    "_prepare_write",
-    "_rebase",
-    "_register_leaf_view",
-    "_set_shape",
-    "_setitem",
-    "_stack_nested",
-    "_track_views",
-    "_ufunc_inplace",
+    "prepare_write",
+    "rebase",
+    "record_setitem",
+    "refresh",
+    "register_leaf_view",
+    "set_shape",
+    "stack_nested",
+    "track_views",
+    "ufunc_inplace",
 ]
 
 
@@ -102,16 +102,16 @@ class _Composed:
 _READ_ONLY_VIEWS = {np.broadcast_to, np.broadcast_arrays, np.diagonal}
 
 
-def _track_views(
+def track_views(
     outs: Any, args: Any, raw: list[Any], prim: Primitive, impl: Any, kwargs: Any
 ) -> None:
     """Outputs that share memory with a GradArray argument become tracked views of it."""
-    flat = _flat_outputs(outs)
+    flat = flat_outputs(outs)
     for index, o in enumerate(flat):
-        if not isinstance(o, GradArray) or _plain(o).base is None:
+        if not isinstance(o, GradArray) or plain_array(o).base is None:
             continue
         for slot, a in enumerate(args):
-            if isinstance(a, GradArray) and np.may_share_memory(_plain(o), raw[slot]):
+            if isinstance(a, GradArray) and np.may_share_memory(plain_array(o), raw[slot]):
                 template = [None if i == slot else r for i, r in enumerate(raw)]
                 func = _Recall(prim, impl)
                 fn = _ViewFn(
@@ -126,7 +126,7 @@ def _track_views(
                 o._base_ga = a._base_ga if a._base_ga is not None else a
                 o._view_fn = fn if a._base_ga is None else _Composed(a._view_fn, fn)
                 if a._version[1] is not None and prim.func not in _READ_ONLY_VIEWS:
-                    _adopt(o, a)  # read-only only because ``a`` is guarded
+                    adopt_view(o, a)  # read-only only because ``a`` is guarded
                 break
 
 
@@ -138,7 +138,7 @@ def _root(v: GradArray) -> GradArray:
     return base  # type: ignore[no-any-return]
 
 
-def _fresh(v: GradArray) -> None:
+def refresh(v: GradArray) -> None:
     """Re-record a view whose base was written to since the view's node was made."""
     if v._seen == v._version[0] or not grad_enabled():
         return
@@ -170,7 +170,7 @@ def _check_writable(target: GradArray) -> None:
         )
 
 
-def _register_leaf_view(v: GradArray) -> None:
+def register_leaf_view(v: GradArray) -> None:
     """Remember, in the state its base shares, a view made a leaf (``v.requires_grad = True``)."""
     state = v._version
     while len(state) < 4:
@@ -190,7 +190,7 @@ def _check_leaf_views(target: GradArray, region: Any) -> None:
         if v is None or v is target or type(v._node) is not LeafNode:
             continue
         try:
-            overlap = np.shares_memory(_plain(v), region, max_work=10_000)  # type: ignore[arg-type]
+            overlap = np.shares_memory(plain_array(v), region, max_work=10_000)  # type: ignore[arg-type]
         except np.exceptions.TooHardError:
             overlap = True
         if overlap:
@@ -201,7 +201,7 @@ def _check_leaf_views(target: GradArray, region: Any) -> None:
             )
 
 
-def _prepare_write(target: Any) -> None:
+def prepare_write(target: Any) -> None:
     """Copy-on-write, before a write ndgrad sees: nodes that saved ``target``'s memory keep a
     copy of the old values, and the memory becomes writable again.
 
@@ -211,9 +211,9 @@ def _prepare_write(target: Any) -> None:
     release_for_write(target._version)
     if target.size == 0:
         return  # writes nothing (and NumPy does not track an empty view as sharing memory)
-    owner = _owner(target)
+    owner = memory_owner(target)
     key = id(owner)
-    if key in _LOCKS or key in _GUARDED or (owner is not target and id(target) in _LOCKS):
+    if key in LOCKS or key in GUARDED or (owner is not target and id(target) in LOCKS):
         raise InPlaceError(
             "in-place write to memory that a live node saved through another array over the "
             "same buffer (made with np.asarray, nd.asarray, .base or a plain ndarray passed as "
@@ -243,7 +243,7 @@ _COPY_SLICES = Primitive(
 )
 
 
-def _rebase(view: GradArray) -> None:
+def rebase(view: GradArray) -> None:
     """After an in-place write to ``view``, make its base stand for the new values too."""
     base = _root(view)
     if not grad_enabled():
@@ -255,28 +255,28 @@ def _rebase(view: GradArray) -> None:
     if view._node is not None:
         grad_inputs.append((1, None, view))
     raw = [None, None, view._view_fn]
-    _record(_COPY_SLICES, grad_inputs, raw, {}, None, base, saved=raw)
+    record_node(_COPY_SLICES, grad_inputs, raw, {}, None, base, saved=raw)
 
 
 # --- in-place ufuncs ----------------------------------------------------------------------------
 
 
-def _ufunc_inplace(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: Any) -> Any:
+def ufunc_inplace(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: Any) -> Any:
     """``out=`` and ``ufunc.at``: the output array now stands for the new value."""
     outs = (inputs[0],) if method == "at" else kwargs["out"]
     for x in inputs:  # stale views are refreshed as inputs too, before anything is written
         if isinstance(x, GradArray) and x._base_ga is not None:
-            _fresh(x)
+            refresh(x)
     enabled = grad_enabled()
-    recording = enabled and _needs_grad(inputs)
+    recording = enabled and needs_grad(inputs)
     for o in outs:
         if isinstance(o, GradArray):
             if o._base_ga is not None:
-                _fresh(o)
+                refresh(o)
             if enabled and (recording or o._node is not None):
                 _check_writable(o)
-            _check_leaf_views(o, _plain(o))
-            _prepare_write(o)
+            _check_leaf_views(o, plain_array(o))
+            prepare_write(o)
         elif o is not None and recording:
             raise not_differentiable(
                 qualified_name(ufunc),
@@ -286,8 +286,8 @@ def _ufunc_inplace(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs
     prim = VJP_RULES.get(key) if recording else None
     if recording and prim is None:
         raise not_differentiable(qualified_name(key))
-    out_raw = [_plain(o) if isinstance(o, GradArray) else o for o in outs]
-    raw = [_plain(x) if isinstance(x, GradArray) else x for x in inputs]
+    out_raw = [plain_array(o) if isinstance(o, GradArray) else o for o in outs]
+    raw = [plain_array(x) if isinstance(x, GradArray) else x for x in inputs]
     saved = raw
     if prim is not None:  # keep what the rules read before the write destroys it
         saved = [
@@ -312,7 +312,7 @@ def _ufunc_inplace(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs
         call_kwargs = dict(kwargs)
         call_kwargs["out"] = tuple(out_raw)
         if isinstance(call_kwargs.get("where"), GradArray):
-            call_kwargs["where"] = _plain(call_kwargs["where"])
+            call_kwargs["where"] = plain_array(call_kwargs["where"])
         res = getattr(ufunc, method)(*raw, **call_kwargs)
     for o in outs:
         if isinstance(o, GradArray):
@@ -325,18 +325,18 @@ def _ufunc_inplace(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs
         )
         partial = where is not True and old_out is not None
         if partial:  # elements outside ``where`` keep the old value of out
-            stand_in = _view(out_raw[0], GradArray)
+            stand_in = view_as(out_raw[0], GradArray)
             stand_in._node, stand_in._out = old_node  # type: ignore[misc]
             stand_in._version = [0, None]
         wrapped = outs[0] if len(outs) == 1 else tuple(outs)
-        _record(
+        record_node(
             prim,
             grad_inputs,
             raw,
             node_kwargs,
             res,
             wrapped,
-            None if where is True else _unwrap_all(where),
+            None if where is True else unwrap_all(where),
             saved=saved,
             old_out=stand_in if partial else None,
             originals=inputs,
@@ -347,13 +347,13 @@ def _ufunc_inplace(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs
                 o._node = None  # overwritten by a constant: no graph behind it any more
     for o in outs:
         if isinstance(o, GradArray) and o._base_ga is not None:
-            _rebase(o)
+            rebase(o)
     if method == "at":
         return None
     return outs[0] if len(outs) == 1 else tuple(outs)
 
 
-def _set_shape(x: GradArray, shape: Any) -> None:
+def set_shape(x: GradArray, shape: Any) -> None:
     """``x.shape = s``: NumPy's in-place reshape (refused where it would need a copy), recorded.
 
     A view gets ``np.reshape(..., s)`` appended to its view function. A base becomes a view,
@@ -367,8 +367,8 @@ def _set_shape(x: GradArray, shape: Any) -> None:
             "Use y = x.reshape(s), or assign it under nd.no_grad()."
         )
     if x._base_ga is not None:
-        _fresh(x)
-    old = _view(_plain(x), GradArray)
+        refresh(x)
+    old = view_as(plain_array(x), GradArray)
     _NDARRAY_SHAPE.__set__(x, shape)  # type: ignore[attr-defined]  # raises NumPy's own error where a copy would be needed
     fn = _ViewFn(np.reshape, [None, x.shape], {}, 0, None)
     if x._base_ga is not None:
@@ -383,30 +383,30 @@ def _set_shape(x: GradArray, shape: Any) -> None:
         x._node, x._out = new._node, new._out
 
 
-def _stack_nested(value: Any) -> Any:
-    return np.stack([_stack_nested(v) if type(v) in (list, tuple) else v for v in value])
+def stack_nested(value: Any) -> Any:
+    return np.stack([stack_nested(v) if type(v) in (list, tuple) else v for v in value])
 
 
-def _setitem(target: GradArray, key: Any, value: Any) -> None:
+def record_setitem(target: GradArray, key: Any, value: Any) -> None:
     if target._base_ga is not None:
-        _fresh(target)
-    if type(value) in (list, tuple) and _needs_grad(value) and grad_enabled():
-        value = _stack_nested(value)  # x[:2] = [a, b]: one recorded array, not lost values
+        refresh(target)
+    if type(value) in (list, tuple) and needs_grad(value) and grad_enabled():
+        value = stack_nested(value)  # x[:2] = [a, b]: one recorded array, not lost values
     enabled = grad_enabled()
     value_grad = isinstance(value, GradArray) and value._node is not None
     recording = enabled and (target._node is not None or value_grad)
     if recording:
         _check_writable(target)
-    raw_key = _unwrap_all(key)
+    raw_key = unwrap_all(key)
     if len(target._version) > 3:
         # ``[key, ...]``: a view, 0-d for an integer key, where NumPy makes one
-        region = _plain(target)[(*raw_key, ...) if type(raw_key) is tuple else (raw_key, ...)]
-        _check_leaf_views(target, region if region.base is not None else _plain(target))
-    _prepare_write(target)
-    raw_value = _plain(value) if isinstance(value, GradArray) else _unwrap_all(value)
+        region = plain_array(target)[(*raw_key, ...) if type(raw_key) is tuple else (raw_key, ...)]
+        _check_leaf_views(target, region if region.base is not None else plain_array(target))
+    prepare_write(target)
+    raw_value = plain_array(value) if isinstance(value, GradArray) else unwrap_all(value)
     if isinstance(value, GradArray) and value._base_ga is not None:
-        _fresh(value)
-    _plain(target)[raw_key] = raw_value
+        refresh(value)
+    plain_array(target)[raw_key] = raw_value
     target._version[0] += 1
     if recording:
         prim = VJP_RULES[np.ndarray.__setitem__]
@@ -416,6 +416,6 @@ def _setitem(target: GradArray, key: Any, value: Any) -> None:
         if value_grad:
             grad_inputs.append((2, None, value))
         raw = [None, raw_key, raw_value]
-        _record(prim, grad_inputs, raw, {}, None, target, saved=raw)
+        record_node(prim, grad_inputs, raw, {}, None, target, saved=raw)
     if target._base_ga is not None:
-        _rebase(target)
+        rebase(target)

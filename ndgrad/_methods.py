@@ -15,10 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._array import GradArray, _needs_grad, _plain
+import ndgrad.numpy
+from ndgrad._array import GradArray, needs_grad, plain_array
+from ndgrad._array_api import check_version
 from ndgrad._errors import graph_break, not_differentiable
 from ndgrad._graph import grad_enabled, scope_depth
-from ndgrad._inplace import _stack_nested
+from ndgrad._inplace import stack_nested
 
 __all__ = [
     "AS_FUNCTION",
@@ -77,7 +79,7 @@ METHODS_UNSUPPORTED = {
 def _graph_value(value: Any) -> Any:
     """A list as an array; one holding GradArrays recorded (NumPy would make it plain)."""
     if type(value) in (list, tuple):
-        return _stack_nested(value) if _needs_grad(value) else np.asarray(value)
+        return stack_nested(value) if needs_grad(value) else np.asarray(value)
     return value
 
 
@@ -166,7 +168,7 @@ class FlatIter:
             base[np.unravel_index(positions, base.shape)] = value
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Any:
-        flat = np.ravel(_plain(self.base))  # a view when it can be, as NumPy's flatiter gives
+        flat = np.ravel(plain_array(self.base))  # a view when it can be, as NumPy's flatiter gives
         if dtype is not None and np.dtype(dtype) != flat.dtype:
             return flat.astype(dtype)
         if self.base._node is not None and grad_enabled() and flat.base is not None:
@@ -183,7 +185,7 @@ class FlatIter:
 
 def _plain_key(key: Any) -> Any:
     if isinstance(key, GradArray):
-        return _plain(key)
+        return plain_array(key)
     if isinstance(key, tuple):
         return tuple(_plain_key(k) for k in key)
     return key
@@ -236,7 +238,7 @@ def astype(
 ) -> Any:
     """Cast; a float-to-float cast is recorded, a cast to integers gives a plain array."""
     if casting != "unsafe":
-        _plain(self).astype(dtype, casting=casting)  # raises NumPy's error if not allowed
+        plain_array(self).astype(dtype, casting=casting)  # raises NumPy's error if not allowed
     return np.astype(self, dtype, copy=copy)
 
 
@@ -299,6 +301,25 @@ def partition(
     self[...] = np.partition(np.copy(self), kth, axis=axis, kind=kind, order=order)
 
 
+def __array_namespace__(self: GradArray, /, *, api_version: str | None = None) -> Any:
+    """The Array API namespace of GradArrays: ``ndgrad.numpy`` (not NumPy's).
+
+    Parameters
+    ----------
+    api_version : str, optional
+        A version of the standard; every published version up to 2025.12 is served by the
+        same namespace (each is a subset of the newest).
+
+    Examples
+    --------
+    >>> import ndgrad as nd
+    >>> nd.GradArray([1.0]).__array_namespace__().__name__
+    'ndgrad.numpy'
+    """
+    check_version(api_version)
+    return ndgrad.numpy
+
+
 def to_device(self: GradArray, device: Any, /, *, stream: Any = None) -> GradArray:
     """NumPy arrays live on the CPU: returns ``self``."""
     if device != "cpu":
@@ -319,6 +340,7 @@ SPECIAL = {
         sort,
         partition,
         to_device,
+        __array_namespace__,
         compress,
         put,
     )

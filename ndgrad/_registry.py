@@ -1,4 +1,5 @@
-"""The four dispatch tables, ``defvjp`` and ``unbroadcast``: what the engine reads, rules write.
+"""The four dispatch tables and ``unbroadcast``: what the engine reads, rules write (through
+``ndgrad._define``).
 
 Every NumPy callable lands in exactly one table:
 
@@ -37,8 +38,6 @@ __all__ = [
     "ArrayMeta",
     "Primitive",
     "VJPRule",
-    "defvjp",
-    "defvjp_argnum",
     "mark_no_gradient",
     "mark_traced",
     "mark_unsupported",
@@ -132,7 +131,7 @@ def qualified_name(func: Any) -> str:
     return f"{module}.{name}" if module else name
 
 
-def _classify(key: Hashable) -> None:
+def classify(key: Hashable) -> None:
     """Move ``key`` into ``table``, out of every other: a function lives in one table."""
     VJP_RULES.pop(key, None)
     TRACED_THROUGH.discard(key)
@@ -140,87 +139,24 @@ def _classify(key: Hashable) -> None:
     UNSUPPORTED.pop(key, None)
 
 
-def defvjp(func: Any, *rules: VJPRule | None, name: str | None = None) -> Any:
-    """Register gradient rules for ``func``, one per positional argument, in argument order.
-
-    Parameters
-    ----------
-    func : callable or (ufunc, method)
-        A NumPy function or ufunc (which already dispatches on GradArray), a ufunc method as
-        ``(np.add, "reduce")``, or a function of the user's own.
-    *rules : callable or None
-        ``rule(g, ans, *args, **kwargs)`` returns the cotangent of one positional argument;
-        ``None`` for an argument that gets no gradient. Write rules with NumPy calls so that
-        they can themselves be differentiated.
-    name : str, optional
-        How errors and ``repr`` name the function.
-
-    Returns
-    -------
-    callable
-        ``func`` itself for NumPy functions and ufuncs; for any other function a wrapper that
-        records a node when an argument requires grad.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import ndgrad as nd
-    >>> def cube(x):
-    ...     return x**3
-    >>> cube = nd.defvjp(cube, lambda g, ans, x: 3 * g * x**2)
-    >>> nd.grad(lambda x: np.sum(cube(x)))(np.array([1.0, 2.0]))
-    array([ 3., 12.])
-    """
-    return _register(func, tuple(rules), None, name)
-
-
-def defvjp_argnum(
-    func: Any, rule: VJPRule, name: str | None = None, *, paired: bool = False
-) -> Any:
-    """Register one rule for every positional argument of a variadic ``func``.
-
-    ``rule(argnum, g, ans, *args, **kwargs)`` returns the cotangent of ``args[argnum]``; it
-    serves functions such as ``np.einsum`` or ``np.broadcast_arrays`` whose argument count
-    varies. ``paired=True`` says that output ``i`` depends on argument ``i`` alone
-    (``broadcast_arrays``, ``atleast_1d``): outputs of constant arguments then stay constants.
-    """
-    return _register(func, (), rule, name, paired)
-
-
-def _register(
-    func: Any, rules: tuple[VJPRule | None, ...], argnum_rule: Any, name: Any, paired: bool = False
-) -> Any:
-    ufunc_call = isinstance(func, np.ufunc)
-    prim = Primitive(func, rules, argnum_rule, name=name, unbroadcast=ufunc_call, paired=paired)
-    if not (ufunc_call or isinstance(func, tuple) or hasattr(func, "_implementation")
-            or func in (np.ndarray.__getitem__, np.ndarray.__setitem__)):  # fmt: skip
-        # A function of the user's: NumPy will not dispatch it, so hand out a wrapper that does.
-        from ndgrad._array import primitive  # the engine builds wrappers; imported late
-
-        func = prim.func = primitive(func, prim)
-    _classify(func)
-    VJP_RULES[func] = prim
-    return func
-
-
 def mark_traced(*funcs: Any) -> None:
     """NumPy's implementation of each of ``funcs`` calls only recorded primitives."""
     for func in funcs:
-        _classify(func)
+        classify(func)
         TRACED_THROUGH.add(func)
 
 
 def mark_no_gradient(*funcs: Any) -> None:
     """Each of ``funcs`` returns integers, booleans, shapes or constants: no graph."""
     for func in funcs:
-        _classify(func)
+        classify(func)
         NO_GRADIENT.add(func)
 
 
 def mark_unsupported(*funcs: Any, why: str = "") -> None:
     """Each of ``funcs`` has no rule: calling it on an array that requires grad raises."""
     for func in funcs:
-        _classify(func)
+        classify(func)
         UNSUPPORTED[func] = why
 
 

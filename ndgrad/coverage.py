@@ -39,6 +39,8 @@ import numpy as np
 import ndgrad
 from ndgrad import _methods
 from ndgrad._registry import NO_GRADIENT, TRACED_THROUGH, UNSUPPORTED, VJP_RULES
+from ndgrad._rules import _scipy
+from ndgrad._rules.scipy_special import scipy_special_coverage  # empty without SciPy
 
 __all__ = ["CLASSES", "Entry", "Report", "classify", "main", "report"]
 
@@ -402,8 +404,6 @@ def report() -> Report:
     >>> print(rep.summary())  # doctest: +ELLIPSIS
     ndgrad ... on NumPy ...: ... differentiable, ... no gradient, ... raise, ... unclassified
     """
-    from ndgrad._rules.scipy_special import scipy_special_coverage  # empty without SciPy
-
     return Report(
         ndgrad.__version__,
         np.__version__,
@@ -415,8 +415,6 @@ def report() -> Report:
 
 def _scipy_functions() -> dict[str, dict[str, list[str]]]:
     """Import each SciPy submodule ndgrad classifies (if SciPy is installed) and report it."""
-    from ndgrad._rules import _scipy
-
     for module in _scipy.COVERED:
         try:
             importlib.import_module(module)

@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 
 from ndgrad._aliases import sanction_arguments
-from ndgrad._array import GradArray, _plain, _record, _unwrap_all, _unwrap_args, _wrap
+from ndgrad._array import GradArray, plain_array, record_node, unwrap_all, unwrap_args, wrap_result
 from ndgrad._errors import NotDifferentiableError, not_differentiable
 from ndgrad._graph import grad_enabled
 from ndgrad._registry import Primitive
-from ndgrad.functional import _RuleCache
+from ndgrad.functional import RuleCache
 
 __all__ = ["custom_vjp"]
 
@@ -97,7 +97,7 @@ class custom_vjp:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call ``fun``; record one node when an argument requires grad."""
         prim, fwd = self._prim, self.fwd
-        raw, grad_inputs = _unwrap_args(args)
+        raw, grad_inputs = unwrap_args(args)
         if not grad_inputs or not grad_enabled():
             return self.fun(*args, **kwargs)
         if prim is None or fwd is None:
@@ -108,7 +108,7 @@ class custom_vjp:
         if any(_requires_grad(v) for v in kwargs.values()):
             name = next(k for k, v in kwargs.items() if _requires_grad(v))
             raise not_differentiable(prim.name, f"no gradient for the keyword argument {name!r}")
-        raw_kwargs = _unwrap_all(kwargs)
+        raw_kwargs = unwrap_all(kwargs)
         sanction_arguments((raw, raw_kwargs))  # the inputs' memory, handed over on purpose
         out, residuals = fwd(*raw, **raw_kwargs)
         flat = list(out) if isinstance(out, tuple) else [out]
@@ -118,16 +118,16 @@ class custom_vjp:
                 "read such an array from a closure or a global. Pass it as an argument."
             )
         res = tuple(_plain_out(o) for o in flat) if isinstance(out, tuple) else _plain_out(out)
-        outs = _wrap(res)
+        outs = wrap_result(res)
         node_kwargs = {"_kwargs": raw_kwargs, "_residuals": residuals}
-        _record(prim, list(grad_inputs), raw, node_kwargs, res, outs)
+        record_node(prim, list(grad_inputs), raw, node_kwargs, res, outs)
         return outs
 
 
 def _plain_out(o: Any) -> Any:
     """An output as an ndarray (a Python float becomes 0-d), so a node can be attached."""
     if isinstance(o, GradArray):
-        return _plain(o)
+        return plain_array(o)
     return o if isinstance(o, np.ndarray) else np.asarray(o)
 
 
@@ -156,7 +156,7 @@ def _traced_residuals(cv: custom_vjp, args: tuple[Any, ...], kwargs: dict[str, A
 
 def _make_rule(cv: custom_vjp) -> Callable[..., Any]:
     """The node's rule: ``bwd`` once per node, its results handed out per argument."""
-    cache = _RuleCache()
+    cache = RuleCache()
 
     def rule(
         slot: int, g: Any, ans: Any, *args: Any, _kwargs: Any = None, _residuals: Any = None

@@ -25,10 +25,10 @@ import numpy as np
 
 from ndgrad import _graph
 from ndgrad._aliases import sanction_arguments
-from ndgrad._array import GradArray, _plain, call_primitive
+from ndgrad._array import GradArray, call_primitive, graph_array, plain_array
 from ndgrad._errors import GraphBreakError
 from ndgrad._graph import enable_grad, grad_enabled
-from ndgrad._inplace import _fresh
+from ndgrad._inplace import refresh
 from ndgrad._registry import Primitive
 from ndgrad.tracing import maybe_tracing
 
@@ -113,7 +113,7 @@ def _tracer(x: Any) -> GradArray:
             f"cannot differentiate with respect to {kind}: its semantics have no gradient rules "
             f"and would be lost. Convert it first ({fix}) and write the function for that."
         )
-    values = _plain(x) if isinstance(x, GradArray) else x
+    values = plain_array(x) if isinstance(x, GradArray) else x
     arr = np.asarray(values)
     if arr.dtype.kind not in "fc":
         raise TypeError(
@@ -193,7 +193,7 @@ def _outermost(g: Any, like: Any) -> Any:
     """
     if type(g) is np.ndarray and type(like) is np.ndarray:  # the common case
         return g if g.flags.writeable else g.copy()
-    g = _plain(g) if isinstance(g, GradArray) else np.asarray(g)
+    g = plain_array(g) if isinstance(g, GradArray) else np.asarray(g)
     if isinstance(like, float) and g.ndim == 0:
         return complex(g) if g.dtype.kind == "c" else float(g)
     if isinstance(like, complex) and g.ndim == 0:
@@ -204,7 +204,7 @@ def _outermost(g: Any, like: Any) -> Any:
 def _plain_tree(tree: Any) -> Any:
     """The same structure with every GradArray replaced by its plain values."""
     leaves, spec = tree_flatten(tree)
-    return tree_unflatten(spec, [_plain(x) if isinstance(x, GradArray) else x for x in leaves])
+    return tree_unflatten(spec, [plain_array(x) if isinstance(x, GradArray) else x for x in leaves])
 
 
 class _Trace:
@@ -258,7 +258,7 @@ class _Trace:
         self, outs: Sequence[Any], cots: Sequence[Any], create: bool, retain: bool = True
     ) -> list[Any]:
         """Cotangents of the tracers (``None`` where disconnected) for ``cots`` of ``outs``."""
-        return _pull(outs, cots, self.tracers, create, retain)
+        return pull_cotangents(outs, cots, self.tracers, create, retain)
 
     def regroup(self, flat: Sequence[Any], outermost: bool, single: bool) -> Any:
         """Per-tracer values back into the arguments' structures (a tuple for tuple argnums)."""
@@ -273,7 +273,7 @@ class _Trace:
         return groups[0] if single else tuple(groups)
 
 
-def _pull(
+def pull_cotangents(
     outs: Sequence[Any],
     cots: Sequence[Any],
     inputs: Sequence[GradArray],
@@ -290,13 +290,13 @@ def _pull(
         if not _requires_grad(o):
             continue
         if o._base_ga is not None:
-            _fresh(o)
+            refresh(o)
         if (c.shape if isinstance(c, np.ndarray) else np.shape(c)) != o.shape:
             raise ValueError(f"a cotangent of shape {np.shape(c)} for an output of shape {o.shape}")
         if create:
             c = c if isinstance(c, GradArray) else GradArray(np.asarray(c, dtype=o.dtype))
         else:
-            c = _plain(c) if isinstance(c, GradArray) else np.asarray(c, dtype=o.dtype)
+            c = plain_array(c) if isinstance(c, GradArray) else np.asarray(c, dtype=o.dtype)
         roots.append((o._node, o._out))
         grads.append(c)
     if not roots:
@@ -307,6 +307,7 @@ def _pull(
         inputs=[(t._node, t._out) for t in inputs],
         retain_graph=retain,
         create_graph=create,
+        lift=graph_array,
     )
     assert res is not None
     return res
@@ -347,7 +348,7 @@ def _value_and_grad(
     grads = trace.regroup(
         _zeros_for(cots, trace.tracers), not trace.nested, isinstance(argnums, int)
     )
-    value = out if trace.nested else (_plain(out) if isinstance(out, GradArray) else out)
+    value = out if trace.nested else (plain_array(out) if isinstance(out, GradArray) else out)
     return value, grads, trace.aux
 
 
@@ -383,14 +384,14 @@ def _confirm_zero_gradients(
         if c is not None
         and np.result_type(c).kind == "f"
         and np.size(c) > 0
-        and not np.any(_plain(c) if isinstance(c, GradArray) else c)
+        and not np.any(plain_array(c) if isinstance(c, GradArray) else c)
     ]
     if not zero:
         return
     rng = np.random.default_rng(0)
     moved: dict[int, Any] = {}
     for k in zero:
-        x = np.asarray(_plain(trace.tracers[k]))
+        x = np.asarray(plain_array(trace.tracers[k]))
         h = 1e-6 if x.dtype.itemsize >= 8 else 1e-3
         moved[k] = h * (1 + np.abs(x)) * rng.standard_normal(x.shape)
 
@@ -399,7 +400,7 @@ def _confirm_zero_gradients(
         for n in trace.nums:
             leaves = []
             for leaf in trace.leaves[n]:
-                plain = _plain(leaf) if isinstance(leaf, GradArray) else leaf
+                plain = plain_array(leaf) if isinstance(leaf, GradArray) else leaf
                 leaves.append(plain + sign * moved[k] if k in moved else plain)
                 k += 1
             call_args[n] = tree_unflatten(trace.specs[n], leaves)
@@ -407,7 +408,9 @@ def _confirm_zero_gradients(
             res = fun(*call_args, **kwargs)
         return float(np.real(np.asarray(_plain_tree(res[0] if has_aux else res))).ravel()[0])
 
-    f0 = float(np.real(np.asarray(_plain(out) if isinstance(out, GradArray) else out)).ravel()[0])
+    f0 = float(
+        np.real(np.asarray(plain_array(out) if isinstance(out, GradArray) else out)).ravel()[0]
+    )
     try:
         if value(0) != f0:
             return  # not deterministic (random numbers, state): cannot be judged this way
@@ -801,7 +804,7 @@ def jvp(
                        for o in outs]  # fmt: skip
             cots = trace.pull(outs, dummies, create=True)
         pairs = [(c, t) for c, t in zip(cots, t_leaves, strict=True) if c is not None]
-        tan = _pull([c for c, _ in pairs], [t for _, t in pairs], dummies, outer)
+        tan = pull_cotangents([c for c, _ in pairs], [t for _, t in pairs], dummies, outer)
     finally:
         _depth.reset(token)
     tan = _zeros_for(tan, outs)
@@ -821,7 +824,7 @@ def _assemble(rows: list[Any], shape: tuple[int, ...], nested: bool) -> Any:
     """Stack the rows of a Jacobian into ``shape``, recorded when they carry a graph."""
     dtype = np.result_type(*rows) if rows else np.float64
     if not (nested and any(_requires_grad(r) for r in rows)):
-        plain = [_plain(r) if isinstance(r, GradArray) else np.asarray(r) for r in rows]
+        plain = [plain_array(r) if isinstance(r, GradArray) else np.asarray(r) for r in rows]
         flat = np.stack(plain) if plain else np.zeros((0,), dtype)
         return np.reshape(flat.astype(dtype, copy=False), shape)
     # Writing each row into a fresh array records one assignment per row: the outer transform
@@ -1059,7 +1062,7 @@ def hvp(fun: Callable[..., Any], x: Any, v: Any, *, scope: bool = True) -> Any:
 # --- checkpointing --------------------------------------------------------------------------------
 
 
-class _RuleCache:
+class RuleCache:
     """Share one computation among the calls of a rule that yields every input's cotangent.
 
     The engine runs a node's rule once per input, with the same cotangent ``g`` and the same
@@ -1133,7 +1136,7 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
     True
     """
     fname = getattr(fun, "__name__", "checkpointed")
-    cache = _RuleCache()  # one recomputation serves every input of a node
+    cache = RuleCache()  # one recomputation serves every input of a node
 
     def recompute(slot: int, g: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
         return cache.get(g, args, kwargs, lambda: _rerun(args, kwargs, g)).get(slot)
@@ -1165,6 +1168,7 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
             inputs=[(t._node, t._out) for t in tracers],
             retain_graph=create,  # the recorded cotangents still use the recomputed nodes
             create_graph=create,
+            lift=graph_array,
         )
         assert cots is not None
         return dict(zip(slots, cots, strict=True))

@@ -309,3 +309,16 @@ def test_asarray_chkfinite_keeps_the_graph_and_still_checks():
 def test_lists_holding_grad_arrays_are_stacked_inside_the_scope(f, expected):
     x = np.array([0.5, -1.0, 2.0])
     np.testing.assert_allclose(nd.grad(f)(x), expected(x), atol=1e-9)
+
+
+def test_a_list_of_0d_arrays_names_the_list_and_the_fix():
+    # NumPy turns each 0-d element of a list into a Python float: the error must say that the
+    # user's NumPy call (not a float() of theirs) did it, and how to keep the graph.
+    def f(x):
+        return np.sum(np.abs([x[0], x[1]]))
+
+    with pytest.raises(nd.GraphBreakError, match=r"list of 0-d arrays.*np\.stack"):
+        nd.grad(f)(np.array([0.5, -1.5]))
+    # the fix the message gives works, and agrees with the closed form (d|x|/dx = sign x)
+    g = nd.grad(lambda x: np.sum(np.abs(np.stack([x[0], x[1]]))))(np.array([0.5, -1.5]))
+    np.testing.assert_allclose(g, [1.0, -1.0])

@@ -509,9 +509,9 @@ def test_solve_ivp_dependence_only_through_a_module_attribute_is_still_different
 
 
 def _graph_size(x):
-    from ndgrad._graph import _collect
+    from ndgrad._graph import collect_nodes
 
-    return 1 + len(_collect([x._node], set()))
+    return 1 + len(collect_nodes([x._node], set()))
 
 
 @pytest.mark.parametrize("method", ["RK45", "LSODA"])

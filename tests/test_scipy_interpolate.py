@@ -192,3 +192,53 @@ def test_smoothing_a_curve_with_fixed_knots_by_gradient_descent():
     for _ in range(50):
         y = y - 0.2 * nd.grad(loss)(y)
     assert loss(y) < 0.3 * first
+
+
+# --- polynomial interpolants through the nodes (issue 12: they rescale in place; they work) ---
+
+NODES = np.linspace(0.0, 1.0, 5)
+VALUES = np.array([0.3, 0.9, 1.4, 2.2, 0.6])
+
+
+@pytest.mark.parametrize("cls", [si.BarycentricInterpolator, si.KroghInterpolator])
+def test_polynomial_interpolant_gradient_in_yi_is_the_lagrange_basis(cls):
+    # p(x) = sum_j yi_j l_j(x): the gradient in yi at x is the Lagrange basis l_j(x), in closed
+    # form l_j(x) = prod_{m != j} (x - x_m) / (x_j - x_m)
+    x = 0.37
+    g = nd.grad(lambda y: cls(NODES, y)(x))(VALUES)
+    expected = [
+        np.prod([(x - NODES[m]) / (NODES[j] - NODES[m]) for m in range(5) if m != j])
+        for j in range(5)
+    ]
+    np.testing.assert_allclose(g, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("cls", [si.BarycentricInterpolator, si.KroghInterpolator])
+def test_polynomial_interpolant_gradient_in_points_includes_the_nodes(cls):
+    # at a node SciPy's barycentric formula is replaced by the node's value (a write): the
+    # gradient in the point is still the polynomial's slope there, as finite differences say
+    points = np.array([0.1, NODES[1], NODES[3], 0.8])
+    check_grad(lambda p: np.sum(cls(NODES, VALUES)(p) ** 2), points)
+    check_grad(lambda p: cls(NODES, VALUES)(p), points, order=2)
+
+
+@pytest.mark.parametrize("cls", [si.BarycentricInterpolator, si.KroghInterpolator])
+def test_polynomial_interpolant_with_vector_values_along_an_axis(cls):
+    data = np.stack([VALUES, VALUES**2, np.cos(VALUES)])  # the nodes along axis 1
+    check_grad(lambda y: cls(NODES, y, axis=1)(np.array([0.2, 0.65])), data)
+    check_grad(lambda p: cls(NODES, data, axis=1)(p), np.array([0.2, 0.65]))
+
+
+def test_barycentric_and_krogh_interpolate_functions_differentiate():
+    points = np.array([0.15, 0.5, 0.9])
+    check_grad(lambda y: si.barycentric_interpolate(NODES, y, points), VALUES)
+    check_grad(lambda y: si.krogh_interpolate(NODES, y, points), VALUES)
+    check_grad(lambda p: si.barycentric_interpolate(NODES, VALUES, p), points)
+
+
+def test_polynomial_interpolant_refuses_gradient_in_the_nodes():
+    with pytest.raises(NotDifferentiableError, match="xi"):
+        nd.grad(lambda n: si.BarycentricInterpolator(n, VALUES)(0.3))(NODES)
+    built = si.KroghInterpolator(NODES, GradArray(VALUES, requires_grad=True))
+    with pytest.raises(NotDifferentiableError):
+        built.derivative(0.3)

@@ -34,9 +34,10 @@ from typing import Any
 import numpy as np
 
 from ndgrad._array import GradArray
+from ndgrad._define import defvjp
 from ndgrad._errors import hidden_errors_reraised, not_differentiable
 from ndgrad._graph import grad_enabled, scope_depth
-from ndgrad._registry import VJP_RULES, defvjp
+from ndgrad._registry import VJP_RULES
 from ndgrad._rules._lazy import after_import
 from ndgrad.tracing import tracing
 
@@ -51,28 +52,28 @@ COVERED: list[str] = []  # the modules ``cover`` was called for, in order
 _WHY: dict[str, str] = {}  # "module.name" -> why it raises
 _installed: dict[int, Any] = {}  # id(original) -> wrapper (the originals are kept alive below)
 _wrapped: dict[int, tuple[Any, Any]] = {}  # id(wrapper) -> (wrapper, original): kept alive
-_originals: list[Any] = []
+ORIGINALS_OF: list[Any] = []
 
 
-def _holds(obj: Any, requires_grad: bool) -> bool:
+def holds_grad(obj: Any, requires_grad: bool) -> bool:
     """Whether ``obj`` (or a list, tuple or dict in it) holds a GradArray (requiring grad)."""
     if isinstance(obj, GradArray):
         return obj._node is not None or not requires_grad
     if type(obj) in (list, tuple):
-        return any(_holds(o, requires_grad) for o in obj)
+        return any(holds_grad(o, requires_grad) for o in obj)
     if type(obj) is dict:
-        return any(_holds(o, requires_grad) for o in obj.values())
+        return any(holds_grad(o, requires_grad) for o in obj.values())
     return False
 
 
-def _guard(name: str, callback: Any) -> Any:
+def guard_callback(name: str, callback: Any) -> Any:
     """``callback`` as ``name`` will call it: its result must not depend on the graph."""
 
     @functools.wraps(callback)
     def guarded(*args: Any, **kwargs: Any) -> Any:
         with tracing():  # float(x) of an array that requires grad is a GraphBreakError here
             out = callback(*args, **kwargs)
-        if _holds(out, requires_grad=True):
+        if holds_grad(out, requires_grad=True):
             raise not_differentiable(
                 name,
                 "the function it was given returns a value that depends on an array that "
@@ -92,10 +93,13 @@ def _unsupported(func: Any, name: str) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if not grad_enabled():
             return func(*args, **kwargs)
-        if _holds((args, kwargs), requires_grad=True):
+        if holds_grad((args, kwargs), requires_grad=True):
             raise not_differentiable(name, _WHY.get(name, "SciPy computes it in compiled code"))
-        args = tuple(_guard(name, a) if isinstance(a, _CALLBACKS) else a for a in args)
-        kwargs = {k: _guard(name, v) if isinstance(v, _CALLBACKS) else v for k, v in kwargs.items()}
+        args = tuple(guard_callback(name, a) if isinstance(a, _CALLBACKS) else a for a in args)
+        kwargs = {
+            k: guard_callback(name, v) if isinstance(v, _CALLBACKS) else v
+            for k, v in kwargs.items()
+        }
         # Compiled code may insist on exact ndarrays: SciPy's own buffers stay plain (outside the
         # scope); the guarded callbacks open it again.
         token = scope_depth.set(0)
@@ -111,7 +115,7 @@ def _unsupported(func: Any, name: str) -> Callable[..., Any]:
 def _traced(func: Any, name: str) -> Callable[..., Any]:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if not (grad_enabled() and _holds((args, kwargs), requires_grad=False)):
+        if not (grad_enabled() and holds_grad((args, kwargs), requires_grad=False)):
             return func(*args, **kwargs)
         with tracing():
             return func(*args, **kwargs)
@@ -122,7 +126,7 @@ def _traced(func: Any, name: str) -> Callable[..., Any]:
 _WRAPPERS = {"traced": _traced, "unsupported": _unsupported}
 
 
-def _install(pairs: Iterable[tuple[Any, Any]]) -> None:
+def install_wrappers(pairs: Iterable[tuple[Any, Any]]) -> None:
     """Put each wrapper wherever a module (SciPy's or another's) holds its original."""
     by_id = {}
     for original, wrapper in pairs:
@@ -165,12 +169,12 @@ def _wrap_class(cls: type, name: str) -> None:
             if isinstance(inner, types.FunctionType) and id(inner) not in _installed:
                 wrapped = _unsupported(inner, f"{name}.{attr}")
                 _installed[id(inner)] = wrapped
-                _originals.append(inner)
+                ORIGINALS_OF.append(inner)
                 setattr(cls, attr, type(value)(wrapped))
         elif isinstance(value, types.FunctionType) and id(value) not in _installed:
             wrapped = _unsupported(value, f"{name}.{attr}")
             _installed[id(value)] = wrapped
-            _originals.append(value)
+            ORIGINALS_OF.append(value)
             setattr(cls, attr, wrapped)
 
 
@@ -218,9 +222,9 @@ def cover(
             kind = "traced" if name in traced else "no_gradient" if name in no_gradient else default
             table[name] = kind
             if kind in _WRAPPERS and id(func) not in _installed:
-                _originals.append(func)
+                ORIGINALS_OF.append(func)
                 pairs.append((func, _WRAPPERS[kind](func, qualified)))
-        _install(pairs)
+        install_wrappers(pairs)
 
     after_import(module_name, classify)
 
@@ -239,8 +243,8 @@ def defvjp_scipy(module_name: str, name: str, *rules: Any) -> None:
             func = wrapped[1]  # give the rule to the original
         wrapper = defvjp(func, *rules, name=f"{module_name}.{name}")
         SCIPY_TABLES.setdefault(module_name, {})[name] = "rule"
-        _originals.append(func)
-        _install([(func, wrapper)])
+        ORIGINALS_OF.append(func)
+        install_wrappers([(func, wrapper)])
 
     after_import(module_name, register)
 
@@ -258,8 +262,8 @@ def wrap_scipy(module_name: str, name: str, make_wrapper: Callable[[Any], Any]) 
         if id(func) in _wrapped:
             func = _wrapped[id(func)]
         SCIPY_TABLES.setdefault(module_name, {})[name] = "rule"
-        _originals.append(func)
-        _install([(func, make_wrapper(func))])
+        ORIGINALS_OF.append(func)
+        install_wrappers([(func, make_wrapper(func))])
 
     after_import(module_name, register)
 
@@ -278,7 +282,7 @@ def trace_methods(module_name: str, class_name: str, names: Iterable[str]) -> No
             original = vars(cls)[name]
             wrapper = _traced(original, f"{module_name}.{class_name}.{name}")
             _installed[id(original)] = _installed[id(wrapper)] = wrapper
-            _originals.append(original)
+            ORIGINALS_OF.append(original)
             setattr(cls, name, wrapper)
 
     after_import(module_name, register)

@@ -39,11 +39,11 @@ from typing import Any
 import numpy as np
 
 from ndgrad._aliases import sanction_arguments
-from ndgrad._array import GradArray, _plain, _record, _wrap
+from ndgrad._array import GradArray, plain_array, record_node, wrap_result
 from ndgrad._errors import NotDifferentiableError, hidden_errors_reraised, noted
-from ndgrad._graph import LeafNode, _collect, enable_grad, grad_enabled, no_grad, scope_depth
+from ndgrad._graph import LeafNode, collect_nodes, enable_grad, grad_enabled, no_grad, scope_depth
 from ndgrad._registry import Primitive
-from ndgrad.functional import _RuleCache, jacobian
+from ndgrad.functional import RuleCache, jacobian
 from ndgrad.tracing import tracing
 
 __all__ = [
@@ -144,7 +144,7 @@ def requires_grad(x: Any) -> bool:
 def plain_tree(x: Any) -> Any:
     """``x`` with every GradArray (in lists, tuples, dicts) replaced by its plain values."""
     if isinstance(x, GradArray):
-        return _plain(x)
+        return plain_array(x)
     if type(x) in (list, tuple):
         return type(x)(plain_tree(o) for o in x)
     if type(x) is dict:
@@ -220,7 +220,7 @@ def depends_only_on(out: Any, arrays: Sequence[Any]) -> bool:
     if not isinstance(out, GradArray) or out._node is None:
         return not requires_grad(out)
     targets = {a._node for a in arrays if isinstance(a, GradArray) and a._node is not None}
-    reached = _collect([out._node], targets)
+    reached = collect_nodes([out._node], targets)
     return not any(isinstance(n, LeafNode) and n not in targets for n in [out._node, *reached])
 
 
@@ -329,8 +329,8 @@ def record(
     res = np.array(value, dtype=float)
     if not grad_inputs:
         return res
-    raw = [_plain(x) if isinstance(x, GradArray) else x for x in inputs]
-    cache, cache_create = _RuleCache(), _RuleCache()
+    raw = [plain_array(x) if isinstance(x, GradArray) else x for x in inputs]
+    cache, cache_create = RuleCache(), RuleCache()
 
     def shaped(cots: Sequence[Any], args: Sequence[Any]) -> list[Any]:
         return [
@@ -354,8 +354,8 @@ def record(
         return cache.get(g, args, {}, lambda: shaped(backward(plain_tree(g)), args))[slot]
 
     prim = Primitive(_identity, (), rule, name=name)
-    outs = _wrap(res)
-    _record(prim, grad_inputs, raw, {}, res, outs)
+    outs = wrap_result(res)
+    record_node(prim, grad_inputs, raw, {}, res, outs)
     return outs
 
 

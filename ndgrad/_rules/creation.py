@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ndgrad._registry import defvjp, unbroadcast
+from ndgrad._define import defvjp
+from ndgrad._registry import unbroadcast
 
 # full_like(a, v): every element is v, so v receives the sum of g (a only lends its shape).
 defvjp(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ndgrad._registry import defvjp
+from ndgrad._define import defvjp
 from ndgrad._rules._common import conj
 from ndgrad._rules.indexing import scatter_add
 

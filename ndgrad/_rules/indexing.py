@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ndgrad._define import defvjp
 from ndgrad._errors import not_differentiable
-from ndgrad._registry import defvjp, mark_traced, unbroadcast
+from ndgrad._registry import mark_traced, unbroadcast
 from ndgrad._rules._common import conj, is_complex, zeros_of
 
 

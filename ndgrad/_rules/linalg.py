@@ -33,28 +33,29 @@ from __future__ import annotations
 
 import numpy as np
 
-from ndgrad._registry import defvjp, unbroadcast
+from ndgrad._define import defvjp
+from ndgrad._registry import unbroadcast
 from ndgrad._rules._common import conj, expand_reduced, is_complex, zeros_of
 from ndgrad._rules.indexing import scatter_add
 
 # --- helpers: all NumPy calls, so that the rules can be differentiated again --------------------
 
 
-def _mT(a):
+def mT(a):
     return np.swapaxes(a, -1, -2)
 
 
-def _mH(a):
+def mH(a):
     """The conjugate transpose of a stack of matrices."""
     return np.swapaxes(conj(a), -1, -2)
 
 
-def _diag(a):
+def diagonals(a):
     """The diagonals of a stack of square matrices (a masked sum: it has a rule already)."""
     return np.sum(a * np.eye(a.shape[-1]), axis=-1)
 
 
-def _diag_embed(d):
+def diag_embed(d):
     """Square matrices with ``d`` on the diagonal."""
     return np.expand_dims(d, -1) * np.eye(d.shape[-1])
 
@@ -64,13 +65,13 @@ def _scaled_eye(c, n):
     return np.expand_dims(c, (-1, -2)) * np.eye(n)
 
 
-def _inv_gap(w):
+def inv_gap(w):
     """``F[..., i, j] = 1 / (w_j - w_i)``, with 0 on the diagonal and between equal values."""
     d = np.expand_dims(w, -2) - np.expand_dims(w, -1)
     return 1 / np.where(d == 0, np.inf, d)
 
 
-def _tri_read(grad, lower):
+def tri_read(grad, lower):
     """The gradient with respect to a matrix of which NumPy reads only one triangle.
 
     ``grad`` is a gradient for Hermitian perturbations; the element ``a[i, j]`` of the triangle
@@ -79,14 +80,14 @@ def _tri_read(grad, lower):
     """
     n = grad.shape[-1]
     strict = np.tri(n, k=-1, dtype=bool) if lower else np.tri(n, k=-1, dtype=bool).T
-    return (grad + _mH(grad)) * strict + np.real(grad) * np.eye(n)
+    return (grad + mH(grad)) * strict + np.real(grad) * np.eye(n)
 
 
-def _hermitian_from(a, lower):
+def hermitian_from(a, lower):
     """The Hermitian matrix that NumPy builds from one triangle of ``a`` (``UPLO``)."""
     n = a.shape[-1]
     strict = np.tri(n, k=-1, dtype=bool) if lower else np.tri(n, k=-1, dtype=bool).T
-    return np.real(a) * np.eye(n) + a * strict + _mH(a * strict)
+    return np.real(a) * np.eye(n) + a * strict + mH(a * strict)
 
 
 def _sgn(x):
@@ -99,21 +100,21 @@ def _sgn(x):
 
 # --- inverses and solving -----------------------------------------------------------------------
 # inv: d(A^-1) = -A^-1 dA A^-1, so the cotangent is -A^-H g A^-H, from the output alone.
-defvjp(np.linalg.inv, lambda g, ans, a: -_mH(ans) @ g @ _mH(ans))
+defvjp(np.linalg.inv, lambda g, ans, a: -mH(ans) @ g @ mH(ans))
 
 
 def _solve_cotangent_b(g, a, vector):
     """``solve(a^H, g)``; a 1-d ``b`` (``vector``) is one column shared by every matrix."""
     if vector:
-        return np.linalg.solve(_mH(a), np.expand_dims(g, -1))
-    return np.linalg.solve(_mH(a), g)
+        return np.linalg.solve(mH(a), np.expand_dims(g, -1))
+    return np.linalg.solve(mH(a), g)
 
 
 def _solve_vjp_a(g, ans, a, b):
     """x = a^-1 b: the cotangent of ``a`` is -(a^-H g) x^H (``b`` itself is not kept)."""
     gb = _solve_cotangent_b(g, a, b.ndim == 1)
     x = np.expand_dims(ans, -1) if b.ndim == 1 else ans
-    return unbroadcast(-gb @ _mH(x), a.shape)
+    return unbroadcast(-gb @ mH(x), a.shape)
 
 
 def _solve_vjp_b(g, ans, a, b):
@@ -139,7 +140,7 @@ def _tensorsolve_vjp_a(g, ans, a, b, axes=None):
     """As ``solve``, on ``a`` reshaped to the square matrix that ``tensorsolve`` solves with."""
     moved, order = _tensorsolve_moved(a, axes)
     size = ans.size
-    gb = np.linalg.solve(_mH(np.reshape(moved, (size, size))), np.reshape(g, (size, 1)))
+    gb = np.linalg.solve(mH(np.reshape(moved, (size, size))), np.reshape(g, (size, 1)))
     ga = -gb @ conj(np.reshape(ans, (1, size)))
     return np.transpose(np.reshape(ga, moved.shape), np.argsort(order))
 
@@ -147,7 +148,7 @@ def _tensorsolve_vjp_a(g, ans, a, b, axes=None):
 def _tensorsolve_vjp_b(g, ans, a, b, axes=None):
     moved, _ = _tensorsolve_moved(a, axes)
     size = b.size
-    gb = np.linalg.solve(_mH(np.reshape(moved, (size, size))), np.reshape(g, (size,)))
+    gb = np.linalg.solve(mH(np.reshape(moved, (size, size))), np.reshape(g, (size,)))
     return np.reshape(gb, b.shape)
 
 
@@ -158,36 +159,36 @@ def _tensorinv_vjp(g, ans, a, ind=2):
     """As ``inv``, on the matrices that ``tensorinv`` reshapes ``a`` and its output to."""
     rows = ans.size // int(np.prod(a.shape[:ind]))
     inv2 = np.reshape(ans, (rows, -1))
-    return np.reshape(-_mH(inv2) @ np.reshape(g, (rows, -1)) @ _mH(inv2), a.shape)
+    return np.reshape(-mH(inv2) @ np.reshape(g, (rows, -1)) @ mH(inv2), a.shape)
 
 
 defvjp(np.linalg.tensorinv, _tensorinv_vjp)
 
 
-def _pinv_grad(g, x, a):
+def pinv_grad(g, x, a):
     """Cotangent of A for X = pinv(A), exact while the rank is constant (Golub and Pereyra).
 
     dX = -X dA X + X X^H dA^H (I - A X) + (I - X A) dA^H X^H X.
     """
     m, n = a.shape[-2:]
-    xh = _mH(x)
-    gh = _mH(g)
+    xh = mH(x)
+    gh = mH(g)
     return (
         -xh @ g @ xh + (np.eye(m) - a @ x) @ (gh @ (x @ xh)) + ((xh @ x) @ gh) @ (np.eye(n) - x @ a)
     )
 
 
 def _pinv_vjp(g, ans, a, rcond=None, hermitian=False, **kwargs):
-    """See ``_pinv_grad``; with ``hermitian=True`` NumPy reads only the lower triangle."""
+    """See ``pinv_grad``; with ``hermitian=True`` NumPy reads only the lower triangle."""
     if hermitian:
-        return _tri_read(_pinv_grad(g, ans, _hermitian_from(a, True)), True)
-    return _pinv_grad(g, ans, a)
+        return tri_read(pinv_grad(g, ans, hermitian_from(a, True)), True)
+    return pinv_grad(g, ans, a)
 
 
 defvjp(np.linalg.pinv, _pinv_vjp)
 
 
-def _lstsq_vjp(g, a, b, rcond, is_b=False):
+def lstsq_vjp(g, a, b, rcond, is_b=False):
     """x = pinv(a) b (the minimum-norm solution), residuals |b - a x|^2, s = svdvals(a).
 
     The residuals are stationary in x, so their gradient is -2 r x^H for ``a`` and 2 r for ``b``.
@@ -205,20 +206,20 @@ def _lstsq_vjp(g, a, b, rcond, is_b=False):
     x2 = pinv @ b2
     r = b2 - a @ x2
     if is_b:
-        gb = _mH(pinv) @ gx2
+        gb = mH(pinv) @ gx2
         if gres.size:
             gb = gb + 2 * r * gres
         return np.reshape(gb, b.shape)
-    ga = _pinv_grad(gx2 @ _mH(b2), pinv, a)
+    ga = pinv_grad(gx2 @ mH(b2), pinv, a)
     if gres.size:
-        ga = ga - 2 * (r * gres) @ _mH(x2)
+        ga = ga - 2 * (r * gres) @ mH(x2)
     return ga + _svdvals_grad(gs, a)
 
 
 defvjp(
     np.linalg.lstsq,
-    lambda g, ans, a, b, rcond=None: _lstsq_vjp(g, a, b, rcond),
-    lambda g, ans, a, b, rcond=None: _lstsq_vjp(g, a, b, rcond, is_b=True),
+    lambda g, ans, a, b, rcond=None: lstsq_vjp(g, a, b, rcond),
+    lambda g, ans, a, b, rcond=None: lstsq_vjp(g, a, b, rcond, is_b=True),
 )
 
 
@@ -227,7 +228,7 @@ def _matrix_power_vjp(g, ans, a, n):
     if n == 0:
         return zeros_of(g)
     b = a if n > 0 else np.linalg.inv(a)
-    bh = _mH(b)
+    bh = mH(b)
     k = abs(n)
     gb = g @ np.linalg.matrix_power(bh, k - 1)
     for j in range(1, k):
@@ -240,7 +241,7 @@ defvjp(np.linalg.matrix_power, _matrix_power_vjp, None)
 # --- determinants -------------------------------------------------------------------------------
 
 
-def _det_vjp(g, ans, a):
+def det_vjp(g, ans, a):
     """d det = det tr(A^-1 dA): the cotangent is g det* A^-H, by a solve with A^H.
 
     For a singular or nearly singular ``a`` (|det| below 1e-8 times Hadamard's bound, the
@@ -252,9 +253,9 @@ def _det_vjp(g, ans, a):
     bound = np.prod(np.sqrt(np.sum(np.abs(a) ** 2, axis=-1)), axis=-1)
     bad = np.expand_dims(np.abs(ans) <= 1e-8 * bound, (-1, -2))
     if not np.any(bad):
-        return np.linalg.solve(_mH(a), _scaled_eye(g * conj(ans), n))
+        return np.linalg.solve(mH(a), _scaled_eye(g * conj(ans), n))
     # Per matrix of the stack: the solve where it is accurate (identity stands in elsewhere).
-    good = np.linalg.solve(_mH(np.where(bad, np.eye(n), a)), _scaled_eye(g * conj(ans), n))
+    good = np.linalg.solve(mH(np.where(bad, np.eye(n), a)), _scaled_eye(g * conj(ans), n))
     u, s, vh = np.linalg.svd(a)
     others = np.prod(np.where(np.eye(n, dtype=bool), 1, np.expand_dims(s, -2)), axis=-1)
     phase = conj(np.linalg.det(u) * np.linalg.det(vh))
@@ -267,35 +268,35 @@ def _slogdet_vjp(g, ans, a):
     g_sign, g_log = g
     if is_complex(a):
         g_log = g_log - 1j * np.imag(np.conj(g_sign) * ans[0])
-    return np.linalg.solve(_mH(a), _scaled_eye(g_log, a.shape[-1]))
+    return np.linalg.solve(mH(a), _scaled_eye(g_log, a.shape[-1]))
 
 
-defvjp(np.linalg.det, _det_vjp)
+defvjp(np.linalg.det, det_vjp)
 defvjp(np.linalg.slogdet, _slogdet_vjp)
 
 # --- factorizations -----------------------------------------------------------------------------
 
 
-def _cholesky_vjp(g, ans, a, upper=False):
+def cholesky_vjp(g, ans, a, upper=False):
     """A = L L^H: the cotangent is L^-H Phi(L^H gL) L^-1 (Murray 2016), Phi = lower triangle
     with the diagonal halved, then read off the triangle that NumPy uses."""
-    lo = _mH(ans) if upper else ans
-    g_lo = _mH(g) if upper else g
+    lo = mH(ans) if upper else ans
+    g_lo = mH(g) if upper else g
     n = lo.shape[-1]
-    phi = (_mH(lo) @ g_lo) * (np.tri(n) - 0.5 * np.eye(n))
-    left = np.linalg.solve(_mH(lo), phi)  # L^-H Phi
-    grad = _mH(np.linalg.solve(_mH(lo), _mH(left)))  # L^-H Phi L^-1
-    return _tri_read(grad, not upper)
+    phi = (mH(lo) @ g_lo) * (np.tri(n) - 0.5 * np.eye(n))
+    left = np.linalg.solve(mH(lo), phi)  # L^-H Phi
+    grad = mH(np.linalg.solve(mH(lo), mH(left)))  # L^-H Phi L^-1
+    return tri_read(grad, not upper)
 
 
-defvjp(np.linalg.cholesky, _cholesky_vjp)
+defvjp(np.linalg.cholesky, cholesky_vjp)
 
 
 def _copyltu(m):
     """The Hermitian matrix whose lower triangle is that of ``m``."""
     n = m.shape[-1]
     strict = np.tri(n, k=-1, dtype=bool)
-    return m * strict + _mH(m * strict) + np.real(m) * np.eye(n)
+    return m * strict + mH(m * strict) + np.real(m) * np.eye(n)
 
 
 def _qr_tall_grad(gq, gr, q, r):
@@ -308,10 +309,10 @@ def _qr_tall_grad(gq, gr, q, r):
     """
     if not (np.any(gq) or np.any(gr)):
         return np.zeros_like(q @ r)
-    m = r @ _mH(gr) - _mH(gq) @ q
+    m = r @ mH(gr) - mH(gq) @ q
     b = gq + q @ _copyltu(m)
     try:
-        return _mH(np.linalg.solve(r, _mH(b)))
+        return mH(np.linalg.solve(r, mH(b)))
     except np.linalg.LinAlgError:
         raise np.linalg.LinAlgError(
             "the gradient of numpy.linalg.qr is not defined at a rank-deficient input (R is "
@@ -320,14 +321,14 @@ def _qr_tall_grad(gq, gr, q, r):
         ) from None
 
 
-def _qr_grad(gq, gr, q, r, a):
+def qr_grad(gq, gr, q, r, a):
     """Tall or square ``a`` directly; wide ``a = [X | Y]`` as X = Q U (square) and Y = Q V."""
     m, n = a.shape[-2:]
     if m >= n:
         return _qr_tall_grad(gq, gr, q, r)
     y = a[..., m:]
     gv = gr[..., m:]
-    gx = _qr_tall_grad(gq + y @ _mH(gv), gr[..., :m], q, r[..., :m])
+    gx = _qr_tall_grad(gq + y @ mH(gv), gr[..., :m], q, r[..., :m])
     # [gx | Q gV], placed with scatter_add (concatenate is another module's rule)
     shape = (*gx.shape[:-1], n)
     return scatter_add(gx, (Ellipsis, slice(0, m)), shape) + scatter_add(
@@ -340,13 +341,13 @@ def _qr_vjp(g, ans, a, mode="reduced"):
     m, n = a.shape[-2:]
     if mode == "r":
         q, r = np.linalg.qr(a)
-        return _qr_grad(zeros_of(q), g, q, r, a)
+        return qr_grad(zeros_of(q), g, q, r, a)
     if mode not in ("reduced", "complete") or (mode == "complete" and m > n):
         raise NotImplementedError(
             f"the gradient of numpy.linalg.qr with mode={mode!r} is not defined for this shape "
             "(the extra columns of a complete Q are not unique); use mode='reduced'."
         )
-    return _qr_grad(g[0], g[1], ans[0], ans[1], a)
+    return qr_grad(g[0], g[1], ans[0], ans[1], a)
 
 
 defvjp(np.linalg.qr, _qr_vjp)
@@ -358,36 +359,36 @@ def _eigh_vjp(g, ans, a, UPLO="L"):
     """A = V diag(w) V^H: gA = V (diag(gw) + F o (V^H gV)) V^H, F_ij = 1 / (w_j - w_i)."""
     gw, gv = g
     w, v = ans
-    inner = _diag_embed(gw) + (_mH(v) @ gv) * _inv_gap(w)
-    return _tri_read(v @ inner @ _mH(v), UPLO == "L")
+    inner = diag_embed(gw) + (mH(v) @ gv) * inv_gap(w)
+    return tri_read(v @ inner @ mH(v), UPLO == "L")
 
 
 def _eigvalsh_vjp(g, ans, a, UPLO="L"):
     """dw_i = v_i^H dA v_i, with the eigenvectors recomputed (recorded, for second order)."""
     _, v = np.linalg.eigh(a, UPLO)
-    return _tri_read((v * np.expand_dims(g, -2)) @ _mH(v), UPLO == "L")
+    return tri_read((v * np.expand_dims(g, -2)) @ mH(v), UPLO == "L")
 
 
 defvjp(np.linalg.eigh, _eigh_vjp)
 defvjp(np.linalg.eigvalsh, _eigvalsh_vjp)
 
 
-def _eig_grad(gw, gv, w, v):
+def eig_grad(gw, gv, w, v):
     """A = V diag(w) V^-1 (PyTorch's linalg_eig_backward), for unit-norm eigenvectors:
     gA = V^-H (diag(gw) + (V^H gV - V^H V Re(diag(V^H gV))) / conj(E)) V^H, E_ij = w_j - w_i."""
-    vh = _mH(v)
+    vh = mH(v)
     inner = vh @ gv
-    inner = inner - (vh @ v) * np.expand_dims(np.real(_diag(inner)), -2)
-    inner = inner * conj(_inv_gap(w)) + _diag_embed(gw)
+    inner = inner - (vh @ v) * np.expand_dims(np.real(diagonals(inner)), -2)
+    inner = inner * conj(inv_gap(w)) + diag_embed(gw)
     return np.linalg.solve(vh, inner @ vh)
 
 
-defvjp(np.linalg.eig, lambda g, ans, a: _eig_grad(g[0], g[1], ans[0], ans[1]))
+defvjp(np.linalg.eig, lambda g, ans, a: eig_grad(g[0], g[1], ans[0], ans[1]))
 
 
 def _eigvals_vjp(g, ans, a):
     _, v = np.linalg.eig(a)
-    return np.linalg.solve(_mH(v), np.expand_dims(g, -1) * _mH(v))
+    return np.linalg.solve(mH(v), np.expand_dims(g, -1) * mH(v))
 
 
 defvjp(np.linalg.eigvals, _eigvals_vjp)
@@ -407,33 +408,33 @@ def _svd_grad(gu, gs, gvh, u, s, vh):
     gA = U [J S + S K + diag(gs)] V^H + (I - U U^H) gU S^-1 V^H + U S^-1 gV^H (I - V V^H),
     J = F o (U^H gU - gU^H U), K = F o (V^H gV - gV^H V), F_ij = 1 / (s_j^2 - s_i^2).
     """
-    v, gv = _mH(vh), _mH(gvh)
-    f = _inv_gap(s * s)
-    uh_gu = _mH(u) @ gu
+    v, gv = mH(vh), mH(gvh)
+    f = inv_gap(s * s)
+    uh_gu = mH(u) @ gu
     vh_gv = vh @ gv
     inner = (
-        (f * (uh_gu - _mH(uh_gu))) * np.expand_dims(s, -2)
-        + np.expand_dims(s, -1) * (f * (vh_gv - _mH(vh_gv)))
-        + _diag_embed(gs)
+        (f * (uh_gu - mH(uh_gu))) * np.expand_dims(s, -2)
+        + np.expand_dims(s, -1) * (f * (vh_gv - mH(vh_gv)))
+        + diag_embed(gs)
     )
     if is_complex(u):
-        inner = inner + _diag_embed(1j * np.imag(_diag(uh_gu)) / s)
+        inner = inner + diag_embed(1j * np.imag(diagonals(uh_gu)) / s)
     grad = u @ inner @ vh
     m, n = u.shape[-2], vh.shape[-1]
     k = s.shape[-1]
     if m > k:
         grad = grad + ((gu - u @ uh_gu) / np.expand_dims(s, -2)) @ vh
     if n > k:
-        grad = grad + u @ (_mH(gv - v @ vh_gv) / np.expand_dims(s, -1))
+        grad = grad + u @ (mH(gv - v @ vh_gv) / np.expand_dims(s, -1))
     return grad
 
 
-def _svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+def svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     """Thin SVD; the extra columns of a full U or V are not unique, so they must get no
     cotangent. With ``hermitian=True`` NumPy reads only the lower triangle."""
     if not compute_uv:
         if hermitian:
-            return _tri_read(_svdvals_grad(g, _hermitian_from(a, True)), True)
+            return tri_read(_svdvals_grad(g, hermitian_from(a, True)), True)
         return _svdvals_grad(g, a)
     gu, gs, gvh = g
     u, s, vh = ans
@@ -447,10 +448,10 @@ def _svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
             )
         u, gu, vh, gvh = u[..., :k], gu[..., :k], vh[..., :k, :], gvh[..., :k, :]
     grad = _svd_grad(gu, gs, gvh, u, s, vh)
-    return _tri_read(grad, True) if hermitian else grad
+    return tri_read(grad, True) if hermitian else grad
 
 
-defvjp(np.linalg.svd, _svd_vjp)
+defvjp(np.linalg.svd, svd_vjp)
 defvjp(np.linalg.svdvals, lambda g, ans, x: _svdvals_grad(g, x))
 
 # --- norms --------------------------------------------------------------------------------------
@@ -499,7 +500,7 @@ def _matrix_norm_grad(g, ans, x, ord, r, c):
     raise ValueError(f"invalid norm order {ord!r} for matrices")
 
 
-def _norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
+def norm_vjp(g, ans, x, ord=None, axis=None, keepdims=False):
     """Vector or matrix norm, chosen as ``np.linalg.norm`` chooses."""
     ndim = x.ndim
     if axis is None and ord is None:
@@ -533,7 +534,7 @@ def _matrix_norm_vjp(g, ans, x, keepdims=False, ord="fro"):
     return _matrix_norm_grad(g, ans, x, ord, *axes)
 
 
-defvjp(np.linalg.norm, _norm_vjp)
+defvjp(np.linalg.norm, norm_vjp)
 defvjp(np.linalg.vector_norm, _vector_norm_vjp)
 defvjp(np.linalg.matrix_norm, _matrix_norm_vjp)
 
@@ -553,7 +554,7 @@ def _cond_vjp(g, ans, x, p=None):
     n1 = expand_reduced(np.linalg.matrix_norm(x, ord=p), x.shape, axes, False)
     n2 = expand_reduced(np.linalg.matrix_norm(inv, ord=p), x.shape, axes, False)
     g_inv = _matrix_norm_grad(g * n1, n2, inv, p, *axes)
-    return _matrix_norm_grad(g * n2, n1, x, p, *axes) - _mH(inv) @ g_inv @ _mH(inv)
+    return _matrix_norm_grad(g * n2, n1, x, p, *axes) - mH(inv) @ g_inv @ mH(inv)
 
 
 defvjp(np.linalg.cond, _cond_vjp)

@@ -12,7 +12,8 @@ import string
 
 import numpy as np
 
-from ndgrad._registry import defvjp, defvjp_argnum, mark_traced, unbroadcast
+from ndgrad._define import defvjp, defvjp_argnum
+from ndgrad._registry import mark_traced, unbroadcast
 from ndgrad._rules._common import conj
 from ndgrad._rules.indexing import scatter_add
 

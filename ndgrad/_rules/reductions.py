@@ -15,9 +15,10 @@ import math
 
 import numpy as np
 
+from ndgrad._define import defvjp, defvjp_argnum
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import no_grad
-from ndgrad._registry import KEYWORD_FORMS, defvjp, defvjp_argnum, mark_traced
+from ndgrad._registry import KEYWORD_FORMS, mark_traced
 from ndgrad._rules._common import conj, expand_reduced
 from ndgrad._rules.indexing import scatter_add
 
@@ -163,7 +164,7 @@ def _others_product(a, axis):
     return rest * ((zeros_elsewhere == 0) + (zeros_elsewhere == 1) * sum_elsewhere)
 
 
-def _prod_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None,
+def prod_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None,
               where=True):  # fmt: skip
     """d prod / d a_i = the product of the other elements (exact where some are zero)."""
     x = a if where is True else np.where(where, a, 1)
@@ -178,17 +179,17 @@ def _nanprod_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, ini
                  where=True):  # fmt: skip
     """Like prod with NaN entries counted as one; they get no gradient."""
     nan = np.isnan(a)
-    g = _prod_vjp(g, ans, np.where(nan, 1, a), axis, dtype, out, keepdims, initial, where)
+    g = prod_vjp(g, ans, np.where(nan, 1, a), axis, dtype, out, keepdims, initial, where)
     return np.where(nan, 0, g)
 
 
-defvjp(np.prod, _prod_vjp)
+defvjp(np.prod, prod_vjp)
 defvjp(np.nanprod, _nanprod_vjp)
 
 # --- running sums and products ----------------------------------------------------------------
 
 
-def _cumprod_grad(g, ans, x, axis):
+def cumprod_grad(g, ans, x, axis):
     """The cotangent of ``x`` for ``ans = cumprod(x, axis)`` (same shapes; exact at zeros).
 
     Without zeros it is the reversed running sum of ``g * ans``, over ``x``. With zeros,
@@ -223,7 +224,7 @@ def _cumsum_vjp(g, ans, a, axis=None, dtype=None, out=None):
 
 def _cumprod_vjp(g, ans, a, axis=None, dtype=None, out=None):
     x, ax = _flat_if_none(a, axis)
-    return np.reshape(_cumprod_grad(g, ans, x, ax), np.shape(a))
+    return np.reshape(cumprod_grad(g, ans, x, ax), np.shape(a))
 
 
 def _nancumsum_vjp(g, ans, a, axis=None, dtype=None, out=None):
@@ -233,7 +234,7 @@ def _nancumsum_vjp(g, ans, a, axis=None, dtype=None, out=None):
 def _nancumprod_vjp(g, ans, a, axis=None, dtype=None, out=None):
     nan = np.isnan(a)
     x, ax = _flat_if_none(np.where(nan, 1, a), axis)
-    return np.where(nan, 0, np.reshape(_cumprod_grad(g, ans, x, ax), np.shape(a)))
+    return np.where(nan, 0, np.reshape(cumprod_grad(g, ans, x, ax), np.shape(a)))
 
 
 def _drop_initial(x, axis, include_initial):
@@ -250,7 +251,7 @@ def _cumulative_prod_vjp(g, ans, x, /, *, axis=None, dtype=None, out=None,
                          include_initial=False):  # fmt: skip
     ax = 0 if axis is None else axis
     g, ans = _drop_initial(g, ax, include_initial), _drop_initial(ans, ax, include_initial)
-    return _cumprod_grad(g, ans, x, ax)
+    return cumprod_grad(g, ans, x, ax)
 
 
 defvjp(np.cumsum, _cumsum_vjp)

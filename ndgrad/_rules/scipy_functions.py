@@ -71,7 +71,11 @@ cover(
 )  # fmt: skip
 
 # splder and splantider are NumPy code on (t, c, k); splev, splint and splrep have rules.
-cover("scipy.interpolate", traced=("splder", "splantider"))
+# barycentric_interpolate and krogh_interpolate build and call an interpolant that has rules.
+cover(
+    "scipy.interpolate",
+    traced=("splder", "splantider", "barycentric_interpolate", "krogh_interpolate"),
+)
 
 for _module in ("scipy.ndimage", "scipy.fft"):
     cover(_module)

@@ -96,7 +96,7 @@ from ndgrad._rules._solve import (
     tuple_args,
     watched,
 )
-from ndgrad.functional import _pull
+from ndgrad.functional import pull_cotangents
 from ndgrad.tracing import tracing
 
 _MODULE = "scipy.integrate"
@@ -203,7 +203,7 @@ def _quad(func: Any, p: Params) -> Any:
             raise second_order_error("scipy.integrate.quad")
         limits = [x if requires_grad(x) else None for x in args[1:3]]
         targets = [x for x in limits if x is not None]
-        cots = iter(_pull([surrogate(*args[1:3])], [g], [*targets, *params], create=True))
+        cots = iter(pull_cotangents([surrogate(*args[1:3])], [g], [*targets, *params], create=True))
         return [None, *(None if x is None else next(cots) for x in limits), *cots]
 
     y = record("scipy.integrate.quad", res[0], [probe, a, b, *params], backward, backward_create)
@@ -424,7 +424,9 @@ def _parameter_term(
             "rebinding it, or pass the parameters through args=.",
         )
     with enable_grad():
-        cots = _pull([out], [np.reshape(w, np.shape(out))], params, create=False, retain=False)
+        cots = pull_cotangents(
+            [out], [np.reshape(w, np.shape(out))], params, create=False, retain=False
+        )
     return [None if c is None else const(c) for c in cots]
 
 
@@ -441,7 +443,7 @@ def _partials(
         return 0.0, np.zeros(np.shape(y))
     leaves = [t_leaf, y_leaf] if wrt_t else [y_leaf]
     # retain: the graph reaches nodes of the caller's (a captured theta[0]), not to be freed
-    cots = _pull([out], [np.reshape(w, np.shape(out))], leaves, create=False)
+    cots = pull_cotangents([out], [np.reshape(w, np.shape(out))], leaves, create=False)
     ct, cy = cots if wrt_t else (None, cots[0])
     return (
         0.0 if ct is None else float(const(ct)),
@@ -514,7 +516,7 @@ class _Forward:
         if requires_grad(out):
             for i in range(n):
                 unit = np.reshape(np.eye(n)[i], np.shape(out))
-                cots = _pull([out], [unit], [*self.params, y_leaf], create=False)
+                cots = pull_cotangents([out], [unit], [*self.params, y_leaf], create=False)
                 jac[i] = np.concatenate(
                     [np.zeros(np.size(x)) if c is None else np.ravel(const(c)) for c, x in
                      zip(cots, [*self.params, y_leaf], strict=True)]

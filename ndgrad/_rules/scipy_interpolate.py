@@ -18,6 +18,10 @@ interval to the right; at the last breakpoint the last interval); piecewise-cons
 (``nearest``, ``previous``, ``next``, ``zero``) have gradient 0 in the points; points outside
 the domain that are filled (``fill_value``) have gradient 0.
 
+``BarycentricInterpolator`` and ``KroghInterpolator`` (and ``barycentric_interpolate``,
+``krogh_interpolate``, which build them): the polynomial through the nodes is linear in ``yi``
+and differentiates in the points through SciPy's own ``derivative``, at the nodes too.
+
 Refused with ``NotDifferentiableError`` (never a silent 0): ``PchipInterpolator`` and
 ``Akima1DInterpolator`` in their data (their slopes are nonlinear in it), gradients in the
 knots ``x``, and in the points of ``RegularGridInterpolator``, ``griddata`` and
@@ -44,16 +48,16 @@ import sys
 import numpy as np
 
 from ndgrad._array import GradArray
+from ndgrad._define import defvjp
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
-from ndgrad._registry import defvjp
 from ndgrad._rules._lazy import after_import
 from ndgrad._rules._scipy import (
+    ORIGINALS_OF,
     SCIPY_TABLES,
-    _holds,
-    _install,
-    _originals,
     defvjp_scipy,
+    holds_grad,
+    install_wrappers,
     wrap_scipy,
 )
 
@@ -69,7 +73,7 @@ def _plain(a):
 
 
 def _check_data(name, data):
-    if not isinstance(data, GradArray) and _holds(data, requires_grad=True):
+    if not isinstance(data, GradArray) and holds_grad(data, requires_grad=True):
         raise not_differentiable(
             name, "the data is a list holding arrays that require grad; pass np.stack(data)"
         )
@@ -185,7 +189,7 @@ def _wrap_interpolant(cls, qualified, data_name, make_spec):
         bound = signature.bind(self, *args, **kwargs)
         data = bound.arguments.get(data_name)
         for name, value in bound.arguments.items():
-            if name != data_name and _holds(value, requires_grad=True):
+            if name != data_name and holds_grad(value, requires_grad=True):
                 raise not_differentiable(qualified, f"no gradient in {name} (only in the data)")
         _check_data(qualified, data)
         bound.arguments[data_name] = _plain(data)
@@ -323,6 +327,26 @@ def _interp1d_spec(obj, arguments):
     return _axis_spec("scipy.interpolate.interp1d", rebuild, arguments, obj.axis, True, derivative)
 
 
+def _polynomial_spec(cls, name):
+    """``BarycentricInterpolator``, ``KroghInterpolator``: the polynomial through ``(xi, yi)``,
+    linear in ``yi``; its derivatives in the points are SciPy's ``derivative(x, der)``, exact at
+    the nodes too (where the barycentric formula is replaced by the node's value)."""
+
+    def make_spec(obj, arguments):
+        data_axis = arguments.get("axis", 0)
+
+        def rebuild(args, data, basis=False):
+            args = {k: v for k, v in args.items() if k != "_call"}
+            return cls(**{**args, "yi": data})
+
+        def derivative(data, points, nu, basis=False, axis=data_axis):
+            return rebuild({**arguments, "axis": axis}, data, basis).derivative(points, der=nu)
+
+        return _axis_spec(name, rebuild, arguments, data_axis, True, derivative)
+
+    return make_spec
+
+
 def _sites_spec(name, cls, data_name, sites):
     def make_spec(obj, arguments):
         call_args, call_kwargs = arguments.get("_call") or ((), {})
@@ -355,6 +379,10 @@ def _register(module):
         cls = getattr(interpolate, name)
         qualified = f"{_MODULE}.{name}"
         _wrap_interpolant(cls, qualified, _data(cls), _ppoly_spec(cls, qualified, linear))
+    for name in ("BarycentricInterpolator", "KroghInterpolator"):
+        cls = getattr(interpolate, name)
+        qualified = f"{_MODULE}.{name}"
+        _wrap_interpolant(cls, qualified, "yi", _polynomial_spec(cls, qualified))
     rgi = interpolate.RegularGridInterpolator
     _wrap_interpolant(
         rgi,
@@ -386,7 +414,7 @@ def _wrap_make_interp_spline(interpolate):
         bound = signature.bind(*args, **kwargs)
         y = bound.arguments.get("y")
         for name, value in bound.arguments.items():
-            if name != "y" and _holds(value, requires_grad=True):
+            if name != "y" and holds_grad(value, requires_grad=True):
                 raise not_differentiable(qualified, f"no gradient in {name} (only in y)")
         _check_data(qualified, y)
         if not (_requires_grad(y) and grad_enabled()):
@@ -433,8 +461,8 @@ def _wrap_make_interp_spline(interpolate):
         spline._ndgrad_data = y
         return spline
 
-    _originals.append(original)
-    _install([(original, make_interp_spline)])
+    ORIGINALS_OF.append(original)
+    install_wrappers([(original, make_interp_spline)])
     SCIPY_TABLES.setdefault(_MODULE, {})["make_interp_spline"] = "rule"
 
 
@@ -522,7 +550,7 @@ _splev = defvjp(_splev, _splev_x_vjp, None, _splev_c_vjp, name=f"{_MODULE}.splev
 def _spline_tuple(name, tck):
     """``(t, c, k)`` of a tck tuple, refusing knots that require grad."""
     t, c, k = tck
-    if _holds(t, requires_grad=True):
+    if holds_grad(t, requires_grad=True):
         raise not_differentiable(name, "no gradient in the knots t (only in c and the points)")
     return t, c, k
 
@@ -532,7 +560,7 @@ def _make_splev(original):
     def splev(x, tck, der=0, ext=0):
         interpolate = sys.modules[_MODULE]
         if isinstance(tck, interpolate.BSpline) or not (
-            grad_enabled() and _holds((x, tck), requires_grad=True)
+            grad_enabled() and holds_grad((x, tck), requires_grad=True)
         ):
             return original(x, tck, der, ext)  # a BSpline records its own evaluation
         t, c, k = _spline_tuple(f"{_MODULE}.splev", tck)
@@ -572,7 +600,7 @@ def _make_splint(original):
     def splint(a, b, tck, full_output=0):
         interpolate = sys.modules[_MODULE]
         if isinstance(tck, interpolate.BSpline) or not (
-            grad_enabled() and _holds((a, b, tck), requires_grad=True)
+            grad_enabled() and holds_grad((a, b, tck), requires_grad=True)
         ):
             return original(a, b, tck, full_output)
         if full_output:
@@ -605,11 +633,11 @@ def _make_splrep(original):
     @functools.wraps(original)
     def splrep(*args, **kwargs):
         bound = signature.bind(*args, **kwargs)
-        if not (grad_enabled() and _holds((args, kwargs), requires_grad=True)):
+        if not (grad_enabled() and holds_grad((args, kwargs), requires_grad=True)):
             return original(*args, **kwargs)
         given = bound.arguments
         for name, value in given.items():
-            if name != "y" and _holds(value, requires_grad=True):
+            if name != "y" and holds_grad(value, requires_grad=True):
                 raise not_differentiable(qualified, f"no gradient in {name} (only in y)")
         s, w = given.get("s"), given.get("w")
         fixed_knots = given.get("t") is not None or s == 0 or (s is None and w is None)

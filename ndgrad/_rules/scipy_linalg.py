@@ -43,21 +43,21 @@ from ndgrad._rules._lazy import after_import
 from ndgrad._rules._scipy import defvjp_scipy
 from ndgrad._rules.indexing import scatter_add
 from ndgrad._rules.linalg import (
-    _cholesky_vjp,
-    _det_vjp,
-    _diag,
-    _diag_embed,
-    _eig_grad,
-    _hermitian_from,
-    _inv_gap,
-    _lstsq_vjp,
-    _mH,
-    _mT,
-    _norm_vjp,
-    _pinv_grad,
-    _qr_grad,
-    _svd_vjp,
-    _tri_read,
+    cholesky_vjp,
+    det_vjp,
+    diag_embed,
+    diagonals,
+    eig_grad,
+    hermitian_from,
+    inv_gap,
+    lstsq_vjp,
+    mH,
+    mT,
+    norm_vjp,
+    pinv_grad,
+    qr_grad,
+    svd_vjp,
+    tri_read,
 )
 
 _MODULE = "scipy.linalg"
@@ -103,7 +103,7 @@ def _op_adjoint_solve(solve, g, trans, complex_):
 
 def _from_op(g_op, trans):
     """The cotangent of M from that of op(M) (M, M^T or M^H)."""
-    return g_op if trans == 0 else _mT(g_op) if trans == 1 else _mH(g_op)
+    return g_op if trans == 0 else mT(g_op) if trans == 1 else mH(g_op)
 
 
 def _as_columns(b, x):
@@ -138,7 +138,7 @@ def _solve_triangular_vjp_a(
     """x = op(T)^-1 b: gT = -(op(T)^-H g) x^H, transposed back through op, on the triangle."""
     gb = _solve_triangular_gb(g, a, trans, lower, unit_diagonal, b)
     x = _as_columns(b, ans)
-    ga = _from_op(-gb @ _mH(x), _TRANS[trans]) * _tri_mask(a.shape[-1], lower, unit_diagonal)
+    ga = _from_op(-gb @ mH(x), _TRANS[trans]) * _tri_mask(a.shape[-1], lower, unit_diagonal)
     return unbroadcast(ga, a.shape)
 
 
@@ -155,10 +155,10 @@ def _structured(a, assume_a, lower):
     """The matrix SciPy solves with for ``assume_a``: the parts of ``a`` it reads, filled in."""
     n = a.shape[-1]
     if assume_a in ("her", "hermitian", "pos", "positive definite"):
-        return _hermitian_from(a, lower)
+        return hermitian_from(a, lower)
     if assume_a in ("sym", "symmetric"):
         strict = a * _tri_mask(n, lower, strict=True)
-        return a * np.eye(n) + strict + _mT(strict)
+        return a * np.eye(n) + strict + mT(strict)
     mask = _read_mask(n, assume_a, lower)
     return a if mask is None else a * mask
 
@@ -177,17 +177,17 @@ def _structured_read(grad, assume_a, lower):
     """The cotangent of ``a`` from that of the matrix ``_structured`` built from it."""
     n = grad.shape[-1]
     if assume_a in ("her", "hermitian", "pos", "positive definite"):
-        return _tri_read(grad, lower)
+        return tri_read(grad, lower)
     if assume_a in ("sym", "symmetric"):
-        return (grad + _mT(grad)) * _tri_mask(n, lower, strict=True) + grad * np.eye(n)
+        return (grad + mT(grad)) * _tri_mask(n, lower, strict=True) + grad * np.eye(n)
     mask = _read_mask(n, assume_a, lower)
     return grad if mask is None else grad * mask
 
 
 def _solve_gb(g, a, b, lower, assume_a, transposed):
     m = _structured(a, assume_a, lower)
-    m = _mT(m) if transposed else m
-    return m, np.linalg.solve(_mH(m), _as_columns(b, g))
+    m = mT(m) if transposed else m
+    return m, np.linalg.solve(mH(m), _as_columns(b, g))
 
 
 def _solve_vjp_a(
@@ -196,8 +196,8 @@ def _solve_vjp_a(
 ):  # fmt: skip
     """x = M^-1 b, M the matrix built from the parts of ``a`` read: gM = -(M^-H g) x^H."""
     _, gb = _solve_gb(g, a, b, lower, assume_a, transposed)
-    gm = -gb @ _mH(_as_columns(b, ans))
-    gm = _mT(gm) if transposed else gm
+    gm = -gb @ mH(_as_columns(b, ans))
+    gm = mT(gm) if transposed else gm
     return unbroadcast(_structured_read(gm, assume_a, lower), a.shape)
 
 
@@ -218,17 +218,17 @@ def _inv_vjp(g, ans, a, overwrite_a=False, check_finite=True, *, assume_a=None, 
     if assume_a == "diagonal":
         # SciPy inverts the diagonal and leaves the other elements of ``a`` as they are.
         return np.where(np.eye(a.shape[-1], dtype=bool), -g * conj(ans * ans), g)
-    return _structured_read(-_mH(ans) @ g @ _mH(ans), assume_a, lower)
+    return _structured_read(-mH(ans) @ g @ mH(ans), assume_a, lower)
 
 
 _rule("inv", _inv_vjp)
-_rule("det", lambda g, ans, a, overwrite_a=False, check_finite=True: _det_vjp(g, ans, a))
+_rule("det", lambda g, ans, a, overwrite_a=False, check_finite=True: det_vjp(g, ans, a))
 
 # --- Cholesky ------------------------------------------------------------------------------
 
 
 def _cholesky_vjp_scipy(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
-    return _cholesky_vjp(g, ans, a, upper=not lower)
+    return cholesky_vjp(g, ans, a, upper=not lower)
 
 
 _rule("cholesky", _cholesky_vjp_scipy)
@@ -239,7 +239,7 @@ def _cho_factor_vjp(g, ans, a, lower=False, overwrite_a=False, check_finite=True
     gc = g[0]
     n = a.shape[-1]
     used = _tri_mask(n, lower)
-    grad = _cholesky_vjp(gc * used, ans[0] * used, a, upper=not lower)
+    grad = cholesky_vjp(gc * used, ans[0] * used, a, upper=not lower)
     return grad + gc * _tri_mask(n, not lower, strict=True)
 
 
@@ -256,8 +256,8 @@ def _cho_solve_vjp_c(g, ans, c_and_lower, b, overwrite_b=False, check_finite=Tru
     lower = bool(np.ravel(lower)[0])  # a batched cho_factor returns one flag per matrix
     n = c.shape[-1]
     gb = _cho_solve_gb(g, c_and_lower, b)
-    ga = -gb @ _mH(_as_columns(b, ans))
-    ga = ga + _mH(ga)
+    ga = -gb @ mH(_as_columns(b, ans))
+    ga = ga + mH(ga)
     tri = c * _tri_mask(n, lower)
     gc = ga @ tri if lower else tri @ ga
     return (unbroadcast(gc * _tri_mask(n, lower), c.shape), None)
@@ -306,11 +306,9 @@ def _lu_factor_vjp(g, ans, a, overwrite_a=False, check_finite=True):
     lu, piv = ans
     n = lu.shape[-1]
     lo, up = _lu_parts(lu)
-    inner = (_mH(lo) @ glu) * _tri_mask(n, True, strict=True) + (glu @ _mH(up)) * _tri_mask(
-        n, False
-    )
-    x = np.linalg.solve(_mH(lo), inner)
-    x = _mH(np.linalg.solve(up, _mH(x)))  # (L^-H inner) U^-H
+    inner = (mH(lo) @ glu) * _tri_mask(n, True, strict=True) + (glu @ mH(up)) * _tri_mask(n, False)
+    x = np.linalg.solve(mH(lo), inner)
+    x = mH(np.linalg.solve(up, mH(x)))  # (L^-H inner) U^-H
     return _rows(x, np.argsort(_perm_from_piv(piv), axis=-1))
 
 
@@ -329,10 +327,10 @@ def _lu_solve_vjp_lu(g, ans, lu_and_piv, b, trans=0, overwrite_b=False, check_fi
     lu, piv = lu_and_piv
     n = lu.shape[-1]
     gb = _lu_solve_gb(g, lu_and_piv, trans, b, is_complex(lu) or is_complex(g))
-    ga = _from_op(-gb @ _mH(_as_columns(b, ans)), _TRANS[trans])
+    ga = _from_op(-gb @ mH(_as_columns(b, ans)), _TRANS[trans])
     pga = _rows(ga, _perm_from_piv(piv))
     lo, up = _lu_parts(lu)
-    glu = (pga @ _mH(up)) * _tri_mask(n, True, strict=True) + (_mH(lo) @ pga) * _tri_mask(n, False)
+    glu = (pga @ mH(up)) * _tri_mask(n, True, strict=True) + (mH(lo) @ pga) * _tri_mask(n, False)
     return (unbroadcast(glu, lu.shape), None)
 
 
@@ -359,11 +357,11 @@ def _lstsq_g(g, ans, a):
 
 
 def _lstsq_vjp_a(g, ans, a, b, cond=None, overwrite_a=False, overwrite_b=False, **kwargs):
-    return _lstsq_vjp(_lstsq_g(g, ans, a), a, b, _lstsq_rcond(a, cond))
+    return lstsq_vjp(_lstsq_g(g, ans, a), a, b, _lstsq_rcond(a, cond))
 
 
 def _lstsq_vjp_b(g, ans, a, b, cond=None, overwrite_a=False, overwrite_b=False, **kwargs):
-    return _lstsq_vjp(_lstsq_g(g, ans, a), a, b, _lstsq_rcond(a, cond), is_b=True)
+    return lstsq_vjp(_lstsq_g(g, ans, a), a, b, _lstsq_rcond(a, cond), is_b=True)
 
 
 _rule("lstsq", _lstsq_vjp_a, _lstsq_vjp_b)
@@ -373,14 +371,14 @@ def _pinv_vjp(g, ans, a, *, atol=None, rtol=None, return_rank=False, check_finit
     """As ``numpy.linalg.pinv`` (exact while the rank is constant)."""
     if return_rank:
         g, ans = g[0], ans[0]
-    return _pinv_grad(g, ans, a)
+    return pinv_grad(g, ans, a)
 
 
 def _pinvh_vjp(g, ans, a, atol=None, rtol=None, lower=True, return_rank=False, **kwargs):
     """As ``pinv`` of the Hermitian matrix built from the triangle that is read."""
     if return_rank:
         g, ans = g[0], ans[0]
-    return _tri_read(_pinv_grad(g, ans, _hermitian_from(a, lower)), lower)
+    return tri_read(pinv_grad(g, ans, hermitian_from(a, lower)), lower)
 
 
 _rule("pinv", _pinv_vjp)
@@ -389,7 +387,7 @@ _rule("pinvh", _pinvh_vjp)
 
 def _norm_vjp_scipy(g, ans, a, ord=None, axis=None, keepdims=False, check_finite=True):
     """As ``numpy.linalg.norm`` (the same kinks: ties split evenly, 0 at a zero vector)."""
-    return _norm_vjp(g, ans, a, ord, axis, keepdims)
+    return norm_vjp(g, ans, a, ord, axis, keepdims)
 
 
 _rule("norm", _norm_vjp_scipy)
@@ -451,11 +449,11 @@ def _eigh_parts(g, ans, a, b, lower, eigvals_only, type, subset_by_index, subset
 
 def _eigh_inner(gw, gv, w, v):
     """P-cotangent ``diag(gw) + F o (V^H gV)`` and ``V^H gV``; F_ij = 1 / (w_j - w_i)."""
-    inner = _diag_embed(gw)
+    inner = diag_embed(gw)
     if gv is None:
         return inner, None
-    vh_gv = _mH(v) @ gv
-    return inner + vh_gv * _inv_gap(w), vh_gv
+    vh_gv = mH(v) @ gv
+    return inner + vh_gv * inv_gap(w), vh_gv
 
 
 def _eigh_vjp_a(
@@ -467,7 +465,7 @@ def _eigh_vjp_a(
     parts = _eigh_parts(g, ans, a, b, lower, eigvals_only, type, subset_by_index, subset_by_value)
     gw, gv, w, v = parts
     inner, _ = _eigh_inner(gw, gv, w, v)
-    return _tri_read(v @ inner @ _mH(v), lower)
+    return tri_read(v @ inner @ mH(v), lower)
 
 
 def _eigh_vjp_b(
@@ -481,8 +479,8 @@ def _eigh_vjp_b(
     inner, vh_gv = _eigh_inner(gw, gv, w, v)
     inner = inner * np.expand_dims(w, -2)
     if vh_gv is not None:
-        inner = inner + 0.5 * _diag_embed(np.real(_diag(vh_gv)))
-    return _tri_read(-(v @ inner @ _mH(v)), lower)
+        inner = inner + 0.5 * diag_embed(np.real(diagonals(vh_gv)))
+    return tri_read(-(v @ inner @ mH(v)), lower)
 
 
 _rule("eigh", _eigh_vjp_a, _eigh_vjp_b)
@@ -499,14 +497,14 @@ def _eig_vjp_ab(which, g, ans, a, b, left, right, kwargs):
         )
     c = a if b is None else np.linalg.solve(b, a)
     if right:
-        gc = _eig_grad(g[0], g[1], ans[0], ans[1])
+        gc = eig_grad(g[0], g[1], ans[0], ans[1])
     else:  # the eigenvectors in SciPy's order of the eigenvalues (ggev's, not geev's on C)
         v = _sl().eig(a, b)[1]
-        gc = np.linalg.solve(_mH(v), np.expand_dims(g, -1) * _mH(v))
+        gc = np.linalg.solve(mH(v), np.expand_dims(g, -1) * mH(v))
     if b is None:
         return _real_like_input(gc, a)
-    ga = np.linalg.solve(_mH(b), gc)
-    return _real_like_input(ga if which == 0 else -ga @ _mH(c), (a, b)[which])
+    ga = np.linalg.solve(mH(b), gc)
+    return _real_like_input(ga if which == 0 else -ga @ mH(c), (a, b)[which])
 
 
 def _real_like_input(c, x):
@@ -529,7 +527,7 @@ _rule("eig", _eig_vjp, _eig_vjp_b)
 
 def _svd_vjp_scipy(g, ans, a, full_matrices=True, compute_uv=True, **kwargs):
     """As ``numpy.linalg.svd``: thin factors; extra columns of a full U or V must get none."""
-    return _svd_vjp(g, ans, a, full_matrices, compute_uv)
+    return svd_vjp(g, ans, a, full_matrices, compute_uv)
 
 
 _rule("svd", _svd_vjp_scipy)
@@ -562,7 +560,7 @@ def _qr_vjp_scipy(g, ans, a, overwrite_a=False, lwork=None, mode="full", pivotin
                 )
             q, gq, r, gr = q[..., :n], gq[..., :n], r[..., :n, :], gr[..., :n, :]
     gq = zeros_of(q) if gq is None else gq
-    grad = _qr_grad(gq, gr, q, r, ap)
+    grad = qr_grad(gq, gr, q, r, ap)
     if pivoting:
         grad = grad[..., np.argsort(perm)]
     return grad
@@ -583,17 +581,17 @@ def _lu_grad(gl, gu, lo, up):
     lower, upper = _tri_mask(k, True, strict=True), _tri_mask(k, False)
     if m < n:  # wide: L is square
         up1, up2, gu1, gu2 = up[..., :k], up[..., k:], gu[..., :k], gu[..., k:]
-        inner = (_mH(lo) @ gl - gu2 @ _mH(up2)) * lower + (gu1 @ _mH(up1)) * upper
-        x = np.linalg.solve(_mH(lo), inner)
-        left = _mH(np.linalg.solve(up1, _mH(x)))
-        return np.concatenate([left, np.linalg.solve(_mH(lo), gu2)], axis=-1)
+        inner = (mH(lo) @ gl - gu2 @ mH(up2)) * lower + (gu1 @ mH(up1)) * upper
+        x = np.linalg.solve(mH(lo), inner)
+        left = mH(np.linalg.solve(up1, mH(x)))
+        return np.concatenate([left, np.linalg.solve(mH(lo), gu2)], axis=-1)
     lo1, lo2, gl1, gl2 = lo[..., :k, :], lo[..., k:, :], gl[..., :k, :], gl[..., k:, :]
-    inner = (_mH(lo1) @ gl1) * lower + (gu @ _mH(up) - _mH(lo2) @ gl2) * upper
-    x = np.linalg.solve(_mH(lo1), inner)
-    top = _mH(np.linalg.solve(up, _mH(x)))
+    inner = (mH(lo1) @ gl1) * lower + (gu @ mH(up) - mH(lo2) @ gl2) * upper
+    x = np.linalg.solve(mH(lo1), inner)
+    top = mH(np.linalg.solve(up, mH(x)))
     if m == k:  # square
         return top
-    return np.concatenate([top, _mH(np.linalg.solve(up, _mH(gl2)))], axis=-2)
+    return np.concatenate([top, mH(np.linalg.solve(up, mH(gl2)))], axis=-2)
 
 
 def _lu_vjp(g, ans, a, permute_l=False, overwrite_a=False, check_finite=True, p_indices=False):
@@ -601,7 +599,7 @@ def _lu_vjp(g, ans, a, permute_l=False, overwrite_a=False, check_finite=True, p_
     if permute_l:
         p, lo, up = _sl().lu(a)
         gpl, gu = g
-        gl = _mT(p) @ gpl
+        gl = mT(p) @ gpl
     else:
         p, lo, up = ans
         _, gl, gu = g
@@ -636,17 +634,17 @@ def _subspace_angles_vjp(which, g, ans, A, B):
     symmetric functions of the angles (their sum) have a gradient.
     """
     qa, qb = _orth(A), _orth(B)
-    y, sigma, zh = np.linalg.svd(_mH(qa) @ qb, full_matrices=False)
-    u, v = qa @ y, qb @ _mH(zh)  # principal vectors, columns paired by sigma (descending)
+    y, sigma, zh = np.linalg.svd(mH(qa) @ qb, full_matrices=False)
+    u, v = qa @ y, qb @ mH(zh)  # principal vectors, columns paired by sigma (descending)
     mine, other, q = (A, v, qa) if which == 0 else (B, u, qb)
     own = u if which == 0 else v
-    away = other - q @ (_mH(q) @ other)  # (I - P) times the other principal vector
+    away = other - q @ (mH(q) @ other)  # (I - P) times the other principal vector
     sine = np.sqrt(np.sum(np.abs(away) ** 2, axis=0))
     k = sigma.shape[-1]
     weights = g[::-1][:k]  # SciPy lists the angles from the largest: sigma ascending
     moving = sine > 1e-12 * max(A.shape[0], 1)
     scale = np.where(moving, -weights / np.where(moving, sine, 1.0), 0.0)
-    grad = (away * scale) @ _mH(np.linalg.pinv(mine) @ own)
+    grad = (away * scale) @ mH(np.linalg.pinv(mine) @ own)
     return grad if is_complex(mine) else np.real(grad)
 
 
@@ -672,7 +670,7 @@ def _block(x, e):
 
 def _frechet_adjoint(f, a, g):
     n = a.shape[-1]
-    return f(_block(_mH(a), g))[..., :n, n:]
+    return f(_block(mH(a), g))[..., :n, n:]
 
 
 def _first(out):
@@ -705,7 +703,7 @@ _rule("fractional_matrix_power", _fractional_matrix_power_vjp, _fractional_matri
 def _sqrtm_vjp(g, ans, A, disp=None, blocksize=None):
     """X = sqrtm(A), X dX + dX X = dA: gA solves X^H gA + gA X^H = g."""
     x = _first(ans)
-    return _sl().solve_sylvester(_mH(x), _mH(x), _first_g(g))
+    return _sl().solve_sylvester(mH(x), mH(x), _first_g(g))
 
 
 _rule("sqrtm", _sqrtm_vjp)
@@ -752,13 +750,13 @@ def _real_with_complex_q(name, a, b, q):
 def _sylvester_y(g, a, b, q):
     """The adjoint solve: A^H Y + Y B^H = g."""
     _real_with_complex_q("solve_sylvester", a, b, q)
-    return _sl().solve_sylvester(_mH(a), _mH(b), g)
+    return _sl().solve_sylvester(mH(a), mH(b), g)
 
 
 _rule(
     "solve_sylvester",
-    lambda g, ans, a, b, q: -_sylvester_y(g, a, b, q) @ _mH(ans),
-    lambda g, ans, a, b, q: -_mH(ans) @ _sylvester_y(g, a, b, q),
+    lambda g, ans, a, b, q: -_sylvester_y(g, a, b, q) @ mH(ans),
+    lambda g, ans, a, b, q: -mH(ans) @ _sylvester_y(g, a, b, q),
     lambda g, ans, a, b, q: _sylvester_y(g, a, b, q),
 )
 
@@ -766,13 +764,13 @@ _rule(
 def _continuous_lyapunov_y(g, a, q):
     """The adjoint solve: A^H Y + Y A = g."""
     _real_with_complex_q("solve_continuous_lyapunov", a, a, q)
-    return _sl().solve_continuous_lyapunov(_mH(a), g)
+    return _sl().solve_continuous_lyapunov(mH(a), g)
 
 
 def _continuous_lyapunov_vjp_a(g, ans, a, q):
     """A X + X A^H = Q; Y solves A^H Y + Y A = g: gA = -(Y X^H + Y^H X)."""
     y = _continuous_lyapunov_y(g, a, q)
-    return -(y @ _mH(ans) + _mH(y) @ ans)
+    return -(y @ mH(ans) + mH(y) @ ans)
 
 
 _rule(
@@ -784,14 +782,14 @@ _rule(
 
 def _discrete_lyapunov_vjp_a(g, ans, a, q, method=None):
     """X - A X A^H = Q; Y solves Y - A^H Y A = g: gA = Y A X^H + Y^H A X."""
-    y = _sl().solve_discrete_lyapunov(_mH(a), g, method=method)
-    return y @ a @ _mH(ans) + _mH(y) @ a @ ans
+    y = _sl().solve_discrete_lyapunov(mH(a), g, method=method)
+    return y @ a @ mH(ans) + mH(y) @ a @ ans
 
 
 _rule(
     "solve_discrete_lyapunov",
     _discrete_lyapunov_vjp_a,
-    lambda g, ans, a, q, method=None: _sl().solve_discrete_lyapunov(_mH(a), g, method=method),
+    lambda g, ans, a, q, method=None: _sl().solve_discrete_lyapunov(mH(a), g, method=method),
 )
 
 
@@ -916,7 +914,7 @@ def _solve_toeplitz_vjp_c(g, ans, c_or_cr, b, check_finite=True):
     rr = conj(c) if r is None else r
     column = conj(np.concatenate([c[..., :1], rr[..., 1:]], axis=-1))
     gb = _sl().solve_toeplitz((column, conj(c)), _as_columns(b, g))
-    gt = -gb @ _mH(_as_columns(b, ans))
+    gt = -gb @ mH(_as_columns(b, ans))
     gc, gr_tail = _toeplitz_parts(gt, c, r)
     if r is None:
         return gc + _with_zero_first(conj(gr_tail))

@@ -46,10 +46,10 @@ import sys
 
 import numpy as np
 
+from ndgrad._define import defvjp
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
-from ndgrad._registry import defvjp
-from ndgrad._rules._scipy import _guard, defvjp_scipy, wrap_scipy
+from ndgrad._rules._scipy import defvjp_scipy, guard_callback, wrap_scipy
 from ndgrad._rules.indexing import scatter_add
 
 _MODULE = "scipy.ndimage"
@@ -1163,7 +1163,7 @@ def _make_geometric_transform(original):
     @functools.wraps(primitive)  # ``__wrapped__`` is the primitive, the key of its rules
     def geometric_transform(input, mapping, *args, **kwargs):
         if grad_enabled():  # as for every SciPy function given a callback
-            mapping = _guard(name, mapping)
+            mapping = guard_callback(name, mapping)
         return primitive(input, mapping, *args, **kwargs)
 
     return geometric_transform

@@ -49,11 +49,12 @@ from typing import Any
 import numpy as np
 
 from ndgrad._array import GradArray
+from ndgrad._define import defvjp
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
-from ndgrad._registry import VJP_RULES, defvjp
+from ndgrad._registry import VJP_RULES
 from ndgrad._rules._lazy import after_import
-from ndgrad._rules._scipy import _install, defvjp_scipy, trace_methods
+from ndgrad._rules._scipy import defvjp_scipy, install_wrappers, trace_methods
 from ndgrad._rules.indexing import scatter_add
 
 _MODULE = "scipy.signal"
@@ -420,7 +421,7 @@ def _install_fft_helper(module):
             )
         return primitive(x, win, detrend_func, nperseg, noverlap, nfft, sides)
 
-    _install([(original, fft_helper)])
+    install_wrappers([(original, fft_helper)])
 
 
 after_import(_MODULE, _install_fft_helper)

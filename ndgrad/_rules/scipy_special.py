@@ -76,8 +76,9 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad._define import defvjp
 from ndgrad._errors import not_differentiable
-from ndgrad._registry import VJP_RULES, defvjp
+from ndgrad._registry import VJP_RULES
 from ndgrad._rules._common import conj, is_complex, zeros_of
 from ndgrad._rules._lazy import after_import
 

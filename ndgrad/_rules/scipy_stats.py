@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._registry import defvjp
+from ndgrad._define import defvjp
 from ndgrad._rules._lazy import after_import
 
 __all__: list[str] = []

@@ -17,8 +17,9 @@ import itertools
 
 import numpy as np
 
+from ndgrad._define import defvjp, defvjp_argnum
 from ndgrad._errors import not_differentiable
-from ndgrad._registry import defvjp, defvjp_argnum, unbroadcast
+from ndgrad._registry import unbroadcast
 from ndgrad._rules.indexing import axis_key, like_sequence, scatter_add, sequence_shapes
 
 

@@ -37,7 +37,7 @@ from ndgrad._array import GradArray
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
 from ndgrad._rules._lazy import after_import
-from ndgrad._rules._scipy import _install
+from ndgrad._rules._scipy import install_wrappers
 from ndgrad.tracing import tracing
 
 __all__ = ["COMPILED", "FORMULAS", "LOSS_METHODS"]
@@ -179,7 +179,7 @@ def _cover_compiled(module: Any) -> None:
         elif name not in NO_GRADIENT:
             why = "scikit-learn computes it in compiled code (Cython), which ndgrad cannot see"
             pairs.append((func, _refusing(func, qualified, why)))
-    _install(pairs)
+    install_wrappers(pairs)
 
 
 def _cover_python(module: Any) -> None:
@@ -194,7 +194,7 @@ def _cover_python(module: Any) -> None:
             for key, value in list(entries.items()):
                 if value is func:
                     entries[key] = wrapper
-    _install(pairs)
+    install_wrappers(pairs)
 
 
 def _cover_losses(module: Any) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ndgrad._registry import defvjp
+from ndgrad._define import defvjp
 
 
 def _unpermute(g, a, ans, axis):

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ndgrad._registry import VJP_RULES, defvjp, mark_no_gradient, unbroadcast
+from ndgrad._define import defvjp
+from ndgrad._registry import VJP_RULES, mark_no_gradient, unbroadcast
 from ndgrad._rules._common import conj, expand_reduced, is_complex, zeros_of
-from ndgrad._rules.reductions import _cumprod_grad, _prod_vjp
+from ndgrad._rules.indexing import scatter_add
+from ndgrad._rules.reductions import cumprod_grad, prod_vjp
 
 # --- arithmetic -------------------------------------------------------------------------------
 defvjp(np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
@@ -258,7 +260,7 @@ def _extremum_reduce_vjp(g, ans, array, axis=0, dtype=None, out=None, keepdims=F
 def _multiply_reduce_vjp(g, ans, array, axis=0, dtype=None, out=None, keepdims=False,
                          initial=None, where=True):  # fmt: skip
     """As ``np.prod``: the product of the others, exact (to second order) where x has zeros."""
-    return _prod_vjp(g, ans, array, axis, dtype, out, keepdims, initial, where)
+    return prod_vjp(g, ans, array, axis, dtype, out, keepdims, initial, where)
 
 
 def _add_accumulate_vjp(g, ans, array, axis=0, dtype=None, out=None):
@@ -268,7 +270,7 @@ def _add_accumulate_vjp(g, ans, array, axis=0, dtype=None, out=None):
 
 def _multiply_accumulate_vjp(g, ans, array, axis=0, dtype=None, out=None):
     """As ``np.cumprod``: reversed running sums of ``g * ans``, exact where x has zeros."""
-    return _cumprod_grad(g, ans, array, axis)
+    return cumprod_grad(g, ans, array, axis)
 
 
 def _add_at_vjp_b(g, ans, a, indices, b=None):
@@ -321,14 +323,13 @@ def _extremum_accumulate_vjp(g, ans, array, axis=0, dtype=None, out=None):
 
     On a tie the latest of the equal elements gets it (the position where ``x == ans`` last).
     """
-    from ndgrad._rules.indexing import scatter_add  # a recorded scatter, so this is differentiable
-
     shape = np.shape(array)
     axis = axis % len(shape)
     positions = np.arange(shape[axis]).reshape([-1 if a == axis else 1 for a in range(len(shape))])
     hit = np.where(array == ans, positions, 0)  # where x is the running extremum, its position
     source = np.maximum.accumulate(hit, axis=axis)
     key = tuple(source if a == axis else i for a, i in enumerate(np.indices(shape, sparse=True)))
+    # a recorded scatter, so this is differentiable
     return scatter_add(g, key, shape)
 
 

@@ -54,7 +54,7 @@ def _grad_array(res: Any) -> GradArray:
     return _view(np.asarray(res), GradArray)  # type: ignore[no-any-return]
 
 
-def _finish(res: Any, requires_grad: bool) -> GradArray:
+def finish_creation(res: Any, requires_grad: bool) -> GradArray:
     out = _grad_array(res)
     # A result that already requires grad (it came from a recorded call) stays in its graph.
     if requires_grad and not out.requires_grad:
@@ -62,7 +62,7 @@ def _finish(res: Any, requires_grad: bool) -> GradArray:
     return out
 
 
-def _holds_grad_array(obj: Any) -> bool:
+def holds_grad_array(obj: Any) -> bool:
     """Whether ``obj`` is a GradArray or a (nested) list or tuple with one inside."""
     if isinstance(obj, GradArray):
         return True
@@ -74,7 +74,7 @@ def _holds_grad_array(obj: Any) -> bool:
     if any(issubclass(k, GradArray) for k in kinds):
         return True
     if list in kinds or tuple in kinds:
-        return any(_holds_grad_array(o) for o in obj if type(o) in (list, tuple))
+        return any(holds_grad_array(o) for o in obj if type(o) in (list, tuple))
     return False
 
 
@@ -89,7 +89,7 @@ def _stack(obj: Any) -> GradArray:
 def _stack_part(obj: Any) -> Any:
     if isinstance(obj, GradArray):
         return obj
-    if _holds_grad_array(obj):
+    if holds_grad_array(obj):
         return _stack(obj)
     # A constant becomes an array first: the engine would otherwise count a nested list of
     # numbers as more elements of the sequence than ``np.stack``'s cotangent has.
@@ -163,11 +163,11 @@ def array(
     5.0
     """
     del subok  # the result is a GradArray whatever subok says
-    if _holds_grad_array(object):
-        return _finish(_converted(object, dtype, copy, order, ndmin), requires_grad)
+    if holds_grad_array(object):
+        return finish_creation(_converted(object, dtype, copy, order, ndmin), requires_grad)
     extra: dict[str, Any] = {} if ndmax is None else {"ndmax": ndmax}  # NumPy default: no limit
     res = np.array(object, dtype=dtype, copy=copy, order=order, ndmin=ndmin, like=like, **extra)
-    return _finish(res, requires_grad)
+    return finish_creation(res, requires_grad)
 
 
 def asarray(
@@ -205,12 +205,12 @@ def asarray(
     >>> np.asarray(x) is x
     True
     """
-    if _holds_grad_array(a):
+    if holds_grad_array(a):
         if device not in (None, "cpu"):
             raise ValueError(f"unsupported device {device!r}: ndgrad arrays live on the CPU")
-        return _finish(_converted(a, dtype, copy, order), requires_grad)
+        return finish_creation(_converted(a, dtype, copy, order), requires_grad)
     res = np.asarray(a, dtype=dtype, order=order, device=device, copy=copy, like=like)
-    return _finish(res, requires_grad)
+    return finish_creation(res, requires_grad)
 
 
 def asanyarray(
@@ -242,12 +242,12 @@ def asanyarray(
 
 
 def _contiguous(a: Any, dtype: Any, order: str, requires_grad: bool) -> GradArray:
-    if _holds_grad_array(a):
+    if holds_grad_array(a):
         out = _converted(a, dtype, None, order)
         # NumPy's versions return at least one dimension.
-        return _finish(np.reshape(out, (1,)) if out.ndim == 0 else out, requires_grad)
+        return finish_creation(np.reshape(out, (1,)) if out.ndim == 0 else out, requires_grad)
     func = np.ascontiguousarray if order == "C" else np.asfortranarray
-    return _finish(func(a, dtype=dtype), requires_grad)
+    return finish_creation(func(a, dtype=dtype), requires_grad)
 
 
 def ascontiguousarray(
@@ -309,9 +309,9 @@ def copy(
     GradArray
     """
     del subok
-    if _holds_grad_array(a):
-        return _finish(_converted(a, None, True, order), requires_grad)
-    return _finish(np.copy(a, order=order), requires_grad)
+    if holds_grad_array(a):
+        return finish_creation(_converted(a, None, True, order), requires_grad)
+    return finish_creation(np.copy(a, order=order), requires_grad)
 
 
 def from_dlpack(
@@ -332,7 +332,7 @@ def from_dlpack(
     """
     if isinstance(x, GradArray):
         return asarray(x, device=device, copy=copy, requires_grad=requires_grad)
-    return _finish(np.from_dlpack(x, device=device, copy=copy), requires_grad)
+    return finish_creation(np.from_dlpack(x, device=device, copy=copy), requires_grad)
 
 
 # --- new arrays: NumPy's function, then a GradArray view of its result ------------------------
@@ -345,8 +345,8 @@ def _creation(func: Callable[..., Any]) -> Callable[..., GradArray]:
     def create(*args: Any, requires_grad: bool = False, **kwargs: Any) -> GradArray:
         res = func(*args, **kwargs)
         if name in ("linspace", "logspace", "geomspace") and isinstance(res, tuple):
-            return _finish(res[0], requires_grad), res[1]  # type: ignore[return-value]
-        return _finish(res, requires_grad)
+            return finish_creation(res[0], requires_grad), res[1]  # type: ignore[return-value]
+        return finish_creation(res, requires_grad)
 
     create.__name__ = create.__qualname__ = name
     create.__module__ = "ndgrad.numpy"
@@ -435,7 +435,7 @@ def full(
     GradArray
     """
     if _traced_value(fill_value):
-        return _finish(_filled(fill_value, shape, dtype), requires_grad)
+        return finish_creation(_filled(fill_value, shape, dtype), requires_grad)
     return _full(
         shape, fill_value, dtype, order, device=device, like=like, requires_grad=requires_grad
     )
@@ -467,7 +467,7 @@ def full_like(
     """
     if _traced_value(fill_value):
         target = np.shape(a) if shape is None else shape
-        return _finish(
+        return finish_creation(
             _filled(fill_value, target, np.result_type(a) if dtype is None else dtype),
             requires_grad,
         )
@@ -546,4 +546,4 @@ def arange(
     out = start + step * np.arange(count, dtype=np.result_type(start, step, float))
     if dtype is not None and np.dtype(dtype) != out.dtype:
         out = np.astype(out, dtype)
-    return _finish(out, requires_grad)
+    return finish_creation(out, requires_grad)

@@ -19,7 +19,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from ndgrad.numpy._creation import _holds_grad_array, asarray
+from ndgrad.numpy._creation import asarray, holds_grad_array
 
 __all__ = ["LINALG", "NUMPY", "keeping_sequences", "wrapped"]
 
@@ -33,14 +33,14 @@ def keeping_sequences(func: Callable[..., Any], names: tuple[str, ...]) -> Calla
 
     @functools.wraps(func)
     def keeping(*args: Any, **kwargs: Any) -> Any:
-        if any(type(a) in _SEQUENCES and _holds_grad_array(a) for a in args[:count]):
+        if any(type(a) in _SEQUENCES and holds_grad_array(a) for a in args[:count]):
             args = tuple(
-                asarray(a) if i < count and type(a) in _SEQUENCES and _holds_grad_array(a) else a
+                asarray(a) if i < count and type(a) in _SEQUENCES and holds_grad_array(a) else a
                 for i, a in enumerate(args)
             )
         for name in names:
             value = kwargs.get(name)
-            if type(value) in _SEQUENCES and _holds_grad_array(value):
+            if type(value) in _SEQUENCES and holds_grad_array(value):
                 kwargs[name] = asarray(value)
         return func(*args, **kwargs)
 

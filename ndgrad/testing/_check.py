@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._array import GradArray, _plain
+from ndgrad._array import GradArray, plain_array
 from ndgrad.functional import grad, tree_flatten
 
 __all__ = ["assert_grad_close", "check_grad"]
@@ -29,7 +29,7 @@ _ELEMENTWISE_LIMIT = 64  # inputs with more elements are checked along random di
 
 def _plain_copy(x: Any) -> Any:
     if isinstance(x, GradArray):
-        return _plain(x).copy()
+        return plain_array(x).copy()
     return np.array(x, copy=True) if isinstance(x, np.ndarray) else x
 
 
@@ -43,7 +43,7 @@ def _parts(out: Any) -> list[Any]:
     return [
         p
         for p in parts
-        if np.asarray(_plain(p) if isinstance(p, GradArray) else p).dtype.kind in "fc"
+        if np.asarray(plain_array(p) if isinstance(p, GradArray) else p).dtype.kind in "fc"
     ]
 
 
@@ -111,7 +111,7 @@ def _value(fun: Callable[..., Any], args: list[Any], n: int, xn: Any) -> float:
     call = list(args)
     call[n] = xn if np.ndim(args[n]) or isinstance(args[n], np.ndarray) else xn[()]
     out = fun(*call)
-    return float(np.real(_plain(out) if isinstance(out, GradArray) else out))
+    return float(np.real(plain_array(out) if isinstance(out, GradArray) else out))
 
 
 def _compare(
@@ -125,8 +125,8 @@ def _compare(
 ) -> None:
     """Raise an AssertionError naming the worst element unless ``actual`` is close enough."""
     __tracebackhide__ = True
-    actual = np.asarray(_plain(actual) if isinstance(actual, GradArray) else actual)
-    expected = np.asarray(_plain(expected) if isinstance(expected, GradArray) else expected)
+    actual = np.asarray(plain_array(actual) if isinstance(actual, GradArray) else actual)
+    expected = np.asarray(plain_array(expected) if isinstance(expected, GradArray) else expected)
     if actual.shape != expected.shape:
         raise AssertionError(
             f"{what}: {names[0]} has shape {actual.shape} but {names[1]} has {expected.shape}"

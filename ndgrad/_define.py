@@ -1,0 +1,75 @@
+"""``defvjp`` and ``defvjp_argnum``: how rules enter the dispatch tables of ``_registry``.
+
+They sit above the engine because a function NumPy does not dispatch (a SciPy routine, a
+function of the user's) gets the engine's recording wrapper (``_array.primitive``) in its place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ndgrad._array import primitive
+from ndgrad._registry import VJP_RULES, Primitive, VJPRule, classify
+
+
+def defvjp(func: Any, *rules: VJPRule | None, name: str | None = None) -> Any:
+    """Register gradient rules for ``func``, one per positional argument, in argument order.
+
+    Parameters
+    ----------
+    func : callable or (ufunc, method)
+        A NumPy function or ufunc (which already dispatches on GradArray), a ufunc method as
+        ``(np.add, "reduce")``, or a function of the user's own.
+    *rules : callable or None
+        ``rule(g, ans, *args, **kwargs)`` returns the cotangent of one positional argument;
+        ``None`` for an argument that gets no gradient. Write rules with NumPy calls so that
+        they can themselves be differentiated.
+    name : str, optional
+        How errors and ``repr`` name the function.
+
+    Returns
+    -------
+    callable
+        ``func`` itself for NumPy functions and ufuncs; for any other function a wrapper that
+        records a node when an argument requires grad.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ndgrad as nd
+    >>> def cube(x):
+    ...     return x**3
+    >>> cube = nd.defvjp(cube, lambda g, ans, x: 3 * g * x**2)
+    >>> nd.grad(lambda x: np.sum(cube(x)))(np.array([1.0, 2.0]))
+    array([ 3., 12.])
+    """
+    return _register(func, tuple(rules), None, name)
+
+
+def defvjp_argnum(
+    func: Any, rule: VJPRule, name: str | None = None, *, paired: bool = False
+) -> Any:
+    """Register one rule for every positional argument of a variadic ``func``.
+
+    ``rule(argnum, g, ans, *args, **kwargs)`` returns the cotangent of ``args[argnum]``; it
+    serves functions such as ``np.einsum`` or ``np.broadcast_arrays`` whose argument count
+    varies. ``paired=True`` says that output ``i`` depends on argument ``i`` alone
+    (``broadcast_arrays``, ``atleast_1d``): outputs of constant arguments then stay constants.
+    """
+    return _register(func, (), rule, name, paired)
+
+
+def _register(
+    func: Any, rules: tuple[VJPRule | None, ...], argnum_rule: Any, name: Any, paired: bool = False
+) -> Any:
+    ufunc_call = isinstance(func, np.ufunc)
+    prim = Primitive(func, rules, argnum_rule, name=name, unbroadcast=ufunc_call, paired=paired)
+    if not (ufunc_call or isinstance(func, tuple) or hasattr(func, "_implementation")
+            or func in (np.ndarray.__getitem__, np.ndarray.__setitem__)):  # fmt: skip
+        # A function of the user's: NumPy will not dispatch it, so hand out a wrapper that does.
+        func = prim.func = primitive(func, prim)
+    classify(func)
+    VJP_RULES[func] = prim
+    return func

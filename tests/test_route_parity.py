@@ -1,0 +1,214 @@
+"""Every route to a rule records the same node and gives the same gradient (issue 16).
+
+A ufunc call on GradArrays reaches its rule by one of three routes: the fast path
+(``ufunc(x)``/``ufunc(x, y)`` with no keywords, ``_array._ufunc_fast``), the general
+``__array_ufunc__`` (any keyword, here ``casting="same_kind"``, NumPy's default), and the in-place
+route (``out=``, ``_inplace.ufunc_inplace``). The systematic rule test (``test_rules.py``) checks
+the rules against finite differences through the fast path only; this one runs every ufunc
+case of ``tests/cases`` through all three and requires the same forward values, the same saved
+arrays and the same gradients, bit for bit.
+
+Backward has two routes too: its own loop for the common node (one rule per argument, no
+``where=``) and the general ``_cotangents``/``_store`` for the rest. Every rule case of
+``tests/cases`` (every primitive with a rule) is run through both.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ndgrad as nd
+from ndgrad import _graph
+from ndgrad._registry import qualified_name
+
+from .cases import CASES
+from .test_rules import _callable
+
+UFUNC_CASES = [
+    (key, i, args)
+    for key, case in CASES.items()
+    if isinstance(key, np.ufunc) and case.call is None
+    for i, (args, kwargs) in enumerate(case.calls)
+    if not kwargs and 1 <= len(args) <= 2 and key.nout == 1
+]
+
+
+def _leaves(args):
+    """The float arguments as leaves; integer ones (``ldexp``'s exponent) stay plain."""
+    return [
+        nd.GradArray(np.array(a), requires_grad=True) if np.array(a).dtype.kind in "fc" else a
+        for a in args
+    ]
+
+
+def _fast(ufunc, xs):
+    return ufunc(*xs)
+
+
+def _general(ufunc, xs):
+    return ufunc(*xs, casting="same_kind")  # NumPy's default: only the route changes
+
+
+def _inplace(ufunc, xs):
+    like = ufunc(*(np.array(x) for x in xs))  # NumPy's own result: its shape and dtype
+    out = nd.GradArray(np.zeros(np.shape(like), dtype=like.dtype))
+    ufunc(*xs, out=out)
+    return out
+
+
+ROUTES = {"fast": _fast, "general": _general, "out=": _inplace}
+
+
+def _run(ufunc, args, route):
+    xs = _leaves(args)
+    y = ROUTES[route](ufunc, xs)
+    node = y._node
+    saved = (node.prim, [np.copy(a) if isinstance(a, np.ndarray) else a for a in node.args])
+    rng = np.random.default_rng(7)
+    g = rng.standard_normal(np.shape(y))
+    if np.iscomplexobj(y):
+        g = g + 1j * rng.standard_normal(np.shape(y))
+    value = np.array(y)
+    y.backward(grad=g)
+    return value, saved, [x.grad for x in xs if isinstance(x, nd.GradArray)]
+
+
+def _ids(case):
+    key, i, _ = case
+    return f"{key.__name__}-{i}"
+
+
+@pytest.mark.parametrize("case", UFUNC_CASES, ids=[_ids(c) for c in UFUNC_CASES])
+def test_every_route_records_the_same_node(case):
+    ufunc, _, args = case
+    value, (prim, saved), grads = _run(ufunc, args, "fast")
+    for route in ("general", "out="):
+        if route == "out=" and np.ndim(value) == 0 and not isinstance(value, np.ndarray):
+            continue
+        v, (p, s), gs = _run(ufunc, args, route)
+        np.testing.assert_array_equal(v, value, err_msg=f"forward values, {route} route")
+        assert p is prim, route
+        # what the node keeps for its rules: the inputs it reads, the same values
+        if route != "out=":  # out= keeps the old value of the output as one more argument
+            assert len(s) == len(saved), route
+            for a, b in zip(s, saved, strict=True):
+                assert (a is None) == (b is None), route
+                if a is not None:
+                    np.testing.assert_array_equal(a, b, err_msg=f"saved, {route} route")
+        for a, b in zip(gs, grads, strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=f"gradients, {route} route")
+
+
+def test_the_routes_are_distinct():
+    # the test means something only if the three calls take different routes: the general
+    # route and the out= route record through other functions than the fast path
+    import ndgrad._array as engine
+    import ndgrad._inplace as inplace
+
+    seen = []
+    fast, general, inplace_route = (
+        engine._ufunc_fast,
+        engine.GradArray._array_ufunc,
+        inplace.ufunc_inplace,
+    )
+    try:
+        engine._ufunc_fast = lambda *a: (seen.append("fast"), fast(*a))[1]
+        engine.GradArray._array_ufunc = lambda *a: (seen.append("general"), general(*a))[1]
+        engine.ufunc_inplace = lambda *a: (seen.append("out="), inplace_route(*a))[1]
+        for route in ROUTES.values():
+            route(np.exp, _leaves([np.ones(3)]))
+    finally:
+        engine._ufunc_fast, engine.GradArray._array_ufunc = fast, general
+        engine.ufunc_inplace = inplace_route
+    assert seen == ["fast", "general", "general", "out="]
+
+
+# --- backward: the inlined loop for common nodes and the general route ----------------------
+
+RULE_CALLS = [
+    (key, i, args, kwargs)
+    for key, case in CASES.items()
+    for i, (args, kwargs) in enumerate(case.calls)
+]
+
+
+def _float_leaves(tree):
+    if isinstance(tree, np.ndarray) and tree.dtype.kind in "fc":
+        return [tree]
+    if isinstance(tree, tuple | list):
+        return [leaf for item in tree for leaf in _float_leaves(item)]
+    return []
+
+
+def _gradients(key, args, kwargs, inline):
+    """The gradients of a fixed random weighting of ``key``'s float outputs, with backward's
+    inlined loop for common nodes on or off."""
+    func = _callable(key, CASES[key])
+    leaves = [
+        nd.GradArray(np.array(a), requires_grad=True)
+        if isinstance(a, np.ndarray) and a.dtype.kind in "fc"
+        else a
+        for a in args
+    ]
+    outs = [
+        o
+        for o in _float_leaves(func(*leaves, **kwargs))
+        if isinstance(o, nd.GradArray) and o.requires_grad
+    ]
+    if not outs:  # no gradient to compare (np.angle of a real input)
+        return []
+    rng = np.random.default_rng(3)
+    loss = sum(np.sum(np.real(o) * rng.standard_normal(o.shape)) for o in outs)
+    old = _graph.INLINE_COMMON_NODES
+    _graph.INLINE_COMMON_NODES = inline
+    try:
+        loss.backward()
+    finally:
+        _graph.INLINE_COMMON_NODES = old
+    return [x.grad for x in leaves if isinstance(x, nd.GradArray)]
+
+
+@pytest.mark.parametrize(
+    "call", RULE_CALLS, ids=[f"{qualified_name(c[0])}-{c[1]}" for c in RULE_CALLS]
+)
+def test_both_backward_routes_give_the_same_gradients(call):
+    key, _, args, kwargs = call
+    inlined = _gradients(key, args, kwargs, True)
+    general = _gradients(key, args, kwargs, False)
+    assert len(inlined) == len(general)
+    for a, b in zip(inlined, general, strict=True):
+        if a is None or b is None:
+            assert a is None and b is None
+        else:
+            np.testing.assert_array_equal(a, b)
+
+
+def test_the_switch_changes_the_route(monkeypatch):
+    # the parity above means something only if turning the switch off sends common nodes
+    # through _cotangents
+    calls = []
+    original = _graph._cotangents
+    monkeypatch.setattr(_graph, "_cotangents", lambda *a: (calls.append(1), original(*a))[1])
+    assert _gradients(np.exp, (np.ones(3),), {}, True) and not calls
+    assert _gradients(np.exp, (np.ones(3),), {}, False) and calls
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_rules_get_plain_arrays_on_both_routes(inline, monkeypatch):
+    # Without create_graph a rule computes on the saved plain arrays, whichever route runs it
+    # (a GradArray there would cost a wrap per argument and could change the last ulp).
+    seen = []
+
+    def cube(x):
+        return x**3
+
+    def rule(g, ans, x):
+        seen.append((type(g), type(ans), type(x)))
+        return 3 * g * x**2
+
+    cube = nd.defvjp(cube, rule)
+    monkeypatch.setattr(_graph, "INLINE_COMMON_NODES", inline)
+    g = nd.grad(lambda x: np.sum(cube(x)))(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(g, [3.0, 12.0])
+    assert seen == [(np.ndarray, np.ndarray, np.ndarray)]
