@@ -273,10 +273,12 @@ def fingerprint(a: Any) -> Any:
     The bytes are read as n 64-bit words and summed (modulo 2**64) down the columns of two
     layouts, n words in rows of ``w`` and in rows of ``w + 1`` with ``w * (w + 1) > n``; the
     first layout's rows start at the first word, the second's end at the last one, so every
-    word is in at least one, and the last ``n % 8`` bytes are kept as they are. A change of
-    one element changes its column's sum; two different elements swapped are in different
-    columns of at least one layout (their distance is below ``w * (w + 1)``, so it is not a
-    multiple of both ``w`` and ``w + 1``), whose sums change by ``d`` and ``-d``, ``d != 0``.
+    word is in at least one; the bytes that do not fill a last word (fewer than 8) are kept as
+    they are, and fewer than 64 words are kept themselves. A change of one element changes its
+    column's sum; two different elements swapped are in different columns of at least one
+    layout that holds both, or one layout holds only one of them (their distance is below
+    ``w * (w + 1)``, so it is not a multiple of both ``w`` and ``w + 1``; the words outside a
+    layout are fewer than its row), and a column sum changes by ``d`` or ``-d``, ``d != 0``.
     So any single change and any swap is detected exactly, for every dtype; a longer
     permutation (a sort, a reversal) escapes only if it keeps every column sum of both layouts.
     Two passes over the memory: about twice an ``np.sum`` of the same bytes, half a copy once
