@@ -692,8 +692,9 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
     prim = VJP_RULES.get(ufunc)
     if prim is None:
         raise not_differentiable(qualified_name(ufunc))
-    saves = prim.saves
-    if saves is None or prim.meta:  # a rule the bytecode scan could not read: general recording
+    # what the rules of the operands that require grad read (Primitive.by_operands)
+    saves, meta, saves_ans = prim.by_operands[(gx | gy << 1) - 1]
+    if saves is None or meta:  # a rule the bytecode scan could not read: general recording
         grad_inputs: list[GradInput] = [
             (i, None, a)
             for i, a in enumerate(inputs)
@@ -739,7 +740,7 @@ def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
     else:
         args = (rx if 0 in saves else None, ry if 1 in saves else None)
     ans = None
-    if prim.saves_ans:
+    if saves_ans:
         if res.nbytes <= COPY_BYTES:
             ans = res.copy("K")
         else:
@@ -789,10 +790,10 @@ def record_node(
     """
     if originals is not None:
         refuse_aliases(prim.name, originals)
-    saves = prim.saves
+    # only what the rules of the arguments that require grad read (Primitive.needs)
+    saves, meta, saves_ans = prim.needs(tuple(sorted({slot for slot, _, _ in grad_inputs})))
     args = raw if saved is None else saved
     if saves is not None:
-        meta = prim.meta
         args = [a if i in saves else _meta(a) if i in meta else None for i, a in enumerate(args)]
     versions: list[Any] = []
     edges = []
@@ -814,7 +815,7 @@ def record_node(
         edges.append(make_edge(-1, None, old_out))
     if type(outs) is GradArray and not prim.paired:  # one output, the common case: no lists
         ans: Any = None
-        if prim.saves_ans:
+        if saves_ans:
             ans = _keep_output(versions, outs, plain_array(outs), saved is not None)
         node = Node(
             prim, tuple(edges), tuple(args), kwargs or NO_KWARGS, ans, tuple(versions), None, where
@@ -825,7 +826,7 @@ def record_node(
         return node
     flat_outs = flat_outputs(outs)
     ans = None
-    if prim.saves_ans:
+    if saves_ans:
         raws = [plain_array(o) if isinstance(o, GradArray) else o for o in flat_outs]
         for i, (o, r) in enumerate(zip(flat_outs, raws, strict=True)):
             if isinstance(r, np.ndarray):

@@ -53,17 +53,22 @@ class Primitive:
     ``saves`` holds the positions of the arguments that some rule reads, ``meta`` those read
     only for their shape or dtype, and ``saves_ans`` whether some rule reads the output: only
     those are kept for ``backward`` and checked for in-place modification, so that
-    ``y = x + 1; y += 1`` is not refused.
+    ``y = x + 1; y += 1`` is not refused. A node runs only the rules of the arguments that
+    require grad, so it keeps only what those read: ``needs(slots)``, and ``by_operands`` for
+    the ufunc fast path (``x @ w`` with a constant ``x`` keeps ``x``, not ``w``).
     """
 
     __slots__ = (
+        "_needs",
         "argnum_rule",
+        "by_operands",
         "defaults",
         "func",
         "meta",
         "name",
         "paired",
         "positional",
+        "reads",
         "rules",
         "saves",
         "saves_ans",
@@ -89,6 +94,24 @@ class Primitive:
         self.positional = _positional_names(func, len(rules))
         self.defaults = positional_defaults(func) if self.positional else {}
         self.saves, self.meta, self.saves_ans = _what_rules_read(rules, argnum_rule)
+        self.reads = None if argnum_rule is not None else tuple(map(_rule_reads, rules))
+        self._needs: dict[tuple[int, ...], Needs] = {}
+        # For a call on one or two operands: what to keep when the first, the second or both
+        # require grad (indexed by ``gx | gy << 1``, minus one).
+        self.by_operands = tuple(self.needs(s) for s in ((0,), (1,), (0, 1)))
+
+    def needs(self, slots: tuple[int, ...]) -> Needs:
+        """``(saves, meta, saves_ans)`` for a node whose arguments ``slots`` require grad: what
+        their rules read (``saves`` None: a rule the bytecode scan could not read, keep all)."""
+        known = self._needs.get(slots)
+        if known is None:
+            if self.reads is None:
+                known = (self.saves, self.meta, self.saves_ans)
+            else:
+                rules = [self.reads[i] for i in slots if i < len(self.reads)]
+                known = _union([r for r in rules if r is not _NO_RULE])
+            self._needs[slots] = known
+        return known
 
     def rule_for(self, slot: int) -> VJPRule | None:
         """The rule for positional argument ``slot`` (``None``: no gradient flows there)."""
@@ -241,24 +264,37 @@ def _loaded_params(rule: Any) -> tuple[set[int] | None, set[int], bool]:
     )
 
 
-def _what_rules_read(
-    rules: tuple[VJPRule | None, ...], argnum_rule: Any
-) -> tuple[frozenset[int] | None, frozenset[int], bool]:
-    if argnum_rule is not None:
+# (saves, meta, saves_ans): what a set of rules reads (see ``Primitive``).
+Needs = tuple[frozenset[int] | None, frozenset[int], bool]
+_NO_RULE: Needs = (frozenset(), frozenset(), False)
+
+
+def _rule_reads(rule: VJPRule | None) -> Needs:
+    if rule is None:
+        return _NO_RULE
+    used, used_meta, ans = _loaded_params(rule)
+    if used is None:
         return None, frozenset(), True
+    return frozenset(used), frozenset(used_meta), ans
+
+
+def _union(reads: list[Needs]) -> Needs:
     saves: set[int] = set()
     meta: set[int] = set()
     saves_ans = False
-    for rule in rules:
-        if rule is None:
-            continue
-        used, used_meta, ans = _loaded_params(rule)
+    for used, used_meta, ans in reads:
         if used is None:
             return None, frozenset(), True
         saves |= used
         meta |= used_meta
         saves_ans |= ans
     return frozenset(saves), frozenset(meta - saves), saves_ans
+
+
+def _what_rules_read(rules: tuple[VJPRule | None, ...], argnum_rule: Any) -> Needs:
+    if argnum_rule is not None:
+        return None, frozenset(), True
+    return _union([_rule_reads(rule) for rule in rules])
 
 
 def _positional_names(func: Any, count: int) -> tuple[str, ...]:

@@ -215,3 +215,42 @@ def test_a_fresh_cotangent_becomes_the_leaf_gradient_without_a_copy():
     # Nothing else held the rule's result, so it became w.grad itself (regression: the
     # reference count was taken while the call's arguments were on the stack, so it never did).
     assert made[0]() is w.grad
+
+
+# --- a node keeps only what the rules of its grad inputs read ---------------------------------
+
+
+def test_a_constant_operand_keeps_only_what_the_other_operands_rule_reads():
+    # d(c @ w)/dw reads c; d(c @ w)/dc would read w, but c does not require grad: w is not kept,
+    # so it is neither copied nor guarded (it stays writable), and the gradient is still c.T g
+    rng = np.random.default_rng(0)
+    c = rng.standard_normal((50, 60))
+    w = nd.GradArray(rng.standard_normal((60, 70)), requires_grad=True)  # 33 KB: guarded if kept
+    y = c @ w
+    kept = y._node.args
+    assert isinstance(kept[0], np.ndarray) and not isinstance(kept[1], np.ndarray)  # w's shape
+    assert w.flags.writeable
+    g = rng.standard_normal((50, 70))
+    y.backward(grad=g)
+    np.testing.assert_allclose(w.grad, c.T @ g)
+
+
+def test_the_ufunc_fast_path_keeps_only_the_needed_operand():
+    x = nd.GradArray(np.linspace(0.5, 1.5, 5000), requires_grad=True)  # 40 KB
+    c = np.linspace(2.0, 3.0, 5000)
+    y = x * c  # d/dx reads c; x itself is not needed
+    assert y._node.args == (None, y._node.args[1]) and y._node.args[1] is not None
+    assert x.flags.writeable and not c.flags.writeable  # c guarded while the node lives
+    np.sum(y).backward()
+    np.testing.assert_array_equal(x.grad, c)
+    both = x * nd.GradArray(c, requires_grad=True)
+    assert all(a is not None for a in both._node.args)  # both read when both require grad
+
+
+def test_needs_is_the_union_over_the_grad_slots_rules():
+    from ndgrad._registry import VJP_RULES
+
+    prim = VJP_RULES[np.matmul]
+    assert prim.needs((0,))[0] == {1} and prim.needs((1,))[0] == {0}
+    assert prim.needs((0, 1))[0] == {0, 1} == prim.saves
+    assert prim.by_operands == (prim.needs((0,)), prim.needs((1,)), prim.needs((0, 1)))
