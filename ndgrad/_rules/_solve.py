@@ -34,7 +34,7 @@ import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -47,6 +47,7 @@ from ndgrad.functional import _RuleCache, jacobian
 from ndgrad.tracing import tracing
 
 __all__ = [
+    "DEFAULT_CHECKPOINTS",
     "Params",
     "Watch",
     "const",
@@ -55,6 +56,7 @@ __all__ = [
     "held_arrays",
     "jacobian_at",
     "ode_gradient",
+    "ode_gradient_checkpoints",
     "ode_gradient_method",
     "plain_tree",
     "record",
@@ -67,11 +69,21 @@ __all__ = [
 ]
 
 
-_ODE_GRADIENT: ContextVar[str] = ContextVar("ode_gradient", default="adjoint")
+# Steps between the checkpoints the adjoint keeps by default: measured by
+# ``python -m benchmarks.ode --memory`` (docs/user_guide/performance.rst), where 16 costs a few
+# per cent of time over keeping every step's interpolant and holds a small fraction of its memory.
+DEFAULT_CHECKPOINTS = 16
+
+Checkpoints = int | Literal["all"]
+_ODE_GRADIENT: ContextVar[tuple[str, Checkpoints]] = ContextVar(
+    "ode_gradient", default=("adjoint", DEFAULT_CHECKPOINTS)
+)
 
 
 @contextmanager
-def ode_gradient(method: str) -> Iterator[None]:
+def ode_gradient(
+    method: Literal["adjoint", "forward"] = "adjoint", *, checkpoints: Checkpoints | None = None
+) -> Iterator[None]:
     """Choose how ``scipy.integrate.solve_ivp`` and ``odeint`` calls in a block differentiate.
 
     SciPy's call stays unmodified, so the choice is a context around it (per thread and task,
@@ -88,17 +100,32 @@ def ode_gradient(method: str) -> Iterator[None]:
         reverse passes of ``fun``; each backward pass is then a sum, so it pays off for many
         backward passes (a Jacobian of many outputs). ``python -m benchmarks.ode`` measures
         both.
+    checkpoints : int or "all", optional
+        What the adjoint keeps of the forward solve until the backward pass (``"adjoint"``
+        only). An int ``K >= 1`` (the default is 16): the state at every ``K``-th forward step
+        and the steps' times; the backward pass solves each stretch of ``K`` steps forward again
+        (same method, tolerances and options, starting with the original step size) with
+        dense output, uses it for the adjoint and the parameters' integral there, and drops it
+        before the next, so that one stretch's interpolant is alive at a time. ``"all"``: SciPy's
+        interpolant of every forward step, kept until the backward pass (no solve again). A
+        call with ``dense_output=True`` keeps that interpolant anyway, and it is used whatever
+        ``checkpoints`` says.
 
     Raises
     ------
     ValueError
-        For another ``method``.
+        For another ``method``, a ``checkpoints`` that is neither an int ``>= 1`` nor
+        ``"all"``, or ``checkpoints`` with ``method="forward"`` (which keeps no trajectory).
 
     Notes
     -----
     With ``"forward"``, the parameters are the arrays that require grad which the right-hand
     side holds in its closure, defaults or ``args=`` (a bound method's instance included); a
     right-hand side that reads one from a global raises ``NotDifferentiableError``.
+
+    With checkpoints, the right-hand side (and ``jac``) runs again in the backward pass, as it
+    does for the adjoint anyway; the forward states it computes there are within the solver's
+    tolerance of the first solve's (the same steps for the explicit Runge-Kutta methods).
 
     Examples
     --------
@@ -110,10 +137,30 @@ def ode_gradient(method: str) -> Iterator[None]:
     ...     g = nd.grad(y_end)(0.5)
     >>> bool(np.isclose(g, -np.exp(-0.5), rtol=1e-7))
     True
+    >>> with nd.ode_gradient(checkpoints="all"):  # keep every step's interpolant
+    ...     g = nd.grad(y_end)(0.5)
+    >>> bool(np.isclose(g, -np.exp(-0.5), rtol=1e-7))
+    True
     """
     if method not in ("adjoint", "forward"):
         raise ValueError(f"ode_gradient: method is 'adjoint' or 'forward', not {method!r}")
-    token = _ODE_GRADIENT.set(method)
+    if checkpoints is not None and method == "forward":
+        raise ValueError(
+            "ode_gradient: checkpoints= applies to the adjoint; forward sensitivities keep no "
+            "trajectory. Drop checkpoints= or use method='adjoint'."
+        )
+    if checkpoints is None:
+        checkpoints = DEFAULT_CHECKPOINTS
+    elif checkpoints != "all" and (
+        isinstance(checkpoints, bool | str)
+        or not isinstance(checkpoints, int | np.integer)
+        or checkpoints < 1
+    ):
+        raise ValueError(
+            f"ode_gradient: checkpoints is an int >= 1 (the steps between two kept states) or "
+            f"'all' (keep every step's interpolant), not {checkpoints!r}"
+        )
+    token = _ODE_GRADIENT.set((method, checkpoints if checkpoints == "all" else int(checkpoints)))
     try:
         yield
     finally:
@@ -122,7 +169,12 @@ def ode_gradient(method: str) -> Iterator[None]:
 
 def ode_gradient_method() -> str:
     """The method :func:`ode_gradient` chose here (``"adjoint"`` by default)."""
-    return _ODE_GRADIENT.get()
+    return _ODE_GRADIENT.get()[0]
+
+
+def ode_gradient_checkpoints() -> Checkpoints:
+    """The adjoint's checkpoints :func:`ode_gradient` chose here (``DEFAULT_CHECKPOINTS``)."""
+    return _ODE_GRADIENT.get()[1]
 
 
 def solver_error(name: str, why: str) -> NotDifferentiableError:
