@@ -69,10 +69,12 @@ __all__ = [
 ]
 
 
-# Steps between the checkpoints the adjoint keeps by default: measured by
-# ``python -m benchmarks.ode --memory`` (docs/user_guide/performance.rst), where 16 costs a few
-# per cent of time over keeping every step's interpolant and holds a small fraction of its memory.
-DEFAULT_CHECKPOINTS = 16
+# Steps between the checkpoints the adjoint keeps by default, chosen by
+# ``python -m benchmarks.ode --memory`` (docs/user_guide/performance.rst): from 1 to 32 the time
+# falls steeply (fewer segments, each a restart of the adjoint solve) while the memory held stays
+# a small fraction of every step's interpolant; beyond, time gains little and a segment's
+# interpolant (the backward pass's peak) keeps growing.
+DEFAULT_CHECKPOINTS = 32
 
 Checkpoints = int | Literal["all"]
 _ODE_GRADIENT: ContextVar[tuple[str, Checkpoints]] = ContextVar(
@@ -102,7 +104,7 @@ def ode_gradient(
         both.
     checkpoints : int or "all", optional
         What the adjoint keeps of the forward solve until the backward pass (``"adjoint"``
-        only). An int ``K >= 1`` (the default is 16): the state at every ``K``-th forward step
+        only). An int ``K >= 1`` (the default is 32): the state at every ``K``-th forward step
         and the steps' times; the backward pass solves each stretch of ``K`` steps forward again
         (same method, tolerances and options, starting with the original step size) with
         dense output, uses it for the adjoint and the parameters' integral there, and drops it
@@ -123,9 +125,13 @@ def ode_gradient(
     side holds in its closure, defaults or ``args=`` (a bound method's instance included); a
     right-hand side that reads one from a global raises ``NotDifferentiableError``.
 
-    With checkpoints, the right-hand side (and ``jac``) runs again in the backward pass, as it
-    does for the adjoint anyway; the forward states it computes there are within the solver's
-    tolerance of the first solve's (the same steps for the explicit Runge-Kutta methods).
+    With checkpoints, the backward pass solves the ODE forward once more, segment by segment
+    (the right-hand side runs there with grad off, as in the first solve); the states are within
+    the solver's tolerance of the first solve's (the same steps for the explicit Runge-Kutta
+    methods; BDF and LSODA restart at order 1 in each segment, so take more steps). The adjoint
+    solve restarts at each segment bound too: a small ``K`` costs time when the adjoint takes
+    longer steps than the forward solve. ``python -m benchmarks.ode --memory`` measures
+    ``K`` = 1, 8, 32, 128 and ``"all"``.
 
     Examples
     --------

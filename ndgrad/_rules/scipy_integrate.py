@@ -33,9 +33,9 @@ steps (split at the output times): during the backward pass, ``f(τ_k, y(τ_k), 
 at the nodes of a few steps at a time and pulled back to the arrays ``θ`` that ``f`` holds
 (:func:`_parameter_term`); only when ``f`` reads such an array from where ``held_arrays`` does
 not look (a module attribute) are these probes recorded in the forward pass instead. The
-forward solve runs with ``dense_output=True`` (to read ``y`` between steps);
-the returned ``sol.sol`` and ``sol.t`` (the solver's own steps when ``t_eval`` is not given)
-carry no gradient, except ``t_eval`` values (``sol.t`` is then those reached) and the end time
+adjoint reads ``y`` between steps from checkpoints or SciPy's interpolant (below); the returned
+``sol.sol`` and ``sol.t`` (the solver's own steps when ``t_eval`` is not given) carry no
+gradient, except ``t_eval`` values (``sol.t`` is then those reached) and the end time
 set by a terminal event. ``success=False`` raises when a gradient is needed.
 
 Events (``events=``): ``sol.t_events`` and ``sol.y_events`` are differentiable, in the
@@ -47,21 +47,37 @@ last column (without ``t_eval``) and the end time are then functions of ``θ`` a
 gets no gradient. An event that touches zero without crossing (the denominator is 0) raises.
 The event function is called with a GradArray ``t`` once per occurrence (for ``∂g/∂t``).
 
-What the adjoint stores until the backward pass: SciPy's dense interpolant of every forward
-step (``sol.sol``, a few vectors of size ``n`` per step), which the adjoint solve reads
-``y(t)`` from, and no graph of ``f`` (except in the module-attribute fallback above). No
-checkpointing of the states yet.
+What the adjoint stores until the backward pass (``nd.ode_gradient(checkpoints=...)``, see
+``_Steps`` and ``_Trajectory``): by default (``K = DEFAULT_CHECKPOINTS``, 32) every forward
+step's time and the state at every ``K``-th step (and at ``t0``), recorded by a subclass of the
+user's solver class that only observes its steps, with ``dense_output=False``: no interpolant
+(with ``t_eval``, SciPy itself keeps only the values at ``t_eval``; without, every step's state
+is SciPy's own ``sol.y``, which the node keeps a copy of as it keeps any output). The backward
+pass solves the adjoint in pieces between the jump times and the segment bounds; on reaching
+a segment it solves the ODE forward again from its checkpoint to the next (the same ``fun``,
+``method`` and options, ``dense_output=True``, ``first_step`` the step the solver took
+there: the explicit Runge-Kutta methods retake the same steps, the multistep ones restart at
+order 1), reads ``y`` from that interpolant for the adjoint and the parameter term, and drops
+it before the next segment. ``checkpoints="all"`` keeps SciPy's interpolant of every step
+instead (``sol.sol``, a few vectors of size ``n`` per step; the adjoint before checkpoints),
+and so does a call with ``dense_output=True``, whatever ``checkpoints`` says (SciPy keeps it
+for the user anyway). No graph of ``f`` is kept (except in the module-attribute fallback above,
+where the forward pass reads the states at the nodes, segment by segment). Since the backward
+pass calls ``f`` (and ``jac``, the event functions) again, an array that requires grad they
+hold which is written in place between the solve and ``backward()`` raises ``InPlaceError``.
 
 Forward sensitivities (``with nd.ode_gradient("forward")``, see ``_Forward``): ``S = ∂y/∂(θ,
 y0)`` solved alongside the ODE right after the forward solve; the node's inputs are then the
 arrays ``θ`` that ``fun`` holds (no probes), and the backward pass is ``Σ v^T S(t)``. It stores
-the augmented solve's interpolant, ``n (1 + P + n)`` values per step.
+the augmented solve's interpolant, ``n (1 + P + n)`` values per step, and no checkpoints: the
+forward solve keeps nothing for the gradient.
 
 ``odeint``: the same adjoint, in ``y0``, parameters and every value of ``t`` (``t[0]`` is the
 start time). odeint has no dense output, so when a gradient is needed the states between its
 output times come from SciPy's LSODA through ``solve_ivp`` (the same ODEPACK integrator, same
-``rtol``/``atol``), which also solves the adjoint. The returned values are odeint's own; a
-message other than "Integration successful." raises; ``tcrit=`` raises.
+``rtol``/``atol``; checkpointed the same way), which also solves the adjoint. The returned
+values are odeint's own; a message other than "Integration successful." raises; ``tcrit=``
+raises.
 """
 
 from __future__ import annotations
@@ -512,7 +528,8 @@ class _Adjoint:
             if not back.success:
                 raise _failed("solve_ivp", f"the adjoint system backward: {back.message}")
             a = back.y[:, -1]
-            step = abs(back.t[-1] - back.t[-2]) if back.t.size > 1 else None
+            # the last step was cut to end on t_lo: the one before is the solver's own choice
+            step = float(np.max(np.abs(np.diff(back.t[-3:])))) if back.t.size > 1 else None
             inside = np.flatnonzero((nodes > min(t_lo, t_hi)) & (nodes < max(t_lo, t_hi)))
             if adjoint_at_nodes is not None:
                 if inside.size:
@@ -887,6 +904,8 @@ def _solve_ivp(func: Any, p: Params) -> Any:
     closure = watch.depends or requires_grad(fargs)
     event_closure = any(w.depends for w in event_watches) or requires_grad(fargs)
     if not (closure or event_closure or requires_grad((t_span, y0, t_eval))):
+        if not dense:  # made for a gradient that is not needed after all
+            sol.sol = None
         return sol
     if not may_need and plan is not None:  # a dependence held_arrays did not see: again
         sol = _run(func, p, plan)
