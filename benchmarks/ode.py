@@ -12,7 +12,10 @@ process and interleaved (``benchmarks.run.interleaved``, CPU time, medians):
 
 - ``solve_ivp``: SciPy's own function, unwrapped, with grad off: the unit of the ratios;
 - ``solve_ivp, wrapped``: the same call through ndgrad's wrapper with nothing to differentiate;
-- ``adjoint``: ``nd.value_and_grad`` of the loss, ndgrad's default adjoint method;
+- ``adjoint``: ``nd.value_and_grad`` of the loss, ndgrad's default adjoint method
+  (checkpointed: a state every 32 steps, each segment solved again in the backward pass);
+- ``adjoint, all steps``: the same inside ``nd.ode_gradient(checkpoints="all")`` (SciPy's
+  interpolant of every step kept, nothing solved again);
 - ``forward``: the same inside ``nd.ode_gradient("forward")`` (forward sensitivities);
 - ``finite differences``: one-sided, ``P + 1`` calls of SciPy's own ``solve_ivp``;
 - ``autograd odeint``: HIPS autograd's ``odeint`` adjoint on the same model (LSODA, the same
@@ -23,9 +26,12 @@ Every gradient is checked against the others before timing. Writes
 
 ``python -m benchmarks.ode --memory`` measures instead what the adjoint keeps: a 20-state
 linear model whose 400-entry matrix is a closure GradArray, integrated over ``T = 20`` and
-``T = 200`` (about 230 and 2300 RK45 steps); for each, the memory held between the solve and
-``backward()`` and the peak of the whole (``tracemalloc``), the nodes of the recorded graph
-after the solve, and the CPU time. Writes ``benchmarks/results/ode_memory.json``.
+``T = 200`` (about 230 and 2300 RK45 steps), the loss a sum of squares at 2 output times
+(``t_eval``); for each and each ``checkpoints`` setting (1, 8, 32 (the default), 128, "all"):
+the memory held between the solve and ``backward()`` and the peak of the whole
+(``tracemalloc``, one run), the nodes of the recorded graph after the solve, and the CPU time of
+the solve and the gradient as a ratio to one forward solve of SciPy's own ``solve_ivp`` (medians
+of 5 interleaved runs, without tracemalloc). Writes ``benchmarks/results/ode_memory.json``.
 """
 
 from __future__ import annotations
@@ -114,6 +120,10 @@ class Problem:
     def adjoint(self) -> tuple[Any, Any]:
         return nd.value_and_grad(self.loss)(self.theta)
 
+    def adjoint_all_steps(self) -> tuple[Any, Any]:
+        with nd.ode_gradient(checkpoints="all"):
+            return nd.value_and_grad(self.loss)(self.theta)
+
     def forward_sensitivities(self) -> tuple[Any, Any]:
         with nd.ode_gradient("forward"):
             return nd.value_and_grad(self.loss)(self.theta)
@@ -159,6 +169,7 @@ def measure(n_params: int, repeats: int) -> dict[str, Any]:
         "solve_ivp": problem.forward_solve,
         "solve_ivp, wrapped": problem.forward_solve_wrapped,
         "adjoint": problem.adjoint,
+        "adjoint, all steps": problem.adjoint_all_steps,
         "forward": problem.forward_sensitivities,
         "finite differences": problem.finite_differences,
     }
@@ -168,11 +179,12 @@ def measure(n_params: int, repeats: int) -> dict[str, Any]:
         pass
     reference = np.asarray(problem.adjoint()[1])
     notes: dict[str, Any] = {}
-    for name in ("forward", "finite differences", "autograd odeint"):
+    for name in ("adjoint, all steps", "forward", "finite differences", "autograd odeint"):
         if name in steps:
             got = steps[name]()[1]
             # finite differences and LSODA agree with the adjoint to about the tolerances
-            if not _close(got, reference, rtol=1e-6 if name == "forward" else 1e-2):
+            exact = name in ("forward", "adjoint, all steps")
+            if not _close(got, reference, rtol=1e-6 if exact else 1e-2):
                 notes[name] = {"error": "the gradient differs from the adjoint's"}
                 del steps[name]
     samples = run.interleaved(steps, repeats, target=0)
@@ -187,41 +199,98 @@ def measure(n_params: int, repeats: int) -> dict[str, Any]:
     return results
 
 
-def measure_memory(t_end: float, n: int = 20) -> dict[str, Any]:
+CHECKPOINTS: list[Any] = [1, 8, 32, 128, "all"]
+
+
+def _memory_model(n: int = 20) -> tuple[np.ndarray, Callable[..., Any]]:
+    rng = np.random.default_rng(0)
+    matrix = -np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
+
+    def rhs_of(theta: Any) -> Callable[..., Any]:
+        return lambda t, y: theta @ y + np.sin(t) * np.ones(n)
+
+    return matrix, rhs_of
+
+
+def _memory_gradient(t_end: float, checkpoints: Any) -> Callable[[], Any]:
+    """One solve and gradient of the long-integration model, with ``checkpoints``."""
+    matrix, rhs_of = _memory_model()
+    n = matrix.shape[0]
+
+    def step() -> Any:
+        theta = nd.GradArray(matrix, requires_grad=True)
+        with nd.ode_gradient(checkpoints=checkpoints):
+            sol = scipy.integrate.solve_ivp(
+                rhs_of(theta), (0.0, t_end), np.ones(n), t_eval=[t_end / 2, t_end], **MEMORY_TOL
+            )
+        np.sum(sol.y**2).backward()
+        return theta.grad
+
+    return step
+
+
+MEMORY_TOL = {"rtol": 1e-8, "atol": 1e-10}
+
+
+def _memory_forward(t_end: float) -> Callable[[], Any]:
+    """One forward solve of the same model by SciPy's own ``solve_ivp``: the unit."""
+    matrix, rhs_of = _memory_model()
+    plain_solve, rhs, n = _scipy_solve_ivp(), rhs_of(matrix), matrix.shape[0]
+    t_eval = [t_end / 2, t_end]
+    return lambda: plain_solve(rhs, (0.0, t_end), np.ones(n), t_eval=t_eval, **MEMORY_TOL)
+
+
+def measure_memory(t_end: float, checkpoints: Any) -> dict[str, Any]:
     """What one adjoint gradient of a long integration with a closure parameter holds."""
-    import time
     import tracemalloc
 
     from ndgrad._graph import collect_nodes
 
-    rng = np.random.default_rng(0)
-    matrix = -np.eye(n) + 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
+    matrix, rhs_of = _memory_model()
+    n = matrix.shape[0]
     theta = nd.GradArray(matrix, requires_grad=True)
-
-    def rhs(t: float, y: Any) -> Any:
-        return theta @ y + np.sin(t) * np.ones(n)
-
     tracemalloc.start()
-    start = time.process_time()
-    sol = scipy.integrate.solve_ivp(rhs, (0.0, t_end), np.ones(n), rtol=1e-8, atol=1e-10)
+    with nd.ode_gradient(checkpoints=checkpoints):
+        sol = scipy.integrate.solve_ivp(
+            rhs_of(theta), (0.0, t_end), np.ones(n), t_eval=[t_end / 2, t_end], **MEMORY_TOL
+        )
     held = tracemalloc.get_traced_memory()[0]
     nodes = 1 + len(collect_nodes([sol.y._node], set()))
-    (sol.y[:, -1] ** 2).sum().backward()
+    np.sum(sol.y**2).backward()
     peak = tracemalloc.get_traced_memory()[1]
-    seconds = time.process_time() - start
     tracemalloc.stop()
+    steps = scipy.integrate.solve_ivp(
+        rhs_of(matrix), (0.0, t_end), np.ones(n), **MEMORY_TOL
+    ).t.size - 1  # fmt: skip
     return {
         "T": t_end,
-        "steps": int(sol.t.size),
+        "steps": steps,
+        "checkpoints": checkpoints,
         "graph nodes after the solve": nodes,
         "held after the solve (MB)": round(held / 1e6, 2),
         "peak (MB)": round(peak / 1e6, 2),
-        "CPU time under tracemalloc (s)": round(seconds, 2),
     }
 
 
-def memory_main() -> int:
-    rows = [measure_memory(t_end) for t_end in (20.0, 200.0)]
+def memory_main(repeats: int = 5) -> int:
+    rows = []
+    for t_end in (20.0, 200.0):
+        print(f"  T = {t_end:g} ...", file=sys.stderr, flush=True)
+        steps: dict[str, Callable[[], Any]] = {"solve_ivp": _memory_forward(t_end)}
+        for c in CHECKPOINTS:
+            steps[f"checkpoints={c}"] = _memory_gradient(t_end, c)
+        reference = steps["checkpoints=all"]()
+        for c in CHECKPOINTS:
+            if not _close(steps[f"checkpoints={c}"](), reference, rtol=1e-5):
+                raise AssertionError(f"checkpoints={c}: the gradient differs from 'all''s")
+        samples = run.interleaved(steps, repeats, target=0)
+        base = statistics.median(samples["solve_ivp"])
+        for c in CHECKPOINTS:
+            row = measure_memory(t_end, c)
+            median = statistics.median(samples[f"checkpoints={c}"])
+            row["solve and gradient (s)"] = round(median, 3)
+            row["ratio to one forward solve"] = round(median / base, 1)
+            rows.append(row)
     names = list(rows[0])
     lines = ["| " + " | ".join(names) + " |", "|---" * len(names) + "|"]
     lines += ["| " + " | ".join(str(r[k]) for k in names) + " |" for r in rows]
@@ -229,7 +298,8 @@ def memory_main() -> int:
     print(text)
     output = RESULTS / "ode_memory.json"
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps({"results": rows, "table": text}, indent=1) + "\n")
+    report = {"machine": run.machine_info({}), "results": rows, "table": text}
+    output.write_text(json.dumps(report, indent=1) + "\n")
     print(f"wrote {output}", file=sys.stderr)
     return 0
 

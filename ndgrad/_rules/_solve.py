@@ -34,7 +34,7 @@ import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -47,6 +47,7 @@ from ndgrad.functional import RuleCache, jacobian
 from ndgrad.tracing import tracing
 
 __all__ = [
+    "DEFAULT_CHECKPOINTS",
     "Params",
     "Watch",
     "const",
@@ -55,6 +56,7 @@ __all__ = [
     "held_arrays",
     "jacobian_at",
     "ode_gradient",
+    "ode_gradient_checkpoints",
     "ode_gradient_method",
     "plain_tree",
     "record",
@@ -67,11 +69,23 @@ __all__ = [
 ]
 
 
-_ODE_GRADIENT: ContextVar[str] = ContextVar("ode_gradient", default="adjoint")
+# Steps between the checkpoints the adjoint keeps by default, chosen by
+# ``python -m benchmarks.ode --memory`` (docs/user_guide/performance.rst): from 1 to 32 the time
+# falls steeply (fewer segments, each a restart of the adjoint solve) while the memory held stays
+# a small fraction of every step's interpolant; beyond, time gains little and a segment's
+# interpolant (the backward pass's peak) keeps growing.
+DEFAULT_CHECKPOINTS = 32
+
+Checkpoints = int | Literal["all"]
+_ODE_GRADIENT: ContextVar[tuple[str, Checkpoints]] = ContextVar(
+    "ode_gradient", default=("adjoint", DEFAULT_CHECKPOINTS)
+)
 
 
 @contextmanager
-def ode_gradient(method: str) -> Iterator[None]:
+def ode_gradient(
+    method: Literal["adjoint", "forward"] = "adjoint", *, checkpoints: Checkpoints | None = None
+) -> Iterator[None]:
     """Choose how ``scipy.integrate.solve_ivp`` and ``odeint`` calls in a block differentiate.
 
     SciPy's call stays unmodified, so the choice is a context around it (per thread and task,
@@ -88,17 +102,36 @@ def ode_gradient(method: str) -> Iterator[None]:
         reverse passes of ``fun``; each backward pass is then a sum, so it pays off for many
         backward passes (a Jacobian of many outputs). ``python -m benchmarks.ode`` measures
         both.
+    checkpoints : int or "all", optional
+        What the adjoint keeps of the forward solve until the backward pass (``"adjoint"``
+        only). An int ``K >= 1`` (the default is 32): the state at every ``K``-th forward step
+        and the steps' times; the backward pass solves each stretch of ``K`` steps forward again
+        (same method, tolerances and options, starting with the original step size) with
+        dense output, uses it for the adjoint and the parameters' integral there, and drops it
+        before the next, so that one stretch's interpolant is alive at a time. ``"all"``: SciPy's
+        interpolant of every forward step, kept until the backward pass (no solve again). A
+        call with ``dense_output=True`` keeps that interpolant anyway, and it is used whatever
+        ``checkpoints`` says.
 
     Raises
     ------
     ValueError
-        For another ``method``.
+        For another ``method``, a ``checkpoints`` that is neither an int ``>= 1`` nor
+        ``"all"``, or ``checkpoints`` with ``method="forward"`` (which keeps no trajectory).
 
     Notes
     -----
     With ``"forward"``, the parameters are the arrays that require grad which the right-hand
     side holds in its closure, defaults or ``args=`` (a bound method's instance included); a
     right-hand side that reads one from a global raises ``NotDifferentiableError``.
+
+    With checkpoints, the backward pass solves the ODE forward once more, segment by segment
+    (the right-hand side runs there with grad off, as in the first solve); the states are within
+    the solver's tolerance of the first solve's (the same steps for the explicit Runge-Kutta
+    methods; BDF and LSODA restart at order 1 in each segment, so take more steps). The adjoint
+    solve restarts at each segment bound too: a small ``K`` costs time when the adjoint takes
+    longer steps than the forward solve. ``python -m benchmarks.ode --memory`` measures
+    ``K`` = 1, 8, 32, 128 and ``"all"``.
 
     Examples
     --------
@@ -110,10 +143,30 @@ def ode_gradient(method: str) -> Iterator[None]:
     ...     g = nd.grad(y_end)(0.5)
     >>> bool(np.isclose(g, -np.exp(-0.5), rtol=1e-7))
     True
+    >>> with nd.ode_gradient(checkpoints="all"):  # keep every step's interpolant
+    ...     g = nd.grad(y_end)(0.5)
+    >>> bool(np.isclose(g, -np.exp(-0.5), rtol=1e-7))
+    True
     """
     if method not in ("adjoint", "forward"):
         raise ValueError(f"ode_gradient: method is 'adjoint' or 'forward', not {method!r}")
-    token = _ODE_GRADIENT.set(method)
+    if checkpoints is not None and method == "forward":
+        raise ValueError(
+            "ode_gradient: checkpoints= applies to the adjoint; forward sensitivities keep no "
+            "trajectory. Drop checkpoints= or use method='adjoint'."
+        )
+    if checkpoints is None:
+        checkpoints = DEFAULT_CHECKPOINTS
+    elif checkpoints != "all" and (
+        isinstance(checkpoints, bool | str)
+        or not isinstance(checkpoints, int | np.integer)
+        or checkpoints < 1
+    ):
+        raise ValueError(
+            f"ode_gradient: checkpoints is an int >= 1 (the steps between two kept states) or "
+            f"'all' (keep every step's interpolant), not {checkpoints!r}"
+        )
+    token = _ODE_GRADIENT.set((method, checkpoints if checkpoints == "all" else int(checkpoints)))
     try:
         yield
     finally:
@@ -122,7 +175,12 @@ def ode_gradient(method: str) -> Iterator[None]:
 
 def ode_gradient_method() -> str:
     """The method :func:`ode_gradient` chose here (``"adjoint"`` by default)."""
-    return _ODE_GRADIENT.get()
+    return _ODE_GRADIENT.get()[0]
+
+
+def ode_gradient_checkpoints() -> Checkpoints:
+    """The adjoint's checkpoints :func:`ode_gradient` chose here (``DEFAULT_CHECKPOINTS``)."""
+    return _ODE_GRADIENT.get()[1]
 
 
 def solver_error(name: str, why: str) -> NotDifferentiableError:

@@ -33,9 +33,9 @@ steps (split at the output times): during the backward pass, ``f(τ_k, y(τ_k), 
 at the nodes of a few steps at a time and pulled back to the arrays ``θ`` that ``f`` holds
 (:func:`_parameter_term`); only when ``f`` reads such an array from where ``held_arrays`` does
 not look (a module attribute) are these probes recorded in the forward pass instead. The
-forward solve runs with ``dense_output=True`` (to read ``y`` between steps);
-the returned ``sol.sol`` and ``sol.t`` (the solver's own steps when ``t_eval`` is not given)
-carry no gradient, except ``t_eval`` values (``sol.t`` is then those reached) and the end time
+adjoint reads ``y`` between steps from checkpoints or SciPy's interpolant (below); the returned
+``sol.sol`` and ``sol.t`` (the solver's own steps when ``t_eval`` is not given) carry no
+gradient, except ``t_eval`` values (``sol.t`` is then those reached) and the end time
 set by a terminal event. ``success=False`` raises when a gradient is needed.
 
 Events (``events=``): ``sol.t_events`` and ``sol.y_events`` are differentiable, in the
@@ -47,21 +47,37 @@ last column (without ``t_eval``) and the end time are then functions of ``θ`` a
 gets no gradient. An event that touches zero without crossing (the denominator is 0) raises.
 The event function is called with a GradArray ``t`` once per occurrence (for ``∂g/∂t``).
 
-What the adjoint stores until the backward pass: SciPy's dense interpolant of every forward
-step (``sol.sol``, a few vectors of size ``n`` per step), which the adjoint solve reads
-``y(t)`` from, and no graph of ``f`` (except in the module-attribute fallback above). No
-checkpointing of the states yet.
+What the adjoint stores until the backward pass (``nd.ode_gradient(checkpoints=...)``, see
+``_Steps`` and ``_Trajectory``): by default (``K = DEFAULT_CHECKPOINTS``, 32) every forward
+step's time and the state at every ``K``-th step (and at ``t0``), recorded by a subclass of the
+user's solver class that only observes its steps, with ``dense_output=False``: no interpolant
+(with ``t_eval``, SciPy itself keeps only the values at ``t_eval``; without, every step's state
+is SciPy's own ``sol.y``, which the node keeps a copy of as it keeps any output). The backward
+pass solves the adjoint in pieces between the jump times and the segment bounds; on reaching
+a segment it solves the ODE forward again from its checkpoint to the next (the same ``fun``,
+``method`` and options, ``dense_output=True``, ``first_step`` the step the solver took
+there: the explicit Runge-Kutta methods retake the same steps, the multistep ones restart at
+order 1), reads ``y`` from that interpolant for the adjoint and the parameter term, and drops
+it before the next segment. ``checkpoints="all"`` keeps SciPy's interpolant of every step
+instead (``sol.sol``, a few vectors of size ``n`` per step; the adjoint before checkpoints),
+and so does a call with ``dense_output=True``, whatever ``checkpoints`` says (SciPy keeps it
+for the user anyway). No graph of ``f`` is kept (except in the module-attribute fallback above,
+where the forward pass reads the states at the nodes, segment by segment). Since the backward
+pass calls ``f`` (and ``jac``, the event functions) again, an array that requires grad they
+hold which is written in place between the solve and ``backward()`` raises ``InPlaceError``.
 
 Forward sensitivities (``with nd.ode_gradient("forward")``, see ``_Forward``): ``S = ∂y/∂(θ,
 y0)`` solved alongside the ODE right after the forward solve; the node's inputs are then the
 arrays ``θ`` that ``fun`` holds (no probes), and the backward pass is ``Σ v^T S(t)``. It stores
-the augmented solve's interpolant, ``n (1 + P + n)`` values per step.
+the augmented solve's interpolant, ``n (1 + P + n)`` values per step, and no checkpoints: the
+forward solve keeps nothing for the gradient.
 
 ``odeint``: the same adjoint, in ``y0``, parameters and every value of ``t`` (``t[0]`` is the
 start time). odeint has no dense output, so when a gradient is needed the states between its
 output times come from SciPy's LSODA through ``solve_ivp`` (the same ODEPACK integrator, same
-``rtol``/``atol``), which also solves the adjoint. The returned values are odeint's own; a
-message other than "Integration successful." raises; ``tcrit=`` raises.
+``rtol``/``atol``; checkpointed the same way), which also solves the adjoint. The returned
+values are odeint's own; a message other than "Integration successful." raises; ``tcrit=``
+raises.
 """
 
 from __future__ import annotations
@@ -76,6 +92,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad._array import GradArray
+from ndgrad._errors import InPlaceError
 from ndgrad._graph import enable_grad, no_grad
 from ndgrad._rules._scipy import wrap_scipy
 from ndgrad._rules._solve import (
@@ -85,6 +102,7 @@ from ndgrad._rules._solve import (
     depends_only_on,
     evaluate,
     held_arrays,
+    ode_gradient_checkpoints,
     ode_gradient_method,
     plain_tree,
     record,
@@ -275,13 +293,129 @@ def _breaks(steps: Any, times: Any, t0: float, t_last: float) -> np.ndarray:
     return points if t_last >= t0 else points[::-1]
 
 
+class _Steps:
+    """What a checkpointed forward solve records: every step's time, the state every ``every``
+    steps (and at ``t0``). :meth:`solver` is the user's solver class, observed, not changed."""
+
+    def __init__(self, every: int) -> None:
+        self.every = every
+        self.times: list[float] = []
+        self.states: list[np.ndarray] = []
+
+    def solver(self, method: Any) -> Any:
+        """A subclass of ``method`` (a name of SciPy's or an ``OdeSolver`` class) whose steps are
+        recorded here; ``method`` itself when SciPy would refuse it (SciPy raises then)."""
+        ivp = sys.modules["scipy.integrate"]
+        base = getattr(ivp, method, None) if isinstance(method, str) else method
+        if not (isinstance(base, type) and issubclass(base, ivp.OdeSolver)):
+            return method
+        steps = self
+
+        class Checkpointed(base):  # type: ignore[misc,valid-type]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                steps.times, steps.states = [float(self.t)], [np.array(self.y, dtype=float)]
+
+            def step(self) -> Any:
+                message = super().step()
+                if self.status != "failed":
+                    steps.times.append(float(self.t))
+                    if (len(steps.times) - 1) % steps.every == 0:
+                        steps.states.append(np.array(self.y, dtype=float))
+                return message
+
+        Checkpointed.__name__ = Checkpointed.__qualname__ = base.__name__
+        return Checkpointed
+
+    def trajectory(self, resolve: Callable[..., Any]) -> _Trajectory:
+        """The forward solution as the adjoint reads it, re-solved stretch by stretch."""
+        times = np.array(self.times)
+        ends = np.arange(0, times.size - 1, self.every)
+        bounds = np.append(times[ends], times[-1])
+        first = np.abs(times[ends + 1] - times[ends])  # the step the solver took from each
+        return _Trajectory(times, bounds, starts=self.states, first_steps=first, resolve=resolve)
+
+
+class _Trajectory:
+    """The forward states ``y(t)`` as the adjoint reads them, one segment at a time.
+
+    Either SciPy's interpolant of every step (one segment, kept since the forward solve), or
+    checkpoints: the segments between ``bounds`` (every ``K``-th step), each solved forward
+    again from its first state by ``resolve(t_start, t_end, y_start, first_step)`` when the
+    adjoint reaches it; only the latest segment's interpolant is kept.
+    """
+
+    def __init__(
+        self,
+        steps: np.ndarray,
+        bounds: np.ndarray,
+        interp: Any = None,
+        starts: Any = None,
+        first_steps: Any = None,
+        resolve: Callable[..., Any] | None = None,
+    ) -> None:
+        self.steps, self.bounds, self.interp = steps, bounds, interp
+        self.starts, self.first_steps, self.resolve = starts, first_steps, resolve
+        self.direction = 1.0 if bounds[-1] >= bounds[0] else -1.0
+        self._current: tuple[int, Any] | None = None
+
+    @classmethod
+    def dense(cls, interp: Any) -> _Trajectory:
+        """SciPy's ``OdeSolution`` of the whole solve."""
+        ts = np.asarray(interp.ts, dtype=float)
+        return cls(ts, ts[[0, -1]], interp=interp)
+
+    def segment_of(self, t: Any) -> Any:
+        """The index of the segment holding each ``t`` (a boundary goes to the later one)."""
+        ahead = self.direction * self.bounds
+        right = np.searchsorted(ahead, self.direction * np.asarray(t), side="right")
+        return np.clip(right - 1, 0, self.bounds.size - 2)
+
+    def on(self, t_a: float, t_b: float) -> Any:
+        """An interpolant of ``y`` valid between ``t_a`` and ``t_b``, which lie in one segment."""
+        if self.interp is not None:
+            return self.interp
+        j = int(self.segment_of((t_a + t_b) / 2))
+        if self._current is None or self._current[0] != j:
+            self._current = None  # dropped before the next one is solved: one alive at a time
+            assert self.resolve is not None
+            start, end = self.bounds[j], self.bounds[j + 1]
+            h = min(float(self.first_steps[j]), abs(end - start))
+            self._current = (j, self.resolve(start, end, self.starts[j], h if h > 0 else None))
+        return self._current[1]
+
+    def drop(self) -> None:
+        """Forget the segment solved last (the backward pass is over)."""
+        self._current = None
+
+    def states_at(self, times: Any) -> np.ndarray:
+        """``y`` at ``times`` (columns), solving each segment that holds one once."""
+        times = np.asarray(times, dtype=float)
+        if self.interp is not None:
+            return np.reshape(self.interp(times), (-1, times.size))
+        owners = self.segment_of(times)
+        out = np.empty((np.size(self.starts[0]), times.size))
+        for j in np.unique(owners):
+            mine = owners == j
+            out[:, mine] = self.on(self.bounds[j], self.bounds[j + 1])(times[mine])
+        self.drop()
+        return out
+
+
 class _Adjoint:
     """The backward pass of one ``solve_ivp`` call (see the module docstring)."""
 
     def __init__(
-        self, original: Any, p: Params, sol: Any, fun: Any, fargs: Any, event_times: Any = ()
+        self,
+        original: Any,
+        p: Params,
+        sol: Any,
+        fun: Any,
+        fargs: Any,
+        trajectory: _Trajectory | None,
+        event_times: Any = (),
     ) -> None:
-        self.original, self.interp = original, sol.sol  # kept: sol.sol may be dropped
+        self.original, self.trajectory = original, trajectory
         self.method = p["method"]
         self.options = {k: p[k] for k in ("rtol", "atol") if k in p}
         self.plain_args = plain_tree(fargs)
@@ -301,17 +435,19 @@ class _Adjoint:
 
     def quadrature(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Nodes, weights and the forward states there, for ``∫ a^T ∂f/∂θ dt``."""
+        assert self.trajectory is not None
         nodes, weights = self.quadrature_nodes()
-        return nodes, weights, np.reshape(self.interp(nodes), (-1, nodes.size))
+        return nodes, weights, self.trajectory.states_at(nodes)
 
     def quadrature_nodes(self) -> tuple[np.ndarray, np.ndarray]:
         """5-point Gauss-Legendre nodes and weights on each forward step (split at the output
         and event times), for ``∫ a^T ∂f/∂θ dt``."""
+        assert self.trajectory is not None
         stops = np.concatenate([self.times, self.event_times])
         ahead = (stops - self.t0) * (1.0 if self.t1 >= self.t0 else -1.0)
         t_last = stops[np.argmax(ahead)] if stops.size else self.t1
         # the adjoint jumps at event times: no Gauss rule may straddle one
-        breaks = _breaks(self.interp.ts, stops, self.t0, t_last)
+        breaks = _breaks(self.trajectory.steps, stops, self.t0, t_last)
         lo, hi = breaks[:-1, None], breaks[1:, None]
         nodes = ((lo + hi) / 2 + (hi - lo) / 2 * _GL5_NODES).ravel()
         weights = ((hi - lo) / 2 * _GL5_WEIGHTS).ravel()
@@ -347,50 +483,98 @@ class _Adjoint:
         ``w_k a(τ_k)``. With ``params`` (the arrays ``fun`` holds), the heads are
         ``Σ_k w_k a(τ_k)^T ∂f/∂θ``, summed piece by piece as the adjoint solve passes the nodes
         (:func:`_parameter_term`): the graph of ``fun`` at a few steps is alive at a time.
+
+        The adjoint is solved piece by piece between the jump times and the trajectory's
+        segment bounds (checkpoints), so that each piece reads one segment of the forward
+        solution; across a bound without a jump it goes on with the step size it had.
         """
-        total: list[Any] = [None] * len(params or ())
+        assert self.trajectory is not None
+        trajectory = self.trajectory
         forward = 1.0 if self.t1 >= self.t0 else -1.0
-        jumps = sorted(jumps, key=lambda j: forward * (j[0] - self.t0))
-        a = np.zeros(self.ys.shape[0])
-        pieces = []
-        for k in range(len(jumps) - 1, -1, -1):
-            t_hi, jump = jumps[k]
-            a = a + jump
-            t_lo = jumps[k - 1][0] if k > 0 else self.t0
-            if t_hi == t_lo:
+        n = self.ys.shape[0]
+        at: dict[float, np.ndarray] = {}
+        for t, v in jumps:
+            at[t] = at.get(t, 0.0) + v
+        if not at:
+            return self._result(np.zeros(n), params, [None] * len(params or ()), nodes, weights)
+        t_first_jump = max(at, key=lambda t: forward * (t - self.t0))
+        bounds = trajectory.bounds
+        inner = bounds[(forward * (bounds - self.t0) > 0) & (forward * (bounds - t_first_jump) < 0)]
+        stops = np.unique(np.concatenate([[self.t0], list(at), inner]))
+        stops = stops if forward > 0 else stops[::-1]  # in forward order
+        total: list[Any] = [None] * len(params or ())
+        adjoint_at_nodes = None if params is not None else np.zeros((np.size(nodes), n))
+        pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        per_pull = _STEPS_PER_PULL * _GL5_NODES.size
+        a, step = np.zeros(n), None
+        for i in range(stops.size - 1, 0, -1):
+            t_hi, t_lo = float(stops[i]), float(stops[i - 1])
+            if t_hi in at:
+                a, step = a + at[t_hi], None  # a jump: the step size starts afresh
+            if not np.any(a):  # the adjoint equation is linear: zero stays zero
                 continue
+            y = trajectory.on(t_lo, t_hi)
+            first = None if step is None else min(step, abs(t_hi - t_lo))
             with np.errstate(all="ignore"):
                 back = self.original(
-                    lambda t, a: -self.vjp_y(t, self.interp(t), a),
+                    lambda t, a, y=y: -self.vjp_y(t, y(t), a),
                     (t_hi, t_lo),
                     a,
                     method=self.method,
                     dense_output=True,
+                    first_step=first,
                     **self.options,
                 )
             if not back.success:
                 raise _failed("solve_ivp", f"the adjoint system backward: {back.message}")
             a = back.y[:, -1]
-            if params is None:
-                pieces.append((min(t_lo, t_hi), max(t_lo, t_hi), back.sol))
-                continue
+            # the last step was cut to end on t_lo: the one before is the solver's own choice
+            step = float(np.max(np.abs(np.diff(back.t[-3:])))) if back.t.size > 1 else None
             inside = np.flatnonzero((nodes > min(t_lo, t_hi)) & (nodes < max(t_lo, t_hi)))
-            per_pull = _STEPS_PER_PULL * _GL5_NODES.size
+            if adjoint_at_nodes is not None:
+                if inside.size:
+                    adjoint_at_nodes[inside] = back.sol(nodes[inside]).T
+                continue
+            # pulled back per_pull nodes at a time at most, across short pieces too
             for chunk in np.array_split(inside, max(1, -(-inside.size // per_pull))):
-                if chunk.size:
-                    w = weights[chunk, None] * back.sol(nodes[chunk]).T
-                    part = _parameter_term(self.fun, nodes[chunk], self.interp, w, params, fargs)
-                    total = [_add(x, y) for x, y in zip(total, part, strict=True)]
+                if not chunk.size:
+                    continue
+                if sum(p[0].size for p in pending) + chunk.size > per_pull:
+                    total = self._pull(pending, total, params, fargs)
+                w = weights[chunk, None] * back.sol(nodes[chunk]).T
+                states = np.reshape(y(nodes[chunk]), (-1, chunk.size))
+                pending.append((nodes[chunk], states, w))
+        trajectory.drop()
+        if pending:
+            total = self._pull(pending, total, params, fargs)
+        a = a + at.get(self.t0, 0.0)
+        return self._result(a, params, total, nodes, weights, adjoint_at_nodes)
+
+    def _pull(self, pending: list[Any], total: list[Any], params: Any, fargs: Any) -> list[Any]:
+        """``total`` plus the parameter term of the ``pending`` nodes, which are emptied."""
+        times = np.concatenate([p[0] for p in pending])
+        states = np.concatenate([p[1] for p in pending], axis=1)
+        w = np.concatenate([p[2] for p in pending])
+        pending.clear()
+        part = _parameter_term(self.fun, times, states, w, params, fargs)
+        return [_add(x, y) for x, y in zip(total, part, strict=True)]
+
+    def _result(
+        self,
+        a: np.ndarray,
+        params: Any,
+        total: list[Any],
+        nodes: Any,
+        weights: Any,
+        adjoint_at_nodes: Any = None,
+    ) -> dict[str, Any]:
         if params is not None:
             heads = [
                 np.zeros(p.shape) if c is None else c for c, p in zip(total, params, strict=True)
             ]
         else:
-            adjoint_at_nodes = np.zeros((np.size(nodes), self.ys.shape[0]))
-            for lo, hi, interp in pieces:
-                inside_piece = (nodes > lo) & (nodes < hi)
-                if np.any(inside_piece):
-                    adjoint_at_nodes[inside_piece] = interp(nodes[inside_piece]).T
+            if adjoint_at_nodes is None:
+                adjoint_at_nodes = np.zeros((np.size(nodes), np.size(a)))
             heads = [weights[:, None] * adjoint_at_nodes]
         return {
             "heads": heads,
@@ -405,11 +589,11 @@ def _add(x: Any, y: Any) -> Any:
 
 
 def _parameter_term(
-    fun: Any, times: Any, interp: Any, w: Any, params: list[GradArray], fargs: Any
+    fun: Any, times: Any, states: Any, w: Any, params: list[GradArray], fargs: Any
 ) -> list[Any]:
     """``Σ_k w_k^T ∂f/∂θ (τ_k, y(τ_k))`` for the arrays ``θ`` that ``fun`` holds: ``fun``
-    recorded at the nodes ``τ_k`` of a few steps, pulled back to ``θ``, its graph dropped."""
-    states = np.reshape(interp(times), (-1, np.size(times)))
+    recorded at the nodes ``τ_k`` of a few steps (``states`` the columns ``y(τ_k)``), pulled
+    back to ``θ``, its graph dropped."""
     out = evaluate(
         lambda: np.stack([fun(t, y, *fargs) for t, y in zip(times, states.T, strict=True)])
     )
@@ -537,16 +721,18 @@ class _Forward:
         }
 
 
-def _gradient_method(adjoint: _Adjoint, closure: bool, fun: Any, fargs: Any) -> Any:
+def _gradient_method(method: str, adjoint: _Adjoint, closure: bool, fun: Any, fargs: Any) -> Any:
     """The node's first inputs (``heads``) and the backward map from the adjoint's jumps, by the
-    method :func:`ndgrad.ode_gradient` chose: the adjoint (probes) or forward sensitivities."""
-    if ode_gradient_method() == "forward":
+    ``method`` :func:`ndgrad.ode_gradient` chose: the adjoint (probes) or forward sensitivities."""
+    if method == "forward":
         forward = _Forward(adjoint, fun, fargs)
         return forward.params, forward.backward
     params = _parameters(adjoint, closure, fun, fargs)
     if params is not None:  # the parameter term is summed during the backward pass
-        nodes, weights = adjoint.quadrature_nodes()
-        return params, lambda jumps: adjoint.backward(jumps, nodes, weights, params, fargs)
+        # the nodes are made then too: 5 per step, not kept from the solve to the backward pass
+        return params, lambda jumps: adjoint.backward(
+            jumps, *adjoint.quadrature_nodes(), params, fargs
+        )
     nodes, weights, probes = _quadrature_probes(adjoint, closure, fun, fargs)
     return [probes], lambda jumps: adjoint.backward(jumps, nodes, weights)
 
@@ -573,9 +759,9 @@ def _quadrature_probes(adjoint: Any, closure: bool, rhs: Any, fargs: Any) -> Any
     """The adjoint's quadrature nodes and weights, and, when the right-hand side closes over
     arrays that require grad, its values there recorded (the probes the parameters' cotangents
     flow through)."""
-    nodes, weights, states = adjoint.quadrature()
     if not closure:
-        return nodes, weights, None
+        return (*adjoint.quadrature_nodes(), None)
+    nodes, weights, states = adjoint.quadrature()
 
     def stacked() -> Any:
         return np.stack([rhs(t, y, *fargs) for t, y in zip(nodes, states.T, strict=True)])
@@ -640,6 +826,63 @@ class _Events:
         return jumps, probe_cots
 
 
+def _unchanged_check(name: str, arrays: list[GradArray]) -> Callable[[], None]:
+    """A check that none of ``arrays`` (those the user's functions hold) was written in place
+    since: the backward pass calls those functions again, and would read the new values."""
+    seen = [(x, x._version[0]) for x in arrays]
+
+    def check() -> None:
+        for x, version in seen:
+            if x._version[0] != version:
+                raise InPlaceError(
+                    f"{name}: an array that requires grad which the right-hand side (or an event "
+                    "function) holds was modified in place between the solve and backward() "
+                    f"(its version went from {version} to {x._version[0]}); the backward pass "
+                    "evaluates the function again, so the gradient would mix the old and new "
+                    "values. Call backward() before modifying it, or modify a copy."
+                )
+
+    return check
+
+
+def _plan(dense: bool, method: str) -> Any:
+    """What the forward solve keeps for the gradient: ``"dense"`` (SciPy's interpolant of
+    every step), a :class:`_Steps` recorder (checkpoints) or ``None`` (forward sensitivities)."""
+    if method == "forward":
+        return "dense" if dense else None
+    checkpoints = ode_gradient_checkpoints()
+    return "dense" if dense or checkpoints == "all" else _Steps(int(checkpoints))
+
+
+def _run(func: Any, p: Params, plan: Any) -> Any:
+    """SciPy's solve with what ``plan`` keeps (the user's own ``method`` left in ``p``)."""
+    method, dense = p["method"], p["dense_output"]
+    if plan == "dense":
+        p["dense_output"] = True
+    elif isinstance(plan, _Steps):
+        p["method"] = plan.solver(method)
+    try:
+        return p.call(func)
+    finally:
+        p["method"], p["dense_output"] = method, dense
+
+
+def _resolver(func: Any, p: Params) -> Callable[..., Any]:
+    """``resolve(t_start, t_end, y_start, first_step)``: SciPy's dense solve of one segment,
+    with the call's function, method and options (no events, no ``t_eval``)."""
+    options = {k: v for k, v in p.items() if k not in ("events", "t_eval", "first_step")}
+
+    def resolve(t_start: float, t_end: float, y_start: Any, first_step: Any) -> Any:
+        call = dict(options, t_span=(t_start, t_end), y0=y_start, dense_output=True)
+        with solver_scope(traced=False):
+            sol = func(**call, first_step=first_step)
+        if not sol.success:
+            raise _failed("solve_ivp", f"solving a segment between checkpoints: {sol.message}")
+        return sol.sol
+
+    return resolve
+
+
 def _solve_ivp(func: Any, p: Params) -> Any:
     fun, t_span, y0, t_eval = p["fun"], p["t_span"], _as_array(p["y0"]), _as_array(p["t_eval"])
     fargs = tuple_args(p["args"])
@@ -649,31 +892,38 @@ def _solve_ivp(func: Any, p: Params) -> Any:
     events = [] if events is None else [events] if callable(events) else list(events)
     event_watches = [Watch(e) for e in events]
     p.update(fun=watch, t_span=plain_tree(t_span), y0=plain_tree(y0), t_eval=plain_tree(t_eval))
-    # the adjoint reads y between steps: dense output, unless nothing can need a gradient
+    # the adjoint reads y between steps: dense output or checkpoints, unless nothing can need
+    # a gradient
     may_need = requires_grad((fargs, t_span, y0, t_eval)) or held_arrays(fun, events)
-    p.update(args=None if p["args"] is None else plain_tree(fargs), dense_output=dense or may_need)
+    p.update(args=None if p["args"] is None else plain_tree(fargs))
+    gradient = ode_gradient_method()
+    plan = _plan(dense, gradient)
     if p["events"] is not None:
         p["events"] = event_watches[0] if callable(p["events"]) else event_watches
     if "jac" in p:
         p["jac"] = watched(p["jac"])
-    sol = p.call(func)
+    sol = _run(func, p, plan) if may_need else p.call(func)
     closure = watch.depends or requires_grad(fargs)
     event_closure = any(w.depends for w in event_watches) or requires_grad(fargs)
     if not (closure or event_closure or requires_grad((t_span, y0, t_eval))):
-        if not dense:
+        if not dense:  # made for a gradient that is not needed after all
             sol.sol = None
         return sol
-    if sol.sol is None:  # a dependence held_arrays did not see: solve again, densely
-        p["dense_output"] = True
-        sol = p.call(func)
+    if not may_need and plan is not None:  # a dependence held_arrays did not see: again
+        sol = _run(func, p, plan)
     if not sol.success:
         raise _failed("solve_ivp", sol.message)
     if np.iscomplexobj(sol.y):
         raise solver_error("scipy.integrate.solve_ivp", "no gradient for complex y0 yet.")
     event_times = np.concatenate([np.ravel(te) for te in sol.t_events]) if events else []
-    adjoint = _Adjoint(func, p, sol, fun, fargs, event_times)
+    if isinstance(plan, _Steps):
+        trajectory: _Trajectory | None = plan.trajectory(_resolver(func, p))
+    else:
+        trajectory = None if plan is None else _Trajectory.dense(sol.sol)
+    adjoint = _Adjoint(func, p, sol, fun, fargs, trajectory, event_times)
     adjoint._y0 = const(p["y0"])
-    heads, pull_back = _gradient_method(adjoint, closure, fun, fargs)
+    heads, pull_back = _gradient_method(gradient, adjoint, closure, fun, fargs)
+    unchanged = _unchanged_check("scipy.integrate.solve_ivp", held_arrays(fun, fargs, events))
     occurrences = _Events(events, sol, adjoint, fargs)
     event_probes = occurrences.probes(fargs) if event_closure else None
     t0_in, t1_in = t_span[0], t_span[1]
@@ -687,6 +937,7 @@ def _solve_ivp(func: Any, p: Params) -> Any:
         terminal = int(np.argmax(ahead))
 
     def backward(g: Any) -> list[Any]:
+        unchanged()
         g = np.ravel(g)
         g_y, g_te, g_ye = g[:n_y], np.array(g[n_y : n_y + m]), np.reshape(g[n_y + m :], (m, n))
         dt_out = adjoint.output_times(g_y)
@@ -766,20 +1017,39 @@ def _odeint(func: Any, p: Params) -> Any:
         with no_grad():
             return const(rhs(t, y, *plain_args))
 
+    def lsoda(t_span: Any, y0: Any, **kwargs: Any) -> Any:
+        with solver_scope(), no_grad():
+            return solve_ivp(plain_rhs, t_span, y0, **tol, **kwargs)
+
+    def resolve(t_start: float, t_end: float, y_start: Any, first_step: Any) -> Any:
+        sol = lsoda((t_start, t_end), y_start, method="LSODA", dense_output=True,
+                    first_step=first_step)  # fmt: skip
+        if not sol.success:
+            raise _failed("odeint", f"solving a segment between checkpoints: {sol.message}")
+        return sol.sol
+
     # odeint has no dense output: the same LSODA, through solve_ivp, gives y between the outputs
-    with solver_scope(), no_grad():
-        dense = solve_ivp(
-            plain_rhs, (times[0], times[-1]), ys[0], method="LSODA", t_eval=times,
-            dense_output=True, **tol,
-        )  # fmt: skip
+    # (its interpolant, or checkpoints to solve again from)
+    gradient = ode_gradient_method()
+    plan = _plan(False, gradient)
+    steps = plan if isinstance(plan, _Steps) else None
+    method = "LSODA" if steps is None else steps.solver("LSODA")
+    dense = lsoda((times[0], times[-1]), ys[0], method=method, t_eval=times,
+                  dense_output=plan == "dense")  # fmt: skip
     if not dense.success:
-        raise _failed("odeint", f"the dense LSODA solve for the adjoint: {dense.message}")
+        raise _failed("odeint", f"the LSODA solve for the adjoint: {dense.message}")
     params = {"method": "LSODA", "t_span": (times[0], times[-1]), **tol}
-    adjoint = _Adjoint(solve_ivp, params, dense, rhs, fargs)
+    if steps is not None:
+        trajectory: _Trajectory | None = steps.trajectory(resolve)
+    else:
+        trajectory = None if plan is None else _Trajectory.dense(dense.sol)
+    adjoint = _Adjoint(solve_ivp, params, dense, rhs, fargs, trajectory)
     adjoint._y0 = const(ys[0])
-    heads, pull_back = _gradient_method(adjoint, closure, rhs, fargs)
+    heads, pull_back = _gradient_method(gradient, adjoint, closure, rhs, fargs)
+    unchanged = _unchanged_check("scipy.integrate.odeint", held_arrays(f, fargs))
 
     def backward(g: Any) -> list[Any]:
+        unchanged()
         with solver_scope():
             c = pull_back(adjoint.output_jumps(np.transpose(g)))
         dt = adjoint.output_times(np.transpose(g))
