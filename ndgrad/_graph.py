@@ -187,6 +187,8 @@ class LeafNode:
 NO_KWARGS: dict[str, Any] = {}
 # ``versions`` entries name what they saved by position: an argument's slot, or this for ``ans``.
 OUTPUT = -1
+# The slot of a ``versions`` entry for an array that the node's function holds (``_held``).
+HELD = -2
 
 # Built with tuple.__new__ directly: NamedTuple's own __new__ is a Python function, and an edge
 # is made for every recorded input.
@@ -338,6 +340,29 @@ def _tampered(node: Node, slot: int, raw: Any) -> InPlaceError:
         "ndgrad could not see the write and the gradient would use the new values. Write "
         "through the GradArray itself (ndgrad then keeps the old values), make the alias after "
         "the operation (it is then read-only), or pass a copy (`x.copy()`) to the operation."
+    )
+
+
+class Held:
+    """An array that the function a node calls again in backward holds (``nd.checkpoint``'s
+    block, an ODE's right-hand side): ``raw`` (its plain values), its fingerprint ``fp`` when
+    the node was recorded (None: not checked), and who holds it, for the error."""
+
+    __slots__ = ("fp", "holder", "plain", "raw")
+    snapshot = None  # never a copy: the function reads the array itself
+
+    def __init__(self, raw: Any, fp: Any, holder: str, plain: bool) -> None:
+        self.raw, self.fp, self.holder, self.plain = raw, fp, holder, plain
+
+
+def _held_changed(node: Node, held: Held) -> InPlaceError:
+    raw, kind = held.raw, "a plain ndarray" if held.plain else "a GradArray"
+    return InPlaceError(
+        f"{node.name}: an array that {held.holder} holds ({kind}, {raw.dtype}, shape "
+        f"{raw.shape}) was modified between the forward pass and backward(). The backward pass "
+        f"calls {held.holder} again, so the gradient would be computed with the new values for "
+        "a result computed with the old ones. Call backward() before modifying it, or give the "
+        "function a copy (np.copy) that you leave alone."
     )
 
 
@@ -732,6 +757,11 @@ def _check_versions(node: Node) -> None:
     kept: list[Any] = []
     for i in range(0, len(versions), 4):
         counter, seen, slot, hold = versions[i : i + 4]
+        if slot == HELD:  # no copy can stand in for it: any change is refused
+            if counter[0] != seen or (hold.fp is not None and not intact(hold.raw, hold.fp)):
+                raise _held_changed(node, hold)
+            kept += versions[i : i + 4]
+            continue
         if counter[0] == seen:
             if hold.fp is not None and not intact(hold.raw, hold.fp):
                 raise _tampered(node, slot, hold.raw)

@@ -28,6 +28,7 @@ from ndgrad._aliases import sanction_arguments
 from ndgrad._array import GradArray, call_primitive, graph_array, plain_array
 from ndgrad._errors import GraphBreakError
 from ndgrad._graph import enable_grad, grad_enabled
+from ndgrad._held import held_versions
 from ndgrad._inplace import refresh
 from ndgrad._registry import Primitive
 from ndgrad.tracing import maybe_tracing
@@ -1114,7 +1115,9 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
     ----------
     fun : callable
         Takes arrays (positional) and returns an array or a tuple of arrays. It must be
-        deterministic: the backward pass calls it again.
+        deterministic: the backward pass calls it again. An array it holds (a closure, a
+        default, a global it names) that is written before ``backward`` reaches the node
+        raises ``InPlaceError`` there.
     scope : bool, default True
         Run ``fun`` inside :func:`ndgrad.tracing`: ``np.asarray`` and friends keep the graph,
         and converting an array that requires grad to a Python number raises
@@ -1192,6 +1195,10 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
 
     @functools.wraps(fun)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        return call_primitive(prim, forward, args, kwargs)
+        out = call_primitive(prim, forward, args, kwargs)
+        node = next((o._node for o in tree_flatten(out)[0] if _requires_grad(o)), None)
+        if node is not None:  # the backward pass calls fun again: what it holds must not change
+            node.versions += held_versions(fname, fun)
+        return out
 
     return wrapped

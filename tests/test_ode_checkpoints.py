@@ -332,13 +332,13 @@ def test_a_parameter_written_in_place_before_backward_raises():
     sol = si.solve_ivp(lambda t, y: -k * y, (0.0, 1.0), np.ones(1), **_TOL)
     with nd.no_grad():
         k += 1.0
-    with pytest.raises(InPlaceError, match="modified in place"):
+    with pytest.raises(InPlaceError, match=r"holds .* was modified"):
         sol.y[0, -1].backward()
     theta = GradArray(np.array([0.5]), requires_grad=True)
     ys = si.odeint(lambda y, t, th: -th * y, np.ones(1), [0.0, 1.0], args=(theta,))
     with nd.no_grad():
         theta[0] = 2.0
-    with pytest.raises(InPlaceError, match="modified in place"):
+    with pytest.raises(InPlaceError, match=r"holds .* was modified"):
         ys[-1, 0].backward()
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -42,6 +41,7 @@ from ndgrad._aliases import sanction_arguments
 from ndgrad._array import GradArray, plain_array, record_node, wrap_result
 from ndgrad._errors import NotDifferentiableError, hidden_errors_reraised, noted
 from ndgrad._graph import LeafNode, collect_nodes, enable_grad, grad_enabled, no_grad, scope_depth
+from ndgrad._held import collect_held
 from ndgrad._registry import Primitive
 from ndgrad.functional import RuleCache, jacobian
 from ndgrad.tracing import tracing
@@ -232,45 +232,13 @@ def held_arrays(*objs: Any) -> list[GradArray]:
     checks with :func:`depends_only_on` that nothing was missed.
     """
     found: dict[int, GradArray] = {}
-    _collect_held(objs, found, set(), 0)
+    for obj in objs:
+        collect_held(obj, _requires_grad_array, found)
     return list(found.values())
 
 
-def _collect_held(obj: Any, found: dict[int, GradArray], seen: set[int], depth: int) -> None:
-    if isinstance(obj, GradArray):
-        if obj._node is not None:
-            found.setdefault(id(obj), obj)
-        return
-    if id(obj) in seen or depth > 6 or isinstance(obj, types.ModuleType | type | np.ndarray):
-        return
-    seen.add(id(obj))
-    items: Any
-    if isinstance(obj, list | tuple | set | frozenset):
-        items = obj
-    elif isinstance(obj, dict):
-        items = obj.values()
-    elif isinstance(obj, types.FunctionType):
-        cells = [c.cell_contents for c in obj.__closure__ or () if _filled(c)]
-        names = [obj.__globals__[n] for n in obj.__code__.co_names if n in obj.__globals__]
-        items = [*cells, *(obj.__defaults__ or ()), *(obj.__kwdefaults__ or {}).values(), *names]
-    elif isinstance(obj, functools.partial):
-        items = [obj.func, *obj.args, *obj.keywords.values()]
-    elif isinstance(obj, types.MethodType):
-        items = [obj.__func__, obj.__self__]
-    elif isinstance(obj, Watch):
-        items = [obj.fun]
-    else:
-        items = list(vars(obj).values()) if hasattr(obj, "__dict__") else []
-    for item in items:
-        _collect_held(item, found, seen, depth + 1)
-
-
-def _filled(cell: Any) -> bool:
-    try:
-        cell.cell_contents  # noqa: B018 (an empty cell raises ValueError)
-    except ValueError:
-        return False
-    return True
+def _requires_grad_array(a: np.ndarray) -> bool:
+    return isinstance(a, GradArray) and a._node is not None
 
 
 def depends_only_on(out: Any, arrays: Sequence[Any]) -> bool:
@@ -368,8 +336,12 @@ def record(
     inputs: Sequence[Any],
     backward: Callable[[Any], Sequence[Any]],
     backward_create: Callable[[Any, Any, Sequence[Any]], Sequence[Any]] | None = None,
+    held: tuple[Any, ...] = (),
 ) -> Any:
     """``value`` as one node of ``inputs``; ``backward(g)`` gives one cotangent per input.
+
+    ``held``: ``versions`` entries (:func:`ndgrad._held.held_versions`) for the arrays of a
+    function that ``backward`` calls again; the node refuses to run if one changed.
 
     ``value`` is plain (the solver's own result, unchanged); inputs that are not GradArrays
     requiring grad get no edge. Returns ``value`` as a plain ndarray when nothing requires grad.
@@ -413,7 +385,8 @@ def record(
 
     prim = Primitive(_identity, (), rule, name=name)
     outs = wrap_result(res)
-    record_node(prim, grad_inputs, raw, {}, res, outs)
+    node = record_node(prim, grad_inputs, raw, {}, res, outs)
+    node.versions += held
     return outs
 
 

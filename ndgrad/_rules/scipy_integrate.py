@@ -63,8 +63,9 @@ instead (``sol.sol``, a few vectors of size ``n`` per step; the adjoint before c
 and so does a call with ``dense_output=True``, whatever ``checkpoints`` says (SciPy keeps it
 for the user anyway). No graph of ``f`` is kept (except in the module-attribute fallback above,
 where the forward pass reads the states at the nodes, segment by segment). Since the backward
-pass calls ``f`` (and ``jac``, the event functions) again, an array that requires grad they
-hold which is written in place between the solve and ``backward()`` raises ``InPlaceError``.
+pass calls ``f`` (and ``jac``, the event functions) again, an array they hold (a parameter
+that requires grad, or a constant: plain or GradArray) which is written between the solve and
+``backward()``, by ndgrad or behind its back, raises ``InPlaceError`` (``ndgrad._held``).
 
 Forward sensitivities (``with nd.ode_gradient("forward")``, see ``_Forward``): ``S = ∂y/∂(θ,
 y0)`` solved alongside the ODE right after the forward solve; the node's inputs are then the
@@ -92,8 +93,8 @@ from typing import Any
 import numpy as np
 
 from ndgrad._array import GradArray
-from ndgrad._errors import InPlaceError
 from ndgrad._graph import enable_grad, no_grad
+from ndgrad._held import held_versions
 from ndgrad._rules._scipy import wrap_scipy
 from ndgrad._rules._solve import (
     Params,
@@ -826,25 +827,6 @@ class _Events:
         return jumps, probe_cots
 
 
-def _unchanged_check(name: str, arrays: list[GradArray]) -> Callable[[], None]:
-    """A check that none of ``arrays`` (those the user's functions hold) was written in place
-    since: the backward pass calls those functions again, and would read the new values."""
-    seen = [(x, x._version[0]) for x in arrays]
-
-    def check() -> None:
-        for x, version in seen:
-            if x._version[0] != version:
-                raise InPlaceError(
-                    f"{name}: an array that requires grad which the right-hand side (or an event "
-                    "function) holds was modified in place between the solve and backward() "
-                    f"(its version went from {version} to {x._version[0]}); the backward pass "
-                    "evaluates the function again, so the gradient would mix the old and new "
-                    "values. Call backward() before modifying it, or modify a copy."
-                )
-
-    return check
-
-
 def _plan(dense: bool, method: str) -> Any:
     """What the forward solve keeps for the gradient: ``"dense"`` (SciPy's interpolant of
     every step), a :class:`_Steps` recorder (checkpoints) or ``None`` (forward sensitivities)."""
@@ -923,7 +905,7 @@ def _solve_ivp(func: Any, p: Params) -> Any:
     adjoint = _Adjoint(func, p, sol, fun, fargs, trajectory, event_times)
     adjoint._y0 = const(p["y0"])
     heads, pull_back = _gradient_method(gradient, adjoint, closure, fun, fargs)
-    unchanged = _unchanged_check("scipy.integrate.solve_ivp", held_arrays(fun, fargs, events))
+    held = held_versions("the right-hand side (or an event function)", fun, fargs, events)
     occurrences = _Events(events, sol, adjoint, fargs)
     event_probes = occurrences.probes(fargs) if event_closure else None
     t0_in, t1_in = t_span[0], t_span[1]
@@ -937,7 +919,6 @@ def _solve_ivp(func: Any, p: Params) -> Any:
         terminal = int(np.argmax(ahead))
 
     def backward(g: Any) -> list[Any]:
-        unchanged()
         g = np.ravel(g)
         g_y, g_te, g_ye = g[:n_y], np.array(g[n_y : n_y + m]), np.reshape(g[n_y + m :], (m, n))
         dt_out = adjoint.output_times(g_y)
@@ -958,12 +939,12 @@ def _solve_ivp(func: Any, p: Params) -> Any:
     inputs = [*heads, y0, t0_in, t1_in, t_eval, event_probes]
     name = "scipy.integrate.solve_ivp"
     if not events:
-        sol.y = record(name, sol.y, inputs, backward)
+        sol.y = record(name, sol.y, inputs, backward, held=held)
     else:  # one node for y, t_events and y_events: their cotangents meet in one adjoint solve
         flat = np.concatenate(
             [np.ravel(sol.y), event_times, *(np.ravel(ye) for ye in sol.y_events)]
         )
-        out = record(name, flat, inputs, backward)
+        out = record(name, flat, inputs, backward, held=held)
         sol.y = np.reshape(out[:n_y], sol.y.shape)
         sizes = np.cumsum([0, *(np.size(te) for te in sol.t_events)])
         sol.t_events = [out[n_y + lo : n_y + hi] for lo, hi in itertools.pairwise(sizes)]
@@ -1046,17 +1027,16 @@ def _odeint(func: Any, p: Params) -> Any:
     adjoint = _Adjoint(solve_ivp, params, dense, rhs, fargs, trajectory)
     adjoint._y0 = const(ys[0])
     heads, pull_back = _gradient_method(gradient, adjoint, closure, rhs, fargs)
-    unchanged = _unchanged_check("scipy.integrate.odeint", held_arrays(f, fargs))
+    held = held_versions("the right-hand side", f, fargs)
 
     def backward(g: Any) -> list[Any]:
-        unchanged()
         with solver_scope():
             c = pull_back(adjoint.output_jumps(np.transpose(g)))
         dt = adjoint.output_times(np.transpose(g))
         dt[0] = dt[0] + c["t0"]
         return [*c["heads"], c["y0"], dt]
 
-    out = record("scipy.integrate.odeint", ys, [*heads, y0, t], backward)
+    out = record("scipy.integrate.odeint", ys, [*heads, y0, t], backward, held=held)
     return (out, info) if full else out
 
 
