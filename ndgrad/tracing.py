@@ -364,32 +364,34 @@ def _replacement(name: str) -> Callable[..., Any]:
     original = _ORIGINALS[name]
     traced = _TRACED[name]
     names = _SINGLE_ARRAY_FUNCTIONS.get(name)
+    count = len(names or ())
 
     def replacement(*args: Any, **kwargs: Any) -> Any:
         if _DEPTH.get() and _traced_caller(sys._getframe(1)):
             return traced(original, *args, **kwargs)
         return original(*args, **kwargs)
 
-    if names is not None:
-        count = len(names)
-
-        def replacement(*args: Any, **kwargs: Any) -> Any:
-            # An array (not a list or tuple) gets NumPy's function whoever calls, in a scope or
-            # not: decided before the context variable and the caller's frame are read (the
-            # frame costs more than the rest), on every ``np.sum`` of traced code.
-            for a in args[:count]:
-                if type(a) in _SEQUENCES:
-                    break
-            else:
-                if not kwargs or all(type(kwargs.get(n)) not in _SEQUENCES for n in names):
-                    return original(*args, **kwargs)
-            if _DEPTH.get() and _traced_caller(sys._getframe(1)):
-                return traced(original, *args, **kwargs)
+    def sequences_first(*args: Any, **kwargs: Any) -> Any:
+        # An array (not a list or tuple) gets NumPy's function whoever calls, in a scope or not:
+        # decided before the context variable and the caller's frame are read (the frame costs
+        # more than the rest), on every ``np.sum`` of traced code.
+        if not kwargs:
+            if args and type(args[0]) not in _SEQUENCES and count == 1:
+                return original(*args)  # the common call: ``np.sum(x)``, ``np.reshape(x, s)``
+            if all(type(a) not in _SEQUENCES for a in args[:count]):
+                return original(*args)
+        elif all(type(a) not in _SEQUENCES for a in args[:count]) and all(
+            type(kwargs.get(n)) not in _SEQUENCES for n in names or ()
+        ):
             return original(*args, **kwargs)
+        if _DEPTH.get() and _traced_caller(sys._getframe(1)):
+            return traced(original, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    functools.update_wrapper(replacement, original)
-    replacement.__ndgrad_original__ = original  # type: ignore[attr-defined]
-    return replacement
+    chosen = replacement if names is None else sequences_first
+    functools.update_wrapper(chosen, original)
+    chosen.__ndgrad_original__ = original  # type: ignore[attr-defined]
+    return chosen
 
 
 _REPLACEMENTS: dict[str, Callable[..., Any]] = {name: _replacement(name) for name in _TRACED}
@@ -455,7 +457,7 @@ def _install() -> None:
         _, to_ours, to_numpys = grouped.setdefault(id(namespace), (namespace, {}, {}))
         to_ours[name] = _REPLACEMENTS[numpy_name]
         to_numpys[name] = _ORIGINALS[numpy_name]
-    grouped.pop(id(vars(np)), None)  # ``numpy``'s own names are read through _NumpyInScope
+    grouped.pop(id(vars(np)), None)  # ``numpy``'s own: read through its swapped class
     # (A module that rebinds one of these names to a function of its own gets it overwritten
     # when the plan is made again; none is known to.)
     for namespace, to_ours, _ in grouped.values():
