@@ -13,9 +13,11 @@ owner up here; an array in a graph over overlapping memory means the operand is 
 and the operation raises :class:`~ndgrad.GraphBreakError`. Plain operands that own their memory
 (the user's data, fresh results) cost one attribute read.
 
-Entries are never removed one at a time: a dead weak reference matches nothing (an id is reused
-only after its object died, and a live GradArray keeps the owner of its memory alive). Dead
-entries are swept when the table has doubled since the last sweep.
+Each entry removes itself when its array dies (a weak reference's callback), so the table holds
+the arrays alive now and nothing more. A dead entry would match nothing anyway (an id is reused
+only after its object died, and a live GradArray keeps the owner of its memory alive): the
+callback keeps memory steady, and :func:`sweep` (run when the table has doubled) catches the
+rare entry whose callback raced with a registration of the same memory in another thread.
 
 ``x.values`` (the documented way to read the data without the graph) is exempt.
 """
@@ -39,25 +41,54 @@ __all__ = [
     "sweep",
 ]
 
-# id(owner of the memory) -> weak reference to a GradArray in a graph over it, or a list of them
+# id(owner of the memory) -> an _Entry of a GradArray in a graph over it, or a list of them
 _BY_OWNER: dict[int, Any] = {}
 _SWEEP = [1 << 12]  # sweep the dead entries when the table is larger than this
-# id(plain view) -> weak reference to it: ``x.values``, a plain view the user asked for
+# id(plain view) -> an _Entry of it: ``x.values``, a plain view the user asked for
 _SANCTIONED: dict[int, Any] = {}
-_ref = weakref.ref
+
+
+class _Entry(weakref.ref):
+    """A weak reference that knows its key, so that its callback can remove it from its table."""
+
+    __slots__ = ("key",)
+    key: int
+
+
+# The callbacks, one per table (the tables are bound as defaults: they outlive the module's
+# globals at interpreter exit, when the last arrays die).
+def _dropped(entry: _Entry, table: dict[int, Any] = _BY_OWNER) -> None:
+    """The array of ``entry`` died: remove the entry (and nothing else) from ``table``."""
+    key = entry.key
+    current = table.get(key)
+    if current is entry:
+        del table[key]
+    elif type(current) is list:
+        live = [r for r in current if r is not entry]
+        if len(live) != len(current):
+            table[key] = live[0] if len(live) == 1 else live
+
+
+def _unsanctioned(entry: _Entry, table: dict[int, Any] = _SANCTIONED) -> None:
+    _dropped(entry, table)
 
 
 def sweep() -> None:
-    """Drop the entries of arrays that died (done on its own when the table has doubled)."""
+    """Drop entries whose array died but which are still in the tables.
+
+    Not needed in normal use: every entry removes itself when its array dies. Run when a table
+    has doubled since the last sweep, for an entry whose removal raced with a registration of
+    the same memory in another thread.
+    """
     for key, entry in list(_BY_OWNER.items()):
         live = [r for r in (entry if type(entry) is list else [entry]) if r() is not None]
         if not live:
-            del _BY_OWNER[key]
+            _BY_OWNER.pop(key, None)
         else:
             _BY_OWNER[key] = live[0] if len(live) == 1 else live
     for key, ref in list(_SANCTIONED.items()):
         if ref() is None:
-            del _SANCTIONED[key]
+            _SANCTIONED.pop(key, None)
     _SWEEP[0] = max(1 << 12, 2 * (len(_BY_OWNER) + len(_SANCTIONED)))
 
 
@@ -70,7 +101,9 @@ def _owner(a: Any) -> Any:
 
 def register_fresh(a: Any, owner: Any) -> None:
     """``a`` got a node, over ``owner``'s fresh memory (a new ufunc result): no other entry."""
-    _BY_OWNER[id(owner)] = _ref(a)
+    key = id(owner)
+    entry = _BY_OWNER[key] = _Entry(a, _dropped)
+    entry.key = key
     if len(_BY_OWNER) > _SWEEP[0]:
         sweep()
 
@@ -81,11 +114,14 @@ def register(a: Any) -> None:
     key = id(base) if type(base) is np.ndarray and base.base is None else id(_owner(a))
     old = _BY_OWNER.get(key)
     if old is None:
-        _BY_OWNER[key] = _ref(a)
+        entry = _BY_OWNER[key] = _Entry(a, _dropped)
+        entry.key = key
     else:
         refs = [r for r in (old if type(old) is list else [old]) if r() is not None]
         if not any(r() is a for r in refs):
-            refs.append(_ref(a))
+            entry = _Entry(a, _dropped)
+            entry.key = key
+            refs.append(entry)
         _BY_OWNER[key] = refs[0] if len(refs) == 1 else refs
     if len(_BY_OWNER) > _SWEEP[0]:
         sweep()
@@ -93,7 +129,9 @@ def register(a: Any) -> None:
 
 def sanctioned(view: Any) -> Any:
     """Mark a plain view the user asked for (``x.values``): it may meet the graph as a constant."""
-    _SANCTIONED[id(view)] = _ref(view)
+    key = id(view)
+    entry = _SANCTIONED[key] = _Entry(view, _unsanctioned)
+    entry.key = key
     return view
 
 

@@ -37,11 +37,16 @@ call, so entering must be cheap: restoring about 250 names in 30 modules (SciPy 
 scikit-learn loaded) on every exit cost 0.1 ms per call. So the names are rebound in two parts:
 
 - in the ``numpy`` namespace (about 60 names) when the first scope opens anywhere, and restored
-  when the last one closes (a lock guards the count; the ``with`` restores on exceptions too):
-  while no scope is open ``np.asarray``, ``np.sum`` ... are NumPy's own objects, so code that
+  when the last one closes (a lock guards the count; the ``with`` restores on exceptions too),
+  without writing ``numpy``'s dict: the module's class is swapped for a subclass of it whose
+  properties return the replacements (a data descriptor of a type wins over the instance's
+  ``__dict__``), one ``__class__`` assignment each way. While no scope is open ``numpy`` is a
+  plain module and ``np.asarray``, ``np.sum`` ... are NumPy's own objects, so code that
   compares them by identity (``defvjp(np.sum, ...)``, tables keyed by them) and the cost of
-  calling them are unchanged. This costs two ``dict.update`` calls per outermost scope, a few
-  microseconds.
+  calling them are unchanged. (Writing the 60 names into the dict and back, as before, cost
+  about 10 us per transform call with the cache misses that followed: 11 % of a tiny function
+  through ``value_and_grad``; see ``benchmarks/scope.py``.) In a scope, ``np.sum`` of an array
+  (not a list) goes to NumPy's function after a type check, before any frame is inspected.
 - in the libraries' module globals (``from numpy import asarray`` in ``scipy.special._basic``)
   once, when the first scope finds them, and kept: a call of one of them outside any scope
   costs one extra Python call and a ``ContextVar.get``, about 0.1 us on top of ``np.asarray``'s
@@ -68,6 +73,9 @@ Limits
   among several loses that path's contribution, as anywhere in ndgrad.
 - Writing a recorded value into a plain ndarray that was allocated before the scope
   (``out[i] = x``) cannot be recorded; allocate inside the scope.
+- While a scope is open in any thread, ``type(numpy)`` is a subclass of ``types.ModuleType``
+  (``isinstance`` checks still pass), and assigning one of the replaced names
+  (``np.asarray = f``) is seen once the last scope closes.
 - Code that tests ``type(a) is np.ndarray`` on a buffer allocated in the scope sees a
   GradArray; a library's module global bound to ``np.asarray`` is another function after the
   first scope (until :func:`restore_numpy`), though it behaves as NumPy's outside scopes.
@@ -87,7 +95,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ndgrad._array import GradArray
-from ndgrad._errors import hidden_errors_reraised, not_differentiable
+from ndgrad._errors import hidden_errors_reraised, not_differentiable, raised_in_scope
 from ndgrad._graph import scope_depth
 from ndgrad.numpy._sequences import NUMPY as SEQUENCE_ARGUMENTS
 from ndgrad.numpy._sequences import keeping_sequences
@@ -345,23 +353,45 @@ _UNTRACED_CALLERS = ("numpy.", "ndgrad._", "ndgrad.functional", "ndgrad.testing"
 _TRACED_NUMPY = ("numpy.polynomial.",)
 
 
+def _traced_caller(frame: types.FrameType) -> bool:
+    """Whether the code of ``frame`` gets the replacements: NumPy's own Python code and ndgrad's
+    engine (rules run inside scopes too) must see NumPy unchanged."""
+    caller = frame.f_globals.get("__name__", "")
+    return not caller.startswith(_UNTRACED_CALLERS) or caller.startswith(_TRACED_NUMPY)
+
+
 def _replacement(name: str) -> Callable[..., Any]:
     original = _ORIGINALS[name]
     traced = _TRACED[name]
+    names = _SINGLE_ARRAY_FUNCTIONS.get(name)
+    count = len(names or ())
 
     def replacement(*args: Any, **kwargs: Any) -> Any:
-        if _DEPTH.get() == 0:
-            return original(*args, **kwargs)
-        # NumPy's own Python code and ndgrad's engine (rules run inside scopes too) must see
-        # NumPy unchanged: only the code being traced gets the replacements.
-        caller = sys._getframe(1).f_globals.get("__name__", "")
-        if caller.startswith(_UNTRACED_CALLERS) and not caller.startswith(_TRACED_NUMPY):
-            return original(*args, **kwargs)
-        return traced(original, *args, **kwargs)
+        if _DEPTH.get() and _traced_caller(sys._getframe(1)):
+            return traced(original, *args, **kwargs)
+        return original(*args, **kwargs)
 
-    functools.update_wrapper(replacement, original)
-    replacement.__ndgrad_original__ = original  # type: ignore[attr-defined]
-    return replacement
+    def sequences_first(*args: Any, **kwargs: Any) -> Any:
+        # An array (not a list or tuple) gets NumPy's function whoever calls, in a scope or not:
+        # decided before the context variable and the caller's frame are read (the frame costs
+        # more than the rest), on every ``np.sum`` of traced code.
+        if not kwargs:
+            if args and type(args[0]) not in _SEQUENCES and count == 1:
+                return original(*args)  # the common call: ``np.sum(x)``, ``np.reshape(x, s)``
+            if all(type(a) not in _SEQUENCES for a in args[:count]):
+                return original(*args)
+        elif all(type(a) not in _SEQUENCES for a in args[:count]) and all(
+            type(kwargs.get(n)) not in _SEQUENCES for n in names or ()
+        ):
+            return original(*args, **kwargs)
+        if _DEPTH.get() and _traced_caller(sys._getframe(1)):
+            return traced(original, *args, **kwargs)
+        return original(*args, **kwargs)
+
+    chosen = replacement if names is None else sequences_first
+    functools.update_wrapper(chosen, original)
+    chosen.__ndgrad_original__ = original  # type: ignore[attr-defined]
+    return chosen
 
 
 _REPLACEMENTS: dict[str, Callable[..., Any]] = {name: _replacement(name) for name in _TRACED}
@@ -373,7 +403,6 @@ _all_bindings: tuple[int, list[tuple[dict[str, Any], str, str]]] | None = None
 # ``len(sys.modules)`` when the names were last rebound (-1: not rebound), and per module
 # holding converters: (its globals, {name: replacement}, {name: NumPy's function}).
 _plan: tuple[int, list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]] = (-1, [])
-_numpy_plan: tuple[dict[str, Any], dict[str, Any], dict[str, Any]] = ({}, {}, {})  # the same
 
 
 def _skipped(module_name: str) -> bool:
@@ -420,17 +449,15 @@ def _install() -> None:
 
     Called under ``_LOCK`` by the first open scope when ``len(sys.modules)`` changed since the
     last plan. The libraries' module globals stay rebound after the scopes close; the
-    ``numpy`` namespace is handed to :func:`_enter_numpy` / :func:`_leave_numpy`.
+    ``numpy`` namespace is read through its swapped class (:func:`_prepare_numpy`).
     """
-    global _plan, _numpy_plan
+    global _plan
     grouped: dict[int, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {}
     for namespace, name, numpy_name in _bindings():
         _, to_ours, to_numpys = grouped.setdefault(id(namespace), (namespace, {}, {}))
         to_ours[name] = _REPLACEMENTS[numpy_name]
         to_numpys[name] = _ORIGINALS[numpy_name]
-    numpy_entry = grouped.pop(id(vars(np)), None)
-    if numpy_entry is not None:
-        _numpy_plan = numpy_entry
+    grouped.pop(id(vars(np)), None)  # ``numpy``'s own: read through its swapped class
     # (A module that rebinds one of these names to a function of its own gets it overwritten
     # when the plan is made again; none is known to.)
     for namespace, to_ours, _ in grouped.values():
@@ -438,12 +465,45 @@ def _install() -> None:
     _plan = (len(sys.modules), list(grouped.values()))
 
 
-def _enter_numpy() -> None:
-    vars(np).update(_numpy_plan[1])
+# ``numpy``'s own names are read differently while a scope is open, without writing ``numpy``'s
+# dict: its class is swapped for a subclass of it whose converters are properties returning the
+# replacements. Data descriptors of a type win over an instance's ``__dict__``, so ``np.asarray``
+# (and ``getattr``, ``from numpy import asarray``) gives the replacement while ``vars(np)`` keeps
+# NumPy's objects. Entering and leaving is one ``__class__`` assignment each, where writing the
+# ~60 names into ``numpy``'s dict and back cost 4 us per transform call, and as much again in
+# cache misses afterwards (``python -m benchmarks.scope``). Outside every scope ``numpy`` is a
+# plain module again: its lookups, identities and calls are NumPy's own.
+_numpy_in_scope: dict[type, type] = {}  # numpy's class -> its subclass with the properties
+_numpy_swap: list[type] = [type(np), type(np)]  # numpy's class, and the subclass it becomes
 
 
-def _leave_numpy() -> None:
-    vars(np).update(_numpy_plan[2])
+def _set_numpy_name(name: str, module: Any, value: Any) -> None:
+    vars(module)[name] = value  # an assignment during a scope is seen once it closes
+
+
+def _delete_numpy_name(name: str, module: Any) -> None:
+    del vars(module)[name]
+
+
+def _prepare_numpy() -> None:
+    """Rebind the libraries' names if modules were imported, and make numpy's scoped class.
+
+    Called under ``_LOCK`` by the first scope to open anywhere, when either has changed.
+    """
+    if _plan[0] != len(sys.modules):  # the first scope, or modules imported since
+        _install()
+    base = type(np)
+    scoped = _numpy_in_scope.get(base)
+    if scoped is None:
+        attributes: dict[str, Any] = {"__module__": __name__, "__doc__": base.__doc__}
+        for name, replacement in _REPLACEMENTS.items():
+            attributes[name] = property(
+                {np: replacement}.get,  # a C callable: reading ``np.sum`` in a scope stays fast
+                functools.partial(_set_numpy_name, name),
+                functools.partial(_delete_numpy_name, name),
+            )
+        scoped = _numpy_in_scope[base] = type("numpy_in_scope", (base,), attributes)
+    _numpy_swap[:] = [base, scoped]
 
 
 def restore_numpy() -> None:
@@ -467,8 +527,8 @@ class tracing(hidden_errors_reraised):  # lower case: used as ``with nd.tracing(
 
     Only the current thread (and async context) is affected; scopes nest. See the module
     documentation of :mod:`ndgrad.tracing` for what changes and what cannot be reached. A
-    class, not a generator: every transform enters it once per call, and entering costs a
-    context variable and, for the outermost scope, about 60 names set in ``numpy``.
+    class, not a generator: every transform enters it once per call, and entering costs two
+    context variables, a lock and, for the outermost scope, swapping ``numpy``'s class.
 
     See Also
     --------
@@ -490,27 +550,39 @@ class tracing(hidden_errors_reraised):  # lower case: used as ``with nd.tracing(
 
     __slots__ = ("_depth_token",)
 
+    # Every transform enters one per call, so both methods do the least work on the common path:
+    # the base class's bookkeeping is inlined (its ``__exit__`` runs only when ndgrad raised).
     def __enter__(self) -> None:
         global _open_scopes
-        with _LOCK:
-            if _open_scopes == 0:
-                if _plan[0] != len(sys.modules):  # the first scope, or modules imported since
-                    _install()
-                _enter_numpy()
+        _LOCK.acquire()
+        try:
+            if not _open_scopes:
+                if _plan[0] != len(sys.modules) or type(np) is not _numpy_swap[0]:
+                    _prepare_numpy()  # rare: modules imported since the last scope
+                np.__class__ = _numpy_swap[1]
             _open_scopes += 1
+        finally:
+            _LOCK.release()
         self._depth_token = _DEPTH.set(_DEPTH.get() + 1)
-        super().__enter__()  # ndgrad's errors that library code hides are re-raised on exit
+        # ndgrad's errors that library code hides are re-raised on exit (hidden_errors_reraised)
+        self._token = raised_in_scope.set([]) if raised_in_scope.get() is None else None
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
         global _open_scopes
         try:
-            super().__exit__(kind, exc, tb)
+            if raised_in_scope.get():  # ndgrad raised an error in the block
+                super().__exit__(kind, exc, tb)
+            elif self._token is not None:
+                raised_in_scope.reset(self._token)
         finally:
             _DEPTH.reset(self._depth_token)
-            with _LOCK:
+            _LOCK.acquire()
+            try:
                 _open_scopes -= 1
-                if _open_scopes == 0:
-                    _leave_numpy()
+                if not _open_scopes and type(np) is _numpy_swap[1]:
+                    np.__class__ = _numpy_swap[0]  # (unless someone else swapped it meanwhile)
+            finally:
+                _LOCK.release()
 
 
 def maybe_tracing(enabled: bool, fun: Any = None) -> Any:
@@ -521,6 +593,8 @@ def maybe_tracing(enabled: bool, fun: Any = None) -> Any:
     """
     if not enabled:
         return contextlib.nullcontext()
+    if type(fun) is types.FunctionType and fun.__defaults__ is None and not fun.__kwdefaults__:
+        return tracing()  # the common case, on every transform call: nothing else to look at
     if fun is not None:
         found = _converters_held_by(fun)
         if found:

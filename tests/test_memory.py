@@ -10,7 +10,6 @@ import numpy as np
 
 import ndgrad as nd
 from ndgrad import GradArray
-from ndgrad._aliases import sweep
 
 
 def _mlp_step(params, x, y, lr=1e-2):
@@ -48,13 +47,11 @@ def test_long_training_loop_holds_steady_memory():
     tracemalloc.start()
     try:
         _mlp_step(params, x, y)
-        sweep()  # the alias registry drops dead entries in batches: measure it without them
         before, _ = tracemalloc.get_traced_memory()
         first = _mlp_step(params, x, y)
         for _ in range(2000):
             last = _mlp_step(params, x, y)
         gc.collect()
-        sweep()
         after, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

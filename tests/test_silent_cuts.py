@@ -85,13 +85,14 @@ def test_plain_views_of_unrelated_memory_are_allowed():
     np.testing.assert_allclose(w.grad, data.sum(axis=0))
 
 
-def test_alias_table_is_swept():
+def test_alias_table_holds_steady():
     from ndgrad import _aliases
 
+    before = len(_aliases._BY_OWNER)
     w = _leaf()
     for _ in range(3 * _aliases._SWEEP[0]):
         w = w * 1.0
-    assert len(_aliases._BY_OWNER) <= 2 * _aliases._SWEEP[0]
+    assert len(_aliases._BY_OWNER) <= before + 2  # each entry leaves when its array dies
 
 
 def test_grad_with_scope_false_refuses_an_alias_cut():
@@ -258,3 +259,20 @@ def test_zero_gradient_of_a_function_that_fails_on_plain_arrays_is_returned():
         return np.sum(np.maximum(x, 0.0))
 
     np.testing.assert_array_equal(nd.grad(f)(-np.ones(2)), np.zeros(2))
+
+
+def test_alias_entries_leave_the_table_when_their_array_dies():
+    from ndgrad import _aliases
+
+    w = _leaf()
+    y = w * 2.0
+    key = id(y.base)
+    assert _aliases._BY_OWNER[key]() is y
+    del y
+    assert key not in _aliases._BY_OWNER  # at once, not at the next sweep
+    v = np.ones(3)
+    _aliases.sanctioned(v)
+    key = id(v)
+    assert key in _aliases._SANCTIONED
+    del v
+    assert key not in _aliases._SANCTIONED
