@@ -51,12 +51,25 @@ def test_forward_matches_numpy_bit_for_bit(program, seed, dtype):
     assert got_values.dtype == expected.dtype, repr(program)
     if program.has_0d():
         # NumPy computes 0-d intermediates with its scalar math, which can differ from its own
-        # array loops by an ulp; ndgrad keeps 0-d arrays (DESIGN.md). Bit for bit otherwise.
+        # array loops by an ulp a step; ndgrad keeps 0-d arrays (DESIGN.md). Through a chain of
+        # complex tanh the ulps compound (30 eps after 4 steps, test_regressions.py), so the
+        # bound grows with the steps. Bit for bit otherwise.
         eps = np.finfo(expected.dtype).eps
         scale = max(1.0, float(np.max(np.abs(expected), initial=0.0)))
-        np.testing.assert_allclose(got_values, expected, rtol=0, atol=8 * eps * scale)
+        steps = max(1, len(program.steps))
+        np.testing.assert_allclose(got_values, expected, rtol=0, atol=8 * steps * eps * scale)
     else:
         np.testing.assert_array_equal(got_values, expected, err_msg=repr(program))
+
+
+def _check_grad_at_two_steps(program, inputs):
+    """Finite differences at the default step, and at 1e-4 if that disagrees: a large output
+    (a product of many terms) loses the digits of a 1e-6 difference to cancellation, while a
+    wrong gradient disagrees at both steps (test_regressions.py keeps one such program)."""
+    try:
+        check_grad(program.run, *inputs, order=1, rtol=1e-4, atol=1e-6)
+    except AssertionError:
+        check_grad(program.run, *inputs, order=1, rtol=1e-4, atol=1e-6, eps=1e-4)
 
 
 @_SETTINGS
@@ -64,7 +77,7 @@ def test_forward_matches_numpy_bit_for_bit(program, seed, dtype):
 def test_gradients_match_finite_differences(program, seed):
     inputs = _inputs(program, seed)
     if program.smooth:
-        check_grad(program.run, *inputs, order=1, rtol=1e-4, atol=1e-6)
+        _check_grad_at_two_steps(program, inputs)
     else:  # kinks: gradients exist and have the inputs' shapes (steps may divide by zero)
         with np.errstate(all="ignore"):
             grads = nd.grad(program.run, argnums=tuple(range(len(inputs))), allow_unused=True)(

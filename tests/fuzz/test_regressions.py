@@ -78,3 +78,36 @@ def test_0d_leaf_gradient_is_an_array_not_a_numpy_scalar():
     x = GradArray(2.0, requires_grad=True)
     np.abs(np.abs(np.abs(x))).backward()
     assert type(x.grad) is np.ndarray and x.grad.flags.writeable
+
+
+def test_zero_d_complex_tanh_chain_stays_within_the_0d_bound():
+    # fuzz (long profile): NumPy's scalar math and its array loops differ by an ulp per step;
+    # through four steps of complex tanh they were 30 eps apart, past the old fixed bound of 8
+    program = Program(
+        [()],
+        [("reused_buffer", (0, 0)), ("out_alias", (1, 0)), ("out_alias", (2, 0)),
+         ("out_alias", (3, 0))],
+        smooth=True,
+    )  # fmt: skip
+    x = np.asarray(np.random.default_rng(1427).standard_normal(()) + 0.5j)
+    expected = np.asarray(program.run(x.copy()))
+    got = program.run(GradArray(x.copy(), requires_grad=True)).values
+    eps = np.finfo(np.complex128).eps
+    np.testing.assert_allclose(got, expected, rtol=0, atol=8 * len(program.steps) * eps)
+
+
+def test_large_product_gradient_matches_finite_differences_at_a_wider_step():
+    # fuzz (long profile): prod of 18 arccos terms is about -2.5e6; central differences at
+    # 1e-6 lose the third digit to cancellation (-0.50967 against -0.50987), at 1e-4 they
+    # agree with ndgrad to 3e-7
+    program = Program(
+        [(2, 3, 3), ()],
+        [("view_write", (0, 0)), ("unary", (0, np.arccos)), ("unary", (1, np.arccos)),
+         ("shape_assign", (0, 0)), ("reduce", (5, "prod", None, False)),
+         ("unary", (0, np.arccos))],
+        smooth=True,
+    )  # fmt: skip
+    rng = np.random.default_rng(161)
+    inputs = [rng.standard_normal(s) for s in program.shapes]
+    with np.errstate(all="ignore"):
+        check_grad(program.run, *inputs, order=1, rtol=1e-4, atol=1e-6, eps=1e-4)
