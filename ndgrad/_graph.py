@@ -44,6 +44,7 @@ once and sums the cotangents that arrive by different paths before using them.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -749,21 +750,42 @@ def _needed(order: list[Any], targets: AbstractSet[Any]) -> set[Any]:
     return needed
 
 
+# A transform that backpropagates through one graph many times (a Jacobian, row by row) runs no
+# user code between the passes: the fingerprints the first pass verified hold for the rest, so
+# only the version counters are checked again (see ``one_graph_pulled_often``).
+_VERIFIED: ContextVar[set[Any] | None] = ContextVar("ndgrad_verified", default=None)
+
+
+@contextlib.contextmanager
+def one_graph_pulled_often() -> Iterator[None]:
+    """Within the block, each node's saved fingerprints are compared once, not once a pass."""
+    token = _VERIFIED.set(set())
+    try:
+        yield
+    finally:
+        _VERIFIED.reset(token)
+
+
 def _check_versions(node: Node) -> None:
     """Before backward uses what ``node`` saved: give it the copies made for it by writes ndgrad
     saw since; refuse if a value is gone, or was changed by a write ndgrad could not see (its
     fingerprint, taken when it was saved, differs)."""
     versions = node.versions
     kept: list[Any] = []
+    verified = _VERIFIED.get()
+    compare = verified is None or node not in verified  # the fingerprints, this time
+    if verified is not None:
+        verified.add(node)
     for i in range(0, len(versions), 4):
         counter, seen, slot, hold = versions[i : i + 4]
         if slot == HELD:  # no copy can stand in for it: any change is refused
-            if counter[0] != seen or (hold.fp is not None and not intact(hold.raw, hold.fp)):
+            changed = compare and hold.fp is not None and not intact(hold.raw, hold.fp)
+            if counter[0] != seen or changed:
                 raise _held_changed(node, hold)
             kept += versions[i : i + 4]
             continue
         if counter[0] == seen:
-            if hold.fp is not None and not intact(hold.raw, hold.fp):
+            if compare and hold.fp is not None and not intact(hold.raw, hold.fp):
                 raise _tampered(node, slot, hold.raw)
             kept += versions[i : i + 4]
             continue

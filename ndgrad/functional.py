@@ -904,40 +904,49 @@ def jacobian(
         fname = getattr(fun, "__name__", "the function")
         trace = _Trace(fun, args, kwargs, _argnum_tuple(argnums, len(args)), has_aux, scope)
         outs, spec = tree_flatten(trace.out)
-        nested = trace.nested
-        results = []
-        reached = [False] * len(trace.tracers)
-        for o in outs:
-            if not _float_output(o):
-                raise TypeError(f"{fname} must return float or complex arrays, got {type(o)}")
-            dtype, size, shape = o.dtype, o.size, o.shape  # an array or a NumPy scalar
-            rows: list[list[Any]] = [[] for _ in trace.tracers]
-            for i in range(size):
-                unit = np.zeros(size, dtype)
-                unit[i] = 1
-                unit = unit.reshape(shape)
-                pulled = trace.pull([o], [unit], nested)
-                reached = [r or c is not None for r, c in zip(reached, pulled, strict=True)]
-                cots = _zeros_for(pulled, trace.tracers)
-                if dtype.kind == "c":
-                    imag = _zeros_for(trace.pull([o], [1j * unit], nested), trace.tracers)
-                for k, (c, t) in enumerate(zip(cots, trace.tracers, strict=True)):
-                    if dtype.kind == "c":
-                        if t.dtype.kind == "c":
-                            _check_holomorphic(fname, holomorphic, c, imag[k])
-                        c = np.conj(c) if t.dtype.kind == "c" else c + 1j * imag[k]
-                    rows[k].append(c)
-            jacs = [
-                _assemble(r, shape + t.shape, nested)
-                for r, t in zip(rows, trace.tracers, strict=True)
-            ]
-            results.append(trace.regroup(jacs, not nested, isinstance(argnums, int)))
+        with _graph.one_graph_pulled_often():  # one backward pass per output element
+            results, reached = _jacobian_rows(fname, trace, outs, argnums, holomorphic)
         if not allow_unused and not all(reached) and any(np.size(o) for o in outs):
             raise _disconnected(fname)
         jac = tree_unflatten(spec, results)
         return (jac, trace.aux) if has_aux else jac
 
     return wrapped
+
+
+def _jacobian_rows(
+    fname: str, trace: _Trace, outs: list[Any], argnums: ArgNums, holomorphic: bool
+) -> tuple[list[Any], list[bool]]:
+    """The Jacobian of each output with respect to the tracers, one backward pass per element;
+    and, per tracer, whether some pass reached it."""
+    nested = trace.nested
+    results = []
+    reached = [False] * len(trace.tracers)
+    for o in outs:
+        if not _float_output(o):
+            raise TypeError(f"{fname} must return float or complex arrays, got {type(o)}")
+        dtype, size, shape = o.dtype, o.size, o.shape  # an array or a NumPy scalar
+        rows: list[list[Any]] = [[] for _ in trace.tracers]
+        for i in range(size):
+            unit = np.zeros(size, dtype)
+            unit[i] = 1
+            unit = unit.reshape(shape)
+            pulled = trace.pull([o], [unit], nested)
+            reached = [r or c is not None for r, c in zip(reached, pulled, strict=True)]
+            cots = _zeros_for(pulled, trace.tracers)
+            if dtype.kind == "c":
+                imag = _zeros_for(trace.pull([o], [1j * unit], nested), trace.tracers)
+            for k, (c, t) in enumerate(zip(cots, trace.tracers, strict=True)):
+                if dtype.kind == "c":
+                    if t.dtype.kind == "c":
+                        _check_holomorphic(fname, holomorphic, c, imag[k])
+                    c = np.conj(c) if t.dtype.kind == "c" else c + 1j * imag[k]
+                rows[k].append(c)
+        jacs = [
+            _assemble(r, shape + t.shape, nested) for r, t in zip(rows, trace.tracers, strict=True)
+        ]
+        results.append(trace.regroup(jacs, not nested, isinstance(argnums, int)))
+    return results, reached
 
 
 def _check_holomorphic(fname: str, holomorphic: bool, c: Any, c_imag: Any) -> None:

@@ -516,3 +516,32 @@ def test_fingerprint_sees_random_single_changes_in_random_layouts(seed):
         kind = np.dtype(dtype).kind
         view[k] = ~old if kind == "b" else (old ^ 1) if kind == "i" else (old + 1)
         assert not np.array_equal(fingerprint(view), fp0), (dtype, shape, layout, k)
+
+
+def test_a_jacobian_compares_each_fingerprint_once_not_once_a_row(monkeypatch):
+    # nd.jacobian backpropagates once per output element and no user code runs in between:
+    # the first pass verifies the saved constant, the other 99 only check version counters
+    from ndgrad import _graph
+
+    calls = []
+    original = _graph.intact
+    monkeypatch.setattr(_graph, "intact", lambda a, fp: (calls.append(1), original(a, fp))[1])
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((100, 100))  # 80 KB: guarded and fingerprinted when saved
+    x = rng.standard_normal(100)
+    jac = nd.jacobian(lambda x: np.sin(a @ x) * x)(x)
+    expected = np.cos(a @ x)[:, None] * a * x[:, None] + np.diag(np.sin(a @ x))
+    np.testing.assert_allclose(jac, expected, rtol=1e-12, atol=1e-12)
+    assert 1 <= len(calls) <= 2, len(calls)
+
+
+def test_separate_backward_calls_each_compare_the_fingerprint():
+    # outside one transform's passes, a write between two backward() calls is still found
+    x = nd.GradArray(np.ones(N), requires_grad=True)
+    buf = np.ones(N)
+    view = buf[:]
+    y = np.sum(x * buf)
+    y.backward(retain_graph=True)
+    view[:] = 5.0
+    with pytest.raises(nd.InPlaceError):
+        y.backward()
