@@ -791,7 +791,11 @@ def record_node(
     if originals is not None:
         refuse_aliases(prim.name, originals)
     # only what the rules of the arguments that require grad read (Primitive.needs)
-    saves, meta, saves_ans = prim.needs(tuple(sorted({slot for slot, _, _ in grad_inputs})))
+    if len(grad_inputs) == 1:  # the common case: no set to build and sort
+        slots: tuple[int, ...] = (grad_inputs[0][0],)
+    else:
+        slots = tuple(sorted({slot for slot, _, _ in grad_inputs}))
+    saves, meta, saves_ans = prim.needs(slots)
     args = raw if saved is None else saved
     if saves is not None:
         args = [a if i in saves else _meta(a) if i in meta else None for i, a in enumerate(args)]
