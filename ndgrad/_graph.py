@@ -455,9 +455,14 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
     recording path makes one per saved array: the common case needs no container.
     """
 
-    __slots__ = ("__weakref__", "first", "fp", "more", "owner", "saved", "snapshot", "users")
+    __slots__ = (
+        "__weakref__", "born_locked", "first", "fp", "more", "owner", "saved", "snapshot", "users",
+    )  # fmt: skip
 
     first: bool
+    # made read-only, array and base, by the operation that allocated the memory (``fresh``):
+    # every view of it since is read-only too, so later saves need no fingerprint either
+    born_locked: bool
     users: int  # how many ``Hold``s (one per saving node) are alive: the last one releases
     owner: int | None  # id of the memory's owner, counted in ``GUARDED`` while the guard lives
     saved: Any
@@ -623,7 +628,7 @@ _setflags = np.ndarray.setflags
 
 def _new_guard(a: Any) -> Guard:
     g = Guard(a)
-    g.first = False
+    g.first = g.born_locked = False
     g.saved = g.fp = g.more = g.snapshot = g.owner = None
     g.users = 1
     return g
@@ -635,20 +640,29 @@ def guard_saved(x: Any, raw: Any, fresh: bool = False) -> Hold:
     ``fresh``: ``x`` is the result the calling operation just made, a GradArray over ``raw``,
     memory NumPy allocated in that call. No view of it can have been made before, so once both
     are read-only no write that respects NumPy's writeable flag can reach it: its fingerprint
-    is not needed (about a third of the check's cost where rules read their output).
+    is not needed (about a third of the check's cost where rules read their output); nor for
+    any later save of that memory while the guard lives (``born_locked``: ``exp(x) * x`` saves
+    ``exp(x)`` a second time).
     """
-    # Outside the lock: it reads every byte.
-    fp = fingerprint(raw) if CHECK_SAVED and not fresh else None
+    fp = None
+    if CHECK_SAVED and not fresh:
+        ref = x._version[1]
+        known = ref() if ref is not None else None
+        if known is None or known.snapshot is not None or not known.born_locked:
+            fp = fingerprint(raw)  # outside the lock: it reads every byte
     with _LOCKS_MUTEX:  # one guard per memory, even when threads save it at once
         state = x._version
         ref = state[1]
         g = ref() if ref is not None else None
         if g is None or g.snapshot is not None:  # none, or released by its last hold
+            if fp is None and CHECK_SAVED and not fresh:  # released since it was looked at
+                fp = fingerprint(raw)
             g = Guard(x)
             g.saved = raw
             g.fp = fp
             g.more = g.snapshot = g.owner = None
             g.users = 1
+            g.born_locked = False  # before the guard is published: read outside the lock
             state[1] = weakref.ref(g)
             # Guard.lock, inlined for the first save: skip arrays that are read-only already
             if x.flags.num & _WRITEABLE_MASK == _WRITEABLE:
@@ -658,9 +672,10 @@ def guard_saved(x: Any, raw: Any, fresh: bool = False) -> Hold:
                 g.first = False
             if fresh and x.base is raw and _lock_plain(raw):  # ``x.base`` is read-only too
                 g.more = [("plain", raw)]
+                g.born_locked = g.first
             _guard_owner(g, x)
             return Hold(g, raw, fp)
-        if fresh and CHECK_SAVED:  # not the first save after all: check it like any other
+        if fp is None and CHECK_SAVED and not g.born_locked:  # fresh after all, or replaced
             fp = fingerprint(raw)
         g.users += 1
         if not (g.first and g() is x):

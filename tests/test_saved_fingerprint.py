@@ -545,3 +545,34 @@ def test_separate_backward_calls_each_compare_the_fingerprint():
     view[:] = 5.0
     with pytest.raises(nd.InPlaceError):
         y.backward()
+
+
+def test_memory_locked_at_birth_needs_no_fingerprint_when_saved_again(monkeypatch):
+    # exp's result is saved by exp itself (fresh: read-only, with its base, from birth) and
+    # again by the multiply: no writable view of it can exist, so only x is fingerprinted
+    from ndgrad import _graph
+
+    seen = []
+    original = _graph.fingerprint
+    monkeypatch.setattr(_graph, "fingerprint", lambda a: (seen.append(a.shape), original(a))[1])
+    x = nd.GradArray(np.linspace(0.1, 1.0, N), requires_grad=True)
+    e = np.exp(x)
+    y = np.sum(e * x)
+    assert len(seen) == 1  # x, for the multiply
+    with pytest.raises(ValueError, match="read-only"):
+        np.asarray(e)[0] = 5.0  # a view made afterwards is read-only: the write fails loudly
+    y.backward()
+    np.testing.assert_allclose(x.grad, np.exp(x.values) * (1 + x.values))
+
+
+def test_memory_written_through_ndgrad_is_fingerprinted_again_when_saved():
+    # after a write ndgrad sees, the guard is released: a later save makes a new guard, not
+    # locked at birth, and a view made in between is caught by its fingerprint
+    x = nd.GradArray(np.linspace(0.1, 1.0, N), requires_grad=True)
+    e = np.exp(x)
+    e += 1.0  # recorded; the memory is writable again
+    alias = np.asarray(e)  # a plain view made before the next save
+    y = np.sum(e * x)
+    alias[0] = 123.0
+    with pytest.raises(nd.InPlaceError):
+        y.backward()
