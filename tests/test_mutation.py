@@ -8,7 +8,6 @@ differences (``check_grad``) or closed forms, never with ndgrad itself.
 from __future__ import annotations
 
 import gc
-import sys
 
 import numpy as np
 import pytest
@@ -17,6 +16,8 @@ import ndgrad as nd
 from ndgrad import GradArray, InPlaceError
 from ndgrad._graph import COPY_BYTES
 from ndgrad.testing import check_grad
+
+from ._helpers import race
 
 X3 = np.array([1.0, 2.0, 3.0])
 
@@ -218,16 +219,7 @@ def test_guard_counts_are_exact_under_threads():
         except Exception as e:  # reported below, in the main thread
             errors.append(e)
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
+    race(work)
     assert not errors, errors
     gc.collect()
     assert c.flags.writeable and k.flags.writeable and k.base.flags.writeable

@@ -20,6 +20,8 @@ from scipy.integrate import DenseOutput
 import ndgrad as nd
 from ndgrad import GradArray, InPlaceError
 
+from ._helpers import fd_jacobian
+
 _TOL = {"rtol": 1e-10, "atol": 1e-12}
 SETTINGS = [1, 3, None, "all"]  # None: the default
 
@@ -28,15 +30,6 @@ def _setting(checkpoints):
     if checkpoints is None:
         return contextlib.nullcontext()
     return nd.ode_gradient(checkpoints=checkpoints)
-
-
-def _fd(fun, x, h=1e-6):
-    x = np.asarray(x, dtype=float)
-    cols = []
-    for e in np.eye(x.size):
-        e = e.reshape(x.shape)
-        cols.append((np.asarray(fun(x + h * e)) - np.asarray(fun(x - h * e))) / (2 * h))
-    return np.stack(cols, axis=-1).reshape(np.shape(fun(x)) + x.shape)
 
 
 # --- closed forms -------------------------------------------------------------------------------
@@ -154,9 +147,9 @@ def test_lotka_volterra_closure_t_eval_and_y0_match_fd(method, checkpoints):
     with _setting(checkpoints):
         jt, jy, je = nd.jacobian(trajectory, argnums=(0, 1, 2))(theta, y0, t_eval)
     tol = {"rtol": 1e-5, "atol": 1e-5}
-    np.testing.assert_allclose(jt, _fd(lambda th: trajectory(th, y0, t_eval), theta), **tol)
-    np.testing.assert_allclose(jy, _fd(lambda y: trajectory(theta, y, t_eval), y0), **tol)
-    np.testing.assert_allclose(je, _fd(lambda te: trajectory(theta, y0, te), t_eval), **tol)
+    np.testing.assert_allclose(jt, fd_jacobian(lambda th: trajectory(th, y0, t_eval), theta), **tol)
+    np.testing.assert_allclose(jy, fd_jacobian(lambda y: trajectory(theta, y, t_eval), y0), **tol)
+    np.testing.assert_allclose(je, fd_jacobian(lambda te: trajectory(theta, y0, te), t_eval), **tol)
 
 
 @pytest.mark.parametrize("checkpoints", SETTINGS)
@@ -170,7 +163,7 @@ def test_lotka_volterra_args_without_t_eval_match_fd(checkpoints):
     theta = np.array([1.0, 0.4, 0.8, 0.3])
     with _setting(checkpoints):
         jac = nd.jacobian(end)(theta)
-    np.testing.assert_allclose(jac, _fd(end, theta, 1e-5), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(jac, fd_jacobian(end, theta, 1e-5), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("checkpoints", [3, "all"])
@@ -186,7 +179,7 @@ def test_repeated_events_match_fd(checkpoints):
     theta = np.array([1.0, 0.4, 0.8, 0.3])
     with _setting(checkpoints):
         jac = nd.jacobian(crossings)(theta)
-    np.testing.assert_allclose(jac, _fd(crossings, theta, 1e-6), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jac, fd_jacobian(crossings, theta, 1e-6), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("checkpoints", SETTINGS)
@@ -210,7 +203,7 @@ def test_odeint_closed_form_and_fd(checkpoints):
     theta = np.array([1.0, 0.4, 0.8, 0.3])
     with _setting(checkpoints):
         jac = nd.jacobian(traj)(theta)
-    np.testing.assert_allclose(jac, _fd(traj, theta, 1e-5), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(jac, fd_jacobian(traj, theta, 1e-5), rtol=1e-5, atol=1e-6)
 
 
 def test_a_solver_class_passed_as_method_is_checkpointed_too():

@@ -12,15 +12,7 @@ import ndgrad as nd
 from ndgrad import GradArray, NotDifferentiableError
 from ndgrad.testing import check_grad
 
-
-def _fd(fun, x, h=1e-6):
-    x = np.asarray(x, dtype=float)
-    cols = []
-    for e in np.eye(x.size):
-        e = e.reshape(x.shape)
-        cols.append((np.asarray(fun(x + h * e)) - np.asarray(fun(x - h * e))) / (2 * h))
-    return np.stack(cols, axis=-1).reshape(np.shape(fun(x)) + x.shape)
-
+from ._helpers import fd_jacobian
 
 # --- quad ---------------------------------------------------------------------------------------
 
@@ -55,7 +47,7 @@ def test_quad_limits_by_the_leibniz_rule_and_reversed_limits():
 
     ga, gb, gk = nd.grad(integral, argnums=(0, 1, 2))(0.3, 1.2, 1.1)
     assert ga == pytest.approx(-np.sin(1.1 * 0.3)) and gb == pytest.approx(np.sin(1.1 * 1.2))
-    assert gk == pytest.approx(_fd(lambda k: integral(0.3, 1.2, k), 1.1), rel=1e-7)
+    assert gk == pytest.approx(fd_jacobian(lambda k: integral(0.3, 1.2, k), 1.1), rel=1e-7)
     gk_rev = nd.grad(integral, argnums=2)(1.2, 0.3, 1.1)
     assert gk_rev == pytest.approx(-gk, rel=1e-12)
 
@@ -64,7 +56,7 @@ def test_quad_with_breakpoints_matches_fd():
     def integral(c):
         return si.quad(lambda x: np.abs(x - 0.3) * c**2 + np.exp(c * x), 0, 1, points=[0.3])[0]
 
-    assert nd.grad(integral)(0.8) == pytest.approx(_fd(integral, 0.8), rel=1e-7)
+    assert nd.grad(integral)(0.8) == pytest.approx(fd_jacobian(integral, 0.8), rel=1e-7)
 
 
 def test_quad_plain_call_unchanged():
@@ -94,7 +86,7 @@ def test_quad_vec_parameters_and_limits():
         return si.quad_vec(lambda x: np.stack([np.exp(-k * x), k * x]), 0, b)[0]
 
     jk, jb = nd.jacobian(integral, argnums=(0, 1))(1.3, 1.0)
-    np.testing.assert_allclose(jk, _fd(lambda k: integral(k, 1.0), 1.3), rtol=1e-7)
+    np.testing.assert_allclose(jk, fd_jacobian(lambda k: integral(k, 1.0), 1.3), rtol=1e-7)
     np.testing.assert_allclose(jb, [np.exp(-1.3), 1.3], rtol=1e-12)
 
 
@@ -131,7 +123,7 @@ def test_quad_hessian_in_parameters_and_limits_matches_fd_of_the_gradient(a, b):
 
     th = np.array([1.3, 0.4, a if np.isfinite(a) else 0.0, b if np.isfinite(b) else 0.0])
     np.testing.assert_allclose(
-        nd.hessian(integral)(th), _fd(nd.grad(integral), th, h=1e-5), rtol=1e-6, atol=1e-9
+        nd.hessian(integral)(th), fd_jacobian(nd.grad(integral), th, h=1e-5), rtol=1e-6, atol=1e-9
     )
 
 
@@ -172,7 +164,7 @@ def test_tplquad_closure_and_callable_limits_match_fd():
         )[0]  # fmt: skip
 
     th = np.array([0.7, 1.3, 0.9])
-    np.testing.assert_allclose(nd.grad(integral)(th), _fd(integral, th, h=1e-5), rtol=1e-7)
+    np.testing.assert_allclose(nd.grad(integral)(th), fd_jacobian(integral, th, h=1e-5), rtol=1e-7)
 
 
 @pytest.mark.parametrize("full_output", [False, True])
@@ -184,7 +176,7 @@ def test_nquad_args_and_ranges_depending_on_parameters_match_fd(full_output):
         )[0]
 
     th = np.array([0.7, 1.3, 0.9])
-    np.testing.assert_allclose(nd.grad(integral)(th), _fd(integral, th, h=1e-5), rtol=1e-7)
+    np.testing.assert_allclose(nd.grad(integral)(th), fd_jacobian(integral, th, h=1e-5), rtol=1e-7)
 
 
 # --- solve_ivp ----------------------------------------------------------------------------------
@@ -256,8 +248,12 @@ def test_solve_ivp_lotka_volterra_matches_fd_of_the_same_call():
 
     theta, y0 = np.array([1.0, 0.4, 0.8, 0.3]), np.array([2.0, 1.0])
     jt, jy = nd.jacobian(trajectory, argnums=(0, 1))(theta, y0)
-    np.testing.assert_allclose(jt, _fd(lambda th: trajectory(th, y0), theta), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(jy, _fd(lambda y: trajectory(theta, y), y0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        jt, fd_jacobian(lambda th: trajectory(th, y0), theta), rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        jy, fd_jacobian(lambda y: trajectory(theta, y), y0), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_solve_ivp_backward_in_time():
@@ -323,7 +319,7 @@ def test_solve_ivp_terminal_event_ends_the_solve_closed_form():
 
     th = np.array([9.81, 3.0])
     jac = nd.jacobian(landing)(th)
-    np.testing.assert_allclose(jac, _fd(landing, th), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(jac, fd_jacobian(landing, th), rtol=1e-6, atol=1e-8)
     g, v = th
     t_land = (v + np.sqrt(v**2 + 2 * g)) / g  # 1 + v t - g t²/2 = 0
     dt_dv = (1 + v / np.sqrt(v**2 + 2 * g)) / g
@@ -345,7 +341,9 @@ def test_solve_ivp_terminal_event_with_t_eval_matches_fd():
         return np.concatenate([sol.t_events[0], sol.t_events[1], sol.y.ravel()])
 
     th = np.array([9.81, 3.0])
-    np.testing.assert_allclose(nd.jacobian(outputs)(th), _fd(outputs, th), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        nd.jacobian(outputs)(th), fd_jacobian(outputs, th), rtol=1e-6, atol=1e-8
+    )
 
 
 def test_solve_ivp_repeated_events_lotka_volterra_match_fd():
@@ -364,7 +362,7 @@ def test_solve_ivp_repeated_events_lotka_volterra_match_fd():
     theta = np.array([1.0, 0.4, 0.3, 2.5])
     got = nd.jacobian(crossings)(theta)
     assert got.shape[0] >= 4  # several crossings
-    np.testing.assert_allclose(got, _fd(crossings, theta), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got, fd_jacobian(crossings, theta), rtol=1e-5, atol=1e-6)
 
 
 def test_solve_ivp_event_that_does_not_cross_raises():
@@ -412,7 +410,7 @@ def test_odeint_lotka_volterra_args_matches_fd():
 
     theta = np.array([1.0, 0.4, 0.8, 0.3])
     np.testing.assert_allclose(
-        nd.jacobian(traj)(theta), _fd(traj, theta, 1e-5), rtol=1e-6, atol=1e-7
+        nd.jacobian(traj)(theta), fd_jacobian(traj, theta, 1e-5), rtol=1e-6, atol=1e-7
     )
 
 
@@ -442,7 +440,10 @@ def test_forward_sensitivities_agree_with_the_adjoint_and_fd():
     adjoint = nd.jacobian(_trajectory, argnums=(0, 1))(theta, y0)
     with nd.ode_gradient("forward"):
         forward = nd.jacobian(_trajectory, argnums=(0, 1))(theta, y0)
-    fds = [_fd(lambda th: _trajectory(th, y0), theta), _fd(lambda y: _trajectory(theta, y), y0)]
+    fds = [
+        fd_jacobian(lambda th: _trajectory(th, y0), theta),
+        fd_jacobian(lambda y: _trajectory(theta, y), y0),
+    ]
     for a, f, numeric in zip(adjoint, forward, fds, strict=True):
         np.testing.assert_allclose(f, numeric, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(f, a, rtol=1e-5, atol=1e-6)
@@ -475,7 +476,7 @@ def test_forward_sensitivities_through_odeint_match_fd():
 
     th = np.array([0.7, 1.0, 2.0])
     with nd.ode_gradient("forward"):
-        np.testing.assert_allclose(nd.jacobian(ys)(th), _fd(ys, th), rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(nd.jacobian(ys)(th), fd_jacobian(ys, th), rtol=1e-6, atol=1e-7)
 
 
 # a module attribute (``mod.x``) is where ndgrad does not look for the arrays a function holds

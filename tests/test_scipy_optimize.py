@@ -11,15 +11,7 @@ import scipy.optimize as so
 import ndgrad as nd
 from ndgrad import GradArray, NotDifferentiableError
 
-
-def _fd(fun, x, h=1e-6):
-    """Central finite differences of ``fun`` (an array function) at ``x``: shape out + in."""
-    x = np.asarray(x, dtype=float)
-    cols = []
-    for e in np.eye(x.size):
-        e = e.reshape(x.shape)
-        cols.append((np.asarray(fun(x + h * e)) - np.asarray(fun(x - h * e))) / (2 * h))
-    return np.stack(cols, axis=-1).reshape(np.shape(fun(x)) + x.shape)
+from ._helpers import fd_jacobian
 
 
 def _cubic_root_derivative(a):
@@ -125,7 +117,9 @@ def test_systems_match_finite_differences(solver):
         return so.root(lambda x: _system(x, theta), np.ones(2), method=method, tol=1e-12).x
 
     theta = np.array([2.0, 1.0])
-    np.testing.assert_allclose(nd.jacobian(solve)(theta), _fd(solve, theta), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        nd.jacobian(solve)(theta), fd_jacobian(solve, theta), rtol=1e-6, atol=1e-8
+    )
 
 
 def test_root_with_jac_true_and_args():
@@ -136,7 +130,9 @@ def test_root_with_jac_true_and_args():
         return so.root(fun, np.ones(2), args=(theta,), jac=True, tol=1e-12).x
 
     theta = np.array([2.0, 1.0])
-    np.testing.assert_allclose(nd.jacobian(solve)(theta), _fd(solve, theta), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(
+        nd.jacobian(solve)(theta), fd_jacobian(solve, theta), rtol=1e-6, atol=1e-8
+    )
 
 
 def test_not_converged_raises_instead_of_a_gradient():
@@ -186,7 +182,7 @@ def test_hessian_through_fsolve_and_root_match_fd_of_the_gradient():
 
     th = np.array([1.5, 2.0, 0.7])
     np.testing.assert_allclose(
-        nd.hessian(norm2)(th), _fd(nd.grad(norm2), th, h=1e-5), rtol=1e-6, atol=1e-8
+        nd.hessian(norm2)(th), fd_jacobian(nd.grad(norm2), th, h=1e-5), rtol=1e-6, atol=1e-8
     )
 
 
@@ -218,7 +214,9 @@ def test_hessian_through_nonlinear_minimize_and_minimize_scalar_match_fd_of_the_
         return np.sum(res.x**3) + res.fun + one.x**2 + one.fun
 
     th = np.array([0.8, 1.3])
-    np.testing.assert_allclose(nd.hessian(outer)(th), _fd(nd.grad(outer), th, h=1e-4), rtol=1e-4)
+    np.testing.assert_allclose(
+        nd.hessian(outer)(th), fd_jacobian(nd.grad(outer), th, h=1e-4), rtol=1e-4
+    )
 
 
 def test_hessian_through_least_squares_and_curve_fit_closed_form():
@@ -387,7 +385,9 @@ def test_least_squares_nonlinear_matches_fd():
 
     theta = np.array([2.0, 0.7])
     np.testing.assert_allclose(fit(theta), reference(theta), rtol=1e-8)
-    np.testing.assert_allclose(nd.jacobian(fit)(theta), _fd(reference, theta, 1e-4), rtol=1e-6)
+    np.testing.assert_allclose(
+        nd.jacobian(fit)(theta), fd_jacobian(reference, theta, 1e-4), rtol=1e-6
+    )
 
 
 def test_least_squares_robust_loss_raises():
@@ -438,7 +438,9 @@ def test_curve_fit_nonlinear_gradient_wrt_xdata_matches_fd():
         )
         return popt
 
-    np.testing.assert_allclose(nd.jacobian(fit)(x), _fd(reference, x, 1e-4), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        nd.jacobian(fit)(x), fd_jacobian(reference, x, 1e-4), rtol=1e-6, atol=1e-9
+    )
 
 
 def test_least_squares_and_curve_fit_on_a_bound_raise_inside_differentiate():

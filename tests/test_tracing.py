@@ -12,6 +12,8 @@ from ndgrad import GradArray
 from ndgrad.testing import check_grad
 from ndgrad.tracing import _ORIGINALS
 
+from ._helpers import race
+
 
 def legacy_square_sum(x):
     x = np.asarray(x, dtype=float)
@@ -388,17 +390,6 @@ def test_many_threads_opening_and_closing_scopes_each_keep_theirs():
             if type(np.asarray(x)) is not np.ndarray:
                 failures.append("no scope, but a GradArray")
 
-    import sys
-
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # switch threads as often as possible: races show up
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
+    race(work)
     assert not failures
     assert type(np) is types.ModuleType

@@ -640,7 +640,7 @@ class _Forward:
     """Forward sensitivities: ``S = ∂y/∂(θ, y0)`` solved alongside the ODE.
 
     ``θ`` are the GradArrays that the right-hand side holds (closure, defaults, ``args=``),
-    found by :func:`_held_arrays` and checked to be all it depends on. ``S`` solves
+    found by :func:`held_arrays` and checked to be all it depends on. ``S`` solves
     ``dS/dt = (∂f/∂y) S + [∂f/∂θ, 0]`` from ``S(t0) = [0, I]``, with the forward solve's
     ``method``, ``rtol`` and ``atol``, in one augmented solve of ``n (1 + P + n)`` equations
     (``P`` parameter entries), each right-hand side costing ``n`` reverse passes of ``fun``.
