@@ -24,7 +24,7 @@ import inspect
 import itertools
 import math
 import sys
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 import numpy as np
@@ -93,8 +93,9 @@ class Primitive:
         self.unbroadcast = unbroadcast
         self.positional = _positional_names(func, len(rules))
         self.defaults = positional_defaults(func) if self.positional else {}
-        self.saves, self.meta, self.saves_ans = _what_rules_read(rules, argnum_rule)
+        # per rule what it reads (None: a variadic rule, which may read anything), and the union
         self.reads = None if argnum_rule is not None else tuple(map(_rule_reads, rules))
+        self.saves, self.meta, self.saves_ans = _ALL if self.reads is None else _union(self.reads)
         self._needs: dict[tuple[int, ...], Needs] = {}
         # For a call on one or two operands: what to keep when the first, the second or both
         # require grad (indexed by ``gx | gy << 1``, minus one).
@@ -106,10 +107,9 @@ class Primitive:
         known = self._needs.get(slots)
         if known is None:
             if self.reads is None:
-                known = (self.saves, self.meta, self.saves_ans)
+                known = _ALL
             else:
-                rules = [self.reads[i] for i in slots if i < len(self.reads)]
-                known = _union([r for r in rules if r is not _NO_RULE])
+                known = _union([self.reads[i] for i in slots if i < len(self.reads)])
             self._needs[slots] = known
         return known
 
@@ -267,6 +267,7 @@ def _loaded_params(rule: Any) -> tuple[set[int] | None, set[int], bool]:
 # (saves, meta, saves_ans): what a set of rules reads (see ``Primitive``).
 Needs = tuple[frozenset[int] | None, frozenset[int], bool]
 _NO_RULE: Needs = (frozenset(), frozenset(), False)
+_ALL: Needs = (None, frozenset(), True)  # keep every argument and the output
 
 
 def _rule_reads(rule: VJPRule | None) -> Needs:
@@ -274,27 +275,21 @@ def _rule_reads(rule: VJPRule | None) -> Needs:
         return _NO_RULE
     used, used_meta, ans = _loaded_params(rule)
     if used is None:
-        return None, frozenset(), True
+        return _ALL
     return frozenset(used), frozenset(used_meta), ans
 
 
-def _union(reads: list[Needs]) -> Needs:
+def _union(reads: Iterable[Needs]) -> Needs:
     saves: set[int] = set()
     meta: set[int] = set()
     saves_ans = False
     for used, used_meta, ans in reads:
         if used is None:
-            return None, frozenset(), True
+            return _ALL
         saves |= used
         meta |= used_meta
         saves_ans |= ans
     return frozenset(saves), frozenset(meta - saves), saves_ans
-
-
-def _what_rules_read(rules: tuple[VJPRule | None, ...], argnum_rule: Any) -> Needs:
-    if argnum_rule is not None:
-        return None, frozenset(), True
-    return _union([_rule_reads(rule) for rule in rules])
 
 
 def _positional_names(func: Any, count: int) -> tuple[str, ...]:
