@@ -47,7 +47,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -57,6 +56,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
+from ndgrad._core import Node, collect_nodes, configure, run_backward, store
 from ndgrad._errors import InPlaceError
 from ndgrad._registry import ArrayMeta, Primitive, unbroadcast
 
@@ -201,57 +201,13 @@ def make_edge(slot: int, flat: tuple[int, ...] | None, x: Any) -> Edge:
     return _tuple_new(Edge, (slot, flat, x._node, x._out, x.shape, x.dtype))  # type: ignore[no-any-return]
 
 
-class Node:
-    """One recorded operation.
-
-    ``versions`` holds ``counter, seen, what, guard`` for each saved array, flat in one tuple (one
-    container fewer per saved array for the garbage collector to visit), ``what`` being the
-    argument's slot or ``OUTPUT``; ``out_meta`` the ``(shape, dtype)`` of each output, or None
-    for a node with one output (the only case that needs no zeros for a missing cotangent).
-    """
-
-    __slots__ = (
-        "__weakref__",
-        "ans",
-        "args",
-        "edges",
-        "freed",
-        "kwargs",
-        "n_out",
-        "out_meta",
-        "prim",
-        "versions",
-        "where",
-    )
-
-    def __init__(
-        self,
-        prim: Primitive,
-        edges: tuple[Edge, ...],
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        ans: Any,
-        versions: tuple[Any, ...],
-        out_meta: tuple[tuple[tuple[int, ...], np.dtype[Any]], ...] | None,
-        where: Any = None,
-    ) -> None:
-        self.prim = prim
-        self.edges = edges
-        self.args = args
-        self.kwargs = kwargs
-        self.ans = ans
-        self.versions = versions
-        self.out_meta = out_meta
-        self.n_out = 1 if out_meta is None else len(out_meta)
-        self.where = where
-        self.freed = False
-
-    @property
-    def name(self) -> str:
-        return self.prim.name
-
-    def __repr__(self) -> str:
-        return f"<Node {self.name}>"
+# ``Node`` (one recorded operation) is compiled, with the backward loop (ndgrad/_core.c). It
+# holds ``prim``, ``edges``, ``args``, ``kwargs``, ``ans``, ``versions`` (``counter, seen,
+# what, hold`` for each saved array, flat in one tuple: one container fewer per saved array for
+# the garbage collector to visit; ``what`` is the argument's slot, ``OUTPUT`` or ``HELD``),
+# ``out_meta`` (the ``(shape, dtype)`` of each output, or None for a node with one output: the
+# only case that needs no zeros for a missing cotangent), ``n_out``, ``where`` and ``freed``.
+# Built as ``Node(prim, edges, args, kwargs, ans, versions, out_meta, where=None)``.
 
 
 # --- fingerprints of saved arrays ------------------------------------------------------------
@@ -714,26 +670,6 @@ CONSTANT_STATE: list[Any] = [0, None]
 Target = tuple[Any, int]  # (node, output index)
 
 
-def collect_nodes(roots: Sequence[Any], stop: AbstractSet[Any]) -> dict[Any, int]:
-    """Count, for every node reachable from ``roots``, the edges that point at it."""
-    deps: dict[Any, int] = {}
-    stack = list(dict.fromkeys(roots))
-    pushed = set(stack)  # the roots; any other node is pushed when it first enters ``deps``
-    while stack:
-        node = stack.pop()
-        if stop and node in stop:
-            continue
-        for edge in node.edges:
-            parent = edge[2]
-            if parent in deps:
-                deps[parent] += 1
-            else:
-                deps[parent] = 1
-                if parent not in pushed:
-                    stack.append(parent)
-    return deps
-
-
 def _order(roots: Sequence[Any], deps: dict[Any, int], stop: AbstractSet[Any]) -> list[Any]:
     """Kahn's order: a node comes after every node that sends it a cotangent."""
     left = dict(deps)
@@ -949,41 +885,6 @@ def _run_rule(node: Node, slot: int, g: Any, ans: Any, args: tuple[Any, ...]) ->
     return np.where(where, c, 0)
 
 
-def _store(
-    grads: dict[Any, Any],
-    owned: set[int],
-    node: Any,
-    out: int,
-    c: Any,
-    inplace: bool,
-    fresh: bool = False,
-) -> None:
-    """Add cotangent ``c`` to what ``node``'s output ``out`` has received so far.
-
-    ``fresh``: nothing but this backward refers to ``c`` (a rule's new result), so later
-    cotangents may be added into it in place.
-    """
-    if node.n_out == 1:
-        prev = grads.get(node)
-    else:
-        slots = grads.setdefault(node, [None] * node.n_out)
-        prev = slots[out]
-    if prev is None:
-        total = c
-        if fresh and inplace:
-            owned.add(id(c))
-    elif inplace and id(prev) in owned:
-        prev += c  # a sum this backward allocated itself: nobody else holds it
-        total = prev
-    else:
-        total = prev + c
-        owned.add(id(total))
-    if node.n_out == 1:
-        grads[node] = total
-    else:
-        grads[node][out] = total
-
-
 def _take(grads: dict[Any, Any], owned: set[int], node: Any) -> Any:
     g = grads.pop(node, None)
     if g is None or node.n_out == 1:
@@ -1013,13 +914,11 @@ def _accumulate_leaf(node: LeafNode, g: Any, stealable: bool) -> None:
         array._grad = total if isinstance(total, np.ndarray) else np.array(total, array.dtype)
 
 
-# One reference held by backward's local name, one by getrefcount's own argument: a cotangent
-# with no more references than that is referred to by nobody else and can become ``.grad``.
-_STEAL_REFS = 2
 _NO_TARGETS: frozenset[Any] = frozenset()
-# ``backward`` runs the common node (one rule per argument, no ``where=``) in its own loop
-# rather than through ``_cotangents`` and ``_store``: the same rules, the same results, tested
-# by running every rule case both ways (``tests/test_route_parity.py`` turns this off).
+# The backward loop (``_core.run_backward``) runs the rules of the common node (one rule per
+# argument, no ``where=``, no create_graph) itself, and every other node's through
+# ``_cotangents``: the same rules, the same results, tested by running every rule case both
+# ways (``tests/test_route_parity.py`` turns this off).
 INLINE_COMMON_NODES = True
 
 
@@ -1053,11 +952,10 @@ def backward(
         needed = _needed(order, targets)
 
     grads: dict[Any, Any] = {}
-    owned: set[int] = set()
+    owned: set[int] = set()  # ids of cotangents nobody else holds, summed into in place
     inplace = not create_graph
-    inline = inplace and INLINE_COMMON_NODES
     for (node, out), g in zip(roots, root_grads, strict=True):
-        _store(grads, owned, node, out, g, False)
+        store(grads, owned, node, out, g, False, False)
 
     results: dict[Any, Any] = {}
     left = deps  # counts down; ``_order`` worked on its own copy
@@ -1066,97 +964,21 @@ def backward(
     # The rules are ndgrad's own NumPy code, not the user's: no conversion scope applies to them.
     scope_token = scope_depth.set(0)
     try:
-        while ready:
-            node = ready.pop()
-            if node.n_out == 1:  # _take, inlined for the common case
-                g = grads.pop(node, None)
-                if owned and g is not None:
-                    owned.discard(id(g))
-            else:
-                g = _take(grads, owned, node)
-            if targets and node in targets:
-                results[node] = g
-                continue
-            if g is not None and (needed is None or node in needed):
-                if type(node) is LeafNode:
-                    if inputs is None:
-                        # Counted before the call: while the call's arguments are being built,
-                        # ``g`` already sits on the stack once more.
-                        stealable = sys.getrefcount(g) <= _STEAL_REFS
-                        _accumulate_leaf(node, g, stealable)
-                    continue
-                if node.freed:
-                    _check_live(node)
-                versions = node.versions
-                if versions and (
-                    CHECK_SAVED or len(versions) != 4 or versions[0][0] != versions[1]
-                ):
-                    _check_versions(node)  # unchecked: one saved array unchanged, inline
-                prim = node.prim
-                if inline and node.where is None and prim.argnum_rule is None:
-                    # The common node (one rule per argument, no where=, plain arrays), done
-                    # here rather than by _cotangents + _store: no generator, no call per edge.
-                    # A cotangent only this backward refers to is marked as owned, so that a
-                    # second cotangent for the same array is added into it in place.
-                    args, kwargs, ans, rules = node.args, node.kwargs, node.ans, prim.rules
-                    n_rules = len(rules)
-                    # A sequence argument's rule runs once for all its elements.
-                    by_slot: dict[int, Any] | None = None
-                    for edge in node.edges:
-                        slot, flat = edge[0], edge[1]
-                        rule = rules[slot] if slot < n_rules else None
-                        if rule is None or (needed is not None and edge[2] not in needed):
-                            continue
-                        if flat is None:
-                            c = rule(g, ans, *args, **kwargs)
-                        else:
-                            if by_slot is None:
-                                by_slot = {}
-                            if slot not in by_slot:
-                                by_slot[slot] = rule(g, ans, *args, **kwargs)
-                            c = by_slot[slot]
-                            if c is not None:
-                                c = at_path(c, flat)
-                        if c is None:
-                            continue
-                        if type(c) is not np.ndarray:
-                            c = np.asarray(c)
-                        if c.shape != edge[4] or c.dtype != edge[5]:
-                            c = _fit(c, edge, prim)
-                        fresh = (
-                            type(c) is np.ndarray
-                            and c.base is None
-                            and sys.getrefcount(c) <= _STEAL_REFS
-                            and c.flags.writeable
-                        )
-                        parent = edge[2]
-                        if parent.n_out == 1 and parent not in grads:  # first one: no _store
-                            grads[parent] = c
-                            if fresh:
-                                owned.add(id(c))
-                        else:
-                            _store(grads, owned, parent, edge[3], c, True, fresh)
-                    # Drop the loop's own references: they would count as holders of the
-                    # cotangents (stopping the in-place and buffer-stealing checks downstream)
-                    # and keep the node's saved arrays alive after it is released.
-                    c = by_slot = args = ans = None
-                else:
-                    for edge, c in _cotangents(node, g, lift):
-                        if needed is None or edge.parent in needed:
-                            _store(grads, owned, edge.parent, edge.out, c, inplace)
-                del g
-            for edge in node.edges:
-                parent = edge[2]
-                count = left[parent] - 1
-                left[parent] = count
-                if count == 0:
-                    ready.append(parent)
-            if not retain_graph and type(node) is Node:
-                node.args = ()  # _release, inlined
-                node.kwargs = NO_KWARGS
-                node.ans = None
-                node.versions = ()
-                node.freed = True
+        run_backward(
+            ready,
+            left,
+            grads,
+            owned,
+            targets,
+            needed,
+            results,
+            lift,
+            inputs is None,  # accumulate into the leaves' .grad
+            retain_graph,
+            inplace,
+            inplace and INLINE_COMMON_NODES,
+            CHECK_SAVED,
+        )
     finally:
         scope_depth.reset(scope_token)
         _grad_enabled.reset(token)
@@ -1171,9 +993,19 @@ def _pick(g: Any, node: Any, out: int) -> Any:
     return g[out]
 
 
-def _release(node: Node) -> None:
-    node.args = ()
-    node.kwargs = NO_KWARGS
-    node.ans = None
-    node.versions = ()
-    node.freed = True
+def configure_core() -> None:
+    """Hand the compiled backward loop the Python functions it calls for the cases it does not
+    handle itself (done at import; again by a test that replaces one of them)."""
+    configure(
+        LeafNode,
+        NO_KWARGS,
+        _accumulate_leaf,
+        _check_live,
+        _check_versions,
+        _cotangents,
+        _fit,
+        _take,
+    )
+
+
+configure_core()

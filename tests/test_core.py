@@ -1,0 +1,215 @@
+"""The compiled core (ndgrad/_core.c): its Node type, and that the backward loop takes and
+releases exactly the references it should, on every path (common node, general node, leaf,
+several outputs, inputs=, an error raised by a rule)."""
+
+from __future__ import annotations
+
+import gc
+import sys
+import tracemalloc
+import weakref
+
+import numpy as np
+import pytest
+
+import ndgrad as nd
+from ndgrad import _core, _graph
+from ndgrad._registry import VJP_RULES
+
+# --- the Node type ---------------------------------------------------------------------------
+
+
+def _node(**changes):
+    fields = dict(
+        prim=VJP_RULES[np.exp], edges=(), args=(np.ones(2),), kwargs={}, ans=None,
+        versions=(), out_meta=None,
+    )  # fmt: skip
+    fields.update(changes)
+    return _core.Node(*fields.values())
+
+
+def test_node_fields_and_name():
+    node = _node()
+    assert node.name == "numpy.exp" and repr(node) == "<Node numpy.exp>"
+    assert node.n_out == 1 and node.where is None and not node.freed
+    assert _node(out_meta=(((2,), np.dtype(float)), ((2,), np.dtype(float)))).n_out == 2
+    ref = weakref.ref(node)
+    del node
+    assert ref() is None
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"edges": [()]},  # not a tuple
+        {"edges": ((1, 2),)},  # not an Edge
+        {"args": [1]},
+        {"kwargs": ()},
+        {"versions": [1]},
+        {"out_meta": []},
+    ],
+)
+def test_node_refuses_wrong_field_types(changes):
+    # the backward loop reads these fields as tuples and dicts without further checks
+    with pytest.raises(TypeError):
+        _node(**changes)
+
+
+def test_node_fields_keep_their_types_and_cannot_be_deleted():
+    node = _node()
+    node.args = (1, 2)
+    node.ans = "anything"
+    assert node.args == (1, 2) and node.ans == "anything"
+    for name, bad in [("args", [1]), ("kwargs", ()), ("versions", None)]:
+        with pytest.raises(TypeError):
+            setattr(node, name, bad)
+    for name in ("args", "kwargs", "ans", "versions"):
+        with pytest.raises(AttributeError):
+            delattr(node, name)
+    with pytest.raises(AttributeError):
+        node.edges = ()  # read-only: the graph's shape never changes after recording
+
+
+def test_node_takes_where_by_keyword_or_position():
+    mask = np.array([True, False])
+    assert _node().where is None
+    assert _core.Node(VJP_RULES[np.exp], (), (), {}, None, (), None, mask).where is mask
+    assert _core.Node(VJP_RULES[np.exp], (), (), {}, None, (), None, where=mask).where is mask
+    with pytest.raises(TypeError):
+        _core.Node(VJP_RULES[np.exp], (), (), {}, None, (), None, other=mask)
+    with pytest.raises(TypeError):
+        _core.Node(VJP_RULES[np.exp])
+
+
+# --- references: nothing kept, nothing lost ---------------------------------------------------
+
+
+def _graphs(x, c, root_grad):
+    """One pass over several kinds of node; returns the gradient (checked in closed form)."""
+    x.grad = None
+    y = np.exp(x) * c  # common nodes; ``c`` saved by the multiply
+    parts = np.split(y, 2)  # several outputs
+    z = np.sum(parts[0] * parts[1]) + np.sum(np.where(x > 0, x, 0.0))  # where: general node
+    z.backward(root_grad)
+    return x.grad
+
+
+def test_backward_keeps_no_references():
+    rng = np.random.default_rng(0)
+    x = nd.GradArray(rng.standard_normal(8), requires_grad=True)
+    c = rng.standard_normal(8) + 3.0  # above COPY_BYTES? no: copied; still must not leak
+    big = rng.standard_normal(4096)  # saved by reference (guarded), must be released
+    root_grad = np.array(1.5)
+    grad = _graphs(x, c, root_grad)
+    e = np.exp(x.values) * c
+    expected = 1.5 * (np.concatenate([e[4:] * e[:4], e[:4] * e[4:]]) + (x.values > 0))
+    np.testing.assert_allclose(grad, expected, rtol=1e-12)
+
+    xb = nd.GradArray(big, requires_grad=True)
+    watched = [c, big, root_grad, VJP_RULES[np.exp], VJP_RULES[np.multiply], x]
+    gc.collect()
+    before = [sys.getrefcount(o) for o in watched]
+    for _ in range(50):
+        _graphs(x, c, root_grad)
+        np.sum(np.sin(xb) * big).backward()
+        xb.grad = None
+    gc.collect()
+    assert [sys.getrefcount(o) for o in watched] == before
+
+
+def test_error_in_a_rule_keeps_no_references():
+    calls = []
+
+    def bad_rule(g, ans, x):
+        calls.append(1)
+        raise ZeroDivisionError("from the rule")
+
+    f = nd.defvjp(lambda x: np.sin(x), bad_rule)
+    x = nd.GradArray(np.ones(3), requires_grad=True)
+    c = np.full(3, 2.0)
+    gc.collect()
+    before = sys.getrefcount(c), sys.getrefcount(x)
+    for _ in range(20):
+        y = np.sum(f(x) * c)
+        with pytest.raises(ZeroDivisionError, match="from the rule"):
+            y.backward()
+        del y
+    gc.collect()
+    assert calls and (sys.getrefcount(c), sys.getrefcount(x)) == before
+
+
+def test_memory_does_not_grow_over_many_graphs():
+    x = nd.GradArray(np.linspace(0.1, 1.0, 16), requires_grad=True)
+    c = np.linspace(1.0, 2.0, 16)
+    root = np.array(1.0)
+    for _ in range(200):  # warm caches (interned strings, dtype caches, the registry's)
+        _graphs(x, c, root)
+        nd.grad(lambda v: np.sum(np.tanh(v) ** 2))(c)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        for _ in range(2000):
+            _graphs(x, c, root)
+            nd.grad(lambda v: np.sum(np.tanh(v) ** 2))(c)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - start
+    finally:
+        tracemalloc.stop()
+    assert grown < 64 * 1024, f"{grown} bytes kept after 2000 graphs"
+
+
+def test_inputs_and_retain_graph_paths_release_their_references():
+    x = nd.GradArray(np.linspace(0.5, 1.5, 6), requires_grad=True)
+    c = np.linspace(1.0, 2.0, 6)
+    gc.collect()
+    before = sys.getrefcount(c)
+    for _ in range(20):
+        y = np.sum(np.sin(x) * c)
+        (g,) = _graph.backward(
+            [(y._node, 0)], [np.array(1.0)], inputs=[(x._node, 0)], retain_graph=True
+        )
+        np.testing.assert_allclose(g, np.cos(x.values) * c, rtol=1e-12)
+        y.backward()  # the retained graph is still usable
+        np.testing.assert_allclose(x.grad, np.cos(x.values) * c, rtol=1e-12)
+        x.grad = None
+        del y, g
+    gc.collect()
+    assert sys.getrefcount(c) == before
+
+
+# --- graphs that are deep, or cyclic through the user's objects ------------------------------
+
+
+def test_dropping_a_deep_graph_does_not_recurse():
+    # each node frees its parent when it dies: without the trashcan, 200,000 nested
+    # deallocations overflow the C stack
+    x = nd.GradArray(np.ones(1), requires_grad=True)
+    y = x
+    for _ in range(200_000):
+        y = y * 1.0
+    ref = weakref.ref(y._node)
+    del y
+    assert ref() is None
+
+
+def test_a_cycle_through_a_node_is_collected():
+    # a rule's keyword argument that refers back to the node's own output (a user's closure):
+    # nodes are tracked by the garbage collector, so the cycle is found and freed
+    class Box:
+        scale = 2.0
+        held = None
+
+    def scaled_sin(x, box):
+        return np.sin(x) * box.scale
+
+    f = nd.defvjp(scaled_sin, lambda g, ans, x, box: g * np.cos(x) * box.scale)
+    x = nd.GradArray(np.ones(3), requires_grad=True)
+    box = Box()
+    y = f(x, box=box)
+    assert y._node.kwargs["box"] is box  # the node holds the user's object
+    box.held = y
+    ref = weakref.ref(y._node)
+    del y, box
+    gc.collect()
+    assert ref() is None
