@@ -18,12 +18,14 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ndgrad import _graph
-from ndgrad._aliases import graph_alias, refuse_aliases, register, register_fresh, sanctioned
+from ndgrad._aliases import refuse_aliases, register, register_fresh, sanctioned
+from ndgrad._core import configure_array, function_fast, ufunc_fast
 from ndgrad._errors import not_differentiable
-from ndgrad._fpwarnings import ERRSTATE, recompute, user_errstate
+from ndgrad._fpwarnings import ERRSTATE, user_errstate
 from ndgrad._graph import (
     CONSTANT_STATE,
     COPY_BYTES,
+    GRAD_MODE,
     NO_KWARGS,
     OUTPUT,
     Edge,
@@ -363,7 +365,11 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
                 _reject_subclass(t)
         prim = VJP_RULES.get(func)
         if prim is not None:
-            return call_primitive(prim, func._implementation, args, kwargs)  # type: ignore[attr-defined]
+            impl = func._implementation  # type: ignore[attr-defined]
+            done = _function_fast(prim, impl, args, kwargs)
+            if done is NotImplemented:
+                done = call_primitive(prim, impl, args, kwargs)
+            return done
         if func in TRACED_THROUGH:
             res = func._implementation(*args, **kwargs)  # type: ignore[attr-defined]
             if isinstance(res, GradArray) and res.dtype.kind not in _FLOAT_KINDS:
@@ -621,149 +627,19 @@ def graph_array(raw: Any, node: Any, out: int) -> GradArray:
 
 # --- the fast path of __array_ufunc__ ----------------------------------------------------------
 
-# Operand types that need no unwrapping and cannot override the ufunc.
-_PLAIN_OPERANDS = frozenset(
-    {np.ndarray, float, int, bool, complex, np.float64, np.float32, np.complex128, np.int64}
-)
-
-
-def _ufunc_fast(ufunc: np.ufunc, inputs: tuple[Any, ...]) -> Any:
-    """``ufunc(*inputs)`` without keywords, or NotImplemented to take the general path.
-
-    Same semantics as the general path, with each step specialised: operands checked by exact
-    type, one output wrapped without ``wrap_result``'s dispatch, and the node built directly (no
-    ``where``, no ``out=``, no sequences).
-    """
-    x = inputs[0]
-    tx = type(x)
-    if tx is GradArray:
-        if x._base_ga is not None:
-            refresh(x)
-        rx = view_as(x, np.ndarray)
-    elif tx in _PLAIN_OPERANDS:
-        rx = x
-    else:
-        return NotImplemented
-    y: Any = None
-    ry: Any = None
-    ty: Any = None
-    if len(inputs) == 1:
-        try:
-            res = ufunc(rx)
-        except RuntimeWarning as w:  # moved to the user's line (see _fpwarnings)
-            res = recompute(ufunc, (rx,), w)
-    else:
-        y = inputs[1]
-        ty = type(y)
-        if ty is GradArray:
-            if y._base_ga is not None:
-                refresh(y)
-            ry = view_as(y, np.ndarray)
-        elif ty in _PLAIN_OPERANDS:
-            ry = y
-        else:
-            return NotImplemented
-        try:
-            res = ufunc(rx, ry)
-        except RuntimeWarning as w:
-            res = recompute(ufunc, (rx, ry), w)
-    if type(res) is not np.ndarray:
-        if not isinstance(res, np.generic):  # several outputs (divmod, frexp, modf)
-            return _ufunc_finish(ufunc, inputs, [rx] if ty is None else [rx, ry], res)
-        if res.dtype.kind not in _FLOAT_KINDS:
-            return res  # an integer or boolean scalar, as NumPy made it (as wrap_result leaves it)
-        res = _asarray(res)  # a float 0-d result: a 0-d GradArray, never a NumPy scalar
-        out = view_as(res, GradArray)
-        out._version = [0, None, _SCALAR_LIKE]  # NumPy's scalar: ``+=`` rebinds it
-    elif res.dtype.kind not in _FLOAT_KINDS:
-        if res.dtype.kind == "O" and grad_enabled() and needs_grad(inputs):
-            raise _object_cast()  # a Python function per element (np.frompyfunc)
-        return res  # integer and boolean results never carry gradients
-    else:
-        out = view_as(res, GradArray)
-    gx = tx is GradArray and x._node is not None
-    gy = ty is GradArray and y._node is not None
-    if not (gx or gy) or not grad_enabled():
-        return out
-    if (tx is np.ndarray and rx.base is not None and graph_alias(rx) is not None) or (
-        ty is np.ndarray and ry.base is not None and graph_alias(ry) is not None
-    ):
-        refuse_aliases(qualified_name(ufunc), inputs)
-    prim = VJP_RULES.get(ufunc)
-    if prim is None:
-        raise not_differentiable(qualified_name(ufunc))
-    # what the rules of the operands that require grad read (Primitive.by_operands)
-    saves, meta, saves_ans = prim.by_operands[(gx | gy << 1) - 1]
-    if saves is None or meta:  # a rule the bytecode scan could not read: general recording
-        grad_inputs: list[GradInput] = [
-            (i, None, a)
-            for i, a in enumerate(inputs)
-            if type(a) is GradArray and a._node is not None
-        ]
-        record_node(
-            prim, grad_inputs, [rx] if ty is None else [rx, ry], {}, res, out, originals=inputs
-        )
-        return out
-    versions: list[Any] = []
-    # make_edge, inlined: Edge(slot, flat, parent, out, shape, dtype)
-    edges: tuple[Edge, ...]
-    if gx:
-        ex = _tuple_new(Edge, (0, None, x._node, x._out, x.shape, x.dtype))
-        if gy:
-            edges = (ex, _tuple_new(Edge, (1, None, y._node, y._out, y.shape, y.dtype)))
-        else:
-            edges = (ex,)
-    else:
-        edges = (_tuple_new(Edge, (1, None, y._node, y._out, y.shape, y.dtype)),)
-    # Every saved array is kept safe from later writes, whether it requires grad or not
-    # (constants, user arrays): a small one is copied, a larger one guarded (see _keep).
-    # This is _keep and _keep_output inlined: the fast path runs on every ufunc call, and the
-    # calls cost about 6% of a recorded 8-element multiply.
-    if 0 in saves:
-        if tx is GradArray or tx is np.ndarray:
-            if rx.nbytes <= COPY_BYTES:
-                rx = rx.copy("K")
-            elif tx is GradArray:
-                versions += (x._version, x._version[0], 0, guard_saved(x, rx))
-            else:
-                versions += (CONSTANT_STATE, 0, 0, guard_plain(rx))
-    if ty is not None and 1 in saves:
-        if ty is GradArray or ty is np.ndarray:
-            if ry.nbytes <= COPY_BYTES:
-                ry = ry.copy("K")
-            elif ty is GradArray:
-                versions += (y._version, y._version[0], 1, guard_saved(y, ry))
-            else:
-                versions += (CONSTANT_STATE, 0, 1, guard_plain(ry))
-    if ty is None:
-        args: tuple[Any, ...] = (rx if 0 in saves else None,)
-    else:
-        args = (rx if 0 in saves else None, ry if 1 in saves else None)
-    ans = None
-    if saves_ans:
-        if res.nbytes <= COPY_BYTES:
-            ans = res.copy("K")
-        else:
-            ans = res
-            versions += (out._version, 0, OUTPUT, guard_saved(out, res, True))
-    out._node = Node(prim, edges, args, NO_KWARGS, ans, tuple(versions), None)
-    register_fresh(out, res)
-    return out
-
-
-def _ufunc_finish(ufunc: np.ufunc, inputs: tuple[Any, ...], raw: list[Any], res: Any) -> Any:
-    """Wrap and record a ufunc call with several outputs, computed by the fast path."""
-    outs = wrap_result(res)
-    grad_inputs = [
-        (i, None, a) for i, a in enumerate(inputs) if type(a) is GradArray and a._node is not None
-    ]
-    if not grad_inputs or not grad_enabled() or not _any_float(outs):
-        return outs
-    prim = VJP_RULES.get(ufunc)
-    if prim is None:
-        raise not_differentiable(qualified_name(ufunc))
-    record_node(prim, grad_inputs, raw, {}, res, outs, originals=inputs)  # type: ignore[arg-type]
-    return outs
+# ``ufunc(x)`` and ``ufunc(x, y)`` without keywords on GradArrays, plain arrays and scalars: the
+# compiled ``_core.ufunc_fast`` wraps and records the call in the common case, with the same
+# saving as ``record_node`` (small saved arrays copied, larger ones guarded), and returns
+# NotImplemented for every other case (tracked views, plain views aliasing a graph, several
+# outputs, dtype=object, floating-point warnings, rules the bytecode scan could not read), which
+# the general path then takes. ``tests/test_route_parity.py`` runs every rule case both ways.
+_ufunc_fast = ufunc_fast
+# NumPy functions with a rule: the compiled ``_core.function_fast`` takes the common call (plain
+# keyword values, no sequence arguments, an operand in a graph), with ``record_node``'s saving,
+# and hands any result but one new float array to ``finish_call``; NotImplemented (before
+# computing anything) sends every other call to ``call_primitive``. Parity:
+# ``tests/test_route_parity.py``.
+_function_fast = function_fast
 
 
 # --- recording --------------------------------------------------------------------------------
@@ -964,6 +840,19 @@ def call_primitive(
             raise not_differentiable(prim.name, f"no gradient for the keyword argument {name!r}")
         raw_kwargs = unwrap_all(kwargs)
     res = impl(*raw, **raw_kwargs)
+    return finish_call(prim, impl, args, raw, raw_kwargs, grad_inputs, res)
+
+
+def finish_call(
+    prim: Primitive,
+    impl: Callable[..., Any],
+    args: tuple[Any, ...],
+    raw: list[Any],
+    raw_kwargs: dict[str, Any],
+    grad_inputs: list[GradInput],
+    res: Any,
+) -> Any:
+    """The tail of ``call_primitive``: wrap ``res``, track it if it is a view, record it."""
     if grad_inputs and type(res) in (float, complex):  # SciPy's BLAS paths return Python floats
         res = np.asarray(res)[()]
     outs = wrap_result(res)
@@ -1030,6 +919,23 @@ def primitive(func: Callable[..., Any], prim: Primitive) -> Callable[..., Any]:
     wrapper.__module__ = getattr(func, "__module__", None)  # type: ignore[assignment]
     return wrapper
 
+
+configure_array(
+    GradArray,
+    VJP_RULES,
+    GRAD_MODE,
+    COPY_BYTES,
+    CONSTANT_STATE,
+    _SCALAR_LIKE,
+    guard_saved,
+    guard_plain,
+    register_fresh,
+    register,
+    refuse_aliases,
+    _meta,
+    finish_call,
+    Edge,
+)
 
 # Views and in-place writes live in their own module, which needs the names above.
 from ndgrad._inplace import (  # noqa: E402

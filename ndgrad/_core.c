@@ -6,12 +6,14 @@
  * - ``Node``, one recorded operation (the type; what its fields mean is documented in
  *   ndgrad/_graph.py, which re-exports it);
  * - ``collect_nodes``, the dependency count of a graph;
- * - ``store``, adding a cotangent to what a node's output has received so far;
- * - ``run_backward``, the loop of the backward pass: it visits each node once in Kahn's order,
- *   runs the rules of the common node itself and hands every other case (a leaf's
- *   accumulation, version checks, a node with several outputs, ``where=``, a rule per set of
- *   arguments, create_graph) to the Python functions ndgrad/_graph.py registers with
- *   ``configure``. Each of those cases is therefore defined once, in Python.
+ * - ``backward_pass``, the backward pass: the graph's order, the cotangents' sums and the loop
+ *   that visits each node once in Kahn's order. It runs the rules of the common node itself
+ *   and hands every other case (a leaf's accumulation, version checks, a node with several
+ *   outputs, ``where=``, a rule per set of arguments, create_graph) to the Python functions
+ *   ndgrad/_graph.py registers with ``configure``; each of those is therefore defined once,
+ *   in Python;
+ * - ``ufunc_fast``, the common ufunc call: computed, wrapped and recorded, or handed back
+ *   (NotImplemented) to the general path of GradArray.__array_ufunc__.
  *
  * Everything cold (rules, tables, error messages, transforms) stays Python.
  *
@@ -43,6 +45,7 @@ static PyObject *Fit;             /* _fit(c, edge, prim) */
 static PyObject *Take;            /* _take(grads, owned, node) for a node with several outputs */
 static PyObject *EmptyTuple;      /* () */
 static PyObject *str_rules, *str_argnum_rule, *str_edges;
+static PyObject *int_zero, *int_one, *int_output;  /* 0, 1 and _graph.OUTPUT (-1) */
 
 /* The fields of an Edge (ndgrad._graph.Edge, a named tuple). */
 enum { EDGE_SLOT, EDGE_FLAT, EDGE_PARENT, EDGE_OUT, EDGE_SHAPE, EDGE_DTYPE, EDGE_LEN };
@@ -442,13 +445,8 @@ PyDoc_STRVAR(collect_nodes_doc,
 "``stop`` are not entered).");
 
 static PyObject *
-collect_nodes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+count_edges(PyObject *roots_seq, PyObject *stop)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "collect_nodes(roots, stop)");
-        return NULL;
-    }
-    PyObject *stop = args[1];
     int check_stop = PyObject_IsTrue(stop);
     if (check_stop < 0) {
         return NULL;
@@ -456,7 +454,7 @@ collect_nodes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *deps = PyDict_New();
     PyObject *stack = PyList_New(0);
     PyObject *pushed = PySet_New(NULL);
-    PyObject *roots = PySequence_Fast(args[0], "roots must be a sequence");
+    PyObject *roots = PySequence_Fast(roots_seq, "roots must be a sequence");
     if (deps == NULL || stack == NULL || pushed == NULL || roots == NULL) {
         goto error;
     }
@@ -531,6 +529,16 @@ error:
     Py_XDECREF(pushed);
     Py_XDECREF(roots);
     return NULL;
+}
+
+static PyObject *
+collect_nodes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "collect_nodes(roots, stop)");
+        return NULL;
+    }
+    return count_edges(args[0], args[1]);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -617,34 +625,10 @@ store_cotangent(PyObject *grads, PyObject *owned, PyObject *node, Py_ssize_t out
     return rc;
 }
 
-PyDoc_STRVAR(store_doc,
-"store(grads, owned, node, out, c, inplace, fresh)\n"
-"--\n\n"
-"Add cotangent ``c`` to what ``node``'s output ``out`` has received so far.");
-
-static PyObject *
-store(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 7 || !PyDict_Check(args[0]) || !PySet_Check(args[1])) {
-        PyErr_SetString(PyExc_TypeError, "store(grads: dict, owned: set, node, out, c, inplace, "
-                                         "fresh)");
-        return NULL;
-    }
-    Py_ssize_t out = PyLong_AsSsize_t(args[3]);
-    int inplace = PyObject_IsTrue(args[5]), fresh = PyObject_IsTrue(args[6]);
-    if ((out == -1 && PyErr_Occurred()) || inplace < 0 || fresh < 0) {
-        return NULL;
-    }
-    if (store_cotangent(args[0], args[1], args[2], out, args[4], inplace, fresh) < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
-}
-
 /* ------------------------------------------------------------------------------------------ */
-/* run_backward                                                                                */
+/* The loop of the backward pass                                                               */
 
-/* The state of one backward pass: all borrowed from run_backward's arguments. */
+/* The state of one backward pass: all borrowed from backward_pass's locals. */
 typedef struct {
     PyObject *ready;    /* list: nodes whose cotangents are complete */
     PyObject *left;     /* dict: node -> edges not yet visited */
@@ -1018,50 +1002,18 @@ release_parents(Pass *p, PyObject *node)
     return rc;
 }
 
-PyDoc_STRVAR(run_backward_doc,
-"run_backward(ready, left, grads, owned, targets, needed, results, lift, accumulate,\n"
-"             retain_graph, inplace, inline_common, check_saved)\n"
-"--\n\n"
-"The loop of _graph.backward: visit the nodes in ``ready`` and those they complete, in\n"
-"Kahn's order, running their rules and storing the cotangents in ``grads``.");
-
-static PyObject *
-run_backward(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* The loop of the pass: visit the nodes in ``ready`` and those they complete, in Kahn's order,
+ * running their rules and storing the cotangents in ``grads``. 0 on success, -1 on error. */
+static int
+run_pass(Pass *pass)
 {
-    if (nargs != 13 || !PyList_Check(args[0]) || !PyDict_Check(args[1])
-        || !PyDict_Check(args[2]) || !PySet_Check(args[3]) || !PyAnySet_Check(args[4])
-        || !(args[5] == Py_None || PyAnySet_Check(args[5])) || !PyDict_Check(args[6])) {
-        PyErr_SetString(PyExc_TypeError, "run_backward: wrong arguments");
-        return NULL;
-    }
-    if (LeafNodeType == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "ndgrad._core.configure() was not called");
-        return NULL;
-    }
-    Pass p = {
-        .ready = args[0], .left = args[1], .grads = args[2], .owned = args[3],
-        .targets = args[4], .needed = args[5], .results = args[6], .lift = args[7],
-    };
-    int flags[5];
-    for (int i = 0; i < 5; i++) {
-        flags[i] = PyObject_IsTrue(args[8 + i]);
-        if (flags[i] < 0) {
-            return NULL;
-        }
-    }
-    p.accumulate = flags[0];
-    p.retain_graph = flags[1];
-    p.inplace = flags[2];
-    p.inline_common = flags[3];
-    p.check_saved = flags[4];
-    p.has_targets = PySet_GET_SIZE(p.targets) != 0;
-
+    Pass p = *pass;
     while (PyList_GET_SIZE(p.ready)) {
         Py_ssize_t top = PyList_GET_SIZE(p.ready) - 1;
         PyObject *node = Py_NewRef(PyList_GET_ITEM(p.ready, top));
         if (PyList_SetSlice(p.ready, top, top + 1, NULL) < 0) {
             Py_DECREF(node);
-            return NULL;
+            return -1;
         }
         int rc = visit(&p, node);
         if (rc == 0) {
@@ -1072,9 +1024,1051 @@ run_backward(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         Py_DECREF(node);
         if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* backward: the whole pass                                                                    */
+
+static PyObject *GradEnabledVarForPass;  /* _graph._grad_enabled (owned) */
+static PyObject *ScopeDepthVar;          /* _graph.scope_depth (owned) */
+static PyObject *EmptyFrozenSet;         /* frozenset() */
+
+/* Kahn's order of the graph above ``roots`` (a list of distinct nodes, borrowed): a node comes
+ * after every node that sends it a cotangent; nodes in ``stop`` are not entered. New list. */
+static PyObject *
+kahn_order(PyObject *roots, PyObject *deps, PyObject *stop)
+{
+    PyObject *left = PyDict_Copy(deps);
+    PyObject *ready = PyList_New(0);
+    PyObject *order = PyList_New(0);
+    if (left == NULL || ready == NULL || order == NULL) {
+        goto error;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(roots); i++) {
+        PyObject *root = PyList_GET_ITEM(roots, i);
+        PyObject *count = PyDict_GetItemWithError(left, root);
+        if (count == NULL && PyErr_Occurred()) {
+            goto error;
+        }
+        if ((count == NULL || PyLong_AsSsize_t(count) == 0) && PyList_Append(ready, root) < 0) {
+            goto error;
+        }
+    }
+    while (PyList_GET_SIZE(ready)) {
+        Py_ssize_t top = PyList_GET_SIZE(ready) - 1;
+        PyObject *node = Py_NewRef(PyList_GET_ITEM(ready, top));
+        int rc = PyList_SetSlice(ready, top, top + 1, NULL);
+        rc = rc < 0 ? rc : PyList_Append(order, node);
+        int stopped = rc < 0 ? -1 : PySet_Contains(stop, node);
+        if (stopped != 0) {
+            Py_DECREF(node);
+            if (stopped < 0) {
+                goto error;
+            }
+            continue;
+        }
+        int owned_edges;
+        PyObject *edges = edges_of(node, &owned_edges);
+        Py_DECREF(node);  /* ``order`` holds it */
+        if (edges == NULL) {
+            goto error;
+        }
+        for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges) && rc == 0; e++) {
+            PyObject *parent = PyTuple_GET_ITEM(PyTuple_GET_ITEM(edges, e), EDGE_PARENT);
+            PyObject *count = PyDict_GetItemWithError(left, parent);
+            if (count == NULL) {
+                if (!PyErr_Occurred()) {
+                    PyErr_SetObject(PyExc_KeyError, parent);
+                }
+                rc = -1;
+                break;
+            }
+            Py_ssize_t now = PyLong_AsSsize_t(count) - 1;
+            PyObject *value = PyLong_FromSsize_t(now);
+            rc = value == NULL || PyDict_SetItem(left, parent, value) < 0 ? -1 : 0;
+            Py_XDECREF(value);
+            if (rc == 0 && now == 0) {
+                rc = PyList_Append(ready, parent);
+            }
+        }
+        if (owned_edges) {
+            Py_DECREF(edges);
+        }
+        if (rc < 0) {
+            goto error;
+        }
+    }
+    Py_DECREF(left);
+    Py_DECREF(ready);
+    return order;
+
+error:
+    Py_XDECREF(left);
+    Py_XDECREF(ready);
+    Py_XDECREF(order);
+    return NULL;
+}
+
+/* The nodes through which a target can be reached (every other node is skipped): new set. */
+static PyObject *
+needed_nodes(PyObject *order, PyObject *targets)
+{
+    PyObject *needed = PySet_New(targets);
+    if (needed == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = PyList_GET_SIZE(order) - 1; i >= 0; i--) {  /* parents first */
+        PyObject *node = PyList_GET_ITEM(order, i);
+        int known = PySet_Contains(needed, node);
+        if (known != 0) {
+            if (known < 0) {
+                goto error;
+            }
+            continue;
+        }
+        int owned_edges;
+        PyObject *edges = edges_of(node, &owned_edges);
+        if (edges == NULL) {
+            goto error;
+        }
+        int rc = 0;
+        for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges); e++) {
+            PyObject *parent = PyTuple_GET_ITEM(PyTuple_GET_ITEM(edges, e), EDGE_PARENT);
+            rc = PySet_Contains(needed, parent);
+            if (rc != 0) {
+                rc = rc < 0 ? rc : PySet_Add(needed, node);
+                break;
+            }
+        }
+        if (owned_edges) {
+            Py_DECREF(edges);
+        }
+        if (rc < 0) {
+            goto error;
+        }
+    }
+    return needed;
+
+error:
+    Py_DECREF(needed);
+    return NULL;
+}
+
+/* The node of each (node, out) pair of ``pairs``: new list (``distinct``: each node once, in
+ * order of first appearance), or NULL. */
+static PyObject *
+pair_nodes(PyObject *pairs, int distinct)
+{
+    PyObject *seen = distinct ? PySet_New(NULL) : NULL;
+    PyObject *nodes = PyList_New(0);
+    if (nodes == NULL || (distinct && seen == NULL)) {
+        goto error;
+    }
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(pairs); i++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(pairs, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyErr_SetString(PyExc_TypeError, "backward: roots and inputs are (node, out) pairs");
+            goto error;
+        }
+        PyObject *node = PyTuple_GET_ITEM(pair, 0);
+        if (distinct) {
+            int known = PySet_Contains(seen, node);
+            if (known < 0 || (!known && PySet_Add(seen, node) < 0)) {
+                goto error;
+            }
+            if (known) {
+                continue;
+            }
+        }
+        if (PyList_Append(nodes, node) < 0) {
+            goto error;
+        }
+    }
+    Py_XDECREF(seen);
+    return nodes;
+
+error:
+    Py_XDECREF(seen);
+    Py_XDECREF(nodes);
+    return NULL;
+}
+
+PyDoc_STRVAR(backward_pass_doc,
+"backward_pass(roots, root_grads, inputs, retain_graph, create_graph, lift, check_saved,\n"
+"              inline_common)\n"
+"--\n\n"
+"_graph.backward: see its docstring. ``check_saved`` and ``inline_common`` are the module's\n"
+"switches, read by the caller on every call.");
+
+static PyObject *
+backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "backward_pass takes 8 arguments");
+        return NULL;
+    }
+    if (LeafNodeType == NULL || GradEnabledVarForPass == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ndgrad._core.configure() was not called");
+        return NULL;
+    }
+    PyObject *inputs = args[2], *lift = args[5];
+    int flags[4];
+    for (int i = 0; i < 4; i++) {
+        flags[i] = PyObject_IsTrue(args[i == 0 ? 3 : i == 1 ? 4 : i + 4]);
+        if (flags[i] < 0) {
             return NULL;
         }
     }
+    int retain_graph = flags[0], create_graph = flags[1];
+    if (!create_graph) {
+        lift = Py_None;  /* the rules run on the saved plain arrays */
+    }
+    else if (lift == Py_None) {
+        PyErr_SetString(PyExc_TypeError,
+                        "backward(create_graph=True) needs lift=, the array type's graph_array");
+        return NULL;
+    }
+    PyObject *roots = NULL, *grads_in = NULL, *input_pairs = NULL, *targets = NULL;
+    PyObject *root_nodes = NULL, *distinct_roots = NULL, *deps = NULL, *order = NULL;
+    PyObject *needed = NULL, *grads = NULL, *owned = NULL, *results = NULL, *ready = NULL;
+    PyObject *grad_token = NULL, *scope_token = NULL, *result = NULL;
+
+    roots = PySequence_Fast(args[0], "backward: roots must be a sequence");
+    grads_in = PySequence_Fast(args[1], "backward: root_grads must be a sequence");
+    if (roots == NULL || grads_in == NULL) {
+        goto done;
+    }
+    if (PySequence_Fast_GET_SIZE(roots) != PySequence_Fast_GET_SIZE(grads_in)) {
+        PyErr_SetString(PyExc_ValueError, "backward: one root grad per root");
+        goto done;
+    }
+    if (inputs == Py_None) {
+        targets = Py_NewRef(EmptyFrozenSet);
+    }
+    else {
+        input_pairs = PySequence_Fast(inputs, "backward: inputs must be a sequence");
+        PyObject *nodes = input_pairs == NULL ? NULL : pair_nodes(input_pairs, 0);
+        targets = nodes == NULL ? NULL : PySet_New(nodes);
+        Py_XDECREF(nodes);
+        if (targets == NULL) {
+            goto done;
+        }
+    }
+    root_nodes = pair_nodes(roots, 0);
+    distinct_roots = root_nodes == NULL ? NULL : pair_nodes(roots, 1);
+    deps = distinct_roots == NULL ? NULL : count_edges(root_nodes, targets);
+    if (deps == NULL) {
+        goto done;
+    }
+    if (inputs != Py_None) {
+        order = kahn_order(distinct_roots, deps, targets);
+        needed = order == NULL ? NULL : needed_nodes(order, targets);
+        if (needed == NULL) {
+            goto done;
+        }
+    }
+    grads = PyDict_New();
+    owned = PySet_New(NULL);
+    results = PyDict_New();
+    ready = PyList_New(0);
+    if (grads == NULL || owned == NULL || results == NULL || ready == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(roots); i++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(roots, i);
+        Py_ssize_t out = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
+        if ((out == -1 && PyErr_Occurred())
+            || store_cotangent(grads, owned, PyTuple_GET_ITEM(pair, 0), out,
+                               PySequence_Fast_GET_ITEM(grads_in, i), 0, 0) < 0) {
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(distinct_roots); i++) {
+        PyObject *root = PyList_GET_ITEM(distinct_roots, i);
+        PyObject *count = PyDict_GetItemWithError(deps, root);
+        if (count == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        if ((count == NULL || PyLong_AsSsize_t(count) == 0) && PyList_Append(ready, root) < 0) {
+            goto done;
+        }
+    }
+    Pass p = {
+        .ready = ready, .left = deps, .grads = grads, .owned = owned, .targets = targets,
+        .needed = needed != NULL ? needed : Py_None, .results = results, .lift = lift,
+        .has_targets = PySet_GET_SIZE(targets) != 0, .accumulate = inputs == Py_None,
+        .retain_graph = retain_graph, .inplace = !create_graph,
+        .inline_common = !create_graph && flags[3], .check_saved = flags[2],
+    };
+    /* Grad mode is create_graph during the pass; the rules are ndgrad's own NumPy code, not
+     * the user's, so no conversion scope applies to them. */
+    grad_token = PyContextVar_Set(GradEnabledVarForPass, create_graph ? Py_True : Py_False);
+    if (grad_token == NULL) {
+        goto done;
+    }
+    scope_token = PyContextVar_Set(ScopeDepthVar, int_zero);
+    if (scope_token == NULL) {
+        goto done;
+    }
+    int rc = run_pass(&p);
+    if (rc == 0 && inputs != Py_None) {
+        Py_ssize_t n = PySequence_Fast_GET_SIZE(input_pairs);
+        PyObject *picked = PyList_New(n);
+        for (Py_ssize_t i = 0; picked != NULL && i < n; i++) {
+            PyObject *pair = PySequence_Fast_GET_ITEM(input_pairs, i);
+            PyObject *node = PyTuple_GET_ITEM(pair, 0);
+            PyObject *g = PyDict_GetItemWithError(results, node);  /* borrowed */
+            PyObject *item;
+            if (g == NULL && PyErr_Occurred()) {
+                item = NULL;
+            }
+            else if (g == NULL || g == Py_None || n_out_of(node) == 1) {
+                item = Py_NewRef(g != NULL ? g : Py_None);
+            }
+            else {
+                item = PyObject_GetItem(g, PyTuple_GET_ITEM(pair, 1));
+            }
+            if (item == NULL) {
+                Py_CLEAR(picked);
+                break;
+            }
+            PyList_SET_ITEM(picked, i, item);
+        }
+        result = picked;
+    }
+    else if (rc == 0) {
+        result = Py_NewRef(Py_None);
+    }
+
+done:
+    if (scope_token != NULL || grad_token != NULL) {
+        /* restore the context whatever happened, keeping a pending exception */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        if (scope_token != NULL && PyContextVar_Reset(ScopeDepthVar, scope_token) < 0) {
+            PyErr_WriteUnraisable(ScopeDepthVar);
+        }
+        if (grad_token != NULL && PyContextVar_Reset(GradEnabledVarForPass, grad_token) < 0) {
+            PyErr_WriteUnraisable(GradEnabledVarForPass);
+        }
+        PyErr_Restore(type, value, tb);
+    }
+    Py_XDECREF(scope_token);
+    Py_XDECREF(grad_token);
+    Py_XDECREF(roots);
+    Py_XDECREF(grads_in);
+    Py_XDECREF(input_pairs);
+    Py_XDECREF(targets);
+    Py_XDECREF(root_nodes);
+    Py_XDECREF(distinct_roots);
+    Py_XDECREF(deps);
+    Py_XDECREF(order);
+    Py_XDECREF(needed);
+    Py_XDECREF(grads);
+    Py_XDECREF(owned);
+    Py_XDECREF(results);
+    Py_XDECREF(ready);
+    if (result != NULL && PyErr_Occurred()) {
+        Py_CLEAR(result);
+    }
+    return result;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ufunc_fast: ``ufunc(x)`` and ``ufunc(x, y)`` without keywords                               */
+
+/* What ndgrad/_array.py registers with configure_array(). All owned. */
+static PyTypeObject *GradArrayType;  /* ndgrad.GradArray */
+static PyObject *VjpRules;           /* ndgrad._registry.VJP_RULES */
+static PyObject *GradEnabledVar;     /* the ContextVar of grad mode */
+static Py_ssize_t CopyBytes;         /* _graph.COPY_BYTES: saved arrays up to it are copied */
+static PyObject *ConstantState;      /* _graph.CONSTANT_STATE */
+static PyObject *ScalarLike;         /* _array._SCALAR_LIKE, the version tag of a 0-d result */
+static PyObject *GuardSaved;         /* _graph.guard_saved(x, raw, fresh=False) */
+static PyObject *GuardPlain;         /* _graph.guard_plain(raw) */
+static PyObject *RegisterFresh;      /* _aliases.register_fresh(out, res) */
+static PyObject *RefuseAliases;      /* _aliases.refuse_aliases(name, operands): raises */
+static PyObject *Register;           /* _aliases.register(out) */
+static PyObject *Meta;               /* _array.array_meta(a): its shape and dtype */
+static PyObject *FinishCall;         /* _array.finish_call: the tail of call_primitive */
+static PyTypeObject *EdgeType;       /* _graph.Edge */
+static PyObject *str_by_operands;
+
+/* The byte offsets of GradArray's slots (its __slots__ are member descriptors). */
+static Py_ssize_t off_node, off_out, off_base_ga, off_version;
+
+#define FIELD(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+
+/* The offset of slot ``name`` of ``type``, or -1 with an error. */
+static Py_ssize_t
+slot_offset(PyTypeObject *type, const char *name)
+{
+    PyObject *descr = PyDict_GetItemString(type->tp_dict, name);  /* borrowed */
+    if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)
+        || ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX) {
+        PyErr_Format(PyExc_TypeError, "%s.%s must be a __slots__ entry", type->tp_name, name);
+        return -1;
+    }
+    return ((PyMemberDescrObject *)descr)->d_member->offset;
+}
+
+/* Python scalars and the NumPy scalar types that need no unwrapping and cannot override. */
+static inline int
+is_plain_scalar(PyObject *x)
+{
+    PyTypeObject *t = Py_TYPE(x);
+    return t == &PyFloat_Type || t == &PyLong_Type || t == &PyBool_Type
+           || t == &PyComplex_Type || t == &PyDoubleArrType_Type || t == &PyFloatArrType_Type
+           || t == &PyCDoubleArrType_Type || t == &PyLongArrType_Type;
+}
+
+/* One operand: ``*raw`` (new) is what the ufunc computes on, ``*grad`` (borrowed) the operand
+ * when it is a GradArray in a graph. 1 on success, 0 for an operand the general path must
+ * take (a tracked view, another type), -1 on error. */
+static int
+classify(PyObject *x, PyObject **raw, PyObject **grad)
+{
+    *grad = NULL;
+    if (Py_TYPE(x) == GradArrayType) {
+        PyObject *base_ga = FIELD(x, off_base_ga), *node = FIELD(x, off_node);
+        if (base_ga == NULL || node == NULL || FIELD(x, off_version) == NULL) {
+            return 0;  /* not initialised by __array_finalize__ */
+        }
+        if (base_ga != Py_None) {
+            return 0;  /* a tracked view: the general path refreshes it first */
+        }
+        *raw = PyArray_View((PyArrayObject *)x, NULL, &PyArray_Type);
+        if (*raw == NULL) {
+            return -1;
+        }
+        if (node != Py_None) {
+            *grad = x;
+        }
+        return 1;
+    }
+    if (PyArray_CheckExact(x) || is_plain_scalar(x)) {
+        *raw = Py_NewRef(x);
+        return 1;
+    }
+    return 0;
+}
+
+/* 1 if grad mode is on in this context, 0 if off, -1 on error. */
+static int
+grad_mode(void)
+{
+    PyObject *value;
+    if (PyContextVar_Get(GradEnabledVar, NULL, &value) < 0) {
+        return -1;
+    }
+    int on = value == NULL ? 1 : PyObject_IsTrue(value);
+    Py_XDECREF(value);
+    return on;
+}
+
+/* The edge to GradArray ``x`` at positional ``slot``: new reference. */
+static PyObject *
+make_edge(Py_ssize_t slot, PyObject *x)
+{
+    PyArrayObject *a = (PyArrayObject *)x;
+    PyObject *shape = PyTuple_New(PyArray_NDIM(a));
+    PyObject *slot_obj = PyLong_FromSsize_t(slot);
+    if (shape == NULL || slot_obj == NULL) {
+        Py_XDECREF(shape);
+        Py_XDECREF(slot_obj);
+        return NULL;
+    }
+    for (int i = 0; i < PyArray_NDIM(a); i++) {
+        PyObject *n = PyLong_FromSsize_t(PyArray_DIM(a, i));
+        if (n == NULL) {
+            Py_DECREF(shape);
+            Py_DECREF(slot_obj);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(shape, i, n);
+    }
+    /* as tuple.__new__(Edge, items) does for a tuple subclass; nothing is allocated between
+     * the allocation and the filling of the items */
+    PyObject *edge = EdgeType->tp_alloc(EdgeType, EDGE_LEN);
+    if (edge == NULL) {
+        Py_DECREF(shape);
+        Py_DECREF(slot_obj);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(edge, EDGE_SLOT, slot_obj);
+    PyTuple_SET_ITEM(edge, EDGE_FLAT, Py_NewRef(Py_None));
+    PyTuple_SET_ITEM(edge, EDGE_PARENT, Py_NewRef(FIELD(x, off_node)));
+    PyTuple_SET_ITEM(edge, EDGE_OUT, Py_NewRef(FIELD(x, off_out)));
+    PyTuple_SET_ITEM(edge, EDGE_SHAPE, shape);
+    PyTuple_SET_ITEM(edge, EDGE_DTYPE, Py_NewRef((PyObject *)PyArray_DESCR(a)));
+    return edge;
+}
+
+/* Keep operand ``slot`` for the node: ``*raw`` (owned) is replaced by a private copy when it is
+ * small; a larger one is guarded and its version entry appended to ``versions``. ``x`` is the
+ * operand as given (borrowed). 0 on success, -1 on error. */
+static int
+keep_operand(PyObject *x, PyObject **raw, Py_ssize_t slot, PyObject *versions)
+{
+    int grad_array = Py_TYPE(x) == GradArrayType;
+    if (!grad_array && !PyArray_CheckExact(x)) {
+        return 0;  /* a Python or NumPy scalar is immutable */
+    }
+    if (PyArray_NBYTES((PyArrayObject *)*raw) <= CopyBytes) {
+        Py_SETREF(*raw, PyArray_NewCopy((PyArrayObject *)*raw, NPY_KEEPORDER));
+        return *raw == NULL ? -1 : 0;
+    }
+    PyObject *entry[4];  /* counter, seen (both owned), what, hold */
+    PyObject *hold;
+    if (grad_array) {
+        PyObject *counter = Py_NewRef(FIELD(x, off_version));
+        PyObject *seen = PySequence_GetItem(counter, 0);
+        if (seen == NULL) {
+            Py_DECREF(counter);
+            return -1;
+        }
+        hold = PyObject_CallFunctionObjArgs(GuardSaved, x, *raw, NULL);
+        entry[0] = counter;
+        entry[1] = seen;  /* read before the guard is taken, as the Python route does */
+    }
+    else {
+        hold = PyObject_CallOneArg(GuardPlain, *raw);
+        entry[0] = Py_NewRef(ConstantState);
+        entry[1] = Py_NewRef(int_zero);
+    }
+    entry[2] = slot == 0 ? int_zero : int_one;
+    entry[3] = hold;
+    int rc = hold == NULL ? -1 : 0;
+    for (int i = 0; i < 4 && rc == 0; i++) {
+        rc = PyList_Append(versions, entry[i]);
+    }
+    Py_DECREF(entry[0]);
+    Py_DECREF(entry[1]);
+    Py_XDECREF(hold);
+    return rc;
+}
+
+/* The version entry of a kept output: GradArray ``out``'s counter, its value, OUTPUT and the
+ * hold on the guard of ``raw``, its memory. 0 on success, -1 on error. */
+static int
+keep_output(PyObject *out, PyObject *raw, int fresh, PyObject *versions)
+{
+    PyObject *counter = Py_NewRef(FIELD(out, off_version));
+    PyObject *seen = PySequence_GetItem(counter, 0);
+    /* a result just made needs no fingerprint: no view of it exists yet */
+    PyObject *hold = seen == NULL ? NULL
+                                  : PyObject_CallFunctionObjArgs(GuardSaved, out, raw,
+                                                                 fresh ? Py_True : Py_False,
+                                                                 NULL);
+    PyObject *entry[4] = {counter, seen, int_output, hold};
+    int rc = hold == NULL ? -1 : 0;
+    for (int i = 0; i < 4 && rc == 0; i++) {
+        rc = PyList_Append(versions, entry[i]);
+    }
+    Py_DECREF(counter);
+    Py_XDECREF(seen);
+    Py_XDECREF(hold);
+    return rc;
+}
+
+/* What the rules of the operands in ``grad`` read: a new reference to the (saves, meta,
+ * saves_ans) triple of Primitive.needs (its by_operands cache for the first two slots). */
+static PyObject *
+needs_of(PyObject *prim, PyObject **grad, Py_ssize_t n)
+{
+    int which = 0, beyond = 0;
+    Py_ssize_t count = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (grad[i] != NULL) {
+            count++;
+            if (i < 2) {
+                which |= 1 << i;
+            }
+            else {
+                beyond = 1;
+            }
+        }
+    }
+    PyObject *needs;
+    if (!beyond) {
+        PyObject *by_operands = PyObject_GetAttr(prim, str_by_operands);
+        if (by_operands == NULL) {
+            return NULL;
+        }
+        needs = PyTuple_Check(by_operands) && PyTuple_GET_SIZE(by_operands) == 3
+                    ? Py_NewRef(PyTuple_GET_ITEM(by_operands, which - 1)) : NULL;
+        Py_DECREF(by_operands);
+    }
+    else {
+        PyObject *slots = PyTuple_New(count);
+        if (slots == NULL) {
+            return NULL;
+        }
+        for (Py_ssize_t i = 0, k = 0; i < n; i++) {
+            if (grad[i] != NULL) {
+                PyObject *slot = PyLong_FromSsize_t(i);
+                if (slot == NULL) {
+                    Py_DECREF(slots);
+                    return NULL;
+                }
+                PyTuple_SET_ITEM(slots, k++, slot);
+            }
+        }
+        needs = PyObject_CallMethod(prim, "needs", "(O)", slots);
+        Py_DECREF(slots);
+        if (needs == NULL) {
+            return NULL;
+        }
+    }
+    if (needs == NULL || !PyTuple_Check(needs) || PyTuple_GET_SIZE(needs) != 3) {
+        Py_XDECREF(needs);
+        PyErr_SetString(PyExc_TypeError, "Primitive.needs: (saves, meta, saves_ans)");
+        return NULL;
+    }
+    return needs;
+}
+
+/* Record the node of a call with positional operands ``inputs`` (as given: GradArrays, plain
+ * arrays, other values), computed on ``raw`` (n owned references; a saved array may be replaced
+ * by its private copy), of which ``grad`` (borrowed, NULL for the others) are the GradArrays in
+ * a graph, and its one result ``res`` (an ndarray) wrapped as GradArray ``out``. ``fresh``:
+ * ``res`` is memory the call just allocated (a ufunc's result). It is what ``_array.record_node``
+ * does for such a call, written once here for the two compiled entry points. 0 on success,
+ * -1 on error. */
+static int
+record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad, Py_ssize_t n,
+              PyObject *kwargs, PyObject *res, PyObject *out, int fresh)
+{
+    PyObject *needs = NULL, *versions = NULL, *edges = NULL, *node_args = NULL, *ans = NULL;
+    PyObject *versions_tuple = NULL, *node = NULL;
+    int rc = -1;
+
+    /* a plain view among the operands may alias memory in a graph: refused (by the one
+     * function that checks and words it) */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *x = PyTuple_GET_ITEM(inputs, i);
+        if (PyArray_CheckExact(x) && PyArray_BASE((PyArrayObject *)x) != NULL) {
+            PyObject *name = PyObject_GetAttrString(prim, "name");
+            PyObject *checked = name == NULL ? NULL : PyObject_CallFunctionObjArgs(
+                                                          RefuseAliases, name, inputs, NULL);
+            Py_XDECREF(name);
+            if (checked == NULL) {
+                return -1;
+            }
+            Py_DECREF(checked);
+            break;
+        }
+    }
+    needs = needs_of(prim, grad, n);
+    if (needs == NULL) {
+        return -1;
+    }
+    PyObject *saves = PyTuple_GET_ITEM(needs, 0), *meta = PyTuple_GET_ITEM(needs, 1);
+    int saves_ans = PyObject_IsTrue(PyTuple_GET_ITEM(needs, 2));
+    if (saves_ans < 0) {
+        goto done;
+    }
+    versions = PyList_New(0);
+    node_args = PyTuple_New(n);
+    Py_ssize_t n_edges = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        n_edges += grad[i] != NULL;
+    }
+    edges = PyTuple_New(n_edges);
+    if (versions == NULL || node_args == NULL || edges == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0, e = 0; i < n; i++) {
+        if (grad[i] != NULL) {
+            PyObject *edge = make_edge(i, grad[i]);
+            if (edge == NULL) {
+                goto done;
+            }
+            PyTuple_SET_ITEM(edges, e++, edge);
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *slot = PyLong_FromSsize_t(i);
+        int kept = slot == NULL ? -1 : saves == Py_None ? 1 : PySequence_Contains(saves, slot);
+        int shaped = kept != 0 || slot == NULL ? 0 : PySequence_Contains(meta, slot);
+        Py_XDECREF(slot);
+        if (kept < 0 || shaped < 0) {
+            goto done;
+        }
+        PyObject *value;  /* new */
+        if (kept) {
+            /* every saved array is kept safe from later writes, whether it requires grad or
+             * not: a small one is copied, a larger one guarded */
+            if (keep_operand(PyTuple_GET_ITEM(inputs, i), &raw[i], i, versions) < 0) {
+                goto done;
+            }
+            value = Py_NewRef(raw[i]);
+        }
+        else if (shaped) {
+            value = PyObject_CallOneArg(Meta, raw[i]);  /* only its shape and dtype are read */
+            if (value == NULL) {
+                goto done;
+            }
+        }
+        else {
+            value = Py_NewRef(Py_None);
+        }
+        PyTuple_SET_ITEM(node_args, i, value);
+    }
+    if (saves_ans) {
+        if (PyArray_NBYTES((PyArrayObject *)res) <= CopyBytes) {
+            ans = PyArray_NewCopy((PyArrayObject *)res, NPY_KEEPORDER);
+        }
+        else {
+            ans = keep_output(out, res, fresh, versions) < 0 ? NULL : Py_NewRef(res);
+        }
+        if (ans == NULL) {
+            goto done;
+        }
+    }
+    else {
+        ans = Py_NewRef(Py_None);
+    }
+    versions_tuple = PyList_AsTuple(versions);
+    if (versions_tuple == NULL) {
+        goto done;
+    }
+    PyObject *node_kwargs = kwargs != NULL && PyDict_GET_SIZE(kwargs) ? kwargs : NoKwargs;
+    PyObject *fields[7] = {prim, edges, node_args, node_kwargs, ans, versions_tuple, Py_None};
+    node = Node_vectorcall((PyObject *)&NodeType, fields, 7, NULL);
+    if (node == NULL) {
+        goto done;
+    }
+    Py_XSETREF(FIELD(out, off_node), Py_NewRef(node));
+    Py_XSETREF(FIELD(out, off_out), Py_NewRef(int_zero));
+    PyObject *registered = fresh ? PyObject_CallFunctionObjArgs(RegisterFresh, out, res, NULL)
+                                 : PyObject_CallOneArg(Register, out);
+    if (registered == NULL) {
+        goto done;
+    }
+    Py_DECREF(registered);
+    rc = 0;
+
+done:
+    Py_XDECREF(needs);
+    Py_XDECREF(versions);
+    Py_XDECREF(edges);
+    Py_XDECREF(node_args);
+    Py_XDECREF(ans);
+    Py_XDECREF(versions_tuple);
+    Py_XDECREF(node);
+    return rc;
+}
+
+/* ``res`` (owned, stolen) as the GradArray a float or complex result becomes: an ndarray is
+ * wrapped, a NumPy scalar becomes a 0-d GradArray marked as scalar-like. ``*array`` receives the
+ * plain array under it (new). NULL with no error for a result of another kind (``*array`` then
+ * holds ``res``). */
+static PyObject *
+wrap_float(PyObject *res, PyObject **array)
+{
+    char kind;
+    int scalar = !PyArray_CheckExact(res);
+    *array = res;
+    if (scalar) {
+        PyArray_Descr *descr = PyArray_DescrFromScalar(res);  /* new */
+        if (descr == NULL) {
+            return NULL;
+        }
+        kind = descr->kind;
+        Py_DECREF(descr);
+    }
+    else {
+        kind = PyArray_DESCR((PyArrayObject *)res)->kind;
+    }
+    if (kind != 'f' && kind != 'c') {
+        return NULL;
+    }
+    if (scalar) {
+        *array = PyArray_FromScalar(res, NULL);
+        Py_DECREF(res);
+        if (*array == NULL) {
+            return NULL;
+        }
+    }
+    PyObject *out = PyArray_View((PyArrayObject *)*array, NULL, GradArrayType);
+    if (out != NULL && scalar) {
+        /* NumPy gave a scalar: in-place operators rebind it (see _array._SCALAR_LIKE) */
+        PyObject *state = Py_BuildValue("[iOO]", 0, Py_None, ScalarLike);
+        if (state == NULL) {
+            Py_CLEAR(out);
+        }
+        else {
+            Py_XSETREF(FIELD(out, off_version), state);
+        }
+    }
+    return out;
+}
+
+PyDoc_STRVAR(ufunc_fast_doc,
+"ufunc_fast(ufunc, inputs)\n"
+"--\n\n"
+"``ufunc(*inputs)`` for one or two operands without keywords, wrapped and recorded;\n"
+"NotImplemented for a call the general path of GradArray.__array_ufunc__ must take (a tracked\n"
+"view, another array type, several outputs, a non-float result of dtype object, a\n"
+"floating-point warning raised as an error, a ufunc without rules).");
+
+static PyObject *
+ufunc_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) == 0
+        || PyTuple_GET_SIZE(args[1]) > 2) {
+        PyErr_SetString(PyExc_TypeError, "ufunc_fast(ufunc, inputs): one or two inputs");
+        return NULL;
+    }
+    if (GradArrayType == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ndgrad._core.configure_array() was not called");
+        return NULL;
+    }
+    PyObject *ufunc = args[0], *inputs = args[1];
+    Py_ssize_t n = PyTuple_GET_SIZE(inputs);
+    PyObject *raw[2] = {NULL, NULL};   /* owned */
+    PyObject *grad[2] = {NULL, NULL};  /* borrowed: the operands in a graph */
+    PyObject *res = NULL, *array = NULL, *out = NULL, *result = NULL;
+
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int rc = classify(PyTuple_GET_ITEM(inputs, i), &raw[i], &grad[i]);
+        if (rc <= 0) {
+            result = rc < 0 ? NULL : Py_NewRef(Py_NotImplemented);
+            goto done;
+        }
+    }
+    res = PyObject_Vectorcall(ufunc, raw, n, NULL);
+    if (res == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_RuntimeWarning)) {
+            /* a warning turned into an error: the general path reports it at the user's line */
+            PyErr_Clear();
+            result = Py_NewRef(Py_NotImplemented);
+        }
+        goto done;
+    }
+    if (!PyArray_CheckExact(res) && !PyArray_IsScalar(res, Generic)) {
+        result = Py_NewRef(Py_NotImplemented);  /* several outputs (divmod, frexp, modf) */
+        goto done;
+    }
+    out = wrap_float(res, &array);  /* steals res */
+    res = NULL;
+    if (out == NULL) {
+        if (!PyErr_Occurred()) {
+            /* integer and boolean results never carry gradients; dtype=object: general path */
+            int object = PyArray_CheckExact(array)
+                         && PyArray_DESCR((PyArrayObject *)array)->kind == 'O';
+            result = object ? Py_NewRef(Py_NotImplemented) : Py_NewRef(array);
+        }
+        goto done;
+    }
+    int on = grad[0] != NULL || grad[1] != NULL ? grad_mode() : 0;
+    if (on <= 0) {
+        result = on < 0 ? NULL : Py_NewRef(out);
+        goto done;
+    }
+    PyObject *prim = PyDict_GetItemWithError(VjpRules, ufunc);  /* borrowed */
+    if (prim == NULL) {
+        result = PyErr_Occurred() ? NULL : Py_NewRef(Py_NotImplemented);
+        goto done;
+    }
+    Py_INCREF(prim);
+    int rc = record_simple(prim, inputs, raw, grad, n, NULL, array, out, 1);
+    Py_DECREF(prim);
+    result = rc < 0 ? NULL : Py_NewRef(out);
+
+done:
+    Py_XDECREF(raw[0]);
+    Py_XDECREF(raw[1]);
+    Py_XDECREF(res);
+    Py_XDECREF(array);
+    Py_XDECREF(out);
+    return result;
+}
+
+/* Keyword values that hold no array (axis=1, keepdims=True): nothing to unwrap or check. */
+static inline int
+is_plain_keyword(PyObject *v)
+{
+    PyTypeObject *t = Py_TYPE(v);
+    return v == Py_None || t == &PyLong_Type || t == &PyBool_Type || t == &PyFloat_Type
+           || t == &PyUnicode_Type;
+}
+
+PyDoc_STRVAR(function_fast_doc,
+"function_fast(prim, impl, args, kwargs)\n"
+"--\n\n"
+"_array.call_primitive for the common call: positional GradArrays, plain arrays and other\n"
+"values that are not sequences, plain keyword values (no out=, none that names a positional\n"
+"argument), an operand in a graph and grad mode on. NotImplemented, before anything is\n"
+"computed, for any other call; a result other than one new float array is handed to\n"
+"_array.finish_call.");
+
+static PyObject *
+function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyTuple_Check(args[2]) || !(args[3] == Py_None || PyDict_Check(args[3]))) {
+        PyErr_SetString(PyExc_TypeError, "function_fast(prim, impl, args: tuple, kwargs: dict)");
+        return NULL;
+    }
+    if (GradArrayType == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ndgrad._core.configure_array() was not called");
+        return NULL;
+    }
+    PyObject *prim = args[0], *impl = args[1], *inputs = args[2];
+    PyObject *kwargs = args[3] == Py_None || PyDict_GET_SIZE(args[3]) == 0 ? NULL : args[3];
+    Py_ssize_t n = PyTuple_GET_SIZE(inputs);
+    if (n > 8) {
+        return Py_NewRef(Py_NotImplemented);
+    }
+    if (kwargs != NULL) {
+        PyObject *key, *value;
+        Py_ssize_t pos = 0;
+        while (PyDict_Next(kwargs, &pos, &key, &value)) {
+            if (!is_plain_keyword(value)
+                || PyUnicode_CompareWithASCIIString(key, "out") == 0) {
+                return Py_NewRef(Py_NotImplemented);
+            }
+        }
+        /* a keyword that names a positional argument (weights=w) is moved by the general path */
+        PyObject *positional = PyObject_GetAttrString(prim, "positional");
+        if (positional == NULL) {
+            return NULL;
+        }
+        int moved = 0;
+        for (Py_ssize_t i = n; PyTuple_Check(positional) && i < PyTuple_GET_SIZE(positional)
+                               && !moved; i++) {
+            moved = PyDict_Contains(kwargs, PyTuple_GET_ITEM(positional, i));
+        }
+        Py_DECREF(positional);
+        if (moved != 0) {
+            return moved < 0 ? NULL : Py_NewRef(Py_NotImplemented);
+        }
+    }
+    PyObject *raw[8] = {NULL};    /* owned */
+    PyObject *grad[8] = {NULL};   /* borrowed */
+    PyObject *res = NULL, *array = NULL, *out = NULL, *result = NULL;
+    int any_grad = 0;
+    Py_ssize_t i = 0;
+    for (; i < n; i++) {
+        PyObject *x = PyTuple_GET_ITEM(inputs, i);
+        int rc;
+        if (PyList_Check(x) || PyTuple_Check(x)) {
+            rc = 0;  /* may hold GradArrays: the general path unwraps sequences */
+        }
+        else if (Py_TYPE(x) == GradArrayType || PyArray_CheckExact(x)) {
+            rc = classify(x, &raw[i], &grad[i]);
+        }
+        else if (PyArray_Check(x)) {
+            rc = 0;  /* another ndarray subclass: refused or unwrapped by the general path */
+        }
+        else {
+            raw[i] = Py_NewRef(x);
+            rc = 1;
+        }
+        if (rc <= 0) {
+            result = rc < 0 ? NULL : Py_NewRef(Py_NotImplemented);
+            goto done;
+        }
+        any_grad |= grad[i] != NULL;
+    }
+    int on = any_grad ? grad_mode() : 0;
+    if (on <= 0) {
+        result = on < 0 ? NULL : Py_NewRef(Py_NotImplemented);
+        goto done;
+    }
+    res = PyObject_VectorcallDict(impl, raw, n, kwargs);
+    if (res == NULL) {
+        goto done;
+    }
+    if ((PyArray_CheckExact(res) && PyArray_BASE((PyArrayObject *)res) == NULL)
+        || PyArray_IsScalar(res, Floating) || PyArray_IsScalar(res, ComplexFloating)) {
+        out = wrap_float(Py_NewRef(res), &array);
+        if (out == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+    }
+    if (out == NULL) {
+        /* a view, a tuple, a Python float, an integer result...: the general path's tail */
+        PyObject *raw_list = PyList_New(n), *grad_inputs = PyList_New(0);
+        for (Py_ssize_t k = 0; raw_list != NULL && grad_inputs != NULL && k < n; k++) {
+            PyList_SET_ITEM(raw_list, k, Py_NewRef(raw[k]));
+            if (grad[k] != NULL) {
+                PyObject *entry = Py_BuildValue("(nOO)", k, Py_None, grad[k]);
+                if (entry == NULL || PyList_Append(grad_inputs, entry) < 0) {
+                    Py_XDECREF(entry);
+                    Py_CLEAR(grad_inputs);
+                    break;
+                }
+                Py_DECREF(entry);
+            }
+        }
+        if (raw_list != NULL && grad_inputs != NULL) {
+            PyObject *call[7] = {prim, impl, inputs, raw_list,
+                                 kwargs != NULL ? kwargs : NoKwargs, grad_inputs, res};
+            result = PyObject_Vectorcall(FinishCall, call, 7, NULL);
+        }
+        Py_XDECREF(raw_list);
+        Py_XDECREF(grad_inputs);
+        goto done;
+    }
+    if (record_simple(prim, inputs, raw, grad, n, kwargs, array, out, 0) == 0) {
+        result = Py_NewRef(out);
+    }
+
+done:
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_XDECREF(raw[k]);
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(array);
+    Py_XDECREF(out);
+    return result;
+}
+
+PyDoc_STRVAR(configure_array_doc,
+"configure_array(GradArray, VJP_RULES, grad_enabled_var, COPY_BYTES, CONSTANT_STATE,\n"
+"                scalar_tag, guard_saved, guard_plain, register_fresh, register,\n"
+"                refuse_aliases, array_meta, finish_call, Edge)\n"
+"--\n\n"
+"Register what the compiled entry points need of the array type (ndgrad._array, once).");
+
+static PyObject *
+configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 14 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
+        || !PyContextVar_CheckExact(args[2]) || !PyLong_Check(args[3])
+        || !PyType_Check(args[13]) || !PyType_IsSubtype((PyTypeObject *)args[13], &PyTuple_Type)
+        || !PyType_IsSubtype((PyTypeObject *)args[0], &PyArray_Type)) {
+        PyErr_SetString(PyExc_TypeError, "configure_array: wrong arguments");
+        return NULL;
+    }
+    PyTypeObject *type = (PyTypeObject *)args[0];
+    Py_ssize_t node = slot_offset(type, "_node"), out = slot_offset(type, "_out");
+    Py_ssize_t base_ga = slot_offset(type, "_base_ga"), version = slot_offset(type, "_version");
+    Py_ssize_t copy_bytes = PyLong_AsSsize_t(args[3]);
+    if (node < 0 || out < 0 || base_ga < 0 || version < 0 || PyErr_Occurred()) {
+        return NULL;
+    }
+    off_node = node;
+    off_out = out;
+    off_base_ga = base_ga;
+    off_version = version;
+    CopyBytes = copy_bytes;
+    Py_XSETREF(GradArrayType, (PyTypeObject *)Py_NewRef(args[0]));
+    PyObject **slots[] = {&VjpRules, &GradEnabledVar, NULL, &ConstantState, &ScalarLike,
+                          &GuardSaved, &GuardPlain, &RegisterFresh, &Register, &RefuseAliases,
+                          &Meta, &FinishCall};
+    for (int i = 0; i < 12; i++) {
+        if (slots[i] != NULL) {
+            Py_XSETREF(*slots[i], Py_NewRef(args[i + 1]));
+        }
+    }
+    Py_XSETREF(EdgeType, (PyTypeObject *)Py_NewRef(args[13]));
     Py_RETURN_NONE;
 }
 
@@ -1083,7 +2077,7 @@ run_backward(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 PyDoc_STRVAR(configure_doc,
 "configure(LeafNode, NO_KWARGS, accumulate_leaf, check_live, check_versions, cotangents,\n"
-"          fit, take)\n"
+"          fit, take, grad_enabled_var, scope_depth_var)\n"
 "--\n\n"
 "Register the Python parts of the backward pass (ndgrad._graph calls this once).");
 
@@ -1091,13 +2085,16 @@ static PyObject *
 configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject **slots[] = {&LeafNodeType, &NoKwargs, &AccumulateLeaf, &CheckLive,
-                          &CheckVersions, &Cotangents, &Fit, &Take};
-    if (nargs != 8 || !PyType_Check(args[0]) || !PyDict_Check(args[1])) {
+                          &CheckVersions, &Cotangents, &Fit, &Take, &GradEnabledVarForPass,
+                          &ScopeDepthVar};
+    if (nargs != 10 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
+        || !PyContextVar_CheckExact(args[8]) || !PyContextVar_CheckExact(args[9])) {
         PyErr_SetString(PyExc_TypeError, "configure(LeafNode, NO_KWARGS, accumulate_leaf, "
-                                         "check_live, check_versions, cotangents, fit, take)");
+                                         "check_live, check_versions, cotangents, fit, take, "
+                                         "grad_enabled_var, scope_depth_var)");
         return NULL;
     }
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < 10; i++) {
         Py_XSETREF(*slots[i], Py_NewRef(args[i]));
     }
     Py_RETURN_NONE;
@@ -1106,10 +2103,14 @@ configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef core_methods[] = {
     {"collect_nodes", (PyCFunction)(void (*)(void))collect_nodes, METH_FASTCALL,
      collect_nodes_doc},
-    {"store", (PyCFunction)(void (*)(void))store, METH_FASTCALL, store_doc},
-    {"run_backward", (PyCFunction)(void (*)(void))run_backward, METH_FASTCALL,
-     run_backward_doc},
+    {"backward_pass", (PyCFunction)(void (*)(void))backward_pass, METH_FASTCALL,
+     backward_pass_doc},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL, configure_doc},
+    {"ufunc_fast", (PyCFunction)(void (*)(void))ufunc_fast, METH_FASTCALL, ufunc_fast_doc},
+    {"function_fast", (PyCFunction)(void (*)(void))function_fast, METH_FASTCALL,
+     function_fast_doc},
+    {"configure_array", (PyCFunction)(void (*)(void))configure_array, METH_FASTCALL,
+     configure_array_doc},
     {NULL},
 };
 
@@ -1124,6 +2125,21 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(Cotangents);
     Py_VISIT(Fit);
     Py_VISIT(Take);
+    Py_VISIT(GradEnabledVarForPass);
+    Py_VISIT(ScopeDepthVar);
+    Py_VISIT(GradArrayType);
+    Py_VISIT(VjpRules);
+    Py_VISIT(GradEnabledVar);
+    Py_VISIT(ConstantState);
+    Py_VISIT(ScalarLike);
+    Py_VISIT(GuardSaved);
+    Py_VISIT(GuardPlain);
+    Py_VISIT(RegisterFresh);
+    Py_VISIT(RefuseAliases);
+    Py_VISIT(Register);
+    Py_VISIT(Meta);
+    Py_VISIT(FinishCall);
+    Py_VISIT(EdgeType);
     return 0;
 }
 
@@ -1144,10 +2160,16 @@ PyInit__core(void)
         return NULL;
     }
     EmptyTuple = PyTuple_New(0);
+    EmptyFrozenSet = PyFrozenSet_New(NULL);
     str_rules = PyUnicode_InternFromString("rules");
     str_argnum_rule = PyUnicode_InternFromString("argnum_rule");
     str_edges = PyUnicode_InternFromString("edges");
-    if (EmptyTuple == NULL || str_rules == NULL || str_argnum_rule == NULL || str_edges == NULL) {
+    str_by_operands = PyUnicode_InternFromString("by_operands");
+    int_zero = PyLong_FromLong(0);
+    int_one = PyLong_FromLong(1);
+    int_output = PyLong_FromLong(-1);  /* _graph.OUTPUT: a versions entry for the result */
+    if (EmptyTuple == NULL || EmptyFrozenSet == NULL || str_rules == NULL || str_argnum_rule == NULL || str_edges == NULL
+        || str_by_operands == NULL || int_zero == NULL || int_one == NULL || int_output == NULL) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&core_module);

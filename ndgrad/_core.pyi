@@ -30,23 +30,35 @@ class Node:
     ) -> None: ...
 
 def collect_nodes(roots: Sequence[Any], stop: AbstractSet[Any]) -> dict[Any, int]: ...
-def store(
-    grads: dict[Any, Any], owned: set[int], node: Any, out: int, c: Any, inplace: bool, fresh: bool
-) -> None: ...
-def run_backward(
-    ready: list[Any],
-    left: dict[Any, int],
-    grads: dict[Any, Any],
-    owned: set[int],
-    targets: AbstractSet[Any],
-    needed: AbstractSet[Any] | None,
-    results: dict[Any, Any],
-    lift: Callable[[Any, Any, int], Any] | None,
-    accumulate: bool,
+def backward_pass(
+    roots: Sequence[tuple[Any, int]],
+    root_grads: Sequence[Any],
+    inputs: Sequence[tuple[Any, int]] | None,
     retain_graph: bool,
-    inplace: bool,
-    inline_common: bool,
+    create_graph: bool,
+    lift: Callable[[Any, Any, int], Any] | None,
     check_saved: bool,
+    inline_common: bool,
+) -> list[Any] | None: ...
+def ufunc_fast(ufunc: Any, inputs: tuple[Any, ...]) -> Any: ...
+def function_fast(
+    prim: Any, impl: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any: ...
+def configure_array(
+    grad_array: type,
+    vjp_rules: dict[Any, Any],
+    grad_enabled_var: Any,
+    copy_bytes: int,
+    constant_state: list[Any],
+    scalar_tag: str,
+    guard_saved: Callable[..., Any],
+    guard_plain: Callable[..., Any],
+    register_fresh: Callable[..., Any],
+    register: Callable[..., Any],
+    refuse_aliases: Callable[..., Any],
+    array_meta: Callable[..., Any],
+    finish_call: Callable[..., Any],
+    edge: type,
 ) -> None: ...
 def configure(
     leaf_node: type,
@@ -57,4 +69,6 @@ def configure(
     cotangents: Callable[..., Any],
     fit: Callable[..., Any],
     take: Callable[..., Any],
+    grad_enabled_var: Any,
+    scope_depth_var: Any,
 ) -> None: ...

@@ -11,11 +11,12 @@ whole program). Two mechanisms move it to the first frame outside ndgrad and Num
   ``'ignore'``, ``'raise'``, ``'print'`` and ``'log'`` keep NumPy's behaviour, and a user's
   ``'call'`` categories still reach the user's callback. It uses NumPy 2's error-state context
   variable, private but what ``np.errstate`` itself sets.
-- The fast path of ufunc calls must not pay for that on every call. There a warnings filter
-  (installed at import, for NumPy's floating-point messages attributed to ``ndgrad._array``)
-  turns the warning into an exception, which ``recompute`` catches: it computes the ufunc
-  again with that warning silenced and issues it at the user's line. A filter of the user's
-  that comes first (``warnings.simplefilter("ignore")``) still decides, as for any warning.
+- The fast path of ufunc calls (``_core.ufunc_fast``) must not pay for that on every call.
+  There a warnings filter (installed at import, for NumPy's floating-point messages attributed
+  to ``ndgrad._array``, whose ``__array_ufunc__`` calls it) turns the warning into an
+  exception; the fast path then hands the call to the general path, which computes it again
+  under ``user_errstate()``. A filter of the user's that comes first
+  (``warnings.simplefilter("ignore")``) still decides, as for any warning.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import numpy as np
 from numpy._core.umath import _extobj_contextvar as ERRSTATE
 from numpy._core.umath import _get_extobj_dict, _make_extobj
 
-__all__ = ["ERRSTATE", "recompute", "user_errstate"]
+__all__ = ["ERRSTATE", "user_errstate"]
 
 _CATEGORIES = ("divide", "over", "under", "invalid")
 # NumPy's names of the categories in its messages and callbacks
@@ -102,16 +103,4 @@ def user_errstate() -> Any:
     return ours
 
 
-def recompute(ufunc: np.ufunc, args: tuple[Any, ...], warning: RuntimeWarning) -> Any:
-    """``ufunc(*args)`` again, its floating-point warning issued at the user's line instead."""
-    if not str(warning).startswith(_MESSAGES):
-        raise warning  # not NumPy's floating-point warning (a user's filter made it an error)
-    quiet: dict[str, Any] = {c: ("ignore" if m == "warn" else m) for c, m in np.geterr().items()}
-    with np.errstate(**quiet):
-        res = ufunc(*args)
-    warnings.warn(str(warning), RuntimeWarning, stacklevel=_user_level())
-    return res
-
-
-_MESSAGES = tuple(f"{kind} encountered in " for kind in _KINDS)
 warnings.filterwarnings("error", _MESSAGE, RuntimeWarning, r"ndgrad\._array\Z")

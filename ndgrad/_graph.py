@@ -50,13 +50,12 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
-from collections.abc import Set as AbstractSet
 from contextvars import ContextVar
 from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-from ndgrad._core import Node, collect_nodes, configure, run_backward, store
+from ndgrad._core import Node, backward_pass, collect_nodes, configure
 from ndgrad._errors import InPlaceError
 from ndgrad._registry import ArrayMeta, Primitive, unbroadcast
 
@@ -65,6 +64,7 @@ __all__ = [
     "LeafNode",
     "Node",
     "backward",
+    "collect_nodes",
     "enable_grad",
     "is_grad_enabled",
     "no_grad",
@@ -76,6 +76,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # --- grad mode: per thread and per async context ------------------------------------------------
 
 _grad_enabled: ContextVar[bool] = ContextVar("ndgrad_grad_enabled", default=True)
+GRAD_MODE = _grad_enabled  # (the compiled fast path reads the variable itself)
 grad_enabled = _grad_enabled.get  # the dispatch path calls this on every operation
 
 # How many conversion-keeping scopes (``ndgrad.tracing``) the current context is inside. The
@@ -670,37 +671,6 @@ CONSTANT_STATE: list[Any] = [0, None]
 Target = tuple[Any, int]  # (node, output index)
 
 
-def _order(roots: Sequence[Any], deps: dict[Any, int], stop: AbstractSet[Any]) -> list[Any]:
-    """Kahn's order: a node comes after every node that sends it a cotangent."""
-    left = dict(deps)
-    ready = [r for r in dict.fromkeys(roots) if left.get(r, 0) == 0]
-    order = []
-    while ready:
-        node = ready.pop()
-        order.append(node)
-        if node in stop:
-            continue
-        for edge in node.edges:
-            parent = edge[2]
-            count = left[parent] - 1
-            left[parent] = count
-            if count == 0:
-                ready.append(parent)
-    return order
-
-
-def _needed(order: list[Any], targets: AbstractSet[Any]) -> set[Any]:
-    """The nodes through which a target can be reached: all others are skipped."""
-    needed = set(targets)
-    for node in reversed(order):  # parents before children
-        if node not in needed:
-            for edge in node.edges:
-                if edge[2] in needed:
-                    needed.add(node)
-                    break
-    return needed
-
-
 # A transform that backpropagates through one graph many times (a Jacobian, row by row) runs no
 # user code between the passes: the fingerprints the first pass verified hold for the rest, so
 # only the version counters are checked again (see ``one_graph_pulled_often``).
@@ -914,8 +884,7 @@ def _accumulate_leaf(node: LeafNode, g: Any, stealable: bool) -> None:
         array._grad = total if isinstance(total, np.ndarray) else np.array(total, array.dtype)
 
 
-_NO_TARGETS: frozenset[Any] = frozenset()
-# The backward loop (``_core.run_backward``) runs the rules of the common node (one rule per
+# The backward loop (``_core.backward_pass``) runs the rules of the common node (one rule per
 # argument, no ``where=``, no create_graph) itself, and every other node's through
 # ``_cotangents``: the same rules, the same results, tested by running every rule case both
 # ways (``tests/test_route_parity.py`` turns this off).
@@ -938,59 +907,16 @@ def backward(
     target the roots do not depend on) and no ``.grad`` is touched. With ``create_graph``, the
     rules run recorded, on GradArrays that ``lift`` makes of their saved arrays.
     """
-    if not create_graph:
-        lift = None  # the rules run on the saved plain arrays
-    elif lift is None:
-        raise TypeError("backward(create_graph=True) needs lift=, the array type's graph_array")
-    targets = {node for node, _ in inputs} if inputs is not None else _NO_TARGETS
-    root_nodes = [node for node, _ in roots]
-    deps = collect_nodes(root_nodes, targets)
-    order = None
-    needed = None
-    if inputs is not None:
-        order = _order(root_nodes, deps, targets)
-        needed = _needed(order, targets)
-
-    grads: dict[Any, Any] = {}
-    owned: set[int] = set()  # ids of cotangents nobody else holds, summed into in place
-    inplace = not create_graph
-    for (node, out), g in zip(roots, root_grads, strict=True):
-        store(grads, owned, node, out, g, False, False)
-
-    results: dict[Any, Any] = {}
-    left = deps  # counts down; ``_order`` worked on its own copy
-    ready = [r for r in dict.fromkeys(root_nodes) if left.get(r, 0) == 0]
-    token = _grad_enabled.set(create_graph)
-    # The rules are ndgrad's own NumPy code, not the user's: no conversion scope applies to them.
-    scope_token = scope_depth.set(0)
-    try:
-        run_backward(
-            ready,
-            left,
-            grads,
-            owned,
-            targets,
-            needed,
-            results,
-            lift,
-            inputs is None,  # accumulate into the leaves' .grad
-            retain_graph,
-            inplace,
-            inplace and INLINE_COMMON_NODES,
-            CHECK_SAVED,
-        )
-    finally:
-        scope_depth.reset(scope_token)
-        _grad_enabled.reset(token)
-    if inputs is None:
-        return None
-    return [_pick(results.get(node), node, out) for node, out in inputs]
-
-
-def _pick(g: Any, node: Any, out: int) -> Any:
-    if g is None or node.n_out == 1:
-        return g
-    return g[out]
+    return backward_pass(  # type: ignore[no-any-return]
+        roots,
+        root_grads,
+        inputs,
+        retain_graph,
+        create_graph,
+        lift,
+        CHECK_SAVED,
+        INLINE_COMMON_NODES,
+    )
 
 
 def configure_core() -> None:
@@ -1005,6 +931,8 @@ def configure_core() -> None:
         _cotangents,
         _fit,
         _take,
+        _grad_enabled,
+        scope_depth,
     )
 
 

@@ -20,7 +20,7 @@ import pytest
 
 import ndgrad as nd
 from ndgrad import _graph
-from ndgrad._registry import qualified_name
+from ndgrad._registry import ArrayMeta, qualified_name
 
 from .cases import CASES
 from .test_rules import _callable
@@ -220,3 +220,103 @@ def test_rules_get_plain_arrays_on_both_routes(inline, monkeypatch):
     g = nd.grad(lambda x: np.sum(cube(x)))(np.array([1.0, 2.0]))
     np.testing.assert_array_equal(g, [3.0, 12.0])
     assert seen == [(np.ndarray, np.ndarray, np.ndarray)]
+
+
+# --- NumPy functions: the compiled common call and call_primitive ------------------------------
+
+FUNCTION_CALLS = [c for c in RULE_CALLS if not isinstance(c[0], np.ufunc | tuple)]
+
+
+def _function_route(key, args, kwargs, fast):
+    """Forward values, what each recorded node saved (in order) and the gradients, with
+    ``_array``'s compiled common call (``function_fast``) on or off (then every call takes
+    ``call_primitive``); and how many calls the compiled route recorded."""
+    import ndgrad._array as engine
+
+    compiled, record_node = engine._function_fast, engine.record_node
+    kept = []
+    n_fast = [0]
+
+    def keep(node):
+        kept.append([np.copy(a) if isinstance(a, np.ndarray) else a for a in node.args])
+
+    def fast_spy(prim, impl, a, kw):
+        before = len(kept)
+        done = compiled(prim, impl, a, kw) if fast else NotImplemented
+        # recorded by the compiled call itself, not by record_node through finish_call
+        if isinstance(done, nd.GradArray) and done._node is not None and len(kept) == before:
+            n_fast[0] += 1
+            keep(done._node)
+        return done
+
+    def record_spy(*a, **kw):
+        node = record_node(*a, **kw)
+        keep(node)
+        return node
+
+    engine._function_fast, engine.record_node = fast_spy, record_spy
+    try:
+        func = _callable(key, CASES[key])
+        leaves = [
+            nd.GradArray(np.array(a), requires_grad=True)
+            if isinstance(a, np.ndarray) and a.dtype.kind in "fc"
+            else a
+            for a in args
+        ]
+        outs = [o for o in _float_leaves(func(*leaves, **kwargs)) if isinstance(o, nd.GradArray)]
+        values = [np.array(o) for o in outs]
+        grads = []
+        outs = [o for o in outs if o.requires_grad]
+        if outs:
+            rng = np.random.default_rng(3)
+            sum(np.sum(np.real(o) * rng.standard_normal(o.shape)) for o in outs).backward()
+            grads = [x.grad for x in leaves if isinstance(x, nd.GradArray)]
+    finally:
+        engine._function_fast, engine.record_node = compiled, record_node
+    return values, kept, grads, n_fast[0]
+
+
+def _same(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        assert type(a) is type(b)
+        np.testing.assert_array_equal(a, b)
+    elif isinstance(a, ArrayMeta):
+        assert type(b) is ArrayMeta
+        assert (a.shape, a.dtype, a.strides) == (b.shape, b.dtype, b.strides)
+    elif isinstance(a, tuple | list):
+        assert type(a) is type(b) and len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            _same(x, y)
+    else:  # scalars, None, dtypes, ...; an object compared by identity: the same type
+        assert type(a) is type(b), (a, b)
+        assert type(a).__eq__ is object.__eq__ or a == b, (a, b)
+
+
+@pytest.mark.parametrize(
+    "call", FUNCTION_CALLS, ids=[f"{qualified_name(c[0])}-{c[1]}" for c in FUNCTION_CALLS]
+)
+def test_both_function_routes_record_the_same(call):
+    key, _, args, kwargs = call
+    values, kept, grads, _ = _function_route(key, args, kwargs, True)
+    values_py, kept_py, grads_py, _ = _function_route(key, args, kwargs, False)
+    for a, b in zip(values, values_py, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # the nodes keep the same arguments (arrays, metadata, None for what no rule reads)
+    assert len(kept) == len(kept_py)
+    for node_args, node_args_py in zip(kept, kept_py, strict=True):
+        assert len(node_args) == len(node_args_py)
+        for a, b in zip(node_args, node_args_py, strict=True):
+            _same(a, b)
+    for a, b in zip(grads, grads_py, strict=True):
+        if a is None or b is None:
+            assert a is None and b is None
+        else:
+            np.testing.assert_array_equal(a, b)
+
+
+def test_the_function_routes_are_distinct():
+    # the parity above means something only if common calls do take the compiled route
+    taken = [c for c in FUNCTION_CALLS if _function_route(c[0], c[2], c[3], True)[3]]
+    names = {qualified_name(c[0]) for c in taken}
+    assert {"numpy.sum", "numpy.mean", "numpy.dot"} <= names, names
+    assert len(taken) > len(FUNCTION_CALLS) // 4, (len(taken), len(FUNCTION_CALLS))
