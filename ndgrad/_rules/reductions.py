@@ -47,7 +47,7 @@ def _kept(shape, axis):
         return (1,) * len(shape)
     if type(axis) is int and shape:
         i = axis % len(shape)
-        return shape[:i] + (1,) + shape[i + 1 :]
+        return (*shape[:i], 1, *shape[i + 1 :])
     axes = _axes(axis, len(shape))
     return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
