@@ -77,19 +77,24 @@ def _broadcast_view(g, shape):
     return view
 
 
-def _spread(g, shape, axis, keepdims):
-    """``g`` of a reduction over ``axis``, broadcast back to the input's ``shape``."""
+def _spread(g, shape, axis, keepdims, divisor=1):
+    """``g`` of a reduction over ``axis``, broadcast back to the input's ``shape`` (and divided
+    by ``divisor``: the same quotients as dividing the spread array, without a second one)."""
     if type(g) is not np.ndarray:
         if not isinstance(g, np.generic):  # a GradArray (create_graph): recorded NumPy calls
-            return np.broadcast_to(expand_reduced(g, shape, axis, keepdims), shape)
-        g = np.asarray(g)  # a NumPy scalar, as ``g / count`` gives for a 0-d ``g``
+            g = np.broadcast_to(expand_reduced(g, shape, axis, keepdims), shape)
+            return g if divisor == 1 else g / divisor
+        g = np.asarray(g)  # a NumPy scalar: nothing to record
     if not keepdims and axis is not None and g.ndim != len(shape):
         g = g.reshape(_kept(shape, axis))
     if math.prod(shape) <= _SPREAD_COPY_MAX:
         out = np.empty(shape, g.dtype)
         out[...] = g
+        if divisor != 1:
+            out /= divisor
         return out
-    return _broadcast_view(g, shape)
+    # Divided before it is spread: once per output element, and no pass over a large input.
+    return _broadcast_view(g if divisor == 1 else np.asarray(g / divisor), shape)
 
 
 def _along(axis, ndim, index):
@@ -125,9 +130,7 @@ def _mean_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, *, whe
         else:
             count = math.prod(shape[i] for i in _axes(axis, len(shape)))
         if count:
-            # Divided before it is spread: the same quotients, computed once per output
-            # element rather than once per input element (and no pass over a large input).
-            return _spread(g / count, shape, axis, keepdims)
+            return _spread(g, shape, axis, keepdims, count)
     count = np.sum(np.broadcast_to(where, shape), axis=axis, keepdims=True)
     # divide by the count in g's own dtype: an integer count array would make float32 float64
     g = _spread(g, shape, axis, keepdims) / count.astype(g.dtype)
