@@ -216,6 +216,33 @@ def test_second_order_through_recorded_rules(name, keepdims, shape):
     np.testing.assert_allclose(hv, want, rtol=1e-12, atol=1e-15)
 
 
+def test_large_spread_is_a_read_only_view():
+    """Above the copy limit the cotangent of a sum or mean is a zero-stride view (no pass over
+    memory), read-only, with the values of the closed form; a non-contiguous ``g`` (what a
+    transpose's rule passes on) takes ``np.broadcast_to``."""
+    from ndgrad._registry import VJP_RULES, ArrayMeta
+
+    sum_rule, mean_rule = VJP_RULES[np.sum].rules[0], VJP_RULES[np.mean].rules[0]
+    meta = ArrayMeta(BIG, np.dtype(float))
+    c = sum_rule(np.array(2.0), None, meta)
+    assert c.shape == BIG and c.strides == (0, 0, 0) and not c.flags.writeable
+    assert np.all(c == 2.0)
+    c = mean_rule(np.full(30, 3.0), None, meta, axis=(0, 2))
+    assert c.strides[0] == c.strides[2] == 0 and not c.flags.writeable
+    np.testing.assert_array_equal(c, np.full(BIG, 3.0 / 200))
+    g = np.asfortranarray(np.arange(600.0).reshape(20, 30))
+    for keepdims in (False, True):
+        gk = g[:, :, None] if keepdims else g
+        c = sum_rule(gk, None, meta, axis=-1, keepdims=keepdims)
+        assert not c.flags.writeable
+        np.testing.assert_array_equal(c, np.broadcast_to(g[:, :, None], BIG))
+    # through the engine: the transpose passes a non-contiguous cotangent to the sum
+    rng = np.random.default_rng(11)
+    x0, w = rng.standard_normal(BIG), rng.standard_normal((30, 20))
+    g = _grad_of(lambda x: np.transpose(np.sum(x, axis=2)), x0, w)
+    np.testing.assert_array_equal(g, np.broadcast_to(w.T[:, :, None], BIG))
+
+
 # --- a broadcast cotangent is never written in place -----------------------------------------
 
 

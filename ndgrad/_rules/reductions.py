@@ -26,9 +26,9 @@ from ndgrad._rules.indexing import scatter_add
 def _axes(axis, ndim):
     """``axis`` as a tuple of non-negative axes (``None``: all of them).
 
-    The forward call has validated ``axis`` already, so plain tuple arithmetic suffices here: no
-    ``normalize_axis_tuple`` or ``np.ndim`` per backward. A 0-d input reduced over ``axis=0`` or
-    ``-1`` (NumPy allows it) has no axes.
+    The forward call has validated ``axis`` already, so plain tuple arithmetic suffices here
+    (for an int or a tuple, no ``normalize_axis_tuple`` or ``np.ndim`` per backward). A 0-d
+    input reduced over ``axis=0`` or ``-1`` (NumPy allows it) has no axes.
     """
     if axis is None:
         return tuple(range(ndim))
@@ -64,14 +64,14 @@ def _broadcast_view(g, shape):
     directly: a read-only view with zero strides along the broadcast axes (``broadcast_to``
     costs a few microseconds in Python). Like it, the view has a base, so the engine never
     adds into it in place and copies it before it becomes a ``.grad``."""
-    if not g.flags.c_contiguous:  # the buffer protocol below needs contiguous memory
-        return np.broadcast_to(g, shape)
     if g.ndim == 0:
         strides = (0,) * len(shape)
-    else:
+    elif g.ndim == len(shape) and g.flags.c_contiguous:  # the buffer protocol needs it
         strides = tuple(
             s if m == n else 0 for m, n, s in zip(g.shape, shape, g.strides, strict=True)
         )
+    else:
+        return np.broadcast_to(g, shape)
     view = np.ndarray(shape, g.dtype, g, 0, strides)
     view.flags.writeable = False
     return view
