@@ -102,13 +102,18 @@ def test_against_finite_differences(name, axis, keepdims):
     np.testing.assert_allclose(x.grad, want, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("name", ["sum", "mean", "max", "min"])
-@pytest.mark.parametrize("axis", [None, 0, -1, ()])
+@pytest.mark.parametrize(
+    ("name", "axis"),
+    [
+        (name, axis)
+        for name in ("sum", "mean", "max", "min")
+        for axis in (None, 0, -1, ())
+        if not (name == "mean" and axis in (0, -1))  # np.mean refuses an axis of a 0-d array
+    ],
+)
 @pytest.mark.parametrize("keepdims", [False, True])
 def test_zero_dimensional_inputs(name, axis, keepdims):
     f = getattr(np, name)
-    if name == "mean" and axis in (0, -1):
-        pytest.skip("np.mean refuses an axis of a 0-d array")
     x = nd.GradArray(np.array(1.5), requires_grad=True)
     (f(x, axis=axis, keepdims=keepdims) * 3.0).backward()
     assert isinstance(x.grad, np.ndarray) and x.grad.shape == ()
