@@ -183,11 +183,23 @@ def mark_unsupported(*funcs: Any, why: str = "") -> None:
         UNSUPPORTED[func] = why
 
 
+# ``tuple(range(n))`` for the usual numbers of leading axes, made once.
+_LEADING = tuple(tuple(range(n)) for n in range(8))
+
+
 def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
     """Sum ``g`` over the axes along which an input of ``shape`` was broadcast."""
-    if g.shape == shape:
+    g_shape = g.shape
+    if g_shape == shape:
         return g
-    lead = g.ndim - len(shape)
+    lead = len(g_shape) - len(shape)
+    if 0 < lead < len(_LEADING) and type(g) is np.ndarray and g_shape[lead:] == shape:
+        # Only leading axes were added (a bias over a batch, a scalar over an array): one
+        # reduction, no keepdims and no reshape. A 0-d result stays an array, as a cotangent
+        # must, where ``np.add.reduce`` would give a NumPy scalar.
+        if shape:
+            return np.add.reduce(g, axis=_LEADING[lead])
+        return np.add.reduce(g, axis=_LEADING[lead], keepdims=True).reshape(())
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
     )

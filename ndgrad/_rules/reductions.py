@@ -24,28 +24,77 @@ from ndgrad._rules.indexing import scatter_add
 
 
 def _axes(axis, ndim):
-    """``axis`` as a tuple of non-negative axes (``None``: all of them)."""
+    """``axis`` as a tuple of non-negative axes (``None``: all of them).
+
+    The forward call has validated ``axis`` already, so plain tuple arithmetic suffices here
+    (for an int or a tuple, no ``normalize_axis_tuple`` or ``np.ndim`` per backward). A 0-d
+    input reduced over ``axis=0`` or ``-1`` (NumPy allows it) has no axes.
+    """
     if axis is None:
         return tuple(range(ndim))
-    return tuple(
-        a % ndim for a in ((axis,) if isinstance(axis, int) or np.ndim(axis) == 0 else axis)
-    )
+    if not ndim:
+        return ()
+    if isinstance(axis, int):
+        return (axis % ndim,)
+    if isinstance(axis, tuple):
+        return tuple(a % ndim for a in axis)
+    return tuple(a % ndim for a in ((axis,) if np.ndim(axis) == 0 else axis))
+
+
+def _kept(shape, axis):
+    """``shape`` with the axes reduced over ``axis`` set to 1: the shape ``keepdims`` gives."""
+    if axis is None:
+        return (1,) * len(shape)
+    if type(axis) is int and shape:
+        i = axis % len(shape)
+        return (*shape[:i], 1, *shape[i + 1 :])
+    axes = _axes(axis, len(shape))
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
 # Up to this many elements, a plain cotangent is spread into a new array rather than a broadcast
-# view: ``np.broadcast_to`` costs about 3 us in Python, a small allocation a tenth of that, and
-# the new array is one the backward pass may add into in place. Above it, the view saves memory.
+# view: an assignment into a new small array costs a quarter of a microsecond, and it is an array
+# the backward pass may add into in place. Above it, the view saves a pass over memory (and, for
+# ``sum(exp(x) * x)``, an allocation as large as ``x``): the next rule multiplies it for free.
 _SPREAD_COPY_MAX = 4096
 
 
-def _spread(g, shape, axis, keepdims):
-    """``g`` of a reduction over ``axis``, broadcast back to the input's ``shape``."""
-    if type(g) is np.ndarray and math.prod(shape) <= _SPREAD_COPY_MAX:
-        # A plain cotangent (nothing to record): the same values, assigned into a new array.
+def _broadcast_view(g, shape):
+    """``np.broadcast_to(g, shape)`` for a plain ``g`` of ``len(shape)`` dims (or 0-d), built
+    directly: a read-only view with zero strides along the broadcast axes (``broadcast_to``
+    costs a few microseconds in Python). Like it, the view has a base, so the engine never
+    adds into it in place and copies it before it becomes a ``.grad``."""
+    if g.ndim == 0:
+        strides = (0,) * len(shape)
+    elif g.ndim == len(shape) and g.flags.c_contiguous:  # the buffer protocol needs it
+        strides = tuple(
+            s if m == n else 0 for m, n, s in zip(g.shape, shape, g.strides, strict=True)
+        )
+    else:
+        return np.broadcast_to(g, shape)
+    view = np.ndarray(shape, g.dtype, g, 0, strides)
+    view.flags.writeable = False
+    return view
+
+
+def _spread(g, shape, axis, keepdims, divisor=1):
+    """``g`` of a reduction over ``axis``, broadcast back to the input's ``shape`` (and divided
+    by ``divisor``: the same quotients as dividing the spread array, without a second one)."""
+    if type(g) is not np.ndarray:
+        if not isinstance(g, np.generic):  # a GradArray (create_graph): recorded NumPy calls
+            g = np.broadcast_to(expand_reduced(g, shape, axis, keepdims), shape)
+            return g if divisor == 1 else g / divisor
+        g = np.asarray(g)  # a NumPy scalar: nothing to record
+    if not keepdims and axis is not None and g.ndim != len(shape):
+        g = g.reshape(_kept(shape, axis))
+    if math.prod(shape) <= _SPREAD_COPY_MAX:
         out = np.empty(shape, g.dtype)
-        out[...] = g if axis is None or keepdims else expand_reduced(g, shape, axis, keepdims)
+        out[...] = g
+        if divisor != 1:
+            out /= divisor
         return out
-    return np.broadcast_to(expand_reduced(g, shape, axis, keepdims), shape)
+    # Divided before it is spread: once per output element, and no pass over a large input.
+    return _broadcast_view(g if divisor == 1 else np.asarray(g / divisor), shape)
 
 
 def _along(axis, ndim, index):
@@ -68,17 +117,20 @@ def _reverse_cumsum(x, axis):
 def _sum_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None,
              where=True):  # fmt: skip
     """Spread ``g`` back over the axes that ``sum`` removed."""
-    g = _spread(g, np.shape(a), axis, keepdims)
+    g = _spread(g, a.shape, axis, keepdims)  # ``a`` is saved as its ArrayMeta: shape only
     return g if where is True else g * where
 
 
 def _mean_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
     """Like sum, divided by the number of elements averaged."""
-    shape = np.shape(a)
+    shape = a.shape
     if where is True:  # the count is a Python int, which keeps g's dtype (float32 stays)
-        count = math.prod(shape[i] for i in _axes(axis, len(shape)))
+        if axis is None:
+            count = math.prod(shape)
+        else:
+            count = math.prod(shape[i] for i in _axes(axis, len(shape)))
         if count:
-            return _spread(g, shape, axis, keepdims) / count
+            return _spread(g, shape, axis, keepdims, count)
     count = np.sum(np.broadcast_to(where, shape), axis=axis, keepdims=True)
     # divide by the count in g's own dtype: an integer count array would make float32 float64
     g = _spread(g, shape, axis, keepdims) / count.astype(g.dtype)
@@ -272,6 +324,26 @@ def _hits(a, value, axis, where=True):
     return hit / np.maximum(np.sum(hit, axis=axis, keepdims=True), 1)
 
 
+def _extremum_plain(reduce, g, a, axis, keepdims):
+    """The extremum rule on plain arrays (no ``initial``, no ``where``): the same shares as
+    ``_hits``, without the ``no_grad`` scope (nothing is recorded on plain arrays) and without a
+    division when no slice has a tie. ``g * hit`` then equals ``g * (hit / 1.0)`` exactly, in
+    ``g``'s own dtype (float32 stays float32: no cast afterwards)."""
+    value = reduce(a, axis=axis, keepdims=True)
+    hit = a == value
+    if axis is None:
+        count = np.count_nonzero(hit)  # 0 where the extremum is NaN: no element gets g
+        share = hit if count <= 1 else hit / count
+        return g * share
+    shape = a.shape
+    if not keepdims and g.ndim != len(shape):
+        g = g.reshape(_kept(shape, axis))
+    counts = np.add.reduce(hit, axis=axis, keepdims=True)
+    if counts.size == 0 or counts.max() <= 1:
+        return g * hit
+    return g * (hit / np.maximum(counts, 1))
+
+
 def _extremum_rule(reduce):
     """The rule of a max/min reduction that ``reduce`` (a ufunc's reduce) recomputes."""
 
@@ -283,6 +355,8 @@ def _extremum_rule(reduce):
         does) still differentiates. NaN entries of ``nanmax``/``nanmin`` get nothing; when
         ``initial`` wins, no element was selected and the gradient is zero.
         """
+        if type(a) is np.ndarray and type(g) is np.ndarray and initial is None and where is True:
+            return _extremum_plain(reduce, g, a, axis, keepdims)
         shape = np.shape(a)
         options = {} if initial is None else {"initial": initial}
         with no_grad():
