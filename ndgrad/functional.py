@@ -240,8 +240,12 @@ class _Trace:
             self.specs[n], self.leaves[n] = spec, leaves
         token = _depth.set(_depth.get() + 1)
         try:
-            with enable_grad(), maybe_tracing(scope, fun):
-                result = fun(*call_args, **kwargs)
+            if grad_enabled():  # the common case: no mode to set and restore
+                with maybe_tracing(scope, fun):
+                    result = fun(*call_args, **kwargs)
+            else:
+                with enable_grad(), maybe_tracing(scope, fun):
+                    result = fun(*call_args, **kwargs)
         finally:
             _depth.reset(token)
         if has_aux:
@@ -324,33 +328,65 @@ def _zeros_for(cots: Sequence[Any], like: Sequence[Any]) -> list[Any]:
 # --- grad and value_and_grad ----------------------------------------------------------------------
 
 
+def _argnums_for(argnums: ArgNums) -> Callable[[int], tuple[int, ...]]:
+    """``_argnum_tuple`` of one transform, made once per number of arguments: an int or a
+    tuple cannot change between calls (a list can, and is read again on every call)."""
+    if not isinstance(argnums, int | tuple):
+        return functools.partial(_argnum_tuple, argnums)
+    made: dict[int, tuple[int, ...]] = {}
+
+    def nums(nargs: int) -> tuple[int, ...]:
+        found = made.get(nargs)
+        if found is None:
+            found = made[nargs] = _argnum_tuple(argnums, nargs)
+        return found
+
+    return nums
+
+
 def _value_and_grad(
     fun: Callable[..., Any],
-    argnums: ArgNums,
+    fname: str,
+    nums: tuple[int, ...],
+    single: bool,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     allow_unused: bool,
     has_aux: bool,
     scope: bool,
 ) -> tuple[Any, Any, Any]:
-    fname = getattr(fun, "__name__", "the function")
-    trace = _Trace(fun, args, kwargs, _argnum_tuple(argnums, len(args)), has_aux, scope)
+    trace = _Trace(fun, args, kwargs, nums, has_aux, scope)
     out = trace.out
     _check_output(out, fname)
+    nested = trace.nested
     root = out
     if _requires_grad(out) and out.shape != ():
         root = np.reshape(out, ())
     # One pass only: at the outermost level the saved arrays are freed as backward goes.
-    cots = trace.pull([root], [np.array(1, out.dtype)], trace.nested, retain=trace.nested)
-    if any(c is None for c in cots) and not allow_unused:
+    cots = trace.pull([root], [np.array(1, out.dtype)], nested, retain=nested)
+    if not allow_unused and any(c is None for c in cots):
         raise _disconnected(fname)
-    if not trace.nested:
+    if not nested:
         _confirm_zero_gradients(fun, args, kwargs, trace, cots, out, fname, has_aux, scope)
-    grads = trace.regroup(
-        _zeros_for(cots, trace.tracers), not trace.nested, isinstance(argnums, int)
-    )
-    value = out if trace.nested else (plain_array(out) if isinstance(out, GradArray) else out)
+    if single and len(cots) == 1 and cots[0] is not None and trace.specs[nums[0]] is None:
+        # one array argument (the common case): nothing to regroup
+        grads = cots[0] if nested else _outermost(cots[0], trace.leaves[nums[0]][0])
+    else:
+        grads = trace.regroup(_zeros_for(cots, trace.tracers), not nested, single)
+    value = out if nested else (plain_array(out) if isinstance(out, GradArray) else out)
     return value, grads, trace.aux
+
+
+def _all_zero(c: Any) -> bool:
+    """Whether ``c`` is a non-empty real float cotangent of zeros only (NaN is not zero)."""
+    if type(c) is np.ndarray:  # the common case: count_nonzero is a tenth of np.any's cost
+        return c.dtype.kind == "f" and c.size > 0 and np.count_nonzero(c) == 0
+    return (
+        c is not None
+        and np.result_type(c).kind == "f"
+        and np.size(c) > 0
+        and not np.any(plain_array(c) if isinstance(c, GradArray) else c)
+    )
 
 
 def _confirm_zero_gradients(
@@ -379,14 +415,7 @@ def _confirm_zero_gradients(
     made again at a step 16 times smaller and a slope must shrink with it; a function that
     gives a different value at the same point is not judged.
     """
-    zero = [
-        k
-        for k, c in enumerate(cots)
-        if c is not None
-        and np.result_type(c).kind == "f"
-        and np.size(c) > 0
-        and not np.any(plain_array(c) if isinstance(c, GradArray) else c)
-    ]
+    zero = [k for k, c in enumerate(cots) if _all_zero(c)]
     if not zero:
         return
     rng = np.random.default_rng(0)
@@ -533,12 +562,16 @@ def value_and_grad(
     (5.0, array([2., 4.]))
     """
 
+    fname = getattr(fun, "__name__", "the function")
+    nums_for, single = _argnums_for(argnums), isinstance(argnums, int)
+
     @functools.wraps(fun)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             value, grads, aux = _value_and_grad(
-                fun, argnums, args, kwargs, allow_unused, has_aux, scope
-            )
+                fun, fname, nums_for(len(args)), single, args, kwargs, allow_unused, has_aux,
+                scope,
+            )  # fmt: skip
         except (TypeError, ValueError, GraphBreakError) as e:
             raise _explained(e, fun, args, argnums) from e
         return ((value, aux), grads) if has_aux else (value, grads)
@@ -613,12 +646,16 @@ def grad(
     12.0
     """
 
+    fname = getattr(fun, "__name__", "the function")
+    nums_for, single = _argnums_for(argnums), isinstance(argnums, int)
+
     @functools.wraps(fun)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             _, grads, aux = _value_and_grad(
-                fun, argnums, args, kwargs, allow_unused, has_aux, scope
-            )
+                fun, fname, nums_for(len(args)), single, args, kwargs, allow_unused, has_aux,
+                scope,
+            )  # fmt: skip
         except (TypeError, ValueError, GraphBreakError) as e:
             raise _explained(e, fun, args, argnums) from e
         return (grads, aux) if has_aux else grads
@@ -899,10 +936,12 @@ def jacobian(
            [0., 3., 2.]])
     """
 
+    fname = getattr(fun, "__name__", "the function")
+    nums_for = _argnums_for(argnums)
+
     @functools.wraps(fun)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        fname = getattr(fun, "__name__", "the function")
-        trace = _Trace(fun, args, kwargs, _argnum_tuple(argnums, len(args)), has_aux, scope)
+        trace = _Trace(fun, args, kwargs, nums_for(len(args)), has_aux, scope)
         outs, spec = tree_flatten(trace.out)
         with _graph.one_graph_pulled_often():  # one backward pass per output element
             results, reached = _jacobian_rows(fname, trace, outs, argnums, holomorphic)
@@ -927,26 +966,56 @@ def _jacobian_rows(
             raise TypeError(f"{fname} must return float or complex arrays, got {type(o)}")
         dtype, size, shape = o.dtype, o.size, o.shape  # an array or a NumPy scalar
         rows: list[list[Any]] = [[] for _ in trace.tracers]
-        for i in range(size):
-            unit = np.zeros(size, dtype)
-            unit[i] = 1
-            unit = unit.reshape(shape)
-            pulled = trace.pull([o], [unit], nested)
-            reached = [r or c is not None for r, c in zip(reached, pulled, strict=True)]
-            cots = _zeros_for(pulled, trace.tracers)
-            if dtype.kind == "c":
-                imag = _zeros_for(trace.pull([o], [1j * unit], nested), trace.tracers)
-            for k, (c, t) in enumerate(zip(cots, trace.tracers, strict=True)):
+        if dtype.kind == "f" and not nested and _requires_grad(o):
+            _real_rows(trace, o, rows, reached)
+        else:
+            for i in range(size):
+                unit = np.zeros(size, dtype)
+                unit[i] = 1
+                unit = unit.reshape(shape)
+                pulled = trace.pull([o], [unit], nested)
+                reached = [r or c is not None for r, c in zip(reached, pulled, strict=True)]
+                cots = _zeros_for(pulled, trace.tracers)
                 if dtype.kind == "c":
-                    if t.dtype.kind == "c":
-                        _check_holomorphic(fname, holomorphic, c, imag[k])
-                    c = np.conj(c) if t.dtype.kind == "c" else c + 1j * imag[k]
-                rows[k].append(c)
+                    imag = _zeros_for(trace.pull([o], [1j * unit], nested), trace.tracers)
+                for k, (c, t) in enumerate(zip(cots, trace.tracers, strict=True)):
+                    if dtype.kind == "c":
+                        if t.dtype.kind == "c":
+                            _check_holomorphic(fname, holomorphic, c, imag[k])
+                        c = np.conj(c) if t.dtype.kind == "c" else c + 1j * imag[k]
+                    rows[k].append(c)
         jacs = [
             _assemble(r, shape + t.shape, nested) for r, t in zip(rows, trace.tracers, strict=True)
         ]
         results.append(trace.regroup(jacs, not nested, isinstance(argnums, int)))
     return results, reached
+
+
+def _real_rows(trace: _Trace, o: GradArray, rows: list[list[Any]], reached: list[bool]) -> None:
+    """The rows of the Jacobian of a real output ``o`` at the outermost level: what
+    ``_jacobian_rows`` does with ``trace.pull`` per row, with what does not change between rows
+    (the roots, the targets, the zeros of an unreached tracer) made once, as no user code runs
+    between the passes."""
+    if o._base_ga is not None:
+        refresh(o)
+    roots = [(o._node, o._out)]
+    inputs = [(t._node, t._out) for t in trace.tracers]
+    zeros: list[Any] = [None] * len(inputs)
+    dtype, size, shape = o.dtype, o.size, o.shape
+    for i in range(size):
+        unit = np.zeros(size, dtype)
+        unit[i] = 1
+        pulled = _graph.backward(roots, [unit.reshape(shape)], inputs=inputs, retain_graph=True)
+        assert pulled is not None
+        for k, c in enumerate(pulled):
+            if c is None:
+                c = zeros[k]
+                if c is None:  # np.stack copies the rows: one array of zeros serves them all
+                    t = trace.tracers[k]
+                    c = zeros[k] = np.zeros(t.shape, t.dtype)
+            else:
+                reached[k] = True
+            rows[k].append(c)
 
 
 def _check_holomorphic(fname: str, holomorphic: bool, c: Any, c_imag: Any) -> None:
