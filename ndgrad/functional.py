@@ -226,6 +226,7 @@ class _Trace:
         self.leaves: dict[int, list[Any]] = {}
         self.tracers: list[GradArray] = []
         call_args = list(args)
+        self.arrays_only = True  # every chosen argument an array: one tracer each, in order
         for n in nums:
             if type(args[n]) is np.ndarray:  # an array argument: no container to flatten
                 leaves, spec = [args[n]], None
@@ -233,6 +234,7 @@ class _Trace:
                 self.tracers.append(tracer)
                 call_args[n] = tracer
             else:
+                self.arrays_only = False
                 leaves, spec = tree_flatten(args[n])
                 tracers = [_tracer(x) for x in leaves]
                 self.tracers.extend(tracers)
@@ -267,6 +269,12 @@ class _Trace:
 
     def regroup(self, flat: Sequence[Any], outermost: bool, single: bool) -> Any:
         """Per-tracer values back into the arguments' structures (a tuple for tuple argnums)."""
+        if self.arrays_only:  # the common case: no structure to rebuild
+            if outermost:
+                flat = [
+                    _outermost(c, self.leaves[n][0]) for c, n in zip(flat, self.nums, strict=True)
+                ]
+            return flat[0] if single else tuple(flat)
         groups, start = [], 0
         for n in self.nums:
             leaves = self.leaves[n]
@@ -368,11 +376,9 @@ def _value_and_grad(
         raise _disconnected(fname)
     if not nested:
         _confirm_zero_gradients(fun, args, kwargs, trace, cots, out, fname, has_aux, scope)
-    if single and len(cots) == 1 and cots[0] is not None and trace.specs[nums[0]] is None:
-        # one array argument (the common case): nothing to regroup
-        grads = cots[0] if nested else _outermost(cots[0], trace.leaves[nums[0]][0])
-    else:
-        grads = trace.regroup(_zeros_for(cots, trace.tracers), not nested, single)
+    if any(c is None for c in cots):
+        cots = _zeros_for(cots, trace.tracers)
+    grads = trace.regroup(cots, not nested, single)
     value = out if nested else (plain_array(out) if isinstance(out, GradArray) else out)
     return value, grads, trace.aux
 
