@@ -211,6 +211,9 @@ def _plain_tree(tree: Any) -> Any:
 class _Trace:
     """``fun`` evaluated on tracers for the arguments ``nums``."""
 
+    # Made on every transform call: slots, and the attributes set once from locals.
+    __slots__ = ("arrays_only", "aux", "leaves", "nested", "nums", "out", "specs", "tracers")
+
     def __init__(
         self,
         fun: Callable[..., Any],
@@ -220,26 +223,29 @@ class _Trace:
         has_aux: bool,
         scope: bool = True,
     ) -> None:
-        self.nested = _nested(args)
+        self.nested = nested = _nested(args)
         self.nums = nums
-        self.specs: dict[int, Any] = {}
-        self.leaves: dict[int, list[Any]] = {}
-        self.tracers: list[GradArray] = []
+        specs: dict[int, Any] = {}
+        all_leaves: dict[int, list[Any]] = {}
+        tracers: list[GradArray] = []
         call_args = list(args)
-        self.arrays_only = True  # every chosen argument an array: one tracer each, in order
+        arrays_only = True  # every chosen argument an array: one tracer each, in order
         for n in nums:
-            if type(args[n]) is np.ndarray:  # an array argument: no container to flatten
-                leaves, spec = [args[n]], None
-                tracer = _tracer(args[n])
-                self.tracers.append(tracer)
+            a = args[n]
+            if type(a) is np.ndarray:  # an array argument: no container to flatten
+                leaves, spec = [a], None
+                tracer = _tracer(a)
+                tracers.append(tracer)
                 call_args[n] = tracer
             else:
-                self.arrays_only = False
-                leaves, spec = tree_flatten(args[n])
-                tracers = [_tracer(x) for x in leaves]
-                self.tracers.extend(tracers)
-                call_args[n] = tree_unflatten(spec, tracers)
-            self.specs[n], self.leaves[n] = spec, leaves
+                arrays_only = False
+                leaves, spec = tree_flatten(a)
+                made = [_tracer(x) for x in leaves]
+                tracers.extend(made)
+                call_args[n] = tree_unflatten(spec, made)
+            specs[n], all_leaves[n] = spec, leaves
+        self.specs, self.leaves, self.tracers = specs, all_leaves, tracers
+        self.arrays_only = arrays_only
         token = _depth.set(_depth.get() + 1)
         try:
             if grad_enabled():  # the common case: no mode to set and restore
@@ -257,7 +263,7 @@ class _Trace:
                     "return a pair (output, aux)."
                 )
             self.out, aux = result
-            self.aux = aux if self.nested else _plain_tree(aux)
+            self.aux = aux if nested else _plain_tree(aux)
         else:
             self.out, self.aux = result, None
 
@@ -367,16 +373,30 @@ def _value_and_grad(
     out = trace.out
     _check_output(out, fname)
     nested = trace.nested
-    root = out
-    if _requires_grad(out) and out.shape != ():
-        root = np.reshape(out, ())
-    # One pass only: at the outermost level the saved arrays are freed as backward goes.
-    cots = trace.pull([root], [np.array(1, out.dtype)], nested, retain=nested)
-    if not allow_unused and any(c is None for c in cots):
+    if isinstance(out, GradArray) and out._node is not None:  # _requires_grad(out)
+        # pull_cotangents for one scalar root, whose cotangent has the right shape and dtype.
+        # One pass only: at the outermost level the saved arrays are freed as backward goes.
+        root: Any = out if out.shape == () else np.reshape(out, ())
+        if root._base_ga is not None:
+            refresh(root)
+        one = np.array(1, out.dtype)
+        cots = _graph.backward(
+            [(root._node, root._out)],
+            [GradArray(one) if nested else one],
+            inputs=[(t._node, t._out) for t in trace.tracers],
+            retain_graph=nested,
+            create_graph=nested,
+            lift=graph_array,
+        )
+        assert cots is not None
+    else:
+        cots = [None] * len(trace.tracers)
+    unreached = any(c is None for c in cots)
+    if unreached and not allow_unused:
         raise _disconnected(fname)
     if not nested:
         _confirm_zero_gradients(fun, args, kwargs, trace, cots, out, fname, has_aux, scope)
-    if any(c is None for c in cots):
+    if unreached:
         cots = _zeros_for(cots, trace.tracers)
     grads = trace.regroup(cots, not nested, single)
     value = out if nested else (plain_array(out) if isinstance(out, GradArray) else out)

@@ -82,6 +82,9 @@ def test_grad_unused_and_zero_checks_still_fire():
 
     with pytest.raises(GraphBreakError, match="exactly zero"):
         nd.grad(cut, scope=False)(X3)
+    # an unused input allowed does not spare the reached ones the check
+    with pytest.raises(GraphBreakError, match="exactly zero"):
+        nd.grad(lambda x, y: cut(x), argnums=(0, 1), allow_unused=True, scope=False)(X3, X3)
 
 
 def test_grad_nan_gradient_is_not_taken_for_zero():
