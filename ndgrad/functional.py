@@ -95,7 +95,11 @@ def _tracer(x: Any) -> GradArray:
 
     It holds a private copy of ``x``'s values: a graph that outlives the call (``vjp``), or a
     write into ``x`` through another name while ``fun`` runs, must not change the values the
-    rules saved. (For the 8 elements of a tiny function the copy is 1 % of a call.)
+    rules saved. (For the 8 elements of a tiny function the copy is 1 % of a call.) A read-only
+    view of ``x`` instead would let such a write change the gradient silently (the function
+    writes ``x[1] = 7`` through a closure, then reads its argument: the tracer has moved), and
+    would make a closure's plain view of the same memory (``m[0]`` for the argument ``m[0]``)
+    an alias of the graph, refused with ``GraphBreakError``: see tests/test_functional_fast.py.
     """
     if type(x) is np.ndarray and x.dtype.kind in _FLOAT_KINDS:  # the common case, directly
         t = x.copy(order="K").view(GradArray)
