@@ -95,7 +95,11 @@ def _tracer(x: Any) -> GradArray:
 
     It holds a private copy of ``x``'s values: a graph that outlives the call (``vjp``), or a
     write into ``x`` through another name while ``fun`` runs, must not change the values the
-    rules saved. (For the 8 elements of a tiny function the copy is 1 % of a call.)
+    rules saved. (For the 8 elements of a tiny function the copy is 1 % of a call.) A read-only
+    view of ``x`` instead would let such a write change the gradient silently (the function
+    writes ``x[1] = 7`` through a closure, then reads its argument: the tracer has moved), and
+    would make a closure's plain view of the same memory (``m[0]`` for the argument ``m[0]``)
+    an alias of the graph, refused with ``GraphBreakError``: see tests/test_functional_fast.py.
     """
     if type(x) is np.ndarray and x.dtype.kind in _FLOAT_KINDS:  # the common case, directly
         t = x.copy(order="K").view(GradArray)
@@ -211,6 +215,9 @@ def _plain_tree(tree: Any) -> Any:
 class _Trace:
     """``fun`` evaluated on tracers for the arguments ``nums``."""
 
+    # Made on every transform call: slots, and the attributes set once from locals.
+    __slots__ = ("arrays_only", "aux", "leaves", "nested", "nums", "out", "specs", "tracers")
+
     def __init__(
         self,
         fun: Callable[..., Any],
@@ -220,28 +227,37 @@ class _Trace:
         has_aux: bool,
         scope: bool = True,
     ) -> None:
-        self.nested = _nested(args)
+        self.nested = nested = _nested(args)
         self.nums = nums
-        self.specs: dict[int, Any] = {}
-        self.leaves: dict[int, list[Any]] = {}
-        self.tracers: list[GradArray] = []
+        specs: dict[int, Any] = {}
+        all_leaves: dict[int, list[Any]] = {}
+        tracers: list[GradArray] = []
         call_args = list(args)
+        arrays_only = True  # every chosen argument an array: one tracer each, in order
         for n in nums:
-            if type(args[n]) is np.ndarray:  # an array argument: no container to flatten
-                leaves, spec = [args[n]], None
-                tracer = _tracer(args[n])
-                self.tracers.append(tracer)
+            a = args[n]
+            if type(a) is np.ndarray:  # an array argument: no container to flatten
+                leaves, spec = [a], None
+                tracer = _tracer(a)
+                tracers.append(tracer)
                 call_args[n] = tracer
             else:
-                leaves, spec = tree_flatten(args[n])
-                tracers = [_tracer(x) for x in leaves]
-                self.tracers.extend(tracers)
-                call_args[n] = tree_unflatten(spec, tracers)
-            self.specs[n], self.leaves[n] = spec, leaves
+                arrays_only = False
+                leaves, spec = tree_flatten(a)
+                made = [_tracer(x) for x in leaves]
+                tracers.extend(made)
+                call_args[n] = tree_unflatten(spec, made)
+            specs[n], all_leaves[n] = spec, leaves
+        self.specs, self.leaves, self.tracers = specs, all_leaves, tracers
+        self.arrays_only = arrays_only
         token = _depth.set(_depth.get() + 1)
         try:
-            with enable_grad(), maybe_tracing(scope, fun):
-                result = fun(*call_args, **kwargs)
+            if grad_enabled():  # the common case: no mode to set and restore
+                with maybe_tracing(scope, fun):
+                    result = fun(*call_args, **kwargs)
+            else:
+                with enable_grad(), maybe_tracing(scope, fun):
+                    result = fun(*call_args, **kwargs)
         finally:
             _depth.reset(token)
         if has_aux:
@@ -251,7 +267,7 @@ class _Trace:
                     "return a pair (output, aux)."
                 )
             self.out, aux = result
-            self.aux = aux if self.nested else _plain_tree(aux)
+            self.aux = aux if nested else _plain_tree(aux)
         else:
             self.out, self.aux = result, None
 
@@ -263,6 +279,12 @@ class _Trace:
 
     def regroup(self, flat: Sequence[Any], outermost: bool, single: bool) -> Any:
         """Per-tracer values back into the arguments' structures (a tuple for tuple argnums)."""
+        if self.arrays_only:  # the common case: no structure to rebuild
+            if outermost:
+                flat = [
+                    _outermost(c, self.leaves[n][0]) for c, n in zip(flat, self.nums, strict=True)
+                ]
+            return flat[0] if single else tuple(flat)
         groups, start = [], 0
         for n in self.nums:
             leaves = self.leaves[n]
@@ -324,33 +346,77 @@ def _zeros_for(cots: Sequence[Any], like: Sequence[Any]) -> list[Any]:
 # --- grad and value_and_grad ----------------------------------------------------------------------
 
 
+def _argnums_for(argnums: ArgNums) -> Callable[[int], tuple[int, ...]]:
+    """``_argnum_tuple`` of one transform, made once per number of arguments: an int or a
+    tuple cannot change between calls (a list can, and is read again on every call)."""
+    if not isinstance(argnums, int | tuple):
+        return functools.partial(_argnum_tuple, argnums)
+    made: dict[int, tuple[int, ...]] = {}
+
+    def nums(nargs: int) -> tuple[int, ...]:
+        found = made.get(nargs)
+        if found is None:
+            found = made[nargs] = _argnum_tuple(argnums, nargs)
+        return found
+
+    return nums
+
+
 def _value_and_grad(
     fun: Callable[..., Any],
-    argnums: ArgNums,
+    fname: str,
+    nums: tuple[int, ...],
+    single: bool,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     allow_unused: bool,
     has_aux: bool,
     scope: bool,
 ) -> tuple[Any, Any, Any]:
-    fname = getattr(fun, "__name__", "the function")
-    trace = _Trace(fun, args, kwargs, _argnum_tuple(argnums, len(args)), has_aux, scope)
+    trace = _Trace(fun, args, kwargs, nums, has_aux, scope)
     out = trace.out
     _check_output(out, fname)
-    root = out
-    if _requires_grad(out) and out.shape != ():
-        root = np.reshape(out, ())
-    # One pass only: at the outermost level the saved arrays are freed as backward goes.
-    cots = trace.pull([root], [np.array(1, out.dtype)], trace.nested, retain=trace.nested)
-    if any(c is None for c in cots) and not allow_unused:
+    nested = trace.nested
+    if isinstance(out, GradArray) and out._node is not None:  # _requires_grad(out)
+        # pull_cotangents for one scalar root, whose cotangent has the right shape and dtype.
+        # One pass only: at the outermost level the saved arrays are freed as backward goes.
+        root: Any = out if out.shape == () else np.reshape(out, ())
+        if root._base_ga is not None:
+            refresh(root)
+        one = np.array(1, out.dtype)
+        cots = _graph.backward(
+            [(root._node, root._out)],
+            [GradArray(one) if nested else one],
+            inputs=[(t._node, t._out) for t in trace.tracers],
+            retain_graph=nested,
+            create_graph=nested,
+            lift=graph_array,
+        )
+        assert cots is not None
+    else:
+        cots = [None] * len(trace.tracers)
+    unreached = any(c is None for c in cots)
+    if unreached and not allow_unused:
         raise _disconnected(fname)
-    if not trace.nested:
+    if not nested:
         _confirm_zero_gradients(fun, args, kwargs, trace, cots, out, fname, has_aux, scope)
-    grads = trace.regroup(
-        _zeros_for(cots, trace.tracers), not trace.nested, isinstance(argnums, int)
-    )
-    value = out if trace.nested else (plain_array(out) if isinstance(out, GradArray) else out)
+    if unreached:
+        cots = _zeros_for(cots, trace.tracers)
+    grads = trace.regroup(cots, not nested, single)
+    value = out if nested else (plain_array(out) if isinstance(out, GradArray) else out)
     return value, grads, trace.aux
+
+
+def _all_zero(c: Any) -> bool:
+    """Whether ``c`` is a non-empty real float cotangent of zeros only (NaN is not zero)."""
+    if type(c) is np.ndarray:  # the common case: count_nonzero is a tenth of np.any's cost
+        return c.dtype.kind == "f" and c.size > 0 and np.count_nonzero(c) == 0
+    return (
+        c is not None
+        and np.result_type(c).kind == "f"
+        and np.size(c) > 0
+        and not np.any(plain_array(c) if isinstance(c, GradArray) else c)
+    )
 
 
 def _confirm_zero_gradients(
@@ -379,14 +445,7 @@ def _confirm_zero_gradients(
     made again at a step 16 times smaller and a slope must shrink with it; a function that
     gives a different value at the same point is not judged.
     """
-    zero = [
-        k
-        for k, c in enumerate(cots)
-        if c is not None
-        and np.result_type(c).kind == "f"
-        and np.size(c) > 0
-        and not np.any(plain_array(c) if isinstance(c, GradArray) else c)
-    ]
+    zero = [k for k, c in enumerate(cots) if _all_zero(c)]
     if not zero:
         return
     rng = np.random.default_rng(0)
@@ -533,12 +592,16 @@ def value_and_grad(
     (5.0, array([2., 4.]))
     """
 
+    fname = getattr(fun, "__name__", "the function")
+    nums_for, single = _argnums_for(argnums), isinstance(argnums, int)
+
     @functools.wraps(fun)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             value, grads, aux = _value_and_grad(
-                fun, argnums, args, kwargs, allow_unused, has_aux, scope
-            )
+                fun, fname, nums_for(len(args)), single, args, kwargs, allow_unused, has_aux,
+                scope,
+            )  # fmt: skip
         except (TypeError, ValueError, GraphBreakError) as e:
             raise _explained(e, fun, args, argnums) from e
         return ((value, aux), grads) if has_aux else (value, grads)
@@ -613,12 +676,16 @@ def grad(
     12.0
     """
 
+    fname = getattr(fun, "__name__", "the function")
+    nums_for, single = _argnums_for(argnums), isinstance(argnums, int)
+
     @functools.wraps(fun)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             _, grads, aux = _value_and_grad(
-                fun, argnums, args, kwargs, allow_unused, has_aux, scope
-            )
+                fun, fname, nums_for(len(args)), single, args, kwargs, allow_unused, has_aux,
+                scope,
+            )  # fmt: skip
         except (TypeError, ValueError, GraphBreakError) as e:
             raise _explained(e, fun, args, argnums) from e
         return (grads, aux) if has_aux else grads
@@ -899,10 +966,12 @@ def jacobian(
            [0., 3., 2.]])
     """
 
+    fname = getattr(fun, "__name__", "the function")
+    nums_for = _argnums_for(argnums)
+
     @functools.wraps(fun)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        fname = getattr(fun, "__name__", "the function")
-        trace = _Trace(fun, args, kwargs, _argnum_tuple(argnums, len(args)), has_aux, scope)
+        trace = _Trace(fun, args, kwargs, nums_for(len(args)), has_aux, scope)
         outs, spec = tree_flatten(trace.out)
         with _graph.one_graph_pulled_often():  # one backward pass per output element
             results, reached = _jacobian_rows(fname, trace, outs, argnums, holomorphic)
@@ -927,26 +996,56 @@ def _jacobian_rows(
             raise TypeError(f"{fname} must return float or complex arrays, got {type(o)}")
         dtype, size, shape = o.dtype, o.size, o.shape  # an array or a NumPy scalar
         rows: list[list[Any]] = [[] for _ in trace.tracers]
-        for i in range(size):
-            unit = np.zeros(size, dtype)
-            unit[i] = 1
-            unit = unit.reshape(shape)
-            pulled = trace.pull([o], [unit], nested)
-            reached = [r or c is not None for r, c in zip(reached, pulled, strict=True)]
-            cots = _zeros_for(pulled, trace.tracers)
-            if dtype.kind == "c":
-                imag = _zeros_for(trace.pull([o], [1j * unit], nested), trace.tracers)
-            for k, (c, t) in enumerate(zip(cots, trace.tracers, strict=True)):
+        if dtype.kind == "f" and not nested and _requires_grad(o):
+            _real_rows(trace, o, rows, reached)
+        else:
+            for i in range(size):
+                unit = np.zeros(size, dtype)
+                unit[i] = 1
+                unit = unit.reshape(shape)
+                pulled = trace.pull([o], [unit], nested)
+                reached = [r or c is not None for r, c in zip(reached, pulled, strict=True)]
+                cots = _zeros_for(pulled, trace.tracers)
                 if dtype.kind == "c":
-                    if t.dtype.kind == "c":
-                        _check_holomorphic(fname, holomorphic, c, imag[k])
-                    c = np.conj(c) if t.dtype.kind == "c" else c + 1j * imag[k]
-                rows[k].append(c)
+                    imag = _zeros_for(trace.pull([o], [1j * unit], nested), trace.tracers)
+                for k, (c, t) in enumerate(zip(cots, trace.tracers, strict=True)):
+                    if dtype.kind == "c":
+                        if t.dtype.kind == "c":
+                            _check_holomorphic(fname, holomorphic, c, imag[k])
+                        c = np.conj(c) if t.dtype.kind == "c" else c + 1j * imag[k]
+                    rows[k].append(c)
         jacs = [
             _assemble(r, shape + t.shape, nested) for r, t in zip(rows, trace.tracers, strict=True)
         ]
         results.append(trace.regroup(jacs, not nested, isinstance(argnums, int)))
     return results, reached
+
+
+def _real_rows(trace: _Trace, o: GradArray, rows: list[list[Any]], reached: list[bool]) -> None:
+    """The rows of the Jacobian of a real output ``o`` at the outermost level: what
+    ``_jacobian_rows`` does with ``trace.pull`` per row, with what does not change between rows
+    (the roots, the targets, the zeros of an unreached tracer) made once, as no user code runs
+    between the passes."""
+    if o._base_ga is not None:
+        refresh(o)
+    roots = [(o._node, o._out)]
+    inputs = [(t._node, t._out) for t in trace.tracers]
+    zeros: list[Any] = [None] * len(inputs)
+    dtype, size, shape = o.dtype, o.size, o.shape
+    for i in range(size):
+        unit = np.zeros(size, dtype)
+        unit[i] = 1
+        pulled = _graph.backward(roots, [unit.reshape(shape)], inputs=inputs, retain_graph=True)
+        assert pulled is not None
+        for k, c in enumerate(pulled):
+            if c is None:
+                c = zeros[k]
+                if c is None:  # np.stack copies the rows: one array of zeros serves them all
+                    t = trace.tracers[k]
+                    c = zeros[k] = np.zeros(t.shape, t.dtype)
+            else:
+                reached[k] = True
+            rows[k].append(c)
 
 
 def _check_holomorphic(fname: str, holomorphic: bool, c: Any, c_imag: Any) -> None:

@@ -1,0 +1,253 @@
+"""The transforms' fast paths (per-transform argnums, one-array arguments, the Jacobian's rows
+pulled with their set-up made once): values against closed forms and finite differences, and the
+caller's arrays left alone whatever the function does to its argument."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+import ndgrad as nd
+from ndgrad import GraphBreakError, InPlaceError
+from tests._helpers import fd_jacobian
+
+X3 = np.array([0.3, -0.7, 1.1])
+A = np.random.default_rng(7).standard_normal((4, 3))
+
+
+# --- argnums made once per transform ----------------------------------------------------------
+
+
+def test_grad_argnums_per_argument_count():
+    """One transform called with different numbers of arguments: a negative argnum names a
+    different argument each time."""
+
+    def f(*xs):
+        return sum(np.sum(x**2) * (i + 1) for i, x in enumerate(xs))
+
+    g = nd.grad(f, argnums=-1)
+    np.testing.assert_allclose(g(X3), 2 * X3)
+    np.testing.assert_allclose(g(X3, X3), 4 * X3)
+    np.testing.assert_allclose(g(X3, X3, X3), 6 * X3)
+    with pytest.raises(ValueError, match="argnums"):
+        nd.grad(f, argnums=3)(X3, X3)
+
+
+def test_grad_argnums_list_read_on_every_call():
+    def f(a, b):
+        return np.sum(a * b**2)
+
+    nums = [0]
+    g = nd.grad(f, argnums=nums)
+    a, b = np.array([1.0, 2.0]), np.array([3.0, -1.0])
+    np.testing.assert_allclose(g(a, b)[0], b**2)
+    nums[0] = 1
+    np.testing.assert_allclose(g(a, b)[0], 2 * a * b)
+
+
+def test_value_and_grad_tuple_argnums_and_containers_against_fd():
+    def f(w, b, scale):
+        return np.sum(np.tanh(A @ w + b["c"])) * scale
+
+    w, b = X3.copy(), {"c": np.array([0.1, -0.2, 0.3, 0.4])}
+    (value, (gw, gb)) = nd.value_and_grad(f, argnums=(0, 1))(w, b, 2.0)
+    assert value == pytest.approx(f(w, b, 2.0))
+    np.testing.assert_allclose(gw, fd_jacobian(lambda v: f(v, b, 2.0), w), rtol=1e-6)
+    np.testing.assert_allclose(
+        gb["c"], fd_jacobian(lambda c: f(w, {"c": c}, 2.0), b["c"]), rtol=1e-6
+    )
+
+
+def test_grad_single_array_result_is_fresh_and_writable():
+    """The one-array path hands out a gradient the caller owns, even when it is the cotangent
+    of a broadcast (read-only) view."""
+    g = nd.grad(lambda x: np.sum(x))(X3)
+    assert type(g) is np.ndarray and g.flags.writeable
+    np.testing.assert_array_equal(g, np.ones(3))
+    g[0] = 5.0
+    np.testing.assert_array_equal(nd.grad(lambda x: np.sum(x))(X3), np.ones(3))
+
+
+def test_grad_unused_and_zero_checks_still_fire():
+    with pytest.raises(ValueError, match="does not depend"):
+        nd.grad(lambda x, y: np.sum(y**2))(X3, X3)
+    np.testing.assert_array_equal(
+        nd.grad(lambda x, y: np.sum(y**2), allow_unused=True)(X3, X3), np.zeros(3)
+    )
+
+    def cut(x):  # a link from the output to x that carries only zeros, value still moves
+        plain = np.ndarray.view(x, np.ndarray)
+        return np.sum(np.where(np.zeros(3, bool), x, 0.0)) + np.sum(plain**2)
+
+    with pytest.raises(GraphBreakError, match="exactly zero"):
+        nd.grad(cut, scope=False)(X3)
+    # an unused input allowed does not spare the reached ones the check
+    with pytest.raises(GraphBreakError, match="exactly zero"):
+        nd.grad(lambda x, y: cut(x), argnums=(0, 1), allow_unused=True, scope=False)(X3, X3)
+
+
+def test_grad_nan_gradient_is_not_taken_for_zero():
+    with np.errstate(all="ignore"):
+        g = nd.grad(lambda x: np.sum(np.sqrt(x)))(np.array([0.0, -1.0]))
+    assert np.isinf(g[0]) and np.isnan(g[1])
+
+
+def test_grad_true_zero_gradient_is_returned():
+    g = nd.grad(lambda x: np.sum(x**2))(np.zeros(3))
+    np.testing.assert_array_equal(g, np.zeros(3))
+
+
+# --- the caller's arrays: the tracers are copies --------------------------------------------------
+
+
+def _writes_in_place(kind):
+    def f(x):
+        if kind == "iadd":
+            x += 1
+        elif kind == "setitem":
+            x[0] = 5
+        elif kind == "out":
+            np.add(x, 1, out=x)
+        elif kind == "sort":
+            x.sort()
+        return np.sum(x**2)
+
+    return f
+
+
+@pytest.mark.parametrize("kind", ["iadd", "setitem", "out", "sort"])
+def test_recorded_write_to_the_argument_raises_and_caller_is_unchanged(kind):
+    x = np.array([3.0, 1.0, 2.0])
+    with pytest.raises(InPlaceError, match="leaf that requires grad"):
+        nd.grad(_writes_in_place(kind))(x)
+    np.testing.assert_array_equal(x, [3.0, 1.0, 2.0])
+
+
+def test_unrecorded_write_to_the_argument_never_reaches_the_caller():
+    """Compiled code writing into the argument's memory (a plain view, LAPACK's overwrite_a)
+    writes the transform's copy: the caller's array keeps its values, and the gradient is the
+    one of the function as it ran."""
+    x = np.array([1.0, 2.0])
+
+    def plain_write(v):
+        np.ndarray.view(v, np.ndarray)[0] = 5.0
+        return np.sum(v**2)
+
+    np.testing.assert_allclose(nd.grad(plain_write)(x), [10.0, 4.0])
+    np.testing.assert_array_equal(x, [1.0, 2.0])
+
+    m = np.array([[4.0, 1.0], [2.0, 3.0]])
+
+    def lapack(a):
+        scipy.linalg.lu_factor(np.ndarray.view(a, np.ndarray), overwrite_a=True)
+        return np.sum(a**2)
+
+    g = nd.grad(lapack)(m)
+    np.testing.assert_array_equal(m, [[4.0, 1.0], [2.0, 3.0]])
+    assert g.shape == (2, 2)
+
+
+def test_write_to_the_callers_array_through_another_name_does_not_reach_the_tracer():
+    """The function writes the very array it was called with through a closure: the tracer
+    holds the values of the call, so the gradient is the one at the point of the call."""
+    x = np.array([1.0, 2.0])
+
+    def f(w):
+        x[1] = 7.0
+        return np.sum(w**2)
+
+    np.testing.assert_allclose(nd.grad(f)(x), [2.0, 4.0])
+
+
+def test_closure_view_of_the_argument_memory_is_a_constant():
+    m = np.arange(6.0).reshape(2, 3) + 1
+    g = nd.grad(lambda w: np.sum(w * m[0]))(m[0])
+    np.testing.assert_allclose(g, m[0])
+
+
+# --- jacobian: the rows pulled with their set-up made once -------------------------------------
+
+
+def _f_jac(x):
+    return np.sin(A @ x) * x[:1]
+
+
+def test_jacobian_against_fd_and_closed_form():
+    jac = nd.jacobian(_f_jac)(X3)
+    np.testing.assert_allclose(jac, fd_jacobian(_f_jac, X3), rtol=1e-6, atol=1e-9)
+    closed = np.cos(A @ X3)[:, None] * A * X3[0]
+    closed[:, 0] += np.sin(A @ X3)
+    np.testing.assert_allclose(jac, closed, rtol=1e-12)
+
+
+def test_jacobian_several_inputs_one_unreached_and_several_outputs():
+    def f(x, y, z):
+        return {"a": x * y[0], "b": np.sum(x) * np.ones(2), "c": np.zeros(2)}
+
+    y, z = np.array([2.0, 5.0]), np.array([1.0])
+    jac = nd.jacobian(f, argnums=(0, 1, 2), allow_unused=True)(X3, y, z)
+    np.testing.assert_allclose(jac["a"][0], 2.0 * np.eye(3))
+    np.testing.assert_allclose(jac["a"][1], np.stack([X3, np.zeros(3)], axis=1))
+    np.testing.assert_array_equal(jac["a"][2], np.zeros((3, 1)))
+    np.testing.assert_allclose(jac["b"][0], np.ones((2, 3)))
+    np.testing.assert_array_equal(jac["b"][1], np.zeros((2, 2)))
+    np.testing.assert_array_equal(jac["c"][0], np.zeros((2, 3)))
+    # the zero rows are separate arrays in the result: writing one changes no other
+    jac["a"][2][0, 0] = 9.0
+    assert jac["a"][2][1, 0] == 0.0 and jac["b"][1][0, 0] == 0.0
+    with pytest.raises(ValueError, match="does not depend"):
+        nd.jacobian(f, argnums=(0, 2))(X3, y, z)
+
+
+def test_jacobian_of_identity_and_of_a_view_output():
+    np.testing.assert_array_equal(nd.jacobian(lambda x: x)(X3), np.eye(3))
+    np.testing.assert_array_equal(nd.jacobian(lambda x: (2 * x)[1:])(X3), 2 * np.eye(3)[1:])
+    jac = nd.jacobian(lambda x: (x * x).reshape(3, 1))(X3)
+    np.testing.assert_allclose(jac, np.diag(2 * X3).reshape(3, 1, 3))
+
+
+def test_jacobian_mixed_precision_and_scalar_output():
+    x32 = X3.astype(np.float32)
+    jac = nd.jacobian(lambda x: np.sin(x.astype(np.float64)))(x32)
+    np.testing.assert_allclose(jac, np.diag(np.cos(x32.astype(np.float64))), rtol=1e-6)
+    g = nd.jacobian(lambda x: np.sum(x**3))(X3)
+    np.testing.assert_allclose(g, 3 * X3**2)
+    assert g.shape == (3,)
+
+
+def test_jacobian_real_output_of_complex_input_is_the_gradient_convention():
+    z = np.array([1.0 + 2.0j, -0.5 + 0.3j])
+    jac = nd.jacobian(lambda z: np.abs(z) ** 2)(z)
+    # d|z|^2/dRe + 1j d|z|^2/dIm = 2 Re z + 2j Im z = 2 z, on the diagonal
+    np.testing.assert_allclose(jac, np.diag(2 * z))
+
+
+def test_hessian_and_nested_jacobian_against_closed_forms():
+    def f(x):
+        return np.sum(np.log1p(np.exp(A @ x))) + 0.5 * np.dot(x, x)
+
+    s = 1 / (1 + np.exp(-(A @ X3)))
+    closed = A.T @ np.diag(s * (1 - s)) @ A + np.eye(3)
+    np.testing.assert_allclose(nd.hessian(f)(X3), closed, rtol=1e-10)
+    np.testing.assert_allclose(nd.jacobian(nd.grad(f))(X3), closed, rtol=1e-10)
+    # a Jacobian inside a gradient: the rows stay differentiable (the nested path)
+    g = nd.grad(lambda x: np.sum(nd.jacobian(lambda y: y**3)(x)))(X3)
+    np.testing.assert_allclose(g, 6 * X3)
+
+
+def test_nested_grad_inside_grad_matches_closed_form():
+    """The saddle pattern: an inner gradient of a closure over the outer tracer."""
+
+    def outer(p):
+        inner = nd.grad(lambda q: np.sum(q**2 * p))
+        q = np.array([1.0, -2.0])
+        for _ in range(3):
+            q = q - 0.1 * inner(q)  # q_{k+1} = q_k (1 - 0.2 p)
+        return np.sum(q**2)
+
+    p = np.array([0.5, 1.5])
+    q0 = np.array([1.0, -2.0])
+    closed = q0**2 * 2 * (1 - 0.2 * p) ** 5 * 3 * (-0.2)
+    np.testing.assert_allclose(nd.grad(outer)(p), closed, rtol=1e-12)
+    np.testing.assert_allclose(nd.grad(outer)(p), fd_jacobian(outer, p), rtol=1e-6)
