@@ -45,7 +45,6 @@ once and sums the cotangents that arrive by different paths before using them.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import threading
 import weakref
@@ -55,7 +54,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-from ndgrad._core import Node, backward_pass, collect_nodes, configure
+from ndgrad._core import Node, backward_pass, collect_nodes, configure, fingerprint_bytes
 from ndgrad._errors import InPlaceError
 from ndgrad._registry import ArrayMeta, Primitive, unbroadcast
 
@@ -221,8 +220,9 @@ def make_edge(slot: int, flat: tuple[int, ...] | None, x: Any) -> Edge:
 # ``NDGRAD_CHECK_SAVED=0`` turns the check off, for users who accept the risk.
 CHECK_SAVED = os.environ.get("NDGRAD_CHECK_SAVED", "1") != "0"
 
-_U64 = np.dtype(np.uint64)
 _U8 = np.dtype(np.uint8)
+# About 128 rows of at most 16384 words (128 kB, in cache) per layout: fewer, longer rows are
+# summed faster (measured); the fingerprint stays below 2 % of the array.
 _ROWS = 128
 _MAX_ROW = 16384
 
@@ -241,8 +241,8 @@ def fingerprint(a: Any) -> Any:
     layout are fewer than its row), and a column sum changes by ``d`` or ``-d``, ``d != 0``.
     So any single change and any swap is detected exactly, for every dtype; a longer
     permutation (a sort, a reversal) escapes only if it keeps every column sum of both layouts.
-    Two passes over the memory: about twice an ``np.sum`` of the same bytes, half a copy once
-    the array is larger than the cache (docs/user_guide/inplace.rst). The same array object always
+    One pass over the memory, both layouts at once (``_core.fingerprint_bytes``): about an
+    ``np.sum`` of the same bytes (docs/user_guide/inplace.rst). The same array object always
     gives the same fingerprint: broadcast axes (stride 0) are read once, Fortran-ordered arrays
     in memory order, other non-contiguous arrays through a C-ordered copy. None for an empty
     array (nothing to change) and for object arrays (their elements are references).
@@ -260,23 +260,7 @@ def fingerprint(a: Any) -> Any:
         flat = a.T.reshape(-1)
     else:
         flat = a.ravel()  # a copy in C order
-    b = flat.view(_U8)
-    n = b.size >> 3
-    words = b[: n << 3].view(_U64)
-    if n < 64:  # small: the words themselves
-        out = np.empty(n + 1, _U64)
-        out[:n] = words
-    else:
-        # About 128 rows of at most 16384 words (128 kB, in cache): fewer, longer rows are
-        # summed faster (measured); the fingerprint stays below 2 % of the array.
-        w = max(math.isqrt(n) + 1, min(-(-n // _ROWS), _MAX_ROW))
-        r1 = n // w
-        r2 = n // (w + 1)
-        out = np.empty(2 * w + 2, _U64)
-        np.add.reduce(words[: r1 * w].reshape(r1, w), axis=0, out=out[:w])
-        np.add.reduce(words[n - r2 * (w + 1) :].reshape(r2, w + 1), axis=0, out=out[w:-1])
-    out[-1] = int.from_bytes(b[n << 3 :].tobytes(), "little")
-    return out
+    return fingerprint_bytes(flat.view(_U8), _ROWS, _MAX_ROW)
 
 
 def intact(a: Any, fp: Any) -> bool:

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import ndgrad as nd
-from ndgrad import GradArray, InPlaceError
+from ndgrad import GradArray, InPlaceError, _core
 from ndgrad._graph import COPY_BYTES, fingerprint
 from ndgrad.testing import check_grad
 
@@ -576,3 +576,60 @@ def test_memory_written_through_ndgrad_is_fingerprinted_again_when_saved():
     alias[0] = 123.0
     with pytest.raises(nd.InPlaceError):
         y.backward()
+
+
+# --- the compiled column sums against NumPy's ------------------------------------------------
+
+
+def _numpy_fingerprint_of_bytes(b, rows=128, max_row=16384):
+    """The fingerprint of a C-contiguous uint8 array, by NumPy reductions: one pass per layout
+    (what ndgrad computed before the compiled one-pass version)."""
+    n = b.size >> 3
+    words = b[: n << 3].view(np.uint64)
+    if n < 64:
+        out = np.zeros(n + 1, np.uint64)
+        out[:n] = words
+    else:
+        w = max(math.isqrt(n) + 1, min(-(-n // rows), max_row))
+        r1, r2 = n // w, n // (w + 1)
+        out = np.zeros(2 * w + 2, np.uint64)
+        np.add.reduce(words[: r1 * w].reshape(r1, w), axis=0, out=out[:w])
+        np.add.reduce(words[n - r2 * (w + 1) :].reshape(r2, w + 1), axis=0, out=out[w:-1])
+    out[-1] = int.from_bytes(b[n << 3 :].tobytes(), "little")
+    return out
+
+
+@pytest.mark.parametrize(
+    "nbytes",
+    [0, 1, 7, 8, 9, 63 * 8, 64 * 8, 64 * 8 + 5, 1000 * 8 + 3, 128 * 128 * 8, 10**6 + 7, 3 * 10**6],
+)
+@pytest.mark.parametrize("offset", [0, 1, 3])  # words not aligned to 8 bytes too
+def test_compiled_fingerprint_equals_numpys(nbytes, offset):
+    rng = np.random.default_rng(nbytes + offset)
+    buffer = rng.integers(0, 256, nbytes + offset, dtype=np.uint8)
+    b = buffer[offset:]
+    assert b.flags.c_contiguous
+    np.testing.assert_array_equal(
+        _core.fingerprint_bytes(b, 128, 16384), _numpy_fingerprint_of_bytes(b)
+    )
+    # and through fingerprint(), for arrays of other dtypes and layouts over the same bytes
+    if nbytes % 8 == 0 and nbytes and offset == 0:
+        a = b.view(np.float64)
+        np.testing.assert_array_equal(fingerprint(a), _numpy_fingerprint_of_bytes(b))
+
+
+def test_compiled_fingerprint_wraps_modulo_2_64():
+    words = np.full(70 * 16384, 2**64 - 1, np.uint64)  # every column sum overflows many times
+    b = words.view(np.uint8)
+    np.testing.assert_array_equal(
+        _core.fingerprint_bytes(b, 128, 16384), _numpy_fingerprint_of_bytes(b)
+    )
+
+
+def test_compiled_fingerprint_refuses_what_it_cannot_read():
+    with pytest.raises(ValueError):
+        _core.fingerprint_bytes(np.zeros(16, np.uint64), 128, 16384)  # not bytes
+    with pytest.raises(ValueError):
+        _core.fingerprint_bytes(np.zeros(32, np.uint8)[::2], 128, 16384)  # not contiguous
+    with pytest.raises(TypeError):
+        _core.fingerprint_bytes([1, 2, 3], 128, 16384)
