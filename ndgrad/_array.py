@@ -19,7 +19,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ndgrad import _graph
 from ndgrad._aliases import refuse_aliases, register, register_fresh, sanctioned
-from ndgrad._core import configure_array, function_fast, ufunc_fast
+from ndgrad._core import ArrayBase, configure_array, function_fast
 from ndgrad._errors import not_differentiable
 from ndgrad._fpwarnings import ERRSTATE, user_errstate
 from ndgrad._graph import (
@@ -65,7 +65,7 @@ def plain_array(x: GradArray) -> NDArray[Any]:
     return view_as(x, np.ndarray)
 
 
-class GradArray(np.ndarray):  # type: ignore[type-arg]
+class GradArray(ArrayBase):
     """An ndarray that records the NumPy operations applied to it, for reverse-mode gradients.
 
     Parameters
@@ -276,13 +276,11 @@ class GradArray(np.ndarray):  # type: ignore[type-arg]
 
     # --- dispatch --------------------------------------------------------------------------
 
-    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        if method == "__call__" and not kwargs and len(inputs) <= 2:
-            # The common case, ``ufunc(x)`` or ``ufunc(x, y)`` on GradArrays, plain arrays and
-            # Python scalars, takes no general step: see _ufunc_fast.
-            done = _ufunc_fast(ufunc, inputs)
-            if done is not NotImplemented:
-                return done
+    # ``__array_ufunc__`` is compiled (``_core.ArrayBase``): it computes and records the common
+    # call, ``ufunc(x)`` or ``ufunc(x, y)`` without keywords on GradArrays, plain arrays and
+    # Python scalars, without a Python frame, and hands every other call here.
+    def array_ufunc_general(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """Every ufunc call the compiled ``__array_ufunc__`` does not take itself."""
         # NumPy's floating-point warnings are reported at the user's line (see _fpwarnings).
         state = user_errstate()
         if state is None:
@@ -627,13 +625,13 @@ def graph_array(raw: Any, node: Any, out: int) -> GradArray:
 
 # --- the fast path of __array_ufunc__ ----------------------------------------------------------
 
-# ``ufunc(x)`` and ``ufunc(x, y)`` without keywords on GradArrays, plain arrays and scalars: the
-# compiled ``_core.ufunc_fast`` wraps and records the call in the common case, with the same
-# saving as ``record_node`` (small saved arrays copied, larger ones guarded), and returns
-# NotImplemented for every other case (tracked views, plain views aliasing a graph, several
-# outputs, dtype=object, floating-point warnings, rules the bytecode scan could not read), which
-# the general path then takes. ``tests/test_route_parity.py`` runs every rule case both ways.
-_ufunc_fast = ufunc_fast
+# ``ufunc(x)`` and ``ufunc(x, y)`` without keywords on GradArrays, plain arrays and scalars:
+# ``GradArray.__array_ufunc__`` (compiled, ``_core.ArrayBase``) computes, wraps and records the
+# call in the common case, with the same saving as ``record_node`` (small saved arrays copied,
+# larger ones guarded), and hands every other case (tracked views, plain views aliasing a graph,
+# several outputs, dtype=object, floating-point warnings raised as errors, ufuncs without rules)
+# to ``GradArray.array_ufunc_general``. ``tests/test_route_parity.py`` runs every rule case both
+# ways.
 # NumPy functions with a rule: the compiled ``_core.function_fast`` takes the common call (plain
 # keyword values, no sequence arguments, an operand in a graph), with ``record_node``'s saving,
 # and hands any result but one new float array to ``finish_call``; NotImplemented (before
@@ -935,6 +933,7 @@ configure_array(
     _meta,
     finish_call,
     Edge,
+    GradArray.array_ufunc_general,
 )
 
 # Views and in-place writes live in their own module, which needs the names above.

@@ -1817,19 +1817,10 @@ PyDoc_STRVAR(ufunc_fast_doc,
 "view, another array type, several outputs, a non-float result of dtype object, a\n"
 "floating-point warning raised as an error, a ufunc without rules).");
 
+/* ufunc(*inputs), inputs a tuple of one or two operands: see ufunc_fast_doc. New reference. */
 static PyObject *
-ufunc_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+ufunc_call(PyObject *ufunc, PyObject *inputs)
 {
-    if (nargs != 2 || !PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) == 0
-        || PyTuple_GET_SIZE(args[1]) > 2) {
-        PyErr_SetString(PyExc_TypeError, "ufunc_fast(ufunc, inputs): one or two inputs");
-        return NULL;
-    }
-    if (GradArrayType == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "ndgrad._core.configure_array() was not called");
-        return NULL;
-    }
-    PyObject *ufunc = args[0], *inputs = args[1];
     Py_ssize_t n = PyTuple_GET_SIZE(inputs);
     PyObject *raw[2] = {NULL, NULL};   /* owned */
     PyObject *grad[2] = {NULL, NULL};  /* borrowed: the operands in a graph */
@@ -1889,6 +1880,87 @@ done:
     Py_XDECREF(out);
     return result;
 }
+
+static PyObject *
+ufunc_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) == 0
+        || PyTuple_GET_SIZE(args[1]) > 2) {
+        PyErr_SetString(PyExc_TypeError, "ufunc_fast(ufunc, inputs): one or two inputs");
+        return NULL;
+    }
+    if (GradArrayType == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ndgrad._core.configure_array() was not called");
+        return NULL;
+    }
+    return ufunc_call(args[0], args[1]);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ArrayBase: the compiled base of GradArray                                                   */
+
+static PyObject *UfuncGeneral;  /* GradArray.array_ufunc_general (owned) */
+static PyObject *str_call;      /* "__call__" */
+
+/* GradArray.__array_ufunc__(ufunc, method, *inputs, **kwargs): the common call (``ufunc(x)``
+ * or ``ufunc(x, y)``, no keywords) by ufunc_call, without a Python frame; every other call,
+ * and one that ufunc_call hands back, by the Python general path. New reference. */
+static PyObject *
+ArrayBase_array_ufunc(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (UfuncGeneral == NULL || GradArrayType == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ndgrad._core.configure_array() was not called");
+        return NULL;
+    }
+    if (nargs >= 3 && nargs <= 4 && (kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0)
+        && PyUnicode_Check(args[1])
+        && (args[1] == str_call || PyUnicode_Compare(args[1], str_call) == 0)) {
+        PyObject *inputs = PyTuple_New(nargs - 2);
+        if (inputs == NULL) {
+            return NULL;
+        }
+        for (Py_ssize_t i = 2; i < nargs; i++) {
+            PyTuple_SET_ITEM(inputs, i - 2, Py_NewRef(args[i]));
+        }
+        PyObject *done = ufunc_call(args[0], inputs);
+        Py_DECREF(inputs);
+        if (done != Py_NotImplemented) {
+            return done;  /* the result, or NULL with the error */
+        }
+        Py_DECREF(done);
+    }
+    /* the general path: self prepended to the arguments */
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    PyObject *small[8];
+    PyObject **stack = nargs + nkw + 1 <= 8 ? small : PyMem_New(PyObject *, nargs + nkw + 1);
+    if (stack == NULL) {
+        return PyErr_NoMemory();
+    }
+    stack[0] = self;
+    for (Py_ssize_t i = 0; i < nargs + nkw; i++) {
+        stack[i + 1] = args[i];
+    }
+    PyObject *res = PyObject_Vectorcall(UfuncGeneral, stack, nargs + 1, kwnames);
+    if (stack != small) {
+        PyMem_Free(stack);
+    }
+    return res;
+}
+
+static PyMethodDef ArrayBase_methods[] = {
+    {"__array_ufunc__", (PyCFunction)(void (*)(void))ArrayBase_array_ufunc,
+     METH_FASTCALL | METH_KEYWORDS,
+     "NumPy's override of ufunc calls: the common call compiled, the rest in Python."},
+    {NULL},
+};
+
+static PyTypeObject ArrayBaseType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "ndgrad._core.ArrayBase",
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "The compiled base of GradArray: its ufunc override.",
+    .tp_methods = ArrayBase_methods,
+};
 
 /* Keyword values that hold no array (axis=1, keepdims=True): nothing to unwrap or check. */
 static inline int
@@ -2033,14 +2105,14 @@ done:
 PyDoc_STRVAR(configure_array_doc,
 "configure_array(GradArray, VJP_RULES, grad_enabled_var, COPY_BYTES, CONSTANT_STATE,\n"
 "                scalar_tag, guard_saved, guard_plain, register_fresh, register,\n"
-"                refuse_aliases, array_meta, finish_call, Edge)\n"
+"                refuse_aliases, array_meta, finish_call, Edge, ufunc_general)\n"
 "--\n\n"
 "Register what the compiled entry points need of the array type (ndgrad._array, once).");
 
 static PyObject *
 configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 14 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
+    if (nargs != 15 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
         || !PyContextVar_CheckExact(args[2]) || !PyLong_Check(args[3])
         || !PyType_Check(args[13]) || !PyType_IsSubtype((PyTypeObject *)args[13], &PyTuple_Type)
         || !PyType_IsSubtype((PyTypeObject *)args[0], &PyArray_Type)) {
@@ -2069,6 +2141,7 @@ configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
     }
     Py_XSETREF(EdgeType, (PyTypeObject *)Py_NewRef(args[13]));
+    Py_XSETREF(UfuncGeneral, Py_NewRef(args[14]));
     Py_RETURN_NONE;
 }
 
@@ -2245,6 +2318,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(Register);
     Py_VISIT(Meta);
     Py_VISIT(FinishCall);
+    Py_VISIT(UfuncGeneral);
     Py_VISIT(EdgeType);
     return 0;
 }
@@ -2271,15 +2345,23 @@ PyInit__core(void)
     str_argnum_rule = PyUnicode_InternFromString("argnum_rule");
     str_edges = PyUnicode_InternFromString("edges");
     str_by_operands = PyUnicode_InternFromString("by_operands");
+    str_call = PyUnicode_InternFromString("__call__");
     int_zero = PyLong_FromLong(0);
     int_one = PyLong_FromLong(1);
     int_output = PyLong_FromLong(-1);  /* _graph.OUTPUT: a versions entry for the result */
     if (EmptyTuple == NULL || EmptyFrozenSet == NULL || str_rules == NULL || str_argnum_rule == NULL || str_edges == NULL
-        || str_by_operands == NULL || int_zero == NULL || int_one == NULL || int_output == NULL) {
+        || str_by_operands == NULL || str_call == NULL || int_zero == NULL || int_one == NULL || int_output == NULL) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&core_module);
     if (m == NULL) {
+        return NULL;
+    }
+    ArrayBaseType.tp_base = &PyArray_Type;
+    ArrayBaseType.tp_basicsize = PyArray_Type.tp_basicsize;
+    if (PyType_Ready(&ArrayBaseType) < 0
+        || PyModule_AddObjectRef(m, "ArrayBase", (PyObject *)&ArrayBaseType) < 0) {
+        Py_DECREF(m);
         return NULL;
     }
     if (PyModule_AddObjectRef(m, "Node", (PyObject *)&NodeType) < 0) {

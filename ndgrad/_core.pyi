@@ -4,6 +4,11 @@ from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
+import numpy as np
+
+class ArrayBase(np.ndarray):  # type: ignore[type-arg]
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any: ...
+
 class Node:
     prim: Any
     edges: tuple[Any, ...]
@@ -60,6 +65,7 @@ def configure_array(
     array_meta: Callable[..., Any],
     finish_call: Callable[..., Any],
     edge: type,
+    ufunc_general: Callable[..., Any],
 ) -> None: ...
 def configure(
     leaf_node: type,

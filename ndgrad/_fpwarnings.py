@@ -11,12 +11,13 @@ whole program). Two mechanisms move it to the first frame outside ndgrad and Num
   ``'ignore'``, ``'raise'``, ``'print'`` and ``'log'`` keep NumPy's behaviour, and a user's
   ``'call'`` categories still reach the user's callback. It uses NumPy 2's error-state context
   variable, private but what ``np.errstate`` itself sets.
-- The fast path of ufunc calls (``_core.ufunc_fast``) must not pay for that on every call.
-  There a warnings filter (installed at import, for NumPy's floating-point messages attributed
-  to ``ndgrad._array``, whose ``__array_ufunc__`` calls it) turns the warning into an
-  exception; the fast path then hands the call to the general path, which computes it again
-  under ``user_errstate()``. A filter of the user's that comes first
-  (``warnings.simplefilter("ignore")``) still decides, as for any warning.
+- The common ufunc call is compiled (``GradArray.__array_ufunc__``, ``_core.ArrayBase``) and
+  must not pay for that on every call. It adds no Python frame, so NumPy's warning points at
+  the caller's line by itself. Where the caller is ``ndgrad._array`` (its in-place operators),
+  a warnings filter (installed at import, for NumPy's floating-point messages attributed to
+  that module) turns the warning into an exception; the compiled call then hands the call to
+  the general path, which computes it again under ``user_errstate()``. A filter of the user's
+  that comes first (``warnings.simplefilter("ignore")``) still decides, as for any warning.
 """
 
 from __future__ import annotations

@@ -97,8 +97,8 @@ def _graphs(x, c, root_grad):
 def test_backward_keeps_no_references():
     rng = np.random.default_rng(0)
     x = nd.GradArray(rng.standard_normal(8), requires_grad=True)
-    c = rng.standard_normal(8) + 3.0  # above COPY_BYTES? no: copied; still must not leak
-    big = rng.standard_normal(4096)  # saved by reference (guarded), must be released
+    c = rng.standard_normal(8) + 3.0  # a small constant: copied when saved
+    big = rng.standard_normal(4096)  # above COPY_BYTES: saved as is and guarded
     root_grad = np.array(1.5)
     grad = _graphs(x, c, root_grad)
     e = np.exp(x.values) * c
@@ -146,6 +146,7 @@ def test_memory_does_not_grow_over_many_graphs():
         _graphs(x, c, root)
         nd.grad(lambda v: np.sum(np.tanh(v) ** 2))(c)
     gc.collect()
+    tracked = len(gc.get_objects())
     tracemalloc.start()
     try:
         start = tracemalloc.get_traced_memory()[0]
@@ -156,7 +157,12 @@ def test_memory_does_not_grow_over_many_graphs():
         grown = tracemalloc.get_traced_memory()[0] - start
     finally:
         tracemalloc.stop()
-    assert grown < 64 * 1024, f"{grown} bytes kept after 2000 graphs"
+    # exact for the objects the garbage collector tracks (nodes, edges, GradArrays, lists);
+    # traced memory also holds CPython's free lists, which fill over the first thousands of
+    # graphs (more under PYTHONMALLOC=malloc, as tools/sanitize.sh runs): a bound that a leaked
+    # cotangent or saved array per graph (over 300 kB in all) still exceeds
+    assert len(gc.get_objects()) - tracked <= 10
+    assert grown < 256 * 1024, f"{grown} bytes kept after 2000 graphs"
 
 
 def test_inputs_and_retain_graph_paths_release_their_references():

@@ -1,12 +1,12 @@
 """Every route to a rule records the same node and gives the same gradient (issue 16).
 
-A ufunc call on GradArrays reaches its rule by one of three routes: the fast path
-(``ufunc(x)``/``ufunc(x, y)`` with no keywords, ``_array._ufunc_fast``), the general
-``__array_ufunc__`` (any keyword, here ``casting="same_kind"``, NumPy's default), and the in-place
-route (``out=``, ``_inplace.ufunc_inplace``). The systematic rule test (``test_rules.py``) checks
-the rules against finite differences through the fast path only; this one runs every ufunc
-case of ``tests/cases`` through all three and requires the same forward values, the same saved
-arrays and the same gradients, bit for bit.
+A ufunc call on GradArrays reaches its rule by one of three routes: the compiled common call
+(``ufunc(x)``/``ufunc(x, y)`` with no keywords, ``GradArray.__array_ufunc__``), the general
+path (``array_ufunc_general``: any keyword, here ``casting="same_kind"``, NumPy's default),
+and the in-place route (``out=``, ``_inplace.ufunc_inplace``). The systematic rule test
+(``test_rules.py``) checks the rules against finite differences through the compiled call
+only; this one runs every ufunc case of ``tests/cases`` through all three and requires the
+same forward values, the same saved arrays and the same gradients, bit for bit.
 
 Backward has two routes too: its own loop for the common node (one rule per argument, no
 ``where=``) and the general ``_cotangents``/``_store`` for the rest. Every rule case of
@@ -101,27 +101,24 @@ def test_every_route_records_the_same_node(case):
 
 
 def test_the_routes_are_distinct():
-    # the test means something only if the three calls take different routes: the general
-    # route and the out= route record through other functions than the fast path
+    # the test means something only if the three calls take different routes: the compiled
+    # __array_ufunc__ records the common call without the Python general route, which the
+    # other two go through (the out= route further to ufunc_inplace)
     import ndgrad._array as engine
     import ndgrad._inplace as inplace
 
     seen = []
-    fast, general, inplace_route = (
-        engine._ufunc_fast,
-        engine.GradArray._array_ufunc,
-        inplace.ufunc_inplace,
-    )
+    general, inplace_route = engine.GradArray._array_ufunc, inplace.ufunc_inplace
     try:
-        engine._ufunc_fast = lambda *a: (seen.append("fast"), fast(*a))[1]
         engine.GradArray._array_ufunc = lambda *a: (seen.append("general"), general(*a))[1]
         engine.ufunc_inplace = lambda *a: (seen.append("out="), inplace_route(*a))[1]
-        for route in ROUTES.values():
-            route(np.exp, _leaves([np.ones(3)]))
+        for name, route in ROUTES.items():
+            seen.append(name)
+            assert route(np.exp, _leaves([np.ones(3)]))._node is not None
     finally:
-        engine._ufunc_fast, engine.GradArray._array_ufunc = fast, general
+        engine.GradArray._array_ufunc = general
         engine.ufunc_inplace = inplace_route
-    assert seen == ["fast", "general", "general", "out="]
+    assert seen == ["fast", "general", "general", "out=", "general", "out="]
 
 
 # --- backward: the inlined loop for common nodes and the general route ----------------------
