@@ -410,7 +410,10 @@ def _value_and_grad(
 def _all_zero(c: Any) -> bool:
     """Whether ``c`` is a non-empty real float cotangent of zeros only (NaN is not zero)."""
     if type(c) is np.ndarray:  # the common case: count_nonzero is a tenth of np.any's cost
-        return c.dtype.kind == "f" and c.size > 0 and np.count_nonzero(c) == 0
+        if c.dtype.kind != "f" or c.size == 0:
+            return False
+        # a large gradient whose first element is not zero (or is NaN) needs no pass over it
+        return not (c.size > 4096 and c.flat[0] != 0) and np.count_nonzero(c) == 0
     return (
         c is not None
         and np.result_type(c).kind == "f"

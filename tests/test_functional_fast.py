@@ -251,3 +251,18 @@ def test_nested_grad_inside_grad_matches_closed_form():
     closed = q0**2 * 2 * (1 - 0.2 * p) ** 5 * 3 * (-0.2)
     np.testing.assert_allclose(nd.grad(outer)(p), closed, rtol=1e-12)
     np.testing.assert_allclose(nd.grad(outer)(p), fd_jacobian(outer, p), rtol=1e-6)
+
+
+@pytest.mark.parametrize("n", [3, 5000])  # small, and past the first-element shortcut
+def test_zero_check_on_large_gradients(n):
+    # a cut graph whose only link carries zeros is caught at any size
+    def cut(x):
+        plain = np.ndarray.view(x, np.ndarray)
+        return np.sum(np.where(np.zeros(n, bool), x, 0.0)) + np.sum(plain**2)
+
+    x = np.linspace(0.5, 1.5, n)
+    with pytest.raises(GraphBreakError, match="exactly zero"):
+        nd.grad(cut, scope=False)(x)
+    # a gradient whose first element is zero and the others not is returned as it is
+    g = nd.grad(lambda v: np.sum(v**2))(np.concatenate([[0.0], x[1:]]))
+    np.testing.assert_array_equal(g, 2 * np.concatenate([[0.0], x[1:]]))
