@@ -346,42 +346,23 @@ edges_of(PyObject *node, int *owned)
     return edges;
 }
 
-/* Add id(obj) to the set ``owned`` (ids, as id() gives them). 0 on success. */
-static int
-own(PyObject *owned, PyObject *obj)
-{
-    PyObject *key = PyLong_FromVoidPtr(obj);
-    if (key == NULL) {
-        return -1;
-    }
-    int rc = PySet_Add(owned, key);
-    Py_DECREF(key);
-    return rc;
-}
-
-/* 1 if id(obj) is in ``owned``, 0 if not, -1 on error. */
-static int
-is_owned(PyObject *owned, PyObject *obj)
-{
-    PyObject *key = PyLong_FromVoidPtr(obj);
-    if (key == NULL) {
-        return -1;
-    }
-    int rc = PySet_Contains(owned, key);
-    Py_DECREF(key);
-    return rc;
-}
+/* The set ``owned`` holds the ids (as id() gives them) of the cotangents only this pass holds.
+ * owned_set adds (OWN), looks up (IS_OWNED) or removes (DISOWN) id(obj): 1 or 0 for a look-up,
+ * 0 otherwise; -1 on error. */
+enum { OWN, IS_OWNED, DISOWN };
 
 static int
-disown(PyObject *owned, PyObject *obj)
+owned_set(PyObject *owned, PyObject *obj, int op)
 {
     PyObject *key = PyLong_FromVoidPtr(obj);
     if (key == NULL) {
         return -1;
     }
-    int rc = PySet_Discard(owned, key);
+    int rc = op == OWN        ? PySet_Add(owned, key)
+             : op == IS_OWNED ? PySet_Contains(owned, key)
+                              : (PySet_Discard(owned, key) < 0 ? -1 : 0);
     Py_DECREF(key);
-    return rc < 0 ? -1 : 0;
+    return rc;
 }
 
 /* 1 if array ``c`` has exactly the shape ``shape`` (a tuple of ints), 0 if not, -1 on error. */
@@ -589,13 +570,13 @@ store_cotangent(PyObject *grads, PyObject *owned, PyObject *node, Py_ssize_t out
     }
     if (prev == NULL || prev == Py_None) {
         total = Py_NewRef(c);
-        if (fresh && inplace && own(owned, c) < 0) {
+        if (fresh && inplace && owned_set(owned, c, OWN) < 0) {
             Py_DECREF(total);
             return -1;
         }
     }
     else {
-        int mine = inplace ? is_owned(owned, prev) : 0;
+        int mine = inplace ? owned_set(owned, prev, IS_OWNED) : 0;
         if (mine < 0) {
             return -1;
         }
@@ -608,7 +589,7 @@ store_cotangent(PyObject *grads, PyObject *owned, PyObject *node, Py_ssize_t out
         }
         else {
             total = PyNumber_Add(prev, c);
-            if (total == NULL || own(owned, total) < 0) {
+            if (total == NULL || owned_set(owned, total, OWN) < 0) {
                 Py_XDECREF(total);
                 return -1;
             }
@@ -856,7 +837,7 @@ visit(Pass *p, PyObject *node)
         if (g == NULL && PyErr_Occurred()) {
             return -1;
         }
-        if (g != NULL && PySet_GET_SIZE(p->owned) && disown(p->owned, g) < 0) {
+        if (g != NULL && PySet_GET_SIZE(p->owned) && owned_set(p->owned, g, DISOWN) < 0) {
             Py_DECREF(g);
             return -1;
         }

@@ -138,16 +138,21 @@ def _float_leaves(tree):
     return []
 
 
-def _gradients(key, args, kwargs, inline):
-    """The gradients of a fixed random weighting of ``key``'s float outputs, with backward's
-    inlined loop for common nodes on or off."""
-    func = _callable(key, CASES[key])
-    leaves = [
+def _array_leaves(args):
+    """The float array arguments as leaves; the others (indices, scalars) stay as they are."""
+    return [
         nd.GradArray(np.array(a), requires_grad=True)
         if isinstance(a, np.ndarray) and a.dtype.kind in "fc"
         else a
         for a in args
     ]
+
+
+def _gradients(key, args, kwargs, inline):
+    """The gradients of a fixed random weighting of ``key``'s float outputs, with backward's
+    inlined loop for common nodes on or off."""
+    func = _callable(key, CASES[key])
+    leaves = _array_leaves(args)
     outs = [
         o
         for o in _float_leaves(func(*leaves, **kwargs))
@@ -254,12 +259,7 @@ def _function_route(key, args, kwargs, fast):
     engine._function_fast, engine.record_node = fast_spy, record_spy
     try:
         func = _callable(key, CASES[key])
-        leaves = [
-            nd.GradArray(np.array(a), requires_grad=True)
-            if isinstance(a, np.ndarray) and a.dtype.kind in "fc"
-            else a
-            for a in args
-        ]
+        leaves = _array_leaves(args)
         outs = [o for o in _float_leaves(func(*leaves, **kwargs)) if isinstance(o, nd.GradArray)]
         values = [np.array(o) for o in outs]
         grads = []
