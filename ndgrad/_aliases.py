@@ -24,11 +24,11 @@ rare entry whose callback raced with a registration of the same memory in anothe
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import numpy as np
 
+from ndgrad._core import alias_entry, configure_aliases, register_fresh
 from ndgrad._errors import GraphBreakError, noted
 
 __all__ = [
@@ -41,36 +41,17 @@ __all__ = [
     "sweep",
 ]
 
-# id(owner of the memory) -> an _Entry of a GradArray in a graph over it, or a list of them
+# id(owner of the memory) -> an entry (a weak reference) of a GradArray in a graph over it,
+# or a list of them
 _BY_OWNER: dict[int, Any] = {}
 _SWEEP = [1 << 12]  # sweep the dead entries when the table is larger than this
-# id(plain view) -> an _Entry of it: ``x.values``, a plain view the user asked for
+# id(plain view) -> an entry of it: ``x.values``, a plain view the user asked for
 _SANCTIONED: dict[int, Any] = {}
 
 
-class _Entry(weakref.ref):
-    """A weak reference that knows its key, so that its callback can remove it from its table."""
-
-    __slots__ = ("key",)
-    key: int
-
-
-# The callbacks, one per table (the tables are bound as defaults: they outlive the module's
-# globals at interpreter exit, when the last arrays die).
-def _dropped(entry: _Entry, table: dict[int, Any] = _BY_OWNER) -> None:
-    """The array of ``entry`` died: remove the entry (and nothing else) from ``table``."""
-    key = entry.key
-    current = table.get(key)
-    if current is entry:
-        del table[key]
-    elif type(current) is list:
-        live = [r for r in current if r is not entry]
-        if len(live) != len(current):
-            table[key] = live[0] if len(live) == 1 else live
-
-
-def _unsanctioned(entry: _Entry, table: dict[int, Any] = _SANCTIONED) -> None:
-    _dropped(entry, table)
+# An entry is a weak reference that removes itself from its table when its array dies
+# (``_core.alias_entry``: the callback is compiled, and keeps working at interpreter exit, when
+# the module's globals are gone and the last arrays die).
 
 
 def sweep() -> None:
@@ -99,13 +80,9 @@ def _owner(a: Any) -> Any:
     return a
 
 
-def register_fresh(a: Any, owner: Any) -> None:
-    """``a`` got a node, over ``owner``'s fresh memory (a new ufunc result): no other entry."""
-    key = id(owner)
-    entry = _BY_OWNER[key] = _Entry(a, _dropped)
-    entry.key = key
-    if len(_BY_OWNER) > _SWEEP[0]:
-        sweep()
+# ``register_fresh(a, owner)``: ``a`` got a node, over ``owner``'s fresh memory (a new ufunc
+# result), so no other entry has its key: compiled (``_core.register_fresh``), as the ufunc
+# call that makes such results is.
 
 
 def register(a: Any) -> None:
@@ -114,14 +91,11 @@ def register(a: Any) -> None:
     key = id(base) if type(base) is np.ndarray and base.base is None else id(_owner(a))
     old = _BY_OWNER.get(key)
     if old is None:
-        entry = _BY_OWNER[key] = _Entry(a, _dropped)
-        entry.key = key
+        _BY_OWNER[key] = alias_entry(a, _BY_OWNER, key)
     else:
         refs = [r for r in (old if type(old) is list else [old]) if r() is not None]
         if not any(r() is a for r in refs):
-            entry = _Entry(a, _dropped)
-            entry.key = key
-            refs.append(entry)
+            refs.append(alias_entry(a, _BY_OWNER, key))
         _BY_OWNER[key] = refs[0] if len(refs) == 1 else refs
     if len(_BY_OWNER) > _SWEEP[0]:
         sweep()
@@ -130,8 +104,7 @@ def register(a: Any) -> None:
 def sanctioned(view: Any) -> Any:
     """Mark a plain view the user asked for (``x.values``): it may meet the graph as a constant."""
     key = id(view)
-    entry = _SANCTIONED[key] = _Entry(view, _unsanctioned)
-    entry.key = key
+    _SANCTIONED[key] = alias_entry(view, _SANCTIONED, key)
     return view
 
 
@@ -189,3 +162,6 @@ def alias_error(name: str) -> GraphBreakError:
             "operand really is a constant, use x.detach()."
         )
     )
+
+
+configure_aliases(_BY_OWNER, _SWEEP, sweep)

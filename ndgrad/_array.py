@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ndgrad import _graph
-from ndgrad._aliases import refuse_aliases, register, register_fresh, sanctioned
+from ndgrad._aliases import refuse_aliases, register, sanctioned
 from ndgrad._core import ArrayBase, configure_array, function_fast
 from ndgrad._errors import not_differentiable
 from ndgrad._fpwarnings import ERRSTATE, user_errstate
@@ -927,7 +927,6 @@ configure_array(
     _SCALAR_LIKE,
     guard_saved,
     guard_plain,
-    register_fresh,
     register,
     refuse_aliases,
     _meta,

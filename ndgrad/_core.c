@@ -1360,6 +1360,219 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* The alias registry's entries (ndgrad/_aliases.py): weak references that leave their table   */
+/* when their array dies                                                                       */
+
+typedef struct {
+    PyWeakReference weakref;
+    PyObject *table;  /* the dict the entry is in (owned) */
+    PyObject *key;    /* its key there, an id() (owned) */
+} AliasEntryObject;
+
+static PyTypeObject AliasEntryType;
+static PyObject *DropEntry;     /* drop_entry as a callable: every entry's callback (owned) */
+static PyObject *ByOwner;       /* _aliases._BY_OWNER (owned) */
+static PyObject *SweepAt;       /* _aliases._SWEEP, [size above which to sweep] (owned) */
+static PyObject *Sweep;         /* _aliases.sweep (owned) */
+
+/* The callback of an entry whose array died: remove the entry (and nothing else) from its
+ * table, where it is the value or one of a list of them. Borrowed argument. */
+static PyObject *
+drop_entry(PyObject *module, PyObject *arg)
+{
+    if (!Py_IS_TYPE(arg, &AliasEntryType)) {
+        PyErr_SetString(PyExc_TypeError, "drop_entry takes an alias entry");
+        return NULL;
+    }
+    AliasEntryObject *entry = (AliasEntryObject *)arg;
+    if (entry->table == NULL || entry->key == NULL) {
+        Py_RETURN_NONE;
+    }
+    PyObject *table = Py_NewRef(entry->table), *key = Py_NewRef(entry->key);
+    PyObject *current = PyDict_GetItemWithError(table, key);  /* borrowed */
+    int rc = 0;
+    if (current == arg) {
+        rc = PyDict_DelItem(table, key);
+    }
+    else if (current != NULL && PyList_CheckExact(current)) {
+        PyObject *live = PyList_New(0);
+        Py_ssize_t n = PyList_GET_SIZE(current);
+        for (Py_ssize_t i = 0; live != NULL && i < n; i++) {
+            PyObject *item = PyList_GET_ITEM(current, i);
+            if (item != arg && PyList_Append(live, item) < 0) {
+                Py_CLEAR(live);
+            }
+        }
+        if (live == NULL) {
+            rc = -1;
+        }
+        else if (PyList_GET_SIZE(live) != n) {
+            PyObject *value = PyList_GET_SIZE(live) == 1 ? PyList_GET_ITEM(live, 0) : live;
+            rc = PyDict_SetItem(table, key, value);
+        }
+        Py_XDECREF(live);
+    }
+    else if (current == NULL && PyErr_Occurred()) {
+        rc = -1;
+    }
+    Py_DECREF(table);
+    Py_DECREF(key);
+    if (rc < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* A new entry: a weak reference to ``obj`` that removes itself from ``table[key]`` when ``obj``
+ * dies. New reference. */
+static PyObject *
+make_alias_entry(PyObject *obj, PyObject *table, PyObject *key)
+{
+    PyObject *args = PyTuple_Pack(2, obj, DropEntry);
+    if (args == NULL) {
+        return NULL;
+    }
+    /* weakref's own constructor links the reference into obj's list (tp_init adds nothing) */
+    PyObject *entry = _PyWeakref_RefType.tp_new(&AliasEntryType, args, NULL);
+    Py_DECREF(args);
+    if (entry != NULL) {
+        ((AliasEntryObject *)entry)->table = Py_NewRef(table);
+        ((AliasEntryObject *)entry)->key = Py_NewRef(key);
+    }
+    return entry;
+}
+
+PyDoc_STRVAR(alias_entry_doc,
+"alias_entry(obj, table, key)\n"
+"--\n\n"
+"A weak reference to ``obj`` that removes itself from ``table[key]`` (as the value, or from a\n"
+"list of them) when ``obj`` dies.");
+
+static PyObject *
+alias_entry(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "alias_entry(obj, table: dict, key)");
+        return NULL;
+    }
+    return make_alias_entry(args[0], args[1], args[2]);
+}
+
+/* _aliases.register_fresh: ``a`` got a node over ``owner``'s fresh memory (a new result, so
+ * no other entry has its key). 0 on success, -1 on error. */
+static int
+register_fresh_entry(PyObject *a, PyObject *owner)
+{
+    PyObject *key = PyLong_FromVoidPtr(owner);
+    PyObject *entry = key == NULL ? NULL : make_alias_entry(a, ByOwner, key);
+    int rc = entry == NULL ? -1 : PyDict_SetItem(ByOwner, key, entry);
+    Py_XDECREF(key);
+    Py_XDECREF(entry);
+    if (rc == 0) {
+        /* a sweep when the table has grown past its mark (see _aliases.sweep) */
+        Py_ssize_t mark = PyLong_AsSsize_t(PyList_GET_ITEM(SweepAt, 0));
+        if (mark == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        if (PyDict_GET_SIZE(ByOwner) > mark) {
+            PyObject *done = PyObject_CallNoArgs(Sweep);
+            Py_XDECREF(done);
+            rc = done == NULL ? -1 : 0;
+        }
+    }
+    return rc;
+}
+
+PyDoc_STRVAR(register_fresh_doc,
+"register_fresh(a, owner)\n"
+"--\n\n"
+"``a`` got a node, over ``owner``'s fresh memory (a new result): no other entry has its key.");
+
+static PyObject *
+register_fresh(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "register_fresh(a, owner)");
+        return NULL;
+    }
+    if (ByOwner == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ndgrad._core.configure_aliases() was not called");
+        return NULL;
+    }
+    if (register_fresh_entry(args[0], args[1]) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(configure_aliases_doc,
+"configure_aliases(BY_OWNER, SWEEP, sweep)\n"
+"--\n\n"
+"Register the alias table, its sweep mark and its sweep (ndgrad._aliases calls this once).");
+
+static PyObject *
+configure_aliases(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_Check(args[0]) || !PyList_Check(args[1])
+        || PyList_GET_SIZE(args[1]) != 1 || !PyCallable_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "configure_aliases(table: dict, mark: [int], sweep)");
+        return NULL;
+    }
+    Py_XSETREF(ByOwner, Py_NewRef(args[0]));
+    Py_XSETREF(SweepAt, Py_NewRef(args[1]));
+    Py_XSETREF(Sweep, Py_NewRef(args[2]));
+    Py_RETURN_NONE;
+}
+
+static int
+AliasEntry_traverse(AliasEntryObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->table);
+    Py_VISIT(self->key);
+    return _PyWeakref_RefType.tp_traverse((PyObject *)self, visit, arg);
+}
+
+static int
+AliasEntry_clear(AliasEntryObject *self)
+{
+    Py_CLEAR(self->table);
+    Py_CLEAR(self->key);
+    return _PyWeakref_RefType.tp_clear((PyObject *)self);
+}
+
+static void
+AliasEntry_dealloc(AliasEntryObject *self)
+{
+    /* weakref's dealloc untracks the object and unlinks the reference, then frees it */
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(self->table);
+    Py_CLEAR(self->key);
+    _PyWeakref_RefType.tp_dealloc((PyObject *)self);
+}
+
+static PyMemberDef AliasEntry_members[] = {
+    {"table", T_OBJECT, offsetof(AliasEntryObject, table), READONLY, NULL},
+    {"key", T_OBJECT, offsetof(AliasEntryObject, key), READONLY, NULL},
+    {NULL},
+};
+
+static PyTypeObject AliasEntryType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "ndgrad._core.AliasEntry",
+    .tp_basicsize = sizeof(AliasEntryObject),
+    .tp_dealloc = (destructor)AliasEntry_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "An entry of the alias registry (see alias_entry).",
+    .tp_traverse = (traverseproc)AliasEntry_traverse,
+    .tp_clear = (inquiry)AliasEntry_clear,
+    .tp_members = AliasEntry_members,
+};
+
+static PyMethodDef drop_entry_def = {
+    "drop_entry", (PyCFunction)drop_entry, METH_O,
+    "The callback of an alias entry: remove it from its table."};
+
+/* ------------------------------------------------------------------------------------------ */
 /* ufunc_fast: ``ufunc(x)`` and ``ufunc(x, y)`` without keywords                               */
 
 /* What ndgrad/_array.py registers with configure_array(). All owned. */
@@ -1371,7 +1584,6 @@ static PyObject *ConstantState;      /* _graph.CONSTANT_STATE */
 static PyObject *ScalarLike;         /* _array._SCALAR_LIKE, the version tag of a 0-d result */
 static PyObject *GuardSaved;         /* _graph.guard_saved(x, raw, fresh=False) */
 static PyObject *GuardPlain;         /* _graph.guard_plain(raw) */
-static PyObject *RegisterFresh;      /* _aliases.register_fresh(out, res) */
 static PyObject *RefuseAliases;      /* _aliases.refuse_aliases(name, operands): raises */
 static PyObject *Register;           /* _aliases.register(out) */
 static PyObject *Meta;               /* _array.array_meta(a): its shape and dtype */
@@ -1726,12 +1938,18 @@ record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad,
     }
     Py_XSETREF(FIELD(out, off_node), Py_NewRef(node));
     Py_XSETREF(FIELD(out, off_out), Py_NewRef(int_zero));
-    PyObject *registered = fresh ? PyObject_CallFunctionObjArgs(RegisterFresh, out, res, NULL)
-                                 : PyObject_CallOneArg(Register, out);
-    if (registered == NULL) {
-        goto done;
+    if (fresh) {
+        if (register_fresh_entry(out, res) < 0) {
+            goto done;
+        }
     }
-    Py_DECREF(registered);
+    else {
+        PyObject *registered = PyObject_CallOneArg(Register, out);
+        if (registered == NULL) {
+            goto done;
+        }
+        Py_DECREF(registered);
+    }
     rc = 0;
 
 done:
@@ -2085,7 +2303,7 @@ done:
 
 PyDoc_STRVAR(configure_array_doc,
 "configure_array(GradArray, VJP_RULES, grad_enabled_var, COPY_BYTES, CONSTANT_STATE,\n"
-"                scalar_tag, guard_saved, guard_plain, register_fresh, register,\n"
+"                scalar_tag, guard_saved, guard_plain, register,\n"
 "                refuse_aliases, array_meta, finish_call, Edge, ufunc_general)\n"
 "--\n\n"
 "Register what the compiled entry points need of the array type (ndgrad._array, once).");
@@ -2093,9 +2311,9 @@ PyDoc_STRVAR(configure_array_doc,
 static PyObject *
 configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 15 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
+    if (nargs != 14 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
         || !PyContextVar_CheckExact(args[2]) || !PyLong_Check(args[3])
-        || !PyType_Check(args[13]) || !PyType_IsSubtype((PyTypeObject *)args[13], &PyTuple_Type)
+        || !PyType_Check(args[12]) || !PyType_IsSubtype((PyTypeObject *)args[12], &PyTuple_Type)
         || !PyType_IsSubtype((PyTypeObject *)args[0], &PyArray_Type)) {
         PyErr_SetString(PyExc_TypeError, "configure_array: wrong arguments");
         return NULL;
@@ -2114,15 +2332,15 @@ configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     CopyBytes = copy_bytes;
     Py_XSETREF(GradArrayType, (PyTypeObject *)Py_NewRef(args[0]));
     PyObject **slots[] = {&VjpRules, &GradEnabledVar, NULL, &ConstantState, &ScalarLike,
-                          &GuardSaved, &GuardPlain, &RegisterFresh, &Register, &RefuseAliases,
-                          &Meta, &FinishCall};
-    for (int i = 0; i < 12; i++) {
+                          &GuardSaved, &GuardPlain, &Register, &RefuseAliases, &Meta,
+                          &FinishCall};
+    for (int i = 0; i < 11; i++) {
         if (slots[i] != NULL) {
             Py_XSETREF(*slots[i], Py_NewRef(args[i + 1]));
         }
     }
-    Py_XSETREF(EdgeType, (PyTypeObject *)Py_NewRef(args[13]));
-    Py_XSETREF(UfuncGeneral, Py_NewRef(args[14]));
+    Py_XSETREF(EdgeType, (PyTypeObject *)Py_NewRef(args[12]));
+    Py_XSETREF(UfuncGeneral, Py_NewRef(args[13]));
     Py_RETURN_NONE;
 }
 
@@ -2265,6 +2483,11 @@ static PyMethodDef core_methods[] = {
      backward_pass_doc},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL, configure_doc},
     {"ufunc_fast", (PyCFunction)(void (*)(void))ufunc_fast, METH_FASTCALL, ufunc_fast_doc},
+    {"alias_entry", (PyCFunction)(void (*)(void))alias_entry, METH_FASTCALL, alias_entry_doc},
+    {"register_fresh", (PyCFunction)(void (*)(void))register_fresh, METH_FASTCALL,
+     register_fresh_doc},
+    {"configure_aliases", (PyCFunction)(void (*)(void))configure_aliases, METH_FASTCALL,
+     configure_aliases_doc},
     {"fingerprint_bytes", (PyCFunction)(void (*)(void))fingerprint_bytes, METH_FASTCALL,
      fingerprint_bytes_doc},
     {"function_fast", (PyCFunction)(void (*)(void))function_fast, METH_FASTCALL,
@@ -2294,12 +2517,15 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(ScalarLike);
     Py_VISIT(GuardSaved);
     Py_VISIT(GuardPlain);
-    Py_VISIT(RegisterFresh);
     Py_VISIT(RefuseAliases);
     Py_VISIT(Register);
     Py_VISIT(Meta);
     Py_VISIT(FinishCall);
     Py_VISIT(UfuncGeneral);
+    Py_VISIT(DropEntry);
+    Py_VISIT(ByOwner);
+    Py_VISIT(SweepAt);
+    Py_VISIT(Sweep);
     Py_VISIT(EdgeType);
     return 0;
 }
@@ -2336,6 +2562,17 @@ PyInit__core(void)
     }
     PyObject *m = PyModule_Create(&core_module);
     if (m == NULL) {
+        return NULL;
+    }
+    AliasEntryType.tp_base = &_PyWeakref_RefType;
+    if (PyType_Ready(&AliasEntryType) < 0
+        || PyModule_AddObjectRef(m, "AliasEntry", (PyObject *)&AliasEntryType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    DropEntry = PyCFunction_New(&drop_entry_def, NULL);
+    if (DropEntry == NULL) {
+        Py_DECREF(m);
         return NULL;
     }
     ArrayBaseType.tp_base = &PyArray_Type;

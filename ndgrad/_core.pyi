@@ -9,6 +9,11 @@ import numpy as np
 class ArrayBase(np.ndarray):  # type: ignore[type-arg]
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any: ...
 
+class AliasEntry:
+    table: dict[int, Any]
+    key: int
+    def __call__(self) -> Any: ...
+
 class Node:
     prim: Any
     edges: tuple[Any, ...]
@@ -59,7 +64,6 @@ def configure_array(
     scalar_tag: str,
     guard_saved: Callable[..., Any],
     guard_plain: Callable[..., Any],
-    register_fresh: Callable[..., Any],
     register: Callable[..., Any],
     refuse_aliases: Callable[..., Any],
     array_meta: Callable[..., Any],
@@ -78,4 +82,9 @@ def configure(
     take: Callable[..., Any],
     grad_enabled_var: Any,
     scope_depth_var: Any,
+) -> None: ...
+def alias_entry(obj: Any, table: dict[int, Any], key: int) -> AliasEntry: ...
+def register_fresh(a: Any, owner: Any) -> None: ...
+def configure_aliases(
+    table: dict[int, Any], mark: list[int], sweep: Callable[[], None]
 ) -> None: ...

@@ -5,6 +5,7 @@ several outputs, inputs=, an error raised by a rule)."""
 from __future__ import annotations
 
 import gc
+import subprocess
 import sys
 import tracemalloc
 import weakref
@@ -219,3 +220,37 @@ def test_a_cycle_through_a_node_is_collected():
     del y, box
     gc.collect()
     assert ref() is None
+
+
+# --- the alias registry's entries ----------------------------------------------------------------
+
+
+def test_alias_entry_leaves_its_table_or_its_list_when_its_array_dies():
+    class Box:  # any object that takes weak references
+        pass
+
+    table: dict = {}
+    a, b, c = Box(), Box(), Box()
+    table[1] = _core.alias_entry(a, table, 1)
+    table[2] = [_core.alias_entry(b, table, 2), _core.alias_entry(c, table, 2)]
+    assert table[1]() is a and table[1].key == 1 and table[1].table is table
+    del a
+    assert 1 not in table
+    del b  # one of two: the other stays, as the value itself
+    assert table[2]() is c and type(table[2]) is _core.AliasEntry
+    replaced = table[2]
+    table[2] = "something else"  # an entry no longer in its table: its death changes nothing
+    del c
+    assert table == {2: "something else"} and replaced() is None
+
+
+def test_alias_entries_die_quietly_at_interpreter_exit():
+    # the last arrays die while the modules are torn down: the callback is compiled and holds
+    # its table itself, so nothing is printed
+    code = (
+        "import numpy as np, ndgrad as nd\n"
+        "x = nd.GradArray(np.ones(3), requires_grad=True)\n"
+        "keep = [np.exp(x) * x for _ in range(100)]\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
