@@ -21,6 +21,8 @@ def is_complex(x: Any) -> bool:
 
 def conj(x: Any) -> Any:
     """``x*`` for complex ``x``; ``x`` itself for real ``x`` (no copy on the hot path)."""
+    if type(x) is np.ndarray:  # the rules' common argument: one check, no call
+        return np.conj(x) if x.dtype.kind == "c" else x
     return np.conj(x) if is_complex(x) else x
 
 
