@@ -2256,8 +2256,10 @@ function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (res == NULL) {
         goto done;
     }
-    if ((PyArray_CheckExact(res) && PyArray_BASE((PyArrayObject *)res) == NULL)
-        || PyArray_IsScalar(res, Floating) || PyArray_IsScalar(res, ComplexFloating)) {
+    /* a NumPy scalar becomes a new 0-d array: memory nothing else refers to, as a ufunc's
+     * result is (an array the function returned may be one of its arguments, or theirs) */
+    int fresh = PyArray_IsScalar(res, Floating) || PyArray_IsScalar(res, ComplexFloating);
+    if (fresh || (PyArray_CheckExact(res) && PyArray_BASE((PyArrayObject *)res) == NULL)) {
         out = wrap_float(Py_NewRef(res), &array);
         if (out == NULL && PyErr_Occurred()) {
             goto done;
@@ -2287,7 +2289,7 @@ function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_XDECREF(grad_inputs);
         goto done;
     }
-    if (record_simple(prim, inputs, raw, grad, n, kwargs, array, out, 0) == 0) {
+    if (record_simple(prim, inputs, raw, grad, n, kwargs, array, out, fresh) == 0) {
         result = Py_NewRef(out);
     }
 
