@@ -15,6 +15,7 @@ gradient is ``dL/dRe(z) + 1j * dL/dIm(z)``, and a VJP with cotangent ``u`` is th
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -90,7 +91,35 @@ def tree_unflatten(spec: Any, leaves: Sequence[Any]) -> Any:
 # --- tracers ----------------------------------------------------------------------------------
 
 
-def _tracer(x: Any) -> GradArray:
+# Inputs of at least this many bytes are copied into the buffer the transform used for the same
+# argument in its previous call, once nothing refers to it any more: memory that size is mapped
+# anew by the allocator on every call, and its page faults cost about as much as the copy.
+_REUSE_BYTES = 1 << 16
+
+
+def _private_copy(x: Any, buffers: dict[int, Any] | None, slot: int) -> Any:
+    """A private copy of the values of float ndarray ``x``: into ``buffers[slot]`` when nothing
+    else refers to that buffer any more (its tracer, the graph that saved it and any view of it
+    the caller kept are gone), else into new memory, which becomes ``buffers[slot]``."""
+    if buffers is None or x.nbytes < _REUSE_BYTES or not x.flags.c_contiguous:
+        return x.copy(order="K")
+    buf = buffers.pop(slot, None)  # taken at once: a call in another thread cannot take it too
+    # one reference in ``buf``, one in getrefcount's argument: nothing else holds the buffer
+    if (
+        buf is None
+        or sys.getrefcount(buf) > 2
+        or buf.shape != x.shape
+        or buf.dtype != x.dtype
+        or not buf.flags.writeable
+    ):
+        buf = x.copy(order="C")
+    else:
+        np.copyto(buf, x)
+    buffers[slot] = buf
+    return buf
+
+
+def _tracer(x: Any, buffers: dict[int, Any] | None = None, slot: int = 0) -> GradArray:
     """A fresh array that stands for ``x`` and requires grad.
 
     It holds a private copy of ``x``'s values: a graph that outlives the call (``vjp``), or a
@@ -102,7 +131,7 @@ def _tracer(x: Any) -> GradArray:
     an alias of the graph, refused with ``GraphBreakError``: see tests/test_functional_fast.py.
     """
     if type(x) is np.ndarray and x.dtype.kind in _FLOAT_KINDS:  # the common case, directly
-        t = x.copy(order="K").view(GradArray)
+        t = _private_copy(x, buffers, slot).view(GradArray)
         t.requires_grad = True
         return t  # type: ignore[no-any-return]
     if isinstance(x, GradArray) and x.requires_grad and grad_enabled():
@@ -226,6 +255,7 @@ class _Trace:
         nums: tuple[int, ...],
         has_aux: bool,
         scope: bool = True,
+        buffers: dict[int, Any] | None = None,
     ) -> None:
         self.nested = nested = _nested(args)
         self.nums = nums
@@ -238,7 +268,7 @@ class _Trace:
             a = args[n]
             if type(a) is np.ndarray:  # an array argument: no container to flatten
                 leaves, spec = [a], None
-                tracer = _tracer(a)
+                tracer = _tracer(a, buffers, n)
                 tracers.append(tracer)
                 call_args[n] = tracer
             else:
@@ -372,8 +402,9 @@ def _value_and_grad(
     allow_unused: bool,
     has_aux: bool,
     scope: bool,
+    buffers: dict[int, Any] | None = None,
 ) -> tuple[Any, Any, Any]:
-    trace = _Trace(fun, args, kwargs, nums, has_aux, scope)
+    trace = _Trace(fun, args, kwargs, nums, has_aux, scope, buffers)
     out = trace.out
     _check_output(out, fname)
     nested = trace.nested
@@ -597,13 +628,14 @@ def value_and_grad(
 
     fname = getattr(fun, "__name__", "the function")
     nums_for, single = _argnums_for(argnums), isinstance(argnums, int)
+    buffers: dict[int, Any] = {}  # the large inputs' copies, reused (_private_copy)
 
     @functools.wraps(fun)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             value, grads, aux = _value_and_grad(
                 fun, fname, nums_for(len(args)), single, args, kwargs, allow_unused, has_aux,
-                scope,
+                scope, buffers,
             )  # fmt: skip
         except (TypeError, ValueError, GraphBreakError) as e:
             raise _explained(e, fun, args, argnums) from e
@@ -681,13 +713,14 @@ def grad(
 
     fname = getattr(fun, "__name__", "the function")
     nums_for, single = _argnums_for(argnums), isinstance(argnums, int)
+    buffers: dict[int, Any] = {}  # the large inputs' copies, reused (_private_copy)
 
     @functools.wraps(fun)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             _, grads, aux = _value_and_grad(
                 fun, fname, nums_for(len(args)), single, args, kwargs, allow_unused, has_aux,
-                scope,
+                scope, buffers,
             )  # fmt: skip
         except (TypeError, ValueError, GraphBreakError) as e:
             raise _explained(e, fun, args, argnums) from e

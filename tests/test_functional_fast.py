@@ -10,7 +10,7 @@ import scipy.linalg
 
 import ndgrad as nd
 from ndgrad import GraphBreakError, InPlaceError
-from tests._helpers import fd_jacobian
+from tests._helpers import fd_jacobian, race
 
 X3 = np.array([0.3, -0.7, 1.1])
 A = np.random.default_rng(7).standard_normal((4, 3))
@@ -266,3 +266,65 @@ def test_zero_check_on_large_gradients(n):
     # a gradient whose first element is zero and the others not is returned as it is
     g = nd.grad(lambda v: np.sum(v**2))(np.concatenate([[0.0], x[1:]]))
     np.testing.assert_array_equal(g, 2 * np.concatenate([[0.0], x[1:]]))
+
+
+# --- large inputs: the copy goes into the previous call's buffer when nothing holds it -----------
+
+N_LARGE = 20_000  # 160 kB: above the size from which the buffer is reused
+
+
+def _large(seed):
+    return np.random.default_rng(seed).standard_normal(N_LARGE)
+
+
+def test_reused_buffer_gives_each_call_its_own_values():
+    bases = []
+
+    def f(x):
+        bases.append(id(x.base))  # the buffer under the tracer (an id: no reference kept)
+        return np.sum(np.sin(x) * x)
+
+    vg = nd.value_and_grad(f)
+    for seed in range(4):
+        x = _large(seed)
+        before = x.copy()
+        value, g = vg(x)
+        np.testing.assert_allclose(value, np.sum(np.sin(x) * x), rtol=1e-12)
+        np.testing.assert_allclose(g, np.cos(x) * x + np.sin(x), rtol=1e-12)
+        np.testing.assert_array_equal(x, before)  # the caller's array is never written
+    assert len(set(bases)) < len(bases)  # the copy did go into a reused buffer
+
+
+def test_a_buffer_something_still_holds_is_not_reused():
+    # aux returns a view of the tracer: the caller holds it, so the next call copies into new
+    # memory and the view keeps the first call's values
+    vg = nd.value_and_grad(lambda x: (np.sum(x**2), x[:5]), has_aux=True)
+    x0, x1 = _large(0), _large(1)
+    (_, view), _ = vg(x0)
+    (_, view1), g1 = vg(x1)
+    np.testing.assert_array_equal(view, x0[:5])
+    np.testing.assert_array_equal(view1, x1[:5])
+    np.testing.assert_allclose(g1, 2 * x1, rtol=1e-12)
+    # nor while a closure kept by the function holds the tracer
+    kept = []
+    g = nd.grad(lambda x: (kept.append(x), np.sum(x**3))[1])
+    g(x0)
+    g(x1)
+    np.testing.assert_array_equal(np.asarray(kept[0].values), x0)
+    np.testing.assert_array_equal(np.asarray(kept[1].values), x1)
+
+
+def test_reused_buffers_under_threads():
+    g = nd.grad(lambda x: np.sum(np.tanh(x) * x))
+    errors = []
+
+    def work():
+        for seed in range(6):
+            x = _large(seed)
+            got = g(x)
+            t = np.tanh(x)
+            if not np.allclose(got, t + x * (1 - t * t), rtol=1e-12):
+                errors.append(seed)
+
+    race(work, threads=3)
+    assert not errors
