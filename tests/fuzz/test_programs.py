@@ -63,13 +63,18 @@ def test_forward_matches_numpy_bit_for_bit(program, seed, dtype):
 
 
 def _check_grad_at_two_steps(program, inputs):
-    """Finite differences at the default step, and at 1e-4 if that disagrees: a large output
-    (a product of many terms) loses the digits of a 1e-6 difference to cancellation, while a
-    wrong gradient disagrees at both steps (test_regressions.py keeps one such program)."""
-    try:
-        check_grad(program.run, *inputs, order=1, rtol=1e-4, atol=1e-6)
-    except AssertionError:
-        check_grad(program.run, *inputs, order=1, rtol=1e-4, atol=1e-6, eps=1e-4)
+    """Finite differences at the default step, and at 1e-4, then 1e-2, if that disagrees: a
+    large output (a product of many terms) loses the digits of a small difference to
+    cancellation (a value of 6e8 left 1.3e-4 of relative error at 1e-4 where the gradient is
+    1.2, test_regressions.py), while a wrong gradient disagrees at every step (test_regressions.py
+    keeps one such program)."""
+    for eps in (1e-6, 1e-4):
+        try:
+            check_grad(program.run, *inputs, order=1, rtol=1e-4, atol=1e-6, eps=eps)
+            return
+        except AssertionError:
+            pass
+    check_grad(program.run, *inputs, order=1, rtol=1e-4, atol=1e-6, eps=1e-2)
 
 
 @_SETTINGS

@@ -111,3 +111,24 @@ def test_large_product_gradient_matches_finite_differences_at_a_wider_step():
     inputs = [rng.standard_normal(s) for s in program.shapes]
     with np.errstate(all="ignore"):
         check_grad(program.run, *inputs, order=1, rtol=1e-4, atol=1e-6, eps=1e-4)
+
+
+def test_huge_product_gradient_matches_finite_differences_at_the_widest_step():
+    # fuzz (long profile, 2026-12-05): a product of nine terms scaled by a shifted constant is
+    # about 6.3e8; the gradient in the 0-d input is 1.2. Central differences lose it to
+    # cancellation at 1e-6 (1.1921) and still by 1.3e-4 at 1e-4 (1.19984); at 1e-2 they agree
+    # to 2e-6 (1.2000024), the step the fuzz oracle falls back to last.
+    program = Program(
+        shapes=[(1, 3, 3), (), (3,)],
+        steps=[("reshape", (0,)), ("plain_constant_modified", (0,)), ("reshape", (1,)),
+               ("reduce", (4, "prod", None, False))],
+        smooth=True,
+    )  # fmt: skip
+    inputs = [
+        np.array([[[0.12573022, -0.13210486, 0.64042265], [0.10490012, -0.53566937, 0.36159505],
+                   [1.30400005, 0.94708096, -0.70373524]]]),
+        np.array(-1.26542147),
+        np.array([-0.62327446, 0.04132598, -2.32503077]),
+    ]  # fmt: skip
+    assert abs(float(program.run(*inputs))) > 1e8
+    check_grad(program.run, *inputs, order=1, rtol=1e-4, atol=1e-6, eps=1e-2)
