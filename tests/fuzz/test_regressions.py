@@ -132,3 +132,20 @@ def test_huge_product_gradient_matches_finite_differences_at_the_widest_step():
     ]  # fmt: skip
     assert abs(float(program.run(*inputs))) > 1e8
     check_grad(program.run, *inputs, order=1, rtol=1e-4, atol=1e-6, eps=1e-2)
+
+
+def test_gradient_hidden_by_a_huge_output_is_checked_to_what_differences_resolve():
+    # the same program on a (2, 2, 3) input (fuzz, long profile): the output is about 1.1e13,
+    # and central differences give 1.17 at 1e-2 and 1.2012 at 1e-1 for a gradient component of
+    # 1.2; the oracle checks it to eps * |f| / h, and the large components relatively
+    from .test_programs import _check_grad_at_two_steps, _inputs
+
+    program = Program(
+        shapes=[(2, 2, 3), (), (3,)],
+        steps=[("reshape", (0,)), ("plain_constant_modified", (0,)), ("reshape", (1,)),
+               ("reduce", (4, "prod", None, False))],
+        smooth=True,
+    )  # fmt: skip
+    inputs = _inputs(program, 0)
+    assert abs(float(program.run(*inputs))) > 1e12
+    _check_grad_at_two_steps(program, inputs)
