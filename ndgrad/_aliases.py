@@ -28,14 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._core import alias_entry, configure_aliases, register_fresh
+from ndgrad._core import alias_entry, configure_aliases
 from ndgrad._errors import GraphBreakError, noted
 
 __all__ = [
     "graph_alias",
     "refuse_aliases",
     "register",
-    "register_fresh",
     "sanction_arguments",
     "sanctioned",
     "sweep",
@@ -80,9 +79,8 @@ def _owner(a: Any) -> Any:
     return a
 
 
-# ``register_fresh(a, owner)``: ``a`` got a node, over ``owner``'s fresh memory (a new ufunc
-# result), so no other entry has its key: compiled (``_core.register_fresh``), as the ufunc
-# call that makes such results is.
+# A result over fresh memory (a ufunc's) is registered by the compiled call that made it
+# (``register_fresh_entry`` in ndgrad/_core.c): no other entry can have its key.
 
 
 def register(a: Any) -> None:

@@ -632,6 +632,7 @@ def graph_array(raw: Any, node: Any, out: int) -> GradArray:
 # several outputs, dtype=object, floating-point warnings raised as errors, ufuncs without rules)
 # to ``GradArray.array_ufunc_general``. ``tests/test_route_parity.py`` runs every rule case both
 # ways.
+#
 # NumPy functions with a rule: the compiled ``_core.function_fast`` takes the common call (plain
 # keyword values, no sequence arguments, an operand in a graph), with ``record_node``'s saving,
 # and hands any result but one new float array to ``finish_call``; NotImplemented (before

@@ -12,8 +12,10 @@
  *   outputs, ``where=``, a rule per set of arguments, create_graph) to the Python functions
  *   ndgrad/_graph.py registers with ``configure``; each of those is therefore defined once,
  *   in Python;
- * - ``ufunc_fast``, the common ufunc call: computed, wrapped and recorded, or handed back
- *   (NotImplemented) to the general path of GradArray.__array_ufunc__.
+ * - ``ArrayBase.__array_ufunc__`` (GradArray's), the common ufunc call: computed, wrapped and
+ *   recorded, or handed to the general path, GradArray.array_ufunc_general;
+ * - ``function_fast``, the common call of a NumPy function with a rule;
+ * - the alias registry's entries and the fingerprints of saved arrays.
  *
  * Everything cold (rules, tables, error messages, transforms) stays Python.
  *
@@ -1458,7 +1460,7 @@ alias_entry(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return make_alias_entry(args[0], args[1], args[2]);
 }
 
-/* _aliases.register_fresh: ``a`` got a node over ``owner``'s fresh memory (a new result, so
+/* Register ``a``, which got a node over ``owner``'s fresh memory (a new result, so
  * no other entry has its key). 0 on success, -1 on error. */
 static int
 register_fresh_entry(PyObject *a, PyObject *owner)
@@ -1481,28 +1483,6 @@ register_fresh_entry(PyObject *a, PyObject *owner)
         }
     }
     return rc;
-}
-
-PyDoc_STRVAR(register_fresh_doc,
-"register_fresh(a, owner)\n"
-"--\n\n"
-"``a`` got a node, over ``owner``'s fresh memory (a new result): no other entry has its key.");
-
-static PyObject *
-register_fresh(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "register_fresh(a, owner)");
-        return NULL;
-    }
-    if (ByOwner == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "ndgrad._core.configure_aliases() was not called");
-        return NULL;
-    }
-    if (register_fresh_entry(args[0], args[1]) < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
 }
 
 PyDoc_STRVAR(configure_aliases_doc,
@@ -1573,7 +1553,7 @@ static PyMethodDef drop_entry_def = {
     "The callback of an alias entry: remove it from its table."};
 
 /* ------------------------------------------------------------------------------------------ */
-/* ufunc_fast: ``ufunc(x)`` and ``ufunc(x, y)`` without keywords                               */
+/* The common ufunc call: ``ufunc(x)`` and ``ufunc(x, y)`` without keywords                    */
 
 /* What ndgrad/_array.py registers with configure_array(). All owned. */
 static PyTypeObject *GradArrayType;  /* ndgrad.GradArray */
@@ -1589,7 +1569,7 @@ static PyObject *Register;           /* _aliases.register(out) */
 static PyObject *Meta;               /* _array.array_meta(a): its shape and dtype */
 static PyObject *FinishCall;         /* _array.finish_call: the tail of call_primitive */
 static PyTypeObject *EdgeType;       /* _graph.Edge */
-static PyObject *str_by_operands;
+static PyObject *str_by_operands, *str_positional;
 
 /* The byte offsets of GradArray's slots (its __slots__ are member descriptors). */
 static Py_ssize_t off_node, off_out, off_base_ga, off_version;
@@ -2008,15 +1988,10 @@ wrap_float(PyObject *res, PyObject **array)
     return out;
 }
 
-PyDoc_STRVAR(ufunc_fast_doc,
-"ufunc_fast(ufunc, inputs)\n"
-"--\n\n"
-"``ufunc(*inputs)`` for one or two operands without keywords, wrapped and recorded;\n"
-"NotImplemented for a call the general path of GradArray.__array_ufunc__ must take (a tracked\n"
-"view, another array type, several outputs, a non-float result of dtype object, a\n"
-"floating-point warning raised as an error, a ufunc without rules).");
-
-/* ufunc(*inputs), inputs a tuple of one or two operands: see ufunc_fast_doc. New reference. */
+/* ``ufunc(*inputs)`` for one or two operands without keywords, wrapped and recorded: a new
+ * reference; or NotImplemented for a call the general path (GradArray.array_ufunc_general)
+ * must take: a tracked view, another array type, several outputs, a non-float result of dtype
+ * object, a floating-point warning raised as an error, a ufunc without rules. */
 static PyObject *
 ufunc_call(PyObject *ufunc, PyObject *inputs)
 {
@@ -2078,21 +2053,6 @@ done:
     Py_XDECREF(array);
     Py_XDECREF(out);
     return result;
-}
-
-static PyObject *
-ufunc_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
-{
-    if (nargs != 2 || !PyTuple_Check(args[1]) || PyTuple_GET_SIZE(args[1]) == 0
-        || PyTuple_GET_SIZE(args[1]) > 2) {
-        PyErr_SetString(PyExc_TypeError, "ufunc_fast(ufunc, inputs): one or two inputs");
-        return NULL;
-    }
-    if (GradArrayType == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "ndgrad._core.configure_array() was not called");
-        return NULL;
-    }
-    return ufunc_call(args[0], args[1]);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -2206,7 +2166,7 @@ function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
         }
         /* a keyword that names a positional argument (weights=w) is moved by the general path */
-        PyObject *positional = PyObject_GetAttrString(prim, "positional");
+        PyObject *positional = PyObject_GetAttr(prim, str_positional);
         if (positional == NULL) {
             return NULL;
         }
@@ -2484,10 +2444,7 @@ static PyMethodDef core_methods[] = {
     {"backward_pass", (PyCFunction)(void (*)(void))backward_pass, METH_FASTCALL,
      backward_pass_doc},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL, configure_doc},
-    {"ufunc_fast", (PyCFunction)(void (*)(void))ufunc_fast, METH_FASTCALL, ufunc_fast_doc},
     {"alias_entry", (PyCFunction)(void (*)(void))alias_entry, METH_FASTCALL, alias_entry_doc},
-    {"register_fresh", (PyCFunction)(void (*)(void))register_fresh, METH_FASTCALL,
-     register_fresh_doc},
     {"configure_aliases", (PyCFunction)(void (*)(void))configure_aliases, METH_FASTCALL,
      configure_aliases_doc},
     {"fingerprint_bytes", (PyCFunction)(void (*)(void))fingerprint_bytes, METH_FASTCALL,
@@ -2555,11 +2512,12 @@ PyInit__core(void)
     str_edges = PyUnicode_InternFromString("edges");
     str_by_operands = PyUnicode_InternFromString("by_operands");
     str_call = PyUnicode_InternFromString("__call__");
+    str_positional = PyUnicode_InternFromString("positional");
     int_zero = PyLong_FromLong(0);
     int_one = PyLong_FromLong(1);
     int_output = PyLong_FromLong(-1);  /* _graph.OUTPUT: a versions entry for the result */
     if (EmptyTuple == NULL || EmptyFrozenSet == NULL || str_rules == NULL || str_argnum_rule == NULL || str_edges == NULL
-        || str_by_operands == NULL || str_call == NULL || int_zero == NULL || int_one == NULL || int_output == NULL) {
+        || str_by_operands == NULL || str_call == NULL || str_positional == NULL || int_zero == NULL || int_one == NULL || int_output == NULL) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&core_module);
