@@ -6,7 +6,7 @@ Hand a NumPy function GradArrays instead of ndarrays and every NumPy call it mak
 
 from ndgrad import _methods, _rules  # noqa: F401  (fills the method and rule tables)
 from ndgrad._array import GradArray
-from ndgrad._define import defvjp, defvjp_argnum
+from ndgrad._define import defjvp, defjvp_argnum, defvjp, defvjp_argnum
 from ndgrad._errors import GraphBreakError, InPlaceError, NotDifferentiableError
 from ndgrad._graph import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ndgrad._rules._solve import ode_gradient
@@ -17,7 +17,9 @@ from ndgrad.functional import (
     grad,
     hessian,
     hvp,
+    jacfwd,
     jacobian,
+    jacrev,
     jvp,
     value_and_grad,
     vjp,
@@ -36,6 +38,8 @@ __all__ = [
     "asarray",
     "checkpoint",
     "custom_vjp",
+    "defjvp",
+    "defjvp_argnum",
     "defvjp",
     "defvjp_argnum",
     "differentiable",
@@ -46,7 +50,9 @@ __all__ = [
     "hvp",
     "is_grad_enabled",
     "is_tracing",
+    "jacfwd",
     "jacobian",
+    "jacrev",
     "jvp",
     "no_grad",
     "ode_gradient",

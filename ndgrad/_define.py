@@ -1,4 +1,4 @@
-"""``defvjp`` and ``defvjp_argnum``: how rules enter the dispatch tables of ``_registry``.
+"""``defvjp``, ``defjvp`` and their kin: how rules enter the dispatch tables of ``_registry``.
 
 They sit above the engine because a function NumPy does not dispatch (a SciPy routine, a
 function of the user's) gets the engine's recording wrapper (``_array.primitive``) in its place.
@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad._array import primitive
-from ndgrad._registry import VJP_RULES, Primitive, VJPRule, classify
+from ndgrad._registry import VJP_RULES, JVPRule, Primitive, VJPRule, classify
 
 
 def defvjp(func: Any, *rules: VJPRule | None, name: str | None = None) -> Any:
@@ -73,3 +73,80 @@ def _register(
     classify(func)
     VJP_RULES[func] = prim
     return func
+
+
+# --- forward mode -------------------------------------------------------------------------------
+
+
+def _primitive_of(func: Any, what: str) -> Primitive:
+    prim = VJP_RULES.get(func)
+    if prim is None:
+        raise ValueError(
+            f"{what}: {func!r} has no VJP rules. Register them first with ndgrad.defvjp: "
+            "forward mode sits beside reverse mode, and a function without reverse rules has "
+            "no derivative ndgrad knows."
+        )
+    return prim
+
+
+def defjvp(func: Any, *rules: JVPRule | None) -> Any:
+    """Register forward-mode (Jacobian-vector product) rules for ``func``, one per positional
+    argument, beside its VJP rules (``defvjp`` first).
+
+    Parameters
+    ----------
+    func : callable or (ufunc, method)
+        A function that already has VJP rules: the object ``defvjp`` returned for it.
+    *rules : callable or None
+        ``rule(t, ans, *args, **kwargs)`` returns the tangent of the output that the tangent
+        ``t`` of one positional argument causes (for a function with several outputs, a tuple
+        of them, ``None`` where zero); ``None`` for an argument without a gradient. The
+        contributions of several arguments are added. Write rules with NumPy calls, so that
+        they can themselves be differentiated.
+
+    Returns
+    -------
+    callable
+        ``func``.
+
+    Notes
+    -----
+    Without JVP rules forward mode still works for ``func``: it transposes the VJP rules with
+    a small reverse pass per call, which is correct and slower. ``ndgrad.coverage`` lists the
+    functions that do.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ndgrad as nd
+    >>> def cube(x):
+    ...     return x**3
+    >>> cube = nd.defvjp(cube, lambda g, ans, x: 3 * g * x**2)
+    >>> cube = nd.defjvp(cube, lambda t, ans, x: 3 * t * x**2)
+    >>> nd.jvp(cube, (np.array([1.0, 2.0]),), (np.array([1.0, 1.0]),))[1]
+    array([ 3., 12.])
+    """
+    _primitive_of(func, "defjvp").set_jvp("rules", tuple(rules))
+    return func
+
+
+def defjvp_argnum(func: Any, rule: JVPRule) -> Any:
+    """One forward-mode rule for every positional argument of a variadic ``func``:
+    ``rule(argnum, t, ans, *args, **kwargs)`` (as ``defvjp_argnum`` for reverse mode)."""
+    _primitive_of(func, "defjvp_argnum").set_jvp("rules", (), rule)
+    return func
+
+
+def deflinear(*funcs: Any) -> None:
+    """Each of ``funcs`` is linear in its differentiable arguments together (``reshape``,
+    ``sum``, ``concatenate``): its tangent is the function of the tangents."""
+    for func in funcs:
+        _primitive_of(func, "deflinear").set_jvp("linear")
+
+
+def defmultilinear(*funcs: Any) -> None:
+    """Each of ``funcs`` is linear in each differentiable argument alone (``matmul``,
+    ``einsum``): its tangent is the sum, over arguments, of the function with that argument
+    replaced by its tangent."""
+    for func in funcs:
+        _primitive_of(func, "defmultilinear").set_jvp("multilinear")

@@ -839,6 +839,26 @@ def _run_rule(node: Node, slot: int, g: Any, ans: Any, args: tuple[Any, ...]) ->
     return np.where(where, c, 0)
 
 
+def rule_inputs(node: Node, lift: Lift | None) -> tuple[tuple[Any, ...], Any]:
+    """What ``node``'s rules read, ``(args, ans)``, for a pass other than backward (forward
+    mode): checked as backward checks it (the graph not freed, the saved arrays unchanged or
+    replaced by the copies a write ndgrad saw made) and lifted like it under create_graph."""
+    _check_live(node)
+    _check_versions(node)
+    return _unpack(node, lift)
+
+
+def node_cotangents(node: Node, g: Any, lift: Lift | None) -> Iterator[tuple[Edge, Any]]:
+    """``(edge, cotangent)`` for each of ``node``'s edges, for the cotangent ``g`` of its
+    output(s): the node's VJP rules, as backward runs them (after ``rule_inputs``)."""
+    return _cotangents(node, g, lift)
+
+
+def replace_at(seq: Any, path: tuple[int, ...], new: Any) -> Any:
+    """``seq`` with the element at ``path`` (as in ``at_path``) replaced by ``new``."""
+    return _replace_at(seq, path, new)
+
+
 def _take(grads: dict[Any, Any], owned: set[int], node: Any) -> Any:
     g = grads.pop(node, None)
     if g is None or node.n_out == 1:

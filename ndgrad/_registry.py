@@ -30,12 +30,15 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "HOLOMORPHIC",
+    "JVP_KINDS",
     "KEYWORD_FORMS",
     "NO_GRADIENT",
     "TRACED_THROUGH",
     "UNSUPPORTED",
     "VJP_RULES",
     "ArrayMeta",
+    "JVPRule",
     "Primitive",
     "VJPRule",
     "mark_no_gradient",
@@ -45,6 +48,21 @@ __all__ = [
 ]
 
 VJPRule = Callable[..., Any]
+JVPRule = Callable[..., Any]
+
+# How forward mode computes a node's output tangent from its inputs' tangents (``_forward``):
+#
+# ``rules``        JVP rules, ``rule(t, ans, *args, **kwargs)`` per argument, summed (``defjvp``);
+# ``elementwise``  a ufunc acting element by element: its Jacobian is diagonal, so the VJP rule
+#                  applied to the tangent is the JVP (for real values; for complex ones only
+#                  where the ufunc is holomorphic, as ``conj(vjp(conj(t)))``);
+# ``linear``       linear in its differentiable arguments together (``reshape``, ``sum``,
+#                  ``concatenate``, ``fft.fft``): the function itself, called on the tangents;
+# ``multilinear``  linear in each differentiable argument alone (``matmul``, ``einsum``): the
+#                  function with one argument replaced by its tangent, summed over arguments;
+# ``transpose``    none of these: the VJP rules transposed, one small reverse pass per node
+#                  (correct for every rule, and slow); the coverage report lists who uses it.
+JVP_KINDS = ("rules", "elementwise", "linear", "multilinear", "transpose")
 
 
 class Primitive:
@@ -64,6 +82,9 @@ class Primitive:
         "by_operands",
         "defaults",
         "func",
+        "jvp_argnum",
+        "jvp_kind",
+        "jvp_rules",
         "meta",
         "name",
         "paired",
@@ -93,8 +114,51 @@ class Primitive:
         self.unbroadcast = unbroadcast
         self.positional = _positional_names(func, len(rules))
         self.defaults = positional_defaults(func) if self.positional else {}
-        # per rule what it reads (None: a variadic rule, which may read anything), and the union
-        self.reads = None if argnum_rule is not None else tuple(map(_rule_reads, rules))
+        elementwise = unbroadcast and isinstance(func, np.ufunc) and func.signature is None
+        self.jvp_kind = "elementwise" if elementwise and func.nout == 1 else "transpose"
+        self.jvp_rules: tuple[JVPRule | None, ...] = ()
+        self.jvp_argnum: JVPRule | None = None
+        self._derive_reads()
+
+    def set_jvp(
+        self,
+        kind: str,
+        rules: tuple[JVPRule | None, ...] = (),
+        argnum_rule: JVPRule | None = None,
+    ) -> None:
+        """Say how forward mode treats this primitive (one of ``JVP_KINDS``)."""
+        if kind not in JVP_KINDS:
+            raise ValueError(f"unknown JVP kind {kind!r}: one of {JVP_KINDS}")
+        self.jvp_kind, self.jvp_rules, self.jvp_argnum = kind, rules, argnum_rule
+        self._derive_reads()
+
+    def _derive_reads(self) -> None:
+        """What a node keeps, per argument that requires grad: what its VJP rule reads, and
+        what forward mode reads for it (a JVP rule; for a multilinear function, the other
+        arguments; for a linear one, the others' shapes, for their zero tangents)."""
+        if self.argnum_rule is not None or self.jvp_argnum is not None:
+            self.reads = None  # a variadic rule, which may read anything
+        else:
+            reads = [_rule_reads(r) for r in self.rules]
+            n = len(reads)
+            for i, rule in enumerate(self.jvp_rules[:n] if self.jvp_kind == "rules" else ()):
+                reads[i] = _union([reads[i], _rule_reads(rule, meta_ans=True)])
+            if self.jvp_kind in ("linear", "multilinear"):
+                # the function is called again: its other parameters (shape, axis, key) too
+                live = frozenset(i for i, r in enumerate(self.rules) if r is not None)
+                params = _positional_count(self.rules)
+                rest = None if params is None else frozenset(range(params)) - live
+                for i in live:
+                    others = live - {i}
+                    extra: Needs = (
+                        _ALL
+                        if rest is None
+                        else (rest | others, frozenset(), False)
+                        if self.jvp_kind == "multilinear"
+                        else (rest, others, False)
+                    )
+                    reads[i] = _union([reads[i], extra])
+            self.reads = tuple(reads)
         self.saves, self.meta, self.saves_ans = _ALL if self.reads is None else _union(self.reads)
         self._needs: dict[tuple[int, ...], Needs] = {}
         # For a call on one or two operands: what to keep when the first, the second or both
@@ -125,6 +189,9 @@ class Primitive:
 
 
 VJP_RULES: dict[Hashable, Primitive] = {}
+# Ufuncs that are complex-differentiable wherever they are differentiable: forward mode derives
+# their complex JVP from the VJP rule (``Primitive.jvp_kind == "elementwise"``).
+HOLOMORPHIC: set[Hashable] = set()
 TRACED_THROUGH: set[Hashable] = set()
 NO_GRADIENT: set[Hashable] = set()
 UNSUPPORTED: dict[Hashable, str] = {}
@@ -253,9 +320,10 @@ def _is_meta_use(ins: list[dis.Instruction], i: int) -> bool:
     )
 
 
-def _loaded_params(rule: Any) -> tuple[set[int] | None, set[int], bool]:
+def _loaded_params(rule: Any, meta_ans: bool = False) -> tuple[set[int] | None, set[int], bool]:
     """Inputs ``rule`` reads (as positions after ``g, ans``), those it reads only for metadata,
-    and whether it reads ``ans``; ``None`` when the rule cannot be read."""
+    and whether it reads ``ans`` (``meta_ans``: other than for its metadata, which forward mode
+    knows without keeping the output); ``None`` when the rule cannot be read."""
     code = getattr(rule, "__code__", None)
     if code is None or code.co_flags & inspect.CO_VARARGS:
         return None, set(), True
@@ -272,7 +340,7 @@ def _loaded_params(rule: Any) -> tuple[set[int] | None, set[int], bool]:
     return (
         {position[p] for p in values if p in position},
         {position[p] for p in meta - values if p in position},
-        len(params) > 1 and params[1] in values | meta,
+        len(params) > 1 and params[1] in (values if meta_ans else values | meta),
     )
 
 
@@ -282,13 +350,25 @@ _NO_RULE: Needs = (frozenset(), frozenset(), False)
 _ALL: Needs = (None, frozenset(), True)  # keep every argument and the output
 
 
-def _rule_reads(rule: VJPRule | None) -> Needs:
+def _rule_reads(rule: VJPRule | None, meta_ans: bool = False) -> Needs:
     if rule is None:
         return _NO_RULE
-    used, used_meta, ans = _loaded_params(rule)
+    used, used_meta, ans = _loaded_params(rule, meta_ans)
     if used is None:
         return _ALL
     return frozenset(used), frozenset(used_meta), ans
+
+
+def _positional_count(rules: tuple[VJPRule | None, ...]) -> int | None:
+    """How many positional parameters (after ``g, ans``) the rules name; None: unknown."""
+    count = 0
+    for rule in rules:
+        code = getattr(rule, "__code__", None)
+        if rule is not None and (code is None or code.co_flags & inspect.CO_VARARGS):
+            return None
+        if code is not None:
+            count = max(count, code.co_argcount - 2)
+    return count
 
 
 def _union(reads: Iterable[Needs]) -> Needs:

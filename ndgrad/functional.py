@@ -28,6 +28,7 @@ from ndgrad import _graph
 from ndgrad._aliases import sanction_arguments
 from ndgrad._array import GradArray, call_primitive, graph_array, plain_array
 from ndgrad._errors import GraphBreakError
+from ndgrad._forward import ForwardPlan, fit_tangent
 from ndgrad._graph import enable_grad, grad_enabled
 from ndgrad._held import held_versions
 from ndgrad._inplace import refresh
@@ -40,7 +41,9 @@ __all__ = [
     "grad",
     "hessian",
     "hvp",
+    "jacfwd",
     "jacobian",
+    "jacrev",
     "jvp",
     "value_and_grad",
     "vjp",
@@ -505,28 +508,8 @@ def _confirm_zero_gradients(
     f0 = float(
         np.real(np.asarray(plain_array(out) if isinstance(out, GradArray) else out)).ravel()[0]
     )
-    try:
-        if value(0) != f0:
-            return  # not deterministic (random numbers, state): cannot be judged this way
-        up, down = value(1) - f0, f0 - value(-1)
-    except Exception:  # fun needs GradArrays, or fails off the point: no judgement
-        return
     tol = 1e3 * np.finfo(np.result_type(out)).eps * (1 + abs(f0))
-
-    def slope_like(up: float, down: float) -> bool:
-        return (
-            up * down > 0
-            and min(abs(up), abs(down)) > tol
-            and abs(up - down) < 0.5 * max(abs(up), abs(down))
-        )
-
-    if not slope_like(up, down):
-        return
-    try:  # a slope shrinks with the step (16 times here); a jump does not
-        small_up, small_down = value(1 / 16) - f0, f0 - value(-1 / 16)
-    except Exception:
-        return
-    if slope_like(small_up, small_down) and 4 < up / small_up < 64:
+    if _changes_along(value, f0, tol):
         which = sorted({_argument_of(trace, k) for k in zero})
         raise GraphBreakError(
             f"the gradient of {fname} with respect to argument(s) {which} is exactly zero, "
@@ -537,6 +520,35 @@ def _confirm_zero_gradients(
             "(scope=True, the default), give the compiled code a rule (ndgrad.defvjp), or "
             "look for np.ndarray.view / compiled code that reads the input."
         )
+
+
+def _slope_like(up: float, down: float, tol: float) -> bool:
+    return (
+        up * down > 0
+        and min(abs(up), abs(down)) > tol
+        and abs(up - down) < 0.5 * max(abs(up), abs(down))
+    )
+
+
+def _changes_along(value: Callable[[float], float], f0: float, tol: float) -> bool:
+    """Whether ``value(s)``, a function's value ``s`` steps along a direction (``f0`` at 0),
+    changes like a slope: both one-sided differences agree and are clearly nonzero, and they
+    shrink with the step (16 times smaller here; a jump does not). A true zero (a flat region,
+    a stationary point, a kink) gives differences of opposite sign or zero; a function that
+    gives a different value at the same point, or fails off it, is not judged."""
+    try:
+        if value(0) != f0:
+            return False
+        up, down = value(1) - f0, f0 - value(-1)
+    except Exception:
+        return False
+    if not _slope_like(up, down, tol):
+        return False
+    try:
+        small_up, small_down = value(1 / 16) - f0, f0 - value(-1 / 16)
+    except Exception:
+        return False
+    return _slope_like(small_up, small_down, tol) and 4 < up / small_up < 64
 
 
 def _argument_of(trace: _Trace, k: int) -> int:
@@ -849,6 +861,7 @@ def jvp(
     tangents: Sequence[Any],
     *,
     has_aux: bool = False,
+    allow_unused: bool = False,
     scope: bool = True,
 ) -> Any:
     """Evaluate ``fun`` at ``primals`` and its Jacobian-vector product with ``tangents``.
@@ -861,6 +874,9 @@ def jvp(
         The point, and one tangent of the same shape (and structure) per primal.
     has_aux : bool, default False
         ``fun`` returns ``(output, aux)``; ``aux`` is returned undifferentiated.
+    allow_unused : bool, default False
+        Give zeros, instead of an error, for an output that does not depend on the primals
+        (often the sign of ``np.asarray`` inside ``fun``).
     scope : bool, default True
         Run ``fun`` inside :func:`ndgrad.tracing`: ``np.asarray`` and friends keep the graph,
         and converting an array that requires grad to a Python number raises
@@ -877,9 +893,11 @@ def jvp(
 
     Notes
     -----
-    ndgrad is reverse mode: the product is the VJP of the VJP. ``u -> vjp_fn(u)`` is linear in
-    ``u``, and its own VJP with cotangent ``t`` is ``J t``. That costs two backward passes,
-    and works for every rule that is differentiable once more.
+    Forward mode: ndgrad records ``fun``'s graph, then pushes the tangents through it from
+    the inputs to the outputs with each function's JVP rule, in one pass. Inside another
+    transform the pass is itself recorded, so ``jvp`` nests with ``grad``, ``jvp`` and the
+    rest to any order (``hvp`` is forward over reverse). Functions without a JVP rule
+    transpose their VJP rule instead (``ndgrad.coverage`` lists them): correct, and slower.
 
     Examples
     --------
@@ -889,6 +907,7 @@ def jvp(
     >>> tangent  # cos(x) * t
     array([1.        , 1.08060461])
     """
+    fname = getattr(fun, "__name__", "the function")
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"{len(primals)} primals but {len(tangents)} tangents")
@@ -896,22 +915,20 @@ def jvp(
     if t_spec != tree_flatten(list(primals))[1]:
         raise ValueError("tangents must have the structure of primals")
     outer = _nested(primals) or _nested(tangents)
-    token = _depth.set(_depth.get() + 1)  # the first pass must record its backward
-    try:
-        trace = _Trace(fun, primals, {}, tuple(range(len(primals))), has_aux, scope)
-        outs, spec = tree_flatten(trace.out)
-        for o in outs:
-            if not _float_output(o):
-                raise TypeError(f"jvp needs float or complex outputs, got {type(o)}")
-        with enable_grad():
-            dummies = [GradArray(np.zeros(np.shape(o), np.result_type(o)), requires_grad=True)
-                       for o in outs]  # fmt: skip
-            cots = trace.pull(outs, dummies, create=True)
-        pairs = [(c, t) for c, t in zip(cots, t_leaves, strict=True) if c is not None]
-        tan = pull_cotangents([c for c, _ in pairs], [t for _, t in pairs], dummies, outer)
-    finally:
-        _depth.reset(token)
-    tan = _zeros_for(tan, outs)
+    trace = _Trace(fun, primals, {}, tuple(range(len(primals))), has_aux, scope)
+    outs, spec = tree_flatten(trace.out)
+    for o in outs:
+        if not _float_output(o):
+            raise TypeError(f"{fname} must return float or complex arrays, got {type(o)}")
+    t_in = [_tangent_for(t, x, outer) for t, x in zip(t_leaves, trace.tracers, strict=True)]
+    plan = _forward_plan(outs, trace.tracers)
+    pushed = plan.push(t_in, outer, _metas(outs))
+    unreached = any(t is None and np.size(o) for t, o in zip(pushed, outs, strict=True))
+    if unreached and not allow_unused:
+        raise _disconnected(fname)
+    tan = _fitted(pushed, outs)
+    if not outer:
+        _confirm_zero_tangents(fun, primals, t_in, outs, tan, fname, has_aux, scope)
     if outer:
         out, aux = trace.out, trace.aux
     else:
@@ -919,6 +936,95 @@ def jvp(
         tan = [_outermost(t, o) for t, o in zip(tan, tree_flatten(out)[0], strict=True)]
     result = (out, tree_unflatten(spec, tan))
     return (*result, aux) if has_aux else result
+
+
+def _confirm_zero_tangents(
+    fun: Callable[..., Any],
+    primals: tuple[Any, ...],
+    t_in: list[Any],
+    outs: list[Any],
+    tan: list[Any],
+    fname: str,
+    has_aux: bool,
+    scope: bool,
+) -> None:
+    """Raise if an output's tangent is exactly zero but ``fun``'s output moves along the
+    tangents: the forward counterpart of ``_confirm_zero_gradients`` (a conversion that cut
+    the graph and left a link carrying only zeros)."""
+    zero = [i for i, t in enumerate(tan) if _all_zero(t)]
+    if not zero or not any(np.any(t) for t in t_in):
+        return
+    p_leaves, p_spec = tree_flatten(list(primals))
+    plain = [np.asarray(plain_array(x) if isinstance(x, GradArray) else x) for x in p_leaves]
+    scale = max(float(np.max(np.abs(t), initial=0.0)) for t in t_in)
+    steps = [1e-6 * (1 + np.abs(x)) * t / scale for x, t in zip(plain, t_in, strict=True)]
+    rng = np.random.default_rng(0)
+    weights = {i: rng.standard_normal(np.shape(outs[i])) for i in zero}
+
+    def value(sign: float) -> float:
+        moved = [x + sign * h for x, h in zip(plain, steps, strict=True)]
+        with _graph.no_grad(), maybe_tracing(scope, fun):
+            res = fun(*tree_unflatten(p_spec, moved))
+        leaves, _ = tree_flatten(_plain_tree(res[0] if has_aux else res))
+        return float(sum(np.sum(np.real(leaves[i]) * w) for i, w in weights.items()))
+
+    f0 = float(
+        sum(
+            np.sum(np.real(plain_array(outs[i]) if isinstance(outs[i], GradArray) else outs[i]) * w)
+            for i, w in weights.items()
+        )
+    )
+    tol = 1e3 * np.finfo(np.result_type(*[outs[i] for i in zero])).eps * (1 + abs(f0))
+    if _changes_along(value, f0, tol):
+        raise GraphBreakError(
+            f"the tangent of output(s) {zero} of {fname} is exactly zero, but they change when "
+            "the primals move along the tangents (checked at two nearby points): a conversion "
+            "inside the function cut the graph and left a link that carries only zeros. Run "
+            "it inside the conversion scope (scope=True, the default), give the compiled code "
+            "a rule (ndgrad.defvjp), or look for np.ndarray.view / compiled code that reads "
+            "the input."
+        )
+
+
+def _tangent_for(t: Any, tracer: GradArray, outer: bool) -> Any:
+    """A tangent as forward mode takes it: an array of the tracer's shape and dtype."""
+    keep = outer and isinstance(t, GradArray)
+    arr = t if keep else np.asarray(plain_array(t) if isinstance(t, GradArray) else t)
+    if arr.shape != tracer.shape:
+        raise ValueError(f"a tangent of shape {arr.shape} for a primal of shape {tracer.shape}")
+    if arr.dtype.kind == "c" and tracer.dtype.kind != "c":
+        raise TypeError(
+            f"a complex tangent for a real primal ({tracer.dtype}): the function is not defined "
+            "off the real line. Pass a real tangent, or a complex primal."
+        )
+    return arr if arr.dtype == tracer.dtype else arr.astype(tracer.dtype)
+
+
+def _forward_plan(outs: Sequence[Any], tracers: Sequence[GradArray]) -> ForwardPlan:
+    """The forward pass from ``tracers`` to ``outs`` over the graph that ``fun`` recorded."""
+    targets: list[Any] = []
+    for o in outs:
+        if _requires_grad(o):
+            if o._base_ga is not None:
+                refresh(o)
+            targets.append((o._node, o._out))
+        else:
+            targets.append(None)
+    return ForwardPlan(targets, [(t._node, t._out) for t in tracers])
+
+
+def _metas(outs: Sequence[Any]) -> list[tuple[tuple[int, ...], Any]]:
+    return [(np.shape(o), np.result_type(o)) for o in outs]
+
+
+def _fitted(tan: Sequence[Any], outs: Sequence[Any]) -> list[Any]:
+    """Output tangents in their outputs' shapes and dtypes, zeros where none arrived."""
+    return [
+        np.zeros(np.shape(o), np.result_type(o))
+        if t is None
+        else fit_tangent(t, np.shape(o), np.result_type(o))
+        for t, o in zip(tan, outs, strict=True)
+    ]
 
 
 # --- Jacobians and Hessians ------------------------------------------------------------------
@@ -947,8 +1053,9 @@ def jacobian(
     allow_unused: bool = False,
     scope: bool = True,
     holomorphic: bool = False,
+    mode: str = "auto",
 ) -> Callable[..., Any]:
-    """Return a function that computes the Jacobian of ``fun``, one reverse pass per output.
+    """Return a function that computes the Jacobian of ``fun``, by forward or reverse mode.
 
     Parameters
     ----------
@@ -968,6 +1075,12 @@ def jacobian(
     holomorphic : bool, default False
         Declare ``fun`` holomorphic, as in JAX: needed for a complex output of a complex
         input, where the Jacobian is the complex derivative ``dy/dz``.
+    mode : {"auto", "forward", "reverse"}, default "auto"
+        ``"reverse"`` makes one backward pass per output element, ``"forward"`` one forward
+        pass per input element (:func:`jacfwd`), both over the one graph ``fun`` records.
+        ``"auto"`` records ``fun`` once and then takes forward mode when the inputs have fewer
+        elements than the outputs, the inputs are real and every function on the way has a JVP
+        rule of its own (not a transposed VJP rule), else reverse mode.
 
     Returns
     -------
@@ -1002,6 +1115,8 @@ def jacobian(
            [0., 3., 2.]])
     """
 
+    if mode not in ("auto", "forward", "reverse"):
+        raise ValueError(f"mode must be 'auto', 'forward' or 'reverse', got {mode!r}")
     fname = getattr(fun, "__name__", "the function")
     nums_for = _argnums_for(argnums)
 
@@ -1009,8 +1124,19 @@ def jacobian(
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         trace = _Trace(fun, args, kwargs, nums_for(len(args)), has_aux, scope)
         outs, spec = tree_flatten(trace.out)
-        with _graph.one_graph_pulled_often():  # one backward pass per output element
-            results, reached = _jacobian_rows(fname, trace, outs, argnums, holomorphic)
+        for o in outs:
+            if not _float_output(o):
+                raise TypeError(f"{fname} must return float or complex arrays, got {type(o)}")
+        plan = None
+        if mode != "reverse":
+            plan = _forward_plan(outs, trace.tracers)
+            if mode == "auto" and not _forward_pays(trace, outs, plan):
+                plan = None
+        with _graph.one_graph_pulled_often():  # one pass per output (input) element
+            if plan is None:
+                results, reached = _jacobian_rows(fname, trace, outs, argnums, holomorphic)
+            else:
+                results, reached = _jacobian_columns(fname, trace, outs, argnums, holomorphic, plan)
         if not allow_unused and not all(reached) and any(np.size(o) for o in outs):
             raise _disconnected(fname)
         jac = tree_unflatten(spec, results)
@@ -1053,6 +1179,120 @@ def _jacobian_rows(
         jacs = [
             _assemble(r, shape + t.shape, nested) for r, t in zip(rows, trace.tracers, strict=True)
         ]
+        results.append(trace.regroup(jacs, not nested, isinstance(argnums, int)))
+    return results, reached
+
+
+def jacfwd(
+    fun: Callable[..., Any],
+    argnums: ArgNums = 0,
+    *,
+    has_aux: bool = False,
+    allow_unused: bool = False,
+    scope: bool = True,
+    holomorphic: bool = False,
+) -> Callable[..., Any]:
+    """The Jacobian of ``fun`` by forward mode: ``jacobian(..., mode="forward")``.
+
+    ``fun`` is recorded once; each element of the inputs then costs one forward pass over the
+    recording (the column ``J e_j``), so it suits functions with fewer inputs than outputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ndgrad as nd
+    >>> nd.jacfwd(lambda x: np.stack([x[0] * x[1], np.sin(x[0]), x[1] ** 2]))(np.array([0.0, 2.0]))
+    array([[2., 0.],
+           [1., 0.],
+           [0., 4.]])
+    """
+    return jacobian(fun, argnums, has_aux=has_aux, allow_unused=allow_unused, scope=scope,
+                    holomorphic=holomorphic, mode="forward")  # fmt: skip
+
+
+def jacrev(
+    fun: Callable[..., Any],
+    argnums: ArgNums = 0,
+    *,
+    has_aux: bool = False,
+    allow_unused: bool = False,
+    scope: bool = True,
+    holomorphic: bool = False,
+) -> Callable[..., Any]:
+    """The Jacobian of ``fun`` by reverse mode: ``jacobian(..., mode="reverse")``, one backward
+    pass per output element; it suits functions with fewer outputs than inputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import ndgrad as nd
+    >>> nd.jacrev(lambda x: x[:2] * x[1:])(np.array([1.0, 2.0, 3.0]))
+    array([[2., 1., 0.],
+           [0., 3., 2.]])
+    """
+    return jacobian(fun, argnums, has_aux=has_aux, allow_unused=allow_unused, scope=scope,
+                    holomorphic=holomorphic, mode="reverse")  # fmt: skip
+
+
+def _forward_pays(trace: _Trace, outs: Sequence[Any], plan: ForwardPlan) -> bool:
+    """Whether ``jacobian(mode="auto")`` takes forward mode: fewer input than output elements,
+    real inputs, and a JVP rule of its own for every function on the way (a transposed VJP
+    rule costs a small reverse pass per node and column)."""
+    n_in = sum(t.size for t in trace.tracers)
+    n_out = sum(np.size(o) for o in outs)
+    return (
+        n_in < n_out and all(t.dtype.kind == "f" for t in trace.tracers) and not plan.transposed()
+    )
+
+
+def _jacobian_columns(
+    fname: str,
+    trace: _Trace,
+    outs: list[Any],
+    argnums: ArgNums,
+    holomorphic: bool,
+    plan: ForwardPlan,
+) -> tuple[list[Any], list[bool]]:
+    """The Jacobian of each output with respect to the tracers, one forward pass per input
+    element (``plan``: the graph ``fun`` recorded); and, per tracer, whether a pass reached an
+    output."""
+    nested = trace.nested
+    metas = _metas(outs)
+    tracers = trace.tracers
+    # columns[i][k]: the columns of output i's Jacobian in tracer k, one per element of k
+    columns: list[list[list[Any]]] = [[[] for _ in tracers] for _ in outs]
+    reached = [False] * len(tracers)
+    for k, t in enumerate(tracers):
+        complex_in = t.dtype.kind == "c"
+        for j in range(t.size):
+            unit = np.zeros(t.size, t.dtype)
+            unit[j] = 1
+            unit = unit.reshape(t.shape)
+            tangents: list[Any] = [None] * len(tracers)
+            tangents[k] = unit
+            raw = plan.push(tangents, nested, metas)
+            reached[k] = reached[k] or any(p is not None for p in raw)
+            pushed = _fitted(raw, outs)
+            if complex_in:
+                tangents[k] = 1j * unit
+                turned = _fitted(plan.push(tangents, nested, metas), outs)
+            for i, (col, o) in enumerate(zip(pushed, outs, strict=True)):
+                if complex_in:
+                    if np.result_type(o).kind != "c":
+                        raise ValueError(
+                            f"jacobian of {fname} in forward mode: a real output of a complex "
+                            "input has no complex derivative; use mode='reverse' (whose rows "
+                            "are grad's convention) or nd.jvp."
+                        )
+                    _check_holomorphic(fname, holomorphic, col, turned[i])
+                columns[i][k].append(col)
+    results = []
+    for i, o in enumerate(outs):
+        shape = np.shape(o)
+        jacs = []
+        for k, t in enumerate(tracers):
+            stacked = _assemble(columns[i][k], (t.size, *shape), nested)
+            jacs.append(np.reshape(np.moveaxis(stacked, 0, -1), shape + t.shape))
         results.append(trace.regroup(jacs, not nested, isinstance(argnums, int)))
     return results, reached
 
@@ -1146,8 +1386,10 @@ def hessian(
 
     Notes
     -----
-    This is ``jacobian(grad(fun))``. For complex inputs, whose gradient is not holomorphic,
-    it raises ``ValueError``: use :func:`hvp`, which treats them as pairs of reals.
+    This is ``jacfwd(grad(fun))``, forward over reverse: ``fun`` and its gradient are
+    recorded once, and one forward pass per input element gives a column. For complex inputs,
+    whose gradient is not holomorphic, it raises ``ValueError``: use :func:`hvp`, which treats
+    them as pairs of reals.
 
     Examples
     --------
@@ -1158,7 +1400,7 @@ def hessian(
            [2., 0.]])
     """
     inner = grad(fun, argnums, allow_unused=allow_unused, scope=scope)
-    return jacobian(inner, argnums, allow_unused=True, scope=scope)
+    return jacobian(inner, argnums, allow_unused=True, scope=scope, mode="forward")
 
 
 def hvp(fun: Callable[..., Any], x: Any, v: Any, *, scope: bool = True) -> Any:
@@ -1179,7 +1421,10 @@ def hvp(fun: Callable[..., Any], x: Any, v: Any, *, scope: bool = True) -> Any:
     Returns
     -------
     array or container
-        ``H @ v``, shaped like ``x``: the gradient of ``<grad fun(x), v>``, two reverse passes.
+        ``H @ v``, shaped like ``x``: forward over reverse, the JVP of ``grad(fun)`` with
+        tangent ``v`` (a recording of ``fun`` and its gradient, and one forward pass). Complex
+        inputs are pairs of reals: the product is that of the real Hessian, in the gradient
+        convention of :func:`grad`.
 
     Examples
     --------
@@ -1188,20 +1433,11 @@ def hvp(fun: Callable[..., Any], x: Any, v: Any, *, scope: bool = True) -> Any:
     >>> nd.hvp(lambda x: np.sum(x**3), np.array([1.0, 2.0]), np.array([1.0, 0.0]))
     array([6., 0.])
     """
-    v_leaves, v_spec = tree_flatten(v)
-    if v_spec != tree_flatten(x)[1]:
+    if tree_flatten(v)[1] != tree_flatten(x)[1]:
         raise ValueError("v must have the structure of x")
-
-    def inner(x: Any) -> Any:
-        g_leaves, _ = tree_flatten(grad(fun, scope=scope)(x))
-        total = 0.0
-        for g, w in zip(g_leaves, v_leaves, strict=True):
-            # Re<g, w> is the real inner product of C^n seen as R^2n, so complex x work too.
-            total = total + np.sum(np.real(np.conj(w) * g) if np.iscomplexobj(g) else g * w)
-        return total
-
     # A gradient independent of x (a linear ``fun``) has a zero Hessian: not an error.
-    return grad(inner, allow_unused=True, scope=scope)(x)
+    _, product = jvp(grad(fun, scope=scope), (x,), (v,), allow_unused=True, scope=scope)
+    return product
 
 
 # --- checkpointing --------------------------------------------------------------------------------

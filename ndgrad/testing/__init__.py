@@ -2,6 +2,8 @@
 
 - :func:`check_grad` compares ndgrad's gradients (and Hessian-vector products) of any function
   with central finite differences, and names the worst element when they disagree.
+- :func:`check_jvp` checks forward mode the same way: Jacobian-vector products against finite
+  differences and against reverse mode, and their derivatives.
 - :func:`assert_grad_close` compares two gradients (or containers of them) with the same kind
   of failure message.
 - :mod:`ndgrad.testing.strategies` holds hypothesis strategies (float arrays, broadcastable
@@ -10,6 +12,6 @@
   ``gradcheck`` fixture and an ``assert_grad_close`` fixture.
 """
 
-from ndgrad.testing._check import assert_grad_close, check_grad
+from ndgrad.testing._check import assert_grad_close, check_grad, check_jvp
 
-__all__ = ["assert_grad_close", "check_grad"]
+__all__ = ["assert_grad_close", "check_grad", "check_jvp"]

@@ -1,0 +1,321 @@
+"""Forward mode: tangents pushed through a recorded graph, from the inputs to the outputs.
+
+A transform records the function's graph as for reverse mode; ``ForwardPlan`` orders the nodes
+between its inputs and outputs once (parents first), and ``push`` visits each once, computing
+its output tangent from its inputs' tangents with the primitive's forward rule
+(``Primitive.jvp_kind``, see ``_registry``). It walks the very nodes ``backward`` walks, so
+it sees in-place writes, views, the saved arrays' guards and the conversion scope as reverse
+mode does: a tangent follows a write because the write is a node, and a saved array changed
+behind ndgrad's back is refused before a rule reads it. A plan is pushed many times for a
+Jacobian (one input direction per push); tangents are dropped once no node needs them.
+
+Under ``create`` (inside another transform, or for tangents that require grad) the rules run
+recorded, on GradArrays tied to their nodes, as backward runs them under create_graph: the
+tangents are differentiable again, by either mode, to any order.
+
+The graph is kept until the push is done, as for reverse mode: forward mode costs the memory
+of the recorded graph, not only of the live tangents.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ndgrad import _graph
+from ndgrad._array import GradArray, graph_array
+from ndgrad._graph import (
+    collect_nodes,
+    enable_grad,
+    node_cotangents,
+    replace_at,
+    rule_inputs,
+)
+from ndgrad._registry import HOLOMORPHIC, ArrayMeta, Primitive
+
+__all__ = ["ForwardPlan", "fit_tangent"]
+
+Target = tuple[Any, int]  # (node, output index)
+
+# What a primitive's function is when called on tangents: ``ndarray.__getitem__`` itself would
+# bypass GradArray's override (and so the recording of nested tangents).
+_CALLED_AS = {np.ndarray.__getitem__: operator.getitem}
+
+
+class _Transpose(Exception):
+    """This node's forward rule cannot be derived here: transpose its VJP rules instead."""
+
+
+def fit_tangent(t: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+    """Tangent ``t`` as an input of ``shape`` and ``dtype`` sees it: an array, broadcast
+    from the shape an elementwise rule left it in, in the input's dtype (a real one for a real
+    input, as backward drops the imaginary part of a real input's cotangent)."""
+    if not isinstance(t, np.ndarray):
+        t = np.asarray(t)
+    if t.shape != shape:
+        t = np.broadcast_to(t, shape)
+    if t.dtype != dtype:
+        if t.dtype.kind == "c" and dtype.kind != "c":
+            t = np.real(t)
+        if t.dtype != dtype:
+            t = t.astype(dtype)
+    return t
+
+
+class ForwardPlan:
+    """The nodes between ``inputs`` and ``outputs`` (``(node, out)`` targets), parents first."""
+
+    def __init__(self, outputs: Sequence[Target | None], inputs: Sequence[Target]) -> None:
+        self.outputs = list(outputs)
+        self.inputs = list(inputs)
+        self.stop = stop = {node for node, _ in inputs}
+        roots = list(dict.fromkeys(t[0] for t in outputs if t is not None))
+        deps = collect_nodes(roots, stop)
+        self.consumers = dict(deps)  # how many edges of visited nodes point at each node
+        left = dict(deps)
+        # the (shape, dtype) of every node output some edge reads: a node whose output is not
+        # saved still has its shape known, for the zeros of a transposed rule
+        self.meta: dict[Target, tuple[tuple[int, ...], Any]] = {}
+        order, ready = [], [r for r in roots if left.get(r, 0) == 0]
+        while ready:
+            node = ready.pop()
+            order.append(node)
+            if node in stop:
+                continue
+            for e in node.edges:
+                parent = e.parent
+                self.meta[(parent, e.out)] = (e.shape, e.dtype)
+                left[parent] -= 1
+                if left[parent] == 0:
+                    ready.append(parent)
+        order.reverse()
+        self.order = order
+
+    def transposed(self) -> list[str]:
+        """The functions on the way without a JVP rule of their own (their VJP rules are
+        transposed, a small reverse pass per node and push)."""
+        stop = self.stop
+        return sorted(
+            {n.prim.name for n in self.order if n not in stop and n.prim.jvp_kind == "transpose"}
+        )
+
+    def push(
+        self, tangents: Sequence[Any], create: bool, out_meta: Sequence[Any] = ()
+    ) -> list[Any]:
+        """The tangents of the outputs (``None`` where unreached) for ``tangents`` of the inputs
+        (``None`` for an input without one). ``out_meta``: the outputs' ``(shape, dtype)``."""
+        for target, m in zip(self.outputs, out_meta, strict=False):
+            if target is not None:
+                self.meta.setdefault(target, m)
+        tan: dict[Target, Any] = {}
+        for target, t in zip(self.inputs, tangents, strict=True):
+            if t is not None:
+                tan[target] = t
+        keep = set(self.outputs)
+        left = dict(self.consumers)
+        lift = graph_array if create else None
+        stop = self.stop
+        # as in backward: grad mode is ``create``, and the rules are ndgrad's own NumPy code,
+        # not the user's, so no conversion scope applies to them
+        grad_token = _graph.GRAD_MODE.set(create)
+        scope_token = _graph.scope_depth.set(0)
+        try:
+            for node in self.order:
+                if node in stop:
+                    continue
+                pairs = [(e, tan.get((e.parent, e.out))) for e in node.edges]
+                if any(t is not None for _, t in pairs):
+                    results = _node_tangents(node, pairs, lift, self.meta)
+                    for i, t in enumerate(results):
+                        if t is not None:
+                            tan[(node, i)] = t
+                for e in node.edges:  # drop what no later node reads
+                    parent = e.parent
+                    left[parent] -= 1
+                    if left[parent] == 0:
+                        for i in range(parent.n_out):
+                            if (parent, i) not in keep:
+                                tan.pop((parent, i), None)
+        finally:
+            _graph.scope_depth.reset(scope_token)
+            _graph.GRAD_MODE.reset(grad_token)
+        return [None if target is None else tan.get(target) for target in self.outputs]
+
+
+def _node_tangents(
+    node: Any, pairs: list[tuple[Any, Any]], lift: Any, meta: dict[Target, Any]
+) -> list[Any]:
+    """The tangent of each output of ``node`` (``None``: zero) from its edges' tangents."""
+    args, ans = rule_inputs(node, lift)
+    if ans is None and node.n_out == 1 and (node, 0) in meta:
+        ans = ArrayMeta(*meta[(node, 0)])  # a JVP rule may read the output's shape and dtype
+    fitted = [(e, None if t is None else fit_tangent(t, e.shape, e.dtype)) for e, t in pairs]
+    prim: Primitive = node.prim
+    by_slot: dict[int, list[tuple[Any, Any]]] = {}
+    old = None
+    for e, t in fitted:
+        if t is None:
+            continue
+        if e.slot < 0:  # the old value of an ``out=`` array, kept where ``where`` is False
+            old = t
+        else:
+            by_slot.setdefault(e.slot, []).append((e.flat, t))
+    n_out = node.n_out
+    try:
+        if prim.jvp_kind == "transpose":
+            raise _Transpose
+        results = _derived(node, prim, by_slot, args, ans, n_out) if by_slot else [None] * n_out
+    except _Transpose:
+        return _transposed(node, fitted, lift, meta)
+    if node.where is not None:  # out = where(where, f(...), old); n_out == 1 for ``where=``
+        t = results[0]
+        results = [np.where(node.where, 0 if t is None else t, 0 if old is None else old)]
+    return results
+
+
+def _derived(
+    node: Any,
+    prim: Primitive,
+    by_slot: dict[int, list[tuple[Any, Any]]],
+    args: tuple[Any, ...],
+    ans: Any,
+    n_out: int,
+) -> list[Any]:
+    kind = prim.jvp_kind
+    kwargs = node.kwargs
+    if kind == "linear":
+        call = list(args)
+        live = [i for i in range(len(args)) if prim.rule_for(i) is not None]
+        for i in live:
+            call[i] = _slot_tangent(args, i, by_slot[i]) if i in by_slot else _zeros_of(args[i])
+        return _as_outputs(_function(prim)(*call, **kwargs), n_out)
+    total: list[Any] = [None] * n_out
+    for slot, items in by_slot.items():
+        t = _slot_tangent(args, slot, items)
+        if kind == "multilinear":
+            call = list(args)
+            for i, a in enumerate(call):
+                if i != slot and (a is None or isinstance(a, ArrayMeta)):
+                    raise _Transpose  # another factor was not kept
+            call[slot] = t
+            part = _function(prim)(*call, **kwargs)
+        elif kind == "elementwise":
+            rule = prim.rules[slot] if slot < len(prim.rules) else None
+            if rule is None:
+                continue
+            if _complex(t, ans, args):
+                if prim.func not in HOLOMORPHIC:
+                    raise _Transpose
+                part = np.conj(rule(np.conj(t), ans, *args, **kwargs))
+            else:
+                part = rule(t, ans, *args, **kwargs)
+        else:  # "rules"
+            if prim.jvp_argnum is not None:
+                part = prim.jvp_argnum(slot, t, ans, *args, **kwargs)
+            else:
+                rule = prim.jvp_rules[slot] if slot < len(prim.jvp_rules) else None
+                if rule is None:
+                    continue
+                part = rule(t, ans, *args, **kwargs)
+        for i, p in enumerate(_as_outputs(part, n_out)):
+            if p is not None:
+                total[i] = p if total[i] is None else total[i] + p
+    return total
+
+
+def _as_outputs(value: Any, n_out: int) -> list[Any]:
+    if n_out == 1:
+        return [value]
+    return list(value)
+
+
+def _function(prim: Primitive) -> Any:
+    func = prim.func
+    if isinstance(func, tuple):  # (ufunc, method)
+        return getattr(func[0], func[1])
+    return _CALLED_AS.get(func, func)
+
+
+def _complex(t: Any, ans: Any, args: tuple[Any, ...]) -> bool:
+    if t.dtype.kind == "c" or (ans is not None and _dtype_kind(ans) == "c"):
+        return True
+    return any(
+        isinstance(a, np.ndarray | ArrayMeta | np.generic | complex) and _dtype_kind(a) == "c"
+        for a in args
+    )
+
+
+def _dtype_kind(a: Any) -> str:
+    return a.dtype.kind if hasattr(a, "dtype") else np.result_type(a).kind  # type: ignore[no-any-return]
+
+
+def _slot_tangent(args: tuple[Any, ...], slot: int, items: list[tuple[Any, Any]]) -> Any:
+    """The tangent of argument ``slot``: the array's, or for a sequence of arrays a sequence of
+    the same structure, with zeros for the elements that have none."""
+    if len(items) == 1 and items[0][0] is None:
+        return items[0][1]
+    seq = args[slot]
+    if type(seq) not in (list, tuple):
+        raise _Transpose  # the sequence was not kept: its other elements' shapes are unknown
+    tangent = _zeros_of(seq)
+    for flat, t in items:
+        tangent = replace_at(tangent, flat, t)
+    return tangent
+
+
+def _zeros_of(a: Any) -> Any:
+    """A zero tangent shaped like the saved argument ``a`` (an array, a sequence of them, or
+    what a node keeps of an array it does not read: its ``ArrayMeta``)."""
+    if a is None:
+        raise _Transpose
+    if isinstance(a, ArrayMeta):
+        return np.zeros(a.shape, a.dtype)
+    if type(a) in (list, tuple):
+        return type(a)(_zeros_of(x) for x in a)
+    return np.zeros(np.shape(a), np.result_type(a))
+
+
+def _transposed(
+    node: Any, fitted: list[tuple[Any, Any]], lift: Any, meta: dict[Target, Any]
+) -> list[Any]:
+    """The JVP as the transpose of the node's VJP rules: for the cotangent ``g`` of its outputs
+    they give ``J* g``, linear in ``g``, so ``J t`` is the gradient in ``g`` of
+    ``Re <J* g, t> = Re <g, J t>``: one small reverse pass over the rules. It is taken at
+    ``g = 1``, not 0: the gradient is the same anywhere, and rules that return zeros for a
+    zero cotangent without computing (``qr``'s, to avoid a singular solve) would hide it."""
+    n_out = node.n_out
+    gs: list[Any] = []
+    for i in range(n_out):
+        shape, dtype = node.out_meta[i] if node.out_meta is not None else meta[(node, i)]
+        if dtype.kind in "fc":
+            gs.append(GradArray(np.ones(shape, dtype), requires_grad=True))
+        else:
+            gs.append(np.zeros(shape, dtype))
+    g = gs[0] if n_out == 1 else tuple(gs)
+    tangents = {id(e): t for e, t in fitted}
+    total: Any = None
+    with enable_grad():
+        for edge, c in node_cotangents(node, g, lift):
+            t = tangents.get(id(edge))
+            if t is None:
+                continue
+            term = np.sum(np.real(np.conj(c) * t)) if c.dtype.kind == "c" else np.sum(c * t)
+            total = term if total is None else total + term
+    targets = [(x._node, x._out) for x in gs if isinstance(x, GradArray)]
+    if not (isinstance(total, GradArray) and total._node is not None):
+        return [None] * n_out  # the rules do not depend on g: a zero tangent
+    create = lift is not None
+    found = _graph.backward(
+        [(total._node, total._out)],
+        [GradArray(np.ones((), total.dtype)) if create else np.ones((), total.dtype)],
+        inputs=targets,
+        retain_graph=create,
+        create_graph=create,
+        lift=graph_array,
+    )
+    assert found is not None
+    it = iter(found)
+    return [next(it) if isinstance(x, GradArray) else None for x in gs]
