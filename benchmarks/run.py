@@ -44,7 +44,10 @@ from benchmarks import systems  # noqa: E402
 from benchmarks.report import table  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-WORKLOADS = ("tiny", "chain", "mlp", "large", "deep", "saddle", "newton", "jacobian")
+WORKLOADS = (
+    "tiny", "chain", "mlp", "large", "deep", "saddle", "newton", "jacobian",
+    "saddle_forward", "hvp", "jacobian_wide", "jacobian_tall",
+)  # fmt: skip
 
 
 # --- timing ----------------------------------------------------------------------------------
@@ -162,6 +165,11 @@ def run_workload(
         }
     gc.collect()
     return {"title": title, "unit": unit, "repeats": repeats, "results": results}
+
+
+def _having(objs: dict[str, Any], method: str) -> dict[str, Any]:
+    """The systems that implement a workload."""
+    return {name: obj for name, obj in objs.items() if hasattr(obj, method)}
 
 
 def run_memory(names: list[str], workload: str, size: int) -> dict[str, Any]:
@@ -329,6 +337,29 @@ def main(argv: list[str] | None = None) -> int:
             "(9) jacobian of sin(a @ x) * x, 100 -> 100", "ms/call", nested,
             lambda s: s.jacobian(jac), repeats=reps, target=target * 2, scale=1e3,
         )  # fmt: skip
+    # Forward mode (issue 17): the systems that have each workload.
+    if "saddle_forward" in chosen:
+        w["saddle_forward"] = run_workload(
+            "(10) saddle point, inner gradient by forward mode (one jvp per coordinate)",
+            "ms/call", _having(objs, "saddle_forward"),
+            lambda s: s.saddle_forward(np.array(systems.SADDLE_START)),
+            repeats=3 if quick else 7, target=0, scale=1e3,
+        )  # fmt: skip
+    if "hvp" in chosen:
+        hvp = systems.hvp_data()
+        w["hvp"] = run_workload(
+            "(11) Hessian-vector product, logistic loss of 1,000 parameters", "ms/call",
+            _having(objs, "hvp"), lambda s: s.hvp(hvp), repeats=reps, target=target * 2,
+            scale=1e3,
+        )  # fmt: skip
+    for key, (n_in, n_out) in (("jacobian_wide", (10, 1000)), ("jacobian_tall", (1000, 10))):
+        if key in chosen:
+            data = systems.jacobian_shapes_data(n_in, n_out)
+            w[key] = run_workload(
+                f"(12) jacobian of tanh(a @ x) ** 2, {n_in} -> {n_out}", "ms/call",
+                _having(objs, "jacobian_shapes"), lambda s, data=data: s.jacobian_shapes(data),
+                repeats=reps, target=target * 2, scale=1e3,
+            )  # fmt: skip
     report["workloads"] = w
 
     if not args.no_memory:

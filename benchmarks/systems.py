@@ -79,14 +79,18 @@ def _saddle_f(p1: Any, p2: Any) -> Any:
     return (p1[0] ** 2 + p1[1] ** 2) - (p2[0] ** 2 + p2[1] ** 2)
 
 
-def _saddle(xp: Any, grad: Callable[[Any], Any], start: Any) -> tuple[Any, Any]:
-    """``(r1, r2)``: r1 minimises max over p2 of f(p1, p2), r2 maximises f(r1, p2)."""
+def _saddle(
+    xp: Any, grad: Callable[[Any], Any], start: Any, inner: Callable[[Any], Any] | None = None
+) -> tuple[Any, Any]:
+    """``(r1, r2)``: r1 minimises max over p2 of f(p1, p2), r2 maximises f(r1, p2). ``inner``
+    makes the gradient of the inner solver (``grad`` by default)."""
+    inner = inner or grad
 
     def r1_cost(p1: Any) -> Any:
         def neg(p2: Any) -> Any:
             return -_saddle_f(p1, p2)
 
-        return _saddle_f(p1, _argmin(xp, neg, grad(neg), start))
+        return _saddle_f(p1, _argmin(xp, neg, inner(neg), start))
 
     r1 = _argmin(xp, r1_cost, grad(r1_cost), start)
 
@@ -115,6 +119,34 @@ def _newton(d: dict[str, Any], grad: Any, hessian: Any) -> Any:
     for _ in range(d["steps"]):
         w = w - np.linalg.solve(np.asarray(hessian(w)), np.asarray(grad(w)))
     return w
+
+
+def forward_grad(xp: Any, jvp: Callable[[Any, Any, Any], Any]) -> Callable[[Any], Any]:
+    """The saddle's inner gradient by forward mode, gradbench's way: one JVP per coordinate
+    (``jvp(f, x, v)`` gives the directional derivative of ``f`` at ``x`` along ``v``)."""
+
+    def grad(f: Any) -> Any:
+        def g(p: Any) -> Any:
+            eye = np.eye(len(p))
+            return xp.stack([jvp(f, p, eye[i]) for i in range(len(p))])
+
+        return g
+
+    return grad
+
+
+def jacobian_shapes_data(n_in: int, n_out: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """The forward-mode Jacobian workloads, ``f(x) = tanh(a @ x) ** 2`` from n_in to n_out."""
+    rng = np.random.default_rng(seed)
+    return {"a": rng.standard_normal((n_out, n_in)) / np.sqrt(n_in), "x": rng.standard_normal(n_in)}
+
+
+def hvp_data(n_params: int = 1000) -> dict[str, Any]:
+    """The hvp workload: the Newton workload's loss with 1,000 parameters, and a direction."""
+    d = newton_data(n_params=n_params)
+    d["v"] = np.random.default_rng(1).standard_normal(n_params)
+    d["w"] = 0.01 * np.random.default_rng(2).standard_normal(n_params)
+    return d
 
 
 def jacobian_data(n: int = 100, seed: int = 0) -> dict[str, np.ndarray]:
@@ -248,6 +280,27 @@ class NumPy:
 
         return step
 
+    def saddle_forward(self, start: np.ndarray) -> Callable[[], Any]:
+        return self.saddle(start)
+
+    def hvp(self, d: dict[str, Any]) -> Callable[[], Any]:
+        x, y, lam, w, v = d["x"], d["y"], d["lam"], d["w"], d["v"]
+
+        def step() -> Any:
+            p = 1.0 / (1.0 + np.exp(y * (x @ w)))
+            return x.T @ (p * (1.0 - p) * (x @ v)) + lam * v
+
+        return step
+
+    def jacobian_shapes(self, d: dict[str, np.ndarray]) -> Callable[[], Any]:
+        a, x = d["a"], d["x"]
+
+        def step() -> Any:
+            t = np.tanh(a @ x)
+            return (2.0 * t * (1.0 - t * t))[:, None] * a
+
+        return step
+
 
 # --- ndgrad ----------------------------------------------------------------------------------
 
@@ -373,6 +426,25 @@ class NdgradFunctional:
         jac = self.nd.jacobian(lambda x: np.sin(a @ x) * x, scope=self.scope)
         return lambda: jac(x)
 
+    def saddle_forward(self, start: np.ndarray) -> Callable[[], Any]:
+        nd = self.nd
+
+        def jvp(f: Any, x: Any, v: Any) -> Any:
+            return nd.jvp(f, (x,), (v,), scope=self.scope)[1]
+
+        grad = functools.partial(nd.grad, scope=self.scope)
+        return lambda: _saddle(np, grad, start, forward_grad(np, jvp))
+
+    def hvp(self, d: dict[str, Any]) -> Callable[[], Any]:
+        f = _logistic_loss(np, d)
+        w, v = d["w"], d["v"]
+        return lambda: self.nd.hvp(f, w, v, scope=self.scope)
+
+    def jacobian_shapes(self, d: dict[str, np.ndarray]) -> Callable[[], Any]:
+        a, x = d["a"], d["x"]
+        jac = self.nd.jacobian(lambda x: np.tanh(a @ x) ** 2, scope=self.scope)
+        return lambda: jac(x)
+
 
 class NdgradFunctionalNoScope(NdgradFunctional):
     name = "ndgrad-vg-noscope"
@@ -441,6 +513,25 @@ class Autograd:
     def jacobian(self, d: dict[str, np.ndarray]) -> Callable[[], Any]:
         anp, a, x = self.np, d["a"], d["x"]
         jac = self.ag.jacobian(lambda x: anp.sin(anp.dot(a, x)) * x)
+        return lambda: jac(x)
+
+    def saddle_forward(self, start: np.ndarray) -> Callable[[], Any]:
+        make_jvp = self.ag.make_jvp
+
+        def jvp(f: Any, x: Any, v: Any) -> Any:
+            return make_jvp(f)(x)(v)[1]
+
+        return lambda: _saddle(self.np, self.ag.grad, start, forward_grad(self.np, jvp))
+
+    def hvp(self, d: dict[str, Any]) -> Callable[[], Any]:
+        # autograd's Hessian-vector product: reverse over reverse (it has no other)
+        hvp = self.ag.hessian_tensor_product(_logistic_loss(self.np, d))
+        w, v = d["w"], d["v"]
+        return lambda: hvp(w, v)
+
+    def jacobian_shapes(self, d: dict[str, np.ndarray]) -> Callable[[], Any]:
+        anp, a, x = self.np, d["a"], d["x"]
+        jac = self.ag.jacobian(lambda x: anp.tanh(anp.dot(a, x)) ** 2)  # reverse mode only
         return lambda: jac(x)
 
 
@@ -579,6 +670,27 @@ class Torch:
             return value.item(), xt.grad.numpy()
 
         return step
+
+    def hvp(self, d: dict[str, Any]) -> Callable[[], Any]:
+        torch = self.torch
+        from torch.func import grad, jvp
+
+        x, y = torch.from_numpy(d["x"]), torch.from_numpy(d["y"])
+        w, v, lam = torch.from_numpy(d["w"]), torch.from_numpy(d["v"]), d["lam"]
+
+        def f(w: Any) -> Any:
+            return torch.sum(torch.log1p(torch.exp(-y * (x @ w)))) + 0.5 * lam * torch.dot(w, w)
+
+        return lambda: jvp(grad(f), (w,), (v,))[1]  # forward over reverse
+
+    def jacobian_shapes(self, d: dict[str, np.ndarray]) -> Callable[[], Any]:
+        torch = self.torch
+        from torch.func import jacfwd, jacrev
+
+        a, x = torch.from_numpy(d["a"]), torch.from_numpy(d["x"])
+        jac = jacfwd if a.shape[1] < a.shape[0] else jacrev  # the cheaper direction
+        f = jac(lambda x: torch.tanh(a @ x) ** 2)
+        return lambda: f(x)
 
 
 SYSTEMS = {

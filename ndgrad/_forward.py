@@ -117,7 +117,8 @@ class ForwardPlan:
         keep = set(self.outputs)
         left = dict(self.consumers)
         lift = graph_array if create else None
-        stop = self.stop
+        stop, meta = self.stop, self.meta
+        get = tan.get
         # as in backward: grad mode is ``create``, and the rules are ndgrad's own NumPy code,
         # not the user's, so no conversion scope applies to them
         grad_token = _graph.GRAD_MODE.set(create)
@@ -126,13 +127,14 @@ class ForwardPlan:
             for node in self.order:
                 if node in stop:
                     continue
-                pairs = [(e, tan.get((e.parent, e.out))) for e in node.edges]
-                if any(t is not None for _, t in pairs):
-                    results = _node_tangents(node, pairs, lift, self.meta)
+                edges = node.edges
+                incoming = [get((e.parent, e.out)) for e in edges]
+                if any(t is not None for t in incoming):
+                    results = _node_tangents(node, edges, incoming, lift, meta)
                     for i, t in enumerate(results):
                         if t is not None:
                             tan[(node, i)] = t
-                for e in node.edges:  # drop what no later node reads
+                for e in edges:  # drop what no later node reads
                     parent = e.parent
                     left[parent] -= 1
                     if left[parent] == 0:
@@ -142,34 +144,47 @@ class ForwardPlan:
         finally:
             _graph.scope_depth.reset(scope_token)
             _graph.GRAD_MODE.reset(grad_token)
-        return [None if target is None else tan.get(target) for target in self.outputs]
+        return [None if target is None else get(target) for target in self.outputs]
 
 
 def _node_tangents(
-    node: Any, pairs: list[tuple[Any, Any]], lift: Any, meta: dict[Target, Any]
+    node: Any, edges: tuple[Any, ...], incoming: list[Any], lift: Any, meta: dict[Target, Any]
 ) -> list[Any]:
     """The tangent of each output of ``node`` (``None``: zero) from its edges' tangents."""
     args, ans = rule_inputs(node, lift)
-    if ans is None and node.n_out == 1 and (node, 0) in meta:
-        ans = ArrayMeta(*meta[(node, 0)])  # a JVP rule may read the output's shape and dtype
-    fitted = [(e, None if t is None else fit_tangent(t, e.shape, e.dtype)) for e, t in pairs]
+    n_out = node.n_out
+    fitted = []
+    for e, t in zip(edges, incoming, strict=True):
+        if t is not None and not (
+            isinstance(t, np.ndarray) and t.shape == e.shape and t.dtype == e.dtype
+        ):
+            t = fit_tangent(t, e.shape, e.dtype)
+        fitted.append(t)
     prim: Primitive = node.prim
+    kind = prim.jvp_kind
+    if kind == "elementwise" and len(edges) == 1 and node.where is None:  # the common case
+        slot, t = edges[0].slot, fitted[0]
+        rule = prim.rules[slot] if 0 <= slot < len(prim.rules) else None
+        out_kind = (ans.dtype if ans is not None else meta[(node, 0)][1]).kind
+        if rule is not None and t.dtype.kind != "c" and out_kind != "c":
+            return [rule(t, ans, *args, **node.kwargs)]  # a rule that reads no ``ans`` gets None
+    if ans is None and n_out == 1:
+        ans = ArrayMeta(*meta[(node, 0)])  # a JVP rule may read the output's shape and dtype
     by_slot: dict[int, list[tuple[Any, Any]]] = {}
     old = None
-    for e, t in fitted:
+    for e, t in zip(edges, fitted, strict=True):
         if t is None:
             continue
         if e.slot < 0:  # the old value of an ``out=`` array, kept where ``where`` is False
             old = t
         else:
             by_slot.setdefault(e.slot, []).append((e.flat, t))
-    n_out = node.n_out
     try:
-        if prim.jvp_kind == "transpose":
+        if kind == "transpose":
             raise _Transpose
         results = _derived(node, prim, by_slot, args, ans, n_out) if by_slot else [None] * n_out
     except _Transpose:
-        return _transposed(node, fitted, lift, meta)
+        return _transposed(node, list(zip(edges, fitted, strict=True)), lift, meta)
     if node.where is not None:  # out = where(where, f(...), old); n_out == 1 for ``where=``
         t = results[0]
         results = [np.where(node.where, 0 if t is None else t, 0 if old is None else old)]
@@ -206,7 +221,7 @@ def _derived(
             rule = prim.rules[slot] if slot < len(prim.rules) else None
             if rule is None:
                 continue
-            if _complex(t, ans, args):
+            if _complex(t, ans):
                 if prim.func not in HOLOMORPHIC:
                     raise _Transpose
                 part = np.conj(rule(np.conj(t), ans, *args, **kwargs))
@@ -239,13 +254,10 @@ def _function(prim: Primitive) -> Any:
     return _CALLED_AS.get(func, func)
 
 
-def _complex(t: Any, ans: Any, args: tuple[Any, ...]) -> bool:
-    if t.dtype.kind == "c" or (ans is not None and _dtype_kind(ans) == "c"):
-        return True
-    return any(
-        isinstance(a, np.ndarray | ArrayMeta | np.generic | complex) and _dtype_kind(a) == "c"
-        for a in args
-    )
+def _complex(t: Any, ans: Any) -> bool:
+    """Whether a ufunc's call involves complex numbers: a complex input makes a complex output,
+    or (``abs``, ``angle``) is the input whose tangent ``t`` is complex."""
+    return t.dtype.kind == "c" or _dtype_kind(ans) == "c"  # type: ignore[no-any-return]
 
 
 def _dtype_kind(a: Any) -> str:
@@ -297,8 +309,11 @@ def _transposed(
     g = gs[0] if n_out == 1 else tuple(gs)
     tangents = {id(e): t for e, t in fitted}
     total: Any = None
+    # The rules always see their arguments as GradArrays tied to the graph, as under
+    # create_graph: a rule may be written only for that case (a solver's recorded backward
+    # pass). Backward then reaches ``gs`` alone, and frees nothing (``retain_graph``).
     with enable_grad():
-        for edge, c in node_cotangents(node, g, lift):
+        for edge, c in node_cotangents(node, g, graph_array):
             t = tangents.get(id(edge))
             if t is None:
                 continue
@@ -312,7 +327,7 @@ def _transposed(
         [(total._node, total._out)],
         [GradArray(np.ones((), total.dtype)) if create else np.ones((), total.dtype)],
         inputs=targets,
-        retain_graph=create,
+        retain_graph=True,
         create_graph=create,
         lift=graph_array,
     )

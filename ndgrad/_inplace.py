@@ -233,6 +233,18 @@ def _view_positions(shape: tuple[int, ...], fn: Any) -> NDArray[np.bool_]:
     return mask.reshape(shape)
 
 
+def _copy_slices_view_jvp(t: Any, ans: Any, base: Any, view: Any, fn: Any) -> Any:
+    """The base's tangent after a write through a view: the view's tangent at the positions
+    the view covers (each once: NumPy refuses writes through overlapping views), zero
+    elsewhere. A gather, so that a tangent that carries a graph keeps it."""
+    shape = ans.shape
+    size = int(np.prod(shape, dtype=int))
+    source = np.full(size, -1)
+    source[np.ravel(fn(np.arange(size).reshape(shape)))] = np.arange(np.size(t))
+    picked = np.take(np.ravel(t), np.maximum(source, 0))
+    return np.reshape(np.where(source >= 0, picked, 0), shape)
+
+
 _COPY_SLICES = Primitive(
     _copy_slices,
     (
@@ -240,6 +252,15 @@ _COPY_SLICES = Primitive(
         lambda g, ans, base, view, fn: fn(g),
     ),
     name="assignment through a view",
+)
+# Forward mode: the base's old tangent survives outside the view (the same projection as the
+# VJP's), the view's tangent is put at its positions.
+_COPY_SLICES.set_jvp(
+    "rules",
+    (
+        lambda t, ans, base, view, fn: np.where(_view_positions(t.shape, fn), 0, t),
+        _copy_slices_view_jvp,
+    ),
 )
 
 

@@ -21,6 +21,11 @@ in ``ndgrad._registry`` and, for ndarray methods, the tables in ``ndgrad._method
 ``no gradient``     integer, boolean, shape or constant results (``NO_GRADIENT``): plain values;
 ``raises``          ``NotDifferentiableError`` on an input that requires grad (``UNSUPPORTED``);
 ``unclassified``    in no table: a bug, and the command exits with status 1.
+
+Forward mode: every function with rules (NumPy's and SciPy's) is listed by how forward mode
+treats it (``Primitive.jvp_kind``): a JVP rule, derived from the VJP rule (elementwise), linear,
+multilinear, or ``transpose`` (no JVP of its own: its VJP rules are transposed by a small
+reverse pass per call, correct and slower). The report names the ``transpose`` ones.
 """
 
 from __future__ import annotations
@@ -38,11 +43,11 @@ import numpy as np
 
 import ndgrad
 from ndgrad import _methods
-from ndgrad._registry import NO_GRADIENT, TRACED_THROUGH, UNSUPPORTED, VJP_RULES
+from ndgrad._registry import JVP_KINDS, NO_GRADIENT, TRACED_THROUGH, UNSUPPORTED, VJP_RULES
 from ndgrad._rules import _scipy
 from ndgrad._rules.scipy_special import scipy_special_coverage  # empty without SciPy
 
-__all__ = ["CLASSES", "Entry", "Report", "classify", "main", "report"]
+__all__ = ["CLASSES", "Entry", "Report", "classify", "forward_coverage", "main", "report"]
 
 CLASSES = ("differentiable", "no gradient", "raises", "unclassified")
 
@@ -227,6 +232,8 @@ class Report:
     # SciPy's other public callables, per submodule and kind (rule, traced, no_gradient,
     # unsupported): see ndgrad/_rules/scipy_functions.py.
     scipy_functions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    # every function with rules, by forward-mode kind (see ``forward_coverage``)
+    forward: dict[str, list[str]] = field(default_factory=dict)
 
     def counts(self, entries: Iterable[Entry] | None = None) -> dict[str, int]:
         """How many entries fall in each class."""
@@ -279,6 +286,7 @@ class Report:
             },
             "scipy.special": self.scipy,
             "scipy": self.scipy_functions,
+            "forward mode": self.forward,
         }
 
     def to_text(self, names: bool = True) -> str:
@@ -332,6 +340,17 @@ class Report:
                         lines.extend(textwrap.wrap(
                             f"{_SCIPY_KINDS[kind]}: " + ", ".join(table[kind]), 96,
                             initial_indent="  ", subsequent_indent="    "))  # fmt: skip
+        if self.forward:
+            lines.append("")
+            if names:
+                lines.append("== forward mode (every function with rules, NumPy's and SciPy's) ==")
+            lines.append("forward mode: " + ", ".join(
+                f"{len(self.forward.get(k, []))} {k}" for k in JVP_KINDS))  # fmt: skip
+            transposed = self.forward.get("transpose", [])
+            if names and transposed:
+                lines.extend(textwrap.wrap(
+                    "transposed VJP rules (no JVP of their own): " + ", ".join(transposed), 96,
+                    initial_indent="  ", subsequent_indent="    "))  # fmt: skip
         f = self.function_counts()
         lines.append("")
         lines.append(
@@ -404,13 +423,30 @@ def report() -> Report:
     >>> print(rep.summary())  # doctest: +ELLIPSIS
     ndgrad ... on NumPy ...: ... differentiable, ... no gradient, ... raise, ... unclassified
     """
+    scipy_functions = _scipy_functions()  # imports SciPy's modules: their rules register
     return Report(
         ndgrad.__version__,
         np.__version__,
         tuple(_entries()),
         scipy_special_coverage(),
-        _scipy_functions(),
+        scipy_functions,
+        forward_coverage(),
     )
+
+
+def forward_coverage() -> dict[str, list[str]]:
+    """The names of the functions with rules (those registered so far), by forward-mode kind.
+
+    Examples
+    --------
+    >>> from ndgrad.coverage import forward_coverage
+    >>> "numpy.sin" in forward_coverage()["elementwise"]
+    True
+    """
+    kinds: dict[str, list[str]] = {k: [] for k in JVP_KINDS}
+    for prim in VJP_RULES.values():
+        kinds[prim.jvp_kind].append(prim.name)
+    return {k: sorted(names) for k, names in kinds.items()}
 
 
 def _scipy_functions() -> dict[str, dict[str, list[str]]]:

@@ -922,7 +922,8 @@ def jvp(
             raise TypeError(f"{fname} must return float or complex arrays, got {type(o)}")
     t_in = [_tangent_for(t, x, outer) for t, x in zip(t_leaves, trace.tracers, strict=True)]
     plan = _forward_plan(outs, trace.tracers)
-    pushed = plan.push(t_in, outer, _metas(outs))
+    metas = _metas(outs)
+    pushed = plan.push(t_in, outer, metas)
     unreached = any(t is None and np.size(o) for t, o in zip(pushed, outs, strict=True))
     if unreached and not allow_unused:
         raise _disconnected(fname)
@@ -1014,16 +1015,20 @@ def _forward_plan(outs: Sequence[Any], tracers: Sequence[GradArray]) -> ForwardP
 
 
 def _metas(outs: Sequence[Any]) -> list[tuple[tuple[int, ...], Any]]:
-    return [(np.shape(o), np.result_type(o)) for o in outs]
+    """``(shape, dtype)`` of each output (attributes, not ``np.shape``: no dispatch)."""
+    return [
+        (o.shape, o.dtype)
+        if isinstance(o, np.ndarray | np.generic)
+        else (np.shape(o), np.result_type(o))
+        for o in outs
+    ]
 
 
 def _fitted(tan: Sequence[Any], outs: Sequence[Any]) -> list[Any]:
     """Output tangents in their outputs' shapes and dtypes, zeros where none arrived."""
     return [
-        np.zeros(np.shape(o), np.result_type(o))
-        if t is None
-        else fit_tangent(t, np.shape(o), np.result_type(o))
-        for t, o in zip(tan, outs, strict=True)
+        np.zeros(shape, dtype) if t is None else fit_tangent(t, shape, dtype)
+        for t, (shape, dtype) in zip(tan, _metas(outs), strict=True)
     ]
 
 
@@ -1571,7 +1576,18 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
             )
         return out
 
+    def tangent(slot: int, t: Any, ans: Any, *args: Any, **kwargs: Any) -> Any:
+        """Forward mode: ``fun`` run again, and the tangent of argument ``slot`` pushed
+        through it (nested, when the pass is recorded)."""
+
+        def along(x: Any) -> Any:
+            return fun(*args[:slot], x, *args[slot + 1 :], **kwargs)
+
+        _, out = jvp(along, (args[slot],), (t,), allow_unused=True, scope=scope)
+        return tuple(out) if isinstance(out, list) else out
+
     prim = Primitive(forward, (), recompute, name=f"checkpoint({fname})")
+    prim.set_jvp("rules", (), tangent)
 
     @functools.wraps(fun)
     def wrapped(*args: Any, **kwargs: Any) -> Any:

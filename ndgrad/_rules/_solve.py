@@ -384,6 +384,29 @@ def record(
         return cache.get(g, args, {}, lambda: shaped(backward(plain_tree(g)), args))[slot]
 
     prim = Primitive(_identity, (), rule, name=name)
+    if backward_create is None:
+        # Forward mode cannot transpose a backward pass that is not recorded: the Jacobian is
+        # made from it instead, one row per output element (``backward`` of each unit
+        # cotangent, made once per node), and multiplied by the tangent.
+        rows: list[list[Any]] = []
+
+        def tangent(slot: int, t: Any, ans: Any, *args: Any) -> Any:
+            if grad_enabled():  # the forward pass is being recorded: higher derivatives
+                raise solver_error(
+                    name,
+                    "only first derivatives flow through this solver in forward mode: its "
+                    "Jacobian is made of backward passes that use the solution as constants. "
+                    "Take one derivative (nd.jvp, nd.jacfwd at the outermost level).",
+                )
+            if not rows:
+                for i in range(res.size):
+                    unit = np.zeros(res.size)
+                    unit[i] = 1.0
+                    rows.append(shaped(backward(unit.reshape(res.shape)), raw))
+            column = [np.zeros(np.size(t)) if r[slot] is None else np.ravel(r[slot]) for r in rows]
+            return np.reshape(np.stack(column) @ np.ravel(t), res.shape)
+
+        prim.set_jvp("rules", (), tangent)
     outs = wrap_result(res)
     node = record_node(prim, grad_inputs, raw, {}, res, outs)
     node.versions += held

@@ -1,0 +1,264 @@
+"""Forward mode (issue 17): the transforms, and the semantics it shares with reverse mode
+(in-place writes, views, guarded arrays, the conversion scope, nesting).
+
+Every JVP rule is checked by tests/test_forward_rules.py; here the checks are of whole
+functions, against finite differences or closed forms.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ndgrad as nd
+from ndgrad import _forward
+from ndgrad._registry import VJP_RULES
+from ndgrad.testing import check_jvp
+
+RNG = np.random.default_rng(17)
+
+
+def _fd(f, x, v, eps=1e-6):
+    return (f(x + eps * v) - f(x - eps * v)) / (2 * eps)
+
+
+# --- the transforms -------------------------------------------------------------------------
+
+
+def test_jvp_is_forward_mode_no_backward_pass(monkeypatch):
+    """nd.jvp pushes tangents forward: it never runs a backward pass (it used to be the VJP
+    of the VJP, two of them)."""
+    calls = []
+    real = nd._graph.backward
+    monkeypatch.setattr(nd._graph, "backward", lambda *a, **k: calls.append(1) or real(*a, **k))
+    x, v = RNG.standard_normal(5), RNG.standard_normal(5)
+    f = lambda x: np.tanh(x) * np.sin(x[::-1]) @ np.ones(5)
+    _, t = nd.jvp(f, (x,), (v,))
+    assert not calls
+    np.testing.assert_allclose(t, _fd(f, x, v), rtol=1e-7)
+
+
+@pytest.mark.parametrize("mode", ["forward", "reverse", "auto"])
+def test_jacobian_modes_agree_with_the_closed_form(mode):
+    a = RNG.standard_normal((7, 3))
+    x = RNG.standard_normal(3)
+    jac = nd.jacobian(lambda x: np.tanh(a @ x) ** 2, mode=mode)(x)
+    t = np.tanh(a @ x)
+    np.testing.assert_allclose(jac, (2 * t * (1 - t * t))[:, None] * a, rtol=1e-12)
+
+
+def test_jacobian_auto_takes_the_cheaper_direction(monkeypatch):
+    pushes, pulls = [], []
+    push, pull = _forward.ForwardPlan.push, nd._graph.backward
+    monkeypatch.setattr(
+        _forward.ForwardPlan, "push", lambda *a, **k: pushes.append(1) or push(*a, **k)
+    )
+    monkeypatch.setattr(nd._graph, "backward", lambda *a, **k: pulls.append(1) or pull(*a, **k))
+    wide = RNG.standard_normal((20, 2))
+    nd.jacobian(lambda x: np.sin(wide @ x))(np.ones(2))  # 2 -> 20: two forward passes
+    assert (len(pushes), len(pulls)) == (2, 0)
+    pushes.clear()
+    tall = RNG.standard_normal((2, 20))
+    nd.jacobian(lambda x: np.sin(tall @ x))(np.ones(20))  # 20 -> 2: two backward passes
+    assert (len(pushes), len(pulls)) == (0, 2)
+
+
+def test_jacfwd_and_jacrev_of_containers_and_argnums():
+    def f(x, y):
+        return {"a": x * y[0], "b": np.stack([np.sum(x), y[1] ** 2])}
+
+    x, y = RNG.standard_normal(3), RNG.standard_normal(2)
+    fwd = nd.jacfwd(f, argnums=(0, 1))(x, y)
+    rev = nd.jacrev(f, argnums=(0, 1))(x, y)
+    for key in ("a", "b"):
+        for i in range(2):
+            np.testing.assert_allclose(fwd[key][i], rev[key][i], rtol=1e-12)
+    np.testing.assert_allclose(fwd["a"][0], y[0] * np.eye(3))
+
+
+def test_jacfwd_of_a_holomorphic_function_and_the_checks():
+    z = np.array([1.0 + 0.5j, -0.3 + 2j])
+    jac = nd.jacfwd(lambda z: z**3, holomorphic=True)(z)
+    np.testing.assert_allclose(jac, np.diag(3 * z**2))
+    with pytest.raises(ValueError, match="holomorphic"):
+        nd.jacfwd(lambda z: z**3)(z)
+    with pytest.raises(ValueError, match="not holomorphic"):
+        nd.jacfwd(np.conj, holomorphic=True)(z)
+    with pytest.raises(ValueError, match="mode='reverse'"):
+        nd.jacfwd(lambda z: np.abs(z), holomorphic=True)(z)
+
+
+def test_hessian_is_forward_over_reverse_and_right():
+    a = RNG.standard_normal((4, 4))
+    a = a @ a.T
+
+    def f(x):
+        return 0.5 * x @ a @ x + np.sum(np.sin(x))
+
+    x = RNG.standard_normal(4)
+    np.testing.assert_allclose(nd.hessian(f)(x), a - np.diag(np.sin(x)), rtol=1e-10)
+
+
+def test_hvp_forward_over_reverse_matches_finite_differences_of_the_gradient():
+    def f(x):
+        return np.sum(np.log1p(np.exp(np.tanh(x) * x[::-1]))) + np.prod(x[:3])
+
+    x, v = RNG.standard_normal(6), RNG.standard_normal(6)
+    np.testing.assert_allclose(nd.hvp(f, x, v), _fd(nd.grad(f), x, v), rtol=1e-6, atol=1e-8)
+
+
+# --- errors that name the cause -------------------------------------------------------------
+
+
+def test_jvp_refuses_bad_tangents():
+    x = np.ones(3)
+    with pytest.raises(ValueError, match="shape"):
+        nd.jvp(np.sin, (x,), (np.ones(2),))
+    with pytest.raises(TypeError, match="complex tangent for a real primal"):
+        nd.jvp(np.sin, (x,), (np.ones(3) * 1j,))
+
+
+def test_jvp_of_a_cut_graph_raises_instead_of_returning_zeros():
+    x = np.array([0.5, 1.5])
+    with pytest.raises(ValueError, match="does not depend"):
+        nd.jvp(lambda x: np.asarray(x) * 2.0, (x,), (np.ones(2),), scope=False)
+    _, t = nd.jvp(lambda x: np.ones(2), (x,), (np.ones(2),), allow_unused=True)
+    np.testing.assert_array_equal(t, np.zeros(2))
+
+
+def test_jvp_of_a_link_that_carries_only_zeros_raises():
+    def f(x):
+        kept = np.array(x.view(np.ndarray))  # a copy made behind ndgrad's back
+        return np.where(x > 100.0, x, 0.0) + kept * 2.0
+
+    with pytest.raises(nd.GraphBreakError, match="exactly zero"):
+        nd.jvp(f, (np.array([1.0, 2.0]),), (np.ones(2),), scope=False)
+
+
+# --- the semantics forward mode shares with reverse mode -------------------------------------
+
+
+def test_tangents_follow_in_place_writes_and_views():
+    def f(x):
+        y = x * 1.0
+        y[1:3] *= np.sin(x[:2])  # a write through a view of y
+        y += x[::-1]
+        z = y.reshape(2, 2).T  # a view, then a write through it
+        z[0] = np.exp(z[1])
+        return y**2
+
+    check_jvp(f, RNG.standard_normal(4), order=2)
+
+
+def test_tangents_follow_buffers_filled_in_a_loop():
+    def f(x):
+        out = np.empty_like(x)  # a buffer allocated inside the scope
+        for i in range(len(x)):
+            out[i] = x[i] * x[(i + 1) % len(x)]
+        return out
+
+    check_jvp(f, RNG.standard_normal(5), order=2)
+
+
+def test_a_saved_array_changed_behind_ndgrads_back_is_refused_in_forward_mode_too():
+    big = RNG.standard_normal(4096)  # above the copy threshold: guarded, not copied
+
+    def f(x):
+        y = x * big
+        big_alias[0] = 7.0  # a view made before: NumPy cannot make it read-only
+        return y
+
+    big_alias = big.view()
+    with pytest.raises(nd.InPlaceError, match="changed after"):
+        nd.jvp(f, (np.ones(4096),), (np.ones(4096),))
+
+
+def test_conversions_inside_the_scope_keep_the_tangent():
+    def f(x):
+        y = np.asarray(x)  # kept by the conversion scope
+        return np.array(y) ** 2  # a recorded copy
+
+    x, v = np.array([1.0, 2.0]), np.array([1.0, -1.0])
+    np.testing.assert_allclose(nd.jvp(f, (x,), (v,))[1], 2 * x * v)
+    with pytest.raises(nd.GraphBreakError):
+        nd.jvp(lambda x: float(x[0]) * x, (x,), (v,))
+
+
+def test_forward_inside_reverse_and_reverse_inside_forward():
+    x, v = np.array([0.3, -0.7]), np.array([1.0, 2.0])
+
+    def directional(x):  # d/dx of <grad f, v> through a jvp
+        return np.sum(nd.jvp(lambda y: np.sin(y) * y[::-1], (x,), (v,))[1])
+
+    g = nd.grad(directional)(x)
+    np.testing.assert_allclose(g, _fd(lambda y: np.asarray(directional(y)), x, np.eye(2)[0])
+                               * np.eye(2)[0] + _fd(lambda y: np.asarray(directional(y)), x,
+                               np.eye(2)[1]) * np.eye(2)[1], rtol=1e-6)  # fmt: skip
+    second = nd.jvp(nd.grad(lambda y: np.sum(np.sin(y) * y[::-1])), (x,), (v,))[1]
+    np.testing.assert_allclose(second, nd.hessian(lambda y: np.sum(np.sin(y) * y[::-1]))(x) @ v)
+
+
+def test_checkpoint_and_custom_vjp_in_forward_mode():
+    block = nd.checkpoint(lambda x: np.tanh(np.sin(x) * 2.0))
+    check_jvp(lambda x: block(block(x)), RNG.standard_normal(3), order=2)
+
+    @nd.custom_vjp
+    def cube(x):
+        return x**3
+
+    cube.defvjp(lambda x: (x**3, x), lambda x, g: (3 * x**2 * g,))
+    check_jvp(lambda x: cube(x) * 2.0, RNG.standard_normal(3), order=2)
+
+
+def test_defjvp_for_a_function_of_the_users():
+    def softclip(x):
+        return np.log1p(np.exp(x.view(np.ndarray)))
+
+    softclip = nd.defvjp(softclip, lambda g, ans, x: g / (1 + np.exp(-x)))
+    softclip = nd.defjvp(softclip, lambda t, ans, x: t / (1 + np.exp(-x)))
+    assert VJP_RULES[softclip].jvp_kind == "rules"
+    check_jvp(softclip, RNG.standard_normal(4), order=2)
+    with pytest.raises(ValueError, match="no VJP rules"):
+        nd.defjvp(lambda x: x, lambda t, ans, x: t)
+
+
+def test_a_function_without_jvp_rules_transposes_its_vjp_rules():
+    def twice(x):
+        return 2.0 * x.view(np.ndarray)
+
+    twice = nd.defvjp(twice, lambda g, ans, x: 2.0 * g)
+    assert VJP_RULES[twice].jvp_kind == "transpose"
+    check_jvp(lambda x: twice(x) ** 2, RNG.standard_normal(3), order=2)
+
+
+def test_scipy_solvers_in_forward_mode():
+    integrate = pytest.importorskip("scipy.integrate")
+    optimize = pytest.importorskip("scipy.optimize")
+
+    def final(k):
+        sol = integrate.solve_ivp(lambda t, y: -k * y, (0.0, 1.0), np.ones(2), rtol=1e-10,
+                                  atol=1e-12)  # fmt: skip
+        return sol.y[:, -1]
+
+    k, v = np.array([0.5, 1.5]), np.array([1.0, -2.0])
+    _, t = nd.jvp(final, (k,), (v,))
+    np.testing.assert_allclose(t, -np.exp(-k) * v, rtol=1e-6)
+    # one derivative only through an ODE solver, in forward mode as in reverse mode
+    with pytest.raises(nd.NotDifferentiableError, match="only first derivatives"):
+        nd.jvp(lambda k: nd.jvp(final, (k,), (v,))[1], (k,), (v,))
+
+    def odeint(k):
+        ts = np.linspace(0.0, 1.0, 5)
+        return integrate.odeint(lambda y, t: -k * y, np.ones(2), ts, rtol=1e-10, atol=1e-12)
+
+    check_jvp(odeint, k, rtol=1e-5, atol=1e-6)
+
+    def argmin(p):
+        fun = lambda x: np.sum((x - p) ** 2) + np.sum(x**4)
+        return optimize.minimize(fun, np.zeros(2), method="BFGS", tol=1e-9).x
+
+    check_jvp(argmin, np.array([0.3, -0.2]), rtol=1e-4, atol=1e-5)
+    root = lambda p: optimize.root(lambda x: x**3 + x - p, np.zeros(2), tol=1e-13).x
+    check_jvp(root, np.array([0.3, -0.2]), order=2, rtol=1e-4, atol=1e-5)
+    quad = lambda a: np.asarray(integrate.quad(lambda x: np.sin(a * x), 0, 1)[0])
+    check_jvp(quad, np.array(0.7), order=2)
