@@ -360,9 +360,9 @@ def _pair_quadratic(a, b, m):
 
 
 def _cosine_tangent(d, xa, xb, ta, tb, w, centered):
-    """Tangent of ``1 - <u, v>_w / (|u|_w |v|_w)`` (``correlation`` if ``centered``): minus
-    that of ``c = <ua, ub>_w``, ``ua = u / |u|_w``, ``dc = <w dua, ub> + <ua, w dub>`` with
-    ``dua = (du - c-like projection) / |u|``, in matrix products."""
+    """Tangent of ``d = 1 - c``, ``c = <ua, ub>_w`` with ``ua = u / |u|_w`` (``correlation``
+    if ``centered``, which centres the tangents too): ``dc = (<w du, ub> - c <w du, ua>) / |u|``
+    and the same in ``v``, in matrix products over all pairs."""
     if centered:
         xa = xa - np.average(xa, axis=1, weights=w)[:, None]
         xb = xb - np.average(xb, axis=1, weights=w)[:, None]
