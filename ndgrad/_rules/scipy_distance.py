@@ -49,7 +49,10 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad._define import defjvp
 from ndgrad._errors import not_differentiable
+from ndgrad._registry import VJP_RULES
+from ndgrad._rules._lazy import after_import
 from ndgrad._rules._scipy import defvjp_scipy
 
 _MODULE = "scipy.spatial.distance"
@@ -332,6 +335,175 @@ def _raises(what: str) -> Any:
     return rule
 
 
+# --- forward mode ------------------------------------------------------------------------------
+# The tangent of each distance d_ij for tangents ta, tb of the points (None: zero), and tz of
+# the points SciPy estimated a default V or VI from. Matrix-product forms where the VJP has one;
+# the metrics summed over coordinates take the per-pair gradients the VJP forms (its rule at
+# g = 1: each pair's cotangent is g_ij times that pair's gradient) against the tangents.
+
+
+def _pair_bilinear(a, b, ta, tb):
+    """``sum_k (a_ik - b_jk)(ta_ik - tb_jk)`` for every pair ``(i, j)``; a None tangent is 0."""
+    total = 0.0
+    if ta is not None:
+        total = total + np.sum(a * ta, axis=1)[:, None] - ta @ np.swapaxes(b, 0, 1)
+    if tb is not None:
+        total = total + np.sum(b * tb, axis=1)[None, :] - a @ np.swapaxes(tb, 0, 1)
+    return total
+
+
+def _pair_quadratic(a, b, m):
+    """``e^T M e`` with ``e = a_i - b_j`` for every pair."""
+    am, bm = a @ m, b @ m
+    cross = am @ np.swapaxes(b, 0, 1) + a @ np.swapaxes(bm, 0, 1)
+    return np.sum(am * a, axis=1)[:, None] + np.sum(bm * b, axis=1)[None, :] - cross
+
+
+def _cosine_tangent(d, xa, xb, ta, tb, w, centered):
+    """Tangent of ``d = 1 - c``, ``c = <ua, ub>_w`` with ``ua = u / |u|_w`` (``correlation``
+    if ``centered``, which centres the tangents too): ``dc = (<w du, ub> - c <w du, ua>) / |u|``
+    and the same in ``v``, in matrix products over all pairs."""
+    if centered:
+        xa = xa - np.average(xa, axis=1, weights=w)[:, None]
+        xb = xb - np.average(xb, axis=1, weights=w)[:, None]
+        ta = None if ta is None else ta - np.average(ta, axis=1, weights=w)[:, None]
+        tb = None if tb is None else tb - np.average(tb, axis=1, weights=w)[:, None]
+    wt = 1.0 if w is None else w
+    na = np.sqrt(np.sum(wt * xa * xa, axis=1))
+    nb = np.sqrt(np.sum(wt * xb * xb, axis=1))
+    ua = xa / na[:, None]
+    ub = xb / nb[:, None]
+    c = 1 - d
+    dc = 0.0
+    if ta is not None:
+        wta = wt * ta
+        dc = (
+            dc + (wta @ np.swapaxes(ub, 0, 1) - c * np.sum(wta * ua, axis=1)[:, None]) / na[:, None]
+        )
+    if tb is not None:
+        wtb = wt * tb
+        dc = (
+            dc + (ua @ np.swapaxes(wtb, 0, 1) - c * np.sum(wtb * ub, axis=1)[None, :]) / nb[None, :]
+        )
+    return -dc
+
+
+def _cdist_tangent(func, d, xa, xb, ta, tb, metric, kwargs, pooled, tz):
+    """The tangent of ``cdist(xa, xb)`` (``d``) for tangents ``ta``, ``tb`` (None: zero) and
+    ``tz`` of ``pooled``, the points a default ``V`` or ``VI`` was estimated from."""
+    name = _canonical(func, metric, kwargs)
+    w = kwargs.get("w")
+    wt = 1.0 if w is None else w
+    if name in _BOOLEAN:
+        return np.zeros(np.shape(d))
+    if name == "sqeuclidean":
+        return 2 * _pair_bilinear(xa * wt, xb * wt, ta, tb)
+    if name == "euclidean" or (name == "minkowski" and kwargs.get("p", 2) == 2):
+        return _safe_div(_pair_bilinear(xa * wt, xb * wt, ta, tb), d)
+    if name in ("cosine", "correlation"):
+        return _cosine_tangent(d, xa, xb, ta, tb, w, centered=name == "correlation")
+    if name == "seuclidean":
+        v = kwargs.get("V")
+        estimated = v is None
+        if estimated:
+            v = np.var(pooled, axis=0, ddof=1)
+        out = _safe_div(_pair_bilinear(xa / v, xb / v, ta, tb), d)
+        if estimated and tz is not None:
+            # dd/dV_k = -(u_k - v_k)^2 / (2 d V_k^2), dV = 2 sum (z - mean) tz / (n - 1)
+            n = pooled.shape[0]
+            dv = 2 * np.sum((pooled - np.mean(pooled, axis=0)) * tz, axis=0) / (n - 1)
+            out = out - _safe_div(_pair_quadratic(xa, xb, np.diag(dv / (v * v))), 2 * d)
+        return out
+    if name == "mahalanobis":
+        vi = kwargs.get("VI")
+        estimated = vi is None
+        if estimated:
+            vi = np.swapaxes(np.linalg.inv(np.cov(np.swapaxes(pooled, 0, 1))), 0, 1)
+        vi = np.atleast_2d(vi)
+        sym = (vi + np.swapaxes(vi, 0, 1)) / 2
+        out = _safe_div(_pair_bilinear(xa @ sym, xb @ sym, ta, tb), d)
+        if estimated and tz is not None:
+            # VI = inv(C)^T, C = cov(Z^T): dVI = -VI dC VI, dd = e^T dVI e / (2 d)
+            n = pooled.shape[0]
+            centered = pooled - np.mean(pooled, axis=0)
+            tc = tz - np.mean(tz, axis=0)
+            dcov = np.swapaxes(centered, 0, 1) @ tc
+            dcov = (dcov + np.swapaxes(dcov, 0, 1)) / (n - 1)
+            out = out - _safe_div(_pair_quadratic(xa, xb, vi @ dcov @ vi), 2 * d)
+        return out
+    gu, gv = _broadcast_pairs(name, np.ones(np.shape(d)), d, xa, xb, kwargs)
+    out = 0.0
+    if ta is not None:
+        out = out + np.sum(gu * ta[:, None, :], axis=2)
+    if tb is not None:
+        out = out + np.sum(gv * tb[None, :, :], axis=2)
+    return out
+
+
+def _cdist_jvp(which):
+    def rule(t, ans, XA, XB, metric="euclidean", **kwargs):
+        pooled = tz = None
+        if kwargs.get("V") is None or kwargs.get("VI") is None:
+            pooled = np.concatenate([XA, XB], axis=0)
+            tz = np.concatenate(
+                [t, np.zeros(np.shape(XB))] if which == 0 else [np.zeros(np.shape(XA)), t], axis=0
+            )
+        ta, tb = (t, None) if which == 0 else (None, t)
+        return _cdist_tangent("cdist", ans, XA, XB, ta, tb, metric, kwargs, pooled, tz)
+
+    return rule
+
+
+def _pdist_jvp(t, ans, X, metric="euclidean", **kwargs):
+    """The upper triangle of ``cdist(X, X)``'s tangent, both points moving."""
+    squareform = _distance().squareform
+    d = squareform(ans, checks=False)
+    full = _cdist_tangent("pdist", d, X, X, t, t, metric, kwargs, X, t)
+    return squareform(full, checks=False)
+
+
+def _squareform_jvp(t, ans, X, force="no", checks=True):
+    """squareform is linear; the tangent of a symmetric matrix need not pass its checks, and
+    has the shape of ``X``, which tells the direction as ``force`` did."""
+    return _distance().squareform(t, checks=False)
+
+
+def _correlation_jvp(which):
+    def rule(t, ans, u, v, w=None, centered=True):
+        xa = np.reshape(u, (1, -1))
+        xb = np.reshape(v, (1, -1))
+        tt = np.reshape(t, (1, -1))
+        ta, tb = (tt, None) if which == 0 else (None, tt)
+        out = _cosine_tangent(np.reshape(ans, (1, 1)), xa, xb, ta, tb, w, centered)
+        return np.reshape(out, np.shape(ans))
+
+    return rule
+
+
+def _minkowski_jvp(which):
+    def rule(t, ans, u, v, p=2, w=None):
+        xa = np.reshape(u, (1, -1))
+        xb = np.reshape(v, (1, -1))
+        tt = np.reshape(t, (1, -1))
+        ta, tb = (tt, None) if which == 0 else (None, tt)
+        name = "euclidean" if p == 2 else "minkowski"
+        d = np.reshape(ans, (1, 1))
+        out = _cdist_tangent("minkowski", d, xa, xb, ta, tb, name, {"p": p, "w": w}, None, None)
+        return np.reshape(out, np.shape(ans))
+
+    return rule
+
+
+def _defjvp_scipy(name: str, *rules: Any) -> None:
+    """``defjvp`` for the primitive ``defvjp_scipy`` registered, once the module is imported."""
+
+    def register(module: Any) -> None:
+        qualified = f"{_MODULE}.{name}"
+        defjvp(next(p.func for p in VJP_RULES.values() if p.name == qualified), *rules)
+
+    after_import(_MODULE, register)
+
+
 defvjp_scipy(_MODULE, "cdist", _cdist_vjp(0), _cdist_vjp(1))
 defvjp_scipy(_MODULE, "pdist", _pdist_vjp)
 defvjp_scipy(_MODULE, "squareform", _squareform_vjp)
@@ -347,6 +519,24 @@ defvjp_scipy(
     "minkowski",
     _minkowski_vjp(0),
     _minkowski_vjp(1),
+    _raises("minkowski with respect to p"),
+    _raises("minkowski with respect to w"),
+)
+
+# Forward mode (same argument order as the rules above).
+_defjvp_scipy("cdist", _cdist_jvp(0), _cdist_jvp(1))
+_defjvp_scipy("pdist", _pdist_jvp)
+_defjvp_scipy("squareform", _squareform_jvp)
+_defjvp_scipy(
+    "correlation",
+    _correlation_jvp(0),
+    _correlation_jvp(1),
+    _raises("correlation with respect to w"),
+)
+_defjvp_scipy(
+    "minkowski",
+    _minkowski_jvp(0),
+    _minkowski_jvp(1),
     _raises("minkowski with respect to p"),
     _raises("minkowski with respect to w"),
 )

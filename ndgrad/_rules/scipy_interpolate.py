@@ -48,9 +48,10 @@ import sys
 import numpy as np
 
 from ndgrad._array import GradArray
-from ndgrad._define import defvjp
+from ndgrad._define import defjvp, deflinear, defvjp
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
+from ndgrad._registry import VJP_RULES
 from ndgrad._rules._lazy import after_import
 from ndgrad._rules._scipy import (
     ORIGINALS_OF,
@@ -148,9 +149,33 @@ def _points_vjp(g, ans, data, points, spec, nu=0, basis=False):
     return np.sum(g * slope, axis=other)
 
 
+def _data_jvp(t, ans, data, points, spec, nu=0, basis=False):
+    """The linear part of the (affine) map at the tangent: the interpolant of ``t`` less that of
+    zeros (boundary values), with filled values independent of the data, as ``_basis``."""
+    if not spec.linear:
+        raise not_differentiable(
+            spec.name, "no gradient in the data: its slopes are nonlinear in it (only in points)"
+        )
+    linear = _interpolant_evaluation(t, points, spec, nu, True) - _interpolant_evaluation(
+        np.zeros(np.shape(t)), points, spec, nu, True
+    )
+    return np.where(np.isnan(linear), 0.0, linear)
+
+
+def _points_jvp(t, ans, data, points, spec, nu=0, basis=False):
+    """The derivative at the points times their tangent, broadcast over the data axes."""
+    if spec.layout != "axis":
+        raise not_differentiable(spec.name, "no gradient in the evaluation points yet")
+    slope = _interpolant_evaluation(data, points, spec, nu + 1, basis)
+    shape = [1] * np.ndim(slope)
+    shape[spec.axis : spec.axis + np.ndim(points)] = np.shape(points)
+    return slope * np.reshape(t, shape)
+
+
 _interpolant_evaluation = defvjp(
     _interpolant_evaluation, _data_vjp, _points_vjp, name="scipy.interpolate evaluation"
 )
+defjvp(_interpolant_evaluation, _data_jvp, _points_jvp)
 
 
 # --- the classes: constructors remember their data, calls record an evaluation ----------------
@@ -475,12 +500,25 @@ def _griddata_values_vjp(g, ans, points, values, xi, method="linear", fill_value
         raise not_differentiable(
             "scipy.interpolate.griddata", f"method={method!r} has no rule; use 'linear'"
         )
-    griddata = sys.modules[_MODULE].griddata
+    griddata = _griddata()
     n = np.shape(values)[0]
     basis = griddata(points, np.eye(n), xi, method=method, fill_value=0.0, **kw)
     p = np.ndim(basis) - 1
     grad = np.tensordot(basis, g, axes=(tuple(range(p)), tuple(range(p))))
     return np.reshape(grad, np.shape(values))
+
+
+def _griddata():
+    return sys.modules[_MODULE].griddata
+
+
+def _griddata_values_jvp(t, ans, points, values, xi, method="linear", fill_value=np.nan, **kw):
+    """Linear in the values, but for the fill value outside the hull: filled with 0 here."""
+    if method not in ("nearest", "linear"):
+        raise not_differentiable(
+            "scipy.interpolate.griddata", f"method={method!r} has no rule; use 'linear'"
+        )
+    return _griddata()(points, t, xi, method=method, fill_value=0.0, **kw)
 
 
 def _griddata_refuse(what):
@@ -497,6 +535,14 @@ defvjp_scipy(
     _griddata_values_vjp,
     _griddata_refuse("xi"),
 )
+
+
+def _griddata_jvp(module):
+    prim = next(p for p in VJP_RULES.values() if p.name == f"{_MODULE}.griddata")
+    defjvp(prim.func, _griddata_refuse("the points"), _griddata_values_jvp, _griddata_refuse("xi"))
+
+
+after_import(_MODULE, _griddata_jvp)
 
 
 # --- FITPACK: splev, splint and splrep on (t, c, k) tuples ----------------------------------------
@@ -544,7 +590,14 @@ def _splev_c_vjp(g, ans, x, t, c, k, der=0, ext=0):
     return np.concatenate([cotangent, np.zeros(len(c) - n)])
 
 
+def _splev_c_jvp(t, ans, x, t_knots, c, k, der=0, ext=0):
+    """Linear in ``c`` for every ``ext`` (0 outside, or the boundary value: both linear)."""
+    return _splev(x, t_knots, t, k, der, ext)
+
+
 _splev = defvjp(_splev, _splev_x_vjp, None, _splev_c_vjp, name=f"{_MODULE}.splev")
+# In x the VJP is elementwise (g times the next derivative): the same product is the JVP.
+defjvp(_splev, _splev_x_vjp, None, _splev_c_jvp)
 
 
 def _spline_tuple(name, tck):
@@ -590,9 +643,15 @@ def _splint_c_vjp(g, ans, a, b, t, c, k):
     return g * np.concatenate([np.stack(integrals), np.zeros(len(c) - len(integrals))])
 
 
+def _splint_c_jvp(t, ans, a, b, t_knots, c, k):
+    return _splint(a, b, t_knots, t, k)  # linear in c
+
+
 _splint = defvjp(
     _splint, _splint_a_vjp, _splint_b_vjp, None, _splint_c_vjp, None, name=f"{_MODULE}.splint"
 )
+# The limits are scalars: their VJPs (g times the spline there) are their JVPs.
+defjvp(_splint, _splint_a_vjp, _splint_b_vjp, None, _splint_c_jvp, None)
 
 
 def _make_splint(original):
@@ -624,6 +683,7 @@ def _splrep_y_vjp(g, ans, y, fit):
 
 
 _splrep_coefficients = defvjp(_splrep_coefficients, _splrep_y_vjp, None, name=f"{_MODULE}.splrep")
+deflinear(_splrep_coefficients)  # c = M y: the knots are fixed (splrep refuses otherwise)
 
 
 def _make_splrep(original):

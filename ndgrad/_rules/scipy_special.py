@@ -45,9 +45,9 @@ branch cut or a singularity the gradient is what the formula gives there (often 
   ``yve``, ``ker``, ``kei``, ``kerp``, ``keip``, ``kelvin``: ``x > 0``; ``itairy``: ``x >= 0``;
   ``lpmv``: ``|x| < 1``; ``spence``: ``z >= 0`` (its removable singularity at ``z = 1`` uses
   a Taylor polynomial).
-- ``jve``, ``yve`` and ``airye`` of a complex argument raise: their scaling by
-  ``exp(-|Im z|)`` or ``exp(+-Re(2/3 z^(3/2)))`` is not holomorphic. ``airye`` needs
-  ``x > 0`` (SciPy returns NaN for ``eAi`` at ``x < 0``).
+- ``jve``, ``yve``, ``ive`` and ``airye`` of a complex argument raise: their scaling by
+  ``exp(-|Im z|)``, ``exp(-|Re z|)`` or ``exp(+-Re(2/3 z^(3/2)))`` is not holomorphic.
+  ``airye`` needs ``x > 0`` (SciPy returns NaN for ``eAi`` at ``x < 0``).
 - ``lambertw`` (its ufunc ``_lambertw``): singular at the branch point ``z = -1/e``.
 - ``voigt_profile``: ``sigma > 0``; ``binom``: ``n > -1``, ``k > -1``,
   ``n - k > -1`` (away from the poles of the Gamma functions).
@@ -76,9 +76,9 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._define import defvjp
+from ndgrad._define import defjvp, defvjp
 from ndgrad._errors import not_differentiable
-from ndgrad._registry import VJP_RULES
+from ndgrad._registry import HOLOMORPHIC, VJP_RULES
 from ndgrad._rules._common import conj, is_complex, zeros_of
 from ndgrad._rules._lazy import after_import
 
@@ -90,14 +90,16 @@ _LOG_SQRT_2PI = 0.9189385332046727  # log(sqrt(2 pi))
 # --- np.sinc (a NumPy function, listed here with its SciPy relatives) -------------------------
 
 
-def _sinc_vjp(g, ans, x):
-    """sinc'(x) = (cos(pi x) - sinc(x)) / x, and 0 at x = 0 (sinc is even)."""
+def _sinc_d(x):
+    """sinc'(x) = (cos(pi x) - sinc(x)) / x, and 0 at x = 0 (sinc is even); entire in x."""
     zero = x == 0
     safe = np.where(zero, 1.0, x)
-    return g * np.where(zero, 0.0, (np.cos(np.pi * safe) - np.sinc(safe)) / safe)
+    return np.where(zero, 0.0, (np.cos(np.pi * safe) - np.sinc(safe)) / safe)
 
 
-defvjp(np.sinc, _sinc_vjp)
+defvjp(np.sinc, lambda g, ans, x: g * conj(_sinc_d(x)))
+# np.sinc is a Python function, not a ufunc, so forward mode cannot derive its elementwise JVP.
+defjvp(np.sinc, lambda t, ans, x: t * _sinc_d(x))
 
 
 def _raises(what: str) -> Any:
@@ -159,7 +161,7 @@ def _register(sc: Any) -> None:
     defvjp(
         _ufuncs._zeta,
         _raises("scipy.special.zeta with respect to the exponent x"),
-        lambda g, ans, x, q: -g * x * _ufuncs._zeta(x + 1, q),
+        lambda g, ans, x, q: -g * conj(x * _ufuncs._zeta(x + 1, q)),
         name="scipy.special.zeta",
     )
     # The Riemann zeta(x) (zeta without q) gets no rule: its only argument is the exponent, so
@@ -253,16 +255,20 @@ def _register(sc: Any) -> None:
         _order_rule("kv"),
         lambda g, ans, v, z: -g * conj(sc.kv(v - 1, z) + sc.kv(v + 1, z)) / 2,
     )
-    # ive = iv e^-|z| and kve = kv e^z (real z): the product rule adds the exponential's term.
+    # ive = iv e^-|Re z| and kve = kv e^z: the product rule adds the exponential's term. kve is
+    # holomorphic; ive is not (|Re z|), so a complex argument raises, as for jve.
     rule(
         sc.ive,
         _order_rule("ive"),
-        lambda g, ans, v, z: g * ((sc.ive(v - 1, z) + sc.ive(v + 1, z)) / 2 - np.sign(z) * ans),
+        _real_only(
+            "ive",
+            lambda g, ans, v, z: g * ((sc.ive(v - 1, z) + sc.ive(v + 1, z)) / 2 - np.sign(z) * ans),
+        ),
     )
     rule(
         sc.kve,
         _order_rule("kve"),
-        lambda g, ans, v, z: g * (ans - (sc.kve(v - 1, z) + sc.kve(v + 1, z)) / 2),
+        lambda g, ans, v, z: g * conj(ans - (sc.kve(v - 1, z) + sc.kve(v + 1, z)) / 2),
     )
 
 
@@ -292,13 +298,13 @@ def _register_more(sc: Any) -> None:
     rule(sc.erfi, lambda g, ans, x: g * conj(2 / _SQRT_PI * np.exp(x * x)))
     rule(sc.wrightomega, lambda g, ans, x: g * conj(ans / (1 + ans)))
     rule(sc.gammasgn, lambda g, ans, x: np.zeros_like(g))  # piecewise constant
-    # sici = (Si, Ci): Si' = sin(x)/x (1 at 0, through sinc), Ci' = cos(x)/x.
-    rule(sc.sici, lambda g, ans, x: g[0] * np.sinc(x / np.pi) + g[1] * np.cos(x) / x)
-    rule(sc.shichi, lambda g, ans, x: g[0] * _sinhc(x) + g[1] * np.cosh(x) / x)
-    rule(
-        sc.fresnel,
-        lambda g, ans, z: g[0] * np.sin(np.pi / 2 * z * z) + g[1] * np.cos(np.pi / 2 * z * z),
-    )
+    # Several outputs (here and below): ``_x_d(x)`` gives every output's derivative, the VJP
+    # contracts them with the cotangents, the JVP scales them by the tangent. sici = (Si, Ci):
+    # Si' = sin(x)/x (1 at 0, through sinc), Ci' = cos(x)/x; shichi likewise; fresnel = (S, C).
+    # All three are holomorphic (complex z too).
+    _outputs(sc.sici, _sici_d)
+    _outputs(sc.shichi, _shichi_d)
+    _outputs(sc.fresnel, _fresnel_d)
     rule(
         sc.powm1,
         lambda g, ans, x, y: g * y * np.power(x, y - 1),
@@ -414,6 +420,37 @@ _SQRT_2 = 1.4142135623730951
 _LOG_2 = 0.6931471805599453
 _LOG_10 = 2.302585092994046
 _DEG = 0.017453292519943295  # pi / 180
+
+
+def _contract(g, derivs):
+    """The VJP of a ufunc with several outputs from their derivatives: sum_k g_k conj(f_k')."""
+    total = g[0] * conj(derivs[0])
+    for gk, dk in zip(g[1:], derivs[1:], strict=True):
+        total = total + gk * conj(dk)
+    return total
+
+
+def _scale(t, derivs):
+    """Its JVP from the same derivatives: the tangent of output k is f_k' t."""
+    return tuple(t * d for d in derivs)
+
+
+def _outputs(func, derivs):
+    """Rules for ``func(x)`` with several outputs, whose derivatives ``derivs(x)`` gives."""
+    defvjp(func, lambda g, ans, x: _contract(g, derivs(x)), name=f"scipy.special.{func.__name__}")
+    defjvp(func, lambda t, ans, x: _scale(t, derivs(x)))
+
+
+def _sici_d(x):
+    return np.sinc(x / np.pi), np.cos(x) / x
+
+
+def _shichi_d(x):
+    return _sinhc(x), np.cosh(x) / x
+
+
+def _fresnel_d(z):
+    return np.sin(np.pi / 2 * z * z), np.cos(np.pi / 2 * z * z)
 
 
 def _sinhc(x):
@@ -546,7 +583,16 @@ def _register_remaining(sc: Any) -> None:
     rule(sc.ellipkm1, _ellipkm1_vjp)
     rule(sc.ellipkinc, _ellipkinc_phi_vjp, _ellipkinc_m_vjp)
     rule(sc.ellipeinc, _ellipeinc_phi_vjp, _ellipeinc_m_vjp)
-    rule(sc.ellipj, _ellipj_u_vjp, _ellipj_m_vjp)
+    rule(
+        sc.ellipj,
+        lambda g, ans, u, m: _contract(g, _ellipj_u_d(u, m)),
+        lambda g, ans, u, m: _contract(g, _ellipj_m_d(u, m)),
+    )
+    defjvp(
+        sc.ellipj,
+        lambda t, ans, u, m: _scale(t, _ellipj_u_d(u, m)),
+        lambda t, ans, u, m: _scale(t, _ellipj_m_d(u, m)),
+    )
     # Carlson's symmetric integrals: dR_F/dz = -R_D(x, y, z) / 6 (R_D is symmetric in its first
     # two arguments, and the other partials follow by symmetry); R_C(x, y) = R_F(x, y, y);
     # dR_G/dz = R_F / 4 - z R_D(x, y, z) / 12. R_D and R_J's own derivatives need Carlson
@@ -554,20 +600,20 @@ def _register_remaining(sc: Any) -> None:
     # derivatives here.
     rule(
         sc.elliprf,
-        lambda g, ans, x, y, z: -g * sc.elliprd(y, z, x) / 6,
-        lambda g, ans, x, y, z: -g * sc.elliprd(z, x, y) / 6,
-        lambda g, ans, x, y, z: -g * sc.elliprd(x, y, z) / 6,
+        lambda g, ans, x, y, z: -g * conj(sc.elliprd(y, z, x)) / 6,
+        lambda g, ans, x, y, z: -g * conj(sc.elliprd(z, x, y)) / 6,
+        lambda g, ans, x, y, z: -g * conj(sc.elliprd(x, y, z)) / 6,
     )
     rule(
         sc.elliprc,
-        lambda g, ans, x, y: -g * sc.elliprd(y, y, x) / 6,
-        lambda g, ans, x, y: -g * sc.elliprd(x, y, y) / 3,
+        lambda g, ans, x, y: -g * conj(sc.elliprd(y, y, x)) / 6,
+        lambda g, ans, x, y: -g * conj(sc.elliprd(x, y, y)) / 3,
     )
     rule(
         sc.elliprg,
-        lambda g, ans, x, y, z: g * (sc.elliprf(x, y, z) / 4 - x * sc.elliprd(y, z, x) / 12),
-        lambda g, ans, x, y, z: g * (sc.elliprf(x, y, z) / 4 - y * sc.elliprd(z, x, y) / 12),
-        lambda g, ans, x, y, z: g * (sc.elliprf(x, y, z) / 4 - z * sc.elliprd(x, y, z) / 12),
+        lambda g, ans, x, y, z: g * conj(sc.elliprf(x, y, z) / 4 - x * sc.elliprd(y, z, x) / 12),
+        lambda g, ans, x, y, z: g * conj(sc.elliprf(x, y, z) / 4 - y * sc.elliprd(z, x, y) / 12),
+        lambda g, ans, x, y, z: g * conj(sc.elliprf(x, y, z) / 4 - z * sc.elliprd(x, y, z) / 12),
     )
     rule(sc.agm, _agm_a_vjp, _agm_b_vjp)
 
@@ -613,10 +659,14 @@ def _register_remaining(sc: Any) -> None:
     )
     # Integrals of Bessel functions: the integrands. it2i0k0 = (int_0^x (I0(t) - 1)/t dt,
     # int_x^inf K0(t)/t dt); it2j0y0 likewise with 1 - J0 and Y0. Domain x > 0.
-    rule(sc.iti0k0, lambda g, ans, x: g[0] * sc.i0(x) + g[1] * sc.k0(x))
-    rule(sc.itj0y0, lambda g, ans, x: g[0] * sc.j0(x) + g[1] * sc.y0(x))
-    rule(sc.it2i0k0, lambda g, ans, x: (g[0] * (sc.i0(x) - 1) - g[1] * sc.k0(x)) / x)
-    rule(sc.it2j0y0, lambda g, ans, x: (g[0] * (1 - sc.j0(x)) - g[1] * sc.y0(x)) / x)
+    # (Several outputs: see sici.)
+    for func, derivs in (
+        (sc.iti0k0, lambda x: (sc.i0(x), sc.k0(x))),
+        (sc.itj0y0, lambda x: (sc.j0(x), sc.y0(x))),
+        (sc.it2i0k0, lambda x: ((sc.i0(x) - 1) / x, -sc.k0(x) / x)),
+        (sc.it2j0y0, lambda x: ((1 - sc.j0(x)) / x, -sc.y0(x) / x)),
+    ):
+        _outputs(func, derivs)
 
     # besselpoly(a, l, v) = int_0^1 x^l J_v(2 a x) dx: d/da through J_v' = (J_(v-1) - J_(v+1))/2.
     rule(
@@ -660,62 +710,46 @@ def _register_remaining(sc: Any) -> None:
     rule(sc.beip, lambda g, ans, x: g * (sc.ber(x) - _over_x(ans, x, 0.5)))
     rule(sc.kerp, lambda g, ans, x: g * (-sc.kei(x) - ans / x))
     rule(sc.keip, lambda g, ans, x: g * (sc.ker(x) - ans / x))
-    rule(sc.kelvin, _kelvin_vjp)
+    _outputs(sc.kelvin, _kelvin_d)
 
     # --- Airy functions --------------------------------------------------------------------------
     # Ai'' = z Ai, Bi'' = z Bi. airye scales by exp(+-Re(2/3 z^(3/2))), not holomorphic: real x.
-    rule(sc.airy, _airy_vjp)
-    rule(sc.airye, _real_only("airye", _airye_vjp))
+    _outputs(sc.airy, _airy_d)
+    rule(sc.airye, _real_only("airye", lambda g, ans, x: _contract(g, _airye_d(x))))
+    defjvp(sc.airye, _real_only("airye", lambda t, ans, x: _scale(t, _airye_d(x))))
     # itairy(x) = (int_0^x Ai, int_0^x Bi, int_0^x Ai(-t), int_0^x Bi(-t)); x >= 0.
-    rule(
-        sc.itairy,
-        lambda g, ans, x: (
-            g[0] * sc.airy(x)[0]
-            + g[1] * sc.airy(x)[2]
-            + g[2] * sc.airy(-x)[0]
-            + g[3] * sc.airy(-x)[2]
-        ),
-    )
+    _outputs(sc.itairy, _itairy_d)
 
     # --- Fresnel integrals -----------------------------------------------------------------------
     # F+(x) = int_x^inf exp(i t^2) dt, K+ = F+ exp(-i (x^2 + pi/4)) / sqrt(pi); F-, K- conjugate.
-    rule(sc.modfresnelp, _modfresnel_vjp(1.0))
-    rule(sc.modfresnelm, _modfresnel_vjp(-1.0))
+    _outputs(sc.modfresnelp, _modfresnel_d(1.0))
+    _outputs(sc.modfresnelm, _modfresnel_d(-1.0))
 
     # --- parabolic cylinder and Mathieu functions (in x; orders and q raise) -------------------
     # D_v and V_v solve y'' = (x^2/4 - v - 1/2) y; W(a, x) solves y'' = (a - x^2/4) y. Each
     # returns (y, y'), so the rule of y' is y''.
-    rule(
-        sc.pbdv,
-        _order_rule("pbdv"),
-        lambda g, ans, v, x: (
-            g[0] * sc.pbdv(v, x)[1] + g[1] * (x * x / 4 - v - 0.5) * sc.pbdv(v, x)[0]
-        ),
-    )
-    rule(
-        sc.pbvv,
-        _order_rule("pbvv"),
-        lambda g, ans, v, x: (
-            g[0] * sc.pbvv(v, x)[1] + g[1] * (x * x / 4 - v - 0.5) * sc.pbvv(v, x)[0]
-        ),
-    )
-    rule(
-        sc.pbwa,
-        refuse(sc.pbwa, "a"),
-        lambda g, ans, a, x: g[0] * sc.pbwa(a, x)[1] + g[1] * (a - x * x / 4) * sc.pbwa(a, x)[0],
-    )
+    for func, param, potential in (
+        (sc.pbdv, _order_rule("pbdv"), lambda v, x: x * x / 4 - v - 0.5),
+        (sc.pbvv, _order_rule("pbvv"), lambda v, x: x * x / 4 - v - 0.5),
+        (sc.pbwa, refuse(sc.pbwa, "a"), lambda a, x: a - x * x / 4),
+    ):
+        vjp, jvp = _second_order_rules(func, potential)
+        rule(func, param, vjp)
+        defjvp(func, param, jvp)
     # Mathieu functions take x in degrees and return the derivative in radians: ce'' =
     # (2q cos 2x - a) ce (a = mathieu_a, or mathieu_b for se), Mc'' = (a - 2q cosh 2x) Mc for
     # the modified (radial) ones, whose x is not in degrees.
-    for func, char in ((sc.mathieu_cem, sc.mathieu_a), (sc.mathieu_sem, sc.mathieu_b)):
-        rule(func, refuse(func, "m"), refuse(func, "q"), _mathieu_vjp(func, char))
-    for func, char in (
-        (sc.mathieu_modcem1, sc.mathieu_a),
-        (sc.mathieu_modcem2, sc.mathieu_a),
-        (sc.mathieu_modsem1, sc.mathieu_b),
-        (sc.mathieu_modsem2, sc.mathieu_b),
+    for func, char, modified in (
+        (sc.mathieu_cem, sc.mathieu_a, False),
+        (sc.mathieu_sem, sc.mathieu_b, False),
+        (sc.mathieu_modcem1, sc.mathieu_a, True),
+        (sc.mathieu_modcem2, sc.mathieu_a, True),
+        (sc.mathieu_modsem1, sc.mathieu_b, True),
+        (sc.mathieu_modsem2, sc.mathieu_b, True),
     ):
-        rule(func, refuse(func, "m"), refuse(func, "q"), _modified_mathieu_vjp(func, char))
+        vjp, jvp = _mathieu_rules(func, char, modified)
+        rule(func, refuse(func, "m"), refuse(func, "q"), vjp)
+        defjvp(func, refuse(func, "m"), refuse(func, "q"), jvp)
 
     # --- orthogonal polynomials (in x; the degree and the parameters raise) --------------------
     # Through Gegenbauer: P_n' = C_(n-1)^(3/2), U_n' = 2 C_(n-1)^(2), C_n^(a)' = 2a C_(n-1)^(a+1);
@@ -731,7 +765,7 @@ def _register_remaining(sc: Any) -> None:
     rule(
         sc.eval_sh_legendre,
         _order_rule("eval_sh_legendre"),
-        lambda g, ans, n, x: 2 * g * _gegenbauer_d(sc, n, 1.5, 2 * x - 1),
+        lambda g, ans, n, x: 2 * g * conj(_gegenbauer_d(sc, n, 1.5, 2 * x - 1)),
     )
     rule(
         sc.eval_chebyt,
@@ -756,12 +790,12 @@ def _register_remaining(sc: Any) -> None:
     rule(
         sc.eval_sh_chebyt,
         _order_rule("eval_sh_chebyt"),
-        lambda g, ans, n, x: 2 * g * n * sc.eval_chebyu(n - 1, 2 * x - 1),
+        lambda g, ans, n, x: 2 * g * conj(n * sc.eval_chebyu(n - 1, 2 * x - 1)),
     )
     rule(
         sc.eval_sh_chebyu,
         _order_rule("eval_sh_chebyu"),
-        lambda g, ans, n, x: 4 * g * _gegenbauer_d(sc, n, 2.0, 2 * x - 1),
+        lambda g, ans, n, x: 4 * g * conj(_gegenbauer_d(sc, n, 2.0, 2 * x - 1)),
     )
     rule(
         sc.eval_gegenbauer,
@@ -783,7 +817,7 @@ def _register_remaining(sc: Any) -> None:
         refuse(sc.eval_sh_jacobi, "p"),
         refuse(sc.eval_sh_jacobi, "q"),
         lambda g, ans, n, p, q, x: (
-            2 * g * _jacobi_d(sc, n, p - q, q - 1, 2 * x - 1) / sc.binom(2 * n + p - 1, n)
+            2 * g * conj(_jacobi_d(sc, n, p - q, q - 1, 2 * x - 1) / sc.binom(2 * n + p - 1, n))
         ),
     )
     rule(
@@ -1090,76 +1124,90 @@ def _over_x(y, x, at_zero):
     return np.where(zero, at_zero, y / np.where(zero, 1.0, x))
 
 
-def _kelvin_vjp(g, ans, x):
+def _kelvin_d(x):
     """kelvin = (Be, Ke, Be', Ke') with Be = ber + i bei: Be'' = i Be - Be'/x, and so Ke."""
     import scipy.special as sc
 
     be, ke, bep, kep = sc.kelvin(x)
-    return (
-        g[0] * conj(bep)
-        + g[1] * conj(kep)
-        + g[2] * conj(1j * be - bep / x)
-        + g[3] * conj(1j * ke - kep / x)
-    )
+    return bep, kep, 1j * be - bep / x, 1j * ke - kep / x
 
 
-def _airy_vjp(g, ans, z):
+def _airy_d(z):
     """(Ai, Ai', Bi, Bi') with Ai'' = z Ai and Bi'' = z Bi."""
     import scipy.special as sc
 
     ai, aip, bi, bip = sc.airy(z)
-    return g[0] * conj(aip) + g[1] * conj(z * ai) + g[2] * conj(bip) + g[3] * conj(z * bi)
+    return aip, z * ai, bip, z * bi
 
 
-def _airye_vjp(g, ans, x):
+def _airye_d(x):
     """eAi = Ai exp(2/3 x^(3/2)), eBi = Bi exp(-2/3 x^(3/2)) for x > 0 (eBi = Bi for x < 0)."""
     import scipy.special as sc
 
     eai, eaip, ebi, ebip = sc.airye(x)
     s = np.sqrt(np.maximum(x, 0.0))
-    return (
-        g[0] * (eaip + s * eai)
-        + g[1] * (x * eai + s * eaip)
-        + g[2] * (ebip - s * ebi)
-        + g[3] * (x * ebi - s * ebip)
-    )
+    return eaip + s * eai, x * eai + s * eaip, ebip - s * ebi, x * ebi - s * ebip
 
 
-def _modfresnel_vjp(sign):
+def _itairy_d(x):
+    """The integrands: (Ai(x), Bi(x), Ai(-x), Bi(-x))."""
+    import scipy.special as sc
+
+    ai, _, bi, _ = sc.airy(x)
+    ain, _, bin_, _ = sc.airy(-x)
+    return ai, bi, ain, bin_
+
+
+def _modfresnel_d(sign):
     """sign +1: (F+, K+); -1: (F-, K-), where F' = -exp(+-i x^2) and
     K' = -exp(-+i pi/4) / sqrt(pi) -+ 2i x K."""
 
-    def rule(g, ans, x):
+    def derivs(x):
         import scipy.special as sc
 
         _, k = (sc.modfresnelp if sign > 0 else sc.modfresnelm)(x)
         df = -np.exp(sign * 1j * x * x)
         dk = -np.exp(-sign * 1j * np.pi / 4) / _SQRT_PI - sign * 2j * x * k
-        return g[0] * conj(df) + g[1] * conj(dk)
+        return df, dk
 
-    return rule
+    return derivs
 
 
-def _mathieu_vjp(func, characteristic):
-    """(y, y') of x in degrees, y' in radians: d/dx_deg = pi/180 d/dx_rad."""
+def _second_order_rules(func, potential):
+    """(VJP, JVP) in x of ``func(v, x) = (y, y')`` where y solves y'' = potential(v, x) y."""
 
-    def rule(g, ans, m, q, x):
+    def derivs(v, x):
+        y, yp = func(v, x)
+        return yp, potential(v, x) * y
+
+    def vjp(g, ans, v, x):
+        return _contract(g, derivs(v, x))
+
+    def jvp(t, ans, v, x):
+        return _scale(t, derivs(v, x))
+
+    return vjp, jvp
+
+
+def _mathieu_rules(func, characteristic, modified):
+    """(VJP, JVP) in x of ``func(m, q, x) = (y, y')``. In degrees (ce, se): y' is in radians,
+    y'' = (2q cos 2x - a) y and d/dx_deg = pi/180 d/dx_rad. The modified (radial) ones take
+    x as is: y'' = (a - 2q cosh 2x) y."""
+
+    def derivs(m, q, x):
         y, yp = func(m, q, x)
-        xr = x * _DEG
-        ypp = (2 * q * np.cos(2 * xr) - characteristic(m, q)) * y
-        return (g[0] * yp + g[1] * ypp) * _DEG
+        if modified:
+            return yp, (characteristic(m, q) - 2 * q * np.cosh(2 * x)) * y
+        ypp = (2 * q * np.cos(2 * x * _DEG) - characteristic(m, q)) * y
+        return yp * _DEG, ypp * _DEG
 
-    return rule
+    def vjp(g, ans, m, q, x):
+        return _contract(g, derivs(m, q, x))
 
+    def jvp(t, ans, m, q, x):
+        return _scale(t, derivs(m, q, x))
 
-def _modified_mathieu_vjp(func, characteristic):
-    """(y, y') of the radial coordinate x: y'' = (a - 2q cosh 2x) y."""
-
-    def rule(g, ans, m, q, x):
-        y, yp = func(m, q, x)
-        return g[0] * yp + g[1] * (characteristic(m, q) - 2 * q * np.cosh(2 * x)) * y
-
-    return rule
+    return vjp, jvp
 
 
 def _gegenbauer_d(sc, n, alpha, x):
@@ -1287,15 +1335,15 @@ def _sin_power_integral(phi, n):
     return 5 * phi / 16 - 15 * s2 / 64 + 3 * s4 / 64 - s6 / 192
 
 
-def _ellipj_u_vjp(g, ans, u, m):
+def _ellipj_u_d(u, m):
     """(sn, cn, dn, ph)' = (cn dn, -sn dn, -m sn cn, dn)."""
     import scipy.special as sc
 
     sn, cn, dn, _ = sc.ellipj(u, m)
-    return g[0] * cn * dn - g[1] * sn * dn - g[2] * m * sn * cn + g[3] * dn
+    return cn * dn, -sn * dn, -m * sn * cn, dn
 
 
-def _ellipj_m_vjp(g, ans, u, m):
+def _ellipj_m_d(u, m):
     """ph = am(u|m) solves F(ph|m) = u, so dph/dm = -dn dF/dm; sn, cn, dn follow. Domain
     0 < m < 1: at m = 0 the closed form is 0/0 and the rule raises."""
     import scipy.special as sc
@@ -1310,7 +1358,7 @@ def _ellipj_m_vjp(g, ans, u, m):
     dph = -dn * (e - (1 - m) * u) / (2 * m * (1 - m)) + sn * cn / (2 * (1 - m))
     dsn, dcn = cn * dph, -sn * dph
     ddn = -(sn * sn + 2 * m * sn * dsn) / (2 * dn)
-    return g[0] * dsn + g[1] * dcn + g[2] * ddn + g[3] * dph
+    return dsn, dcn, ddn, dph
 
 
 def _agm_t_vjp(a, b):
@@ -1394,11 +1442,32 @@ def scipy_special_coverage() -> dict[str, list[str]]:
 # --- lazy registration -------------------------------------------------------------------------
 
 
+def _holomorphic(sc: Any) -> None:
+    """The ufuncs with complex loops that are holomorphic where smooth, and whose VJP rules use
+    ``g * conj(f')``: forward mode derives ``f' t`` from those for complex values too. Not
+    here: ``psi`` (its rule's trigamma has no complex loop), ``ive``, ``jve`` and ``yve`` (not
+    holomorphic: their rules raise on complex arguments), ``_zeta`` (SciPy's Hurwitz zeta of a
+    complex exponent is NaN)."""
+    from scipy.special import _ufuncs
+
+    HOLOMORPHIC.update(
+        (sc.gamma, sc.rgamma, sc.loggamma, sc.erf, sc.erfc, sc.erfcx, sc.erfi,
+         sc.dawsn, sc.wofz, sc.ndtr, sc.log_ndtr, sc.xlogy, sc.xlog1py, sc.expm1, sc.log1p,
+         sc.exp1, sc.expi, sc.wrightomega, sc.spence, _ufuncs._lambertw,
+         sc.iv, sc.jv, sc.yv, sc.kv, sc.kve, sc.hankel1, sc.hankel2, sc.hankel1e, sc.hankel2e,
+         sc.hyp2f1, sc.hyp1f1, sc.hyp0f1, sc.elliprf, sc.elliprc, sc.elliprg,
+         sc.eval_legendre, sc.eval_sh_legendre, sc.eval_chebyt, sc.eval_chebyu, sc.eval_chebyc,
+         sc.eval_chebys, sc.eval_sh_chebyt, sc.eval_sh_chebyu, sc.eval_gegenbauer,
+         sc.eval_jacobi, sc.eval_sh_jacobi, sc.eval_laguerre, sc.eval_genlaguerre)
+    )  # fmt: skip
+
+
 def _register_all(module: Any) -> None:
     _register(module)
     _register_more(module)
     _register_stats_helpers(module)
     _register_remaining(module)
+    _holomorphic(module)
 
 
 after_import("scipy.special", _register_all)

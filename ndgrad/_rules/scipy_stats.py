@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._define import defvjp
+from ndgrad._define import defjvp, defvjp
 from ndgrad._rules._lazy import after_import
 
 __all__: list[str] = []
@@ -114,6 +114,58 @@ def _estimate_vjps(log: bool) -> tuple[Any, Any, Any, Any]:
     return points_vjp, values_vjp, xi_vjp, cho_cov_vjp
 
 
+def _estimate_jvps(log: bool) -> tuple[Any, Any, Any, Any]:
+    """Forward mode: each array argument moves ``q_ij = log c - s_ij / 2`` (the log kernel) by
+    ``dq_ij``, and the estimate by ``sum_i values[i, k] exp(q_ij) dq_ij`` (for the log form
+    the softmax over ``i`` of ``log values[i, k] + q_ij`` weighs ``dq_ij``)."""
+
+    def moved(dq, ans, values, s, log_c):
+        if log:
+            terms = np.log(values)[:, None, :] + (log_c - s / 2)[:, :, None] - ans[None, :, :]
+            return np.sum(np.exp(terms) * dq[:, :, None], axis=0)
+        return np.transpose(np.exp(log_c - s / 2) * dq) @ values
+
+    def half_ds(a, b, da, db):
+        """``ds_ij / 2 = (a_i - b_j) . (da_i - db_j)`` (a None tangent is 0)."""
+        total = 0.0
+        if da is not None:
+            total = total + np.sum(a * da, axis=1)[:, None] - da @ np.transpose(b)
+        if db is not None:
+            total = total + np.sum(b * db, axis=1)[None, :] - a @ np.transpose(db)
+        return total
+
+    def whitened(cho_cov, t):
+        """``L^-1 t_i`` for each row ``t_i``."""
+        return np.transpose(np.linalg.solve(np.tril(cho_cov), np.transpose(t)))
+
+    def points_jvp(t, ans, points, values, xi, cho_cov, dtype, spec):
+        a, b, s, log_c = _kernel_terms(points, xi, cho_cov)
+        return moved(-half_ds(a, b, whitened(cho_cov, t), None), ans, values, s, log_c)
+
+    def values_jvp(t, ans, points, values, xi, cho_cov, dtype, spec):
+        _, _, s, log_c = _kernel_terms(points, xi, cho_cov)
+        if log:  # d ans[j, k] / d values[i, k] = exp(log c - s_ij / 2 - ans[j, k])
+            terms = (log_c - s / 2)[:, :, None] - ans[None, :, :]
+            return np.sum(np.exp(terms) * t[:, None, :], axis=0)
+        return np.transpose(np.exp(log_c - s / 2)) @ t
+
+    def xi_jvp(t, ans, points, values, xi, cho_cov, dtype, spec):
+        a, b, s, log_c = _kernel_terms(points, xi, cho_cov)
+        return moved(-half_ds(a, b, None, whitened(cho_cov, t)), ans, values, s, log_c)
+
+    def cho_cov_jvp(t, ans, points, values, xi, cho_cov, dtype, spec):
+        # a = L^-1 x moves by -L^-1 dL a; log c by -sum(diag dL / diag L). SciPy reads the
+        # lower triangle only, so only that part of the tangent moves L.
+        a, b, s, log_c = _kernel_terms(points, xi, cho_cov)
+        dl = np.tril(t)
+        da = -whitened(cho_cov, a @ np.transpose(dl))
+        db = -whitened(cho_cov, b @ np.transpose(dl))
+        dlog_c = -np.sum(np.diagonal(dl) / np.diagonal(cho_cov))
+        return moved(dlog_c - half_ds(a, b, da, db), ans, values, s, log_c)
+
+    return points_jvp, values_jvp, xi_jvp, cho_cov_jvp
+
+
 class _FusedPrimitive:
     """Stands in for a Cython fused function: ``self[spec](*args)`` calls the primitive."""
 
@@ -133,6 +185,7 @@ def _register(kde: Any) -> None:
         primitive = defvjp(
             _make_estimate(getattr(kde, attr), attr), *_estimate_vjps(log), name=name
         )
+        defjvp(primitive, *_estimate_jvps(log))
         setattr(kde, attr, _FusedPrimitive(primitive))
 
 

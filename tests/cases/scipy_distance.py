@@ -65,6 +65,16 @@ CASES = {
     sd.squareform: Case(
         calls((R(6),), (R(1),)) + calls((R(4, 4),), checks=[False]) + [((R(0),), {})]
     ),
-    sd.correlation: Case(calls((R(4), R(4))) + calls((P(4), P(4)), w=[_W[:1].repeat(4)])),
+    sd.correlation: Case(
+        calls((R(4), R(4)))
+        + calls((P(4), P(4)), w=[_W[:1].repeat(4)])
+        # the cosine distance (fixed points: the shared generator's draws stay as they were)
+        + [
+            (
+                (np.array([0.3, -1.2, 0.8, 0.5]), np.array([1.1, 0.4, -0.7, 0.2])),
+                {"centered": False},
+            )
+        ]
+    ),
     sd.minkowski: Case(calls((R(4), R(4)), p=[1, 2, 3]) + calls((R(4), R(4)), w=[P(4)])),
 }

@@ -38,7 +38,13 @@ _CALLS = [
     lambda y, p: si.PchipInterpolator(_X, np.arange(6.0) ** 1.5)(p) * np.sum(y),
     lambda y, p: si.RBFInterpolator(_PTS, y[:, None] * p[:2])(_XI),
     lambda y, p: si.RegularGridInterpolator(_GRID, np.outer(y[:4], p + y[4]))(_XI),
+    # a nonzero fill value outside the domain: affine in y, so its tangent must not carry it
+    lambda y, p: si.interp1d(_X, y, bounds_error=False, fill_value=2.0)(np.append(p, 3.5)),
 ]
+# Fixed data for the calls added after the generator's draws above (which keep their values).
+_Y = np.sin(np.arange(6.0))
+# griddata with a nonzero fill value at a point outside the hull (affine in the values).
+_XI_OUT = np.array([[0.5, 0.5], [1.5, 0.2], [0.3, 0.6]])
 
 
 # FITPACK: an interpolating cubic on 7 points, evaluated away from its knots, inside and out.
@@ -61,8 +67,9 @@ def _call(y, p, which):
 
 CASES = {
     _interpolant_evaluation: Case(
-        [((R(6), _XN), {"which": i}) for i in range(len(_CALLS) - 2)]
-        + [((R(8), _XN), {"which": len(_CALLS) - 2}), ((R(6), _XN), {"which": len(_CALLS) - 1})],
+        [((R(6), _XN), {"which": i}) for i in range(8)]
+        + [((R(8), _XN), {"which": 8}), ((R(6), _XN), {"which": 9})]
+        + [((_Y, _XN), {"which": 10})],
         call=_call,
     ),
     _splev: Case(
@@ -82,5 +89,10 @@ CASES = {
         ],
         call=lambda y, **kw: si.splrep(_XS, y, **kw)[1],
     ),
-    si.griddata: Case([((R(8),), {}), ((R(8, 2),), {})], call=lambda v: si.griddata(_PTS, v, _XI)),
+    si.griddata: Case(
+        [((R(8),), {}), ((R(8, 2),), {}), ((np.cos(np.arange(8.0)),), {"fill_value": 1.5})],
+        call=lambda v, fill_value=np.nan: si.griddata(
+            _PTS, v, _XI if np.isnan(fill_value) else _XI_OUT, fill_value=fill_value
+        ),
+    ),
 }
