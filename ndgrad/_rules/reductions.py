@@ -7,6 +7,11 @@ Conventions at kinks: ``max``/``min`` (and ``ptp``, ``median``, ``quantile``) se
 to the elements equal to the selected value, split evenly among ties. The ``nan*`` functions
 give NaN entries a zero gradient. ``prod`` and ``cumprod`` are exact at zeros (no division by
 an element that is zero), to second order.
+
+Each VJP rule has a forward-mode (JVP) rule beside it that follows the same conventions (the
+mean tangent of tied elements, none from NaN entries), so that ``<u, J v>`` matches. ``initial``
+of ``sum`` and the constant edges of ``diff``, ``ediff1d`` and ``interp`` are affine terms: the
+rules leave them out, where ``deflinear`` would keep them.
 """
 
 from __future__ import annotations

@@ -24,10 +24,11 @@ _ZEROS = np.array([[0.0, 2.0, -1.5], [0.0, 0.0, 1.5], [1.2, 0.0, 2.0]])
 _COORDS = {n: np.cumsum(P(n)) for n in (3, 4)}  # increasing, unevenly spaced
 _AXES = dict(axis=[None, 0, -1, (0, 1)], keepdims=[False, True])
 _MASK = np.array([True, False, True])
+_MAX_INITIAL = np.array([[0.1, 2.0, -0.3], [1.2, -1.0, 0.4]])
 
 CASES = {
-    # core's cases, and constant terms that a forward rule must leave out: sum's ``initial``
-    # (affine), and ``where=`` masks
+    # core's cases (a superset of them: this module is merged after core's), and constant
+    # terms that a forward rule must leave out: sum's ``initial`` (affine), ``where=`` masks
     np.sum: Case(
         _CORE[np.sum].calls + calls((R(2, 3),), axis=[None, 1], initial=[1.5], where=[True, _MASK])
     ),
@@ -77,8 +78,8 @@ CASES = {
     np.max: Case(
         calls((R(2, 3),), **_AXES)
         + calls((R(),), (R(4),))
-        # where ``initial`` wins, the tangent is zero
-        + calls((R(2, 3),), axis=[1], where=[_MASK], initial=[0.5])
+        # initial wins in the first row (a zero tangent), not in the second
+        + calls((_MAX_INITIAL,), axis=[1], where=[_MASK], initial=[0.5])
     ),
     np.amax: Case(calls((R(2, 3),), axis=[None, 1], keepdims=[False, True])),
     np.min: Case(
