@@ -7,6 +7,11 @@ Conventions at kinks: ``max``/``min`` (and ``ptp``, ``median``, ``quantile``) se
 to the elements equal to the selected value, split evenly among ties. The ``nan*`` functions
 give NaN entries a zero gradient. ``prod`` and ``cumprod`` are exact at zeros (no division by
 an element that is zero), to second order.
+
+Each VJP rule has a forward-mode (JVP) rule beside it that follows the same conventions (the
+mean tangent of tied elements, none from NaN entries), so that ``<u, J v>`` matches. ``initial``
+of ``sum`` and the constant edges of ``diff``, ``ediff1d`` and ``interp`` are affine terms: the
+rules leave them out, where ``deflinear`` would keep them.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import math
 
 import numpy as np
 
-from ndgrad._define import defvjp, defvjp_argnum
+from ndgrad._define import defjvp, defjvp_argnum, deflinear, defvjp, defvjp_argnum
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import no_grad
 from ndgrad._registry import KEYWORD_FORMS, mark_traced
@@ -188,11 +193,55 @@ def _average_vjp_weights(g, ans, a, axis=None, weights=None, returned=False, *, 
     return np.sum(gw, axis=other)
 
 
+def _sum_jvp(t, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None,
+             where=True):  # fmt: skip
+    """sum is linear but for ``initial``, a constant term (so not ``deflinear``): left out."""
+    return np.sum(t, axis, dtype, None, keepdims, where=where)
+
+
+def _nansum_jvp(t, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None,
+                where=True):  # fmt: skip
+    """The sum of the tangents of the non-NaN entries (NaN ones count as zero)."""
+    return np.sum(np.where(np.isnan(a), 0, t), axis, dtype, None, keepdims, where=where)
+
+
+def _nanmean_jvp(t, ans, a, axis=None, dtype=None, out=None, keepdims=False, *, where=True):
+    """The mean of the tangents of the non-NaN entries (as the VJP: 0 for an all-NaN slice)."""
+    valid = ~np.isnan(a) & where
+    count = np.maximum(np.sum(valid, axis=axis, keepdims=keepdims), 1)
+    return np.sum(np.where(valid, t, 0), axis=axis, keepdims=keepdims) / count
+
+
+def _average_jvp_a(t, ans, a, axis=None, weights=None, returned=False, *, keepdims=False):
+    """Linear in ``a`` for given weights; the returned sum of weights does not move."""
+    avg = np.average(t, axis, weights, keepdims=keepdims)
+    return (avg, None) if returned else avg
+
+
+def _average_jvp_weights(t, ans, a, axis=None, weights=None, returned=False, *,
+                         keepdims=False):  # fmt: skip
+    """``sum(t (a - average)) / sum(w)``; the returned sum of weights moves by ``sum(t)``."""
+    shape = np.shape(a)
+    w = np.broadcast_to(_weights_like(weights, shape, axis), shape)
+    tw = np.broadcast_to(_weights_like(t, shape, axis), shape)
+    avg = expand_reduced(ans[0] if returned else ans, shape, axis, keepdims)
+    w_sum = np.sum(w, axis=axis, keepdims=keepdims)
+    d = np.sum(tw * (a - avg), axis=axis, keepdims=keepdims) / w_sum
+    if not returned:
+        return d
+    return d, np.broadcast_to(np.sum(tw, axis=axis, keepdims=keepdims), np.shape(d))
+
+
 defvjp(np.sum, _sum_vjp)
 defvjp(np.mean, _mean_vjp)
 defvjp(np.nansum, _nansum_vjp)
 defvjp(np.nanmean, _nanmean_vjp)
 defvjp(np.average, _average_vjp_a, None, _average_vjp_weights)
+defjvp(np.sum, _sum_jvp)
+deflinear(np.mean)  # no constant term (``where=`` only selects)
+defjvp(np.nansum, _nansum_jvp)
+defjvp(np.nanmean, _nanmean_jvp)
+defjvp(np.average, _average_jvp_a, None, _average_jvp_weights)
 
 # --- products ---------------------------------------------------------------------------------
 
@@ -235,8 +284,27 @@ def _nanprod_vjp(g, ans, a, axis=None, dtype=None, out=None, keepdims=False, ini
     return np.where(nan, 0, g)
 
 
+def _prod_jvp(t, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None,
+              where=True):  # fmt: skip
+    """``sum(t * the product of the other elements)``, exact at zeros as the VJP."""
+    x = a if where is True else np.where(where, a, 1)
+    others = _others_product(x, axis)
+    if initial is not None:
+        others = others * initial
+    return np.sum(t * others, axis=axis, keepdims=keepdims, where=where)
+
+
+def _nanprod_jvp(t, ans, a, axis=None, dtype=None, out=None, keepdims=False, initial=None,
+                 where=True):  # fmt: skip
+    nan = np.isnan(a)
+    x = np.where(nan, 1, a)
+    return _prod_jvp(np.where(nan, 0, t), ans, x, axis, dtype, out, keepdims, initial, where)
+
+
 defvjp(np.prod, prod_vjp)
 defvjp(np.nanprod, _nanprod_vjp)
+defjvp(np.prod, _prod_jvp)
+defjvp(np.nanprod, _nanprod_jvp)
 
 # --- running sums and products ----------------------------------------------------------------
 
@@ -263,6 +331,28 @@ def cumprod_grad(g, ans, x, axis):
     two = _reverse_cumsum(g_prod * (zeros_so_far == 2), axis)
     at_zero = _reverse_cumsum(g_prod * conj(own), axis) - conj(x) * two
     return np.where(zero, at_zero, at_nonzero)
+
+
+def cumprod_tangent(t, ans, x, axis):
+    """The tangent of ``ans = cumprod(x, axis)`` for the tangent ``t`` of ``x`` (exact at zeros).
+
+    Without zeros it is ``ans * cumsum(t / x)``. With zeros, as in ``cumprod_grad``: the
+    product of the other ``x_k`` (k <= j) is that of the non-zero ones times that of the other
+    zeros, written to first order in the zeros.
+    """
+    zero = x == 0
+    if not np.any(zero):
+        return ans * np.cumsum(t / x, axis=axis)
+    safe = np.where(zero, 1, x)
+    zeros_so_far = np.cumsum(zero, axis=axis)
+    zero_sum = np.cumsum(np.where(zero, x, 0), axis=axis)
+    # a non-zero x_i: every zero up to j is another element; a zero x_i: all but itself
+    other = (zeros_so_far == 0) + (zeros_so_far == 1) * zero_sum
+    own = (zeros_so_far == 1) + (zeros_so_far == 2) * zero_sum
+    at_nonzero = other * np.cumsum(np.where(zero, 0, t) / safe, axis=axis)
+    twice = (zeros_so_far == 2) * np.cumsum(np.where(zero, t * x, 0), axis=axis)
+    at_zero = own * np.cumsum(np.where(zero, t, 0), axis=axis) - twice
+    return np.cumprod(safe, axis=axis) * (at_nonzero + at_zero)
 
 
 def _flat_if_none(a, axis):
@@ -306,12 +396,43 @@ def _cumulative_prod_vjp(g, ans, x, /, *, axis=None, dtype=None, out=None,
     return cumprod_grad(g, ans, x, ax)
 
 
+def _cumprod_jvp(t, ans, a, axis=None, dtype=None, out=None):
+    x, ax = _flat_if_none(a, axis)
+    return cumprod_tangent(t if axis is not None else np.ravel(t), ans, x, ax)
+
+
+def _nancumsum_jvp(t, ans, a, axis=None, dtype=None, out=None):
+    return np.cumsum(np.where(np.isnan(a), 0, t), axis, dtype)
+
+
+def _nancumprod_jvp(t, ans, a, axis=None, dtype=None, out=None):
+    nan = np.isnan(a)
+    x, ax = _flat_if_none(np.where(nan, 1, a), axis)
+    t, _ = _flat_if_none(np.where(nan, 0, t), axis)
+    return cumprod_tangent(t, ans, x, ax)
+
+
+def _cumulative_prod_jvp(t, ans, x, /, *, axis=None, dtype=None, out=None,
+                         include_initial=False):  # fmt: skip
+    """As cumprod; the leading identity element that ``include_initial`` adds is constant."""
+    ax = 0 if axis is None else axis
+    d = cumprod_tangent(t, _drop_initial(ans, ax, include_initial), x, ax)
+    if not include_initial:
+        return d
+    return np.concatenate([np.zeros_like(d[_along(ax, np.ndim(d), slice(0, 1))]), d], axis=ax)
+
+
 defvjp(np.cumsum, _cumsum_vjp)
 defvjp(np.cumprod, _cumprod_vjp)
 defvjp(np.nancumsum, _nancumsum_vjp)
 defvjp(np.nancumprod, _nancumprod_vjp)
 defvjp(np.cumulative_sum, _cumulative_sum_vjp)
 defvjp(np.cumulative_prod, _cumulative_prod_vjp)
+deflinear(np.cumsum, np.cumulative_sum)  # include_initial prepends a zero: still linear
+defjvp(np.cumprod, _cumprod_jvp)
+defjvp(np.nancumsum, _nancumsum_jvp)
+defjvp(np.nancumprod, _nancumprod_jvp)
+defjvp(np.cumulative_prod, _cumulative_prod_jvp)
 
 # --- extrema ----------------------------------------------------------------------------------
 
@@ -375,13 +496,47 @@ def _ptp_vjp(g, ans, a, axis=None, out=None, keepdims=False):
     return expand_reduced(g, np.shape(a), axis, keepdims) * (top - bottom)
 
 
+def _extremum_jvp(reduce):
+    """The JVP of a max/min reduction: the mean tangent of the elements equal to the extremum
+    (the VJP's even split among ties, transposed); zero where ``initial`` wins."""
+
+    def rule(t, ans, a, axis=None, out=None, keepdims=False, initial=None, where=True):
+        if type(a) is np.ndarray and initial is None and where is True:
+            hit = a == reduce(a, axis=axis, keepdims=True)
+            count = np.add.reduce(hit, axis=axis, keepdims=keepdims)
+            picked = np.sum(np.where(hit, t, 0), axis=axis, keepdims=keepdims)
+            if count.size == 0 or count.max() <= 1:  # no ties: the tangent of the one hit
+                return picked
+            return picked / np.maximum(count, 1)
+        options = {} if initial is None else {"initial": initial}
+        with no_grad():
+            value = reduce(a, axis=axis, keepdims=True, where=where, **options)
+            share = _hits(a, value, axis, where)
+        return np.sum(t * share, axis=axis, keepdims=keepdims)
+
+    return rule
+
+
+def _ptp_jvp(t, ans, a, axis=None, out=None, keepdims=False):
+    """The tangent at the maximum minus the one at the minimum (each averaged over ties)."""
+    with no_grad():
+        top = _hits(a, np.max(a, axis=axis, keepdims=True), axis)
+        bottom = _hits(a, np.min(a, axis=axis, keepdims=True), axis)
+    return np.sum(t * (top - bottom), axis=axis, keepdims=keepdims)
+
+
 for _f in (np.max, np.amax):
     defvjp(_f, _extremum_rule(np.maximum.reduce))
+    defjvp(_f, _extremum_jvp(np.maximum.reduce))
 for _f in (np.min, np.amin):
     defvjp(_f, _extremum_rule(np.minimum.reduce))
+    defjvp(_f, _extremum_jvp(np.minimum.reduce))
 defvjp(np.nanmax, _extremum_rule(np.fmax.reduce))
 defvjp(np.nanmin, _extremum_rule(np.fmin.reduce))
 defvjp(np.ptp, _ptp_vjp)
+defjvp(np.nanmax, _extremum_jvp(np.fmax.reduce))
+defjvp(np.nanmin, _extremum_jvp(np.fmin.reduce))
+defjvp(np.ptp, _ptp_jvp)
 
 # --- order statistics -------------------------------------------------------------------------
 
@@ -466,6 +621,42 @@ def _quantile_rules(scale, nan):
     return a_rule, q_rule
 
 
+def _order_statistic_jvp(t, ans, a, qshape, axis):
+    """``(1 - frac)`` of the tangent at the lower order statistic plus ``frac`` of the upper's
+    (each averaged over ties), as the VJP splits ``g``."""
+    _, _, _, frac, w_lo, w_hi, red, _ = _bracket(ans, ans, a, qshape, axis)
+    return np.reshape(np.sum(t * ((1 - frac) * w_lo + frac * w_hi), axis=red), ans.shape)
+
+
+def _quantile_jvps(scale, nan):
+    """The JVP rules of ``quantile``/``percentile`` for a and q (as ``_quantile_rules``)."""
+
+    def a_rule(t, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+               keepdims=False, **kwargs):  # fmt: skip
+        _refuse_overwrite(overwrite_input)
+        return _order_statistic_jvp(t, ans, a, np.shape(q), axis)
+
+    def q_rule(t, ans, a, q, axis=None, out=None, overwrite_input=False, method="linear",
+               keepdims=False, **kwargs):  # fmt: skip
+        if method not in _INDEX_SLOPE:
+            return None  # piecewise constant in q
+        qshape = np.shape(q)
+        _, lo, hi, _, _, _, red, between = _bracket(ans, ans, a, qshape, axis)
+        if nan:
+            n = np.sum(~np.isnan(a), axis=tuple(i - len(qshape) for i in red), keepdims=True)
+        else:
+            n = np.prod([np.shape(a)[i - len(qshape)] for i in red])
+        slope = np.where(between, hi - lo, 0) * ((n + _INDEX_SLOPE[method]) / scale)
+        return np.reshape(np.reshape(t, qshape + (1,) * np.ndim(a)) * slope, ans.shape)
+
+    return a_rule, q_rule
+
+
+def _median_jvp(t, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    _refuse_overwrite(overwrite_input)
+    return _order_statistic_jvp(t, ans, a, (), axis)
+
+
 def _median_vjp(g, ans, a, axis=None, out=None, overwrite_input=False, keepdims=False):
     _refuse_overwrite(overwrite_input)
     return _order_statistic_vjp(g, ans, a, (), axis)
@@ -477,22 +668,25 @@ defvjp(np.nanquantile, *_quantile_rules(1, nan=True))
 defvjp(np.nanpercentile, *_quantile_rules(100, nan=True))
 defvjp(np.median, _median_vjp)
 defvjp(np.nanmedian, _median_vjp)
+defjvp(np.quantile, *_quantile_jvps(1, nan=False))
+defjvp(np.percentile, *_quantile_jvps(100, nan=False))
+defjvp(np.nanquantile, *_quantile_jvps(1, nan=True))
+defjvp(np.nanpercentile, *_quantile_jvps(100, nan=True))
+defjvp(np.median, _median_jvp)
+defjvp(np.nanmedian, _median_jvp)
 
 # --- variance and standard deviation ----------------------------------------------------------
 
 
-def _deviation_grad(g, a, axis, keepdims, ddof, correction, where, mean, nan):
-    """``g * d var / d a = 2 g (a - mean) / (count - ddof)``, for a spread-out ``g``.
-
-    The mean's own dependence on ``a`` cancels (the deviations sum to zero), and the same
-    formula holds for complex ``a``. NaN entries of the ``nan*`` versions get no gradient.
-    """
+def _deviations(a, axis, ddof, correction, where, mean, nan, keepdims=True):
+    """``a - mean`` (zero where ``where`` is False or ``a`` is NaN for the ``nan*`` versions)
+    and the divisor ``count - ddof`` (reduced over ``axis``, keeping its axes or not)."""
     if correction is not None:
         ddof = correction
     valid = np.broadcast_to(where, np.shape(a))
     if nan:
         valid = valid & ~np.isnan(a)
-    count = np.sum(valid, axis=axis, keepdims=True)
+    count = np.sum(valid, axis=axis, keepdims=keepdims)
     if mean is None:
         if nan:
             mean = np.nanmean(a, axis=axis, keepdims=True, where=where)
@@ -501,8 +695,48 @@ def _deviation_grad(g, a, axis, keepdims, ddof, correction, where, mean, nan):
         else:
             mean = np.mean(a, axis=axis, keepdims=True, where=where)
     deviation = np.where(valid, a - mean, 0) if nan or where is not True else a - mean
+    return deviation, count - ddof
+
+
+def _deviation_grad(g, a, axis, keepdims, ddof, correction, where, mean, nan):
+    """``g * d var / d a = 2 g (a - mean) / (count - ddof)``, for a spread-out ``g``.
+
+    The mean's own dependence on ``a`` cancels (the deviations sum to zero), and the same
+    formula holds for complex ``a``. NaN entries of the ``nan*`` versions get no gradient.
+    """
+    deviation, divisor = _deviations(a, axis, ddof, correction, where, mean, nan)
     g = _spread(g, np.shape(a), axis, keepdims)
-    return 2 * g * deviation / (count - ddof)
+    return 2 * g * deviation / divisor
+
+
+def _deviation_tangent(t, a, axis, keepdims, ddof, correction, where, mean, nan):
+    """``d var = 2 sum(Re(conj(a - mean) t)) / (count - ddof)``: the transpose of
+    ``_deviation_grad`` (the mean's own tangent cancels, as there)."""
+    deviation, divisor = _deviations(a, axis, ddof, correction, where, mean, nan, keepdims)
+    moved = np.real(np.conj(deviation) * t) if np.iscomplexobj(deviation) else deviation * t
+    return 2 * np.sum(moved, axis=axis, keepdims=keepdims) / divisor
+
+
+def _var_jvp(t, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
+             mean=None, correction=None):  # fmt: skip
+    return _deviation_tangent(t, a, axis, keepdims, ddof, correction, where, mean, False)
+
+
+def _nanvar_jvp(t, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+                where=True, mean=None, correction=None):  # fmt: skip
+    return _deviation_tangent(t, a, axis, keepdims, ddof, correction, where, mean, True)
+
+
+def _std_jvp(t, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
+             mean=None, correction=None):  # fmt: skip
+    d = _deviation_tangent(t, a, axis, keepdims, ddof, correction, where, mean, False)
+    return _std_scale(d, ans)
+
+
+def _nanstd_jvp(t, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *,
+                where=True, mean=None, correction=None):  # fmt: skip
+    d = _deviation_tangent(t, a, axis, keepdims, ddof, correction, where, mean, True)
+    return _std_scale(d, ans)
 
 
 def _var_vjp(g, ans, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, *, where=True,
@@ -561,6 +795,10 @@ KEYWORD_FORMS[np.var] = _var_given_mean
 KEYWORD_FORMS[np.std] = lambda *args, **kwargs: _var_given_mean(*args, **kwargs, root=True)
 defvjp(np.nanvar, _nanvar_vjp)
 defvjp(np.nanstd, _nanstd_vjp)
+defjvp(np.var, _var_jvp)
+defjvp(np.std, _std_jvp)
+defjvp(np.nanvar, _nanvar_jvp)
+defjvp(np.nanstd, _nanstd_jvp)
 
 # --- differences ------------------------------------------------------------------------------
 
@@ -615,8 +853,47 @@ def _ediff1d_vjp_to_begin(g, ans, ary, to_end=None, to_begin=None):
     return np.reshape(g[: np.size(to_begin)], np.shape(to_begin))
 
 
+def _zero_edge(edge):
+    """An edge of ``diff`` without a tangent: constant, so zero in the tangent (``diff`` is
+    affine in ``a`` when ``prepend``/``append`` are constants)."""
+    return edge if edge is np._NoValue else np.zeros_like(edge)
+
+
+def _diff_jvp_a(t, ans, a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
+    if prepend is np._NoValue and append is np._NoValue:
+        return np.diff(t, n, axis)
+    return np.diff(t, n, axis, prepend=_zero_edge(prepend), append=_zero_edge(append))
+
+
+def _diff_jvp_prepend(t, ans, a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
+    zeros = np.zeros(np.shape(a), t.dtype)
+    return np.diff(zeros, n, axis, prepend=t, append=_zero_edge(append))
+
+
+def _diff_jvp_append(t, ans, a, n=1, axis=-1, prepend=np._NoValue, append=np._NoValue):
+    zeros = np.zeros(np.shape(a), t.dtype)
+    return np.diff(zeros, n, axis, prepend=_zero_edge(prepend), append=t)
+
+
+def _ediff1d_jvp_ary(t, ans, ary, to_end=None, to_begin=None):
+    """The differences of ``t``, between zeros where the constant ``to_begin``/``to_end`` sit."""
+    begin = None if to_begin is None else np.zeros(np.size(to_begin), t.dtype)
+    end = None if to_end is None else np.zeros(np.size(to_end), t.dtype)
+    return np.ediff1d(t, to_end=end, to_begin=begin)
+
+
+def _ediff1d_jvp_to_end(t, ans, ary, to_end=None, to_begin=None):
+    return np.concatenate([np.zeros(ans.size - np.size(t), t.dtype), np.ravel(t)])
+
+
+def _ediff1d_jvp_to_begin(t, ans, ary, to_end=None, to_begin=None):
+    return np.concatenate([np.ravel(t), np.zeros(ans.size - np.size(t), t.dtype)])
+
+
 defvjp(np.diff, _diff_vjp_a, None, None, _diff_vjp_prepend, _diff_vjp_append)
 defvjp(np.ediff1d, _ediff1d_vjp_ary, _ediff1d_vjp_to_end, _ediff1d_vjp_to_begin)
+defjvp(np.diff, _diff_jvp_a, None, None, _diff_jvp_prepend, _diff_jvp_append)
+defjvp(np.ediff1d, _ediff1d_jvp_ary, _ediff1d_jvp_to_end, _ediff1d_jvp_to_begin)
 
 
 def _gradient_spacings(f, varargs, axis):
@@ -747,7 +1024,67 @@ def _gradient_vjp(argnum, g, ans, f, *varargs, axis=None, edge_order=1):
     return -sum(np.sum(gs[k] * conj(outs[k])) for k in used) / h
 
 
+def _gradient_coordinate_tangent(f, x, tx, axis, edge_order):
+    """The tangent of ``np.gradient(f, x)`` along ``axis`` for a tangent ``tx`` of the
+    coordinates: each stencil weight moves with its spacings (the derivatives of
+    ``_gradient_coordinate_grad``, applied instead of transposed)."""
+    ndim, n = np.ndim(f), np.shape(f)[axis]
+
+    def at(start, stop):
+        return f[_along(axis, ndim, slice(start, stop))]
+
+    def along(c):  # a 1-d coefficient array lined up with ``axis``
+        return np.reshape(c, (-1,) + (1,) * (ndim - axis % ndim - 1))
+
+    dx, tdx = np.diff(x), np.diff(tx)
+    d1, d2, t1, t2 = dx[:-1], dx[1:], tdx[:-1], tdx[1:]
+    s = d1 + d2
+    da = (1 / d1**2 - 1 / s**2) * t1 - t2 / s**2
+    db = -t1 / d1**2 + t2 / d2**2
+    dc = t1 / s**2 - d1 * (d1 + 2 * d2) / (d2 * s) ** 2 * t2
+    inner = along(da) * at(0, n - 2) + along(db) * at(1, n - 1) + along(dc) * at(2, n)
+    if edge_order == 1:  # (f[1] - f[0]) / dx[0] and (f[-1] - f[-2]) / dx[-1]
+        first = -(at(1, 2) - at(0, 1)) * (tdx[0] / dx[0] ** 2)
+        last = -(at(n - 1, n) - at(n - 2, n - 1)) * (tdx[-1] / dx[-1] ** 2)
+    else:
+        a1, a2, b1, b2 = dx[0], dx[1], dx[-2], dx[-1]
+        ta1, ta2, tb1, tb2 = tdx[0], tdx[1], tdx[-2], tdx[-1]
+        sa, sb = a1 + a2, b1 + b2
+        c_a1, c_a2 = -1 / sa**2, a1 * (a1 + 2 * a2) / (a2 * sa) ** 2
+        first = (
+            ((1 / a1**2 - c_a1) * ta1 + (1 / a2**2 - c_a2) * ta2) * at(0, 1)
+            - (ta1 / a1**2 + ta2 / a2**2) * at(1, 2)
+            + (c_a1 * ta1 + c_a2 * ta2) * at(2, 3)
+        )
+        a_b1, a_b2 = -b2 * (2 * b1 + b2) / (b1 * sb) ** 2, 1 / sb**2
+        last = (
+            (a_b1 * tb1 + a_b2 * tb2) * at(n - 3, n - 2)
+            + (tb1 / b1**2 + tb2 / b2**2) * at(n - 2, n - 1)
+            - ((a_b1 + 1 / b1**2) * tb1 + (a_b2 + 1 / b2**2) * tb2) * at(n - 1, n)
+        )
+    return np.concatenate([first, inner, last], axis=axis)
+
+
+def _gradient_jvp(argnum, t, ans, f, *varargs, axis=None, edge_order=1):
+    """Linear in ``f``; a scalar spacing ``h`` scales its outputs by ``-t / h``; coordinates
+    move the stencil weights."""
+    if argnum == 0:
+        return np.gradient(t, *varargs, axis=axis, edge_order=edge_order)
+    axes, _ = _gradient_spacings(f, varargs, axis)
+    h = varargs[argnum - 1]
+    if np.ndim(h) != 0:
+        tangents = [None] * len(axes)
+        k = argnum - 1
+        tangents[k] = _gradient_coordinate_tangent(f, h, t, axes[k], edge_order)
+    else:
+        outs = (ans,) if len(axes) == 1 else ans
+        used = range(len(axes)) if len(varargs) == 1 else [argnum - 1]
+        tangents = [-outs[k] * (t / h) if k in used else None for k in range(len(axes))]
+    return tangents[0] if len(axes) == 1 else tuple(tangents)
+
+
 defvjp_argnum(np.gradient, _gradient_vjp)
+defjvp_argnum(np.gradient, _gradient_jvp)
 
 
 # --- integrals: numpy's own code (diff, slicing, add.reduce) is recorded ------------------------
@@ -872,8 +1209,83 @@ def _cov_vjp_aweights(g, ans, m, y=None, rowvar=True, bias=False, ddof=None, fwe
     return fw * spread / fact - g_c * d_fact / fact
 
 
+def _cov_tangent(t, m, y, rowvar, bias, ddof, fweights, aweights, which):
+    """``dC = (P + P^H) / fact`` with ``P = T W Xc^H``, ``T`` the tangent of the stacked
+    variables (zero in the other block): the centring's tangent vanishes against ``Xc W``.
+    Returned as the full square matrix (``cov`` squeezes its result)."""
+    xm = _variables(m, rowvar)
+    blocks = [xm] if y is None else [xm, _variables(y, rowvar)]
+    w, fact = _cov_weights(np.shape(xm)[1], bias, ddof, fweights, aweights)
+    centred = [x - np.sum(x * w, axis=1, keepdims=True) / np.sum(w) for x in blocks]
+    xc = centred[0] if y is None else np.concatenate(centred, axis=0)
+    p = (_variables(t, rowvar) * w) @ np.conj(np.transpose(xc))
+    if y is not None:
+        rest = np.zeros((np.shape(centred[1 - which])[0], np.shape(p)[1]), p.dtype)
+        p = np.concatenate([p, rest] if which == 0 else [rest, p], axis=0)
+    return (p + np.conj(np.transpose(p))) / fact
+
+
+def _cov_jvp_m(t, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
+               aweights=None, *, dtype=None):  # fmt: skip
+    return np.reshape(_cov_tangent(t, m, y, rowvar, bias, ddof, fweights, aweights, 0),
+                      ans.shape)  # fmt: skip
+
+
+def _cov_jvp_y(t, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
+               aweights=None, *, dtype=None):  # fmt: skip
+    return np.reshape(_cov_tangent(t, m, y, rowvar, bias, ddof, fweights, aweights, 1),
+                      ans.shape)  # fmt: skip
+
+
+def _cov_jvp_fweights(t, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
+                      aweights=None, *, dtype=None):  # fmt: skip
+    raise not_differentiable("numpy.cov", "fweights are integer frequencies")
+
+
+def _cov_jvp_aweights(t, ans, m, y=None, rowvar=True, bias=False, ddof=None, fweights=None,
+                      aweights=None, *, dtype=None):  # fmt: skip
+    """``dC = (sum_k fw_k t_k xc_k xc_k^H - C d fact) / fact`` (see ``_cov_vjp_aweights``)."""
+    xm = _variables(m, rowvar)
+    blocks = [xm] if y is None else [xm, _variables(y, rowvar)]
+    w, fact = _cov_weights(np.shape(xm)[1], bias, ddof, fweights, aweights)
+    fw = 1.0 if fweights is None else np.asarray(fweights, dtype=float)
+    centred = [x - np.sum(x * w, axis=1, keepdims=True) / np.sum(w) for x in blocks]
+    xc = centred[0] if y is None else np.concatenate(centred, axis=0)
+    spread = (xc * (fw * t)) @ np.conj(np.transpose(xc))
+    if ddof is None:
+        ddof = 1 if bias == 0 else 0
+    w_sum = np.sum(w)
+    d_fact = fw if ddof == 0 else fw - ddof * (2 * fw * aweights / w_sum
+                                                - np.sum(w * aweights) * fw / w_sum**2)  # fmt: skip
+    c = np.reshape(ans, np.shape(spread))
+    return np.reshape((spread - c * np.sum(d_fact * t)) / fact, np.shape(ans))
+
+
+def _corrcoef_tangent(t, x, y, rowvar, which):
+    """``R = C / (s s^T)``: ``dR = dC / (s s^T) - R (h_i + h_j)``, ``h = Re(dC_ii) / (2 C_ii)``."""
+    c = np.cov(x, y, rowvar)
+    if np.ndim(c) == 0:  # one variable: R = C / C = 1
+        return None
+    dc = _cov_tangent(t, x, y, rowvar, 0, None, None, None, which)
+    var = np.real(np.diagonal(c))
+    s = np.sqrt(var)
+    outer = np.expand_dims(s, 1) * np.expand_dims(s, 0)
+    h = np.real(np.diagonal(dc)) / (2 * var)
+    return dc / outer - c / outer * (np.expand_dims(h, 1) + np.expand_dims(h, 0))
+
+
+def _corrcoef_jvp_x(t, ans, x, y=None, rowvar=True, *, dtype=None):
+    return _corrcoef_tangent(t, x, y, rowvar, 0)
+
+
+def _corrcoef_jvp_y(t, ans, x, y=None, rowvar=True, *, dtype=None):
+    return _corrcoef_tangent(t, x, y, rowvar, 1)
+
+
 defvjp(np.cov, _cov_vjp_m, _cov_vjp_y, None, None, None, _cov_vjp_fweights, _cov_vjp_aweights)
 defvjp(np.corrcoef, _corrcoef_vjp_x, _corrcoef_vjp_y)
+defjvp(np.cov, _cov_jvp_m, _cov_jvp_y, None, None, None, _cov_jvp_fweights, _cov_jvp_aweights)
+defjvp(np.corrcoef, _corrcoef_jvp_x, _corrcoef_jvp_y)
 
 # --- polynomials and interpolation ------------------------------------------------------------
 
@@ -891,7 +1303,18 @@ def _polyval_vjp_x(g, ans, p, x):
     return g * conj(np.polyval(p[:-1] * np.arange(deg, 0, -1), x))
 
 
+def _polyval_jvp_p(t, ans, p, x):
+    """polyval is linear in the coefficients."""
+    return np.polyval(t, x)
+
+
+def _polyval_jvp_x(t, ans, p, x):
+    deg = np.shape(p)[0] - 1
+    return t * np.polyval(p[:-1] * np.arange(deg, 0, -1), x)
+
+
 defvjp(np.polyval, _polyval_vjp_p, _polyval_vjp_x)
+defjvp(np.polyval, _polyval_jvp_p, _polyval_jvp_x)
 
 
 def _indexable(v):
@@ -918,12 +1341,16 @@ def _periodic(x, xp, fp, period):
     return np.remainder(x, period), xp, fp[index], index
 
 
-def _interp_x(g, x, xp, fp):
+def _interp_slope(x, xp, fp):
     """The slope of the segment ``x`` falls in; 0 outside ``[xp[0], xp[-1]]`` (flat there)."""
     i, j = _interp_segments(x, xp)
     inside = (x >= xp[0]) & (x <= xp[-1]) & (i != j)
     run = np.where(inside, xp[j] - xp[i], 1)
-    return g * conj(np.where(inside, (fp[j] - fp[i]) / run, 0))
+    return np.where(inside, (fp[j] - fp[i]) / run, 0)
+
+
+def _interp_x(g, x, xp, fp):
+    return g * conj(_interp_slope(x, xp, fp))
 
 
 def _interp_fp(g, x, xp, fp, left, right):
@@ -944,14 +1371,20 @@ def _interp_fp(g, x, xp, fp, left, right):
     )
 
 
-def _interp_xp(g, x, xp, fp):
+def _interp_knot_moves(x, xp, fp):
     """Inside a segment ``ans = fp[i] + s (x - xp[i])`` with slope ``s``: moving ``xp[i]``
-    changes it by ``-s (1 - t)``, moving ``xp[i+1]`` by ``-s t`` (``t`` the position)."""
+    changes it by ``-s (1 - t)``, moving ``xp[i+1]`` by ``-s t`` (``t`` the position).
+    Returns ``i``, ``i + 1``, ``t`` and ``s``."""
     i, j = _interp_segments(x, xp)
     inside = (x >= xp[0]) & (x <= xp[-1]) & (i != j)
     run = np.where(inside, xp[j] - xp[i], 1)
     t = (x - xp[i]) / run
     slope = np.where(inside, (fp[j] - fp[i]) / run, 0)
+    return i, j, t, slope
+
+
+def _interp_xp(g, x, xp, fp):
+    i, j, t, slope = _interp_knot_moves(x, xp, fp)
     g = -g * conj(slope)
     shape = np.shape(xp)
     return scatter_add(np.ravel(g * (1 - t)), np.ravel(i), shape) + scatter_add(
@@ -998,6 +1431,48 @@ def _interp_vjp_period(g, ans, x, xp, fp, left=None, right=None, period=None):
     raise not_differentiable("numpy.interp", "no gradient with respect to period")
 
 
+def _interp_jvp_x(t, ans, x, xp, fp, left=None, right=None, period=None):
+    xp, fp = _indexable(xp), _indexable(fp)
+    if period is not None:
+        x, xp, fp, _ = _periodic(x, xp, fp, period)
+    return t * _interp_slope(x, xp, fp)
+
+
+def _interp_jvp_xp(t, ans, x, xp, fp, left=None, right=None, period=None):
+    """The knots' tangents, weighted by ``-s (1 - t)`` and ``-s t``; with ``period`` the
+    wrapped, sorted and extended knots move with the knots they copy."""
+    xp, fp = _indexable(xp), _indexable(fp)
+    if period is not None:
+        x, xp, fp, index = _periodic(x, xp, fp, period)
+        t = t[index]
+    i, j, frac, slope = _interp_knot_moves(x, xp, fp)
+    return -slope * ((1 - frac) * t[i] + frac * t[j])
+
+
+def _interp_jvp_fp(t, ans, x, xp, fp, left=None, right=None, period=None):
+    """Linear in ``fp``; constant ``left``/``right`` values become zero (they are an affine
+    term), absent ones stay absent (they repeat the end values, whose tangents they take)."""
+    if period is not None:
+        return np.interp(x, xp, t, period=period)
+    return np.interp(x, xp, t, None if left is None else 0, None if right is None else 0)
+
+
+def _interp_jvp_left(t, ans, x, xp, fp, left=None, right=None, period=None):
+    if period is not None:
+        return None
+    return np.where(x < _indexable(xp)[0], t, np.zeros_like(t))
+
+
+def _interp_jvp_right(t, ans, x, xp, fp, left=None, right=None, period=None):
+    if period is not None:
+        return None
+    return np.where(x > _indexable(xp)[-1], t, np.zeros_like(t))
+
+
+def _interp_jvp_period(t, ans, x, xp, fp, left=None, right=None, period=None):
+    raise not_differentiable("numpy.interp", "no gradient with respect to period")
+
+
 defvjp(
     np.interp,
     _interp_vjp_x,
@@ -1006,4 +1481,13 @@ defvjp(
     _interp_vjp_left,
     _interp_vjp_right,
     _interp_vjp_period,
+)
+defjvp(
+    np.interp,
+    _interp_jvp_x,
+    _interp_jvp_xp,
+    _interp_jvp_fp,
+    _interp_jvp_left,
+    _interp_jvp_right,
+    _interp_jvp_period,
 )

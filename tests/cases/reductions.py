@@ -7,6 +7,7 @@ import numpy as np
 import ndgrad.numpy
 
 from ._case import C, Case, P, R, calls
+from .core import CASES as _CORE
 
 
 def _interp_dispatching(x, xp, fp, *rest, **kw):
@@ -22,8 +23,16 @@ def _with_nan(x: np.ndarray) -> np.ndarray:
 _ZEROS = np.array([[0.0, 2.0, -1.5], [0.0, 0.0, 1.5], [1.2, 0.0, 2.0]])
 _COORDS = {n: np.cumsum(P(n)) for n in (3, 4)}  # increasing, unevenly spaced
 _AXES = dict(axis=[None, 0, -1, (0, 1)], keepdims=[False, True])
+_MASK = np.array([True, False, True])
+_MAX_INITIAL = np.array([[0.1, 2.0, -0.3], [1.2, -1.0, 0.4]])
 
 CASES = {
+    # core's cases (a superset of them: this module is merged after core's), and constant
+    # terms that a forward rule must leave out: sum's ``initial`` (affine), ``where=`` masks
+    np.sum: Case(
+        _CORE[np.sum].calls + calls((R(2, 3),), axis=[None, 1], initial=[1.5], where=[True, _MASK])
+    ),
+    np.mean: Case(_CORE[np.mean].calls + calls((R(2, 3),), axis=[None, 1], where=[_MASK])),
     np.prod: Case(
         calls((R(2, 3),), **_AXES)
         + calls((R(3),), (R(),), (C(2, 3),))
@@ -31,8 +40,15 @@ CASES = {
         + calls((R(2, 3),), axis=[1], where=[np.array([True, False, True])], initial=[1.5])
     ),
     np.nanprod: Case(calls((_with_nan(R(2, 3)),), axis=[None, 0, 1], keepdims=[False, True])),
-    np.nansum: Case(calls((_with_nan(R(2, 3)),), **_AXES) + calls((R(3),), (R(),))),
-    np.nanmean: Case(calls((_with_nan(R(2, 3)),), axis=[None, 1], keepdims=[False, True])),
+    np.nansum: Case(
+        calls((_with_nan(R(2, 3)),), **_AXES)
+        + calls((R(3),), (R(),))
+        + calls((_with_nan(R(2, 3)),), axis=[1], initial=[-2.0])
+    ),
+    np.nanmean: Case(
+        calls((_with_nan(R(2, 3)),), axis=[None, 1], keepdims=[False, True])
+        + calls((_with_nan(R(2, 3)),), axis=[1], where=[_MASK])
+    ),
     np.average: Case(
         calls((R(2, 3),), axis=[None, 0, 1])
         + calls((R(2, 3), 1, P(3)), (R(2, 3), None, P(2, 3)), (R(2, 3), 0, P(2)))
@@ -54,9 +70,17 @@ CASES = {
         + calls((R(4),), correction=[1])
         + calls((C(3),), (R(),))
     ),
-    np.nanvar: Case(calls((_with_nan(R(2, 3)),), axis=[None, 1], ddof=[0, 1])),
+    np.nanvar: Case(
+        calls((_with_nan(R(2, 3)),), axis=[None, 1], ddof=[0, 1])
+        + calls((_with_nan(R(2, 3)),), axis=[1], where=[_MASK])
+    ),
     np.nanstd: Case(calls((_with_nan(R(2, 3)),), axis=[None, 0], keepdims=[False, True])),
-    np.max: Case(calls((R(2, 3),), **_AXES) + calls((R(),), (R(4),))),
+    np.max: Case(
+        calls((R(2, 3),), **_AXES)
+        + calls((R(),), (R(4),))
+        # initial wins in the first row (a zero tangent), not in the second
+        + calls((_MAX_INITIAL,), axis=[1], where=[_MASK], initial=[0.5])
+    ),
     np.amax: Case(calls((R(2, 3),), axis=[None, 1], keepdims=[False, True])),
     np.min: Case(
         calls((R(2, 3),), **_AXES)
@@ -106,7 +130,10 @@ CASES = {
         + calls((R(3, 2), 1, 0, R(1, 2), R(2, 2)), (R(4), 2, -1, R(), R(3)))
         + calls((R(3, 2),), axis=[1], prepend=[0.5], append=[np.ones((3, 1))])
     ),
-    np.ediff1d: Case(calls((R(5),), (R(2, 3),), (R(4), R(2), R(1, 2)), (R(3), None, R()))),
+    np.ediff1d: Case(
+        calls((R(5),), (R(2, 3),), (R(4), R(2), R(1, 2)), (R(3), None, R()))
+        + calls((R(4),), to_end=[np.array([2.0, 3.0])], to_begin=[-1.5])  # constant: affine
+    ),
     np.gradient: Case(
         calls((R(5),), (R(3, 4),), (R(3, 4), 0.5), (R(3, 4), 0.5, 2.0), (C(4),))
         + calls((R(3, 4),), edge_order=[2], axis=[None, 0, -1])
