@@ -32,6 +32,12 @@ At orders 2 to 5 the prefilter of 'nearest', 'reflect' and 'grid-mirror' (and 'w
 from approximate initial values: its transpose is the explicit matrix SciPy's own filter makes
 of the identity (``n * n`` numbers per axis of length ``n``, cached for recent shapes).
 
+Forward mode has a rule beside every VJP rule. The correlations, the filters built on them and
+the interpolations are linear in the input except for ``cval``, which mode 'constant' (and
+'grid-constant') adds: the tangent is the function of the input's tangent with ``cval=0`` (the
+weights' and coordinates' tangents see the real ``cval``). Rank filters pass on the tangent of the
+element the VJP selects; ``spline_filter``/``spline_filter1d`` are linear (``deflinear``).
+
 Complex weights, ``output=`` given as an array, and arrays that require grad in parameters
 without a rule (``sigma``, ``zoom``, ``angle``, the affine matrix) are refused with
 ``NotDifferentiableError``, raised by the rule: a gradient is never silently 0.
