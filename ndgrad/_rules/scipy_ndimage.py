@@ -699,13 +699,15 @@ def _gaussian_gradient_magnitude_vjp(
     """``sqrt(sum_a d_a**2)``: each derivative's adjoint applied to ``g * d_a / ans``."""
     _check_output(output, "scipy.ndimage.gaussian_gradient_magnitude")
     axes, modes, ops = _derivative_ops(g.ndim, sigma, axes, mode, 1, kwargs)
-    scale = np.where(ans == 0, 0.0, g / np.where(ans == 0, 1.0, ans))  # 0 at a zero gradient
+    complex_input = np.iscomplexobj(ans)  # SciPy squares without conjugating: g * conj(f')
+    magnitude = np.conj(ans) if complex_input else ans
+    scale = np.where(ans == 0, 0.0, g / np.where(ans == 0, 1.0, magnitude))  # 0 at a zero gradient
     total = 0
     for axis, m, op in zip(axes, modes, ops, strict=True):
         order = [0] * g.ndim
         order[axis] = 1
         d = _scipy().gaussian_filter(input, sigma, order, mode=m, cval=cval, **kwargs)
-        total = total + _adjoint(scale * d, op)
+        total = total + _adjoint(scale * (np.conj(d) if complex_input else d), op)
     return total
 
 

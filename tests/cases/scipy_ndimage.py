@@ -87,6 +87,7 @@ CASES = {
         calls((R(3, 4),), sigma=[0.8], mode=["wrap"])
         + calls((R(3, 2, 4),), sigma=[0.7], axes=[(1, 2)])
         + calls((R(3, 4),), sigma=[0.8], **_CONSTANT)
+        + calls((C(3, 4),), sigma=[0.8])  # complex: d_a**2, not |d_a|**2
     ),
     ndi.minimum_filter: Case(
         calls(_X, size=[3], mode=_MODES)
