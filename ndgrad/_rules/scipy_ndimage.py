@@ -32,6 +32,12 @@ At orders 2 to 5 the prefilter of 'nearest', 'reflect' and 'grid-mirror' (and 'w
 from approximate initial values: its transpose is the explicit matrix SciPy's own filter makes
 of the identity (``n * n`` numbers per axis of length ``n``, cached for recent shapes).
 
+Forward mode has a rule beside every VJP rule. The correlations, the filters built on them and
+the interpolations are linear in the input except for ``cval``, which mode 'constant' (and
+'grid-constant') adds: the tangent is the function of the input's tangent with ``cval=0`` (the
+weights' and coordinates' tangents see the real ``cval``). Rank filters pass on the tangent of the
+element the VJP selects; ``spline_filter``/``spline_filter1d`` are linear (``deflinear``).
+
 Complex weights, ``output=`` given as an array, and arrays that require grad in parameters
 without a rule (``sigma``, ``zoom``, ``angle``, the affine matrix) are refused with
 ``NotDifferentiableError``, raised by the rule: a gradient is never silently 0.
@@ -46,9 +52,10 @@ import sys
 
 import numpy as np
 
-from ndgrad._define import defvjp
+from ndgrad._define import defjvp, deflinear, defvjp
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
+from ndgrad._rules._lazy import after_import
 from ndgrad._rules._scipy import defvjp_scipy, guard_callback, wrap_scipy
 from ndgrad._rules.indexing import scatter_add
 
@@ -57,6 +64,12 @@ _MODULE = "scipy.ndimage"
 
 def _scipy(submodule=""):
     return sys.modules[_MODULE + submodule]
+
+
+def _defjvp_scipy(name, *rules):
+    """Forward rules for ``scipy.ndimage.<name>``, once its VJP rules are registered (the
+    callbacks run in order)."""
+    after_import(_MODULE, lambda module: defjvp(getattr(module, name), *rules))
 
 
 # --- boundary extension and its transpose ------------------------------------------------------
@@ -194,6 +207,27 @@ def _correlate1d_weights_vjp(
 
 defvjp_scipy(_MODULE, "correlate1d", _correlate1d_input_vjp, _correlate1d_weights_vjp)
 
+# Forward mode. A correlation is bilinear in (input, weights) but for ``cval``, which 'constant'
+# adds at the borders: the input's tangent is correlated with cval 0; the weights' tangent
+# correlates the input as extended, cval included (its coefficient there is cval).
+
+
+def _correlate1d_input_jvp(
+    t, ans, input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0
+):
+    _check_output(output, "scipy.ndimage.correlate1d")
+    return _scipy().correlate1d(t, weights, axis, output, mode, 0.0, origin)
+
+
+def _correlate1d_weights_jvp(
+    t, ans, input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0
+):
+    _check_output(output, "scipy.ndimage.correlate1d")
+    return _scipy().correlate1d(input, t, axis, output, mode, cval, origin)
+
+
+_defjvp_scipy("correlate1d", _correlate1d_input_jvp, _correlate1d_weights_jvp)
+
 
 def _convolve1d_origin(k, origin):
     return -origin - (0 if k & 1 else 1)
@@ -219,6 +253,23 @@ def _convolve1d_weights_vjp(
 
 
 defvjp_scipy(_MODULE, "convolve1d", _convolve1d_input_vjp, _convolve1d_weights_vjp)
+
+
+def _convolve1d_input_jvp(
+    t, ans, input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0
+):
+    _check_output(output, "scipy.ndimage.convolve1d")
+    return _scipy().convolve1d(t, weights, axis, output, mode, 0.0, origin)
+
+
+def _convolve1d_weights_jvp(
+    t, ans, input, weights, axis=-1, output=None, mode="reflect", cval=0.0, origin=0
+):
+    _check_output(output, "scipy.ndimage.convolve1d")
+    return _scipy().convolve1d(input, t, axis, output, mode, cval, origin)
+
+
+_defjvp_scipy("convolve1d", _convolve1d_input_jvp, _convolve1d_weights_jvp)
 
 
 # --- n-dimensional correlation ------------------------------------------------------------------
@@ -291,6 +342,23 @@ def _correlate_weights_vjp(
 defvjp_scipy(_MODULE, "correlate", _correlate_input_vjp, _correlate_weights_vjp)
 
 
+def _correlate_input_jvp(
+    t, ans, input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None
+):
+    _check_output(output, "scipy.ndimage.correlate")
+    return _scipy().correlate(t, weights, output, mode, 0.0, origin, axes=axes)
+
+
+def _correlate_weights_jvp(
+    t, ans, input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None
+):
+    _check_output(output, "scipy.ndimage.correlate")
+    return _scipy().correlate(input, t, output, mode, cval, origin, axes=axes)
+
+
+_defjvp_scipy("correlate", _correlate_input_jvp, _correlate_weights_jvp)
+
+
 def _convolve_input_vjp(
     g, ans, input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None
 ):
@@ -309,6 +377,23 @@ def _convolve_weights_vjp(
 
 
 defvjp_scipy(_MODULE, "convolve", _convolve_input_vjp, _convolve_weights_vjp)
+
+
+def _convolve_input_jvp(
+    t, ans, input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None
+):
+    _check_output(output, "scipy.ndimage.convolve")
+    return _scipy().convolve(t, weights, output, mode, 0.0, origin, axes=axes)
+
+
+def _convolve_weights_jvp(
+    t, ans, input, weights, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None
+):
+    _check_output(output, "scipy.ndimage.convolve")
+    return _scipy().convolve(input, t, output, mode, cval, origin, axes=axes)
+
+
+_defjvp_scipy("convolve", _convolve_input_jvp, _convolve_weights_jvp)
 
 
 # --- separable filters: sequences of correlations along axes -----------------------------------
@@ -368,6 +453,37 @@ defvjp_scipy(
     _refuse("scipy.ndimage.gaussian_filter1d", "sigma"),
 )
 
+# Forward mode of the filters linear in their input but for ``cval`` (mode 'constant'): the
+# filter of the tangent with cval 0. ``sigma`` (``zoom``, ``angle``, the affine matrix below)
+# refuses in forward mode as in reverse: a tangent there is never silently dropped.
+
+
+def _gaussian_filter1d_jvp(
+    t,
+    ans,
+    input,
+    sigma,
+    axis=-1,
+    order=0,
+    output=None,
+    mode="reflect",
+    cval=0.0,
+    truncate=4.0,
+    *,
+    radius=None,
+):
+    _check_output(output, "scipy.ndimage.gaussian_filter1d")
+    return _scipy().gaussian_filter1d(
+        t, sigma, axis, order, output, mode, 0.0, truncate, radius=radius
+    )
+
+
+_defjvp_scipy(
+    "gaussian_filter1d",
+    _gaussian_filter1d_jvp,
+    _refuse("scipy.ndimage.gaussian_filter1d", "sigma"),
+)
+
 
 def _gaussian_filter_vjp(
     g,
@@ -395,6 +511,31 @@ defvjp_scipy(
 )
 
 
+def _gaussian_filter_jvp(
+    t,
+    ans,
+    input,
+    sigma,
+    order=0,
+    output=None,
+    mode="reflect",
+    cval=0.0,
+    truncate=4.0,
+    *,
+    radius=None,
+    axes=None,
+):
+    _check_output(output, "scipy.ndimage.gaussian_filter")
+    return _scipy().gaussian_filter(
+        t, sigma, order, output, mode, 0.0, truncate, radius=radius, axes=axes
+    )
+
+
+_defjvp_scipy(
+    "gaussian_filter", _gaussian_filter_jvp, _refuse("scipy.ndimage.gaussian_filter", "sigma")
+)
+
+
 def _uniform_filter1d_vjp(
     g, ans, input, size, axis=-1, output=None, mode="reflect", cval=0.0, origin=0
 ):
@@ -404,6 +545,16 @@ def _uniform_filter1d_vjp(
 
 
 defvjp_scipy(_MODULE, "uniform_filter1d", _uniform_filter1d_vjp)
+
+
+def _uniform_filter1d_jvp(
+    t, ans, input, size, axis=-1, output=None, mode="reflect", cval=0.0, origin=0
+):
+    _check_output(output, "scipy.ndimage.uniform_filter1d")
+    return _scipy().uniform_filter1d(t, size, axis, output, mode, 0.0, origin)
+
+
+_defjvp_scipy("uniform_filter1d", _uniform_filter1d_jvp)
 
 
 def _uniform_filter_vjp(
@@ -424,6 +575,16 @@ def _uniform_filter_vjp(
 
 
 defvjp_scipy(_MODULE, "uniform_filter", _uniform_filter_vjp)
+
+
+def _uniform_filter_jvp(
+    t, ans, input, size=3, output=None, mode="reflect", cval=0.0, origin=0, *, axes=None
+):
+    _check_output(output, "scipy.ndimage.uniform_filter")
+    return _scipy().uniform_filter(t, size, output, mode, 0.0, origin, axes=axes)
+
+
+_defjvp_scipy("uniform_filter", _uniform_filter_jvp)
 
 
 def _edge_ops(ndim, axis, mode, smooth):
@@ -447,6 +608,20 @@ defvjp_scipy(_MODULE, "prewitt", _prewitt_vjp)
 defvjp_scipy(_MODULE, "sobel", _sobel_vjp)
 
 
+def _prewitt_jvp(t, ans, input, axis=-1, output=None, mode="reflect", cval=0.0):
+    _check_output(output, "scipy.ndimage.prewitt")
+    return _scipy().prewitt(t, axis, output, mode, 0.0)
+
+
+def _sobel_jvp(t, ans, input, axis=-1, output=None, mode="reflect", cval=0.0):
+    _check_output(output, "scipy.ndimage.sobel")
+    return _scipy().sobel(t, axis, output, mode, 0.0)
+
+
+_defjvp_scipy("prewitt", _prewitt_jvp)
+_defjvp_scipy("sobel", _sobel_jvp)
+
+
 def _laplace_vjp(g, ans, input, output=None, mode="reflect", cval=0.0, *, axes=None):
     """A sum of second differences along each axis: the sum of their adjoints."""
     _check_output(output, "scipy.ndimage.laplace")
@@ -458,6 +633,14 @@ def _laplace_vjp(g, ans, input, output=None, mode="reflect", cval=0.0, *, axes=N
 
 
 defvjp_scipy(_MODULE, "laplace", _laplace_vjp)
+
+
+def _laplace_jvp(t, ans, input, output=None, mode="reflect", cval=0.0, *, axes=None):
+    _check_output(output, "scipy.ndimage.laplace")
+    return _scipy().laplace(t, output, mode, 0.0, axes=axes)
+
+
+_defjvp_scipy("laplace", _laplace_jvp)
 
 
 def _derivative_ops(ndim, sigma, axes, mode, derivative, kwargs):
@@ -498,19 +681,33 @@ defvjp_scipy(
 )
 
 
+def _gaussian_laplace_jvp(
+    t, ans, input, sigma, output=None, mode="reflect", cval=0.0, *, axes=None, **kwargs
+):
+    _check_output(output, "scipy.ndimage.gaussian_laplace")
+    return _scipy().gaussian_laplace(t, sigma, output, mode, 0.0, axes=axes, **kwargs)
+
+
+_defjvp_scipy(
+    "gaussian_laplace", _gaussian_laplace_jvp, _refuse("scipy.ndimage.gaussian_laplace", "sigma")
+)
+
+
 def _gaussian_gradient_magnitude_vjp(
     g, ans, input, sigma, output=None, mode="reflect", cval=0.0, *, axes=None, **kwargs
 ):
     """``sqrt(sum_a d_a**2)``: each derivative's adjoint applied to ``g * d_a / ans``."""
     _check_output(output, "scipy.ndimage.gaussian_gradient_magnitude")
     axes, modes, ops = _derivative_ops(g.ndim, sigma, axes, mode, 1, kwargs)
-    scale = np.where(ans == 0, 0.0, g / np.where(ans == 0, 1.0, ans))  # 0 at a zero gradient
+    complex_input = np.iscomplexobj(ans)  # SciPy squares without conjugating: g * conj(f')
+    magnitude = np.conj(ans) if complex_input else ans
+    scale = np.where(ans == 0, 0.0, g / np.where(ans == 0, 1.0, magnitude))  # 0 at a zero gradient
     total = 0
     for axis, m, op in zip(axes, modes, ops, strict=True):
         order = [0] * g.ndim
         order[axis] = 1
         d = _scipy().gaussian_filter(input, sigma, order, mode=m, cval=cval, **kwargs)
-        total = total + _adjoint(scale * d, op)
+        total = total + _adjoint(scale * (np.conj(d) if complex_input else d), op)
     return total
 
 
@@ -518,6 +715,31 @@ defvjp_scipy(
     _MODULE,
     "gaussian_gradient_magnitude",
     _gaussian_gradient_magnitude_vjp,
+    _refuse("scipy.ndimage.gaussian_gradient_magnitude", "sigma"),
+)
+
+
+def _gaussian_gradient_magnitude_jvp(
+    t, ans, input, sigma, output=None, mode="reflect", cval=0.0, *, axes=None, **kwargs
+):
+    """Not linear: ``sum_a d_a * D_a(t) / ans``, ``D_a`` the derivative filter along ``a`` (with
+    cval 0), 0 where the magnitude is 0 (as the VJP)."""
+    _check_output(output, "scipy.ndimage.gaussian_gradient_magnitude")
+    gaussian_filter = _scipy().gaussian_filter
+    axes = _scipy("._ni_support")._check_axes(axes, input.ndim)
+    modes = _scipy("._ni_support")._normalize_sequence(mode, len(axes))
+    total = 0
+    for axis, m in zip(axes, modes, strict=True):
+        order = [0] * input.ndim
+        order[axis] = 1
+        d = gaussian_filter(input, sigma, order, mode=m, cval=cval, **kwargs)
+        total = total + d * gaussian_filter(t, sigma, order, mode=m, cval=0.0, **kwargs)
+    return np.where(ans == 0, 0.0, total / np.where(ans == 0, 1.0, ans))
+
+
+_defjvp_scipy(
+    "gaussian_gradient_magnitude",
+    _gaussian_gradient_magnitude_jvp,
     _refuse("scipy.ndimage.gaussian_gradient_magnitude", "sigma"),
 )
 
@@ -572,6 +794,32 @@ def _rank_vjp(g, ans, input, size, footprint, mode, cval, origin, axes):
     return _selected_vjp(g, ans, input, footprint, origins, modes, cval)
 
 
+def _selected_jvp(t, ans, input, footprint, origins, modes, cval):
+    """The tangent of the element the VJP sends the cotangent to: the first window element (in C
+    order of the footprint) equal to ``ans``; 0 where that is a ``cval`` sample."""
+    shape, kshape = ans.shape, footprint.shape
+    xp, tp = input, t
+    for axis, (k, o, m) in enumerate(zip(kshape, origins, modes, strict=True)):
+        before, after = k // 2 + o, k - 1 - k // 2 - o
+        xp = _extend(xp, axis, before, after, m, cval)
+        tp = _extend(tp, axis, before, after, m, 0.0)
+    taken = np.zeros(shape, dtype=bool)
+    total = np.zeros(shape, dtype=t.dtype)
+    for offset in zip(*np.nonzero(footprint), strict=True):
+        window = tuple(slice(j, j + n) for j, n in zip(offset, shape, strict=True))
+        hit = (xp[window] == ans) & ~taken
+        taken = taken | hit
+        total = total + np.where(hit, tp[window], 0.0)
+    return total
+
+
+def _rank_jvp(t, ans, input, size, footprint, mode, cval, origin, axes):
+    axes, footprint = _footprint(t.ndim, size, footprint, axes)
+    origins = _per_axis(origin, axes, t.ndim, 0)
+    modes = _per_axis(mode, axes, t.ndim, "constant")
+    return _selected_jvp(t, ans, input, footprint, origins, modes, cval)
+
+
 def _min_max_vjp(
     g,
     ans,
@@ -594,6 +842,28 @@ defvjp_scipy(_MODULE, "maximum_filter", _min_max_vjp)
 defvjp_scipy(_MODULE, "median_filter", _min_max_vjp)
 
 
+def _min_max_jvp(
+    t,
+    ans,
+    input,
+    size=None,
+    footprint=None,
+    output=None,
+    mode="reflect",
+    cval=0.0,
+    origin=0,
+    *,
+    axes=None,
+):
+    _check_output(output, "scipy.ndimage rank filter")
+    return _rank_jvp(t, ans, input, size, footprint, mode, cval, origin, axes)
+
+
+_defjvp_scipy("minimum_filter", _min_max_jvp)
+_defjvp_scipy("maximum_filter", _min_max_jvp)
+_defjvp_scipy("median_filter", _min_max_jvp)
+
+
 def _min_max_1d_vjp(g, ans, input, size, axis=-1, output=None, mode="reflect", cval=0.0, origin=0):
     _check_output(output, "scipy.ndimage rank filter")
     return _rank_vjp(g, ans, input, size, None, mode, cval, origin, (_axis(axis, g.ndim),))
@@ -601,6 +871,15 @@ def _min_max_1d_vjp(g, ans, input, size, axis=-1, output=None, mode="reflect", c
 
 defvjp_scipy(_MODULE, "minimum_filter1d", _min_max_1d_vjp)
 defvjp_scipy(_MODULE, "maximum_filter1d", _min_max_1d_vjp)
+
+
+def _min_max_1d_jvp(t, ans, input, size, axis=-1, output=None, mode="reflect", cval=0.0, origin=0):
+    _check_output(output, "scipy.ndimage rank filter")
+    return _rank_jvp(t, ans, input, size, None, mode, cval, origin, (_axis(axis, t.ndim),))
+
+
+_defjvp_scipy("minimum_filter1d", _min_max_1d_jvp)
+_defjvp_scipy("maximum_filter1d", _min_max_1d_jvp)
 
 
 def _rank_filter_vjp(
@@ -624,6 +903,27 @@ def _rank_filter_vjp(
 defvjp_scipy(_MODULE, "rank_filter", _rank_filter_vjp)
 
 
+def _rank_filter_jvp(
+    t,
+    ans,
+    input,
+    rank,
+    size=None,
+    footprint=None,
+    output=None,
+    mode="reflect",
+    cval=0.0,
+    origin=0,
+    *,
+    axes=None,
+):
+    _check_output(output, "scipy.ndimage rank filter")
+    return _rank_jvp(t, ans, input, size, footprint, mode, cval, origin, axes)
+
+
+_defjvp_scipy("rank_filter", _rank_filter_jvp)
+
+
 def _percentile_filter_vjp(
     g,
     ans,
@@ -643,6 +943,27 @@ def _percentile_filter_vjp(
 
 
 defvjp_scipy(_MODULE, "percentile_filter", _percentile_filter_vjp)
+
+
+def _percentile_filter_jvp(
+    t,
+    ans,
+    input,
+    percentile,
+    size=None,
+    footprint=None,
+    output=None,
+    mode="reflect",
+    cval=0.0,
+    origin=0,
+    *,
+    axes=None,
+):
+    _check_output(output, "scipy.ndimage rank filter")
+    return _rank_jvp(t, ans, input, size, footprint, mode, cval, origin, axes)
+
+
+_defjvp_scipy("percentile_filter", _percentile_filter_jvp)
 
 
 # --- interpolation at order 0 and 1: map_coordinates and the transforms built like it ----------
@@ -770,11 +1091,31 @@ def _sample_input_vjp(g, shape, coordinates, mode, order, prefilter=True):
 
 def _sample_coordinates_vjp(g, input, coordinates, mode, cval, order, prefilter=True):
     """``g`` times the derivative of the interpolant along each axis, stacked."""
-    shape = input.shape
     if order > 1:
         return _spline_coordinates_vjp(g, input, coordinates, mode, cval, order, prefilter)
     if order == 0:
         return np.zeros(coordinates.shape, dtype=g.dtype)
+    rows = _sample_slopes(input, coordinates, mode, cval, order)
+    if any(np.iscomplexobj(r) for r in rows):  # a complex input: g * conj(f'), real coordinates
+        return np.stack([np.real(g * np.conj(r)) for r in rows])
+    return np.stack([g * r for r in rows])
+
+
+def _sample_coordinates_jvp(t, input, coordinates, mode, cval, order, prefilter=True):
+    """The derivative of the interpolant along each axis times the coordinates' tangent, summed
+    over axes; ``None`` (zero) at order 0."""
+    if order == 0:
+        return None
+    if order > 1:
+        rows = _spline_slopes(input, coordinates, mode, cval, order, prefilter)
+    else:
+        rows = _sample_slopes(input, coordinates, mode, cval, order)
+    return sum(r * t[a] for a, r in enumerate(rows))
+
+
+def _sample_slopes(input, coordinates, mode, cval, order):
+    """At order 1: the derivative of the interpolant in each coordinate (a list over axes)."""
+    shape = input.shape
     slopes = [_sample_axis(coordinates[a], n, mode, order)[1] for a, n in enumerate(shape)]
     rows = [0] * len(shape)
     inside = True
@@ -787,7 +1128,7 @@ def _sample_coordinates_vjp(g, input, coordinates, mode, cval, order, prefilter=
             sign = 1.0 if bits[a] else -1.0
             others = _product(w for b, w in enumerate(weights) if b != a)
             rows[a] = rows[a] + sign * others * value
-    return np.stack([g * inside * s * r for s, r in zip(slopes, rows, strict=True)])
+    return [inside * s * r for s, r in zip(slopes, rows, strict=True)]
 
 
 # --- interpolation at orders 2 to 5: a B-spline of prefiltered coefficients -------------------
@@ -933,6 +1274,13 @@ def _spline_input_vjp(g, shape, coordinates, mode, order, prefilter):
 
 def _spline_coordinates_vjp(g, input, coordinates, mode, cval, order, prefilter):
     """``g`` times the spline's slope along each axis, stacked."""
+    rows = _spline_slopes(input, coordinates, mode, cval, order, prefilter)
+    rows = [g * np.conj(r) if np.iscomplexobj(r) else g * r for r in rows]
+    return np.stack([np.real(r) for r in rows])
+
+
+def _spline_slopes(input, coordinates, mode, cval, order, prefilter):
+    """The spline's slope in each coordinate (a list over axes)."""
     coefficients = _spline_coefficients(input, order, mode, cval, prefilter)
     pad = _prefilter_padding(order, mode, prefilter)
     coordinates = coordinates + pad if pad else coordinates
@@ -943,8 +1291,7 @@ def _spline_coordinates_vjp(g, input, coordinates, mode, cval, order, prefilter)
         for a in range(input.ndim):
             others = _product(w for b, w in enumerate(weights) if b != a)
             rows[a] = rows[a] + value * slopes[a] * others
-    rows = [g * np.conj(r) if np.iscomplexobj(r) else g * r for r in rows]
-    return np.stack([np.real(r) for r in rows])
+    return rows
 
 
 def _spline_filter1d_vjp(g, ans, input, order=3, axis=-1, output=np.float64, mode="mirror"):
@@ -965,6 +1312,8 @@ def _spline_filter_vjp(g, ans, input, order=3, output=np.float64, mode="mirror")
 
 defvjp_scipy(_MODULE, "spline_filter1d", _spline_filter1d_vjp)
 defvjp_scipy(_MODULE, "spline_filter", _spline_filter_vjp)
+# Linear in the input (no constant: 'grid-constant' prefilters without padding here).
+after_import(_MODULE, lambda module: deflinear(module.spline_filter1d, module.spline_filter))
 
 
 def _map_coordinates_input_vjp(
@@ -987,6 +1336,29 @@ def _map_coordinates_coordinates_vjp(
 defvjp_scipy(
     _MODULE, "map_coordinates", _map_coordinates_input_vjp, _map_coordinates_coordinates_vjp
 )
+
+# Forward mode of the interpolations: linear in the input but for ``cval`` ('constant',
+# 'grid-constant'), so the input's tangent is interpolated with cval 0; the coordinates' tangent
+# is weighted by the interpolant's slopes, the ones the VJP uses.
+
+
+def _map_coordinates_input_jvp(
+    t, ans, input, coordinates, output=None, order=3, mode="constant", cval=0.0, prefilter=True
+):
+    _check_output(output, "scipy.ndimage.map_coordinates")
+    return _scipy().map_coordinates(t, coordinates, output, order, mode, 0.0, prefilter)
+
+
+def _map_coordinates_coordinates_jvp(
+    t, ans, input, coordinates, output=None, order=3, mode="constant", cval=0.0, prefilter=True
+):
+    _check_interpolation("scipy.ndimage.map_coordinates", order, mode, output, prefilter)
+    if not isinstance(input, np.ndarray):
+        input = np.asarray(input, dtype=float)  # a nested list: a constant
+    return _sample_coordinates_jvp(t, input, coordinates, mode, cval, order, prefilter)
+
+
+_defjvp_scipy("map_coordinates", _map_coordinates_input_jvp, _map_coordinates_coordinates_jvp)
 
 
 def _grid(shape):
@@ -1020,6 +1392,29 @@ def _shift_shift_vjp(
 defvjp_scipy(_MODULE, "shift", _shift_input_vjp, _shift_shift_vjp)
 
 
+def _shift_input_jvp(
+    t, ans, input, shift, output=None, order=3, mode="constant", cval=0.0, prefilter=True
+):
+    _check_output(output, "scipy.ndimage.shift")
+    return _scipy().shift(t, shift, output, order, mode, 0.0, prefilter)
+
+
+def _shift_shift_jvp(
+    t, ans, input, shift, output=None, order=3, mode="constant", cval=0.0, prefilter=True
+):
+    """The coordinates are ``grid - shift``: their tangent is ``-t`` along each axis."""
+    _check_interpolation("scipy.ndimage.shift", order, mode, output, prefilter)
+    grid = _grid(input.shape)
+    if np.ndim(shift) == 0:
+        coordinates, tc = grid - shift, -np.broadcast_to(t, (input.ndim,))
+    else:
+        coordinates, tc = grid - np.reshape(shift, (-1,) + (1,) * input.ndim), -np.reshape(t, -1)
+    return _sample_coordinates_jvp(tc, input, coordinates, mode, cval, order, prefilter)
+
+
+_defjvp_scipy("shift", _shift_input_jvp, _shift_shift_jvp)
+
+
 def _zoom_vjp(
     g,
     ans,
@@ -1050,6 +1445,26 @@ def _zoom_vjp(
 
 
 defvjp_scipy(_MODULE, "zoom", _zoom_vjp, _refuse("scipy.ndimage.zoom", "zoom"))
+
+
+def _zoom_jvp(
+    t,
+    ans,
+    input,
+    zoom,
+    output=None,
+    order=3,
+    mode="constant",
+    cval=0.0,
+    prefilter=True,
+    *,
+    grid_mode=False,
+):
+    _check_output(output, "scipy.ndimage.zoom")
+    return _scipy().zoom(t, zoom, output, order, mode, 0.0, prefilter, grid_mode=grid_mode)
+
+
+_defjvp_scipy("zoom", _zoom_jvp, _refuse("scipy.ndimage.zoom", "zoom"))
 
 
 def _affine_coordinates(out_shape, ndim, matrix, offset):
@@ -1093,6 +1508,33 @@ defvjp_scipy(
 )
 
 
+def _affine_transform_jvp(
+    t,
+    ans,
+    input,
+    matrix,
+    offset=0.0,
+    output_shape=None,
+    output=None,
+    order=3,
+    mode="constant",
+    cval=0.0,
+    prefilter=True,
+):
+    _check_output(output, "scipy.ndimage.affine_transform")
+    return _scipy().affine_transform(
+        t, matrix, offset, output_shape, output, order, mode, 0.0, prefilter
+    )
+
+
+_defjvp_scipy(
+    "affine_transform",
+    _affine_transform_jvp,
+    _refuse("scipy.ndimage.affine_transform", "the matrix"),
+    _refuse("scipy.ndimage.affine_transform", "the offset"),
+)
+
+
 def _rotate_vjp(
     g,
     ans,
@@ -1126,6 +1568,26 @@ def _rotate_vjp(
 defvjp_scipy(_MODULE, "rotate", _rotate_vjp, _refuse("scipy.ndimage.rotate", "angle"))
 
 
+def _rotate_jvp(
+    t,
+    ans,
+    input,
+    angle,
+    axes=(1, 0),
+    reshape=True,
+    output=None,
+    order=3,
+    mode="constant",
+    cval=0.0,
+    prefilter=True,
+):
+    _check_output(output, "scipy.ndimage.rotate")
+    return _scipy().rotate(t, angle, axes, reshape, output, order, mode, 0.0, prefilter)
+
+
+_defjvp_scipy("rotate", _rotate_jvp, _refuse("scipy.ndimage.rotate", "angle"))
+
+
 def _geometric_coordinates(mapping, out_shape, extra_arguments, extra_keywords):
     """The input coordinates ``mapping`` gives each output index (one call per output sample,
     as SciPy makes them)."""
@@ -1155,10 +1617,41 @@ def _geometric_transform_vjp(
     return _sample_input_vjp(g, input.shape, coordinates, mode, order, prefilter)
 
 
+def _geometric_transform_jvp(
+    t,
+    ans,
+    input,
+    mapping,
+    output_shape=None,
+    output=None,
+    order=3,
+    mode="constant",
+    cval=0.0,
+    prefilter=True,
+    extra_arguments=(),
+    extra_keywords=None,
+):
+    """The transform of the tangent, with cval 0 (``mapping`` is guarded already)."""
+    _check_output(output, "scipy.ndimage.geometric_transform")
+    return _scipy().geometric_transform(
+        t,
+        mapping,
+        output_shape,
+        output,
+        order,
+        mode,
+        0.0,
+        prefilter,
+        extra_arguments,
+        extra_keywords,
+    )
+
+
 def _make_geometric_transform(original):
     """A rule in the input; ``mapping`` is guarded, since no gradient flows through it."""
     name = "scipy.ndimage.geometric_transform"
     primitive = defvjp(original, _geometric_transform_vjp, None, name=name)
+    defjvp(primitive, _geometric_transform_jvp, None)
 
     @functools.wraps(primitive)  # ``__wrapped__`` is the primitive, the key of its rules
     def geometric_transform(input, mapping, *args, **kwargs):

@@ -31,6 +31,11 @@ is an orthogonal projection, its own adjoint. ``savgol_filter`` is linear along 
 ``(n, n)`` matrix (the filter applied to the identity) is formed in the backward pass, so its
 memory grows as ``n**2``.
 
+Forward mode (rules at the end): the convolutions and the segment FFT are bilinear, ``hilbert``
+linear, ``detrend`` its own JVP; ``convolve2d``'s ``fillvalue`` and ``savgol_filter``'s ``cval``
+are affine constants (set to 0 for the input's tangent); ``lfilter`` and ``sosfilt`` have rules
+in the coefficients, which filter the input and the output again.
+
 Short-time transforms: ``stft``, ``spectrogram``, ``welch``, ``csd``, ``periodogram`` and
 ``coherence`` are NumPy code around one private step, ``_spectral_helper``'s segment FFT
 (``fft(detrend(x[segments]) * win)``), which gets a rule in ``x`` and the window: the FFT's
@@ -49,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad._array import GradArray
-from ndgrad._define import defvjp
+from ndgrad._define import defjvp, deflinear, defmultilinear, defvjp
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
 from ndgrad._registry import VJP_RULES
@@ -214,6 +219,26 @@ def _conv2d_vjp(which, is_correlate):
     return rule
 
 
+def _conv2d_jvp(name):
+    """Forward rules of ``convolve2d``/``correlate2d``: bilinear in ``(in1, in2)`` but for the
+    ``fillvalue`` the 'fill' boundary adds, itself bilinear with ``in2``: ``in1``'s tangent is
+    convolved with fillvalue 0, ``in2``'s with the input as extended (fillvalue included), and
+    ``fillvalue``'s tangent fills the border of a zero input."""
+
+    def in1_rule(t, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+        return getattr(_signal(), name)(t, in2, mode, boundary, 0)
+
+    def in2_rule(t, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+        return getattr(_signal(), name)(in1, t, mode, boundary, fillvalue)
+
+    def fillvalue_rule(t, ans, in1, in2, mode="full", boundary="fill", fillvalue=0):
+        if mode == "valid" or _BOUNDARY_PAD[boundary] != "constant":
+            return None  # no entry outside is read
+        return getattr(_signal(), name)(np.zeros(in1.shape), in2, mode, boundary, t)
+
+    return in1_rule, in2_rule, None, None, fillvalue_rule
+
+
 # --- IIR filters ------------------------------------------------------------------------------
 
 
@@ -279,6 +304,66 @@ def _lfilter_vjp(which):
 
     rule.__doc__ = f"Cotangent of {('b', 'a', 'x', 'zi')[which]}: the adjoint filter."
     return rule
+
+
+def _lfilter_b_jvp(t, ans, b, a, x, axis=-1, zi=None):
+    """``A y = B x + a[0] zi`` is affine in ``b`` (the state's response does not depend on it)."""
+    lfilter = _signal().lfilter
+    if zi is None:
+        return lfilter(t, a, x, axis)
+    return lfilter(t, a, x, axis, np.zeros(zi.shape))  # (y, zf)
+
+
+def _lfilter_a_jvp(t, ans, b, a, x, axis=-1, zi=None):
+    """``A y = B x + a[0] zi``: ``dy = A^-1 (t[0] zi - T y)``, ``T`` the filter of ``t``. With
+    ``zi`` the coefficients act normalised by ``a[0]`` (``zi`` is not), and ``zf`` follows the
+    same recursion: with ``s = t[0] / a[0]``, (``dy``, ``dzf``) is ``-s`` times the filter
+    ``b/a`` of ``x`` from a zero state, minus the filter ``(t - s a)/a`` of ``y``."""
+    lfilter = _signal().lfilter
+    if zi is None:
+        return -lfilter(t, a, ans, axis)
+    zeros = np.zeros(zi.shape)
+    s = t[0] / a[0]
+    # padded to the length of the state, which b may set
+    c = np.concatenate([t - s * a, np.zeros(max(len(b) - len(a), 0))])
+    y_b, zf_b = lfilter(b, a, x, axis, zeros)
+    y_a, zf_a = lfilter(c, a, ans[0], axis, zeros)
+    return -s * y_b - y_a, -s * zf_b - zf_a
+
+
+def _lfilter_x_jvp(t, ans, b, a, x, axis=-1, zi=None):
+    """Linear in ``(x, zi)`` together: the filter of ``t`` from a zero state."""
+    lfilter = _signal().lfilter
+    if zi is None:
+        return lfilter(b, a, t, axis)
+    return lfilter(b, a, t, axis, np.zeros(zi.shape))
+
+
+def _lfilter_zi_jvp(t, ans, b, a, x, axis=-1, zi=None):
+    """The response of the state ``t`` to a zero input."""
+    return _signal().lfilter(b, a, np.zeros(x.shape), axis, t)
+
+
+def _sosfilt_sos_jvp(t, ans, sos, x, axis=-1, zi=None):
+    """Each section's tangent (``lfilter``'s in ``b`` and ``a``, without state), filtered by
+    the sections after it."""
+    if zi is not None:
+        raise not_differentiable(f"{_MODULE}.sosfilt with zi", "no rule with zi")
+    lfilter = _signal().lfilter
+    signal, total = x, None
+    for i in range(len(sos)):
+        b, a = sos[i, :3], sos[i, 3:]
+        y = ans if i == len(sos) - 1 else lfilter(b, a, signal, axis)
+        d = lfilter(t[i, :3], a, signal, axis) - lfilter(t[i, 3:], a, y, axis)
+        total = d if total is None else lfilter(b, a, total, axis) + d
+        signal = y
+    return total
+
+
+def _sosfilt_x_jvp(t, ans, sos, x, axis=-1, zi=None):
+    if zi is not None:
+        raise not_differentiable(f"{_MODULE}.sosfilt with zi", "no rule with zi")
+    return _signal().sosfilt(sos, t, axis)
 
 
 def _sosfilt_vjp(which):
@@ -353,6 +438,13 @@ def _savgol_filter_vjp(
     return np.moveaxis(c, 0, axis)
 
 
+def _savgol_filter_jvp(
+    t, ans, x, window_length, polyorder, deriv=0, delta=1.0, axis=-1, mode="interp", cval=0.0
+):
+    """Linear in ``x`` but for ``cval`` (mode 'constant'): the filter of ``t`` with cval 0."""
+    return _signal().savgol_filter(t, window_length, polyorder, deriv, delta, axis, mode, cval=0.0)
+
+
 # --- short-time Fourier transforms -------------------------------------------------------------
 
 
@@ -408,6 +500,8 @@ def _install_fft_helper(module):
     primitive = defvjp(
         original, _fft_helper_vjp(0), _fft_helper_vjp(1), name="scipy.signal.stft's segment FFT"
     )
+    # fft(detrend(x[segments]) * win): linear in x and in win (detrend is a projection)
+    defmultilinear(primitive)
 
     @functools.wraps(primitive)  # ``__wrapped__`` is the primitive, the key of its rules
     def fft_helper(x, win, detrend_func, nperseg, noverlap, nfft, sides):
@@ -468,3 +562,36 @@ defvjp_scipy(
     None,
     _raises("savgol_filter with respect to cval"),
 )
+
+
+# --- forward mode -----------------------------------------------------------------------------
+# The convolutions are bilinear (``correlate`` conjugates ``in2``: real-linear, which is what the
+# tangent ``d/de f(x + e t)`` needs); hilbert is linear; detrend, a projection, is its own JVP
+# (not called with ``overwrite_data``, which would write into the tangent). The others have
+# rules above: the 2-D convolutions' fillvalue and savgol's cval are affine constants, and
+# lfilter is nonlinear in ``a``.
+
+
+def _register_jvps(module: Any) -> None:
+    defmultilinear(module.convolve, module.correlate, module.fftconvolve, module.oaconvolve)
+    deflinear(module.hilbert)
+    defjvp(module.detrend, _detrend_vjp)
+    defjvp(module.convolve2d, *_conv2d_jvp("convolve2d"))
+    defjvp(module.correlate2d, *_conv2d_jvp("correlate2d"))
+    defjvp(module.lfilter, _lfilter_b_jvp, _lfilter_a_jvp, _lfilter_x_jvp, None, _lfilter_zi_jvp)
+    defjvp(module.sosfilt, _sosfilt_sos_jvp, _sosfilt_x_jvp, None, _raises("sosfilt zi"))
+    savgol_refusals = [_raises(f"savgol_filter with respect to {p}") for p in ("delta", "cval")]
+    defjvp(
+        module.savgol_filter,
+        _savgol_filter_jvp,
+        None,
+        None,
+        None,
+        savgol_refusals[0],
+        None,
+        None,
+        savgol_refusals[1],
+    )
+
+
+after_import(_MODULE, _register_jvps)

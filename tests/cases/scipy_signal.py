@@ -73,6 +73,14 @@ CASES = {
     ss.lfilter: Case(
         calls((_B, _A, R(8)), (_B, _A[:1], R(6)), (R(5), _A, R(3)), (_B + 0.1j, _A, C(6)))
         + calls((_B, _A, R(7, 2)), axis=[0])
+        # with an initial state (positional, so that it is differentiated): (y, zf)
+        + calls(
+            (_B, _A, R(8), -1, R(2)),
+            (R(4), _A, R(6), -1, R(3)),  # b sets the state's length
+            (R(2), np.array([1.2, 0.3, -0.2, 0.1]), R(2), -1, R(3)),
+            (_B + 0.1j, _A, C(6), -1, C(2)),
+            (_B, _A, R(7, 2), 0, R(2, 2)),
+        )
     ),
     ss.sosfilt: Case(
         calls((_SOS[:, :3], _SOS[:, 4:], R(10)), (_SOS[:, :3], _SOS[:, 4:], R(2, 9)))
@@ -92,6 +100,7 @@ CASES = {
             mode=["interp", "mirror", "nearest", "constant", "wrap"],
         )
         + calls((R(9, 2),), window_length=[5], polyorder=[3], deriv=[1], delta=[0.5], axis=[0])
+        + calls((R(9),), window_length=[5], polyorder=[2], mode=["constant"], cval=[0.7])
     ),
 }
 
