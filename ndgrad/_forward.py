@@ -99,7 +99,11 @@ class ForwardPlan:
         transposed, a small reverse pass per node and push)."""
         stop = self.stop
         return sorted(
-            {n.prim.name for n in self.order if n not in stop and n.prim.jvp_kind == "transpose"}
+            {
+                n.prim.name
+                for n in self.order
+                if n not in stop and n.edges and n.prim.jvp_kind == "transpose"  # not leaves
+            }
         )
 
     def push(
