@@ -109,7 +109,7 @@ def _uncolumns(x, vector):
     return x[..., 0] if vector else x
 
 
-def _right_solve(x, m):
+def right_solve(x, m):
     """``x m^-1`` (a solve with ``m^H``)."""
     return mH(np.linalg.solve(mH(m), mH(x)))
 
@@ -507,7 +507,7 @@ def _qr_tall_jvp(t, q, r):
     lower part of C minus its conjugate transpose, plus i Im diag(C); dR = (C - W) R and
     dQ = dA R^-1 - Q (C - W)."""
     try:
-        ar = _right_solve(t, r)
+        ar = right_solve(t, r)
     except np.linalg.LinAlgError:
         raise np.linalg.LinAlgError(
             "the derivative of numpy.linalg.qr is not defined at a rank-deficient input (R is "
@@ -687,7 +687,7 @@ def svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     return tri_read(grad, True) if hermitian else grad
 
 
-def svd_jvp(t, u, s, vh):
+def thin_svd_jvp(t, u, s, vh):
     """Thin A = U S V^H, P = U^H dA V: ds = Re diag(P), dU = U W_U + (I - U U^H) dA V S^-1,
     dV = V W_V + (I - V V^H) dA^H U S^-1, W_U = F o (P S + S P^H), W_V = F o (S P + P^H S),
     F_ij = 1 / (s_j^2 - s_i^2). The gauge of ``_svd_grad``: the phase goes to U,
@@ -710,7 +710,7 @@ def svd_jvp(t, u, s, vh):
     return du, np.real(diagonals(p)), mH(dv)
 
 
-def _svd_jvp(t, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+def svd_jvp(t, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     """Thin SVD (with ``hermitian=True``, of the Hermitian matrix of the lower triangle)."""
     if hermitian:
         t = hermitian_from(t, True)
@@ -723,12 +723,12 @@ def _svd_jvp(t, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
             "the derivative of numpy.linalg.svd with full_matrices=True is not defined for the "
             "extra columns of U or rows of Vh (they are not unique); use full_matrices=False."
         )
-    return svd_jvp(t, u, s, vh)
+    return thin_svd_jvp(t, u, s, vh)
 
 
 defvjp(np.linalg.svd, svd_vjp)
 defvjp(np.linalg.svdvals, lambda g, ans, x: _svdvals_grad(g, x))
-defjvp(np.linalg.svd, _svd_jvp)
+defjvp(np.linalg.svd, svd_jvp)
 defjvp(np.linalg.svdvals, lambda t, ans, x: _svdvals_jvp(t, x))
 
 # --- norms --------------------------------------------------------------------------------------
@@ -824,7 +824,7 @@ def _along(grad, t, axis, shape):
     return np.reshape(np.sum(np.real(conj(grad) * t), axis=axis), shape)
 
 
-def _norm_jvp(t, ans, x, ord=None, axis=None, keepdims=False):
+def norm_jvp(t, ans, x, ord=None, axis=None, keepdims=False):
     grad = norm_vjp(np.ones(ans.shape), ans, x, ord, axis, keepdims)
     return _along(grad, t, axis, ans.shape)
 
@@ -839,7 +839,7 @@ def _matrix_norm_jvp(t, ans, x, keepdims=False, ord="fro"):
     return _along(grad, t, (-2, -1), ans.shape)
 
 
-defjvp(np.linalg.norm, _norm_jvp)
+defjvp(np.linalg.norm, norm_jvp)
 defjvp(np.linalg.vector_norm, _vector_norm_jvp)
 defjvp(np.linalg.matrix_norm, _matrix_norm_jvp)
 

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.linalg as sl
 
 from ._case import C, Case, R, calls
-from .linalg import CM, HPD, SPD, SYM, TALL, M
+from .linalg import CM, HPD, SPD, SYM, TALL, M, pairs, projectors
 
 
 def _cho(a, b, lower=False):
@@ -100,14 +100,14 @@ def _phase_free_eigh(a, b=None, **kw):
     if kw.get("eigvals_only"):
         return out
     w, v = out
-    return w, np.abs(v) ** 2
+    return w, projectors(v)
 
 
 def _phase_free_eig(a, b=None, **kw):
     out = sl.eig(a, b, **kw)
     if kw.get("right") is False:
         return out
-    return out[0], np.abs(out[1]) ** 2
+    return out[0], projectors(out[1])
 
 
 def _phase_free_svd(a, **kw):
@@ -115,7 +115,7 @@ def _phase_free_svd(a, **kw):
     if kw.get("compute_uv") is False:
         return out
     u, s, vh = out
-    return np.abs(u) ** 2, s, np.abs(vh) ** 2
+    return pairs(u, vh), s
 
 
 def _pd(*shape):
