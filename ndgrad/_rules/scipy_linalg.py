@@ -664,9 +664,7 @@ def _eigh_vjp_b(
     return tri_read(-(v @ inner @ mH(v)), lower)
 
 
-def _eigh_jvp(
-    which, t, ans, a, b, lower, eigvals_only, type, subset_by_index, subset_by_value
-):  # fmt: skip
+def _eigh_jvp(which, t, ans, a, b, lower, eigvals_only, type, subset_by_index, subset_by_value):
     """A V = B V W, V^H B V = I. With P_A = V^H dA V, P_B = V^H dB V and dV = V C:
     dw = diag(P_A - P_B W), C = F o (P_A - P_B W) - diag(P_B) / 2, F_ij = 1 / (w_j - w_i)
     (off the diagonal; the diagonal of C is the normalization's, real: the gauge of the VJP
