@@ -27,13 +27,19 @@ Conventions:
   and for ``pinv`` and ``lstsq`` at a change of rank.
 * Eigenvectors and complex singular vectors are defined up to a phase; gradients are correct for
   losses that do not depend on that phase (as in PyTorch).
+
+Forward mode: each VJP rule has a JVP rule beside it (``rule(t, ans, *inputs, **params)``, the
+tangent of the output for the tangent ``t`` of one input), the differential of the same
+function with the same conventions: the triangle that is read, the dropped ``1 / 0`` terms,
+and the gauge of eigen- and singular vectors that the VJP rule is the adjoint of (stated per
+rule). Norms and ``cond`` take ``Re <grad, t>`` from their VJP rule's gradient.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ndgrad._define import defvjp
+from ndgrad._define import defjvp, defvjp
 from ndgrad._registry import unbroadcast
 from ndgrad._rules._common import conj, expand_reduced, is_complex, zeros_of
 from ndgrad._rules.indexing import scatter_add
@@ -90,6 +96,24 @@ def hermitian_from(a, lower):
     return np.real(a) * np.eye(n) + a * strict + mH(a * strict)
 
 
+def _trace(a):
+    return np.trace(a, axis1=-2, axis2=-1)
+
+
+def _columns(x, vector):
+    """``x`` with a trailing column axis when the right-hand side is a vector."""
+    return np.expand_dims(x, -1) if vector else x
+
+
+def _uncolumns(x, vector):
+    return x[..., 0] if vector else x
+
+
+def right_solve(x, m):
+    """``x m^-1`` (a solve with ``m^H``)."""
+    return mH(np.linalg.solve(mH(m), mH(x)))
+
+
 def _sgn(x):
     """``x / |x|``, 0 at 0: the direction in which ``|x|`` grows, real or complex."""
     if is_complex(x):
@@ -101,6 +125,7 @@ def _sgn(x):
 # --- inverses and solving -----------------------------------------------------------------------
 # inv: d(A^-1) = -A^-1 dA A^-1, so the cotangent is -A^-H g A^-H, from the output alone.
 defvjp(np.linalg.inv, lambda g, ans, a: -mH(ans) @ g @ mH(ans))
+defjvp(np.linalg.inv, lambda t, ans, a: -ans @ t @ ans)
 
 
 def _solve_cotangent_b(g, a, vector):
@@ -123,7 +148,14 @@ def _solve_vjp_b(g, ans, a, b):
     return unbroadcast(gb[..., 0] if b.ndim == 1 else gb, b.shape)
 
 
+def _solve_jvp_a(t, ans, a, b):
+    """dx = -a^-1 da x."""
+    vector = b.ndim == 1
+    return _uncolumns(-np.linalg.solve(a, t @ _columns(ans, vector)), vector)
+
+
 defvjp(np.linalg.solve, _solve_vjp_a, _solve_vjp_b)
+defjvp(np.linalg.solve, _solve_jvp_a, lambda t, ans, a, b: np.linalg.solve(a, t))
 
 
 def _tensorsolve_moved(a, axes):
@@ -152,7 +184,18 @@ def _tensorsolve_vjp_b(g, ans, a, b, axes=None):
     return np.reshape(gb, b.shape)
 
 
+def _tensorsolve_jvp_a(t, ans, a, b, axes=None):
+    """tensordot(a', x) = b: dx = tensorsolve(a, -tensordot(da', x)), a' = a with axes moved."""
+    moved, _ = _tensorsolve_moved(t, axes)
+    return -np.linalg.tensorsolve(a, np.tensordot(moved, ans, ans.ndim), axes)
+
+
 defvjp(np.linalg.tensorsolve, _tensorsolve_vjp_a, _tensorsolve_vjp_b)
+defjvp(
+    np.linalg.tensorsolve,
+    _tensorsolve_jvp_a,
+    lambda t, ans, a, b, axes=None: np.linalg.tensorsolve(a, t, axes),
+)
 
 
 def _tensorinv_vjp(g, ans, a, ind=2):
@@ -162,7 +205,14 @@ def _tensorinv_vjp(g, ans, a, ind=2):
     return np.reshape(-mH(inv2) @ np.reshape(g, (rows, -1)) @ mH(inv2), a.shape)
 
 
+def _tensorinv_jvp(t, ans, a, ind=2):
+    n = int(np.prod(t.shape[:ind]))
+    inv2 = np.reshape(ans, (n, n))
+    return np.reshape(-inv2 @ np.reshape(t, (n, n)) @ inv2, ans.shape)
+
+
 defvjp(np.linalg.tensorinv, _tensorinv_vjp)
+defjvp(np.linalg.tensorinv, _tensorinv_jvp)
 
 
 def pinv_grad(g, x, a):
@@ -185,7 +235,21 @@ def _pinv_vjp(g, ans, a, rcond=None, hermitian=False, **kwargs):
     return pinv_grad(g, ans, a)
 
 
+def pinv_jvp(t, x, a):
+    """The differential of X = pinv(A) along dA = ``t`` (the formula of ``pinv_grad``)."""
+    m, n = a.shape[-2:]
+    th, xh = mH(t), mH(x)
+    return -x @ t @ x + (x @ xh) @ th @ (np.eye(m) - a @ x) + (np.eye(n) - x @ a) @ th @ (xh @ x)
+
+
+def _pinv_jvp(t, ans, a, rcond=None, hermitian=False, **kwargs):
+    if hermitian:
+        return pinv_jvp(hermitian_from(t, True), ans, hermitian_from(a, True))
+    return pinv_jvp(t, ans, a)
+
+
 defvjp(np.linalg.pinv, _pinv_vjp)
+defjvp(np.linalg.pinv, _pinv_jvp)
 
 
 def lstsq_vjp(g, a, b, rcond, is_b=False):
@@ -216,10 +280,42 @@ def lstsq_vjp(g, a, b, rcond, is_b=False):
     return ga + _svdvals_grad(gs, a)
 
 
+def lstsq_jvp(t, ans, a, b, rcond, is_b=False):
+    """The tangents of (x, residuals, rank, s) for the tangent ``t`` of ``a`` or (``is_b``)
+    of ``b``: dx = d(pinv) b + pinv db; the residuals are stationary in x (a^H r = 0), so
+    d|r|^2 = 2 Re <r, db - da x>; ds as for ``svdvals``. ``s`` may be None (SciPy's gelsy)."""
+    x, res, _, s = ans
+    a = a if isinstance(a, np.ndarray) else np.asarray(a)
+    b = b if isinstance(b, np.ndarray) else np.asarray(b)
+    if rcond is None:
+        rcond = np.finfo(a.dtype).eps * max(a.shape[-2:])
+    vector = b.ndim == 1
+    pinv = np.linalg.pinv(a, rcond=rcond)
+    x2 = _columns(x, vector)
+    if is_b:
+        moved = _columns(t, vector)  # d(b - a x) with x held
+        dx = pinv @ moved
+        ds = None
+    else:
+        moved = -(t @ x2)
+        dx = pinv_jvp(t, pinv, a) @ _columns(b, vector)
+        ds = None if s is None else _svdvals_jvp(t, a)
+    dres = None
+    if np.size(res):
+        r = _columns(b, vector) - a @ x2
+        dres = np.reshape(2 * np.real(np.sum(conj(r) * moved, axis=-2)), np.shape(res))
+    return _uncolumns(dx, vector), dres, None, ds
+
+
 defvjp(
     np.linalg.lstsq,
     lambda g, ans, a, b, rcond=None: lstsq_vjp(g, a, b, rcond),
     lambda g, ans, a, b, rcond=None: lstsq_vjp(g, a, b, rcond, is_b=True),
+)
+defjvp(
+    np.linalg.lstsq,
+    lambda t, ans, a, b, rcond=None: lstsq_jvp(t, ans, a, b, rcond),
+    lambda t, ans, a, b, rcond=None: lstsq_jvp(t, ans, a, b, rcond, is_b=True),
 )
 
 
@@ -236,7 +332,24 @@ def _matrix_power_vjp(g, ans, a, n):
     return gb if n > 0 else -bh @ gb @ bh
 
 
+def _matrix_power_jvp(t, ans, a, n):
+    """d(B^k) = d(B^(k-1)) B + B^(k-1) dB, from k = 1 up; B = inv(a) for negative ``n``."""
+    if n == 0:
+        return zeros_of(t)
+    if n > 0:
+        b, db = a, t
+    else:
+        b = np.linalg.inv(a)
+        db = -b @ t @ b
+    d, power = db, b
+    for _ in range(abs(n) - 1):
+        d = d @ b + power @ db
+        power = power @ b
+    return d
+
+
 defvjp(np.linalg.matrix_power, _matrix_power_vjp, None)
+defjvp(np.linalg.matrix_power, _matrix_power_jvp, None)
 
 # --- determinants -------------------------------------------------------------------------------
 
@@ -271,8 +384,35 @@ def _slogdet_vjp(g, ans, a):
     return np.linalg.solve(mH(a), _scaled_eye(g_log, a.shape[-1]))
 
 
+def det_jvp(t, ans, a):
+    """d det = det tr(A^-1 dA) = sum(cof o dA), cof the cofactor matrix; where ``a`` is (nearly)
+    singular, as in ``det_vjp``, cof = det(U) det(V^H) conj(U diag(prod_{j != i} s_j) V^H)."""
+    n = a.shape[-1]
+    bound = np.prod(np.sqrt(np.sum(np.abs(a) ** 2, axis=-1)), axis=-1)
+    bad = np.abs(ans) <= 1e-8 * bound
+    if not np.any(bad):
+        return ans * _trace(np.linalg.solve(a, t))
+    good = ans * _trace(np.linalg.solve(np.where(np.expand_dims(bad, (-1, -2)), np.eye(n), a), t))
+    u, s, vh = np.linalg.svd(a)
+    others = np.prod(np.where(np.eye(n, dtype=bool), 1, np.expand_dims(s, -2)), axis=-1)
+    cofactor = conj((u * np.expand_dims(others, -2)) @ vh) * np.expand_dims(
+        np.linalg.det(u) * np.linalg.det(vh), (-1, -2)
+    )
+    return np.where(bad, np.sum(cofactor * t, axis=(-2, -1)), good)
+
+
+def _slogdet_jvp(t, ans, a):
+    """d log|det| = Re tr(A^-1 dA); the phase turns by i Im tr(A^-1 dA)."""
+    tau = _trace(np.linalg.solve(a, t))
+    if is_complex(tau):
+        return ans[0] * (1j * np.imag(tau)), np.real(tau)
+    return None, tau
+
+
 defvjp(np.linalg.det, det_vjp)
 defvjp(np.linalg.slogdet, _slogdet_vjp)
+defjvp(np.linalg.det, det_jvp)
+defjvp(np.linalg.slogdet, _slogdet_jvp)
 
 # --- factorizations -----------------------------------------------------------------------------
 
@@ -289,7 +429,18 @@ def cholesky_vjp(g, ans, a, upper=False):
     return tri_read(grad, not upper)
 
 
+def cholesky_jvp(t, ans, a=None, upper=False):
+    """dL = L Phi(L^-1 dA L^-H) (Murray 2016), dA the Hermitian matrix of the triangle read."""
+    lo = mH(ans) if upper else ans
+    n = lo.shape[-1]
+    half = np.linalg.solve(lo, hermitian_from(t, not upper))  # L^-1 dA
+    inner = np.linalg.solve(lo, mH(half))  # L^-1 dA L^-H, dA Hermitian
+    d = lo @ (inner * (np.tri(n) - 0.5 * np.eye(n)))
+    return mH(d) if upper else d
+
+
 defvjp(np.linalg.cholesky, cholesky_vjp)
+defjvp(np.linalg.cholesky, cholesky_jvp)
 
 
 def _copyltu(m):
@@ -350,7 +501,54 @@ def _qr_vjp(g, ans, a, mode="reduced"):
     return qr_grad(g[0], g[1], ans[0], ans[1], a)
 
 
+def _qr_tall_jvp(t, q, r):
+    """A = QR, m >= n: with C = Q^H dA R^-1 = Q^H dQ + dR R^-1, Q^H dQ = W is skew-Hermitian
+    and dR R^-1 upper triangular with a real diagonal (LAPACK's R has one): W is the strictly
+    lower part of C minus its conjugate transpose, plus i Im diag(C); dR = (C - W) R and
+    dQ = dA R^-1 - Q (C - W)."""
+    try:
+        ar = right_solve(t, r)
+    except np.linalg.LinAlgError:
+        raise np.linalg.LinAlgError(
+            "the derivative of numpy.linalg.qr is not defined at a rank-deficient input (R is "
+            "singular)"
+        ) from None
+    c = mH(q) @ ar
+    n = c.shape[-1]
+    low = c * np.tri(n, k=-1, dtype=bool)
+    w = low - mH(low)
+    if is_complex(c):
+        w = w + diag_embed(1j * np.imag(diagonals(c)))
+    upper = c - w
+    return ar - q @ upper, upper @ r
+
+
+def qr_jvp(t, q, r):
+    """Reduced QR of any shape; wide ``a = [X | Y]`` as X = Q U and Y = Q V, so that
+    dV = Q^H (dY - dQ V)."""
+    m, n = t.shape[-2:]
+    if m >= n:
+        return _qr_tall_jvp(t, q, r)
+    dq, du = _qr_tall_jvp(t[..., :m], q, r[..., :m])
+    dv = mH(q) @ (t[..., m:] - dq @ r[..., m:])
+    return dq, np.concatenate([du, dv], axis=-1)
+
+
+def _qr_jvp(t, ans, a, mode="reduced"):
+    m, n = a.shape[-2:]
+    if mode == "r":
+        q, r = np.linalg.qr(a)
+        return qr_jvp(t, q, r)[1]
+    if mode not in ("reduced", "complete") or (mode == "complete" and m > n):
+        raise NotImplementedError(
+            f"the derivative of numpy.linalg.qr with mode={mode!r} is not defined for this shape "
+            "(the extra columns of a complete Q are not unique); use mode='reduced'."
+        )
+    return qr_jvp(t, ans[0], ans[1])
+
+
 defvjp(np.linalg.qr, _qr_vjp)
+defjvp(np.linalg.qr, _qr_jvp)
 
 # --- eigenvalues --------------------------------------------------------------------------------
 
@@ -369,8 +567,23 @@ def _eigvalsh_vjp(g, ans, a, UPLO="L"):
     return tri_read((v * np.expand_dims(g, -2)) @ mH(v), UPLO == "L")
 
 
+def _eigh_jvp(t, ans, a, UPLO="L"):
+    """P = V^H dA V: dw = diag(P), dV = V (F o P), F_ij = 1 / (w_j - w_i) (0 on the diagonal:
+    the gauge V^H dV with a zero diagonal)."""
+    w, v = ans
+    p = mH(v) @ hermitian_from(t, UPLO == "L") @ v
+    return np.real(diagonals(p)), v @ (p * inv_gap(w))
+
+
+def _eigvalsh_jvp(t, ans, a, UPLO="L"):
+    _, v = np.linalg.eigh(a, UPLO)
+    return np.real(np.sum(conj(v) * (hermitian_from(t, UPLO == "L") @ v), axis=-2))
+
+
 defvjp(np.linalg.eigh, _eigh_vjp)
 defvjp(np.linalg.eigvalsh, _eigvalsh_vjp)
+defjvp(np.linalg.eigh, _eigh_jvp)
+defjvp(np.linalg.eigvalsh, _eigvalsh_jvp)
 
 
 def eig_grad(gw, gv, w, v):
@@ -383,7 +596,18 @@ def eig_grad(gw, gv, w, v):
     return np.linalg.solve(vh, inner @ vh)
 
 
+def eig_jvp(t, w, v):
+    """PyTorch's linalg_eig_jvp, for unit-norm eigenvectors: P = V^-1 dA V, dw = diag(P),
+    dV = V W - V diag(Re diag(V^H V W)), W = P / E off the diagonal (E_ij = w_j - w_i). The
+    imaginary part of v_i^H dv_i (the phase) is left at what W gives, as ``eig_grad`` assumes."""
+    p = np.linalg.solve(v, t @ v)
+    dv = v @ (p * inv_gap(w))
+    dv = dv - v * np.real(np.sum(conj(v) * dv, axis=-2, keepdims=True))
+    return diagonals(p), dv
+
+
 defvjp(np.linalg.eig, lambda g, ans, a: eig_grad(g[0], g[1], ans[0], ans[1]))
+defjvp(np.linalg.eig, lambda t, ans, a: eig_jvp(t, ans[0], ans[1]))
 
 
 def _eigvals_vjp(g, ans, a):
@@ -391,7 +615,13 @@ def _eigvals_vjp(g, ans, a):
     return np.linalg.solve(mH(v), np.expand_dims(g, -1) * mH(v))
 
 
+def _eigvals_jvp(t, ans, a):
+    _, v = np.linalg.eig(a)
+    return diagonals(np.linalg.solve(v, t @ v))
+
+
 defvjp(np.linalg.eigvals, _eigvals_vjp)
+defjvp(np.linalg.eigvals, _eigvals_jvp)
 
 # --- singular values ----------------------------------------------------------------------------
 
@@ -400,6 +630,12 @@ def _svdvals_grad(gs, a):
     """ds_i = Re(u_i^H dA v_i): gA = U diag(gs) V^H."""
     u, _, vh = np.linalg.svd(a, full_matrices=False)
     return (u * np.expand_dims(gs, -2)) @ vh
+
+
+def _svdvals_jvp(t, a):
+    """ds_i = Re(u_i^H dA v_i)."""
+    u, _, vh = np.linalg.svd(a, full_matrices=False)
+    return np.real(np.sum(conj(u) * (t @ mH(vh)), axis=-2))
 
 
 def _svd_grad(gu, gs, gvh, u, s, vh):
@@ -451,8 +687,49 @@ def svd_vjp(g, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
     return tri_read(grad, True) if hermitian else grad
 
 
+def thin_svd_jvp(t, u, s, vh):
+    """Thin A = U S V^H, P = U^H dA V: ds = Re diag(P), dU = U W_U + (I - U U^H) dA V S^-1,
+    dV = V W_V + (I - V V^H) dA^H U S^-1, W_U = F o (P S + S P^H), W_V = F o (S P + P^H S),
+    F_ij = 1 / (s_j^2 - s_i^2). The gauge of ``_svd_grad``: the phase goes to U,
+    diag(W_U) = i Im diag(P) / s, diag(W_V) = 0."""
+    v = mH(vh)
+    tv = t @ v
+    p = mH(u) @ tv
+    f = inv_gap(s * s)
+    row, col = np.expand_dims(s, -2), np.expand_dims(s, -1)
+    wu = f * (p * row + col * mH(p))
+    wv = f * (col * p + mH(p) * row)
+    if is_complex(p):
+        wu = wu + diag_embed(1j * np.imag(diagonals(p)) / s)
+    du, dv = u @ wu, v @ wv
+    k = s.shape[-1]
+    if u.shape[-2] > k:
+        du = du + (tv - u @ p) / row
+    if v.shape[-2] > k:
+        dv = dv + (mH(t) @ u - v @ mH(p)) / row
+    return du, np.real(diagonals(p)), mH(dv)
+
+
+def svd_jvp(t, ans, a, full_matrices=True, compute_uv=True, hermitian=False):
+    """Thin SVD (with ``hermitian=True``, of the Hermitian matrix of the lower triangle)."""
+    if hermitian:
+        t = hermitian_from(t, True)
+    if not compute_uv:
+        return _svdvals_jvp(t, hermitian_from(a, True) if hermitian else a)
+    u, s, vh = ans
+    k = s.shape[-1]
+    if full_matrices and (u.shape[-1] > k or vh.shape[-2] > k):
+        raise NotImplementedError(
+            "the derivative of numpy.linalg.svd with full_matrices=True is not defined for the "
+            "extra columns of U or rows of Vh (they are not unique); use full_matrices=False."
+        )
+    return thin_svd_jvp(t, u, s, vh)
+
+
 defvjp(np.linalg.svd, svd_vjp)
 defvjp(np.linalg.svdvals, lambda g, ans, x: _svdvals_grad(g, x))
+defjvp(np.linalg.svd, svd_jvp)
+defjvp(np.linalg.svdvals, lambda t, ans, x: _svdvals_jvp(t, x))
 
 # --- norms --------------------------------------------------------------------------------------
 # Kinks: where several elements (or row/column sums) share the maximum, the cotangent is split
@@ -538,6 +815,34 @@ defvjp(np.linalg.norm, norm_vjp)
 defvjp(np.linalg.vector_norm, _vector_norm_vjp)
 defvjp(np.linalg.matrix_norm, _matrix_norm_vjp)
 
+# Forward mode: a norm is real, so its differential is Re <grad, t> (the gradient in the VJP's
+# convention, dL/dRe + i dL/dIm), summed over the reduced axes; the gradient is the VJP rule's
+# at g = 1, so the kinks are split as reverse mode splits them.
+
+
+def _along(grad, t, axis, shape):
+    return np.reshape(np.sum(np.real(conj(grad) * t), axis=axis), shape)
+
+
+def norm_jvp(t, ans, x, ord=None, axis=None, keepdims=False):
+    grad = norm_vjp(np.ones(ans.shape), ans, x, ord, axis, keepdims)
+    return _along(grad, t, axis, ans.shape)
+
+
+def _vector_norm_jvp(t, ans, x, axis=None, keepdims=False, ord=2):
+    grad = _vector_norm_vjp(np.ones(ans.shape), ans, x, axis, keepdims, ord)
+    return _along(grad, t, axis, ans.shape)
+
+
+def _matrix_norm_jvp(t, ans, x, keepdims=False, ord="fro"):
+    grad = _matrix_norm_vjp(np.ones(ans.shape), ans, x, keepdims, ord)
+    return _along(grad, t, (-2, -1), ans.shape)
+
+
+defjvp(np.linalg.norm, norm_jvp)
+defjvp(np.linalg.vector_norm, _vector_norm_jvp)
+defjvp(np.linalg.matrix_norm, _matrix_norm_jvp)
+
 
 def _cond_vjp(g, ans, x, p=None):
     """s_max / s_min from the SVD for p in (None, 2, -2); else norm(x) * norm(inv(x))."""
@@ -558,3 +863,9 @@ def _cond_vjp(g, ans, x, p=None):
 
 
 defvjp(np.linalg.cond, _cond_vjp)
+defjvp(
+    np.linalg.cond,
+    lambda t, ans, x, p=None: _along(
+        _cond_vjp(np.ones(ans.shape), ans, x, p), t, (-2, -1), ans.shape
+    ),
+)

@@ -27,6 +27,10 @@ matrix built from the triangle that was read.
 
 ``solve`` and ``inv`` with ``assume_a=None`` detect the structure from the values: a small
 change of any element gives a general matrix, so their gradient is the general one.
+
+Forward mode: a JVP rule beside each VJP rule (``_jvp``), the differential of the same function
+with the same conventions (triangles read, gauges of eigen- and singular vectors); the special
+matrices (``toeplitz``, ``circulant``, ``hankel``) are linear.
 """
 
 from __future__ import annotations
@@ -36,26 +40,36 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad._define import defjvp, deflinear
 from ndgrad._errors import not_differentiable
-from ndgrad._registry import unbroadcast
+from ndgrad._registry import VJP_RULES, unbroadcast
 from ndgrad._rules._common import conj, is_complex, zeros_of
 from ndgrad._rules._lazy import after_import
 from ndgrad._rules._scipy import defvjp_scipy
 from ndgrad._rules.indexing import scatter_add
 from ndgrad._rules.linalg import (
+    cholesky_jvp,
     cholesky_vjp,
+    det_jvp,
     det_vjp,
     diag_embed,
     diagonals,
     eig_grad,
+    eig_jvp,
     hermitian_from,
     inv_gap,
+    lstsq_jvp,
     lstsq_vjp,
     mH,
     mT,
+    norm_jvp,
     norm_vjp,
     pinv_grad,
+    pinv_jvp,
     qr_grad,
+    qr_jvp,
+    right_solve,
+    svd_jvp,
     svd_vjp,
     tri_read,
 )
@@ -70,6 +84,23 @@ def _sl() -> Any:
 
 def _rule(name: str, *rules: Any) -> None:
     defvjp_scipy(_MODULE, name, *rules)
+
+
+def _registered(module: Any, name: str) -> Any:
+    """The key of ``name``'s VJP rules: the recording wrapper ``_rule`` installed."""
+    func = getattr(module, name)
+    if func not in VJP_RULES:
+        raise RuntimeError(f"{_MODULE}.{name} has no VJP rules for its JVP rules to join")
+    return func
+
+
+def _jvp(name: str, *rules: Any) -> None:
+    """JVP rules for ``name`` (after its ``_rule``: registered once SciPy is imported)."""
+    after_import(_MODULE, lambda module: defjvp(_registered(module, name), *rules))
+
+
+def _linear(*names: str) -> None:
+    after_import(_MODULE, lambda module: deflinear(*(_registered(module, n) for n in names)))
 
 
 # --- masks and structured matrices: constants (no gradient), built with NumPy ----------------
@@ -113,6 +144,11 @@ def _as_columns(b, x):
     return x
 
 
+def _vector_back(x, b):
+    """Drop the column axis ``_as_columns`` added for a vector ``b``."""
+    return x[..., 0] if b.ndim == 1 else x
+
+
 def _column_cotangent(gb, b):
     """The cotangent of ``b`` from that of its column form, summed over a batch it was shared by."""
     return unbroadcast(gb[..., 0] if b.ndim == 1 else gb, b.shape)
@@ -148,7 +184,24 @@ def _solve_triangular_vjp_b(
     return _column_cotangent(_solve_triangular_gb(g, a, trans, lower, unit_diagonal, b), b)
 
 
+def _solve_triangular_jvp_a(
+    t, ans, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, **kwargs
+):
+    """dx = -op(T)^-1 op(dT) x, dT the part of ``t`` that is read."""
+    dt = t * _tri_mask(t.shape[-1], lower, unit_diagonal)
+    rhs = -(_from_op(dt, _TRANS[trans]) @ _as_columns(b, ans))
+    dx = _sl().solve_triangular(a, rhs, trans=trans, lower=lower, unit_diagonal=unit_diagonal)
+    return _vector_back(dx, b)
+
+
+def _solve_triangular_jvp_b(
+    t, ans, a, b, trans=0, lower=False, unit_diagonal=False, overwrite_b=False, **kwargs
+):
+    return _sl().solve_triangular(a, t, trans=trans, lower=lower, unit_diagonal=unit_diagonal)
+
+
 _rule("solve_triangular", _solve_triangular_vjp_a, _solve_triangular_vjp_b)
+_jvp("solve_triangular", _solve_triangular_jvp_a, _solve_triangular_jvp_b)
 
 
 def _structured(a, assume_a, lower):
@@ -210,7 +263,31 @@ def _solve_vjp_b(
     return unbroadcast(gb, b.shape)
 
 
+def _solve_matrix(a, assume_a, lower, transposed):
+    m = _structured(a, assume_a, lower)
+    return mT(m) if transposed else m
+
+
+def _solve_jvp_a(
+    t, ans, a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=True,
+    assume_a=None, transposed=False,
+):  # fmt: skip
+    """dx = -M^-1 dM x, dM built from ``t`` as M from ``a``."""
+    dm = _solve_matrix(t, assume_a, lower, transposed)
+    m = _solve_matrix(a, assume_a, lower, transposed)
+    return _vector_back(np.linalg.solve(m, -(dm @ _as_columns(b, ans))), b)
+
+
+def _solve_jvp_b(
+    t, ans, a, b, lower=False, overwrite_a=False, overwrite_b=False, check_finite=True,
+    assume_a=None, transposed=False,
+):  # fmt: skip
+    m = _solve_matrix(a, assume_a, lower, transposed)
+    return _vector_back(np.linalg.solve(m, _as_columns(b, t)), b)
+
+
 _rule("solve", _solve_vjp_a, _solve_vjp_b)
+_jvp("solve", _solve_jvp_a, _solve_jvp_b)
 
 
 def _inv_vjp(g, ans, a, overwrite_a=False, check_finite=True, *, assume_a=None, lower=False):
@@ -221,8 +298,16 @@ def _inv_vjp(g, ans, a, overwrite_a=False, check_finite=True, *, assume_a=None, 
     return _structured_read(-mH(ans) @ g @ mH(ans), assume_a, lower)
 
 
+def _inv_jvp(t, ans, a, overwrite_a=False, check_finite=True, *, assume_a=None, lower=False):
+    if assume_a == "diagonal":  # the diagonal inverted, the other elements of ``a`` kept
+        return np.where(np.eye(t.shape[-1], dtype=bool), -t * ans * ans, t)
+    return -ans @ _structured(t, assume_a, lower) @ ans
+
+
 _rule("inv", _inv_vjp)
+_jvp("inv", _inv_jvp)
 _rule("det", lambda g, ans, a, overwrite_a=False, check_finite=True: det_vjp(g, ans, a))
+_jvp("det", lambda t, ans, a, overwrite_a=False, check_finite=True: det_jvp(t, ans, a))
 
 # --- Cholesky ------------------------------------------------------------------------------
 
@@ -232,6 +317,12 @@ def _cholesky_vjp_scipy(g, ans, a, lower=False, overwrite_a=False, check_finite=
 
 
 _rule("cholesky", _cholesky_vjp_scipy)
+_jvp(
+    "cholesky",
+    lambda t, ans, a, lower=False, overwrite_a=False, check_finite=True: cholesky_jvp(
+        t, ans, upper=not lower
+    ),
+)
 
 
 def _cho_factor_vjp(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
@@ -243,7 +334,14 @@ def _cho_factor_vjp(g, ans, a, lower=False, overwrite_a=False, check_finite=True
     return grad + gc * _tri_mask(n, not lower, strict=True)
 
 
+def _cho_factor_jvp(t, ans, a, lower=False, overwrite_a=False, check_finite=True):
+    n = t.shape[-1]
+    factor = cholesky_jvp(t, ans[0] * _tri_mask(n, lower), upper=not lower)
+    return factor + t * _tri_mask(n, not lower, strict=True), None
+
+
 _rule("cho_factor", _cho_factor_vjp)
+_jvp("cho_factor", _cho_factor_jvp)
 
 
 def _cho_solve_gb(g, c_and_lower, b):
@@ -267,7 +365,28 @@ def _cho_solve_vjp_b(g, ans, c_and_lower, b, overwrite_b=False, check_finite=Tru
     return _column_cotangent(_cho_solve_gb(g, c_and_lower, b), b)
 
 
+def _cho_solve_jvp_c(t, ans, c_and_lower, b, overwrite_b=False, check_finite=True):
+    """A = L L^H (or U^H U), L the triangle of c: dx = -A^-1 dA x."""
+    c, lower = c_and_lower
+    lower = bool(np.ravel(lower)[0])
+    mask = _tri_mask(c.shape[-1], lower)
+    tri, dtri = c * mask, t[0] * mask
+    x = _as_columns(b, ans)
+    if lower:
+        da_x = dtri @ (mH(tri) @ x) + tri @ (mH(dtri) @ x)
+    else:
+        da_x = mH(dtri) @ (tri @ x) + mH(tri) @ (dtri @ x)
+    return _vector_back(_sl().cho_solve(c_and_lower, -da_x), b)
+
+
 _rule("cho_solve", _cho_solve_vjp_c, _cho_solve_vjp_b)
+_jvp(
+    "cho_solve",
+    _cho_solve_jvp_c,
+    lambda t, ans, c_and_lower, b, overwrite_b=False, check_finite=True: _sl().cho_solve(
+        c_and_lower, t
+    ),
+)
 
 # --- LU ------------------------------------------------------------------------------------
 
@@ -312,7 +431,21 @@ def _lu_factor_vjp(g, ans, a, overwrite_a=False, check_finite=True):
     return _rows(x, np.argsort(_perm_from_piv(piv), axis=-1))
 
 
+def _lu_factor_jvp(t, ans, a, overwrite_a=False, check_finite=True):
+    """P^T A = L U: X = L^-1 P^T dA U^-1, dL = L tril_(X), dU = triu(X) U."""
+    if t.shape[-1] != t.shape[-2]:
+        raise not_differentiable(
+            "scipy.linalg.lu_factor", "the derivative is implemented for square matrices only"
+        )
+    lu, piv = ans
+    n = lu.shape[-1]
+    lo, up = _lu_parts(lu)
+    x = right_solve(np.linalg.solve(lo, _rows(t, _perm_from_piv(piv))), up)
+    return lo @ (x * _tri_mask(n, True, strict=True)) + (x * _tri_mask(n, False)) @ up, None
+
+
 _rule("lu_factor", _lu_factor_vjp)
+_jvp("lu_factor", _lu_factor_jvp)
 
 
 def _lu_solve_gb(g, lu_and_piv, trans, b, complex_):
@@ -339,7 +472,26 @@ def _lu_solve_vjp_b(g, ans, lu_and_piv, b, trans=0, overwrite_b=False, check_fin
     return _column_cotangent(gb, b)
 
 
+def _lu_solve_jvp_lu(t, ans, lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True):
+    """x = op(A)^-1 b, A = P L U: dx = -op(A)^-1 op(dA) x, dA = P (dL U + L dU)."""
+    lu, piv = lu_and_piv
+    n = lu.shape[-1]
+    lo, up = _lu_parts(lu)
+    dlu = t[0]
+    d_rows = (dlu * _tri_mask(n, True, strict=True)) @ up + lo @ (dlu * _tri_mask(n, False))
+    da = _rows(d_rows, np.argsort(_perm_from_piv(piv), axis=-1))
+    rhs = -(_from_op(da, _TRANS[trans]) @ _as_columns(b, ans))
+    return _vector_back(_sl().lu_solve(lu_and_piv, rhs, trans=trans), b)
+
+
 _rule("lu_solve", _lu_solve_vjp_lu, _lu_solve_vjp_b)
+_jvp(
+    "lu_solve",
+    _lu_solve_jvp_lu,
+    lambda t, ans, lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True: _sl().lu_solve(
+        lu_and_piv, t, trans=trans
+    ),
+)
 
 # --- least squares and pseudo-inverses -----------------------------------------------------
 
@@ -365,6 +517,15 @@ def _lstsq_vjp_b(g, ans, a, b, cond=None, overwrite_a=False, overwrite_b=False, 
 
 
 _rule("lstsq", _lstsq_vjp_a, _lstsq_vjp_b)
+_jvp(
+    "lstsq",
+    lambda t, ans, a, b, cond=None, overwrite_a=False, overwrite_b=False, **kwargs: lstsq_jvp(
+        t, ans, a, b, _lstsq_rcond(a, cond)
+    ),
+    lambda t, ans, a, b, cond=None, overwrite_a=False, overwrite_b=False, **kwargs: lstsq_jvp(
+        t, ans, a, b, _lstsq_rcond(a, cond), is_b=True
+    ),
+)
 
 
 def _pinv_vjp(g, ans, a, *, atol=None, rtol=None, return_rank=False, check_finite=True):
@@ -381,8 +542,22 @@ def _pinvh_vjp(g, ans, a, atol=None, rtol=None, lower=True, return_rank=False, *
     return tri_read(pinv_grad(g, ans, hermitian_from(a, lower)), lower)
 
 
+def _pinv_jvp(t, ans, a, *, atol=None, rtol=None, return_rank=False, check_finite=True):
+    if return_rank:
+        return pinv_jvp(t, ans[0], a), None
+    return pinv_jvp(t, ans, a)
+
+
+def _pinvh_jvp(t, ans, a, atol=None, rtol=None, lower=True, return_rank=False, **kwargs):
+    if return_rank:
+        return pinv_jvp(hermitian_from(t, lower), ans[0], hermitian_from(a, lower)), None
+    return pinv_jvp(hermitian_from(t, lower), ans, hermitian_from(a, lower))
+
+
 _rule("pinv", _pinv_vjp)
 _rule("pinvh", _pinvh_vjp)
+_jvp("pinv", _pinv_jvp)
+_jvp("pinvh", _pinvh_jvp)
 
 
 def _norm_vjp_scipy(g, ans, a, ord=None, axis=None, keepdims=False, check_finite=True):
@@ -391,6 +566,12 @@ def _norm_vjp_scipy(g, ans, a, ord=None, axis=None, keepdims=False, check_finite
 
 
 _rule("norm", _norm_vjp_scipy)
+_jvp(
+    "norm",
+    lambda t, ans, a, ord=None, axis=None, keepdims=False, check_finite=True: norm_jvp(
+        t, ans, a, ord, axis, keepdims
+    ),
+)
 
 
 def _keep_attributes(module: Any) -> None:
@@ -483,7 +664,53 @@ def _eigh_vjp_b(
     return tri_read(-(v @ inner @ mH(v)), lower)
 
 
+def _eigh_jvp(which, t, ans, a, b, lower, eigvals_only, type, subset_by_index, subset_by_value):
+    """A V = B V W, V^H B V = I. With P_A = V^H dA V, P_B = V^H dB V and dV = V C:
+    dw = diag(P_A - P_B W), C = F o (P_A - P_B W) - diag(P_B) / 2, F_ij = 1 / (w_j - w_i)
+    (off the diagonal; the diagonal of C is the normalization's, real: the gauge of the VJP
+    rules). A subset of the spectrum needs all of it, recomputed as the VJP rule does."""
+    if type != 1:
+        raise not_differentiable(
+            "scipy.linalg.eigh", f"the derivative is implemented for type=1 only, not {type}"
+        )
+    subset = subset_by_index is not None or subset_by_value is not None
+    sel = slice(None)
+    if eigvals_only or subset:
+        w, v = _sl().eigh(a, b, lower=lower)
+        sel = _eigh_selected(w, subset_by_index, subset_by_value)
+        if subset and not eigvals_only:  # the returned vectors' signs (phases), as in the VJP
+            cols = np.zeros(w.shape[-1], dtype=bool)
+            cols[sel] = True
+            v = np.where(cols, scatter_add(ans[1], (Ellipsis, slice(None), sel), v.shape), v)
+    else:
+        w, v = ans
+    p = mH(v) @ hermitian_from(t, lower) @ v
+    q = p if which == 0 else -p * np.expand_dims(w, -2)
+    dw = np.real(diagonals(q))[..., sel]
+    if eigvals_only:
+        return dw
+    c = q * inv_gap(w)
+    if which == 1:
+        c = c - 0.5 * diag_embed(np.real(diagonals(p)))
+    return dw, (v @ c)[..., sel]
+
+
+def _eigh_jvp_a(
+    t, ans, a, b=None, *, lower=True, eigvals_only=False, type=1, subset_by_index=None,
+    subset_by_value=None, **kwargs,
+):  # fmt: skip
+    return _eigh_jvp(0, t, ans, a, b, lower, eigvals_only, type, subset_by_index, subset_by_value)
+
+
+def _eigh_jvp_b(
+    t, ans, a, b=None, *, lower=True, eigvals_only=False, type=1, subset_by_index=None,
+    subset_by_value=None, **kwargs,
+):  # fmt: skip
+    return _eigh_jvp(1, t, ans, a, b, lower, eigvals_only, type, subset_by_index, subset_by_value)
+
+
 _rule("eigh", _eigh_vjp_a, _eigh_vjp_b)
+_jvp("eigh", _eigh_jvp_a, _eigh_jvp_b)
 
 
 def _eig_vjp_ab(which, g, ans, a, b, left, right, kwargs):
@@ -520,7 +747,38 @@ def _eig_vjp_b(g, ans, a, b=None, left=False, right=True, **kwargs):
     return _eig_vjp_ab(1, g, ans, a, b, left, right, kwargs)
 
 
+def _eig_jvp_ab(which, t, ans, a, b, left, right, kwargs):
+    """The standard problem of C = B^-1 A: dC = B^-1 dA, or -B^-1 dB C."""
+    if left or kwargs.get("homogeneous_eigvals"):
+        raise not_differentiable(
+            "scipy.linalg.eig",
+            "the derivative is implemented for right eigenvectors only and "
+            "homogeneous_eigvals=False",
+        )
+    if b is None:
+        dc = t
+    elif which == 0:
+        dc = np.linalg.solve(b, t)
+    else:
+        dc = -np.linalg.solve(b, t @ np.linalg.solve(b, a))
+    if not right:
+        v = _sl().eig(a, b)[1]
+        return diagonals(np.linalg.solve(v, dc @ v))
+    w, v = ans
+    dw, dv = eig_jvp(dc, w, v)
+    return dw, dv if is_complex(v) else np.real(dv)  # real vectors: all eigenvalues real
+
+
+def _eig_jvp(t, ans, a, b=None, left=False, right=True, **kwargs):
+    return _eig_jvp_ab(0, t, ans, a, b, left, right, kwargs)
+
+
+def _eig_jvp_b(t, ans, a, b=None, left=False, right=True, **kwargs):
+    return _eig_jvp_ab(1, t, ans, a, b, left, right, kwargs)
+
+
 _rule("eig", _eig_vjp, _eig_vjp_b)
+_jvp("eig", _eig_jvp, _eig_jvp_b)
 
 # --- decompositions --------------------------------------------------------------------------
 
@@ -531,6 +789,12 @@ def _svd_vjp_scipy(g, ans, a, full_matrices=True, compute_uv=True, **kwargs):
 
 
 _rule("svd", _svd_vjp_scipy)
+_jvp(
+    "svd",
+    lambda t, ans, a, full_matrices=True, compute_uv=True, **kwargs: svd_jvp(
+        t, ans, a, full_matrices, compute_uv
+    ),
+)
 
 
 def _qr_vjp_scipy(g, ans, a, overwrite_a=False, lwork=None, mode="full", pivoting=False, **kw):
@@ -566,7 +830,32 @@ def _qr_vjp_scipy(g, ans, a, overwrite_a=False, lwork=None, mode="full", pivotin
     return grad
 
 
+def _qr_jvp_scipy(t, ans, a, overwrite_a=False, lwork=None, mode="full", pivoting=False, **kw):
+    """As ``numpy.linalg.qr`` on ``a[:, p]``; mode='r' gives R as in 'full' (zero rows below)."""
+    m, n = t.shape[-2:]
+    if mode == "raw":
+        raise not_differentiable("scipy.linalg.qr", "no derivative for mode='raw'; use 'economic'")
+    if pivoting:
+        perm = ans[-1]
+        a, t = a[..., perm], t[..., perm]
+    if mode == "r":
+        q, r = _sl().qr(a, mode="economic")
+        dr = qr_jvp(t, q, r)[1]
+        if m > n:
+            dr = np.concatenate([dr, np.zeros((*dr.shape[:-2], m - n, n), dr.dtype)], axis=-2)
+        return (dr, None) if pivoting else dr
+    if mode == "full" and m > n:
+        raise not_differentiable(
+            "scipy.linalg.qr",
+            "the extra columns of Q with mode='full' are not unique and have no derivative; use "
+            "mode='economic'",
+        )
+    dq, dr = qr_jvp(t, ans[0], ans[1])
+    return (dq, dr, None) if pivoting else (dq, dr)
+
+
 _rule("qr", _qr_vjp_scipy)
+_jvp("qr", _qr_jvp_scipy)
 
 
 def _lu_grad(gl, gu, lo, up):
@@ -608,7 +897,43 @@ def _lu_vjp(g, ans, a, permute_l=False, overwrite_a=False, check_finite=True, p_
     return p @ _lu_grad(gl, gu, lo, up)
 
 
+def _lu_jvp_parts(d, lo, up):
+    """A' = L U (L m x k unit lower, U k x n upper): the square part as for ``lu_factor``
+    (X = L1^-1 dA'1 U1^-1, dL1 = L1 tril_(X), dU1 = triu(X) U1); wide, the rest of U:
+    dU2 = L^-1 (dA'2 - dL U2); tall, the rest of L: dL2 = (dA'2 - L2 dU) U^-1."""
+    m, k = lo.shape[-2:]
+    n = up.shape[-1]
+    strict, upper = _tri_mask(k, True, strict=True), _tri_mask(k, False)
+    if m < n:  # wide: L is square
+        x = right_solve(np.linalg.solve(lo, d[..., :k]), up[..., :k])
+        dl = lo @ (x * strict)
+        du1 = (x * upper) @ up[..., :k]
+        du2 = np.linalg.solve(lo, d[..., k:] - dl @ up[..., k:])
+        return dl, np.concatenate([du1, du2], axis=-1)
+    x = right_solve(np.linalg.solve(lo[..., :k, :], d[..., :k, :]), up)
+    dl1 = lo[..., :k, :] @ (x * strict)
+    du = (x * upper) @ up
+    if m == k:
+        return dl1, du
+    dl2 = right_solve(d[..., k:, :] - lo[..., k:, :] @ du, up)
+    return np.concatenate([dl1, dl2], axis=-2), du
+
+
+def _lu_jvp(t, ans, a, permute_l=False, overwrite_a=False, check_finite=True, p_indices=False):
+    """A = P L U, so dA' = P^T dA (``p_indices``: a = (L U)[p], dA' = dA[argsort(p)])."""
+    p, lo, up = _sl().lu(a) if permute_l else ans
+    if p_indices and not permute_l:
+        d = _rows(t, np.argsort(p, axis=-1))
+    else:
+        d = mT(p) @ t
+    dl, du = _lu_jvp_parts(d, lo, up)
+    if permute_l:
+        return p @ dl, du
+    return None, dl, du
+
+
 _rule("lu", _lu_vjp)
+_jvp("lu", _lu_jvp)
 
 # --- principal angles ------------------------------------------------------------------------
 
@@ -648,10 +973,30 @@ def _subspace_angles_vjp(which, g, ans, A, B):
     return grad if is_complex(mine) else np.real(grad)
 
 
+def _subspace_angles_jvp(which, t, ans, A, B):
+    """d theta_i = -Re((I - P) v_i)^H dA (A^+ u_i) / sin(theta_i), the transpose of the VJP
+    rule's sum (0 where the angle is 0), listed from the largest angle as SciPy lists them."""
+    qa, qb = _orth(A), _orth(B)
+    y, _, zh = np.linalg.svd(mH(qa) @ qb, full_matrices=False)
+    u, v = qa @ y, qb @ mH(zh)
+    mine, other, q = (A, v, qa) if which == 0 else (B, u, qb)
+    own = u if which == 0 else v
+    away = other - q @ (mH(q) @ other)
+    sine = np.sqrt(np.sum(np.abs(away) ** 2, axis=0))
+    moving = sine > 1e-12 * max(A.shape[0], 1)
+    d = np.real(np.sum(conj(away) * (t @ (np.linalg.pinv(mine) @ own)), axis=0))
+    return np.where(moving, -d / np.where(moving, sine, 1.0), 0.0)[::-1]
+
+
 _rule(
     "subspace_angles",
     lambda g, ans, A, B: _subspace_angles_vjp(0, g, ans, A, B),
     lambda g, ans, A, B: _subspace_angles_vjp(1, g, ans, A, B),
+)
+_jvp(
+    "subspace_angles",
+    lambda t, ans, A, B: _subspace_angles_jvp(0, t, ans, A, B),
+    lambda t, ans, A, B: _subspace_angles_jvp(1, t, ans, A, B),
 )
 
 # --- matrix functions ------------------------------------------------------------------------
@@ -678,7 +1023,14 @@ def _first(out):
     return out[0] if isinstance(out, tuple) else out
 
 
+def _frechet(f, a, e):
+    """L_f(A, E): the upper right block of f([[A, E], [0, A]])."""
+    n = a.shape[-1]
+    return _first(f(_block(a, e)))[..., :n, n:]
+
+
 _rule("expm", lambda g, ans, A: _frechet_adjoint(_sl().expm, A, g))
+_jvp("expm", lambda t, ans, A: _frechet(_sl().expm, A, t))
 
 
 def _first_g(g):
@@ -686,6 +1038,14 @@ def _first_g(g):
 
 
 _rule("logm", lambda g, ans, A, disp=None: _frechet_adjoint(_sl().logm, A, _first_g(g)))
+
+
+def _logm_jvp(t, ans, A, disp=None):
+    d = _frechet(_sl().logm, A, t)
+    return (d, None) if disp is False else d  # disp=False: (logm, error estimate)
+
+
+_jvp("logm", _logm_jvp)
 
 
 def _fractional_matrix_power_vjp(g, ans, A, t):
@@ -697,7 +1057,17 @@ def _fractional_matrix_power_vjp_t(g, ans, A, t):
     return np.real(np.sum(np.conj(g) * (ans @ _sl().logm(A))))
 
 
+def _fractional_matrix_power_jvp(tan, ans, A, t):
+    return _frechet(lambda m: _sl().fractional_matrix_power(m, t), A, tan)
+
+
+def _fractional_matrix_power_jvp_t(tan, ans, A, t):
+    """d(A^t) = A^t log(A) dt."""
+    return tan * (ans @ _sl().logm(A))
+
+
 _rule("fractional_matrix_power", _fractional_matrix_power_vjp, _fractional_matrix_power_vjp_t)
+_jvp("fractional_matrix_power", _fractional_matrix_power_jvp, _fractional_matrix_power_jvp_t)
 
 
 def _sqrtm_vjp(g, ans, A, disp=None, blocksize=None):
@@ -706,7 +1076,15 @@ def _sqrtm_vjp(g, ans, A, disp=None, blocksize=None):
     return _sl().solve_sylvester(mH(x), mH(x), _first_g(g))
 
 
+def _sqrtm_jvp(t, ans, A, disp=None, blocksize=None):
+    """X dX + dX X = dA."""
+    x = _first(ans)
+    d = _sl().solve_sylvester(x, x, t)
+    return (d, None) if isinstance(ans, tuple) else d
+
+
 _rule("sqrtm", _sqrtm_vjp)
+_jvp("sqrtm", _sqrtm_jvp)
 
 
 def _expm_frechet_grads(g, ans, A, E, compute_expm):
@@ -731,7 +1109,23 @@ def _expm_frechet_vjp_e(g, ans, A, E, method=None, compute_expm=True, check_fini
     return _expm_frechet_grads(g, ans, A, E, compute_expm)[1]
 
 
+def _expm_frechet_jvp_a(t, ans, A, E, method=None, compute_expm=True, check_finite=True):
+    """(expm(A), L(A, E)) = blocks of expm(M), M = [[A, E], [0, A]]; dM = [[dA, 0], [0, dA]]:
+    their differentials are the same blocks of L(M, dM)."""
+    n = A.shape[-1]
+    lm = _sl().expm_frechet(_block(A, E), _block(t, zeros_of(E)), method, compute_expm=False)
+    dl = lm[..., :n, n:]
+    return (lm[..., :n, :n], dl) if compute_expm else dl
+
+
+def _expm_frechet_jvp_e(t, ans, A, E, method=None, compute_expm=True, check_finite=True):
+    """Linear in E."""
+    dl = _sl().expm_frechet(A, t, method, compute_expm=False)
+    return (None, dl) if compute_expm else dl
+
+
 _rule("expm_frechet", _expm_frechet_vjp_a, _expm_frechet_vjp_e)
+_jvp("expm_frechet", _expm_frechet_jvp_a, _expm_frechet_jvp_e)
 
 # --- matrix equations ------------------------------------------------------------------------
 
@@ -761,6 +1155,20 @@ _rule(
 )
 
 
+def _sylvester_dx(rhs, a, b, q):
+    """A dX + dX B = rhs (A X + X B = Q differentiated)."""
+    _real_with_complex_q("solve_sylvester", a, b, q)
+    return _sl().solve_sylvester(a, b, rhs)
+
+
+_jvp(
+    "solve_sylvester",
+    lambda t, ans, a, b, q: _sylvester_dx(-(t @ ans), a, b, q),
+    lambda t, ans, a, b, q: _sylvester_dx(-(ans @ t), a, b, q),
+    lambda t, ans, a, b, q: _sylvester_dx(t, a, b, q),
+)
+
+
 def _continuous_lyapunov_y(g, a, q):
     """The adjoint solve: A^H Y + Y A = g."""
     _real_with_complex_q("solve_continuous_lyapunov", a, a, q)
@@ -780,6 +1188,19 @@ _rule(
 )
 
 
+def _continuous_lyapunov_dx(rhs, a, q):
+    """A dX + dX A^H = rhs (A X + X A^H = Q differentiated)."""
+    _real_with_complex_q("solve_continuous_lyapunov", a, a, q)
+    return _sl().solve_continuous_lyapunov(a, rhs)
+
+
+_jvp(
+    "solve_continuous_lyapunov",
+    lambda t, ans, a, q: _continuous_lyapunov_dx(-(t @ ans + ans @ mH(t)), a, q),
+    lambda t, ans, a, q: _continuous_lyapunov_dx(t, a, q),
+)
+
+
 def _discrete_lyapunov_vjp_a(g, ans, a, q, method=None):
     """X - A X A^H = Q; Y solves Y - A^H Y A = g: gA = Y A X^H + Y^H A X."""
     y = _sl().solve_discrete_lyapunov(mH(a), g, method=method)
@@ -790,6 +1211,19 @@ _rule(
     "solve_discrete_lyapunov",
     _discrete_lyapunov_vjp_a,
     lambda g, ans, a, q, method=None: _sl().solve_discrete_lyapunov(mH(a), g, method=method),
+)
+
+
+def _discrete_lyapunov_jvp_a(t, ans, a, q, method=None):
+    """dX - A dX A^H = dA X A^H + A X dA^H (X - A X A^H = Q differentiated)."""
+    rhs = t @ ans @ mH(a) + a @ ans @ mH(t)
+    return _sl().solve_discrete_lyapunov(a, rhs, method=method)
+
+
+_jvp(
+    "solve_discrete_lyapunov",
+    _discrete_lyapunov_jvp_a,
+    lambda t, ans, a, q, method=None: _sl().solve_discrete_lyapunov(a, t, method=method),
 )
 
 
@@ -832,7 +1266,39 @@ def _solve_banded_vjp_b(g, ans, l_and_u, ab, b, overwrite_ab=False, **kwargs):
     return _solve_banded_gb(g, l_and_u, ab, b)
 
 
+def _band_matvec(dab, x, lower, upper):
+    """dM x for dM in band storage, dM[i, j] = dab[upper + i - j, j]: row r of ``dab``
+    times x, shifted down by r - upper rows (what falls outside the matrix dropped)."""
+    n = x.shape[-2]
+    total = None
+    for r in range(lower + upper + 1):
+        shift = r - upper
+        if abs(shift) >= n:
+            continue
+        part = np.expand_dims(dab[r], -1) * x
+        pad = np.zeros((abs(shift), x.shape[-1]), part.dtype)
+        if shift > 0:
+            part = np.concatenate([pad, part[: n - shift]], axis=0)
+        elif shift < 0:
+            part = np.concatenate([part[-shift:], pad], axis=0)
+        total = part if total is None else total + part
+    return total
+
+
+def _solve_banded_jvp_ab(t, ans, l_and_u, ab, b, overwrite_ab=False, **kwargs):
+    """dx = -M^-1 dM x."""
+    lower, upper = l_and_u
+    dm_x = _band_matvec(t, _as_columns(b, ans), lower, upper)
+    return _vector_back(_sl().solve_banded(l_and_u, ab, -dm_x), b)
+
+
 _rule("solve_banded", None, _solve_banded_vjp_ab, _solve_banded_vjp_b)
+_jvp(
+    "solve_banded",
+    None,
+    _solve_banded_jvp_ab,
+    lambda t, ans, l_and_u, ab, b, overwrite_ab=False, **kwargs: _sl().solve_banded(l_and_u, ab, t),
+)
 
 # --- special matrices: each entry is one element of the inputs (a gather), so the cotangent of
 # an input element is the sum of ``g`` over the entries that hold it (a scatter-add) ----------
@@ -899,6 +1365,9 @@ def _hankel_vjp_r(g, ans, c, r=None):
 
 
 _rule("hankel", _hankel_vjp_c, _hankel_vjp_r)
+# Each entry is an element of c or r (toeplitz's r = conj(c) when omitted: real-linear, which is
+# all the tangent needs; hankel's omitted r is zeros): linear in c and r together.
+_linear("toeplitz", "circulant", "hankel")
 
 
 def _toeplitz_cr(c_or_cr):
@@ -928,4 +1397,18 @@ def _solve_toeplitz_vjp_b(g, ans, c_or_cr, b, check_finite=True):
     return _column_cotangent(_sl().solve_toeplitz((column, conj(c)), _as_columns(b, g)), b)
 
 
+def _solve_toeplitz_jvp_c(t, ans, c_or_cr, b, check_finite=True):
+    """dx = -T^-1 dT x, dT the Toeplitz matrix of the tangents (r = conj(c) when omitted)."""
+    if isinstance(c_or_cr, tuple | list):
+        dt = _sl().toeplitz(t[0], t[1])
+    else:
+        dt = _sl().toeplitz(t)
+    return _vector_back(_sl().solve_toeplitz(c_or_cr, -(dt @ _as_columns(b, ans))), b)
+
+
 _rule("solve_toeplitz", _solve_toeplitz_vjp_c, _solve_toeplitz_vjp_b)
+_jvp(
+    "solve_toeplitz",
+    _solve_toeplitz_jvp_c,
+    lambda t, ans, c_or_cr, b, check_finite=True: _sl().solve_toeplitz(c_or_cr, t),
+)

@@ -54,19 +54,34 @@ def TALL(*shape):
     return (u * np.arange(1.0, k + 1)) @ np.swapaxes(v, -1, -2)
 
 
+def projectors(v):
+    """``v_i v_i^H`` for each column ``v_i``: free of the columns' phases (and signs)."""
+    vt = np.swapaxes(v, -1, -2)
+    return np.expand_dims(vt, -1) * np.conj(np.expand_dims(vt, -2))
+
+
+def pairs(u, vh):
+    """``u_i v_i^H`` for each singular triple: free of the phase the pair shares."""
+    return np.expand_dims(u, -1) * np.expand_dims(vh, -3)
+
+
 def _phase_free_eig(a):
     w, v = np.linalg.eig(a)
-    return w, np.abs(v) ** 2
+    return w, projectors(v)
 
 
 def _phase_free_eigh(a, UPLO="L"):
     w, v = np.linalg.eigh(a, UPLO)
-    return w, np.abs(v) ** 2
+    return w, projectors(v)
 
 
-def _phase_free_svd(a):
-    u, s, vh = np.linalg.svd(a, full_matrices=False)
-    return np.abs(u) ** 2, s, np.abs(vh) ** 2
+def _svd(a, **kw):
+    """Complex singular vectors through their phase-free pairs; real ones as they are."""
+    out = np.linalg.svd(a, **kw)
+    if a.dtype.kind != "c" or kw.get("compute_uv") is False:
+        return out
+    u, s, vh = out
+    return pairs(u, vh), s
 
 
 CASES = {
@@ -131,6 +146,9 @@ CASES = {
         + calls((TALL(3, 3),))
         + calls((TALL(3, 2),), (C(2, 3),), compute_uv=[False])
         + calls((SYM(3, 3),), (SYM(2, 3, 3),), hermitian=[True])
+        + calls((C(3, 2),), (C(2, 3),), (C(2, 2, 2),), full_matrices=[False])
+        + calls((HPD(3, 3),), hermitian=[True]),
+        call=_svd,
     ),
     np.linalg.svdvals: Case(calls((TALL(3, 2),), (TALL(2, 2, 3),), (C(2, 2),))),
     np.linalg.norm: Case(

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.linalg as sl
 
 from ._case import C, Case, R, calls
-from .linalg import CM, HPD, SPD, SYM, TALL, M
+from .linalg import CM, HPD, SPD, SYM, TALL, M, pairs, projectors
 
 
 def _cho(a, b, lower=False):
@@ -100,14 +100,14 @@ def _phase_free_eigh(a, b=None, **kw):
     if kw.get("eigvals_only"):
         return out
     w, v = out
-    return w, np.abs(v) ** 2
+    return w, projectors(v)
 
 
 def _phase_free_eig(a, b=None, **kw):
     out = sl.eig(a, b, **kw)
     if kw.get("right") is False:
         return out
-    return out[0], np.abs(out[1]) ** 2
+    return out[0], projectors(out[1])
 
 
 def _phase_free_svd(a, **kw):
@@ -115,7 +115,7 @@ def _phase_free_svd(a, **kw):
     if kw.get("compute_uv") is False:
         return out
     u, s, vh = out
-    return np.abs(u) ** 2, s, np.abs(vh) ** 2
+    return pairs(u, vh), s
 
 
 def _pd(*shape):
@@ -165,10 +165,11 @@ CASES.update(
 )
 
 
-def _banded(*shape):
-    """Band storage (1 sub-, 1 superdiagonal) of a diagonally dominant matrix."""
-    ab = R(3, shape[-1])
-    ab[1] += 4
+def _banded(n, lower=1, upper=1):
+    """Band storage (``lower`` sub-, ``upper`` superdiagonals) of a diagonally dominant
+    matrix."""
+    ab = R(lower + upper + 1, n)
+    ab[upper] += 4
     return ab
 
 
@@ -192,7 +193,9 @@ CASES.update(
         sl.logm: Case(calls((M(2, 2),), (HPD(2, 2),))),
         sl.sqrtm: Case(calls((SPD(3, 3),), (M(3, 3),), (HPD(2, 2),))),
         sl.fractional_matrix_power: Case(
-            calls((SPD(2, 2),), t=[0.3, -1.5]) + calls((M(2, 2),), t=[2.0]),
+            calls((SPD(2, 2),), t=[0.3, -1.5])
+            + calls((M(2, 2),), t=[2.0])
+            + calls((SPD(2, 2), np.array(0.7))),  # the exponent differentiated too
             call=lambda a, t: sl.fractional_matrix_power(a, t),
         ),
         sl.solve_sylvester: Case(calls((M(3, 3), M(2, 2), R(3, 2)), (CM(2, 2), CM(2, 2), C(2, 2)))),
@@ -205,8 +208,10 @@ CASES.update(
             call=lambda a, q, **kw: sl.solve_discrete_lyapunov(a, q, **kw),
         ),
         sl.solve_banded: Case(
-            calls((_banded(4), R(4)), (_banded(4), R(4, 2))),
-            call=lambda ab, b: sl.solve_banded((1, 1), ab, b),
+            calls((_banded(4), R(4)), (_banded(4), R(4, 2)))
+            + calls((_banded(4, lower=2), R(4)), l_and_u=[(2, 1)])
+            + calls((_banded(3, lower=0, upper=2), C(3)), l_and_u=[(0, 2)]),
+            call=lambda ab, b, l_and_u=(1, 1): sl.solve_banded(l_and_u, ab, b),
         ),
     }
 )
