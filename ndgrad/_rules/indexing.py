@@ -101,12 +101,18 @@ def _setitem_value_jvp(t, ans, a, key, value):
     keeps its graph; of writes to one position only the last one counts, as in NumPy."""
     if ans.dtype.kind not in "fc":
         return None  # written into integers: no tangent
+    if t.dtype.kind == "c" and ans.dtype.kind != "c":
+        t = np.real(t)  # NumPy writes the real part (and warns)
+    if type(t) is np.ndarray and not _has_array_index(key):
+        out = np.zeros(ans.shape, dtype=ans.dtype)  # plain, one position per element: write it
+        out[key] = t
+        return out
     region = np.broadcast_to(_FALSE, ans.shape)[key].shape  # no copy of the output
     extra = t.ndim - len(region)
     if extra > 0:  # NumPy drops leading length-1 axes of the value
         t = np.reshape(t, t.shape[extra:])
     if t.dtype != ans.dtype:
-        t = np.astype(np.real(t) if ans.dtype.kind != "c" else t, ans.dtype)
+        t = np.astype(t, ans.dtype)
     if t.shape != region:
         t = np.broadcast_to(t, region)
     if _has_array_index(key):
