@@ -49,7 +49,6 @@ for _name in _SAME_AS_NUMPY:
 def _scipy_jvp(name: str):
     def register(module):
         transform = getattr(module, name)  # the wrapper that records a node
-
         positional = 2 if name.endswith("shift") else 4  # x, n/s, axis/axes, norm
 
         def rule(t, ans, *args, **kwargs):
