@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ndgrad._define import defvjp
+from ndgrad._define import deflinear, defvjp
 from ndgrad._rules._common import conj
 from ndgrad._rules.indexing import scatter_add
 
@@ -198,3 +198,15 @@ defvjp(
 # --- shifts: a permutation, whose adjoint is the opposite shift ---------------------------------
 defvjp(np.fft.fftshift, lambda g, ans, x, axes=None: np.fft.ifftshift(g, axes))
 defvjp(np.fft.ifftshift, lambda g, ans, x, axes=None: np.fft.fftshift(g, axes))
+
+# --- forward mode: every transform is the same transform of the tangent ----------------------
+# Linear for every ``n``/``s``, ``axis``/``axes`` and ``norm`` (a fixed scale). The real and
+# Hermitian ones are linear over the reals, which is all a tangent needs: ``irfft`` and
+# ``hfft`` drop the imaginary parts of their DC and Nyquist terms and ``hfft``/``ihfft``
+# conjugate, each the same for the tangent as for the input.
+deflinear(
+    np.fft.fft, np.fft.ifft, np.fft.fftn, np.fft.ifftn, np.fft.fft2, np.fft.ifft2,
+    np.fft.rfft, np.fft.irfft, np.fft.hfft, np.fft.ihfft,
+    np.fft.rfftn, np.fft.irfftn, np.fft.rfft2, np.fft.irfft2,
+    np.fft.fftshift, np.fft.ifftshift,
+)  # fmt: skip

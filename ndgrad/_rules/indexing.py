@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ndgrad._define import defvjp
+from ndgrad._define import defjvp, deflinear, defvjp
 from ndgrad._errors import not_differentiable
 from ndgrad._registry import mark_traced, unbroadcast
 from ndgrad._rules._common import conj, is_complex, zeros_of
@@ -39,6 +39,7 @@ def scatter_add(g, key, shape):
 
 
 scatter_add = defvjp(scatter_add, lambda g, ans, g0, key, shape: g[key], name="ndgrad.scatter_add")
+deflinear(scatter_add)
 
 
 def _getitem_vjp(g, ans, a, key):
@@ -71,10 +72,62 @@ def _setitem_value_vjp(g, ans, a, key, value):
     return unbroadcast(picked, shape)
 
 
+def _written_last(shape, key, region):
+    """Where, in ``a[key]`` (of shape ``region``), the write NumPy keeps for a repeated
+    position stands: write the numbers 0, 1, ... with ``key`` and see which survive."""
+    order = np.reshape(np.arange(int(np.prod(region, dtype=np.int64))), region)
+    written = np.zeros(shape, dtype=order.dtype)
+    written[key] = order
+    return written[key] == order
+
+
+# Forward mode of ``a[key] = value`` (a node whose output is the new ``a``; ``a`` itself is not
+# kept, ``ans`` only for its shape and dtype). Both rules stay cheap for the common loop
+# ``buf[i] = v``: one copy or one scatter of the output's size, no index bookkeeping unless the
+# key holds integer arrays (which may repeat a position).
+def _setitem_old_jvp(t, ans, a, key, value):
+    """The old tangent, zero where ``key`` wrote."""
+    if type(t) is np.ndarray:  # a plain tangent: clear the region of a fresh copy
+        out = t.copy()
+        out[key] = 0
+        return out
+    keep = np.ones(t.shape, dtype=bool)  # a recorded one (nested): a constant mask
+    keep[key] = False
+    return np.where(keep, t, 0)
+
+
+def _setitem_value_jvp(t, ans, a, key, value):
+    """Zeros with ``t`` written at ``key``, recorded (``scatter_add``) so that a nested tangent
+    keeps its graph; of writes to one position only the last one counts, as in NumPy."""
+    if ans.dtype.kind not in "fc":
+        return None  # written into integers: no tangent
+    if t.dtype.kind == "c" and ans.dtype.kind != "c":
+        t = np.real(t)  # NumPy writes the real part (and warns)
+    if type(t) is np.ndarray and not _has_array_index(key):
+        out = np.zeros(ans.shape, dtype=ans.dtype)  # plain, one position per element: write it
+        out[key] = t
+        return out
+    region = np.broadcast_to(_FALSE, ans.shape)[key].shape  # no copy of the output
+    extra = t.ndim - len(region)
+    if extra > 0:  # NumPy drops leading length-1 axes of the value
+        t = np.reshape(t, t.shape[extra:])
+    if t.dtype != ans.dtype:
+        t = np.astype(t, ans.dtype)
+    if t.shape != region:
+        t = np.broadcast_to(t, region)
+    if _has_array_index(key):
+        t = np.where(_written_last(ans.shape, key, region), t, 0)
+    return scatter_add(t, key, ans.shape)
+
+
+_FALSE = np.zeros((), dtype=bool)
+
 defvjp(np.ndarray.__getitem__, _getitem_vjp, name="ndarray.__getitem__")
 defvjp(
     np.ndarray.__setitem__, _setitem_old_vjp, None, _setitem_value_vjp, name="ndarray.__setitem__"
 )
+deflinear(np.ndarray.__getitem__)  # the engine calls operator.getitem on the tangent
+defjvp(np.ndarray.__setitem__, _setitem_old_jvp, None, _setitem_value_jvp)
 
 # where(condition, x, y) picks from x or y: each gets g where it was picked, summed back to its
 # shape (all three broadcast together).
@@ -84,6 +137,7 @@ defvjp(
     lambda g, ans, condition, x=None, y=None: unbroadcast(np.where(condition, g, 0), np.shape(x)),
     lambda g, ans, condition, x=None, y=None: unbroadcast(np.where(condition, 0, g), np.shape(y)),
 )
+deflinear(np.where)  # jointly in x and y: a constant one gets a zero tangent
 
 
 # --- sequences of arrays ----------------------------------------------------------------------
@@ -204,6 +258,9 @@ defvjp(np.choose, None, _choose_vjp)
 defvjp(np.select, None, _select_vjp, _select_vjp_default)
 defvjp(np.compress, None, _compress_vjp)
 defvjp(np.extract, None, _extract_vjp)
+# Linear in the arrays they pick from; ``select``'s ``default`` is one of them (so a constant
+# default gets a zero tangent, not its value).
+deflinear(np.take, np.take_along_axis, np.choose, np.select, np.compress, np.extract)
 # NumPy's put_along_axis writes ``arr[key] = values`` (or ``arr.flat[...]``), which GradArray
 # records as an assignment: gradients reach both ``arr`` and ``values``.
 mark_traced(np.put_along_axis)
@@ -249,12 +306,28 @@ def _nan_to_num_vjp(g, ans, x, copy=True, nan=0.0, posinf=None, neginf=None):
     return np.where(np.isfinite(x), g, 0)
 
 
+def _clip_jvp(part):
+    def rule(t, ans, a, a_min=np._NoValue, a_max=np._NoValue, out=None, **kwargs):
+        return np.where(_clip_parts(a, a_min, a_max, kwargs)[part], t, 0)
+
+    rule.__doc__ = "``t`` where the result of ``clip`` is this argument."
+    return rule
+
+
 def _angle_vjp(g, ans, z, deg=False):
     """d angle = (x dy - y dx) / |z|^2, i.e. the cotangent ``g * i / conj(z)``; 0 for reals."""
     if not is_complex(z):
         return zeros_of(g)  # 0 or pi: piecewise constant
     c = g * 1j / conj(z)
     return c * (180 / np.pi) if deg else c
+
+
+def _angle_jvp(t, ans, z, deg=False):
+    """d angle(z) = Im(dz / z); 0 for reals."""
+    if not is_complex(z):
+        return zeros_of(t)
+    d = np.imag(t / z)
+    return d * (180 / np.pi) if deg else d
 
 
 defvjp(np.clip, _clip_vjp(0), _clip_vjp(1), _clip_vjp(2))
@@ -264,3 +337,12 @@ defvjp(np.angle, _angle_vjp)
 defvjp(np.round, lambda g, ans, a, decimals=0, out=None: zeros_of(g))
 defvjp(np.around, lambda g, ans, a, decimals=0, out=None: zeros_of(g))
 defvjp(np.fix, lambda g, ans, x, out=None: zeros_of(g))
+
+defjvp(np.clip, _clip_jvp(0), _clip_jvp(1), _clip_jvp(2))
+# nan_to_num's Jacobian is a real mask per part, its own adjoint: the VJP rule serves.
+defjvp(np.nan_to_num, _nan_to_num_vjp)
+defjvp(np.angle, _angle_jvp)
+# Zero tangents, as reverse mode gives zero gradients (not "the output does not depend").
+defjvp(np.round, lambda t, ans, a, decimals=0, out=None: zeros_of(t))
+defjvp(np.around, lambda t, ans, a, decimals=0, out=None: zeros_of(t))
+defjvp(np.fix, lambda t, ans, x, out=None: zeros_of(t))

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ndgrad._define import defjvp
 from ndgrad._registry import VJP_RULES
+from ndgrad._rules._lazy import after_import
 from ndgrad._rules._scipy import defvjp_scipy
 
 # Keywords of scipy.fft that NumPy's functions lack and that do not change the values.
@@ -40,3 +42,24 @@ def _numpy_rule(name: str):
 
 for _name in _SAME_AS_NUMPY:
     defvjp_scipy("scipy.fft", _name, _numpy_rule(_name))
+
+
+# Forward mode: the same transform of the tangent (linear, see ``fft.py``), without
+# ``overwrite_x``, which would let SciPy destroy the tangent that other nodes still read.
+def _scipy_jvp(name: str):
+    def register(module):
+        transform = getattr(module, name)  # the wrapper that records a node
+        positional = 2 if name.endswith("shift") else 4  # x, n/s, axis/axes, norm
+
+        def rule(t, ans, *args, **kwargs):
+            kwargs.pop("overwrite_x", None)
+            return transform(t, *args[1:positional], **kwargs)
+
+        rule.__doc__ = f"scipy.fft.{name} of the tangent."
+        defjvp(transform, rule)
+
+    return register
+
+
+for _name in _SAME_AS_NUMPY:
+    after_import("scipy.fft", _scipy_jvp(_name))

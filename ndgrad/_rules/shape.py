@@ -17,7 +17,7 @@ import itertools
 
 import numpy as np
 
-from ndgrad._define import defvjp, defvjp_argnum
+from ndgrad._define import defjvp, defjvp_argnum, deflinear, defvjp, defvjp_argnum
 from ndgrad._errors import not_differentiable
 from ndgrad._registry import unbroadcast
 from ndgrad._rules.indexing import axis_key, like_sequence, scatter_add, sequence_shapes
@@ -46,6 +46,16 @@ def _gather_back(g, numbers, shape):
 def _each(g):
     """The cotangents of a function's outputs; one output comes as an array, not a tuple."""
     return g if isinstance(g, (tuple, list)) else (g,)
+
+
+def _only(argnum, n, t):
+    """The tangents of ``n`` paired outputs when only output ``argnum``'s is ``t`` (one output
+    is the node's only one, even when NumPy returned it in a tuple)."""
+    if n == 1:
+        return t
+    out = [None] * n
+    out[argnum] = t
+    return tuple(out)
 
 
 # --- changing array shape ---------------------------------------------------------------------
@@ -97,8 +107,25 @@ def _reshape_vjp(g, ans, a, shape=None, order="C", **kw):
     return _unread(flat, axes, a.shape)
 
 
+# Forward mode: the tangent is read in the order ``a`` was, whatever its own memory layout
+# (order 'A' and 'K' follow the layout, so ``reshape(t, ...)`` itself could read it otherwise).
+def _reshape_jvp(t, ans, a, shape=None, order="C", **kw):
+    if order not in ("C", "F"):  # 'A': F for a Fortran- and not C-contiguous ``a``
+        axes = _read_order(a.shape, a.strides, a.dtype.itemsize, order)
+        order = "C" if axes == sorted(axes) else "F"
+    return np.reshape(t, shape, order=order, **kw)
+
+
+def _ravel_jvp(t, ans, a, order="C"):
+    if order in ("C", "F"):
+        return np.ravel(t, order=order)
+    return np.ravel(np.transpose(t, _read_order(a.shape, a.strides, a.dtype.itemsize, order)))
+
+
 defvjp(np.reshape, _reshape_vjp)
 defvjp(np.ravel, _ravel_vjp)
+defjvp(np.reshape, _reshape_jvp)
+defjvp(np.ravel, _ravel_jvp)
 
 
 def _resize_vjp(g, ans, a, new_shape):
@@ -108,6 +135,7 @@ def _resize_vjp(g, ans, a, new_shape):
 
 
 defvjp(np.resize, _resize_vjp)
+deflinear(np.resize)
 
 
 # --- transpose-like operations ----------------------------------------------------------------
@@ -134,6 +162,7 @@ defvjp(np.matrix_transpose, lambda g, ans, x: np.matrix_transpose(g))
 defvjp(np.swapaxes, lambda g, ans, a, axis1, axis2: np.swapaxes(g, axis1, axis2))
 defvjp(np.moveaxis, lambda g, ans, a, source, destination: np.moveaxis(g, destination, source))
 defvjp(np.rollaxis, _rollaxis_vjp)
+deflinear(np.transpose, np.matrix_transpose, np.swapaxes, np.moveaxis, np.rollaxis)
 
 
 # --- changing number of dimensions ------------------------------------------------------------
@@ -158,6 +187,28 @@ defvjp_argnum(np.atleast_3d, _atleast_vjp, paired=True)
 defvjp(np.copy, lambda g, ans, a, order="K", subok=False: g)
 # A float-to-float cast: the cotangent is cast back (the engine matches the input's dtype).
 defvjp(np.astype, lambda g, ans, x, dtype, /, **kwargs: g)
+
+
+def _astype_jvp(t, ans, x, dtype, /, **kwargs):
+    """The tangent cast likewise; a cast to real keeps the real part (NumPy would warn)."""
+    if t.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+        t = np.real(t)
+    return np.astype(t, dtype, **kwargs)
+
+
+def _broadcast_arrays_jvp(argnum, t, ans, *args, subok=False):
+    """Only the output of the argument moved: a read-only broadcast of its tangent (the other
+    outputs' tangents are zero, and NumPy warns about writing to broadcast_arrays' views)."""
+    shape = np.broadcast_shapes(*(np.shape(a) for a in args))
+    return _only(argnum, len(args), np.broadcast_to(t, shape))
+
+
+# Each output of ``atleast_*`` is linear in its own argument: the zeros the others get cost no
+# more than their outputs' copies.
+deflinear(np.expand_dims, np.squeeze, np.broadcast_to, np.copy)
+deflinear(np.atleast_1d, np.atleast_2d, np.atleast_3d)
+defjvp_argnum(np.broadcast_arrays, _broadcast_arrays_jvp)
+defjvp(np.astype, _astype_jvp)
 
 
 # --- joining arrays ---------------------------------------------------------------------------
@@ -239,6 +290,9 @@ defvjp(np.dstack, lambda g, ans, tup: _unjoin(g, tup, 2, _shape_3d))
 defvjp(np.column_stack, _column_stack_vjp)
 defvjp(np.block, _block_vjp)
 defvjp(np.unstack, lambda g, ans, x, /, *, axis=0: np.stack(_each(g), axis=axis))
+# Jointly linear in the arrays joined: forward mode joins their tangents (zeros for constants).
+deflinear(np.concatenate, np.stack, np.hstack, np.vstack, np.dstack, np.column_stack, np.block)
+deflinear(np.unstack)
 
 
 # --- splitting arrays -------------------------------------------------------------------------
@@ -258,6 +312,7 @@ defvjp(
 )
 defvjp(np.vsplit, lambda g, ans, ary, indices_or_sections: np.concatenate(_each(g), axis=0))
 defvjp(np.dsplit, lambda g, ans, ary, indices_or_sections: np.concatenate(_each(g), axis=2))
+deflinear(np.split, np.array_split, np.hsplit, np.vsplit, np.dsplit)
 
 
 # --- tiling arrays ----------------------------------------------------------------------------
@@ -285,16 +340,21 @@ def _repeat_vjp(g, ans, a, repeats, axis=None):
 
 defvjp(np.tile, _tile_vjp)
 defvjp(np.repeat, _repeat_vjp)
+deflinear(np.tile, np.repeat)
 
 
 # --- adding and removing elements -------------------------------------------------------------
-def _pad_vjp(g, ans, array, pad_width, mode="constant", **kwargs):
-    """Pad the element numbers the same way; padding that copies elements sends ``g`` back."""
+def _pad_check(mode, kwargs):
     # The other modes compute new values (means, ramps, odd reflections) rather than copy.
     if mode not in ("constant", "edge", "reflect", "symmetric", "wrap", "empty"):
         raise not_differentiable("numpy.pad", f"mode={mode!r}")
     if kwargs.get("reflect_type", "even") != "even":
         raise not_differentiable("numpy.pad", "reflect_type='odd'")
+
+
+def _pad_vjp(g, ans, array, pad_width, mode="constant", **kwargs):
+    """Pad the element numbers the same way; padding that copies elements sends ``g`` back."""
+    _pad_check(mode, kwargs)
     shape = np.shape(array)
     if mode in ("constant", "empty"):
         numbers = np.pad(_numbers(shape), pad_width, constant_values=-1)
@@ -333,10 +393,21 @@ def _delete_vjp(g, ans, arr, obj, axis=None):
     return _gather_back(g, np.delete(_numbers(shape), obj, axis=axis), shape)
 
 
+def _pad_jvp(t, ans, array, pad_width, mode="constant", **kwargs):
+    """Affine, not linear: ``constant_values`` (and 'empty''s garbage) are constants, so the
+    tangent is padded with zeros; the copying modes pad it as they pad the array."""
+    _pad_check(mode, kwargs)
+    if mode in ("constant", "empty"):
+        return np.pad(t, pad_width)
+    return np.pad(t, pad_width, mode=mode, **kwargs)
+
+
 defvjp(np.pad, _pad_vjp)
+defjvp(np.pad, _pad_jvp)
 defvjp(np.insert, _insert_vjp_arr, None, _insert_vjp_values)
 defvjp(np.append, _append_vjp_arr, _append_vjp_values)
 defvjp(np.delete, _delete_vjp)
+deflinear(np.insert, np.append, np.delete)  # jointly in ``arr`` and ``values``
 
 
 # --- rearranging elements ---------------------------------------------------------------------
@@ -350,6 +421,7 @@ defvjp(np.fliplr, lambda g, ans, m: np.fliplr(g))
 defvjp(np.flipud, lambda g, ans, m: np.flipud(g))
 defvjp(np.rot90, lambda g, ans, m, k=1, axes=(0, 1): np.rot90(g, -k, axes=axes))
 defvjp(np.roll, _roll_vjp)
+deflinear(np.flip, np.fliplr, np.flipud, np.rot90, np.roll)
 
 
 # --- diagonals and triangles (NumPy's "building matrices") ------------------------------------
@@ -376,6 +448,7 @@ defvjp(np.diagonal, _diagonal_vjp)
 defvjp(np.diagflat, lambda g, ans, v, k=0: np.reshape(np.diagonal(g, k), np.shape(v)))
 defvjp(np.tril, _tri_vjp(np.tril))
 defvjp(np.triu, _tri_vjp(np.triu))
+deflinear(np.diag, np.diagonal, np.diagflat, np.tril, np.triu)
 
 
 def _meshgrid_vjp(argnum, g, ans, *xi, copy=True, sparse=False, indexing="xy"):
@@ -388,4 +461,20 @@ def _meshgrid_vjp(argnum, g, ans, *xi, copy=True, sparse=False, indexing="xy"):
     return np.reshape(np.sum(g, axis=others), np.shape(xi[argnum]))
 
 
+def _meshgrid_jvp(argnum, t, ans, *xi, copy=True, sparse=False, indexing="xy"):
+    """Output ``argnum`` is ``xi[argnum]`` laid along one axis (and broadcast over the
+    others): so is its tangent; the other outputs do not move."""
+    n = len(xi)
+    swap = indexing == "xy" and n > 1
+    axis = 1 - argnum if swap and argnum < 2 else argnum
+    out = np.reshape(t, [-1 if i == axis else 1 for i in range(n)])
+    if not sparse:
+        sizes = [np.size(x) for x in xi]
+        if swap:
+            sizes[0], sizes[1] = sizes[1], sizes[0]
+        out = np.broadcast_to(out, sizes)
+    return _only(argnum, n, out)
+
+
 defvjp_argnum(np.meshgrid, _meshgrid_vjp, paired=True)
+defjvp_argnum(np.meshgrid, _meshgrid_jvp)

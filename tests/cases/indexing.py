@@ -62,6 +62,10 @@ CASES = {
             (R(4, 3), (1,), R(1, 1, 3)),
             (R(4, 3), (np.array([0, 0]), 1), R(1, 2)),
             (R(), (), R()),
+            # a value broadcast over repeated rows; a real value into a complex array
+            (R(4, 3), (np.array([0, 2, 0]),), R(3)),
+            (R(4, 3), (_mask(4, 3),), R(1)),
+            (C(4, 3), (slice(1, 3),), R(3)),
         ),
         call=lambda a, key, value: _setitem(a, key, value),
     ),
@@ -95,9 +99,11 @@ CASES = {
             a, choices[0] if whole else list(choices), **kw
         ),
     ),
+    # a constant default (positional or keyword) is affine: it must get no tangent
     np.select: Case(
-        calls((R(3), R(2, 3), R()), (R(3), R(3), R(3))),
-        call=lambda x, y, default: np.select([x > 0, y > 0.3], [x, y], default),
+        calls((R(3), R(2, 3), R()), (R(3), R(3), R(3)), (R(3), R(3), 2.5))
+        + calls((R(3), R(3)), default=[-1.5]),
+        call=lambda x, y, *default, **kw: np.select([x > 0, y > 0.3], [x, y], *default, **kw),
     ),
     np.compress: Case(
         calls(
@@ -131,6 +137,7 @@ CASES = {
             posinf=[5.0],
             neginf=[-5.0],
         )
+        + calls((np.array([np.nan, 1.0, np.inf]),), nan=[1.5], posinf=[2.0])
     ),
     np.angle: Case(calls((C(3),), (C(2, 2),), (R(3),), (C(),)) + calls((C(3),), deg=[True])),
     np.round: Case(calls((A(3),), (A(2, 3),), (A(),)) + calls((A(3) * 10,), decimals=[-1])),

@@ -26,6 +26,21 @@ def _concatenate(*arrays, nested=False, **kw):
     return _join(np.concatenate)(*arrays, **kw)
 
 
+# Memory layouts for order='A'/'K', which read the array in its memory order.
+_LAYOUTS = {
+    "F": lambda a: np.copy(a, order="F"),
+    "reversed": lambda a: a[::-1],
+    "permuted": lambda a: np.transpose(a, (2, 0, 1))[:, ::-1],
+    "strided": lambda a: a[:, :, ::2],
+}
+
+
+def _laid_out(func):
+    return lambda a, *args, layout=None, **kw: func(
+        a if layout is None else _LAYOUTS[layout](a), *args, **kw
+    )
+
+
 def _pieces(func):
     """The pieces of a split as one tuple (check_grad projects every float output)."""
     return lambda *a, **kw: tuple(func(*a, **kw))
@@ -37,8 +52,15 @@ CASES = {
         calls((R(2, 3), (3, 2)), (R(2, 3), (-1,)), (R(6), (2, 3)), (R(), (1, 1)))
         + calls((R(2, 3), (3, 2)), (R(2, 3, 2), (4, 3)), order=["F"])
         + calls((R(2, 3), (3, 2)), copy=[True])
+        + calls((R(2, 3, 4), (-1,)), order=["A"], layout=list(_LAYOUTS)),
+        call=_laid_out(np.reshape),
     ),
-    np.ravel: Case(calls((R(2, 3),), order=["C", "F"]) + calls((R(),))),
+    np.ravel: Case(
+        calls((R(2, 3),), order=["C", "F"])
+        + calls((R(),))
+        + calls((R(2, 3, 4),), order=["A", "K"], layout=list(_LAYOUTS)),
+        call=_laid_out(np.ravel),
+    ),
     np.resize: Case(calls((R(2, 3), (4, 3)), (R(3), (2, 2)), (R(2, 2), (5,)), (R(4), (2,)))),
     # transpose-like operations
     np.transpose: Case(calls((R(2, 3),), (R(2, 3, 4), (2, 0, 1)), (R(2, 3, 4), (-1, 0, 1)))),
@@ -113,6 +135,7 @@ CASES = {
         calls((R(3), 2), (R(2, 3), ((1, 0), (2, 1))), (R(3), (1, 2)), mode=["constant", "edge"])
         + calls((R(3), 2), (R(2, 3), ((1, 2), (2, 1))), mode=["reflect", "symmetric", "wrap"])
         + calls((R(3), 1), mode=["constant"], constant_values=[2.5])
+        + calls((R(2, 2), 1), constant_values=[((1.5, -2.0), (0.5, 3.0))])
     ),
     np.insert: Case(
         calls(
@@ -155,7 +178,8 @@ CASES = {
     np.meshgrid: Case(
         calls(
             (R(3), R(2)), (R(3), R(2), R(2)), (R(2),), indexing=["xy", "ij"], sparse=[False, True]
-        ),
+        )
+        + calls((R(3), R(2)), copy=[False]),
         call=lambda *a, **kw: tuple(np.meshgrid(*a, **kw)),
     ),
 }
