@@ -337,6 +337,9 @@ def _writeable(a: Any) -> bool:
     return (a.flags.num & _WRITEABLE_MASK) == _WRITEABLE
 
 
+writeable = _writeable  # for the transforms: reading ``flags.writeable`` of such a view warns
+
+
 def _lock_plain(a: Any) -> bool:
     with _LOCKS_MUTEX:
         entry = LOCKS.get(id(a))

@@ -29,7 +29,7 @@ from ndgrad._aliases import sanction_arguments
 from ndgrad._array import GradArray, call_primitive, graph_array, plain_array
 from ndgrad._errors import GraphBreakError
 from ndgrad._forward import ForwardPlan, fit_tangent
-from ndgrad._graph import enable_grad, grad_enabled
+from ndgrad._graph import enable_grad, grad_enabled, writeable
 from ndgrad._held import held_versions
 from ndgrad._inplace import refresh
 from ndgrad._registry import Primitive
@@ -229,13 +229,13 @@ def _outermost(g: Any, like: Any) -> Any:
     is copied, as it would be by the tape API's ``.grad``.
     """
     if type(g) is np.ndarray and type(like) is np.ndarray:  # the common case
-        return g if g.flags.writeable else g.copy()
+        return g if writeable(g) else g.copy()
     g = plain_array(g) if isinstance(g, GradArray) else np.asarray(g)
     if isinstance(like, float) and g.ndim == 0:
         return complex(g) if g.dtype.kind == "c" else float(g)
     if isinstance(like, complex) and g.ndim == 0:
         return complex(g)
-    return g if g.flags.writeable else g.copy()
+    return g if writeable(g) else g.copy()
 
 
 def _plain_tree(tree: Any) -> Any:
