@@ -22,7 +22,7 @@ from ndgrad._define import defjvp, deflinear, defmultilinear, defvjp
 from ndgrad._registry import HOLOMORPHIC, VJP_RULES, mark_no_gradient, unbroadcast
 from ndgrad._rules._common import conj, expand_reduced, is_complex, zeros_of
 from ndgrad._rules.indexing import scatter_add
-from ndgrad._rules.reductions import _others_product, cumprod_grad, prod_vjp
+from ndgrad._rules.reductions import cumprod_grad, prod_vjp
 
 # --- arithmetic -------------------------------------------------------------------------------
 defvjp(np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
@@ -338,16 +338,17 @@ def _extremum_reduce_jvp(t, ans, array, axis=0, dtype=None, out=None, keepdims=F
     if where is not True:
         hit = hit & where
     count = np.add.reduce(hit, axis=axis, keepdims=keepdims, dtype=np.intp)
-    return np.add.reduce(t * hit, axis=axis, keepdims=keepdims) / np.maximum(count, 1)
+    # where, not t * hit: a NaN tangent of an element not chosen (fmax skips NaN) stays out
+    total = np.add.reduce(np.where(hit, t, 0), axis=axis, keepdims=keepdims)
+    return total / np.maximum(count, 1)
 
 
 def _multiply_reduce_jvp(t, ans, array, axis=0, dtype=None, out=None, keepdims=False,
                          initial=None, where=True):  # fmt: skip
     """sum_i t_i * (product of the others), exact (to second order) where x has zeros."""
-    x = array if where is True else np.where(where, array, 1)
-    others = _others_product(x, axis)
-    if initial is not None:
-        others = others * initial
+    # the VJP of a unit cotangent: the conjugated product of the others (initial included)
+    ones = np.ones(ans.shape, dtype=bool)  # bool: no upcast of float32
+    others = conj(prod_vjp(ones, None, array, axis, None, None, keepdims, initial, where))
     return np.add.reduce(t * others, axis=axis, keepdims=keepdims, where=where)
 
 
