@@ -4,6 +4,11 @@ A rule is ``rule(g, ans, a, b, ...) -> cotangent`` for one operand, with NumPy's
 and returns a cotangent of that operand's exact shape. Complex operands follow PyTorch's
 convention: the cotangent of ``a`` in ``a * b`` is ``g * conj(b)``. ``matmul``, ``vecdot``,
 ``matvec`` and ``vecmat`` are ufuncs; their rules live in ``ufuncs``.
+
+Forward mode: every product here is linear in each operand (real-linear in the conjugated ones
+of ``vdot`` and ``correlate``), so its tangent is the product with one operand replaced by its
+tangent, summed (``defmultilinear``); ``trace`` is linear; ``multi_dot``, whose factors come in
+one sequence, has its own rule.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import string
 
 import numpy as np
 
-from ndgrad._define import defvjp, defvjp_argnum
+from ndgrad._define import defjvp, deflinear, defmultilinear, defvjp, defvjp_argnum
 from ndgrad._registry import mark_traced, unbroadcast
 from ndgrad._rules._common import conj
 from ndgrad._rules.indexing import scatter_add
@@ -335,7 +340,18 @@ def _multi_dot_vjp(g, ans, arrays, *, out=None):
     return [np.reshape(c, np.shape(x)) for c, x in zip(grads, arrays, strict=True)]
 
 
+def _multi_dot_jvp(t, ans, arrays, *, out=None):
+    """The sum over factors of the product with that factor replaced by its tangent (``t`` holds
+    zeros for the factors without one; each product in multi_dot's own order)."""
+    total = None
+    for i, ti in enumerate(t):
+        part = np.linalg.multi_dot([*arrays[:i], ti, *arrays[i + 1 :]])
+        total = part if total is None else total + part
+    return total
+
+
 defvjp(np.linalg.multi_dot, _multi_dot_vjp)
+defjvp(np.linalg.multi_dot, _multi_dot_jvp)
 
 # --- convolution and correlation ------------------------------------------------------------
 
@@ -382,6 +398,13 @@ def _correlate_vjp_v(g, ans, a, v, mode="valid"):
 
 defvjp(np.convolve, _convolve_vjp_a, _convolve_vjp_v)
 defvjp(np.correlate, _correlate_vjp_a, _correlate_vjp_v)
+
+# every mode is a slice of the full result, which is bilinear
+defmultilinear(
+    np.dot, np.vdot, np.inner, np.outer, np.tensordot, np.einsum, np.kron, np.cross,
+    np.convolve, np.correlate,
+)  # fmt: skip
+deflinear(np.trace)
 
 # --- numpy.linalg's array-API spellings: thin wrappers that call the functions above ----------
 # (np.linalg.outer -> np.outer, np.linalg.trace -> np.trace on the last two axes, ...), which

@@ -6,14 +6,20 @@ cotangent back to its input's shape. Complex inputs follow PyTorch's convention:
 ``g * conj(df/dz)`` for a holomorphic ``f``. Piecewise-constant ufuncs have zero gradient.
 
 Ufunc methods are keyed ``(ufunc, method)``: ``(np.add, "reduce")`` is ``np.add.reduce``.
+
+Forward mode: a single-output elementwise ufunc derives its real JVP from its rule (its
+Jacobian is diagonal, and every rule here is ``g`` times a factor); the complex one only for
+those listed in ``HOLOMORPHIC``. The hot and the non-holomorphic ones, the methods, the
+gufuncs and the multi-output ufuncs get their own (``defjvp``, ``deflinear``,
+``defmultilinear``), beside their VJP rules.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ndgrad._define import defvjp
-from ndgrad._registry import VJP_RULES, mark_no_gradient, unbroadcast
+from ndgrad._define import defjvp, deflinear, defmultilinear, defvjp
+from ndgrad._registry import HOLOMORPHIC, VJP_RULES, mark_no_gradient, unbroadcast
 from ndgrad._rules._common import conj, expand_reduced, is_complex, zeros_of
 from ndgrad._rules.indexing import scatter_add
 from ndgrad._rules.reductions import cumprod_grad, prod_vjp
@@ -30,6 +36,13 @@ defvjp(np.square, lambda g, ans, x: 2 * g * conj(x))
 defvjp(np.sqrt, lambda g, ans, x: g / (2 * conj(ans)))
 defvjp(np.cbrt, lambda g, ans, x: g / (3 * ans * ans))
 defvjp(np.conjugate, lambda g, ans, x: conj(g))
+# the hottest ones get rules that read nothing they need not and hold for complex values too
+defjvp(np.add, lambda t, ans, x, y: t, lambda t, ans, x, y: t)
+defjvp(np.subtract, lambda t, ans, x, y: t, lambda t, ans, x, y: -t)
+defjvp(np.multiply, lambda t, ans, x, y: t * y, lambda t, ans, x, y: x * t)
+defjvp(np.negative, lambda t, ans, x: -t)
+defjvp(np.positive, lambda t, ans, x: t)
+deflinear(np.conjugate)  # real-linear: the tangent of conj(z) is conj(t)
 
 
 def _power_vjp_base(g, ans, x, y):
@@ -65,8 +78,10 @@ defvjp(np.fmod, lambda g, ans, x, y: g, lambda g, ans, x, y: -g * np.trunc(np.di
 defvjp(np.floor_divide, lambda g, ans, x, y: zeros_of(g), lambda g, ans, x, y: zeros_of(g))
 # divmod's outputs are (floor_divide, remainder): only the remainder carries a gradient.
 defvjp(np.divmod, lambda g, ans, x, y: g[1], lambda g, ans, x, y: -g[1] * ans[0])
+defjvp(np.divmod, lambda t, ans, x, y: (None, t), lambda t, ans, x, y: (None, -t * ans[0]))
 # modf's outputs are (fractional part, integral part): d frac/dx = 1, d int/dx = 0.
 defvjp(np.modf, lambda g, ans, x: g[0])
+defjvp(np.modf, lambda t, ans, x: (t, None))
 
 # --- exponents and logarithms -----------------------------------------------------------------
 defvjp(np.exp, lambda g, ans, x: g * conj(ans))
@@ -91,6 +106,7 @@ defvjp(
 defvjp(np.ldexp, lambda g, ans, x, n: g * np.ldexp(1.0, n), None)
 # frexp's outputs are (mantissa, exponent) with x = m * 2**e: dm/dx = 2**-e.
 defvjp(np.frexp, lambda g, ans, x: g[0] * np.ldexp(1.0, -ans[1]))
+defjvp(np.frexp, lambda t, ans, x: (t * np.ldexp(1.0, -ans[1]), None))
 
 # --- trigonometric and hyperbolic -------------------------------------------------------------
 defvjp(np.sin, lambda g, ans, x: g * conj(np.cos(x)))
@@ -128,7 +144,15 @@ def _absolute_vjp(g, ans, x):
     return g * np.sign(x)
 
 
+def _absolute_jvp(t, ans, x):
+    """Real: t * sign(x). Complex: d|z| = Re(conj(z) t) / |z| (0 at z = 0, as the VJP)."""
+    if is_complex(x):
+        return np.real(np.conj(x) * t) / np.where(ans == 0, 1, ans)
+    return t * np.sign(x)
+
+
 defvjp(np.absolute, _absolute_vjp)
+defjvp(np.absolute, _absolute_jvp)
 defvjp(np.fabs, lambda g, ans, x: g * np.sign(x))
 # copysign(x, y) = |x| * sign(y): d/dx = sign(x) * sign(ans); y only chooses the sign.
 defvjp(
@@ -169,6 +193,9 @@ def _sign_vjp(g, ans, x):
 
 
 defvjp(np.sign, _sign_vjp)
+# The map t -> (t - s Re(conj(s) t)) / |z| is its own real transpose: the JVP is the VJP's
+# formula (0 for real x, where sign is piecewise constant).
+defjvp(np.sign, _sign_vjp)
 for _f in (np.floor, np.ceil, np.trunc, np.rint, np.spacing):
     defvjp(_f, lambda g, ans, x: zeros_of(g))
 # nextafter(x, y) moves x by one ulp towards y: a step function of y, identity-like in x.
@@ -223,6 +250,25 @@ defvjp(
     lambda g, ans, x1, x2: np.matvec(x2, conj(g)),
     lambda g, ans, x1, x2: np.expand_dims(x1, -1) * np.expand_dims(g, -2),
 )
+# each is linear in each operand (real-linear in the conjugated one of vecdot and vecmat)
+defmultilinear(np.matmul, np.vecdot, np.matvec, np.vecmat)
+
+# --- complex values in forward mode -----------------------------------------------------------
+# Complex-differentiable wherever differentiable, with rules of the form g * conj(f'(x)): the
+# complex JVP is conj(rule(conj(t))) = f'(x) t (principal branches, off their cuts). maximum,
+# minimum, fmax, fmin (lexicographic on complex values) and rint are locally one argument or a
+# constant. Not here: conjugate, real, imag (linear above), absolute, sign (rules above), and
+# the real-only ufuncs (complex values never reach them).
+HOLOMORPHIC.update(
+    {
+        np.add, np.subtract, np.multiply, np.divide, np.negative, np.positive, np.reciprocal,
+        np.square, np.sqrt, np.power, np.float_power,
+        np.exp, np.exp2, np.expm1, np.log, np.log2, np.log10, np.log1p,
+        np.sin, np.cos, np.tan, np.arcsin, np.arccos, np.arctan,
+        np.sinh, np.cosh, np.tanh, np.arcsinh, np.arccosh, np.arctanh,
+        np.maximum, np.minimum, np.fmax, np.fmin, np.rint,
+    }
+)  # fmt: skip
 
 # --- ufuncs with integer or boolean results ---------------------------------------------------
 # They never reach a rule (the engine returns plain arrays for non-float results); listing them
@@ -278,6 +324,57 @@ def _add_at_vjp_b(g, ans, a, indices, b=None):
     return unbroadcast(g[indices], np.shape(b))
 
 
+def _add_reduce_jvp(t, ans, array, axis=0, dtype=None, out=None, keepdims=False, initial=None,
+                    where=True):  # fmt: skip
+    """The sum of the tangents; ``initial`` is a constant term (affine), so it is left out."""
+    return np.add.reduce(t, axis=axis, dtype=dtype, keepdims=keepdims, where=where)
+
+
+def _extremum_reduce_jvp(t, ans, array, axis=0, dtype=None, out=None, keepdims=False,
+                         initial=None, where=True):  # fmt: skip
+    """The mean of the tangents of the elements equal to the extremum (the VJP's split of ties);
+    0 where ``initial`` won."""
+    hit = array == expand_reduced(ans, np.shape(array), axis, keepdims)
+    if where is not True:
+        hit = hit & where
+    count = np.add.reduce(hit, axis=axis, keepdims=keepdims, dtype=np.intp)
+    # where, not t * hit: a NaN tangent of an element not chosen (fmax skips NaN) stays out
+    total = np.add.reduce(np.where(hit, t, 0), axis=axis, keepdims=keepdims)
+    return total / np.maximum(count, 1)
+
+
+def _multiply_reduce_jvp(t, ans, array, axis=0, dtype=None, out=None, keepdims=False,
+                         initial=None, where=True):  # fmt: skip
+    """sum_i t_i * (product of the others), exact (to second order) where x has zeros."""
+    # the VJP of a unit cotangent: the conjugated product of the others (initial included)
+    ones = np.ones(ans.shape, dtype=bool)  # bool: no upcast of float32
+    others = conj(prod_vjp(ones, None, array, axis, None, None, keepdims, initial, where))
+    return np.add.reduce(t * others, axis=axis, keepdims=keepdims, where=where)
+
+
+def _multiply_accumulate_jvp(t, ans, array, axis=0, dtype=None, out=None):
+    """Output j gets sum_{i<=j} t_i * prod_{k<=j, k!=i} x_k: ``ans * cumsum(t / x)`` without
+    zeros. With zeros, the product of the non-zero x_k times that of the zeros among them other
+    than x_i, written to first order in the zeros as ``cumprod_grad`` writes it (so the
+    derivatives of the tangent are exact there too)."""
+    x = array
+    zero = x == 0
+    if not np.any(zero):
+        return ans * np.cumsum(t / x, axis=axis)
+    safe = np.where(zero, 1, x)
+    zeros_so_far = np.cumsum(zero, axis=axis)
+    zero_sum = np.cumsum(np.where(zero, x, 0), axis=axis)
+    # a non-zero x_i: every zero up to j is among the others
+    other = (zeros_so_far == 0) + (zeros_so_far == 1) * zero_sum
+    at_nonzero = other * np.cumsum(np.where(zero, 0, t) / safe, axis=axis)
+    # a zero x_i: the zeros up to j other than x_i itself
+    tz = np.where(zero, t, 0)
+    at_zero = (zeros_so_far == 1) * np.cumsum(tz, axis=axis) + (zeros_so_far == 2) * (
+        zero_sum * np.cumsum(tz, axis=axis) - np.cumsum(tz * x, axis=axis)
+    )
+    return np.cumprod(safe, axis=axis) * (at_nonzero + at_zero)
+
+
 defvjp((np.add, "reduce"), _add_reduce_vjp)
 defvjp((np.maximum, "reduce"), _extremum_reduce_vjp)
 defvjp((np.minimum, "reduce"), _extremum_reduce_vjp)
@@ -288,11 +385,26 @@ defvjp((np.add, "accumulate"), _add_accumulate_vjp)
 defvjp((np.multiply, "accumulate"), _multiply_accumulate_vjp)
 defvjp((np.add, "at"), lambda g, ans, a, indices, b=None: g, None, _add_at_vjp_b)
 
+defjvp((np.add, "reduce"), _add_reduce_jvp)
+for _f in (np.maximum, np.minimum, np.fmax, np.fmin):
+    defjvp((_f, "reduce"), _extremum_reduce_jvp)
+defjvp((np.multiply, "reduce"), _multiply_reduce_jvp)
+deflinear((np.add, "accumulate"))  # no initial value: linear
+defjvp((np.multiply, "accumulate"), _multiply_accumulate_jvp)
+# add.at writes in place: its tangent is a's plus b's scattered (repeated indices add up)
+defjvp(
+    (np.add, "at"),
+    lambda t, ans, a, indices, b=None: t,
+    None,
+    lambda t, ans, a, indices, b=None: scatter_add(t, indices, np.shape(a)),
+)
+
 # --- complex numbers (array functions, grouped with conjugate) -----------------------------------
 # For a real loss L of z = x + iy the cotangent is dL/dx + i dL/dy: real() passes g into x,
 # imag() passes g into y; on a real input imag() is the constant 0.
 defvjp(np.real, lambda g, ans, val: g)
 defvjp(np.imag, lambda g, ans, val: g * 1j if is_complex(val) else zeros_of(g))
+deflinear(np.real, np.imag)  # real-linear
 
 # --- outer products of binary ufuncs: np.subtract.outer(x, y) is x[..., None, None] - y ---------
 
@@ -312,26 +424,56 @@ def _outer_rule(ufunc, k):
 
 OUTER = (np.add, np.subtract, np.multiply, np.divide, np.power, np.maximum, np.minimum,
          np.hypot, np.arctan2, np.logaddexp)  # fmt: skip
+
+
+def _outer_jvp(ufunc, k):
+    """JVP rule ``k`` of ``ufunc.outer``: the ufunc's own VJP rule on the tangent, with the
+    operands spread apart (elementwise; ``conj(rule(conj(t)))`` is the JVP of a holomorphic
+    ufunc for complex values, and the rule itself for real ones)."""
+    inner = VJP_RULES[ufunc].rules[k]
+
+    def rule(t, ans, a, b):
+        spread_a = np.reshape(a, np.shape(a) + (1,) * np.ndim(b))
+        spread_b = np.reshape(b, (1,) * np.ndim(a) + np.shape(b))
+        spread_t = np.reshape(t, np.shape((spread_a, spread_b)[k]))
+        return conj(inner(conj(spread_t), ans, spread_a, spread_b))
+
+    return rule
+
+
 for _f in OUTER:
     defvjp((_f, "outer"), _outer_rule(_f, 0), _outer_rule(_f, 1))
+    # the outer products of ufuncs that take complex values need them holomorphic (below)
+    assert _f in HOLOMORPHIC or _f in (np.hypot, np.arctan2, np.logaddexp)
+    defjvp((_f, "outer"), _outer_jvp(_f, 0), _outer_jvp(_f, 1))
 
 # --- running extrema: np.maximum.accumulate is a cumulative max ---------------------------------
 
 
-def _extremum_accumulate_vjp(g, ans, array, axis=0, dtype=None, out=None):
-    """Each output's g goes to the element that is the running extremum there.
-
-    On a tie the latest of the equal elements gets it (the position where ``x == ans`` last).
-    """
+def _running_source(ans, array, axis):
+    """For each output, the position along ``axis`` of the element that is the running
+    extremum there; on a tie the latest of the equal elements (where ``x == ans`` last)."""
     shape = np.shape(array)
-    axis = axis % len(shape)
     positions = np.arange(shape[axis]).reshape([-1 if a == axis else 1 for a in range(len(shape))])
     hit = np.where(array == ans, positions, 0)  # where x is the running extremum, its position
-    source = np.maximum.accumulate(hit, axis=axis)
+    return np.maximum.accumulate(hit, axis=axis)
+
+
+def _extremum_accumulate_vjp(g, ans, array, axis=0, dtype=None, out=None):
+    """Each output's g goes to the element that is the running extremum there."""
+    shape = np.shape(array)
+    axis = axis % len(shape)
+    source = _running_source(ans, array, axis)
     key = tuple(source if a == axis else i for a, i in enumerate(np.indices(shape, sparse=True)))
     # a recorded scatter, so this is differentiable
     return scatter_add(g, key, shape)
 
 
+def _extremum_accumulate_jvp(t, ans, array, axis=0, dtype=None, out=None):
+    """Each output takes the tangent of the element that is the running extremum there."""
+    return np.take_along_axis(t, _running_source(ans, array, axis % np.ndim(array)), axis=axis)
+
+
 for _f in (np.maximum, np.minimum, np.fmax, np.fmin):
     defvjp((_f, "accumulate"), _extremum_accumulate_vjp)
+    defjvp((_f, "accumulate"), _extremum_accumulate_jvp)

@@ -132,3 +132,24 @@ for _f in (np.add, np.subtract, np.multiply, np.divide, np.power, np.maximum, np
 # running extrema, on distinct values (no ties)
 for _f in (np.maximum, np.minimum, np.fmax, np.fmin):
     CASES[(_f, "accumulate")] = Case(calls((A(2, 3),), axis=[0, 1]) + calls((A(5),), axis=[0]))
+
+# complex values: forward mode derives the JVP of a HOLOMORPHIC ufunc from its rule; the others
+# (absolute, sign, conjugate, real, imag) have their own
+_C_UNARY = (np.negative, np.positive, np.reciprocal, np.square, np.sqrt, np.exp, np.exp2,
+            np.expm1, np.log, np.log2, np.log10, np.log1p, np.sin, np.cos, np.tan, np.arcsin,
+            np.arccos, np.arctan, np.sinh, np.cosh, np.tanh, np.arcsinh, np.arccosh, np.arctanh,
+            np.rint, np.sign)  # fmt: skip
+for _f in _C_UNARY:
+    CASES[_f] = Case(CASES[_f].calls + calls((C(3),), (C(2, 2),)))
+for _f in (np.add, np.subtract, np.multiply, np.divide, np.power, np.float_power,
+           np.maximum, np.minimum, np.fmax, np.fmin):  # fmt: skip
+    CASES[_f] = Case(CASES[_f].calls + calls((C(3), C(3)), (C(2, 3), C(3))))
+for _f in (np.add, np.subtract, np.multiply, np.divide, np.power, np.maximum, np.minimum):
+    CASES[(_f, "outer")].calls += calls((C(2), C(3)))
+CASES[(np.add, "reduce")].calls += calls((C(2, 3),), axis=[1])
+CASES[(np.multiply, "reduce")].calls += calls((C(2, 3),), axis=[1])
+CASES[(np.add, "accumulate")].calls += calls((C(2, 3),), axis=[1])
+# running products through one, two and three zeros (the tangent is exact to second order there)
+CASES[(np.multiply, "accumulate")].calls += calls(
+    (np.array([[0.0, 2.0, 0.0, 3.0, 0.0], [1.5, -2.0, 0.5, 0.0, 1.2]]),), axis=[1]
+) + calls((C(2, 3),), axis=[1])
