@@ -19,6 +19,7 @@ of the recorded graph, not only of the live tangents.
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -68,7 +69,13 @@ def fit_tangent(t: Any, shape: tuple[int, ...], dtype: Any) -> Any:
 class ForwardPlan:
     """The nodes between ``inputs`` and ``outputs`` (``(node, out)`` targets), parents first."""
 
-    def __init__(self, outputs: Sequence[Target | None], inputs: Sequence[Target]) -> None:
+    def __init__(
+        self,
+        outputs: Sequence[Target | None],
+        inputs: Sequence[Target],
+        out_meta: Sequence[tuple[tuple[int, ...], Any]],
+    ) -> None:
+        """``out_meta``: the outputs' ``(shape, dtype)``."""
         self.outputs = list(outputs)
         self.inputs = list(inputs)
         self.stop = stop = {node for node, _ in inputs}
@@ -78,7 +85,9 @@ class ForwardPlan:
         left = dict(deps)
         # the (shape, dtype) of every node output some edge reads: a node whose output is not
         # saved still has its shape known, for the zeros of a transposed rule
-        self.meta: dict[Target, tuple[tuple[int, ...], Any]] = {}
+        self.meta: dict[Target, tuple[tuple[int, ...], Any]] = {
+            t: m for t, m in zip(outputs, out_meta, strict=True) if t is not None
+        }
         order, ready = [], [r for r in roots if left.get(r, 0) == 0]
         while ready:
             node = ready.pop()
@@ -93,6 +102,7 @@ class ForwardPlan:
                     ready.append(parent)
         order.reverse()
         self.order = order
+        self.steps = [_step(node, self.meta) for node in order if node not in stop and node.edges]
 
     def transposed(self) -> list[str]:
         """The functions on the way without a JVP rule of their own (their VJP rules are
@@ -106,14 +116,9 @@ class ForwardPlan:
             }
         )
 
-    def push(
-        self, tangents: Sequence[Any], create: bool, out_meta: Sequence[Any] = ()
-    ) -> list[Any]:
+    def push(self, tangents: Sequence[Any], create: bool) -> list[Any]:
         """The tangents of the outputs (``None`` where unreached) for ``tangents`` of the inputs
-        (``None`` for an input without one). ``out_meta``: the outputs' ``(shape, dtype)``."""
-        for target, m in zip(self.outputs, out_meta, strict=False):
-            if target is not None:
-                self.meta.setdefault(target, m)
+        (``None`` for an input without one)."""
         tan: dict[Target, Any] = {}
         for target, t in zip(self.inputs, tangents, strict=True):
             if t is not None:
@@ -121,25 +126,36 @@ class ForwardPlan:
         keep = set(self.outputs)
         left = dict(self.consumers)
         lift = graph_array if create else None
-        stop, meta = self.stop, self.meta
+        meta = self.meta
         get = tan.get
         # as in backward: grad mode is ``create``, and the rules are ndgrad's own NumPy code,
         # not the user's, so no conversion scope applies to them
         grad_token = _graph.GRAD_MODE.set(create)
         scope_token = _graph.scope_depth.set(0)
         try:
-            for node in self.order:
-                if node in stop:
-                    continue
-                edges = node.edges
-                incoming = [get((e.parent, e.out)) for e in edges]
-                if any(t is not None for t in incoming):
-                    results = _node_tangents(node, edges, incoming, lift, meta)
-                    for i, t in enumerate(results):
-                        if t is not None:
-                            tan[(node, i)] = t
-                for e in edges:  # drop what no later node reads
-                    parent = e.parent
+            for node, keys, edges, fast in self.steps:
+                if len(keys) == 1:
+                    t = get(keys[0])
+                    if t is None:
+                        pass
+                    elif (
+                        fast is not None
+                        and lift is None
+                        and type(t) is np.ndarray
+                        and not node.versions
+                        and not node.freed
+                        and t.shape == edges[0].shape
+                        and t.dtype == edges[0].dtype
+                        and t.dtype.kind != "c"
+                    ):  # the common node, inlined: what _node_tangents does for it
+                        tan[(node, 0)] = fast(t, node.ans, *node.args, **node.kwargs)
+                    else:
+                        _store(tan, node, _node_tangents(node, edges, [t], lift, meta))
+                else:
+                    incoming = [get(k) for k in keys]
+                    if any(t is not None for t in incoming):
+                        _store(tan, node, _node_tangents(node, edges, incoming, lift, meta))
+                for parent, _ in keys:  # drop what no later node reads
                     left[parent] -= 1
                     if left[parent] == 0:
                         for i in range(parent.n_out):
@@ -149,6 +165,36 @@ class ForwardPlan:
             _graph.scope_depth.reset(scope_token)
             _graph.GRAD_MODE.reset(grad_token)
         return [None if target is None else get(target) for target in self.outputs]
+
+
+def _store(tan: dict[Target, Any], node: Any, results: list[Any]) -> None:
+    for i, t in enumerate(results):
+        if t is not None:
+            tan[(node, i)] = t
+
+
+def _step(node: Any, meta: dict[Target, Any]) -> tuple[Any, ...]:
+    """What ``push`` needs of a node, made once per plan: the targets its edges read, and for
+    the common node (one input, one output, no ``where=``, a JVP rule or an elementwise ufunc of
+    real values) the rule to call, and what stands for an output the node did not keep."""
+    edges = node.edges
+    keys = [(e.parent, e.out) for e in edges]
+    fast = None
+    if len(keys) == 1 and node.n_out == 1 and node.where is None:
+        edge, prim = edges[0], node.prim
+        slot, kind = edge.slot, prim.jvp_kind
+        if edge.flat is None and slot >= 0 and prim.jvp_argnum is None:
+            if kind == "rules":
+                fast = prim.jvp_rules[slot] if slot < len(prim.jvp_rules) else None
+                if fast is not None and node.ans is None:  # a JVP rule may read its shape
+                    fast = functools.partial(_with_meta, fast, ArrayMeta(*meta[(node, 0)]))
+            elif kind == "elementwise" and meta[(node, 0)][1].kind != "c":
+                fast = prim.rules[slot] if slot < len(prim.rules) else None
+    return node, keys, edges, fast
+
+
+def _with_meta(rule: Any, ans: ArrayMeta, t: Any, _: Any, *args: Any, **kwargs: Any) -> Any:
+    return rule(t, ans, *args, **kwargs)
 
 
 def _node_tangents(

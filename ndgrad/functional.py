@@ -922,8 +922,7 @@ def jvp(
             raise TypeError(f"{fname} must return float or complex arrays, got {type(o)}")
     t_in = [_tangent_for(t, x, outer) for t, x in zip(t_leaves, trace.tracers, strict=True)]
     plan = _forward_plan(outs, trace.tracers)
-    metas = _metas(outs)
-    pushed = plan.push(t_in, outer, metas)
+    pushed = plan.push(t_in, outer)
     unreached = any(t is None and np.size(o) for t, o in zip(pushed, outs, strict=True))
     if unreached and not allow_unused:
         raise _disconnected(fname)
@@ -1011,7 +1010,7 @@ def _forward_plan(outs: Sequence[Any], tracers: Sequence[GradArray]) -> ForwardP
             targets.append((o._node, o._out))
         else:
             targets.append(None)
-    return ForwardPlan(targets, [(t._node, t._out) for t in tracers])
+    return ForwardPlan(targets, [(t._node, t._out) for t in tracers], _metas(outs))
 
 
 def _metas(outs: Sequence[Any]) -> list[tuple[tuple[int, ...], Any]]:
@@ -1262,7 +1261,6 @@ def _jacobian_columns(
     element (``plan``: the graph ``fun`` recorded); and, per tracer, whether a pass reached an
     output."""
     nested = trace.nested
-    metas = _metas(outs)
     tracers = trace.tracers
     # columns[i][k]: the columns of output i's Jacobian in tracer k, one per element of k
     columns: list[list[list[Any]]] = [[[] for _ in tracers] for _ in outs]
@@ -1275,12 +1273,12 @@ def _jacobian_columns(
             unit = unit.reshape(t.shape)
             tangents: list[Any] = [None] * len(tracers)
             tangents[k] = unit
-            raw = plan.push(tangents, nested, metas)
+            raw = plan.push(tangents, nested)
             reached[k] = reached[k] or any(p is not None for p in raw)
             pushed = _fitted(raw, outs)
             if complex_in:
                 tangents[k] = 1j * unit
-                turned = _fitted(plan.push(tangents, nested, metas), outs)
+                turned = _fitted(plan.push(tangents, nested), outs)
             for i, (col, o) in enumerate(zip(pushed, outs, strict=True)):
                 if complex_in:
                     if np.result_type(o).kind != "c":
