@@ -88,7 +88,8 @@ def test_jacfwd_of_a_holomorphic_function_and_the_checks():
         nd.jacfwd(lambda z: np.abs(z), holomorphic=True)(z)
 
 
-def test_hessian_is_forward_over_reverse_and_right():
+@pytest.mark.parametrize("mode", ["forward", "reverse"])
+def test_hessian_both_ways_is_right(mode):
     a = RNG.standard_normal((4, 4))
     a = a @ a.T
 
@@ -96,7 +97,7 @@ def test_hessian_is_forward_over_reverse_and_right():
         return 0.5 * x @ a @ x + np.sum(np.sin(x))
 
     x = RNG.standard_normal(4)
-    np.testing.assert_allclose(nd.hessian(f)(x), a - np.diag(np.sin(x)), rtol=1e-10)
+    np.testing.assert_allclose(nd.hessian(f, mode=mode)(x), a - np.diag(np.sin(x)), rtol=1e-10)
 
 
 def test_hvp_forward_over_reverse_matches_finite_differences_of_the_gradient():
