@@ -139,3 +139,29 @@ def test_leaf_gradients_never_alias_each_other_or_the_inputs(program, seed):
         assert g.flags.writeable, repr(program)
         for other in grads[i + 1 :] + inputs + [leaf.values for leaf in leaves]:
             assert not np.shares_memory(g, other), repr(program)
+
+
+@_SETTINGS
+@given(programs(), st.integers(0, 2**16))
+def test_forward_mode_is_the_transpose_of_reverse_mode(program, seed):
+    """``jvp`` of a random program along random tangents is ``<grad, v>`` of reverse mode: every
+    forward rule on the way (in-place writes, views, buffers and all) is the transpose of its
+    VJP rule, at kinks too. No finite differences: the two must agree to rounding."""
+    inputs = _inputs(program, seed)
+    rng = np.random.default_rng(seed + 1)
+    tangents = [rng.standard_normal(np.shape(x)) for x in inputs]
+    with np.errstate(all="ignore"):
+        out = program.run(*[GradArray(x, requires_grad=True) for x in inputs])
+        if not (isinstance(out, GradArray) and out.requires_grad):
+            return  # the output does not depend on the inputs
+        argnums = tuple(range(len(inputs)))
+        grads = nd.grad(program.run, argnums=argnums, allow_unused=True)(*inputs)
+        _, forward = nd.jvp(program.run, inputs, tangents, allow_unused=True)
+    terms = [np.asarray(g) * v for g, v in zip(grads, tangents, strict=True)]
+    if not all(np.all(np.isfinite(t)) for t in terms) or not np.isfinite(forward):
+        return  # a pole or an overflow on the way: nothing to compare
+    reverse = sum(float(np.sum(t)) for t in terms)
+    scale = sum(float(np.sum(np.abs(t))) for t in terms)
+    assert abs(forward - reverse) <= 1e-9 * scale + 1e-12, (
+        f"{program}\nforward mode {forward!r}, reverse mode <grad, v> {reverse!r}"
+    )
