@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad._array import GradArray
-from ndgrad._define import defvjp
+from ndgrad._define import defjvp, deflinear, defvjp
 from ndgrad._errors import hidden_errors_reraised, not_differentiable
 from ndgrad._graph import grad_enabled, scope_depth
 from ndgrad._registry import VJP_RULES
@@ -42,7 +42,8 @@ from ndgrad._rules._lazy import after_import
 from ndgrad.tracing import tracing
 
 __all__ = [
-    "COVERED", "SCIPY_TABLES", "cover", "defvjp_scipy", "scipy_coverage", "trace_methods",
+    "COVERED", "SCIPY_TABLES", "cover", "defjvp_scipy", "deflinear_scipy", "defvjp_scipy",
+    "scipy_coverage", "trace_methods",
     "wrap_scipy",
 ]  # fmt: skip
 
@@ -247,6 +248,25 @@ def defvjp_scipy(module_name: str, name: str, *rules: Any) -> None:
         install_wrappers([(func, wrapper)])
 
     after_import(module_name, register)
+
+
+def _registered(module_name: str, module: Any, name: str) -> Any:
+    """The key of ``name``'s VJP rules: the recording wrapper ``defvjp_scipy`` installed."""
+    func = getattr(module, name)
+    if func not in VJP_RULES:
+        raise RuntimeError(f"{module_name}.{name} has no VJP rules for its forward rules to join")
+    return func
+
+
+def defjvp_scipy(module_name: str, name: str, *rules: Any) -> None:
+    """Forward-mode rules (``defjvp``) for ``module_name.name``, once it is imported; call it
+    after the function's :func:`defvjp_scipy` (the registrations run in that order)."""
+    after_import(module_name, lambda m: defjvp(_registered(module_name, m, name), *rules))
+
+
+def deflinear_scipy(module_name: str, *names: str) -> None:
+    """``deflinear`` for functions registered with :func:`defvjp_scipy`, once imported."""
+    after_import(module_name, lambda m: deflinear(*(_registered(module_name, m, n) for n in names)))
 
 
 def wrap_scipy(module_name: str, name: str, make_wrapper: Callable[[Any], Any]) -> None:

@@ -49,11 +49,8 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._define import defjvp
 from ndgrad._errors import not_differentiable
-from ndgrad._registry import VJP_RULES
-from ndgrad._rules._lazy import after_import
-from ndgrad._rules._scipy import defvjp_scipy
+from ndgrad._rules._scipy import defjvp_scipy, defvjp_scipy
 
 _MODULE = "scipy.spatial.distance"
 
@@ -494,16 +491,6 @@ def _minkowski_jvp(which):
     return rule
 
 
-def _defjvp_scipy(name: str, *rules: Any) -> None:
-    """``defjvp`` for the primitive ``defvjp_scipy`` registered, once the module is imported."""
-
-    def register(module: Any) -> None:
-        qualified = f"{_MODULE}.{name}"
-        defjvp(next(p.func for p in VJP_RULES.values() if p.name == qualified), *rules)
-
-    after_import(_MODULE, register)
-
-
 defvjp_scipy(_MODULE, "cdist", _cdist_vjp(0), _cdist_vjp(1))
 defvjp_scipy(_MODULE, "pdist", _pdist_vjp)
 defvjp_scipy(_MODULE, "squareform", _squareform_vjp)
@@ -524,16 +511,18 @@ defvjp_scipy(
 )
 
 # Forward mode (same argument order as the rules above).
-_defjvp_scipy("cdist", _cdist_jvp(0), _cdist_jvp(1))
-_defjvp_scipy("pdist", _pdist_jvp)
-_defjvp_scipy("squareform", _squareform_jvp)
-_defjvp_scipy(
+defjvp_scipy(_MODULE, "cdist", _cdist_jvp(0), _cdist_jvp(1))
+defjvp_scipy(_MODULE, "pdist", _pdist_jvp)
+defjvp_scipy(_MODULE, "squareform", _squareform_jvp)
+defjvp_scipy(
+    _MODULE,
     "correlation",
     _correlation_jvp(0),
     _correlation_jvp(1),
     _raises("correlation with respect to w"),
 )
-_defjvp_scipy(
+defjvp_scipy(
+    _MODULE,
     "minkowski",
     _minkowski_jvp(0),
     _minkowski_jvp(1),

@@ -40,12 +40,11 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._define import defjvp, deflinear
 from ndgrad._errors import not_differentiable
-from ndgrad._registry import VJP_RULES, unbroadcast
+from ndgrad._registry import unbroadcast
 from ndgrad._rules._common import conj, is_complex, zeros_of
 from ndgrad._rules._lazy import after_import
-from ndgrad._rules._scipy import defvjp_scipy
+from ndgrad._rules._scipy import defjvp_scipy, deflinear_scipy, defvjp_scipy
 from ndgrad._rules.indexing import scatter_add
 from ndgrad._rules.linalg import (
     cholesky_jvp,
@@ -84,23 +83,6 @@ def _sl() -> Any:
 
 def _rule(name: str, *rules: Any) -> None:
     defvjp_scipy(_MODULE, name, *rules)
-
-
-def _registered(module: Any, name: str) -> Any:
-    """The key of ``name``'s VJP rules: the recording wrapper ``_rule`` installed."""
-    func = getattr(module, name)
-    if func not in VJP_RULES:
-        raise RuntimeError(f"{_MODULE}.{name} has no VJP rules for its JVP rules to join")
-    return func
-
-
-def _jvp(name: str, *rules: Any) -> None:
-    """JVP rules for ``name`` (after its ``_rule``: registered once SciPy is imported)."""
-    after_import(_MODULE, lambda module: defjvp(_registered(module, name), *rules))
-
-
-def _linear(*names: str) -> None:
-    after_import(_MODULE, lambda module: deflinear(*(_registered(module, n) for n in names)))
 
 
 # --- masks and structured matrices: constants (no gradient), built with NumPy ----------------
@@ -201,7 +183,7 @@ def _solve_triangular_jvp_b(
 
 
 _rule("solve_triangular", _solve_triangular_vjp_a, _solve_triangular_vjp_b)
-_jvp("solve_triangular", _solve_triangular_jvp_a, _solve_triangular_jvp_b)
+defjvp_scipy(_MODULE, "solve_triangular", _solve_triangular_jvp_a, _solve_triangular_jvp_b)
 
 
 def _structured(a, assume_a, lower):
@@ -287,7 +269,7 @@ def _solve_jvp_b(
 
 
 _rule("solve", _solve_vjp_a, _solve_vjp_b)
-_jvp("solve", _solve_jvp_a, _solve_jvp_b)
+defjvp_scipy(_MODULE, "solve", _solve_jvp_a, _solve_jvp_b)
 
 
 def _inv_vjp(g, ans, a, overwrite_a=False, check_finite=True, *, assume_a=None, lower=False):
@@ -305,9 +287,11 @@ def _inv_jvp(t, ans, a, overwrite_a=False, check_finite=True, *, assume_a=None, 
 
 
 _rule("inv", _inv_vjp)
-_jvp("inv", _inv_jvp)
+defjvp_scipy(_MODULE, "inv", _inv_jvp)
 _rule("det", lambda g, ans, a, overwrite_a=False, check_finite=True: det_vjp(g, ans, a))
-_jvp("det", lambda t, ans, a, overwrite_a=False, check_finite=True: det_jvp(t, ans, a))
+defjvp_scipy(
+    _MODULE, "det", lambda t, ans, a, overwrite_a=False, check_finite=True: det_jvp(t, ans, a)
+)
 
 # --- Cholesky ------------------------------------------------------------------------------
 
@@ -317,7 +301,8 @@ def _cholesky_vjp_scipy(g, ans, a, lower=False, overwrite_a=False, check_finite=
 
 
 _rule("cholesky", _cholesky_vjp_scipy)
-_jvp(
+defjvp_scipy(
+    _MODULE,
     "cholesky",
     lambda t, ans, a, lower=False, overwrite_a=False, check_finite=True: cholesky_jvp(
         t, ans, upper=not lower
@@ -341,7 +326,7 @@ def _cho_factor_jvp(t, ans, a, lower=False, overwrite_a=False, check_finite=True
 
 
 _rule("cho_factor", _cho_factor_vjp)
-_jvp("cho_factor", _cho_factor_jvp)
+defjvp_scipy(_MODULE, "cho_factor", _cho_factor_jvp)
 
 
 def _cho_solve_gb(g, c_and_lower, b):
@@ -380,7 +365,8 @@ def _cho_solve_jvp_c(t, ans, c_and_lower, b, overwrite_b=False, check_finite=Tru
 
 
 _rule("cho_solve", _cho_solve_vjp_c, _cho_solve_vjp_b)
-_jvp(
+defjvp_scipy(
+    _MODULE,
     "cho_solve",
     _cho_solve_jvp_c,
     lambda t, ans, c_and_lower, b, overwrite_b=False, check_finite=True: _sl().cho_solve(
@@ -445,7 +431,7 @@ def _lu_factor_jvp(t, ans, a, overwrite_a=False, check_finite=True):
 
 
 _rule("lu_factor", _lu_factor_vjp)
-_jvp("lu_factor", _lu_factor_jvp)
+defjvp_scipy(_MODULE, "lu_factor", _lu_factor_jvp)
 
 
 def _lu_solve_gb(g, lu_and_piv, trans, b, complex_):
@@ -485,7 +471,8 @@ def _lu_solve_jvp_lu(t, ans, lu_and_piv, b, trans=0, overwrite_b=False, check_fi
 
 
 _rule("lu_solve", _lu_solve_vjp_lu, _lu_solve_vjp_b)
-_jvp(
+defjvp_scipy(
+    _MODULE,
     "lu_solve",
     _lu_solve_jvp_lu,
     lambda t, ans, lu_and_piv, b, trans=0, overwrite_b=False, check_finite=True: _sl().lu_solve(
@@ -517,7 +504,8 @@ def _lstsq_vjp_b(g, ans, a, b, cond=None, overwrite_a=False, overwrite_b=False, 
 
 
 _rule("lstsq", _lstsq_vjp_a, _lstsq_vjp_b)
-_jvp(
+defjvp_scipy(
+    _MODULE,
     "lstsq",
     lambda t, ans, a, b, cond=None, overwrite_a=False, overwrite_b=False, **kwargs: lstsq_jvp(
         t, ans, a, b, _lstsq_rcond(a, cond)
@@ -556,8 +544,8 @@ def _pinvh_jvp(t, ans, a, atol=None, rtol=None, lower=True, return_rank=False, *
 
 _rule("pinv", _pinv_vjp)
 _rule("pinvh", _pinvh_vjp)
-_jvp("pinv", _pinv_jvp)
-_jvp("pinvh", _pinvh_jvp)
+defjvp_scipy(_MODULE, "pinv", _pinv_jvp)
+defjvp_scipy(_MODULE, "pinvh", _pinvh_jvp)
 
 
 def _norm_vjp_scipy(g, ans, a, ord=None, axis=None, keepdims=False, check_finite=True):
@@ -566,7 +554,8 @@ def _norm_vjp_scipy(g, ans, a, ord=None, axis=None, keepdims=False, check_finite
 
 
 _rule("norm", _norm_vjp_scipy)
-_jvp(
+defjvp_scipy(
+    _MODULE,
     "norm",
     lambda t, ans, a, ord=None, axis=None, keepdims=False, check_finite=True: norm_jvp(
         t, ans, a, ord, axis, keepdims
@@ -710,7 +699,7 @@ def _eigh_jvp_b(
 
 
 _rule("eigh", _eigh_vjp_a, _eigh_vjp_b)
-_jvp("eigh", _eigh_jvp_a, _eigh_jvp_b)
+defjvp_scipy(_MODULE, "eigh", _eigh_jvp_a, _eigh_jvp_b)
 
 
 def _eig_vjp_ab(which, g, ans, a, b, left, right, kwargs):
@@ -778,7 +767,7 @@ def _eig_jvp_b(t, ans, a, b=None, left=False, right=True, **kwargs):
 
 
 _rule("eig", _eig_vjp, _eig_vjp_b)
-_jvp("eig", _eig_jvp, _eig_jvp_b)
+defjvp_scipy(_MODULE, "eig", _eig_jvp, _eig_jvp_b)
 
 # --- decompositions --------------------------------------------------------------------------
 
@@ -789,7 +778,8 @@ def _svd_vjp_scipy(g, ans, a, full_matrices=True, compute_uv=True, **kwargs):
 
 
 _rule("svd", _svd_vjp_scipy)
-_jvp(
+defjvp_scipy(
+    _MODULE,
     "svd",
     lambda t, ans, a, full_matrices=True, compute_uv=True, **kwargs: svd_jvp(
         t, ans, a, full_matrices, compute_uv
@@ -855,7 +845,7 @@ def _qr_jvp_scipy(t, ans, a, overwrite_a=False, lwork=None, mode="full", pivotin
 
 
 _rule("qr", _qr_vjp_scipy)
-_jvp("qr", _qr_jvp_scipy)
+defjvp_scipy(_MODULE, "qr", _qr_jvp_scipy)
 
 
 def _lu_grad(gl, gu, lo, up):
@@ -933,7 +923,7 @@ def _lu_jvp(t, ans, a, permute_l=False, overwrite_a=False, check_finite=True, p_
 
 
 _rule("lu", _lu_vjp)
-_jvp("lu", _lu_jvp)
+defjvp_scipy(_MODULE, "lu", _lu_jvp)
 
 # --- principal angles ------------------------------------------------------------------------
 
@@ -993,7 +983,8 @@ _rule(
     lambda g, ans, A, B: _subspace_angles_vjp(0, g, ans, A, B),
     lambda g, ans, A, B: _subspace_angles_vjp(1, g, ans, A, B),
 )
-_jvp(
+defjvp_scipy(
+    _MODULE,
     "subspace_angles",
     lambda t, ans, A, B: _subspace_angles_jvp(0, t, ans, A, B),
     lambda t, ans, A, B: _subspace_angles_jvp(1, t, ans, A, B),
@@ -1030,7 +1021,7 @@ def _frechet(f, a, e):
 
 
 _rule("expm", lambda g, ans, A: _frechet_adjoint(_sl().expm, A, g))
-_jvp("expm", lambda t, ans, A: _frechet(_sl().expm, A, t))
+defjvp_scipy(_MODULE, "expm", lambda t, ans, A: _frechet(_sl().expm, A, t))
 
 
 def _first_g(g):
@@ -1045,7 +1036,7 @@ def _logm_jvp(t, ans, A, disp=None):
     return (d, None) if disp is False else d  # disp=False: (logm, error estimate)
 
 
-_jvp("logm", _logm_jvp)
+defjvp_scipy(_MODULE, "logm", _logm_jvp)
 
 
 def _fractional_matrix_power_vjp(g, ans, A, t):
@@ -1067,7 +1058,9 @@ def _fractional_matrix_power_jvp_t(tan, ans, A, t):
 
 
 _rule("fractional_matrix_power", _fractional_matrix_power_vjp, _fractional_matrix_power_vjp_t)
-_jvp("fractional_matrix_power", _fractional_matrix_power_jvp, _fractional_matrix_power_jvp_t)
+defjvp_scipy(
+    _MODULE, "fractional_matrix_power", _fractional_matrix_power_jvp, _fractional_matrix_power_jvp_t
+)
 
 
 def _sqrtm_vjp(g, ans, A, disp=None, blocksize=None):
@@ -1084,7 +1077,7 @@ def _sqrtm_jvp(t, ans, A, disp=None, blocksize=None):
 
 
 _rule("sqrtm", _sqrtm_vjp)
-_jvp("sqrtm", _sqrtm_jvp)
+defjvp_scipy(_MODULE, "sqrtm", _sqrtm_jvp)
 
 
 def _expm_frechet_grads(g, ans, A, E, compute_expm):
@@ -1125,7 +1118,7 @@ def _expm_frechet_jvp_e(t, ans, A, E, method=None, compute_expm=True, check_fini
 
 
 _rule("expm_frechet", _expm_frechet_vjp_a, _expm_frechet_vjp_e)
-_jvp("expm_frechet", _expm_frechet_jvp_a, _expm_frechet_jvp_e)
+defjvp_scipy(_MODULE, "expm_frechet", _expm_frechet_jvp_a, _expm_frechet_jvp_e)
 
 # --- matrix equations ------------------------------------------------------------------------
 
@@ -1161,7 +1154,8 @@ def _sylvester_dx(rhs, a, b, q):
     return _sl().solve_sylvester(a, b, rhs)
 
 
-_jvp(
+defjvp_scipy(
+    _MODULE,
     "solve_sylvester",
     lambda t, ans, a, b, q: _sylvester_dx(-(t @ ans), a, b, q),
     lambda t, ans, a, b, q: _sylvester_dx(-(ans @ t), a, b, q),
@@ -1194,7 +1188,8 @@ def _continuous_lyapunov_dx(rhs, a, q):
     return _sl().solve_continuous_lyapunov(a, rhs)
 
 
-_jvp(
+defjvp_scipy(
+    _MODULE,
     "solve_continuous_lyapunov",
     lambda t, ans, a, q: _continuous_lyapunov_dx(-(t @ ans + ans @ mH(t)), a, q),
     lambda t, ans, a, q: _continuous_lyapunov_dx(t, a, q),
@@ -1220,7 +1215,8 @@ def _discrete_lyapunov_jvp_a(t, ans, a, q, method=None):
     return _sl().solve_discrete_lyapunov(a, rhs, method=method)
 
 
-_jvp(
+defjvp_scipy(
+    _MODULE,
     "solve_discrete_lyapunov",
     _discrete_lyapunov_jvp_a,
     lambda t, ans, a, q, method=None: _sl().solve_discrete_lyapunov(a, t, method=method),
@@ -1293,7 +1289,8 @@ def _solve_banded_jvp_ab(t, ans, l_and_u, ab, b, overwrite_ab=False, **kwargs):
 
 
 _rule("solve_banded", None, _solve_banded_vjp_ab, _solve_banded_vjp_b)
-_jvp(
+defjvp_scipy(
+    _MODULE,
     "solve_banded",
     None,
     _solve_banded_jvp_ab,
@@ -1367,7 +1364,7 @@ def _hankel_vjp_r(g, ans, c, r=None):
 _rule("hankel", _hankel_vjp_c, _hankel_vjp_r)
 # Each entry is an element of c or r (toeplitz's r = conj(c) when omitted: real-linear, which is
 # all the tangent needs; hankel's omitted r is zeros): linear in c and r together.
-_linear("toeplitz", "circulant", "hankel")
+deflinear_scipy(_MODULE, "toeplitz", "circulant", "hankel")
 
 
 def _toeplitz_cr(c_or_cr):
@@ -1407,7 +1404,8 @@ def _solve_toeplitz_jvp_c(t, ans, c_or_cr, b, check_finite=True):
 
 
 _rule("solve_toeplitz", _solve_toeplitz_vjp_c, _solve_toeplitz_vjp_b)
-_jvp(
+defjvp_scipy(
+    _MODULE,
     "solve_toeplitz",
     _solve_toeplitz_jvp_c,
     lambda t, ans, c_or_cr, b, check_finite=True: _sl().solve_toeplitz(c_or_cr, t),

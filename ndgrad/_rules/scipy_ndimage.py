@@ -52,11 +52,16 @@ import sys
 
 import numpy as np
 
-from ndgrad._define import defjvp, deflinear, defvjp
+from ndgrad._define import defjvp, defvjp
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
-from ndgrad._rules._lazy import after_import
-from ndgrad._rules._scipy import defvjp_scipy, guard_callback, wrap_scipy
+from ndgrad._rules._scipy import (
+    defjvp_scipy,
+    deflinear_scipy,
+    defvjp_scipy,
+    guard_callback,
+    wrap_scipy,
+)
 from ndgrad._rules.indexing import scatter_add
 
 _MODULE = "scipy.ndimage"
@@ -64,12 +69,6 @@ _MODULE = "scipy.ndimage"
 
 def _scipy(submodule=""):
     return sys.modules[_MODULE + submodule]
-
-
-def _defjvp_scipy(name, *rules):
-    """Forward rules for ``scipy.ndimage.<name>``, once its VJP rules are registered (the
-    callbacks run in order)."""
-    after_import(_MODULE, lambda module: defjvp(getattr(module, name), *rules))
 
 
 # --- boundary extension and its transpose ------------------------------------------------------
@@ -226,7 +225,7 @@ def _correlate1d_weights_jvp(
     return _scipy().correlate1d(input, t, axis, output, mode, cval, origin)
 
 
-_defjvp_scipy("correlate1d", _correlate1d_input_jvp, _correlate1d_weights_jvp)
+defjvp_scipy(_MODULE, "correlate1d", _correlate1d_input_jvp, _correlate1d_weights_jvp)
 
 
 def _convolve1d_origin(k, origin):
@@ -269,7 +268,7 @@ def _convolve1d_weights_jvp(
     return _scipy().convolve1d(input, t, axis, output, mode, cval, origin)
 
 
-_defjvp_scipy("convolve1d", _convolve1d_input_jvp, _convolve1d_weights_jvp)
+defjvp_scipy(_MODULE, "convolve1d", _convolve1d_input_jvp, _convolve1d_weights_jvp)
 
 
 # --- n-dimensional correlation ------------------------------------------------------------------
@@ -356,7 +355,7 @@ def _correlate_weights_jvp(
     return _scipy().correlate(input, t, output, mode, cval, origin, axes=axes)
 
 
-_defjvp_scipy("correlate", _correlate_input_jvp, _correlate_weights_jvp)
+defjvp_scipy(_MODULE, "correlate", _correlate_input_jvp, _correlate_weights_jvp)
 
 
 def _convolve_input_vjp(
@@ -393,7 +392,7 @@ def _convolve_weights_jvp(
     return _scipy().convolve(input, t, output, mode, cval, origin, axes=axes)
 
 
-_defjvp_scipy("convolve", _convolve_input_jvp, _convolve_weights_jvp)
+defjvp_scipy(_MODULE, "convolve", _convolve_input_jvp, _convolve_weights_jvp)
 
 
 # --- separable filters: sequences of correlations along axes -----------------------------------
@@ -478,7 +477,8 @@ def _gaussian_filter1d_jvp(
     )
 
 
-_defjvp_scipy(
+defjvp_scipy(
+    _MODULE,
     "gaussian_filter1d",
     _gaussian_filter1d_jvp,
     _refuse("scipy.ndimage.gaussian_filter1d", "sigma"),
@@ -531,8 +531,11 @@ def _gaussian_filter_jvp(
     )
 
 
-_defjvp_scipy(
-    "gaussian_filter", _gaussian_filter_jvp, _refuse("scipy.ndimage.gaussian_filter", "sigma")
+defjvp_scipy(
+    _MODULE,
+    "gaussian_filter",
+    _gaussian_filter_jvp,
+    _refuse("scipy.ndimage.gaussian_filter", "sigma"),
 )
 
 
@@ -554,7 +557,7 @@ def _uniform_filter1d_jvp(
     return _scipy().uniform_filter1d(t, size, axis, output, mode, 0.0, origin)
 
 
-_defjvp_scipy("uniform_filter1d", _uniform_filter1d_jvp)
+defjvp_scipy(_MODULE, "uniform_filter1d", _uniform_filter1d_jvp)
 
 
 def _uniform_filter_vjp(
@@ -584,7 +587,7 @@ def _uniform_filter_jvp(
     return _scipy().uniform_filter(t, size, output, mode, 0.0, origin, axes=axes)
 
 
-_defjvp_scipy("uniform_filter", _uniform_filter_jvp)
+defjvp_scipy(_MODULE, "uniform_filter", _uniform_filter_jvp)
 
 
 def _edge_ops(ndim, axis, mode, smooth):
@@ -618,8 +621,8 @@ def _sobel_jvp(t, ans, input, axis=-1, output=None, mode="reflect", cval=0.0):
     return _scipy().sobel(t, axis, output, mode, 0.0)
 
 
-_defjvp_scipy("prewitt", _prewitt_jvp)
-_defjvp_scipy("sobel", _sobel_jvp)
+defjvp_scipy(_MODULE, "prewitt", _prewitt_jvp)
+defjvp_scipy(_MODULE, "sobel", _sobel_jvp)
 
 
 def _laplace_vjp(g, ans, input, output=None, mode="reflect", cval=0.0, *, axes=None):
@@ -640,7 +643,7 @@ def _laplace_jvp(t, ans, input, output=None, mode="reflect", cval=0.0, *, axes=N
     return _scipy().laplace(t, output, mode, 0.0, axes=axes)
 
 
-_defjvp_scipy("laplace", _laplace_jvp)
+defjvp_scipy(_MODULE, "laplace", _laplace_jvp)
 
 
 def _derivative_ops(ndim, sigma, axes, mode, derivative, kwargs):
@@ -688,8 +691,11 @@ def _gaussian_laplace_jvp(
     return _scipy().gaussian_laplace(t, sigma, output, mode, 0.0, axes=axes, **kwargs)
 
 
-_defjvp_scipy(
-    "gaussian_laplace", _gaussian_laplace_jvp, _refuse("scipy.ndimage.gaussian_laplace", "sigma")
+defjvp_scipy(
+    _MODULE,
+    "gaussian_laplace",
+    _gaussian_laplace_jvp,
+    _refuse("scipy.ndimage.gaussian_laplace", "sigma"),
 )
 
 
@@ -737,7 +743,8 @@ def _gaussian_gradient_magnitude_jvp(
     return np.where(ans == 0, 0.0, total / np.where(ans == 0, 1.0, ans))
 
 
-_defjvp_scipy(
+defjvp_scipy(
+    _MODULE,
     "gaussian_gradient_magnitude",
     _gaussian_gradient_magnitude_jvp,
     _refuse("scipy.ndimage.gaussian_gradient_magnitude", "sigma"),
@@ -859,9 +866,9 @@ def _min_max_jvp(
     return _rank_jvp(t, ans, input, size, footprint, mode, cval, origin, axes)
 
 
-_defjvp_scipy("minimum_filter", _min_max_jvp)
-_defjvp_scipy("maximum_filter", _min_max_jvp)
-_defjvp_scipy("median_filter", _min_max_jvp)
+defjvp_scipy(_MODULE, "minimum_filter", _min_max_jvp)
+defjvp_scipy(_MODULE, "maximum_filter", _min_max_jvp)
+defjvp_scipy(_MODULE, "median_filter", _min_max_jvp)
 
 
 def _min_max_1d_vjp(g, ans, input, size, axis=-1, output=None, mode="reflect", cval=0.0, origin=0):
@@ -878,8 +885,8 @@ def _min_max_1d_jvp(t, ans, input, size, axis=-1, output=None, mode="reflect", c
     return _rank_jvp(t, ans, input, size, None, mode, cval, origin, (_axis(axis, t.ndim),))
 
 
-_defjvp_scipy("minimum_filter1d", _min_max_1d_jvp)
-_defjvp_scipy("maximum_filter1d", _min_max_1d_jvp)
+defjvp_scipy(_MODULE, "minimum_filter1d", _min_max_1d_jvp)
+defjvp_scipy(_MODULE, "maximum_filter1d", _min_max_1d_jvp)
 
 
 def _rank_filter_vjp(
@@ -921,7 +928,7 @@ def _rank_filter_jvp(
     return _rank_jvp(t, ans, input, size, footprint, mode, cval, origin, axes)
 
 
-_defjvp_scipy("rank_filter", _rank_filter_jvp)
+defjvp_scipy(_MODULE, "rank_filter", _rank_filter_jvp)
 
 
 def _percentile_filter_vjp(
@@ -963,7 +970,7 @@ def _percentile_filter_jvp(
     return _rank_jvp(t, ans, input, size, footprint, mode, cval, origin, axes)
 
 
-_defjvp_scipy("percentile_filter", _percentile_filter_jvp)
+defjvp_scipy(_MODULE, "percentile_filter", _percentile_filter_jvp)
 
 
 # --- interpolation at order 0 and 1: map_coordinates and the transforms built like it ----------
@@ -1313,7 +1320,7 @@ def _spline_filter_vjp(g, ans, input, order=3, output=np.float64, mode="mirror")
 defvjp_scipy(_MODULE, "spline_filter1d", _spline_filter1d_vjp)
 defvjp_scipy(_MODULE, "spline_filter", _spline_filter_vjp)
 # Linear in the input (no constant: 'grid-constant' prefilters without padding here).
-after_import(_MODULE, lambda module: deflinear(module.spline_filter1d, module.spline_filter))
+deflinear_scipy(_MODULE, "spline_filter1d", "spline_filter")
 
 
 def _map_coordinates_input_vjp(
@@ -1358,7 +1365,9 @@ def _map_coordinates_coordinates_jvp(
     return _sample_coordinates_jvp(t, input, coordinates, mode, cval, order, prefilter)
 
 
-_defjvp_scipy("map_coordinates", _map_coordinates_input_jvp, _map_coordinates_coordinates_jvp)
+defjvp_scipy(
+    _MODULE, "map_coordinates", _map_coordinates_input_jvp, _map_coordinates_coordinates_jvp
+)
 
 
 def _grid(shape):
@@ -1412,7 +1421,7 @@ def _shift_shift_jvp(
     return _sample_coordinates_jvp(tc, input, coordinates, mode, cval, order, prefilter)
 
 
-_defjvp_scipy("shift", _shift_input_jvp, _shift_shift_jvp)
+defjvp_scipy(_MODULE, "shift", _shift_input_jvp, _shift_shift_jvp)
 
 
 def _zoom_vjp(
@@ -1464,7 +1473,7 @@ def _zoom_jvp(
     return _scipy().zoom(t, zoom, output, order, mode, 0.0, prefilter, grid_mode=grid_mode)
 
 
-_defjvp_scipy("zoom", _zoom_jvp, _refuse("scipy.ndimage.zoom", "zoom"))
+defjvp_scipy(_MODULE, "zoom", _zoom_jvp, _refuse("scipy.ndimage.zoom", "zoom"))
 
 
 def _affine_coordinates(out_shape, ndim, matrix, offset):
@@ -1527,7 +1536,8 @@ def _affine_transform_jvp(
     )
 
 
-_defjvp_scipy(
+defjvp_scipy(
+    _MODULE,
     "affine_transform",
     _affine_transform_jvp,
     _refuse("scipy.ndimage.affine_transform", "the matrix"),
@@ -1585,7 +1595,7 @@ def _rotate_jvp(
     return _scipy().rotate(t, angle, axes, reshape, output, order, mode, 0.0, prefilter)
 
 
-_defjvp_scipy("rotate", _rotate_jvp, _refuse("scipy.ndimage.rotate", "angle"))
+defjvp_scipy(_MODULE, "rotate", _rotate_jvp, _refuse("scipy.ndimage.rotate", "angle"))
 
 
 def _geometric_coordinates(mapping, out_shape, extra_arguments, extra_keywords):
