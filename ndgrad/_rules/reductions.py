@@ -595,6 +595,17 @@ _INDEX_SLOPE = {
 }
 
 
+def _q_slope(g, ans, a, qshape, axis, method, scale, nan):
+    """``g`` as ``_bracket`` spreads it, and d ans / dq: (hi - lo) * d(virtual index)/dq inside
+    a gap between order statistics, 0 where ``ans`` is an element itself (a kink)."""
+    g, lo, hi, _, _, _, red, between = _bracket(g, ans, a, qshape, axis)
+    if nan:
+        n = np.sum(~np.isnan(a), axis=tuple(i - len(qshape) for i in red), keepdims=True)
+    else:
+        n = np.prod([np.shape(a)[i - len(qshape)] for i in red])
+    return g, np.where(between, hi - lo, 0) * ((n + _INDEX_SLOPE[method]) / scale)
+
+
 def _quantile_rules(scale, nan):
     """The rules of ``quantile`` (``scale=1``) or ``percentile`` (``scale=100``) for a and q."""
 
@@ -610,12 +621,7 @@ def _quantile_rules(scale, nan):
         if method not in _INDEX_SLOPE:
             return np.zeros(np.shape(q))
         qshape = np.shape(q)
-        g, lo, hi, _, _, _, red, between = _bracket(g, ans, a, qshape, axis)
-        if nan:
-            n = np.sum(~np.isnan(a), axis=tuple(i - len(qshape) for i in red), keepdims=True)
-        else:
-            n = np.prod([np.shape(a)[i - len(qshape)] for i in red])
-        slope = np.where(between, hi - lo, 0) * ((n + _INDEX_SLOPE[method]) / scale)
+        g, slope = _q_slope(g, ans, a, qshape, axis, method, scale, nan)
         return np.sum(g * conj(slope), axis=tuple(range(len(qshape), np.ndim(g))))
 
     return a_rule, q_rule
@@ -641,12 +647,7 @@ def _quantile_jvps(scale, nan):
         if method not in _INDEX_SLOPE:
             return None  # piecewise constant in q
         qshape = np.shape(q)
-        _, lo, hi, _, _, _, red, between = _bracket(ans, ans, a, qshape, axis)
-        if nan:
-            n = np.sum(~np.isnan(a), axis=tuple(i - len(qshape) for i in red), keepdims=True)
-        else:
-            n = np.prod([np.shape(a)[i - len(qshape)] for i in red])
-        slope = np.where(between, hi - lo, 0) * ((n + _INDEX_SLOPE[method]) / scale)
+        _, slope = _q_slope(ans, ans, a, qshape, axis, method, scale, nan)
         return np.reshape(np.reshape(t, qshape + (1,) * np.ndim(a)) * slope, ans.shape)
 
     return a_rule, q_rule

@@ -22,7 +22,7 @@ from ndgrad._define import defjvp, deflinear, defmultilinear, defvjp
 from ndgrad._registry import HOLOMORPHIC, VJP_RULES, mark_no_gradient, unbroadcast
 from ndgrad._rules._common import conj, expand_reduced, is_complex, zeros_of
 from ndgrad._rules.indexing import scatter_add
-from ndgrad._rules.reductions import cumprod_grad, prod_vjp
+from ndgrad._rules.reductions import cumprod_grad, cumprod_tangent, prod_vjp
 
 # --- arithmetic -------------------------------------------------------------------------------
 defvjp(np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
@@ -353,26 +353,8 @@ def _multiply_reduce_jvp(t, ans, array, axis=0, dtype=None, out=None, keepdims=F
 
 
 def _multiply_accumulate_jvp(t, ans, array, axis=0, dtype=None, out=None):
-    """Output j gets sum_{i<=j} t_i * prod_{k<=j, k!=i} x_k: ``ans * cumsum(t / x)`` without
-    zeros. With zeros, the product of the non-zero x_k times that of the zeros among them other
-    than x_i, written to first order in the zeros as ``cumprod_grad`` writes it (so the
-    derivatives of the tangent are exact there too)."""
-    x = array
-    zero = x == 0
-    if not np.any(zero):
-        return ans * np.cumsum(t / x, axis=axis)
-    safe = np.where(zero, 1, x)
-    zeros_so_far = np.cumsum(zero, axis=axis)
-    zero_sum = np.cumsum(np.where(zero, x, 0), axis=axis)
-    # a non-zero x_i: every zero up to j is among the others
-    other = (zeros_so_far == 0) + (zeros_so_far == 1) * zero_sum
-    at_nonzero = other * np.cumsum(np.where(zero, 0, t) / safe, axis=axis)
-    # a zero x_i: the zeros up to j other than x_i itself
-    tz = np.where(zero, t, 0)
-    at_zero = (zeros_so_far == 1) * np.cumsum(tz, axis=axis) + (zeros_so_far == 2) * (
-        zero_sum * np.cumsum(tz, axis=axis) - np.cumsum(tz * x, axis=axis)
-    )
-    return np.cumprod(safe, axis=axis) * (at_nonzero + at_zero)
+    """``cumprod``'s tangent (exact at zeros, to second order)."""
+    return cumprod_tangent(t, ans, array, axis)
 
 
 defvjp((np.add, "reduce"), _add_reduce_vjp)

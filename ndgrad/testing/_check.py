@@ -270,18 +270,8 @@ def check_grad(
     >>> check_grad(np.sin, np.linspace(0.0, 1.0, 5), order=2)
     """
     __tracebackhide__ = True
-    if order not in (1, 2):
-        raise ValueError(f"order must be 1 or 2, got {order!r}")
     args_list = list(args)
-    if argnums is None:
-        nums = [i for i, a in enumerate(args_list) if _is_float_array(a)]
-    else:
-        nums = [argnums] if isinstance(argnums, int) else list(argnums)
-        for n in nums:
-            if not _is_float_array(args_list[n]):
-                raise TypeError(f"argument {n} is not a float or complex array: cannot check it")
-    if not nums:
-        raise ValueError("no float or complex argument to check")
+    nums = _checked_arguments(args_list, argnums, order)
     scalar, compared = _projection(f, args_list, seed)
     _check_first(scalar, args_list, nums, eps, rtol, atol, seed, "", compared)
     if order == 2:
@@ -295,6 +285,25 @@ def check_grad(
             second = f"  compared: d/dx <grad_{n} L, w> for a fixed random w (seed={seed + 1})"
             _check_first(directional, args_list, nums, eps * 10, rtol * 100, atol * 100,
                          seed + 2, f" (second order: d/dx <grad_{n}, w>)", second)  # fmt: skip
+
+
+def _checked_arguments(
+    args: list[Any], argnums: int | Sequence[int] | None, order: int
+) -> list[int]:
+    """The positions of the arguments a check differentiates: ``argnums``, or every float or
+    complex array argument."""
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 or 2, got {order!r}")
+    if argnums is None:
+        nums = [i for i, a in enumerate(args) if _is_float_array(a)]
+    else:
+        nums = [argnums] if isinstance(argnums, int) else list(argnums)
+        for n in nums:
+            if not _is_float_array(args[n]):
+                raise TypeError(f"argument {n} is not a float or complex array: cannot check it")
+    if not nums:
+        raise ValueError("no float or complex argument to check")
+    return nums
 
 
 def _check_first(
@@ -373,15 +382,8 @@ def check_jvp(
     >>> check_jvp(np.sin, np.linspace(0.0, 1.0, 5), order=2)
     """
     __tracebackhide__ = True
-    if order not in (1, 2):
-        raise ValueError(f"order must be 1 or 2, got {order!r}")
     args_list = list(args)
-    if argnums is None:
-        nums = [i for i, a in enumerate(args_list) if _is_float_array(a)]
-    else:
-        nums = [argnums] if isinstance(argnums, int) else list(argnums)
-    if not nums:
-        raise ValueError("no float or complex argument to check")
+    nums = _checked_arguments(args_list, argnums, order)
     rng = np.random.default_rng(seed)
     names = ("ndgrad forward mode", "finite differences")
     # Every checked argument is traced at once, as check_grad does (NumPy dispatches on some
