@@ -104,15 +104,18 @@ class ForwardPlan:
         self.order = order
         self.steps = [_step(node, self.meta) for node in order if node not in stop and node.edges]
 
-    def transposed(self) -> list[str]:
-        """The functions on the way without a JVP rule of their own (their VJP rules are
-        transposed, a small reverse pass per node and push)."""
+    def slow(self) -> list[str]:
+        """The functions on the way whose forward rule costs far more than their VJP rule:
+        none of their own (their VJP rules are transposed, a small reverse pass per node and
+        push), or a costly one (a solver's Jacobian, made of backward solves)."""
         stop = self.stop
         return sorted(
             {
                 n.prim.name
                 for n in self.order
-                if n not in stop and n.edges and n.prim.jvp_kind == "transpose"  # not leaves
+                if n not in stop
+                and n.edges  # not a leaf
+                and (n.prim.jvp_kind == "transpose" or n.prim.jvp_costly)
             }
         )
 

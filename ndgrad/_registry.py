@@ -83,6 +83,7 @@ class Primitive:
         "defaults",
         "func",
         "jvp_argnum",
+        "jvp_costly",
         "jvp_kind",
         "jvp_rules",
         "meta",
@@ -118,6 +119,9 @@ class Primitive:
         self.jvp_kind = "elementwise" if elementwise and func.nout == 1 else "transpose"
         self.jvp_rules: tuple[JVPRule | None, ...] = ()
         self.jvp_argnum: JVPRule | None = None
+        # a JVP rule far dearer than the VJP (a solver's, made of backward solves): forward
+        # mode still works, and ``jacobian(mode="auto")`` does not choose it for that reason
+        self.jvp_costly = False
         self._derive_reads()
 
     def set_jvp(

@@ -407,6 +407,7 @@ def record(
             return np.reshape(np.stack(column) @ np.ravel(t), res.shape)
 
         prim.set_jvp("rules", (), tangent)
+        prim.jvp_costly = True  # one backward solve per output element
     outs = wrap_result(res)
     node = record_node(prim, grad_inputs, raw, {}, res, outs)
     node.versions += held
