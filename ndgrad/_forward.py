@@ -66,6 +66,12 @@ def fit_tangent(t: Any, shape: tuple[int, ...], dtype: Any) -> Any:
     return t
 
 
+# ``push`` computes the common node (one input, one output, a JVP rule or a real elementwise
+# ufunc, nothing to check or lift) itself, and every other one through ``_node_tangents``: the
+# same rules, the same results, tested both ways (tests/test_forward.py turns this off).
+INLINE_COMMON_NODES = True
+
+
 class ForwardPlan:
     """The nodes between ``inputs`` and ``outputs`` (``(node, out)`` targets), parents first."""
 
@@ -131,6 +137,7 @@ class ForwardPlan:
         lift = graph_array if create else None
         meta = self.meta
         get = tan.get
+        inline = INLINE_COMMON_NODES
         # as in backward: grad mode is ``create``, and the rules are ndgrad's own NumPy code,
         # not the user's, so no conversion scope applies to them
         grad_token = _graph.GRAD_MODE.set(create)
@@ -143,6 +150,7 @@ class ForwardPlan:
                         pass
                     elif (
                         fast is not None
+                        and inline
                         and lift is None
                         and type(t) is np.ndarray
                         and not node.versions

@@ -791,7 +791,8 @@ def elementwise_grad(
 
 
 def _float_output(o: Any) -> bool:
-    return isinstance(o, np.ndarray | np.generic) and np.result_type(o).kind in "fc"
+    # the dtype attribute: ``np.result_type`` of a GradArray would go through dispatch
+    return isinstance(o, np.ndarray | np.generic) and o.dtype.kind in "fc"
 
 
 def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False, scope: bool = True) -> Any:

@@ -108,6 +108,31 @@ def test_hvp_forward_over_reverse_matches_finite_differences_of_the_gradient():
     np.testing.assert_allclose(nd.hvp(f, x, v), _fd(nd.grad(f), x, v), rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("key", [np.sin, np.multiply, np.add, np.sum, np.tanh, np.reshape])
+def test_the_inlined_common_node_gives_what_the_general_route_gives(key, monkeypatch):
+    """``push`` computes the common node itself: bit for bit what ``_node_tangents`` gives."""
+    from .cases import CASES
+    from .test_rules import _callable
+
+    func = _callable(key, CASES[key])
+    for args, kwargs in CASES[key].calls:
+        floats = [i for i, a in enumerate(args) if isinstance(a, np.ndarray)]
+        tangents = [RNG.standard_normal(np.shape(args[i])) for i in floats]
+
+        def along(*xs, args=args, kwargs=kwargs, floats=floats):
+            call = list(args)
+            for i, x in zip(floats, xs, strict=True):
+                call[i] = x
+            return func(*call, **kwargs)
+
+        primals = [args[i] for i in floats]
+        inlined = nd.jvp(along, primals, tangents)[1]
+        monkeypatch.setattr(_forward, "INLINE_COMMON_NODES", False)
+        general = nd.jvp(along, primals, tangents)[1]
+        monkeypatch.setattr(_forward, "INLINE_COMMON_NODES", True)
+        np.testing.assert_array_equal(inlined, general)
+
+
 # --- errors that name the cause -------------------------------------------------------------
 
 
