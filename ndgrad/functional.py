@@ -795,7 +795,13 @@ def _float_output(o: Any) -> bool:
     return isinstance(o, np.ndarray | np.generic) and o.dtype.kind in "fc"
 
 
-def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False, scope: bool = True) -> Any:
+def vjp(
+    fun: Callable[..., Any],
+    *primals: Any,
+    has_aux: bool = False,
+    allow_unused: bool = False,
+    scope: bool = True,
+) -> Any:
     """Evaluate ``fun`` at ``primals`` and return a function for its vector-Jacobian products.
 
     Parameters
@@ -806,6 +812,10 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False, scope: bo
         The point: arrays, Python floats, or containers of them. All are differentiated.
     has_aux : bool, default False
         ``fun`` returns ``(output, aux)``; ``aux`` is returned undifferentiated.
+    allow_unused : bool, default False
+        Give zeros, instead of an error, for a primal that no output depends on (often the
+        sign of a conversion that stripped the GradArray, or of a NumPy function that does not
+        dispatch on that argument, such as ``np.select``'s ``default``).
     scope : bool, default True
         Run ``fun`` inside :func:`ndgrad.tracing`: ``np.asarray`` and friends keep the graph,
         and converting an array that requires grad to a Python number raises
@@ -849,7 +859,11 @@ def vjp(fun: Callable[..., Any], *primals: Any, has_aux: bool = False, scope: bo
         if cspec != spec:
             raise ValueError(f"the cotangent's structure {cotangent!r} is not the output's")
         create = nested or (any(_requires_grad(c) for c in cots) and grad_enabled())
-        pulled = _zeros_for(trace.pull(outs, cots, create), trace.tracers)
+        pulled = trace.pull(outs, cots, create)
+        unreached = (c is None and t.size for c, t in zip(pulled, trace.tracers, strict=True))
+        if not allow_unused and any(unreached):
+            raise _disconnected(fname)
+        pulled = _zeros_for(pulled, trace.tracers)
         return trace.regroup(pulled, not create, single=False)  # type: ignore[no-any-return]
 
     out = trace.out if nested else _plain_tree(trace.out)

@@ -102,13 +102,18 @@ def test_differentiable_count_reaches_the_target_of_issue_3():
     assert coverage.report().function_counts()["differentiable"] >= 250
 
 
+_OURS = ("numpy", "scipy", "ndarray", "ndgrad")  # how ndgrad's own rules are named
+
+
 def test_every_registered_function_has_a_forward_rule_of_its_own():
     """Issue 17: a JVP rule beside every VJP rule (NumPy's and SciPy's). Transposing the VJP
     rules stays the fallback for functions of the user's; a new rule of ndgrad's without a
     forward rule fails here, and the coverage report names it."""
     report = coverage.report()  # imports SciPy's submodules: their rules register
-    assert report.forward["transpose"] == []
     assert sum(len(names) for names in report.forward.values()) == len(VJP_RULES)
+    # other tests register functions of their own (without forward rules) in the same process
+    ours = [n for n in report.forward["transpose"] if n.split(".")[0] in _OURS]
+    assert ours == []
 
 
 # --- the command ---------------------------------------------------------------------------

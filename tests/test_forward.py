@@ -152,6 +152,16 @@ def test_jvp_of_a_cut_graph_raises_instead_of_returning_zeros():
     np.testing.assert_array_equal(t, np.zeros(2))
 
 
+def test_vjp_of_a_primal_no_output_depends_on_raises_instead_of_returning_zeros():
+    x, y = np.array([0.5, 1.5]), np.array([2.0, 3.0])
+    f = lambda x, y: x * 2.0 + np.array(y)  # the copy (scope=False) cuts y off
+    _, pull = nd.vjp(f, x, y, scope=False)
+    with pytest.raises(ValueError, match="does not depend"):
+        pull(np.ones(2))
+    _, pull = nd.vjp(f, x, y, scope=False, allow_unused=True)
+    np.testing.assert_array_equal(pull(np.ones(2))[1], np.zeros(2))
+
+
 def test_jvp_of_a_link_that_carries_only_zeros_raises():
     def f(x):
         kept = np.array(x.view(np.ndarray))  # a copy made behind ndgrad's back
