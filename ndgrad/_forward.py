@@ -108,7 +108,10 @@ class ForwardPlan:
                     ready.append(parent)
         order.reverse()
         self.order = order
-        self.steps = [_step(node, self.meta) for node in order if node not in stop and node.edges]
+        keep = set(self.outputs)
+        self.steps = [
+            _step(node, self.meta, keep) for node in order if node not in stop and node.edges
+        ]
 
     def slow(self) -> list[str]:
         """The functions on the way whose forward rule costs far more than their VJP rule:
@@ -132,46 +135,68 @@ class ForwardPlan:
         for target, t in zip(self.inputs, tangents, strict=True):
             if t is not None:
                 tan[target] = t
-        keep = set(self.outputs)
         left = dict(self.consumers)
         lift = graph_array if create else None
         meta = self.meta
-        get = tan.get
-        inline = INLINE_COMMON_NODES
+        get, pop = tan.get, tan.pop
+        inline = INLINE_COMMON_NODES and lift is None
         # as in backward: grad mode is ``create``, and the rules are ndgrad's own NumPy code,
         # not the user's, so no conversion scope applies to them
         grad_token = _graph.GRAD_MODE.set(create)
         scope_token = _graph.scope_depth.set(0)
         try:
-            for node, keys, edges, fast in self.steps:
-                if len(keys) == 1:
+            for node, keys, edges, fasts, real_only, drops, ans_meta in self.steps:
+                if len(keys) == 1:  # the common shape of node, without lists
                     t = get(keys[0])
-                    if t is None:
-                        pass
-                    elif (
-                        fast is not None
-                        and inline
-                        and lift is None
-                        and type(t) is np.ndarray
-                        and not node.versions
-                        and not node.freed
-                        and t.shape == edges[0].shape
-                        and t.dtype == edges[0].dtype
-                        and t.dtype.kind != "c"
-                    ):  # the common node, inlined: what _node_tangents does for it
-                        tan[(node, 0)] = fast(t, node.ans, *node.args, **node.kwargs)
-                    else:
-                        _store(tan, node, _node_tangents(node, edges, [t], lift, meta))
+                    if t is not None:
+                        e = edges[0]
+                        fast = fasts[0] if fasts is not None else None
+                        if (
+                            inline
+                            and fast is not None
+                            and type(t) is np.ndarray
+                            and not node.versions
+                            and not node.freed
+                            and t.shape == e.shape
+                            and t.dtype == e.dtype
+                            and not (real_only and t.dtype.kind == "c")
+                        ):  # the common node, inlined: what _node_tangents does for it
+                            ans = node.ans
+                            part = fast(t, ans_meta if ans is None else ans, *node.args,
+                                        **node.kwargs)  # fmt: skip
+                            if part is not None:  # a rule may say "zero" with None
+                                tan[(node, 0)] = part
+                        else:
+                            _store(tan, node, _node_tangents(node, edges, [t], lift, meta))
                 else:
                     incoming = [get(k) for k in keys]
-                    if any(t is not None for t in incoming):
+                    if not any(t is not None for t in incoming):
+                        pass
+                    elif (
+                        inline
+                        and fasts is not None
+                        and not node.versions
+                        and not node.freed
+                        and _plain_and_fitted(incoming, edges, real_only)
+                    ):  # the same, for a node of several inputs: their contributions added
+                        ans, args, kwargs = node.ans, node.args, node.kwargs
+                        if ans is None:
+                            ans = ans_meta
+                        total = None
+                        for fast, t in zip(fasts, incoming, strict=True):
+                            if t is not None and fast is not None:
+                                part = fast(t, ans, *args, **kwargs)
+                                if part is not None:
+                                    total = part if total is None else total + part
+                        if total is not None:
+                            tan[(node, 0)] = total
+                    else:
                         _store(tan, node, _node_tangents(node, edges, incoming, lift, meta))
-                for parent, _ in keys:  # drop what no later node reads
+                for parent, targets in drops:  # drop what no later node reads
                     left[parent] -= 1
                     if left[parent] == 0:
-                        for i in range(parent.n_out):
-                            if (parent, i) not in keep:
-                                tan.pop((parent, i), None)
+                        for target in targets:
+                            pop(target, None)
         finally:
             _graph.scope_depth.reset(scope_token)
             _graph.GRAD_MODE.reset(grad_token)
@@ -184,28 +209,75 @@ def _store(tan: dict[Target, Any], node: Any, results: list[Any]) -> None:
             tan[(node, i)] = t
 
 
-def _step(node: Any, meta: dict[Target, Any]) -> tuple[Any, ...]:
+def _plain_and_fitted(incoming: list[Any], edges: tuple[Any, ...], real_only: bool) -> bool:
+    """Whether every tangent that arrived is a plain array of its input's shape and dtype (and
+    real, for a rule derived from a VJP rule): nothing to fit, lift or conjugate."""
+    for t, e in zip(incoming, edges, strict=True):
+        if t is not None and not (
+            type(t) is np.ndarray
+            and t.shape == e.shape
+            and t.dtype == e.dtype
+            and not (real_only and t.dtype.kind == "c")
+        ):
+            return False
+    return True
+
+
+def _step(node: Any, meta: dict[Target, Any], keep: set[Any]) -> tuple[Any, ...]:
     """What ``push`` needs of a node, made once per plan: the targets its edges read, and for
-    the common node (one input, one output, no ``where=``, a JVP rule or an elementwise ufunc of
-    real values) the rule to call, and what stands for an output the node did not keep."""
+    the common node (one output, no ``where=``, array arguments, a JVP rule, an elementwise
+    ufunc of real values, a multilinear function or a linear one of one argument) the rule to
+    call per edge, the tangents' contributions being added. ``None`` sends the node through
+    ``_node_tangents``."""
     edges = node.edges
     keys = [(e.parent, e.out) for e in edges]
-    fast = None
-    if len(keys) == 1 and node.n_out == 1 and node.where is None:
-        edge, prim = edges[0], node.prim
-        slot, kind = edge.slot, prim.jvp_kind
-        if edge.flat is None and slot >= 0 and prim.jvp_argnum is None:
-            if kind == "rules":
-                fast = prim.jvp_rules[slot] if slot < len(prim.jvp_rules) else None
-                if fast is not None and node.ans is None:  # a JVP rule may read its shape
-                    fast = functools.partial(_with_meta, fast, ArrayMeta(*meta[(node, 0)]))
-            elif kind == "elementwise" and meta[(node, 0)][1].kind != "c":
-                fast = prim.rules[slot] if slot < len(prim.rules) else None
-    return node, keys, edges, fast
+    prim = node.prim
+    kind = prim.jvp_kind
+    common = (
+        node.n_out == 1
+        and node.where is None
+        and prim.jvp_argnum is None
+        and all(e.flat is None and e.slot >= 0 for e in edges)
+        and len({e.slot for e in edges}) == len(edges)
+    )
+    fasts: list[Any] | None = None
+    ans_meta = None  # what a JVP rule gets for an output the node did not keep
+    if common and kind == "rules":
+        rules = prim.jvp_rules
+        fasts = [rules[e.slot] if e.slot < len(rules) else None for e in edges]
+        if node.ans is None:  # a JVP rule may read the output's shape and dtype
+            ans_meta = ArrayMeta(*meta[(node, 0)])
+    elif common and kind == "linear" and len(edges) == 1:
+        live = [i for i in range(len(node.args)) if prim.rule_for(i) is not None]
+        if live == [edges[0].slot]:  # the only differentiable argument: no zeros to make
+            fasts = [functools.partial(_factor, _function(prim), live[0])]
+    elif common and kind == "elementwise" and meta[(node, 0)][1].kind != "c":
+        rules = prim.rules
+        fasts = [rules[e.slot] if e.slot < len(rules) else None for e in edges]
+    elif common and kind == "multilinear":
+        args = node.args
+        slots = [e.slot for e in edges]
+        # every other factor kept (not only its shape): else _derived transposes
+        if all(
+            a is not None and not isinstance(a, ArrayMeta)
+            for i, a in enumerate(args)
+            if i not in slots or len(slots) > 1
+        ):
+            func = _function(prim)
+            fasts = [functools.partial(_factor, func, slot) for slot in slots]
+    # per edge, its parent and the parent's outputs that no output of the plan needs: dropped
+    # once the parent's last consumer is done
+    drops = [
+        (e.parent, [(e.parent, i) for i in range(e.parent.n_out) if (e.parent, i) not in keep])
+        for e in edges
+    ]
+    return node, keys, edges, fasts, kind == "elementwise", drops, ans_meta
 
 
-def _with_meta(rule: Any, ans: ArrayMeta, t: Any, _: Any, *args: Any, **kwargs: Any) -> Any:
-    return rule(t, ans, *args, **kwargs)
+def _factor(func: Any, slot: int, t: Any, _: Any, *args: Any, **kwargs: Any) -> Any:
+    """A multilinear function with argument ``slot`` replaced by its tangent (or a linear one
+    of that argument alone)."""
+    return func(*args[:slot], t, *args[slot + 1 :], **kwargs)
 
 
 def _node_tangents(

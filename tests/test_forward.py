@@ -108,7 +108,9 @@ def test_hvp_forward_over_reverse_matches_finite_differences_of_the_gradient():
     np.testing.assert_allclose(nd.hvp(f, x, v), _fd(nd.grad(f), x, v), rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("key", [np.sin, np.multiply, np.add, np.sum, np.tanh, np.reshape])
+@pytest.mark.parametrize(
+    "key", [np.sin, np.multiply, np.add, np.divide, np.sum, np.tanh, np.reshape, np.matmul, np.dot]
+)
 def test_the_inlined_common_node_gives_what_the_general_route_gives(key, monkeypatch):
     """``push`` computes the common node itself: bit for bit what ``_node_tangents`` gives."""
     from .cases import CASES
