@@ -1411,8 +1411,8 @@ def hessian(
     one backward pass per input element (``jacrev(grad(fun))``), ``mode="forward"`` one
     forward pass (``jacfwd(grad(fun))``, forward over reverse). Both give the same Hessian;
     reverse is the default because ndgrad's backward pass is compiled and its forward pass is
-    Python, which makes it the faster of the two (20 parameters: 1.2 ms against 2.0 ms,
-    ``benchmarks/``). For complex inputs, whose gradient is not holomorphic, it raises
+    Python, which keeps it the faster of the two (20 parameters: about 1.4 ms against 1.5 ms;
+    see the performance page). For complex inputs, whose gradient is not holomorphic, it raises
     ``ValueError``: use :func:`hvp`, which treats them as pairs of reals.
 
     Examples
