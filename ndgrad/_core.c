@@ -15,6 +15,8 @@
  * - ``ArrayBase.__array_ufunc__`` (GradArray's), the common ufunc call: computed, wrapped and
  *   recorded, or handed to the general path, GradArray.array_ufunc_general;
  * - ``function_fast``, the common call of a NumPy function with a rule;
+ * - ``forward_steps``, the loop of forward mode's pass (ndgrad/_forward.py: its common node
+ *   computed here, every other one by its Python routine);
  * - the alias registry's entries and the fingerprints of saved arrays.
  *
  * Everything cold (rules, tables, error messages, transforms) stays Python.
@@ -2438,6 +2440,332 @@ configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* forward_steps: the loop of forward mode's pass                                               */
+
+PyDoc_STRVAR(forward_steps_doc,
+"forward_steps(steps, tan, left, inline, node_tangents, lift, meta)\n"
+"--\n\n"
+"The loop of ``_forward.ForwardPlan.push``. For each step ``(node, keys, edges, fasts,\n"
+"real_only, drops, ans_meta)`` (``_forward._step``): the node's output tangents from those in\n"
+"``tan`` (a dict keyed by ``(node, out)``, filled in place); the common node computed here with\n"
+"its ``fasts`` when ``inline`` is true, every other one by ``node_tangents(node, edges,\n"
+"incoming, lift, meta)``; then the tangents no later node reads are dropped (``left`` counts\n"
+"each node's consumers still to come). The semantics are ``_forward``'s: this is its loop.");
+
+/* Whether tangent ``t`` (borrowed) goes to an edge's inlined rule as it is: a plain ndarray of
+ * the edge's shape and dtype, and real where the rule is a VJP rule applied to the tangent
+ * (``real_only``). 1 yes, 0 no, -1 on error. */
+static int
+tangent_fits(PyObject *t, PyObject *edge, int real_only)
+{
+    if (!PyArray_CheckExact(t)) {
+        return 0;
+    }
+    PyArrayObject *a = (PyArrayObject *)t;
+    PyObject *shape = PyTuple_GET_ITEM(edge, EDGE_SHAPE);
+    int nd = PyArray_NDIM(a);
+    if (!PyTuple_Check(shape) || PyTuple_GET_SIZE(shape) != nd) {
+        return 0;
+    }
+    npy_intp *dims = PyArray_DIMS(a);
+    for (int i = 0; i < nd; i++) {
+        Py_ssize_t n = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, i));
+        if (n == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        if (n != dims[i]) {
+            return 0;
+        }
+    }
+    PyArray_Descr *descr = PyArray_DESCR(a);
+    if (real_only && PyTypeNum_ISCOMPLEX(descr->type_num)) {
+        return 0;
+    }
+    PyObject *dtype = PyTuple_GET_ITEM(edge, EDGE_DTYPE);
+    if ((PyObject *)descr == dtype) {
+        return 1;
+    }
+    return PyObject_RichCompareBool((PyObject *)descr, dtype, Py_EQ);
+}
+
+/* ``rule(t, ans, *node.args, **node.kwargs)``: a new reference, or NULL. */
+static PyObject *
+call_jvp_rule(PyObject *rule, PyObject *t, PyObject *ans, NodeObject *node)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(node->args);
+    PyObject *call = PyTuple_New(2 + n);
+    if (call == NULL) {
+        return NULL;
+    }
+    PyTuple_SET_ITEM(call, 0, Py_NewRef(t));
+    PyTuple_SET_ITEM(call, 1, Py_NewRef(ans));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyTuple_SET_ITEM(call, 2 + i, Py_NewRef(PyTuple_GET_ITEM(node->args, i)));
+    }
+    PyObject *kwargs = PyDict_GET_SIZE(node->kwargs) ? node->kwargs : NULL;
+    PyObject *res = PyObject_Call(rule, call, kwargs);
+    Py_DECREF(call);
+    return res;
+}
+
+/* ``tan[(node, out)] = value``. 0, or -1 on error. */
+static int
+store_tangent(PyObject *tan, PyObject *node, Py_ssize_t out, PyObject *value)
+{
+    PyObject *index = out == 0 ? Py_NewRef(int_zero) : PyLong_FromSsize_t(out);
+    if (index == NULL) {
+        return -1;
+    }
+    PyObject *key = PyTuple_Pack(2, node, index);
+    Py_DECREF(index);
+    if (key == NULL) {
+        return -1;
+    }
+    int rc = PyDict_SetItem(tan, key, value);
+    Py_DECREF(key);
+    return rc;
+}
+
+/* The common node (``fasts`` given, nothing to check, fit or lift): the sum of its edges'
+ * rules applied to their tangents, stored under ``(node, 0)``. 1 done, 0 not such a node
+ * (nothing done), -1 on error. ``incoming`` holds borrowed tangents (NULL: none). */
+static int
+inline_node(PyObject *tan, NodeObject *node, PyObject *edges, PyObject *fasts,
+            PyObject **incoming, Py_ssize_t n, int real_only, PyObject *ans_meta)
+{
+    if (!PyList_Check(fasts) || PyList_GET_SIZE(fasts) != n || node->freed
+        || !PyTuple_Check(node->versions) || PyTuple_GET_SIZE(node->versions) != 0
+        || !PyTuple_Check(node->args) || !PyDict_Check(node->kwargs)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (incoming[i] != NULL) {
+            int fits = tangent_fits(incoming[i], PyTuple_GET_ITEM(edges, i), real_only);
+            if (fits <= 0) {
+                return fits;
+            }
+        }
+    }
+    PyObject *ans = node->ans != Py_None ? node->ans : ans_meta;
+    PyObject *total = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *rule = PyList_GET_ITEM(fasts, i);
+        if (incoming[i] == NULL || rule == Py_None) {
+            continue;
+        }
+        PyObject *part = call_jvp_rule(rule, incoming[i], ans, node);
+        if (part == NULL) {
+            Py_XDECREF(total);
+            return -1;
+        }
+        if (part == Py_None) {  /* a rule may say "zero" with None */
+            Py_DECREF(part);
+            continue;
+        }
+        if (total == NULL) {
+            total = part;
+        }
+        else {
+            Py_SETREF(total, PyNumber_Add(total, part));
+            Py_DECREF(part);
+            if (total == NULL) {
+                return -1;
+            }
+        }
+    }
+    if (total == NULL) {
+        return 1;
+    }
+    int rc = store_tangent(tan, (PyObject *)node, 0, total);
+    Py_DECREF(total);
+    return rc < 0 ? -1 : 1;
+}
+
+/* Any other node: ``node_tangents(node, edges, incoming, lift, meta)``, its non-None results
+ * stored under ``(node, i)``. 0, or -1 on error. */
+static int
+general_node(PyObject *tan, PyObject *node, PyObject *edges, PyObject **incoming,
+             Py_ssize_t n, PyObject *node_tangents, PyObject *lift, PyObject *meta)
+{
+    PyObject *list = PyList_New(n);
+    if (list == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyList_SET_ITEM(list, i, Py_NewRef(incoming[i] != NULL ? incoming[i] : Py_None));
+    }
+    PyObject *results = PyObject_CallFunctionObjArgs(node_tangents, node, edges, list, lift,
+                                                     meta, NULL);
+    Py_DECREF(list);
+    if (results == NULL) {
+        return -1;
+    }
+    PyObject *seq = PySequence_Fast(results, "node_tangents must return a sequence");
+    Py_DECREF(results);
+    if (seq == NULL) {
+        return -1;
+    }
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *t = PySequence_Fast_GET_ITEM(seq, i);
+        if (t != Py_None) {
+            rc = store_tangent(tan, node, i, t);
+        }
+    }
+    Py_DECREF(seq);
+    return rc;
+}
+
+/* ``left[parent] -= 1`` for each of the step's edges; at zero, the parent's tangents that no
+ * output of the plan needs (``targets``) leave ``tan``. 0, or -1 on error. */
+static int
+drop_read_tangents(PyObject *tan, PyObject *left, PyObject *drops)
+{
+    if (!PyList_Check(drops)) {
+        PyErr_SetString(PyExc_TypeError, "forward_steps: drops must be a list");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(drops); i++) {
+        PyObject *drop = PyList_GET_ITEM(drops, i);
+        if (!PyTuple_Check(drop) || PyTuple_GET_SIZE(drop) != 2) {
+            PyErr_SetString(PyExc_TypeError, "forward_steps: a drop is (parent, targets)");
+            return -1;
+        }
+        PyObject *parent = PyTuple_GET_ITEM(drop, 0), *targets = PyTuple_GET_ITEM(drop, 1);
+        PyObject *count = PyDict_GetItemWithError(left, parent);  /* borrowed */
+        if (count == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetString(PyExc_KeyError, "forward_steps: a parent without a count");
+            }
+            return -1;
+        }
+        Py_ssize_t c = PyLong_AsSsize_t(count);
+        if (c == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        PyObject *next = PyLong_FromSsize_t(c - 1);
+        if (next == NULL) {
+            return -1;
+        }
+        int rc = PyDict_SetItem(left, parent, next);
+        Py_DECREF(next);
+        if (rc < 0) {
+            return -1;
+        }
+        if (c - 1 != 0) {
+            continue;
+        }
+        if (!PyList_Check(targets)) {
+            PyErr_SetString(PyExc_TypeError, "forward_steps: targets must be a list");
+            return -1;
+        }
+        for (Py_ssize_t k = 0; k < PyList_GET_SIZE(targets); k++) {
+            PyObject *target = PyList_GET_ITEM(targets, k);
+            int has = PyDict_Contains(tan, target);
+            if (has < 0 || (has && PyDict_DelItem(tan, target) < 0)) {
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* One step of the loop. 0, or -1 on error. */
+static int
+forward_step(PyObject *step, PyObject *tan, PyObject *left, int inline_common,
+             PyObject *node_tangents, PyObject *lift, PyObject *meta)
+{
+    if (!PyTuple_Check(step) || PyTuple_GET_SIZE(step) != 7) {
+        PyErr_SetString(PyExc_TypeError, "forward_steps: a step is a tuple of 7");
+        return -1;
+    }
+    PyObject *node = PyTuple_GET_ITEM(step, 0), *keys = PyTuple_GET_ITEM(step, 1);
+    PyObject *edges = PyTuple_GET_ITEM(step, 2), *fasts = PyTuple_GET_ITEM(step, 3);
+    int real_only = PyObject_IsTrue(PyTuple_GET_ITEM(step, 4));
+    PyObject *drops = PyTuple_GET_ITEM(step, 5), *ans_meta = PyTuple_GET_ITEM(step, 6);
+    if (real_only < 0) {
+        return -1;
+    }
+    if (!PyList_Check(keys) || !PyTuple_Check(edges)
+        || PyList_GET_SIZE(keys) != PyTuple_GET_SIZE(edges)) {
+        PyErr_SetString(PyExc_TypeError, "forward_steps: keys and edges of one length");
+        return -1;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(keys);
+    PyObject *small[4];
+    PyObject **incoming = n <= 4 ? small : PyMem_New(PyObject *, n);
+    if (incoming == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int any = 0, rc = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {  /* borrowed from tan, which nothing changes here */
+        incoming[i] = PyDict_GetItemWithError(tan, PyList_GET_ITEM(keys, i));
+        if (incoming[i] == NULL && PyErr_Occurred()) {
+            rc = -1;
+            goto done;
+        }
+        any |= incoming[i] != NULL;
+    }
+    if (any) {
+        /* the rules may change ``tan`` only through this function: hold the tangents */
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_XINCREF(incoming[i]);
+        }
+        int done_inline = 0;
+        if (inline_common && fasts != Py_None && Node_Check(node)) {
+            done_inline = inline_node(tan, (NodeObject *)node, edges, fasts, incoming, n,
+                                      real_only, ans_meta);
+        }
+        if (done_inline == 0) {
+            rc = general_node(tan, node, edges, incoming, n, node_tangents, lift, meta);
+        }
+        else if (done_inline < 0) {
+            rc = -1;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_XDECREF(incoming[i]);
+        }
+        if (rc < 0) {
+            goto done;
+        }
+    }
+    rc = drop_read_tangents(tan, left, drops);
+done:
+    if (incoming != small) {
+        PyMem_Free(incoming);
+    }
+    return rc;
+}
+
+static PyObject *
+forward_steps(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "forward_steps takes 7 arguments");
+        return NULL;
+    }
+    PyObject *steps = args[0], *tan = args[1], *left = args[2];
+    if (!PyList_Check(steps) || !PyDict_Check(tan) || !PyDict_Check(left)) {
+        PyErr_SetString(PyExc_TypeError, "forward_steps(list, dict, dict, ...)");
+        return NULL;
+    }
+    int inline_common = PyObject_IsTrue(args[3]);
+    if (inline_common < 0) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(steps); i++) {
+        PyObject *step = Py_NewRef(PyList_GET_ITEM(steps, i));
+        int rc = forward_step(step, tan, left, inline_common, args[4], args[5], args[6]);
+        Py_DECREF(step);
+        if (rc < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef core_methods[] = {
     {"collect_nodes", (PyCFunction)(void (*)(void))collect_nodes, METH_FASTCALL,
      collect_nodes_doc},
@@ -2453,6 +2781,8 @@ static PyMethodDef core_methods[] = {
      function_fast_doc},
     {"configure_array", (PyCFunction)(void (*)(void))configure_array, METH_FASTCALL,
      configure_array_doc},
+    {"forward_steps", (PyCFunction)(void (*)(void))forward_steps, METH_FASTCALL,
+     forward_steps_doc},
     {NULL},
 };
 

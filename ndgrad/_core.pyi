@@ -51,6 +51,15 @@ def backward_pass(
     inline_common: bool,
 ) -> list[Any] | None: ...
 def fingerprint_bytes(b: Any, rows: int, max_row: int) -> Any: ...
+def forward_steps(
+    steps: list[tuple[Any, ...]],
+    tan: dict[Any, Any],
+    left: dict[Any, int],
+    inline: bool,
+    node_tangents: Callable[..., Any],
+    lift: Callable[[Any, Any, int], Any] | None,
+    meta: dict[Any, Any],
+) -> None: ...
 def function_fast(
     prim: Any, impl: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any: ...

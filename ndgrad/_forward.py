@@ -28,6 +28,7 @@ import numpy as np
 
 from ndgrad import _graph
 from ndgrad._array import GradArray, graph_array
+from ndgrad._core import forward_steps
 from ndgrad._graph import (
     collect_nodes,
     enable_grad,
@@ -66,9 +67,11 @@ def fit_tangent(t: Any, shape: tuple[int, ...], dtype: Any) -> Any:
     return t
 
 
-# ``push`` computes the common node (one input, one output, a JVP rule or a real elementwise
-# ufunc, nothing to check or lift) itself, and every other one through ``_node_tangents``: the
-# same rules, the same results, tested both ways (tests/test_forward.py turns this off).
+# ``push``'s compiled loop (``_core.forward_steps``) computes the common node (``_step``: one
+# output, array arguments, a JVP rule, a real elementwise ufunc, a multilinear factor or a
+# linear function of one argument; nothing to check, fit or lift) itself, and every other one
+# through ``_node_tangents``: the same rules, the same results, tested both ways
+# (tests/test_forward.py turns this off).
 INLINE_COMMON_NODES = True
 
 
@@ -135,92 +138,26 @@ class ForwardPlan:
         for target, t in zip(self.inputs, tangents, strict=True):
             if t is not None:
                 tan[target] = t
-        left = dict(self.consumers)
         lift = graph_array if create else None
-        meta = self.meta
-        get, pop = tan.get, tan.pop
-        inline = INLINE_COMMON_NODES and lift is None
         # as in backward: grad mode is ``create``, and the rules are ndgrad's own NumPy code,
         # not the user's, so no conversion scope applies to them
         grad_token = _graph.GRAD_MODE.set(create)
         scope_token = _graph.scope_depth.set(0)
-        try:
-            for node, keys, edges, fasts, real_only, drops, ans_meta in self.steps:
-                if len(keys) == 1:  # the common shape of node, without lists
-                    t = get(keys[0])
-                    if t is not None:
-                        e = edges[0]
-                        fast = fasts[0] if fasts is not None else None
-                        if (
-                            inline
-                            and fast is not None
-                            and type(t) is np.ndarray
-                            and not node.versions
-                            and not node.freed
-                            and t.shape == e.shape
-                            and t.dtype == e.dtype
-                            and not (real_only and t.dtype.kind == "c")
-                        ):  # the common node, inlined: what _node_tangents does for it
-                            ans = node.ans
-                            part = fast(t, ans_meta if ans is None else ans, *node.args,
-                                        **node.kwargs)  # fmt: skip
-                            if part is not None:  # a rule may say "zero" with None
-                                tan[(node, 0)] = part
-                        else:
-                            _store(tan, node, _node_tangents(node, edges, [t], lift, meta))
-                else:
-                    incoming = [get(k) for k in keys]
-                    if not any(t is not None for t in incoming):
-                        pass
-                    elif (
-                        inline
-                        and fasts is not None
-                        and not node.versions
-                        and not node.freed
-                        and _plain_and_fitted(incoming, edges, real_only)
-                    ):  # the same, for a node of several inputs: their contributions added
-                        ans, args, kwargs = node.ans, node.args, node.kwargs
-                        if ans is None:
-                            ans = ans_meta
-                        total = None
-                        for fast, t in zip(fasts, incoming, strict=True):
-                            if t is not None and fast is not None:
-                                part = fast(t, ans, *args, **kwargs)
-                                if part is not None:
-                                    total = part if total is None else total + part
-                        if total is not None:
-                            tan[(node, 0)] = total
-                    else:
-                        _store(tan, node, _node_tangents(node, edges, incoming, lift, meta))
-                for parent, targets in drops:  # drop what no later node reads
-                    left[parent] -= 1
-                    if left[parent] == 0:
-                        for target in targets:
-                            pop(target, None)
+        try:  # the loop is compiled (_core.forward_steps); each node as _step describes it
+            forward_steps(
+                self.steps,
+                tan,
+                dict(self.consumers),
+                INLINE_COMMON_NODES and lift is None,
+                _node_tangents,
+                lift,
+                self.meta,
+            )
         finally:
             _graph.scope_depth.reset(scope_token)
             _graph.GRAD_MODE.reset(grad_token)
+        get = tan.get
         return [None if target is None else get(target) for target in self.outputs]
-
-
-def _store(tan: dict[Target, Any], node: Any, results: list[Any]) -> None:
-    for i, t in enumerate(results):
-        if t is not None:
-            tan[(node, i)] = t
-
-
-def _plain_and_fitted(incoming: list[Any], edges: tuple[Any, ...], real_only: bool) -> bool:
-    """Whether every tangent that arrived is a plain array of its input's shape and dtype (and
-    real, for a rule derived from a VJP rule): nothing to fit, lift or conjugate."""
-    for t, e in zip(incoming, edges, strict=True):
-        if t is not None and not (
-            type(t) is np.ndarray
-            and t.shape == e.shape
-            and t.dtype == e.dtype
-            and not (real_only and t.dtype.kind == "c")
-        ):
-            return False
-    return True
 
 
 def _step(node: Any, meta: dict[Target, Any], keep: set[Any]) -> tuple[Any, ...]:

@@ -118,6 +118,44 @@ def test_backward_keeps_no_references():
     assert [sys.getrefcount(o) for o in watched] == before
 
 
+def test_the_forward_pass_keeps_no_references():
+    """``_core.forward_steps``: the tangents, rules, saved arrays and plan keep their reference
+    counts over many pushes, the inlined nodes, the general ones and an error in a rule alike."""
+    from ndgrad._forward import ForwardPlan
+
+    rng = np.random.default_rng(1)
+    x = nd.GradArray(rng.standard_normal(8), requires_grad=True)
+    c = rng.standard_normal((3, 8))
+    y = np.sum(np.tanh(c @ x) * np.sin(x[:3]) + np.concatenate([x, x])[:3], axis=0)
+    plan = ForwardPlan([(y._node, 0)], [(x._node, 0)], [(y.shape, y.dtype)])
+    v = rng.standard_normal(8)
+    (first,) = plan.push([v], False)
+    eps = 1e-6
+    with nd.no_grad():
+        hi = np.sum(np.tanh(c @ (x.values + eps * v)) * np.sin((x.values + eps * v)[:3]))
+        lo = np.sum(np.tanh(c @ (x.values - eps * v)) * np.sin((x.values - eps * v)[:3]))
+    expected = (hi - lo) / (2 * eps) + np.sum(v[:3])
+    np.testing.assert_allclose(first, expected, rtol=1e-6)
+
+    def bad_jvp(t, ans, x):
+        raise ZeroDivisionError("from the JVP rule")
+
+    f = nd.defjvp(nd.defvjp(lambda x: np.sin(x.view(np.ndarray)), lambda g, ans, x: g), bad_jvp)
+    z = f(x)
+    bad = ForwardPlan([(z._node, 0)], [(x._node, 0)], [(z.shape, z.dtype)])
+    watched = [v, c, x, VJP_RULES[np.tanh], VJP_RULES[np.matmul], plan, y._node, bad]
+    gc.collect()
+    before = [sys.getrefcount(o) for o in watched]
+    for _ in range(50):
+        (t,) = plan.push([v], False)
+        assert t == first
+        with pytest.raises(ZeroDivisionError, match="from the JVP rule"):
+            bad.push([v], False)
+    del t
+    gc.collect()
+    assert [sys.getrefcount(o) for o in watched] == before
+
+
 def test_error_in_a_rule_keeps_no_references():
     calls = []
 
