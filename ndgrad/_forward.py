@@ -232,12 +232,6 @@ def _node_tangents(
         fitted.append(t)
     prim: Primitive = node.prim
     kind = prim.jvp_kind
-    if kind == "elementwise" and len(edges) == 1 and node.where is None:  # the common case
-        slot, t = edges[0].slot, fitted[0]
-        rule = prim.rules[slot] if 0 <= slot < len(prim.rules) else None
-        out_kind = (ans.dtype if ans is not None else meta[(node, 0)][1]).kind
-        if rule is not None and t.dtype.kind != "c" and out_kind != "c":
-            return [rule(t, ans, *args, **node.kwargs)]  # a rule that reads no ``ans`` gets None
     if ans is None and n_out == 1:
         ans = ArrayMeta(*meta[(node, 0)])  # a JVP rule may read the output's shape and dtype
     by_slot: dict[int, list[tuple[Any, Any]]] = {}
