@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import functools
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,16 +38,18 @@ from ndgrad._graph import (
 )
 from ndgrad._registry import HOLOMORPHIC, ArrayMeta, Primitive
 
-__all__ = ["ForwardPlan", "fit_tangent"]
+__all__ = ["ForwardPlan", "Transpose", "derived_tangents", "fit_tangent", "node_tangents"]
 
 Target = tuple[Any, int]  # (node, output index)
+# (node, edges, incoming tangents, lift, meta) -> the node's output tangents
+NodeTangents = Callable[[Any, tuple[Any, ...], list[Any], Any, dict[Target, Any]], list[Any]]
 
 # What a primitive's function is when called on tangents: ``ndarray.__getitem__`` itself would
 # bypass GradArray's override (and so the recording of nested tangents).
 _CALLED_AS = {np.ndarray.__getitem__: operator.getitem}
 
 
-class _Transpose(Exception):
+class Transpose(Exception):
     """This node's forward rule cannot be derived here: transpose its VJP rules instead."""
 
 
@@ -70,7 +72,7 @@ def fit_tangent(t: Any, shape: tuple[int, ...], dtype: Any) -> Any:
 # ``push``'s compiled loop (``_core.forward_steps``) computes the common node (``_step``: one
 # output, array arguments, a JVP rule, a real elementwise ufunc, a multilinear factor or a
 # linear function of one argument; nothing to check, fit or lift) itself, and every other one
-# through ``_node_tangents``: the same rules, the same results, tested both ways
+# through ``node_tangents``: the same rules, the same results, tested both ways
 # (tests/test_forward.py turns this off).
 INLINE_COMMON_NODES = True
 
@@ -131,9 +133,12 @@ class ForwardPlan:
             }
         )
 
-    def push(self, tangents: Sequence[Any], create: bool) -> list[Any]:
+    def push(
+        self, tangents: Sequence[Any], create: bool, node_fn: NodeTangents | None = None
+    ) -> list[Any]:
         """The tangents of the outputs (``None`` where unreached) for ``tangents`` of the inputs
-        (``None`` for an input without one)."""
+        (``None`` for an input without one). ``node_fn`` computes every node in place of
+        ``node_tangents`` and the compiled common node (``_batching``'s batched tangents)."""
         tan: dict[Target, Any] = {}
         for target, t in zip(self.inputs, tangents, strict=True):
             if t is not None:
@@ -148,8 +153,8 @@ class ForwardPlan:
                 self.steps,
                 tan,
                 dict(self.consumers),
-                INLINE_COMMON_NODES and lift is None,
-                _node_tangents,
+                INLINE_COMMON_NODES and lift is None and node_fn is None,
+                node_tangents if node_fn is None else node_fn,
                 lift,
                 self.meta,
             )
@@ -165,7 +170,7 @@ def _step(node: Any, meta: dict[Target, Any], keep: set[Any]) -> tuple[Any, ...]
     the common node (one output, no ``where=``, array arguments, a JVP rule, an elementwise
     ufunc of real values, a multilinear function or a linear one of one argument) the rule to
     call per edge, the tangents' contributions being added. ``None`` sends the node through
-    ``_node_tangents``."""
+    ``node_tangents``."""
     edges = node.edges
     keys = [(e.parent, e.out) for e in edges]
     prim = node.prim
@@ -194,7 +199,7 @@ def _step(node: Any, meta: dict[Target, Any], keep: set[Any]) -> tuple[Any, ...]
     elif common and kind == "multilinear":
         args = node.args
         slots = [e.slot for e in edges]
-        # every other factor kept (not only its shape): else _derived transposes
+        # every other factor kept (not only its shape): else derived_tangents transposes
         if all(
             a is not None and not isinstance(a, ArrayMeta)
             for i, a in enumerate(args)
@@ -217,7 +222,7 @@ def _factor(func: Any, slot: int, t: Any, _: Any, *args: Any, **kwargs: Any) -> 
     return func(*args[:slot], t, *args[slot + 1 :], **kwargs)
 
 
-def _node_tangents(
+def node_tangents(
     node: Any, edges: tuple[Any, ...], incoming: list[Any], lift: Any, meta: dict[Target, Any]
 ) -> list[Any]:
     """The tangent of each output of ``node`` (``None``: zero) from its edges' tangents."""
@@ -245,9 +250,11 @@ def _node_tangents(
             by_slot.setdefault(e.slot, []).append((e.flat, t))
     try:
         if kind == "transpose":
-            raise _Transpose
-        results = _derived(node, prim, by_slot, args, ans, n_out) if by_slot else [None] * n_out
-    except _Transpose:
+            raise Transpose
+        results = (
+            derived_tangents(node, prim, by_slot, args, ans, n_out) if by_slot else [None] * n_out
+        )
+    except Transpose:
         return _transposed(node, list(zip(edges, fitted, strict=True)), lift, meta)
     if node.where is not None:  # out = where(where, f(...), old); n_out == 1 for ``where=``
         t = results[0]
@@ -255,7 +262,7 @@ def _node_tangents(
     return results
 
 
-def _derived(
+def derived_tangents(
     node: Any,
     prim: Primitive,
     by_slot: dict[int, list[tuple[Any, Any]]],
@@ -278,7 +285,7 @@ def _derived(
             call = list(args)
             for i, a in enumerate(call):
                 if i != slot and (a is None or isinstance(a, ArrayMeta)):
-                    raise _Transpose  # another factor was not kept
+                    raise Transpose  # another factor was not kept
             call[slot] = t
             part = _function(prim)(*call, **kwargs)
         elif kind == "elementwise":
@@ -287,7 +294,7 @@ def _derived(
                 continue
             if _complex(t, ans):
                 if prim.func not in HOLOMORPHIC:
-                    raise _Transpose
+                    raise Transpose
                 part = np.conj(rule(np.conj(t), ans, *args, **kwargs))
             else:
                 part = rule(t, ans, *args, **kwargs)
@@ -335,7 +342,7 @@ def _slot_tangent(args: tuple[Any, ...], slot: int, items: list[tuple[Any, Any]]
         return items[0][1]
     seq = args[slot]
     if type(seq) not in (list, tuple):
-        raise _Transpose  # the sequence was not kept: its other elements' shapes are unknown
+        raise Transpose  # the sequence was not kept: its other elements' shapes are unknown
     tangent = _zeros_of(seq)
     for flat, t in items:
         tangent = replace_at(tangent, flat, t)
@@ -346,7 +353,7 @@ def _zeros_of(a: Any) -> Any:
     """A zero tangent shaped like the saved argument ``a`` (an array, a sequence of them, or
     what a node keeps of an array it does not read: its ``ArrayMeta``)."""
     if a is None:
-        raise _Transpose
+        raise Transpose
     if isinstance(a, ArrayMeta):
         return np.zeros(a.shape, a.dtype)
     if type(a) in (list, tuple):

@@ -27,6 +27,7 @@ import numpy as np
 from ndgrad import _graph
 from ndgrad._aliases import sanction_arguments
 from ndgrad._array import GradArray, call_primitive, graph_array, plain_array
+from ndgrad._batching import batch_size, push_batched
 from ndgrad._errors import GraphBreakError
 from ndgrad._forward import ForwardPlan, fit_tangent
 from ndgrad._graph import enable_grad, grad_enabled, writeable
@@ -1214,8 +1215,11 @@ def jacfwd(
 ) -> Callable[..., Any]:
     """The Jacobian of ``fun`` by forward mode: ``jacobian(..., mode="forward")``.
 
-    ``fun`` is recorded once; each element of the inputs then costs one forward pass over the
-    recording (the column ``J e_j``), so it suits functions with fewer inputs than outputs.
+    ``fun`` is recorded once; each element of the inputs then gives one column ``J e_j`` of a
+    forward pass over the recording, so it suits functions with fewer inputs than outputs. At
+    the outermost level the columns are pushed in batches (each tangent with a leading batch
+    axis, see the user guide's "Forward mode"); inside another transform, and for complex
+    inputs, one per pass.
 
     Examples
     --------
@@ -1273,8 +1277,8 @@ def _jacobian_columns(
     plan: ForwardPlan,
 ) -> tuple[list[Any], list[bool]]:
     """The Jacobian of each output with respect to the tracers, one forward pass per input
-    element (``plan``: the graph ``fun`` recorded); and, per tracer, whether a pass reached an
-    output."""
+    element or per batch of them (``plan``: the graph ``fun`` recorded); and, per tracer,
+    whether a pass reached an output."""
     nested = trace.nested
     tracers = trace.tracers
     # columns[i][k]: the columns of output i's Jacobian in tracer k, one per element of k
@@ -1282,6 +1286,9 @@ def _jacobian_columns(
     reached = [False] * len(tracers)
     for k, t in enumerate(tracers):
         complex_in = t.dtype.kind == "c"
+        if BATCH_COLUMNS and not nested and not complex_in:  # many columns per push
+            reached[k] = _batched_columns(plan, k, tracers, outs, [c[k] for c in columns])
+            continue
         for j in range(t.size):
             unit = np.zeros(t.size, t.dtype)
             unit[j] = 1
@@ -1313,6 +1320,36 @@ def _jacobian_columns(
             jacs.append(np.reshape(np.moveaxis(stacked, 0, -1), shape + t.shape))
         results.append(trace.regroup(jacs, not nested, isinstance(argnums, int)))
     return results, reached
+
+
+# ``jacfwd`` at the outermost level pushes many input directions at once (``_batching``), as
+# many as keep each batched tangent within ``_batching.BATCH_ELEMENTS`` elements; inside another
+# transform, and for complex inputs, one per push. False: one per push always (the tests
+# compare the two).
+BATCH_COLUMNS = True
+
+
+def _batched_columns(
+    plan: ForwardPlan, k: int, tracers: Sequence[Any], outs: Sequence[Any], columns: list[Any]
+) -> bool:
+    """Append to ``columns[i]`` the columns of output ``i``'s Jacobian in real tracer ``k``,
+    several per batched push; whether a push reached an output."""
+    t = tracers[k]
+    size = t.size
+    step = batch_size(plan, size)
+    metas = _metas(outs)
+    reached = False
+    for start in range(0, size, step):
+        m = min(step, size - start)
+        units = np.zeros((m, size), t.dtype)
+        units[np.arange(m), np.arange(start, start + m)] = 1
+        tangents: list[Any] = [None] * len(tracers)
+        tangents[k] = units.reshape((m, *t.shape))
+        pushed = push_batched(plan, tangents)
+        reached = reached or any(p is not None for p in pushed)
+        for col, p, (shape, dtype) in zip(columns, pushed, metas, strict=True):
+            col.extend(np.zeros((m, *shape), dtype) if p is None else p)
+    return reached
 
 
 def _real_rows(trace: _Trace, o: GradArray, rows: list[list[Any]], reached: list[bool]) -> None:

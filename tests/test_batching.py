@@ -1,0 +1,228 @@
+"""Batched forward mode (``ndgrad._batching``): ``jacfwd`` pushing many input directions at once.
+
+Every registered function's batched Jacobian must equal the one made one direction per push
+(itself checked against finite differences by test_forward_rules.py), and each batching row is
+checked against central differences on calls chosen to trip it: negative and tuple axes, Fortran
+order, advanced indices a slice separates, vectors on either side of a product, and a batch
+size equal to a broadcast axis (the mistake a batch axis in the wrong place would make).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import ndgrad as nd
+from ndgrad import _batching, functional
+from ndgrad._registry import VJP_RULES, qualified_name
+
+from .cases import CASES
+from .test_rules import _callable
+
+
+def _jacobians(monkeypatch, fun, argnums, args, batched):
+    monkeypatch.setattr(functional, "BATCH_COLUMNS", batched)
+    try:
+        return nd.jacfwd(fun, argnums, allow_unused=True)(*args)
+    finally:
+        monkeypatch.setattr(functional, "BATCH_COLUMNS", True)
+
+
+def _as_real_inputs(func, args, kwargs):
+    """``func`` as a function of real arrays only (a complex argument given as its real and
+    imaginary parts, batched tangents being real; one with infinities stays a constant, as
+    ``re + 1j * im`` would make NaNs of them), returning its float and complex outputs
+    only (an integer output has no Jacobian); and those real arguments' positions."""
+    real_args, parts = [], []
+    for a in args:
+        if isinstance(a, np.ndarray) and a.dtype.kind == "c" and np.all(np.isfinite(a)) and a.size:
+            parts.append((len(real_args), True))
+            real_args += [a.real.copy(), a.imag.copy()]
+        else:
+            parts.append((len(real_args), False))
+            real_args.append(a)
+
+    def fun(*r):
+        call = [r[i] + 1j * r[i + 1] if pair else r[i] for i, pair in parts]
+        out = func(*call, **kwargs)
+        leaves = [
+            x for x in _leaves(out, keep=True) if x is not None and np.result_type(x).kind in "fc"
+        ]
+        return tuple(leaves)
+
+    argnums = tuple(
+        i
+        for i, a in enumerate(real_args)
+        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.size
+    )
+    return fun, argnums, real_args
+
+
+@pytest.mark.parametrize("key", list(VJP_RULES), ids=qualified_name)
+def test_batched_jacobian_equals_the_unbatched_one(key, monkeypatch):
+    case = CASES[key]
+    func = _callable(key, case)
+    compared = 0
+    for args, kwargs in case.calls:
+        fun, argnums, real_args = _as_real_inputs(func, args, kwargs)
+        if not argnums:
+            continue
+        expected = _jacobians(monkeypatch, fun, argnums, real_args, batched=False)
+        got = _jacobians(monkeypatch, fun, argnums, real_args, batched=True)
+        for e, g in zip(_leaves(expected), _leaves(got), strict=True):
+            np.testing.assert_allclose(
+                g, e, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(e).max(initial=0.0))
+            )
+        compared += 1
+    assert compared, "no call with a real or complex array argument"
+
+
+def _leaves(tree, keep=False):
+    if isinstance(tree, dict):
+        return [x for k in sorted(tree) for x in _leaves(tree[k], keep)]
+    if isinstance(tree, list | tuple):
+        return [x for t in tree for x in _leaves(t, keep)]
+    return [tree if keep else np.asarray(tree)]
+
+
+# --- each row, against central differences -----------------------------------------------------
+
+
+def _fd_jacobian(fun, x, h=1e-6):
+    """Central differences: ``jac[i..., j...] = d fun(x)[i...] / d x[j...]``."""
+    y = np.asarray(fun(x))
+    jac = np.empty((*y.shape, x.size))
+    for j in range(x.size):
+        e = np.zeros(x.size)
+        e[j] = h
+        e = e.reshape(x.shape)
+        jac[..., j] = (np.asarray(fun(x + e)) - np.asarray(fun(x - e))) / (2 * h)
+    return jac.reshape(y.shape + x.shape)
+
+
+RNG = np.random.default_rng(0)
+A23 = RNG.standard_normal((2, 3))
+A3 = RNG.standard_normal(3)
+A234 = RNG.standard_normal((2, 3, 4))
+A33 = RNG.standard_normal((3, 3))
+IDX = np.array([2, 0, 2])
+
+# (name, function, input shape, the functions computed one direction at a time: none expected)
+ROWS = [
+    ("sum axis None", lambda x: np.sum(x * x), (2, 3)),
+    ("sum negative axis keepdims", lambda x: np.sum(np.sin(x), axis=-1, keepdims=True), (2, 3)),
+    ("sum tuple axis", lambda x: np.sum(x**2, axis=(0, 2)), (2, 3, 2)),
+    ("mean axis", lambda x: np.mean(np.exp(x), axis=1), (2, 3)),
+    ("method sum and mean", lambda x: (x * x).sum(0) + x.mean(), (2, 3)),
+    ("add.reduce", lambda x: np.add.reduce(x * x, axis=1), (2, 3)),
+    ("reshape C", lambda x: np.reshape(x * x, (3, 2)), (2, 3)),
+    ("reshape F", lambda x: np.reshape(np.sin(x), (3, 2), order="F"), (2, 3)),
+    ("ravel F", lambda x: np.ravel(x**3, order="F"), (2, 3)),
+    ("squeeze expand_dims", lambda x: np.expand_dims(np.squeeze(x**2), -1), (1, 3)),
+    ("transpose axes", lambda x: np.transpose(x**2, (2, 0, 1)), (2, 3, 2)),
+    ("T", lambda x: (x**2).T * A23.T, (2, 3)),
+    ("swapaxes moveaxis", lambda x: np.moveaxis(np.swapaxes(x**2, 0, -1), 0, 1), (2, 3, 2)),
+    ("broadcast_to", lambda x: np.broadcast_to(x**2, (2, 2, 3)), (3,)),
+    ("basic indexing", lambda x: np.sin(x)[1, ::-1, None], (2, 3)),
+    ("ellipsis", lambda x: np.sin(x)[..., 1], (2, 3)),
+    ("one advanced index", lambda x: np.sin(x)[:, IDX], (2, 3)),
+    ("adjacent advanced indices", lambda x: np.sin(x)[[0, 1, 1], IDX], (2, 3)),
+    ("int beside an array", lambda x: np.sin(x)[1, IDX], (2, 3)),
+    ("boolean mask", lambda x: np.sin(x)[x > 0], (2, 3)),
+    ("stack with a constant", lambda x: np.stack([x * x, A3, np.sin(x)], axis=-1), (3,)),
+    ("concatenate axis None", lambda x: np.concatenate([x**2, A23], axis=None), (2, 3)),
+    ("concatenate axis 1", lambda x: np.concatenate([x**2, A23, x], axis=1), (2, 3)),
+    ("matrix @ vector", lambda x: A23 @ np.sin(x), (3,)),
+    ("vector @ matrix.T", lambda x: np.sin(x) @ A23.T, (3,)),
+    ("vector @ vector", lambda x: np.sin(x) @ x, (3,)),
+    ("matrix @ matrix", lambda x: A23 @ np.sin(x) @ x.T, (3, 2)),
+    ("stack of matrices", lambda x: np.sin(A234) @ x, (4, 2)),
+    ("stack @ vector", lambda x: x @ A3, (2, 2, 3)),
+    ("vector @ stack", lambda x: np.cos(x) @ A234, (3,)),
+    ("vector @ matrix", lambda x: np.cos(x) @ A23, (2,)),
+    ("dot", lambda x: np.dot(A23, x) * np.dot(x, x) + np.dot(2.0, x)[:2], (3,)),
+    ("tensordot", lambda x: np.tensordot(A234, x, axes=([1, 2], [0, 1])), (3, 4)),
+    ("tensordot int", lambda x: np.tensordot(x, np.sin(x), axes=1), (3, 3)),
+    ("outer", lambda x: np.tensordot(x, np.cos(x), axes=0), (3,)),
+    # a batch of 3 directions against a broadcast axis of 3: a batch axis not kept in front
+    # broadcasts with it silently
+    ("broadcast against the batch", lambda x: x * A33 + np.sin(x) / (1 + A33**2), (3,)),
+    ("broadcast both ways", lambda x: np.arctan2(x[:, None], x[None, :]) * x, (2,)),
+]
+# advanced indices a slice separates: their axis goes first, before the batch axis
+SEPARATED = (lambda x: np.sin(x)[IDX[:2], :, IDX[:2]], (3, 2, 3))
+
+
+@pytest.mark.parametrize(("name", "fun", "shape"), ROWS, ids=[r[0] for r in ROWS])
+def test_each_row_against_finite_differences(name, fun, shape, monkeypatch):
+    per_direction = Counter()
+    one_by_one = _batching._one_by_one
+
+    def spy(node, *args):
+        per_direction[node.prim.name] += 1
+        return one_by_one(node, *args)
+
+    monkeypatch.setattr(_batching, "_one_by_one", spy)
+    x = np.random.default_rng(1).uniform(0.5, 1.5, shape)
+    got = nd.jacfwd(fun)(x)
+    np.testing.assert_allclose(got, _fd_jacobian(fun, x), rtol=1e-6, atol=1e-8)
+    assert not per_direction, f"computed one direction at a time: {dict(per_direction)}"
+
+
+def test_what_no_row_handles_is_computed_one_direction_at_a_time(monkeypatch):
+    fun, shape = SEPARATED
+    per_direction = Counter()
+    one_by_one = _batching._one_by_one
+
+    def spy(node, *args):
+        per_direction[node.prim.name] += 1
+        return one_by_one(node, *args)
+
+    monkeypatch.setattr(_batching, "_one_by_one", spy)
+    x = np.random.default_rng(2).uniform(0.5, 1.5, shape)
+    np.testing.assert_allclose(nd.jacfwd(fun)(x), _fd_jacobian(fun, x), rtol=1e-6, atol=1e-8)
+    assert per_direction == {"ndarray.__getitem__": 1}
+    # and a function without a row (linalg), in the same graph as rows
+    f = lambda x: np.linalg.solve(A23[:, :2] @ A23[:, :2].T + np.diag(x), np.sin(x))
+    x = np.array([1.5, 2.0])
+    np.testing.assert_allclose(nd.jacfwd(f)(x), _fd_jacobian(f, x), rtol=1e-6, atol=1e-8)
+
+
+def test_directions_split_into_batches_that_fit(monkeypatch):
+    monkeypatch.setattr(_batching, "BATCH_ELEMENTS", 7 * 20)  # 7 directions of the input's 20
+    pushes = Counter()
+    push = _batching.push_batched
+
+    def spy(plan, tangents):
+        pushes[next(t.shape[0] for t in tangents if t is not None)] += 1
+        return push(plan, tangents)
+
+    monkeypatch.setattr(functional, "push_batched", spy)
+    fun = lambda x: np.tanh(x[:3, :3] * A23[:1]) @ x[:3, 0]
+    x = np.random.default_rng(3).uniform(0.5, 1.5, (5, 4))
+    np.testing.assert_allclose(nd.jacfwd(fun)(x), _fd_jacobian(fun, x), rtol=1e-6, atol=1e-8)
+    assert pushes == {7: 2, 6: 1}
+
+
+def test_hessian_is_batched_and_matches_the_closed_form(monkeypatch):
+    """``nd.hessian`` is jacfwd of grad: its columns go through the batch too."""
+    a = RNG.standard_normal((6, 4))
+    per_direction = Counter()
+    one_by_one = _batching._one_by_one
+
+    def spy(node, *args):
+        per_direction[node.prim.name] += 1
+        return one_by_one(node, *args)
+
+    monkeypatch.setattr(_batching, "_one_by_one", spy)
+
+    def loss(w):
+        return np.sum(np.log1p(np.exp(a @ w))) + 0.5 * np.dot(w, w)
+
+    w = RNG.standard_normal(4)
+    p = 1 / (1 + np.exp(-(a @ w)))
+    expected = a.T @ np.diag(p * (1 - p)) @ a + np.eye(4)
+    np.testing.assert_allclose(nd.hessian(loss)(w), expected, rtol=1e-12)
+    assert not per_direction, dict(per_direction)
