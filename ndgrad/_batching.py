@@ -386,6 +386,8 @@ def _matmul_part(slot: int, t: Any, a: Any, b: Any, shape: Any, rest: Any, kwarg
             return (row @ b)[..., 0, :]
         return _lead(t, len(shape) if b.ndim >= 2 else a.ndim) @ b
     if b.ndim == 1:
+        if a.ndim == 2:  # the batch of vectors as the rows of one matrix: one product
+            return t @ a.T
         column = t.reshape(t.shape[0], *(1,) * max(a.ndim - 2, 0), b.shape[0], 1)
         return (a @ column)[..., 0]
     return a @ _lead(t, len(shape) if a.ndim >= 2 else b.ndim)
