@@ -1,27 +1,30 @@
-"""Batched forward mode: many tangents pushed through one recorded graph at once, for ``jacfwd``.
+"""Batched Jacobians: many directions pushed (``jacfwd``), or many cotangents pulled
+(``jacrev``), through one recorded graph at once.
 
-A batched tangent of an array of shape ``s`` has shape ``(n,) + s``: the batch axis leads. One
-push of ``n`` input directions replaces ``n`` pushes of ``_forward.ForwardPlan``, and each node
-costs one NumPy call on ``n`` times the data instead of ``n`` calls.
+A batched tangent or cotangent of an array of shape ``s`` has shape ``(n,) + s``: the batch axis
+leads. One pass over ``n`` directions replaces ``n`` passes (``_forward.ForwardPlan.push`` one
+tangent at a time, ``_graph.backward`` one cotangent at a time), and each node costs one NumPy
+call on ``n`` times the data instead of ``n`` calls.
 
 A node is computed batched when
 
-- its function has a row in ``BATCH_RULES``: shape, indexing, reduction and product functions,
-  which must be told where the batch axis is (an ``axis`` moved by one, a matrix operand kept
-  a matrix, ...);
-- or it is a ufunc (or another elementwise function, ``ELEMENTWISE``) of real values: its JVP
-  rule is elementwise, so the tangents, given length-1 axes up to the output's number of
-  dimensions, broadcast against the primal arguments as the unbatched tangents do, and the
-  unbatched rules serve unchanged.
+- its function has a row in ``BATCH_JVP_RULES`` (forward) or ``BATCH_VJP_RULES`` (reverse):
+  shape, indexing, reduction and product functions, which must be told where the batch axis
+  is (an ``axis`` moved by one, a vector operand made a one-column matrix, ...);
+- or it is a ufunc (or another elementwise function, ``ELEMENTWISE``) of real values: its rules
+  are elementwise, so the batched tangents (given length-1 axes up to the output's number of
+  dimensions) or the output's batched cotangent broadcast against the primal arguments as the
+  unbatched ones do, and the unbatched rules serve unchanged (a cotangent is then summed over
+  the broadcast axes behind the batch axis).
 
 Every other node (a row that declines an unusual call, complex values, a linalg or SciPy
 function, an in-place write) is computed one direction at a time by the unbatched rules
-(``_forward.node_tangents``) and the results stacked: always right, never slower than ``n``
-pushes. ``tests/test_batching.py`` checks every registered function's batched Jacobian against
-the unbatched one, and the rows on calls of their own.
+(``_forward.node_tangents``, ``_graph.node_cotangents``) and the results stacked: always right,
+never slower than ``n`` passes. ``tests/test_batching.py`` checks every registered function's
+batched Jacobian, both ways, against the unbatched one, and the rows on calls of their own.
 
-Only the outermost transform batches: inside another transform each tangent must be recorded
-for the outer one, which ``_forward`` does one direction at a time.
+Only the outermost transform batches: inside another transform each tangent or cotangent must
+be recorded for the outer one, one direction at a time.
 """
 
 from __future__ import annotations
@@ -41,11 +44,18 @@ from ndgrad._forward import (
     derived_tangents,
     fit_tangent,
     node_tangents,
+    rules_running,
 )
-from ndgrad._graph import rule_inputs
+from ndgrad._graph import node_cotangents, rule_inputs
 from ndgrad._registry import ArrayMeta
 
-__all__ = ["BATCH_RULES", "batch_size", "push_batched"]
+__all__ = [
+    "BATCH_JVP_RULES",
+    "BATCH_VJP_RULES",
+    "batch_size",
+    "pull_batched",
+    "push_batched",
+]
 
 # The most elements one batched tangent may have (n times its array's size): 2**22 float64
 # numbers are 32 MiB. ``jacfwd`` splits the input directions into batches that keep to it.
@@ -101,13 +111,13 @@ def _batched(node: Any, edges: Sequence[Any], fitted: list[Any], outs: list[Any]
         return None
     prim = node.prim
     shape, dtype = outs[0]
-    row = BATCH_RULES.get(prim.func)
+    row = BATCH_JVP_RULES.get(prim.func)
     if row is not None:
         args, _ = rule_inputs(node, None)
         t = row(node, args, edges, fitted, shape)
         return None if t is NotImplemented else [t]
     if not (
-        (isinstance(prim.func, np.ufunc) or prim.func in ELEMENTWISE)
+        _elementwise(prim.func)
         and prim.jvp_kind in ("elementwise", "rules", "linear")
         and dtype.kind != "c"
         and all(e.flat is None for e in edges)
@@ -127,8 +137,18 @@ def _batched(node: Any, edges: Sequence[Any], fitted: list[Any], outs: list[Any]
         return None
 
 
+def _elementwise(func: Any) -> bool:
+    """Whether each output element of ``func`` depends on the same elements of its inputs
+    alone (after broadcasting): a ufunc without core dimensions (``matmul``, ``vecdot``,
+    ``matvec`` have them: a batch axis in front would meet their loop axes, not broadcast
+    over them), or a function in ``ELEMENTWISE``."""
+    if isinstance(func, np.ufunc):
+        return func.signature is None
+    return func in ELEMENTWISE
+
+
 # Functions other than ufuncs whose output element depends on the same elements of the inputs
-# alone (broadcast): computed batched by their unbatched JVP rules, as ufuncs are.
+# alone (broadcast): computed batched by their unbatched rules, as ufuncs are.
 ELEMENTWISE = {
     np.where, np.clip, np.real, np.imag, np.copy, np.astype, np.around, np.round, np.fix,
     np.sinc, np.nan_to_num,
@@ -286,15 +306,22 @@ def _getitem(t: Any, shape: Any, /, key: Any) -> Any:
     only when they are next to each other, with the ints among them: NumPy puts the axes of
     advanced indices that a slice separates first, before the batch axis."""
     key = key if isinstance(key, tuple) else (key,)
-    advanced = [i for i, k in enumerate(key) if not _basic(k)]
-    if advanced:
-        if any(isinstance(key[i], bool | np.bool_) for i in advanced):
-            return NotImplemented  # x[True] adds an axis of its own
-        # with an array index present, a bare int is an advanced index too
-        advanced += [i for i, k in enumerate(key) if _integer(k)]
-        if max(advanced) - min(advanced) + 1 != len(set(advanced)):
-            return NotImplemented
+    if not _batchable_key(key):
+        return NotImplemented
     return t[(slice(None), *key)]
+
+
+def _batchable_key(key: tuple[Any, ...]) -> bool:
+    """Whether ``(slice(None),) + key`` indexes each direction of a batch as ``key`` indexes
+    the array (see ``_getitem``)."""
+    advanced = [i for i, k in enumerate(key) if not _basic(k)]
+    if not advanced:
+        return True
+    if any(isinstance(key[i], bool | np.bool_) for i in advanced):
+        return False  # x[True] adds an axis of its own
+    # with an array index present, a bare int is an advanced index too
+    advanced += [i for i, k in enumerate(key) if _integer(k)]
+    return max(advanced) - min(advanced) + 1 == len(set(advanced))
 
 
 def _basic(k: Any) -> bool:
@@ -407,20 +434,14 @@ def _dot_part(slot: int, t: Any, a: Any, b: Any, shape: Any, rest: Any, kwargs: 
 def _tensordot_part(slot: int, t: Any, a: Any, b: Any, shape: Any, rest: Any, kwargs: Any) -> Any:
     """``np.tensordot``: the batch axis is a free axis of the batched factor; the result has it
     first for the first factor and after the first factor's free axes for the second."""
-    axes = rest[0] if rest else kwargs.get("axes", 2)
-    if isinstance(axes, int | np.integer):
-        la, lb = list(range(a.ndim - int(axes), a.ndim)), list(range(int(axes)))
-    else:
-        la, lb = (list(np.atleast_1d(x).tolist()) for x in axes)
-    la = [x % a.ndim for x in la]
-    lb = [x % b.ndim for x in lb]
+    la, lb = _tensordot_axes(a, b, rest[0] if rest else kwargs.get("axes", 2))
     if slot == 0:
         return np.tensordot(t, b, ([x + 1 for x in la], lb))
     r = np.tensordot(a, t, (la, [x + 1 for x in lb]))
     return np.moveaxis(r, a.ndim - len(la), 0)
 
 
-BATCH_RULES: dict[Any, Row] = {
+BATCH_JVP_RULES: dict[Any, Row] = {
     # reductions
     np.sum: _of_first(_reduction(np.sum)),
     np.mean: _of_first(_reduction(np.mean)),
@@ -444,4 +465,360 @@ BATCH_RULES: dict[Any, Row] = {
     np.matmul: _product(_matmul_part),
     np.dot: _product(_dot_part),
     np.tensordot: _product(_tensordot_part),
+}
+
+
+# --- batched reverse mode ----------------------------------------------------------------------
+# ``jacrev`` at the outermost level pulls many output cotangents back at once, the same way: a
+# batched cotangent of an array of shape ``s`` has shape ``(n,) + s``. A node's cotangents are
+# computed batched by its row in ``BATCH_VJP_RULES``, or, for a ufunc of real values, by its
+# unbatched VJP rules (elementwise: the output's batched cotangent broadcasts against the primal
+# arguments) followed by a batched ``unbroadcast``; any other node one cotangent at a time by
+# ``_graph.node_cotangents``, as backward computes it.
+
+
+def pull_batched(plan: ForwardPlan, cotangents: Sequence[Any]) -> list[Any]:
+    """The batched cotangents of ``plan``'s inputs (``None`` where unreached) for the batched
+    cotangents of its outputs (``None``: zero; all of one batch size), at the outermost level:
+    nothing is recorded. The graph is kept (as with ``retain_graph=True``)."""
+    n = next(c.shape[0] for c in cotangents if c is not None)
+    stop = plan.stop
+    reaches = set(stop)  # the nodes some input is reached from: plan.order is parents first
+    for node in plan.order:
+        if node not in stop and any(e.parent in reaches for e in node.edges):
+            reaches.add(node)
+    cot: dict[Target, Any] = {}
+    for o, c in zip(plan.outputs, cotangents, strict=True):
+        if o is not None and c is not None and o[0] in reaches:
+            _accumulate(cot, o, _fit(c, *plan.meta[o], n))
+    with rules_running(False):
+        for node in reversed(plan.order):
+            if node in stop or node not in reaches:
+                continue
+            gs = [cot.pop((node, i), None) for i in range(node.n_out)]
+            if all(g is None for g in gs):
+                continue
+            for edge, c in _batched_cotangents(node, gs, n):
+                if edge.parent in reaches:
+                    _accumulate(cot, (edge.parent, edge.out), c)
+    return [cot.get(t) for t in plan.inputs]
+
+
+def _accumulate(cot: dict[Target, Any], target: Target, c: Any) -> None:
+    old = cot.get(target)
+    cot[target] = c if old is None else old + c
+
+
+def _batched_cotangents(node: Any, gs: list[Any], n: int) -> list[tuple[Any, Any]]:
+    """``(edge, batched cotangent)`` for each of ``node``'s edges that gets one, from the
+    batched cotangents ``gs`` of its outputs (``None``: zero)."""
+    args, ans = rule_inputs(node, None)  # the checks backward makes before a rule reads them
+    edges = node.edges
+    pairs = None
+    if node.n_out == 1 and node.where is None and all(e.slot >= 0 for e in edges):
+        pairs = _batched_vjp(node, args, ans, gs[0], n)
+    if pairs is None:
+        pairs = _vjp_one_by_one(node, gs, n)
+    return [(e, _fit(c, e.shape, e.dtype, n)) for e, c in pairs if c is not None]
+
+
+def _batched_vjp(node: Any, args: Any, ans: Any, g: Any, n: int) -> Any:
+    """The edges' batched cotangents computed for the whole batch at once, or None."""
+    prim = node.prim
+    edges = node.edges
+    row = BATCH_VJP_RULES.get(prim.func)
+    if row is not None:
+        pairs = row(node, args, g, n)
+        return None if pairs is NotImplemented else pairs
+    if not (
+        _elementwise(prim.func)
+        and prim.unbroadcast
+        and g.dtype.kind != "c"
+        and all(e.flat is None and e.dtype.kind != "c" for e in edges)
+    ):
+        return None
+    pairs = []
+    kwargs = node.kwargs
+    for e in edges:
+        rule = prim.rule_for(e.slot)
+        if rule is None:
+            continue
+        c = rule(g, ans, *args, **kwargs)
+        if c is None:
+            continue
+        c = np.asarray(c)
+        if c.ndim < g.ndim:  # not made from g (it holds no batch axis): leave it to backward
+            return None
+        pairs.append((e, _unbroadcast(c, e.shape)))
+    return pairs
+
+
+def _vjp_one_by_one(node: Any, gs: list[Any], n: int) -> list[tuple[Any, Any]]:
+    """The edges' batched cotangents, one cotangent at a time by the node's VJP rules as
+    backward runs them (``_graph.node_cotangents``), stacked."""
+    per_edge: dict[int, list[Any]] = {}
+    for b in range(n):
+        if node.n_out == 1:
+            g = gs[0][b]
+        else:
+            g = tuple(np.zeros(*node.out_meta[i]) if c is None else c[b] for i, c in enumerate(gs))
+        for edge, c in node_cotangents(node, g, None):
+            per_edge.setdefault(id(edge), [None] * n)[b] = c
+    pairs = []
+    for e in node.edges:
+        cs = per_edge.get(id(e))
+        if cs is not None:
+            zero = np.zeros(e.shape, e.dtype)
+            pairs.append((e, np.stack([zero if c is None else c for c in cs])))
+    return pairs
+
+
+def _unbroadcast(c: Any, shape: tuple[int, ...]) -> Any:
+    """Batched cotangent ``c`` summed over the axes along which an input of ``shape`` was
+    broadcast (``_registry.unbroadcast`` behind the batch axis)."""
+    lead = c.ndim - 1 - len(shape)
+    assert lead >= 0, f"a batched cotangent of shape {c.shape} for an input of {shape}"
+    axes = tuple(range(1, 1 + lead)) + tuple(
+        1 + lead + i for i, d in enumerate(shape) if d == 1 and c.shape[1 + lead + i] != 1
+    )
+    if axes:
+        c = np.add.reduce(c, axis=axes, keepdims=True)
+    return c.reshape((c.shape[0], *shape)) if lead else c
+
+
+# --- the VJP rows: ``row(node, args, g, n)``: ``[(edge, batched cotangent)]`` for the batched
+# cotangent ``g`` of the node's one output, or NotImplemented ------------------------------------
+
+
+def _vjp_of_first(rule: Callable[..., Any], params: tuple[str, ...] | None = None) -> Any:
+    """A function linear in its first argument alone: ``rule(g, in_shape, out, /, **params)``
+    gives the first argument's batched cotangent (``in_shape``: its shape)."""
+
+    def row(node: Any, args: Any, g: Any, n: int) -> Any:
+        edges = node.edges
+        if len(edges) != 1 or edges[0].slot != 0 or edges[0].flat is not None:
+            return NotImplemented
+        names = params or _parameters(node.prim.func)
+        bound = dict(zip(names[1:], args[1:], strict=False))
+        bound.update(node.kwargs)
+        c = rule(g, edges[0].shape, **bound)
+        return NotImplemented if c is NotImplemented else [(edges[0], c)]
+
+    return row
+
+
+def _vjp_reduction(mean: bool, default: Any = None) -> Callable[..., Any]:
+    """``sum``, ``mean``: the cotangent spread back over the reduced axes."""
+
+    def rule(g: Any, shape: Any, /, axis: Any = default, dtype: Any = None, out: Any = None,
+             keepdims: Any = False, initial: Any = None, where: Any = True) -> Any:  # fmt: skip
+        if out is not None or where is not True:
+            return NotImplemented
+        axes = _axis(axis, len(shape))
+        axes = axes if isinstance(axes, tuple) else (axes,)
+        if not keepdims:
+            g = np.expand_dims(g, axes)
+        c = np.broadcast_to(g, (g.shape[0], *shape))
+        if mean:
+            count = 1
+            for a in axes:
+                count *= shape[a - 1]
+            c = c / count
+        return c
+
+    return rule
+
+
+def _vjp_reshaped(g: Any, shape: Any, /, order: Any = "C", **_: Any) -> Any:
+    if order not in ("C", "F"):
+        return NotImplemented
+    return np.reshape(g, (g.shape[0], *shape), order=order)
+
+
+def _vjp_transpose(g: Any, shape: Any, /, axes: Any = None) -> Any:
+    ndim = len(shape)
+    if axes is None:
+        return np.transpose(g, (0, *range(ndim, 0, -1)))
+    perm = np.argsort([operator.index(a) % ndim for a in axes])
+    return np.transpose(g, (0, *(int(p) + 1 for p in perm)))
+
+
+def _vjp_swapaxes(g: Any, shape: Any, /, axis1: Any, axis2: Any) -> Any:
+    return np.swapaxes(g, _axis(axis1, len(shape)), _axis(axis2, len(shape)))
+
+
+def _vjp_moveaxis(g: Any, shape: Any, /, source: Any, destination: Any) -> Any:
+    ndim = len(shape)
+    source = _axis(tuple(np.atleast_1d(source).tolist()), ndim)
+    destination = _axis(tuple(np.atleast_1d(destination).tolist()), ndim)
+    return np.moveaxis(g, destination, source)
+
+
+def _vjp_broadcast_to(g: Any, shape: Any, /, **_: Any) -> Any:
+    return _unbroadcast(g, shape)
+
+
+def _vjp_getitem(g: Any, shape: Any, /, key: Any) -> Any:
+    """The cotangent added into zeros at the indexed places (``np.add.at``: an advanced index
+    may repeat an element), under the same condition as the JVP row's."""
+    key = key if isinstance(key, tuple) else (key,)
+    if not _batchable_key(key):
+        return NotImplemented
+    c = np.zeros((g.shape[0], *shape), g.dtype)
+    full = (slice(None), *key)
+    if all(_basic(k) for k in key):
+        c[full] = g
+    else:
+        np.add.at(c, full, g)
+    return c
+
+
+def _vjp_sequence(params: tuple[str, ...], stack: bool) -> Any:
+    """``stack`` and ``concatenate``: each array's part of the cotangent."""
+
+    def row(node: Any, args: Any, g: Any, n: int) -> Any:
+        seq = args[0]
+        edges = node.edges
+        if (
+            type(seq) not in (list, tuple)
+            or node.kwargs.get("out") is not None
+            or any(e.slot != 0 or e.flat is None or len(e.flat) != 1 for e in edges)
+        ):
+            return NotImplemented
+        bound = dict(zip(params[1:], args[1:], strict=False))
+        bound.update(node.kwargs)
+        axis = bound.get("axis", 0)
+        shapes = [_shape_of(a) for a in seq]
+        if stack:
+            ax = _axis(axis, len(shapes[0]) + 1)
+            parts = [np.take(g, i, axis=ax) for i in range(len(seq))]
+        elif axis is None:
+            bounds = np.cumsum([_size(s) for s in shapes])[:-1]
+            flat = np.split(g, bounds, axis=1)
+            parts = [p.reshape((n, *s)) for p, s in zip(flat, shapes, strict=True)]
+        else:
+            ax = _axis(axis, len(shapes[0]))
+            bounds = np.cumsum([s[ax - 1] for s in shapes])[:-1]
+            parts = np.split(g, bounds, axis=ax)
+        return [(e, parts[e.flat[0]]) for e in edges]
+
+    return row
+
+
+def _vjp_product(part: Callable[..., Any]) -> Any:
+    """A bilinear function of its first two arguments: ``part(slot, g, a, b, rest, kwargs)``
+    is argument ``slot``'s batched cotangent (``a``, ``b``: the arguments, the other one kept
+    by the node, the one of ``slot`` only read for its shape), or NotImplemented."""
+
+    def row(node: Any, args: Any, g: Any, n: int) -> Any:
+        if len(args) < 2 or any(e.flat is not None or e.slot > 1 for e in node.edges):
+            return NotImplemented
+        pairs = []
+        for e in node.edges:
+            other = args[1 - e.slot]
+            if other is None or isinstance(other, ArrayMeta):
+                return NotImplemented  # not kept
+            other = np.asarray(other)
+            own = np.broadcast_to(np.empty((), other.dtype), e.shape)  # its shape only
+            a, b = (own, other) if e.slot == 0 else (other, own)
+            c = part(e.slot, g, a, b, args[2:], node.kwargs)
+            if c is NotImplemented:
+                return NotImplemented
+            pairs.append((e, c))
+        return pairs
+
+    return row
+
+
+def _matmul_cotangent(slot: int, g: Any, a: Any, b: Any, rest: Any, kwargs: Any) -> Any:
+    """The batched cotangent of ``a`` (``slot`` 0) or ``b`` (1) of ``a @ b`` for the batched
+    cotangent ``g`` of the product: a vector operand made a one-row (``a``) or one-column
+    (``b``) matrix, the stacks' axes broadcast behind the batch axis and summed back."""
+    if rest or kwargs:  # axes=, out=, ...
+        return NotImplemented
+    n = g.shape[0]
+    if slot == 1 and a.ndim == 2 and b.ndim == 1:  # the common matrix times a vector
+        return g @ a
+    a1 = a[None, :] if a.ndim == 1 else a
+    b1 = b[:, None] if b.ndim == 1 else b
+    g1 = g[..., None] if b.ndim == 1 else g
+    g1 = g1[..., None, :] if a.ndim == 1 else g1
+    if slot == 0:
+        c = _unbroadcast(g1 @ np.swapaxes(b1, -1, -2), a1.shape)
+        return c.reshape((n, *a.shape))
+    c = _unbroadcast(np.swapaxes(a1, -1, -2) @ g1, b1.shape)
+    return c.reshape((n, *b.shape))
+
+
+def _dot_cotangent(slot: int, g: Any, a: Any, b: Any, rest: Any, kwargs: Any) -> Any:
+    """``np.dot``: a product with a scalar, or ``matmul`` for vectors and matrices."""
+    if rest or kwargs:  # out=
+        return NotImplemented
+    other = b if slot == 0 else a
+    if a.ndim == 0 or b.ndim == 0:
+        c = g * other
+        own = a if slot == 0 else b
+        return _unbroadcast(c, own.shape) if own.ndim == 0 else c
+    if a.ndim <= 2 and b.ndim <= 2:
+        return _matmul_cotangent(slot, g, a, b, (), {})
+    return NotImplemented
+
+
+def _tensordot_cotangent(slot: int, g: Any, a: Any, b: Any, rest: Any, kwargs: Any) -> Any:
+    """``np.tensordot``: ``g`` contracted with the other factor over the product's axes that
+    came from it, then the axes put in the factor's order (``tensordot`` keeps each factor's
+    remaining axes in their own order)."""
+    la, lb = _tensordot_axes(a, b, rest[0] if rest else kwargs.get("axes", 2))
+    own, other, l_own, l_other = (a, b, la, lb) if slot == 0 else (b, a, lb, la)
+    free_own = [j for j in range(own.ndim) if j not in l_own]
+    free_other = [j for j in range(other.ndim) if j not in l_other]
+    # g's axes: the batch, a's free axes, b's free axes
+    if slot == 0:
+        g_other = list(range(1 + len(free_own), g.ndim))
+    else:
+        g_other = list(range(1, 1 + len(free_other)))
+    c = np.tensordot(g, other, (g_other, free_other))
+    # c's axes: the batch, own's free axes in order, other's contracted axes in their order
+    contracted = sorted(l_other)
+    where = {}
+    for p, j in enumerate(free_own):
+        where[j] = 1 + p
+    for j, k in zip(l_own, l_other, strict=True):
+        where[j] = 1 + len(free_own) + contracted.index(k)
+    return np.transpose(c, (0, *(where[j] for j in range(own.ndim))))
+
+
+def _tensordot_axes(a: Any, b: Any, axes: Any) -> tuple[list[int], list[int]]:
+    """``tensordot``'s ``axes`` as two lists of non-negative axes, paired."""
+    if isinstance(axes, int | np.integer):
+        la, lb = list(range(a.ndim - int(axes), a.ndim)), list(range(int(axes)))
+    else:
+        la, lb = (list(np.atleast_1d(x).tolist()) for x in axes)
+    return [x % a.ndim for x in la], [x % b.ndim for x in lb]
+
+
+BATCH_VJP_RULES: dict[Any, Any] = {
+    # reductions
+    np.sum: _vjp_of_first(_vjp_reduction(mean=False)),
+    np.mean: _vjp_of_first(_vjp_reduction(mean=True)),
+    (np.add, "reduce"): _vjp_of_first(
+        _vjp_reduction(mean=False, default=0),
+        ("array", "axis", "dtype", "out", "keepdims", "initial", "where"),
+    ),
+    # shapes
+    np.reshape: _vjp_of_first(lambda g, s, /, **p: _vjp_reshaped(g, s, p.get("order", "C"))),
+    np.ravel: _vjp_of_first(_vjp_reshaped),
+    np.squeeze: _vjp_of_first(lambda g, s, /, **_: _vjp_reshaped(g, s)),
+    np.expand_dims: _vjp_of_first(lambda g, s, /, **_: _vjp_reshaped(g, s)),
+    np.transpose: _vjp_of_first(_vjp_transpose),
+    np.swapaxes: _vjp_of_first(_vjp_swapaxes),
+    np.moveaxis: _vjp_of_first(_vjp_moveaxis),
+    np.broadcast_to: _vjp_of_first(_vjp_broadcast_to),
+    np.ndarray.__getitem__: _vjp_of_first(_vjp_getitem, ("a", "key")),
+    np.stack: _vjp_sequence(("arrays", "axis", "out", "dtype", "casting"), stack=True),
+    np.concatenate: _vjp_sequence(("arrays", "axis", "out", "dtype", "casting"), stack=False),
+    # products
+    np.matmul: _vjp_product(_matmul_cotangent),
+    np.dot: _vjp_product(_dot_cotangent),
+    np.tensordot: _vjp_product(_tensordot_cotangent),
 }

@@ -19,9 +19,10 @@ of the recorded graph, not only of the live tangents.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,14 @@ from ndgrad._graph import (
 )
 from ndgrad._registry import HOLOMORPHIC, ArrayMeta, Primitive
 
-__all__ = ["ForwardPlan", "Transpose", "derived_tangents", "fit_tangent", "node_tangents"]
+__all__ = [
+    "ForwardPlan",
+    "Transpose",
+    "derived_tangents",
+    "fit_tangent",
+    "node_tangents",
+    "rules_running",
+]
 
 Target = tuple[Any, int]  # (node, output index)
 # (node, edges, incoming tangents, lift, meta) -> the node's output tangents
@@ -113,9 +121,15 @@ class ForwardPlan:
                     ready.append(parent)
         order.reverse()
         self.order = order
+
+    @functools.cached_property
+    def steps(self) -> list[tuple[Any, ...]]:
+        """What ``push`` needs of each node (``_step``), made at the first push: a plan made
+        for a batched backward pass (``_batching.pull_batched``) needs none."""
         keep = set(self.outputs)
-        self.steps = [
-            _step(node, self.meta, keep) for node in order if node not in stop and node.edges
+        stop = self.stop
+        return [
+            _step(node, self.meta, keep) for node in self.order if node not in stop and node.edges
         ]
 
     def slow(self) -> list[str]:
@@ -144,11 +158,7 @@ class ForwardPlan:
             if t is not None:
                 tan[target] = t
         lift = graph_array if create else None
-        # as in backward: grad mode is ``create``, and the rules are ndgrad's own NumPy code,
-        # not the user's, so no conversion scope applies to them
-        grad_token = _graph.GRAD_MODE.set(create)
-        scope_token = _graph.scope_depth.set(0)
-        try:  # the loop is compiled (_core.forward_steps); each node as _step describes it
+        with rules_running(create):  # the loop is compiled (_core.forward_steps)
             forward_steps(
                 self.steps,
                 tan,
@@ -158,11 +168,22 @@ class ForwardPlan:
                 lift,
                 self.meta,
             )
-        finally:
-            _graph.scope_depth.reset(scope_token)
-            _graph.GRAD_MODE.reset(grad_token)
         get = tan.get
         return [None if target is None else get(target) for target in self.outputs]
+
+
+@contextlib.contextmanager
+def rules_running(create: bool) -> Iterator[None]:
+    """A pass that runs rules outside backward (forward mode, batched passes), as backward runs
+    them: grad mode is ``create``, and the rules are ndgrad's own NumPy code, not the user's,
+    so no conversion scope applies to them."""
+    grad_token = _graph.GRAD_MODE.set(create)
+    scope_token = _graph.scope_depth.set(0)
+    try:
+        yield
+    finally:
+        _graph.scope_depth.reset(scope_token)
+        _graph.GRAD_MODE.reset(grad_token)
 
 
 def _step(node: Any, meta: dict[Target, Any], keep: set[Any]) -> tuple[Any, ...]:

@@ -27,7 +27,7 @@ import numpy as np
 from ndgrad import _graph
 from ndgrad._aliases import sanction_arguments
 from ndgrad._array import GradArray, call_primitive, graph_array, plain_array
-from ndgrad._batching import batch_size, push_batched
+from ndgrad._batching import batch_size, pull_batched, push_batched
 from ndgrad._errors import GraphBreakError
 from ndgrad._forward import ForwardPlan, fit_tangent
 from ndgrad._graph import enable_grad, grad_enabled, writeable
@@ -1149,16 +1149,16 @@ def jacobian(
         for o in outs:
             if not _float_output(o):
                 raise TypeError(f"{fname} must return float or complex arrays, got {type(o)}")
-        plan = None
-        if mode != "reverse":
-            plan = _forward_plan(outs, trace.tracers)
-            if mode == "auto" and not _forward_pays(trace, outs, plan):
-                plan = None
+        # the graph from the tracers to the outputs, for forward mode and batched rows
+        plan = None if mode == "reverse" and trace.nested else _forward_plan(outs, trace.tracers)
+        forward = plan is not None and (
+            mode == "forward" or (mode == "auto" and _forward_pays(trace, outs, plan))
+        )
         with _graph.one_graph_pulled_often():  # one pass per output (input) element
-            if plan is None:
-                results, reached = _jacobian_rows(fname, trace, outs, argnums, holomorphic)
-            else:
+            if forward and plan is not None:
                 results, reached = _jacobian_columns(fname, trace, outs, argnums, holomorphic, plan)
+            else:
+                results, reached = _jacobian_rows(fname, trace, outs, argnums, holomorphic, plan)
         if not allow_unused and not all(reached) and any(np.size(o) for o in outs):
             raise _disconnected(fname)
         jac = tree_unflatten(spec, results)
@@ -1168,20 +1168,29 @@ def jacobian(
 
 
 def _jacobian_rows(
-    fname: str, trace: _Trace, outs: list[Any], argnums: ArgNums, holomorphic: bool
+    fname: str,
+    trace: _Trace,
+    outs: list[Any],
+    argnums: ArgNums,
+    holomorphic: bool,
+    plan: ForwardPlan | None,
 ) -> tuple[list[Any], list[bool]]:
-    """The Jacobian of each output with respect to the tracers, one backward pass per element;
-    and, per tracer, whether some pass reached it."""
+    """The Jacobian of each output with respect to the tracers, one backward pass per element
+    or per batch of them (``plan``: the graph ``fun`` recorded, None when nested); and, per
+    tracer, whether some pass reached it."""
     nested = trace.nested
     results = []
     reached = [False] * len(trace.tracers)
-    for o in outs:
+    for i, o in enumerate(outs):
         if not _float_output(o):
             raise TypeError(f"{fname} must return float or complex arrays, got {type(o)}")
         dtype, size, shape = o.dtype, o.size, o.shape  # an array or a NumPy scalar
         rows: list[list[Any]] = [[] for _ in trace.tracers]
         if dtype.kind == "f" and not nested and _requires_grad(o):
-            _real_rows(trace, o, rows, reached)
+            if BATCH_ROWS and plan is not None:
+                _batched_rows(plan, i, trace.tracers, rows, reached)
+            else:
+                _real_rows(trace, o, rows, reached)
         else:
             for i in range(size):
                 unit = np.zeros(size, dtype)
@@ -1244,8 +1253,11 @@ def jacrev(
     scope: bool = True,
     holomorphic: bool = False,
 ) -> Callable[..., Any]:
-    """The Jacobian of ``fun`` by reverse mode: ``jacobian(..., mode="reverse")``, one backward
-    pass per output element; it suits functions with fewer outputs than inputs.
+    """The Jacobian of ``fun`` by reverse mode: ``jacobian(..., mode="reverse")``, one row
+    ``e_i^T J`` per output element; it suits functions with fewer outputs than inputs. At the
+    outermost level the rows of a real output are pulled back in batches (each cotangent with
+    a leading batch axis, see the user guide's "Forward mode"); inside another transform, and
+    for complex outputs, one per backward pass.
 
     Examples
     --------
@@ -1353,6 +1365,46 @@ def _batched_columns(
         for col, p, (shape, dtype) in zip(columns, pushed, metas, strict=True):
             col.extend(np.zeros((m, *shape), dtype) if p is None else p)
     return reached
+
+
+# ``jacrev`` likewise pulls many output cotangents back per pass at the outermost level, for a
+# real output (``_batching.pull_batched``). False: one backward pass per row.
+BATCH_ROWS = True
+
+
+def _batched_rows(
+    plan: ForwardPlan,
+    i: int,
+    tracers: Sequence[GradArray],
+    rows: list[list[Any]],
+    reached: list[bool],
+) -> None:
+    """``_real_rows`` for ``plan``'s output ``i``, several rows per batched backward pass."""
+    target = plan.outputs[i]
+    assert target is not None  # the output requires grad
+    shape, dtype = plan.meta[target]
+    size = _size_of(shape)
+    step = batch_size(plan, size)
+    cotangents: list[Any] = [None] * len(plan.outputs)
+    for start in range(0, size, step):
+        m = min(step, size - start)
+        units = np.zeros((m, size), dtype)
+        units[np.arange(m), np.arange(start, start + m)] = 1
+        cotangents[i] = units.reshape((m, *shape))
+        pulled = pull_batched(plan, cotangents)
+        for k, (c, t) in enumerate(zip(pulled, tracers, strict=True)):
+            if c is None:
+                c = np.zeros((m, *t.shape), t.dtype)
+            else:
+                reached[k] = True
+            rows[k].extend(c)
+
+
+def _size_of(shape: tuple[int, ...]) -> int:
+    size = 1
+    for d in shape:
+        size *= d
+    return size
 
 
 def _real_rows(trace: _Trace, o: GradArray, rows: list[list[Any]], reached: list[bool]) -> None:

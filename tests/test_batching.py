@@ -1,10 +1,12 @@
-"""Batched forward mode (``ndgrad._batching``): ``jacfwd`` pushing many input directions at once.
+"""Batched Jacobians (``ndgrad._batching``): ``jacfwd`` pushing many input directions, and
+``jacrev`` pulling many output cotangents, through the recorded graph at once.
 
-Every registered function's batched Jacobian must equal the one made one direction per push
-(itself checked against finite differences by test_forward_rules.py), and each batching row is
-checked against central differences on calls chosen to trip it: negative and tuple axes, Fortran
-order, advanced indices a slice separates, vectors on either side of a product, and a batch
-size equal to a broadcast axis (the mistake a batch axis in the wrong place would make).
+Every registered function's batched Jacobian, both ways, must equal the one made one direction
+per pass (itself checked against finite differences by test_forward_rules.py and
+test_rules.py), and each batching row is checked against central differences on calls chosen to
+trip it: negative and tuple axes, Fortran order, advanced indices a slice separates, vectors on
+either side of a product, and a batch size equal to a broadcast axis (the mistake a batch axis
+in the wrong place would make).
 """
 
 from __future__ import annotations
@@ -21,13 +23,33 @@ from ndgrad._registry import VJP_RULES, qualified_name
 from .cases import CASES
 from .test_rules import _callable
 
+MODES = {  # mode: (transform, its switch in functional, the per-direction fallback)
+    "forward": (nd.jacfwd, "BATCH_COLUMNS", "_one_by_one"),
+    "reverse": (nd.jacrev, "BATCH_ROWS", "_vjp_one_by_one"),
+}
 
-def _jacobians(monkeypatch, fun, argnums, args, batched):
-    monkeypatch.setattr(functional, "BATCH_COLUMNS", batched)
+
+def _jacobians(monkeypatch, mode, fun, argnums, args, batched):
+    transform, switch, _ = MODES[mode]
+    monkeypatch.setattr(functional, switch, batched)
     try:
-        return nd.jacfwd(fun, argnums, allow_unused=True)(*args)
+        return transform(fun, argnums, allow_unused=True)(*args)
     finally:
-        monkeypatch.setattr(functional, "BATCH_COLUMNS", True)
+        monkeypatch.setattr(functional, switch, True)
+
+
+def _count_fallbacks(monkeypatch, mode):
+    """A Counter of the functions computed one direction at a time from now on."""
+    counts = Counter()
+    name = MODES[mode][2]
+    fallback = getattr(_batching, name)
+
+    def spy(node, *args):
+        counts[node.prim.name] += 1
+        return fallback(node, *args)
+
+    monkeypatch.setattr(_batching, name, spy)
+    return counts
 
 
 def _as_real_inputs(func, args, kwargs):
@@ -60,8 +82,9 @@ def _as_real_inputs(func, args, kwargs):
     return fun, argnums, real_args
 
 
+@pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize("key", list(VJP_RULES), ids=qualified_name)
-def test_batched_jacobian_equals_the_unbatched_one(key, monkeypatch):
+def test_batched_jacobian_equals_the_unbatched_one(key, mode, monkeypatch):
     case = CASES[key]
     func = _callable(key, case)
     compared = 0
@@ -69,8 +92,8 @@ def test_batched_jacobian_equals_the_unbatched_one(key, monkeypatch):
         fun, argnums, real_args = _as_real_inputs(func, args, kwargs)
         if not argnums:
             continue
-        expected = _jacobians(monkeypatch, fun, argnums, real_args, batched=False)
-        got = _jacobians(monkeypatch, fun, argnums, real_args, batched=True)
+        expected = _jacobians(monkeypatch, mode, fun, argnums, real_args, batched=False)
+        got = _jacobians(monkeypatch, mode, fun, argnums, real_args, batched=True)
         for e, g in zip(_leaves(expected), _leaves(got), strict=True):
             np.testing.assert_allclose(
                 g, e, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(e).max(initial=0.0))
@@ -155,68 +178,69 @@ ROWS = [
 SEPARATED = (lambda x: np.sin(x)[IDX[:2], :, IDX[:2]], (3, 2, 3))
 
 
+@pytest.mark.parametrize("mode", list(MODES))
 @pytest.mark.parametrize(("name", "fun", "shape"), ROWS, ids=[r[0] for r in ROWS])
-def test_each_row_against_finite_differences(name, fun, shape, monkeypatch):
-    per_direction = Counter()
-    one_by_one = _batching._one_by_one
-
-    def spy(node, *args):
-        per_direction[node.prim.name] += 1
-        return one_by_one(node, *args)
-
-    monkeypatch.setattr(_batching, "_one_by_one", spy)
+def test_each_row_against_finite_differences(name, fun, shape, mode, monkeypatch):
+    fallbacks = _count_fallbacks(monkeypatch, mode)
     x = np.random.default_rng(1).uniform(0.5, 1.5, shape)
-    got = nd.jacfwd(fun)(x)
+    got = MODES[mode][0](fun)(x)
     np.testing.assert_allclose(got, _fd_jacobian(fun, x), rtol=1e-6, atol=1e-8)
-    assert not per_direction, f"computed one direction at a time: {dict(per_direction)}"
+    assert not fallbacks, f"computed one direction at a time: {dict(fallbacks)}"
 
 
-def test_what_no_row_handles_is_computed_one_direction_at_a_time(monkeypatch):
+@pytest.mark.parametrize("mode", list(MODES))
+def test_what_no_row_handles_is_computed_one_direction_at_a_time(mode, monkeypatch):
+    fallbacks = _count_fallbacks(monkeypatch, mode)
+    transform = MODES[mode][0]
     fun, shape = SEPARATED
-    per_direction = Counter()
-    one_by_one = _batching._one_by_one
-
-    def spy(node, *args):
-        per_direction[node.prim.name] += 1
-        return one_by_one(node, *args)
-
-    monkeypatch.setattr(_batching, "_one_by_one", spy)
     x = np.random.default_rng(2).uniform(0.5, 1.5, shape)
-    np.testing.assert_allclose(nd.jacfwd(fun)(x), _fd_jacobian(fun, x), rtol=1e-6, atol=1e-8)
-    assert per_direction == {"ndarray.__getitem__": 1}
+    np.testing.assert_allclose(transform(fun)(x), _fd_jacobian(fun, x), rtol=1e-6, atol=1e-8)
+    assert fallbacks == {"ndarray.__getitem__": 1}
     # and a function without a row (linalg), in the same graph as rows
     f = lambda x: np.linalg.solve(A23[:, :2] @ A23[:, :2].T + np.diag(x), np.sin(x))
     x = np.array([1.5, 2.0])
-    np.testing.assert_allclose(nd.jacfwd(f)(x), _fd_jacobian(f, x), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(transform(f)(x), _fd_jacobian(f, x), rtol=1e-6, atol=1e-8)
 
 
-def test_directions_split_into_batches_that_fit(monkeypatch):
-    monkeypatch.setattr(_batching, "BATCH_ELEMENTS", 7 * 20)  # 7 directions of the input's 20
-    pushes = Counter()
-    push = _batching.push_batched
+@pytest.mark.parametrize("mode", list(MODES))
+def test_gufuncs_are_not_taken_for_elementwise(mode, monkeypatch):
+    """``vecdot``'s loop axes broadcast: with as many directions as ``y`` has rows, a batch
+    axis given to its elementwise rules would be read as ``y``'s rows, silently."""
+    fallbacks = _count_fallbacks(monkeypatch, mode)
+    y = RNG.standard_normal((2, 2))
+    for fun in (lambda x: np.vecdot(x, y), lambda x: np.matvec(y, x), lambda x: np.vecmat(x, y)):
+        x = np.array([0.7, -1.3])
+        got = MODES[mode][0](fun)(x)
+        np.testing.assert_allclose(got, _fd_jacobian(fun, x), rtol=1e-6, atol=1e-8)
+    assert set(fallbacks) == {"numpy.vecdot", "numpy.matvec", "numpy.vecmat"}
 
-    def spy(plan, tangents):
-        pushes[next(t.shape[0] for t in tangents if t is not None)] += 1
-        return push(plan, tangents)
 
-    monkeypatch.setattr(functional, "push_batched", spy)
-    fun = lambda x: np.tanh(x[:3, :3] * A23[:1]) @ x[:3, 0]
-    x = np.random.default_rng(3).uniform(0.5, 1.5, (5, 4))
-    np.testing.assert_allclose(nd.jacfwd(fun)(x), _fd_jacobian(fun, x), rtol=1e-6, atol=1e-8)
-    assert pushes == {7: 2, 6: 1}
+@pytest.mark.parametrize("mode", list(MODES))
+def test_directions_split_into_batches_that_fit(mode, monkeypatch):
+    monkeypatch.setattr(_batching, "BATCH_ELEMENTS", 7 * 20)  # 7 directions of 20 elements
+    passes = Counter()
+    name = "push_batched" if mode == "forward" else "pull_batched"
+    batched = getattr(_batching, name)
+
+    def spy(plan, vectors):
+        passes[next(v.shape[0] for v in vectors if v is not None)] += 1
+        return batched(plan, vectors)
+
+    monkeypatch.setattr(functional, name, spy)
+    if mode == "forward":  # 20 inputs
+        fun = lambda x: np.tanh(x[:3, :3] * A23[:1]) @ x[:3, 0]
+    else:  # 20 outputs
+        fun = lambda x: np.tanh(np.outer(x, x[:2])).reshape(5, 4) * x[:5, None]
+    x = np.random.default_rng(3).uniform(0.5, 1.5, (5, 4) if mode == "forward" else (10,))
+    got = MODES[mode][0](fun)(x)
+    np.testing.assert_allclose(got, _fd_jacobian(fun, x), rtol=1e-6, atol=1e-8)
+    assert passes == {7: 2, 6: 1}
 
 
 def test_hessian_is_batched_and_matches_the_closed_form(monkeypatch):
     """``nd.hessian`` is jacfwd of grad: its columns go through the batch too."""
     a = RNG.standard_normal((6, 4))
-    per_direction = Counter()
-    one_by_one = _batching._one_by_one
-
-    def spy(node, *args):
-        per_direction[node.prim.name] += 1
-        return one_by_one(node, *args)
-
-    monkeypatch.setattr(_batching, "_one_by_one", spy)
+    fallbacks = _count_fallbacks(monkeypatch, "forward")
 
     def loss(w):
         return np.sum(np.log1p(np.exp(a @ w))) + 0.5 * np.dot(w, w)
@@ -225,4 +249,4 @@ def test_hessian_is_batched_and_matches_the_closed_form(monkeypatch):
     p = 1 / (1 + np.exp(-(a @ w)))
     expected = a.T @ np.diag(p * (1 - p)) @ a + np.eye(4)
     np.testing.assert_allclose(nd.hessian(loss)(w), expected, rtol=1e-12)
-    assert not per_direction, dict(per_direction)
+    assert not fallbacks, dict(fallbacks)
