@@ -47,6 +47,8 @@ static PyObject *CheckVersions;   /* _check_versions(node) */
 static PyObject *Cotangents;      /* _cotangents(node, g, lift): (edge, cotangent) pairs */
 static PyObject *Fit;             /* _fit(c, edge, prim) */
 static PyObject *Take;            /* _take(grads, owned, node) for a node with several outputs */
+static PyObject *InertTypes;      /* tuple of the types whose references never lead to a node */
+static PyObject *PermanentPrims;  /* set: the primitives the registry holds for good */
 static PyObject *EmptyTuple;      /* () */
 static PyObject *str_rules, *str_argnum_rule, *str_edges;
 static PyObject *int_zero, *int_one, *int_output;  /* 0, 1 and _graph.OUTPUT (-1) */
@@ -81,6 +83,124 @@ static inline Py_ssize_t
 n_out_of(PyObject *node)
 {
     return Node_Check(node) ? ((NodeObject *)node)->n_out : 1;
+}
+
+/* Whether the cyclic GC needs to see ``o`` (borrowed), a value a node holds: 0 when nothing it
+ * refers to can ever lead back to a node, so no reference cycle can pass through it. That is
+ * an object of a type the GC does not follow (plain ndarrays, numbers, strings, dtypes: the GC
+ * does not see through them anyway); a node the GC does not track (see ``Node_vectorcall``); a
+ * weak reference without a callback; an instance of one of ``InertTypes`` (ArrayMeta, the
+ * guards' Hold, Held); or a tuple or slice of those, a few levels deep. 1 for anything else,
+ * lists and dicts included: the caller may still hold them and add to them later. */
+static int
+gc_needed(PyObject *o, int depth)
+{
+    if (!PyObject_IS_GC(o)) {
+        return 0;
+    }
+    if (Node_Check(o)) {
+        return PyObject_GC_IsTracked(o);
+    }
+    if (PyWeakref_CheckRefExact(o)) {
+        return ((PyWeakReference *)o)->wr_callback != NULL;
+    }
+    if (InertTypes != NULL) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(InertTypes); i++) {
+            if ((PyObject *)Py_TYPE(o) == PyTuple_GET_ITEM(InertTypes, i)) {
+                return 0;
+            }
+        }
+    }
+    if (depth >= 4) {
+        return 1;
+    }
+    if (PySlice_Check(o)) {  /* an index: ints or None, as a rule */
+        PySliceObject *sl = (PySliceObject *)o;
+        return gc_needed(sl->start, depth + 1) || gc_needed(sl->stop, depth + 1)
+               || gc_needed(sl->step, depth + 1);
+    }
+    if (PyTuple_CheckExact(o)) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o); i++) {
+            if (gc_needed(PyTuple_GET_ITEM(o, i), depth + 1)) {
+                return 1;
+            }
+        }
+        return 0;
+    }
+    return 1;
+}
+
+/* ``gc_needed`` for a node's keyword arguments: the dict is the node's own (nobody else can
+ * add to it), so its values decide. */
+static int
+kwargs_need_gc(PyObject *kwargs)
+{
+    if (!PyDict_CheckExact(kwargs)) {
+        return 1;
+    }
+    PyObject *key, *value;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(kwargs, &pos, &key, &value)) {
+        if (gc_needed(key, 1) || gc_needed(value, 1)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ``gc_needed`` for a node's versions, a flat tuple of (counter, seen, what, hold): a counter
+ * is a GradArray's version list, ``[count, weak reference to its guard or None]``, which only
+ * ndgrad changes, and only to values of those kinds. */
+static int
+versions_need_gc(PyObject *versions)
+{
+    if (!PyTuple_CheckExact(versions)) {
+        return 1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(versions); i++) {
+        PyObject *item = PyTuple_GET_ITEM(versions, i);
+        if (i % 4 == 0 && PyList_CheckExact(item) && PyList_GET_SIZE(item) == 2) {
+            if (gc_needed(PyList_GET_ITEM(item, 0), 1) || gc_needed(PyList_GET_ITEM(item, 1), 1)) {
+                return 1;
+            }
+        }
+        else if (gc_needed(item, 1)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether a new node must be tracked by the cyclic GC. A long graph is mostly nodes and their
+ * edges; tracked, each garbage collection walks all of them (half the time of recording 10^5
+ * operations). A node can be left out when no reference cycle can pass through it: a cycle
+ * would have to leave the graph (which only points from a node to its parents) through some
+ * node's fields, so a node is left out when its own fields cannot lead back to a node
+ * (``gc_needed``), its primitive is one the registry holds for good (a rule's closure cannot
+ * make garbage of it), and each parent is a leaf or a node left out itself. Its edges are then
+ * left out too. Every other node is tracked, as any container is. */
+static int
+node_needs_gc(NodeObject *self)
+{
+    if (PermanentPrims == NULL || LeafNodeType == NULL) {
+        return 1;
+    }
+    int permanent = PySet_Contains(PermanentPrims, self->prim);
+    if (permanent <= 0) {
+        PyErr_Clear();  /* an unhashable primitive: tracked */
+        return 1;
+    }
+    PyObject *edges = self->edges;
+    for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges); e++) {
+        PyObject *parent = PyTuple_GET_ITEM(PyTuple_GET_ITEM(edges, e), EDGE_PARENT);
+        if (Node_Check(parent) ? PyObject_GC_IsTracked(parent)
+                               : (PyObject *)Py_TYPE(parent) != LeafNodeType) {
+            return 1;
+        }
+    }
+    return gc_needed(self->args, 0) || kwargs_need_gc(self->kwargs) || gc_needed(self->ans, 0)
+           || versions_need_gc(self->versions) || gc_needed(self->out_meta, 0)
+           || gc_needed(self->where, 0);
 }
 
 /* Node(prim, edges, args, kwargs, ans, versions, out_meta, where=None): new reference. */
@@ -139,7 +259,15 @@ Node_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf, PyObject *
     self->n_out = out_meta == Py_None ? 1 : PyTuple_GET_SIZE(out_meta);
     self->freed = 0;
     self->weakreflist = NULL;
-    PyObject_GC_Track(self);
+    if (node_needs_gc(self)) {
+        PyObject_GC_Track(self);
+    }
+    else {  /* its edges hold nothing but its parents, left out too, and shapes */
+        for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges); e++) {
+            PyObject_GC_UnTrack(PyTuple_GET_ITEM(edges, e));
+        }
+        PyObject_GC_UnTrack(edges);
+    }
     return (PyObject *)self;
 }
 
@@ -275,6 +403,16 @@ Node_set_field(NodeObject *self, PyObject *value, void *offset)
     }
     if (!ok) {
         PyErr_SetString(PyExc_TypeError, "Node: args and versions are tuples, kwargs a dict");
+        return -1;
+    }
+    int needed = at == offsetof(NodeObject, kwargs)     ? kwargs_need_gc(value)
+                 : at == offsetof(NodeObject, versions) ? versions_need_gc(value)
+                                                        : gc_needed(value, 0);
+    if (!PyObject_GC_IsTracked((PyObject *)self) && needed) {
+        /* ndgrad replaces a field only by copies of saved arrays or an emptied one */
+        PyErr_SetString(PyExc_RuntimeError,
+                        "internal error: a node left out of the cyclic GC would hold a value "
+                        "the GC must see (ndgrad._core.Node_set_field)");
         return -1;
     }
     PyObject **field = (PyObject **)((char *)self + at);
@@ -2417,24 +2555,34 @@ fingerprint_bytes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 PyDoc_STRVAR(configure_doc,
 "configure(LeafNode, NO_KWARGS, accumulate_leaf, check_live, check_versions, cotangents,\n"
-"          fit, take, grad_enabled_var, scope_depth_var)\n"
+"          fit, take, grad_enabled_var, scope_depth_var, inert_types, permanent_prims)\n"
 "--\n\n"
-"Register the Python parts of the backward pass (ndgrad._graph calls this once).");
+"Register the Python parts of the backward pass (ndgrad._graph calls this once), and what\n"
+"decides which nodes the cyclic GC tracks: the types whose references never lead to a node,\n"
+"and the set of primitives the registry holds for good.");
 
 static PyObject *
 configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     PyObject **slots[] = {&LeafNodeType, &NoKwargs, &AccumulateLeaf, &CheckLive,
                           &CheckVersions, &Cotangents, &Fit, &Take, &GradEnabledVarForPass,
-                          &ScopeDepthVar};
-    if (nargs != 10 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
-        || !PyContextVar_CheckExact(args[8]) || !PyContextVar_CheckExact(args[9])) {
+                          &ScopeDepthVar, &InertTypes, &PermanentPrims};
+    if (nargs != 12 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
+        || !PyContextVar_CheckExact(args[8]) || !PyContextVar_CheckExact(args[9])
+        || !PyTuple_CheckExact(args[10]) || !PySet_Check(args[11])) {
         PyErr_SetString(PyExc_TypeError, "configure(LeafNode, NO_KWARGS, accumulate_leaf, "
                                          "check_live, check_versions, cotangents, fit, take, "
-                                         "grad_enabled_var, scope_depth_var)");
+                                         "grad_enabled_var, scope_depth_var, inert_types "
+                                         "(a tuple of types), permanent_prims (a set))");
         return NULL;
     }
-    for (int i = 0; i < 10; i++) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[10]); i++) {
+        if (!PyType_Check(PyTuple_GET_ITEM(args[10], i))) {
+            PyErr_SetString(PyExc_TypeError, "configure: inert_types must hold types");
+            return NULL;
+        }
+    }
+    for (int i = 0; i < 12; i++) {
         Py_XSETREF(*slots[i], Py_NewRef(args[i]));
     }
     Py_RETURN_NONE;
@@ -2799,6 +2947,8 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(Take);
     Py_VISIT(GradEnabledVarForPass);
     Py_VISIT(ScopeDepthVar);
+    Py_VISIT(InertTypes);
+    Py_VISIT(PermanentPrims);
     Py_VISIT(GradArrayType);
     Py_VISIT(VjpRules);
     Py_VISIT(GradEnabledVar);

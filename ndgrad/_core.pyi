@@ -90,6 +90,8 @@ def configure(
     take: Callable[..., Any],
     grad_enabled_var: Any,
     scope_depth_var: Any,
+    inert_types: tuple[type, ...],
+    permanent_prims: set[Any],
 ) -> None: ...
 def alias_entry(obj: Any, table: dict[int, Any], key: int) -> AliasEntry: ...
 def configure_aliases(

@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 
 from ndgrad._array import primitive
-from ndgrad._registry import VJP_RULES, JVPRule, Primitive, VJPRule, classify
+from ndgrad._registry import (
+    PERMANENT_PRIMITIVES,
+    VJP_RULES,
+    JVPRule,
+    Primitive,
+    VJPRule,
+    classify,
+)
 
 
 def defvjp(func: Any, *rules: VJPRule | None, name: str | None = None) -> Any:
@@ -72,6 +79,7 @@ def _register(
         func = prim.func = primitive(func, prim)
     classify(func)
     VJP_RULES[func] = prim
+    PERMANENT_PRIMITIVES.add(prim)
     return func
 
 

@@ -56,7 +56,7 @@ import numpy as np
 
 from ndgrad._core import Node, backward_pass, collect_nodes, configure, fingerprint_bytes
 from ndgrad._errors import InPlaceError
-from ndgrad._registry import ArrayMeta, Primitive, unbroadcast
+from ndgrad._registry import PERMANENT_PRIMITIVES, ArrayMeta, Primitive, unbroadcast
 
 __all__ = [
     "Edge",
@@ -940,6 +940,8 @@ def configure_core() -> None:
         _take,
         _grad_enabled,
         scope_depth,
+        (ArrayMeta, Hold, Held),  # their references never lead to a node
+        PERMANENT_PRIMITIVES,
     )
 
 

@@ -34,6 +34,7 @@ __all__ = [
     "JVP_KINDS",
     "KEYWORD_FORMS",
     "NO_GRADIENT",
+    "PERMANENT_PRIMITIVES",
     "TRACED_THROUGH",
     "UNSUPPORTED",
     "VJP_RULES",
@@ -193,6 +194,9 @@ class Primitive:
 
 
 VJP_RULES: dict[Hashable, Primitive] = {}
+# Every primitive ever registered in VJP_RULES, kept for good: a node of one of these may be left
+# out of the cyclic GC (``_core.Node``), as no rule's closure can make garbage of its primitive.
+PERMANENT_PRIMITIVES: set[Primitive] = set()
 # Ufuncs that are complex-differentiable wherever they are differentiable: forward mode derives
 # their complex JVP from the VJP rule (``Primitive.jvp_kind == "elementwise"``).
 HOLOMORPHIC: set[Hashable] = set()

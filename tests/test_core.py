@@ -15,7 +15,7 @@ import pytest
 
 import ndgrad as nd
 from ndgrad import _core, _graph
-from ndgrad._registry import VJP_RULES
+from ndgrad._registry import VJP_RULES, Primitive
 
 # --- the Node type ---------------------------------------------------------------------------
 
@@ -196,8 +196,9 @@ def test_memory_does_not_grow_over_many_graphs():
         grown = tracemalloc.get_traced_memory()[0] - start
     finally:
         tracemalloc.stop()
-    # exact for the objects the garbage collector tracks (nodes, edges, GradArrays, lists);
-    # traced memory also holds CPython's free lists, which fill over the first thousands of
+    # exact for the objects the garbage collector tracks (GradArrays, lists, nodes holding a
+    # user's object); traced memory (which bounds the nodes and edges it does not track) also
+    # holds CPython's free lists, which fill over the first thousands of
     # graphs (more under PYTHONMALLOC=malloc, as tools/sanitize.sh runs): a bound that a leaked
     # cotangent or saved array per graph (over 300 kB in all) still exceeds
     assert len(gc.get_objects()) - tracked <= 10
@@ -258,6 +259,90 @@ def test_a_cycle_through_a_node_is_collected():
     del y, box
     gc.collect()
     assert ref() is None
+
+
+def test_nodes_no_cycle_can_pass_through_are_left_out_of_the_gc():
+    # a long graph of plain operations: the garbage collector would walk every node and edge
+    # at each collection (half the time of recording 10^5 operations)
+    x = nd.GradArray(np.ones(3), requires_grad=True)
+    y = np.sum(np.sin(x) * 2.0 + x[1:2], axis=0)
+    nodes, stack = [], [y._node]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _core.Node):
+            nodes.append(node)
+            stack.extend(e.parent for e in node.edges)
+    assert len(nodes) == 5
+    for node in nodes:
+        assert not gc.is_tracked(node), node
+        assert not gc.is_tracked(node.edges) and not any(gc.is_tracked(e) for e in node.edges)
+    y.backward()  # the graph still works, and frees itself
+    np.testing.assert_allclose(x.grad, 2 * np.cos(1.0) + np.array([0.0, 3.0, 0.0]))
+
+
+def test_a_node_whose_fields_could_close_a_cycle_is_tracked_and_so_its_descendants():
+    # a keyword argument that is a bound method (it holds the user's list): tracked, and every
+    # node below it, since a cycle may pass from it to a descendant's output and back along
+    # the edges
+    def scaled(x, fn):
+        return x * 2.0
+
+    f = nd.defvjp(scaled, lambda g, ans, x, fn: 2.0 * g)
+    box: list = []
+    x = nd.GradArray(np.ones(3), requires_grad=True)
+    w = f(x, fn=box.copy)
+    v = np.exp(w) + np.sin(x)
+    assert gc.is_tracked(w._node) and gc.is_tracked(v._node)
+    assert not gc.is_tracked(v._node.edges[1].parent)  # sin(x): no such field on its way
+    box.append(v)  # the cycle: v -> its node -> w's node -> the method -> box -> v
+    ref = weakref.ref(v._node)
+    del v, w, box
+    gc.collect()
+    assert ref() is None
+
+
+def _edge(parent):
+    return _graph.Edge(0, None, parent, 0, (2,), np.dtype(float))
+
+
+@pytest.mark.parametrize(
+    ("changes", "tracked"),
+    [
+        ({}, False),
+        ({"args": (np.ones(2), 3, slice(1, None), (None, Ellipsis), "s")}, False),
+        ({"kwargs": {"axis": (0, 1), "dtype": np.dtype(float)}}, False),
+        ({"versions": ([0, None], 0, 0, None)}, False),
+        ({"args": ([np.ones(2)],)}, True),  # a list: its holder may add to it later
+        ({"kwargs": {"fn": print}}, True),
+        ({"kwargs": {"d": {}}}, True),
+        ({"args": (slice(0, [1]),)}, True),
+        ({"ans": nd.GradArray(np.ones(2))}, True),
+        ({"versions": ([0, weakref.ref(_graph.Edge, print)], 0, 0, None)}, True),  # a callback
+        ({"prim": Primitive(np.exp, (None,), None, name="not registered")}, True),
+        ({"args": ((((((1,),),),),),)}, True),  # deeper than it looks
+    ],
+)
+def test_which_nodes_the_gc_tracks(changes, tracked):
+    assert gc.is_tracked(_node(**changes)) is tracked
+
+
+def test_a_node_below_a_tracked_one_is_tracked():
+    leaf = _graph.LeafNode(nd.GradArray(np.ones(2)))
+    inert = _node(edges=(_edge(leaf),))
+    assert not gc.is_tracked(inert) and not gc.is_tracked(inert.edges[0])
+    assert not gc.is_tracked(_node(edges=(_edge(inert),)))
+    held = _node(kwargs={"fn": print})
+    below = _node(edges=(_edge(inert), _edge(held)))
+    assert gc.is_tracked(below) and gc.is_tracked(below.edges[0])
+
+
+def test_a_node_left_out_of_the_gc_refuses_a_field_the_gc_must_see():
+    x = nd.GradArray(np.ones(2), requires_grad=True)
+    node = np.sin(x)._node
+    assert not gc.is_tracked(node)
+    with pytest.raises(RuntimeError, match="left out of the cyclic GC"):
+        node.kwargs = {"fn": lambda: node}
+    node.args = tuple(np.asarray(a) for a in node.args)  # copies of saved arrays: fine
 
 
 # --- the alias registry's entries ----------------------------------------------------------------

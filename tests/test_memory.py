@@ -41,10 +41,12 @@ def test_long_training_loop_holds_steady_memory():
     params = _make_params(rng)
     x = rng.standard_normal((32, 8))
     y = np.eye(3)[rng.integers(0, 3, 32)]
-    # Two measures. The objects the garbage collector tracks (nodes, edges, lists, GradArrays)
-    # are counted exactly: a leaked one stays in gc.get_objects(). Memory as tracemalloc sees
-    # it also holds CPython's free lists of small tuples, lists and floats and NumPy's caches,
-    # which fill for some thousands of steps by an amount that depends on what ran before
+    # Two measures. The objects the garbage collector tracks (GradArrays, lists, the nodes that
+    # hold a user's object) are counted exactly: a leaked one stays in gc.get_objects(). Memory
+    # as tracemalloc sees it (which bounds a leak of the nodes and edges the collector does not
+    # track: a few hundred bytes per step) also holds CPython's free lists of small tuples,
+    # lists and floats and NumPy's caches, which fill for some thousands of steps by an
+    # amount that depends on what ran before
     # (measured after the rest of the suite: 15, 5.5, 5.2, 2.0, 1.0, 0.5 kB per 2000 steps, the
     # same pattern before the compiled core); it bounds a leak of untracked objects (an array
     # per step is over 200 kB per window). Exact reference counts: tests/test_core.py.
