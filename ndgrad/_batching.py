@@ -47,12 +47,14 @@ from ndgrad._forward import (
     rules_running,
 )
 from ndgrad._graph import node_cotangents, rule_inputs
-from ndgrad._registry import ArrayMeta
+from ndgrad._registry import ArrayMeta, Primitive
 
 __all__ = [
     "BATCH_JVP_RULES",
+    "BATCH_KINDS",
     "BATCH_VJP_RULES",
     "batch_size",
+    "batching",
     "pull_batched",
     "push_batched",
 ]
@@ -105,20 +107,37 @@ def batched_node_tangents(
     ]
 
 
+# How a batched pass computes a node of a primitive (``batching``): its row, its unbatched
+# elementwise rules, or one direction at a time (also what a row or an elementwise function
+# falls back to for a call it cannot take: complex values, ``where=``, several outputs, ...).
+BATCH_KINDS = ("row", "elementwise", "one at a time")
+
+
+def batching(prim: Primitive, reverse: bool) -> str:
+    """How a batched forward (``reverse`` false) or reverse pass computes a node of ``prim``
+    (one of ``BATCH_KINDS``), for real values; ``python -m ndgrad.coverage`` counts them."""
+    if prim.func in (BATCH_VJP_RULES if reverse else BATCH_JVP_RULES):
+        return "row"
+    if _elementwise(prim.func) and (
+        prim.unbroadcast if reverse else prim.jvp_kind in ("elementwise", "rules", "linear")
+    ):
+        return "elementwise"
+    return "one at a time"
+
+
 def _batched(node: Any, edges: Sequence[Any], fitted: list[Any], outs: list[Any]) -> Any:
     """The node's output tangents computed for the whole batch at once, or None: it cannot be."""
     if node.where is not None or node.n_out != 1 or any(e.slot < 0 for e in edges):
         return None
     prim = node.prim
     shape, dtype = outs[0]
-    row = BATCH_JVP_RULES.get(prim.func)
-    if row is not None:
+    kind = batching(prim, reverse=False)
+    if kind == "row":
         args, _ = rule_inputs(node, None)
-        t = row(node, args, edges, fitted, shape)
+        t = BATCH_JVP_RULES[prim.func](node, args, edges, fitted, shape)
         return None if t is NotImplemented else [t]
     if not (
-        _elementwise(prim.func)
-        and prim.jvp_kind in ("elementwise", "rules", "linear")
+        kind == "elementwise"
         and dtype.kind != "c"
         and all(e.flat is None for e in edges)
         and all(t is None or t.dtype.kind != "c" for t in fitted)
@@ -526,13 +545,12 @@ def _batched_vjp(node: Any, args: Any, ans: Any, g: Any, n: int) -> Any:
     """The edges' batched cotangents computed for the whole batch at once, or None."""
     prim = node.prim
     edges = node.edges
-    row = BATCH_VJP_RULES.get(prim.func)
-    if row is not None:
-        pairs = row(node, args, g, n)
+    kind = batching(prim, reverse=True)
+    if kind == "row":
+        pairs = BATCH_VJP_RULES[prim.func](node, args, g, n)
         return None if pairs is NotImplemented else pairs
     if not (
-        _elementwise(prim.func)
-        and prim.unbroadcast
+        kind == "elementwise"
         and g.dtype.kind != "c"
         and all(e.flat is None and e.dtype.kind != "c" for e in edges)
     ):

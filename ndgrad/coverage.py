@@ -26,6 +26,10 @@ Forward mode: every function with rules (NumPy's and SciPy's) is listed by how f
 treats it (``Primitive.jvp_kind``): a JVP rule, derived from the VJP rule (elementwise), linear,
 multilinear, or ``transpose`` (no JVP of its own: its VJP rules are transposed by a small
 reverse pass per call, correct and slower). The report names the ``transpose`` ones.
+
+Batched Jacobians: how ``jacfwd`` and ``jacrev`` compute each function with rules for a batch of
+directions (``ndgrad._batching.batching``): a batching row, its elementwise rules, or one
+direction at a time (always right; slower for many directions). The report counts them.
 """
 
 from __future__ import annotations
@@ -43,11 +47,21 @@ import numpy as np
 
 import ndgrad
 from ndgrad import _methods
+from ndgrad._batching import BATCH_KINDS, batching
 from ndgrad._registry import JVP_KINDS, NO_GRADIENT, TRACED_THROUGH, UNSUPPORTED, VJP_RULES
 from ndgrad._rules import _scipy
 from ndgrad._rules.scipy_special import scipy_special_coverage  # empty without SciPy
 
-__all__ = ["CLASSES", "Entry", "Report", "classify", "forward_coverage", "main", "report"]
+__all__ = [
+    "CLASSES",
+    "Entry",
+    "Report",
+    "batch_coverage",
+    "classify",
+    "forward_coverage",
+    "main",
+    "report",
+]
 
 CLASSES = ("differentiable", "no gradient", "raises", "unclassified")
 
@@ -234,6 +248,8 @@ class Report:
     scipy_functions: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     # every function with rules, by forward-mode kind (see ``forward_coverage``)
     forward: dict[str, list[str]] = field(default_factory=dict)
+    # every function with rules, by how batched Jacobians compute it (``batch_coverage``)
+    batched: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
     def counts(self, entries: Iterable[Entry] | None = None) -> dict[str, int]:
         """How many entries fall in each class."""
@@ -287,6 +303,7 @@ class Report:
             "scipy.special": self.scipy,
             "scipy": self.scipy_functions,
             "forward mode": self.forward,
+            "batched jacobians": self.batched,
         }
 
     def to_text(self, names: bool = True) -> str:
@@ -351,6 +368,9 @@ class Report:
                 lines.extend(textwrap.wrap(
                     "transposed VJP rules (no JVP of their own): " + ", ".join(transposed), 96,
                     initial_indent="  ", subsequent_indent="    "))  # fmt: skip
+        for direction, by_kind in self.batched.items():
+            lines.append(f"batched {direction}: " + ", ".join(
+                f"{len(by_kind.get(k, []))} {k}" for k in BATCH_KINDS))  # fmt: skip
         f = self.function_counts()
         lines.append("")
         lines.append(
@@ -431,6 +451,7 @@ def report() -> Report:
         scipy_special_coverage(),
         scipy_functions,
         forward_coverage(),
+        batch_coverage(),
     )
 
 
@@ -447,6 +468,25 @@ def forward_coverage() -> dict[str, list[str]]:
     for prim in VJP_RULES.values():
         kinds[prim.jvp_kind].append(prim.name)
     return {k: sorted(names) for k, names in kinds.items()}
+
+
+def batch_coverage() -> dict[str, dict[str, list[str]]]:
+    """The names of the functions with rules (those registered so far), by how a batched
+    ``jacfwd`` and ``jacrev`` compute them (``ndgrad._batching.BATCH_KINDS``).
+
+    Examples
+    --------
+    >>> from ndgrad.coverage import batch_coverage
+    >>> "numpy.sum" in batch_coverage()["jacrev"]["row"]
+    True
+    """
+    table: dict[str, dict[str, list[str]]] = {}
+    for direction, reverse in (("jacfwd", False), ("jacrev", True)):
+        kinds: dict[str, list[str]] = {k: [] for k in BATCH_KINDS}
+        for prim in VJP_RULES.values():
+            kinds[batching(prim, reverse)].append(prim.name)
+        table[direction] = {k: sorted(names) for k, names in kinds.items()}
+    return table
 
 
 def _scipy_functions() -> dict[str, dict[str, list[str]]]:

@@ -116,6 +116,19 @@ def test_every_registered_function_has_a_forward_rule_of_its_own():
     assert ours == []
 
 
+def test_the_report_counts_how_batched_jacobians_compute_each_function():
+    report = coverage.report()
+    for direction in ("jacfwd", "jacrev"):
+        kinds = report.batched[direction]
+        assert sum(len(names) for names in kinds.values()) == len(VJP_RULES)
+        assert {"numpy.sum", "numpy.matmul", "ndarray.__getitem__"} <= set(kinds["row"])
+        assert {"numpy.sin", "numpy.add", "scipy.special.erf"} <= set(kinds["elementwise"])
+        # gufuncs broadcast their loop axes, not over a batch axis: no elementwise rules
+        assert {"numpy.linalg.solve", "numpy.vecdot"} <= set(kinds["one at a time"])
+    text = report.to_text(names=False)
+    assert "batched jacfwd: " in text and "batched jacrev: " in text
+
+
 # --- the command ---------------------------------------------------------------------------
 
 
