@@ -385,7 +385,10 @@ class GradArray(ArrayBase):
 
     def __getitem__(self, key: Any) -> Any:
         prim = VJP_RULES[np.ndarray.__getitem__]
-        return call_primitive(prim, _getitem, (self, key), {})
+        done = _function_fast(prim, _getitem, (self, key), None)
+        if done is NotImplemented:
+            done = call_primitive(prim, _getitem, (self, key), {})
+        return done
 
     def __setitem__(self, key: Any, value: Any) -> None:
         record_setitem(self, key, value)
