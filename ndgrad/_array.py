@@ -910,7 +910,10 @@ def primitive(func: Callable[..., Any], prim: Primitive) -> Callable[..., Any]:
         # conversion scope, so that the code inside (SciPy's) allocates plain ndarrays.
         token = scope_depth.set(0)
         try:
-            return call_primitive(prim, func, args, kwargs)
+            done = _function_fast(prim, func, args, kwargs)
+            if done is NotImplemented:
+                done = call_primitive(prim, func, args, kwargs)
+            return done
         finally:
             scope_depth.reset(token)
 

@@ -2270,14 +2270,40 @@ is_plain_keyword(PyObject *v)
            || t == &PyUnicode_Type;
 }
 
+/* A tuple of Python ints, None, Ellipsis and slices of ints (a shape, an index): it holds no
+ * array, so there is nothing in it to unwrap or check, as for a plain keyword value. */
+static int
+is_plain_tuple(PyObject *v)
+{
+    if (!PyTuple_CheckExact(v)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(v); i++) {
+        PyObject *item = PyTuple_GET_ITEM(v, i);
+        if (PySlice_Check(item)) {
+            PySliceObject *sl = (PySliceObject *)item;
+            PyObject *parts[3] = {sl->start, sl->stop, sl->step};
+            for (int k = 0; k < 3; k++) {
+                if (parts[k] != Py_None && !PyLong_CheckExact(parts[k])) {
+                    return 0;
+                }
+            }
+        }
+        else if (!(item == Py_None || item == Py_Ellipsis || PyLong_CheckExact(item))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 PyDoc_STRVAR(function_fast_doc,
 "function_fast(prim, impl, args, kwargs)\n"
 "--\n\n"
-"_array.call_primitive for the common call: positional GradArrays, plain arrays and other\n"
-"values that are not sequences, plain keyword values (no out=, none that names a positional\n"
-"argument), an operand in a graph and grad mode on. NotImplemented, before anything is\n"
-"computed, for any other call; a result other than one new float array is handed to\n"
-"_array.finish_call.");
+"_array.call_primitive for the common call: positional GradArrays, plain arrays, tuples of ints,\n"
+"None, Ellipsis and slices (shapes, indices) and other values that are not sequences, plain\n"
+"keyword values (no out=, none that names a positional argument), an operand in a graph and\n"
+"grad mode on. NotImplemented, before anything is computed, for any other call; a result other\n"
+"than one new float array is handed to _array.finish_call.");
 
 static PyObject *
 function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -2328,7 +2354,11 @@ function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     for (; i < n; i++) {
         PyObject *x = PyTuple_GET_ITEM(inputs, i);
         int rc;
-        if (PyList_Check(x) || PyTuple_Check(x)) {
+        if (is_plain_tuple(x)) {
+            raw[i] = Py_NewRef(x);
+            rc = 1;
+        }
+        else if (PyList_Check(x) || PyTuple_Check(x)) {
             rc = 0;  /* may hold GradArrays: the general path unwraps sequences */
         }
         else if (Py_TYPE(x) == GradArrayType || PyArray_CheckExact(x)) {
