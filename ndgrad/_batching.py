@@ -251,14 +251,42 @@ def _parameters(func: Any) -> tuple[str, ...]:
     return tuple(inspect.signature(func).parameters)
 
 
+def _bound(node: Any, args: tuple[Any, ...], params: tuple[str, ...] | None) -> dict[str, Any]:
+    """The call's arguments after the first by name (``params``: the function's parameter
+    names, when its signature cannot be read)."""
+    names = params or _parameters(node.prim.func)
+    bound = dict(zip(names[1:], args[1:], strict=False))
+    bound.update(node.kwargs)
+    return bound
+
+
+def _of_first_alone(edges: Sequence[Any]) -> bool:
+    """Whether the node's only edge is its first argument, an array."""
+    return len(edges) == 1 and edges[0].slot == 0 and edges[0].flat is None
+
+
+def _sequence_call(node: Any, args: tuple[Any, ...]) -> bool:
+    """Whether the node is a call of ``stack`` or ``concatenate`` on a sequence it kept, each
+    edge one of its arrays, and no ``out=``."""
+    return (
+        type(args[0]) in (list, tuple)
+        and node.kwargs.get("out") is None
+        and all(e.slot == 0 and e.flat is not None and len(e.flat) == 1 for e in node.edges)
+    )
+
+
+# Parameter names of the functions whose signatures inspect cannot read.
+_REDUCE_PARAMS = ("array", "axis", "dtype", "out", "keepdims", "initial", "where")
+_JOIN_PARAMS = ("arrays", "axis", "out", "dtype", "casting")
+_GETITEM_PARAMS = ("a", "key")
+
+
 def _of_first(rule: Callable[..., Any], params: tuple[str, ...] | None = None) -> Row:
     def row(node: Any, args: Any, edges: Any, tangents: list[Any], shape: Any) -> Any:
-        if len(edges) != 1 or edges[0].slot != 0 or edges[0].flat is not None:
+        if not _of_first_alone(edges):
             return NotImplemented
-        names = params or _parameters(node.prim.func)
-        bound = dict(zip(names[1:], args[1:], strict=False))
-        bound.update(node.kwargs)
-        return rule(tangents[0], shape, **bound)  # positional: a parameter may be "shape"
+        # positional: a parameter may be named "shape"
+        return rule(tangents[0], shape, **_bound(node, args, params))
 
     return row
 
@@ -288,9 +316,9 @@ def _reduction(func: Callable[..., Any], default: Any = None) -> Row:
 
 def _reshaped(t: Any, shape: Any, /, order: Any = "C", **_: Any) -> Any:
     """A function that only reshapes (``reshape``, ``ravel``, ``squeeze``, ``expand_dims``):
-    the tangent reshaped to the output's shape behind the batch axis. In C and in Fortran
-    order alike the batch axis stays itself: it is the outermost index of one and the
-    innermost of the other."""
+    the tangent reshaped to the output's ``shape`` behind the batch axis (or the cotangent to
+    the input's). In C and in Fortran order alike the batch axis stays itself: it is the
+    outermost index of one and the innermost of the other."""
     if order not in ("C", "F"):  # "A" and "K" follow the memory layout, not the shapes
         return NotImplemented
     return np.reshape(t, (t.shape[0], *shape), order=order)
@@ -356,22 +384,15 @@ def _sequence(join: Callable[[list[Any], Any, int], Any], params: tuple[str, ...
     without one) joined along the same axis behind the batch axis."""
 
     def row(node: Any, args: Any, edges: Any, tangents: list[Any], shape: Any) -> Any:
-        seq = args[0]
-        if (
-            type(seq) not in (list, tuple)
-            or node.kwargs.get("out") is not None
-            or any(e.slot != 0 or e.flat is None or len(e.flat) != 1 for e in edges)
-        ):
+        if not _sequence_call(node, args):
             return NotImplemented
         n = next(t.shape[0] for t in tangents if t is not None)
         dtype = np.result_type(*(t for t in tangents if t is not None))
-        ts = [np.zeros((n, *_shape_of(a)), dtype) for a in seq]
+        ts = [np.zeros((n, *_shape_of(a)), dtype) for a in args[0]]
         for e, t in zip(edges, tangents, strict=True):
             if t is not None:
                 ts[e.flat[0]] = t
-        bound = dict(zip(params[1:], args[1:], strict=False))
-        bound.update(node.kwargs)
-        return join(ts, bound.get("axis", 0), n)
+        return join(ts, _bound(node, args, params).get("axis", 0), n)
 
     return row
 
@@ -464,10 +485,7 @@ BATCH_JVP_RULES: dict[Any, Row] = {
     # reductions
     np.sum: _of_first(_reduction(np.sum)),
     np.mean: _of_first(_reduction(np.mean)),
-    (np.add, "reduce"): _of_first(
-        _reduction(np.sum, default=0),
-        ("array", "axis", "dtype", "out", "keepdims", "initial", "where"),
-    ),
+    (np.add, "reduce"): _of_first(_reduction(np.sum, default=0), _REDUCE_PARAMS),
     # shapes
     np.reshape: _of_first(lambda t, out, /, **p: _reshaped(t, out, p.get("order", "C"))),
     np.ravel: _of_first(_reshaped),
@@ -477,9 +495,9 @@ BATCH_JVP_RULES: dict[Any, Row] = {
     np.swapaxes: _of_first(_swapaxes),
     np.moveaxis: _of_first(_moveaxis),
     np.broadcast_to: _of_first(_broadcast_to),
-    np.ndarray.__getitem__: _of_first(_getitem, ("a", "key")),
-    np.stack: _sequence(_stack, ("arrays", "axis", "out", "dtype", "casting")),
-    np.concatenate: _sequence(_concatenate, ("arrays", "axis", "out", "dtype", "casting")),
+    np.ndarray.__getitem__: _of_first(_getitem, _GETITEM_PARAMS),
+    np.stack: _sequence(_stack, _JOIN_PARAMS),
+    np.concatenate: _sequence(_concatenate, _JOIN_PARAMS),
     # products
     np.matmul: _product(_matmul_part),
     np.dot: _product(_dot_part),
@@ -614,12 +632,9 @@ def _vjp_of_first(rule: Callable[..., Any], params: tuple[str, ...] | None = Non
 
     def row(node: Any, args: Any, g: Any, n: int) -> Any:
         edges = node.edges
-        if len(edges) != 1 or edges[0].slot != 0 or edges[0].flat is not None:
+        if not _of_first_alone(edges):
             return NotImplemented
-        names = params or _parameters(node.prim.func)
-        bound = dict(zip(names[1:], args[1:], strict=False))
-        bound.update(node.kwargs)
-        c = rule(g, edges[0].shape, **bound)
+        c = rule(g, edges[0].shape, **_bound(node, args, params))
         return NotImplemented if c is NotImplemented else [(edges[0], c)]
 
     return row
@@ -645,12 +660,6 @@ def _vjp_reduction(mean: bool, default: Any = None) -> Callable[..., Any]:
         return c
 
     return rule
-
-
-def _vjp_reshaped(g: Any, shape: Any, /, order: Any = "C", **_: Any) -> Any:
-    if order not in ("C", "F"):
-        return NotImplemented
-    return np.reshape(g, (g.shape[0], *shape), order=order)
 
 
 def _vjp_transpose(g: Any, shape: Any, /, axes: Any = None) -> Any:
@@ -695,17 +704,10 @@ def _vjp_sequence(params: tuple[str, ...], stack: bool) -> Any:
     """``stack`` and ``concatenate``: each array's part of the cotangent."""
 
     def row(node: Any, args: Any, g: Any, n: int) -> Any:
-        seq = args[0]
-        edges = node.edges
-        if (
-            type(seq) not in (list, tuple)
-            or node.kwargs.get("out") is not None
-            or any(e.slot != 0 or e.flat is None or len(e.flat) != 1 for e in edges)
-        ):
+        if not _sequence_call(node, args):
             return NotImplemented
-        bound = dict(zip(params[1:], args[1:], strict=False))
-        bound.update(node.kwargs)
-        axis = bound.get("axis", 0)
+        seq = args[0]
+        axis = _bound(node, args, params).get("axis", 0)
         shapes = [_shape_of(a) for a in seq]
         if stack:
             ax = _axis(axis, len(shapes[0]) + 1)
@@ -718,7 +720,7 @@ def _vjp_sequence(params: tuple[str, ...], stack: bool) -> Any:
             ax = _axis(axis, len(shapes[0]))
             bounds = np.cumsum([s[ax - 1] for s in shapes])[:-1]
             parts = np.split(g, bounds, axis=ax)
-        return [(e, parts[e.flat[0]]) for e in edges]
+        return [(e, parts[e.flat[0]]) for e in node.edges]
 
     return row
 
@@ -819,22 +821,20 @@ BATCH_VJP_RULES: dict[Any, Any] = {
     # reductions
     np.sum: _vjp_of_first(_vjp_reduction(mean=False)),
     np.mean: _vjp_of_first(_vjp_reduction(mean=True)),
-    (np.add, "reduce"): _vjp_of_first(
-        _vjp_reduction(mean=False, default=0),
-        ("array", "axis", "dtype", "out", "keepdims", "initial", "where"),
-    ),
+    (np.add, "reduce"): _vjp_of_first(_vjp_reduction(mean=False, default=0), _REDUCE_PARAMS),
     # shapes
-    np.reshape: _vjp_of_first(lambda g, s, /, **p: _vjp_reshaped(g, s, p.get("order", "C"))),
-    np.ravel: _vjp_of_first(_vjp_reshaped),
-    np.squeeze: _vjp_of_first(lambda g, s, /, **_: _vjp_reshaped(g, s)),
-    np.expand_dims: _vjp_of_first(lambda g, s, /, **_: _vjp_reshaped(g, s)),
+    # (a reshape's cotangent is reshaped back to the input's shape, which the row is given)
+    np.reshape: _vjp_of_first(lambda g, s, /, **p: _reshaped(g, s, p.get("order", "C"))),
+    np.ravel: _vjp_of_first(_reshaped),
+    np.squeeze: _vjp_of_first(lambda g, s, /, **_: _reshaped(g, s)),
+    np.expand_dims: _vjp_of_first(lambda g, s, /, **_: _reshaped(g, s)),
     np.transpose: _vjp_of_first(_vjp_transpose),
     np.swapaxes: _vjp_of_first(_vjp_swapaxes),
     np.moveaxis: _vjp_of_first(_vjp_moveaxis),
     np.broadcast_to: _vjp_of_first(_vjp_broadcast_to),
-    np.ndarray.__getitem__: _vjp_of_first(_vjp_getitem, ("a", "key")),
-    np.stack: _vjp_sequence(("arrays", "axis", "out", "dtype", "casting"), stack=True),
-    np.concatenate: _vjp_sequence(("arrays", "axis", "out", "dtype", "casting"), stack=False),
+    np.ndarray.__getitem__: _vjp_of_first(_vjp_getitem, _GETITEM_PARAMS),
+    np.stack: _vjp_sequence(_JOIN_PARAMS, stack=True),
+    np.concatenate: _vjp_sequence(_JOIN_PARAMS, stack=False),
     # products
     np.matmul: _vjp_product(_matmul_cotangent),
     np.dot: _vjp_product(_dot_cotangent),

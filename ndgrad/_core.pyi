@@ -61,7 +61,7 @@ def forward_steps(
     meta: dict[Any, Any],
 ) -> None: ...
 def function_fast(
-    prim: Any, impl: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    prim: Any, impl: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None
 ) -> Any: ...
 def configure_array(
     grad_array: type,
