@@ -116,21 +116,10 @@ class GradArray(ArrayBase):
             self.requires_grad = True
         return self
 
-    def __array_finalize__(self, obj: Any) -> None:
-        self._node = None
-        self._out = 0
-        self._grad = None
-        self._base_ga = None
-        self._view_fn = None
-        self._seen = 0
-        # NumPy made a view of a GradArray without us (a C-level method): share its version.
-        # ``_version``: [writes so far, weak reference to the Guard of the memory or None].
-        if isinstance(obj, GradArray):
-            self._version = obj._version
-            if obj._node is not None and self.dtype.kind == "O" and self.size and grad_enabled():
-                raise _object_cast()  # np.vectorize, np.frompyfunc: silently cut otherwise
-        else:
-            self._version = [0, None]
+    # ``__array_finalize__`` is ArrayBase's (compiled, ``_core.c``): NumPy calls it for every
+    # new GradArray. It makes the array a constant, and gives it the version counter of the
+    # GradArray it views, or a new one: ``_version`` is [writes so far, weak reference to the
+    # Guard of the memory or None].
 
     # --- public attributes -----------------------------------------------------------------
 
@@ -940,6 +929,7 @@ configure_array(
     finish_call,
     Edge,
     GradArray.array_ufunc_general,
+    _object_cast,
 )
 
 # Views and in-place writes live in their own module, which needs the names above.

@@ -1712,7 +1712,8 @@ static PyTypeObject *EdgeType;       /* _graph.Edge */
 static PyObject *str_by_operands, *str_positional;
 
 /* The byte offsets of GradArray's slots (its __slots__ are member descriptors). */
-static Py_ssize_t off_node, off_out, off_base_ga, off_version;
+static Py_ssize_t off_node, off_out, off_base_ga, off_version, off_grad, off_view_fn, off_seen;
+static PyObject *ObjectCast;  /* _array._object_cast(): the error for an object array in a graph */
 
 #define FIELD(obj, off) (*(PyObject **)((char *)(obj) + (off)))
 
@@ -2246,10 +2247,14 @@ ArrayBase_array_ufunc(PyObject *self, PyObject *const *args, Py_ssize_t nargs, P
     return res;
 }
 
+static PyObject *ArrayBase_array_finalize(PyObject *self, PyObject *obj);  /* below */
+
 static PyMethodDef ArrayBase_methods[] = {
     {"__array_ufunc__", (PyCFunction)(void (*)(void))ArrayBase_array_ufunc,
      METH_FASTCALL | METH_KEYWORDS,
      "NumPy's override of ufunc calls: the common call compiled, the rest in Python."},
+    {"__array_finalize__", (PyCFunction)ArrayBase_array_finalize, METH_O,
+     "Make a new GradArray a constant with its version counter (see _core.c)."},
     {NULL},
 };
 
@@ -2257,7 +2262,7 @@ static PyTypeObject ArrayBaseType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "ndgrad._core.ArrayBase",
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "The compiled base of GradArray: its ufunc override.",
+    .tp_doc = "The compiled base of GradArray: its ufunc override and __array_finalize__.",
     .tp_methods = ArrayBase_methods,
 };
 
@@ -2436,14 +2441,14 @@ done:
 PyDoc_STRVAR(configure_array_doc,
 "configure_array(GradArray, VJP_RULES, grad_enabled_var, COPY_BYTES, CONSTANT_STATE,\n"
 "                scalar_tag, guard_saved, guard_plain, register,\n"
-"                refuse_aliases, array_meta, finish_call, Edge, ufunc_general)\n"
+"                refuse_aliases, array_meta, finish_call, Edge, ufunc_general, object_cast)\n"
 "--\n\n"
 "Register what the compiled entry points need of the array type (ndgrad._array, once).");
 
 static PyObject *
 configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 14 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
+    if (nargs != 15 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
         || !PyContextVar_CheckExact(args[2]) || !PyLong_Check(args[3])
         || !PyType_Check(args[12]) || !PyType_IsSubtype((PyTypeObject *)args[12], &PyTuple_Type)
         || !PyType_IsSubtype((PyTypeObject *)args[0], &PyArray_Type)) {
@@ -2453,14 +2458,20 @@ configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyTypeObject *type = (PyTypeObject *)args[0];
     Py_ssize_t node = slot_offset(type, "_node"), out = slot_offset(type, "_out");
     Py_ssize_t base_ga = slot_offset(type, "_base_ga"), version = slot_offset(type, "_version");
+    Py_ssize_t grad = slot_offset(type, "_grad"), view_fn = slot_offset(type, "_view_fn");
+    Py_ssize_t seen = slot_offset(type, "_seen");
     Py_ssize_t copy_bytes = PyLong_AsSsize_t(args[3]);
-    if (node < 0 || out < 0 || base_ga < 0 || version < 0 || PyErr_Occurred()) {
+    if (node < 0 || out < 0 || base_ga < 0 || version < 0 || grad < 0 || view_fn < 0 || seen < 0
+        || PyErr_Occurred()) {
         return NULL;
     }
     off_node = node;
     off_out = out;
     off_base_ga = base_ga;
     off_version = version;
+    off_grad = grad;
+    off_view_fn = view_fn;
+    off_seen = seen;
     CopyBytes = copy_bytes;
     Py_XSETREF(GradArrayType, (PyTypeObject *)Py_NewRef(args[0]));
     PyObject **slots[] = {&VjpRules, &GradEnabledVar, NULL, &ConstantState, &ScalarLike,
@@ -2473,6 +2484,61 @@ configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     Py_XSETREF(EdgeType, (PyTypeObject *)Py_NewRef(args[12]));
     Py_XSETREF(UfuncGeneral, Py_NewRef(args[13]));
+    Py_XSETREF(ObjectCast, Py_NewRef(args[14]));
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* GradArray.__array_finalize__                                                                 */
+
+/* ``GradArray.__array_finalize__(obj)`` (ArrayBase's): NumPy calls it for every new GradArray,
+ * ``obj`` being the array it was made from (or None). The new array is a constant, not in a
+ * graph, with no gradient; it shares the version counter of a GradArray it views (NumPy made
+ * a view of it without ndgrad: a C-level method), and has a new one, ``[writes, guard]`` =
+ * ``[0, None]``, otherwise. An object array made from an array in a graph (np.vectorize,
+ * np.frompyfunc) would cut the graph silently: refused while grad mode is on. */
+static PyObject *
+ArrayBase_array_finalize(PyObject *self, PyObject *obj)
+{
+    if (GradArrayType == NULL || !PyObject_TypeCheck(self, GradArrayType)) {
+        PyErr_SetString(PyExc_TypeError, "__array_finalize__: a GradArray's, after "
+                                         "ndgrad._core.configure_array()");
+        return NULL;
+    }
+    PyObject *version;
+    int in_graph = 0;
+    if (PyObject_TypeCheck(obj, GradArrayType) && FIELD(obj, off_version) != NULL) {
+        version = Py_NewRef(FIELD(obj, off_version));
+        in_graph = FIELD(obj, off_node) != NULL && FIELD(obj, off_node) != Py_None;
+    }
+    else {
+        version = Py_BuildValue("[iO]", 0, Py_None);
+        if (version == NULL) {
+            return NULL;
+        }
+    }
+    Py_XSETREF(FIELD(self, off_node), Py_NewRef(Py_None));
+    Py_XSETREF(FIELD(self, off_out), Py_NewRef(int_zero));
+    Py_XSETREF(FIELD(self, off_grad), Py_NewRef(Py_None));
+    Py_XSETREF(FIELD(self, off_base_ga), Py_NewRef(Py_None));
+    Py_XSETREF(FIELD(self, off_view_fn), Py_NewRef(Py_None));
+    Py_XSETREF(FIELD(self, off_seen), Py_NewRef(int_zero));
+    Py_XSETREF(FIELD(self, off_version), version);
+    PyArrayObject *a = (PyArrayObject *)self;
+    if (in_graph && PyArray_DESCR(a)->type_num == NPY_OBJECT && PyArray_SIZE(a) > 0) {
+        int on = grad_mode();
+        if (on < 0) {
+            return NULL;
+        }
+        if (on) {
+            PyObject *error = PyObject_CallNoArgs(ObjectCast);
+            if (error != NULL) {
+                PyErr_SetObject((PyObject *)Py_TYPE(error), error);
+                Py_DECREF(error);
+            }
+            return NULL;
+        }
+    }
     Py_RETURN_NONE;
 }
 
@@ -2959,6 +3025,7 @@ static PyMethodDef core_methods[] = {
      function_fast_doc},
     {"configure_array", (PyCFunction)(void (*)(void))configure_array, METH_FASTCALL,
      configure_array_doc},
+
     {"forward_steps", (PyCFunction)(void (*)(void))forward_steps, METH_FASTCALL,
      forward_steps_doc},
     {NULL},
@@ -2991,6 +3058,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(Meta);
     Py_VISIT(FinishCall);
     Py_VISIT(UfuncGeneral);
+    Py_VISIT(ObjectCast);
     Py_VISIT(DropEntry);
     Py_VISIT(ByOwner);
     Py_VISIT(SweepAt);

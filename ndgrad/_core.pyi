@@ -8,6 +8,7 @@ import numpy as np
 
 class ArrayBase(np.ndarray):  # type: ignore[type-arg]
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any: ...
+    def __array_finalize__(self, obj: Any) -> None: ...
 
 class AliasEntry:
     table: dict[int, Any]
@@ -78,6 +79,7 @@ def configure_array(
     finish_call: Callable[..., Any],
     edge: type,
     ufunc_general: Callable[..., Any],
+    object_cast: Callable[[], Exception],
 ) -> None: ...
 def configure(
     leaf_node: type,
