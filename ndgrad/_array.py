@@ -500,7 +500,8 @@ def _root_grad(out: GradArray, grad: Any, create_graph: bool) -> Any:
                 "Backpropagate a real loss (np.real(z), np.abs(z) ** 2, ...) or pass grad=, "
                 "the cotangent (grad=1.0 differentiates the real part)."
             )
-        grad = np.ones(out.shape, out.dtype)
+        grad = np.empty(out.shape, out.dtype)  # np.ones is Python: a third of a microsecond
+        grad.fill(1)
     else:
         if out.dtype.kind != "c" and np.iscomplexobj(grad):
             raise ValueError(
