@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import operator
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -67,7 +68,7 @@ BATCH_ELEMENTS = 1 << 22
 def batch_size(plan: ForwardPlan, n: int) -> int:
     """How many of ``n`` directions one batched push of ``plan`` takes: as many as keep every
     tangent within ``BATCH_ELEMENTS`` elements, at least one."""
-    largest = max((_size(shape) for shape, _ in plan.meta.values()), default=1)
+    largest = max((math.prod(shape) for shape, _ in plan.meta.values()), default=1)
     return max(1, min(n, BATCH_ELEMENTS // max(largest, 1)))
 
 
@@ -225,13 +226,6 @@ def _lead(t: Any, ndim: int) -> Any:
     does, the batch axis staying in front."""
     pad = ndim - (t.ndim - 1)
     return t.reshape(t.shape[:1] + (1,) * pad + t.shape[1:]) if pad > 0 else t
-
-
-def _size(shape: tuple[int, ...]) -> int:
-    size = 1
-    for d in shape:
-        size *= d
-    return size
 
 
 # --- the rows ------------------------------------------------------------------------------
@@ -713,7 +707,7 @@ def _vjp_sequence(params: tuple[str, ...], stack: bool) -> Any:
             ax = _axis(axis, len(shapes[0]) + 1)
             parts = [np.take(g, i, axis=ax) for i in range(len(seq))]
         elif axis is None:
-            bounds = np.cumsum([_size(s) for s in shapes])[:-1]
+            bounds = np.cumsum([math.prod(s) for s in shapes])[:-1]
             flat = np.split(g, bounds, axis=1)
             parts = [p.reshape((n, *s)) for p, s in zip(flat, shapes, strict=True)]
         else:

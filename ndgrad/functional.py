@@ -15,6 +15,7 @@ gradient is ``dL/dRe(z) + 1j * dL/dIm(z)``, and a VJP with cotangent ``u`` is th
 from __future__ import annotations
 
 import functools
+import math
 import sys
 import threading
 import weakref
@@ -1096,8 +1097,9 @@ def jacobian(
         Declare ``fun`` holomorphic, as in JAX: needed for a complex output of a complex
         input, where the Jacobian is the complex derivative ``dy/dz``.
     mode : {"auto", "forward", "reverse"}, default "auto"
-        ``"reverse"`` makes one backward pass per output element, ``"forward"`` one forward
-        pass per input element (:func:`jacfwd`), both over the one graph ``fun`` records.
+        ``"reverse"`` pulls one row per output element back (:func:`jacrev`), ``"forward"``
+        pushes one column per input element (:func:`jacfwd`), both over the one graph ``fun``
+        records and, at the outermost level, many rows or columns per pass.
         ``"auto"`` records ``fun`` once and then takes forward mode when the inputs have no
         more elements than the outputs (a square Jacobian too: forward mode pushes many
         columns per pass), the inputs are real and every function on the way has a
@@ -1383,7 +1385,7 @@ def _batched_rows(
     target = plan.outputs[i]
     assert target is not None  # the output requires grad
     shape, dtype = plan.meta[target]
-    size = _size_of(shape)
+    size = math.prod(shape)
     step = batch_size(plan, size)
     cotangents: list[Any] = [None] * len(plan.outputs)
     for start in range(0, size, step):
@@ -1398,13 +1400,6 @@ def _batched_rows(
             else:
                 reached[k] = True
             rows[k].extend(c)
-
-
-def _size_of(shape: tuple[int, ...]) -> int:
-    size = 1
-    for d in shape:
-        size *= d
-    return size
 
 
 def _real_rows(trace: _Trace, o: GradArray, rows: list[list[Any]], reached: list[bool]) -> None:
