@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import ndgrad as nd
-from ndgrad import GradArray
+from ndgrad import GradArray, functional
 from ndgrad.testing import check_grad
 
 from .programs import Program, programs
@@ -165,3 +165,44 @@ def test_forward_mode_is_the_transpose_of_reverse_mode(program, seed):
     assert abs(forward - reverse) <= 1e-9 * scale + 1e-12, (
         f"{program}\nforward mode {forward!r}, reverse mode <grad, v> {reverse!r}"
     )
+
+
+@_SETTINGS
+@given(programs(), st.integers(0, 2**16))
+def test_batched_jacobians_equal_one_direction_at_a_time(program, seed):
+    """``jacfwd`` pushes all input directions through the program in one batched pass, and
+    ``jacrev`` pulls three output rows back at once (the program's value times three weights):
+    every node on the way (in-place writes, views, buffers: those one direction at a time
+    within the pass) must give what one direction per pass gives, to rounding."""
+    inputs = _inputs(program, seed)
+    weights = np.array([1.0, -0.5, 2.0])
+    argnums = tuple(range(len(inputs)))
+
+    def rows(*xs):
+        return program.run(*xs) * weights
+
+    results = {}
+    with np.errstate(all="ignore"):
+        try:
+            program.run(*[x.copy() for x in inputs])
+        except (TypeError, ValueError):
+            return  # NumPy itself refuses the program for these shapes
+        out = program.run(*[GradArray(x, requires_grad=True) for x in inputs])
+        if not (isinstance(out, GradArray) and out.requires_grad):
+            return  # the output does not depend on the inputs
+        for batched in (True, False):
+            functional.BATCH_COLUMNS = functional.BATCH_ROWS = batched
+            try:
+                results[batched] = (
+                    nd.jacfwd(program.run, argnums, allow_unused=True)(*inputs),
+                    nd.jacrev(rows, argnums, allow_unused=True)(*inputs),
+                )
+            finally:
+                functional.BATCH_COLUMNS = functional.BATCH_ROWS = True
+    for got, expected in zip(results[True], results[False], strict=True):
+        for g, e in zip(got, expected, strict=True):
+            g, e = np.asarray(g), np.asarray(e)
+            scale = float(np.max(np.abs(e[np.isfinite(e)]), initial=1.0))
+            np.testing.assert_allclose(
+                g, e, rtol=1e-9, atol=1e-12 * scale, equal_nan=True, err_msg=repr(program)
+            )
