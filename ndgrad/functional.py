@@ -1101,8 +1101,7 @@ def jacobian(
         pushes one column per input element (:func:`jacfwd`), both over the one graph ``fun``
         records and, at the outermost level, many rows or columns per pass.
         ``"auto"`` records ``fun`` once and then takes forward mode when the inputs have no
-        more elements than the outputs (a square Jacobian too: forward mode pushes many
-        columns per pass), the inputs are real and every function on the way has a
+        more elements than the outputs, the inputs are real and every function on the way has a
         cheap JVP rule (not a transposed VJP rule, nor an ODE solver's, which costs a backward
         solve per element of the solution), else reverse mode.
 
@@ -1275,8 +1274,8 @@ def jacrev(
 
 def _forward_pays(trace: _Trace, outs: Sequence[Any], plan: ForwardPlan) -> bool:
     """Whether ``jacobian(mode="auto")`` takes forward mode: no more input than output elements
-    (batched, forward mode computes a square Jacobian several times faster: 100 -> 100 took
-    0.40 ms against 2.1 ms),
+    (a square Jacobian: both modes batched, 100 -> 100 measured 0.40 ms forward and 0.37 ms
+    reverse; forward pays for more outputs),
     real inputs, and a cheap JVP rule for every function on the way (a transposed VJP rule
     costs a small reverse pass per node and column, a solver's one backward solve per output
     element)."""
