@@ -21,6 +21,8 @@ import pytest
 
 import ndgrad as nd
 from ndgrad import GradArray, InPlaceError, _core
+from ndgrad._graph import _MAX_ROW as MAX_ROW
+from ndgrad._graph import _ROWS as ROWS
 from ndgrad._graph import COPY_BYTES, fingerprint
 from ndgrad.testing import check_grad
 
@@ -581,7 +583,7 @@ def test_memory_written_through_ndgrad_is_fingerprinted_again_when_saved():
 # --- the compiled column sums against NumPy's ------------------------------------------------
 
 
-def _numpy_fingerprint_of_bytes(b, rows=128, max_row=16384):
+def _numpy_fingerprint_of_bytes(b, rows=ROWS, max_row=MAX_ROW):
     """The fingerprint of a C-contiguous uint8 array, by NumPy reductions: one pass per layout
     (what ndgrad computed before the compiled one-pass version)."""
     n = b.size >> 3
@@ -609,9 +611,12 @@ def test_compiled_fingerprint_equals_numpys(nbytes, offset):
     buffer = rng.integers(0, 256, nbytes + offset, dtype=np.uint8)
     b = buffer[offset:]
     assert b.flags.c_contiguous
-    np.testing.assert_array_equal(
-        _core.fingerprint_bytes(b, 128, 16384), _numpy_fingerprint_of_bytes(b)
-    )
+    # ndgrad's row lengths, and others: rows shorter than sqrt(n) words are widened
+    for rows, max_row in [(ROWS, MAX_ROW), (128, 16384), (7, 5), (2, 10**9), (1, 10**9)]:
+        np.testing.assert_array_equal(
+            _core.fingerprint_bytes(b, rows, max_row),
+            _numpy_fingerprint_of_bytes(b, rows, max_row),
+        )
     # and through fingerprint(), for arrays of other dtypes and layouts over the same bytes
     if nbytes % 8 == 0 and nbytes and offset == 0:
         a = b.view(np.float64)
@@ -622,7 +627,7 @@ def test_compiled_fingerprint_wraps_modulo_2_64():
     words = np.full(70 * 16384, 2**64 - 1, np.uint64)  # every column sum overflows many times
     b = words.view(np.uint8)
     np.testing.assert_array_equal(
-        _core.fingerprint_bytes(b, 128, 16384), _numpy_fingerprint_of_bytes(b)
+        _core.fingerprint_bytes(b, ROWS, MAX_ROW), _numpy_fingerprint_of_bytes(b)
     )
 
 
