@@ -667,6 +667,19 @@ collect_nodes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 /* ------------------------------------------------------------------------------------------ */
 /* store                                                                                       */
 
+/* Whether ``a + b`` is a plain ndarray of ``a``'s shape and dtype: adding ``b`` into ``a`` in
+ * place gives the same array as the sum. */
+static int
+same_array_type(PyObject *a, PyObject *b)
+{
+    if (!PyArray_CheckExact(a) || !PyArray_CheckExact(b)) {
+        return 0;
+    }
+    PyArrayObject *x = (PyArrayObject *)a, *y = (PyArrayObject *)b;
+    return PyArray_EquivTypes(PyArray_DESCR(x), PyArray_DESCR(y))
+           && PyArray_SAMESHAPE(x, y);
+}
+
 /* Add cotangent ``c`` (borrowed) to what output ``out`` of ``node`` has received so far in
  * ``grads``. ``fresh``: nothing but this backward refers to ``c``, so that later cotangents
  * may be added into it in place (when ``inplace``). 0 on success, -1 on error. */
@@ -726,6 +739,14 @@ store_cotangent(PyObject *grads, PyObject *owned, PyObject *node, Py_ssize_t out
             /* a sum this backward allocated itself: nobody else holds it */
             total = PyNumber_InPlaceAdd(prev, c);
             if (total == NULL) {
+                return -1;
+            }
+        }
+        else if (fresh && inplace && same_array_type(c, prev)) {
+            /* ``c`` is the pass's own: the sum goes into it (addition commutes exactly) */
+            total = PyNumber_InPlaceAdd(c, prev);
+            if (total == NULL || owned_set(owned, total, OWN) < 0) {
+                Py_XDECREF(total);
                 return -1;
             }
         }
