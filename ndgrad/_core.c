@@ -50,7 +50,7 @@ static PyObject *Take;            /* _take(grads, owned, node) for a node with s
 static PyObject *InertTypes;      /* tuple of the types whose references never lead to a node */
 static PyObject *PermanentPrims;  /* set: the primitives the registry holds for good */
 static PyObject *EmptyTuple;      /* () */
-static PyObject *str_rules, *str_argnum_rule, *str_edges;
+static PyObject *str_rules, *str_argnum_rule, *str_edges, *str_inplace_rules;
 static PyObject *int_zero, *int_one, *int_output;  /* 0, 1 and _graph.OUTPUT (-1) */
 
 /* The fields of an Edge (ndgrad._graph.Edge, a named tuple). */
@@ -783,6 +783,7 @@ typedef struct {
     PyObject *results;  /* dict: target node -> cotangent */
     PyObject *lift;     /* graph_array for create_graph, or None */
     int has_targets, accumulate, retain_graph, inplace, inline_common, check_saved;
+    Py_ssize_t inplace_bytes;  /* the smallest cotangent an in-place rule may write into */
 } Pass;
 
 /* 1 if ``node`` is needed (no inputs= given, or a target can be reached through it). */
@@ -793,9 +794,11 @@ is_needed(Pass *p, PyObject *node)
 }
 
 /* The common node (one rule per argument, no where=, plain arrays): each edge's rule runs
- * here, on ``g`` (borrowed). 0 on success, -1 on error. */
+ * here, on ``g`` (borrowed). ``g_free``: only this call refers to ``g`` and ``rules`` are the
+ * node's in-place rules, which may write into it (see Primitive.inplace_rules). 0 on success,
+ * -1 on error. */
 static int
-run_common(Pass *p, NodeObject *node, PyObject *g, PyObject *rules)
+run_common(Pass *p, NodeObject *node, PyObject *g, PyObject *rules, int g_free)
 {
     /* Strong references for the duration: a rule may (through a hook) replace the fields. */
     PyObject *args = Py_NewRef(node->args), *kwargs = Py_NewRef(node->kwargs);
@@ -900,9 +903,11 @@ run_common(Pass *p, NodeObject *node, PyObject *g, PyObject *rules)
                 goto done;
             }
         }
-        /* Only this loop refers to ``c``: later cotangents may be added into it in place. */
+        /* Only this loop refers to ``c`` (or ``c`` is the free ``g`` an in-place rule wrote
+         * into, which visit() holds too): later cotangents may be added into it in place. */
         int fresh = PyArray_CheckExact(c) && PyArray_BASE((PyArrayObject *)c) == NULL
-                    && Py_REFCNT(c) == 1 && PyArray_ISWRITEABLE((PyArrayObject *)c);
+                    && (Py_REFCNT(c) == 1 || (g_free && c == g && Py_REFCNT(c) == 2))
+                    && PyArray_ISWRITEABLE((PyArrayObject *)c);
         Py_ssize_t out = PyLong_AsSsize_t(PyTuple_GET_ITEM(edge, EDGE_OUT));
         if (out == -1 && PyErr_Occurred()) {
             Py_DECREF(c);
@@ -1080,16 +1085,33 @@ visit(Pass *p, PyObject *node)
                 }
             }
             if (rc == 0 && common) {
-                rules = PyObject_GetAttr(n->prim, str_rules);
-                if (rules == NULL) {
-                    rc = -1;
+                /* A large cotangent nobody else holds, read by one rule: that rule's in-place
+                 * form, if it has one, may write into it instead of allocating. */
+                int g_free = p->inplace && PyArray_CheckExact(g) && Py_REFCNT(g) == 1
+                             && PyArray_NBYTES((PyArrayObject *)g) >= p->inplace_bytes
+                             && PyArray_BASE((PyArrayObject *)g) == NULL
+                             && PyArray_ISWRITEABLE((PyArrayObject *)g)
+                             && PyTuple_GET_SIZE(n->edges) == 1;
+                if (g_free) {
+                    rules = PyObject_GetAttr(n->prim, str_inplace_rules);
+                    g_free = rules != NULL && PyTuple_Check(rules);
+                    if (!g_free) {
+                        Py_CLEAR(rules);
+                        rc = PyErr_Occurred() ? -1 : 0;
+                    }
                 }
-                else if (!PyTuple_Check(rules)) {
-                    PyErr_SetString(PyExc_TypeError, "Primitive.rules must be a tuple");
-                    rc = -1;
+                if (rules == NULL && rc == 0) {
+                    rules = PyObject_GetAttr(n->prim, str_rules);
+                    if (rules == NULL) {
+                        rc = -1;
+                    }
+                    else if (!PyTuple_Check(rules)) {
+                        PyErr_SetString(PyExc_TypeError, "Primitive.rules must be a tuple");
+                        rc = -1;
+                    }
                 }
-                else {
-                    rc = run_common(p, n, g, rules);
+                if (rc == 0) {
+                    rc = run_common(p, n, g, rules, g_free);
                 }
                 Py_XDECREF(rules);
             }
@@ -1343,16 +1365,21 @@ error:
 
 PyDoc_STRVAR(backward_pass_doc,
 "backward_pass(roots, root_grads, inputs, retain_graph, create_graph, lift, check_saved,\n"
-"              inline_common)\n"
+"              inline_common, inplace_bytes)\n"
 "--\n\n"
-"_graph.backward: see its docstring. ``check_saved`` and ``inline_common`` are the module's\n"
-"switches, read by the caller on every call.");
+"_graph.backward: see its docstring. ``check_saved``, ``inline_common`` and ``inplace_bytes``\n"
+"(the smallest cotangent an in-place rule may write into) are the module's switches, read by\n"
+"the caller on every call.");
 
 static PyObject *
 backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 8) {
-        PyErr_SetString(PyExc_TypeError, "backward_pass takes 8 arguments");
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "backward_pass takes 9 arguments");
+        return NULL;
+    }
+    Py_ssize_t inplace_bytes = PyLong_AsSsize_t(args[8]);
+    if (inplace_bytes == -1 && PyErr_Occurred()) {
         return NULL;
     }
     if (LeafNodeType == NULL || GradEnabledVarForPass == NULL) {
@@ -1447,6 +1474,7 @@ backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         .has_targets = PySet_GET_SIZE(targets) != 0, .accumulate = inputs == Py_None,
         .retain_graph = retain_graph, .inplace = !create_graph,
         .inline_common = !create_graph && flags[3], .check_saved = flags[2],
+        .inplace_bytes = inplace_bytes,
     };
     /* Grad mode is create_graph during the pass; the rules are ndgrad's own NumPy code, not
      * the user's, so no conversion scope applies to them. */
@@ -3125,6 +3153,7 @@ PyInit__core(void)
     EmptyFrozenSet = PyFrozenSet_New(NULL);
     str_rules = PyUnicode_InternFromString("rules");
     str_argnum_rule = PyUnicode_InternFromString("argnum_rule");
+    str_inplace_rules = PyUnicode_InternFromString("inplace_rules");
     str_edges = PyUnicode_InternFromString("edges");
     str_by_operands = PyUnicode_InternFromString("by_operands");
     str_call = PyUnicode_InternFromString("__call__");
@@ -3132,7 +3161,7 @@ PyInit__core(void)
     int_zero = PyLong_FromLong(0);
     int_one = PyLong_FromLong(1);
     int_output = PyLong_FromLong(-1);  /* _graph.OUTPUT: a versions entry for the result */
-    if (EmptyTuple == NULL || EmptyFrozenSet == NULL || str_rules == NULL || str_argnum_rule == NULL || str_edges == NULL
+    if (EmptyTuple == NULL || EmptyFrozenSet == NULL || str_rules == NULL || str_argnum_rule == NULL || str_edges == NULL || str_inplace_rules == NULL
         || str_by_operands == NULL || str_call == NULL || str_positional == NULL || int_zero == NULL || int_one == NULL || int_output == NULL) {
         return NULL;
     }

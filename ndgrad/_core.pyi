@@ -50,6 +50,7 @@ def backward_pass(
     lift: Callable[[Any, Any, int], Any] | None,
     check_saved: bool,
     inline_common: bool,
+    inplace_bytes: int,
 ) -> list[Any] | None: ...
 def fingerprint_bytes(b: Any, rows: int, max_row: int) -> Any: ...
 def forward_steps(

@@ -83,6 +83,13 @@ def _register(
     return func
 
 
+def definplace(func: Any, rules: dict[int, VJPRule]) -> None:
+    """In-place forms of some of ``func``'s VJP rules, by argument position (internal: see
+    ``Primitive.set_inplace``). They save backward a fresh array per call on the hot
+    elementwise functions, where memory, not arithmetic, bounds the time."""
+    _primitive_of(func, "definplace").set_inplace(rules)
+
+
 # --- forward mode -------------------------------------------------------------------------------
 
 

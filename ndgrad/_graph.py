@@ -897,6 +897,12 @@ def _accumulate_leaf(node: LeafNode, g: Any, stealable: bool) -> None:
 # ``_cotangents``: the same rules, the same results, tested by running every rule case both
 # ways (``tests/test_route_parity.py`` turns this off).
 INLINE_COMMON_NODES = True
+# A cotangent of at least this many bytes that nobody else holds may be overwritten by the
+# in-place form of the one rule that reads it (``Primitive.set_inplace``), which saves a fresh
+# array; on smaller ones the in-place forms' checks would cost more than the allocation they
+# save. ``NDGRAD_INPLACE_BYTES=0`` runs them on every array: a run of the test suite with it
+# exercises them on the small arrays tests use.
+INPLACE_BYTES = int(os.environ.get("NDGRAD_INPLACE_BYTES", 1 << 16))
 
 
 def backward(
@@ -924,6 +930,7 @@ def backward(
         lift,
         CHECK_SAVED,
         INLINE_COMMON_NODES,
+        INPLACE_BYTES,
     )
 
 

@@ -83,6 +83,7 @@ class Primitive:
         "by_operands",
         "defaults",
         "func",
+        "inplace_rules",
         "jvp_argnum",
         "jvp_costly",
         "jvp_kind",
@@ -123,6 +124,8 @@ class Primitive:
         # a JVP rule far dearer than the VJP (a solver's, made of backward solves): forward
         # mode still works, and ``jacobian(mode="auto")`` does not choose it for that reason
         self.jvp_costly = False
+        # The VJP rules again, some in a form that writes into ``g`` (``set_inplace``).
+        self.inplace_rules: tuple[VJPRule | None, ...] | None = None
         self._derive_reads()
 
     def set_jvp(
@@ -136,6 +139,24 @@ class Primitive:
             raise ValueError(f"unknown JVP kind {kind!r}: one of {JVP_KINDS}")
         self.jvp_kind, self.jvp_rules, self.jvp_argnum = kind, rules, argnum_rule
         self._derive_reads()
+
+    def set_inplace(self, rules: dict[int, VJPRule]) -> None:
+        """In-place forms of some VJP rules, by argument position. Backward calls
+        ``rules[i](g, ans, *args, **kwargs)`` in place of rule ``i`` when ``g`` is a plain
+        array it made itself, that nobody else holds and that no other rule of the node reads
+        (one argument requires grad): the rule may then overwrite ``g`` and return it. It must
+        give exactly the same values as rule ``i``, and read no argument rule ``i`` does not
+        (the node keeps only those)."""
+        for i, rule in rules.items():
+            if i >= len(self.rules) or self.rules[i] is None:
+                raise ValueError(f"{self.name}: no VJP rule {i} to give an in-place form")
+            saves, meta, ans = _rule_reads(rule)
+            kept, kept_meta, kept_ans = _rule_reads(self.rules[i])
+            if saves is None or (kept is not None and not saves <= kept):
+                raise ValueError(f"{self.name}: in-place rule {i} reads what rule {i} does not")
+            if (ans and not kept_ans) or (kept is not None and not meta <= kept | kept_meta):
+                raise ValueError(f"{self.name}: in-place rule {i} reads what rule {i} does not")
+        self.inplace_rules = tuple(rules.get(i, r) for i, r in enumerate(self.rules))
 
     def _derive_reads(self) -> None:
         """What a node keeps, per argument that requires grad: what its VJP rule reads, and

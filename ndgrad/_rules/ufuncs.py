@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ndgrad._define import defjvp, deflinear, defmultilinear, defvjp
+from ndgrad._define import definplace, defjvp, deflinear, defmultilinear, defvjp
 from ndgrad._registry import HOLOMORPHIC, VJP_RULES, mark_no_gradient, unbroadcast
 from ndgrad._rules._common import conj, expand_reduced, is_complex, zeros_of
 from ndgrad._rules.indexing import scatter_add
@@ -252,6 +252,51 @@ defvjp(
 )
 # each is linear in each operand (real-linear in the conjugated one of vecdot and vecmat)
 defmultilinear(np.matmul, np.vecdot, np.matvec, np.vecmat)
+
+# --- in place, for large arrays ---------------------------------------------------------------
+# The hottest rules again, as the same arithmetic written into ``g``: backward calls them for a
+# large cotangent that nobody else holds and only one rule reads (``Primitive.set_inplace``),
+# and so allocates no array for them. On large arrays, memory traffic and fresh pages bound
+# the time, not arithmetic.
+
+
+def _into_g(op, g, factor):
+    """``op(g, factor)`` written into ``g``; a new array where the result would not have g's
+    dtype (a ufunc's ``dtype=`` narrower than an input) or the factor is a list, as the rule's
+    own form gives."""
+    if isinstance(factor, np.ndarray):
+        fits = np.promote_types(g.dtype, factor.dtype) == g.dtype
+    else:  # a Python or NumPy scalar; np.result_type would read a list as a dtype
+        fits = isinstance(factor, int | float | complex | np.generic)
+        fits = fits and np.result_type(g, factor) == g.dtype
+    return op(g, factor, out=g) if fits else op(g, factor)
+
+
+def _negated(g):
+    return np.negative(g, out=g)
+
+
+_INPLACE_RULES = {
+    np.negative: {0: lambda g, ans, x: _negated(g)},
+    np.multiply: {
+        0: lambda g, ans, x, y: _into_g(np.multiply, g, conj(y)),
+        1: lambda g, ans, x, y: _into_g(np.multiply, g, conj(x)),
+    },
+    np.divide: {
+        0: lambda g, ans, x, y: _into_g(np.divide, g, conj(y)),
+        1: lambda g, ans, x, y: _into_g(np.multiply, _negated(g), conj(ans / y)),
+    },
+    np.square: {0: lambda g, ans, x: _into_g(np.multiply, np.multiply(g, 2, out=g), conj(x))},
+    np.sqrt: {0: lambda g, ans, x: _into_g(np.divide, g, 2 * conj(ans))},
+    np.exp: {0: lambda g, ans, x: _into_g(np.multiply, g, conj(ans))},
+    np.log: {0: lambda g, ans, x: _into_g(np.divide, g, conj(x))},
+    np.log1p: {0: lambda g, ans, x: _into_g(np.divide, g, conj(1 + x))},
+    np.sin: {0: lambda g, ans, x: _into_g(np.multiply, g, conj(np.cos(x)))},
+    np.cos: {0: lambda g, ans, x: _into_g(np.multiply, _negated(g), conj(np.sin(x)))},
+    np.tanh: {0: lambda g, ans, x: _into_g(np.multiply, g, conj(1 - ans * ans))},
+}
+for _f, _rules in _INPLACE_RULES.items():
+    definplace(_f, _rules)
 
 # --- complex values in forward mode -----------------------------------------------------------
 # Complex-differentiable wherever differentiable, with rules of the form g * conj(f'(x)): the

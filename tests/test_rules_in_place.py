@@ -1,0 +1,206 @@
+"""The in-place forms of the hot VJP rules (``Primitive.set_inplace``).
+
+Backward calls a rule's in-place form, which writes into the cotangent ``g``, only when ``g``
+is a large plain array that nobody but the pass holds and that no other rule of the node
+reads. Each form must give exactly the array its rule gives, and read nothing its rule does not
+read; the engine must choose it only in that case. ``NDGRAD_INPLACE_BYTES=0`` runs the whole
+suite with the forms on small arrays too (docs/development.rst).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import ndgrad as nd
+from ndgrad import _graph
+from ndgrad._define import definplace
+from ndgrad._registry import VJP_RULES
+from ndgrad._rules.ufuncs import _into_g
+from ndgrad.testing import check_grad
+
+IN_PLACE = sorted(
+    (
+        (prim.name, func, slot)
+        for func, prim in VJP_RULES.items()
+        if prim.inplace_rules is not None
+        for slot, rule in enumerate(prim.inplace_rules)
+        if rule is not prim.rules[slot]
+    ),
+    key=lambda case: (case[0], case[2]),
+)
+# operand shapes: equal, the second broadcast, a Python float second (no rule of its own)
+SHAPES = {"same": ((3, 4), (3, 4)), "broadcast": ((3, 4), (4,)), "scalar": ((3, 4), None)}
+CASES = [
+    (*case, shapes)
+    for case in IN_PLACE
+    for shapes in SHAPES
+    if not (shapes == "scalar" and case[2] == 1)
+]
+
+
+def _operands(func, dtype, shapes, rng):
+    def one(shape):
+        if shape is None:
+            return 1.25
+        a = rng.uniform(0.5, 2.0, shape)  # inside every function's domain (log, sqrt)
+        if np.dtype(dtype).kind == "c":
+            a = a + 1j * rng.uniform(0.1, 0.5, shape)
+        return a.astype(dtype)
+
+    return [one(shapes[0])] if func.nin == 1 else [one(shapes[0]), one(shapes[1])]
+
+
+def test_the_hot_rules_have_in_place_forms():
+    names = {func.__name__ for _, func, _ in IN_PLACE}
+    assert {"exp", "log", "sin", "cos", "tanh", "multiply", "divide", "negative"} <= names
+
+
+@pytest.mark.parametrize(
+    "name, func, slot, shapes", CASES, ids=[f"{n}-{s}-{shapes}" for n, _, s, shapes in CASES]
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_an_in_place_form_gives_exactly_its_rules_array(name, func, slot, shapes, dtype):
+    rng = np.random.default_rng(slot)
+    args = _operands(func, dtype, SHAPES[shapes], rng)
+    ans = func(*args)
+    g = rng.standard_normal(ans.shape).astype(ans.dtype)
+    prim = VJP_RULES[func]
+    kept = [np.copy(a) for a in args], np.copy(ans)
+    expected = prim.rules[slot](g.copy(), ans, *args)
+    free = g.copy()
+    got = prim.inplace_rules[slot](free, ans, *args)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)  # the same arithmetic: equal, not close
+    assert got is free  # written into g: no new array
+    for a, before in zip(args, kept[0], strict=True):
+        np.testing.assert_array_equal(a, before)
+    np.testing.assert_array_equal(ans, kept[1])
+
+
+def test_into_g_makes_a_new_array_for_a_wider_result_or_a_list():
+    g = np.ones(4, np.float32)
+    factor = np.full(4, 1.0 + 2.0**-40)  # float64: rounds away in float32
+    got = _into_g(np.multiply, g, factor)
+    assert got.dtype == np.float64 and got is not g
+    np.testing.assert_array_equal(got, g * factor)
+    np.testing.assert_array_equal(g, np.ones(4, np.float32))
+    # a list (an operand NumPy converts): a new array too
+    g = np.ones(2)
+    got = _into_g(np.multiply, g, [1.0, 4.0])
+    assert got is not g
+    np.testing.assert_array_equal(got, [1.0, 4.0])
+
+
+def test_an_in_place_form_must_not_read_what_its_rule_does_not():
+    def square(x, y):
+        return x * x
+
+    square = nd.defvjp(square, lambda g, ans, x, y: 2 * g * x)
+    with pytest.raises(ValueError, match="reads what rule 0 does not"):
+        definplace(square, {0: lambda g, ans, x, y: np.multiply(g, 2 * x * y, out=g)})
+    with pytest.raises(ValueError, match="reads what rule 0 does not"):
+        definplace(square, {0: lambda g, ans, x, y: np.multiply(g, 2 * ans, out=g)})
+    with pytest.raises(ValueError, match="no VJP rule 1"):
+        definplace(square, {1: lambda g, ans, x, y: g})
+
+
+# --- the engine's choice ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Record each call of exp's and multiply's in-place forms, on arrays of any size: the
+    name and the id of ``g`` (a reference would be a holder, and stop the engine's choice)."""
+    monkeypatch.setattr(_graph, "INPLACE_BYTES", 0)
+    made = []
+    for func in (np.exp, np.multiply):
+        prim = VJP_RULES[func]
+        wrapped = []
+        for slot, rule in enumerate(prim.inplace_rules):
+            if rule is prim.rules[slot]:
+                wrapped.append(rule)
+                continue
+
+            def spy(g, ans, *args, _rule=rule, _name=f"{func.__name__}-{slot}"):
+                made.append((_name, id(g), type(g)))
+                return _rule(g, ans, *args)
+
+            wrapped.append(spy)
+        monkeypatch.setattr(prim, "inplace_rules", tuple(wrapped))
+    return made
+
+
+def test_a_free_cotangent_read_by_one_rule_is_written_in_place(calls):
+    a = np.linspace(-1.0, 1.0, 7)
+    x = nd.GradArray(a, requires_grad=True)
+    np.sum(np.exp(x) * 3.0).backward()  # the sum's cotangent is spread into a fresh array
+    assert [name for name, _, _ in calls] == ["multiply-0", "exp-0"]
+    np.testing.assert_allclose(x.grad, 3.0 * np.exp(a), rtol=1e-15)
+    # one buffer all the way: the sum's spread cotangent, written by both, became the gradient
+    assert calls[0][1] == calls[1][1] == id(x.grad)
+
+
+def test_a_cotangent_someone_holds_is_never_written(calls):
+    x = nd.GradArray(np.linspace(-1.0, 1.0, 7), requires_grad=True)
+    user = np.full(7, 2.0)
+    np.exp(x).backward(user)  # the user's array: held by the caller
+    np.testing.assert_array_equal(user, np.full(7, 2.0))
+    assert calls == []
+
+
+def test_a_node_with_two_grad_inputs_runs_its_rules_as_they_are(calls):
+    a, b = np.linspace(0.5, 1.5, 5), np.linspace(-1.0, 1.0, 5)
+    x = nd.GradArray(a, requires_grad=True)
+    y = nd.GradArray(b, requires_grad=True)
+    np.sum(np.exp(x) * np.exp(y) * 2.0).backward()
+    # the product of the two exps has two grad inputs, both rules read its cotangent: only
+    # the product with the constant 2.0 may write in place
+    assert [name for name, _, _ in calls].count("multiply-0") == 1
+    assert "multiply-1" not in [name for name, _, _ in calls]
+    np.testing.assert_allclose(x.grad, 2.0 * np.exp(a) * np.exp(b), rtol=1e-14)
+    np.testing.assert_allclose(y.grad, 2.0 * np.exp(a) * np.exp(b), rtol=1e-14)
+
+
+def test_no_in_place_form_under_create_graph(calls):
+    a = np.linspace(-1.0, 1.0, 5)
+    h = nd.hessian(lambda x: np.sum(np.exp(x) * 3.0))(a)
+    np.testing.assert_allclose(h, np.diag(3.0 * np.exp(a)), rtol=1e-14)
+    # only the outermost backward may write in place; the recorded inner one never does
+    assert all(kind is np.ndarray for _, _, kind in calls)
+
+
+def test_small_cotangents_keep_the_rules_as_they_are(monkeypatch):
+    monkeypatch.setattr(_graph, "INPLACE_BYTES", 1 << 16)
+    seen = []
+    prim = VJP_RULES[np.exp]
+    spy = (lambda g, ans, x: seen.append(g.nbytes) or prim.rules[0](g, ans, x),)
+    monkeypatch.setattr(prim, "inplace_rules", spy)
+    for n in (100, 20_000):  # 800 bytes, 160 kB
+        x = nd.GradArray(np.linspace(-1.0, 1.0, n), requires_grad=True)
+        np.sum(np.exp(x) * 3.0).backward()
+    assert seen == [160_000]
+
+
+@pytest.mark.parametrize("inplace_bytes", [0, 1 << 62])
+def test_gradients_through_the_in_place_forms_match_finite_differences(monkeypatch, inplace_bytes):
+    monkeypatch.setattr(_graph, "INPLACE_BYTES", inplace_bytes)
+
+    def f(x):
+        y = np.tanh(np.sin(x) * 1.5) / 2.0 + np.log1p(np.square(x))
+        z = np.sqrt(np.exp(-y) + 1.0) - np.cos(y) / (np.log(np.exp(x) + 2.0))
+        return np.sum(z * 0.5 - np.negative(z) * 3.0)
+
+    check_grad(f, np.linspace(-1.0, 1.0, 9))
+
+
+def test_the_in_place_forms_change_no_gradient(monkeypatch):
+    def f(x):
+        y = np.tanh(np.sin(x) * 1.5) / 2.0 + np.log1p(np.square(x))
+        return np.sum(np.sqrt(np.exp(-y) + 1.0) - np.cos(y) / np.log(np.exp(x) + 2.0))
+
+    a = np.linspace(-1.0, 1.0, 9)
+    monkeypatch.setattr(_graph, "INPLACE_BYTES", 1 << 62)
+    plain = nd.grad(f)(a)
+    monkeypatch.setattr(_graph, "INPLACE_BYTES", 0)
+    np.testing.assert_array_equal(nd.grad(f)(a), plain)
