@@ -48,6 +48,7 @@ static PyObject *Cotangents;      /* _cotangents(node, g, lift): (edge, cotangen
 static PyObject *Fit;             /* _fit(c, edge, prim) */
 static PyObject *Take;            /* _take(grads, owned, node) for a node with several outputs */
 static PyObject *InertTypes;      /* tuple of the types whose references never lead to a node */
+static PyObject *ArrayMetaType;   /* the first of them: what a node keeps of an argument's shape */
 static PyObject *PermanentPrims;  /* set: the primitives the registry holds for good */
 static PyObject *EmptyTuple;      /* () */
 static PyObject *str_rules, *str_argnum_rule, *str_edges, *str_inplace_rules;
@@ -793,6 +794,69 @@ is_needed(Pass *p, PyObject *node)
     return p->needed == Py_None ? 1 : PySet_Contains(p->needed, node);
 }
 
+/* The arguments and output ``node``'s rules read (new references): the saved ones as they
+ * are, or under create_graph (``p->lift``) each edge's argument and the output as GradArrays
+ * tied to their nodes, as _graph._unpack lifts them. 0 on success, -1 on error. */
+static int
+lift_inputs(Pass *p, NodeObject *node, PyObject **args_out, PyObject **ans_out)
+{
+    PyObject *saved = node->args, *edges = node->edges;
+    if (p->lift == Py_None) {
+        *args_out = Py_NewRef(saved);
+        *ans_out = Py_NewRef(node->ans);
+        return 0;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(saved);
+    PyObject *args = PyTuple_New(n);
+    if (args == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyTuple_SET_ITEM(args, i, Py_NewRef(PyTuple_GET_ITEM(saved, i)));
+    }
+    for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges); e++) {
+        PyObject *edge = PyTuple_GET_ITEM(edges, e);
+        Py_ssize_t slot = PyLong_AsSsize_t(PyTuple_GET_ITEM(edge, EDGE_SLOT));
+        if (slot == -1 && PyErr_Occurred()) {
+            Py_DECREF(args);
+            return -1;
+        }
+        if (slot < 0 || slot >= n) {
+            continue;
+        }
+        PyObject *a = PyTuple_GET_ITEM(args, slot);
+        if (a == Py_None || (PyObject *)Py_TYPE(a) == ArrayMetaType) {
+            continue;  /* not kept, or kept as its shape and dtype only */
+        }
+        PyObject *lifted = PyObject_CallFunctionObjArgs(
+            p->lift, a, PyTuple_GET_ITEM(edge, EDGE_PARENT), PyTuple_GET_ITEM(edge, EDGE_OUT),
+            NULL);
+        if (lifted == NULL) {
+            Py_DECREF(args);
+            return -1;
+        }
+        Py_SETREF(PyTuple_GET_ITEM(args, slot), lifted);  /* args is new: nobody else sees it */
+    }
+    PyObject *ans = node->ans;
+    if (ans == Py_None) {
+        ans = Py_NewRef(ans);
+    }
+    else {
+        PyObject *zero = PyLong_FromLong(0);
+        ans = zero == NULL ? NULL
+                           : PyObject_CallFunctionObjArgs(p->lift, ans, (PyObject *)node, zero,
+                                                          NULL);
+        Py_XDECREF(zero);
+        if (ans == NULL) {
+            Py_DECREF(args);
+            return -1;
+        }
+    }
+    *args_out = args;
+    *ans_out = ans;
+    return 0;
+}
+
 /* The common node (one rule per argument, no where=, plain arrays): each edge's rule runs
  * here, on ``g`` (borrowed). ``g_free``: only this call refers to ``g`` and ``rules`` are the
  * node's in-place rules, which may write into it (see Primitive.inplace_rules). 0 on success,
@@ -800,9 +864,13 @@ is_needed(Pass *p, PyObject *node)
 static int
 run_common(Pass *p, NodeObject *node, PyObject *g, PyObject *rules, int g_free)
 {
-    /* Strong references for the duration: a rule may (through a hook) replace the fields. */
-    PyObject *args = Py_NewRef(node->args), *kwargs = Py_NewRef(node->kwargs);
-    PyObject *ans = Py_NewRef(node->ans), *edges = Py_NewRef(node->edges);
+    /* Strong references for the duration: a rule may (through a hook) replace the fields.
+     * Under create_graph the rules read the saved arrays lifted (lift_inputs). */
+    PyObject *args, *ans;
+    if (lift_inputs(p, node, &args, &ans) < 0) {
+        return -1;
+    }
+    PyObject *kwargs = Py_NewRef(node->kwargs), *edges = Py_NewRef(node->edges);
     PyObject *prim = Py_NewRef(node->prim);
     PyObject *by_slot = NULL;  /* slot -> cotangent of a sequence argument, run once */
     PyObject *small[16];
@@ -878,8 +946,9 @@ run_common(Pass *p, NodeObject *node, PyObject *g, PyObject *rules, int g_free)
             Py_DECREF(c);
             continue;
         }
-        if (!PyArray_CheckExact(c)) {
-            /* np.asarray: a NumPy scalar or Python number becomes a 0-d base-class array */
+        if (p->lift == Py_None ? !PyArray_CheckExact(c) : !PyArray_Check(c)) {
+            /* np.asarray: a NumPy scalar or Python number becomes a 0-d base-class array (a
+             * GradArray, under create_graph, is kept: it carries the recorded graph) */
             Py_SETREF(c, PyArray_FromAny(c, NULL, 0, 0, NPY_ARRAY_ENSUREARRAY, NULL));
             if (c == NULL) {
                 goto done;
@@ -994,6 +1063,18 @@ versions_to_check(Pass *p, NodeObject *node)
     return moved;
 }
 
+/* Whether an edge of ``node`` reaches its argument inside a sequence (``Edge.flat``). */
+static int
+has_paths(NodeObject *node)
+{
+    for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(node->edges); e++) {
+        if (PyTuple_GET_ITEM(PyTuple_GET_ITEM(node->edges, e), EDGE_FLAT) != Py_None) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Visit ``node`` (borrowed): take its cotangent, run its rules, store what they return.
  * 0 on success, -1 on error. */
 static int
@@ -1074,6 +1155,11 @@ visit(Pass *p, PyObject *node)
         if (rc == 0) {
             PyObject *rules = NULL;
             int common = p->inline_common && n->where == Py_None;
+            if (common && p->lift != Py_None) {
+                /* recorded: one output, and no argument inside a sequence (whose lifting
+                 * _graph._unpack does) */
+                common = n_out_of(node) == 1 && !has_paths(n);
+            }
             if (common) {
                 PyObject *argnum_rule = PyObject_GetAttr(n->prim, str_argnum_rule);
                 if (argnum_rule == NULL) {
@@ -1473,7 +1559,7 @@ backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         .needed = needed != NULL ? needed : Py_None, .results = results, .lift = lift,
         .has_targets = PySet_GET_SIZE(targets) != 0, .accumulate = inputs == Py_None,
         .retain_graph = retain_graph, .inplace = !create_graph,
-        .inline_common = !create_graph && flags[3], .check_saved = flags[2],
+        .inline_common = flags[3], .check_saved = flags[2],
         .inplace_bytes = inplace_bytes,
     };
     /* Grad mode is create_graph during the pass; the rules are ndgrad's own NumPy code, not
@@ -2720,8 +2806,9 @@ PyDoc_STRVAR(configure_doc,
 "          fit, take, grad_enabled_var, scope_depth_var, inert_types, permanent_prims)\n"
 "--\n\n"
 "Register the Python parts of the backward pass (ndgrad._graph calls this once), and what\n"
-"decides which nodes the cyclic GC tracks: the types whose references never lead to a node,\n"
-"and the set of primitives the registry holds for good.");
+"decides which nodes the cyclic GC tracks: the types whose references never lead to a node\n"
+"(ArrayMeta first: what backward does not lift under create_graph), and the set of\n"
+"primitives the registry holds for good.");
 
 static PyObject *
 configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -2744,9 +2831,14 @@ configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
         }
     }
+    if (PyTuple_GET_SIZE(args[10]) == 0) {
+        PyErr_SetString(PyExc_TypeError, "configure: inert_types must start with ArrayMeta");
+        return NULL;
+    }
     for (int i = 0; i < 12; i++) {
         Py_XSETREF(*slots[i], Py_NewRef(args[i]));
     }
+    ArrayMetaType = PyTuple_GET_ITEM(InertTypes, 0);  /* borrowed: InertTypes holds it */
     Py_RETURN_NONE;
 }
 

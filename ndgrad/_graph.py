@@ -893,9 +893,11 @@ def _accumulate_leaf(node: LeafNode, g: Any, stealable: bool) -> None:
 
 
 # The backward loop (``_core.backward_pass``) runs the rules of the common node (one rule per
-# argument, no ``where=``, no create_graph) itself, and every other node's through
-# ``_cotangents``: the same rules, the same results, tested by running every rule case both
-# ways (``tests/test_route_parity.py`` turns this off).
+# argument, no ``where=``; under create_graph, one output and no argument inside a sequence, the
+# saved arrays lifted as ``_unpack`` lifts them) itself, and every other node's through
+# ``_cotangents``: the same rules, the same results and the same recorded graph, tested by
+# running every rule case both ways, recorded or not (``tests/test_route_parity.py`` turns this
+# off).
 INLINE_COMMON_NODES = True
 # A cotangent of at least this many bytes that nobody else holds may be overwritten by the
 # in-place form of the one rule that reads it (``Primitive.set_inplace``), which saves a fresh

@@ -189,6 +189,70 @@ def test_both_backward_routes_give_the_same_gradients(call):
             np.testing.assert_array_equal(a, b)
 
 
+def _recorded_gradients(key, args, kwargs, inline):
+    """The first-order gradients of ``_gradients``' loss by a recorded backward pass
+    (``create_graph``), and the second-order ones of a random weighting of them, with
+    backward's inlined loop on or off for both passes."""
+    func = _callable(key, CASES[key])
+    leaves = _array_leaves(args)
+    outs = [
+        o
+        for o in _float_leaves(func(*leaves, **kwargs))
+        if isinstance(o, nd.GradArray) and o.requires_grad
+    ]
+    if not outs:
+        return [], []
+    rng = np.random.default_rng(3)
+    loss = sum(np.sum(np.real(o) * rng.standard_normal(o.shape)) for o in outs)
+    grads = [x for x in leaves if isinstance(x, nd.GradArray)]
+    old = _graph.INLINE_COMMON_NODES
+    _graph.INLINE_COMMON_NODES = inline
+    try:
+        loss.backward(create_graph=True)
+        firsts = [x.grad for x in grads]
+        for x in grads:
+            x.grad = None
+        terms = [
+            np.sum(np.real(g) * rng.standard_normal(g.shape))
+            for g in firsts
+            if isinstance(g, nd.GradArray) and g.requires_grad
+        ]
+        if terms:
+            sum(terms).backward()
+        seconds = [x.grad for x in grads]
+    finally:
+        _graph.INLINE_COMMON_NODES = old
+    return firsts, seconds
+
+
+@pytest.mark.parametrize(
+    "call", RULE_CALLS, ids=[f"{qualified_name(c[0])}-{c[1]}" for c in RULE_CALLS]
+)
+def test_both_backward_routes_record_the_same_backward_pass(call):
+    # under create_graph the rules run on GradArrays lifted from the saved arrays; the inlined
+    # loop lifts them itself: the same gradients, and the same recorded graph (its gradients)
+    key, _, args, kwargs = call
+    results = []
+    for inline in (True, False):
+        try:
+            with np.errstate(all="ignore"):  # second derivatives at the edges: inf and nan
+                results.append(_recorded_gradients(key, args, kwargs, inline))
+        except nd.NotDifferentiableError as error:  # no second derivative: refused both ways
+            results.append(str(error))
+    inlined, general = results
+    if isinstance(inlined, str) or isinstance(general, str):
+        assert inlined == general
+        return
+    for ours, theirs in zip(inlined, general, strict=True):
+        assert len(ours) == len(theirs)
+        for a, b in zip(ours, theirs, strict=True):
+            if a is None or b is None:
+                assert a is None and b is None
+            else:
+                assert type(a) is type(b)
+                np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_the_switch_changes_the_route():
     # the parity above means something only if turning the switch off sends common nodes
     # through _cotangents

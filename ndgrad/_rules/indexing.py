@@ -28,7 +28,7 @@ def _has_array_index(key):
     )
 
 
-def scatter_add(g, key, shape):
+def _scatter_add(g, key, shape):
     """Zeros of ``shape`` with ``g`` added at ``key`` (repeated positions add up)."""
     out = np.zeros(shape, dtype=g.dtype)
     if _has_array_index(key):
@@ -38,11 +38,15 @@ def scatter_add(g, key, shape):
     return out
 
 
-scatter_add = defvjp(scatter_add, lambda g, ans, g0, key, shape: g[key], name="ndgrad.scatter_add")
+scatter_add = defvjp(_scatter_add, lambda g, ans, g0, key, shape: g[key], name="ndgrad.scatter_add")
 deflinear(scatter_add)
 
 
 def _getitem_vjp(g, ans, a, key):
+    if type(g) is np.ndarray and type(key) in (int, slice):  # the common case, run directly:
+        out = np.zeros(a.shape, dtype=g.dtype)  # nothing to record, no repeated positions
+        out[key] = g
+        return out
     return scatter_add(g, key, np.shape(a))
 
 
