@@ -795,13 +795,14 @@ is_needed(Pass *p, PyObject *node)
 }
 
 /* The arguments and output ``node``'s rules read (new references): the saved ones as they
- * are, or under create_graph (``p->lift``) each edge's argument and the output as GradArrays
- * tied to their nodes, as _graph._unpack lifts them. 0 on success, -1 on error. */
+ * are (``lift`` None), or in a recorded pass each edge's argument and the output as the
+ * GradArrays ``lift(array, node, out)`` ties to their nodes, as _graph._unpack lifts them. 0
+ * on success, -1 on error. */
 static int
-lift_inputs(Pass *p, NodeObject *node, PyObject **args_out, PyObject **ans_out)
+lift_inputs(PyObject *lift, NodeObject *node, PyObject **args_out, PyObject **ans_out)
 {
     PyObject *saved = node->args, *edges = node->edges;
-    if (p->lift == Py_None) {
+    if (lift == Py_None) {
         *args_out = Py_NewRef(saved);
         *ans_out = Py_NewRef(node->ans);
         return 0;
@@ -829,8 +830,7 @@ lift_inputs(Pass *p, NodeObject *node, PyObject **args_out, PyObject **ans_out)
             continue;  /* not kept, or kept as its shape and dtype only */
         }
         PyObject *lifted = PyObject_CallFunctionObjArgs(
-            p->lift, a, PyTuple_GET_ITEM(edge, EDGE_PARENT), PyTuple_GET_ITEM(edge, EDGE_OUT),
-            NULL);
+            lift, a, PyTuple_GET_ITEM(edge, EDGE_PARENT), PyTuple_GET_ITEM(edge, EDGE_OUT), NULL);
         if (lifted == NULL) {
             Py_DECREF(args);
             return -1;
@@ -844,8 +844,7 @@ lift_inputs(Pass *p, NodeObject *node, PyObject **args_out, PyObject **ans_out)
     else {
         PyObject *zero = PyLong_FromLong(0);
         ans = zero == NULL ? NULL
-                           : PyObject_CallFunctionObjArgs(p->lift, ans, (PyObject *)node, zero,
-                                                          NULL);
+                           : PyObject_CallFunctionObjArgs(lift, ans, (PyObject *)node, zero, NULL);
         Py_XDECREF(zero);
         if (ans == NULL) {
             Py_DECREF(args);
@@ -867,7 +866,7 @@ run_common(Pass *p, NodeObject *node, PyObject *g, PyObject *rules, int g_free)
     /* Strong references for the duration: a rule may (through a hook) replace the fields.
      * Under create_graph the rules read the saved arrays lifted (lift_inputs). */
     PyObject *args, *ans;
-    if (lift_inputs(p, node, &args, &ans) < 0) {
+    if (lift_inputs(p->lift, node, &args, &ans) < 0) {
         return -1;
     }
     PyObject *kwargs = Py_NewRef(node->kwargs), *edges = Py_NewRef(node->edges);
@@ -982,7 +981,7 @@ run_common(Pass *p, NodeObject *node, PyObject *g, PyObject *rules, int g_free)
             Py_DECREF(c);
             goto done;
         }
-        int stored = store_cotangent(p->grads, p->owned, parent, out, c, 1, fresh);
+        int stored = store_cotangent(p->grads, p->owned, parent, out, c, p->inplace, fresh);
         Py_DECREF(c);
         if (stored < 0) {
             goto done;
@@ -2853,16 +2852,19 @@ PyDoc_STRVAR(forward_steps_doc,
 "``tan`` (a dict keyed by ``(node, out)``, filled in place); the common node computed here with\n"
 "its ``fasts`` when ``inline`` is true, every other one by ``node_tangents(node, edges,\n"
 "incoming, lift, meta)``; then the tangents no later node reads are dropped (``left`` counts\n"
-"each node's consumers still to come). The semantics are ``_forward``'s: this is its loop.");
+"each node's consumers still to come). In a recorded pass (``lift`` not None) the common node's\n"
+"saved arrays are lifted as ``node_tangents`` lifts them. The semantics are ``_forward``'s:\n"
+"this is its loop.");
 
-/* Whether tangent ``t`` (borrowed) goes to an edge's inlined rule as it is: a plain ndarray of
- * the edge's shape and dtype, and real where the rule is a VJP rule applied to the tangent
- * (``real_only``). 1 yes, 0 no, -1 on error. */
+/* Whether tangent ``t`` (borrowed) goes to an edge's inlined rule as it is: a plain ndarray
+ * (any ndarray in a ``recorded`` pass, whose tangents are GradArrays) of the edge's shape and
+ * dtype, and real where the rule is a VJP rule applied to the tangent (``real_only``). 1 yes, 0
+ * no, -1 on error. */
 static int
-tangent_fits(PyObject *t, PyObject *edge, int real_only)
+tangent_fits(PyObject *t, PyObject *edge, int real_only, int recorded)
 {
-    if (!PyArray_CheckExact(t)) {
-        return 0;
+    if (recorded ? !PyArray_Check(t) : !PyArray_CheckExact(t)) {
+        return 0;  /* a recorded pass's tangents are GradArrays */
     }
     PyArrayObject *a = (PyArrayObject *)t;
     PyObject *shape = PyTuple_GET_ITEM(edge, EDGE_SHAPE);
@@ -2891,11 +2893,11 @@ tangent_fits(PyObject *t, PyObject *edge, int real_only)
     return PyObject_RichCompareBool((PyObject *)descr, dtype, Py_EQ);
 }
 
-/* ``rule(t, ans, *node.args, **node.kwargs)``: a new reference, or NULL. */
+/* ``rule(t, ans, *args, **node.kwargs)``: a new reference, or NULL. */
 static PyObject *
-call_jvp_rule(PyObject *rule, PyObject *t, PyObject *ans, NodeObject *node)
+call_jvp_rule(PyObject *rule, PyObject *t, PyObject *ans, PyObject *args, NodeObject *node)
 {
-    Py_ssize_t n = PyTuple_GET_SIZE(node->args);
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
     PyObject *call = PyTuple_New(2 + n);
     if (call == NULL) {
         return NULL;
@@ -2903,7 +2905,7 @@ call_jvp_rule(PyObject *rule, PyObject *t, PyObject *ans, NodeObject *node)
     PyTuple_SET_ITEM(call, 0, Py_NewRef(t));
     PyTuple_SET_ITEM(call, 1, Py_NewRef(ans));
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyTuple_SET_ITEM(call, 2 + i, Py_NewRef(PyTuple_GET_ITEM(node->args, i)));
+        PyTuple_SET_ITEM(call, 2 + i, Py_NewRef(PyTuple_GET_ITEM(args, i)));
     }
     PyObject *kwargs = PyDict_GET_SIZE(node->kwargs) ? node->kwargs : NULL;
     PyObject *res = PyObject_Call(rule, call, kwargs);
@@ -2929,12 +2931,13 @@ store_tangent(PyObject *tan, PyObject *node, Py_ssize_t out, PyObject *value)
     return rc;
 }
 
-/* The common node (``fasts`` given, nothing to check, fit or lift): the sum of its edges'
- * rules applied to their tangents, stored under ``(node, 0)``. 1 done, 0 not such a node
+/* The common node (``fasts`` given, nothing to check or fit): the sum of its edges' rules
+ * applied to their tangents, stored under ``(node, 0)``. 1 done, 0 not such a node
  * (nothing done), -1 on error. ``incoming`` holds borrowed tangents (NULL: none). */
 static int
 inline_node(PyObject *tan, NodeObject *node, PyObject *edges, PyObject *fasts,
-            PyObject **incoming, Py_ssize_t n, int real_only, PyObject *ans_meta)
+            PyObject **incoming, Py_ssize_t n, int real_only, PyObject *ans_meta,
+            PyObject *lift)
 {
     if (!PyList_Check(fasts) || PyList_GET_SIZE(fasts) != n || node->freed
         || !PyTuple_Check(node->versions) || PyTuple_GET_SIZE(node->versions) != 0
@@ -2943,22 +2946,32 @@ inline_node(PyObject *tan, NodeObject *node, PyObject *edges, PyObject *fasts,
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         if (incoming[i] != NULL) {
-            int fits = tangent_fits(incoming[i], PyTuple_GET_ITEM(edges, i), real_only);
+            int fits = tangent_fits(incoming[i], PyTuple_GET_ITEM(edges, i), real_only,
+                                    lift != Py_None);
             if (fits <= 0) {
                 return fits;
             }
         }
     }
-    PyObject *ans = node->ans != Py_None ? node->ans : ans_meta;
+    /* a recorded pass (``lift``) reads the saved arrays lifted, as node_tangents does */
+    PyObject *args, *ans;
+    if (lift_inputs(lift, node, &args, &ans) < 0) {
+        return -1;
+    }
+    if (ans == Py_None) {
+        Py_SETREF(ans, Py_NewRef(ans_meta));
+    }
     PyObject *total = NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *rule = PyList_GET_ITEM(fasts, i);
         if (incoming[i] == NULL || rule == Py_None) {
             continue;
         }
-        PyObject *part = call_jvp_rule(rule, incoming[i], ans, node);
+        PyObject *part = call_jvp_rule(rule, incoming[i], ans, args, node);
         if (part == NULL) {
             Py_XDECREF(total);
+            Py_DECREF(args);
+            Py_DECREF(ans);
             return -1;
         }
         if (part == Py_None) {  /* a rule may say "zero" with None */
@@ -2972,10 +2985,14 @@ inline_node(PyObject *tan, NodeObject *node, PyObject *edges, PyObject *fasts,
             Py_SETREF(total, PyNumber_Add(total, part));
             Py_DECREF(part);
             if (total == NULL) {
+                Py_DECREF(args);
+                Py_DECREF(ans);
                 return -1;
             }
         }
     }
+    Py_DECREF(args);
+    Py_DECREF(ans);
     if (total == NULL) {
         return 1;
     }
@@ -3118,7 +3135,7 @@ forward_step(PyObject *step, PyObject *tan, PyObject *left, int inline_common,
         int done_inline = 0;
         if (inline_common && fasts != Py_None && Node_Check(node)) {
             done_inline = inline_node(tan, (NodeObject *)node, edges, fasts, incoming, n,
-                                      real_only, ans_meta);
+                                      real_only, ans_meta, lift);
         }
         if (done_inline == 0) {
             rc = general_node(tan, node, edges, incoming, n, node_tangents, lift, meta);

@@ -79,9 +79,10 @@ def fit_tangent(t: Any, shape: tuple[int, ...], dtype: Any) -> Any:
 
 # ``push``'s compiled loop (``_core.forward_steps``) computes the common node (``_step``: one
 # output, array arguments, a JVP rule, a real elementwise ufunc, a multilinear factor or a
-# linear function of one argument; nothing to check, fit or lift) itself, and every other one
-# through ``node_tangents``: the same rules, the same results, tested both ways
-# (tests/test_forward.py turns this off).
+# linear function of one argument; nothing to check or fit; in a recorded push the saved
+# arrays lifted as ``rule_inputs`` lifts them) itself, and every other one through
+# ``node_tangents``: the same rules, the same results, tested both ways, recorded or not
+# (tests/test_forward.py and tests/test_route_parity.py turn this off).
 INLINE_COMMON_NODES = True
 
 
@@ -163,7 +164,7 @@ class ForwardPlan:
                 self.steps,
                 tan,
                 dict(self.consumers),
-                INLINE_COMMON_NODES and lift is None and node_fn is None,
+                INLINE_COMMON_NODES and node_fn is None,
                 node_tangents if node_fn is None else node_fn,
                 lift,
                 self.meta,

@@ -250,6 +250,24 @@ def test_a_sum_goes_into_the_fresh_cotangent_whichever_arrives_first(kept_first)
     assert made[0]() is x.grad  # no third buffer for the sum
 
 
+def test_a_recorded_backward_pass_adds_cotangents_without_writing_in_place(monkeypatch):
+    # under create_graph the sums are recorded additions of GradArrays, never ``+=`` (which
+    # would take the in-place route and write into an array of the recorded graph)
+    from ndgrad import _array
+
+    writes = []
+    original = _array.ufunc_inplace
+    monkeypatch.setattr(_array, "ufunc_inplace", lambda *a: (writes.append(a[0]), original(*a))[1])
+    a = np.linspace(0.5, 1.5, 4)
+    x = nd.GradArray(a, requires_grad=True)
+    y = np.sum(np.sin(x) * x + x * 3.0 + np.exp(x))  # x gets three cotangents
+    y.backward(create_graph=True)
+    assert writes == []
+    np.testing.assert_allclose(x.grad, np.cos(a) * a + np.sin(a) + 3.0 + np.exp(a), rtol=1e-14)
+    np.sum(x.grad).backward()  # the recorded pass differentiates again: second derivatives
+    assert writes == []
+
+
 # --- a node keeps only what the rules of its grad inputs read ---------------------------------
 
 

@@ -10,7 +10,10 @@ same forward values, the same saved arrays and the same gradients, bit for bit.
 
 Backward has two routes too: its own loop for the common node (one rule per argument, no
 ``where=``) and the general ``_cotangents``/``_store`` for the rest. Every rule case of
-``tests/cases`` (every primitive with a rule) is run through both.
+``tests/cases`` (every primitive with a rule) is run through both, recorded
+(``create_graph``) and not. So does forward mode's pass (``_forward.push``: its compiled loop
+for the common node, or ``node_tangents``) when it is recorded inside a reverse-mode
+transform.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 import pytest
 
 import ndgrad as nd
-from ndgrad import _graph
+from ndgrad import _forward, _graph
 from ndgrad._registry import ArrayMeta, qualified_name
 
 from .cases import CASES
@@ -251,6 +254,61 @@ def test_both_backward_routes_record_the_same_backward_pass(call):
             else:
                 assert type(a) is type(b)
                 np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def _recorded_push(key, args, kwargs, inline):
+    """The gradient, in the float arguments, of a random weighting of the JVP of ``key`` along
+    random tangents: forward mode pushed inside ``nd.grad``, so the push is recorded; with the
+    push's compiled loop for common nodes on or off. An error's type and message instead."""
+    func = _callable(key, CASES[key])
+    floats = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.dtype.kind == "f"]
+    if not floats:
+        return None
+    rng = np.random.default_rng(5)
+    tangents = [rng.standard_normal(np.shape(args[i])) for i in floats]
+
+    def along(*xs):
+        call = list(args)
+        for i, x in zip(floats, xs, strict=True):
+            call[i] = x
+        return func(*call, **kwargs)
+
+    def weighted(*xs):
+        _, pushed = nd.jvp(along, xs, tangents, allow_unused=True)
+        leaves = _float_leaves(pushed) or [
+            t
+            for t in (pushed if isinstance(pushed, tuple | list) else [pushed])
+            if isinstance(t, nd.GradArray)
+        ]
+        w = np.random.default_rng(7)
+        return sum(np.sum(np.real(t) * w.standard_normal(np.shape(t))) for t in leaves)
+
+    old = _forward.INLINE_COMMON_NODES
+    _forward.INLINE_COMMON_NODES = inline
+    try:
+        with np.errstate(all="ignore"):
+            return nd.grad(weighted, argnums=tuple(range(len(floats))), allow_unused=True)(
+                *(args[i] for i in floats)
+            )
+    except Exception as error:  # the same refusal both ways (no second derivative, ...)
+        return type(error), str(error)
+    finally:
+        _forward.INLINE_COMMON_NODES = old
+
+
+@pytest.mark.parametrize(
+    "call", RULE_CALLS, ids=[f"{qualified_name(c[0])}-{c[1]}" for c in RULE_CALLS]
+)
+def test_both_forward_routes_record_the_same_push(call):
+    key, _, args, kwargs = call
+    inlined = _recorded_push(key, args, kwargs, True)
+    general = _recorded_push(key, args, kwargs, False)
+    if inlined is None or (isinstance(inlined, tuple) and isinstance(inlined[0], type)):
+        assert inlined == general
+        return
+    assert len(inlined) == len(general)
+    for a, b in zip(inlined, general, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_the_switch_changes_the_route():
