@@ -9,8 +9,11 @@ call on ``n`` times the data instead of ``n`` calls.
 A node is computed batched when
 
 - its function has a row in ``BATCH_JVP_RULES`` (forward) or ``BATCH_VJP_RULES`` (reverse):
-  shape, indexing, reduction and product functions, which must be told where the batch axis
-  is (an ``axis`` moved by one, a vector operand made a one-column matrix, ...);
+  shape, indexing, reduction, running-sum (``cumsum``), difference, diagonal (``diagonal``,
+  ``trace``) and product functions (``einsum`` and ``outer`` among them), which must be told
+  where the batch axis is (an ``axis`` moved by one, a vector operand made a one-column
+  matrix, a subscript of its own, ...); and in reverse mode ``where`` and ``clip``, which are
+  elementwise but whose rules sum a cotangent back to an argument's unbatched shape;
 - or it is a ufunc (or another elementwise function, ``ELEMENTWISE``) of real values: its rules
   are elementwise, so the batched tangents (given length-1 axes up to the output's number of
   dimensions) or the output's batched cotangent broadcast against the primal arguments as the
@@ -33,6 +36,7 @@ import functools
 import inspect
 import math
 import operator
+import string
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -405,6 +409,58 @@ def _shape_of(a: Any) -> tuple[int, ...]:
     return a.shape if isinstance(a, ArrayMeta | np.ndarray) else np.shape(a)
 
 
+# --- running sums, differences and diagonals: linear, along axes moved by one ---------------
+
+
+def _float_dtype(dtype: Any) -> bool:
+    """Whether a ``dtype=`` argument leaves the tangent as the unbatched rule makes it: none,
+    or a floating or complex one (an integer one would truncate the tangent)."""
+    return dtype is None or np.dtype(dtype).kind in "fc"
+
+
+def _cumsum(t: Any, shape: Any, /, axis: Any = None, dtype: Any = None, out: Any = None) -> Any:
+    """The running sum of the tangent along the same axis; ``axis=None`` runs along each
+    direction flattened in C order, as ``cumsum`` flattens the array."""
+    if out is not None or not _float_dtype(dtype) or (axis is not None and t.ndim == 1):
+        return NotImplemented  # (a 0-d array has no axis to move)
+    if axis is None:
+        return np.cumsum(t.reshape(t.shape[0], -1), axis=1, dtype=dtype)
+    return np.cumsum(t, axis=_axis(axis, t.ndim - 1), dtype=dtype)
+
+
+def _cumulative_sum(t: Any, shape: Any, /, *, axis: Any = None, dtype: Any = None,
+                    out: Any = None, include_initial: Any = False) -> Any:  # fmt: skip
+    """``cumulative_sum``: ``axis=None`` is allowed for a 1-d array only, its one axis."""
+    if out is not None or not _float_dtype(dtype):
+        return NotImplemented
+    ax = 1 if axis is None else _axis(axis, t.ndim - 1)
+    return np.cumulative_sum(t, axis=ax, dtype=dtype, include_initial=include_initial)
+
+
+def _diff(t: Any, shape: Any, /, n: Any = 1, axis: Any = -1, prepend: Any = np._NoValue,
+          append: Any = np._NoValue) -> Any:  # fmt: skip
+    """The differences of the tangent along the same axis (``prepend``/``append`` declined:
+    an array of them would need a batch axis of its own)."""
+    if prepend is not np._NoValue or append is not np._NoValue:
+        return NotImplemented
+    return np.diff(t, n, axis=_axis(axis, t.ndim - 1))
+
+
+def _diagonal(t: Any, shape: Any, /, offset: Any = 0, axis1: Any = 0, axis2: Any = 1) -> Any:
+    """The same diagonal of each direction: both axes moved by one, kept in their order (the
+    sign of ``offset`` depends on it)."""
+    ndim = t.ndim - 1
+    return np.diagonal(t, offset, _axis(axis1, ndim), _axis(axis2, ndim))
+
+
+def _trace(t: Any, shape: Any, /, offset: Any = 0, axis1: Any = 0, axis2: Any = 1,
+           dtype: Any = None, out: Any = None) -> Any:  # fmt: skip
+    if out is not None or not _float_dtype(dtype):
+        return NotImplemented
+    ndim = t.ndim - 1
+    return np.trace(t, offset, _axis(axis1, ndim), _axis(axis2, ndim), dtype)
+
+
 # --- products: each factor's tangent times the other factor (kept by the node) -------------
 
 
@@ -475,6 +531,65 @@ def _tensordot_part(slot: int, t: Any, a: Any, b: Any, shape: Any, rest: Any, kw
     return np.moveaxis(r, a.ndim - len(la), 0)
 
 
+def _outer_part(slot: int, t: Any, a: Any, b: Any, shape: Any, rest: Any, kwargs: Any) -> Any:
+    """``np.outer``: each direction's tangent flattened, times the other factor flattened (the
+    same products ``outer`` makes of the raveled arrays)."""
+    if rest or kwargs:  # out=
+        return NotImplemented
+    n = t.shape[0]
+    if slot == 0:
+        return t.reshape(n, -1, 1) * b.reshape(1, 1, -1)
+    return a.reshape(1, -1, 1) * t.reshape(n, 1, -1)
+
+
+def _einsum_terms(node: Any, args: tuple[Any, ...]) -> Any:
+    """``einsum``'s subscripts as ``(operand terms, output term, a letter they do not use)``
+    for the batch axis, or None for a call the rows decline: subscripts not a string (the
+    sublist form), an ellipsis, a term that does not name each axis of its operand, an
+    operand not kept, keywords other than ``optimize`` (and a contraction path given to it:
+    the cotangent's contraction has other operands)."""
+    if not args or not isinstance(args[0], str) or set(node.kwargs) - {"optimize"}:
+        return None
+    if node.kwargs.get("optimize", False) not in (False, True, "greedy", "optimal"):
+        return None
+    subscripts = args[0].replace(" ", "")
+    inputs, arrow, output = subscripts.partition("->")
+    terms = inputs.split(",")
+    ops = args[1:]
+    if "." in subscripts or len(terms) != len(ops):
+        return None
+    if any(op is None or isinstance(op, ArrayMeta) or np.ndim(op) != len(term)
+           for term, op in zip(terms, ops, strict=True)):  # fmt: skip
+        return None
+    labels = "".join(terms)
+    if not (labels + output).isalpha() or not (labels + output).isascii():
+        return None
+    if not arrow:  # implicit: the labels used once, in alphabetical (ASCII) order
+        output = "".join(sorted(c for c in set(labels) if labels.count(c) == 1))
+    spare = next((c for c in string.ascii_letters if c not in subscripts), None)
+    return None if spare is None else (terms, output, spare)  # (all 52 letters used)
+
+
+def _einsum(node: Any, args: Any, edges: Any, tangents: list[Any], shape: Any) -> Any:
+    """``einsum`` (multilinear): for each operand with a tangent, the same contraction with
+    that operand replaced by its tangent, whose batch axis gets a label of its own that the
+    output keeps in front."""
+    spec = _einsum_terms(node, args)
+    if spec is None or any(e.flat is not None or e.slot < 1 for e in edges):
+        return NotImplemented
+    terms, output, z = spec
+    total = None
+    for e, t in zip(edges, tangents, strict=True):
+        if t is None:
+            continue
+        k = e.slot - 1
+        ops = [t if i == k else op for i, op in enumerate(args[1:])]
+        subs = ",".join(z + term if i == k else term for i, term in enumerate(terms))
+        p = np.einsum(f"{subs}->{z}{output}", *ops, **node.kwargs)
+        total = p if total is None else total + p
+    return total
+
+
 BATCH_JVP_RULES: dict[Any, Row] = {
     # reductions
     np.sum: _of_first(_reduction(np.sum)),
@@ -492,10 +607,18 @@ BATCH_JVP_RULES: dict[Any, Row] = {
     np.ndarray.__getitem__: _of_first(_getitem, _GETITEM_PARAMS),
     np.stack: _sequence(_stack, _JOIN_PARAMS),
     np.concatenate: _sequence(_concatenate, _JOIN_PARAMS),
+    # running sums, differences, diagonals
+    np.cumsum: _of_first(_cumsum),
+    np.cumulative_sum: _of_first(_cumulative_sum),
+    np.diff: _of_first(_diff),
+    np.diagonal: _of_first(_diagonal),
+    np.trace: _of_first(_trace),
     # products
     np.matmul: _product(_matmul_part),
     np.dot: _product(_dot_part),
     np.tensordot: _product(_tensordot_part),
+    np.outer: _product(_outer_part),
+    np.einsum: _einsum,
 }
 
 
@@ -694,6 +817,123 @@ def _vjp_getitem(g: Any, shape: Any, /, key: Any) -> Any:
     return c
 
 
+def _reverse_cumsum(g: Any, axis: int) -> Any:
+    """``c[i] = sum(g[i:])`` along ``axis``: the transpose of a running sum (the same sums as
+    ``_rules.reductions``' rule, in the same order)."""
+    flip = (slice(None),) * axis + (slice(None, None, -1),)
+    return np.cumsum(g[flip], axis=axis)[flip]
+
+
+def _vjp_cumsum(g: Any, shape: Any, /, axis: Any = None, dtype: Any = None,
+                out: Any = None) -> Any:  # fmt: skip
+    """The reversed running sum of the cotangent, reshaped back for ``axis=None``."""
+    if out is not None or (axis is not None and not shape):
+        return NotImplemented
+    c = _reverse_cumsum(g, 1 if axis is None else _axis(axis, len(shape)))
+    return c.reshape((g.shape[0], *shape))
+
+
+def _vjp_cumulative_sum(g: Any, shape: Any, /, *, axis: Any = None, dtype: Any = None,
+                        out: Any = None, include_initial: Any = False) -> Any:  # fmt: skip
+    """The reversed running sum, without the leading zero ``include_initial`` added."""
+    if out is not None:
+        return NotImplemented
+    ax = 1 if axis is None else _axis(axis, len(shape))
+    if include_initial:
+        g = g[(slice(None),) * ax + (slice(1, None),)]
+    return _reverse_cumsum(g, ax)
+
+
+def _vjp_diff(g: Any, shape: Any, /, n: Any = 1, axis: Any = -1, prepend: Any = np._NoValue,
+              append: Any = np._NoValue) -> Any:  # fmt: skip
+    """The transpose of ``diff`` applied ``n`` times: ``-diff`` of the cotangent padded with
+    zeros, along the same axis."""
+    if prepend is not np._NoValue or append is not np._NoValue:
+        return NotImplemented
+    ax = _axis(axis, len(shape))
+    for _ in range(n):
+        g = -np.diff(g, axis=ax, prepend=0, append=0)
+    return g
+
+
+def _vjp_diagonal(g: Any, shape: Any, /, offset: Any = 0, axis1: Any = 0, axis2: Any = 1) -> Any:
+    """The cotangent written where ``diagonal`` read: NumPy's own diagonal of the element
+    numbers says where (as the unbatched rule finds it), whatever the axes' signs and order
+    and the offset; each element is read once, so the writes do not collide."""
+    n = g.shape[0]
+    size = math.prod(shape)
+    numbers = np.diagonal(np.arange(size).reshape(shape), offset, axis1, axis2)
+    c = np.zeros((n, size), g.dtype)
+    c[:, numbers.reshape(-1)] = g.reshape(n, -1)
+    return c.reshape((n, *shape))
+
+
+def _vjp_trace(g: Any, shape: Any, /, offset: Any = 0, axis1: Any = 0, axis2: Any = 1,
+               dtype: Any = None, out: Any = None) -> Any:  # fmt: skip
+    """The cotangent on the ``offset`` diagonal of the ``(axis1, axis2)`` planes, zeros
+    elsewhere (``_rules.products``' rule behind the batch axis)."""
+    if out is not None:
+        return NotImplemented
+    ax1, ax2 = axis1 % len(shape), axis2 % len(shape)
+    eye = np.eye(shape[ax1], shape[ax2], k=offset, dtype=bool)
+    if ax1 > ax2:
+        eye = eye.T
+    eye = eye.reshape(tuple(d if i in (ax1, ax2) else 1 for i, d in enumerate(shape)))
+    return np.expand_dims(g, (min(ax1, ax2) + 1, max(ax1, ax2) + 1)) * eye
+
+
+def _vjp_where(node: Any, args: Any, g: Any, n: int) -> Any:
+    """``where(condition, x, y)``: each of ``x`` and ``y`` gets the cotangent where it was
+    picked, summed back over the axes it was broadcast along; ``condition`` gets none."""
+    cond = args[0] if len(args) == 3 else None
+    if cond is None or isinstance(cond, ArrayMeta) or node.kwargs:
+        return NotImplemented  # where(condition) alone, or a condition not kept
+    if any(e.flat is not None or e.slot not in (1, 2) for e in node.edges):
+        return NotImplemented
+    return [
+        (e, _unbroadcast(np.where(cond, g, 0) if e.slot == 1 else np.where(cond, 0, g), e.shape))
+        for e in node.edges
+    ]
+
+
+def _vjp_clip(node: Any, args: Any, g: Any, n: int) -> Any:
+    """``clip(a, a_min, a_max)``: each argument gets the cotangent where the result is that
+    argument (``_rules.indexing``'s masks: ``a`` at a tie with a bound, ``a_max`` where the
+    bounds cross), summed back over the axes it was broadcast along."""
+    bound = _bound(node, args, None)
+    if g.dtype.kind == "c" or set(bound) - {"a_min", "a_max", "out", "min", "max"}:
+        return NotImplemented  # ufunc keywords (dtype=, casting=, ...), complex values
+    if bound.get("out") is not None or any(e.flat is not None for e in node.edges):
+        return NotImplemented
+    a, lo, hi = args[0], _clip_bound(bound, "a_min", "min"), _clip_bound(bound, "a_max", "max")
+    values = [v for v in (a, lo, hi) if v is not _NO_BOUND]
+    if any(v is None or isinstance(v, ArrayMeta) or np.iscomplexobj(v) for v in values):
+        return NotImplemented  # not kept, or complex
+    masks = _clip_masks(a, lo, hi)
+    return [(e, _unbroadcast(np.where(masks[e.slot], g, 0), e.shape)) for e in node.edges]
+
+
+_NO_BOUND = object()  # clip without this bound
+
+
+def _clip_bound(bound: dict[str, Any], name: str, keyword: str) -> Any:
+    """``a_min`` (``a_max``), or else ``min=`` (``max=``), or ``_NO_BOUND``."""
+    for value in (bound.get(name), bound.get(keyword)):
+        if value is not None and value is not np._NoValue:
+            return value
+    return _NO_BOUND
+
+
+def _clip_masks(a: Any, lo: Any, hi: Any) -> tuple[Any, Any, Any]:
+    """Where the result of ``clip`` is ``a``, the lower bound and the upper bound: NumPy's
+    ``minimum(maximum(a, lo), hi)``, the upper bound winning where the bounds cross, ``a``
+    where it equals a bound."""
+    low = np.zeros((), bool) if lo is _NO_BOUND else np.less(a, lo)
+    lifted = a if lo is _NO_BOUND else np.where(low, lo, a)
+    high = np.zeros((), bool) if hi is _NO_BOUND else np.greater(lifted, hi)
+    return ~(low | high), low & ~high, high
+
+
 def _vjp_sequence(params: tuple[str, ...], stack: bool) -> Any:
     """``stack`` and ``concatenate``: each array's part of the cotangent."""
 
@@ -722,7 +962,8 @@ def _vjp_sequence(params: tuple[str, ...], stack: bool) -> Any:
 def _vjp_product(part: Callable[..., Any]) -> Any:
     """A bilinear function of its first two arguments: ``part(slot, g, a, b, rest, kwargs)``
     is argument ``slot``'s batched cotangent (``a``, ``b``: the arguments, the other one kept
-    by the node, the one of ``slot`` only read for its shape), or NotImplemented."""
+    by the node and conjugated, the one of ``slot`` only read for its shape), or
+    NotImplemented."""
 
     def row(node: Any, args: Any, g: Any, n: int) -> Any:
         if len(args) < 2 or any(e.flat is not None or e.slot > 1 for e in node.edges):
@@ -733,6 +974,8 @@ def _vjp_product(part: Callable[..., Any]) -> Any:
             if other is None or isinstance(other, ArrayMeta):
                 return NotImplemented  # not kept
             other = np.asarray(other)
+            if other.dtype.kind == "c":  # the cotangent of a in a * b is g * conj(b)
+                other = np.conj(other)
             own = np.broadcast_to(np.empty((), other.dtype), e.shape)  # its shape only
             a, b = (own, other) if e.slot == 0 else (other, own)
             c = part(e.slot, g, a, b, args[2:], node.kwargs)
@@ -802,6 +1045,16 @@ def _tensordot_cotangent(slot: int, g: Any, a: Any, b: Any, rest: Any, kwargs: A
     return np.transpose(c, (0, *(where[j] for j in range(own.ndim))))
 
 
+def _outer_cotangent(slot: int, g: Any, a: Any, b: Any, rest: Any, kwargs: Any) -> Any:
+    """``np.outer``: each direction's cotangent, a matrix, times the other factor flattened,
+    reshaped to the factor's shape."""
+    if rest or kwargs:  # out=
+        return NotImplemented
+    if slot == 0:
+        return (g @ b.reshape(-1)).reshape((g.shape[0], *a.shape))
+    return (a.reshape(-1) @ g).reshape((g.shape[0], *b.shape))
+
+
 def _tensordot_axes(a: Any, b: Any, axes: Any) -> tuple[list[int], list[int]]:
     """``tensordot``'s ``axes`` as two lists of non-negative axes, paired."""
     if isinstance(axes, int | np.integer):
@@ -809,6 +1062,44 @@ def _tensordot_axes(a: Any, b: Any, axes: Any) -> tuple[list[int], list[int]]:
     else:
         la, lb = (list(np.atleast_1d(x).tolist()) for x in axes)
     return [x % a.ndim for x in la], [x % b.ndim for x in lb]
+
+
+def _vjp_einsum(node: Any, args: Any, g: Any, n: int) -> Any:
+    """``einsum``: the batched cotangent contracted with the other operands (conjugated) into
+    the operand's term, as ``_rules.products``' rule does it behind a batch label: a label only
+    that operand carries is spread back with ones, one broadcast from size 1 summed back. An
+    operand that repeats a label (a diagonal) is declined."""
+    spec = _einsum_terms(node, args)
+    if spec is None or any(e.flat is not None or e.slot < 1 for e in node.edges):
+        return NotImplemented
+    terms, output, z = spec
+    ops = args[1:]
+    sizes: dict[str, int] = {}
+    for term, op in zip(terms, ops, strict=True):
+        for c, d in zip(term, np.shape(op), strict=True):
+            sizes[c] = d if sizes.get(c, 1) == 1 else sizes[c]  # 1 broadcasts
+    pairs = []
+    for e in node.edges:
+        k = e.slot - 1
+        target = terms[k]
+        if len(set(target)) < len(target):
+            return NotImplemented
+        specs, parts = [z + output], [g]
+        for i, (term, op) in enumerate(zip(terms, ops, strict=True)):
+            if i != k:
+                specs.append(term)
+                parts.append(np.conj(op) if np.iscomplexobj(op) else op)
+        present = set("".join(specs))
+        for c in target:
+            if c not in present:
+                specs.append(c)
+                parts.append(np.ones(sizes[c], g.dtype))
+        optimize = node.kwargs.get("optimize", False) or ("greedy" if len(parts) > 2 else False)
+        c = np.einsum(",".join(specs) + "->" + z + target, *parts, optimize=optimize)
+        # a length-1 axis of c where the operand has more (a label of length 1 elsewhere) is
+        # broadcast by the caller's ``_fit``
+        pairs.append((e, _unbroadcast(c, e.shape)))
+    return pairs
 
 
 BATCH_VJP_RULES: dict[Any, Any] = {
@@ -829,8 +1120,19 @@ BATCH_VJP_RULES: dict[Any, Any] = {
     np.ndarray.__getitem__: _vjp_of_first(_vjp_getitem, _GETITEM_PARAMS),
     np.stack: _vjp_sequence(_JOIN_PARAMS, stack=True),
     np.concatenate: _vjp_sequence(_JOIN_PARAMS, stack=False),
+    # running sums, differences, diagonals
+    np.cumsum: _vjp_of_first(_vjp_cumsum),
+    np.cumulative_sum: _vjp_of_first(_vjp_cumulative_sum),
+    np.diff: _vjp_of_first(_vjp_diff),
+    np.diagonal: _vjp_of_first(_vjp_diagonal),
+    np.trace: _vjp_of_first(_vjp_trace),
+    # selections (elementwise, but their rules sum back to each argument's unbatched shape)
+    np.where: _vjp_where,
+    np.clip: _vjp_clip,
     # products
     np.matmul: _vjp_product(_matmul_cotangent),
     np.dot: _vjp_product(_dot_cotangent),
     np.tensordot: _vjp_product(_tensordot_cotangent),
+    np.outer: _vjp_product(_outer_cotangent),
+    np.einsum: _vjp_einsum,
 }

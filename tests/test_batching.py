@@ -5,8 +5,10 @@ Every registered function's batched Jacobian, both ways, must equal the one made
 per pass (itself checked against finite differences by test_forward_rules.py and
 test_rules.py), and each batching row is checked against central differences on calls chosen to
 trip it: negative and tuple axes, Fortran order, advanced indices a slice separates, vectors on
-either side of a product, and a batch size equal to a broadcast axis (the mistake a batch axis
-in the wrong place would make).
+either side of a product, diagonal offsets of both signs, complex factors (conjugated in reverse
+mode), and a batch size equal to a broadcast or reduced axis (the mistake a batch axis in the
+wrong place would make). Calls a row declines are checked to be computed one direction at a
+time, and right.
 """
 
 from __future__ import annotations
@@ -130,6 +132,7 @@ A23 = RNG.standard_normal((2, 3))
 A3 = RNG.standard_normal(3)
 A234 = RNG.standard_normal((2, 3, 4))
 A33 = RNG.standard_normal((3, 3))
+AC23 = A23 + 1j * RNG.standard_normal((2, 3))
 IDX = np.array([2, 0, 2])
 
 # (name, function, input shape, the functions computed one direction at a time: none expected)
@@ -173,6 +176,61 @@ ROWS = [
     # broadcasts with it silently
     ("broadcast against the batch", lambda x: x * A33 + np.sin(x) / (1 + A33**2), (3,)),
     ("broadcast both ways", lambda x: np.arctan2(x[:, None], x[None, :]) * x, (2,)),
+    # running sums and differences: the axis moved by one; axis=None flattens in C order (of
+    # a transposed view here); with 3 directions a sum along the batch axis keeps the shape
+    ("cumsum axis None of a transpose", lambda x: np.cumsum(np.sin(x).T), (2, 3)),
+    ("cumsum axis 0 against the batch", lambda x: np.cumsum(x[:, None] * A33, axis=0), (3,)),
+    ("cumsum negative axis", lambda x: (x**2).cumsum(-1), (2, 3)),
+    ("cumsum 0-d", lambda x: np.cumsum(np.sum(x**2)), (3,)),
+    (
+        "cumulative_sum include_initial",
+        lambda x: np.cumulative_sum(np.sin(x), axis=-2, include_initial=True),
+        (3, 2),
+    ),
+    ("cumulative_sum 1-d", lambda x: np.cumulative_sum(x**2), (3,)),
+    ("diff n=2 axis 0", lambda x: np.diff(x**2, n=2, axis=0), (4, 3)),
+    ("diff against the batch", lambda x: np.diff(x[:, None] * A33, axis=0), (3,)),
+    # diagonals: negative axes in reverse order, offsets of both signs, a transposed view
+    (
+        "diagonal negative axes and offset",
+        lambda x: np.diagonal(np.sin(x), offset=-1, axis1=-1, axis2=0),
+        (3, 2, 4),
+    ),
+    ("diagonal offset of a transpose", lambda x: np.sin(x).T.diagonal(1), (3, 4)),
+    ("diagonal against the batch", lambda x: np.diagonal(x[:, None] * A33), (3,)),
+    ("trace offset and axes", lambda x: np.trace(np.sin(x), 1, axis1=2, axis2=0), (2, 3, 4)),
+    ("trace negative offset", lambda x: np.trace(x * x, -1), (3, 3)),
+    ("trace against the batch", lambda x: np.trace(x[:, None] * A33, axis1=1, axis2=0), (3,)),
+    # (a tangent mixed by a matrix first: each direction's tangent of x alone is diagonal,
+    # the same read by rows or by columns)
+    ("np.outer", lambda x: np.outer(A33 @ np.sin(x), x[:2]), (3,)),
+    ("outer of matrices", lambda x: np.outer(x**2, np.sin(x).T), (2, 3)),
+    ("outer with a constant", lambda x: np.outer(A23, np.cos(x)) + np.outer(x, A3).sum(), (3,)),
+    # selections: each operand's cotangent summed back over the axes it was broadcast along
+    # (of the same length as the batch)
+    ("where broadcast", lambda x: np.where(A33 > 0, np.sin(x), x[:, None] ** 2), (3,)),
+    ("where one side constant", lambda x: np.where(x > 1, x, 0.5) + np.where(x < 1, 2.0, x), (3,)),
+    ("clip constant bounds", lambda x: np.clip(x * A33, -0.3, 0.4), (3,)),
+    ("clip keywords", lambda x: np.clip(x**2, min=0.8, max=1.5), (2, 3)),
+    ("clip one bound", lambda x: np.clip(x, None, 1.0) + np.clip(x, 1.0, None), (2, 3)),
+    ("clip broadcast bounds", lambda x: np.clip(A33 * x, x[:, None] - 1.0, x**2 - 0.5), (3,)),
+    ("clip bounds crossed", lambda x: np.clip(x, 1.2 * x[::-1], x[::-1]), (3,)),
+    # einsum: explicit and implicit (ASCII order) outputs, three operands, a label of size 1
+    ("einsum chain", lambda x: np.einsum("ij,jk,k->i", A23, np.sin(x), x[0]), (3, 2)),
+    ("einsum optimize", lambda x: np.einsum("ij,jk,k", A23, x, x[0], optimize=True), (3, 2)),
+    (
+        "einsum implicit",
+        lambda x: np.einsum("Ba,aC", A23, x**2) + np.einsum("ba,aC", A23, x).T,
+        (3, 3),
+    ),
+    ("einsum size-1 label", lambda x: np.einsum("ij,ij->ij", x[:1] ** 2, np.cos(x)), (3, 3)),
+    ("einsum summed size-1 label", lambda x: np.einsum("i,i->", x[:1], np.sin(x)) * x, (3,)),
+    (
+        "einsum sum and transpose",
+        lambda x: np.einsum("ij->", x**2) * np.einsum("ij->ji", x),
+        (2, 3),
+    ),
+    ("einsum scalar operand", lambda x: np.einsum(",i->i", np.sum(x), np.sin(x)), (3,)),
 ]
 # advanced indices a slice separates: their axis goes first, before the batch axis
 SEPARATED = (lambda x: np.sin(x)[IDX[:2], :, IDX[:2]], (3, 2, 3))
@@ -186,6 +244,64 @@ def test_each_row_against_finite_differences(name, fun, shape, mode, monkeypatch
     got = MODES[mode][0](fun)(x)
     np.testing.assert_allclose(got, _fd_jacobian(fun, x), rtol=1e-6, atol=1e-8)
     assert not fallbacks, f"computed one direction at a time: {dict(fallbacks)}"
+
+
+# complex products of real inputs: each cotangent takes the other factor conjugated (the
+# complex elementwise functions around them are computed one direction at a time)
+COMPLEX_PRODUCTS = [
+    ("matmul", lambda x: np.real(AC23 @ (x * (1 + 2j))), (3,)),
+    ("dot", lambda x: np.real(np.dot(x * (1 - 1j), AC23.T)), (3,)),
+    ("tensordot", lambda x: np.real(np.tensordot(AC23, x * (1 + 2j), 1)), (3,)),
+    ("outer", lambda x: np.imag(np.outer(AC23, x * (2 - 1j))), (2,)),
+    ("einsum", lambda x: np.real(np.einsum("ij,j->i", AC23, x * (1 + 2j))), (3,)),
+]
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize(
+    ("name", "fun", "shape"), COMPLEX_PRODUCTS, ids=[c[0] for c in COMPLEX_PRODUCTS]
+)
+def test_complex_products_against_finite_differences(name, fun, shape, mode, monkeypatch):
+    fallbacks = _count_fallbacks(monkeypatch, mode)
+    x = np.random.default_rng(4).uniform(0.5, 1.5, shape)
+    got = MODES[mode][0](fun)(x)
+    np.testing.assert_allclose(got, _fd_jacobian(fun, x), rtol=1e-6, atol=1e-8)
+    assert set(fallbacks) <= {"numpy.multiply", "numpy.real", "numpy.imag"}, dict(fallbacks)
+
+
+# calls the rows decline: (name, function, input shape, the function computed one direction at
+# a time (None: none) by jacfwd and by jacrev)
+EINSUM = "numpy.einsum"
+PATH = np.einsum_path("ij,jk,k", A23, A23.T, A3[:2])[0]
+DECLINED = [
+    ("diff prepend", lambda x: np.diff(x**2, prepend=x[:1], append=0.5), (3,), ("numpy.diff",) * 2),
+    ("einsum ellipsis", lambda x: np.einsum("...i,i", np.sin(x), A3), (2, 3), (EINSUM, EINSUM)),
+    ("einsum sublists", lambda x: np.einsum(np.sin(x), [0, 1], [1, 0]), (2, 3), (EINSUM, EINSUM)),
+    # a contraction path is for the operands of the call, not those of a cotangent
+    (
+        "einsum path",
+        lambda x: np.einsum("ij,jk,k", A23, x, x[0], optimize=PATH),
+        (3, 2),
+        (EINSUM,) * 2,
+    ),
+    # forward mode batches a repeated label; the cotangent of a diagonal is declined
+    ("einsum diagonal", lambda x: np.einsum("ii->i", x**2), (3, 3), (None, EINSUM)),
+]
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize(
+    ("name", "fun", "shape", "fallback"), DECLINED, ids=[d[0] for d in DECLINED]
+)
+def test_declined_calls_are_computed_one_direction_at_a_time(
+    name, fun, shape, fallback, mode, monkeypatch
+):
+    fallbacks = _count_fallbacks(monkeypatch, mode)
+    x = np.random.default_rng(5).uniform(0.5, 1.5, shape)
+    got = MODES[mode][0](fun)(x)
+    np.testing.assert_allclose(got, _fd_jacobian(fun, x), rtol=1e-6, atol=1e-8)
+    expected = fallback[0] if mode == "forward" else fallback[1]
+    assert set(fallbacks) == ({expected} if expected else set()), dict(fallbacks)
 
 
 @pytest.mark.parametrize("mode", list(MODES))
