@@ -194,33 +194,41 @@ def _step(node: Any, meta: dict[Target, Any], keep: set[Any]) -> tuple[Any, ...]
     call per edge, the tangents' contributions being added. ``None`` sends the node through
     ``node_tangents``."""
     edges = node.edges
-    keys = [(e.parent, e.out) for e in edges]
     prim = node.prim
     kind = prim.jvp_kind
-    common = (
-        node.n_out == 1
-        and node.where is None
-        and prim.jvp_argnum is None
-        and all(e.flat is None and e.slot >= 0 for e in edges)
-        and len({e.slot for e in edges}) == len(edges)
-    )
+    # One loop over the edges (made for every node of every plan, and nested transforms make a
+    # plan per call): the targets they read; per edge, its parent and the parent's outputs
+    # that no output of the plan needs, dropped once the parent's last consumer is done; and
+    # whether each reads a whole argument of its own.
+    keys, drops, slots = [], [], []
+    whole = True
+    for e in edges:
+        parent, slot = e.parent, e.slot
+        keys.append((parent, e.out))
+        if parent.n_out == 1:
+            drops.append((parent, [] if (parent, 0) in keep else [(parent, 0)]))
+        else:
+            outs = [(parent, i) for i in range(parent.n_out) if (parent, i) not in keep]
+            drops.append((parent, outs))
+        whole = whole and e.flat is None and slot >= 0 and slot not in slots
+        slots.append(slot)
+    common = whole and node.n_out == 1 and node.where is None and prim.jvp_argnum is None
     fasts: list[Any] | None = None
     ans_meta = None  # what a JVP rule gets for an output the node did not keep
     if common and kind == "rules":
         rules = prim.jvp_rules
         fasts = [rules[e.slot] if e.slot < len(rules) else None for e in edges]
         if node.ans is None:  # a JVP rule may read the output's shape and dtype
-            ans_meta = ArrayMeta(*meta[(node, 0)])
+            ans_meta = _ans_meta(*meta[(node, 0)])
     elif common and kind == "linear" and len(edges) == 1:
-        live = [i for i in range(len(node.args)) if prim.rule_for(i) is not None]
-        if live == [edges[0].slot]:  # the only differentiable argument: no zeros to make
-            fasts = [functools.partial(_factor, _function(prim), live[0])]
+        factor = _linear_factor(prim, len(node.args))
+        if factor is not None and factor.args[1] == edges[0].slot:
+            fasts = [factor]
     elif common and kind == "elementwise" and meta[(node, 0)][1].kind != "c":
         rules = prim.rules
         fasts = [rules[e.slot] if e.slot < len(rules) else None for e in edges]
     elif common and kind == "multilinear":
         args = node.args
-        slots = [e.slot for e in edges]
         # every other factor kept (not only its shape): else derived_tangents transposes
         if all(
             a is not None and not isinstance(a, ArrayMeta)
@@ -229,13 +237,25 @@ def _step(node: Any, meta: dict[Target, Any], keep: set[Any]) -> tuple[Any, ...]
         ):
             func = _function(prim)
             fasts = [functools.partial(_factor, func, slot) for slot in slots]
-    # per edge, its parent and the parent's outputs that no output of the plan needs: dropped
-    # once the parent's last consumer is done
-    drops = [
-        (e.parent, [(e.parent, i) for i in range(e.parent.n_out) if (e.parent, i) not in keep])
-        for e in edges
-    ]
     return node, keys, edges, fasts, kind == "elementwise", drops, ans_meta
+
+
+@functools.lru_cache(maxsize=1024)
+def _ans_meta(shape: tuple[int, ...], dtype: Any) -> ArrayMeta:
+    """The ``ArrayMeta`` of an output a node did not keep, one per shape and dtype: plans are
+    made per call of a nested transform, and nothing writes to it."""
+    return ArrayMeta(shape, dtype)
+
+
+@functools.lru_cache(maxsize=256)
+def _linear_factor(prim: Primitive, n_args: int) -> Any:
+    """For a function linear in its one differentiable argument (of ``n_args``), the function
+    called on that argument's tangent, or None when several are differentiable (the others'
+    zeros would be needed)."""
+    live = [i for i in range(n_args) if prim.rule_for(i) is not None]
+    if len(live) != 1:
+        return None
+    return functools.partial(_factor, _function(prim), live[0])
 
 
 def _factor(func: Any, slot: int, t: Any, _: Any, *args: Any, **kwargs: Any) -> Any:
