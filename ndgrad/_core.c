@@ -3132,12 +3132,20 @@ forward_step(PyObject *step, PyObject *tan, PyObject *left, int inline_common,
         for (Py_ssize_t i = 0; i < n; i++) {
             Py_XINCREF(incoming[i]);
         }
+        /* A NumPy scalar (the tangent ``t[0]`` of an index) becomes the 0-d array that
+         * fit_tangent would make of it, so that the next node is still the common one. */
+        for (Py_ssize_t i = 0; i < n && rc == 0; i++) {
+            if (incoming[i] != NULL && PyArray_IsScalar(incoming[i], Generic)) {
+                Py_SETREF(incoming[i], PyArray_FromScalar(incoming[i], NULL));
+                rc = incoming[i] == NULL ? -1 : 0;
+            }
+        }
         int done_inline = 0;
-        if (inline_common && fasts != Py_None && Node_Check(node)) {
+        if (rc == 0 && inline_common && fasts != Py_None && Node_Check(node)) {
             done_inline = inline_node(tan, (NodeObject *)node, edges, fasts, incoming, n,
                                       real_only, ans_meta, lift);
         }
-        if (done_inline == 0) {
+        if (rc == 0 && done_inline == 0) {
             rc = general_node(tan, node, edges, incoming, n, node_tangents, lift, meta);
         }
         else if (done_inline < 0) {

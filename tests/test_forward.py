@@ -133,6 +133,30 @@ def test_the_inlined_common_node_gives_what_the_general_route_gives(key, monkeyp
         np.testing.assert_array_equal(inlined, general)
 
 
+@pytest.mark.parametrize("nested", [False, True])
+def test_an_index_tangent_keeps_the_next_node_on_the_compiled_route(nested, monkeypatch):
+    # t[0] of a plain tangent is a NumPy scalar: the loop takes it as the 0-d array the
+    # general route would make of it, plain or recorded (jvp inside grad)
+    general = []
+    original = _forward.node_tangents
+    monkeypatch.setattr(
+        _forward, "node_tangents", lambda *a: (general.append(a[0].prim.name), original(*a))[1]
+    )
+
+    def f(x):
+        return np.square(x[0]) * 3.0 - np.sin(x[1])
+
+    x, v = np.array([0.7, -0.4]), np.array([1.0, 2.0])
+    if nested:
+        # d/dx of <grad f, v> = H v: f's Hessian is diag(6, sin(x1))
+        got = nd.grad(lambda x: nd.jvp(f, (x,), (v,))[1])(x)
+        np.testing.assert_allclose(got, [6.0 * v[0], np.sin(x[1]) * v[1]], rtol=1e-14)
+    else:
+        got = nd.jvp(f, (x,), (v,))[1]
+        np.testing.assert_allclose(got, 6.0 * x[0] * v[0] - np.cos(x[1]) * v[1], rtol=1e-14)
+    assert general == []
+
+
 # --- errors that name the cause -------------------------------------------------------------
 
 
