@@ -3,12 +3,15 @@
 
 Every registered function's batched Jacobian, both ways, must equal the one made one direction
 per pass (itself checked against finite differences by test_forward_rules.py and
-test_rules.py), and each batching row is checked against central differences on calls chosen to
-trip it: negative and tuple axes, Fortran order, advanced indices a slice separates, vectors on
-either side of a product, diagonal offsets of both signs, complex factors (conjugated in reverse
-mode), and a batch size equal to a broadcast or reduced axis (the mistake a batch axis in the
-wrong place would make). Calls a row declines are checked to be computed one direction at a
-time, and right.
+test_rules.py): complex arguments given as real pairs and complex outputs as their real and
+imaginary parts (``jacrev`` batches a real output's rows only), each call of a function with a
+row also made complex, and with its arrays after the first held constant, so that complex
+tangents, cotangents and kept factors reach every row. Each batching row is checked against
+central differences on calls chosen to trip it: negative and tuple axes, Fortran order,
+advanced indices a slice separates, vectors on either side of a product, diagonal offsets of
+both signs, complex factors (conjugated in reverse mode), and a batch size equal to a broadcast
+or reduced axis (the mistake a batch axis in the wrong place would make). Calls a row declines
+are checked to be computed one direction at a time, and right.
 """
 
 from __future__ import annotations
@@ -54,18 +57,35 @@ def _count_fallbacks(monkeypatch, mode):
     return counts
 
 
-def _as_real_inputs(func, args, kwargs):
+def _differentiable(a):
+    return isinstance(a, np.ndarray) and a.dtype.kind in "fc" and a.size > 0
+
+
+def _as_real_inputs(func, args, kwargs, held=False):
     """``func`` as a function of real arrays only (a complex argument given as its real and
     imaginary parts, batched tangents being real; one with infinities stays a constant, as
-    ``re + 1j * im`` would make NaNs of them), returning its float and complex outputs
-    only (an integer output has no Jacobian); and those real arguments' positions."""
-    real_args, parts = [], []
-    for a in args:
-        if isinstance(a, np.ndarray) and a.dtype.kind == "c" and np.all(np.isfinite(a)) and a.size:
+    ``re + 1j * im`` would make NaNs of them), returning its float outputs and the real and
+    imaginary parts of its complex ones (an integer output has no Jacobian); and those real
+    arguments' positions. ``held``: the arguments after the first float or complex array are
+    constants, closed over as they are (complex ones too), not differentiated.
+
+    The outputs are real because ``jacrev`` pulls only a real output's rows back batched: a
+    complex output's rows go one per backward pass, batched or not, and a comparison of the
+    two would compare the unbatched passes with themselves (as it did: a batched VJP row that
+    forgot to conjugate a complex factor passed). ``np.real`` and ``np.imag`` of the output
+    send complex cotangents (1 and 1j) through the complex nodes, batched."""
+    first = next((i for i, a in enumerate(args) if _differentiable(a)), None)
+    real_args, parts, argnums = [], [], []
+    for i, a in enumerate(args):
+        constant = held and i != first
+        if not constant and _differentiable(a) and a.dtype.kind == "c" and np.all(np.isfinite(a)):
             parts.append((len(real_args), True))
+            argnums += [len(real_args), len(real_args) + 1]
             real_args += [a.real.copy(), a.imag.copy()]
         else:
             parts.append((len(real_args), False))
+            if not constant and _differentiable(a) and a.dtype.kind == "f":
+                argnums.append(len(real_args))
             real_args.append(a)
 
     def fun(*r):
@@ -74,14 +94,51 @@ def _as_real_inputs(func, args, kwargs):
         leaves = [
             x for x in _leaves(out, keep=True) if x is not None and np.result_type(x).kind in "fc"
         ]
-        return tuple(leaves)
+        return tuple(
+            part
+            for x in leaves
+            for part in ((np.real(x), np.imag(x)) if np.result_type(x).kind == "c" else (x,))
+        )
 
-    argnums = tuple(
-        i
-        for i, a in enumerate(real_args)
-        if isinstance(a, np.ndarray) and a.dtype.kind == "f" and a.size
+    return fun, tuple(argnums), real_args
+
+
+# Functions with a batching row whose calls are also made complex (clip's row declines complex
+# values, which have no order), so that complex cotangents, tangents and kept factors reach
+# every row: most of their cases are real.
+COMPLEXIFIED = (set(_batching.BATCH_JVP_RULES) | set(_batching.BATCH_VJP_RULES)) - {np.clip}
+
+
+def _complexified(args, first=True):
+    """The call's real float arrays made complex, with imaginary parts of their own (the first
+    array left real: ``first`` false)."""
+    rng = np.random.default_rng(6)
+    arrays = [i for i, a in enumerate(args) if _differentiable(a)]
+    return tuple(
+        a + 1j * rng.standard_normal(a.shape)
+        if i in arrays[0 if first else 1 :] and a.dtype.kind == "f"
+        else a
+        for i, a in enumerate(args)
     )
-    return fun, argnums, real_args
+
+
+def _variants(key, args):
+    """``(args, held)`` for each way a call is checked: as the case gives it; for a function
+    computed batched by a row or by its elementwise rules, also with the arrays after the
+    first held constant, when there are such arrays (kept complex factors, and rows given one
+    edge of several arguments); and for a function with a row, with its real arrays made
+    complex (held too), and with the arrays after a real first one made complex and held (a
+    real argument's cotangent from a complex output). (A function computed one direction at a
+    time gains nothing from more variants.)"""
+    several = sum(_differentiable(a) for a in args) > 1
+    yield args, False
+    if several and (key in COMPLEXIFIED or key is np.clip or _batching._elementwise(key)):
+        yield args, True
+    if key in COMPLEXIFIED and any(_differentiable(a) and a.dtype.kind == "f" for a in args):
+        yield _complexified(args), False
+        if several:
+            yield _complexified(args), True
+            yield _complexified(args, first=False), True
 
 
 @pytest.mark.parametrize("mode", list(MODES))
@@ -89,19 +146,46 @@ def _as_real_inputs(func, args, kwargs):
 def test_batched_jacobian_equals_the_unbatched_one(key, mode, monkeypatch):
     case = CASES[key]
     func = _callable(key, case)
+    passes = _count_batched_passes(monkeypatch, mode)
     compared = 0
-    for args, kwargs in case.calls:
-        fun, argnums, real_args = _as_real_inputs(func, args, kwargs)
-        if not argnums:
-            continue
-        expected = _jacobians(monkeypatch, mode, fun, argnums, real_args, batched=False)
-        got = _jacobians(monkeypatch, mode, fun, argnums, real_args, batched=True)
-        for e, g in zip(_leaves(expected), _leaves(got), strict=True):
-            np.testing.assert_allclose(
-                g, e, rtol=1e-10, atol=1e-12 * max(1.0, np.abs(e).max(initial=0.0))
-            )
-        compared += 1
+    for call_args, kwargs in case.calls:
+        for args, held in _variants(key, call_args):
+            fun, argnums, real_args = _as_real_inputs(func, args, kwargs, held)
+            if not argnums:
+                continue
+            expected = _jacobians(monkeypatch, mode, fun, argnums, real_args, batched=False)
+            passes.clear()
+            got = _jacobians(monkeypatch, mode, fun, argnums, real_args, batched=True)
+            which = f"arguments {[getattr(a, 'dtype', a) for a in args]}, held: {held}"
+            assert passes or not _any_nonzero(got), f"not batched: {which}"
+            for e, g in zip(_leaves(expected), _leaves(got), strict=True):
+                np.testing.assert_allclose(
+                    g,
+                    e,
+                    rtol=1e-10,
+                    atol=1e-12 * max(1.0, np.abs(e).max(initial=0.0)),
+                    err_msg=which,
+                )
+            compared += 1
     assert compared, "no call with a real or complex array argument"
+
+
+def _count_batched_passes(monkeypatch, mode):
+    """A Counter of the batched passes ``functional`` makes from now on."""
+    counts = Counter()
+    name = "push_batched" if mode == "forward" else "pull_batched"
+    batched = getattr(functional, name)
+
+    def spy(plan, vectors):
+        counts[name] += 1
+        return batched(plan, vectors)
+
+    monkeypatch.setattr(functional, name, spy)
+    return counts
+
+
+def _any_nonzero(tree):
+    return any(np.any(x) for x in _leaves(tree))
 
 
 def _leaves(tree, keep=False):
