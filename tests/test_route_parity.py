@@ -131,6 +131,10 @@ RULE_CALLS = [
     for key, case in CASES.items()
     for i, (args, kwargs) in enumerate(case.calls)
 ]
+# each test below runs once per rule case
+over_rule_calls = pytest.mark.parametrize(
+    "call", RULE_CALLS, ids=[f"{qualified_name(c[0])}-{c[1]}" for c in RULE_CALLS]
+)
 
 
 def _float_leaves(tree):
@@ -174,9 +178,7 @@ def _gradients(key, args, kwargs, inline):
     return [x.grad for x in leaves if isinstance(x, nd.GradArray)]
 
 
-@pytest.mark.parametrize(
-    "call", RULE_CALLS, ids=[f"{qualified_name(c[0])}-{c[1]}" for c in RULE_CALLS]
-)
+@over_rule_calls
 def test_both_backward_routes_give_the_same_gradients(call):
     key, _, args, kwargs = call
     inlined = _gradients(key, args, kwargs, True)
@@ -228,9 +230,7 @@ def _recorded_gradients(key, args, kwargs, inline):
     return firsts, seconds
 
 
-@pytest.mark.parametrize(
-    "call", RULE_CALLS, ids=[f"{qualified_name(c[0])}-{c[1]}" for c in RULE_CALLS]
-)
+@over_rule_calls
 def test_both_backward_routes_record_the_same_backward_pass(call):
     # under create_graph the rules run on GradArrays lifted from the saved arrays; the inlined
     # loop lifts them itself: the same gradients, and the same recorded graph (its gradients)
@@ -292,9 +292,7 @@ def _recorded_push(key, args, kwargs, inline):
         _forward.INLINE_COMMON_NODES = old
 
 
-@pytest.mark.parametrize(
-    "call", RULE_CALLS, ids=[f"{qualified_name(c[0])}-{c[1]}" for c in RULE_CALLS]
-)
+@over_rule_calls
 def test_both_forward_routes_record_the_same_push(call):
     key, _, args, kwargs = call
     inlined = _recorded_push(key, args, kwargs, True)
