@@ -152,9 +152,11 @@ class Primitive:
                 raise ValueError(f"{self.name}: no VJP rule {i} to give an in-place form")
             saves, meta, ans = _rule_reads(rule)
             kept, kept_meta, kept_ans = _rule_reads(self.rules[i])
-            if saves is None or (kept is not None and not saves <= kept):
-                raise ValueError(f"{self.name}: in-place rule {i} reads what rule {i} does not")
-            if (ans and not kept_ans) or (kept is not None and not meta <= kept | kept_meta):
+            if (
+                saves is None
+                or (ans and not kept_ans)
+                or (kept is not None and not (saves <= kept and meta <= kept | kept_meta))
+            ):
                 raise ValueError(f"{self.name}: in-place rule {i} reads what rule {i} does not")
         self.inplace_rules = tuple(rules.get(i, r) for i, r in enumerate(self.rules))
 

@@ -31,7 +31,7 @@ def _has_array_index(key):
 def _scatter_add(g, key, shape):
     """Zeros of ``shape`` with ``g`` added at ``key`` (repeated positions add up)."""
     out = np.zeros(shape, dtype=g.dtype)
-    if _has_array_index(key):
+    if type(key) not in (int, slice) and _has_array_index(key):  # (the common keys first)
         np.add.at(out, key, g)
     else:
         out[key] = g
@@ -43,10 +43,8 @@ deflinear(scatter_add)
 
 
 def _getitem_vjp(g, ans, a, key):
-    if type(g) is np.ndarray and type(key) in (int, slice):  # the common case, run directly:
-        out = np.zeros(a.shape, dtype=g.dtype)  # nothing to record, no repeated positions
-        out[key] = g
-        return out
+    if type(g) is np.ndarray:  # nothing to record: the function itself, not its wrapper
+        return _scatter_add(g, key, np.shape(a))
     return scatter_add(g, key, np.shape(a))
 
 
