@@ -10,6 +10,7 @@ In-place writes (``out=``, ``x += y``, ``x[i] = v``) and views are handled in ``
 
 from __future__ import annotations
 
+import operator
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,7 +20,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ndgrad import _graph
 from ndgrad._aliases import refuse_aliases, register, sanctioned
-from ndgrad._core import ArrayBase, configure_array, function_fast
+from ndgrad._core import ArrayBase, array_meta, configure_array, function_fast
 from ndgrad._errors import not_differentiable
 from ndgrad._fpwarnings import ERRSTATE, user_errstate
 from ndgrad._graph import (
@@ -332,9 +333,13 @@ class GradArray(ArrayBase):
         record_node(prim, edges, raw, node_kwargs, res, outs, where, originals=inputs)
         return outs
 
-    def __array_function__(
+    # ``__array_function__`` is compiled (``_core.ArrayBase``): it calls a function that has a
+    # gradient rule, with GradArrays as the only overriding type, as the code below does, without
+    # a Python frame, and hands every other call here.
+    def array_function_general(
         self, func: Callable[..., Any], types: Any, args: Any, kwargs: Any
     ) -> Any:
+        """Every function call the compiled ``__array_function__`` does not take itself."""
         state = user_errstate()
         if state is None:
             return self._array_function(func, types, args, kwargs)
@@ -372,11 +377,13 @@ class GradArray(ArrayBase):
 
     # --- indexing --------------------------------------------------------------------------
 
-    def __getitem__(self, key: Any) -> Any:
+    # ``x[key]`` is compiled (``_core.ArrayBase``'s mapping slot): it does what this does.
+    def getitem_general(self, key: Any) -> Any:
+        """``x[key]`` in Python: the compiled ``__getitem__``'s steps, for tests to compare."""
         prim = VJP_RULES[np.ndarray.__getitem__]
-        done = _function_fast(prim, _getitem, (self, key), None)
+        done = _function_fast(prim, getitem_impl, (self, key), None)
         if done is NotImplemented:
-            done = call_primitive(prim, _getitem, (self, key), {})
+            done = call_primitive(prim, getitem_impl, (self, key), {})
         return done
 
     def __setitem__(self, key: Any, value: Any) -> None:
@@ -481,8 +488,9 @@ def _unpickle(
     return out
 
 
-def _getitem(a: NDArray[Any], key: Any) -> Any:
-    return a[key]
+# What ``x[key]`` computes on the plain array: a builtin, which the compiled call makes without
+# a Python frame.
+getitem_impl = operator.getitem
 
 
 def _root_grad(out: GradArray, grad: Any, create_graph: bool) -> Any:
@@ -764,7 +772,7 @@ def adopt_view(view: GradArray, base: GradArray) -> None:
 
 def _meta(a: Any) -> ArrayMeta:
     if isinstance(a, np.ndarray):
-        return ArrayMeta(a.shape, a.dtype, a.strides)
+        return array_meta(a)  # type: ignore[no-any-return]
     if isinstance(a, (list, tuple)):  # np.result_type would read a list as a dtype spec
         return ArrayMeta(np.shape(a), np.asarray(a).dtype)
     return ArrayMeta(np.shape(a), np.result_type(a))
@@ -931,6 +939,11 @@ configure_array(
     Edge,
     GradArray.array_ufunc_general,
     _object_cast,
+    GradArray.array_function_general,
+    call_primitive,
+    ERRSTATE,
+    user_errstate,
+    getitem_impl,
 )
 
 # Views and in-place writes live in their own module, which needs the names above.

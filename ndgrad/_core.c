@@ -54,6 +54,27 @@ static PyObject *EmptyTuple;      /* () */
 static PyObject *str_rules, *str_argnum_rule, *str_edges, *str_inplace_rules;
 static PyObject *int_zero, *int_one, *int_output;  /* 0, 1 and _graph.OUTPUT (-1) */
 
+/* What ndgrad/_array.py registers with configure_array() that the backward loop reads too. */
+static PyTypeObject *GradArrayType;  /* ndgrad.GradArray */
+/* The byte offsets of GradArray's slots (its __slots__ are member descriptors). */
+static Py_ssize_t off_node, off_out, off_base_ga, off_version, off_grad, off_view_fn, off_seen;
+static Py_ssize_t off_leaf_ref;  /* of LeafNode's slot ``ref`` (set by configure) */
+
+#define FIELD(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+
+/* The offset of slot ``name`` of ``type``, or -1 with an error. */
+static Py_ssize_t
+slot_offset(PyTypeObject *type, const char *name)
+{
+    PyObject *descr = PyDict_GetItemString(type->tp_dict, name);  /* borrowed */
+    if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)
+        || ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX) {
+        PyErr_Format(PyExc_TypeError, "%s.%s must be a __slots__ entry", type->tp_name, name);
+        return -1;
+    }
+    return ((PyMemberDescrObject *)descr)->d_member->offset;
+}
+
 /* The fields of an Edge (ndgrad._graph.Edge, a named tuple). */
 enum { EDGE_SLOT, EDGE_FLAT, EDGE_PARENT, EDGE_OUT, EDGE_SHAPE, EDGE_DTYPE, EDGE_LEN };
 
@@ -1117,12 +1138,27 @@ visit(Pass *p, PyObject *node)
         int rc = 0;
         if (p->accumulate) {
             /* Only this pass holds ``g`` (the reference taken from grads): it may become the
-             * leaf's .grad without a copy. */
-            PyObject *stealable = Py_REFCNT(g) == 1 ? Py_True : Py_False;
-            PyObject *res = PyObject_CallFunctionObjArgs(AccumulateLeaf, node, g, stealable,
-                                                         NULL);
-            rc = res == NULL ? -1 : 0;
-            Py_XDECREF(res);
+             * leaf's .grad without a copy. That common case of _accumulate_leaf (a first
+             * gradient, a plain array owning its writable memory) is done here, the others
+             * there. */
+            int stealable = Py_REFCNT(g) == 1;
+            PyObject *array = NULL;  /* borrowed */
+            if (stealable && GradArrayType != NULL && PyArray_CheckExact(g)
+                && PyArray_BASE((PyArrayObject *)g) == NULL
+                && PyArray_ISWRITEABLE((PyArrayObject *)g)) {
+                PyObject *ref = FIELD(node, off_leaf_ref);
+                array = ref != NULL && PyWeakref_CheckRef(ref) ? PyWeakref_GET_OBJECT(ref) : NULL;
+            }
+            if (array != NULL && Py_TYPE(array) == GradArrayType
+                && FIELD(array, off_grad) == Py_None) {
+                Py_SETREF(FIELD(array, off_grad), Py_NewRef(g));
+            }
+            else {
+                PyObject *res = PyObject_CallFunctionObjArgs(
+                    AccumulateLeaf, node, g, stealable ? Py_True : Py_False, NULL);
+                rc = res == NULL ? -1 : 0;
+                Py_XDECREF(res);
+            }
         }
         Py_DECREF(g);
         return rc < 0 ? -1 : 1;  /* a leaf has no parents */
@@ -1830,7 +1866,6 @@ static PyMethodDef drop_entry_def = {
 /* The common ufunc call: ``ufunc(x)`` and ``ufunc(x, y)`` without keywords                    */
 
 /* What ndgrad/_array.py registers with configure_array(). All owned. */
-static PyTypeObject *GradArrayType;  /* ndgrad.GradArray */
 static PyObject *VjpRules;           /* ndgrad._registry.VJP_RULES */
 static PyObject *GradEnabledVar;     /* the ContextVar of grad mode */
 static Py_ssize_t CopyBytes;         /* _graph.COPY_BYTES: saved arrays up to it are copied */
@@ -1845,23 +1880,73 @@ static PyObject *FinishCall;         /* _array.finish_call: the tail of call_pri
 static PyTypeObject *EdgeType;       /* _graph.Edge */
 static PyObject *str_by_operands, *str_positional;
 
-/* The byte offsets of GradArray's slots (its __slots__ are member descriptors). */
-static Py_ssize_t off_node, off_out, off_base_ga, off_version, off_grad, off_view_fn, off_seen;
 static PyObject *ObjectCast;  /* _array._object_cast(): the error for an object array in a graph */
 
-#define FIELD(obj, off) (*(PyObject **)((char *)(obj) + (off)))
+/* The offsets of ArrayMeta's slots shape, dtype, strides, ndim and size (set by configure). */
+static Py_ssize_t off_meta[5];
 
-/* The offset of slot ``name`` of ``type``, or -1 with an error. */
-static Py_ssize_t
-slot_offset(PyTypeObject *type, const char *name)
+/* A tuple of ``n`` Python ints from ``values``: new reference. */
+static PyObject *
+int_tuple(const npy_intp *values, int n)
 {
-    PyObject *descr = PyDict_GetItemString(type->tp_dict, name);  /* borrowed */
-    if (descr == NULL || !Py_IS_TYPE(descr, &PyMemberDescr_Type)
-        || ((PyMemberDescrObject *)descr)->d_member->type != T_OBJECT_EX) {
-        PyErr_Format(PyExc_TypeError, "%s.%s must be a __slots__ entry", type->tp_name, name);
-        return -1;
+    PyObject *t = PyTuple_New(n);
+    for (int i = 0; t != NULL && i < n; i++) {
+        PyObject *v = PyLong_FromSsize_t(values[i]);
+        if (v == NULL) {
+            Py_CLEAR(t);
+            break;
+        }
+        PyTuple_SET_ITEM(t, i, v);
     }
-    return ((PyMemberDescrObject *)descr)->d_member->offset;
+    return t;
+}
+
+/* The ArrayMeta of ndarray ``a``, as ``ArrayMeta(a.shape, a.dtype, a.strides)`` makes it
+ * (without a Python call: every node that reads only an argument's shape keeps one). New
+ * reference. */
+static PyObject *
+meta_of_array(PyArrayObject *a)
+{
+    if (ArrayMetaType == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ndgrad._core.configure() was not called");
+        return NULL;
+    }
+    PyTypeObject *type = (PyTypeObject *)ArrayMetaType;
+    PyObject *values[5] = {
+        int_tuple(PyArray_DIMS(a), PyArray_NDIM(a)),
+        Py_NewRef((PyObject *)PyArray_DESCR(a)),
+        int_tuple(PyArray_STRIDES(a), PyArray_NDIM(a)),
+        PyLong_FromLong(PyArray_NDIM(a)),
+        PyLong_FromSsize_t(PyArray_SIZE(a)),
+    };
+    PyObject *meta = NULL;
+    if (values[0] != NULL && values[2] != NULL && values[3] != NULL && values[4] != NULL) {
+        meta = type->tp_alloc(type, 0);
+    }
+    for (int i = 0; i < 5; i++) {
+        if (meta != NULL) {
+            FIELD(meta, off_meta[i]) = values[i];  /* stolen; the new object's slots are NULL */
+        }
+        else {
+            Py_XDECREF(values[i]);
+        }
+    }
+    return meta;
+}
+
+PyDoc_STRVAR(array_meta_doc,
+"array_meta(a)\n"
+"--\n\n"
+"``ArrayMeta(a.shape, a.dtype, a.strides)`` for an ndarray ``a``, made in C.");
+
+static PyObject *
+array_meta(PyObject *module, PyObject *a)
+{
+    if (!PyArray_Check(a)) {
+        PyErr_SetString(PyExc_TypeError, "array_meta(a): an ndarray");
+        return NULL;
+    }
+    return meta_of_array((PyArrayObject *)a);
 }
 
 /* Python scalars and the NumPy scalar types that need no unwrapping and cannot override. */
@@ -2157,7 +2242,9 @@ record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad,
             value = Py_NewRef(raw[i]);
         }
         else if (shaped) {
-            value = PyObject_CallOneArg(Meta, raw[i]);  /* only its shape and dtype are read */
+            /* only its shape and dtype are read */
+            value = PyArray_CheckExact(raw[i]) ? meta_of_array((PyArrayObject *)raw[i])
+                                               : PyObject_CallOneArg(Meta, raw[i]);
             if (value == NULL) {
                 goto done;
             }
@@ -2333,8 +2420,14 @@ done:
 /* ------------------------------------------------------------------------------------------ */
 /* ArrayBase: the compiled base of GradArray                                                   */
 
-static PyObject *UfuncGeneral;  /* GradArray.array_ufunc_general (owned) */
-static PyObject *str_call;      /* "__call__" */
+static PyObject *UfuncGeneral;     /* GradArray.array_ufunc_general (owned) */
+static PyObject *FunctionGeneral;  /* GradArray.array_function_general (owned) */
+static PyObject *CallPrimitive;    /* _array.call_primitive (owned) */
+static PyObject *ErrstateVar;      /* NumPy's error-state ContextVar (_fpwarnings.ERRSTATE) */
+static PyObject *UserErrstate;     /* _fpwarnings.user_errstate (owned) */
+static PyObject *LastErrstate, *LastOurs;  /* its last argument and result (owned) */
+static PyObject *str_call;         /* "__call__" */
+static PyObject *str_implementation;  /* "_implementation" */
 
 /* GradArray.__array_ufunc__(ufunc, method, *inputs, **kwargs): the common call (``ufunc(x)``
  * or ``ufunc(x, y)``, no keywords) by ufunc_call, without a Python frame; every other call,
@@ -2381,12 +2474,143 @@ ArrayBase_array_ufunc(PyObject *self, PyObject *const *args, Py_ssize_t nargs, P
     return res;
 }
 
+/* The error state a NumPy function computes under: _fpwarnings.user_errstate(), a new
+ * reference (None: the context's own). That function depends only on the context's current
+ * state, so its result is kept for the state it was computed for, as its Python cache does. */
+static PyObject *
+errstate_for_call(void)
+{
+    PyObject *current;
+    if (PyContextVar_Get(ErrstateVar, NULL, &current) < 0) {
+        return NULL;
+    }
+    if (current != NULL && current == LastErrstate) {
+        Py_DECREF(current);
+        return Py_NewRef(LastOurs);
+    }
+    PyObject *ours = PyObject_CallNoArgs(UserErrstate);
+    if (ours == NULL) {
+        Py_XDECREF(current);
+        return NULL;
+    }
+    Py_XSETREF(LastErrstate, current);  /* the reference taken above */
+    Py_XSETREF(LastOurs, Py_NewRef(ours));
+    return ours;
+}
+
+static PyObject *function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+
+/* GradArray.__array_function__(func, types, args, kwargs): a function with a gradient rule,
+ * called with GradArrays as the only overriding type, by function_fast (or call_primitive) under
+ * the user's error state, without a Python frame; every other call by the Python general path
+ * (GradArray.array_function_general), which does the same for these. New reference. */
+static PyObject *
+ArrayBase_array_function(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (FunctionGeneral == NULL || GradArrayType == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ndgrad._core.configure_array() was not called");
+        return NULL;
+    }
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "__array_function__(func, types, args, kwargs)");
+        return NULL;
+    }
+    PyObject *func = args[0], *types = args[1], *fargs = args[2], *kwargs = args[3];
+    PyObject *prim = NULL;  /* borrowed */
+    int common = PyTuple_CheckExact(types) && PyTuple_CheckExact(fargs) && PyDict_Check(kwargs);
+    for (Py_ssize_t i = 0; common && i < PyTuple_GET_SIZE(types); i++) {
+        common = PyTuple_GET_ITEM(types, i) == (PyObject *)GradArrayType;
+    }
+    if (common) {
+        prim = PyDict_GetItemWithError(VjpRules, func);
+        if (prim == NULL && PyErr_Occurred()) {
+            return NULL;
+        }
+    }
+    if (prim == NULL) {
+        PyObject *call[5] = {self, func, types, fargs, kwargs};
+        return PyObject_Vectorcall(FunctionGeneral, call, 5, NULL);
+    }
+    Py_INCREF(prim);  /* the table may change while the function runs */
+    PyObject *impl = PyObject_GetAttr(func, str_implementation);
+    PyObject *state = impl == NULL ? NULL : errstate_for_call();
+    PyObject *token = NULL, *done = NULL;
+    if (state != NULL && state != Py_None) {
+        token = PyContextVar_Set(ErrstateVar, state);
+    }
+    if (state != NULL && (state == Py_None || token != NULL)) {
+        PyObject *call[4] = {prim, impl, fargs, kwargs};
+        done = function_fast(NULL, call, 4);
+        if (done == Py_NotImplemented) {
+            Py_DECREF(done);
+            done = PyObject_Vectorcall(CallPrimitive, call, 4, NULL);
+        }
+    }
+    if (token != NULL) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        if (PyContextVar_Reset(ErrstateVar, token) < 0) {
+            PyErr_WriteUnraisable(ErrstateVar);
+        }
+        PyErr_Restore(type, value, tb);
+        Py_DECREF(token);
+    }
+    Py_XDECREF(state);
+    Py_XDECREF(impl);
+    Py_DECREF(prim);
+    return done;
+}
+
+static PyObject *GetitemKey;   /* np.ndarray.__getitem__, getitem's key in VJP_RULES (owned) */
+static PyObject *GetitemImpl;  /* _array.getitem_impl, what getitem computes (owned) */
+
+/* GradArray.__getitem__ (ArrayBase's mapping slot): ``x[key]`` by function_fast, or
+ * call_primitive, as GradArray.getitem_general does it in Python. New reference. */
+static PyObject *
+ArrayBase_subscript(PyObject *self, PyObject *key)
+{
+    if (GetitemImpl == NULL || GradArrayType == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ndgrad._core.configure_array() was not called");
+        return NULL;
+    }
+    PyObject *prim = PyDict_GetItemWithError(VjpRules, GetitemKey);  /* borrowed */
+    if (prim == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetObject(PyExc_KeyError, GetitemKey);
+        }
+        return NULL;
+    }
+    PyObject *operands = PyTuple_Pack(2, self, key);
+    if (operands == NULL) {
+        return NULL;
+    }
+    Py_INCREF(prim);
+    PyObject *call[4] = {prim, GetitemImpl, operands, Py_None};
+    PyObject *done = function_fast(NULL, call, 4);
+    if (done == Py_NotImplemented) {
+        Py_DECREF(done);
+        call[3] = NoKwargs;
+        done = PyObject_Vectorcall(CallPrimitive, call, 4, NULL);
+    }
+    Py_DECREF(prim);
+    Py_DECREF(operands);
+    return done;
+}
+
+static PyMappingMethods ArrayBase_as_mapping = {
+    .mp_subscript = ArrayBase_subscript,  /* mp_length and mp_ass_subscript: inherited */
+};
+
 static PyObject *ArrayBase_array_finalize(PyObject *self, PyObject *obj);  /* below */
 
 static PyMethodDef ArrayBase_methods[] = {
     {"__array_ufunc__", (PyCFunction)(void (*)(void))ArrayBase_array_ufunc,
      METH_FASTCALL | METH_KEYWORDS,
      "NumPy's override of ufunc calls: the common call compiled, the rest in Python."},
+    {"__array_function__", (PyCFunction)(void (*)(void))ArrayBase_array_function,
+     METH_FASTCALL,
+     "NumPy's override of function calls: a function with a rule compiled, the rest in "
+     "Python."},
     {"__array_finalize__", (PyCFunction)ArrayBase_array_finalize, METH_O,
      "Make a new GradArray a constant with its version counter (see _core.c)."},
     {NULL},
@@ -2396,8 +2620,9 @@ static PyTypeObject ArrayBaseType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "ndgrad._core.ArrayBase",
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_doc = "The compiled base of GradArray: its ufunc override and __array_finalize__.",
+    .tp_doc = "The compiled base of GradArray: its NumPy overrides and __array_finalize__.",
     .tp_methods = ArrayBase_methods,
+    .tp_as_mapping = &ArrayBase_as_mapping,
 };
 
 /* Keyword values that hold no array (axis=1, keepdims=True): nothing to unwrap or check. */
@@ -2575,15 +2800,18 @@ done:
 PyDoc_STRVAR(configure_array_doc,
 "configure_array(GradArray, VJP_RULES, grad_enabled_var, COPY_BYTES, CONSTANT_STATE,\n"
 "                scalar_tag, guard_saved, guard_plain, register,\n"
-"                refuse_aliases, array_meta, finish_call, Edge, ufunc_general, object_cast)\n"
+"                refuse_aliases, array_meta, finish_call, Edge, ufunc_general, object_cast,\n"
+"                function_general, call_primitive, errstate_var, user_errstate,\n"
+"                getitem_impl)\n"
 "--\n\n"
 "Register what the compiled entry points need of the array type (ndgrad._array, once).");
 
 static PyObject *
 configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 15 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
+    if (nargs != 20 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
         || !PyContextVar_CheckExact(args[2]) || !PyLong_Check(args[3])
+        || !PyContextVar_CheckExact(args[17])
         || !PyType_Check(args[12]) || !PyType_IsSubtype((PyTypeObject *)args[12], &PyTuple_Type)
         || !PyType_IsSubtype((PyTypeObject *)args[0], &PyArray_Type)) {
         PyErr_SetString(PyExc_TypeError, "configure_array: wrong arguments");
@@ -2619,6 +2847,13 @@ configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_XSETREF(EdgeType, (PyTypeObject *)Py_NewRef(args[12]));
     Py_XSETREF(UfuncGeneral, Py_NewRef(args[13]));
     Py_XSETREF(ObjectCast, Py_NewRef(args[14]));
+    Py_XSETREF(FunctionGeneral, Py_NewRef(args[15]));
+    Py_XSETREF(CallPrimitive, Py_NewRef(args[16]));
+    Py_XSETREF(ErrstateVar, Py_NewRef(args[17]));
+    Py_XSETREF(UserErrstate, Py_NewRef(args[18]));
+    Py_XSETREF(GetitemImpl, Py_NewRef(args[19]));
+    Py_CLEAR(LastErrstate);
+    Py_CLEAR(LastOurs);
     Py_RETURN_NONE;
 }
 
@@ -2837,7 +3072,19 @@ configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     for (int i = 0; i < 12; i++) {
         Py_XSETREF(*slots[i], Py_NewRef(args[i]));
     }
+    off_leaf_ref = slot_offset((PyTypeObject *)LeafNodeType, "ref");
+    if (off_leaf_ref < 0) {
+        return NULL;
+    }
     ArrayMetaType = PyTuple_GET_ITEM(InertTypes, 0);  /* borrowed: InertTypes holds it */
+    const char *fields[5] = {"shape", "dtype", "strides", "ndim", "size"};
+    for (int i = 0; i < 5; i++) {
+        off_meta[i] = slot_offset((PyTypeObject *)ArrayMetaType, fields[i]);
+        if (off_meta[i] < 0) {
+            ArrayMetaType = NULL;
+            return NULL;
+        }
+    }
     Py_RETURN_NONE;
 }
 
@@ -3206,6 +3453,7 @@ static PyMethodDef core_methods[] = {
      fingerprint_bytes_doc},
     {"function_fast", (PyCFunction)(void (*)(void))function_fast, METH_FASTCALL,
      function_fast_doc},
+    {"array_meta", (PyCFunction)array_meta, METH_O, array_meta_doc},
     {"configure_array", (PyCFunction)(void (*)(void))configure_array, METH_FASTCALL,
      configure_array_doc},
 
@@ -3241,6 +3489,14 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(Meta);
     Py_VISIT(FinishCall);
     Py_VISIT(UfuncGeneral);
+    Py_VISIT(FunctionGeneral);
+    Py_VISIT(CallPrimitive);
+    Py_VISIT(ErrstateVar);
+    Py_VISIT(UserErrstate);
+    Py_VISIT(LastErrstate);
+    Py_VISIT(LastOurs);
+    Py_VISIT(GetitemKey);
+    Py_VISIT(GetitemImpl);
     Py_VISIT(ObjectCast);
     Py_VISIT(DropEntry);
     Py_VISIT(ByOwner);
@@ -3274,12 +3530,13 @@ PyInit__core(void)
     str_edges = PyUnicode_InternFromString("edges");
     str_by_operands = PyUnicode_InternFromString("by_operands");
     str_call = PyUnicode_InternFromString("__call__");
+    str_implementation = PyUnicode_InternFromString("_implementation");
     str_positional = PyUnicode_InternFromString("positional");
     int_zero = PyLong_FromLong(0);
     int_one = PyLong_FromLong(1);
     int_output = PyLong_FromLong(-1);  /* _graph.OUTPUT: a versions entry for the result */
     if (EmptyTuple == NULL || EmptyFrozenSet == NULL || str_rules == NULL || str_argnum_rule == NULL || str_edges == NULL || str_inplace_rules == NULL
-        || str_by_operands == NULL || str_call == NULL || str_positional == NULL || int_zero == NULL || int_one == NULL || int_output == NULL) {
+        || str_by_operands == NULL || str_call == NULL || str_implementation == NULL || str_positional == NULL || int_zero == NULL || int_one == NULL || int_output == NULL) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&core_module);
@@ -3294,6 +3551,11 @@ PyInit__core(void)
     }
     DropEntry = PyCFunction_New(&drop_entry_def, NULL);
     if (DropEntry == NULL) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    GetitemKey = PyObject_GetAttrString((PyObject *)&PyArray_Type, "__getitem__");
+    if (GetitemKey == NULL) {
         Py_DECREF(m);
         return NULL;
     }

@@ -1,6 +1,6 @@
 """Type stub of the compiled core (ndgrad/_core.c)."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
@@ -8,7 +8,11 @@ import numpy as np
 
 class ArrayBase(np.ndarray):  # type: ignore[type-arg]
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any: ...
+    def __array_function__(
+        self, func: Callable[..., Any], types: Any, args: Iterable[Any], kwargs: Mapping[str, Any]
+    ) -> Any: ...
     def __array_finalize__(self, obj: Any) -> None: ...
+    def __getitem__(self, key: Any) -> Any: ...
 
 class AliasEntry:
     table: dict[int, Any]
@@ -65,6 +69,7 @@ def forward_steps(
 def function_fast(
     prim: Any, impl: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None
 ) -> Any: ...
+def array_meta(a: np.ndarray) -> Any: ...  # type: ignore[type-arg]
 def configure_array(
     grad_array: type,
     vjp_rules: dict[Any, Any],
@@ -81,6 +86,11 @@ def configure_array(
     edge: type,
     ufunc_general: Callable[..., Any],
     object_cast: Callable[[], Exception],
+    function_general: Callable[..., Any],
+    call_primitive: Callable[..., Any],
+    errstate_var: Any,
+    user_errstate: Callable[[], Any],
+    getitem_impl: Callable[[Any, Any], Any],
 ) -> None: ...
 def configure(
     leaf_node: type,

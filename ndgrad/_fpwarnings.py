@@ -61,7 +61,10 @@ def _user_level() -> int:
 
 
 def _operation(frame: Any) -> str:
-    """The NumPy function or ufunc that ndgrad was dispatching when NumPy warned."""
+    """The NumPy function or ufunc that ndgrad was dispatching when NumPy warned: named by
+    ndgrad's Python dispatch frame, or, for a call the compiled ``__array_function__``
+    dispatched (no Python frame of its own), by the outermost NumPy frame below the caller."""
+    numpy_call = None  # the outermost NumPy function of the NumPy frames walked through
     while frame is not None:
         local = frame.f_locals
         if "self" in local:
@@ -71,8 +74,13 @@ def _operation(frame: Any) -> str:
                     return str(op.__name__)
             if frame.f_code.co_name == "backward":
                 return "backward (a gradient rule)"
+        module = frame.f_globals.get("__name__", "")
+        if module == "numpy" or module.startswith("numpy."):
+            numpy_call = frame.f_code.co_name
+        elif numpy_call is not None and not module.startswith("ndgrad"):
+            return numpy_call  # the caller's frame: the function it called
         frame = frame.f_back
-    return "a NumPy call"
+    return numpy_call or "a NumPy call"
 
 
 def _handler(user_call: Any, user_modes: dict[str, str]) -> Any:

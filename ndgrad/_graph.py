@@ -875,6 +875,8 @@ def _take(grads: dict[Any, Any], owned: set[int], node: Any) -> Any:
 
 
 def _accumulate_leaf(node: LeafNode, g: Any, stealable: bool) -> None:
+    # The backward loop (``_core.c``, ``visit``) does the commonest case itself: a first gradient
+    # that is a stealable plain array owning its writable memory becomes ``_grad`` as it is.
     array = node.ref()
     if array is None:  # the user dropped the leaf: nowhere to put its gradient
         return

@@ -345,13 +345,22 @@ def test_rules_get_plain_arrays_on_both_routes(inline, monkeypatch):
 FUNCTION_CALLS = [c for c in RULE_CALLS if not isinstance(c[0], np.ufunc | tuple)]
 
 
-def _function_route(key, args, kwargs, fast):
+def _function_route(key, args, kwargs, fast, entry="python"):
     """Forward values, what each recorded node saved (in order) and the gradients, with
     ``_array``'s compiled common call (``function_fast``) on or off (then every call takes
-    ``call_primitive``); and how many calls the compiled route recorded."""
+    ``call_primitive``); and how many calls the compiled route recorded.
+
+    ``entry="python"`` sends NumPy's calls and ``x[key]`` through
+    ``GradArray.array_function_general`` and ``getitem_general``, which call
+    ``_array._function_fast`` (swapped here for a spy); the compiled ``__array_function__`` and
+    ``__getitem__`` call the same two functions from C, where no spy can see them
+    (``test_the_compiled_function_entry_gives_the_same_results`` compares the two entries)."""
     import ndgrad._array as engine
 
     compiled, record_node = engine._function_fast, engine.record_node
+    if entry == "python":
+        nd.GradArray.__array_function__ = nd.GradArray.array_function_general
+        nd.GradArray.__getitem__ = nd.GradArray.getitem_general
     kept = []
     n_fast = [0]
 
@@ -386,6 +395,9 @@ def _function_route(key, args, kwargs, fast):
             grads = [x.grad for x in leaves if isinstance(x, nd.GradArray)]
     finally:
         engine._function_fast, engine.record_node = compiled, record_node
+        for name in ("__array_function__", "__getitem__"):
+            if name in vars(nd.GradArray):
+                delattr(nd.GradArray, name)  # the compiled one (ArrayBase's) again
     return values, kept, grads, n_fast[0]
 
 
@@ -425,6 +437,46 @@ def test_both_function_routes_record_the_same(call):
             assert a is None and b is None
         else:
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "call", FUNCTION_CALLS, ids=[f"{qualified_name(c[0])}-{c[1]}" for c in FUNCTION_CALLS]
+)
+def test_the_compiled_function_entry_gives_the_same_results(call):
+    key, _, args, kwargs = call
+    values, _, grads, _ = _function_route(key, args, kwargs, True, entry="compiled")
+    values_py, _, grads_py, _ = _function_route(key, args, kwargs, True)
+    for a, b in zip(values, values_py, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(grads, grads_py, strict=True):
+        if a is None or b is None:
+            assert a is None and b is None
+        else:
+            np.testing.assert_array_equal(a, b)
+
+
+def test_the_compiled_entries_are_taken():
+    import ndgrad._array as engine
+
+    assert "__array_function__" not in vars(nd.GradArray)  # ArrayBase's, compiled
+    assert "__getitem__" not in vars(nd.GradArray)
+    x = nd.GradArray([1.0, 2.0, 3.0], requires_grad=True)
+    seen = []
+    python_fast = engine._function_fast
+    engine._function_fast = lambda *a: seen.append(a) or python_fast(*a)
+    try:
+        total = np.sum(x * x) + x[1]
+        assert total._node is not None and seen == []  # the compiled entries: no Python call
+        nd.GradArray.__array_function__ = nd.GradArray.array_function_general
+        nd.GradArray.__getitem__ = nd.GradArray.getitem_general
+        assert np.sum(x)._node is not None and x[1]._node is not None
+        assert len(seen) == 2  # the Python entries
+    finally:
+        engine._function_fast = python_fast
+        del nd.GradArray.__array_function__, nd.GradArray.__getitem__
+    assert x[2]._node is not None and len(seen) == 2  # compiled again
+    total.backward()
+    np.testing.assert_array_equal(x.grad, 2 * np.array([1.0, 2.0, 3.0]) + [0.0, 1.0, 0.0])
 
 
 def test_the_function_routes_are_distinct():
