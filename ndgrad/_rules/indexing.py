@@ -43,9 +43,10 @@ deflinear(scatter_add)
 
 
 def _getitem_vjp(g, ans, a, key):
+    # ``a`` is the indexed array's ArrayMeta (np.shape would go through NumPy's dispatch)
     if type(g) is np.ndarray:  # nothing to record: the function itself, not its wrapper
-        return _scatter_add(g, key, np.shape(a))
-    return scatter_add(g, key, np.shape(a))
+        return _scatter_add(g, key, a.shape)
+    return scatter_add(g, key, a.shape)
 
 
 def _setitem_old_vjp(g, ans, a, key, value):
