@@ -923,6 +923,18 @@ def primitive(func: Callable[..., Any], prim: Primitive) -> Callable[..., Any]:
     return wrapper
 
 
+# Views and in-place writes live in their own module, which needs the names above.
+from ndgrad._inplace import (  # noqa: E402
+    prepare_write,
+    rebase,
+    record_setitem,
+    refresh,
+    register_leaf_view,
+    set_shape,
+    track_views,
+    ufunc_inplace,
+)
+
 configure_array(
     GradArray,
     VJP_RULES,
@@ -944,16 +956,5 @@ configure_array(
     ERRSTATE,
     user_errstate,
     getitem_impl,
-)
-
-# Views and in-place writes live in their own module, which needs the names above.
-from ndgrad._inplace import (  # noqa: E402
-    prepare_write,
-    rebase,
-    record_setitem,
-    refresh,
-    register_leaf_view,
-    set_shape,
     track_views,
-    ufunc_inplace,
 )

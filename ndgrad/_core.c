@@ -1877,6 +1877,7 @@ static PyObject *RefuseAliases;      /* _aliases.refuse_aliases(name, operands):
 static PyObject *Register;           /* _aliases.register(out) */
 static PyObject *Meta;               /* _array.array_meta(a): its shape and dtype */
 static PyObject *FinishCall;         /* _array.finish_call: the tail of call_primitive */
+static PyObject *TrackViews;         /* _inplace.track_views(outs, args, raw, prim, impl, kw) */
 static PyTypeObject *EdgeType;       /* _graph.Edge */
 static PyObject *str_by_operands, *str_positional;
 
@@ -2759,8 +2760,32 @@ function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto done;
         }
     }
+    else if (PyArray_CheckExact(res)) {
+        /* a view (x[1:], x.T, np.reshape(x, s)): wrapped, and made a tracked view of the
+         * GradArray whose memory it shares by _inplace.track_views, as the Python tail does,
+         * before it is recorded here */
+        out = wrap_float(Py_NewRef(res), &array);
+        if (out == NULL && PyErr_Occurred()) {
+            goto done;
+        }
+        if (out != NULL) {
+            PyObject *raw_list = PyList_New(n);
+            for (Py_ssize_t k = 0; raw_list != NULL && k < n; k++) {
+                PyList_SET_ITEM(raw_list, k, Py_NewRef(raw[k]));
+            }
+            PyObject *call[6] = {out, inputs, raw_list, prim, impl,
+                                 kwargs != NULL ? kwargs : NoKwargs};
+            PyObject *tracked = raw_list == NULL ? NULL
+                                                 : PyObject_Vectorcall(TrackViews, call, 6, NULL);
+            Py_XDECREF(raw_list);
+            if (tracked == NULL) {
+                goto done;
+            }
+            Py_DECREF(tracked);
+        }
+    }
     if (out == NULL) {
-        /* a view, a tuple, a Python float, an integer result...: the general path's tail */
+        /* a tuple, a Python float, an integer result...: the general path's tail */
         PyObject *raw_list = PyList_New(n), *grad_inputs = PyList_New(0);
         for (Py_ssize_t k = 0; raw_list != NULL && grad_inputs != NULL && k < n; k++) {
             PyList_SET_ITEM(raw_list, k, Py_NewRef(raw[k]));
@@ -2802,14 +2827,14 @@ PyDoc_STRVAR(configure_array_doc,
 "                scalar_tag, guard_saved, guard_plain, register,\n"
 "                refuse_aliases, array_meta, finish_call, Edge, ufunc_general, object_cast,\n"
 "                function_general, call_primitive, errstate_var, user_errstate,\n"
-"                getitem_impl)\n"
+"                getitem_impl, track_views)\n"
 "--\n\n"
 "Register what the compiled entry points need of the array type (ndgrad._array, once).");
 
 static PyObject *
 configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 20 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
+    if (nargs != 21 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
         || !PyContextVar_CheckExact(args[2]) || !PyLong_Check(args[3])
         || !PyContextVar_CheckExact(args[17])
         || !PyType_Check(args[12]) || !PyType_IsSubtype((PyTypeObject *)args[12], &PyTuple_Type)
@@ -2852,6 +2877,7 @@ configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_XSETREF(ErrstateVar, Py_NewRef(args[17]));
     Py_XSETREF(UserErrstate, Py_NewRef(args[18]));
     Py_XSETREF(GetitemImpl, Py_NewRef(args[19]));
+    Py_XSETREF(TrackViews, Py_NewRef(args[20]));
     Py_CLEAR(LastErrstate);
     Py_CLEAR(LastOurs);
     Py_RETURN_NONE;
@@ -3488,6 +3514,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(Register);
     Py_VISIT(Meta);
     Py_VISIT(FinishCall);
+    Py_VISIT(TrackViews);
     Py_VISIT(UfuncGeneral);
     Py_VISIT(FunctionGeneral);
     Py_VISIT(CallPrimitive);

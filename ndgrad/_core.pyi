@@ -91,6 +91,7 @@ def configure_array(
     errstate_var: Any,
     user_errstate: Callable[[], Any],
     getitem_impl: Callable[[Any, Any], Any],
+    track_views: Callable[..., None],
 ) -> None: ...
 def configure(
     leaf_node: type,

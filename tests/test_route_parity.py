@@ -24,6 +24,7 @@ import pytest
 import ndgrad as nd
 from ndgrad import _forward, _graph
 from ndgrad._registry import ArrayMeta, qualified_name
+from ndgrad.testing import check_grad
 
 from .cases import CASES
 from .test_rules import _callable
@@ -453,6 +454,61 @@ def test_the_compiled_function_entry_gives_the_same_results(call):
             assert a is None and b is None
         else:
             np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "make_view",
+    [
+        lambda b: b[1:],
+        lambda b: b[:, 0],
+        lambda b: b.T,
+        lambda b: np.reshape(b, (6, 2)),
+        lambda b: np.transpose(b),
+        lambda b: np.diagonal(b),
+    ],
+    ids=["slice", "column", "T", "reshape", "transpose", "diagonal"],
+)
+def test_a_view_the_compiled_call_makes_is_tracked_as_the_python_tail_tracks_it(make_view):
+    """A view result (memory of a GradArray operand) is recorded by ``function_fast`` after
+    ``track_views``: it shares its base's version state, follows a later write to the base,
+    and gets the gradient the Python route gives (and finite differences give)."""
+    import ndgrad._array as engine
+
+    def run(fast):
+        x = nd.GradArray(np.arange(1.0, 13.0).reshape(3, 4), requires_grad=True)
+        compiled = engine._function_fast
+        if not fast:
+            engine._function_fast = lambda *a: NotImplemented
+            nd.GradArray.__array_function__ = nd.GradArray.array_function_general
+            nd.GradArray.__getitem__ = nd.GradArray.getitem_general
+        try:
+            b = x * 2.0
+            v = make_view(b)
+            assert v._base_ga is b and v._version is b._version
+            b[0, 0] = -1.0  # the view follows the write (its node is made again)
+            b[1] = b[1] * x[2]
+            loss = np.sum(np.sin(v) * v)
+        finally:
+            engine._function_fast = compiled
+            for name in ("__array_function__", "__getitem__"):
+                if name in vars(nd.GradArray):
+                    delattr(nd.GradArray, name)
+        loss.backward()
+        return np.array(v), x.grad
+
+    values, grad = run(True)
+    values_py, grad_py = run(False)
+    np.testing.assert_array_equal(values, values_py)
+    np.testing.assert_array_equal(grad, grad_py)
+
+    def f(x):
+        b = x * 2.0
+        v = make_view(b)
+        b[0, 0] = -1.0
+        b[1] = b[1] * x[2]
+        return np.sum(np.sin(v) * v)
+
+    check_grad(f, np.arange(1.0, 13.0).reshape(3, 4))
 
 
 def test_the_compiled_entries_are_taken():
