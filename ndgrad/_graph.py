@@ -319,8 +319,11 @@ def _held_changed(node: Node, held: Held) -> InPlaceError:
 # guards on the small arrays tests use.
 COPY_BYTES = int(os.environ.get("NDGRAD_COPY_BYTES", 16 * 1024))
 
-# Plain ndarrays that guards made read-only, by id: [array, how many guards hold it]. Several
-# guards can hold one owner (two arrays over the same memory); the last one restores the flag.
+# Plain ndarrays that guards made read-only, by id: [array, how many guards hold it, a
+# fingerprint or None]. Several guards can hold one owner (two arrays over the same memory); the
+# last one restores the flag. The fingerprint, ``(address, nbytes, fp)`` of a contiguous array
+# over the owner's memory taken while it was locked, serves every later save of those bytes
+# until the entry goes (see ``guard_plain``).
 # The counts are updated under ``_LOCKS_MUTEX`` (re-entrant: a guard may be collected while its
 # thread holds it), so that two threads saving or freeing the same memory never lose a count.
 LOCKS: dict[int, list[Any]] = {}
@@ -350,7 +353,7 @@ def _lock_plain(a: Any) -> bool:
         if not _writeable(a):
             return False  # read-only already (NumPy's or the user's choice): not ours to change
         a.flags.writeable = False
-        LOCKS[id(a)] = [a, 1]
+        LOCKS[id(a)] = [a, 1, None]
         return True
 
 
@@ -631,10 +634,31 @@ def guard_saved(x: Any, raw: Any, fresh: bool = False) -> Hold:
 
 
 def guard_plain(raw: Any) -> Hold:
-    """A hold on a new guard for a plain ndarray operand a node saves (the user's constants)."""
-    fp = fingerprint(raw) if CHECK_SAVED else None
+    """A hold on a new guard for a plain ndarray operand a node saves (the user's constants).
+
+    Its fingerprint is taken once while ndgrad keeps the array read-only: a constant that
+    several live nodes save (a data matrix read by the forward pass, the recorded backward pass
+    and a forward-mode push) is read once, not once per node. It has not been written through
+    itself since (it was read-only throughout); a write through a view made before is the
+    only way it can change, and then the check of every node that saved it fails, the later
+    ones too (never a wrong gradient; at worst an error for a node whose values were new)."""
     g = _new_guard(raw)
     g.lock_plain(raw)
+    if not CHECK_SAVED:
+        return Hold(g, raw, None)
+    # A contiguous array (C or Fortran order) is fingerprinted in memory order: its fingerprint
+    # is that of its bytes, whatever its shape and dtype (``x`` and ``x.T`` share one).
+    span = None
+    if raw.flags.c_contiguous or raw.flags.f_contiguous:
+        span = (raw.__array_interface__["data"][0], raw.nbytes)
+    with _LOCKS_MUTEX:
+        entry = LOCKS.get(id(memory_owner(raw)))
+        known = entry[2] if entry is not None else None
+    if span is not None and known is not None and known[:2] == span:
+        return Hold(g, raw, known[2])
+    fp = fingerprint(raw)  # outside the lock: it reads every byte
+    if span is not None and entry is not None:
+        entry[2] = (*span, fp)  # the entry stays while this guard holds its array
     return Hold(g, raw, fp)
 
 

@@ -580,6 +580,77 @@ def test_memory_written_through_ndgrad_is_fingerprinted_again_when_saved():
         y.backward()
 
 
+# A constant that several live nodes save is fingerprinted once while ndgrad keeps it locked.
+
+
+def _fingerprinted(monkeypatch):
+    from ndgrad import _graph
+
+    seen = []
+    original = _graph.fingerprint
+    monkeypatch.setattr(_graph, "fingerprint", lambda a: (seen.append(a.shape), original(a))[1])
+    return seen
+
+
+def _two_saves(a, alias=None, write_between=False):
+    """``a`` saved twice, as itself and as ``a.T`` (the same bytes in memory order)."""
+    w = leaf(np.linspace(0.1, 1.0, a.shape[1]))
+    v = leaf(np.linspace(-1.0, 1.0, a.shape[0]))
+    first = a @ w
+    if write_between:
+        alias[0, 0] = 7.0
+    second = a.T @ v
+    return np.sum(first * first) + np.sum(np.sin(second)), w, v
+
+
+def test_a_constant_saved_twice_is_fingerprinted_once(monkeypatch):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((60, 90))  # 43 kB: guarded, not copied
+    seen = _fingerprinted(monkeypatch)
+    y, w, v = _two_saves(a)
+    assert seen == [(60, 90)]  # a.T (Fortran order: the same bytes in memory order) shares it
+    y.backward()
+    np.testing.assert_allclose(w.grad, 2 * a.T @ (a @ w.values), rtol=1e-12)
+    np.testing.assert_allclose(v.grad, a @ np.cos(a.T @ v.values), rtol=1e-12)
+
+
+def test_a_constant_saved_again_after_its_guards_died_is_fingerprinted_again(monkeypatch):
+    a = np.random.default_rng(1).standard_normal((60, 90))
+    seen = _fingerprinted(monkeypatch)
+    y, _, _ = _two_saves(a)
+    del y
+    assert a.flags.writeable  # the last guard gone: writable again, its fingerprint forgotten
+    _y, _, _ = _two_saves(a)  # held while its fingerprints are counted
+    assert seen == [(60, 90), (60, 90)]
+
+
+@pytest.mark.parametrize("between", [True, False], ids=["between-the-saves", "after-both"])
+def test_a_write_through_an_earlier_view_of_a_shared_constant_is_detected(between):
+    a = np.random.default_rng(2).standard_normal((60, 90))
+    alias = a[:]  # made before the saves: it stays writable
+    y, _, _ = _two_saves(a, alias, write_between=between)
+    if not between:
+        alias[0, 0] = 7.0
+    with pytest.raises(nd.InPlaceError, match=BEFORE_SAVE):
+        y.backward()
+
+
+def test_other_bytes_of_a_shared_constant_get_their_own_fingerprint(monkeypatch):
+    a = np.random.default_rng(3).standard_normal((60, 180))
+    seen = _fingerprinted(monkeypatch)
+    w = leaf(np.linspace(0.5, 1.5, 180))
+    u = leaf(np.linspace(-1.0, 1.0, 90))
+    y = np.sum(np.sin(a @ w))  # the whole of a, fingerprinted and kept
+    y = y + np.sum(np.sin(a[:30] @ w))  # contiguous, fewer bytes
+    y = y + np.sum(np.sin(a[:, ::2] @ u)) + np.sum(np.sin(a[:, 1::2] @ u))  # strided
+    assert seen == [(60, 180), (30, 180), (60, 90), (60, 90)]
+    y.backward()  # each node's check compares its own bytes' fingerprint: no false alarm
+    expected_w = a.T @ np.cos(a @ w.values) + a[:30].T @ np.cos(a[:30] @ w.values)
+    expected_u = sum(b.T @ np.cos(b @ u.values) for b in (a[:, ::2], a[:, 1::2]))
+    np.testing.assert_allclose(w.grad, expected_w, rtol=1e-12)
+    np.testing.assert_allclose(u.grad, expected_u, rtol=1e-12)
+
+
 # --- the compiled column sums against NumPy's ------------------------------------------------
 
 
