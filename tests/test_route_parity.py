@@ -418,42 +418,44 @@ def _same(a, b):
         assert type(a).__eq__ is object.__eq__ or a == b, (a, b)
 
 
-@pytest.mark.parametrize(
+over_function_calls = pytest.mark.parametrize(
     "call", FUNCTION_CALLS, ids=[f"{qualified_name(c[0])}-{c[1]}" for c in FUNCTION_CALLS]
 )
+
+
+def _same_values_and_grads(route, other):
+    """The forward values and the gradients of two ``_function_route`` runs, bit for bit."""
+    for a, b in zip(route[0], other[0], strict=True):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(route[2], other[2], strict=True):
+        if a is None or b is None:
+            assert a is None and b is None
+        else:
+            np.testing.assert_array_equal(a, b)
+
+
+@over_function_calls
 def test_both_function_routes_record_the_same(call):
     key, _, args, kwargs = call
-    values, kept, grads, _ = _function_route(key, args, kwargs, True)
-    values_py, kept_py, grads_py, _ = _function_route(key, args, kwargs, False)
-    for a, b in zip(values, values_py, strict=True):
-        np.testing.assert_array_equal(a, b)
+    route = _function_route(key, args, kwargs, True)
+    route_py = _function_route(key, args, kwargs, False)
+    _same_values_and_grads(route, route_py)
     # the nodes keep the same arguments (arrays, metadata, None for what no rule reads)
+    kept, kept_py = route[1], route_py[1]
     assert len(kept) == len(kept_py)
     for node_args, node_args_py in zip(kept, kept_py, strict=True):
         assert len(node_args) == len(node_args_py)
         for a, b in zip(node_args, node_args_py, strict=True):
             _same(a, b)
-    for a, b in zip(grads, grads_py, strict=True):
-        if a is None or b is None:
-            assert a is None and b is None
-        else:
-            np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize(
-    "call", FUNCTION_CALLS, ids=[f"{qualified_name(c[0])}-{c[1]}" for c in FUNCTION_CALLS]
-)
+@over_function_calls
 def test_the_compiled_function_entry_gives_the_same_results(call):
     key, _, args, kwargs = call
-    values, _, grads, _ = _function_route(key, args, kwargs, True, entry="compiled")
-    values_py, _, grads_py, _ = _function_route(key, args, kwargs, True)
-    for a, b in zip(values, values_py, strict=True):
-        np.testing.assert_array_equal(a, b)
-    for a, b in zip(grads, grads_py, strict=True):
-        if a is None or b is None:
-            assert a is None and b is None
-        else:
-            np.testing.assert_array_equal(a, b)
+    _same_values_and_grads(
+        _function_route(key, args, kwargs, True, entry="compiled"),
+        _function_route(key, args, kwargs, True),
+    )
 
 
 @pytest.mark.parametrize(
