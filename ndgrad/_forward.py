@@ -19,10 +19,9 @@ of the recorded graph, not only of the live tangents.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import operator
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -108,17 +107,18 @@ class ForwardPlan:
         self.meta: dict[Target, tuple[tuple[int, ...], Any]] = {
             t: m for t, m in zip(outputs, out_meta, strict=True) if t is not None
         }
+        meta = self.meta
         order, ready = [], [r for r in roots if left.get(r, 0) == 0]
         while ready:
             node = ready.pop()
             order.append(node)
             if node in stop:
                 continue
-            for e in node.edges:
-                parent = e.parent
-                self.meta[(parent, e.out)] = (e.shape, e.dtype)
-                left[parent] -= 1
-                if left[parent] == 0:
+            for _, _, parent, out, shape, dtype in node.edges:  # unpacked: faster than names
+                meta[(parent, out)] = (shape, dtype)
+                count = left[parent] - 1
+                left[parent] = count
+                if count == 0:
                     ready.append(parent)
         order.reverse()
         self.order = order
@@ -173,16 +173,22 @@ class ForwardPlan:
         return [None if target is None else get(target) for target in self.outputs]
 
 
-@contextlib.contextmanager
-def rules_running(create: bool) -> Iterator[None]:
+class rules_running:  # a context manager, named as the function it replaced
     """A pass that runs rules outside backward (forward mode, batched passes), as backward runs
     them: grad mode is ``create``, and the rules are ndgrad's own NumPy code, not the user's,
-    so no conversion scope applies to them."""
-    grad_token = _graph.GRAD_MODE.set(create)
-    scope_token = _graph.scope_depth.set(0)
-    try:
-        yield
-    finally:
+    so no conversion scope applies to them. (A class, not a generator: it is entered on every
+    ``nd.jvp`` call.)"""
+
+    __slots__ = ("create", "tokens")
+
+    def __init__(self, create: bool) -> None:
+        self.create = create
+
+    def __enter__(self) -> None:
+        self.tokens = (_graph.GRAD_MODE.set(self.create), _graph.scope_depth.set(0))
+
+    def __exit__(self, *exc: object) -> None:
+        grad_token, scope_token = self.tokens
         _graph.scope_depth.reset(scope_token)
         _graph.GRAD_MODE.reset(grad_token)
 
@@ -202,15 +208,15 @@ def _step(node: Any, meta: dict[Target, Any], keep: set[Any]) -> tuple[Any, ...]
     # whether each reads a whole argument of its own.
     keys, drops, slots = [], [], []
     whole = True
-    for e in edges:
-        parent, slot = e.parent, e.slot
-        keys.append((parent, e.out))
+    for slot, flat, parent, out, _, _ in edges:  # unpacked: an Edge's names are properties
+        key = (parent, out)
+        keys.append(key)
         if parent.n_out == 1:
-            drops.append((parent, [] if (parent, 0) in keep else [(parent, 0)]))
+            drops.append((parent, [] if key in keep else [key]))
         else:
             outs = [(parent, i) for i in range(parent.n_out) if (parent, i) not in keep]
             drops.append((parent, outs))
-        whole = whole and e.flat is None and slot >= 0 and slot not in slots
+        whole = whole and flat is None and slot >= 0 and slot not in slots
         slots.append(slot)
     common = whole and node.n_out == 1 and node.where is None and prim.jvp_argnum is None
     fasts: list[Any] | None = None

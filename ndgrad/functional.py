@@ -64,6 +64,8 @@ _depth: ContextVar[int] = ContextVar("ndgrad_transform_depth", default=0)
 
 def tree_flatten(tree: Any) -> tuple[list[Any], Any]:
     """The leaves of nested tuples, lists and dicts, and a spec to rebuild the structure."""
+    if type(tree) in (tuple, list) and all(isinstance(x, np.ndarray) for x in tree):
+        return list(tree), (type(tree), [(1, None)] * len(tree))  # arrays only: the common case
     if isinstance(tree, (tuple, list)):
         specs, leaves = [], []
         for item in tree:
