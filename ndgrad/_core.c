@@ -1325,9 +1325,12 @@ static PyObject *ScopeDepthVar;          /* _graph.scope_depth (owned) */
 static PyObject *EmptyFrozenSet;         /* frozenset() */
 
 /* Kahn's order of the graph above ``roots`` (a list of distinct nodes, borrowed): a node comes
- * after every node that sends it a cotangent; nodes in ``stop`` are not entered. New list. */
+ * after every node that sends it a cotangent; nodes in ``stop`` are not entered. ``deps``
+ * counts the edges into each node (collect_nodes). With ``meta`` (a dict, or NULL), the shape
+ * and dtype of every node output an edge reads go into it: ``meta[(parent, out)] = (shape,
+ * dtype)``. New list. */
 static PyObject *
-kahn_order(PyObject *roots, PyObject *deps, PyObject *stop)
+kahn_order(PyObject *roots, PyObject *deps, PyObject *stop, PyObject *meta)
 {
     PyObject *left = PyDict_Copy(deps);
     PyObject *ready = PyList_New(0);
@@ -1365,7 +1368,19 @@ kahn_order(PyObject *roots, PyObject *deps, PyObject *stop)
             goto error;
         }
         for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges) && rc == 0; e++) {
-            PyObject *parent = PyTuple_GET_ITEM(PyTuple_GET_ITEM(edges, e), EDGE_PARENT);
+            PyObject *edge = PyTuple_GET_ITEM(edges, e);
+            PyObject *parent = PyTuple_GET_ITEM(edge, EDGE_PARENT);
+            if (meta != NULL) {
+                PyObject *key = PyTuple_Pack(2, parent, PyTuple_GET_ITEM(edge, EDGE_OUT));
+                PyObject *value = PyTuple_Pack(2, PyTuple_GET_ITEM(edge, EDGE_SHAPE),
+                                               PyTuple_GET_ITEM(edge, EDGE_DTYPE));
+                rc = key == NULL || value == NULL || PyDict_SetItem(meta, key, value) < 0 ? -1 : 0;
+                Py_XDECREF(key);
+                Py_XDECREF(value);
+                if (rc < 0) {
+                    break;
+                }
+            }
             PyObject *count = PyDict_GetItemWithError(left, parent);
             if (count == NULL) {
                 if (!PyErr_Occurred()) {
@@ -1484,6 +1499,27 @@ error:
     return NULL;
 }
 
+PyDoc_STRVAR(plan_order_doc,
+"plan_order(roots, deps, stop, meta)\n"
+"--\n\n"
+"Kahn's order of the graph above ``roots`` (a list of distinct nodes), the order backward\n"
+"visits nodes in: each node before its parents. ``deps`` counts the edges into each node\n"
+"(collect_nodes(roots, stop)); nodes in the set ``stop`` are listed but not entered. The shape\n"
+"and dtype of every node output an edge reads go into the dict ``meta``, keyed ``(node, out)``.\n"
+"A forward plan (_forward.ForwardPlan) walks the list backwards.");
+
+static PyObject *
+plan_order(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyList_Check(args[0]) || !PyDict_Check(args[1])
+        || !PyAnySet_Check(args[2]) || !PyDict_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "plan_order(roots: list, deps: dict, stop: set, meta: dict)");
+        return NULL;
+    }
+    return kahn_order(args[0], args[1], args[2], args[3]);
+}
+
 PyDoc_STRVAR(backward_pass_doc,
 "backward_pass(roots, root_grads, inputs, retain_graph, create_graph, lift, check_saved,\n"
 "              inline_common, inplace_bytes)\n"
@@ -1557,7 +1593,7 @@ backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     if (inputs != Py_None) {
-        order = kahn_order(distinct_roots, deps, targets);
+        order = kahn_order(distinct_roots, deps, targets, NULL);
         needed = order == NULL ? NULL : needed_nodes(order, targets);
         if (needed == NULL) {
             goto done;
@@ -3471,6 +3507,7 @@ static PyMethodDef core_methods[] = {
      collect_nodes_doc},
     {"backward_pass", (PyCFunction)(void (*)(void))backward_pass, METH_FASTCALL,
      backward_pass_doc},
+    {"plan_order", (PyCFunction)(void (*)(void))plan_order, METH_FASTCALL, plan_order_doc},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL, configure_doc},
     {"alias_entry", (PyCFunction)(void (*)(void))alias_entry, METH_FASTCALL, alias_entry_doc},
     {"configure_aliases", (PyCFunction)(void (*)(void))configure_aliases, METH_FASTCALL,

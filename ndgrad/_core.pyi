@@ -56,6 +56,9 @@ def backward_pass(
     inline_common: bool,
     inplace_bytes: int,
 ) -> list[Any] | None: ...
+def plan_order(
+    roots: list[Any], deps: dict[Any, int], stop: AbstractSet[Any], meta: dict[Any, Any]
+) -> list[Any]: ...
 def fingerprint_bytes(b: Any, rows: int, max_row: int) -> Any: ...
 def forward_steps(
     steps: list[tuple[Any, ...]],

@@ -28,7 +28,7 @@ import numpy as np
 
 from ndgrad import _graph
 from ndgrad._array import GradArray, graph_array
-from ndgrad._core import forward_steps
+from ndgrad._core import forward_steps, plan_order
 from ndgrad._graph import (
     collect_nodes,
     enable_grad,
@@ -99,27 +99,14 @@ class ForwardPlan:
         self.inputs = list(inputs)
         self.stop = stop = {node for node, _ in inputs}
         roots = list(dict.fromkeys(t[0] for t in outputs if t is not None))
-        deps = collect_nodes(roots, stop)
-        self.consumers = dict(deps)  # how many edges of visited nodes point at each node
-        left = dict(deps)
+        # how many edges of visited nodes point at each node (plan_order copies it)
+        self.consumers = deps = collect_nodes(roots, stop)
         # the (shape, dtype) of every node output some edge reads: a node whose output is not
         # saved still has its shape known, for the zeros of a transposed rule
         self.meta: dict[Target, tuple[tuple[int, ...], Any]] = {
             t: m for t, m in zip(outputs, out_meta, strict=True) if t is not None
         }
-        meta = self.meta
-        order, ready = [], [r for r in roots if left.get(r, 0) == 0]
-        while ready:
-            node = ready.pop()
-            order.append(node)
-            if node in stop:
-                continue
-            for _, _, parent, out, shape, dtype in node.edges:  # unpacked: faster than names
-                meta[(parent, out)] = (shape, dtype)
-                count = left[parent] - 1
-                left[parent] = count
-                if count == 0:
-                    ready.append(parent)
+        order = plan_order(roots, deps, stop, self.meta)  # backward's order: reversed here
         order.reverse()
         self.order = order
 

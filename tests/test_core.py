@@ -377,3 +377,42 @@ def test_alias_entries_die_quietly_at_interpreter_exit():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def _reference_plan_order(roots, deps, stop, meta):
+    """Kahn's order as the forward plan computed it in Python before ``plan_order``."""
+    left = dict(deps)
+    order, ready = [], [r for r in roots if left.get(r, 0) == 0]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        if node in stop:
+            continue
+        for e in node.edges:
+            meta[(e.parent, e.out)] = (e.shape, e.dtype)
+            left[e.parent] -= 1
+            if left[e.parent] == 0:
+                ready.append(e.parent)
+    return order
+
+
+@pytest.mark.parametrize("stop_at_input", [True, False])
+def test_plan_order_is_kahns_order_with_every_read_outputs_meta(stop_at_input):
+    x = nd.GradArray(np.linspace(0.1, 1.0, 6).reshape(2, 3), requires_grad=True)
+    y = nd.GradArray(np.linspace(-1.0, 1.0, 3), requires_grad=True)
+    h = np.sin(x) * y  # y read twice, by two nodes
+    u, s, vt = np.linalg.svd(h @ h.T)  # a node with several outputs, two of them read
+    out = np.sum(u * s) + np.sum(vt[0] ** 2) + np.sum(h[:, 1:])
+    roots = [out._node]
+    stop = {x._node} if stop_at_input else set()
+    deps = _core.collect_nodes(roots, stop)
+    meta, meta_ref = {}, {}
+    order = _core.plan_order(roots, deps, stop, meta)
+    assert order == _reference_plan_order(roots, deps, stop, meta_ref)
+    assert meta == meta_ref and (u._node, 0) in meta and (u._node, 1) in meta
+    assert deps == _core.collect_nodes(roots, stop)  # counted down on a copy
+    # every node comes before its parents, and the stop node's parents are never entered
+    at = {n: i for i, n in enumerate(order)}
+    for n in order:
+        if n not in stop:
+            assert all(at[e.parent] > at[n] for e in n.edges)
