@@ -73,8 +73,11 @@ def graph_break(conversion: str) -> GraphBreakError:
             "function instead (np.sqrt(x) rather than math.sqrt(x); keep 0-d arrays rather than "
             "float(x)); or, if the value really is a constant, convert x.detach(). A NumPy call "
             "on a Python list of 0-d arrays (np.abs([x[0], x[1]])) converts each element this "
-            "way: make the list one array first, np.stack([x[0], x[1]]). Outside ndgrad's "
-            "transforms and nd.tracing(), float(x) is allowed (e.g. for logging)."
+            "way: make the list one array first, np.stack([x[0], x[1]]). So does a write into "
+            "a plain array made outside the function (buf[0] = x): make the buffer inside it "
+            "(np.empty and np.zeros give GradArrays in a transform), or build the result with "
+            "np.stack. Outside ndgrad's transforms and nd.tracing(), float(x) is allowed (e.g. "
+            "for logging)."
         )
     )
 

@@ -311,6 +311,29 @@ def test_lists_holding_grad_arrays_are_stacked_inside_the_scope(f, expected):
     np.testing.assert_allclose(nd.grad(f)(x), expected(x), atol=1e-9)
 
 
+def test_a_write_into_a_plain_buffer_made_outside_names_the_buffer_and_the_fix():
+    # ``buf[0] = x`` makes NumPy call float(x): the error must name such a write and the fix
+    buf = np.empty(2)
+
+    def f(x):
+        buf[0] = x[0] * x[1]
+        buf[1] = x[0]
+        return np.sum(buf.copy() ** 2)
+
+    with pytest.raises(nd.GraphBreakError, match=r"plain array made outside the function"):
+        nd.grad(f)(np.array([0.5, -1.5]))
+
+    # the fix the message gives (the buffer made inside) works: d/dx of (x0 x1)^2 + x0^2
+    def fixed(x):
+        inside = np.empty(2)
+        inside[0] = x[0] * x[1]
+        inside[1] = x[0]
+        return np.sum(inside**2)
+
+    g = nd.grad(fixed)(np.array([0.5, -1.5]))
+    np.testing.assert_allclose(g, [2 * 0.5 * 1.5**2 + 2 * 0.5, 2 * 0.5**2 * -1.5])
+
+
 def test_a_list_of_0d_arrays_names_the_list_and_the_fix():
     # NumPy turns each 0-d element of a list into a Python float: the error must say that the
     # user's NumPy call (not a float() of theirs) did it, and how to keep the graph.
