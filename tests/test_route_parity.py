@@ -18,6 +18,8 @@ transform.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -346,6 +348,21 @@ def test_rules_get_plain_arrays_on_both_routes(inline, monkeypatch):
 FUNCTION_CALLS = [c for c in RULE_CALLS if not isinstance(c[0], np.ufunc | tuple)]
 
 
+@contextlib.contextmanager
+def _python_entries(on=True):
+    """NumPy's calls and ``x[key]`` through ``GradArray.array_function_general`` and
+    ``getitem_general`` (the Python entries) in the block, instead of the compiled ones."""
+    if on:
+        nd.GradArray.__array_function__ = nd.GradArray.array_function_general
+        nd.GradArray.__getitem__ = nd.GradArray.getitem_general
+    try:
+        yield
+    finally:
+        for name in ("__array_function__", "__getitem__"):
+            if name in vars(nd.GradArray):
+                delattr(nd.GradArray, name)  # the compiled one (ArrayBase's) again
+
+
 def _function_route(key, args, kwargs, fast, entry="python"):
     """Forward values, what each recorded node saved (in order) and the gradients, with
     ``_array``'s compiled common call (``function_fast``) on or off (then every call takes
@@ -359,9 +376,6 @@ def _function_route(key, args, kwargs, fast, entry="python"):
     import ndgrad._array as engine
 
     compiled, record_node = engine._function_fast, engine.record_node
-    if entry == "python":
-        nd.GradArray.__array_function__ = nd.GradArray.array_function_general
-        nd.GradArray.__getitem__ = nd.GradArray.getitem_general
     kept = []
     n_fast = [0]
 
@@ -384,21 +398,20 @@ def _function_route(key, args, kwargs, fast, entry="python"):
 
     engine._function_fast, engine.record_node = fast_spy, record_spy
     try:
-        func = _callable(key, CASES[key])
-        leaves = _array_leaves(args)
-        outs = [o for o in _float_leaves(func(*leaves, **kwargs)) if isinstance(o, nd.GradArray)]
-        values = [np.array(o) for o in outs]
-        grads = []
-        outs = [o for o in outs if o.requires_grad]
-        if outs:
-            rng = np.random.default_rng(3)
-            sum(np.sum(np.real(o) * rng.standard_normal(o.shape)) for o in outs).backward()
-            grads = [x.grad for x in leaves if isinstance(x, nd.GradArray)]
+        with _python_entries(entry == "python"):
+            func = _callable(key, CASES[key])
+            leaves = _array_leaves(args)
+            outs = func(*leaves, **kwargs)
+            outs = [o for o in _float_leaves(outs) if isinstance(o, nd.GradArray)]
+            values = [np.array(o) for o in outs]
+            grads = []
+            outs = [o for o in outs if o.requires_grad]
+            if outs:
+                rng = np.random.default_rng(3)
+                sum(np.sum(np.real(o) * rng.standard_normal(o.shape)) for o in outs).backward()
+                grads = [x.grad for x in leaves if isinstance(x, nd.GradArray)]
     finally:
         engine._function_fast, engine.record_node = compiled, record_node
-        for name in ("__array_function__", "__getitem__"):
-            if name in vars(nd.GradArray):
-                delattr(nd.GradArray, name)  # the compiled one (ArrayBase's) again
     return values, kept, grads, n_fast[0]
 
 
@@ -481,20 +494,16 @@ def test_a_view_the_compiled_call_makes_is_tracked_as_the_python_tail_tracks_it(
         compiled = engine._function_fast
         if not fast:
             engine._function_fast = lambda *a: NotImplemented
-            nd.GradArray.__array_function__ = nd.GradArray.array_function_general
-            nd.GradArray.__getitem__ = nd.GradArray.getitem_general
         try:
-            b = x * 2.0
-            v = make_view(b)
-            assert v._base_ga is b and v._version is b._version
-            b[0, 0] = -1.0  # the view follows the write (its node is made again)
-            b[1] = b[1] * x[2]
-            loss = np.sum(np.sin(v) * v)
+            with _python_entries(not fast):
+                b = x * 2.0
+                v = make_view(b)
+                assert v._base_ga is b and v._version is b._version
+                b[0, 0] = -1.0  # the view follows the write (its node is made again)
+                b[1] = b[1] * x[2]
+                loss = np.sum(np.sin(v) * v)
         finally:
             engine._function_fast = compiled
-            for name in ("__array_function__", "__getitem__"):
-                if name in vars(nd.GradArray):
-                    delattr(nd.GradArray, name)
         loss.backward()
         return np.array(v), x.grad
 
@@ -525,13 +534,11 @@ def test_the_compiled_entries_are_taken():
     try:
         total = np.sum(x * x) + x[1]
         assert total._node is not None and seen == []  # the compiled entries: no Python call
-        nd.GradArray.__array_function__ = nd.GradArray.array_function_general
-        nd.GradArray.__getitem__ = nd.GradArray.getitem_general
-        assert np.sum(x)._node is not None and x[1]._node is not None
+        with _python_entries():
+            assert np.sum(x)._node is not None and x[1]._node is not None
         assert len(seen) == 2  # the Python entries
     finally:
         engine._function_fast = python_fast
-        del nd.GradArray.__array_function__, nd.GradArray.__getitem__
     assert x[2]._node is not None and len(seen) == 2  # compiled again
     total.backward()
     np.testing.assert_array_equal(x.grad, 2 * np.array([1.0, 2.0, 3.0]) + [0.0, 1.0, 0.0])
