@@ -2537,6 +2537,20 @@ errstate_for_call(void)
 
 static PyObject *function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
 
+/* ``impl(*args, **kwargs)`` for a function with a rule (``prim``): by function_fast, or by
+ * _array.call_primitive for a call it hands back. New reference. */
+static PyObject *
+call_with_rule(PyObject *prim, PyObject *impl, PyObject *args, PyObject *kwargs)
+{
+    PyObject *call[4] = {prim, impl, args, kwargs};
+    PyObject *done = function_fast(NULL, call, 4);
+    if (done == Py_NotImplemented) {
+        Py_DECREF(done);
+        done = PyObject_Vectorcall(CallPrimitive, call, 4, NULL);
+    }
+    return done;
+}
+
 /* GradArray.__array_function__(func, types, args, kwargs): a function with a gradient rule,
  * called with GradArrays as the only overriding type, by function_fast (or call_primitive) under
  * the user's error state, without a Python frame; every other call by the Python general path
@@ -2576,12 +2590,7 @@ ArrayBase_array_function(PyObject *self, PyObject *const *args, Py_ssize_t nargs
         token = PyContextVar_Set(ErrstateVar, state);
     }
     if (state != NULL && (state == Py_None || token != NULL)) {
-        PyObject *call[4] = {prim, impl, fargs, kwargs};
-        done = function_fast(NULL, call, 4);
-        if (done == Py_NotImplemented) {
-            Py_DECREF(done);
-            done = PyObject_Vectorcall(CallPrimitive, call, 4, NULL);
-        }
+        done = call_with_rule(prim, impl, fargs, kwargs);
     }
     if (token != NULL) {
         PyObject *type, *value, *tb;
@@ -2622,13 +2631,7 @@ ArrayBase_subscript(PyObject *self, PyObject *key)
         return NULL;
     }
     Py_INCREF(prim);
-    PyObject *call[4] = {prim, GetitemImpl, operands, Py_None};
-    PyObject *done = function_fast(NULL, call, 4);
-    if (done == Py_NotImplemented) {
-        Py_DECREF(done);
-        call[3] = NoKwargs;
-        done = PyObject_Vectorcall(CallPrimitive, call, 4, NULL);
-    }
+    PyObject *done = call_with_rule(prim, GetitemImpl, operands, NoKwargs);
     Py_DECREF(prim);
     Py_DECREF(operands);
     return done;

@@ -447,8 +447,9 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
             return True
         return any(k == "array" and ref() is a for k, ref in self.more or ())
 
-    def lock_plain(self, a: Any) -> None:
-        """Make a plain ndarray, and the owner of its memory, read-only while the guard lives.
+    def lock_plain(self, a: Any) -> Any:
+        """Make a plain ndarray, and the owner of its memory, read-only while the guard lives;
+        return that owner.
 
         Only arrays above ``COPY_BYTES`` get here (smaller ones are copied). A view of ``a``
         made before stays writable (NumPy keeps the flag per array object): a write through it
@@ -460,6 +461,7 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
         owner = memory_owner(a)
         if owner is not a and type(owner) is np.ndarray and _lock_plain(owner):
             self._add("plain", owner)
+        return owner
 
     def release(self, copy: bool) -> None:
         """Restore the flags; with ``copy``, first keep the old values for the nodes."""
@@ -643,7 +645,7 @@ def guard_plain(raw: Any) -> Hold:
     only way it can change, and then the check of every node that saved it fails, the later
     ones too (never a wrong gradient; at worst an error for a node whose values were new)."""
     g = _new_guard(raw)
-    g.lock_plain(raw)
+    owner = g.lock_plain(raw)
     if not CHECK_SAVED:
         return Hold(g, raw, None)
     # A contiguous array (C or Fortran order) is fingerprinted in memory order: its fingerprint
@@ -652,7 +654,7 @@ def guard_plain(raw: Any) -> Hold:
     if raw.flags.c_contiguous or raw.flags.f_contiguous:
         span = (raw.__array_interface__["data"][0], raw.nbytes)
     with _LOCKS_MUTEX:
-        entry = LOCKS.get(id(memory_owner(raw)))
+        entry = LOCKS.get(id(owner))
         known = entry[2] if entry is not None else None
     if span is not None and known is not None and known[:2] == span:
         return Hold(g, raw, known[2])
