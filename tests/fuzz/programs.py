@@ -133,9 +133,17 @@ def _getitem(pool: list[Any], i: int, which: int) -> Any:
     if x.ndim == 0 or x.size == 0:
         return x * 1.0
     n = x.shape[0]
-    keys = [slice(None, None, -1), np.array([0, n - 1, 0]), x[..., 0] > 0 if x.ndim > 1 else x > 0,
-            (Ellipsis, None)]  # fmt: skip
+    mask = _upper_half(x[..., 0] if x.ndim > 1 else x)
+    keys = [slice(None, None, -1), np.array([0, n - 1, 0]), mask, (Ellipsis, None)]
     return x[keys[which % len(keys)]]
+
+
+def _upper_half(m: Any) -> Any:
+    """A boolean mask, made from the data, of the larger half of ``m``'s elements (ties by
+    position): where it is True depends on the values, how many are True does not, so the
+    shape the generator infers on zeros (``_result_shape``) is the shape the program makes."""
+    ranks = np.argsort(np.argsort(np.ravel(m), kind="stable"), kind="stable")
+    return np.reshape(ranks >= m.size // 2, np.shape(m))
 
 
 def _fresh_copy(x: Any, like: Any) -> Any:
