@@ -2990,11 +2990,8 @@ word_at(const unsigned char *bytes, npy_intp k)
 /* acc1[k % width] += word k and acc2[(k - origin) % (width + 1)] += word k of ``bytes``, for k
  * in [from, to), origin <= from: both layouts of one word at once, so memory is read once. Each
  * addition is a loop over consecutive words and columns (up to the next column wrap of either
- * layout), which the compiler vectorises. */
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
-/* Compiled twice, picked when the module loads: AVX2 adds four words at once. */
-__attribute__((target_clones("avx2", "default")))
-#endif
+ * layout), which the compiler vectorises. add_rows below does most of the words; this does the
+ * rows it leaves. */
 static void
 add_columns(npy_uint64 *restrict acc1, npy_uint64 *restrict acc2, npy_intp width,
             const unsigned char *restrict bytes, npy_intp from, npy_intp to, npy_intp origin)
@@ -3016,6 +3013,75 @@ add_columns(npy_uint64 *restrict acc1, npy_uint64 *restrict acc2, npy_intp width
         c1 = c1 + len == width ? 0 : c1 + len;
         c2 = c2 + len == width + 1 ? 0 : c2 + len;
     }
+}
+
+/* The rows of the first layout are added BLOCK rows at a time: each column's BLOCK words are
+ * summed in registers and the column sums read and written once, where add_columns reads and
+ * writes both sums for every word (those stores were what bounded it). */
+enum { BLOCK = 8 };
+
+/* What add_columns(acc1, acc2, width, bytes, b, b + BLOCK * width, origin) adds, for b a
+ * multiple of width >= origin. Word b + r * width + j (row r of the block) is column j of the
+ * first layout and column c0 + j - r (mod width + 1) of the second, c0 = (b - origin) mod
+ * (width + 1): the second layout's column c0 + i gets the words b + r * (width + 1) + i with
+ * 0 <= i + r < width, all BLOCK rows for 0 <= i <= width - BLOCK and fewer at the two ends. */
+#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
+/* Compiled twice, picked when the module loads: AVX2 adds four words at once. */
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void
+add_block(npy_uint64 *restrict acc1, npy_uint64 *restrict acc2, npy_intp width,
+          const unsigned char *restrict p, npy_intp c0)
+{
+    npy_intp w1 = width + 1, full = width - BLOCK + 1;
+    /* [0, full) in two runs, split where the second layout's column wraps to 0 */
+    npy_intp wrap = w1 - c0 < full ? w1 - c0 : full;
+    npy_intp from[2] = {0, wrap}, to[2] = {wrap, full};
+    npy_uint64 *column[2] = {acc2 + c0, acc2};  /* the second layout's column of i = from */
+    for (int run = 0; run < 2; run++) {
+        npy_uint64 *restrict a2 = column[run];
+        for (npy_intp i = from[run]; i < to[run]; i++) {
+            npy_uint64 s1 = 0, s2 = 0;
+            for (npy_intp r = 0; r < BLOCK; r++) {
+                s1 += word_at(p, r * width + i);
+                s2 += word_at(p, r * w1 + i);
+            }
+            acc1[i] += s1;
+            a2[i - from[run]] += s2;
+        }
+    }
+    for (npy_intp i = full; i < width; i++) {  /* the first layout's last columns */
+        npy_uint64 s1 = 0;
+        for (npy_intp r = 0; r < BLOCK; r++) {
+            s1 += word_at(p, r * width + i);
+        }
+        acc1[i] += s1;
+    }
+    for (npy_intp i = 1 - BLOCK; i < width; i = i == -1 ? full : i + 1) {  /* the two ends */
+        npy_intp first = i < 0 ? -i : 0, last = i < full ? BLOCK : width - i;
+        npy_uint64 s2 = 0;
+        for (npy_intp r = first; r < last; r++) {
+            s2 += word_at(p, r * w1 + i);
+        }
+        acc2[((c0 + i) % w1 + w1) % w1] += s2;
+    }
+}
+
+/* add_columns over [from, to), to a multiple of width: the whole rows BLOCK at a time. */
+static void
+add_rows(npy_uint64 *restrict acc1, npy_uint64 *restrict acc2, npy_intp width,
+         const unsigned char *restrict bytes, npy_intp from, npy_intp to, npy_intp origin)
+{
+    npy_intp row = (from + width - 1) / width * width;  /* the first whole row */
+    if (width < 2 * BLOCK || row >= to) {
+        add_columns(acc1, acc2, width, bytes, from, to, origin);
+        return;
+    }
+    add_columns(acc1, acc2, width, bytes, from, row, origin);
+    for (; row + BLOCK * width <= to; row += BLOCK * width) {
+        add_block(acc1, acc2, width, bytes + 8 * row, (row - origin) % (width + 1));
+    }
+    add_columns(acc1, acc2, width, bytes, row, to, origin);
 }
 
 PyDoc_STRVAR(fingerprint_bytes_doc,
@@ -3083,7 +3149,7 @@ fingerprint_bytes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         for (npy_intp k = 0; k < start2; k++) {
             sums[k] += word_at(bytes, k);
         }
-        add_columns(sums, sums + w, w, bytes, start2, end1, start2);
+        add_rows(sums, sums + w, w, bytes, start2, end1, start2);
         for (npy_intp k = end1; k < n; k++) {
             sums[w + (k - start2) % (w + 1)] += word_at(bytes, k);
         }

@@ -694,6 +694,25 @@ def test_compiled_fingerprint_equals_numpys(nbytes, offset):
         np.testing.assert_array_equal(fingerprint(a), _numpy_fingerprint_of_bytes(b))
 
 
+@pytest.mark.parametrize("width", [16, 17, 23, 40, 64])
+def test_compiled_fingerprint_blocks_of_rows_equal_numpys(width):
+    # The compiled sums add BLOCK (8) whole rows at a time, and the rows around them word by
+    # word: every split of n words into a first partial row, blocks, and rows left over, with
+    # the second layout's column wrapping at many places inside a block.
+    rng = np.random.default_rng(width)
+    for n in sorted(
+        {8 * width, 8 * width + 1, 9 * width - 1, width * width - 1}
+        | set(rng.integers(8 * width, width * width, 12).tolist())
+    ):
+        buffer = rng.integers(0, 256, 8 * n + 12, dtype=np.uint8)
+        for offset in (0, 5):
+            b = buffer[offset : offset + 8 * n + rng.integers(0, 8)]
+            # rows=1 and max_row=width: rows of exactly `width` words (width * width > n)
+            np.testing.assert_array_equal(
+                _core.fingerprint_bytes(b, 1, width), _numpy_fingerprint_of_bytes(b, 1, width)
+            )
+
+
 def test_compiled_fingerprint_wraps_modulo_2_64():
     words = np.full(70 * 16384, 2**64 - 1, np.uint64)  # every column sum overflows many times
     b = words.view(np.uint8)
