@@ -674,7 +674,15 @@ def record_node(
     saves, meta, saves_ans = prim.needs(slots)
     args = raw if saved is None else saved
     if saves is not None:
-        args = [a if i in saves else _meta(a) if i in meta else None for i, a in enumerate(args)]
+        structure = prim.structure
+        args = [
+            a
+            if i in saves
+            else (_structure(a) if i in structure else _meta(a))
+            if i in meta
+            else None
+            for i, a in enumerate(args)
+        ]
     versions: list[Any] = []
     edges = []
     for slot, flat, x in grad_inputs:
@@ -776,6 +784,16 @@ def _meta(a: Any) -> ArrayMeta:
     if isinstance(a, (list, tuple)):  # np.result_type would read a list as a dtype spec
         return ArrayMeta(np.shape(a), np.asarray(a).dtype)
     return ArrayMeta(np.shape(a), np.result_type(a))
+
+
+def _structure(a: Any) -> Any:
+    """What a node keeps of an argument its rules read only the structure of
+    (``Primitive.structure``): the same lists and tuples, with each array's ``ArrayMeta``."""
+    if type(a) in (list, tuple):  # the sequences whose arrays get edges (unwrap_args)
+        return type(a)(_structure(x) for x in a)
+    if isinstance(a, np.ndarray):
+        return array_meta(a)
+    return ArrayMeta(np.shape(a), np.asarray(a).dtype)
 
 
 def unwrap_args(args: tuple[Any, ...]) -> tuple[list[Any], list[GradInput]]:

@@ -776,8 +776,10 @@ def _unpack(node: Node, graph_array: Lift | None) -> tuple[tuple[Any, ...], Any]
             continue
         if edge.flat is None:
             args[edge.slot] = graph_array(args[edge.slot], edge.parent, edge.out)
-        else:
-            leaf = graph_array(at_path(args[edge.slot], edge.flat), edge.parent, edge.out)
+            continue
+        kept = at_path(args[edge.slot], edge.flat)
+        if not isinstance(kept, ArrayMeta):  # a sequence kept for its structure only
+            leaf = graph_array(kept, edge.parent, edge.out)
             args[edge.slot] = _replace_at(args[edge.slot], edge.flat, leaf)
     ans = node.ans
     if ans is not None:

@@ -24,6 +24,7 @@ import inspect
 import itertools
 import math
 import sys
+import weakref
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
@@ -45,6 +46,7 @@ __all__ = [
     "mark_no_gradient",
     "mark_traced",
     "mark_unsupported",
+    "reads_structure",
     "unbroadcast",
 ]
 
@@ -75,6 +77,10 @@ class Primitive:
     ``y = x + 1; y += 1`` is not refused. A node runs only the rules of the arguments that
     require grad, so it keeps only what those read: ``needs(slots)``, and ``by_operands`` for
     the ufunc fast path (``x @ w`` with a constant ``x`` keeps ``x``, not ``w``).
+
+    ``structure`` holds the positions in ``meta`` that the rules read only through helpers
+    marked ``reads_structure`` (``concatenate``'s arrays: the shape of each, and how they are
+    nested): a list or tuple there is kept as the same lists and tuples of ``ArrayMeta``.
     """
 
     __slots__ = (
@@ -96,6 +102,7 @@ class Primitive:
         "rules",
         "saves",
         "saves_ans",
+        "structure",
         "unbroadcast",
     )
 
@@ -187,11 +194,33 @@ class Primitive:
                     )
                     reads[i] = _union([reads[i], extra])
             self.reads = tuple(reads)
+        self.structure = self._derive_structure()
         self.saves, self.meta, self.saves_ans = _ALL if self.reads is None else _union(self.reads)
         self._needs: dict[tuple[int, ...], Needs] = {}
         # For a call on one or two operands: what to keep when the first, the second or both
         # require grad (indexed by ``gx | gy << 1``, minus one).
         self.by_operands = tuple(self.needs(s) for s in ((0,), (1,), (0, 1)))
+
+    def _derive_structure(self) -> frozenset[int]:
+        """The positions whose every read is through a ``reads_structure`` helper. One that
+        another rule reads for ``.shape`` too is kept whole instead (in ``reads``): an
+        ``ArrayMeta`` of a list cannot serve both."""
+        if self.reads is None:
+            return frozenset()
+        rules = [*self.rules, *(self.jvp_rules if self.jvp_kind == "rules" else ())]
+        by_rule = [_structure_reads(r) for r in rules]
+        structure = frozenset().union(*by_rule)
+        if not structure:
+            return structure
+        shape_reads = frozenset().union(
+            *(_rule_reads(r)[1] - s for r, s in zip(rules, by_rule, strict=True))
+        )
+        both = structure & shape_reads
+        if both:
+            self.reads = tuple(
+                (s if s is None else s | (m & both), m - both, a) for s, m, a in self.reads
+            )
+        return structure - both
 
     def needs(self, slots: tuple[int, ...]) -> Needs:
         """``(saves, meta, saves_ans)`` for a node whose arguments ``slots`` require grad: what
@@ -351,26 +380,73 @@ def _is_meta_use(ins: list[dis.Instruction], i: int) -> bool:
     )
 
 
-def _loaded_params(rule: Any, meta_ans: bool = False) -> tuple[set[int] | None, set[int], bool]:
+def reads_structure(helper: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a rules' helper that reads its first argument only for its structure: the type and
+    nesting of a list or tuple of arrays, and each array's shape and dtype, never values. A
+    rule that passes a parameter only to such helpers (``like_sequence(arrays, pieces)``) lets
+    a node keep that argument as ``ArrayMeta`` in the same lists and tuples
+    (``Primitive.structure``): the arrays are not kept alive, guarded or made read-only."""
+    helper.reads_structure = True  # type: ignore[attr-defined]
+    return helper
+
+
+def _is_structure_use(rule: Any, ins: list[dis.Instruction], i: int) -> bool:
+    """Whether the load at ``ins[i]`` is the first argument of a ``reads_structure`` helper:
+    it comes right after the helper's global name is loaded for the call."""
+    before = ins[i - 1] if i > 0 else None
+    if before is None or before.opname != "LOAD_GLOBAL":
+        return False
+    helper = rule.__globals__.get(before.argval)
+    return getattr(helper, "reads_structure", False) is True
+
+
+_Reads = tuple[frozenset[int] | None, frozenset[int], frozenset[int], bool]
+
+
+# Each rule is read once: a primitive reads its rules again for ``structure`` and for every
+# ``set_jvp`` and ``set_inplace``, and the scan is most of the import time. Weak: a rule
+# registered again drops the old one.
+_READS: weakref.WeakKeyDictionary[Any, dict[bool, _Reads]] = weakref.WeakKeyDictionary()
+
+
+def _loaded_params(rule: Any, meta_ans: bool = False) -> _Reads:
+    try:
+        known = _READS.setdefault(rule, {})
+    except TypeError:  # a callable that cannot be weakly referenced or hashed
+        return _scan_params(rule, meta_ans)
+    reads = known.get(meta_ans)
+    if reads is None:
+        reads = known[meta_ans] = _scan_params(rule, meta_ans)
+    return reads
+
+
+def _scan_params(rule: Any, meta_ans: bool) -> _Reads:
     """Inputs ``rule`` reads (as positions after ``g, ans``), those it reads only for metadata,
-    and whether it reads ``ans`` (``meta_ans``: other than for its metadata, which forward mode
-    knows without keeping the output); ``None`` when the rule cannot be read."""
+    those of the latter it reads only through ``reads_structure`` helpers, and whether it reads
+    ``ans`` (``meta_ans``: other than for its metadata, which forward mode knows without
+    keeping the output); ``None`` when the rule cannot be read."""
     code = getattr(rule, "__code__", None)
     if code is None or code.co_flags & inspect.CO_VARARGS:
-        return None, set(), True
+        return None, frozenset(), frozenset(), True
     params = code.co_varnames[: code.co_argcount]
     values = set(code.co_cellvars) & set(params)
     meta: set[str] = set()
+    structure: set[str] = set()
     ins = list(dis.get_instructions(code))
     for i, op in enumerate(ins):
         if op.opname in _LOADS:
-            (meta if _is_meta_use(ins, i) else values).add(op.argval)
+            if _is_structure_use(rule, ins, i):
+                structure.add(op.argval)
+            else:
+                (meta if _is_meta_use(ins, i) else values).add(op.argval)
         elif op.opname == "LOAD_FAST_LOAD_FAST":  # Python 3.13 fuses two loads
             values.update(op.argval)
     position = {p: i - 2 for i, p in enumerate(params) if i >= 2}
+    structure -= values | meta  # read for values or .shape too: kept as such
     return (
-        {position[p] for p in values if p in position},
-        {position[p] for p in meta - values if p in position},
+        frozenset(position[p] for p in values if p in position),
+        frozenset(position[p] for p in (meta | structure) - values if p in position),
+        frozenset(position[p] for p in structure if p in position),
         len(params) > 1 and params[1] in (values if meta_ans else values | meta),
     )
 
@@ -384,10 +460,12 @@ _ALL: Needs = (None, frozenset(), True)  # keep every argument and the output
 def _rule_reads(rule: VJPRule | None, meta_ans: bool = False) -> Needs:
     if rule is None:
         return _NO_RULE
-    used, used_meta, ans = _loaded_params(rule, meta_ans)
-    if used is None:
-        return _ALL
-    return frozenset(used), frozenset(used_meta), ans
+    used, used_meta, _, ans = _loaded_params(rule, meta_ans)
+    return _ALL if used is None else (used, used_meta, ans)
+
+
+def _structure_reads(rule: VJPRule | None) -> frozenset[int]:
+    return frozenset() if rule is None else _loaded_params(rule)[2]
 
 
 def _positional_count(rules: tuple[VJPRule | None, ...]) -> int | None:

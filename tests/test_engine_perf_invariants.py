@@ -8,6 +8,7 @@ clock.
 from __future__ import annotations
 
 import gc
+import math
 import sys
 import weakref
 
@@ -16,6 +17,7 @@ import pytest
 
 import ndgrad as nd
 from ndgrad import GradArray
+from ndgrad._rules.indexing import like_sequence
 
 
 def _chain(x: GradArray, n: int) -> GradArray:
@@ -311,3 +313,118 @@ def test_needs_is_the_union_over_the_grad_slots_rules():
     assert prim.needs((0,))[0] == {1} and prim.needs((1,))[0] == {0}
     assert prim.needs((0, 1))[0] == {0, 1} == prim.saves
     assert prim.by_operands == (prim.needs((0,)), prim.needs((1,)), prim.needs((0, 1)))
+
+
+# --- a sequence whose arrays the rules read only the shapes of ---------------------------------
+
+_N = 3000  # 24 kB per array: guarded (and read-only) if a node kept it
+_JOINS = {  # name: (the join of a list of three arrays, their shape, where the list is)
+    "concatenate": (np.concatenate, (_N,), 0),
+    "concatenate_none": (lambda s: np.concatenate(s, axis=None), (50, 60), 0),
+    "stack": (lambda s: np.stack(s, axis=1), (_N,), 0),
+    "hstack": (np.hstack, (_N,), 0),
+    "vstack": (np.vstack, (_N,), 0),
+    "dstack": (np.dstack, (50, 60), 0),
+    "column_stack": (np.column_stack, (_N,), 0),
+    "choose": (lambda s: np.choose(np.arange(_N) % 3, s), (_N,), 1),
+    "select": (lambda s: np.select([np.arange(_N) % 3 == k for k in range(3)], s), (_N,), 1),
+}
+
+
+def _gathered(join, shape, k, w):
+    """The sum of ``w`` over the places where ``join`` puts each element of its ``k``-th array:
+    the gradient of ``sum(join(arrays) * w)`` in that array, found by joining element numbers."""
+    size = math.prod(shape)
+    parts = [np.zeros(shape) for _ in range(3)]
+    parts[k] = np.arange(1.0, size + 1).reshape(shape)
+    numbers = np.asarray(join(parts)).astype(int).ravel()
+    return np.bincount(numbers, weights=np.ravel(w), minlength=size + 1)[1:].reshape(shape)
+
+
+@pytest.mark.parametrize("name", sorted(_JOINS))
+def test_a_join_keeps_only_the_shapes_of_its_arrays(name, monkeypatch):
+    # Its rule cuts the cotangent where the arrays were joined: it reads their shapes and how
+    # they are nested, never their values. The node keeps ArrayMeta in the same list, so the
+    # arrays are not fingerprinted or made read-only, and writing to them later is harmless.
+    from ndgrad import _graph
+    from ndgrad._registry import ArrayMeta
+
+    join, shape, slot = _JOINS[name]
+    fingerprinted = []
+    real = _graph.fingerprint_bytes
+    monkeypatch.setattr(
+        _graph, "fingerprint_bytes", lambda b, *a: fingerprinted.append(b) or real(b, *a)
+    )
+    rng = np.random.default_rng(0)
+    x = nd.GradArray(rng.standard_normal(shape), requires_grad=True)
+    c = rng.standard_normal(shape)  # a constant among them
+    y = x * 2.0
+    joined = join([x, c, y])
+    joined_arrays = (x.values, c, y.values)  # (choose and select keep their integer keys)
+    assert not any(np.shares_memory(b, a) for b in fingerprinted for a in joined_arrays)
+    kept = joined._node.args[slot]
+    assert type(kept) is list and len(kept) == 3
+    assert all(type(k) is ArrayMeta and k.shape == shape for k in kept)
+    assert x.flags.writeable and y.flags.writeable and c.flags.writeable
+    w = np.cos(np.arange(joined.size)).reshape(joined.shape)
+    loss = np.sum(joined * w)
+    y[...] = 7.0  # written after the join: no rule reads them
+    c[...] = 7.0
+    loss.backward()
+    expected = _gathered(join, shape, 0, w) + 2.0 * _gathered(join, shape, 2, w)
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-12)
+
+
+def test_a_join_kept_as_shapes_nests_in_every_mode():
+    # second order (the recorded backward pass lifts only what was kept), forward mode (the
+    # constant's zero tangent is made from its ArrayMeta) and batched Jacobians, each against
+    # the closed form of f(x) = sum(concatenate([x, c, x ** 2]) ** 2)
+    x0 = np.linspace(0.5, 1.5, 4)
+    c = np.array([3.0, -1.0])
+
+    def f(x):
+        return np.sum(np.concatenate([x, c, x**2]) ** 2)
+
+    def joined(x):
+        return np.stack([x, np.full(4, 2.0), x**3], axis=1)
+
+    np.testing.assert_allclose(nd.grad(f)(x0), 2 * x0 + 4 * x0**3, rtol=1e-12)
+    np.testing.assert_allclose(nd.hessian(f)(x0), np.diag(2 + 12 * x0**2), rtol=1e-12)
+    t = np.array([1.0, -2.0, 0.5, 3.0])
+    _, tangent = nd.jvp(lambda x: np.concatenate([x, c, x**2]), (x0,), (t,))
+    np.testing.assert_allclose(tangent, np.concatenate([t, [0.0, 0.0], 2 * x0 * t]), rtol=1e-12)
+    expected = np.zeros((4, 3, 4))
+    expected[:, 0] = np.eye(4)
+    expected[:, 2] = np.diag(3 * x0**2)
+    for mode in ("forward", "reverse"):
+        np.testing.assert_allclose(nd.jacobian(joined, mode=mode)(x0), expected, rtol=1e-12)
+
+
+def _join_rule(g, ans, arrays):
+    return like_sequence(arrays, [g, g])
+
+
+def _by_value(g, ans, arrays):
+    return like_sequence(arrays, [g * arrays[0], g])
+
+
+def _by_shape(g, ans, other, arrays):
+    return np.zeros(np.shape(arrays))
+
+
+def _by_structure(g, ans, other, arrays):
+    return like_sequence(arrays, [g, g])
+
+
+def test_a_sequence_read_for_its_values_or_shape_elsewhere_is_kept_whole():
+    # The structure is kept only when every rule reads the argument through reads_structure
+    # helpers (called by their global names): a rule reading ``arrays[0]``, or another one
+    # reading ``np.shape(arrays)``, needs the arrays (an ArrayMeta of a list cannot serve both).
+    from ndgrad._registry import Primitive
+
+    assert Primitive(np.stack, (_join_rule,)).structure == {0}
+    assert Primitive(np.stack, (_by_value,)).structure == frozenset()
+    assert Primitive(np.stack, (_by_value,)).needs((0,))[0] == {0}
+    both = Primitive(np.add, (_by_shape, _by_structure))
+    assert both.structure == frozenset()
+    assert 1 in both.needs((1,))[0] and 1 in both.needs((0,))[0]

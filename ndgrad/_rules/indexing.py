@@ -16,7 +16,7 @@ import numpy as np
 
 from ndgrad._define import defjvp, deflinear, defvjp
 from ndgrad._errors import not_differentiable
-from ndgrad._registry import mark_traced, unbroadcast
+from ndgrad._registry import mark_traced, reads_structure, unbroadcast
 from ndgrad._rules._common import conj, is_complex, zeros_of
 
 
@@ -144,6 +144,7 @@ deflinear(np.where)  # jointly in x and y: a constant one gets a zero tangent
 
 
 # --- sequences of arrays ----------------------------------------------------------------------
+@reads_structure
 def sequence_shapes(arrays):
     """The shapes of the arrays in a sequence argument: a list's items, or one array's rows."""
     if isinstance(arrays, (list, tuple)):
@@ -151,6 +152,7 @@ def sequence_shapes(arrays):
     return [np.shape(arrays)[1:]] * np.shape(arrays)[0]
 
 
+@reads_structure
 def like_sequence(arrays, pieces):
     """Cotangents in the structure of a sequence argument: the same type, or one array.
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from ndgrad._define import defjvp, defjvp_argnum, deflinear, defvjp, defvjp_argnum
 from ndgrad._errors import not_differentiable
-from ndgrad._registry import unbroadcast
+from ndgrad._registry import reads_structure, unbroadcast
 from ndgrad._rules.indexing import axis_key, like_sequence, scatter_add, sequence_shapes
 
 
@@ -212,7 +212,8 @@ defjvp(np.astype, _astype_jvp)
 
 
 # --- joining arrays ---------------------------------------------------------------------------
-def _unjoin(g, arrays, axis, promote):
+@reads_structure
+def _unjoin(arrays, g, axis, promote):
     """Cut ``g`` along ``axis`` into one piece per array, each reshaped to its array's shape.
 
     ``promote`` gives the shape an array had when it was joined (after ``atleast_2d`` etc.).
@@ -228,8 +229,8 @@ def _unjoin(g, arrays, axis, promote):
 def _concatenate_vjp(g, ans, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
     """Split ``g`` where the arrays were joined (``axis=None`` joined them flattened)."""
     if axis is None:
-        return _unjoin(g, arrays, 0, lambda s: (int(np.prod(s, dtype=np.int64)),))
-    return _unjoin(g, arrays, axis, lambda s: s)
+        return _unjoin(arrays, g, 0, lambda s: (int(np.prod(s, dtype=np.int64)),))
+    return _unjoin(arrays, g, axis, lambda s: s)
 
 
 def _stack_vjp(g, ans, arrays, axis=0, out=None, *, dtype=None, casting="same_kind"):
@@ -248,12 +249,12 @@ def _shape_3d(s):
 def _hstack_vjp(g, ans, tup, *, dtype=None, casting="same_kind"):
     """1-d inputs were joined along axis 0, the others along axis 1."""
     axis = 0 if g.ndim == 1 else 1
-    return _unjoin(g, tup, axis, lambda s: s if s else (1,))
+    return _unjoin(tup, g, axis, lambda s: s if s else (1,))
 
 
 def _column_stack_vjp(g, ans, tup):
     """1-d (and 0-d) inputs became columns."""
-    return _unjoin(g, tup, 1, lambda s: s if len(s) >= 2 else (int(np.prod(s, dtype=int)), 1))
+    return _unjoin(tup, g, 1, lambda s: s if len(s) >= 2 else (int(np.prod(s, dtype=int)), 1))
 
 
 def _block_vjp(g, ans, arrays):
@@ -284,9 +285,9 @@ defvjp(np.concatenate, _concatenate_vjp)
 defvjp(np.stack, _stack_vjp)
 defvjp(np.hstack, _hstack_vjp)
 defvjp(
-    np.vstack, lambda g, ans, tup, *, dtype=None, casting="same_kind": _unjoin(g, tup, 0, _shape_2d)
+    np.vstack, lambda g, ans, tup, *, dtype=None, casting="same_kind": _unjoin(tup, g, 0, _shape_2d)
 )
-defvjp(np.dstack, lambda g, ans, tup: _unjoin(g, tup, 2, _shape_3d))
+defvjp(np.dstack, lambda g, ans, tup: _unjoin(tup, g, 2, _shape_3d))
 defvjp(np.column_stack, _column_stack_vjp)
 defvjp(np.block, _block_vjp)
 defvjp(np.unstack, lambda g, ans, x, /, *, axis=0: np.stack(_each(g), axis=axis))
