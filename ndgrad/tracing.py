@@ -14,7 +14,10 @@ function wrapped by :func:`differentiable`), and only there:
   ``out = np.empty(n); out[i] = f(x[i])`` records the assignment instead of silently dropping
   it; ``full`` and ``full_like`` with a fill value that carries a graph record the fill;
 - ``place``, ``putmask`` and ``copyto`` into such a buffer are recorded as item assignment
-  (that is how ``scipy.stats`` writes its results).
+  (that is how ``scipy.stats`` writes its results);
+- ``select``, ``interp``, ``pad`` and ``nan_to_num`` with a GradArray in an argument their
+  NumPy dispatchers leave out (``default``, ``left``, ``constant_values``, ``nan``) go through
+  the engine, which differentiates it or raises ``NotDifferentiableError``.
 
 For plain ndarrays every one of these behaves exactly as NumPy's own, except that float
 buffers allocated inside the scope are GradArrays (an ndarray subclass without a graph).
@@ -85,6 +88,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import sys
 import threading
 import types
@@ -340,6 +344,58 @@ _SINGLE_ARRAY_FUNCTIONS: dict[str, tuple[str, ...]] = {
     "dot": ("a", "b"), "outer": ("a", "b"),
 }  # fmt: skip
 _TRACED.update({n: _keeping_sequences(n, a) for n, a in _SINGLE_ARRAY_FUNCTIONS.items()})
+
+
+def _through_engine(name: str, params: tuple[str, ...]) -> Callable[..., Any]:
+    """A NumPy function whose dispatcher leaves out the arguments ``params``: NumPy calls its
+    implementation without looking there, which converts a GradArray passed only there in C
+    and loses its gradient silently (``np.select``'s ``default``, ``np.interp``'s ``left``).
+    A call holding a GradArray in one of them is sent to the engine, those arguments by
+    keyword: the rule of each, or for one without a rule (``np.pad``'s ``constant_values``)
+    ``NotDifferentiableError``, as for any keyword argument that requires grad."""
+    signature = inspect.signature(getattr(np, name))
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    order = [p.name for p in signature.parameters.values() if p.kind in kinds]
+    first = min((order.index(p) for p in params if p in order), default=len(order))
+    var_keyword = [p.name for p in signature.parameters.values() if p.kind == p.VAR_KEYWORD]
+
+    def traced(original: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        found = _grad_array_in([*args[first:], *(kw.get(p) for p in params)])
+        if found is None:
+            return original(*args, **kw)
+        bound = signature.bind(*args, **kw)
+        head = [bound.arguments.pop(p) for p in order[:first] if p in bound.arguments]
+        rest = bound.arguments.pop(var_keyword[0], {}) if var_keyword else {}
+        return type(found).__array_function__(
+            found, original, (type(found),), tuple(head), {**bound.arguments, **rest}
+        )
+
+    return traced
+
+
+def _grad_array_in(values: list[Any]) -> GradArray | None:
+    """The first GradArray among ``values``, or in lists and tuples among them."""
+    for v in values:
+        if isinstance(v, GradArray):
+            return v
+        if type(v) in _SEQUENCES:
+            found = _grad_array_in(list(v))
+            if found is not None:
+                return found
+    return None
+
+
+_TRACED.update(
+    {
+        name: _through_engine(name, params)
+        for name, params in {
+            "select": ("default",),
+            "interp": ("left", "right", "period"),
+            "pad": ("constant_values", "end_values"),
+            "nan_to_num": ("nan", "posinf", "neginf"),
+        }.items()
+    }
+)
 _ORIGINALS: dict[str, Any] = {name: getattr(np, name) for name in _TRACED}
 
 

@@ -393,3 +393,57 @@ def test_many_threads_opening_and_closing_scopes_each_keep_theirs():
     race(work)
     assert not failures
     assert type(np) is types.ModuleType
+
+
+# --- arguments NumPy's dispatchers leave out ---------------------------------------------------
+# np.select's default, np.interp's left, right and period, np.pad's constant_values and
+# np.nan_to_num's nan: NumPy never looks there for __array_function__, so a GradArray passed
+# only there was converted in C and its gradient lost silently. In a scope the call goes through
+# the engine: each is differentiated, or refused when it has no rule.
+
+_X = np.linspace(0.5, 2.0, 4)  # two of them above 1
+_XP, _FP = np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.0, 4.0])
+_Q = np.array([-1.0, 0.5, 3.0, -2.0, 4.0])  # two below the knots, two above
+
+
+@pytest.mark.parametrize(
+    "f, expected",
+    [
+        # sum(select(...)): the default fills the two places no condition holds
+        (lambda d: np.sum(np.select([_X > 1.0], [_X], default=d)), lambda d: 2.0),
+        (lambda d: np.sum(np.select([_X > 1.0], [_X], d)), lambda d: 2.0),
+        (lambda d: np.sum(np.select([_X > 1.0], [_X * d], d**2)), lambda d: 4 * d + 3.5),
+        # interp(...): left fills below the first knot, right above the last
+        (lambda v: np.sum(np.interp(_Q, _XP, _FP, left=v**2)), lambda v: 4 * v),
+        (lambda v: np.sum(np.interp(_Q, _XP, _FP, None, 3 * v)), lambda v: 6.0),
+        (lambda v: np.sum(np.interp(_Q, _XP, _FP, v, v)), lambda v: 4.0),
+    ],
+)
+def test_an_argument_numpy_does_not_dispatch_on_is_differentiated(f, expected):
+    for v in (3.0, -0.5):
+        np.testing.assert_allclose(nd.grad(f)(v), expected(v), rtol=1e-12)
+        check_grad(f, np.array(v))
+
+
+@pytest.mark.parametrize(
+    "f, name",
+    [
+        (lambda c: np.pad(np.ones(3), 1, constant_values=c), "constant_values"),
+        (lambda c: np.pad(np.ones(3), 1, "constant", constant_values=(c, 1.0)), "constant_values"),
+        (lambda c: np.nan_to_num(np.array([1.0, np.nan]), nan=c), "nan"),
+        (lambda c: np.nan_to_num(np.array([1.0, np.inf]), True, 0.0, c), "posinf"),
+    ],
+)
+def test_an_argument_numpy_does_not_dispatch_on_without_a_rule_is_refused(f, name):
+    with pytest.raises(nd.NotDifferentiableError, match=f"keyword argument '{name}'"):
+        nd.grad(lambda c: np.sum(f(c)))(2.0)
+
+
+def test_calls_without_grad_arrays_there_are_numpys_own():
+    with nd.tracing():
+        pad = np.pad(np.ones(3), 1, constant_values=2.0)
+        select = np.select([_X > 1.0], [_X], 7.0)
+        interp = np.interp(_Q, _XP, _FP, -1.0, right=9.0)
+    np.testing.assert_array_equal(pad, [2.0, 1.0, 1.0, 1.0, 2.0])
+    np.testing.assert_array_equal(select, np.where(_X > 1.0, _X, 7.0))
+    np.testing.assert_array_equal(interp, [-1.0, 0.5, 9.0, -1.0, 9.0])
