@@ -188,7 +188,6 @@ def _step(node: Any, meta: dict[Target, Any], keep: set[Any]) -> tuple[Any, ...]
     ``node_tangents``."""
     edges = node.edges
     prim = node.prim
-    kind = prim.jvp_kind
     # One loop over the edges (made for every node of every plan, and nested transforms make a
     # plan per call): the targets they read; per edge, its parent and the parent's outputs
     # that no output of the plan needs, dropped once the parent's last consumer is done; and
@@ -203,34 +202,58 @@ def _step(node: Any, meta: dict[Target, Any], keep: set[Any]) -> tuple[Any, ...]
         else:
             outs = [(parent, i) for i in range(parent.n_out) if (parent, i) not in keep]
             drops.append((parent, outs))
-        whole = whole and flat is None and slot >= 0 and slot not in slots
+        if whole and (flat is not None or slot < 0 or slot in slots):
+            whole = False
         slots.append(slot)
-    common = whole and node.n_out == 1 and node.where is None and prim.jvp_argnum is None
-    fasts: list[Any] | None = None
+    fasts = None
     ans_meta = None  # what a JVP rule gets for an output the node did not keep
-    if common and kind == "rules":
-        rules = prim.jvp_rules
-        fasts = [rules[e.slot] if e.slot < len(rules) else None for e in edges]
-        if node.ans is None:  # a JVP rule may read the output's shape and dtype
-            ans_meta = _ans_meta(*meta[(node, 0)])
-    elif common and kind == "linear" and len(edges) == 1:
-        factor = _linear_factor(prim, len(node.args))
-        if factor is not None and factor.args[1] == edges[0].slot:
-            fasts = [factor]
-    elif common and kind == "elementwise" and meta[(node, 0)][1].kind != "c":
-        rules = prim.rules
-        fasts = [rules[e.slot] if e.slot < len(rules) else None for e in edges]
-    elif common and kind == "multilinear":
-        args = node.args
-        # every other factor kept (not only its shape): else derived_tangents transposes
-        if all(
+    if whole and node.n_out == 1 and node.where is None:
+        kind, fasts = _common_rules(prim, tuple(slots), len(node.args))
+        if fasts is None:
+            pass
+        elif kind == "rules":
+            if node.ans is None:  # a JVP rule may read the output's shape and dtype
+                ans_meta = _ans_meta(*meta[(node, 0)])
+        elif kind == "elementwise":
+            if meta[(node, 0)][1].kind == "c":
+                fasts = None
+        elif kind == "multilinear" and not all(
+            # every other factor kept (not only its shape): else derived_tangents transposes
             a is not None and not isinstance(a, ArrayMeta)
-            for i, a in enumerate(args)
+            for i, a in enumerate(node.args)
             if i not in slots or len(slots) > 1
         ):
-            func = _function(prim)
-            fasts = [functools.partial(_factor, func, slot) for slot in slots]
-    return node, keys, edges, fasts, kind == "elementwise", drops, ans_meta
+            fasts = None
+    return node, keys, edges, fasts, prim.jvp_kind == "elementwise", drops, ans_meta
+
+
+def _common_rules(prim: Primitive, slots: tuple[int, ...], n_args: int) -> tuple[str, Any]:
+    """``(jvp_kind, rule per edge)`` for a common node of ``prim`` whose edges read the whole
+    arguments ``slots`` (``None``: it is not common; its kind's node checks come after). The
+    same for every node of the primitive called that way, and _step runs for every node of
+    every plan: kept in ``prim.forward_common``, which ``set_jvp`` empties."""
+    known = prim.forward_common.get((slots, n_args))
+    if known is not None:
+        return known  # type: ignore[no-any-return]
+    kind = prim.jvp_kind
+    fasts: list[Any] | None = None
+    if prim.jvp_argnum is not None:
+        pass
+    elif kind == "rules":
+        rules = prim.jvp_rules
+        fasts = [rules[s] if s < len(rules) else None for s in slots]
+    elif kind == "linear" and len(slots) == 1:
+        factor = _linear_factor(prim, n_args)
+        if factor is not None and factor.args[1] == slots[0]:
+            fasts = [factor]
+    elif kind == "elementwise":
+        rules = prim.rules
+        fasts = [rules[s] if s < len(rules) else None for s in slots]
+    elif kind == "multilinear":
+        func = _function(prim)
+        fasts = [functools.partial(_factor, func, slot) for slot in slots]
+    known = prim.forward_common[(slots, n_args)] = (kind, fasts)
+    return known
 
 
 @functools.lru_cache(maxsize=1024)

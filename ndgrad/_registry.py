@@ -88,6 +88,7 @@ class Primitive:
         "argnum_rule",
         "by_operands",
         "defaults",
+        "forward_common",
         "func",
         "inplace_rules",
         "jvp_argnum",
@@ -133,6 +134,9 @@ class Primitive:
         self.jvp_costly = False
         # The VJP rules again, some in a form that writes into ``g`` (``set_inplace``).
         self.inplace_rules: tuple[VJPRule | None, ...] | None = None
+        # Forward mode's rules per edge of a common node, by the call's shape
+        # (``_forward._common_rules``): emptied when the forward rules change.
+        self.forward_common: dict[Any, Any] = {}
         self._derive_reads()
 
     def set_jvp(
@@ -145,6 +149,7 @@ class Primitive:
         if kind not in JVP_KINDS:
             raise ValueError(f"unknown JVP kind {kind!r}: one of {JVP_KINDS}")
         self.jvp_kind, self.jvp_rules, self.jvp_argnum = kind, rules, argnum_rule
+        self.forward_common.clear()
         self._derive_reads()
 
     def set_inplace(self, rules: dict[int, VJPRule]) -> None:
