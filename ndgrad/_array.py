@@ -334,8 +334,8 @@ class GradArray(ArrayBase):
         return outs
 
     # ``__array_function__`` is compiled (``_core.ArrayBase``): it calls a function that has a
-    # gradient rule, with GradArrays as the only overriding type, as the code below does, without
-    # a Python frame, and hands every other call here.
+    # gradient rule, with GradArrays as the only overriding type (plain ndarrays override
+    # nothing), as the code below does, without a Python frame, and hands every other call here.
     def array_function_general(
         self, func: Callable[..., Any], types: Any, args: Any, kwargs: Any
     ) -> Any:
@@ -781,9 +781,17 @@ def adopt_view(view: GradArray, base: GradArray) -> None:
 def _meta(a: Any) -> ArrayMeta:
     if isinstance(a, np.ndarray):
         return array_meta(a)  # type: ignore[no-any-return]
+    meta = _SCALAR_META.get(type(a))  # the 0.0 of np.where(c, x, 0.0): one per type
+    if meta is not None:
+        return meta
     if isinstance(a, (list, tuple)):  # np.result_type would read a list as a dtype spec
         return ArrayMeta(np.shape(a), np.asarray(a).dtype)
     return ArrayMeta(np.shape(a), np.result_type(a))
+
+
+# The ArrayMeta of a Python scalar, as np.shape and np.result_type give it (nothing writes
+# to an ArrayMeta, so one per type serves every node).
+_SCALAR_META = {t: ArrayMeta((), np.result_type(t(0))) for t in (bool, int, float, complex)}
 
 
 def _structure(a: Any) -> Any:

@@ -1998,18 +1998,29 @@ is_plain_scalar(PyObject *x)
 
 /* One operand: ``*raw`` (new) is what the ufunc computes on, ``*grad`` (borrowed) the operand
  * when it is a GradArray in a graph. 1 on success, 0 for an operand the general path must
- * take (a tracked view, another type), -1 on error. */
+ * take (a tracked view written through since it was recorded, another type), -1 on error. */
 static int
 classify(PyObject *x, PyObject **raw, PyObject **grad)
 {
     *grad = NULL;
     if (Py_TYPE(x) == GradArrayType) {
         PyObject *base_ga = FIELD(x, off_base_ga), *node = FIELD(x, off_node);
-        if (base_ga == NULL || node == NULL || FIELD(x, off_version) == NULL) {
+        PyObject *version = FIELD(x, off_version);
+        if (base_ga == NULL || node == NULL || version == NULL) {
             return 0;  /* not initialised by __array_finalize__ */
         }
         if (base_ga != Py_None) {
-            return 0;  /* a tracked view: the general path refreshes it first */
+            /* A tracked view: as any operand while nothing was written to its memory since
+             * its node was made (_inplace.refresh's first test, its version seen); otherwise
+             * the general path re-records it first. */
+            PyObject *seen = FIELD(x, off_seen);
+            if (seen == NULL || !PyList_Check(version) || PyList_GET_SIZE(version) < 1) {
+                return 0;
+            }
+            int fresh = PyObject_RichCompareBool(seen, PyList_GET_ITEM(version, 0), Py_EQ);
+            if (fresh <= 0) {
+                return fresh;
+            }
         }
         *raw = PyArray_View((PyArrayObject *)x, NULL, &PyArray_Type);
         if (*raw == NULL) {
@@ -2552,7 +2563,8 @@ call_with_rule(PyObject *prim, PyObject *impl, PyObject *args, PyObject *kwargs)
 }
 
 /* GradArray.__array_function__(func, types, args, kwargs): a function with a gradient rule,
- * called with GradArrays as the only overriding type, by function_fast (or call_primitive) under
+ * called with GradArrays as the only overriding type (NumPy also lists ndarray for a function
+ * written in C), by function_fast (or call_primitive) under
  * the user's error state, without a Python frame; every other call by the Python general path
  * (GradArray.array_function_general), which does the same for these. New reference. */
 static PyObject *
@@ -2570,7 +2582,10 @@ ArrayBase_array_function(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     PyObject *prim = NULL;  /* borrowed */
     int common = PyTuple_CheckExact(types) && PyTuple_CheckExact(fargs) && PyDict_Check(kwargs);
     for (Py_ssize_t i = 0; common && i < PyTuple_GET_SIZE(types); i++) {
-        common = PyTuple_GET_ITEM(types, i) == (PyObject *)GradArrayType;
+        /* NumPy's functions written in C (np.where, np.concatenate, np.dot) list ndarray too
+         * when a plain array is among the arguments: it overrides nothing */
+        PyObject *t = PyTuple_GET_ITEM(types, i);
+        common = t == (PyObject *)GradArrayType || t == (PyObject *)&PyArray_Type;
     }
     if (common) {
         prim = PyDict_GetItemWithError(VjpRules, func);

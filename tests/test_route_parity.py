@@ -522,6 +522,78 @@ def test_a_view_the_compiled_call_makes_is_tracked_as_the_python_tail_tracks_it(
     check_grad(f, np.arange(1.0, 13.0).reshape(3, 4))
 
 
+@pytest.mark.parametrize(
+    "make_view",
+    [lambda b: b[1:], lambda b: b[:, 0], lambda b: b.T, lambda b: np.reshape(b, (6, 2))],
+    ids=["slice", "column", "T", "reshape"],
+)
+def test_a_tracked_view_is_an_operand_of_the_compiled_calls_until_its_base_is_written(
+    make_view, monkeypatch
+):
+    """Ufuncs and functions take a tracked view on the compiled route while nothing was
+    written to its memory since its node was made; after a write through its base, the
+    Python route re-records it first (``refresh``), and the gradient follows the write."""
+    import ndgrad._array as engine
+
+    refreshed = []
+    real = engine.refresh
+    monkeypatch.setattr(engine, "refresh", lambda v: refreshed.append(v) or real(v))
+
+    def f(x):
+        traced = isinstance(x, nd.GradArray)  # check_grad also calls f on plain arrays
+        b = x * 2.0
+        v = make_view(b)
+        first = np.sum(np.sin(v) * v) + np.sum(v[:1])  # fresh: no refresh
+        assert refreshed == []
+        b[0, 1] = -1.0  # the view is stale now
+        b[1] = b[1] * x[2]
+        second = np.sum(np.cos(v) * v)
+        assert not traced or (refreshed and refreshed[0] is v)  # re-recorded before its use
+        refreshed.clear()
+        return first + second + np.sum(np.exp(v))  # fresh again: compiled
+
+    x0 = np.arange(1.0, 13.0).reshape(3, 4) / 10
+    f(nd.GradArray(x0, requires_grad=True))
+    assert refreshed == []
+    check_grad(f, x0)
+
+
+def _python_functions_called(func):
+    """The names of the Python functions ``func()`` calls (a profile: deterministic)."""
+    import cProfile
+    import pstats
+
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        result = func()
+    finally:
+        profile.disable()
+    return result, {name for _, _, name in pstats.Stats(profile).stats}
+
+
+def test_a_plain_array_among_the_arguments_keeps_the_compiled_route():
+    # NumPy's functions written in C list ndarray among the overriding types when a plain array
+    # is an argument; it overrides nothing, so the call is still the compiled entry's
+    x = nd.GradArray([0.5, -1.0, 2.0], requires_grad=True)
+    mask, plain = np.array([True, False, True]), np.array([1.0, 2.0, 3.0])
+    calls = [
+        lambda: np.where(mask, x, 0.0),
+        lambda: np.dot(plain, x),
+        lambda: np.concatenate((x, plain)),
+    ]
+    total = 0.0
+    for call in calls:
+        out, called = _python_functions_called(call)
+        assert "array_function_general" not in called
+        assert out._node is not None
+        total = total + np.sum(out * out)
+    total.backward()
+    # d/dx of sum(where(mask, x, 0)^2) + (plain . x)^2 + sum(x^2)
+    expected = 2 * np.where(mask, x.values, 0.0) + 2 * (plain @ x.values) * plain + 2 * x.values
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-12)
+
+
 def test_the_compiled_entries_are_taken():
     import ndgrad._array as engine
 
