@@ -40,8 +40,9 @@ __all__ = [
     "sweep",
 ]
 
-# id(owner of the memory) -> an entry (a weak reference) of a GradArray in a graph over it,
-# or a list of them
+# id(owner of the memory) -> an entry (a weak reference) of a GradArray in a graph over it, or
+# for several such arrays a dict of their entries by the arrays' ids (a list of slices of one
+# array kept alive: each registration and each death is one dict operation)
 _BY_OWNER: dict[int, Any] = {}
 _SWEEP = [1 << 12]  # sweep the dead entries when the table is larger than this
 # id(plain view) -> an entry of it: ``x.values``, a plain view the user asked for
@@ -61,11 +62,14 @@ def sweep() -> None:
     the same memory in another thread.
     """
     for key, entry in list(_BY_OWNER.items()):
-        live = [r for r in (entry if type(entry) is list else [entry]) if r() is not None]
-        if not live:
+        if type(entry) is dict:
+            live = {i: r for i, r in entry.items() if r() is not None}
+            if live:
+                _BY_OWNER[key] = live
+            else:
+                _BY_OWNER.pop(key, None)
+        elif entry() is None:
             _BY_OWNER.pop(key, None)
-        else:
-            _BY_OWNER[key] = live[0] if len(live) == 1 else live
     for key, ref in list(_SANCTIONED.items()):
         if ref() is None:
             _SANCTIONED.pop(key, None)
@@ -90,11 +94,16 @@ def register(a: Any) -> None:
     old = _BY_OWNER.get(key)
     if old is None:
         _BY_OWNER[key] = alias_entry(a, _BY_OWNER, key)
+    elif type(old) is dict:  # several arrays over this memory
+        known = old.get(id(a))
+        if known is None or known() is not a:
+            old[id(a)] = alias_entry(a, _BY_OWNER, key)
     else:
-        refs = [r for r in (old if type(old) is list else [old]) if r() is not None]
-        if not any(r() is a for r in refs):
-            refs.append(alias_entry(a, _BY_OWNER, key))
-        _BY_OWNER[key] = refs[0] if len(refs) == 1 else refs
+        first = old()
+        if first is None:  # dead, its callback not run yet (another thread)
+            _BY_OWNER[key] = alias_entry(a, _BY_OWNER, key)
+        elif first is not a:
+            _BY_OWNER[key] = {id(first): old, id(a): alias_entry(a, _BY_OWNER, key)}
     if len(_BY_OWNER) > _SWEEP[0]:
         sweep()
 
@@ -130,7 +139,7 @@ def graph_alias(p: Any) -> Any:
     entry = _BY_OWNER.get(id(a))
     if entry is None:
         return None
-    for r in entry if type(entry) is list else (entry,):
+    for r in entry.values() if type(entry) is dict else (entry,):
         g = r()
         if g is not None and g._node is not None and np.may_share_memory(p, g):
             return g

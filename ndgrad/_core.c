@@ -1715,6 +1715,7 @@ typedef struct {
     PyWeakReference weakref;
     PyObject *table;  /* the dict the entry is in (owned) */
     PyObject *key;    /* its key there, an id() (owned) */
+    PyObject *ident;  /* id() of its array: its key in a dict of several there (owned) */
 } AliasEntryObject;
 
 static PyTypeObject AliasEntryType;
@@ -1724,7 +1725,8 @@ static PyObject *SweepAt;       /* _aliases._SWEEP, [size above which to sweep] 
 static PyObject *Sweep;         /* _aliases.sweep (owned) */
 
 /* The callback of an entry whose array died: remove the entry (and nothing else) from its
- * table, where it is the value or one of a list of them. Borrowed argument. */
+ * table, where it is the value or one of a dict of them by their arrays' ids (a dict left
+ * empty goes too). Borrowed argument. */
 static PyObject *
 drop_entry(PyObject *module, PyObject *arg)
 {
@@ -1733,7 +1735,7 @@ drop_entry(PyObject *module, PyObject *arg)
         return NULL;
     }
     AliasEntryObject *entry = (AliasEntryObject *)arg;
-    if (entry->table == NULL || entry->key == NULL) {
+    if (entry->table == NULL || entry->key == NULL || entry->ident == NULL) {
         Py_RETURN_NONE;
     }
     PyObject *table = Py_NewRef(entry->table), *key = Py_NewRef(entry->key);
@@ -1742,23 +1744,19 @@ drop_entry(PyObject *module, PyObject *arg)
     if (current == arg) {
         rc = PyDict_DelItem(table, key);
     }
-    else if (current != NULL && PyList_CheckExact(current)) {
-        PyObject *live = PyList_New(0);
-        Py_ssize_t n = PyList_GET_SIZE(current);
-        for (Py_ssize_t i = 0; live != NULL && i < n; i++) {
-            PyObject *item = PyList_GET_ITEM(current, i);
-            if (item != arg && PyList_Append(live, item) < 0) {
-                Py_CLEAR(live);
+    else if (current != NULL && PyDict_CheckExact(current)) {
+        Py_INCREF(current);
+        PyObject *mine = PyDict_GetItemWithError(current, entry->ident);  /* borrowed */
+        if (mine == arg) {
+            rc = PyDict_DelItem(current, entry->ident);
+            if (rc == 0 && PyDict_GET_SIZE(current) == 0) {
+                rc = PyDict_DelItem(table, key);
             }
         }
-        if (live == NULL) {
+        else if (mine == NULL && PyErr_Occurred()) {
             rc = -1;
         }
-        else if (PyList_GET_SIZE(live) != n) {
-            PyObject *value = PyList_GET_SIZE(live) == 1 ? PyList_GET_ITEM(live, 0) : live;
-            rc = PyDict_SetItem(table, key, value);
-        }
-        Py_XDECREF(live);
+        Py_DECREF(current);
     }
     else if (current == NULL && PyErr_Occurred()) {
         rc = -1;
@@ -1784,8 +1782,14 @@ make_alias_entry(PyObject *obj, PyObject *table, PyObject *key)
     PyObject *entry = _PyWeakref_RefType.tp_new(&AliasEntryType, args, NULL);
     Py_DECREF(args);
     if (entry != NULL) {
+        PyObject *ident = PyLong_FromVoidPtr(obj);
+        if (ident == NULL) {
+            Py_DECREF(entry);
+            return NULL;
+        }
         ((AliasEntryObject *)entry)->table = Py_NewRef(table);
         ((AliasEntryObject *)entry)->key = Py_NewRef(key);
+        ((AliasEntryObject *)entry)->ident = ident;
     }
     return entry;
 }
@@ -1794,7 +1798,7 @@ PyDoc_STRVAR(alias_entry_doc,
 "alias_entry(obj, table, key)\n"
 "--\n\n"
 "A weak reference to ``obj`` that removes itself from ``table[key]`` (as the value, or from a\n"
-"list of them) when ``obj`` dies.");
+"dict of them keyed by their arrays' ``id``) when ``obj`` dies.");
 
 static PyObject *
 alias_entry(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -1855,6 +1859,7 @@ AliasEntry_traverse(AliasEntryObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->table);
     Py_VISIT(self->key);
+    Py_VISIT(self->ident);
     return _PyWeakref_RefType.tp_traverse((PyObject *)self, visit, arg);
 }
 
@@ -1863,6 +1868,7 @@ AliasEntry_clear(AliasEntryObject *self)
 {
     Py_CLEAR(self->table);
     Py_CLEAR(self->key);
+    Py_CLEAR(self->ident);
     return _PyWeakref_RefType.tp_clear((PyObject *)self);
 }
 
@@ -1873,12 +1879,14 @@ AliasEntry_dealloc(AliasEntryObject *self)
     PyObject_GC_UnTrack(self);
     Py_CLEAR(self->table);
     Py_CLEAR(self->key);
+    Py_CLEAR(self->ident);
     _PyWeakref_RefType.tp_dealloc((PyObject *)self);
 }
 
 static PyMemberDef AliasEntry_members[] = {
     {"table", T_OBJECT, offsetof(AliasEntryObject, table), READONLY, NULL},
     {"key", T_OBJECT, offsetof(AliasEntryObject, key), READONLY, NULL},
+    {"ident", T_OBJECT, offsetof(AliasEntryObject, ident), READONLY, NULL},
     {NULL},
 };
 

@@ -348,23 +348,33 @@ def test_a_node_left_out_of_the_gc_refuses_a_field_the_gc_must_see():
 # --- the alias registry's entries ----------------------------------------------------------------
 
 
-def test_alias_entry_leaves_its_table_or_its_list_when_its_array_dies():
+def test_alias_entry_leaves_its_table_or_its_dict_when_its_array_dies():
     class Box:  # any object that takes weak references
         pass
 
     table: dict = {}
     a, b, c = Box(), Box(), Box()
     table[1] = _core.alias_entry(a, table, 1)
-    table[2] = [_core.alias_entry(b, table, 2), _core.alias_entry(c, table, 2)]
+    table[2] = {id(b): _core.alias_entry(b, table, 2), id(c): _core.alias_entry(c, table, 2)}
     assert table[1]() is a and table[1].key == 1 and table[1].table is table
+    assert table[1].ident == id(a)
     del a
     assert 1 not in table
-    del b  # one of two: the other stays, as the value itself
-    assert table[2]() is c and type(table[2]) is _core.AliasEntry
-    replaced = table[2]
-    table[2] = "something else"  # an entry no longer in its table: its death changes nothing
-    del c
-    assert table == {2: "something else"} and replaced() is None
+    del b  # one of two: the other stays, under its array's id
+    assert list(table[2]) == [id(c)] and table[2][id(c)]() is c
+    d = Box()
+    table[2][id(d)] = stale = _core.alias_entry(d, table, 2)
+    table[2][id(d)] = "something else"  # an entry no longer in its dict: its death changes nothing
+    del d
+    assert table[2][stale.ident] == "something else" and stale() is None
+    del table[2][stale.ident]
+    del c  # the last one: the dict goes too
+    assert table == {}
+    e = Box()
+    replaced = table[3] = _core.alias_entry(e, table, 3)
+    table[3] = "another value"  # the same for an entry that was the value itself
+    del e
+    assert table == {3: "another value"} and replaced() is None
 
 
 def test_alias_entries_die_quietly_at_interpreter_exit():

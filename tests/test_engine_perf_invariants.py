@@ -428,3 +428,34 @@ def test_a_sequence_read_for_its_values_or_shape_elsewhere_is_kept_whole():
     both = Primitive(np.add, (_by_shape, _by_structure))
     assert both.structure == frozenset()
     assert 1 in both.needs((1,))[0] and 1 in both.needs((0,))[0]
+
+
+def test_registering_a_view_costs_the_same_however_many_views_of_its_memory_live():
+    # Every array in a graph is registered under the owner of its memory (ndgrad._aliases), so
+    # that a plain alias of it is found. Views of one array kept alive (a list of its slices,
+    # joined later) share that key: registering one more, and dropping one, is one dict
+    # operation, not a pass over the others (that made a list of n slices take O(n^2)).
+    from ndgrad import _aliases
+
+    x = GradArray(np.linspace(0.0, 1.0, 5000), requires_grad=True)
+    few = [x[i : i + 2] for i in range(20)]
+    with_few = _calls_during(lambda: few.append(x[2:4]))
+    many = [x[i : i + 2] for i in range(3000)]
+    with_many = _calls_during(lambda: many.append(x[2:4]))
+    assert with_many == with_few
+    key = id(x.base) if x.base is not None else id(x)
+    entries = _aliases._BY_OWNER[key]
+    assert type(entries) is dict and len(entries) == 1 + len(few) + len(many)
+    gone = {id(v) for v in many}
+    many.clear()
+    assert len(entries) == 1 + len(few) and not gone & set(entries)
+    # a plain alias of one of the views is still found
+    with pytest.raises(nd.GraphBreakError):
+        np.sum(few[3] * np.asarray(few[3]))
+    total = np.sum(np.concatenate(few))  # and the gradient through the views is right
+    total.backward()
+    expected = np.zeros(5000)
+    for i in range(20):
+        expected[i : i + 2] += 1.0
+    expected[2:4] += 1.0
+    np.testing.assert_array_equal(x.grad, expected)
