@@ -799,9 +799,7 @@ def _structure(a: Any) -> Any:
     (``Primitive.structure``): the same lists and tuples, with each array's ``ArrayMeta``."""
     if type(a) in (list, tuple):  # the sequences whose arrays get edges (unwrap_args)
         return type(a)(_structure(x) for x in a)
-    if isinstance(a, np.ndarray):
-        return array_meta(a)
-    return ArrayMeta(np.shape(a), np.asarray(a).dtype)
+    return _meta(a)
 
 
 def unwrap_args(args: tuple[Any, ...]) -> tuple[list[Any], list[GradInput]]:

@@ -209,14 +209,13 @@ def _step(node: Any, meta: dict[Target, Any], keep: set[Any]) -> tuple[Any, ...]
     ans_meta = None  # what a JVP rule gets for an output the node did not keep
     if whole and node.n_out == 1 and node.where is None:
         kind, fasts = _common_rules(prim, tuple(slots), len(node.args))
+        # what this node adds to its primitive's conditions
         if fasts is None:
             pass
-        elif kind == "rules":
-            if node.ans is None:  # a JVP rule may read the output's shape and dtype
-                ans_meta = _ans_meta(*meta[(node, 0)])
-        elif kind == "elementwise":
-            if meta[(node, 0)][1].kind == "c":
-                fasts = None
+        elif kind == "rules" and node.ans is None:  # a JVP rule may read the output's meta
+            ans_meta = _ans_meta(*meta[(node, 0)])
+        elif kind == "elementwise" and meta[(node, 0)][1].kind == "c":
+            fasts = None  # complex values: node_tangents derives the JVP
         elif kind == "multilinear" and not all(
             # every other factor kept (not only its shape): else derived_tangents transposes
             a is not None and not isinstance(a, ArrayMeta)
@@ -238,7 +237,7 @@ def _common_rules(prim: Primitive, slots: tuple[int, ...], n_args: int) -> tuple
     kind = prim.jvp_kind
     fasts: list[Any] | None = None
     if prim.jvp_argnum is not None:
-        pass
+        pass  # one variadic JVP rule: node_tangents calls it
     elif kind == "rules":
         rules = prim.jvp_rules
         fasts = [rules[s] if s < len(rules) else None for s in slots]
