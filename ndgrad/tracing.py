@@ -17,7 +17,8 @@ function wrapped by :func:`differentiable`), and only there:
   (that is how ``scipy.stats`` writes its results);
 - ``select``, ``interp``, ``pad`` and ``nan_to_num`` with a GradArray in an argument their
   NumPy dispatchers leave out (``default``, ``left``, ``constant_values``, ``nan``) go through
-  the engine, which differentiates it or raises ``NotDifferentiableError``.
+  the engine, which differentiates it or raises ``NotDifferentiableError``; ``piecewise`` of
+  a plain array fills a GradArray, so that functions closing over parameters are recorded.
 
 For plain ndarrays every one of these behaves exactly as NumPy's own, except that float
 buffers allocated inside the scope are GradArrays (an ndarray subclass without a graph).
@@ -385,6 +386,20 @@ def _grad_array_in(values: list[Any]) -> GradArray | None:
     return None
 
 
+def _piecewise(original: Callable[..., Any], x: Any, *args: Any, **kw: Any) -> Any:
+    """``np.piecewise`` fills an array it allocates like ``x`` (``zeros_like``) with what its
+    functions return. For a plain ``x`` that array is plain, and a value that requires grad (a
+    function closing over a parameter: a broken-stick model) is stored without its graph, the
+    gradient through it lost silently. On a GradArray view of ``x`` (no graph of its own) the
+    array is a GradArray and each store is recorded."""
+    if type(x) is np.ndarray:
+        x = x.view(GradArray)
+    elif not isinstance(x, np.ndarray):  # a list or a scalar, as np.asanyarray takes it
+        x = np.asarray(x).view(GradArray)
+    return original(x, *args, **kw)
+
+
+_TRACED["piecewise"] = _piecewise
 _TRACED.update(
     {
         name: _through_engine(name, params)

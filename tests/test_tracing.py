@@ -447,3 +447,24 @@ def test_calls_without_grad_arrays_there_are_numpys_own():
     np.testing.assert_array_equal(pad, [2.0, 1.0, 1.0, 1.0, 2.0])
     np.testing.assert_array_equal(select, np.where(_X > 1.0, _X, 7.0))
     np.testing.assert_array_equal(interp, [-1.0, 0.5, 9.0, -1.0, 9.0])
+
+
+def test_piecewise_of_a_plain_array_records_what_its_functions_return():
+    # A broken-stick model: np.piecewise of the plain data, with functions that close over the
+    # parameters. NumPy fills zeros_like(x), a plain array for plain data, and the values were
+    # stored without their graph: the gradient was the regulariser's alone, silently.
+    x = np.linspace(0.5, 1.5, 6)
+    lo, hi = x < 1.0, x >= 1.0
+
+    def loss(p):
+        fit = np.piecewise(x, [x < 1.0], [lambda t: p[0] * t, lambda t: p[1] * t + p[2]])
+        return np.sum((fit - 1.0) ** 2) + np.sum(p**2)
+
+    p = np.array([2.0, 3.0, -0.5])
+    r_lo, r_hi = p[0] * x[lo] - 1.0, p[1] * x[hi] + p[2] - 1.0
+    expected = 2 * p + [np.sum(2 * r_lo * x[lo]), np.sum(2 * r_hi * x[hi]), np.sum(2 * r_hi)]
+    np.testing.assert_allclose(nd.grad(loss)(p), expected, rtol=1e-12)
+    check_grad(loss, p)
+    with nd.tracing():  # plain values stay NumPy's, in a scope buffer
+        out = np.piecewise(x, [x < 1.0], [0.0, lambda t: 2 * t])
+    np.testing.assert_array_equal(out, np.where(x < 1.0, 0.0, 2 * x))
