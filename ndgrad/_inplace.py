@@ -106,28 +106,33 @@ def track_views(
     outs: Any, args: Any, raw: list[Any], prim: Primitive, impl: Any, kwargs: Any
 ) -> None:
     """Outputs that share memory with a GradArray argument become tracked views of it."""
-    flat = flat_outputs(outs)
-    for index, o in enumerate(flat):
-        if not isinstance(o, GradArray) or plain_array(o).base is None:
-            continue
-        for slot, a in enumerate(args):
-            if isinstance(a, GradArray) and np.may_share_memory(plain_array(o), raw[slot]):
-                template = [None if i == slot else r for i, r in enumerate(raw)]
-                func = _Recall(prim, impl)
-                fn = _ViewFn(
-                    func,
-                    template,
-                    kwargs,
-                    slot,
-                    None if len(flat) == 1 and not isinstance(outs, (list, tuple)) else index,
-                )
-                o._version = a._version
-                o._seen = a._version[0]
-                o._base_ga = a._base_ga if a._base_ga is not None else a
-                o._view_fn = fn if a._base_ga is None else _Composed(a._view_fn, fn)
-                if a._version[1] is not None and prim.func not in _READ_ONLY_VIEWS:
-                    adopt_view(o, a)  # read-only only because ``a`` is guarded
-                break
+    if type(outs) is GradArray:  # one output, the common case: no list to make
+        _track(outs, None, args, raw, prim, impl, kwargs)
+        return
+    for index, o in enumerate(flat_outputs(outs)):
+        if isinstance(o, GradArray):
+            _track(o, index, args, raw, prim, impl, kwargs)
+
+
+def _track(
+    o: GradArray, index: int | None, args: Any, raw: list[Any], prim: Any, impl: Any, kwargs: Any
+) -> None:
+    """Make ``o`` (output ``index`` of a sequence of them) a tracked view of the first
+    GradArray argument whose memory it shares."""
+    view = plain_array(o)
+    if view.base is None:
+        return
+    for slot, a in enumerate(args):
+        if isinstance(a, GradArray) and np.may_share_memory(view, raw[slot]):
+            template = [None if i == slot else r for i, r in enumerate(raw)]
+            fn = _ViewFn(_Recall(prim, impl), template, kwargs, slot, index)
+            o._version = a._version
+            o._seen = a._version[0]
+            o._base_ga = a._base_ga if a._base_ga is not None else a
+            o._view_fn = fn if a._base_ga is None else _Composed(a._view_fn, fn)
+            if a._version[1] is not None and prim.func not in _READ_ONLY_VIEWS:
+                adopt_view(o, a)  # read-only only because ``a`` is guarded
+            return
 
 
 def _root(v: GradArray) -> GradArray:
