@@ -2727,10 +2727,11 @@ PyDoc_STRVAR(function_fast_doc,
 "function_fast(prim, impl, args, kwargs)\n"
 "--\n\n"
 "_array.call_primitive for the common call: positional GradArrays, plain arrays, tuples of ints,\n"
-"None, Ellipsis and slices (shapes, indices) and other values that are not sequences, plain\n"
-"keyword values (no out=, none that names a positional argument), an operand in a graph and\n"
-"grad mode on. NotImplemented, before anything is computed, for any other call; a result other\n"
-"than one new float array is handed to _array.finish_call.");
+"None, Ellipsis and slices (shapes, indices) and other values that are not sequences, and plain\n"
+"keyword values (no out=, none that names a positional argument); recorded when an operand is\n"
+"in a graph and grad mode is on, else only computed, wrapped and (a view) tracked.\n"
+"NotImplemented, before anything is computed, for any other call; a result other than one float\n"
+"array or scalar is handed to _array.finish_call.");
 
 static PyObject *
 function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -2804,9 +2805,10 @@ function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         }
         any_grad |= grad[i] != NULL;
     }
+    /* Nothing to record (no operand in a graph, or grad mode off): computed and wrapped the
+     * same way, views tracked, as the Python tail does then (finish_call records nothing). */
     int on = any_grad ? grad_mode() : 0;
-    if (on <= 0) {
-        result = on < 0 ? NULL : Py_NewRef(Py_NotImplemented);
+    if (on < 0) {
         goto done;
     }
     res = PyObject_VectorcallDict(impl, raw, n, kwargs);
@@ -2870,7 +2872,7 @@ function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_XDECREF(grad_inputs);
         goto done;
     }
-    if (record_simple(prim, inputs, raw, grad, n, kwargs, array, out, fresh) == 0) {
+    if (!on || record_simple(prim, inputs, raw, grad, n, kwargs, array, out, fresh) == 0) {
         result = Py_NewRef(out);
     }
 

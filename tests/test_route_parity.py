@@ -594,6 +594,27 @@ def test_a_plain_array_among_the_arguments_keeps_the_compiled_route():
     np.testing.assert_allclose(x.grad, expected, rtol=1e-12)
 
 
+def test_a_call_with_nothing_to_record_takes_the_compiled_route():
+    # a GradArray without a graph (a buffer allocated in the scope), or grad mode off: the
+    # result is computed, wrapped and (a view) tracked in C, as the Python tail does it
+    buffer = nd.GradArray(np.arange(12.0).reshape(3, 4))
+    x = nd.GradArray([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    for call in (lambda: np.sum(buffer, axis=0), lambda: np.where(buffer > 3, buffer, 0.0)):
+        out, called = _python_functions_called(call)
+        assert "call_primitive" not in called and "finish_call" not in called
+        assert type(out) is nd.GradArray and out._node is None
+    with nd.no_grad():
+        out, called = _python_functions_called(lambda: np.sum(x * x))
+    assert "call_primitive" not in called and out._node is None and out == 30.0
+    row = buffer[1]  # a tracked view made in C: a later write through it is recorded
+    assert row._base_ga is buffer
+    row[...] = x * 2.0
+    total = np.sum(buffer * buffer)
+    total.backward()
+    np.testing.assert_array_equal(x.grad, 8.0 * x.values)
+    np.testing.assert_array_equal(buffer[0].values, [0.0, 1.0, 2.0, 3.0])
+
+
 def test_the_compiled_entries_are_taken():
     import ndgrad._array as engine
 
