@@ -204,6 +204,16 @@ def test_scaled_bessel_of_complex_argument_raises(func):
         np.sum(np.abs(func(1.0, z)) ** 2).backward()
 
 
+def test_psi_of_complex_argument_raises_and_of_real_is_trigamma():
+    # SciPy's trigamma, zeta(2, z), has no complex loop: the rule said "ufunc '_zeta' not
+    # supported for the input types"; now it names psi and why
+    z = GradArray(np.array([1.5 + 0.5j]), requires_grad=True)
+    with pytest.raises(nd.NotDifferentiableError, match="psi of a complex argument"):
+        np.real(np.sum(sc.psi(z))).backward()
+    x = np.array([0.5, 1.5, 4.0])
+    np.testing.assert_allclose(nd.grad(lambda x: np.sum(sc.psi(x)))(x), sc.polygamma(1, x))
+
+
 def test_ellipj_gradient_in_m_at_zero_raises():
     with pytest.raises(nd.NotDifferentiableError, match="m = 0"):
         nd.grad(lambda m: np.sum(sc.ellipj(0.7, m)[0]))(np.array([0.0, 0.5]))

@@ -46,7 +46,8 @@ branch cut or a singularity the gradient is what the formula gives there (often 
   ``lpmv``: ``|x| < 1``; ``spence``: ``z >= 0`` (its removable singularity at ``z = 1`` uses
   a Taylor polynomial).
 - ``jve``, ``yve``, ``ive`` and ``airye`` of a complex argument raise: their scaling by
-  ``exp(-|Im z|)``, ``exp(-|Re z|)`` or ``exp(+-Re(2/3 z^(3/2)))`` is not holomorphic.
+  ``exp(-|Im z|)``, ``exp(-|Re z|)`` or ``exp(+-Re(2/3 z^(3/2)))`` is not holomorphic. So
+  does ``psi``'s: SciPy's trigamma (``zeta(2, z)``) has no complex loop.
   ``airye`` needs ``x > 0`` (SciPy returns NaN for ``eAi`` at ``x < 0``).
 - ``lambertw`` (its ufunc ``_lambertw``): singular at the branch point ``z = -1/e``.
 - ``voigt_profile``: ``sigma > 0``; ``binom``: ``n > -1``, ``k > -1``,
@@ -115,6 +116,18 @@ def _order_rule(name: str) -> Any:
     return _raises(f"scipy.special.{name} with respect to its order")
 
 
+def _psi_vjp(g, ans, x):
+    """psi' is the trigamma function, the Hurwitz zeta(2, x): SciPy has it for real x only."""
+    from scipy.special import _ufuncs
+
+    if is_complex(x):
+        raise not_differentiable(
+            "scipy.special.psi of a complex argument",
+            "its derivative, the trigamma function zeta(2, z), has no complex loop in SciPy",
+        )
+    return g * _ufuncs._zeta(2.0, x)
+
+
 def _register(sc: Any) -> None:
     """Register every rule; ``sc`` is the imported ``scipy.special``."""
     from scipy.special import _ufuncs
@@ -127,8 +140,7 @@ def _register(sc: Any) -> None:
     rule(sc.rgamma, lambda g, ans, x: -g * conj(ans * sc.psi(x)))
     rule(sc.gammaln, lambda g, ans, x: g * sc.psi(x))
     rule(sc.loggamma, lambda g, ans, x: g * conj(sc.psi(x)))
-    # psi' is the trigamma function, the Hurwitz zeta(2, x); real x only (zeta is real).
-    rule(sc.psi, lambda g, ans, x: g * _ufuncs._zeta(2.0, x))
+    rule(sc.psi, _psi_vjp)
     rule(
         sc.beta,
         lambda g, ans, a, b: g * ans * (sc.psi(a) - sc.psi(a + b)),
