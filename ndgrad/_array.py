@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from ndgrad import _graph
 from ndgrad._aliases import refuse_aliases, register, sanctioned
 from ndgrad._core import ArrayBase, array_meta, configure_array, function_fast
-from ndgrad._errors import not_differentiable
+from ndgrad._errors import not_differentiable, plain_target
 from ndgrad._fpwarnings import ERRSTATE, user_errstate
 from ndgrad._graph import (
     CONSTANT_STATE,
@@ -363,6 +363,14 @@ class GradArray(ArrayBase):
                 done = call_primitive(prim, impl, args, kwargs)
             return done
         if func in TRACED_THROUGH:
+            if (
+                func in _WRITES_FIRST  # np.put_along_axis, np.fill_diagonal
+                and args
+                and not isinstance(args[0], GradArray)
+                and grad_enabled()
+                and needs_grad((args[1:], kwargs))
+            ):  # NumPy's code would store the values into the plain array, without the graph
+                raise plain_target(qualified_name(func))
             res = func._implementation(*args, **kwargs)  # type: ignore[attr-defined]
             if isinstance(res, GradArray) and res.dtype.kind not in _FLOAT_KINDS:
                 return plain_array(res)  # integer results are plain arrays (np.linspace(dtype=int))

@@ -13,6 +13,7 @@ __all__ = [
     "hidden_errors_reraised",
     "not_differentiable",
     "noted",
+    "plain_target",
     "raised_in_scope",
 ]
 
@@ -91,6 +92,16 @@ def not_differentiable(name: str, why: str = "") -> NotDifferentiableError:
             f"requires grad. Register a rule with ndgrad.defvjp({name}, rule, ...), or call it on "
             "x.detach() or inside `with ndgrad.no_grad():` if no gradient is needed."
         )
+    )
+
+
+def plain_target(name: str) -> NotDifferentiableError:
+    """The error for ``name`` writing a value that requires grad into a plain ndarray (its
+    first argument), where the write cannot be recorded and the gradient would be lost."""
+    return not_differentiable(
+        name,
+        "the target is a plain ndarray, which cannot hold a graph; allocate it inside "
+        "nd.tracing() so that it is a GradArray",
     )
 
 

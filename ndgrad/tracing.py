@@ -15,9 +15,10 @@ function wrapped by :func:`differentiable`), and only there:
   it; ``full`` and ``full_like`` with a fill value that carries a graph record the fill;
 - ``place``, ``putmask`` and ``copyto`` into such a buffer are recorded as item assignment
   (that is how ``scipy.stats`` writes its results);
-- ``select``, ``interp``, ``pad`` and ``nan_to_num`` with a GradArray in an argument their
-  NumPy dispatchers leave out (``default``, ``left``, ``constant_values``, ``nan``) go through
-  the engine, which differentiates it or raises ``NotDifferentiableError``; ``piecewise`` of
+- ``select``, ``interp``, ``pad``, ``nan_to_num`` and ``fill_diagonal`` with a GradArray in
+  an argument their NumPy dispatchers leave out (``default``, ``left``, ``constant_values``,
+  ``nan``, ``val``) go through the engine, which differentiates it or raises
+  ``NotDifferentiableError``; ``piecewise`` of
   a plain array fills a GradArray, so that functions closing over parameters are recorded.
 
 For plain ndarrays every one of these behaves exactly as NumPy's own, except that float
@@ -100,7 +101,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ndgrad._array import GradArray
-from ndgrad._errors import hidden_errors_reraised, not_differentiable, raised_in_scope
+from ndgrad._errors import hidden_errors_reraised, not_differentiable, plain_target, raised_in_scope
 from ndgrad._graph import scope_depth
 from ndgrad.numpy._sequences import NUMPY as SEQUENCE_ARGUMENTS
 from ndgrad.numpy._sequences import keeping_sequences
@@ -238,11 +239,7 @@ def _needs_recording(target: Any, values: Any) -> bool:
 
 
 def _unrecordable(name: str) -> Exception:
-    return not_differentiable(
-        f"numpy.{name}",
-        "the target is a plain ndarray, which cannot hold a graph; allocate it inside "
-        "nd.tracing() so that it is a GradArray",
-    )
+    return plain_target(f"numpy.{name}")
 
 
 def _place(original: Callable[..., Any], arr: Any, mask: Any, vals: Any) -> Any:
@@ -408,6 +405,7 @@ _TRACED.update(
             "interp": ("left", "right", "period"),
             "pad": ("constant_values", "end_values"),
             "nan_to_num": ("nan", "posinf", "neginf"),
+            "fill_diagonal": ("val",),
         }.items()
     }
 )

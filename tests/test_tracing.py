@@ -468,3 +468,32 @@ def test_piecewise_of_a_plain_array_records_what_its_functions_return():
     with nd.tracing():  # plain values stay NumPy's, in a scope buffer
         out = np.piecewise(x, [x < 1.0], [0.0, lambda t: 2 * t])
     np.testing.assert_array_equal(out, np.where(x < 1.0, 0.0, 2 * x))
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda b, p: np.put_along_axis(b, np.array([0, 3]), p, 0),
+        lambda b, p: np.fill_diagonal(b.reshape(2, 2), p),
+    ],
+    ids=["put_along_axis", "fill_diagonal"],
+)
+def test_a_write_into_a_plain_array_is_refused_and_into_a_grad_array_recorded(write):
+    # Both store their values into their first argument with NumPy's own code: into a plain
+    # array made outside the scope that dropped the graph silently (the gradient of the loss
+    # below was its regulariser's alone); fill_diagonal's val is not even dispatched on.
+    outside = np.zeros(4)
+    weights = np.arange(1.0, 5.0)
+
+    def loss(p, make):
+        b = make()
+        write(b, p)
+        return np.sum(b * weights) + np.sum(p**2)
+
+    p = np.array([2.0, 3.0])
+    with pytest.raises(nd.NotDifferentiableError, match="target is a plain ndarray"):
+        nd.grad(lambda p: loss(p, outside.copy))(p)
+    # a buffer allocated in the scope is a GradArray: the write is recorded
+    got = nd.grad(lambda p: loss(p, lambda: np.zeros(4)))(p)
+    np.testing.assert_allclose(got, weights[[0, 3]] + 2 * p, rtol=1e-12)
+    check_grad(lambda p: loss(p, lambda: np.zeros(4)), p)
