@@ -2733,6 +2733,17 @@ PyDoc_STRVAR(function_fast_doc,
 "NotImplemented, before anything is computed, for any other call; a result other than one float\n"
 "array or scalar is handed to _array.finish_call.");
 
+/* A new list of the ``n`` objects ``items`` (new references to them). */
+static PyObject *
+list_of(PyObject *const *items, Py_ssize_t n)
+{
+    PyObject *list = PyList_New(n);
+    for (Py_ssize_t k = 0; list != NULL && k < n; k++) {
+        PyList_SET_ITEM(list, k, Py_NewRef(items[k]));
+    }
+    return list;
+}
+
 static PyObject *
 function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -2833,10 +2844,7 @@ function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto done;
         }
         if (out != NULL) {
-            PyObject *raw_list = PyList_New(n);
-            for (Py_ssize_t k = 0; raw_list != NULL && k < n; k++) {
-                PyList_SET_ITEM(raw_list, k, Py_NewRef(raw[k]));
-            }
+            PyObject *raw_list = list_of(raw, n);
             PyObject *call[6] = {out, inputs, raw_list, prim, impl,
                                  kwargs != NULL ? kwargs : NoKwargs};
             PyObject *tracked = raw_list == NULL ? NULL
@@ -2850,9 +2858,8 @@ function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     if (out == NULL) {
         /* a tuple, a Python float, an integer result...: the general path's tail */
-        PyObject *raw_list = PyList_New(n), *grad_inputs = PyList_New(0);
+        PyObject *raw_list = list_of(raw, n), *grad_inputs = PyList_New(0);
         for (Py_ssize_t k = 0; raw_list != NULL && grad_inputs != NULL && k < n; k++) {
-            PyList_SET_ITEM(raw_list, k, Py_NewRef(raw[k]));
             if (grad[k] != NULL) {
                 PyObject *entry = Py_BuildValue("(nOO)", k, Py_None, grad[k]);
                 if (entry == NULL || PyList_Append(grad_inputs, entry) < 0) {

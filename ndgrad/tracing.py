@@ -123,12 +123,20 @@ def is_tracing() -> bool:
 # --- what the replacements do inside a scope ---------------------------------------------------
 
 
-def _holds_grad_array(obj: Any) -> bool:
+def _first_grad_array(obj: Any) -> GradArray | None:
+    """``obj`` if it is a GradArray, else the first one in it (lists and tuples searched)."""
     if isinstance(obj, GradArray):
-        return True
+        return obj
     if type(obj) in (list, tuple):
-        return any(_holds_grad_array(o) for o in obj)
-    return False
+        for o in obj:
+            found = _first_grad_array(o)
+            if found is not None:
+                return found
+    return None
+
+
+def _holds_grad_array(obj: Any) -> bool:
+    return _first_grad_array(obj) is not None
 
 
 def _stacked(obj: Any, original: Callable[..., Any]) -> Any:
@@ -358,7 +366,7 @@ def _through_engine(name: str, params: tuple[str, ...]) -> Callable[..., Any]:
     var_keyword = [p.name for p in signature.parameters.values() if p.kind == p.VAR_KEYWORD]
 
     def traced(original: Callable[..., Any], *args: Any, **kw: Any) -> Any:
-        found = _grad_array_in([*args[first:], *(kw.get(p) for p in params)])
+        found = _first_grad_array((*args[first:], *(kw.get(p) for p in params)))
         if found is None:
             return original(*args, **kw)
         bound = signature.bind(*args, **kw)
@@ -369,18 +377,6 @@ def _through_engine(name: str, params: tuple[str, ...]) -> Callable[..., Any]:
         )
 
     return traced
-
-
-def _grad_array_in(values: list[Any]) -> GradArray | None:
-    """The first GradArray among ``values``, or in lists and tuples among them."""
-    for v in values:
-        if isinstance(v, GradArray):
-            return v
-        if type(v) in _SEQUENCES:
-            found = _grad_array_in(list(v))
-            if found is not None:
-                return found
-    return None
 
 
 def _piecewise(original: Callable[..., Any], x: Any, *args: Any, **kw: Any) -> Any:
