@@ -510,6 +510,16 @@ def _matmul_part(slot: int, t: Any, a: Any, b: Any, shape: Any, rest: Any, kwarg
     return a @ _lead(t, len(shape) if a.ndim >= 2 else b.ndim)
 
 
+def _matvec_part(slot: int, t: Any, a: Any, b: Any, shape: Any, rest: Any, kwargs: Any) -> Any:
+    """``np.matvec(a, b)``, ``a`` a stack of matrices and ``b`` of vectors: the batched operand
+    given length-1 axes up to the output's loop axes, so that the batch axis leads them."""
+    if rest or kwargs:  # axes=, out=, ...
+        return NotImplemented
+    if slot == 0:
+        return np.matvec(_lead(t, len(shape) + 1), b)
+    return np.matvec(a, _lead(t, len(shape)))
+
+
 def _dot_part(slot: int, t: Any, a: Any, b: Any, shape: Any, rest: Any, kwargs: Any) -> Any:
     """``np.dot``: a product with a scalar, or ``matmul`` for vectors and matrices."""
     if rest or kwargs:  # out=
@@ -615,6 +625,7 @@ BATCH_JVP_RULES: dict[Any, Row] = {
     np.trace: _of_first(_trace),
     # products
     np.matmul: _product(_matmul_part),
+    np.matvec: _product(_matvec_part),
     np.dot: _product(_dot_part),
     np.tensordot: _product(_tensordot_part),
     np.outer: _product(_outer_part),
@@ -1007,6 +1018,17 @@ def _matmul_cotangent(slot: int, g: Any, a: Any, b: Any, rest: Any, kwargs: Any)
     return c.reshape((n, *b.shape))
 
 
+def _matvec_cotangent(slot: int, g: Any, a: Any, b: Any, rest: Any, kwargs: Any) -> Any:
+    """``np.matvec(a, b)``: the matrices' cotangent is the outer product of the product's and
+    the vectors' (``b`` conjugated by the row), the vectors' the matrices' transposes times the
+    product's; each summed back over the loop axes its operand was broadcast along."""
+    if rest or kwargs:  # axes=, out=, ...
+        return NotImplemented
+    if slot == 0:
+        return _unbroadcast(g[..., :, None] * b[..., None, :], a.shape)
+    return _unbroadcast(np.matvec(np.swapaxes(a, -1, -2), g), b.shape)
+
+
 def _dot_cotangent(slot: int, g: Any, a: Any, b: Any, rest: Any, kwargs: Any) -> Any:
     """``np.dot``: a product with a scalar, or ``matmul`` for vectors and matrices."""
     if rest or kwargs:  # out=
@@ -1131,6 +1153,7 @@ BATCH_VJP_RULES: dict[Any, Any] = {
     np.clip: _vjp_clip,
     # products
     np.matmul: _vjp_product(_matmul_cotangent),
+    np.matvec: _vjp_product(_matvec_cotangent),
     np.dot: _vjp_product(_dot_cotangent),
     np.tensordot: _vjp_product(_tensordot_cotangent),
     np.outer: _vjp_product(_outer_cotangent),

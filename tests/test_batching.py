@@ -16,6 +16,7 @@ are checked to be computed one direction at a time, and right.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
@@ -412,7 +413,30 @@ def test_gufuncs_are_not_taken_for_elementwise(mode, monkeypatch):
         x = np.array([0.7, -1.3])
         got = MODES[mode][0](fun)(x)
         np.testing.assert_allclose(got, _fd_jacobian(fun, x), rtol=1e-6, atol=1e-8)
-    assert set(fallbacks) == {"numpy.vecdot", "numpy.matvec", "numpy.vecmat"}
+    # matvec has a row of its own, which keeps the batch axis in front of the loop axes
+    assert set(fallbacks) == {"numpy.vecdot", "numpy.vecmat"}
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+@pytest.mark.parametrize(
+    ("a_shape", "b_shape"),
+    [((2, 3), (3,)), ((4, 2, 3), (3,)), ((2, 3), (4, 3)), ((4, 1, 2, 3), (5, 3)), ((3, 3), (3,))],
+)
+def test_matvec_row_broadcasts_the_loop_axes_behind_the_batch(mode, a_shape, b_shape, monkeypatch):
+    """``matvec``'s row, both operands differentiated, where one operand's loop axes are
+    broadcast against the other's (as many directions as rows in the square case)."""
+    fallbacks = _count_fallbacks(monkeypatch, mode)
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal(a_shape)
+    n_a = a.size
+
+    def fun(x):
+        return np.sin(np.matvec(np.reshape(x[:n_a], a_shape), x[n_a:].reshape(b_shape)))
+
+    x = rng.standard_normal(n_a + math.prod(b_shape))
+    got = MODES[mode][0](fun)(x)
+    np.testing.assert_allclose(got, _fd_jacobian(fun, x), rtol=1e-6, atol=1e-8)
+    assert "numpy.matvec" not in fallbacks
 
 
 @pytest.mark.parametrize("mode", list(MODES))

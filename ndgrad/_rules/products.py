@@ -31,7 +31,7 @@ def _dot_vjp_a(g, ans, a, b, out=None):
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return np.sum(g * b) if np.ndim(a) == 0 else g * b
     if np.ndim(b) == 1:
-        return np.expand_dims(g, -1) * b
+        return g[..., None] * b
     k = np.ndim(b) - 1  # b's axes other than the summed one, in order, end g
     b_axes = [*range(np.ndim(b) - 2), np.ndim(b) - 1]
     return np.tensordot(g, b, axes=(list(range(np.ndim(g) - k, np.ndim(g))), b_axes))
@@ -42,6 +42,12 @@ def _dot_vjp_b(g, ans, a, b, out=None):
     a = conj(a)
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return np.sum(g * a) if np.ndim(b) == 0 else g * a
+    # one NumPy call where it can be, not tensordot's layers (under create_graph and in
+    # forward mode each call is a recorded node)
+    if np.ndim(b) == 1 and np.ndim(a) == 1:
+        return g * a
+    if np.ndim(b) == 1 and np.ndim(a) == 2:
+        return g @ a
     lead = np.ndim(a) - 1
     c = np.tensordot(a, g, axes=(list(range(lead)), list(range(lead))))  # (n, *batch, k)
     if np.ndim(b) == 1:

@@ -209,14 +209,15 @@ def _mT(a):
 
 
 def _matmul_vjp_x1(g, ans, x1, x2):
-    """g @ x2^H, with 1-d operands promoted as matmul promotes them."""
+    """g @ x2^H, with 1-d operands promoted as matmul promotes them (single NumPy calls: under
+    create_graph and in forward mode each call here is a recorded node)."""
     x2 = conj(x2)
     if np.ndim(x1) == 1 and np.ndim(x2) == 1:
         return g * x2
     if np.ndim(x2) == 1:
-        return np.expand_dims(g, -1) * x2
+        return g[..., None] * x2
     if np.ndim(x1) == 1:
-        return np.squeeze(np.expand_dims(g, -2) @ _mT(x2), -2)
+        return np.matvec(x2, g)
     return g @ _mT(x2)
 
 
@@ -226,9 +227,9 @@ def _matmul_vjp_x2(g, ans, x1, x2):
     if np.ndim(x1) == 1 and np.ndim(x2) == 1:
         return g * x1
     if np.ndim(x1) == 1:
-        return np.expand_dims(x1, -1) * np.expand_dims(g, -2)
+        return x1[:, None] * g[..., None, :]
     if np.ndim(x2) == 1:
-        return np.squeeze(_mT(x1) @ np.expand_dims(g, -1), -1)
+        return np.matvec(_mT(x1), g)
     return _mT(x1) @ g
 
 
