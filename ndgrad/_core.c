@@ -794,6 +794,11 @@ store_cotangent(PyObject *grads, PyObject *owned, PyObject *node, Py_ssize_t out
 /* ------------------------------------------------------------------------------------------ */
 /* The loop of the backward pass                                                               */
 
+/* Set with the array type's entry points (configure_array, module init); the pass reads them
+ * too. Owned. */
+static PyObject *VjpRules;    /* ndgrad._registry.VJP_RULES */
+static PyObject *GetitemKey;  /* np.ndarray.__getitem__, getitem's key in VJP_RULES */
+
 /* The state of one backward pass: all borrowed from backward_pass's locals. */
 typedef struct {
     PyObject *ready;    /* list: nodes whose cotangents are complete */
@@ -804,6 +809,7 @@ typedef struct {
     PyObject *needed;   /* set of nodes a target can be reached through, or None */
     PyObject *results;  /* dict: target node -> cotangent */
     PyObject *lift;     /* graph_array for create_graph, or None */
+    PyObject *getitem;  /* the Primitive of ndarray.__getitem__ (see scatter_into) */
     int has_targets, accumulate, retain_graph, inplace, inline_common, check_saved;
     Py_ssize_t inplace_bytes;  /* the smallest cotangent an in-place rule may write into */
 } Pass;
@@ -877,6 +883,73 @@ lift_inputs(PyObject *lift, NodeObject *node, PyObject **args_out, PyObject **an
     return 0;
 }
 
+/* Whether ``key`` is a basic index (ints, slices, ``...``, ``None``, or a tuple of them): one
+ * that names each position at most once and whose result is a view (or, all ints, a scalar). */
+static int
+is_basic_key(PyObject *key)
+{
+    if (!PyTuple_CheckExact(key)) {
+        return PyLong_CheckExact(key) || PySlice_Check(key) || key == Py_Ellipsis
+               || key == Py_None;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(key); i++) {
+        PyObject *k = PyTuple_GET_ITEM(key, i);
+        if (!(PyLong_CheckExact(k) || PySlice_Check(k) || k == Py_Ellipsis || k == Py_None)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ``a[key]``'s rule (a zeros array of ``a``'s shape with ``g`` at ``key``) added to the
+ * cotangent its parent has received so far, without the zeros: ``g`` is added at ``key`` into
+ * that cotangent when only this pass holds it (a sum the pass allocated) and ``key`` is basic
+ * (no position twice), so the result is the same sum, element for element. A loop that reads
+ * ``x[i]`` of a length-n array then costs O(1) per read in backward, not O(n). 1 when done, 0
+ * when it does not apply (the rule runs), -1 on error. */
+static int
+scatter_into(Pass *p, PyObject *edge, PyObject *g, PyObject *key)
+{
+    PyObject *parent = PyTuple_GET_ITEM(edge, EDGE_PARENT);
+    if (n_out_of(parent) != 1 || !PyArray_CheckExact(g) || !is_basic_key(key)) {
+        return 0;
+    }
+    PyObject *prev = PyDict_GetItemWithError(p->grads, parent);  /* borrowed */
+    if (prev == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    if (!PyArray_CheckExact(prev)
+        || !PyArray_EquivTypes(PyArray_DESCR((PyArrayObject *)prev),
+                               PyArray_DESCR((PyArrayObject *)g))) {
+        return 0;
+    }
+    int mine = owned_set(p->owned, prev, IS_OWNED);
+    int shaped = mine > 0 ? same_shape((PyArrayObject *)prev, PyTuple_GET_ITEM(edge, EDGE_SHAPE))
+                          : mine;
+    if (shaped <= 0) {
+        return shaped;
+    }
+    PyObject *part = PyObject_GetItem(prev, key);  /* a view of prev, or a scalar */
+    if (part == NULL) {
+        return -1;
+    }
+    int rc = 0;
+    if (PyArray_Check(part)) {
+        if (PyArray_SAMESHAPE((PyArrayObject *)part, (PyArrayObject *)g)) {
+            PyObject *sum = PyNumber_InPlaceAdd(part, g);  /* writes into prev's memory */
+            rc = sum == NULL ? -1 : 1;
+            Py_XDECREF(sum);
+        }
+    }
+    else if (PyArray_NDIM((PyArrayObject *)g) == 0) {
+        PyObject *sum = PyNumber_Add(part, g);
+        rc = sum == NULL ? -1 : PyObject_SetItem(prev, key, sum) < 0 ? -1 : 1;
+        Py_XDECREF(sum);
+    }
+    Py_DECREF(part);
+    return rc;
+}
+
 /* The common node (one rule per argument, no where=, plain arrays): each edge's rule runs
  * here, on ``g`` (borrowed). ``g_free``: only this call refers to ``g`` and ``rules`` are the
  * node's in-place rules, which may write into it (see Primitive.inplace_rules). 0 on success,
@@ -930,6 +1003,15 @@ run_common(Pass *p, NodeObject *node, PyObject *g, PyObject *rules, int g_free)
                 goto done;
             }
             continue;
+        }
+        if (prim == p->getitem && slot == 0 && flat == Py_None && p->inplace && n_args == 2) {
+            int done_here = scatter_into(p, edge, g, PyTuple_GET_ITEM(args, 1));
+            if (done_here < 0) {
+                goto done;
+            }
+            if (done_here) {
+                continue;
+            }
         }
         PyObject *c;  /* new */
         if (flat == Py_None) {
@@ -1606,6 +1688,11 @@ backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (grads == NULL || owned == NULL || results == NULL || ready == NULL) {
         goto done;
     }
+    /* borrowed: the registry holds its primitives for good (None before configure_array) */
+    PyObject *getitem = VjpRules == NULL ? NULL : PyDict_GetItemWithError(VjpRules, GetitemKey);
+    if (getitem == NULL && PyErr_Occurred()) {
+        goto done;
+    }
     for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(roots); i++) {
         PyObject *pair = PySequence_Fast_GET_ITEM(roots, i);
         Py_ssize_t out = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
@@ -1631,7 +1718,7 @@ backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         .has_targets = PySet_GET_SIZE(targets) != 0, .accumulate = inputs == Py_None,
         .retain_graph = retain_graph, .inplace = !create_graph,
         .inline_common = flags[3], .check_saved = flags[2],
-        .inplace_bytes = inplace_bytes,
+        .inplace_bytes = inplace_bytes, .getitem = getitem,
     };
     /* Grad mode is create_graph during the pass; the rules are ndgrad's own NumPy code, not
      * the user's, so no conversion scope applies to them. */
@@ -1910,7 +1997,6 @@ static PyMethodDef drop_entry_def = {
 /* The common ufunc call: ``ufunc(x)`` and ``ufunc(x, y)`` without keywords                    */
 
 /* What ndgrad/_array.py registers with configure_array(). All owned. */
-static PyObject *VjpRules;           /* ndgrad._registry.VJP_RULES */
 static PyObject *GradEnabledVar;     /* the ContextVar of grad mode */
 static Py_ssize_t CopyBytes;         /* _graph.COPY_BYTES: saved arrays up to it are copied */
 static PyObject *ConstantState;      /* _graph.CONSTANT_STATE */
@@ -2630,7 +2716,6 @@ ArrayBase_array_function(PyObject *self, PyObject *const *args, Py_ssize_t nargs
     return done;
 }
 
-static PyObject *GetitemKey;   /* np.ndarray.__getitem__, getitem's key in VJP_RULES (owned) */
 static PyObject *GetitemImpl;  /* _array.getitem_impl, what getitem computes (owned) */
 
 /* GradArray.__getitem__ (ArrayBase's mapping slot): ``x[key]`` by function_fast, or
