@@ -92,9 +92,14 @@ typedef struct {
     PyObject *out_meta;  /* None (one output) or ((shape, dtype), ...) */
     PyObject *where;     /* the where= mask, or None */
     Py_ssize_t n_out;
+    unsigned long long serial;  /* the order nodes were made in (next_serial) */
     char freed;
     PyObject *weakreflist;
 } NodeObject;
+
+/* The serial the next node gets: one count for the process, read and advanced under the GIL. A
+ * node made before a transform started has a smaller one (see recorded_since). */
+static unsigned long long next_serial = 0;
 
 static PyTypeObject NodeType;
 
@@ -279,6 +284,7 @@ Node_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf, PyObject *
     self->out_meta = Py_NewRef(out_meta);
     self->where = Py_NewRef(where);
     self->n_out = out_meta == Py_None ? 1 : PyTuple_GET_SIZE(out_meta);
+    self->serial = next_serial++;
     self->freed = 0;
     self->weakreflist = NULL;
     if (node_needs_gc(self)) {
@@ -390,6 +396,7 @@ static PyMemberDef Node_members[] = {
     {"out_meta", T_OBJECT, offsetof(NodeObject, out_meta), READONLY, NULL},
     {"where", T_OBJECT, offsetof(NodeObject, where), READONLY, NULL},
     {"n_out", T_PYSSIZET, offsetof(NodeObject, n_out), READONLY, NULL},
+    {"serial", T_ULONGLONG, offsetof(NodeObject, serial), READONLY, NULL},
     {"freed", T_BOOL, offsetof(NodeObject, freed), 0, NULL},
     {"__weaklistoffset__", T_PYSSIZET, offsetof(NodeObject, weakreflist), READONLY, NULL},
     {NULL},
@@ -684,6 +691,72 @@ collect_nodes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     return count_edges(args[0], args[1]);
+}
+
+PyDoc_STRVAR(node_serial_doc,
+"node_serial()\n"
+"--\n\n"
+"The serial the next graph node will get: every node made from now on has one at least as\n"
+"large (see recorded_since).");
+
+static PyObject *
+node_serial(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromUnsignedLongLong(next_serial);
+}
+
+PyDoc_STRVAR(recorded_since_doc,
+"recorded_since(roots, since, own)\n"
+"--\n\n"
+"Whether every node that the nodes ``roots`` depend on was made from serial ``since`` on,\n"
+"down to leaves in the set ``own``: then they depend on nothing recorded before, nor on any\n"
+"other leaf. The walk stops at the first node that is not (a leaf of another array, a node\n"
+"made before ``since``, or an object of another type), so it reads no more than was\n"
+"recorded since.");
+
+static PyObject *
+recorded_since(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyList_Check(args[0]) || !PyAnySet_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "recorded_since(roots: list, since: int, own: set)");
+        return NULL;
+    }
+    unsigned long long since = PyLong_AsUnsignedLongLong(args[1]);
+    if (since == (unsigned long long)-1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *own = args[2];
+    PyObject *stack = PyList_GetSlice(args[0], 0, PyList_GET_SIZE(args[0]));
+    PyObject *seen = PySet_New(NULL);
+    int result = stack == NULL || seen == NULL ? -1 : 1;
+    while (result == 1 && PyList_GET_SIZE(stack)) {
+        Py_ssize_t top = PyList_GET_SIZE(stack) - 1;
+        PyObject *node = Py_NewRef(PyList_GET_ITEM(stack, top));
+        if (PyList_SetSlice(stack, top, top + 1, NULL) < 0) {
+            result = -1;
+        }
+        else if (!Node_Check(node)) {  /* a leaf: one of ours, or it came from outside */
+            result = PySet_Contains(own, node);
+        }
+        else if (((NodeObject *)node)->serial < since) {
+            result = 0;
+        }
+        else {
+            PyObject *edges = ((NodeObject *)node)->edges;
+            for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges) && result == 1; e++) {
+                PyObject *parent = PyTuple_GET_ITEM(PyTuple_GET_ITEM(edges, e), EDGE_PARENT);
+                int was_seen = PySet_Contains(seen, parent);
+                if (was_seen < 0 || (!was_seen && (PySet_Add(seen, parent) < 0
+                                                   || PyList_Append(stack, parent) < 0))) {
+                    result = -1;
+                }
+            }
+        }
+        Py_DECREF(node);
+    }
+    Py_XDECREF(stack);
+    Py_XDECREF(seen);
+    return result < 0 ? NULL : PyBool_FromLong(result);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -3691,6 +3764,9 @@ forward_steps(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef core_methods[] = {
     {"collect_nodes", (PyCFunction)(void (*)(void))collect_nodes, METH_FASTCALL,
      collect_nodes_doc},
+    {"node_serial", node_serial, METH_NOARGS, node_serial_doc},
+    {"recorded_since", (PyCFunction)(void (*)(void))recorded_since, METH_FASTCALL,
+     recorded_since_doc},
     {"backward_pass", (PyCFunction)(void (*)(void))backward_pass, METH_FASTCALL,
      backward_pass_doc},
     {"plan_order", (PyCFunction)(void (*)(void))plan_order, METH_FASTCALL, plan_order_doc},

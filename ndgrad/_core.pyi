@@ -29,6 +29,7 @@ class Node:
     out_meta: tuple[tuple[tuple[int, ...], Any], ...] | None
     where: Any
     n_out: int
+    serial: int  # the order nodes were made in
     freed: bool
     @property
     def name(self) -> str: ...
@@ -45,6 +46,8 @@ class Node:
     ) -> None: ...
 
 def collect_nodes(roots: Sequence[Any], stop: AbstractSet[Any]) -> dict[Any, int]: ...
+def node_serial() -> int: ...
+def recorded_since(roots: list[Any], since: int, own: AbstractSet[Any]) -> bool: ...
 def backward_pass(
     roots: Sequence[tuple[Any, int]],
     root_grads: Sequence[Any],

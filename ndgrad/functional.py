@@ -29,6 +29,7 @@ from ndgrad import _graph
 from ndgrad._aliases import sanction_arguments
 from ndgrad._array import GradArray, call_primitive, graph_array, plain_array
 from ndgrad._batching import batch_size, pull_batched, push_batched
+from ndgrad._core import node_serial, recorded_since
 from ndgrad._errors import GraphBreakError
 from ndgrad._forward import ForwardPlan, fit_tangent
 from ndgrad._graph import enable_grad, grad_enabled, writeable
@@ -242,6 +243,32 @@ def _outermost(g: Any, like: Any) -> Any:
     return g if writeable(g) else g.copy()
 
 
+def _detach_own(results: list[Any], tracers: Sequence[GradArray], since: int) -> list[Any]:
+    """Nested results (inside another transform) with each GradArray that depends only on
+    this call's own tracers made a plain array.
+
+    Such a result is recorded (the rules run on GradArrays) in case it depends on what an
+    outer transform differentiates: a closure over the outer variable, an argument that is one.
+    When its graph reaches nothing but the tracers this call made for its plain arguments, no
+    outer transform can reach it: its derivative with respect to anything outside is zero,
+    and as a GradArray it would only make everything computed from it recorded too (an inner
+    solver's iterates, stepped by the inner gradient, each recorded into the outer graph). The
+    walk (``_core.recorded_since``) stops at the first node recorded before the call began,
+    or the first leaf that is not one of the tracers.
+    """
+    own = {t._node for t in tracers}
+    for i, r in enumerate(results):
+        if (
+            type(r) is GradArray
+            and r.requires_grad
+            and r._base_ga is None  # (a view's node may be stale: kept, as a GradArray)
+            and recorded_since([r._node], since, own)
+        ):
+            plain = plain_array(r)
+            results[i] = plain if writeable(plain) else plain.copy()
+    return results
+
+
 def _plain_tree(tree: Any) -> Any:
     """The same structure with every GradArray replaced by its plain values."""
     leaves, spec = tree_flatten(tree)
@@ -411,6 +438,7 @@ def _value_and_grad(
     scope: bool,
     buffers: dict[int, Any] | None = None,
 ) -> tuple[Any, Any, Any]:
+    since = node_serial()
     trace = _Trace(fun, args, kwargs, nums, has_aux, scope, buffers)
     out = trace.out
     _check_output(out, fname)
@@ -440,6 +468,8 @@ def _value_and_grad(
         _confirm_zero_gradients(fun, args, kwargs, trace, cots, out, fname, has_aux, scope)
     if unreached:
         cots = _zeros_for(cots, trace.tracers)
+    if nested:
+        cots = _detach_own(cots, trace.tracers, since)
     grads = trace.regroup(cots, not nested, single)
     value = out if nested else (plain_array(out) if isinstance(out, GradArray) else out)
     return value, grads, trace.aux
@@ -934,6 +964,7 @@ def jvp(
     if t_spec != tree_flatten(list(primals))[1]:
         raise ValueError("tangents must have the structure of primals")
     outer = _nested(primals) or _nested(tangents)
+    since = node_serial()
     trace = _Trace(fun, primals, {}, tuple(range(len(primals))), has_aux, scope)
     outs, spec = tree_flatten(trace.out)
     for o in outs:
@@ -950,6 +981,7 @@ def jvp(
         _confirm_zero_tangents(fun, primals, t_in, outs, tan, fname, has_aux, scope)
     if outer:
         out, aux = trace.out, trace.aux
+        tan = _detach_own(tan, trace.tracers, since)
     else:
         out, aux = _plain_tree(trace.out), _plain_tree(trace.aux)
         tan = [_outermost(t, o) for t, o in zip(tan, tree_flatten(out)[0], strict=True)]

@@ -74,3 +74,89 @@ def test_no_perturbation_confusion():
     np.testing.assert_allclose(nd.grad(inner)(3.0), 6.0)
     # Siskind & Pearlmutter: d/dx (x * d/dy (x + y)) = 1, not 2
     np.testing.assert_allclose(nd.grad(lambda x: x * nd.grad(lambda y: x + y)(1.0))(1.0), 1.0)
+
+
+# --- nested results that depend on the inner call's own arguments alone ----------------------
+
+
+def _descend(inner_grad, p, steps=5, eta=0.1):
+    """Gradient descent on the inner problem, as an inner solver inside an outer transform."""
+    for _ in range(steps):
+        p = p - eta * inner_grad(p)
+    return p
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_an_inner_gradient_free_of_the_outer_variable_is_plain(mode):
+    """Inside ``nd.grad`` of ``a``, the inner gradient of ``sum(a * b) + sum(b**2)`` in ``b``
+    is ``a + 2 b`` (it depends on ``a``: recorded) while that of ``sum(b**2) - sum(a)`` is ``2
+    b`` (it does not: a plain array, so that the inner iterates are not recorded into the outer
+    graph). The outer gradients against their closed forms either way."""
+    b0 = np.array([0.5, -1.0, 2.0])
+    seen = []
+
+    def inner_grad(f):
+        if mode == "grad":
+            return nd.grad(f)
+        # forward mode, one jvp per coordinate, as gradbench's saddle takes it
+        eye = np.eye(3)
+        return lambda b: np.stack([nd.jvp(f, (b,), (eye[i],))[1] for i in range(3)])
+
+    def free(a):
+        g = inner_grad(lambda b: np.sum(b**2) - np.sum(a))
+        seen.append(g(b0))
+        b = _descend(g, b0)  # b_k = 0.8**k b0, whatever a is
+        return np.sum(a * b)
+
+    def tied(a):
+        g = inner_grad(lambda b: np.sum(a * b) + np.sum(b**2))
+        seen.append(g(b0))
+        b = _descend(g, b0)  # b_{k+1} = 0.8 b_k - 0.1 a
+        return np.sum(a * b)
+
+    a0 = np.array([1.0, 2.0, -0.5])
+    np.testing.assert_allclose(nd.grad(free)(a0), 0.8**5 * b0, rtol=1e-12)
+    assert type(seen[-1]) is np.ndarray
+    np.testing.assert_allclose(seen[-1], 2 * b0)
+    # b_5 = 0.8**5 b0 - c a with c = 0.1 (1 + 0.8 + ... + 0.8**4); d/da sum(a * b_5) = b_5 - c a
+    c = 0.1 * sum(0.8**k for k in range(5))
+    np.testing.assert_allclose(nd.grad(tied)(a0), 0.8**5 * b0 - 2 * c * a0, rtol=1e-12)
+    assert isinstance(seen[-1], GradArray) and seen[-1].requires_grad
+
+
+def test_an_inner_gradient_through_an_outer_argument_or_a_new_leaf_stays_recorded():
+    """The inner call differentiates at a point that depends on the outer variable, or its
+    function makes a leaf of its own: the results stay GradArrays, and the outer derivatives
+    (third and second order) match the closed forms."""
+    d3 = nd.grad(lambda x: np.sum(nd.grad(lambda y: np.sum(nd.grad(lambda z: np.sum(z**4))(y)))(x)))
+    x0 = np.array([0.5, 1.5])
+    np.testing.assert_allclose(d3(x0), 24 * x0, rtol=1e-12)  # d/dx of sum(12 x**2)
+
+    def outer(a):
+        def f(b):
+            w = nd.GradArray(np.array([2.0, 3.0]), requires_grad=True)
+            return np.sum(w * a * b**2)
+
+        g = nd.grad(f)(np.array([1.0, 1.0]))  # 2 w a b
+        assert isinstance(g, GradArray)
+        return np.sum(g)
+
+    np.testing.assert_allclose(nd.grad(outer)(np.array([0.3, 0.4])), [4.0, 6.0], rtol=1e-12)
+
+
+def test_a_custom_rule_closing_over_the_outer_variable_keeps_the_inner_result_recorded():
+    """A rule the user wrote may read the outer variable from its closure: the recorded pass
+    records that read, so the inner gradient reaches the outer variable and is kept."""
+
+    def outer(a):
+        @nd.custom_vjp
+        def scaled(b):
+            return b * 1.0
+
+        scaled.defvjp(lambda b: (b * 1.0, None), lambda res, g: (g * a,))
+        inner = nd.grad(lambda b: np.sum(scaled(b)))(np.array([1.0, 2.0]))  # = a
+        assert isinstance(inner, GradArray)
+        return np.sum(inner**2)
+
+    a0 = np.array([0.5, -2.0])
+    np.testing.assert_allclose(nd.grad(outer)(a0), 2 * a0, rtol=1e-12)
