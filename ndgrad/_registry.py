@@ -348,7 +348,10 @@ def unbroadcast(g: Any, shape: tuple[int, ...]) -> Any:
 # as an ``ArrayMeta``: the array itself is not kept alive, and writing to it later is harmless.
 # A rule we cannot read (a builtin, a partial, ``*args``) is taken to read everything.
 
-_LOADS = {"LOAD_FAST", "LOAD_DEREF", "LOAD_CLOSURE", "LOAD_FAST_CHECK", "LOAD_FAST_AND_CLEAR"}
+# The instructions that name a local or free variable, whatever this Python calls them (3.12
+# adds LOAD_FAST_CHECK, 3.13 fuses pairs such as LOAD_FAST_LOAD_FAST and STORE_FAST_LOAD_FAST,
+# 3.14 adds LOAD_FAST_BORROW): a load this scan missed would leave an input unsaved.
+_LOCAL_OPS = frozenset(dis.haslocal) | frozenset(dis.hasfree)
 _META = {"shape", "ndim", "dtype", "size", "strides"}
 
 
@@ -369,12 +372,26 @@ class ArrayMeta:
         return f"ArrayMeta(shape={self.shape}, dtype={self.dtype})"
 
 
+def _variables_read(op: dis.Instruction) -> tuple[str, ...]:
+    """The local or free variables instruction ``op`` reads: none for a store or a delete, two
+    for a fused pair of loads, the second of a fused store and load."""
+    if op.opcode not in _LOCAL_OPS:
+        return ()
+    names = op.argval if isinstance(op.argval, tuple) else (op.argval,)
+    verb = op.opname.partition("_")[0]
+    if verb in ("STORE", "DELETE", "MAKE"):  # MAKE_CELL, STORE_FAST_MAYBE_NULL, ...
+        return names[1:] if "_LOAD_" in op.opname else ()  # STORE_FAST_LOAD_FAST
+    return names
+
+
 def _is_meta_use(ins: list[dis.Instruction], i: int) -> bool:
     """Whether the load at ``ins[i]`` reads only metadata: ``x.shape`` or ``np.shape(x)``."""
     after = ins[i + 1] if i + 1 < len(ins) else None
     if after is not None and after.opname == "LOAD_ATTR" and after.argval in _META:
         return True
     before = ins[i - 1] if i > 0 else None
+    if before is not None and before.opname == "PUSH_NULL" and i > 1:  # 3.13: np.shape(x)
+        before = ins[i - 2]
     return (
         before is not None
         and before.opname == "LOAD_ATTR"
@@ -439,13 +456,18 @@ def _scan_params(rule: Any, meta_ans: bool) -> _Reads:
     structure: set[str] = set()
     ins = list(dis.get_instructions(code))
     for i, op in enumerate(ins):
-        if op.opname in _LOADS:
+        read = _variables_read(op)
+        load = op.opname.startswith("LOAD_")
+        if load and len(read) == 1:  # one load: how it is used
             if _is_structure_use(rule, ins, i):
-                structure.add(op.argval)
+                structure.add(read[0])
             else:
-                (meta if _is_meta_use(ins, i) else values).add(op.argval)
-        elif op.opname == "LOAD_FAST_LOAD_FAST":  # Python 3.13 fuses two loads
-            values.update(op.argval)
+                (meta if _is_meta_use(ins, i) else values).add(read[0])
+        elif load and len(read) == 2 and _is_structure_use(rule, ins, i):
+            structure.add(read[0])  # a fused pair: a helper's first two arguments (3.13)
+            values.add(read[1])
+        else:  # none, or another fused pair: read for their values
+            values.update(read)
     position = {p: i - 2 for i, p in enumerate(params) if i >= 2}
     structure -= values | meta  # read for values or .shape too: kept as such
     return (

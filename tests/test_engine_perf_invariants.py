@@ -550,3 +550,39 @@ def test_reads_in_a_loop_differentiate_twice():
     for k, key in enumerate(keys):
         np.add.at(expected, np.arange(8)[key], -(k + 1) * np.sin(x0[key]))
     np.testing.assert_allclose(second, expected, rtol=1e-12)
+
+
+# --- which inputs a rule reads, on every Python's bytecode ----------------------------------
+
+
+def _instruction(opname: str, argval):
+    """What ``_variables_read`` reads of an instruction (the opcode of a local load: 3.11 has
+    none of the fused names, whose opcodes are local ones where they exist)."""
+    import dis
+    import types
+
+    opcode = dis.opmap.get(opname, dis.opmap["LOAD_FAST"])
+    return types.SimpleNamespace(opname=opname, opcode=opcode, argval=argval)
+
+
+@pytest.mark.parametrize(
+    ("opname", "argval", "read"),
+    [
+        ("LOAD_FAST", "x", ("x",)),
+        ("LOAD_FAST_CHECK", "x", ("x",)),
+        ("LOAD_FAST_BORROW", "x", ("x",)),  # 3.14
+        ("LOAD_FAST_LOAD_FAST", ("x", "y"), ("x", "y")),  # 3.13
+        ("LOAD_FAST_BORROW_LOAD_FAST_BORROW", ("x", "y"), ("x", "y")),  # 3.14
+        ("STORE_FAST_LOAD_FAST", ("t", "x"), ("x",)),  # 3.13: stores t, loads x
+        ("STORE_FAST_STORE_FAST", ("t", "u"), ()),
+        ("STORE_FAST", "t", ()),
+        ("DELETE_FAST", "t", ()),
+        ("LOAD_DEREF", "x", ("x",)),
+    ],
+)
+def test_the_rule_scan_sees_every_kind_of_load(opname, argval, read):
+    """A load the scan missed would leave an input unsaved: on Python 3.13, a rule that stored a
+    temporary and then read an input in the next instruction (STORE_FAST_LOAD_FAST) lost it."""
+    from ndgrad._registry import _variables_read
+
+    assert _variables_read(_instruction(opname, argval)) == read

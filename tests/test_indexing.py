@@ -297,6 +297,22 @@ def test_refused_selections_raise_instead_of_a_wrong_gradient(call):
         np.sum(call(x)).backward()
 
 
+@pytest.mark.parametrize("bounds", [(None, 1.5), (0.5, None), (None, None), (0.5, 1.5)])
+def test_clip_masks_are_booleans_whichever_bound_is_missing(bounds):
+    """A missing bound was Python's False, and ``~False`` is the int -1 (deprecated since
+    Python 3.12): the masks are NumPy booleans, and the gradient is 1 where x is kept."""
+    from ndgrad._rules.indexing import _clip_parts
+
+    x0 = np.array([0.2, 1.0, 2.0])
+    for mask in _clip_parts(x0, *bounds, {}):
+        assert np.asarray(mask).dtype == bool
+    lo, hi = bounds
+    kept = (x0 >= (-np.inf if lo is None else lo)) & (x0 <= (np.inf if hi is None else hi))
+    x = GradArray(x0, requires_grad=True)
+    np.sum(np.clip(x, lo, hi) * 3.0).backward()
+    np.testing.assert_array_equal(x.grad, np.where(kept, 3.0, 0.0))
+
+
 def test_clip_bound_given_by_keyword_must_be_constant():
     x, hi = GradArray([1.0, 2.0], requires_grad=True), GradArray(1.5, requires_grad=True)
     with pytest.raises(nd.NotDifferentiableError, match="max"):

@@ -44,10 +44,18 @@ def test_cho_factor_then_cho_solve_is_solve_of_the_triangle_read(lower):
     np.testing.assert_allclose(g1, g2, rtol=1e-10, atol=1e-12)
 
 
-def test_cho_factor_unused_triangle_is_a_copy_of_a():
+@pytest.mark.parametrize("lower", [False, True])
+def test_cho_factor_unused_triangle_follows_what_scipy_puts_there(lower):
+    """SciPy 1.17 and before leave ``a``'s own values in the triangle ``cho_factor`` does not
+    use (its gradient is ``g`` itself there); SciPy 1.18 puts zeros there (no gradient). Which
+    one this SciPy does is read off its output for this ``a``, whose triangle has no zeros."""
     a = SPD(3, 3)
-    g = nd.grad(lambda a: np.sum(sl.cho_factor(a)[0] * np.tril(np.ones((3, 3)), -1)))(a)
-    np.testing.assert_array_equal(g, np.tril(np.ones((3, 3)), -1))
+    other = np.tril(np.ones((3, 3)), -1) if not lower else np.triu(np.ones((3, 3)), 1)
+    c = sl.cho_factor(a, lower=lower)[0]
+    keeps = bool(np.all(c[other == 1] == a[other == 1]))
+    assert keeps or np.all(c[other == 1] == 0)
+    g = nd.grad(lambda a: np.sum(sl.cho_factor(a, lower=lower)[0] * other))(a)
+    np.testing.assert_array_equal(g, other if keeps else np.zeros((3, 3)))
 
 
 def test_cholesky_reads_one_triangle():
@@ -298,3 +306,19 @@ def test_fractional_matrix_power_differentiates_in_the_exponent():
         np.testing.assert_allclose(nd.grad(f)(t), fd, rtol=1e-6)
         fd2 = (nd.grad(f)(t + h) - nd.grad(f)(t - h)) / (2 * h)
         np.testing.assert_allclose(nd.grad(nd.grad(f))(t), fd2, rtol=1e-5)
+
+
+def test_lstsq_residuals_imaginary_part_takes_no_cotangent():
+    """SciPy 1.18 returns the residuals of a complex least-squares problem as a complex number
+    whose imaginary part is zero for every a and b: a cotangent's imaginary part there must not
+    change the gradient (it did, silently, before the rule took the real part)."""
+    from ndgrad._rules.linalg import lstsq_vjp
+
+    rng = np.random.default_rng(4)
+    a = rng.standard_normal((4, 2)) + 1j * rng.standard_normal((4, 2))
+    b = rng.standard_normal(4) + 1j * rng.standard_normal(4)
+    gx, gs = rng.standard_normal(2) + 1j * rng.standard_normal(2), np.zeros(2)
+    for is_b in (False, True):
+        real = lstsq_vjp((gx, np.complex128(0.7), None, gs), a, b, None, is_b=is_b)
+        imag = lstsq_vjp((gx, np.complex128(0.7 + 3.0j), None, gs), a, b, None, is_b=is_b)
+        np.testing.assert_array_equal(real, imag)

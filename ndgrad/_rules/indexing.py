@@ -283,9 +283,10 @@ def _clip_parts(a, a_min, a_max, kwargs):
     """Masks of where the result is ``a``, ``a_min`` and ``a_max`` (NumPy: max wins ties)."""
     lo = _bound(a_min, kwargs.get("min"))
     hi = _bound(a_max, kwargs.get("max"))
-    low = False if lo is None or lo is np._NoValue else a < lo
-    lifted = a if low is False else np.where(low, lo, a)
-    high = False if hi is None or hi is np._NoValue else lifted > hi
+    # NumPy's False for a missing bound, not Python's: ``~False`` is the int -1
+    low = np.False_ if lo is None or lo is np._NoValue else a < lo
+    lifted = a if low is np.False_ else np.where(low, lo, a)
+    high = np.False_ if hi is None or hi is np._NoValue else lifted > hi
     # At a == a_min or a == a_max the result is a itself: the gradient goes to a.
     return ~(low | high), low & ~high, high
 

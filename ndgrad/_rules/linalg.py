@@ -259,6 +259,9 @@ def lstsq_vjp(g, a, b, rcond, is_b=False):
     ``pinv`` drops the singular values that ``lstsq`` drops (same relative cutoff).
     """
     gx, gres, _, gs = g
+    # The residuals are real; SciPy 1.18 returns them as complex numbers for complex ``a``,
+    # whose imaginary part is zero whatever ``a`` and ``b`` are: it takes no cotangent.
+    gres = np.real(gres)
     # the argument without a gradient may be a list (``lstsq(a, [1.0, 2.0])``)
     a = a if isinstance(a, np.ndarray) else np.asarray(a)
     b = b if isinstance(b, np.ndarray) else np.asarray(b)

@@ -21,9 +21,10 @@ triangle it reads gets the contributions of both positions it stands for. This c
 triangular'``, ``'diagonal'``, ``'tridiagonal'`` (the bands read), ``solve_triangular`` (and its
 diagonal, ignored with ``unit_diagonal=True``), ``cho_solve`` and ``lu_solve`` (the triangles of
 the factor that hold ``L`` and ``U``). ``cho_factor`` returns ``c`` whose unused triangle is
-what LAPACK left there, an exact copy of ``a``'s: its cotangent flows straight to that triangle
-of ``a``, so ``cho_factor`` then ``cho_solve`` differentiates as ``solve`` of the Hermitian
-matrix built from the triangle that was read.
+what LAPACK left there, an exact copy of ``a``'s (SciPy 1.17 and before; its cotangent flows
+straight to that triangle of ``a``), or zeros (SciPy 1.18; no cotangent), so ``cho_factor``
+then ``cho_solve`` differentiates as ``solve`` of the Hermitian matrix built from the triangle
+that was read.
 
 ``solve`` and ``inv`` with ``assume_a=None`` detect the structure from the values: a small
 change of any element gives a general matrix, so their gradient is the general one.
@@ -35,6 +36,7 @@ matrices (``toeplitz``, ``circulant``, ``hankel``) are linear.
 
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any
 
@@ -310,18 +312,33 @@ defjvp_scipy(
 )
 
 
+@functools.cache
+def _cho_factor_keeps_other() -> bool:
+    """Whether this SciPy's ``cho_factor`` leaves ``a``'s own values in the triangle it does not
+    use (SciPy 1.17 and before) or zeros there (1.18): the gradient of that triangle is ``g``
+    itself, or zero. Asked of SciPy once, since the two give the same values where ``a`` has
+    zeros there."""
+    c, _ = _sl().cho_factor(np.array([[2.0, 1.0], [1.0, 2.0]]))
+    return bool(c[1, 0] != 0)
+
+
 def _cho_factor_vjp(g, ans, a, lower=False, overwrite_a=False, check_finite=True):
-    """The factor's triangle as ``cholesky``; the other triangle is ``a``'s own, copied."""
+    """The factor's triangle as ``cholesky``; the other triangle is ``a``'s own, copied, or
+    zeros (``_cho_factor_keeps_other``)."""
     gc = g[0]
     n = a.shape[-1]
     used = _tri_mask(n, lower)
     grad = cholesky_vjp(gc * used, ans[0] * used, a, upper=not lower)
+    if not _cho_factor_keeps_other():
+        return grad
     return grad + gc * _tri_mask(n, not lower, strict=True)
 
 
 def _cho_factor_jvp(t, ans, a, lower=False, overwrite_a=False, check_finite=True):
     n = t.shape[-1]
     factor = cholesky_jvp(t, ans[0] * _tri_mask(n, lower), upper=not lower)
+    if not _cho_factor_keeps_other():
+        return factor, None
     return factor + t * _tri_mask(n, not lower, strict=True), None
 
 
