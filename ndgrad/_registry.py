@@ -384,6 +384,24 @@ def _variables_read(op: dis.Instruction) -> tuple[str, ...]:
     return names
 
 
+def _unfused(ins: Iterable[dis.Instruction]) -> list[dis.Instruction]:
+    """The instructions with each fused pair of 3.13 and later split into its two halves, in
+    order (``LOAD_FAST_LOAD_FAST (g, a)`` then ``LOAD_ATTR shape`` reads ``a``'s shape, and
+    ``g`` for its value), so that each load is judged by its neighbours as on 3.11."""
+    out: list[dis.Instruction] = []
+    for op in ins:
+        parts = op.opname.split("_")
+        # where the second half's verb starts: LOAD_FAST_LOAD_FAST, STORE_FAST_LOAD_FAST,
+        # LOAD_FAST_BORROW_LOAD_FAST_BORROW (3.14)
+        k = next((j for j in range(1, len(parts)) if parts[j] in ("LOAD", "STORE")), None)
+        if op.opcode in _LOCAL_OPS and isinstance(op.argval, tuple) and k is not None:
+            out.append(op._replace(opname="_".join(parts[:k]), argval=op.argval[0]))
+            out.append(op._replace(opname="_".join(parts[k:]), argval=op.argval[1]))
+        else:
+            out.append(op)
+    return out
+
+
 def _is_meta_use(ins: list[dis.Instruction], i: int) -> bool:
     """Whether the load at ``ins[i]`` reads only metadata: ``x.shape`` or ``np.shape(x)``."""
     after = ins[i + 1] if i + 1 < len(ins) else None
@@ -454,19 +472,15 @@ def _scan_params(rule: Any, meta_ans: bool) -> _Reads:
     values = set(code.co_cellvars) & set(params)
     meta: set[str] = set()
     structure: set[str] = set()
-    ins = list(dis.get_instructions(code))
+    ins = _unfused(dis.get_instructions(code))
     for i, op in enumerate(ins):
         read = _variables_read(op)
-        load = op.opname.startswith("LOAD_")
-        if load and len(read) == 1:  # one load: how it is used
+        if len(read) == 1 and op.opname.startswith("LOAD_"):  # one load: how it is used
             if _is_structure_use(rule, ins, i):
                 structure.add(read[0])
             else:
                 (meta if _is_meta_use(ins, i) else values).add(read[0])
-        elif load and len(read) == 2 and _is_structure_use(rule, ins, i):
-            structure.add(read[0])  # a fused pair: a helper's first two arguments (3.13)
-            values.add(read[1])
-        else:  # none, or another fused pair: read for their values
+        else:  # a store, or an instruction we did not split: its reads are values
             values.update(read)
     position = {p: i - 2 for i, p in enumerate(params) if i >= 2}
     structure -= values | meta  # read for values or .shape too: kept as such

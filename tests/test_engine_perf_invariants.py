@@ -586,3 +586,29 @@ def test_the_rule_scan_sees_every_kind_of_load(opname, argval, read):
     from ndgrad._registry import _variables_read
 
     assert _variables_read(_instruction(opname, argval)) == read
+
+
+def test_fused_loads_are_judged_as_two_loads():
+    """3.13 compiles ``_spread(g, a.shape)`` as LOAD_FAST_LOAD_FAST (g, a) then LOAD_ATTR shape:
+    split, ``a`` is read for its shape only and ``g`` for its value, as on 3.11 (where the scan
+    found ``a`` read whole, the node saved and fingerprinted it)."""
+    import dis
+
+    from ndgrad._registry import _is_meta_use, _unfused, _variables_read
+
+    def probe(g, a):
+        return a.shape
+
+    real = list(dis.get_instructions(probe))
+    load = next(op for op in real if op.opname.startswith("LOAD_FAST"))
+    attr = next(op for op in real if op.opname == "LOAD_ATTR")
+    for fused, halves in [
+        ("LOAD_FAST_LOAD_FAST", ("LOAD_FAST", "LOAD_FAST")),
+        ("LOAD_FAST_BORROW_LOAD_FAST_BORROW", ("LOAD_FAST_BORROW", "LOAD_FAST_BORROW")),
+    ]:
+        ins = _unfused([load._replace(opname=fused, argval=("g", "a")), attr])
+        assert [op.opname for op in ins[:2]] == list(halves)
+        assert [_variables_read(op) for op in ins[:2]] == [("g",), ("a",)]
+        assert not _is_meta_use(ins, 0) and _is_meta_use(ins, 1)
+    store = _unfused([load._replace(opname="STORE_FAST_LOAD_FAST", argval=("t", "a")), attr])
+    assert [_variables_read(op) for op in store[:2]] == [(), ("a",)]
