@@ -25,4 +25,5 @@ fi
     -W "ignore:Setting the shape on a NumPy array:DeprecationWarning" \
     tests/test_rules.py tests/test_forward_rules.py tests/test_linalg.py tests/test_scipy_linalg.py \
     tests/test_higher_order.py tests/test_engine_perf_invariants.py tests/test_saved_fingerprint.py \
-    tests/test_batching.py tests/test_route_parity.py tests/test_functional.py "$@"
+    tests/test_batching.py tests/test_route_parity.py tests/test_functional.py \
+    tests/test_coverage.py "$@"

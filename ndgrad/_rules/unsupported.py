@@ -61,6 +61,8 @@ mark_unsupported(
 )  # fmt: skip
 mark_unsupported(
     np.polynomial.polynomial.polyval2d, np.polynomial.polynomial.polygrid2d,
+    # NumPy 2.5's polyvalnd is polyval2d for any number of axes (the same pu._valnd)
+    *[f for f in [getattr(np.polynomial.polynomial, "polyvalnd", None)] if f is not None],
     why="numpy.polynomial converts its coefficients with np.array",
 )  # fmt: skip
 mark_unsupported(np.sort_complex, why="sorts a copy made with np.array")
