@@ -5,7 +5,9 @@ transform, a recorded alias of the outer tracer), calls the function, and backpr
 exactly those tracers: the caller's arrays and their ``.grad`` are never touched. At the
 outermost level results are plain ndarrays (a Python float gets a Python float, a tuple, list
 or dict of arrays gets the same structure back); inside another transform they are GradArrays
-whose graph the outer transform differentiates, so transforms compose to any depth.
+whose graph the outer transform differentiates, so transforms compose to any depth (a result of
+``grad``, ``value_and_grad`` or ``jvp`` that depends on nothing but the call's own arguments is
+a plain array there too: ``_detach_own``).
 
 Complex numbers follow PyTorch's convention: for a real loss ``L`` of a complex ``z`` the
 gradient is ``dL/dRe(z) + 1j * dL/dIm(z)``, and a VJP with cotangent ``u`` is the gradient of
