@@ -340,6 +340,11 @@ class GradArray(ArrayBase):
         self, func: Callable[..., Any], types: Any, args: Any, kwargs: Any
     ) -> Any:
         """Every function call the compiled ``__array_function__`` does not take itself."""
+        if func in _ATTRIBUTES and args and isinstance(args[0], np.ndarray):
+            # np.ndim(x), np.shape(x), np.size(x[, axis]) of an array read its attributes: no
+            # values, nothing to unwrap (the rules ask this of their arguments, recorded ones
+            # under create_graph, on every call)
+            return func._implementation(*args, **kwargs)  # type: ignore[attr-defined]
         state = user_errstate()
         if state is None:
             return self._array_function(func, types, args, kwargs)
@@ -430,6 +435,8 @@ class GradArray(ArrayBase):
 # NumPy functions that write into their first argument: with nothing that requires grad among
 # the arguments they run on plain arrays, as writes ndgrad sees (copy-on-write, views, version).
 _WRITES_FIRST = {np.copyto, np.place, np.put, np.putmask, np.fill_diagonal, np.put_along_axis}
+# NumPy functions that, given an array, return one of its attributes (never an array)
+_ATTRIBUTES = frozenset({np.ndim, np.shape, np.size})
 
 
 def _write_function(impl: Callable[..., Any], args: Any, kwargs: Any) -> Any:

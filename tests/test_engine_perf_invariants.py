@@ -612,3 +612,26 @@ def test_fused_loads_are_judged_as_two_loads():
         assert not _is_meta_use(ins, 0) and _is_meta_use(ins, 1)
     store = _unfused([load._replace(opname="STORE_FAST_LOAD_FAST", argval=("t", "a")), attr])
     assert [_variables_read(op) for op in store[:2]] == [(), ("a",)]
+
+
+def test_the_attributes_of_a_grad_array_are_read_without_unwrapping():
+    """np.ndim, np.shape and np.size of a GradArray (which rules ask of their recorded
+    arguments on every call under create_graph) read its attributes: nothing is unwrapped, and
+    the answers are NumPy's, for a list of GradArrays too (which takes the general route)."""
+    from ndgrad import _array
+
+    x = nd.GradArray(np.ones((2, 3)), requires_grad=True)
+    seen = []
+
+    def profiler(frame, event, arg):
+        if event == "call" and frame.f_code is _array.unwrap_all.__code__:
+            seen.append(frame)
+
+    sys.setprofile(profiler)
+    try:
+        got = (np.ndim(x), np.shape(x), np.size(x), np.size(x, 1), np.shape(x[0]))
+    finally:
+        sys.setprofile(None)
+    assert got == (2, (2, 3), 6, 3, (3,))
+    assert seen == []
+    assert np.shape([x, x]) == (2, 2, 3) and np.ndim([x]) == 3
