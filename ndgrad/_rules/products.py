@@ -28,31 +28,29 @@ from ndgrad._rules.indexing import scatter_add
 def _dot_vjp_a(g, ans, a, b, out=None):
     """``g`` contracted with ``b`` over ``b``'s non-summed axes."""
     b = conj(b)
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
-        return np.sum(g * b) if np.ndim(a) == 0 else g * b
-    if np.ndim(b) == 1:
+    na, nb = np.ndim(a), np.ndim(b)  # once: on recorded arguments each is a dispatched call
+    if na == 0 or nb == 0:
+        return np.sum(g * b) if na == 0 else g * b
+    if nb == 1:
         return g[..., None] * b
-    k = np.ndim(b) - 1  # b's axes other than the summed one, in order, end g
-    b_axes = [*range(np.ndim(b) - 2), np.ndim(b) - 1]
+    k = nb - 1  # b's axes other than the summed one, in order, end g
+    b_axes = [*range(nb - 2), nb - 1]
     return np.tensordot(g, b, axes=(list(range(np.ndim(g) - k, np.ndim(g))), b_axes))
 
 
 def _dot_vjp_b(g, ans, a, b, out=None):
     """``a`` contracted with ``g`` over ``a``'s leading axes, the summed axis moved back."""
     a = conj(a)
-    if np.ndim(a) == 0 or np.ndim(b) == 0:
-        return np.sum(g * a) if np.ndim(b) == 0 else g * a
-    # one NumPy call where it can be, not tensordot's layers (under create_graph and in
-    # forward mode each call is a recorded node)
-    if np.ndim(b) == 1 and np.ndim(a) == 1:
-        return g * a
-    if np.ndim(b) == 1 and np.ndim(a) == 2:
-        return g @ a
-    lead = np.ndim(a) - 1
+    na, nb = np.ndim(a), np.ndim(b)
+    if na == 0 or nb == 0:
+        return np.sum(g * a) if nb == 0 else g * a
+    if nb == 1 and na <= 2:  # one NumPy call, not tensordot's layers (each a recorded node
+        return g * a if na == 1 else g @ a  # under create_graph and in forward mode)
+    lead = na - 1
     c = np.tensordot(a, g, axes=(list(range(lead)), list(range(lead))))  # (n, *batch, k)
-    if np.ndim(b) == 1:
+    if nb == 1:
         return c
-    return np.transpose(c, [*range(1, np.ndim(b) - 1), 0, np.ndim(b) - 1])
+    return np.transpose(c, [*range(1, nb - 1), 0, nb - 1])
 
 
 def _inner_vjp_a(g, ans, a, b):

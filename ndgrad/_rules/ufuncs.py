@@ -210,13 +210,15 @@ def _mT(a):
 
 def _matmul_vjp_x1(g, ans, x1, x2):
     """g @ x2^H, with 1-d operands promoted as matmul promotes them (single NumPy calls: under
-    create_graph and in forward mode each call here is a recorded node)."""
+    create_graph and in forward mode each call here is a recorded node, and so is each
+    ``np.ndim`` of a recorded argument, asked once)."""
     x2 = conj(x2)
-    if np.ndim(x1) == 1 and np.ndim(x2) == 1:
+    n1, n2 = np.ndim(x1), np.ndim(x2)
+    if n1 == 1 and n2 == 1:
         return g * x2
-    if np.ndim(x2) == 1:
+    if n2 == 1:
         return g[..., None] * x2
-    if np.ndim(x1) == 1:
+    if n1 == 1:
         return np.matvec(x2, g)
     return g @ _mT(x2)
 
@@ -224,11 +226,12 @@ def _matmul_vjp_x1(g, ans, x1, x2):
 def _matmul_vjp_x2(g, ans, x1, x2):
     """x1^H @ g, with 1-d operands promoted as matmul promotes them."""
     x1 = conj(x1)
-    if np.ndim(x1) == 1 and np.ndim(x2) == 1:
+    n1, n2 = np.ndim(x1), np.ndim(x2)
+    if n1 == 1 and n2 == 1:
         return g * x1
-    if np.ndim(x1) == 1:
+    if n1 == 1:
         return x1[:, None] * g[..., None, :]
-    if np.ndim(x2) == 1:
+    if n2 == 1:
         return np.matvec(_mT(x1), g)
     return _mT(x1) @ g
 
