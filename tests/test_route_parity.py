@@ -19,6 +19,7 @@ transform.
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 import pytest
@@ -158,6 +159,26 @@ def _array_leaves(args):
     ]
 
 
+def _from_one_global_random_state(route):
+    """Run a route from the same state of NumPy's global random generator each time, and
+    restore the state after. SciPy draws from it inside some functions: ``logm``'s 1-norm
+    estimate (``onenormest``) picks its starting vectors there, and with them the algorithm's
+    parameters, so the same call made from another state can differ in the last bit (one seed
+    in about 13 for logm's recorded second derivative) whatever route ndgrad takes."""
+
+    @functools.wraps(route)
+    def run(*args, **kwargs):
+        state = np.random.get_state()  # noqa: NPY002 (the generator SciPy draws from)
+        np.random.seed(0)  # noqa: NPY002
+        try:
+            return route(*args, **kwargs)
+        finally:
+            np.random.set_state(state)  # noqa: NPY002
+
+    return run
+
+
+@_from_one_global_random_state
 def _gradients(key, args, kwargs, inline):
     """The gradients of a fixed random weighting of ``key``'s float outputs, with backward's
     inlined loop for common nodes on or off."""
@@ -197,6 +218,7 @@ def test_both_backward_routes_give_the_same_gradients(call):
             np.testing.assert_array_equal(a, b)
 
 
+@_from_one_global_random_state
 def _recorded_gradients(key, args, kwargs, inline):
     """The first-order gradients of ``_gradients``' loss by a recorded backward pass
     (``create_graph``), and the second-order ones of a random weighting of them, with
@@ -259,6 +281,7 @@ def test_both_backward_routes_record_the_same_backward_pass(call):
                 np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+@_from_one_global_random_state
 def _recorded_push(key, args, kwargs, inline):
     """The gradient, in the float arguments, of a random weighting of the JVP of ``key`` along
     random tangents: forward mode pushed inside ``nd.grad``, so the push is recorded; with the
@@ -363,6 +386,7 @@ def _python_entries(on=True):
                 delattr(nd.GradArray, name)  # the compiled one (ArrayBase's) again
 
 
+@_from_one_global_random_state
 def _function_route(key, args, kwargs, fast, entry="python"):
     """Forward values, what each recorded node saved (in order) and the gradients, with
     ``_array``'s compiled common call (``function_fast``) on or off (then every call takes
