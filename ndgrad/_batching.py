@@ -648,10 +648,7 @@ def pull_batched(plan: ForwardPlan, cotangents: Sequence[Any]) -> list[Any]:
     nothing is recorded. The graph is kept (as with ``retain_graph=True``)."""
     n = next(c.shape[0] for c in cotangents if c is not None)
     stop = plan.stop
-    reaches = set(stop)  # the nodes some input is reached from: plan.order is parents first
-    for node in plan.order:
-        if node not in stop and any(e.parent in reaches for e in node.edges):
-            reaches.add(node)
+    reaches = set(plan.order)  # the nodes some input is reached from: the inputs and above
     cot: dict[Target, Any] = {}
     for o, c in zip(plan.outputs, cotangents, strict=True):
         if o is not None and c is not None and o[0] in reaches:

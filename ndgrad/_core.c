@@ -5,7 +5,8 @@
  *
  * - ``Node``, one recorded operation (the type; what its fields mean is documented in
  *   ndgrad/_graph.py, which re-exports it);
- * - ``collect_nodes``, the dependency count of a graph;
+ * - ``collect_nodes``, the dependency count of a graph; ``forward_order``, the nodes of a
+ *   forward pass;
  * - ``backward_pass``, the backward pass: the graph's order, the cotangents' sums and the loop
  *   that visits each node once in Kahn's order. It runs the rules of the common node itself
  *   and hands every other case (a leaf's accumulation, version checks, a node with several
@@ -596,8 +597,18 @@ PyDoc_STRVAR(collect_nodes_doc,
 "Count, for every node reachable from ``roots``, the edges that point at it (nodes in\n"
 "``stop`` are not entered).");
 
+/* A node made before serial ``since`` (a Node, not a leaf): it cannot depend on an array made
+ * from ``since`` on, since a node's edges are fixed when it is made. A pass whose targets were
+ * all made from ``since`` on (a transform's tracers) does not enter it. */
+static inline int
+older_than(PyObject *node, unsigned long long since)
+{
+    return since != 0 && Node_Check(node) && ((NodeObject *)node)->serial < since;
+}
+
+/* ``since``: nodes older than it (``older_than``) are counted but not entered; 0 enters all. */
 static PyObject *
-count_edges(PyObject *roots_seq, PyObject *stop)
+count_edges(PyObject *roots_seq, PyObject *stop, unsigned long long since)
 {
     int check_stop = PyObject_IsTrue(stop);
     if (check_stop < 0) {
@@ -623,6 +634,10 @@ count_edges(PyObject *roots_seq, PyObject *stop)
         if (PyList_SetSlice(stack, top, top + 1, NULL) < 0) {
             Py_DECREF(node);
             goto error;
+        }
+        if (older_than(node, since)) {
+            Py_DECREF(node);
+            continue;
         }
         if (check_stop) {
             int in_stop = PySequence_Contains(stop, node);
@@ -690,7 +705,7 @@ collect_nodes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "collect_nodes(roots, stop)");
         return NULL;
     }
-    return count_edges(args[0], args[1]);
+    return count_edges(args[0], args[1], 0);
 }
 
 PyDoc_STRVAR(node_serial_doc,
@@ -1251,10 +1266,17 @@ has_paths(NodeObject *node)
 }
 
 /* Visit ``node`` (borrowed): take its cotangent, run its rules, store what they return.
- * 0 on success, -1 on error. */
+ * 0 on success (its parents are to be released), 1 for a target or a leaf (they have none to
+ * release), 2 for a node through which no target is reached (a pass with inputs= neither
+ * enters it nor frees what it saved: it is some other graph's, the history of an array that
+ * a transform's function closes over), -1 on error. */
 static int
 visit(Pass *p, PyObject *node)
 {
+    int need = is_needed(p, node);
+    if (need <= 0) {
+        return need < 0 ? -1 : 2;
+    }
     PyObject *g;  /* new, or NULL for no cotangent */
     if (n_out_of(node) == 1) {
         g = dict_pop(p->grads, node);
@@ -1284,11 +1306,7 @@ visit(Pass *p, PyObject *node)
             return rc < 0 ? -1 : 1;  /* 1: stop here, the target's parents are not visited */
         }
     }
-    int need = g == NULL ? 0 : is_needed(p, node);
-    if (need < 0) {
-        Py_DECREF(g);
-        return -1;
-    }
+    need = g != NULL;
     if (need && (PyObject *)Py_TYPE(node) == LeafNodeType) {
         int rc = 0;
         if (p->accumulate) {
@@ -1485,7 +1503,8 @@ static PyObject *EmptyFrozenSet;         /* frozenset() */
  * and dtype of every node output an edge reads go into it: ``meta[(parent, out)] = (shape,
  * dtype)``. New list. */
 static PyObject *
-kahn_order(PyObject *roots, PyObject *deps, PyObject *stop, PyObject *meta)
+kahn_order(PyObject *roots, PyObject *deps, PyObject *stop, PyObject *meta,
+           unsigned long long since)
 {
     PyObject *left = PyDict_Copy(deps);
     PyObject *ready = PyList_New(0);
@@ -1507,6 +1526,10 @@ kahn_order(PyObject *roots, PyObject *deps, PyObject *stop, PyObject *meta)
         Py_ssize_t top = PyList_GET_SIZE(ready) - 1;
         PyObject *node = Py_NewRef(PyList_GET_ITEM(ready, top));
         int rc = PyList_SetSlice(ready, top, top + 1, NULL);
+        if (rc == 0 && older_than(node, since)) {  /* neither listed nor entered */
+            Py_DECREF(node);
+            continue;
+        }
         rc = rc < 0 ? rc : PyList_Append(order, node);
         int stopped = rc < 0 ? -1 : PySet_Contains(stop, node);
         if (stopped != 0) {
@@ -1654,30 +1677,75 @@ error:
     return NULL;
 }
 
-PyDoc_STRVAR(plan_order_doc,
-"plan_order(roots, deps, stop, meta)\n"
+PyDoc_STRVAR(forward_order_doc,
+"forward_order(roots, stop, since, meta) -> (order, consumers)\n"
 "--\n\n"
-"Kahn's order of the graph above ``roots`` (a list of distinct nodes), the order backward\n"
-"visits nodes in: each node before its parents. ``deps`` counts the edges into each node\n"
-"(collect_nodes(roots, stop)); nodes in the set ``stop`` are listed but not entered. The shape\n"
-"and dtype of every node output an edge reads go into the dict ``meta``, keyed ``(node, out)``.\n"
-"A forward plan (_forward.ForwardPlan) walks the list backwards.");
+"The nodes a forward pass from the nodes in the set ``stop`` (its inputs) to ``roots`` (a list\n"
+"of distinct nodes) visits, parents first: the nodes of ``stop`` that a root depends on, and\n"
+"every node above the roots that depends on one of them; no other node has a tangent. A node\n"
+"made before serial ``since`` (0: no such bound) cannot depend on the inputs when they were\n"
+"all made from ``since`` on, and is not entered: a transform's pass reads what it recorded,\n"
+"not the history of the arrays its function closes over. ``consumers`` counts the edges into\n"
+"each node from the nodes entered (exact for every listed node: whatever reads a listed node\n"
+"is listed). The shape and dtype of every node output an edge reads go into the dict ``meta``,\n"
+"keyed ``(node, out)``.");
 
 static PyObject *
-plan_order(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+forward_order(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 4 || !PyList_Check(args[0]) || !PyDict_Check(args[1])
-        || !PyAnySet_Check(args[2]) || !PyDict_Check(args[3])) {
+    if (nargs != 4 || !PyList_Check(args[0]) || !PyAnySet_Check(args[1])
+        || !PyDict_Check(args[3])) {
         PyErr_SetString(PyExc_TypeError,
-                        "plan_order(roots: list, deps: dict, stop: set, meta: dict)");
+                        "forward_order(roots: list, stop: set, since: int, meta: dict)");
         return NULL;
     }
-    return kahn_order(args[0], args[1], args[2], args[3]);
+    PyObject *roots = args[0], *stop = args[1];
+    unsigned long long since = PyLong_AsUnsignedLongLong(args[2]);
+    if (since == (unsigned long long)-1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    PyObject *order = NULL, *reached = NULL, *listed = NULL, *result = NULL;
+    PyObject *deps = count_edges(roots, stop, since);
+    order = deps == NULL ? NULL : kahn_order(roots, deps, stop, args[3], since);
+    reached = order == NULL ? NULL : PySet_New(NULL);
+    listed = reached == NULL ? NULL : PyList_New(0);
+    if (listed == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = PyList_GET_SIZE(order) - 1; i >= 0; i--) {  /* parents first */
+        PyObject *node = PyList_GET_ITEM(order, i);
+        int keep = PySet_Contains(stop, node);
+        if (keep == 0) {  /* entered: kept when an edge reads a kept node */
+            int owned_edges;
+            PyObject *edges = edges_of(node, &owned_edges);
+            if (edges == NULL) {
+                goto done;
+            }
+            for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges) && keep == 0; e++) {
+                keep = PySet_Contains(reached,
+                                      PyTuple_GET_ITEM(PyTuple_GET_ITEM(edges, e), EDGE_PARENT));
+            }
+            if (owned_edges) {
+                Py_DECREF(edges);
+            }
+        }
+        if (keep < 0 || (keep && (PySet_Add(reached, node) < 0
+                                  || PyList_Append(listed, node) < 0))) {
+            goto done;
+        }
+    }
+    result = PyTuple_Pack(2, listed, deps);
+done:
+    Py_XDECREF(deps);
+    Py_XDECREF(order);
+    Py_XDECREF(reached);
+    Py_XDECREF(listed);
+    return result;
 }
 
 PyDoc_STRVAR(backward_pass_doc,
-"backward_pass(roots, root_grads, inputs, retain_graph, create_graph, lift, check_saved,\n"
-"              inline_common, inplace_bytes)\n"
+"backward_pass(roots, root_grads, inputs, retain_graph, create_graph, lift, since,\n"
+"              check_saved, inline_common, inplace_bytes)\n"
 "--\n\n"
 "_graph.backward: see its docstring. ``check_saved``, ``inline_common`` and ``inplace_bytes``\n"
 "(the smallest cotangent an in-place rule may write into) are the module's switches, read by\n"
@@ -1686,12 +1754,16 @@ PyDoc_STRVAR(backward_pass_doc,
 static PyObject *
 backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 9) {
-        PyErr_SetString(PyExc_TypeError, "backward_pass takes 9 arguments");
+    if (nargs != 10) {
+        PyErr_SetString(PyExc_TypeError, "backward_pass takes 10 arguments");
         return NULL;
     }
-    Py_ssize_t inplace_bytes = PyLong_AsSsize_t(args[8]);
+    Py_ssize_t inplace_bytes = PyLong_AsSsize_t(args[9]);
     if (inplace_bytes == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    unsigned long long since = PyLong_AsUnsignedLongLong(args[6]);
+    if (since == (unsigned long long)-1 && PyErr_Occurred()) {
         return NULL;
     }
     if (LeafNodeType == NULL || GradEnabledVarForPass == NULL) {
@@ -1701,7 +1773,7 @@ backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *inputs = args[2], *lift = args[5];
     int flags[4];
     for (int i = 0; i < 4; i++) {
-        flags[i] = PyObject_IsTrue(args[i == 0 ? 3 : i == 1 ? 4 : i + 4]);
+        flags[i] = PyObject_IsTrue(args[i == 0 ? 3 : i == 1 ? 4 : i + 5]);
         if (flags[i] < 0) {
             return NULL;
         }
@@ -1731,6 +1803,7 @@ backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     if (inputs == Py_None) {
         targets = Py_NewRef(EmptyFrozenSet);
+        since = 0;  /* every node may lead to a leaf to accumulate into */
     }
     else {
         input_pairs = PySequence_Fast(inputs, "backward: inputs must be a sequence");
@@ -1743,12 +1816,12 @@ backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     root_nodes = pair_nodes(roots, 0);
     distinct_roots = root_nodes == NULL ? NULL : pair_nodes(roots, 1);
-    deps = distinct_roots == NULL ? NULL : count_edges(root_nodes, targets);
+    deps = distinct_roots == NULL ? NULL : count_edges(root_nodes, targets, since);
     if (deps == NULL) {
         goto done;
     }
     if (inputs != Py_None) {
-        order = kahn_order(distinct_roots, deps, targets, NULL);
+        order = kahn_order(distinct_roots, deps, targets, NULL, since);
         needed = order == NULL ? NULL : needed_nodes(order, targets);
         if (needed == NULL) {
             goto done;
@@ -3769,7 +3842,8 @@ static PyMethodDef core_methods[] = {
      recorded_since_doc},
     {"backward_pass", (PyCFunction)(void (*)(void))backward_pass, METH_FASTCALL,
      backward_pass_doc},
-    {"plan_order", (PyCFunction)(void (*)(void))plan_order, METH_FASTCALL, plan_order_doc},
+    {"forward_order", (PyCFunction)(void (*)(void))forward_order, METH_FASTCALL,
+     forward_order_doc},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL, configure_doc},
     {"alias_entry", (PyCFunction)(void (*)(void))alias_entry, METH_FASTCALL, alias_entry_doc},
     {"configure_aliases", (PyCFunction)(void (*)(void))configure_aliases, METH_FASTCALL,

@@ -55,13 +55,14 @@ def backward_pass(
     retain_graph: bool,
     create_graph: bool,
     lift: Callable[[Any, Any, int], Any] | None,
+    since: int,
     check_saved: bool,
     inline_common: bool,
     inplace_bytes: int,
 ) -> list[Any] | None: ...
-def plan_order(
-    roots: list[Any], deps: dict[Any, int], stop: AbstractSet[Any], meta: dict[Any, Any]
-) -> list[Any]: ...
+def forward_order(
+    roots: list[Any], stop: AbstractSet[Any], since: int, meta: dict[Any, Any]
+) -> tuple[list[Any], dict[Any, int]]: ...
 def fingerprint_bytes(b: Any, rows: int, max_row: int) -> Any: ...
 def forward_steps(
     steps: list[tuple[Any, ...]],

@@ -1,7 +1,8 @@
 """Forward mode: tangents pushed through a recorded graph, from the inputs to the outputs.
 
 A transform records the function's graph as for reverse mode; ``ForwardPlan`` orders the nodes
-between its inputs and outputs once (parents first), and ``push`` visits each once, computing
+between its inputs and outputs once (parents first; only those that depend on an input, which
+alone get tangents), and ``push`` visits each once, computing
 its output tangent from its inputs' tangents with the primitive's forward rule
 (``Primitive.jvp_kind``, see ``_registry``). It walks the very nodes ``backward`` walks, so
 it sees in-place writes, views, the saved arrays' guards and the conversion scope as reverse
@@ -28,9 +29,8 @@ import numpy as np
 
 from ndgrad import _graph
 from ndgrad._array import GradArray, graph_array
-from ndgrad._core import forward_steps, plan_order
+from ndgrad._core import forward_order, forward_steps, node_serial
 from ndgrad._graph import (
-    collect_nodes,
     enable_grad,
     node_cotangents,
     replace_at,
@@ -93,22 +93,23 @@ class ForwardPlan:
         outputs: Sequence[Target | None],
         inputs: Sequence[Target],
         out_meta: Sequence[tuple[tuple[int, ...], Any]],
+        since: int = 0,
     ) -> None:
-        """``out_meta``: the outputs' ``(shape, dtype)``."""
+        """``out_meta``: the outputs' ``(shape, dtype)``. ``since``: every input was made from
+        this node serial on (a transform's tracers), so no older node is walked
+        (``_core.forward_order``); 0 walks the whole graph above the outputs."""
         self.outputs = list(outputs)
         self.inputs = list(inputs)
         self.stop = stop = {node for node, _ in inputs}
         roots = list(dict.fromkeys(t[0] for t in outputs if t is not None))
-        # how many edges of visited nodes point at each node (plan_order copies it)
-        self.consumers = deps = collect_nodes(roots, stop)
         # the (shape, dtype) of every node output some edge reads: a node whose output is not
         # saved still has its shape known, for the zeros of a transposed rule
         self.meta: dict[Target, tuple[tuple[int, ...], Any]] = {
             t: m for t, m in zip(outputs, out_meta, strict=True) if t is not None
         }
-        order = plan_order(roots, deps, stop, self.meta)  # backward's order: reversed here
-        order.reverse()
-        self.order = order
+        # the nodes that depend on an input, parents first, and how many edges of the nodes
+        # walked point at each node (forward_steps counts them down to drop tangents)
+        self.order, self.consumers = forward_order(roots, stop, since, self.meta)
 
     @functools.cached_property
     def steps(self) -> list[tuple[Any, ...]]:
@@ -427,6 +428,7 @@ def _transposed(
     ``g = 1``, not 0: the gradient is the same anywhere, and rules that return zeros for a
     zero cotangent without computing (``qr``'s, to avoid a singular solve) would hide it."""
     n_out = node.n_out
+    since = node_serial()  # the pass below reaches gs, made from here on
     gs: list[Any] = []
     for i in range(n_out):
         shape, dtype = node.out_meta[i] if node.out_meta is not None else meta[(node, i)]
@@ -458,6 +460,7 @@ def _transposed(
         retain_graph=True,
         create_graph=create,
         lift=graph_array,
+        since=since,
     )
     assert found is not None
     it = iter(found)

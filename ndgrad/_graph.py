@@ -950,6 +950,7 @@ def backward(
     retain_graph: bool = False,
     create_graph: bool = False,
     lift: Lift | None = None,
+    since: int = 0,
 ) -> list[Any] | None:
     """Backpropagate ``root_grads`` from ``roots``.
 
@@ -957,6 +958,11 @@ def backward(
     otherwise the cotangents of the given ``(node, out)`` targets are returned (``None`` for a
     target the roots do not depend on) and no ``.grad`` is touched. With ``create_graph``, the
     rules run recorded, on GradArrays that ``lift`` makes of their saved arrays.
+
+    With ``inputs``, only nodes through which an input is reached are visited or freed. A
+    transform whose inputs were all made from serial ``since`` on (``_core.node_serial()``
+    before its tracers) passes it: nodes made before it cannot reach them and are not walked,
+    so a pass costs what the function recorded, not the history of what it closes over.
     """
     return backward_pass(  # type: ignore[no-any-return]
         roots,
@@ -965,6 +971,7 @@ def backward(
         retain_graph,
         create_graph,
         lift,
+        since,
         CHECK_SAVED,
         INLINE_COMMON_NODES,
         INPLACE_BYTES,

@@ -281,7 +281,17 @@ class _Trace:
     """``fun`` evaluated on tracers for the arguments ``nums``."""
 
     # Made on every transform call: slots, and the attributes set once from locals.
-    __slots__ = ("arrays_only", "aux", "leaves", "nested", "nums", "out", "specs", "tracers")
+    __slots__ = (
+        "arrays_only",
+        "aux",
+        "leaves",
+        "nested",
+        "nums",
+        "out",
+        "since",
+        "specs",
+        "tracers",
+    )
 
     def __init__(
         self,
@@ -293,6 +303,10 @@ class _Trace:
         scope: bool = True,
         buffers: dict[int, Any] | None = None,
     ) -> None:
+        # Every node made from here on has a serial at least this: nothing older can depend on
+        # the tracers, so passes to and from them stop there (and results free of anything
+        # older are detached, _detach_own).
+        self.since = node_serial()
         self.nested = nested = _nested(args)
         self.nums = nums
         specs: dict[int, Any] = {}
@@ -341,7 +355,7 @@ class _Trace:
         self, outs: Sequence[Any], cots: Sequence[Any], create: bool, retain: bool = True
     ) -> list[Any]:
         """Cotangents of the tracers (``None`` where disconnected) for ``cots`` of ``outs``."""
-        return pull_cotangents(outs, cots, self.tracers, create, retain)
+        return pull_cotangents(outs, cots, self.tracers, create, retain, self.since)
 
     def regroup(self, flat: Sequence[Any], outermost: bool, single: bool) -> Any:
         """Per-tracer values back into the arguments' structures (a tuple for tuple argnums)."""
@@ -368,11 +382,13 @@ def pull_cotangents(
     inputs: Sequence[GradArray],
     create: bool,
     retain: bool = True,
+    since: int = 0,
 ) -> list[Any]:
     """Backpropagate ``cots`` from ``outs`` to ``inputs``; ``None`` for an unreached input.
 
     By default the graph is retained: a vjp function may be called again, and a Jacobian
-    pulls once per row. It is freed when the outputs are dropped.
+    pulls once per row. It is freed when the outputs are dropped. ``since``: every input was
+    made from this node serial on (see ``_graph.backward``).
     """
     roots, grads = [], []
     for o, c in zip(outs, cots, strict=True):
@@ -397,6 +413,7 @@ def pull_cotangents(
         retain_graph=retain,
         create_graph=create,
         lift=graph_array,
+        since=since,
     )
     assert res is not None
     return res
@@ -440,7 +457,6 @@ def _value_and_grad(
     scope: bool,
     buffers: dict[int, Any] | None = None,
 ) -> tuple[Any, Any, Any]:
-    since = node_serial()
     trace = _Trace(fun, args, kwargs, nums, has_aux, scope, buffers)
     out = trace.out
     _check_output(out, fname)
@@ -459,6 +475,7 @@ def _value_and_grad(
             retain_graph=nested,
             create_graph=nested,
             lift=graph_array,
+            since=trace.since,
         )
         assert cots is not None
     else:
@@ -471,7 +488,7 @@ def _value_and_grad(
     if unreached:
         cots = _zeros_for(cots, trace.tracers)
     if nested:
-        cots = _detach_own(cots, trace.tracers, since)
+        cots = _detach_own(cots, trace.tracers, trace.since)
     grads = trace.regroup(cots, not nested, single)
     value = out if nested else (plain_array(out) if isinstance(out, GradArray) else out)
     return value, grads, trace.aux
@@ -966,14 +983,13 @@ def jvp(
     if t_spec != tree_flatten(list(primals))[1]:
         raise ValueError("tangents must have the structure of primals")
     outer = _nested(primals) or _nested(tangents)
-    since = node_serial()
     trace = _Trace(fun, primals, {}, tuple(range(len(primals))), has_aux, scope)
     outs, spec = tree_flatten(trace.out)
     for o in outs:
         if not _float_output(o):
             raise TypeError(f"{fname} must return float or complex arrays, got {type(o)}")
     t_in = [_tangent_for(t, x, outer) for t, x in zip(t_leaves, trace.tracers, strict=True)]
-    plan = _forward_plan(outs, trace.tracers)
+    plan = _forward_plan(outs, trace)
     pushed = plan.push(t_in, outer)
     unreached = any(t is None and np.size(o) for t, o in zip(pushed, outs, strict=True))
     if unreached and not allow_unused:
@@ -983,7 +999,7 @@ def jvp(
         _confirm_zero_tangents(fun, primals, t_in, outs, tan, fname, has_aux, scope)
     if outer:
         out, aux = trace.out, trace.aux
-        tan = _detach_own(tan, trace.tracers, since)
+        tan = _detach_own(tan, trace.tracers, trace.since)
     else:
         out, aux = _plain_tree(trace.out), _plain_tree(trace.aux)
         tan = [_outermost(t, o) for t, o in zip(tan, tree_flatten(out)[0], strict=True)]
@@ -1053,7 +1069,7 @@ def _tangent_for(t: Any, tracer: GradArray, outer: bool) -> Any:
     return arr if arr.dtype == tracer.dtype else arr.astype(tracer.dtype)
 
 
-def _forward_plan(outs: Sequence[Any], tracers: Sequence[GradArray]) -> ForwardPlan:
+def _forward_plan(outs: Sequence[Any], trace: _Trace) -> ForwardPlan:
     """The forward pass from ``tracers`` to ``outs`` over the graph that ``fun`` recorded."""
     targets: list[Any] = []
     for o in outs:
@@ -1063,7 +1079,8 @@ def _forward_plan(outs: Sequence[Any], tracers: Sequence[GradArray]) -> ForwardP
             targets.append((o._node, o._out))
         else:
             targets.append(None)
-    return ForwardPlan(targets, [(t._node, t._out) for t in tracers], _metas(outs))
+    inputs = [(t._node, t._out) for t in trace.tracers]
+    return ForwardPlan(targets, inputs, _metas(outs), trace.since)
 
 
 def _metas(outs: Sequence[Any]) -> list[tuple[tuple[int, ...], Any]]:
@@ -1187,7 +1204,7 @@ def jacobian(
             if not _float_output(o):
                 raise TypeError(f"{fname} must return float or complex arrays, got {type(o)}")
         # the graph from the tracers to the outputs, for forward mode and batched rows
-        plan = None if mode == "reverse" and trace.nested else _forward_plan(outs, trace.tracers)
+        plan = None if mode == "reverse" and trace.nested else _forward_plan(outs, trace)
         forward = plan is not None and (
             mode == "forward" or (mode == "auto" and _forward_pays(trace, outs, plan))
         )
@@ -1451,7 +1468,9 @@ def _real_rows(trace: _Trace, o: GradArray, rows: list[list[Any]], reached: list
     for i in range(size):
         unit = np.zeros(size, dtype)
         unit[i] = 1
-        pulled = _graph.backward(roots, [unit.reshape(shape)], inputs=inputs, retain_graph=True)
+        pulled = _graph.backward(
+            roots, [unit.reshape(shape)], inputs=inputs, retain_graph=True, since=trace.since
+        )
         assert pulled is not None
         for k, c in enumerate(pulled):
             if c is None:

@@ -389,12 +389,30 @@ def test_alias_entries_die_quietly_at_interpreter_exit():
     assert done.returncode == 0 and done.stderr == "", done.stderr
 
 
-def _reference_plan_order(roots, deps, stop, meta):
-    """Kahn's order as the forward plan computed it in Python before ``plan_order``."""
+def _older(node, since):
+    return isinstance(node, _core.Node) and node.serial < since
+
+
+def _reference_forward_order(roots, stop, since, meta):
+    """``forward_order`` in Python: the edges into each node counted from the roots (nodes in
+    ``stop`` or older than ``since`` not entered), Kahn's order (the older nodes neither listed
+    nor entered) reversed, and of it the nodes that depend on a node of ``stop``."""
+    deps, stack, pushed = {}, list(roots), set(roots)
+    while stack:
+        node = stack.pop()
+        if _older(node, since) or node in stop:
+            continue
+        for e in node.edges:
+            deps[e.parent] = deps.get(e.parent, 0) + 1
+            if e.parent not in pushed:
+                pushed.add(e.parent)
+                stack.append(e.parent)
     left = dict(deps)
     order, ready = [], [r for r in roots if left.get(r, 0) == 0]
     while ready:
         node = ready.pop()
+        if _older(node, since):
+            continue
         order.append(node)
         if node in stop:
             continue
@@ -403,26 +421,37 @@ def _reference_plan_order(roots, deps, stop, meta):
             left[e.parent] -= 1
             if left[e.parent] == 0:
                 ready.append(e.parent)
-    return order
+    reached, kept = set(), []
+    for node in reversed(order):
+        if node in stop or any(e.parent in reached for e in node.edges):
+            reached.add(node)
+            kept.append(node)
+    return kept, deps
 
 
 @pytest.mark.parametrize("stop_at_input", [True, False])
-def test_plan_order_is_kahns_order_with_every_read_outputs_meta(stop_at_input):
+@pytest.mark.parametrize("with_since", [True, False])
+def test_forward_order_lists_the_nodes_above_the_inputs_parents_first(stop_at_input, with_since):
     x = nd.GradArray(np.linspace(0.1, 1.0, 6).reshape(2, 3), requires_grad=True)
+    c = np.cos(x) ** 2  # made before ``since``: an outer history
+    since = _core.node_serial() if with_since else 0
     y = nd.GradArray(np.linspace(-1.0, 1.0, 3), requires_grad=True)
     h = np.sin(x) * y  # y read twice, by two nodes
-    u, s, vt = np.linalg.svd(h @ h.T)  # a node with several outputs, two of them read
-    out = np.sum(u * s) + np.sum(vt[0] ** 2) + np.sum(h[:, 1:])
+    u, s, vt = np.linalg.svd(h @ h.T + c @ c.T)  # a node with several outputs, two of them read
+    out = np.sum(u * s) + np.sum(vt[0] ** 2) + np.sum(h[:, 1:]) + np.sum(np.exp(x))
     roots = [out._node]
-    stop = {x._node} if stop_at_input else set()
-    deps = _core.collect_nodes(roots, stop)
+    stop = {y._node, x._node} if stop_at_input else {y._node}
     meta, meta_ref = {}, {}
-    order = _core.plan_order(roots, deps, stop, meta)
-    assert order == _reference_plan_order(roots, deps, stop, meta_ref)
+    order, deps = _core.forward_order(roots, stop, since, meta)
+    assert (order, deps) == _reference_forward_order(roots, stop, since, meta_ref)
     assert meta == meta_ref and (u._node, 0) in meta and (u._node, 1) in meta
-    assert deps == _core.collect_nodes(roots, stop)  # counted down on a copy
-    # every node comes before its parents, and the stop node's parents are never entered
+    # every node comes after its parents and reads a listed node; the inputs are listed; what
+    # was recorded before ``since`` is neither listed nor walked, even when it reads an input
     at = {n: i for i, n in enumerate(order)}
     for n in order:
         if n not in stop:
-            assert all(at[e.parent] > at[n] for e in n.edges)
+            assert any(e.parent in at for e in n.edges)
+            assert all(at[e.parent] < at[n] for e in n.edges if e.parent in at)
+    assert y._node in at and (x._node in at) == stop_at_input
+    assert c._node in deps and (c._node in at) == (stop_at_input and not with_since)
+    assert (c._node.edges[0].parent in deps) == (not with_since)
