@@ -3483,6 +3483,275 @@ configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* forward_plan_steps: what forward mode's pass needs of each node, made once per plan          */
+
+PyDoc_STRVAR(forward_plan_steps_doc,
+"forward_plan_steps(order, stop, meta, keep, common_rules, ans_meta) -> list\n"
+"--\n\n"
+"The steps of ``forward_steps``, one per node of ``order`` (a forward plan's nodes, parents\n"
+"first) that is neither in the set ``stop`` nor a leaf: ``(node, keys, edges, fasts, real_only,\n"
+"drops, ans_meta)``. ``keys``: the ``(parent, out)`` target each edge reads. ``drops``: per\n"
+"edge, ``(parent, targets)``, the parent's targets not in the set ``keep`` (the plan's\n"
+"outputs), dropped once the parent's last consumer is done. ``real_only``: the primitive's\n"
+"JVP is its VJP rules applied to the tangent (``jvp_kind == 'elementwise'``), for real values\n"
+"only. ``fasts``: for the common node (one output, no ``where=``, each edge reading a whole\n"
+"argument of its own), the rule per edge of ``common_rules(prim, slots, n_args) -> (kind,\n"
+"fasts)``, as kept in ``prim.forward_common``; None (``node_tangents`` derives the JVP) when\n"
+"the node lacks what its kind needs: complex values for an elementwise one, a kept factor for\n"
+"a multilinear one. A rules node that did not keep its output gets ``ans_meta(shape, dtype)``\n"
+"of it, from ``meta``; None otherwise.");
+
+static PyObject *str_forward_common, *str_jvp_kind;
+
+/* Whether the int ``slot`` is among the first ``n`` items of the tuple ``slots``: 1, 0, -1. */
+static int
+slot_among(PyObject *slots, Py_ssize_t n, PyObject *slot)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int eq = PyObject_RichCompareBool(PyTuple_GET_ITEM(slots, i), slot, Py_EQ);
+        if (eq != 0) {
+            return eq;
+        }
+    }
+    return 0;
+}
+
+/* ``(parent, targets)`` of one edge (see the docstring); ``key`` is its ``(parent, out)``. New
+ * reference, or NULL. */
+static PyObject *
+edge_drop(PyObject *parent, PyObject *key, PyObject *keep)
+{
+    PyObject *targets = PyList_New(0);
+    if (targets == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n_out = n_out_of(parent);
+    for (Py_ssize_t i = 0; i < n_out; i++) {
+        PyObject *index = n_out == 1 ? NULL : PyLong_FromSsize_t(i);
+        PyObject *target = n_out == 1 ? Py_NewRef(key)
+                           : index == NULL ? NULL : PyTuple_Pack(2, parent, index);
+        Py_XDECREF(index);
+        int kept = target == NULL ? -1 : PySet_Contains(keep, target);
+        if (kept < 0 || (!kept && PyList_Append(targets, target) < 0)) {
+            Py_XDECREF(target);
+            Py_DECREF(targets);
+            return NULL;
+        }
+        Py_DECREF(target);
+    }
+    PyObject *drop = PyTuple_Pack(2, parent, targets);
+    Py_DECREF(targets);
+    return drop;
+}
+
+/* ``meta[(node, 0)]``, the (shape, dtype) of a node's one output: borrowed, or NULL. */
+static PyObject *
+output_meta(PyObject *meta, PyObject *node)
+{
+    PyObject *key = PyTuple_Pack(2, node, int_zero);
+    if (key == NULL) {
+        return NULL;
+    }
+    PyObject *m = PyDict_GetItemWithError(meta, key);
+    Py_DECREF(key);
+    if (m == NULL && !PyErr_Occurred()) {
+        PyErr_SetObject(PyExc_KeyError, node);
+    }
+    if (m != NULL && (!PyTuple_Check(m) || PyTuple_GET_SIZE(m) != 2)) {
+        PyErr_SetString(PyExc_TypeError, "forward_plan_steps: meta values are (shape, dtype)");
+        return NULL;
+    }
+    return m;
+}
+
+/* The common node's ``fasts`` and ``ans_meta`` (new references, None when not common): see the
+ * docstring. 0, or -1 on error. */
+static int
+common_fasts(NodeObject *node, PyObject *slots, PyObject *meta, PyObject *common_rules,
+             PyObject *ans_meta_fn, PyObject **fasts_out, PyObject **ans_meta_out)
+{
+    *fasts_out = Py_NewRef(Py_None);
+    *ans_meta_out = Py_NewRef(Py_None);
+    Py_ssize_t n_args = PyTuple_GET_SIZE(node->args);
+    PyObject *cache = PyObject_GetAttr(node->prim, str_forward_common);
+    PyObject *n_obj = cache == NULL ? NULL : PyLong_FromSsize_t(n_args);
+    PyObject *key = n_obj == NULL ? NULL : PyTuple_Pack(2, slots, n_obj);
+    Py_XDECREF(n_obj);
+    PyObject *known = NULL;  /* new */
+    if (key != NULL) {
+        known = PyDict_Check(cache) ? Py_XNewRef(PyDict_GetItemWithError(cache, key)) : NULL;
+        if (known == NULL && !PyErr_Occurred()) {
+            known = PyObject_CallFunctionObjArgs(common_rules, node->prim, slots,
+                                                 PyTuple_GET_ITEM(key, 1), NULL);
+        }
+    }
+    Py_XDECREF(cache);
+    Py_XDECREF(key);
+    if (known == NULL) {
+        return -1;
+    }
+    if (!PyTuple_Check(known) || PyTuple_GET_SIZE(known) != 2) {
+        Py_DECREF(known);
+        PyErr_SetString(PyExc_TypeError, "common_rules must return (kind, fasts)");
+        return -1;
+    }
+    PyObject *kind = PyTuple_GET_ITEM(known, 0), *fasts = PyTuple_GET_ITEM(known, 1);
+    int rc = 0;
+    if (fasts != Py_None && PyUnicode_Check(kind)) {
+        Py_SETREF(*fasts_out, Py_NewRef(fasts));
+        if (PyUnicode_CompareWithASCIIString(kind, "rules") == 0) {
+            if (node->ans == Py_None) {  /* a JVP rule may read the output's meta */
+                PyObject *m = output_meta(meta, (PyObject *)node);
+                PyObject *made = m == NULL ? NULL
+                                 : PyObject_CallFunctionObjArgs(ans_meta_fn, PyTuple_GET_ITEM(m, 0),
+                                                                PyTuple_GET_ITEM(m, 1), NULL);
+                rc = made == NULL ? -1 : 0;
+                if (made != NULL) {
+                    Py_SETREF(*ans_meta_out, made);
+                }
+            }
+        }
+        else if (PyUnicode_CompareWithASCIIString(kind, "elementwise") == 0) {
+            PyObject *m = output_meta(meta, (PyObject *)node);
+            PyObject *dtype = m == NULL ? NULL : PyTuple_GET_ITEM(m, 1);
+            rc = m == NULL ? -1 : 0;
+            if (dtype != NULL && (!PyArray_DescrCheck(dtype)
+                                  || ((PyArray_Descr *)dtype)->kind == 'c')) {
+                Py_SETREF(*fasts_out, Py_NewRef(Py_None));  /* node_tangents derives it */
+            }
+        }
+        else if (PyUnicode_CompareWithASCIIString(kind, "multilinear") == 0) {
+            /* every other factor kept, not only its shape: else derived_tangents transposes */
+            Py_ssize_t n_slots = PyTuple_GET_SIZE(slots);
+            for (Py_ssize_t i = 0; i < n_args && rc == 0; i++) {
+                PyObject *a = PyTuple_GET_ITEM(node->args, i);
+                PyObject *index = PyLong_FromSsize_t(i);
+                int among = index == NULL ? -1 : slot_among(slots, n_slots, index);
+                Py_XDECREF(index);
+                if (among < 0) {
+                    rc = -1;
+                }
+                else if ((!among || n_slots > 1)
+                         && (a == Py_None
+                             || PyObject_TypeCheck(a, (PyTypeObject *)ArrayMetaType))) {
+                    Py_SETREF(*fasts_out, Py_NewRef(Py_None));
+                    break;
+                }
+            }
+        }
+    }
+    Py_DECREF(known);
+    if (rc < 0) {
+        Py_CLEAR(*fasts_out);
+        Py_CLEAR(*ans_meta_out);
+    }
+    return rc;
+}
+
+/* The step of one node (see the docstring): new reference, or NULL. */
+static PyObject *
+plan_step(NodeObject *node, PyObject *meta, PyObject *keep, PyObject *common_rules,
+          PyObject *ans_meta_fn)
+{
+    PyObject *edges = node->edges;
+    Py_ssize_t n = PyTuple_GET_SIZE(edges);
+    PyObject *keys = PyList_New(n), *drops = PyList_New(n), *slots = PyTuple_New(n);
+    PyObject *fasts = NULL, *ans_meta = NULL, *step = NULL;
+    if (keys == NULL || drops == NULL || slots == NULL) {
+        goto done;
+    }
+    int whole = 1;  /* each edge reads a whole argument of its own */
+    for (Py_ssize_t e = 0; e < n; e++) {
+        PyObject *edge = PyTuple_GET_ITEM(edges, e);
+        PyObject *parent = PyTuple_GET_ITEM(edge, EDGE_PARENT);
+        PyObject *slot = PyTuple_GET_ITEM(edge, EDGE_SLOT);
+        PyObject *key = PyTuple_Pack(2, parent, PyTuple_GET_ITEM(edge, EDGE_OUT));
+        if (key == NULL) {
+            goto done;
+        }
+        PyList_SET_ITEM(keys, e, key);
+        PyObject *drop = edge_drop(parent, key, keep);
+        if (drop == NULL) {
+            goto done;
+        }
+        PyList_SET_ITEM(drops, e, drop);
+        if (whole) {
+            Py_ssize_t s = PyLong_AsSsize_t(slot);
+            int among = s == -1 && PyErr_Occurred() ? -1 : slot_among(slots, e, slot);
+            if (among < 0) {
+                goto done;
+            }
+            whole = PyTuple_GET_ITEM(edge, EDGE_FLAT) == Py_None && s >= 0 && !among;
+        }
+        PyTuple_SET_ITEM(slots, e, Py_NewRef(slot));
+    }
+    if (whole && node->n_out == 1 && node->where == Py_None && PyTuple_Check(node->args)) {
+        if (common_fasts(node, slots, meta, common_rules, ans_meta_fn, &fasts, &ans_meta) < 0) {
+            goto done;
+        }
+    }
+    else {
+        fasts = Py_NewRef(Py_None);
+        ans_meta = Py_NewRef(Py_None);
+    }
+    PyObject *jvp_kind = PyObject_GetAttr(node->prim, str_jvp_kind);
+    if (jvp_kind == NULL) {
+        goto done;
+    }
+    int real_only = PyUnicode_Check(jvp_kind)
+                    && PyUnicode_CompareWithASCIIString(jvp_kind, "elementwise") == 0;
+    Py_DECREF(jvp_kind);
+    step = PyTuple_Pack(7, (PyObject *)node, keys, edges, fasts, real_only ? Py_True : Py_False,
+                        drops, ans_meta);
+done:
+    Py_XDECREF(keys);
+    Py_XDECREF(drops);
+    Py_XDECREF(slots);
+    Py_XDECREF(fasts);
+    Py_XDECREF(ans_meta);
+    return step;
+}
+
+static PyObject *
+forward_plan_steps(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6 || !PyList_Check(args[0]) || !PyAnySet_Check(args[1])
+        || !PyDict_Check(args[2]) || !PyAnySet_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "forward_plan_steps(order: list, stop: set, meta: dict, keep: set, "
+                        "common_rules, ans_meta)");
+        return NULL;
+    }
+    PyObject *order = args[0], *stop = args[1];
+    PyObject *steps = PyList_New(0);
+    if (steps == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(order); i++) {
+        PyObject *node = PyList_GET_ITEM(order, i);
+        int stopped = PySet_Contains(stop, node);
+        if (stopped < 0) {
+            Py_DECREF(steps);
+            return NULL;
+        }
+        if (stopped || !Node_Check(node)) {
+            continue;  /* an input, or a leaf: no edges, nothing to compute */
+        }
+        if (PyTuple_GET_SIZE(((NodeObject *)node)->edges) == 0) {
+            continue;
+        }
+        PyObject *step = plan_step((NodeObject *)node, args[2], args[3], args[4], args[5]);
+        if (step == NULL || PyList_Append(steps, step) < 0) {
+            Py_XDECREF(step);
+            Py_DECREF(steps);
+            return NULL;
+        }
+        Py_DECREF(step);
+    }
+    return steps;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* forward_steps: the loop of forward mode's pass                                               */
 
 PyDoc_STRVAR(forward_steps_doc,
@@ -3844,6 +4113,8 @@ static PyMethodDef core_methods[] = {
      backward_pass_doc},
     {"forward_order", (PyCFunction)(void (*)(void))forward_order, METH_FASTCALL,
      forward_order_doc},
+    {"forward_plan_steps", (PyCFunction)(void (*)(void))forward_plan_steps, METH_FASTCALL,
+     forward_plan_steps_doc},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL, configure_doc},
     {"alias_entry", (PyCFunction)(void (*)(void))alias_entry, METH_FASTCALL, alias_entry_doc},
     {"configure_aliases", (PyCFunction)(void (*)(void))configure_aliases, METH_FASTCALL,
@@ -3932,11 +4203,14 @@ PyInit__core(void)
     str_call = PyUnicode_InternFromString("__call__");
     str_implementation = PyUnicode_InternFromString("_implementation");
     str_positional = PyUnicode_InternFromString("positional");
+    str_forward_common = PyUnicode_InternFromString("forward_common");
+    str_jvp_kind = PyUnicode_InternFromString("jvp_kind");
     int_zero = PyLong_FromLong(0);
     int_one = PyLong_FromLong(1);
     int_output = PyLong_FromLong(-1);  /* _graph.OUTPUT: a versions entry for the result */
     if (EmptyTuple == NULL || EmptyFrozenSet == NULL || str_rules == NULL || str_argnum_rule == NULL || str_edges == NULL || str_inplace_rules == NULL
-        || str_by_operands == NULL || str_call == NULL || str_implementation == NULL || str_positional == NULL || int_zero == NULL || int_one == NULL || int_output == NULL) {
+        || str_by_operands == NULL || str_call == NULL || str_implementation == NULL || str_positional == NULL
+        || str_forward_common == NULL || str_jvp_kind == NULL || int_zero == NULL || int_one == NULL || int_output == NULL) {
         return NULL;
     }
     PyObject *m = PyModule_Create(&core_module);

@@ -29,7 +29,7 @@ import numpy as np
 
 from ndgrad import _graph
 from ndgrad._array import GradArray, graph_array
-from ndgrad._core import forward_order, forward_steps, node_serial
+from ndgrad._core import forward_order, forward_plan_steps, forward_steps, node_serial
 from ndgrad._graph import (
     enable_grad,
     node_cotangents,
@@ -76,12 +76,12 @@ def fit_tangent(t: Any, shape: tuple[int, ...], dtype: Any) -> Any:
     return t
 
 
-# ``push``'s compiled loop (``_core.forward_steps``) computes the common node (``_step``: one
-# output, array arguments, a JVP rule, a real elementwise ufunc, a multilinear factor or a
-# linear function of one argument; nothing to check or fit; in a recorded push the saved
-# arrays lifted as ``rule_inputs`` lifts them) itself, and every other one through
-# ``node_tangents``: the same rules, the same results, tested both ways, recorded or not
-# (tests/test_forward.py and tests/test_route_parity.py turn this off).
+# ``push``'s compiled loop (``_core.forward_steps``) computes the common node
+# (``_core.forward_plan_steps``: one output, array arguments, a JVP rule, a real elementwise
+# ufunc, a multilinear factor or a linear function of one argument; nothing to check or fit;
+# in a recorded push the saved arrays lifted as ``rule_inputs`` lifts them) itself, and every
+# other one through ``node_tangents``: the same rules, the same results, tested both ways,
+# recorded or not (tests/test_forward.py and tests/test_route_parity.py turn this off).
 INLINE_COMMON_NODES = True
 
 
@@ -113,13 +113,12 @@ class ForwardPlan:
 
     @functools.cached_property
     def steps(self) -> list[tuple[Any, ...]]:
-        """What ``push`` needs of each node (``_step``), made at the first push: a plan made
-        for a batched backward pass (``_batching.pull_batched``) needs none."""
-        keep = set(self.outputs)
-        stop = self.stop
-        return [
-            _step(node, self.meta, keep) for node in self.order if node not in stop and node.edges
-        ]
+        """What ``push`` needs of each node (``_core.forward_plan_steps``), made at the first
+        push: a plan made for a batched backward pass (``_batching.pull_batched``) needs
+        none."""
+        return forward_plan_steps(
+            self.order, self.stop, self.meta, set(self.outputs), _common_rules, _ans_meta
+        )
 
     def slow(self) -> list[str]:
         """The functions on the way whose forward rule costs far more than their VJP rule:
@@ -181,57 +180,12 @@ class rules_running:  # a context manager, named as the function it replaced
         _graph.GRAD_MODE.reset(grad_token)
 
 
-def _step(node: Any, meta: dict[Target, Any], keep: set[Any]) -> tuple[Any, ...]:
-    """What ``push`` needs of a node, made once per plan: the targets its edges read, and for
-    the common node (one output, no ``where=``, array arguments, a JVP rule, an elementwise
-    ufunc of real values, a multilinear function or a linear one of one argument) the rule to
-    call per edge, the tangents' contributions being added. ``None`` sends the node through
-    ``node_tangents``."""
-    edges = node.edges
-    prim = node.prim
-    # One loop over the edges (made for every node of every plan, and nested transforms make a
-    # plan per call): the targets they read; per edge, its parent and the parent's outputs
-    # that no output of the plan needs, dropped once the parent's last consumer is done; and
-    # whether each reads a whole argument of its own.
-    keys, drops, slots = [], [], []
-    whole = True
-    for slot, flat, parent, out, _, _ in edges:  # unpacked: an Edge's names are properties
-        key = (parent, out)
-        keys.append(key)
-        if parent.n_out == 1:
-            drops.append((parent, [] if key in keep else [key]))
-        else:
-            outs = [(parent, i) for i in range(parent.n_out) if (parent, i) not in keep]
-            drops.append((parent, outs))
-        if whole and (flat is not None or slot < 0 or slot in slots):
-            whole = False
-        slots.append(slot)
-    fasts = None
-    ans_meta = None  # what a JVP rule gets for an output the node did not keep
-    if whole and node.n_out == 1 and node.where is None:
-        kind, fasts = _common_rules(prim, tuple(slots), len(node.args))
-        # what this node adds to its primitive's conditions
-        if fasts is None:
-            pass
-        elif kind == "rules" and node.ans is None:  # a JVP rule may read the output's meta
-            ans_meta = _ans_meta(*meta[(node, 0)])
-        elif kind == "elementwise" and meta[(node, 0)][1].kind == "c":
-            fasts = None  # complex values: node_tangents derives the JVP
-        elif kind == "multilinear" and not all(
-            # every other factor kept (not only its shape): else derived_tangents transposes
-            a is not None and not isinstance(a, ArrayMeta)
-            for i, a in enumerate(node.args)
-            if i not in slots or len(slots) > 1
-        ):
-            fasts = None
-    return node, keys, edges, fasts, prim.jvp_kind == "elementwise", drops, ans_meta
-
-
 def _common_rules(prim: Primitive, slots: tuple[int, ...], n_args: int) -> tuple[str, Any]:
     """``(jvp_kind, rule per edge)`` for a common node of ``prim`` whose edges read the whole
-    arguments ``slots`` (``None``: it is not common; its kind's node checks come after). The
-    same for every node of the primitive called that way, and _step runs for every node of
-    every plan: kept in ``prim.forward_common``, which ``set_jvp`` empties."""
+    arguments ``slots`` (``None``: it is not common; its kind's node checks come after, in
+    ``_core.forward_plan_steps``). The same for every node of the primitive called that way,
+    and a plan is made per call of a nested transform: kept in ``prim.forward_common`` (which
+    the compiled steps read first, and ``set_jvp`` empties)."""
     known = prim.forward_common.get((slots, n_args))
     if known is not None:
         return known  # type: ignore[no-any-return]

@@ -15,6 +15,7 @@ import pytest
 
 import ndgrad as nd
 from ndgrad import _core, _graph
+from ndgrad._forward import ForwardPlan
 from ndgrad._registry import VJP_RULES, Primitive
 
 # --- the Node type ---------------------------------------------------------------------------
@@ -455,3 +456,67 @@ def test_forward_order_lists_the_nodes_above_the_inputs_parents_first(stop_at_in
     assert y._node in at and (x._node in at) == stop_at_input
     assert c._node in deps and (c._node in at) == (stop_at_input and not with_since)
     assert (c._node.edges[0].parent in deps) == (not with_since)
+
+
+def _reference_plan_step(node, meta, keep):
+    """A forward plan's step of one node, as ``_forward._step`` made it in Python before
+    ``forward_plan_steps``."""
+    from ndgrad._forward import _ans_meta, _common_rules
+    from ndgrad._registry import ArrayMeta
+
+    keys, drops, slots, whole = [], [], [], True
+    for e in node.edges:
+        key = (e.parent, e.out)
+        keys.append(key)
+        n_out = e.parent.n_out
+        targets = [key] if n_out == 1 else [(e.parent, i) for i in range(n_out)]
+        drops.append((e.parent, [t for t in targets if t not in keep]))
+        if whole and (e.flat is not None or e.slot < 0 or e.slot in slots):
+            whole = False
+        slots.append(e.slot)
+    fasts = ans_meta = None
+    if whole and node.n_out == 1 and node.where is None:
+        kind, fasts = _common_rules(node.prim, tuple(slots), len(node.args))
+        if fasts is None:
+            pass
+        elif kind == "rules" and node.ans is None:
+            ans_meta = _ans_meta(*meta[(node, 0)])
+        elif kind == "elementwise" and meta[(node, 0)][1].kind == "c":
+            fasts = None
+        elif kind == "multilinear" and not all(
+            a is not None and not isinstance(a, ArrayMeta)
+            for i, a in enumerate(node.args)
+            if i not in slots or len(slots) > 1
+        ):
+            fasts = None
+    real_only = node.prim.jvp_kind == "elementwise"
+    return (node, keys, node.edges, fasts, real_only, drops, ans_meta)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_forward_plan_steps_are_the_python_steps(dtype):
+    """Every kind of node a plan meets: elementwise and rules ufuncs, a repeated argument, a
+    product whose other factor is or is not kept, a sum, an index, ``where=``, a node with
+    several outputs (one of them an output of the plan), complex values."""
+    from ndgrad._forward import _ans_meta, _common_rules
+
+    x = nd.GradArray(np.linspace(0.1, 1.0, 6).reshape(2, 3).astype(dtype), requires_grad=True)
+    y = nd.GradArray(np.linspace(-1.0, 1.0, 3).astype(dtype), requires_grad=True)
+    h = np.sin(x) * y + np.exp(x) * x
+    k = h @ y + np.tanh(np.sum(h, axis=0)) @ np.ones(3)  # a constant factor
+    m = np.add(
+        h[:, 1:], 2.0, where=np.array([True, False]), out=nd.GradArray(np.ones((2, 2), dtype))
+    )
+    u, s, vt = np.linalg.svd(h @ np.conj(h.T))
+    outs = [np.sum(u * s) + np.sum(k) + np.sum(m), vt]
+    plan = ForwardPlan(
+        [(o._node, o._out) for o in outs],
+        [(x._node, 0), (y._node, 0)],
+        [(o.shape, o.dtype) for o in outs],
+    )
+    keep = set(plan.outputs)
+    got = _core.forward_plan_steps(plan.order, plan.stop, plan.meta, keep, _common_rules, _ans_meta)
+    want = [_reference_plan_step(n, plan.meta, keep) for n in plan.order if n not in plan.stop]
+    assert got == want
+    fast = [f is not None for _, _, _, f, *_ in got]
+    assert len(got) > 12 and any(fast) and not all(fast)
