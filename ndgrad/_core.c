@@ -1678,7 +1678,7 @@ error:
 }
 
 PyDoc_STRVAR(forward_order_doc,
-"forward_order(roots, stop, since, meta) -> (order, consumers)\n"
+"forward_order(roots, stop, since, meta) -> (order, consumers, free)\n"
 "--\n\n"
 "The nodes a forward pass from the nodes in the set ``stop`` (its inputs) to ``roots`` (a list\n"
 "of distinct nodes) visits, parents first: the nodes of ``stop`` that a root depends on, and\n"
@@ -1688,7 +1688,9 @@ PyDoc_STRVAR(forward_order_doc,
 "not the history of the arrays its function closes over. ``consumers`` counts the edges into\n"
 "each node from the nodes entered (exact for every listed node: whatever reads a listed node\n"
 "is listed). The shape and dtype of every node output an edge reads go into the dict ``meta``,\n"
-"keyed ``(node, out)``.");
+"keyed ``(node, out)``. ``free``: the set of nodes entered whose values depend on nothing but\n"
+"the leaves of ``stop`` (a transform's own tracers): a recorded push reads their saved arrays\n"
+"plain, since nothing outside the transform can differentiate through them.");
 
 static PyObject *
 forward_order(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -1704,41 +1706,54 @@ forward_order(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (since == (unsigned long long)-1 && PyErr_Occurred()) {
         return NULL;
     }
-    PyObject *order = NULL, *reached = NULL, *listed = NULL, *result = NULL;
+    PyObject *order = NULL, *reached = NULL, *listed = NULL, *free = NULL, *result = NULL;
     PyObject *deps = count_edges(roots, stop, since);
     order = deps == NULL ? NULL : kahn_order(roots, deps, stop, args[3], since);
     reached = order == NULL ? NULL : PySet_New(NULL);
-    listed = reached == NULL ? NULL : PyList_New(0);
+    free = reached == NULL ? NULL : PySet_New(NULL);
+    listed = free == NULL ? NULL : PyList_New(0);
     if (listed == NULL) {
         goto done;
     }
     for (Py_ssize_t i = PyList_GET_SIZE(order) - 1; i >= 0; i--) {  /* parents first */
         PyObject *node = PyList_GET_ITEM(order, i);
         int keep = PySet_Contains(stop, node);
+        /* free: a leaf of stop, or an entered node all of whose parents are free (an old
+         * node's parents are not listed, another leaf is not free, nor a node of stop) */
+        int is_free = keep > 0 && !Node_Check(node);
         if (keep == 0) {  /* entered: kept when an edge reads a kept node */
             int owned_edges;
             PyObject *edges = edges_of(node, &owned_edges);
             if (edges == NULL) {
                 goto done;
             }
-            for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges) && keep == 0; e++) {
-                keep = PySet_Contains(reached,
-                                      PyTuple_GET_ITEM(PyTuple_GET_ITEM(edges, e), EDGE_PARENT));
+            is_free = Node_Check(node);
+            for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges) && keep >= 0; e++) {
+                PyObject *parent = PyTuple_GET_ITEM(PyTuple_GET_ITEM(edges, e), EDGE_PARENT);
+                if (keep == 0) {
+                    keep = PySet_Contains(reached, parent);
+                }
+                if (is_free && keep >= 0) {
+                    is_free = PySet_Contains(free, parent);
+                    keep = is_free < 0 ? -1 : keep;
+                }
             }
             if (owned_edges) {
                 Py_DECREF(edges);
             }
         }
         if (keep < 0 || (keep && (PySet_Add(reached, node) < 0
-                                  || PyList_Append(listed, node) < 0))) {
+                                  || PyList_Append(listed, node) < 0))
+            || (is_free && PySet_Add(free, node) < 0)) {
             goto done;
         }
     }
-    result = PyTuple_Pack(2, listed, deps);
+    result = PyTuple_Pack(3, listed, deps, free);
 done:
     Py_XDECREF(deps);
     Py_XDECREF(order);
     Py_XDECREF(reached);
+    Py_XDECREF(free);
     Py_XDECREF(listed);
     return result;
 }
@@ -3755,16 +3770,17 @@ forward_plan_steps(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 /* forward_steps: the loop of forward mode's pass                                               */
 
 PyDoc_STRVAR(forward_steps_doc,
-"forward_steps(steps, tan, left, inline, node_tangents, lift, meta)\n"
+"forward_steps(steps, tan, left, inline, node_tangents, lift, meta, free)\n"
 "--\n\n"
 "The loop of ``_forward.ForwardPlan.push``. For each step ``(node, keys, edges, fasts,\n"
-"real_only, drops, ans_meta)`` (``_forward._step``): the node's output tangents from those in\n"
-"``tan`` (a dict keyed by ``(node, out)``, filled in place); the common node computed here with\n"
-"its ``fasts`` when ``inline`` is true, every other one by ``node_tangents(node, edges,\n"
-"incoming, lift, meta)``; then the tangents no later node reads are dropped (``left`` counts\n"
-"each node's consumers still to come). In a recorded pass (``lift`` not None) the common node's\n"
-"saved arrays are lifted as ``node_tangents`` lifts them. The semantics are ``_forward``'s:\n"
-"this is its loop.");
+"real_only, drops, ans_meta)`` (``forward_plan_steps``): the node's output tangents from\n"
+"those in ``tan`` (a dict keyed by ``(node, out)``, filled in place); the common node\n"
+"computed here with its ``fasts`` when ``inline`` is true, every other one by\n"
+"``node_tangents(node, edges, incoming, lift, meta)``; then the tangents no later node reads\n"
+"are dropped (``left`` counts each node's consumers still to come). In a recorded pass\n"
+"(``lift`` not None) the common node's saved arrays are lifted as ``node_tangents`` lifts\n"
+"them, except for a node in the set ``free`` (``forward_order``), computed as in a pass that\n"
+"is not recorded. The semantics are ``_forward``'s: this is its loop.");
 
 /* Whether tangent ``t`` (borrowed) goes to an edge's inlined rule as it is: a plain ndarray
  * (any ndarray in a ``recorded`` pass, whose tangents are GradArrays) of the edge's shape and
@@ -4003,7 +4019,7 @@ drop_read_tangents(PyObject *tan, PyObject *left, PyObject *drops)
 /* One step of the loop. 0, or -1 on error. */
 static int
 forward_step(PyObject *step, PyObject *tan, PyObject *left, int inline_common,
-             PyObject *node_tangents, PyObject *lift, PyObject *meta)
+             PyObject *node_tangents, PyObject *lift, PyObject *meta, PyObject *free)
 {
     if (!PyTuple_Check(step) || PyTuple_GET_SIZE(step) != 7) {
         PyErr_SetString(PyExc_TypeError, "forward_steps: a step is a tuple of 7");
@@ -4015,6 +4031,15 @@ forward_step(PyObject *step, PyObject *tan, PyObject *left, int inline_common,
     PyObject *drops = PyTuple_GET_ITEM(step, 5), *ans_meta = PyTuple_GET_ITEM(step, 6);
     if (real_only < 0) {
         return -1;
+    }
+    if (lift != Py_None && free != Py_None) {
+        /* its values depend on the transform's own tracers alone: nothing outside can
+         * differentiate through them, so its saved arrays are read plain */
+        int is_free = PySet_Contains(free, node);
+        if (is_free < 0) {
+            return -1;
+        }
+        lift = is_free ? Py_None : lift;
     }
     if (!PyList_Check(keys) || !PyTuple_Check(edges)
         || PyList_GET_SIZE(keys) != PyTuple_GET_SIZE(edges)) {
@@ -4079,12 +4104,13 @@ done:
 static PyObject *
 forward_steps(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "forward_steps takes 7 arguments");
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "forward_steps takes 8 arguments");
         return NULL;
     }
     PyObject *steps = args[0], *tan = args[1], *left = args[2];
-    if (!PyList_Check(steps) || !PyDict_Check(tan) || !PyDict_Check(left)) {
+    if (!PyList_Check(steps) || !PyDict_Check(tan) || !PyDict_Check(left)
+        || !(args[7] == Py_None || PyAnySet_Check(args[7]))) {
         PyErr_SetString(PyExc_TypeError, "forward_steps(list, dict, dict, ...)");
         return NULL;
     }
@@ -4094,7 +4120,8 @@ forward_steps(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(steps); i++) {
         PyObject *step = Py_NewRef(PyList_GET_ITEM(steps, i));
-        int rc = forward_step(step, tan, left, inline_common, args[4], args[5], args[6]);
+        int rc = forward_step(step, tan, left, inline_common, args[4], args[5], args[6],
+                              args[7]);
         Py_DECREF(step);
         if (rc < 0) {
             return NULL;

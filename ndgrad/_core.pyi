@@ -62,7 +62,15 @@ def backward_pass(
 ) -> list[Any] | None: ...
 def forward_order(
     roots: list[Any], stop: AbstractSet[Any], since: int, meta: dict[Any, Any]
-) -> tuple[list[Any], dict[Any, int]]: ...
+) -> tuple[list[Any], dict[Any, int], set[Any]]: ...
+def forward_plan_steps(
+    order: list[Any],
+    stop: AbstractSet[Any],
+    meta: dict[Any, Any],
+    keep: AbstractSet[Any],
+    common_rules: Callable[..., Any],
+    ans_meta: Callable[..., Any],
+) -> list[tuple[Any, ...]]: ...
 def fingerprint_bytes(b: Any, rows: int, max_row: int) -> Any: ...
 def forward_steps(
     steps: list[tuple[Any, ...]],
@@ -72,6 +80,7 @@ def forward_steps(
     node_tangents: Callable[..., Any],
     lift: Callable[[Any, Any, int], Any] | None,
     meta: dict[Any, Any],
+    free: AbstractSet[Any] | None,
 ) -> None: ...
 def function_fast(
     prim: Any, impl: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None

@@ -12,7 +12,10 @@ Jacobian (one input direction per push); tangents are dropped once no node needs
 
 Under ``create`` (inside another transform, or for tangents that require grad) the rules run
 recorded, on GradArrays tied to their nodes, as backward runs them under create_graph: the
-tangents are differentiable again, by either mode, to any order.
+tangents are differentiable again, by either mode, to any order. A node whose values depend on
+the transform's own tracers alone (``ForwardPlan.free``) reads its saved arrays plain: nothing
+outside the transform can differentiate through them (the tangents themselves, and arrays a
+rule reads from its closure, are still recorded when they require grad).
 
 The graph is kept until the push is done, as for reverse mode: forward mode costs the memory
 of the recorded graph, not only of the live tangents.
@@ -107,9 +110,10 @@ class ForwardPlan:
         self.meta: dict[Target, tuple[tuple[int, ...], Any]] = {
             t: m for t, m in zip(outputs, out_meta, strict=True) if t is not None
         }
-        # the nodes that depend on an input, parents first, and how many edges of the nodes
-        # walked point at each node (forward_steps counts them down to drop tangents)
-        self.order, self.consumers = forward_order(roots, stop, since, self.meta)
+        # the nodes that depend on an input, parents first; how many edges of the nodes walked
+        # point at each node (forward_steps counts them down to drop tangents); and the nodes
+        # that depend on the inputs alone, whose tangents a recorded push computes unrecorded
+        self.order, self.consumers, self.free = forward_order(roots, stop, since, self.meta)
 
     @functools.cached_property
     def steps(self) -> list[tuple[Any, ...]]:
@@ -155,6 +159,7 @@ class ForwardPlan:
                 node_tangents if node_fn is None else node_fn,
                 lift,
                 self.meta,
+                self.free,
             )
         get = tan.get
         return [None if target is None else get(target) for target in self.outputs]

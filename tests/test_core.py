@@ -397,7 +397,8 @@ def _older(node, since):
 def _reference_forward_order(roots, stop, since, meta):
     """``forward_order`` in Python: the edges into each node counted from the roots (nodes in
     ``stop`` or older than ``since`` not entered), Kahn's order (the older nodes neither listed
-    nor entered) reversed, and of it the nodes that depend on a node of ``stop``."""
+    nor entered) reversed, and of it the nodes that depend on a node of ``stop``; and the nodes
+    that depend on nothing but the leaves of ``stop``."""
     deps, stack, pushed = {}, list(roots), set(roots)
     while stack:
         node = stack.pop()
@@ -422,12 +423,17 @@ def _reference_forward_order(roots, stop, since, meta):
             left[e.parent] -= 1
             if left[e.parent] == 0:
                 ready.append(e.parent)
-    reached, kept = set(), []
+    reached, kept, free = set(), [], set()
     for node in reversed(order):
         if node in stop or any(e.parent in reached for e in node.edges):
             reached.add(node)
             kept.append(node)
-    return kept, deps
+        node_type = isinstance(node, _core.Node)
+        if (not node_type and node in stop) or (
+            node_type and node not in stop and all(e.parent in free for e in node.edges)
+        ):
+            free.add(node)
+    return kept, deps, free
 
 
 @pytest.mark.parametrize("stop_at_input", [True, False])
@@ -443,8 +449,12 @@ def test_forward_order_lists_the_nodes_above_the_inputs_parents_first(stop_at_in
     roots = [out._node]
     stop = {y._node, x._node} if stop_at_input else {y._node}
     meta, meta_ref = {}, {}
-    order, deps = _core.forward_order(roots, stop, since, meta)
-    assert (order, deps) == _reference_forward_order(roots, stop, since, meta_ref)
+    order, deps, free = _core.forward_order(roots, stop, since, meta)
+    assert (order, deps, free) == _reference_forward_order(roots, stop, since, meta_ref)
+    # what depends on the inputs alone: y, sin(x) * y when x is one, and out too when the
+    # history c (made from x, before ``since``) is walked
+    assert y._node in free and (h._node in free) == stop_at_input
+    assert (out._node in free) == (stop_at_input and not with_since)
     assert meta == meta_ref and (u._node, 0) in meta and (u._node, 1) in meta
     # every node comes after its parents and reads a listed node; the inputs are listed; what
     # was recorded before ``since`` is neither listed nor walked, even when it reads an input

@@ -268,3 +268,37 @@ def test_a_transform_leaves_the_graph_its_function_closes_over_intact(mode):
     np.testing.assert_allclose(inner, _EXPECTED[mode](x0, 3 * np.sin([0.3, 0.5])), rtol=1e-12)
     np.sum(q * q).backward()
     np.testing.assert_allclose(w.grad, 18 * np.sin(w.detach()) * np.cos(w.detach()), rtol=1e-12)
+
+
+# Inside another transform a forward pass is recorded, except at the nodes whose values depend
+# on the jvp's own tracers alone (``ForwardPlan.free``): nothing outside can differentiate
+# through those. Each case below differentiates the tangent in a way that must still be seen.
+_A0, _B0, _T0 = np.array([0.4, -0.9]), np.array([0.7, 0.2]), np.array([1.5, -0.5])
+
+
+@pytest.mark.parametrize(
+    ("outer", "closed_form"),
+    [
+        # the primal is the outer variable (its tracer is a node, not a leaf of its own):
+        # d/da of 2 sin(a) cos(a) t
+        (
+            lambda a: np.sum(nd.jvp(lambda b: np.sin(b) ** 2, (a,), (_T0,))[1]),
+            2 * np.cos(2 * _A0) * _T0,
+        ),
+        # the tangent is the outer variable, through nodes free of it: d/da of 3 b0**2 a
+        (lambda a: np.sum(nd.jvp(lambda b: b**3, (_B0,), (a,))[1]), 3 * _B0**2),
+        # a node free of the outer variable feeds one that reads it: d/da of exp(b0) t a
+        (
+            lambda a: np.sum(nd.jvp(lambda b: np.exp(b) * a, (_B0,), (_T0,))[1]),
+            np.exp(_B0) * _T0,
+        ),
+        # the outer variable read only by a node after the free ones: d/da of cos(b0) t a**2
+        (
+            lambda a: np.sum(nd.jvp(lambda b: np.sin(b) * (a * a), (_B0,), (_T0,))[1]),
+            2 * np.cos(_B0) * _T0 * _A0,
+        ),
+    ],
+    ids=["primal", "tangent", "free-then-outer", "outer-late"],
+)
+def test_a_recorded_forward_pass_keeps_what_reaches_the_outer_variable(outer, closed_form):
+    np.testing.assert_allclose(nd.grad(outer)(_A0), closed_form, rtol=1e-12)
