@@ -979,9 +979,12 @@ def jvp(
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"{len(primals)} primals but {len(tangents)} tangents")
-    t_leaves, t_spec = tree_flatten(list(tangents))
-    if t_spec != tree_flatten(list(primals))[1]:
-        raise ValueError("tangents must have the structure of primals")
+    if all(type(a) is np.ndarray for a in primals + tangents):  # no structure to compare
+        t_leaves = list(tangents)
+    else:
+        t_leaves, t_spec = tree_flatten(list(tangents))
+        if t_spec != tree_flatten(list(primals))[1]:
+            raise ValueError("tangents must have the structure of primals")
     outer = _nested(primals) or _nested(tangents)
     trace = _Trace(fun, primals, {}, tuple(range(len(primals))), has_aux, scope)
     outs, spec = tree_flatten(trace.out)
@@ -1057,6 +1060,8 @@ def _confirm_zero_tangents(
 
 def _tangent_for(t: Any, tracer: GradArray, outer: bool) -> Any:
     """A tangent as forward mode takes it: an array of the tracer's shape and dtype."""
+    if type(t) is np.ndarray and t.dtype == tracer.dtype and t.shape == tracer.shape:
+        return t  # the common case
     keep = outer and isinstance(t, GradArray)
     arr = t if keep else np.asarray(plain_array(t) if isinstance(t, GradArray) else t)
     if arr.shape != tracer.shape:
