@@ -32,7 +32,8 @@ def test_import_ndgrad_does_not_import_scipy_and_rules_appear_on_import():
         assert sc.gammaln in VJP_RULES and sc.jv in VJP_RULES
         from ndgrad._rules import _lazy
         assert "scipy.special" not in _lazy._pending  # its registration ran, once
-        assert "scipy.linalg" in _lazy._pending  # not imported yet: still waiting
+        # what is not imported yet is still waiting (SciPy 1.18's special imports linalg)
+        assert _lazy._pending and not set(_lazy._pending) & set(sys.modules)
         import inspect
         assert "def polygamma" in inspect.getsource(sc._basic)  # loader left intact
         """

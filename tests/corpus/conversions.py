@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 from scipy._lib import _array_api as xpa
-from scipy._lib import array_api_extra as xpx
-from scipy._lib.array_api_compat import numpy as scipy_compat_np
+
+try:  # SciPy 1.18 moved its vendored array-API packages from scipy._lib to scipy._external
+    from scipy._lib import array_api_extra as xpx
+    from scipy._lib.array_api_compat import numpy as scipy_compat_np
+except ImportError:
+    from scipy._external import array_api_extra as xpx
+    from scipy._external.array_api_compat import numpy as scipy_compat_np
 
 from . import fd
 
