@@ -962,6 +962,15 @@ def primitive(func: Callable[..., Any], prim: Primitive) -> Callable[..., Any]:
     return wrapper
 
 
+def _ufuncs_take_out_ellipsis() -> bool:
+    """Whether NumPy's ufuncs take ``out=...`` (2.3 on), returning a 0-d result as an array:
+    the compiled ufunc call then skips the NumPy scalar it would turn back into one."""
+    try:
+        return type(np.add(np.zeros(()), 0.0, out=...)) is np.ndarray
+    except TypeError:
+        return False
+
+
 # Views and in-place writes live in their own module, which needs the names above.
 from ndgrad._inplace import (  # noqa: E402
     prepare_write,
@@ -996,4 +1005,5 @@ configure_array(
     user_errstate,
     getitem_impl,
     track_views,
+    _ufuncs_take_out_ellipsis(),
 )

@@ -499,6 +499,24 @@ release_node(NodeObject *node)
 /* ------------------------------------------------------------------------------------------ */
 /* Small helpers                                                                               */
 
+/* A new array's version state, the list ``[0, None]`` (a counter and no guard; see
+ * _array.GradArray._version), with ``tag`` appended unless NULL: a new reference, or NULL. Made
+ * for every GradArray, so the list is built directly. */
+static PyObject *
+new_version(PyObject *tag)
+{
+    PyObject *state = PyList_New(tag == NULL ? 2 : 3);
+    if (state == NULL) {
+        return NULL;
+    }
+    PyList_SET_ITEM(state, 0, Py_NewRef(int_zero));
+    PyList_SET_ITEM(state, 1, Py_NewRef(Py_None));
+    if (tag != NULL) {
+        PyList_SET_ITEM(state, 2, Py_NewRef(tag));
+    }
+    return state;
+}
+
 /* The edges of a graph node: borrowed (a Node's field), or new (a LeafNode's class attribute).
  * *owned says which; NULL on error. */
 static PyObject *
@@ -2162,6 +2180,7 @@ static PyObject *GradEnabledVar;     /* the ContextVar of grad mode */
 static Py_ssize_t CopyBytes;         /* _graph.COPY_BYTES: saved arrays up to it are copied */
 static PyObject *ConstantState;      /* _graph.CONSTANT_STATE */
 static PyObject *ScalarLike;         /* _array._SCALAR_LIKE, the version tag of a 0-d result */
+static PyObject *OutEllipsis;        /* ("out",) where ufuncs take out=... (NumPy 2.3 on), or NULL */
 static PyObject *GuardSaved;         /* _graph.guard_saved(x, raw, fresh=False) */
 static PyObject *GuardPlain;         /* _graph.guard_plain(raw) */
 static PyObject *RefuseAliases;      /* _aliases.refuse_aliases(name, operands): raises */
@@ -2609,11 +2628,12 @@ done:
 }
 
 /* ``res`` (owned, stolen) as the GradArray a float or complex result becomes: an ndarray is
- * wrapped, a NumPy scalar becomes a 0-d GradArray marked as scalar-like. ``*array`` receives the
- * plain array under it (new). NULL with no error for a result of another kind (``*array`` then
- * holds ``res``). */
+ * wrapped, a NumPy scalar becomes a 0-d GradArray marked as scalar-like (so does the 0-d array
+ * ``out=...`` gave for what NumPy would have returned as a scalar, ``as_scalar``). ``*array``
+ * receives the plain array under it (new). NULL with no error for a result of another kind
+ * (``*array`` then holds ``res``). */
 static PyObject *
-wrap_float(PyObject *res, PyObject **array)
+wrap_float(PyObject *res, PyObject **array, int as_scalar)
 {
     char kind;
     int scalar = !PyArray_CheckExact(res);
@@ -2640,9 +2660,9 @@ wrap_float(PyObject *res, PyObject **array)
         }
     }
     PyObject *out = PyArray_View((PyArrayObject *)*array, NULL, GradArrayType);
-    if (out != NULL && scalar) {
+    if (out != NULL && (scalar || as_scalar)) {
         /* NumPy gave a scalar: in-place operators rebind it (see _array._SCALAR_LIKE) */
-        PyObject *state = Py_BuildValue("[iOO]", 0, Py_None, ScalarLike);
+        PyObject *state = new_version(ScalarLike);
         if (state == NULL) {
             Py_CLEAR(out);
         }
@@ -2672,7 +2692,23 @@ ufunc_call(PyObject *ufunc, PyObject *inputs)
             goto done;
         }
     }
-    res = PyObject_Vectorcall(ufunc, raw, n, NULL);
+    /* Operands all 0-d: NumPy would return a scalar, which wrap_float would turn back into a
+     * 0-d array. ``out=...`` (NumPy 2.3 on) has the same loop write that array directly. */
+    int zero_d = OutEllipsis != NULL;
+    for (Py_ssize_t i = 0; i < n && zero_d; i++) {
+        zero_d = PyArray_Check(raw[i]) ? PyArray_NDIM((PyArrayObject *)raw[i]) == 0
+                                       : PyFloat_Check(raw[i]) || PyLong_Check(raw[i])
+                                         || PyComplex_Check(raw[i])
+                                         || PyArray_IsScalar(raw[i], Generic);
+    }
+    if (zero_d) {
+        PyObject *stack[3] = {raw[0], raw[1], NULL};
+        stack[n] = Py_Ellipsis;
+        res = PyObject_Vectorcall(ufunc, stack, n, OutEllipsis);
+    }
+    else {
+        res = PyObject_Vectorcall(ufunc, raw, n, NULL);
+    }
     if (res == NULL) {
         if (PyErr_ExceptionMatches(PyExc_RuntimeWarning)) {
             /* a warning turned into an error: the general path reports it at the user's line */
@@ -2685,14 +2721,17 @@ ufunc_call(PyObject *ufunc, PyObject *inputs)
         result = Py_NewRef(Py_NotImplemented);  /* several outputs (divmod, frexp, modf) */
         goto done;
     }
-    out = wrap_float(res, &array);  /* steals res */
+    out = wrap_float(res, &array, zero_d);  /* steals res */
     res = NULL;
     if (out == NULL) {
         if (!PyErr_Occurred()) {
             /* integer and boolean results never carry gradients; dtype=object: general path */
             int object = PyArray_CheckExact(array)
                          && PyArray_DESCR((PyArrayObject *)array)->kind == 'O';
-            result = object ? Py_NewRef(Py_NotImplemented) : Py_NewRef(array);
+            result = object ? Py_NewRef(Py_NotImplemented)
+                     : zero_d && PyArray_CheckExact(array)  /* the scalar NumPy returns */
+                         ? PyArray_Return((PyArrayObject *)Py_NewRef(array))
+                         : Py_NewRef(array);
         }
         goto done;
     }
@@ -3076,7 +3115,7 @@ function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
      * result is (an array the function returned may be one of its arguments, or theirs) */
     int fresh = PyArray_IsScalar(res, Floating) || PyArray_IsScalar(res, ComplexFloating);
     if (fresh || (PyArray_CheckExact(res) && PyArray_BASE((PyArrayObject *)res) == NULL)) {
-        out = wrap_float(Py_NewRef(res), &array);
+        out = wrap_float(Py_NewRef(res), &array, 0);
         if (out == NULL && PyErr_Occurred()) {
             goto done;
         }
@@ -3085,7 +3124,7 @@ function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         /* a view (x[1:], x.T, np.reshape(x, s)): wrapped, and made a tracked view of the
          * GradArray whose memory it shares by _inplace.track_views, as the Python tail does,
          * before it is recorded here */
-        out = wrap_float(Py_NewRef(res), &array);
+        out = wrap_float(Py_NewRef(res), &array, 0);
         if (out == NULL && PyErr_Occurred()) {
             goto done;
         }
@@ -3151,7 +3190,7 @@ PyDoc_STRVAR(configure_array_doc,
 static PyObject *
 configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 21 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
+    if (nargs != 22 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
         || !PyContextVar_CheckExact(args[2]) || !PyLong_Check(args[3])
         || !PyContextVar_CheckExact(args[17])
         || !PyType_Check(args[12]) || !PyType_IsSubtype((PyTypeObject *)args[12], &PyTuple_Type)
@@ -3195,6 +3234,14 @@ configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_XSETREF(UserErrstate, Py_NewRef(args[18]));
     Py_XSETREF(GetitemImpl, Py_NewRef(args[19]));
     Py_XSETREF(TrackViews, Py_NewRef(args[20]));
+    int out_ellipsis = PyObject_IsTrue(args[21]);
+    if (out_ellipsis < 0) {
+        return NULL;
+    }
+    Py_CLEAR(OutEllipsis);
+    if (out_ellipsis && (OutEllipsis = Py_BuildValue("(s)", "out")) == NULL) {
+        return NULL;
+    }
     Py_CLEAR(LastErrstate);
     Py_CLEAR(LastOurs);
     Py_RETURN_NONE;
@@ -3224,7 +3271,7 @@ ArrayBase_array_finalize(PyObject *self, PyObject *obj)
         in_graph = FIELD(obj, off_node) != NULL && FIELD(obj, off_node) != Py_None;
     }
     else {
-        version = Py_BuildValue("[iO]", 0, Py_None);
+        version = new_version(NULL);
         if (version == NULL) {
             return NULL;
         }

@@ -108,6 +108,7 @@ def configure_array(
     user_errstate: Callable[[], Any],
     getitem_impl: Callable[[Any, Any], Any],
     track_views: Callable[..., None],
+    out_ellipsis: bool,
 ) -> None: ...
 def configure(
     leaf_node: type,

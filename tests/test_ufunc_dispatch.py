@@ -216,3 +216,41 @@ def test_the_double_where_documented_in_the_readme():
         return np.sum(np.where(x > 0, np.sqrt(safe), 0.0))
 
     np.testing.assert_array_equal(nd.grad(fixed)(x), [0.0, 1 / (2 * np.sqrt(4.0))])
+
+
+_ZERO_D_OPERANDS = {
+    "0-d array": lambda v: np.array(v),
+    "NumPy scalar": np.float64,
+    "Python float": float,
+    "float32 0-d": lambda v: np.array(v, np.float32),
+}
+
+
+@pytest.mark.parametrize("other", sorted(_ZERO_D_OPERANDS))
+@pytest.mark.parametrize("ufunc", [np.add, np.multiply, np.arctan2, np.hypot, np.greater])
+def test_a_ufunc_of_0d_operands_gives_what_numpy_gives_for_scalars(ufunc, other):
+    """All operands 0-d: NumPy returns a scalar. The compiled call asks for the 0-d array
+    (``out=...``, NumPy 2.3 on): the same value bit for bit, a 0-d GradArray that in-place
+    operators rebind as they rebind a scalar, NumPy's scalar where the result is not float,
+    and the gradient of the closed form."""
+    x = leaf(0.7)
+    y = _ZERO_D_OPERANDS[other](1.3)
+    want = ufunc(np.float64(0.7), y)
+    got = ufunc(x, y)
+    if ufunc is np.greater:
+        assert type(got) is type(want) and got == want
+        return
+    assert type(got) is GradArray and got.shape == () and got.dtype == np.result_type(want)
+    assert got.tobytes() == np.asarray(want).tobytes()
+    kept = got
+    got += 1.0  # rebinds, as on the scalar NumPy gave
+    assert kept is not got and kept.tobytes() == np.asarray(want).tobytes()
+    kept.backward()
+    b = float(y)
+    dx = {
+        np.add: 1.0,
+        np.multiply: b,
+        np.arctan2: b / (0.7**2 + b**2),
+        np.hypot: 0.7 / np.hypot(0.7, b),
+    }[ufunc]
+    np.testing.assert_allclose(x.grad, dx, rtol=1e-6 if other == "float32 0-d" else 1e-12)
