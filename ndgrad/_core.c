@@ -2949,6 +2949,77 @@ static PyMappingMethods ArrayBase_as_mapping = {
     .mp_subscript = ArrayBase_subscript,  /* mp_length and mp_ass_subscript: inherited */
 };
 
+/* The arithmetic operators. For operands whose only NumPy override is GradArray's own, and for
+ * which NumPy's operators never defer (a GradArray, a plain ndarray, a Python float, int or
+ * complex, a NumPy scalar), ``x + y`` is ``np.add(x, y)``, which NumPy hands to
+ * ``__array_ufunc__`` and so to ufunc_call: called here directly, without NumPy's operator,
+ * override search and argument building. Anything else, and a call ufunc_call hands back, takes
+ * ndarray's own operator, as before. ``**`` is left to NumPy, whose operator computes some
+ * powers with other ufuncs (``x ** 2`` is ``np.square(x)``). */
+static PyObject *UfuncAdd, *UfuncSubtract, *UfuncMultiply, *UfuncTrueDivide, *UfuncMatmul,
+    *UfuncNegative;  /* np.add, ... (owned) */
+
+static inline int
+direct_operand(PyObject *x)
+{
+    PyTypeObject *t = Py_TYPE(x);
+    return t == GradArrayType || t == &PyArray_Type || t == &PyFloat_Type || t == &PyLong_Type
+           || t == &PyComplex_Type || PyArray_IsScalar(x, Generic);
+}
+
+static PyObject *
+operator_call(PyObject *ufunc, PyObject *v, PyObject *w)
+{
+    if (ufunc == NULL || GradArrayType == NULL || !direct_operand(v)
+        || (w != NULL && !direct_operand(w))) {
+        return Py_NewRef(Py_NotImplemented);
+    }
+    PyObject *inputs = w == NULL ? PyTuple_Pack(1, v) : PyTuple_Pack(2, v, w);
+    if (inputs == NULL) {
+        return NULL;
+    }
+    PyObject *done = ufunc_call(ufunc, inputs);
+    Py_DECREF(inputs);
+    return done;
+}
+
+#define ARRAYBASE_BINARY(name, ufunc, slot)                                                    \
+    static PyObject *name(PyObject *v, PyObject *w)                                            \
+    {                                                                                          \
+        PyObject *done = operator_call(ufunc, v, w);                                           \
+        if (done != Py_NotImplemented) {                                                       \
+            return done;                                                                       \
+        }                                                                                      \
+        Py_DECREF(done);                                                                       \
+        return PyArray_Type.tp_as_number->slot(v, w);                                          \
+    }
+
+ARRAYBASE_BINARY(ArrayBase_add, UfuncAdd, nb_add)
+ARRAYBASE_BINARY(ArrayBase_subtract, UfuncSubtract, nb_subtract)
+ARRAYBASE_BINARY(ArrayBase_multiply, UfuncMultiply, nb_multiply)
+ARRAYBASE_BINARY(ArrayBase_true_divide, UfuncTrueDivide, nb_true_divide)
+ARRAYBASE_BINARY(ArrayBase_matrix_multiply, UfuncMatmul, nb_matrix_multiply)
+
+static PyObject *
+ArrayBase_negative(PyObject *v)
+{
+    PyObject *done = operator_call(UfuncNegative, v, NULL);
+    if (done != Py_NotImplemented) {
+        return done;
+    }
+    Py_DECREF(done);
+    return PyArray_Type.tp_as_number->nb_negative(v);
+}
+
+static PyNumberMethods ArrayBase_as_number = {  /* the other slots: ndarray's, inherited */
+    .nb_add = ArrayBase_add,
+    .nb_subtract = ArrayBase_subtract,
+    .nb_multiply = ArrayBase_multiply,
+    .nb_true_divide = ArrayBase_true_divide,
+    .nb_matrix_multiply = ArrayBase_matrix_multiply,
+    .nb_negative = ArrayBase_negative,
+};
+
 static PyObject *ArrayBase_array_finalize(PyObject *self, PyObject *obj);  /* below */
 
 static PyMethodDef ArrayBase_methods[] = {
@@ -2971,6 +3042,7 @@ static PyTypeObject ArrayBaseType = {
     .tp_doc = "The compiled base of GradArray: its NumPy overrides and __array_finalize__.",
     .tp_methods = ArrayBase_methods,
     .tp_as_mapping = &ArrayBase_as_mapping,
+    .tp_as_number = &ArrayBase_as_number,
 };
 
 /* Keyword values that hold no array (axis=1, keepdims=True): nothing to unwrap or check. */
@@ -3238,6 +3310,24 @@ configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (out_ellipsis < 0) {
         return NULL;
     }
+    PyObject *numpy = PyImport_ImportModule("numpy");
+    if (numpy == NULL) {
+        return NULL;
+    }
+    struct { PyObject **slot; const char *name; } ops[] = {
+        {&UfuncAdd, "add"}, {&UfuncSubtract, "subtract"}, {&UfuncMultiply, "multiply"},
+        {&UfuncTrueDivide, "true_divide"}, {&UfuncMatmul, "matmul"},
+        {&UfuncNegative, "negative"},
+    };
+    for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        PyObject *ufunc = PyObject_GetAttrString(numpy, ops[i].name);
+        if (ufunc == NULL) {
+            Py_DECREF(numpy);
+            return NULL;
+        }
+        Py_XSETREF(*ops[i].slot, ufunc);
+    }
+    Py_DECREF(numpy);
     Py_CLEAR(OutEllipsis);
     if (out_ellipsis && (OutEllipsis = Py_BuildValue("(s)", "out")) == NULL) {
         return NULL;
@@ -4248,6 +4338,12 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(SweepAt);
     Py_VISIT(Sweep);
     Py_VISIT(EdgeType);
+    Py_VISIT(UfuncAdd);
+    Py_VISIT(UfuncSubtract);
+    Py_VISIT(UfuncMultiply);
+    Py_VISIT(UfuncTrueDivide);
+    Py_VISIT(UfuncMatmul);
+    Py_VISIT(UfuncNegative);
     return 0;
 }
 

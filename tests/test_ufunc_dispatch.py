@@ -254,3 +254,78 @@ def test_a_ufunc_of_0d_operands_gives_what_numpy_gives_for_scalars(ufunc, other)
         np.hypot: 0.7 / np.hypot(0.7, b),
     }[ufunc]
     np.testing.assert_allclose(x.grad, dx, rtol=1e-6 if other == "float32 0-d" else 1e-12)
+
+
+_OPERATORS = {
+    "+": (lambda a, b: a + b, np.add, lambda a, b: (1.0, 1.0)),
+    "-": (lambda a, b: a - b, np.subtract, lambda a, b: (1.0, -1.0)),
+    "*": (lambda a, b: a * b, np.multiply, lambda a, b: (b, a)),
+    "/": (lambda a, b: a / b, np.true_divide, lambda a, b: (1 / b, -a / b**2)),
+}
+_OTHER_OPERANDS = {
+    "GradArray": lambda v: leaf(v),
+    "ndarray": lambda v: np.array(v),
+    "Python float": lambda v: float(v[0]),
+    "Python int": lambda v: 3,
+    "Python complex": lambda v: complex(v[0], 0.5),
+    "NumPy scalar": lambda v: np.float32(v[0]),
+    "list": lambda v: [float(e) for e in v],
+    "bool": lambda v: True,
+}
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+@pytest.mark.parametrize("other", sorted(_OTHER_OPERANDS))
+@pytest.mark.parametrize("op", sorted(_OPERATORS))
+def test_arithmetic_operators_are_numpys_ufuncs(op, other, side):
+    """``x + y`` and the other operators (compiled number slots for the common operands,
+    ndarray's own operators for the rest) give the ufunc's value bit for bit, its dtype, and
+    the closed-form gradient, whichever side the GradArray is on."""
+    operator, ufunc, partials = _OPERATORS[op]
+    x = leaf([0.7, 1.9])
+    y = _OTHER_OPERANDS[other]([1.3, 0.4])
+    plain = lambda a: a.detach() if isinstance(a, GradArray) else a
+    a, b = (x, y) if side == "left" else (y, x)
+    got = operator(a, b)
+    want = ufunc(plain(a), plain(b))
+    assert type(got) is GradArray and got.dtype == want.dtype
+    assert got.tobytes() == np.asarray(want).tobytes()
+    np.sum(np.real(got)).backward()
+    da, db = partials(np.asarray(plain(a)) * 1.0, np.asarray(plain(b)) * 1.0)
+    expected = np.real(np.broadcast_to(da if side == "left" else db, (2,)))
+    if other == "GradArray":  # y is a leaf too
+        np.testing.assert_allclose(
+            y.grad, np.real(np.broadcast_to(db if side == "left" else da, (2,)))
+        )
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-6 if other == "NumPy scalar" else 1e-12)
+
+
+def test_matmul_and_negation_operators_are_numpys_ufuncs():
+    x, m = leaf([0.7, 1.9]), np.array([[1.0, 2.0], [3.0, -1.0]])
+    for got, want in [(m @ x, m @ x.detach()), (x @ m, x.detach() @ m), (-x, -x.detach())]:
+        assert type(got) is GradArray and got.tobytes() == want.tobytes()
+    np.sum(m @ x + x @ m - x).backward()
+    np.testing.assert_allclose(x.grad, m.sum(axis=0) + m.sum(axis=1) - 1.0)
+
+
+def test_operators_still_defer_to_operands_that_ask_for_it():
+    """An operand with ``__array_ufunc__ = None`` gets its reflected operator (NumPy defers to
+    it); a subclass of GradArray takes the general route and keeps its type."""
+
+    class Deferring:
+        __array_ufunc__ = None
+
+        def __radd__(self, other):
+            return "deferred"
+
+        def __rmul__(self, other):
+            return "deferred"
+
+    x = leaf([0.7, 1.9])
+    assert x + Deferring() == "deferred" and x * Deferring() == "deferred"
+
+    class Tagged(GradArray):
+        pass
+
+    t = np.asarray([1.0, 2.0]).view(Tagged)
+    assert type(x + t) in (GradArray, Tagged) and np.array_equal(x + t, [1.7, 3.9])
