@@ -302,3 +302,30 @@ _A0, _B0, _T0 = np.array([0.4, -0.9]), np.array([0.7, 0.2]), np.array([1.5, -0.5
 )
 def test_a_recorded_forward_pass_keeps_what_reaches_the_outer_variable(outer, closed_form):
     np.testing.assert_allclose(nd.grad(outer)(_A0), closed_form, rtol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["grad", "jvp"])
+def test_an_inner_transform_sees_writes_into_outer_buffers_and_their_older_views(mode):
+    """The inner function writes ``x * a`` into a buffer made before the call, through the
+    buffer, and reads it through a view also made before: both become nodes recorded during
+    the call, which its passes walk although the buffer and the view are older than its
+    tracers. f(x) = sum(a * x**2): the inner gradient is 2 a x, and the outer derivative of
+    sum(2 a x0 * c) in a is 2 x0 c."""
+    x0, c = np.array([0.5, -1.5]), np.array([1.0, 3.0])
+
+    def outer(a):
+        buf = np.zeros(2)  # a GradArray: allocated inside the outer transform's scope
+        view = buf[:]
+
+        def f(x):
+            buf[...] = x * a
+            return np.sum(view * x)
+
+        if mode == "grad":
+            g = nd.grad(f)(x0)
+        else:
+            g = np.stack([nd.jvp(f, (x0,), (e,))[1] for e in np.eye(2)])
+        return np.sum(g * c)
+
+    a0 = np.array([0.7, -0.2])
+    np.testing.assert_allclose(nd.grad(outer)(a0), 2 * x0 * c, rtol=1e-12)
