@@ -971,6 +971,40 @@ def _ufuncs_take_out_ellipsis() -> bool:
         return False
 
 
+def _numpy_power_shortcuts() -> dict[tuple[type, Any], Any]:
+    """What NumPy's ``x ** e`` calls for a float or complex array and a common Python number
+    ``e`` (``x ** 2`` is ``np.square(x)``, ``x ** 3`` is ``np.power(x, 3)``), read off the
+    NumPy in use by a probe that records the ufunc its operator asks for: the compiled ``**``
+    calls the same for those exponents, and leaves any other to NumPy's operator. An exponent
+    enters the table only when every float and complex dtype gives the same call."""
+    seen: list[tuple[Any, str, int, dict[str, Any]]] = []
+
+    class _Probe(np.ndarray):
+        def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+            seen.append((ufunc, method, len(inputs), kwargs))
+            return NotImplemented
+
+    dtypes = (np.float16, np.float32, np.float64, np.longdouble, np.complex64, np.complex128)
+    table: dict[tuple[type, Any], Any] = {}
+    for e in (2, 3, 4, 1, 0, -1, -2, 0.5, -0.5, 1.5, 2.0, 3.0, 1.0, 0.0, -1.0):
+        calls = set()
+        for dtype in dtypes:
+            seen.clear()
+            try:
+                np.ones(2, dtype).view(_Probe) ** e
+            except TypeError:  # every override declined: what NumPy raises then
+                pass
+            if len(seen) != 1:
+                calls.add(None)
+                continue
+            ufunc, method, n_inputs, kwargs = seen[0]
+            arity = 2 if ufunc is np.power else 1
+            calls.add(ufunc if method == "__call__" and not kwargs and n_inputs == arity else None)
+        if len(calls) == 1 and None not in calls:
+            table[(type(e), e)] = calls.pop()
+    return table
+
+
 # Views and in-place writes live in their own module, which needs the names above.
 from ndgrad._inplace import (  # noqa: E402
     prepare_write,
@@ -1006,4 +1040,5 @@ configure_array(
     getitem_impl,
     track_views,
     _ufuncs_take_out_ellipsis(),
+    _numpy_power_shortcuts(),
 )

@@ -2954,8 +2954,7 @@ static PyMappingMethods ArrayBase_as_mapping = {
  * complex, a NumPy scalar), ``x + y`` is ``np.add(x, y)``, which NumPy hands to
  * ``__array_ufunc__`` and so to ufunc_call: called here directly, without NumPy's operator,
  * override search and argument building. Anything else, and a call ufunc_call hands back, takes
- * ndarray's own operator, as before. ``**`` is left to NumPy, whose operator computes some
- * powers with other ufuncs (``x ** 2`` is ``np.square(x)``). */
+ * ndarray's own operator, as before (``**``: below). */
 static PyObject *UfuncAdd, *UfuncSubtract, *UfuncMultiply, *UfuncTrueDivide, *UfuncMatmul,
     *UfuncNegative;  /* np.add, ... (owned) */
 
@@ -3011,6 +3010,40 @@ ArrayBase_negative(PyObject *v)
     return PyArray_Type.tp_as_number->nb_negative(v);
 }
 
+/* ``x ** e``: NumPy's operator computes some powers of a float or complex array with other
+ * ufuncs (``x ** 2`` is ``np.square(x)``). ``PowerShortcuts`` holds what it calls for common
+ * exponents, read off the NumPy in use (_array._numpy_power_shortcuts): ``{(type(e), e):
+ * ufunc}``, ``np.power`` meaning ``np.power(x, e)``. Those are called directly; any other
+ * exponent, base or operand order takes ndarray's own operator. */
+static PyObject *PowerShortcuts, *UfuncPower;  /* owned */
+
+static PyObject *
+ArrayBase_power(PyObject *v, PyObject *w, PyObject *mod)
+{
+    if (mod == Py_None && PowerShortcuts != NULL && UfuncPower != NULL && GradArrayType != NULL
+        && Py_TYPE(v) == GradArrayType && (PyLong_CheckExact(w) || PyFloat_CheckExact(w))
+        && (PyArray_DESCR((PyArrayObject *)v)->kind == 'f'
+            || PyArray_DESCR((PyArrayObject *)v)->kind == 'c')) {
+        PyObject *key = PyTuple_Pack(2, (PyObject *)Py_TYPE(w), w);
+        if (key == NULL) {
+            return NULL;
+        }
+        PyObject *ufunc = PyDict_GetItemWithError(PowerShortcuts, key);  /* borrowed */
+        Py_DECREF(key);
+        if (ufunc == NULL && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (ufunc != NULL) {
+            PyObject *done = operator_call(ufunc, v, ufunc == UfuncPower ? w : NULL);
+            if (done != Py_NotImplemented) {
+                return done;
+            }
+            Py_DECREF(done);
+        }
+    }
+    return PyArray_Type.tp_as_number->nb_power(v, w, mod);
+}
+
 static PyNumberMethods ArrayBase_as_number = {  /* the other slots: ndarray's, inherited */
     .nb_add = ArrayBase_add,
     .nb_subtract = ArrayBase_subtract,
@@ -3018,6 +3051,7 @@ static PyNumberMethods ArrayBase_as_number = {  /* the other slots: ndarray's, i
     .nb_true_divide = ArrayBase_true_divide,
     .nb_matrix_multiply = ArrayBase_matrix_multiply,
     .nb_negative = ArrayBase_negative,
+    .nb_power = ArrayBase_power,
 };
 
 static PyObject *ArrayBase_array_finalize(PyObject *self, PyObject *obj);  /* below */
@@ -3262,7 +3296,7 @@ PyDoc_STRVAR(configure_array_doc,
 static PyObject *
 configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 22 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
+    if (nargs != 23 || !PyType_Check(args[0]) || !PyDict_Check(args[1]) || !PyDict_Check(args[22])
         || !PyContextVar_CheckExact(args[2]) || !PyLong_Check(args[3])
         || !PyContextVar_CheckExact(args[17])
         || !PyType_Check(args[12]) || !PyType_IsSubtype((PyTypeObject *)args[12], &PyTuple_Type)
@@ -3317,7 +3351,7 @@ configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     struct { PyObject **slot; const char *name; } ops[] = {
         {&UfuncAdd, "add"}, {&UfuncSubtract, "subtract"}, {&UfuncMultiply, "multiply"},
         {&UfuncTrueDivide, "true_divide"}, {&UfuncMatmul, "matmul"},
-        {&UfuncNegative, "negative"},
+        {&UfuncNegative, "negative"}, {&UfuncPower, "power"},
     };
     for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
         PyObject *ufunc = PyObject_GetAttrString(numpy, ops[i].name);
@@ -3328,6 +3362,7 @@ configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_XSETREF(*ops[i].slot, ufunc);
     }
     Py_DECREF(numpy);
+    Py_XSETREF(PowerShortcuts, Py_NewRef(args[22]));
     Py_CLEAR(OutEllipsis);
     if (out_ellipsis && (OutEllipsis = Py_BuildValue("(s)", "out")) == NULL) {
         return NULL;
@@ -4344,6 +4379,8 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(UfuncTrueDivide);
     Py_VISIT(UfuncMatmul);
     Py_VISIT(UfuncNegative);
+    Py_VISIT(UfuncPower);
+    Py_VISIT(PowerShortcuts);
     return 0;
 }
 

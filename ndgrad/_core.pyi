@@ -109,6 +109,7 @@ def configure_array(
     getitem_impl: Callable[[Any, Any], Any],
     track_views: Callable[..., None],
     out_ellipsis: bool,
+    power_shortcuts: dict[tuple[type, Any], Any],
 ) -> None: ...
 def configure(
     leaf_node: type,

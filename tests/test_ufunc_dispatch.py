@@ -329,3 +329,44 @@ def test_operators_still_defer_to_operands_that_ask_for_it():
 
     t = np.asarray([1.0, 2.0]).view(Tagged)
     assert type(x + t) in (GradArray, Tagged) and np.array_equal(x + t, [1.7, 3.9])
+
+
+_RECORDED: list = []
+
+
+class _Recorder(np.ndarray):
+    """Records the ufunc NumPy's operator asks for, then declines."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        _RECORDED.append(ufunc)
+        return NotImplemented
+
+
+def _numpys_call(values, exponent):
+    _RECORDED.clear()
+    try:
+        np.asarray(values).view(_Recorder) ** exponent
+    except TypeError:
+        pass
+    return _RECORDED[0]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+@pytest.mark.parametrize(
+    "exponent", [2, 3, -1, 0.5, 2.0, -0.5, 1, 0, 3.7, np.float64(2.0), True, 7], ids=repr
+)
+@pytest.mark.parametrize("shape", [(3,), ()])
+def test_the_power_operator_calls_what_numpys_operator_calls(dtype, exponent, shape):
+    """``x ** e`` (a compiled slot for the exponents NumPy's operator computes with another
+    ufunc or ``np.power``, read off NumPy; its operator for the rest) records the ufunc that
+    NumPy's operator calls, gives its value bit for bit and the closed-form gradient."""
+    values = np.array([0.5, 1.5, 2.5] if shape else 1.5, dtype)
+    x = GradArray(np.array(values), requires_grad=True)
+    got = x**exponent
+    want = np.asarray(values) ** exponent
+    assert got.tobytes() == np.asarray(want).tobytes() and got.dtype == want.dtype
+    assert got._node.name == f"numpy.{_numpys_call(values, exponent).__name__}"
+    np.sum(np.real(got)).backward()
+    e = float(exponent)
+    expected = np.real(e * np.asarray(values, complex) ** (e - 1)) if e else np.zeros(shape)
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
