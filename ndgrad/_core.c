@@ -771,7 +771,7 @@ recorded_since(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         else if (!Node_Check(node)) {  /* a leaf: one of ours, or it came from outside */
             result = PySet_Contains(own, node);
         }
-        else if (((NodeObject *)node)->serial < since) {
+        else if (older_than(node, since)) {
             result = 0;
         }
         else {
@@ -2687,6 +2687,10 @@ ufunc_call(PyObject *ufunc, PyObject *inputs)
 
     for (Py_ssize_t i = 0; i < n; i++) {
         int rc = classify(PyTuple_GET_ITEM(inputs, i), &raw[i], &grad[i]);
+        if (rc > 0 && PyArray_Check(raw[i])
+            && PyArray_DESCR((PyArrayObject *)raw[i])->kind == 'O') {
+            rc = 0;  /* dtype=object: the general path, before the elements' methods run */
+        }
         if (rc <= 0) {
             result = rc < 0 ? NULL : Py_NewRef(Py_NotImplemented);
             goto done;

@@ -370,3 +370,27 @@ def test_the_power_operator_calls_what_numpys_operator_calls(dtype, exponent, sh
     e = float(exponent)
     expected = np.real(e * np.asarray(values, complex) ** (e - 1)) if e else np.zeros(shape)
     np.testing.assert_allclose(x.grad, expected, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("call", ["operator", "ufunc"])
+def test_an_object_array_operand_runs_each_elements_method_once(call):
+    """dtype=object goes to the general route before anything is computed: the elements'
+    Python methods run once per element (they ran two or three times, once per route tried),
+    under no_grad as in NumPy, and with grad mode on ndgrad refuses the object result."""
+    calls = []
+
+    class Element:
+        def __radd__(self, other):
+            calls.append(other)
+            return 1.0
+
+    objects = np.array([Element(), Element()], dtype=object)
+    x = leaf([1.0, 2.0])
+    add = (lambda a, b: a + b) if call == "operator" else np.add
+    with nd.no_grad():
+        got = add(x, objects)
+    assert list(got) == [1.0, 1.0] and calls == [1.0, 2.0]
+    calls.clear()
+    with pytest.raises(nd.NotDifferentiableError, match="dtype=object"):
+        add(x, objects)
+    assert len(calls) == 2
