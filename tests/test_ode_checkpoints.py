@@ -292,7 +292,12 @@ def test_memory_step_interpolants_alive_at_once_and_bytes_held(monkeypatch, chec
         assert held >= 0.9 * steps and counter.peak >= held + 100  # nfev / 6: about
         assert held_bytes > 1.5e6  # about 1.3 kB per step
     else:
-        assert held == 0 and counter.peak < 200  # a segment's forward and adjoint steps
+        # a segment's K forward steps and the adjoint's across it (about 1.3 K here), alive
+        # at a time whenever the cycle collector runs: SciPy's solver of a piece is garbage in
+        # a cycle, and held the segment's interpolants until collected (peaks of 75 and 132
+        # on Python 3.11, 228 and 292 on 3.13, where collections come at other times)
+        k = 32 if checkpoints is None else checkpoints
+        assert held == 0 and counter.peak <= 4 * k
         assert held_bytes < 5e5  # the step times, a state every 16 steps, the graph
 
 

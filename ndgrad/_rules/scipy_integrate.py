@@ -516,9 +516,13 @@ class _Adjoint:
                 continue
             y = trajectory.on(t_lo, t_hi)
             first = None if step is None else min(step, abs(t_hi - t_lo))
+            # SciPy's solver is garbage in a reference cycle after the solve (its closures),
+            # freed whenever the cycle collector runs: it must not keep the segment's
+            # interpolants alive until then, so it reads them through a holder emptied below
+            segment = [y]
             with np.errstate(all="ignore"):
                 back = self.original(
-                    lambda t, a, y=y: -self.vjp_y(t, y(t), a),
+                    lambda t, a, segment=segment: -self.vjp_y(t, segment[0](t), a),
                     (t_hi, t_lo),
                     a,
                     method=self.method,
@@ -526,6 +530,7 @@ class _Adjoint:
                     first_step=first,
                     **self.options,
                 )
+            segment.clear()
             if not back.success:
                 raise _failed("solve_ivp", f"the adjoint system backward: {back.message}")
             a = back.y[:, -1]
