@@ -947,6 +947,8 @@ def primitive(func: Callable[..., Any], prim: Primitive) -> Callable[..., Any]:
         # conversion scope, so that the code inside (SciPy's) allocates plain ndarrays.
         token = scope_depth.set(0)
         try:
+            if prim.arrays:
+                args, kwargs = _read_as_arrays(prim, args, kwargs)
             done = _function_fast(prim, func, args, kwargs)
             if done is NotImplemented:
                 done = call_primitive(prim, func, args, kwargs)
@@ -960,6 +962,43 @@ def primitive(func: Callable[..., Any], prim: Primitive) -> Callable[..., Any]:
     wrapper.__doc__ = func.__doc__
     wrapper.__module__ = getattr(func, "__module__", None)  # type: ignore[assignment]
     return wrapper
+
+
+def as_array(x: Any) -> Any:
+    """An array-like argument as SciPy reads it: one array. A list or tuple of numbers becomes
+    ``np.asarray``'s array; one that holds arrays (at any depth) is stacked, so that a GradArray
+    among them stays in the graph when the rule is recorded."""
+    if isinstance(x, np.ndarray):
+        return x
+    if type(x) in (list, tuple) and _holds_array(x):
+        return np.stack([as_array(e) for e in x])
+    return np.asarray(x)
+
+
+def _holds_array(seq: Any) -> bool:
+    return any(
+        isinstance(e, np.ndarray) or (type(e) in (list, tuple) and _holds_array(e)) for e in seq
+    )
+
+
+def _read_as_arrays(
+    prim: Primitive, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``args`` and ``kwargs`` with each list or tuple that ``prim`` reads as an array made one
+    (``Primitive.arrays``): a nested list of numbers, or one holding GradArrays (stacked, a
+    recorded node)."""
+    names = prim.positional
+    args = tuple(
+        as_array(a) if type(a) in (list, tuple) and i < len(names) and names[i] in prim.arrays
+        else a
+        for i, a in enumerate(args)
+    )  # fmt: skip
+    if any(type(v) in (list, tuple) and k in prim.arrays for k, v in kwargs.items()):
+        kwargs = {
+            k: as_array(v) if type(v) in (list, tuple) and k in prim.arrays else v
+            for k, v in kwargs.items()
+        }
+    return args, kwargs
 
 
 def _ufuncs_take_out_ellipsis() -> bool:

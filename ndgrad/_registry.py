@@ -86,6 +86,7 @@ class Primitive:
     __slots__ = (
         "_needs",
         "argnum_rule",
+        "arrays",
         "by_operands",
         "defaults",
         "forward_common",
@@ -137,6 +138,10 @@ class Primitive:
         # Forward mode's rules per edge of a common node, by the call's shape
         # (``_forward._common_rules``): emptied when the forward rules change.
         self.forward_common: dict[Any, Any] = {}
+        # Parameters the function reads as arrays whatever it is given (SciPy's ``array_like``):
+        # a list or tuple there is made one array before the call is recorded (``as_array``),
+        # so that the rules read an array and a GradArray among its entries stays an input.
+        self.arrays: frozenset[str] = frozenset()
         self._derive_reads()
 
     def set_jvp(

@@ -322,3 +322,88 @@ def test_lstsq_residuals_imaginary_part_takes_no_cotangent():
         real = lstsq_vjp((gx, np.complex128(0.7), None, gs), a, b, None, is_b=is_b)
         imag = lstsq_vjp((gx, np.complex128(0.7 + 3.0j), None, gs), a, b, None, is_b=is_b)
         np.testing.assert_array_equal(real, imag)
+
+
+# --- array_like arguments given as lists -----------------------------------------------------
+
+_C = [[2.0, 0.3], [0.1, 1.5]]
+_V = [1.0, -0.5]
+
+
+def _nested(p):  # a matrix built from parameters as a nested list, as model code writes it
+    return [[p[0] + 2, p[1]], [p[1] * 0.5, p[2] + 2]]
+
+
+def _spd(p):
+    return [[p[0] + 2, p[1]], [p[1], p[2] + 2]]
+
+
+# Each of these raised AttributeError or TypeError in backward: the rules read ``a.shape``,
+# ``b.ndim`` of what SciPy had taken as array_like. The lists are now made arrays (a nested
+# list holding GradArrays is stacked, so that its entries stay inputs) before the call is
+# recorded.
+LISTS = {
+    "solve, a constant list": lambda p: sl.solve(_C, p[:2]),
+    "solve, b a constant list": lambda p: sl.solve(np.diag(2 + np.exp(p[:2])), _V),
+    "solve, a nested list of parameters": lambda p: sl.solve(_nested(p), _V),
+    "solve_triangular, b a list": lambda p: sl.solve_triangular(np.diag(2 + np.exp(p[:2])), _V),
+    "det": lambda p: sl.det(_nested(p)),
+    "cho_solve, b a list": lambda p: sl.cho_solve(sl.cho_factor(_spd(p)), _V),
+    "lu_solve, b a list": lambda p: sl.lu_solve(sl.lu_factor(_nested(p)), _V),
+    "lstsq, a a list": lambda p: sl.lstsq([[1.0, 0.2], [0.3, 1.0], [0.5, 0.5]], p[:3])[0],
+    "pinv": lambda p: sl.pinv(_nested(p)),
+    "pinvh": lambda p: sl.pinvh(_spd(p)),
+    "norm": lambda p: sl.norm(_nested(p)),
+    "qr": lambda p: np.abs(np.diag(sl.qr(_nested(p))[1])),
+    "expm": lambda p: sl.expm(_nested(p)),
+    "expm_frechet, A a list": lambda p: sl.expm_frechet(_C, np.reshape(p, (2, 2)))[1],
+    "solve_banded, ab a list": lambda p: sl.solve_banded(
+        (1, 1), [[0.0, 0.3, 0.2], [2.0, 2.0, 2.0], [0.1, 0.2, 0.0]], p[:3]
+    ),
+    "solve_banded, b a list": lambda p: sl.solve_banded(
+        (1, 1),
+        np.array([[0.0, 0.3, 0.2], [2.0, 2.0, 2.0], [0.1, 0.2, 0.0]]) * p[0],
+        [1.0, 2.0, 3.0],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", LISTS)
+def test_array_like_arguments_given_as_lists(name):
+    f = LISTS[name]
+    p = np.array([1.0, 0.3, 0.5, -0.2])
+    check_grad(lambda p: f(p) ** 2, p)
+    t = np.array([0.3, -0.2, 0.5, 0.1])
+    _, tangent = nd.jvp(lambda p: np.sum(f(p) ** 2), (p,), (t,))
+    h = 1e-6
+    want = (np.sum(f(p + h * t) ** 2) - np.sum(f(p - h * t) ** 2)) / (2 * h)
+    assert np.isclose(tangent, want, rtol=1e-5)
+
+
+_B3 = [1.0, 2.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda p: sl.solve_toeplitz([p, np.array([3.0, 0.2, 0.1])], _B3),  # a list: two c's
+        lambda p: sl.solve_toeplitz([3.0, 0.5, 0.1], p),  # a list of numbers: c
+        lambda p: sl.solve_toeplitz(p, _B3),
+        lambda p: sl.solve_toeplitz((p, [3.0, 0.2, 0.1]), _B3),  # a tuple: the pair (c, r)
+        lambda p: sl.solve_toeplitz(([3.0, 0.2, 0.1], p), _B3),
+        lambda p: sl.solve_toeplitz(([3.0, 0.5, 0.1], [3.0, 0.2, 0.1]), p),
+    ],
+)
+def test_solve_toeplitz_reads_only_a_tuple_as_the_pair_c_r(call):
+    # SciPy takes a tuple as (c, r) and anything else as c; the rules took a list as (c, r)
+    # too: a batch of two c's given as a list got a gradient error in reverse mode and, in
+    # forward mode, a wrong directional derivative (-2.51 for -1.41) without any error
+    def f(p):
+        return np.sum(call(p) ** 2)
+
+    p = np.array([3.0, 0.5, 0.1])
+    check_grad(f, p)
+    t = np.array([0.3, -0.2, 0.5])
+    _, tangent = nd.jvp(f, (p,), (t,))
+    h = 1e-6
+    assert np.isclose(tangent, (f(p + h * t) - f(p - h * t)) / (2 * h), rtol=1e-5)

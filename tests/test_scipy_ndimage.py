@@ -130,6 +130,28 @@ def test_shift_and_zoom_by_halves_at_order_0_pick_scipys_sample(mode):
         assert np.allclose(nd.jacobian(f)(np.zeros(5)), _matrix(f, 5))
 
 
+@pytest.mark.parametrize("order", [0, 1, 3])
+def test_map_coordinates_takes_the_coordinates_as_a_nested_list(order):
+    # SciPy reads any array-like; the rules indexed a list of lists as if it were an array
+    # (a TypeError in backward)
+    points = [[0.5, 1.2, 1.7], [0.3, 2.1, 2.6]]
+    x = np.random.default_rng(3).standard_normal((3, 4))
+    check_grad(lambda x: ndi.map_coordinates(x, points, order=order) ** 2, x)
+    t = np.ones_like(x)
+    _, tangent = nd.jvp(lambda x: np.sum(ndi.map_coordinates(x, points, order=order)), (x,), (t,))
+    assert np.isclose(tangent, np.sum(ndi.map_coordinates(t, points, order=order, cval=0.0)))
+
+
+def test_map_coordinates_rows_of_coordinates_that_require_grad():
+    x = np.random.default_rng(4).standard_normal((3, 4))
+    rows = (np.array([0.5, 1.2, 1.7]), np.array([0.3, 2.1, 2.6]))
+
+    def f(x, r0, r1):
+        return ndi.map_coordinates(x, [r0, r1], order=1) ** 2
+
+    check_grad(f, x, *rows, order=2, eps=1e-5)
+
+
 def test_map_coordinates_gradient_in_the_coordinates_is_the_slope():
     x = np.array([0.0, 1.0, 4.0, 9.0])
     g = nd.grad(lambda c: np.sum(ndi.map_coordinates(x, c, order=1)))(np.array([[0.5, 2.25]]))

@@ -25,6 +25,48 @@ def test_lfilter_with_initial_state_matches_finite_differences():
         check_grad(lambda *a, kw=kwargs: LFILTER_ZI.call(*a, **kw), *args, order=2)
 
 
+def _check_jvp(f, x):
+    t = rng.standard_normal(x.shape)
+    _, tangent = nd.jvp(lambda x: np.sum(f(x)), (x,), (t,))
+    h = 1e-6
+    assert np.isclose(tangent, (np.sum(f(x + h * t)) - np.sum(f(x - h * t))) / (2 * h))
+
+
+# SciPy takes lists for the coefficients, the state and the sections; the rules read them as
+# arrays (``a / a[0]``, ``zi.shape``, ``sos[i, :3]``): a TypeError in backward before
+_lists = np.random.default_rng(7)
+_X12 = _lists.standard_normal(12)
+LIST_ARGUMENTS = {
+    "x, with b, a and zi lists": (
+        lambda x: ss.lfilter([1, 0.5], [1, -0.3], x, zi=[0.1])[0] ** 2,
+        _lists.standard_normal(12),
+    ),
+    "x, the final state": (
+        lambda x: ss.lfilter([1, 0.5], [1, -0.3], x, zi=[0.1])[1] ** 2,
+        _lists.standard_normal(12),
+    ),
+    "entries of b, a and zi lists": (
+        lambda p: ss.lfilter([p[0], 0.5, 0.1], [1.0, p[1]], _X12, zi=[p[2], 0.3])[0] ** 2,
+        np.array([1.0, -0.3, 0.2]),
+    ),
+    "sections as a nested list": (
+        lambda x: ss.sosfilt(ss.butter(2, 0.3, output="sos").tolist(), x) ** 2,
+        _lists.standard_normal(12),
+    ),
+    "entries of a nested list of sections": (
+        lambda p: ss.sosfilt([[p[0], 0.2, 0.1, 1.0, p[1], 0.2]], _X12) ** 2,
+        np.array([1.0, -0.3]),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", LIST_ARGUMENTS)
+def test_filters_take_their_coefficients_as_lists(name):
+    f, x = LIST_ARGUMENTS[name]
+    check_grad(f, x, order=2, eps=1e-5)
+    _check_jvp(f, x)
+
+
 def test_filtering_in_chunks_differentiates_like_the_whole_signal():
     """The final state of one chunk is the initial state of the next: gradients flow through."""
     x = rng.standard_normal(12)

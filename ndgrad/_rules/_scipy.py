@@ -230,11 +230,13 @@ def cover(
     after_import(module_name, classify)
 
 
-def defvjp_scipy(module_name: str, name: str, *rules: Any) -> None:
+def defvjp_scipy(module_name: str, name: str, *rules: Any, arrays: Iterable[str] = ()) -> None:
     """Register rules for ``module_name.name`` once it is imported, and install the wrapper.
 
-    Call it before :func:`cover` of the same module: the function is then in the ``rule``
-    table and ``cover`` leaves it alone.
+    ``arrays`` names the parameters SciPy reads as arrays (``array_like``): a list or tuple
+    there is made one array before the call is recorded (``Primitive.arrays``). Call it before
+    :func:`cover` of the same module: the function is then in the ``rule`` table and ``cover``
+    leaves it alone.
     """
 
     def register(module: Any) -> None:
@@ -243,6 +245,7 @@ def defvjp_scipy(module_name: str, name: str, *rules: Any) -> None:
         if wrapped is not None and wrapped[0] is func:  # classified by ``cover`` first:
             func = wrapped[1]  # give the rule to the original
         wrapper = defvjp(func, *rules, name=f"{module_name}.{name}")
+        VJP_RULES[wrapper].arrays = frozenset(arrays)
         SCIPY_TABLES.setdefault(module_name, {})[name] = "rule"
         ORIGINALS_OF.append(func)
         install_wrappers([(func, wrapper)])

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad._array import as_array
 from ndgrad._errors import not_differentiable
 from ndgrad._registry import unbroadcast
 from ndgrad._rules._common import conj, is_complex, zeros_of
@@ -83,8 +84,14 @@ def _sl() -> Any:
     return sys.modules[_MODULE]
 
 
+# SciPy's names of the matrices and vectors its functions read as ``array_like``: a nested
+# list there (of numbers, or holding GradArrays) is made one array before the call is recorded.
+# Not the tuples some take (``c_and_lower``, ``lu_and_piv``, ``l_and_u``, ``c_or_cr``).
+_ARRAY_LIKE = ("a", "b", "A", "E", "c", "r", "ab", "q")
+
+
 def _rule(name: str, *rules: Any) -> None:
-    defvjp_scipy(_MODULE, name, *rules)
+    defvjp_scipy(_MODULE, name, *rules, arrays=_ARRAY_LIKE)
 
 
 # --- masks and structured matrices: constants (no gradient), built with NumPy ----------------
@@ -1385,9 +1392,11 @@ deflinear_scipy(_MODULE, "toeplitz", "circulant", "hankel")
 
 
 def _toeplitz_cr(c_or_cr):
-    if isinstance(c_or_cr, tuple | list):
-        return c_or_cr[0], c_or_cr[1]
-    return c_or_cr, None
+    """``(c, r)`` as SciPy reads ``c_or_cr``: a tuple is the pair, anything else (a list too:
+    a batch of ``c``) is ``c``, with ``r = conj(c)``."""
+    if isinstance(c_or_cr, tuple):
+        return as_array(c_or_cr[0]), as_array(c_or_cr[1])
+    return as_array(c_or_cr), None
 
 
 def _solve_toeplitz_vjp_c(g, ans, c_or_cr, b, check_finite=True):
@@ -1413,7 +1422,7 @@ def _solve_toeplitz_vjp_b(g, ans, c_or_cr, b, check_finite=True):
 
 def _solve_toeplitz_jvp_c(t, ans, c_or_cr, b, check_finite=True):
     """dx = -T^-1 dT x, dT the Toeplitz matrix of the tangents (r = conj(c) when omitted)."""
-    if isinstance(c_or_cr, tuple | list):
+    if isinstance(c_or_cr, tuple):  # SciPy's (c, r) pair; a list is c
         dt = _sl().toeplitz(t[0], t[1])
     else:
         dt = _sl().toeplitz(t)

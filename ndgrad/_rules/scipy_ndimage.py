@@ -52,6 +52,7 @@ import sys
 
 import numpy as np
 
+from ndgrad._array import as_array
 from ndgrad._define import defjvp, defvjp
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
@@ -1328,7 +1329,7 @@ def _map_coordinates_input_vjp(
 ):
     """Each output's cotangent, split over its 2**ndim neighbours by the interpolation weights."""
     _check_interpolation("scipy.ndimage.map_coordinates", order, mode, output, prefilter)
-    return _sample_input_vjp(g, input.shape, coordinates, mode, order, prefilter)
+    return _sample_input_vjp(g, input.shape, as_array(coordinates), mode, order, prefilter)
 
 
 def _map_coordinates_coordinates_vjp(
@@ -1337,7 +1338,7 @@ def _map_coordinates_coordinates_vjp(
     _check_interpolation("scipy.ndimage.map_coordinates", order, mode, output, prefilter)
     if not isinstance(input, np.ndarray):
         input = np.asarray(input, dtype=float)  # a nested list: a constant
-    return _sample_coordinates_vjp(g, input, coordinates, mode, cval, order, prefilter)
+    return _sample_coordinates_vjp(g, input, as_array(coordinates), mode, cval, order, prefilter)
 
 
 defvjp_scipy(
@@ -1362,7 +1363,7 @@ def _map_coordinates_coordinates_jvp(
     _check_interpolation("scipy.ndimage.map_coordinates", order, mode, output, prefilter)
     if not isinstance(input, np.ndarray):
         input = np.asarray(input, dtype=float)  # a nested list: a constant
-    return _sample_coordinates_jvp(t, input, coordinates, mode, cval, order, prefilter)
+    return _sample_coordinates_jvp(t, input, as_array(coordinates), mode, cval, order, prefilter)
 
 
 defjvp_scipy(

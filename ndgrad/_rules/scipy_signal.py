@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._array import GradArray
+from ndgrad._array import GradArray, as_array
 from ndgrad._define import defjvp, deflinear, defmultilinear, defvjp
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
@@ -253,6 +253,8 @@ def _delayed_products(w, z, taps):
 def _lfilter_cotangent(which, g, ans, b, a, x, axis, zi):
     """Cotangent of ``b``, ``a``, ``x`` or ``zi`` (``which`` 0 to 3) of ``lfilter``."""
     lfilter = _signal().lfilter
+    b, a, x = as_array(b), as_array(a), as_array(x)  # SciPy takes lists too
+    zi = None if zi is None else as_array(zi)
     xl = np.moveaxis(x, axis, -1)
     n = xl.shape[-1]
     taps = max(len(a), len(b)) - 1
@@ -311,7 +313,7 @@ def _lfilter_b_jvp(t, ans, b, a, x, axis=-1, zi=None):
     lfilter = _signal().lfilter
     if zi is None:
         return lfilter(t, a, x, axis)
-    return lfilter(t, a, x, axis, np.zeros(zi.shape))  # (y, zf)
+    return lfilter(t, a, x, axis, np.zeros(np.shape(zi)))  # (y, zf)
 
 
 def _lfilter_a_jvp(t, ans, b, a, x, axis=-1, zi=None):
@@ -322,7 +324,7 @@ def _lfilter_a_jvp(t, ans, b, a, x, axis=-1, zi=None):
     lfilter = _signal().lfilter
     if zi is None:
         return -lfilter(t, a, ans, axis)
-    zeros = np.zeros(zi.shape)
+    a, zeros = as_array(a), np.zeros(np.shape(zi))
     s = t[0] / a[0]
     # padded to the length of the state, which b may set
     c = np.concatenate([t - s * a, np.zeros(max(len(b) - len(a), 0))])
@@ -336,12 +338,12 @@ def _lfilter_x_jvp(t, ans, b, a, x, axis=-1, zi=None):
     lfilter = _signal().lfilter
     if zi is None:
         return lfilter(b, a, t, axis)
-    return lfilter(b, a, t, axis, np.zeros(zi.shape))
+    return lfilter(b, a, t, axis, np.zeros(np.shape(zi)))
 
 
 def _lfilter_zi_jvp(t, ans, b, a, x, axis=-1, zi=None):
     """The response of the state ``t`` to a zero input."""
-    return _signal().lfilter(b, a, np.zeros(x.shape), axis, t)
+    return _signal().lfilter(b, a, np.zeros(np.shape(x)), axis, t)
 
 
 def _sosfilt_sos_jvp(t, ans, sos, x, axis=-1, zi=None):
@@ -350,7 +352,7 @@ def _sosfilt_sos_jvp(t, ans, sos, x, axis=-1, zi=None):
     if zi is not None:
         raise not_differentiable(f"{_MODULE}.sosfilt with zi", "no rule with zi")
     lfilter = _signal().lfilter
-    signal, total = x, None
+    sos, t, signal, total = as_array(sos), as_array(t), x, None
     for i in range(len(sos)):
         b, a = sos[i, :3], sos[i, 3:]
         y = ans if i == len(sos) - 1 else lfilter(b, a, signal, axis)
@@ -372,7 +374,7 @@ def _sosfilt_vjp(which):
         if zi is not None:
             raise not_differentiable(f"{_MODULE}.sosfilt with zi", "no rule with zi")
         lfilter = _signal().lfilter
-        signals = [x]
+        sos, signals = as_array(sos), [as_array(x)]
         for section in sos[:-1]:  # the inputs of each section, recomputed
             signals.append(lfilter(section[:3], section[3:], signals[-1], axis=axis))
         g_sections = []
