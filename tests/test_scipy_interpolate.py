@@ -163,6 +163,22 @@ def test_parametric_splev_differentiates_each_coordinate():
     check_grad(curve, c[0], c[1], order=1)
 
 
+def test_splev_tells_a_parametric_spline_as_scipy_does():
+    # SciPy's test is whether c[0][0] exists: a 2-D array of coefficients is parametric (one
+    # spline per row), a list of numbers is one spline. The rule took any list or tuple for
+    # parametric and anything else for one spline: a shape error in backward for the 2-D
+    # array, a FITPACK error for the list
+    t, c, k = si.splrep(XS, np.sin(XS))
+    points = np.array([0.2, 0.6])
+    check_grad(lambda c: si.splev(points, (t, list(c), k)), c, order=2)
+    check_grad(lambda c2: np.stack(si.splev(points, (t, c2, k))), np.stack([c, 2 * c]), order=2)
+    t2 = np.ones((2, c.size))
+    _, tangent = nd.jvp(
+        lambda c2: np.sum(np.stack(si.splev(points, (t, c2, k)))), (np.stack([c, c]),), (t2,)
+    )
+    assert np.isclose(tangent, 2 * np.sum(si.splev(points, (t, np.ones(c.size), k))))
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [{"s": 0.1}, {"w": np.ones(9)}, {"s": 0, "full_output": 1}, {"s": 0, "task": 1}],

@@ -47,7 +47,7 @@ import sys
 
 import numpy as np
 
-from ndgrad._array import GradArray
+from ndgrad._array import GradArray, as_array
 from ndgrad._define import defjvp, deflinear, defvjp
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
@@ -608,6 +608,16 @@ def _spline_tuple(name, tck):
     return t, c, k
 
 
+def _parametric(c):
+    """SciPy's test in ``splev``: the coefficients of a parametric spline (``splprep``'s list
+    of arrays, or a 2-D array) are indexable twice; a list of numbers is one spline's."""
+    try:
+        c[0][0]
+    except Exception:
+        return False
+    return True
+
+
 def _make_splev(original):
     @functools.wraps(original)
     def splev(x, tck, der=0, ext=0):
@@ -617,9 +627,9 @@ def _make_splev(original):
         ):
             return original(x, tck, der, ext)  # a BSpline records its own evaluation
         t, c, k = _spline_tuple(f"{_MODULE}.splev", tck)
-        if isinstance(c, list | tuple):  # parametric: one spline per coordinate, as SciPy does
+        if _parametric(c):  # one spline per coordinate, as SciPy does
             return [splev(x, (t, ci, k), der, ext) for ci in c]
-        return _splev(x, t, c, k, der, ext)
+        return _splev(x, t, as_array(c), k, der, ext)
 
     return splev
 
