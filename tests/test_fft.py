@@ -108,3 +108,15 @@ def test_jvp_of_a_transform_is_the_transform_of_the_tangent():
     z, dz = rng.standard_normal((2, 3)) + 0j, rng.standard_normal((2, 3)) + 1j
     _, t = nd.jvp(lambda v: np.fft.ifft2(v, norm="ortho"), (z,), (dz,))
     np.testing.assert_allclose(t, np.fft.ifft2(dz, norm="ortho"), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["fft", "rfft", "ihfft", "fftshift", "fftn"])
+def test_scipy_fft_takes_a_list_holding_gradarrays(name):
+    # scipy.fft reads x as array_like: a list of parameters and numbers raised AttributeError
+    # ('list' has no 'shape') in the rule; it is now one stacked array before the call
+    sf = pytest.importorskip("scipy.fft")
+
+    def f(p):
+        return np.abs(getattr(sf, name)([p[0], p[1], p[2], 0.5])) ** 2
+
+    check_grad(f, np.array([0.7, 1.3, 0.4]), order=2)

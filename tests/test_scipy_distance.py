@@ -183,3 +183,11 @@ def test_soft_kmeans_loss_through_cdist():
 def test_rbf_kernel_mmd_through_cdist_and_pdist():
     x, y = rng.standard_normal((6, 2)), rng.standard_normal((5, 2)) + 0.5
     check_grad(_mmd, x, y, order=2, rtol=1e-4, atol=1e-6)
+
+
+def test_cdist_and_pdist_take_nested_lists_holding_parameters():
+    # XA, XB and X are array_like; a nested list holding GradArrays reached the rules as a
+    # list (TypeError in backward): it is now one stacked array before the call is recorded
+    p = np.array([0.7, 1.3, 0.4])
+    check_grad(lambda p: sd.cdist([[p[0], p[1]], [p[2], 0.5]], [[0.1, 0.2]]) ** 2, p, order=2)
+    check_grad(lambda p: sd.pdist([[p[0], p[1]], [p[2], 0.5], [0.3, 0.1]]) ** 2, p, order=2)

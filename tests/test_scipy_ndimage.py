@@ -279,3 +279,12 @@ def test_sigma_that_requires_grad_is_refused_not_zero():
     x = np.ones(5)
     with pytest.raises(NotDifferentiableError, match="sigma"):
         nd.grad(lambda s: np.sum(ndi.gaussian_filter(x * s, s)))(1.0)
+
+
+def test_map_coordinates_takes_its_input_as_a_list_holding_parameters():
+    p = np.array([0.7, 1.3, 0.4])
+    check_grad(
+        lambda p: ndi.map_coordinates([p[0], p[1], p[2], 0.5], [[0.5, 1.5, 2.2]], order=1) ** 2,
+        p,
+        order=2,
+    )

@@ -57,6 +57,18 @@ LIST_ARGUMENTS = {
         lambda p: ss.sosfilt([[p[0], 0.2, 0.1, 1.0, p[1], 0.2]], _X12) ** 2,
         np.array([1.0, -0.3]),
     ),
+    "hilbert of a list holding parameters": (
+        lambda p: np.abs(ss.hilbert([p[0], p[1], p[2], 0.5])) ** 2,
+        np.array([0.7, 1.3, 0.4]),
+    ),
+    "detrend of a list holding parameters": (
+        lambda p: ss.detrend([p[0], p[1], p[2], 0.5]) ** 2,
+        np.array([0.7, 1.3, 0.4]),
+    ),
+    "convolve of lists": (
+        lambda p: ss.convolve([p[0], p[1], 0.5], [1.0, 0.5]) ** 2,
+        np.array([0.7, 1.3]),
+    ),
 }
 
 

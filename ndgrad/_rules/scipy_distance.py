@@ -491,8 +491,9 @@ def _minkowski_jvp(which):
     return rule
 
 
-defvjp_scipy(_MODULE, "cdist", _cdist_vjp(0), _cdist_vjp(1))
-defvjp_scipy(_MODULE, "pdist", _pdist_vjp)
+# ``XA``, ``XB`` and ``X`` are array_like: a list is made one array before the call is recorded
+defvjp_scipy(_MODULE, "cdist", _cdist_vjp(0), _cdist_vjp(1), arrays=("XA", "XB"))
+defvjp_scipy(_MODULE, "pdist", _pdist_vjp, arrays=("X",))
 defvjp_scipy(_MODULE, "squareform", _squareform_vjp)
 defvjp_scipy(
     _MODULE,

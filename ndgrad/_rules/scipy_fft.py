@@ -40,8 +40,8 @@ def _numpy_rule(name: str):
     return scipy_rule
 
 
-for _name in _SAME_AS_NUMPY:
-    defvjp_scipy("scipy.fft", _name, _numpy_rule(_name))
+for _name in _SAME_AS_NUMPY:  # ``x`` array_like: a list is made one array (Primitive.arrays)
+    defvjp_scipy("scipy.fft", _name, _numpy_rule(_name), arrays=("x",))
 
 
 # Forward mode: the same transform of the tangent (linear, see ``fft.py``), without

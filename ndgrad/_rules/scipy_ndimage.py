@@ -52,7 +52,6 @@ import sys
 
 import numpy as np
 
-from ndgrad._array import as_array
 from ndgrad._define import defjvp, defvjp
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
@@ -1329,20 +1328,24 @@ def _map_coordinates_input_vjp(
 ):
     """Each output's cotangent, split over its 2**ndim neighbours by the interpolation weights."""
     _check_interpolation("scipy.ndimage.map_coordinates", order, mode, output, prefilter)
-    return _sample_input_vjp(g, input.shape, as_array(coordinates), mode, order, prefilter)
+    return _sample_input_vjp(g, input.shape, coordinates, mode, order, prefilter)
 
 
 def _map_coordinates_coordinates_vjp(
     g, ans, input, coordinates, output=None, order=3, mode="constant", cval=0.0, prefilter=True
 ):
     _check_interpolation("scipy.ndimage.map_coordinates", order, mode, output, prefilter)
-    if not isinstance(input, np.ndarray):
-        input = np.asarray(input, dtype=float)  # a nested list: a constant
-    return _sample_coordinates_vjp(g, input, as_array(coordinates), mode, cval, order, prefilter)
+    return _sample_coordinates_vjp(g, input, coordinates, mode, cval, order, prefilter)
 
 
+# SciPy reads both as array_like: a list (of numbers, or holding GradArrays) is made one array
+# before the call is recorded (``Primitive.arrays``)
 defvjp_scipy(
-    _MODULE, "map_coordinates", _map_coordinates_input_vjp, _map_coordinates_coordinates_vjp
+    _MODULE,
+    "map_coordinates",
+    _map_coordinates_input_vjp,
+    _map_coordinates_coordinates_vjp,
+    arrays=("input", "coordinates"),
 )
 
 # Forward mode of the interpolations: linear in the input but for ``cval`` ('constant',
@@ -1361,9 +1364,7 @@ def _map_coordinates_coordinates_jvp(
     t, ans, input, coordinates, output=None, order=3, mode="constant", cval=0.0, prefilter=True
 ):
     _check_interpolation("scipy.ndimage.map_coordinates", order, mode, output, prefilter)
-    if not isinstance(input, np.ndarray):
-        input = np.asarray(input, dtype=float)  # a nested list: a constant
-    return _sample_coordinates_jvp(t, input, as_array(coordinates), mode, cval, order, prefilter)
+    return _sample_coordinates_jvp(t, input, coordinates, mode, cval, order, prefilter)
 
 
 defjvp_scipy(

@@ -53,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._array import GradArray, as_array
+from ndgrad._array import GradArray
 from ndgrad._define import defjvp, deflinear, defmultilinear, defvjp
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
@@ -253,8 +253,6 @@ def _delayed_products(w, z, taps):
 def _lfilter_cotangent(which, g, ans, b, a, x, axis, zi):
     """Cotangent of ``b``, ``a``, ``x`` or ``zi`` (``which`` 0 to 3) of ``lfilter``."""
     lfilter = _signal().lfilter
-    b, a, x = as_array(b), as_array(a), as_array(x)  # SciPy takes lists too
-    zi = None if zi is None else as_array(zi)
     xl = np.moveaxis(x, axis, -1)
     n = xl.shape[-1]
     taps = max(len(a), len(b)) - 1
@@ -313,7 +311,7 @@ def _lfilter_b_jvp(t, ans, b, a, x, axis=-1, zi=None):
     lfilter = _signal().lfilter
     if zi is None:
         return lfilter(t, a, x, axis)
-    return lfilter(t, a, x, axis, np.zeros(np.shape(zi)))  # (y, zf)
+    return lfilter(t, a, x, axis, np.zeros(zi.shape))  # (y, zf)
 
 
 def _lfilter_a_jvp(t, ans, b, a, x, axis=-1, zi=None):
@@ -324,7 +322,7 @@ def _lfilter_a_jvp(t, ans, b, a, x, axis=-1, zi=None):
     lfilter = _signal().lfilter
     if zi is None:
         return -lfilter(t, a, ans, axis)
-    a, zeros = as_array(a), np.zeros(np.shape(zi))
+    zeros = np.zeros(zi.shape)
     s = t[0] / a[0]
     # padded to the length of the state, which b may set
     c = np.concatenate([t - s * a, np.zeros(max(len(b) - len(a), 0))])
@@ -338,12 +336,12 @@ def _lfilter_x_jvp(t, ans, b, a, x, axis=-1, zi=None):
     lfilter = _signal().lfilter
     if zi is None:
         return lfilter(b, a, t, axis)
-    return lfilter(b, a, t, axis, np.zeros(np.shape(zi)))
+    return lfilter(b, a, t, axis, np.zeros(zi.shape))
 
 
 def _lfilter_zi_jvp(t, ans, b, a, x, axis=-1, zi=None):
     """The response of the state ``t`` to a zero input."""
-    return _signal().lfilter(b, a, np.zeros(np.shape(x)), axis, t)
+    return _signal().lfilter(b, a, np.zeros(x.shape), axis, t)
 
 
 def _sosfilt_sos_jvp(t, ans, sos, x, axis=-1, zi=None):
@@ -352,7 +350,7 @@ def _sosfilt_sos_jvp(t, ans, sos, x, axis=-1, zi=None):
     if zi is not None:
         raise not_differentiable(f"{_MODULE}.sosfilt with zi", "no rule with zi")
     lfilter = _signal().lfilter
-    sos, t, signal, total = as_array(sos), as_array(t), x, None
+    signal, total = x, None
     for i in range(len(sos)):
         b, a = sos[i, :3], sos[i, 3:]
         y = ans if i == len(sos) - 1 else lfilter(b, a, signal, axis)
@@ -374,7 +372,7 @@ def _sosfilt_vjp(which):
         if zi is not None:
             raise not_differentiable(f"{_MODULE}.sosfilt with zi", "no rule with zi")
         lfilter = _signal().lfilter
-        sos, signals = as_array(sos), [as_array(x)]
+        signals = [x]
         for section in sos[:-1]:  # the inputs of each section, recomputed
             signals.append(lfilter(section[:3], section[3:], signals[-1], axis=axis))
         g_sections = []
@@ -525,6 +523,9 @@ after_import(_MODULE, _install_fft_helper)
 trace_methods(_MODULE, "ShortTimeFFT", ("stft", "stft_detrend", "istft", "spectrogram"))
 
 
+# The parameters SciPy reads as array_like: a list there (of numbers, or holding GradArrays) is
+# made one array before the call is recorded (``Primitive.arrays``), so the rules read arrays.
+_IN = ("in1", "in2")
 _CONV = ("convolve", "correlate")
 for _name in _CONV:
     defvjp_scipy(
@@ -532,9 +533,10 @@ for _name in _CONV:
         _name,
         _convolve_vjp(0, _name == "correlate"),
         _convolve_vjp(1, _name == "correlate"),
+        arrays=_IN,
     )
 for _name in ("fftconvolve", "oaconvolve"):
-    defvjp_scipy(_MODULE, _name, _fftconvolve_vjp(0, _name), _fftconvolve_vjp(1, _name))
+    defvjp_scipy(_MODULE, _name, _fftconvolve_vjp(0, _name), _fftconvolve_vjp(1, _name), arrays=_IN)
 for _name in ("convolve2d", "correlate2d"):
     _flipped = _name == "correlate2d"
     defvjp_scipy(
@@ -545,13 +547,29 @@ for _name in ("convolve2d", "correlate2d"):
         None,
         None,
         _conv2d_vjp(2, _flipped),
+        arrays=_IN,
     )
 defvjp_scipy(
-    _MODULE, "lfilter", _lfilter_vjp(0), _lfilter_vjp(1), _lfilter_vjp(2), None, _lfilter_vjp(3)
+    _MODULE,
+    "lfilter",
+    _lfilter_vjp(0),
+    _lfilter_vjp(1),
+    _lfilter_vjp(2),
+    None,
+    _lfilter_vjp(3),
+    arrays=("b", "a", "x", "zi"),
 )
-defvjp_scipy(_MODULE, "sosfilt", _sosfilt_vjp(0), _sosfilt_vjp(1), None, _raises("sosfilt zi"))
-defvjp_scipy(_MODULE, "hilbert", _hilbert_vjp)
-defvjp_scipy(_MODULE, "detrend", _detrend_vjp)
+defvjp_scipy(
+    _MODULE,
+    "sosfilt",
+    _sosfilt_vjp(0),
+    _sosfilt_vjp(1),
+    None,
+    _raises("sosfilt zi"),
+    arrays=("sos", "x", "zi"),
+)
+defvjp_scipy(_MODULE, "hilbert", _hilbert_vjp, arrays=("x",))
+defvjp_scipy(_MODULE, "detrend", _detrend_vjp, arrays=("data",))
 defvjp_scipy(
     _MODULE,
     "savgol_filter",
