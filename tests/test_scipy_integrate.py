@@ -256,6 +256,43 @@ def test_solve_ivp_lotka_volterra_matches_fd_of_the_same_call():
     )
 
 
+def _decay_chain(style):
+    """The right-hand side of y0 -> y1 -> (out) in the styles scripts write it."""
+    if style == "list":  # SciPy takes any array_like as the derivative
+        return lambda t, y, a, b: [-a * y[0], a * y[0] - b * y[1]]
+    return lambda t, y, a, b: np.stack([-a * y[0], a * y[0] - b * y[1]])
+
+
+@pytest.mark.parametrize("style", ["list", "stack"])
+@pytest.mark.parametrize("method", ["adjoint", "forward"])
+def test_solve_ivp_rhs_returning_a_list_with_parameters_passed_as_args(style, method):
+    # A right-hand side that returns a list raised GraphBreakError in the adjoint's parameter
+    # term (np.stack of lists holding GradArrays), and args=(k[0], k[1]) (views of the
+    # parameters) raised it in d/dy, where the parameters are constants on purpose
+    t_eval = np.linspace(0.0, 5.0, 6)
+
+    def loss(k):
+        sol = si.solve_ivp(
+            _decay_chain(style), (0.0, 5.0), [1.0, 0.0], args=(k[0], k[1]), t_eval=t_eval,
+            rtol=1e-10, atol=1e-12,
+        )  # fmt: skip
+        return np.sum(sol.y**2)
+
+    with nd.ode_gradient(method):
+        check_grad(loss, np.array([0.5, 0.3]), eps=1e-5, rtol=1e-5)
+
+
+def test_odeint_rhs_returning_a_list_with_parameters_passed_as_args():
+    def loss(k):
+        ys = si.odeint(
+            lambda y, t, a, b: [-a * y[0], a * y[0] - b * y[1]], [1.0, 0.0], [0.0, 2.0, 5.0],
+            args=(k[0], k[1]), rtol=1e-11, atol=1e-12,
+        )  # fmt: skip
+        return np.sum(ys[-1] ** 2)
+
+    check_grad(loss, np.array([0.5, 0.3]), eps=1e-5, rtol=1e-5)
+
+
 def test_solve_ivp_backward_in_time():
     def y_end(k):
         return si.solve_ivp(lambda t, y: -k * y, (2.0, 0.0), np.ones(1), **_TOL).y[0, -1]

@@ -51,6 +51,7 @@ __all__ = [
     "Params",
     "Watch",
     "const",
+    "constant_args",
     "depends_only_on",
     "evaluate",
     "held_arrays",
@@ -208,6 +209,16 @@ def plain_tree(x: Any) -> Any:
     if type(x) is dict:
         return {k: plain_tree(v) for k, v in x.items()}
     return x
+
+
+def constant_args(args: Any) -> Any:
+    """``plain_tree(args)``, each plain array marked as handed to user code on purpose
+    (``sanction_arguments``): a function called with them while only its other arguments are
+    differentiated (an ODE's right-hand side in ``y``) reads the parameters' memory as
+    constants, which the alias check would otherwise take for a stripped graph."""
+    plain = plain_tree(args)
+    sanction_arguments(plain)
+    return plain
 
 
 def const(x: Any) -> np.ndarray:

@@ -100,6 +100,7 @@ from ndgrad._rules._solve import (
     Params,
     Watch,
     const,
+    constant_args,
     depends_only_on,
     evaluate,
     held_arrays,
@@ -419,7 +420,7 @@ class _Adjoint:
         self.original, self.trajectory = original, trajectory
         self.method = p["method"]
         self.options = {k: p[k] for k in ("rtol", "atol") if k in p}
-        self.plain_args = plain_tree(fargs)
+        self.plain_args = constant_args(fargs)
         self.fun = fun
         self.t0, self.t1 = (float(t) for t in const(p["t_span"]))
         self.times, self.ys = const(sol.t), const(sol.y)
@@ -601,7 +602,9 @@ def _parameter_term(
     recorded at the nodes ``τ_k`` of a few steps (``states`` the columns ``y(τ_k)``), pulled
     back to ``θ``, its graph dropped."""
     out = evaluate(
-        lambda: np.stack([fun(t, y, *fargs) for t, y in zip(times, states.T, strict=True)])
+        lambda: np.stack(
+            [_as_array(fun(t, y, *fargs)) for t, y in zip(times, states.T, strict=True)]
+        )
     )
     if not requires_grad(out):
         return [None] * len(params)
@@ -628,7 +631,7 @@ def _partials(
     with enable_grad(), tracing():
         t_leaf = GradArray(np.array(t, dtype=float), requires_grad=True) if wrt_t else t
         y_leaf = GradArray(np.array(y, dtype=float), requires_grad=True)
-        out = fun(t_leaf, y_leaf, *plain_args)
+        out = _as_array(fun(t_leaf, y_leaf, *plain_args))  # a list, as SciPy allows
     if not requires_grad(out):
         return 0.0, np.zeros(np.shape(y))
     leaves = [t_leaf, y_leaf] if wrt_t else [y_leaf]
@@ -700,7 +703,7 @@ class _Forward:
         """``f(t, y)`` and ``[∂f/∂θ, ∂f/∂y]`` as plain arrays: ``n`` reverse passes."""
         with enable_grad(), tracing():
             y_leaf = GradArray(np.array(y, dtype=float), requires_grad=True)
-            out = self.fun(t, y_leaf, *self.fargs)
+            out = _as_array(self.fun(t, y_leaf, *self.fargs))
         n = self.n
         jac = np.zeros((n, self.n_p + n))
         if requires_grad(out):
@@ -755,7 +758,8 @@ def _parameters(adjoint: _Adjoint, closure: bool, fun: Any, fargs: Any) -> Any:
 
 
 def _as_array(x: Any) -> Any:
-    """A list or tuple holding GradArrays as one recorded array (so that it can be an input)."""
+    """A list or tuple holding GradArrays as one recorded array (so that it can be an input,
+    or a right-hand side's value: SciPy takes ``[-k * y[0], k * y[0]]``)."""
     if type(x) in (list, tuple) and requires_grad(x):
         return evaluate(np.stack, x)
     return x
@@ -770,7 +774,9 @@ def _quadrature_probes(adjoint: Any, closure: bool, rhs: Any, fargs: Any) -> Any
     nodes, weights, states = adjoint.quadrature()
 
     def stacked() -> Any:
-        return np.stack([rhs(t, y, *fargs) for t, y in zip(nodes, states.T, strict=True)])
+        return np.stack(
+            [_as_array(rhs(t, y, *fargs)) for t, y in zip(nodes, states.T, strict=True)]
+        )
 
     return nodes, weights, evaluate(stacked)
 
@@ -997,7 +1003,7 @@ def _odeint(func: Any, p: Params) -> Any:
     atol = 1.49012e-8 if p["atol"] is None else p["atol"]
     tol = {"rtol": np.min(rtol), "atol": atol}
     solve_ivp = sys.modules["scipy.integrate"].solve_ivp
-    plain_args = plain_tree(fargs)
+    plain_args = constant_args(fargs)
 
     def plain_rhs(t: Any, y: Any) -> Any:
         with no_grad():
