@@ -92,7 +92,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._array import GradArray
+from ndgrad._array import GradArray, as_array
 from ndgrad._graph import enable_grad, no_grad
 from ndgrad._held import held_versions
 from ndgrad._rules._scipy import wrap_scipy
@@ -761,7 +761,7 @@ def _as_array(x: Any) -> Any:
     """A list or tuple holding GradArrays as one recorded array (so that it can be an input,
     or a right-hand side's value: SciPy takes ``[-k * y[0], k * y[0]]``)."""
     if type(x) in (list, tuple) and requires_grad(x):
-        return evaluate(np.stack, x)
+        return evaluate(as_array, x)  # nested lists too, as SciPy reads them
     return x
 
 
