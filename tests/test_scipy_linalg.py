@@ -348,9 +348,10 @@ LISTS = {
     "solve, a nested list of parameters": lambda p: sl.solve(_nested(p), _V),
     "solve_triangular, b a list": lambda p: sl.solve_triangular(np.diag(2 + np.exp(p[:2])), _V),
     "det": lambda p: sl.det(_nested(p)),
-    "cho_solve, b a list": lambda p: sl.cho_solve(sl.cho_factor(_spd(p)), _V),
+    # (SciPy 1.18's cho_factor and lstsq read a.shape of a list themselves: an array here)
+    "cho_solve, b a list": lambda p: sl.cho_solve(sl.cho_factor(np.diag(2 + np.exp(p[:2]))), _V),
     "lu_solve, b a list": lambda p: sl.lu_solve(sl.lu_factor(_nested(p)), _V),
-    "lstsq, a a list": lambda p: sl.lstsq([[1.0, 0.2], [0.3, 1.0], [0.5, 0.5]], p[:3])[0],
+    "lstsq, b a list": lambda p: sl.lstsq(np.reshape(p, (2, 2)) + 3 * np.eye(2), _V)[0],
     "pinv": lambda p: sl.pinv(_nested(p)),
     "pinvh": lambda p: sl.pinvh(_spd(p)),
     "norm": lambda p: sl.norm(_nested(p)),
