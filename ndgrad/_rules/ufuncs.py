@@ -358,6 +358,34 @@ def _multiply_reduce_vjp(g, ans, array, axis=0, dtype=None, out=None, keepdims=F
     return prod_vjp(g, ans, array, axis, dtype, out, keepdims, initial, where)
 
 
+def _log_sum_weights(power, ans, array, axis, keepdims):
+    """``d ans / d x_i`` of ``np.logaddexp.reduce`` (``power`` np.exp) or of
+    ``np.logaddexp2.reduce`` (np.exp2): the softmax weights ``power(x_i - ans)``, which never
+    overflow."""
+    return power(array - expand_reduced(ans, np.shape(array), axis, keepdims))
+
+
+def _log_sum_reduce_vjp(power):
+    def rule(g, ans, array, axis=0, dtype=None, out=None, keepdims=False, initial=None,
+             where=True):  # fmt: skip
+        weights = _log_sum_weights(power, ans, array, axis, keepdims)
+        weights = weights if where is True else weights * where
+        return expand_reduced(g, np.shape(array), axis, keepdims) * weights
+
+    rule.__doc__ = "``g`` times the weights of the elements in the sum (``initial`` a constant)."
+    return rule
+
+
+def _log_sum_reduce_jvp(power):
+    def rule(t, ans, array, axis=0, dtype=None, out=None, keepdims=False, initial=None,
+             where=True):  # fmt: skip
+        weights = _log_sum_weights(power, ans, array, axis, keepdims)
+        return np.add.reduce(t * weights, axis=axis, keepdims=keepdims, where=where)
+
+    rule.__doc__ = "The weighted sum of the tangents (the VJP's weights)."
+    return rule
+
+
 def _add_accumulate_vjp(g, ans, array, axis=0, dtype=None, out=None):
     """The cotangent of a running sum is the reversed running sum of ``g``."""
     return np.flip(np.cumsum(np.flip(g, axis), axis=axis), axis)
@@ -412,6 +440,8 @@ defvjp((np.minimum, "reduce"), _extremum_reduce_vjp)
 defvjp((np.fmax, "reduce"), _extremum_reduce_vjp)
 defvjp((np.fmin, "reduce"), _extremum_reduce_vjp)
 defvjp((np.multiply, "reduce"), _multiply_reduce_vjp)
+defvjp((np.logaddexp, "reduce"), _log_sum_reduce_vjp(np.exp))
+defvjp((np.logaddexp2, "reduce"), _log_sum_reduce_vjp(np.exp2))
 defvjp((np.add, "accumulate"), _add_accumulate_vjp)
 defvjp((np.multiply, "accumulate"), _multiply_accumulate_vjp)
 defvjp((np.add, "at"), lambda g, ans, a, indices, b=None: g, None, _add_at_vjp_b)
@@ -420,6 +450,8 @@ defjvp((np.add, "reduce"), _add_reduce_jvp)
 for _f in (np.maximum, np.minimum, np.fmax, np.fmin):
     defjvp((_f, "reduce"), _extremum_reduce_jvp)
 defjvp((np.multiply, "reduce"), _multiply_reduce_jvp)
+defjvp((np.logaddexp, "reduce"), _log_sum_reduce_jvp(np.exp))
+defjvp((np.logaddexp2, "reduce"), _log_sum_reduce_jvp(np.exp2))
 deflinear((np.add, "accumulate"))  # no initial value: linear
 defjvp((np.multiply, "accumulate"), _multiply_accumulate_jvp)
 # add.at writes in place: its tangent is a's plus b's scattered (repeated indices add up)

@@ -102,6 +102,13 @@ CASES = {
     ),
     (np.maximum, "reduce"): Case(calls((R(2, 3),), axis=[0, 1, None], keepdims=[False, True])),
     (np.minimum, "reduce"): Case(calls((R(2, 3),), axis=[0, 1, None], keepdims=[False, True])),
+    (np.logaddexp, "reduce"): Case(
+        calls((R(2, 3),), axis=[0, 1], keepdims=[False, True])
+        + calls((R(4),), axis=[None], where=[np.array([True, False, True, True])], initial=[0.5])
+    ),
+    (np.logaddexp2, "reduce"): Case(
+        calls((R(2, 3),), axis=[0, 1], keepdims=[False, True]) + calls((R(4),), initial=[0.5])
+    ),
     (np.fmax, "reduce"): Case(calls((R(2, 3),), axis=[0, 1])),
     (np.fmin, "reduce"): Case(calls((R(2, 3),), axis=[0, 1])),
     (np.add, "accumulate"): Case(calls((R(2, 3),), axis=[0, 1])),
