@@ -72,6 +72,17 @@ def test_check_grad_reports_values_in_failure_message(restore_tables):
     assert "relative error 0.333" in msg and "compared: the gradient of f itself" in msg
 
 
+def test_check_grad_says_when_the_graph_was_cut():
+    # ``x.values`` (the data without the graph) cuts it as a stripping conversion would: the
+    # zeros ndgrad reports are explained, not left to puzzle over
+    def f(x):
+        return np.sin(getattr(x, "values", x))  # plain arrays (the differences) have no .values
+
+    with pytest.raises(AssertionError, match="does not depend on some checked argument"):
+        check_grad(f, np.array([0.3, 0.5]))
+    check_grad(np.sin, np.array([0.3, 0.5]))  # connected: it passes
+
+
 def test_check_grad_says_what_it_compares_for_vector_outputs(restore_tables):
     bad = nd.defvjp(lambda x: 3.0 * x, lambda g, ans, x: 2.0 * g)
     with pytest.raises(AssertionError) as info:

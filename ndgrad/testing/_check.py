@@ -306,6 +306,14 @@ def _checked_arguments(
     return nums
 
 
+# Added to a mismatch's report when ndgrad's gradient is zero for want of a dependence.
+_DISCONNECTED = (
+    "\n  note: ndgrad found that f's output does not depend on some checked argument (its"
+    "\n  gradient is reported as zeros): a conversion inside f that strips the GradArray"
+    "\n  (np.asarray, float(), .tolist(), math.*, compiled code) cut the graph"
+)
+
+
 def _check_first(
     scalar: Callable[..., Any],
     args: list[Any],
@@ -319,7 +327,14 @@ def _check_first(
 ) -> None:
     __tracebackhide__ = True
     names = ("ndgrad", "finite differences")
-    analytic = grad(scalar, argnums=tuple(nums), allow_unused=True)(*args)
+    try:
+        analytic = grad(scalar, argnums=tuple(nums))(*args)
+    except ValueError as exc:
+        if "does not depend on the input" not in str(exc):
+            raise
+        # zeros where ndgrad sees no dependence; a mismatch then says why the zeros
+        analytic = grad(scalar, argnums=tuple(nums), allow_unused=True)(*args)
+        compared += _DISCONNECTED
     for n, g in zip(nums, analytic, strict=True):
         if np.size(args[n]) <= _ELEMENTWISE_LIMIT:
             numeric = _numeric_grad(scalar, args, n, eps)
