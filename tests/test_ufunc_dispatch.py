@@ -77,13 +77,13 @@ def test_mixed_integer_array_in_float_graph():
 
 def test_ufunc_without_rule_raises_naming_it():
     x = leaf([1.0, 2.0])
-    with pytest.raises(nd.NotDifferentiableError, match=r"numpy\.add\.reduceat"):
-        np.add.reduceat(x, [0, 1])
+    with pytest.raises(nd.NotDifferentiableError, match=r"numpy\.maximum\.reduceat"):
+        np.maximum.reduceat(x, [0, 1])
 
 
 def test_ufunc_without_rule_is_fine_without_grad():
     x = GradArray([1.0, 2.0])
-    out = np.add.reduceat(x, [0, 1])
+    out = np.maximum.reduceat(x, [0, 1])
     assert isinstance(out, GradArray) and out.shape == (2,)
 
 

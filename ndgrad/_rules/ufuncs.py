@@ -396,6 +396,22 @@ def _multiply_accumulate_vjp(g, ans, array, axis=0, dtype=None, out=None):
     return cumprod_grad(g, ans, array, axis)
 
 
+def _add_reduceat_vjp(g, ans, array, indices, axis=0, dtype=None, out=None):
+    """Each output ``j`` sums the slice ``[s_j, e_j)`` of ``axis``: ``e_j`` the next index, or
+    ``s_j + 1`` where that is not larger (NumPy's rule), or the end for the last. Its
+    cotangent goes to every element of the slice: marks of ``+g_j`` at ``s_j`` and ``-g_j`` at
+    ``e_j`` summed along the axis (slices may overlap when the indices do not increase)."""
+    n = np.shape(array)[axis]
+    starts = np.asarray(indices, dtype=np.intp)
+    nexts = np.append(starts[1:], n)
+    ends = np.where(nexts > starts, nexts, starts + 1)
+    ends[-1] = n  # the last slice runs to the end
+    g = np.moveaxis(g, axis, 0)
+    shape = (n + 1, *g.shape[1:])
+    marks = scatter_add(g, starts, shape) - scatter_add(g, ends, shape)  # recorded when g is
+    return np.moveaxis(np.cumsum(marks[:n], axis=0), 0, axis)
+
+
 def _add_at_vjp_b(g, ans, a, indices, b=None):
     """``b`` was added at ``indices``: it gets ``g`` read back there."""
     return unbroadcast(g[indices], np.shape(b))
@@ -443,6 +459,7 @@ defvjp((np.multiply, "reduce"), _multiply_reduce_vjp)
 defvjp((np.logaddexp, "reduce"), _log_sum_reduce_vjp(np.exp))
 defvjp((np.logaddexp2, "reduce"), _log_sum_reduce_vjp(np.exp2))
 defvjp((np.add, "accumulate"), _add_accumulate_vjp)
+defvjp((np.add, "reduceat"), _add_reduceat_vjp)
 defvjp((np.multiply, "accumulate"), _multiply_accumulate_vjp)
 defvjp((np.add, "at"), lambda g, ans, a, indices, b=None: g, None, _add_at_vjp_b)
 
@@ -453,6 +470,7 @@ defjvp((np.multiply, "reduce"), _multiply_reduce_jvp)
 defjvp((np.logaddexp, "reduce"), _log_sum_reduce_jvp(np.exp))
 defjvp((np.logaddexp2, "reduce"), _log_sum_reduce_jvp(np.exp2))
 deflinear((np.add, "accumulate"))  # no initial value: linear
+deflinear((np.add, "reduceat"))  # linear in the array (the indices are integers)
 defjvp((np.multiply, "accumulate"), _multiply_accumulate_jvp)
 # add.at writes in place: its tangent is a's plus b's scattered (repeated indices add up)
 defjvp(

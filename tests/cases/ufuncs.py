@@ -112,6 +112,13 @@ CASES = {
     (np.fmax, "reduce"): Case(calls((R(2, 3),), axis=[0, 1])),
     (np.fmin, "reduce"): Case(calls((R(2, 3),), axis=[0, 1])),
     (np.add, "accumulate"): Case(calls((R(2, 3),), axis=[0, 1])),
+    # increasing indices, a repeated and a decreasing one (NumPy then takes one element)
+    (np.add, "reduceat"): Case(
+        calls((R(6), np.array([0, 2, 5])))
+        + calls((R(6), np.array([0, 3, 1, 4, 4])))
+        + calls((R(3, 4), np.array([0, 2])), axis=[0, 1])
+        + calls((C(5), np.array([1, 3])))
+    ),
     (np.multiply, "accumulate"): Case(
         calls((R(2, 3),), axis=[0, 1]) + calls((np.array([1.5, 0.0, 2.0, 0.0]),), axis=[0])
     ),
