@@ -220,9 +220,14 @@ def _check_output(out: Any, fname: str) -> None:
         )
 
 
+# What the error of an output that does not depend on a differentiated input says
+# (``ndgrad.testing`` recognises it).
+NO_DEPENDENCE = "does not depend on the input(s) being differentiated"
+
+
 def _disconnected(fname: str) -> ValueError:
     return ValueError(
-        f"the output of {fname} does not depend on the input(s) being differentiated. The "
+        f"the output of {fname} {NO_DEPENDENCE}. The "
         "usual cause is a conversion that strips the GradArray: np.asarray(x), np.array(x), "
         "float(x), x.tolist() or math.* inside the function. Pass allow_unused=True to get "
         "zeros for inputs the output really does not depend on."
