@@ -207,13 +207,34 @@ versions_need_gc(PyObject *versions)
  * (``gc_needed``), its primitive is one the registry holds for good (a rule's closure cannot
  * make garbage of it), and each parent is a leaf or a node left out itself. Its edges are then
  * left out too. Every other node is tracked, as any container is. */
+/* Primitives seen in PermanentPrims, by address: the set only grows and holds its members for
+ * good, so an address found there once stays a live permanent primitive. A direct-mapped cache
+ * spares every node a hash lookup (configure() empties it with a new set). */
+#define PERMANENT_SEEN 64
+static PyObject *permanent_seen[PERMANENT_SEEN];
+
+/* 1 if ``prim`` (borrowed) is in PermanentPrims, 0 if not, -1 on error. */
+static int
+is_permanent(PyObject *prim)
+{
+    size_t i = ((uintptr_t)prim >> 4) % PERMANENT_SEEN;
+    if (permanent_seen[i] == prim) {
+        return 1;
+    }
+    int found = PySet_Contains(PermanentPrims, prim);
+    if (found > 0) {
+        permanent_seen[i] = prim;
+    }
+    return found;
+}
+
 static int
 node_needs_gc(NodeObject *self)
 {
     if (PermanentPrims == NULL || LeafNodeType == NULL) {
         return 1;
     }
-    int permanent = PySet_Contains(PermanentPrims, self->prim);
+    int permanent = is_permanent(self->prim);
     if (permanent <= 0) {
         PyErr_Clear();  /* an unhashable primitive: tracked */
         return 1;
@@ -2363,6 +2384,25 @@ make_edge(Py_ssize_t slot, PyObject *x)
     return edge;
 }
 
+/* A private copy of the small array ``a`` (borrowed), as np.copy(a, order="K") makes it: new
+ * reference. A C-contiguous array of plain data is one memcpy; PyArray_NewCopy's general
+ * assignment costs twice as much as the whole copy on the arrays saved here. */
+static PyObject *
+small_copy(PyArrayObject *a)
+{
+    PyArray_Descr *descr = PyArray_DESCR(a);
+    if (!PyArray_IS_C_CONTIGUOUS(a) || PyDataType_REFCHK(descr)) {
+        return PyArray_NewCopy(a, NPY_KEEPORDER);
+    }
+    Py_INCREF(descr);  /* stolen */
+    PyObject *copy = PyArray_NewFromDescr(&PyArray_Type, descr, PyArray_NDIM(a), PyArray_DIMS(a),
+                                          NULL, NULL, 0, NULL);
+    if (copy != NULL) {
+        memcpy(PyArray_DATA((PyArrayObject *)copy), PyArray_DATA(a), PyArray_NBYTES(a));
+    }
+    return copy;
+}
+
 /* Keep operand ``slot`` for the node: ``*raw`` (owned) is replaced by a private copy when it is
  * small; a larger one is guarded and its version entry appended to ``versions``. ``x`` is the
  * operand as given (borrowed). 0 on success, -1 on error. */
@@ -2374,7 +2414,7 @@ keep_operand(PyObject *x, PyObject **raw, Py_ssize_t slot, PyObject *versions)
         return 0;  /* a Python or NumPy scalar is immutable */
     }
     if (PyArray_NBYTES((PyArrayObject *)*raw) <= CopyBytes) {
-        Py_SETREF(*raw, PyArray_NewCopy((PyArrayObject *)*raw, NPY_KEEPORDER));
+        Py_SETREF(*raw, small_copy((PyArrayObject *)*raw));
         return *raw == NULL ? -1 : 0;
     }
     PyObject *entry[4];  /* counter, seen (both owned), what, hold */
@@ -2578,7 +2618,7 @@ record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad,
     }
     if (saves_ans) {
         if (PyArray_NBYTES((PyArrayObject *)res) <= CopyBytes) {
-            ans = PyArray_NewCopy((PyArrayObject *)res, NPY_KEEPORDER);
+            ans = small_copy((PyArrayObject *)res);
         }
         else {
             ans = keep_output(out, res, fresh, versions) < 0 ? NULL : Py_NewRef(res);
@@ -3657,6 +3697,7 @@ configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     for (int i = 0; i < 12; i++) {
         Py_XSETREF(*slots[i], Py_NewRef(args[i]));
     }
+    memset(permanent_seen, 0, sizeof(permanent_seen));  /* they were another set's members */
     off_leaf_ref = slot_offset((PyTypeObject *)LeafNodeType, "ref");
     if (off_leaf_ref < 0) {
         return NULL;
@@ -4306,7 +4347,52 @@ forward_steps(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* conj: the rules' ``x*``, called by most of them on every node                              */
+
+static PyObject *NpConjugate;     /* np.conjugate (owned) */
+static PyObject *NpIsComplexObj;  /* np.iscomplexobj (owned) */
+
+PyDoc_STRVAR(conj_doc,
+"conj(x)\n"
+"--\n\n"
+"``x*`` for complex ``x``; ``x`` itself for real ``x`` (no copy). ``x`` is an array (a\n"
+"GradArray under create_graph: np.conjugate records it), a NumPy or Python scalar, or a list.");
+
+static PyObject *
+conj_of(PyObject *module, PyObject *x)
+{
+    int is_complex;
+    if (PyArray_Check(x)) {
+        is_complex = PyArray_DESCR((PyArrayObject *)x)->kind == 'c';
+    }
+    else if (PyFloat_CheckExact(x) || PyLong_CheckExact(x) || PyBool_Check(x)) {
+        is_complex = 0;
+    }
+    else if (PyComplex_CheckExact(x)) {
+        is_complex = 1;
+    }
+    else if (PyArray_IsScalar(x, Generic)) {
+        PyArray_Descr *descr = PyArray_DescrFromScalar(x);  /* new */
+        if (descr == NULL) {
+            return NULL;
+        }
+        is_complex = descr->kind == 'c';
+        Py_DECREF(descr);
+    }
+    else {  /* a list, a tuple, an object with a dtype: as NumPy reads them */
+        PyObject *found = PyObject_CallOneArg(NpIsComplexObj, x);
+        is_complex = found == NULL ? -1 : PyObject_IsTrue(found);
+        Py_XDECREF(found);
+        if (is_complex < 0) {
+            return NULL;
+        }
+    }
+    return is_complex ? PyObject_CallOneArg(NpConjugate, x) : Py_NewRef(x);
+}
+
 static PyMethodDef core_methods[] = {
+    {"conj", (PyCFunction)conj_of, METH_O, conj_doc},
     {"collect_nodes", (PyCFunction)(void (*)(void))collect_nodes, METH_FASTCALL,
      collect_nodes_doc},
     {"node_serial", node_serial, METH_NOARGS, node_serial_doc},
@@ -4385,6 +4471,8 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(UfuncNegative);
     Py_VISIT(UfuncPower);
     Py_VISIT(PowerShortcuts);
+    Py_VISIT(NpConjugate);
+    Py_VISIT(NpIsComplexObj);
     return 0;
 }
 
@@ -4440,7 +4528,13 @@ PyInit__core(void)
         return NULL;
     }
     GetitemKey = PyObject_GetAttrString((PyObject *)&PyArray_Type, "__getitem__");
-    if (GetitemKey == NULL) {
+    PyObject *numpy = PyImport_ImportModule("numpy");
+    if (numpy != NULL) {
+        NpConjugate = PyObject_GetAttrString(numpy, "conjugate");
+        NpIsComplexObj = PyObject_GetAttrString(numpy, "iscomplexobj");
+        Py_DECREF(numpy);
+    }
+    if (GetitemKey == NULL || NpConjugate == NULL || NpIsComplexObj == NULL) {
         Py_DECREF(m);
         return NULL;
     }

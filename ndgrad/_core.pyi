@@ -86,6 +86,7 @@ def function_fast(
     prim: Any, impl: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any] | None
 ) -> Any: ...
 def array_meta(a: np.ndarray) -> Any: ...  # type: ignore[type-arg]
+def conj(x: Any) -> Any: ...
 def configure_array(
     grad_array: type,
     vjp_rules: dict[Any, Any],

@@ -346,6 +346,79 @@ def test_a_node_left_out_of_the_gc_refuses_a_field_the_gc_must_see():
     node.args = tuple(np.asarray(a) for a in node.args)  # copies of saved arrays: fine
 
 
+# --- small saved arrays are private copies ----------------------------------------------------
+
+
+def _layouts():
+    base = np.arange(1.0, 13.0).reshape(3, 4) / 7.0
+    return {
+        "C": base.copy(),
+        "F": np.asfortranarray(base),
+        "strided": base[:, ::2],
+        "0-d": np.array(0.3),
+        "big-endian": base.astype(">f8"),
+        "float32": base.astype(np.float32),
+        "complex": base + 0.5j * base[::-1],
+        "empty": np.ones((0, 3)),
+    }
+
+
+@pytest.mark.parametrize("layout", list(_layouts()))
+def test_a_small_saved_operand_is_a_private_copy_in_every_layout(layout):
+    """A small operand a rule reads is copied when recorded (``small_copy``): writing into the
+    constant, or into the memory of an array in the graph through a plain alias, afterwards
+    changes neither the values nor the layout the rules see."""
+    c = _layouts()[layout]
+    w = nd.GradArray(np.full(c.shape, 0.9, dtype=c.dtype), requires_grad=True)
+    x = nd.GradArray(c.copy(), requires_grad=True)
+    loss = np.sum(np.real(w * c)) + np.sum(np.real(np.sin(x)))
+    expected_w, expected_x = np.conj(c).copy(), np.conj(np.cos(c))
+    if c.size:
+        c[...] = 99.0  # the constant, after it was recorded
+        plain = x.view(np.ndarray)  # a plain alias of the memory of an array in the graph
+        plain[...] = 99.0
+    loss.backward()
+    np.testing.assert_allclose(w.grad, expected_w, rtol=1e-6)
+    np.testing.assert_allclose(x.grad, expected_x, rtol=1e-6)
+    assert w.grad.dtype == w.dtype and x.grad.dtype == x.dtype
+
+
+@pytest.mark.parametrize(
+    "value",
+    [np.ones(3), np.ones(3) + 1j, np.float32(2.0), np.complex64(1 + 2j), 1.5, 3, True,
+     2 - 1j, [1.0, 2.0], [1.0, 2j], (1j,), np.ones((2, 2), dtype=">c16")],
+    ids=repr,
+)  # fmt: skip
+def test_conj_is_numpys_conjugate_of_complex_values_and_the_value_itself_otherwise(value):
+    """``_core.conj``, the helper most rules call on every node."""
+    got = _core.conj(value)
+    if np.iscomplexobj(value):
+        expected = np.conj(value)
+        np.testing.assert_array_equal(got, expected)
+        assert type(got) is type(expected) and np.asarray(got).dtype == np.asarray(expected).dtype
+    else:
+        assert got is value  # no copy
+
+
+def test_conj_of_a_complex_array_in_a_graph_is_recorded():
+    """Under create_graph the rules read GradArrays: conj of a complex one is recorded, of a
+    real one is the array itself. Checked against finite differences in x and y (PyTorch's
+    convention: z.grad = dL/dx + i dL/dy)."""
+    z0, c = np.array([1 + 2j, -0.5 + 1j]), np.array([2.0 + 1j, 1.0 - 3j])
+    z = nd.GradArray(z0, requires_grad=True)
+    r = z.real
+    assert _core.conj(r) is r
+    np.sum(np.real(_core.conj(z) * c * z)).backward()
+
+    def loss(v):
+        return np.sum(np.real(np.conj(v) * c * v))
+
+    h = 1e-6
+    fd = [(loss(z0 + d * e) - loss(z0 - d * e)) / (2 * h)
+          for e in np.eye(2) for d in (h, 1j * h)]  # fmt: skip
+    np.testing.assert_allclose(z.grad, np.array(fd[0::2]) + 1j * np.array(fd[1::2]), rtol=1e-6)
+
+
 # --- the alias registry's entries ----------------------------------------------------------------
 
 
