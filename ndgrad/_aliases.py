@@ -7,17 +7,16 @@ operation (``np.sum(np.asarray(h) * h)``), the result would silently miss the gr
 flows through the plain operand.
 
 So every GradArray that gets a node (a leaf that requires grad, the output of a recorded
-operation) is registered under the id of the owner of its memory, as a weak reference: one dict
-write. A recorded operation with a plain operand that is a view (``.base`` is set) looks its
-owner up here; an array in a graph over overlapping memory means the operand is such an alias,
-and the operation raises :class:`~ndgrad.GraphBreakError`. Plain operands that own their memory
-(the user's data, fresh results) cost one attribute read.
+operation) is entered in a table under the owner of its memory (compiled: ``_core``'s alias
+table, a list per owner linked through the arrays themselves, so entering one, and leaving,
+costs the same however many arrays share the owner). A recorded operation with a plain operand
+that is a view (``.base`` is set) looks its owner up there; an array in a graph over overlapping
+memory means the operand is such an alias, and the operation raises
+:class:`~ndgrad.GraphBreakError`. Plain operands that own their memory (the user's data, fresh
+results) cost one attribute read.
 
-Each entry removes itself when its array dies (a weak reference's callback), so the table holds
-the arrays alive now and nothing more. A dead entry would match nothing anyway (an id is reused
-only after its object died, and a live GradArray keeps the owner of its memory alive): the
-callback keeps memory steady, and :func:`sweep` (run when the table has doubled) catches the
-rare entry whose callback raced with a registration of the same memory in another thread.
+An array leaves the table in its own deallocation, so the table holds the arrays alive now and
+nothing more; it refers to them without keeping them alive.
 
 ``x.values`` (the documented way to read the data without the graph) is exempt.
 """
@@ -28,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._core import alias_entry, configure_aliases
+from ndgrad._core import alias_entry, arrays_over, register_alias
 from ndgrad._errors import GraphBreakError, noted
 
 __all__ = [
@@ -40,10 +39,6 @@ __all__ = [
     "sweep",
 ]
 
-# id(owner of the memory) -> an entry (a weak reference) of a GradArray in a graph over it, or
-# for several such arrays a dict of their entries by the arrays' ids (a list of slices of one
-# array kept alive: each registration and each death is one dict operation)
-_BY_OWNER: dict[int, Any] = {}
 _SWEEP = [1 << 12]  # sweep the dead entries when the table is larger than this
 # id(plain view) -> an entry of it: ``x.values``, a plain view the user asked for
 _SANCTIONED: dict[int, Any] = {}
@@ -55,63 +50,29 @@ _SANCTIONED: dict[int, Any] = {}
 
 
 def sweep() -> None:
-    """Drop entries whose array died but which are still in the tables.
+    """Drop entries of sanctioned views that died but are still in their table.
 
-    Not needed in normal use: every entry removes itself when its array dies. Run when a table
-    has doubled since the last sweep, for an entry whose removal raced with a registration of
-    the same memory in another thread.
+    Not needed in normal use: every entry removes itself when its array dies. Run when the
+    table has doubled since the last sweep, for an entry whose removal raced with a
+    registration of the same id in another thread.
     """
-    for key, entry in list(_BY_OWNER.items()):
-        if type(entry) is dict:
-            live = {i: r for i, r in entry.items() if r() is not None}
-            if live:
-                _BY_OWNER[key] = live
-            else:
-                _BY_OWNER.pop(key, None)
-        elif entry() is None:
-            _BY_OWNER.pop(key, None)
     for key, ref in list(_SANCTIONED.items()):
         if ref() is None:
             _SANCTIONED.pop(key, None)
-    _SWEEP[0] = max(1 << 12, 2 * (len(_BY_OWNER) + len(_SANCTIONED)))
+    _SWEEP[0] = max(1 << 12, 2 * len(_SANCTIONED))
 
 
-def _owner(a: Any) -> Any:
-    base = a.base
-    while isinstance(base, np.ndarray):
-        a, base = base, base.base
-    return a
-
-
-# A result over fresh memory (a ufunc's) is registered by the compiled call that made it
-# (``register_fresh_entry`` in ndgrad/_core.c): no other entry can have its key.
-
-
-def register(a: Any) -> None:
-    """``a`` got a node (a leaf that requires grad, the output of a recorded operation)."""
-    base = a.base  # a result wraps the array NumPy made: one level, the common case
-    key = id(base) if type(base) is np.ndarray and base.base is None else id(_owner(a))
-    old = _BY_OWNER.get(key)
-    if old is None:
-        _BY_OWNER[key] = alias_entry(a, _BY_OWNER, key)
-    elif type(old) is dict:  # several arrays over this memory
-        known = old.get(id(a))
-        if known is None or known() is not a:
-            old[id(a)] = alias_entry(a, _BY_OWNER, key)
-    else:
-        first = old()
-        if first is None:  # dead, its callback not run yet (another thread)
-            _BY_OWNER[key] = alias_entry(a, _BY_OWNER, key)
-        elif first is not a:
-            _BY_OWNER[key] = {id(first): old, id(a): alias_entry(a, _BY_OWNER, key)}
-    if len(_BY_OWNER) > _SWEEP[0]:
-        sweep()
+# ``register(a)``: ``a`` got a node (a leaf that requires grad, the output of a recorded
+# operation). Compiled, and called by the compiled recording too.
+register = register_alias
 
 
 def sanctioned(view: Any) -> Any:
     """Mark a plain view the user asked for (``x.values``): it may meet the graph as a constant."""
     key = id(view)
     _SANCTIONED[key] = alias_entry(view, _SANCTIONED, key)
+    if len(_SANCTIONED) > _SWEEP[0]:
+        sweep()
     return view
 
 
@@ -136,12 +97,8 @@ def graph_alias(p: Any) -> Any:
         if type(base) is not np.ndarray and getattr(base, "_node", None) is not None:
             return base  # a view of a GradArray view: NumPy kept it as the base
         a, base = base, base.base
-    entry = _BY_OWNER.get(id(a))
-    if entry is None:
-        return None
-    for r in entry.values() if type(entry) is dict else (entry,):
-        g = r()
-        if g is not None and g._node is not None and np.may_share_memory(p, g):
+    for g in arrays_over(a):
+        if g._node is not None and np.may_share_memory(p, g):
             return g
     return None
 
@@ -169,6 +126,3 @@ def alias_error(name: str) -> GraphBreakError:
             "operand really is a constant, use x.detach()."
         )
     )
-
-
-configure_aliases(_BY_OWNER, _SWEEP, sweep)

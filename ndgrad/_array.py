@@ -1065,7 +1065,6 @@ configure_array(
     _SCALAR_LIKE,
     guard_saved,
     guard_plain,
-    register,
     refuse_aliases,
     _meta,
     finish_call,

@@ -1995,25 +1995,20 @@ done:
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* The alias registry's entries (ndgrad/_aliases.py): weak references that leave their table   */
-/* when their array dies                                                                       */
+/* Sanctioned views' entries (ndgrad/_aliases.py): weak references that leave their table when */
+/* their array dies                                                                            */
 
 typedef struct {
     PyWeakReference weakref;
     PyObject *table;  /* the dict the entry is in (owned) */
     PyObject *key;    /* its key there, an id() (owned) */
-    PyObject *ident;  /* id() of its array: its key in a dict of several there (owned) */
 } AliasEntryObject;
 
 static PyTypeObject AliasEntryType;
 static PyObject *DropEntry;     /* drop_entry as a callable: every entry's callback (owned) */
-static PyObject *ByOwner;       /* _aliases._BY_OWNER (owned) */
-static PyObject *SweepAt;       /* _aliases._SWEEP, [size above which to sweep] (owned) */
-static PyObject *Sweep;         /* _aliases.sweep (owned) */
 
 /* The callback of an entry whose array died: remove the entry (and nothing else) from its
- * table, where it is the value or one of a dict of them by their arrays' ids (a dict left
- * empty goes too). Borrowed argument. */
+ * table, where it is the value under its key. Borrowed argument. */
 static PyObject *
 drop_entry(PyObject *module, PyObject *arg)
 {
@@ -2022,32 +2017,13 @@ drop_entry(PyObject *module, PyObject *arg)
         return NULL;
     }
     AliasEntryObject *entry = (AliasEntryObject *)arg;
-    if (entry->table == NULL || entry->key == NULL || entry->ident == NULL) {
+    if (entry->table == NULL || entry->key == NULL) {
         Py_RETURN_NONE;
     }
     PyObject *table = Py_NewRef(entry->table), *key = Py_NewRef(entry->key);
     PyObject *current = PyDict_GetItemWithError(table, key);  /* borrowed */
-    int rc = 0;
-    if (current == arg) {
-        rc = PyDict_DelItem(table, key);
-    }
-    else if (current != NULL && PyDict_CheckExact(current)) {
-        Py_INCREF(current);
-        PyObject *mine = PyDict_GetItemWithError(current, entry->ident);  /* borrowed */
-        if (mine == arg) {
-            rc = PyDict_DelItem(current, entry->ident);
-            if (rc == 0 && PyDict_GET_SIZE(current) == 0) {
-                rc = PyDict_DelItem(table, key);
-            }
-        }
-        else if (mine == NULL && PyErr_Occurred()) {
-            rc = -1;
-        }
-        Py_DECREF(current);
-    }
-    else if (current == NULL && PyErr_Occurred()) {
-        rc = -1;
-    }
+    int rc = current == arg ? PyDict_DelItem(table, key)
+             : current == NULL && PyErr_Occurred() ? -1 : 0;
     Py_DECREF(table);
     Py_DECREF(key);
     if (rc < 0) {
@@ -2069,14 +2045,8 @@ make_alias_entry(PyObject *obj, PyObject *table, PyObject *key)
     PyObject *entry = _PyWeakref_RefType.tp_new(&AliasEntryType, args, NULL);
     Py_DECREF(args);
     if (entry != NULL) {
-        PyObject *ident = PyLong_FromVoidPtr(obj);
-        if (ident == NULL) {
-            Py_DECREF(entry);
-            return NULL;
-        }
         ((AliasEntryObject *)entry)->table = Py_NewRef(table);
         ((AliasEntryObject *)entry)->key = Py_NewRef(key);
-        ((AliasEntryObject *)entry)->ident = ident;
     }
     return entry;
 }
@@ -2084,8 +2054,8 @@ make_alias_entry(PyObject *obj, PyObject *table, PyObject *key)
 PyDoc_STRVAR(alias_entry_doc,
 "alias_entry(obj, table, key)\n"
 "--\n\n"
-"A weak reference to ``obj`` that removes itself from ``table[key]`` (as the value, or from a\n"
-"dict of them keyed by their arrays' ``id``) when ``obj`` dies.");
+"A weak reference to ``obj`` that removes itself from ``table[key]`` when ``obj`` dies (the\n"
+"entries of sanctioned plain views, ndgrad._aliases._SANCTIONED).");
 
 static PyObject *
 alias_entry(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -2097,48 +2067,220 @@ alias_entry(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return make_alias_entry(args[0], args[1], args[2]);
 }
 
-/* Register ``a``, which got a node over ``owner``'s fresh memory (a new result, so
- * no other entry has its key). 0 on success, -1 on error. */
-static int
-register_fresh_entry(PyObject *a, PyObject *owner)
+/* ------------------------------------------------------------------------------------------ */
+/* The alias table: the GradArrays in a graph over each owner's memory (see ndgrad/_aliases.py) */
+
+/* What ArrayBase adds after NumPy's array struct (at ``off_link``, NumPy's size at run time):
+ * the array's place in the table. ``owner`` is NULL for an array not in it; the arrays over one
+ * owner form a doubly linked list through ``prev`` and ``next``. All borrowed: an array leaves
+ * the table in its dealloc (ArrayBase_dealloc), so the table holds live arrays only, and
+ * nothing of it is seen by the GC. */
+typedef struct {
+    void *owner;
+    PyObject *prev, *next;
+} AliasLink;
+
+static Py_ssize_t off_link;  /* set at import, before any ArrayBase exists */
+#define LINK(a) ((AliasLink *)((char *)(a) + off_link))
+
+/* Open addressing on the owner's address, a bucket per owner holding the head of its list.
+ * ``owner`` NULL: empty; ALIAS_GONE: a deleted bucket the probes pass over. */
+typedef struct {
+    void *owner;
+    PyObject *head;
+} AliasBucket;
+
+#define ALIAS_GONE ((void *)1)
+static AliasBucket *alias_buckets;
+static size_t alias_mask;    /* capacity - 1, a power of two; 0 before the first insert */
+static size_t alias_filled;  /* buckets not empty: live and deleted */
+static size_t alias_live;    /* buckets with a list */
+static size_t alias_arrays;  /* arrays in the lists */
+
+static inline size_t
+alias_hash(void *owner)
 {
-    PyObject *key = PyLong_FromVoidPtr(owner);
-    PyObject *entry = key == NULL ? NULL : make_alias_entry(a, ByOwner, key);
-    int rc = entry == NULL ? -1 : PyDict_SetItem(ByOwner, key, entry);
-    Py_XDECREF(key);
-    Py_XDECREF(entry);
-    if (rc == 0) {
-        /* a sweep when the table has grown past its mark (see _aliases.sweep) */
-        Py_ssize_t mark = PyLong_AsSsize_t(PyList_GET_ITEM(SweepAt, 0));
-        if (mark == -1 && PyErr_Occurred()) {
-            return -1;
-        }
-        if (PyDict_GET_SIZE(ByOwner) > mark) {
-            PyObject *done = PyObject_CallNoArgs(Sweep);
-            Py_XDECREF(done);
-            rc = done == NULL ? -1 : 0;
-        }
-    }
-    return rc;
+    uint64_t h = (uint64_t)(uintptr_t)owner;
+    h ^= h >> 33;  /* addresses differ in their middle bits: mix them into the low ones */
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (size_t)h;
 }
 
-PyDoc_STRVAR(configure_aliases_doc,
-"configure_aliases(BY_OWNER, SWEEP, sweep)\n"
-"--\n\n"
-"Register the alias table, its sweep mark and its sweep (ndgrad._aliases calls this once).");
-
-static PyObject *
-configure_aliases(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+/* The bucket of ``owner``, or NULL when it has none. */
+static AliasBucket *
+alias_find(void *owner)
 {
-    if (nargs != 3 || !PyDict_Check(args[0]) || !PyList_Check(args[1])
-        || PyList_GET_SIZE(args[1]) != 1 || !PyCallable_Check(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "configure_aliases(table: dict, mark: [int], sweep)");
+    if (alias_mask == 0) {
         return NULL;
     }
-    Py_XSETREF(ByOwner, Py_NewRef(args[0]));
-    Py_XSETREF(SweepAt, Py_NewRef(args[1]));
-    Py_XSETREF(Sweep, Py_NewRef(args[2]));
+    for (size_t i = alias_hash(owner) & alias_mask;; i = (i + 1) & alias_mask) {
+        AliasBucket *b = &alias_buckets[i];
+        if (b->owner == owner) {
+            return b;
+        }
+        if (b->owner == NULL) {
+            return NULL;
+        }
+    }
+}
+
+/* Rebuild with room for twice the live buckets (at least 64), dropping the deleted ones.
+ * 0 on success, -1 with MemoryError. */
+static int
+alias_grow(void)
+{
+    size_t cap = 64;
+    while (cap < 4 * (alias_live + 1)) {
+        cap *= 2;
+    }
+    AliasBucket *fresh = PyMem_Calloc(cap, sizeof(AliasBucket));
+    if (fresh == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t k = 0; alias_mask && k <= alias_mask; k++) {
+        AliasBucket *b = &alias_buckets[k];
+        if (b->owner != NULL && b->owner != ALIAS_GONE) {
+            size_t i = alias_hash(b->owner) & (cap - 1);
+            while (fresh[i].owner != NULL) {
+                i = (i + 1) & (cap - 1);
+            }
+            fresh[i] = *b;
+        }
+    }
+    PyMem_Free(alias_buckets);
+    alias_buckets = fresh;
+    alias_mask = cap - 1;
+    alias_filled = alias_live;
+    return 0;
+}
+
+/* The owner of ``a``'s memory: the end of its chain of array bases (as _aliases._owner). */
+static void *
+owner_of(PyObject *a)
+{
+    PyObject *base = PyArray_BASE((PyArrayObject *)a);
+    while (base != NULL && PyArray_Check(base)) {
+        a = base;
+        base = PyArray_BASE((PyArrayObject *)a);
+    }
+    return a;
+}
+
+/* Put the GradArray ``a`` (borrowed) in the table under the owner of its memory; nothing if it
+ * is there already. 0 on success, -1 with an error. */
+static int
+alias_add(PyObject *a)
+{
+    AliasLink *link = LINK(a);
+    if (link->owner != NULL) {
+        return 0;
+    }
+    void *owner = owner_of(a);
+    AliasBucket *b = alias_find(owner);
+    if (b == NULL) {
+        if (2 * (alias_filled + 1) > alias_mask + 1 && alias_grow() < 0) {
+            return -1;
+        }
+        size_t i = alias_hash(owner) & alias_mask;
+        while (alias_buckets[i].owner != NULL && alias_buckets[i].owner != ALIAS_GONE) {
+            i = (i + 1) & alias_mask;
+        }
+        b = &alias_buckets[i];
+        alias_filled += b->owner == NULL;
+        alias_live++;
+        b->owner = owner;
+        b->head = NULL;
+    }
+    link->owner = owner;
+    link->prev = NULL;
+    link->next = b->head;
+    if (b->head != NULL) {
+        LINK(b->head)->prev = a;
+    }
+    b->head = a;
+    alias_arrays++;
+    return 0;
+}
+
+/* Take ``a`` (borrowed, possibly dying) out of the table, if it is there. */
+static void
+alias_remove(PyObject *a)
+{
+    AliasLink *link = LINK(a);
+    if (link->owner == NULL) {
+        return;
+    }
+    if (link->next != NULL) {
+        LINK(link->next)->prev = link->prev;
+    }
+    if (link->prev != NULL) {
+        LINK(link->prev)->next = link->next;
+    }
+    else {
+        AliasBucket *b = alias_find(link->owner);  /* a's own bucket: it was its head */
+        assert(b != NULL && b->head == a);
+        b->head = link->next;
+        if (b->head == NULL) {
+            b->owner = ALIAS_GONE;
+            alias_live--;
+        }
+    }
+    link->owner = NULL;
+    link->prev = link->next = NULL;
+    alias_arrays--;
+}
+
+PyDoc_STRVAR(register_alias_doc,
+"register_alias(a)\n"
+"--\n\n"
+"Enter the GradArray ``a``, which got a node, in the alias table under the owner of its\n"
+"memory (once; it leaves when it dies).");
+
+static PyObject *
+register_alias(PyObject *module, PyObject *a)
+{
+    if (GradArrayType == NULL || !PyObject_TypeCheck(a, GradArrayType)) {
+        PyErr_SetString(PyExc_TypeError, "register_alias takes a GradArray");
+        return NULL;
+    }
+    if (alias_add(a) < 0) {
+        return NULL;
+    }
     Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(arrays_over_doc,
+"arrays_over(owner) -> list\n"
+"--\n\n"
+"The live GradArrays in the alias table over the memory of ``owner`` (an ndarray that owns\n"
+"its memory, or ends a chain of bases), newest first.");
+
+PyDoc_STRVAR(alias_table_size_doc,
+"alias_table_size() -> int\n"
+"--\n\n"
+"The number of arrays in the alias table.");
+
+static PyObject *
+alias_table_size(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSize_t(alias_arrays);
+}
+
+static PyObject *
+arrays_over(PyObject *module, PyObject *owner)
+{
+    PyObject *found = PyList_New(0);
+    AliasBucket *b = found == NULL ? NULL : alias_find(owner);
+    for (PyObject *a = b == NULL ? NULL : b->head; a != NULL; a = LINK(a)->next) {
+        /* an array whose dealloc has begun (its fields are being cleared) is not handed out */
+        if (Py_REFCNT(a) > 0 && PyList_Append(found, a) < 0) {
+            Py_CLEAR(found);
+            break;
+        }
+    }
+    return found;
 }
 
 static int
@@ -2146,7 +2288,6 @@ AliasEntry_traverse(AliasEntryObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->table);
     Py_VISIT(self->key);
-    Py_VISIT(self->ident);
     return _PyWeakref_RefType.tp_traverse((PyObject *)self, visit, arg);
 }
 
@@ -2155,7 +2296,6 @@ AliasEntry_clear(AliasEntryObject *self)
 {
     Py_CLEAR(self->table);
     Py_CLEAR(self->key);
-    Py_CLEAR(self->ident);
     return _PyWeakref_RefType.tp_clear((PyObject *)self);
 }
 
@@ -2166,14 +2306,12 @@ AliasEntry_dealloc(AliasEntryObject *self)
     PyObject_GC_UnTrack(self);
     Py_CLEAR(self->table);
     Py_CLEAR(self->key);
-    Py_CLEAR(self->ident);
     _PyWeakref_RefType.tp_dealloc((PyObject *)self);
 }
 
 static PyMemberDef AliasEntry_members[] = {
     {"table", T_OBJECT, offsetof(AliasEntryObject, table), READONLY, NULL},
     {"key", T_OBJECT, offsetof(AliasEntryObject, key), READONLY, NULL},
-    {"ident", T_OBJECT, offsetof(AliasEntryObject, ident), READONLY, NULL},
     {NULL},
 };
 
@@ -2205,7 +2343,6 @@ static PyObject *OutEllipsis;        /* ("out",) where ufuncs take out=... (NumP
 static PyObject *GuardSaved;         /* _graph.guard_saved(x, raw, fresh=False) */
 static PyObject *GuardPlain;         /* _graph.guard_plain(raw) */
 static PyObject *RefuseAliases;      /* _aliases.refuse_aliases(name, operands): raises */
-static PyObject *Register;           /* _aliases.register(out) */
 static PyObject *Meta;               /* _array.array_meta(a): its shape and dtype */
 static PyObject *FinishCall;         /* _array.finish_call: the tail of call_primitive */
 static PyObject *TrackViews;         /* _inplace.track_views(outs, args, raw, prim, impl, kw) */
@@ -2642,17 +2779,8 @@ record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad,
     }
     Py_XSETREF(FIELD(out, off_node), Py_NewRef(node));
     Py_XSETREF(FIELD(out, off_out), Py_NewRef(int_zero));
-    if (fresh) {
-        if (register_fresh_entry(out, res) < 0) {
-            goto done;
-        }
-    }
-    else {
-        PyObject *registered = PyObject_CallOneArg(Register, out);
-        if (registered == NULL) {
-            goto done;
-        }
-        Py_DECREF(registered);
+    if (alias_add(out) < 0) {
+        goto done;
     }
     rc = 0;
 
@@ -3113,9 +3241,18 @@ static PyMethodDef ArrayBase_methods[] = {
     {NULL},
 };
 
+/* An array leaves the alias table as it dies, before NumPy frees it. */
+static void
+ArrayBase_dealloc(PyObject *self)
+{
+    alias_remove(self);
+    PyArray_Type.tp_dealloc(self);
+}
+
 static PyTypeObject ArrayBaseType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "ndgrad._core.ArrayBase",
+    .tp_dealloc = ArrayBase_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     .tp_doc = "The compiled base of GradArray: its NumPy overrides and __array_finalize__.",
     .tp_methods = ArrayBase_methods,
@@ -3330,7 +3467,7 @@ done:
 
 PyDoc_STRVAR(configure_array_doc,
 "configure_array(GradArray, VJP_RULES, grad_enabled_var, COPY_BYTES, CONSTANT_STATE,\n"
-"                scalar_tag, guard_saved, guard_plain, register,\n"
+"                scalar_tag, guard_saved, guard_plain,\n"
 "                refuse_aliases, array_meta, finish_call, Edge, ufunc_general, object_cast,\n"
 "                function_general, call_primitive, errstate_var, user_errstate,\n"
 "                getitem_impl, track_views)\n"
@@ -3340,11 +3477,11 @@ PyDoc_STRVAR(configure_array_doc,
 static PyObject *
 configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 23 || !PyType_Check(args[0]) || !PyDict_Check(args[1]) || !PyDict_Check(args[22])
+    if (nargs != 22 || !PyType_Check(args[0]) || !PyDict_Check(args[1]) || !PyDict_Check(args[21])
         || !PyContextVar_CheckExact(args[2]) || !PyLong_Check(args[3])
-        || !PyContextVar_CheckExact(args[17])
-        || !PyType_Check(args[12]) || !PyType_IsSubtype((PyTypeObject *)args[12], &PyTuple_Type)
-        || !PyType_IsSubtype((PyTypeObject *)args[0], &PyArray_Type)) {
+        || !PyContextVar_CheckExact(args[16])
+        || !PyType_Check(args[11]) || !PyType_IsSubtype((PyTypeObject *)args[11], &PyTuple_Type)
+        || !PyType_IsSubtype((PyTypeObject *)args[0], &ArrayBaseType)) {
         PyErr_SetString(PyExc_TypeError, "configure_array: wrong arguments");
         return NULL;
     }
@@ -3368,23 +3505,22 @@ configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     CopyBytes = copy_bytes;
     Py_XSETREF(GradArrayType, (PyTypeObject *)Py_NewRef(args[0]));
     PyObject **slots[] = {&VjpRules, &GradEnabledVar, NULL, &ConstantState, &ScalarLike,
-                          &GuardSaved, &GuardPlain, &Register, &RefuseAliases, &Meta,
-                          &FinishCall};
-    for (int i = 0; i < 11; i++) {
+                          &GuardSaved, &GuardPlain, &RefuseAliases, &Meta, &FinishCall};
+    for (int i = 0; i < 10; i++) {
         if (slots[i] != NULL) {
             Py_XSETREF(*slots[i], Py_NewRef(args[i + 1]));
         }
     }
-    Py_XSETREF(EdgeType, (PyTypeObject *)Py_NewRef(args[12]));
-    Py_XSETREF(UfuncGeneral, Py_NewRef(args[13]));
-    Py_XSETREF(ObjectCast, Py_NewRef(args[14]));
-    Py_XSETREF(FunctionGeneral, Py_NewRef(args[15]));
-    Py_XSETREF(CallPrimitive, Py_NewRef(args[16]));
-    Py_XSETREF(ErrstateVar, Py_NewRef(args[17]));
-    Py_XSETREF(UserErrstate, Py_NewRef(args[18]));
-    Py_XSETREF(GetitemImpl, Py_NewRef(args[19]));
-    Py_XSETREF(TrackViews, Py_NewRef(args[20]));
-    int out_ellipsis = PyObject_IsTrue(args[21]);
+    Py_XSETREF(EdgeType, (PyTypeObject *)Py_NewRef(args[11]));
+    Py_XSETREF(UfuncGeneral, Py_NewRef(args[12]));
+    Py_XSETREF(ObjectCast, Py_NewRef(args[13]));
+    Py_XSETREF(FunctionGeneral, Py_NewRef(args[14]));
+    Py_XSETREF(CallPrimitive, Py_NewRef(args[15]));
+    Py_XSETREF(ErrstateVar, Py_NewRef(args[16]));
+    Py_XSETREF(UserErrstate, Py_NewRef(args[17]));
+    Py_XSETREF(GetitemImpl, Py_NewRef(args[18]));
+    Py_XSETREF(TrackViews, Py_NewRef(args[19]));
+    int out_ellipsis = PyObject_IsTrue(args[20]);
     if (out_ellipsis < 0) {
         return NULL;
     }
@@ -3406,7 +3542,7 @@ configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_XSETREF(*ops[i].slot, ufunc);
     }
     Py_DECREF(numpy);
-    Py_XSETREF(PowerShortcuts, Py_NewRef(args[22]));
+    Py_XSETREF(PowerShortcuts, Py_NewRef(args[21]));
     Py_CLEAR(OutEllipsis);
     if (out_ellipsis && (OutEllipsis = Py_BuildValue("(s)", "out")) == NULL) {
         return NULL;
@@ -4406,8 +4542,9 @@ static PyMethodDef core_methods[] = {
      forward_plan_steps_doc},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL, configure_doc},
     {"alias_entry", (PyCFunction)(void (*)(void))alias_entry, METH_FASTCALL, alias_entry_doc},
-    {"configure_aliases", (PyCFunction)(void (*)(void))configure_aliases, METH_FASTCALL,
-     configure_aliases_doc},
+    {"register_alias", (PyCFunction)register_alias, METH_O, register_alias_doc},
+    {"arrays_over", (PyCFunction)arrays_over, METH_O, arrays_over_doc},
+    {"alias_table_size", alias_table_size, METH_NOARGS, alias_table_size_doc},
     {"fingerprint_bytes", (PyCFunction)(void (*)(void))fingerprint_bytes, METH_FASTCALL,
      fingerprint_bytes_doc},
     {"function_fast", (PyCFunction)(void (*)(void))function_fast, METH_FASTCALL,
@@ -4444,7 +4581,6 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(GuardSaved);
     Py_VISIT(GuardPlain);
     Py_VISIT(RefuseAliases);
-    Py_VISIT(Register);
     Py_VISIT(Meta);
     Py_VISIT(FinishCall);
     Py_VISIT(TrackViews);
@@ -4459,9 +4595,6 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(GetitemImpl);
     Py_VISIT(ObjectCast);
     Py_VISIT(DropEntry);
-    Py_VISIT(ByOwner);
-    Py_VISIT(SweepAt);
-    Py_VISIT(Sweep);
     Py_VISIT(EdgeType);
     Py_VISIT(UfuncAdd);
     Py_VISIT(UfuncSubtract);
@@ -4539,7 +4672,8 @@ PyInit__core(void)
         return NULL;
     }
     ArrayBaseType.tp_base = &PyArray_Type;
-    ArrayBaseType.tp_basicsize = PyArray_Type.tp_basicsize;
+    off_link = PyArray_Type.tp_basicsize;  /* NumPy's struct as it is at run time */
+    ArrayBaseType.tp_basicsize = off_link + (Py_ssize_t)sizeof(AliasLink);
     if (PyType_Ready(&ArrayBaseType) < 0
         || PyModule_AddObjectRef(m, "ArrayBase", (PyObject *)&ArrayBaseType) < 0) {
         Py_DECREF(m);

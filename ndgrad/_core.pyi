@@ -96,7 +96,6 @@ def configure_array(
     scalar_tag: str,
     guard_saved: Callable[..., Any],
     guard_plain: Callable[..., Any],
-    register: Callable[..., Any],
     refuse_aliases: Callable[..., Any],
     array_meta: Callable[..., Any],
     finish_call: Callable[..., Any],
@@ -127,6 +126,6 @@ def configure(
     permanent_prims: set[Any],
 ) -> None: ...
 def alias_entry(obj: Any, table: dict[int, Any], key: int) -> AliasEntry: ...
-def configure_aliases(
-    table: dict[int, Any], mark: list[int], sweep: Callable[[], None]
-) -> None: ...
+def register_alias(a: Any) -> None: ...
+def alias_table_size() -> int: ...
+def arrays_over(owner: np.ndarray) -> list[Any]: ...  # type: ignore[type-arg]

@@ -422,33 +422,67 @@ def test_conj_of_a_complex_array_in_a_graph_is_recorded():
 # --- the alias registry's entries ----------------------------------------------------------------
 
 
-def test_alias_entry_leaves_its_table_or_its_dict_when_its_array_dies():
+def test_alias_entry_leaves_its_table_when_its_array_dies():
     class Box:  # any object that takes weak references
         pass
 
     table: dict = {}
-    a, b, c = Box(), Box(), Box()
+    a, b = Box(), Box()
     table[1] = _core.alias_entry(a, table, 1)
-    table[2] = {id(b): _core.alias_entry(b, table, 2), id(c): _core.alias_entry(c, table, 2)}
+    table[2] = _core.alias_entry(b, table, 2)
     assert table[1]() is a and table[1].key == 1 and table[1].table is table
-    assert table[1].ident == id(a)
     del a
-    assert 1 not in table
-    del b  # one of two: the other stays, under its array's id
-    assert list(table[2]) == [id(c)] and table[2][id(c)]() is c
-    d = Box()
-    table[2][id(d)] = stale = _core.alias_entry(d, table, 2)
-    table[2][id(d)] = "something else"  # an entry no longer in its dict: its death changes nothing
-    del d
-    assert table[2][stale.ident] == "something else" and stale() is None
-    del table[2][stale.ident]
-    del c  # the last one: the dict goes too
-    assert table == {}
-    e = Box()
-    replaced = table[3] = _core.alias_entry(e, table, 3)
-    table[3] = "another value"  # the same for an entry that was the value itself
-    del e
-    assert table == {3: "another value"} and replaced() is None
+    assert list(table) == [2] and table[2]() is b
+    replaced = table[2]
+    table[2] = "another value"  # an entry no longer in its table: its death changes nothing
+    del b
+    assert table == {2: "another value"} and replaced() is None
+
+
+def _owner(a):
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def test_the_alias_table_holds_the_live_arrays_in_a_graph_over_each_owner():
+    """``_core``'s alias table (register_alias, arrays_over): an array is entered once, under
+    the end of its chain of bases, and leaves when it dies, wherever it is in its owner's list;
+    a plain array or one that is not in a graph is not in it."""
+    base = np.linspace(0.0, 1.0, 12)
+    x = nd.GradArray(base, requires_grad=True)  # a leaf: entered
+    owner = _owner(x)
+    views = [x[i : i + 3] for i in range(6)]
+    assert all(_owner(v) is owner for v in views)
+    listed = _core.arrays_over(owner)
+    assert len(listed) == 7 and {id(a) for a in listed} == {id(x), *map(id, views)}
+    del listed
+    _core.register_alias(views[2])  # again: nothing changes
+    assert len(_core.arrays_over(owner)) == 7
+    for k in (0, 3, 5):  # the newest, one in the middle, the oldest of the views
+        views[k] = None
+        gc.collect()
+        assert len(_core.arrays_over(owner)) == 7 - [0, 3, 5].index(k) - 1
+    left = {id(x), *(id(v) for v in views if v is not None)}
+    assert {id(a) for a in _core.arrays_over(owner)} == left
+    y = np.sin(x) * 2.0  # results: each over its own fresh memory
+    assert [a is y for a in _core.arrays_over(_owner(y))] == [True]
+    constant = nd.GradArray(np.ones(3))  # not in a graph
+    assert _core.arrays_over(_owner(constant)) == [] and _core.arrays_over(base) == []
+    with pytest.raises(TypeError, match="GradArray"):
+        _core.register_alias(np.ones(2))
+    del y, views, x
+    gc.collect()
+    assert _core.arrays_over(owner) == []
+
+
+def test_the_alias_table_grows_and_empties_over_many_owners():
+    arrays = [np.sin(nd.GradArray(np.full(2, float(i)), requires_grad=True)) for i in range(3000)]
+    assert all(_core.arrays_over(_owner(a)) == [a] for a in arrays)
+    owners = [_owner(a) for a in arrays]
+    del arrays
+    gc.collect()
+    assert all(_core.arrays_over(o) == [] for o in owners)
 
 
 def test_alias_entries_die_quietly_at_interpreter_exit():

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import ndgrad as nd
-from ndgrad import GradArray
+from ndgrad import GradArray, _core
 from ndgrad._rules.indexing import like_sequence
 
 
@@ -431,24 +431,22 @@ def test_a_sequence_read_for_its_values_or_shape_elsewhere_is_kept_whole():
 
 
 def test_registering_a_view_costs_the_same_however_many_views_of_its_memory_live():
-    # Every array in a graph is registered under the owner of its memory (ndgrad._aliases), so
+    # Every array in a graph is entered under the owner of its memory (ndgrad._aliases), so
     # that a plain alias of it is found. Views of one array kept alive (a list of its slices,
-    # joined later) share that key: registering one more, and dropping one, is one dict
-    # operation, not a pass over the others (that made a list of n slices take O(n^2)).
-    from ndgrad import _aliases
-
+    # joined later) share that owner: entering one more, and dropping one, is a link in a
+    # list, not a pass over the others (that made a list of n slices take O(n^2)).
     x = GradArray(np.linspace(0.0, 1.0, 5000), requires_grad=True)
     few = [x[i : i + 2] for i in range(20)]
     with_few = _calls_during(lambda: few.append(x[2:4]))
     many = [x[i : i + 2] for i in range(3000)]
     with_many = _calls_during(lambda: many.append(x[2:4]))
     assert with_many == with_few
-    key = id(x.base) if x.base is not None else id(x)
-    entries = _aliases._BY_OWNER[key]
-    assert type(entries) is dict and len(entries) == 1 + len(few) + len(many)
+    owner = x.base if x.base is not None else x
+    assert len(_core.arrays_over(owner)) == 1 + len(few) + len(many)
     gone = {id(v) for v in many}
     many.clear()
-    assert len(entries) == 1 + len(few) and not gone & set(entries)
+    live = {id(a) for a in _core.arrays_over(owner)}
+    assert len(live) == 1 + len(few) and not gone & live
     # a plain alias of one of the views is still found
     with pytest.raises(nd.GraphBreakError):
         np.sum(few[3] * np.asarray(few[3]))
