@@ -2428,11 +2428,31 @@ is_plain_scalar(PyObject *x)
            || t == &PyCDoubleArrType_Type || t == &PyLongArrType_Type;
 }
 
-/* One operand: ``*raw`` (new) is what the ufunc computes on, ``*grad`` (borrowed) the operand
- * when it is a GradArray in a graph. 1 on success, 0 for an operand the general path must
- * take (a tracked view written through since it was recorded, another type), -1 on error. */
+/* Whether arrays ``a`` and ``b`` show the same elements: the same memory, shape, strides and
+ * dtype. */
 static int
-classify(PyObject *x, PyObject **raw, PyObject **grad)
+same_layout(PyObject *a, PyObject *b)
+{
+    PyArrayObject *x = (PyArrayObject *)a, *y = (PyArrayObject *)b;
+    int nd = PyArray_NDIM(x);
+    if (PyArray_DATA(x) != PyArray_DATA(y) || nd != PyArray_NDIM(y)
+        || PyArray_DESCR(x) != PyArray_DESCR(y)) {
+        return 0;
+    }
+    for (int i = 0; i < nd; i++) {
+        if (PyArray_DIM(x, i) != PyArray_DIM(y, i) || PyArray_STRIDE(x, i) != PyArray_STRIDE(y, i)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* One operand: ``*raw`` (new) is what the call computes on, ``*grad`` (borrowed) the operand
+ * when it is a GradArray in a graph. 1 on success, 0 for an operand the general path must
+ * take (a tracked view written through since it was recorded, another type), -1 on error.
+ * ``ufunc_operand``: the call is a ufunc's (see below). */
+static int
+classify(PyObject *x, PyObject **raw, PyObject **grad, int ufunc_operand)
 {
     *grad = NULL;
     if (Py_TYPE(x) == GradArrayType) {
@@ -2454,9 +2474,19 @@ classify(PyObject *x, PyObject **raw, PyObject **grad)
                 return fresh;
             }
         }
-        *raw = PyArray_View((PyArrayObject *)x, NULL, &PyArray_Type);
-        if (*raw == NULL) {
-            return -1;
+        PyObject *base = PyArray_BASE((PyArrayObject *)x);
+        if (ufunc_operand && base != NULL && PyArray_CheckExact(base) && same_layout(x, base)
+            && PyArray_NBYTES((PyArrayObject *)x) <= CopyBytes) {
+            /* a small result over the array NumPy made: that array is its plain form. A ufunc
+             * only reads it and returns new memory, and a rule that reads it gets a copy
+             * (keep_operand); a function might return it, which must stay a view. */
+            *raw = Py_NewRef(base);
+        }
+        else {
+            *raw = PyArray_View((PyArrayObject *)x, NULL, &PyArray_Type);
+            if (*raw == NULL) {
+                return -1;
+            }
         }
         if (node != Py_None) {
             *grad = x;
@@ -2854,7 +2884,7 @@ ufunc_call(PyObject *ufunc, PyObject *inputs)
     PyObject *res = NULL, *array = NULL, *out = NULL, *result = NULL;
 
     for (Py_ssize_t i = 0; i < n; i++) {
-        int rc = classify(PyTuple_GET_ITEM(inputs, i), &raw[i], &grad[i]);
+        int rc = classify(PyTuple_GET_ITEM(inputs, i), &raw[i], &grad[i], 1);
         if (rc > 0 && PyArray_Check(raw[i])
             && PyArray_DESCR((PyArrayObject *)raw[i])->kind == 'O') {
             rc = 0;  /* dtype=object: the general path, before the elements' methods run */
@@ -3373,7 +3403,7 @@ function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             rc = 0;  /* may hold GradArrays: the general path unwraps sequences */
         }
         else if (Py_TYPE(x) == GradArrayType || PyArray_CheckExact(x)) {
-            rc = classify(x, &raw[i], &grad[i]);
+            rc = classify(x, &raw[i], &grad[i], 0);
         }
         else if (PyArray_Check(x)) {
             rc = 0;  /* another ndarray subclass: refused or unwrapped by the general path */

@@ -383,6 +383,22 @@ def test_a_small_saved_operand_is_a_private_copy_in_every_layout(layout):
     assert w.grad.dtype == w.dtype and x.grad.dtype == x.dtype
 
 
+def test_a_function_that_returns_its_argument_keeps_it_a_view_of_a_small_result():
+    """A ufunc reads a small result through the array NumPy made under it (``classify``); a
+    function with a rule (np.atleast_1d returns its argument itself) must get a view, so that
+    its result is tracked as a view of the result: a write through ``y`` then reaches ``z``'s
+    graph. With the array itself the write was missed: gradient [2, 4, 6], no error."""
+    x = nd.GradArray([0.5, 1.5, 2.0], requires_grad=True)
+    y = x * 2.0
+    z = np.atleast_1d(y)
+    assert np.shares_memory(z, y)
+    y[0] = 7.0 * x[1]
+    loss = np.sum(z * np.array([1.0, 2.0, 3.0]))  # 7 x1 + 2 (2 x1) + 3 (2 x2)
+    assert float(loss) == 7.0 * 1.5 + 2.0 * 3.0 + 3.0 * 4.0
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 11.0, 6.0])
+
+
 @pytest.mark.parametrize(
     "value",
     [np.ones(3), np.ones(3) + 1j, np.float32(2.0), np.complex64(1 + 2j), 1.5, 3, True,
