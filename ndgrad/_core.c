@@ -76,6 +76,21 @@ slot_offset(PyTypeObject *type, const char *name)
     return ((PyMemberDescrObject *)descr)->d_member->offset;
 }
 
+/* The slots of ndgrad._registry.Primitive the hot path reads, by offset (set by configure):
+ * read directly from an exact Primitive, through getattr from anything else. */
+static PyTypeObject *PrimitiveType;
+static Py_ssize_t off_rules, off_argnum_rule, off_inplace_rules, off_by_operands, off_positional;
+
+/* ``prim.<name>``, the slot at ``offset`` of a Primitive: new reference, NULL with an error. */
+static PyObject *
+prim_slot(PyObject *prim, Py_ssize_t offset, PyObject *name)
+{
+    if (Py_TYPE(prim) == PrimitiveType && FIELD(prim, offset) != NULL) {
+        return Py_NewRef(FIELD(prim, offset));
+    }
+    return PyObject_GetAttr(prim, name);
+}
+
 /* The fields of an Edge (ndgrad._graph.Edge, a named tuple). */
 enum { EDGE_SLOT, EDGE_FLAT, EDGE_PARENT, EDGE_OUT, EDGE_SHAPE, EDGE_DTYPE, EDGE_LEN };
 
@@ -1408,7 +1423,7 @@ visit(Pass *p, PyObject *node)
                 common = n_out_of(node) == 1 && !has_paths(n);
             }
             if (common) {
-                PyObject *argnum_rule = PyObject_GetAttr(n->prim, str_argnum_rule);
+                PyObject *argnum_rule = prim_slot(n->prim, off_argnum_rule, str_argnum_rule);
                 if (argnum_rule == NULL) {
                     rc = -1;
                 }
@@ -1426,7 +1441,7 @@ visit(Pass *p, PyObject *node)
                              && PyArray_ISWRITEABLE((PyArrayObject *)g)
                              && PyTuple_GET_SIZE(n->edges) == 1;
                 if (g_free) {
-                    rules = PyObject_GetAttr(n->prim, str_inplace_rules);
+                    rules = prim_slot(n->prim, off_inplace_rules, str_inplace_rules);
                     g_free = rules != NULL && PyTuple_Check(rules);
                     if (!g_free) {
                         Py_CLEAR(rules);
@@ -1434,7 +1449,7 @@ visit(Pass *p, PyObject *node)
                     }
                 }
                 if (rules == NULL && rc == 0) {
-                    rules = PyObject_GetAttr(n->prim, str_rules);
+                    rules = prim_slot(n->prim, off_rules, str_rules);
                     if (rules == NULL) {
                         rc = -1;
                     }
@@ -2657,7 +2672,7 @@ needs_of(PyObject *prim, PyObject **grad, Py_ssize_t n)
     }
     PyObject *needs;
     if (!beyond) {
-        PyObject *by_operands = PyObject_GetAttr(prim, str_by_operands);
+        PyObject *by_operands = prim_slot(prim, off_by_operands, str_by_operands);
         if (by_operands == NULL) {
             return NULL;
         }
@@ -3373,7 +3388,7 @@ function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
         }
         /* a keyword that names a positional argument (weights=w) is moved by the general path */
-        PyObject *positional = PyObject_GetAttr(prim, str_positional);
+        PyObject *positional = prim_slot(prim, off_positional, str_positional);
         if (positional == NULL) {
             return NULL;
         }
@@ -3828,12 +3843,14 @@ fingerprint_bytes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 PyDoc_STRVAR(configure_doc,
 "configure(LeafNode, NO_KWARGS, accumulate_leaf, check_live, check_versions, cotangents,\n"
-"          fit, take, grad_enabled_var, scope_depth_var, inert_types, permanent_prims)\n"
+"          fit, take, grad_enabled_var, scope_depth_var, inert_types, permanent_prims,\n"
+"          Primitive)\n"
 "--\n\n"
 "Register the Python parts of the backward pass (ndgrad._graph calls this once), and what\n"
 "decides which nodes the cyclic GC tracks: the types whose references never lead to a node\n"
 "(ArrayMeta first: what backward does not lift under create_graph), and the set of\n"
-"primitives the registry holds for good.");
+"primitives the registry holds for good; and the Primitive class, whose slots the hot path\n"
+"reads directly.");
 
 static PyObject *
 configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -3841,15 +3858,32 @@ configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject **slots[] = {&LeafNodeType, &NoKwargs, &AccumulateLeaf, &CheckLive,
                           &CheckVersions, &Cotangents, &Fit, &Take, &GradEnabledVarForPass,
                           &ScopeDepthVar, &InertTypes, &PermanentPrims};
-    if (nargs != 12 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
+    if (nargs != 13 || !PyType_Check(args[0]) || !PyDict_Check(args[1])
         || !PyContextVar_CheckExact(args[8]) || !PyContextVar_CheckExact(args[9])
-        || !PyTuple_CheckExact(args[10]) || !PySet_Check(args[11])) {
+        || !PyTuple_CheckExact(args[10]) || !PySet_Check(args[11]) || !PyType_Check(args[12])) {
         PyErr_SetString(PyExc_TypeError, "configure(LeafNode, NO_KWARGS, accumulate_leaf, "
                                          "check_live, check_versions, cotangents, fit, take, "
                                          "grad_enabled_var, scope_depth_var, inert_types "
-                                         "(a tuple of types), permanent_prims (a set))");
+                                         "(a tuple of types), permanent_prims (a set), "
+                                         "Primitive (a type))");
         return NULL;
     }
+    PyTypeObject *prim_type = (PyTypeObject *)args[12];
+    Py_ssize_t offsets[5] = {slot_offset(prim_type, "rules"), slot_offset(prim_type, "argnum_rule"),
+                             slot_offset(prim_type, "inplace_rules"),
+                             slot_offset(prim_type, "by_operands"),
+                             slot_offset(prim_type, "positional")};
+    for (int i = 0; i < 5; i++) {
+        if (offsets[i] < 0) {
+            return NULL;
+        }
+    }
+    off_rules = offsets[0];
+    off_argnum_rule = offsets[1];
+    off_inplace_rules = offsets[2];
+    off_by_operands = offsets[3];
+    off_positional = offsets[4];
+    Py_XSETREF(PrimitiveType, (PyTypeObject *)Py_NewRef(prim_type));
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[10]); i++) {
         if (!PyType_Check(PyTuple_GET_ITEM(args[10], i))) {
             PyErr_SetString(PyExc_TypeError, "configure: inert_types must hold types");
@@ -4603,6 +4637,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(ScopeDepthVar);
     Py_VISIT(InertTypes);
     Py_VISIT(PermanentPrims);
+    Py_VISIT(PrimitiveType);
     Py_VISIT(GradArrayType);
     Py_VISIT(VjpRules);
     Py_VISIT(GradEnabledVar);

@@ -994,6 +994,7 @@ def configure_core() -> None:
         scope_depth,
         (ArrayMeta, Hold, Held),  # their references never lead to a node
         PERMANENT_PRIMITIVES,
+        Primitive,
     )
 
 
