@@ -645,6 +645,18 @@ dict_pop(PyObject *dict, PyObject *key)
 /* ------------------------------------------------------------------------------------------ */
 /* collect_nodes                                                                               */
 
+/* The last item of ``list``, a work list of the caller's own that no other code sees, taken
+ * off it: the reference moves to the caller (new reference). The list keeps its allocation,
+ * as list.pop() does when it shrinks by one. ``list`` must not be empty. */
+static inline PyObject *
+pop_last(PyObject *list)
+{
+    Py_ssize_t top = PyList_GET_SIZE(list) - 1;
+    PyObject *item = PyList_GET_ITEM(list, top);
+    Py_SET_SIZE(list, top);
+    return item;
+}
+
 PyDoc_STRVAR(collect_nodes_doc,
 "collect_nodes(roots, stop) -> dict\n"
 "--\n\n"
@@ -682,13 +694,9 @@ count_edges(PyObject *roots_seq, PyObject *stop, unsigned long long since)
             goto error;
         }
     }
+    PyObject *only_root = PyList_GET_SIZE(stack) ? PyList_GET_ITEM(stack, 0) : NULL;  /* roots holds it */
     while (PyList_GET_SIZE(stack)) {
-        Py_ssize_t top = PyList_GET_SIZE(stack) - 1;
-        PyObject *node = Py_NewRef(PyList_GET_ITEM(stack, top));  /* owned until the end */
-        if (PyList_SetSlice(stack, top, top + 1, NULL) < 0) {
-            Py_DECREF(node);
-            goto error;
-        }
+        PyObject *node = pop_last(stack);  /* owned until the end */
         if (older_than(node, since)) {
             Py_DECREF(node);
             continue;
@@ -727,7 +735,9 @@ count_edges(PyObject *roots_seq, PyObject *stop, unsigned long long since)
             failed = one == NULL || PyDict_SetItem(deps, parent, one) < 0;
             Py_XDECREF(one);
             if (!failed) {
-                int was_pushed = PySet_Contains(pushed, parent);
+                /* the roots were pushed first; with one root, the set is a comparison */
+                int was_pushed = PySet_GET_SIZE(pushed) == 1 ? parent == only_root
+                                                             : PySet_Contains(pushed, parent);
                 failed = was_pushed < 0 || (!was_pushed && PyList_Append(stack, parent) < 0);
             }
         }
@@ -799,12 +809,8 @@ recorded_since(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *seen = PySet_New(NULL);
     int result = stack == NULL || seen == NULL ? -1 : 1;
     while (result == 1 && PyList_GET_SIZE(stack)) {
-        Py_ssize_t top = PyList_GET_SIZE(stack) - 1;
-        PyObject *node = Py_NewRef(PyList_GET_ITEM(stack, top));
-        if (PyList_SetSlice(stack, top, top + 1, NULL) < 0) {
-            result = -1;
-        }
-        else if (!Node_Check(node)) {  /* a leaf: one of ours, or it came from outside */
+        PyObject *node = pop_last(stack);
+        if (!Node_Check(node)) {  /* a leaf: one of ours, or it came from outside */
             result = PySet_Contains(own, node);
         }
         else if (older_than(node, since)) {
@@ -1523,12 +1529,7 @@ run_pass(Pass *pass)
 {
     Pass p = *pass;
     while (PyList_GET_SIZE(p.ready)) {
-        Py_ssize_t top = PyList_GET_SIZE(p.ready) - 1;
-        PyObject *node = Py_NewRef(PyList_GET_ITEM(p.ready, top));
-        if (PyList_SetSlice(p.ready, top, top + 1, NULL) < 0) {
-            Py_DECREF(node);
-            return -1;
-        }
+        PyObject *node = pop_last(p.ready);
         int rc = visit(&p, node);
         if (rc == 0) {
             rc = release_parents(&p, node);
@@ -1577,10 +1578,9 @@ kahn_order(PyObject *roots, PyObject *deps, PyObject *stop, PyObject *meta,
         }
     }
     while (PyList_GET_SIZE(ready)) {
-        Py_ssize_t top = PyList_GET_SIZE(ready) - 1;
-        PyObject *node = Py_NewRef(PyList_GET_ITEM(ready, top));
-        int rc = PyList_SetSlice(ready, top, top + 1, NULL);
-        if (rc == 0 && older_than(node, since)) {  /* neither listed nor entered */
+        PyObject *node = pop_last(ready);
+        int rc = 0;
+        if (older_than(node, since)) {  /* neither listed nor entered */
             Py_DECREF(node);
             continue;
         }
