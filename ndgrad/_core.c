@@ -2716,6 +2716,20 @@ needs_of(PyObject *prim, PyObject **grad, Py_ssize_t n)
  * ``res`` is memory the call just allocated (a ufunc's result). It is what ``_array.record_node``
  * does for such a call, written once here for the two compiled entry points. 0 on success,
  * -1 on error. */
+/* Whether the set of argument positions ``seq`` (a frozenset, as Primitive.needs gives them,
+ * or any container) holds ``i``: 1 or 0, -1 on error. Most are empty. */
+static int
+holds_index(PyObject *seq, Py_ssize_t i)
+{
+    if (PyAnySet_Check(seq) && PySet_GET_SIZE(seq) == 0) {
+        return 0;
+    }
+    PyObject *slot = PyLong_FromSsize_t(i);
+    int found = slot == NULL ? -1 : PySequence_Contains(seq, slot);
+    Py_XDECREF(slot);
+    return found;
+}
+
 static int
 record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad, Py_ssize_t n,
               PyObject *kwargs, PyObject *res, PyObject *out, int fresh)
@@ -2769,10 +2783,8 @@ record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad,
         }
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *slot = PyLong_FromSsize_t(i);
-        int kept = slot == NULL ? -1 : saves == Py_None ? 1 : PySequence_Contains(saves, slot);
-        int shaped = kept != 0 || slot == NULL ? 0 : PySequence_Contains(meta, slot);
-        Py_XDECREF(slot);
+        int kept = saves == Py_None ? 1 : holds_index(saves, i);
+        int shaped = kept != 0 ? 0 : holds_index(meta, i);
         if (kept < 0 || shaped < 0) {
             goto done;
         }
