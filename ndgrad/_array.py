@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from ndgrad import _graph
 from ndgrad._aliases import refuse_aliases, register, sanctioned
 from ndgrad._core import ArrayBase, array_meta, configure_array, function_fast
-from ndgrad._errors import not_differentiable, plain_target
+from ndgrad._errors import graph_break, not_differentiable, plain_target
 from ndgrad._fpwarnings import ERRSTATE, user_errstate
 from ndgrad._graph import (
     CONSTANT_STATE,
@@ -483,6 +483,13 @@ for _name, _op in {
     "__irshift__": np.right_shift,
 }.items():
     setattr(GradArray, _name, _inplace_operator(_name, _op))
+
+
+def _buffer_export() -> Exception:
+    return graph_break(
+        "the buffer protocol (memoryview(x), np.frombuffer(x), bytes(x), compiled code that "
+        "reads x through a typed memoryview)"
+    )
 
 
 def _object_cast() -> Exception:
@@ -1079,4 +1086,5 @@ configure_array(
     track_views,
     _ufuncs_take_out_ellipsis(),
     _numpy_power_shortcuts(),
+    _buffer_export,
 )

@@ -2365,6 +2365,7 @@ static PyTypeObject *EdgeType;       /* _graph.Edge */
 static PyObject *str_by_operands, *str_positional;
 
 static PyObject *ObjectCast;  /* _array._object_cast(): the error for an object array in a graph */
+static PyObject *BufferExport;  /* _array._buffer_export(): the error for its buffer in a graph */
 
 /* The offsets of ArrayMeta's slots shape, dtype, strides, ndim and size (set by configure). */
 static Py_ssize_t off_meta[5];
@@ -3298,6 +3299,40 @@ static PyMethodDef ArrayBase_methods[] = {
     {NULL},
 };
 
+/* The buffer protocol (memoryview(x), np.frombuffer(x), bytes(x), a compiled function's typed
+ * memoryview) hands out the values without the graph: refused for an array in a graph inside
+ * a transform or nd.tracing() with grad mode on, as float(x) and x.tolist() are; NumPy's own
+ * export otherwise. */
+static PyBufferProcs ArrayBase_as_buffer;  /* ndarray's, with getbuffer replaced (module init) */
+
+static int
+ArrayBase_getbuffer(PyObject *self, Py_buffer *view, int flags)
+{
+    PyObject *node = GradArrayType != NULL && PyObject_TypeCheck(self, GradArrayType)
+                         ? FIELD(self, off_node) : NULL;
+    if (node != NULL && node != Py_None && BufferExport != NULL && ScopeDepthVar != NULL) {
+        PyObject *depth;
+        if (PyContextVar_Get(ScopeDepthVar, NULL, &depth) < 0) {
+            return -1;
+        }
+        int inside = PyObject_IsTrue(depth);
+        Py_DECREF(depth);
+        int on = inside > 0 ? grad_mode() : inside;
+        if (on < 0) {
+            return -1;
+        }
+        if (on) {
+            PyObject *error = PyObject_CallNoArgs(BufferExport);
+            if (error != NULL) {
+                PyErr_SetObject((PyObject *)Py_TYPE(error), error);
+                Py_DECREF(error);
+            }
+            return -1;
+        }
+    }
+    return PyArray_Type.tp_as_buffer->bf_getbuffer(self, view, flags);
+}
+
 /* An array leaves the alias table as it dies, before NumPy frees it. */
 static void
 ArrayBase_dealloc(PyObject *self)
@@ -3310,6 +3345,7 @@ static PyTypeObject ArrayBaseType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "ndgrad._core.ArrayBase",
     .tp_dealloc = ArrayBase_dealloc,
+    .tp_as_buffer = &ArrayBase_as_buffer,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
     .tp_doc = "The compiled base of GradArray: its NumPy overrides and __array_finalize__.",
     .tp_methods = ArrayBase_methods,
@@ -3527,14 +3563,14 @@ PyDoc_STRVAR(configure_array_doc,
 "                scalar_tag, guard_saved, guard_plain,\n"
 "                refuse_aliases, array_meta, finish_call, Edge, ufunc_general, object_cast,\n"
 "                function_general, call_primitive, errstate_var, user_errstate,\n"
-"                getitem_impl, track_views)\n"
+"                getitem_impl, track_views, out_ellipsis, power_shortcuts, buffer_export)\n"
 "--\n\n"
 "Register what the compiled entry points need of the array type (ndgrad._array, once).");
 
 static PyObject *
 configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 22 || !PyType_Check(args[0]) || !PyDict_Check(args[1]) || !PyDict_Check(args[21])
+    if (nargs != 23 || !PyType_Check(args[0]) || !PyDict_Check(args[1]) || !PyDict_Check(args[21])
         || !PyContextVar_CheckExact(args[2]) || !PyLong_Check(args[3])
         || !PyContextVar_CheckExact(args[16])
         || !PyType_Check(args[11]) || !PyType_IsSubtype((PyTypeObject *)args[11], &PyTuple_Type)
@@ -3600,6 +3636,7 @@ configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     Py_DECREF(numpy);
     Py_XSETREF(PowerShortcuts, Py_NewRef(args[21]));
+    Py_XSETREF(BufferExport, Py_NewRef(args[22]));
     Py_CLEAR(OutEllipsis);
     if (out_ellipsis && (OutEllipsis = Py_BuildValue("(s)", "out")) == NULL) {
         return NULL;
@@ -4671,6 +4708,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(GetitemKey);
     Py_VISIT(GetitemImpl);
     Py_VISIT(ObjectCast);
+    Py_VISIT(BufferExport);
     Py_VISIT(DropEntry);
     Py_VISIT(EdgeType);
     Py_VISIT(UfuncAdd);
@@ -4749,6 +4787,8 @@ PyInit__core(void)
         return NULL;
     }
     ArrayBaseType.tp_base = &PyArray_Type;
+    ArrayBase_as_buffer = *PyArray_Type.tp_as_buffer;
+    ArrayBase_as_buffer.bf_getbuffer = ArrayBase_getbuffer;
     off_link = PyArray_Type.tp_basicsize;  /* NumPy's struct as it is at run time */
     ArrayBaseType.tp_basicsize = off_link + (Py_ssize_t)sizeof(AliasLink);
     if (PyType_Ready(&ArrayBaseType) < 0

@@ -110,6 +110,7 @@ def configure_array(
     track_views: Callable[..., None],
     out_ellipsis: bool,
     power_shortcuts: dict[tuple[type, Any], Any],
+    buffer_export: Callable[[], Exception],
 ) -> None: ...
 def configure(
     leaf_node: type,

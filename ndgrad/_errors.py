@@ -57,7 +57,9 @@ class InPlaceError(RuntimeError):
 class GraphBreakError(Exception):
     """Inside a transform or :func:`ndgrad.tracing`, an array that requires grad was converted
     to something that cannot carry a gradient: a Python number or list (``float(x)``,
-    ``int(x)``, ``x.item()``, ``x.tolist()``, and so every ``math.*`` function).
+    ``int(x)``, ``x.item()``, ``x.tolist()``, and so every ``math.*`` function), or its bytes
+    (``x.tobytes()``, ``x.dumps()``, ``x.__dlpack__()``, the buffer protocol: ``memoryview(x)``,
+    ``np.frombuffer(x)``, a compiled function's typed memoryview).
 
     Deliberately not a ``TypeError`` or ``ValueError``: libraries catch those around user code
     (``try: float(x) except TypeError: ...``) and would hide the cause. Outside any transform

@@ -11,6 +11,7 @@ exactly one table; ``tests/test_methods.py`` checks that against ``dir(np.ndarra
 from __future__ import annotations
 
 import builtins
+import functools
 from typing import Any
 
 import numpy as np
@@ -53,13 +54,17 @@ CONVERSIONS = {
     "__index__": "operator.index(x)",
     "item": "x.item()",
     "tolist": "x.tolist()",
+    # the values as bytes, a pickle or another framework's tensor: read back (np.frombuffer,
+    # pickle.loads, torch.from_dlpack) they are the same values without the graph
+    "tobytes": "x.tobytes()",
+    "tofile": "x.tofile()",
+    "dump": "x.dump()",
+    "dumps": "x.dumps()",
+    "__dlpack__": "x.__dlpack__() (np.from_dlpack, torch.from_dlpack)",
 }
 
-# Methods whose results carry no gradient (integers, bytes, Python objects, metadata).
-METHODS_NO_GRADIENT = (
-    "tobytes", "tofile", "dump", "dumps", "setflags", "__array__",
-    "__array_wrap__", "__dlpack__", "__dlpack_device__",
-)  # fmt: skip
+# Methods whose results carry no gradient (metadata, flags, NumPy's protocol hooks).
+METHODS_NO_GRADIENT = ("setflags", "__array__", "__array_wrap__", "__dlpack_device__")
 
 # Properties that describe the array or its memory, as NumPy gives them: no gradient.
 PROPERTIES_NO_GRADIENT = (
@@ -350,10 +355,11 @@ SPECIAL = {
 def _conversion(name: str, what: str) -> Any:
     numpy_method = getattr(np.ndarray, name)
 
-    def convert(self: GradArray, *args: Any) -> Any:
+    @functools.wraps(numpy_method)  # NumPy's signature (the array API suite reads __dlpack__'s)
+    def convert(self: GradArray, *args: Any, **kwargs: Any) -> Any:
         if self._node is not None and scope_depth.get() and grad_enabled():
             raise graph_break(what)
-        return numpy_method(self, *args)
+        return numpy_method(self, *args, **kwargs)
 
     convert.__name__ = name
     convert.__doc__ = f"``{what}``, refused inside a transform when the array requires grad."

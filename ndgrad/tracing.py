@@ -73,9 +73,10 @@ Limits
   the replacement and keeps it afterwards; it still checks the context variable, so it stays
   correct.)
 - C and Cython code that converts through NumPy's C API (``PyArray_FROM_OTF``) strips the
-  subclass; so do ``float(x)``, ``x.item()``, ``x.tolist()`` and ``math.*``. When that cuts
-  every path, ``nd.grad`` raises its "does not depend on the input" error; a cut on one path
-  among several loses that path's contribution, as anywhere in ndgrad.
+  subclass (code that reads through the buffer protocol, a typed memoryview, raises
+  ``GraphBreakError``, as ``float(x)``, ``x.item()``, ``x.tolist()`` and ``math.*`` do). When
+  that cuts every path, ``nd.grad`` raises its "does not depend on the input" error; a cut on
+  one path among several loses that path's contribution, as anywhere in ndgrad.
 - Writing a recorded value into a plain ndarray that was allocated before the scope
   (``out[i] = x``) cannot be recorded; allocate inside the scope.
 - While a scope is open in any thread, ``type(numpy)`` is a subclass of ``types.ModuleType``

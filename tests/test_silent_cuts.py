@@ -104,6 +104,46 @@ def test_grad_with_scope_false_refuses_an_alias_cut():
     np.testing.assert_allclose(nd.grad(f)(X3), 2 * X3)
 
 
+# --- the values as bytes: the buffer protocol and the byte exports ---------------------------
+
+
+_EXPORTS = {
+    "np.frombuffer(x.tobytes())": lambda x: np.frombuffer(x.tobytes()),
+    "pickle round trip": lambda x: __import__("pickle").loads(x.dumps()),
+    "np.asarray(memoryview(x))": lambda x: np.asarray(memoryview(x)),
+    "np.frombuffer(x)": lambda x: np.frombuffer(x),
+    "np.frombuffer(bytes(x))": lambda x: np.frombuffer(bytes(x)),
+}
+
+
+@pytest.mark.parametrize("export", list(_EXPORTS))
+def test_the_values_read_back_from_bytes_are_refused_not_silently_constant(export):
+    """``x``'s values read back from its bytes are the same values without the graph: the
+    gradient of ``sum(read_back(x) * x)`` came out ``x`` where it is ``2 x``, with no error.
+    Refused inside a transform, as float(x) is; allowed outside (logging, saving)."""
+    read_back = _EXPORTS[export]
+
+    def f(x):
+        return np.sum(read_back(x) * x)
+
+    # (bytes(x) asks operator.index(x) first: refused there)
+    with pytest.raises(nd.GraphBreakError, match="converts an array that requires grad"):
+        nd.grad(f)(X3)
+    x = _leaf()
+    np.testing.assert_array_equal(read_back(x), X3)  # outside any transform: as NumPy
+    with nd.no_grad(), nd.tracing():
+        np.testing.assert_array_equal(read_back(x), X3)  # nothing is recorded
+    with nd.tracing():
+        np.testing.assert_array_equal(read_back(nd.GradArray(X3)), X3)  # a constant
+
+
+def test_dlpack_export_of_an_array_in_a_graph_is_refused_in_a_transform():
+    with pytest.raises(nd.GraphBreakError, match="__dlpack__"):
+        nd.grad(lambda x: np.sum(x * float(x.__dlpack__() is None)))(X3)
+    capsule = _leaf().__dlpack__()  # outside: as NumPy
+    assert type(capsule).__name__ == "PyCapsule"
+
+
 # --- object arrays ---------------------------------------------------------------------------
 
 

@@ -1318,6 +1318,26 @@ defvjp(np.polyval, _polyval_vjp_p, _polyval_vjp_x)
 defjvp(np.polyval, _polyval_jvp_p, _polyval_jvp_x)
 
 
+def _vander_slopes(x, N=None, increasing=False):
+    """``d x_i ** p_j / d x_i = p_j x_i ** (p_j - 1)`` for ``vander``'s powers ``p_j`` (those
+    of the last column first unless ``increasing``); the zeroth power's column is zero."""
+    n = np.shape(x)[0] if N is None else N
+    p = np.arange(n) if increasing else np.arange(n - 1, -1, -1)
+    return p * np.expand_dims(x, -1) ** np.maximum(p - 1, 0)
+
+
+def _vander_vjp(g, ans, x, N=None, increasing=False):
+    return np.sum(g * conj(_vander_slopes(x, N, increasing)), axis=-1)
+
+
+def _vander_jvp(t, ans, x, N=None, increasing=False):
+    return np.expand_dims(t, -1) * _vander_slopes(x, N, increasing)
+
+
+defvjp(np.vander, _vander_vjp)
+defjvp(np.vander, _vander_jvp)
+
+
 def _indexable(v):
     """A list of knots as an array, so that it can be indexed (lists carry no gradient)."""
     return np.array(v) if isinstance(v, (list, tuple)) else v

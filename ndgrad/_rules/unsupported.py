@@ -52,7 +52,7 @@ mark_unsupported(
 # --- NumPy's implementation converts with np.asarray or fills a plain ndarray -------------------
 mark_unsupported(np.unwrap, why="NumPy's implementation converts its input with np.asarray")
 mark_unsupported(
-    np.polyder, np.polyint, np.polymul, np.polydiv, np.polyfit, np.poly, np.roots, np.vander,
+    np.polyder, np.polyint, np.polymul, np.polydiv, np.polyfit, np.poly, np.roots,
     why="polynomial helper whose NumPy implementation drops the graph (np.asarray or poly1d)",
 )  # fmt: skip
 mark_unsupported(

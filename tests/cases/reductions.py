@@ -157,6 +157,7 @@ CASES = {
         + calls((R(4, 2),), rowvar=[False])
     ),
     np.polyval: Case(calls((R(4), R(2, 3)), (R(3), R()), (R(1), R(3)), (C(3), C(2)))),
+    np.vander: Case(calls((R(4),), (R(3), 5), (R(3), 2, True), (C(3),)) + calls((R(4),), N=[0, 1])),
     np.interp: Case(
         calls(
             (np.array([-2.5, -0.7, 0.1, 0.4, 1.3, 2.6]), np.array([-1.0, 0.0, 0.5, 2.0]), R(4)),
