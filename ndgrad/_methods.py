@@ -30,6 +30,7 @@ __all__ = [
     "METHODS_UNSUPPORTED",
     "PROPERTIES",
     "PROPERTIES_NO_GRADIENT",
+    "PROPERTY_CONVERSIONS",
     "SPECIAL",
 ]
 
@@ -66,11 +67,17 @@ CONVERSIONS = {
 # Methods whose results carry no gradient (metadata, flags, NumPy's protocol hooks).
 METHODS_NO_GRADIENT = ("setflags", "__array__", "__array_wrap__", "__dlpack_device__")
 
-# Properties that describe the array or its memory, as NumPy gives them: no gradient.
+# Properties that describe the array or its memory, as NumPy gives them: no gradient. (``data``
+# is a memoryview: the buffer protocol, refused in a graph by the compiled base.)
 PROPERTIES_NO_GRADIENT = (
-    "base", "ctypes", "data", "device", "dtype", "flags", "itemsize", "nbytes", "ndim", "shape",
-    "size", "strides",
+    "base", "data", "device", "dtype", "flags", "itemsize", "nbytes", "ndim", "shape", "size",
+    "strides",
 )  # fmt: skip
+
+# Properties that hand out the values without the graph: refused like CONVERSIONS.
+PROPERTY_CONVERSIONS = {
+    "ctypes": "x.ctypes (a raw pointer to the values, for compiled code)",
+}
 
 # Methods that write or reinterpret memory in ways no rule describes: refused while recording.
 METHODS_UNSUPPORTED = {
@@ -366,10 +373,24 @@ def _conversion(name: str, what: str) -> Any:
     return convert
 
 
+def _property_conversion(name: str, what: str) -> property:
+    numpy_getter = getattr(np.ndarray, name).__get__
+
+    def get(self: GradArray) -> Any:
+        if self._node is not None and scope_depth.get() and grad_enabled():
+            raise graph_break(what)
+        return numpy_getter(self)
+
+    doc = f"``{what}``, refused inside a transform when the array requires grad."
+    return property(get, doc=doc)
+
+
 def install() -> None:
     """Put every method of the tables above on GradArray."""
     for name, what in CONVERSIONS.items():
         setattr(GradArray, name, _conversion(name, what))
+    for name, what in PROPERTY_CONVERSIONS.items():
+        setattr(GradArray, name, _property_conversion(name, what))
     for name, func in AS_FUNCTION.items():
         setattr(GradArray, name, _as_function(func))
     for name, func in SPECIAL.items():

@@ -64,6 +64,32 @@ def test_quad_plain_call_unchanged():
     assert type(out) is tuple and len(out) == 2 and out[0] == pytest.approx(1 / 3)
 
 
+def _libm_sin():
+    import ctypes
+    import ctypes.util
+
+    sin = ctypes.CDLL(ctypes.util.find_library("m")).sin
+    sin.restype, sin.argtypes = ctypes.c_double, (ctypes.c_double,)
+    return sin
+
+
+def test_quad_of_a_low_level_callable_is_scipys_and_refuses_a_gradient():
+    """A ``scipy.LowLevelCallable`` integrand is compiled code SciPy calls without Python: the
+    rule wrapped it in a Python function, and ``quad`` (so ``nquad``, and
+    ``scipy.stats.genhyperbolic.cdf``, which integrates one) raised TypeError for plain inputs
+    once ndgrad was imported. It goes to SciPy as it is; a gradient through it is refused."""
+    import scipy
+    import scipy.stats as st
+
+    llc = scipy.LowLevelCallable(_libm_sin())
+    assert si.quad(llc, 0.0, 1.0)[0] == pytest.approx(1.0 - np.cos(1.0), rel=1e-12)
+    assert si.nquad(llc, [[0.0, 1.0]])[0] == pytest.approx(1.0 - np.cos(1.0), rel=1e-12)
+    assert si.quad(_libm_sin(), 0.0, 1.0)[0] == pytest.approx(1.0 - np.cos(1.0), rel=1e-12)
+    assert 0.0 < st.genhyperbolic.cdf(0.3, 0.7, 1.5, 0.5) < 1.0
+    with pytest.raises(NotDifferentiableError, match="LowLevelCallable"):
+        nd.grad(lambda b: si.quad(llc, 0.0, b)[0])(1.0)
+
+
 def test_quad_tape_api_value_is_scipys():
     k = GradArray(np.array(1.3), requires_grad=True)
     y, err = si.quad(lambda x: np.exp(-k * x), 0, 1)

@@ -137,6 +137,20 @@ def test_the_values_read_back_from_bytes_are_refused_not_silently_constant(expor
         np.testing.assert_array_equal(read_back(nd.GradArray(X3)), X3)  # a constant
 
 
+def test_a_raw_pointer_to_an_array_in_a_graph_is_refused_in_a_transform():
+    """``np.ctypeslib.as_array(x.ctypes...)`` read the values back without the graph: the
+    gradient of ``sum(read_back * x)`` came out ``x`` where it is ``2 x``, with no error."""
+    import ctypes
+
+    def f(x):
+        pointer = x.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+        return np.sum(np.ctypeslib.as_array(pointer, x.shape) * x)
+
+    with pytest.raises(nd.GraphBreakError, match=r"x\.ctypes"):
+        nd.grad(f)(X3)
+    assert _leaf().ctypes.data != 0  # outside any transform: as NumPy
+
+
 def test_dlpack_export_of_an_array_in_a_graph_is_refused_in_a_transform():
     with pytest.raises(nd.GraphBreakError, match="__dlpack__"):
         nd.grad(lambda x: np.sum(x * float(x.__dlpack__() is None)))(X3)

@@ -157,6 +157,16 @@ def _probe_sum(f: Callable[[Any], Any], nodes: Any, weights: Any) -> Any:
 
 def _quad(func: Any, p: Params) -> Any:
     f, fargs, a, b, full = p["func"], tuple_args(p["args"]), p["a"], p["b"], p["full_output"]
+    from scipy import LowLevelCallable  # only reached once SciPy's integrate is imported
+
+    if isinstance(f, LowLevelCallable):  # compiled: QUADPACK calls it without Python
+        if requires_grad((fargs, a, b)):
+            raise solver_error(
+                "scipy.integrate.quad",
+                "the integrand is a scipy.LowLevelCallable (compiled code), through which no "
+                "gradient flows; pass a Python function of NumPy calls instead.",
+            )
+        return func(**p)
     watch = Watch(f)
     p.update(func=watch, args=plain_tree(fargs), a=plain_tree(a), b=plain_tree(b), full_output=1)
     res = p.call(func)
