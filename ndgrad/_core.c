@@ -2272,17 +2272,6 @@ PyDoc_STRVAR(arrays_over_doc,
 "The live GradArrays in the alias table over the memory of ``owner`` (an ndarray that owns\n"
 "its memory, or ends a chain of bases), newest first.");
 
-PyDoc_STRVAR(alias_table_size_doc,
-"alias_table_size() -> int\n"
-"--\n\n"
-"The number of arrays in the alias table.");
-
-static PyObject *
-alias_table_size(PyObject *module, PyObject *Py_UNUSED(ignored))
-{
-    return PyLong_FromSize_t(alias_arrays);
-}
-
 static PyObject *
 arrays_over(PyObject *module, PyObject *owner)
 {
@@ -2296,6 +2285,17 @@ arrays_over(PyObject *module, PyObject *owner)
         }
     }
     return found;
+}
+
+PyDoc_STRVAR(alias_table_size_doc,
+"alias_table_size() -> int\n"
+"--\n\n"
+"The number of arrays in the alias table.");
+
+static PyObject *
+alias_table_size(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSize_t(alias_arrays);
 }
 
 static int
