@@ -93,10 +93,14 @@ def graph_alias(p: Any) -> Any:
     if ref is not None and ref() is p:
         return None
     a, base = p, p.base
+    if type(base) is memoryview:  # np.asarray(memoryview(x)): the buffer's exporter
+        base = base.obj
     while isinstance(base, np.ndarray):
         if type(base) is not np.ndarray and getattr(base, "_node", None) is not None:
             return base  # a view of a GradArray view: NumPy kept it as the base
         a, base = base, base.base
+        if type(base) is memoryview:
+            base = base.obj
     for g in arrays_over(a):
         if g._node is not None and np.may_share_memory(p, g):
             return g

@@ -137,6 +137,26 @@ def test_the_values_read_back_from_bytes_are_refused_not_silently_constant(expor
         np.testing.assert_array_equal(read_back(nd.GradArray(X3)), X3)  # a constant
 
 
+@pytest.mark.parametrize(
+    "plain",
+    [
+        lambda h: np.asarray(memoryview(h)),
+        lambda h: np.asarray(memoryview(h))[1:],
+        lambda h: np.frombuffer(h),
+    ],
+    ids=["memoryview", "a slice of it", "frombuffer"],
+)
+def test_a_plain_array_over_an_exported_buffer_meeting_the_graph_is_refused(plain):
+    """Outside any transform the buffer protocol works as in NumPy; a plain array made over an
+    array's buffer has the memoryview (or its exporter) as its base, which the alias check
+    followed no further: np.sum(np.asarray(memoryview(h)) * h) lost the first factor's
+    gradient. The buffer's exporter is followed to the array in the graph."""
+    h = _leaf() * 2.0
+    alias = plain(h)
+    with pytest.raises(nd.GraphBreakError, match="shares memory"):
+        np.sum(alias * h[: alias.size])
+
+
 def test_a_raw_pointer_to_an_array_in_a_graph_is_refused_in_a_transform():
     """``np.ctypeslib.as_array(x.ctypes...)`` read the values back without the graph: the
     gradient of ``sum(read_back * x)`` came out ``x`` where it is ``2 x``, with no error."""
