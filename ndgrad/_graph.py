@@ -251,7 +251,7 @@ def fingerprint(a: Any) -> Any:
     if a.size == 0 or a.dtype.hasobject:
         return None
     if type(a) is not np.ndarray:  # its own bytes, never a recorded computation
-        a = a.view(np.ndarray)
+        a = np.ndarray.view(a, np.ndarray)  # NumPy's view: GradArray.view keeps the graph
     strides = a.strides
     if 0 in strides:  # broadcast: the elements along a stride-0 axis are one element
         a = a[tuple(0 if s == 0 else slice(None) for s in strides)]

@@ -65,7 +65,7 @@ CONVERSIONS = {
 }
 
 # Methods whose results carry no gradient (metadata, flags, NumPy's protocol hooks).
-METHODS_NO_GRADIENT = ("setflags", "__array__", "__array_wrap__", "__dlpack_device__")
+METHODS_NO_GRADIENT = ("setflags", "__array_wrap__", "__dlpack_device__")
 
 # Properties that describe the array or its memory, as NumPy gives them: no gradient. (``data``
 # is a memoryview: the buffer protocol, refused in a graph by the compiled base.)
@@ -264,10 +264,19 @@ def flatten(self: GradArray, order: Any = "C") -> Any:
     return np.copy(np.ravel(self, order=order))
 
 
+def _in_scope_graph(self: GradArray) -> bool:
+    """In a graph, inside a transform or ``nd.tracing()``, with grad mode on: where a plain
+    ndarray of ``self`` would be a silent cut (the scope's ``np.asarray`` keeps the graph)."""
+    return self._node is not None and bool(scope_depth.get()) and grad_enabled()
+
+
 def view(self: GradArray, dtype: Any = None, type: Any = None) -> Any:
-    """A view: same dtype keeps the graph; ``view(np.ndarray)`` gives the plain data."""
+    """A view: same dtype keeps the graph; ``view(np.ndarray)`` gives the plain data (inside a
+    transform or ``nd.tracing()``, a recorded view, as ``np.asarray`` there gives the array)."""
     if isinstance(dtype, builtins.type) and issubclass(dtype, np.ndarray):
         type, dtype = dtype, None
+    if type is np.ndarray and _in_scope_graph(self):
+        type = None  # a library stripping the subclass: a plain view would cut the graph
     if type is not None and not issubclass(type, GradArray):
         return np.ndarray.view(self, type) if dtype is None else np.ndarray.view(self, dtype, type)
     if dtype is None or np.dtype(dtype) == self.dtype:
@@ -275,6 +284,16 @@ def view(self: GradArray, dtype: Any = None, type: Any = None) -> Any:
     if self._node is not None and grad_enabled():
         raise not_differentiable("ndarray.view", "reinterpreting memory as another dtype")
     return np.ndarray.view(self, dtype)
+
+
+def __array__(self: GradArray, dtype: Any = None, copy: Any = None) -> Any:
+    """NumPy's (a plain ndarray of the data); inside a transform or ``nd.tracing()``, as that
+    scope's ``np.asarray``/``np.array``, keeping the graph of an array in one."""
+    if _in_scope_graph(self):
+        if copy:
+            return ndgrad.numpy.array(self, dtype=dtype, copy=True)
+        return ndgrad.numpy.asarray(self, dtype=dtype, copy=copy)
+    return np.ndarray.__array__(self, dtype, copy=copy)
 
 
 def compress(self: GradArray, condition: Any, axis: Any = None, out: Any = None) -> Any:
@@ -355,6 +374,7 @@ SPECIAL = {
         __array_namespace__,
         compress,
         put,
+        __array__,
     )
 }
 

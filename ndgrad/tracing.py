@@ -101,7 +101,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ndgrad._array import GradArray
+from ndgrad._array import GradArray, plain_array
 from ndgrad._errors import hidden_errors_reraised, not_differentiable, plain_target, raised_in_scope
 from ndgrad._graph import scope_depth
 from ndgrad.numpy._sequences import NUMPY as SEQUENCE_ARGUMENTS
@@ -188,7 +188,7 @@ def _chkfinite(
     if not _holds_grad_array(a):
         return original(a, dtype, *args, **kw)
     x = _converted(a, dtype, _ORIGINALS["asarray"])
-    if x.dtype.kind in "fc" and not np.all(np.isfinite(x.view(np.ndarray))):
+    if x.dtype.kind in "fc" and not np.all(np.isfinite(plain_array(x))):
         raise ValueError("array must not contain infs or NaNs")
     return x
 

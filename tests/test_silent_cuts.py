@@ -157,6 +157,39 @@ def test_a_plain_array_over_an_exported_buffer_meeting_the_graph_is_refused(plai
         np.sum(alias * h[: alias.size])
 
 
+@pytest.mark.parametrize(
+    "strip",
+    [
+        lambda x: x.view(np.ndarray),
+        lambda x: x.__array__(),
+        lambda x: x.__array__(copy=True),
+        lambda x: x.__array__(np.float64),
+    ],
+    ids=["view(np.ndarray)", "__array__()", "__array__(copy)", "__array__(dtype)"],
+)
+def test_a_library_stripping_the_subclass_keeps_the_graph_in_a_transform(strip):
+    """``x.view(np.ndarray)`` and ``x.__array__()``, the ways libraries strip a subclass besides
+    ``np.asarray``, gave plain data inside a transform: ``sum(strip(x) ** 2) + sum(x)``
+    differentiated to [1, 1] where it is ``2 x + 1``, with no error. There they keep the graph,
+    as the scope's ``np.asarray`` does; outside they are NumPy's."""
+    x0 = np.array([0.3, 0.7])
+
+    def f(x):
+        return np.sum(strip(x) ** 2) + np.sum(x)
+
+    np.testing.assert_allclose(nd.grad(f)(x0), 2 * x0 + 1)
+    assert type(strip(_leaf())) is np.ndarray  # outside: plain, as NumPy
+
+
+def test_a_write_through_a_stripped_view_is_recorded_in_a_transform():
+    def f(x):
+        y = x * 1.0
+        y.view(np.ndarray)[0] = 0.0
+        return np.sum(y**2)
+
+    np.testing.assert_allclose(nd.grad(f)(np.array([0.3, 0.7])), [0.0, 1.4])
+
+
 def test_a_raw_pointer_to_an_array_in_a_graph_is_refused_in_a_transform():
     """``np.ctypeslib.as_array(x.ctypes...)`` read the values back without the graph: the
     gradient of ``sum(read_back * x)`` came out ``x`` where it is ``2 x``, with no error."""

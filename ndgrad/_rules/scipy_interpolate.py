@@ -47,7 +47,7 @@ import sys
 
 import numpy as np
 
-from ndgrad._array import GradArray, as_array
+from ndgrad._array import GradArray, as_array, plain_array
 from ndgrad._define import defjvp, deflinear, defvjp
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import grad_enabled
@@ -70,7 +70,7 @@ def _requires_grad(a):
 
 
 def _plain(a):
-    return a.view(np.ndarray) if isinstance(a, GradArray) else a
+    return plain_array(a) if isinstance(a, GradArray) else a
 
 
 def _check_data(name, data):

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._array import GradArray
+from ndgrad._array import GradArray, plain_array
 
 __all__ = [
     "arange",
@@ -536,7 +536,7 @@ def arange(
     if not any(_traced_value(v) for v in given.values()):
         return _arange(*_arange_args(given), **rest, requires_grad=requires_grad)
     plain = {
-        k: (v.view(np.ndarray)[()] if isinstance(v, GradArray) else v) for k, v in given.items()
+        k: (plain_array(v)[()] if isinstance(v, GradArray) else v) for k, v in given.items()
     }
     count = np.arange(*_arange_args(plain), **rest).shape[0]
     if "stop" not in given:  # arange(stop): the one positional argument is the stop
