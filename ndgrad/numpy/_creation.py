@@ -535,9 +535,7 @@ def arange(
     rest = {"dtype": dtype, "device": device} | ({} if like is None else {"like": like})
     if not any(_traced_value(v) for v in given.values()):
         return _arange(*_arange_args(given), **rest, requires_grad=requires_grad)
-    plain = {
-        k: (plain_array(v)[()] if isinstance(v, GradArray) else v) for k, v in given.items()
-    }
+    plain = {k: (plain_array(v)[()] if isinstance(v, GradArray) else v) for k, v in given.items()}
     count = np.arange(*_arange_args(plain), **rest).shape[0]
     if "stop" not in given:  # arange(stop): the one positional argument is the stop
         start, step = 0, given.get("step", 1)
