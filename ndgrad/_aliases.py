@@ -27,13 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._core import alias_entry, arrays_over, register_alias
+from ndgrad._core import alias_entry, arrays_over
 from ndgrad._errors import GraphBreakError, noted
 
 __all__ = [
     "graph_alias",
     "refuse_aliases",
-    "register",
     "sanction_arguments",
     "sanctioned",
     "sweep",
@@ -62,11 +61,6 @@ def sweep() -> None:
     _SWEEP[0] = max(1 << 12, 2 * len(_SANCTIONED))
 
 
-# ``register(a)``: ``a`` got a node (a leaf that requires grad, the output of a recorded
-# operation). Compiled, and called by the compiled recording too.
-register = register_alias
-
-
 def sanctioned(view: Any) -> Any:
     """Mark a plain view the user asked for (``x.values``): it may meet the graph as a constant."""
     key = id(view)
@@ -87,20 +81,22 @@ def sanction_arguments(args: Any) -> None:
             sanction_arguments(a)
 
 
+def _base(a: Any) -> Any:
+    """``a.base``, through a memoryview to its exporter (``np.asarray(memoryview(x))``)."""
+    base = a.base
+    return base.obj if type(base) is memoryview else base
+
+
 def graph_alias(p: Any) -> Any:
     """The GradArray in a graph whose memory the plain ndarray ``p`` aliases, or None."""
     ref = _SANCTIONED.get(id(p))
     if ref is not None and ref() is p:
         return None
-    a, base = p, p.base
-    if type(base) is memoryview:  # np.asarray(memoryview(x)): the buffer's exporter
-        base = base.obj
+    a, base = p, _base(p)
     while isinstance(base, np.ndarray):
         if type(base) is not np.ndarray and getattr(base, "_node", None) is not None:
             return base  # a view of a GradArray view: NumPy kept it as the base
-        a, base = base, base.base
-        if type(base) is memoryview:
-            base = base.obj
+        a, base = base, _base(base)
     for g in arrays_over(a):
         if g._node is not None and np.may_share_memory(p, g):
             return g

@@ -19,8 +19,9 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ndgrad import _graph
-from ndgrad._aliases import refuse_aliases, register, sanctioned
+from ndgrad._aliases import refuse_aliases, sanctioned
 from ndgrad._core import ArrayBase, array_meta, configure_array, function_fast
+from ndgrad._core import register_alias as register  # a node's array enters the alias table
 from ndgrad._errors import graph_break, not_differentiable, plain_target
 from ndgrad._fpwarnings import ERRSTATE, user_errstate
 from ndgrad._graph import (
@@ -485,7 +486,17 @@ for _name, _op in {
     setattr(GradArray, _name, _inplace_operator(_name, _op))
 
 
-def _buffer_export() -> Exception:
+def in_scope_graph(x: GradArray) -> bool:
+    """``x`` is in a graph, inside a transform or ``nd.tracing()``, with grad mode on: there a
+    plain form of it (a Python value, its bytes, a plain ndarray) would be a silent cut."""
+    return x._node is not None and bool(scope_depth.get()) and grad_enabled()
+
+
+def _buffer_export(x: GradArray) -> Exception | None:
+    """The error for exporting ``x``'s buffer (the compiled base's ``bf_getbuffer`` asks), or
+    None where NumPy's export may go ahead."""
+    if not in_scope_graph(x):
+        return None
     return graph_break(
         "the buffer protocol (memoryview(x), np.frombuffer(x), bytes(x), compiled code that "
         "reads x through a typed memoryview)"

@@ -2365,7 +2365,7 @@ static PyTypeObject *EdgeType;       /* _graph.Edge */
 static PyObject *str_by_operands, *str_positional;
 
 static PyObject *ObjectCast;  /* _array._object_cast(): the error for an object array in a graph */
-static PyObject *BufferExport;  /* _array._buffer_export(): the error for its buffer in a graph */
+static PyObject *BufferExport;  /* _array._buffer_export(x): the error for its buffer, or None */
 
 /* The offsets of ArrayMeta's slots shape, dtype, strides, ndim and size (set by configure). */
 static Py_ssize_t off_meta[5];
@@ -3300,9 +3300,9 @@ static PyMethodDef ArrayBase_methods[] = {
 };
 
 /* The buffer protocol (memoryview(x), np.frombuffer(x), bytes(x), a compiled function's typed
- * memoryview) hands out the values without the graph: refused for an array in a graph inside
- * a transform or nd.tracing() with grad mode on, as float(x) and x.tolist() are; NumPy's own
- * export otherwise. */
+ * memoryview) hands out the values without the graph. For an array in a graph,
+ * _array._buffer_export decides (refused inside a transform or nd.tracing() with grad mode on,
+ * as float(x) and x.tolist() are); NumPy's own export otherwise. */
 static PyBufferProcs ArrayBase_as_buffer;  /* ndarray's, with getbuffer replaced (module init) */
 
 static int
@@ -3310,25 +3310,17 @@ ArrayBase_getbuffer(PyObject *self, Py_buffer *view, int flags)
 {
     PyObject *node = GradArrayType != NULL && PyObject_TypeCheck(self, GradArrayType)
                          ? FIELD(self, off_node) : NULL;
-    if (node != NULL && node != Py_None && BufferExport != NULL && ScopeDepthVar != NULL) {
-        PyObject *depth;
-        if (PyContextVar_Get(ScopeDepthVar, NULL, &depth) < 0) {
+    if (node != NULL && node != Py_None && BufferExport != NULL) {
+        PyObject *error = PyObject_CallOneArg(BufferExport, self);
+        if (error == NULL) {
             return -1;
         }
-        int inside = PyObject_IsTrue(depth);
-        Py_DECREF(depth);
-        int on = inside > 0 ? grad_mode() : inside;
-        if (on < 0) {
+        if (error != Py_None) {
+            PyErr_SetObject((PyObject *)Py_TYPE(error), error);
+            Py_DECREF(error);
             return -1;
         }
-        if (on) {
-            PyObject *error = PyObject_CallNoArgs(BufferExport);
-            if (error != NULL) {
-                PyErr_SetObject((PyObject *)Py_TYPE(error), error);
-                Py_DECREF(error);
-            }
-            return -1;
-        }
+        Py_DECREF(error);
     }
     return PyArray_Type.tp_as_buffer->bf_getbuffer(self, view, flags);
 }

@@ -110,7 +110,7 @@ def configure_array(
     track_views: Callable[..., None],
     out_ellipsis: bool,
     power_shortcuts: dict[tuple[type, Any], Any],
-    buffer_export: Callable[[], Exception],
+    buffer_export: Callable[[Any], Exception | None],
 ) -> None: ...
 def configure(
     leaf_node: type,

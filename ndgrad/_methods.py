@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 import ndgrad.numpy
-from ndgrad._array import GradArray, needs_grad, plain_array
+from ndgrad._array import GradArray, in_scope_graph, needs_grad, plain_array
 from ndgrad._array_api import check_version
 from ndgrad._errors import graph_break, not_differentiable
-from ndgrad._graph import grad_enabled, scope_depth
+from ndgrad._graph import grad_enabled
 from ndgrad._inplace import stack_nested
 
 __all__ = [
@@ -264,18 +264,12 @@ def flatten(self: GradArray, order: Any = "C") -> Any:
     return np.copy(np.ravel(self, order=order))
 
 
-def _in_scope_graph(self: GradArray) -> bool:
-    """In a graph, inside a transform or ``nd.tracing()``, with grad mode on: where a plain
-    ndarray of ``self`` would be a silent cut (the scope's ``np.asarray`` keeps the graph)."""
-    return self._node is not None and bool(scope_depth.get()) and grad_enabled()
-
-
 def view(self: GradArray, dtype: Any = None, type: Any = None) -> Any:
     """A view: same dtype keeps the graph; ``view(np.ndarray)`` gives the plain data (inside a
     transform or ``nd.tracing()``, a recorded view, as ``np.asarray`` there gives the array)."""
     if isinstance(dtype, builtins.type) and issubclass(dtype, np.ndarray):
         type, dtype = dtype, None
-    if type is np.ndarray and _in_scope_graph(self):
+    if type is np.ndarray and in_scope_graph(self):
         type = None  # a library stripping the subclass: a plain view would cut the graph
     if type is not None and not issubclass(type, GradArray):
         return np.ndarray.view(self, type) if dtype is None else np.ndarray.view(self, dtype, type)
@@ -289,7 +283,7 @@ def view(self: GradArray, dtype: Any = None, type: Any = None) -> Any:
 def __array__(self: GradArray, dtype: Any = None, copy: Any = None) -> Any:
     """NumPy's (a plain ndarray of the data); inside a transform or ``nd.tracing()``, as that
     scope's ``np.asarray``/``np.array``, keeping the graph of an array in one."""
-    if _in_scope_graph(self):
+    if in_scope_graph(self):
         if copy:
             return ndgrad.numpy.array(self, dtype=dtype, copy=True)
         return ndgrad.numpy.asarray(self, dtype=dtype, copy=copy)
@@ -384,7 +378,7 @@ def _conversion(name: str, what: str) -> Any:
 
     @functools.wraps(numpy_method)  # NumPy's signature (the array API suite reads __dlpack__'s)
     def convert(self: GradArray, *args: Any, **kwargs: Any) -> Any:
-        if self._node is not None and scope_depth.get() and grad_enabled():
+        if in_scope_graph(self):
             raise graph_break(what)
         return numpy_method(self, *args, **kwargs)
 
@@ -397,7 +391,7 @@ def _property_conversion(name: str, what: str) -> property:
     numpy_getter = getattr(np.ndarray, name).__get__
 
     def get(self: GradArray) -> Any:
-        if self._node is not None and scope_depth.get() and grad_enabled():
+        if in_scope_graph(self):
             raise graph_break(what)
         return numpy_getter(self)
 
