@@ -140,11 +140,21 @@ class ForwardPlan:
         )
 
     def push(
-        self, tangents: Sequence[Any], create: bool, node_fn: NodeTangents | None = None
+        self,
+        tangents: Sequence[Any],
+        create: bool,
+        node_fn: NodeTangents | None = None,
+        *,
+        own: bool = False,
     ) -> list[Any]:
         """The tangents of the outputs (``None`` where unreached) for ``tangents`` of the inputs
         (``None`` for an input without one). ``node_fn`` computes every node in place of
-        ``node_tangents`` and the compiled common node (``_batching``'s batched tangents)."""
+        ``node_tangents`` and the compiled common node (``_batching``'s batched tangents).
+
+        ``own`` (with ``create``): record how the tangents depend on this plan's own inputs
+        too, for a backward pass over the same graph afterwards (``hvp``, reverse over
+        forward). A nested push leaves that out: there no outer transform can reach the nodes
+        that depend on the inputs alone (``free``), so their tangents are computed unrecorded."""
         tan: dict[Target, Any] = {}
         for target, t in zip(self.inputs, tangents, strict=True):
             if t is not None:
@@ -159,7 +169,7 @@ class ForwardPlan:
                 node_tangents if node_fn is None else node_fn,
                 lift,
                 self.meta,
-                self.free,
+                None if own else self.free,
             )
         get = tan.get
         return [None if target is None else get(target) for target in self.outputs]
