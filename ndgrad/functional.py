@@ -969,7 +969,7 @@ def jvp(
     Forward mode: ndgrad records ``fun``'s graph, then pushes the tangents through it from
     the inputs to the outputs with each function's JVP rule, in one pass. Inside another
     transform the pass is itself recorded, so ``jvp`` nests with ``grad``, ``jvp`` and the
-    rest to any order (``hvp`` is forward over reverse). Functions without a JVP rule
+    rest to any order (``hessian`` is forward over reverse). Functions without a JVP rule
     transpose their VJP rule instead (``ndgrad.coverage`` lists them): correct, and slower.
 
     Examples
