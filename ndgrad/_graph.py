@@ -44,7 +44,6 @@ once and sums the cotangents that arrive by different paths before using them.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 import weakref
@@ -696,14 +695,17 @@ Target = tuple[Any, int]  # (node, output index)
 _VERIFIED: ContextVar[set[Any] | None] = ContextVar("ndgrad_verified", default=None)
 
 
-@contextlib.contextmanager
-def one_graph_pulled_often() -> Iterator[None]:
-    """Within the block, each node's saved fingerprints are compared once, not once a pass."""
-    token = _VERIFIED.set(set())
-    try:
-        yield
-    finally:
-        _VERIFIED.reset(token)
+class one_graph_pulled_often:  # a context manager, named as the function it replaced
+    """Within the block, each node's saved fingerprints are compared once, not once a pass.
+    (A class, not a generator: ``nd.hvp`` enters one on every call.)"""
+
+    __slots__ = ("token",)
+
+    def __enter__(self) -> None:
+        self.token = _VERIFIED.set(set())
+
+    def __exit__(self, *exc: object) -> None:
+        _VERIFIED.reset(self.token)
 
 
 def _check_versions(node: Node) -> None:

@@ -1618,9 +1618,10 @@ def hvp(fun: Callable[..., Any], x: Any, v: Any, *, scope: bool = True) -> Any:
     >>> nd.hvp(lambda x: np.sum(x**3), np.array([1.0, 2.0]), np.array([1.0, 0.0]))
     array([6., 0.])
     """
-    if tree_flatten(v)[1] != tree_flatten(x)[1]:
+    arrays = type(x) is np.ndarray and type(v) is np.ndarray  # no structure to compare
+    if not arrays and tree_flatten(v)[1] != tree_flatten(x)[1]:
         raise ValueError("v must have the structure of x")
-    if not (_nested((x,)) or _nested((v,))):
+    if not _nested((x, v)):
         product = _hvp_reverse_over_forward(fun, x, v, scope)
         if product is not None:
             return product
@@ -1647,9 +1648,17 @@ def _hvp_reverse_over_forward(fun: Callable[..., Any], x: Any, v: Any, scope: bo
     # passes over this one graph run: each node's fingerprints are compared once.
     with _graph.one_graph_pulled_often():
         (tangent,) = plan.push(t_in, True, own=True)
-        if not _requires_grad(tangent):
-            return None
-        pulled = trace.pull([tangent], [np.ones((), tangent.dtype)], False, retain=False)
+        if type(tangent) is not GradArray or tangent._node is None:
+            return None  # it does not depend on x
+        if tangent._base_ga is not None:
+            refresh(tangent)
+        pulled = _graph.backward(
+            [(tangent._node, tangent._out)],
+            [np.array(1, tangent.dtype)],
+            inputs=[(t._node, t._out) for t in tracers],
+            lift=graph_array,
+            since=trace.since,
+        )
     if any(p is None or _all_zero(p) for p in pulled):
         return None
     return trace.regroup(pulled, True, single=True)
