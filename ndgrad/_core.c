@@ -672,10 +672,15 @@ older_than(PyObject *node, unsigned long long since)
     return since != 0 && Node_Check(node) && ((NodeObject *)node)->serial < since;
 }
 
-/* ``since``: nodes older than it (``older_than``) are counted but not entered; 0 enters all. */
+/* ``since``: nodes older than it (``older_than``) are counted but not entered; 0 enters all.
+ * ``ends_in_stop`` (may be NULL) is set to whether every walk down from the roots ends at a
+ * node of ``stop``: no leaf outside it, no node older than ``since``. Then every node counted
+ * reaches ``stop`` (following edges from any node ends somewhere), so a pass to ``stop`` needs
+ * every one of them and need not work out which it needs (needed_nodes). */
 static PyObject *
-count_edges(PyObject *roots_seq, PyObject *stop, unsigned long long since)
+count_edges(PyObject *roots_seq, PyObject *stop, unsigned long long since, int *ends_in_stop)
 {
+    int all_stop = 1;
     int check_stop = PyObject_IsTrue(stop);
     if (check_stop < 0) {
         return NULL;
@@ -698,6 +703,7 @@ count_edges(PyObject *roots_seq, PyObject *stop, unsigned long long since)
     while (PyList_GET_SIZE(stack)) {
         PyObject *node = pop_last(stack);  /* owned until the end */
         if (older_than(node, since)) {
+            all_stop = 0;
             Py_DECREF(node);
             continue;
         }
@@ -716,6 +722,9 @@ count_edges(PyObject *roots_seq, PyObject *stop, unsigned long long since)
         if (edges == NULL) {
             Py_DECREF(node);
             goto error;
+        }
+        if (PyTuple_GET_SIZE(edges) == 0) {
+            all_stop = 0;  /* a leaf outside ``stop`` */
         }
         int failed = 0;
         for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges) && !failed; e++) {
@@ -752,6 +761,9 @@ count_edges(PyObject *roots_seq, PyObject *stop, unsigned long long since)
     Py_DECREF(stack);
     Py_DECREF(pushed);
     Py_DECREF(roots);
+    if (ends_in_stop != NULL) {
+        *ends_in_stop = check_stop && all_stop;
+    }
     return deps;
 
 error:
@@ -769,7 +781,7 @@ collect_nodes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "collect_nodes(roots, stop)");
         return NULL;
     }
-    return count_edges(args[0], args[1], 0);
+    return count_edges(args[0], args[1], 0, NULL);
 }
 
 PyDoc_STRVAR(node_serial_doc,
@@ -1761,7 +1773,7 @@ forward_order(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *order = NULL, *reached = NULL, *listed = NULL, *free = NULL, *result = NULL;
-    PyObject *deps = count_edges(roots, stop, since);
+    PyObject *deps = count_edges(roots, stop, since, NULL);
     order = deps == NULL ? NULL : kahn_order(roots, deps, stop, args[3], since);
     reached = order == NULL ? NULL : PySet_New(NULL);
     free = reached == NULL ? NULL : PySet_New(NULL);
@@ -1860,6 +1872,7 @@ backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *root_nodes = NULL, *distinct_roots = NULL, *deps = NULL, *order = NULL;
     PyObject *needed = NULL, *grads = NULL, *owned = NULL, *results = NULL, *ready = NULL;
     PyObject *grad_token = NULL, *scope_token = NULL, *result = NULL;
+    int all_needed = 0;  /* every node counted reaches an input (count_edges) */
 
     roots = PySequence_Fast(args[0], "backward: roots must be a sequence");
     grads_in = PySequence_Fast(args[1], "backward: root_grads must be a sequence");
@@ -1885,11 +1898,11 @@ backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     root_nodes = pair_nodes(roots, 0);
     distinct_roots = root_nodes == NULL ? NULL : pair_nodes(roots, 1);
-    deps = distinct_roots == NULL ? NULL : count_edges(root_nodes, targets, since);
+    deps = distinct_roots == NULL ? NULL : count_edges(root_nodes, targets, since, &all_needed);
     if (deps == NULL) {
         goto done;
     }
-    if (inputs != Py_None) {
+    if (inputs != Py_None && !all_needed) {
         order = kahn_order(distinct_roots, deps, targets, NULL, since);
         needed = order == NULL ? NULL : needed_nodes(order, targets);
         if (needed == NULL) {

@@ -225,6 +225,34 @@ def test_inputs_and_retain_graph_paths_release_their_references():
     assert sys.getrefcount(c) == before
 
 
+def test_a_pass_to_inputs_skips_a_branch_that_reaches_another_leaf_only():
+    """The backward pass to ``inputs=`` works out which nodes lead to them (needed_nodes)
+    unless every walk down from the root ends at an input; a branch ending at another leaf
+    that requires grad is not needed, and its rule never runs."""
+    calls = []
+
+    def scaled(z):
+        return z * 2.0
+
+    scaled = nd.defvjp(scaled, lambda g, ans, z: calls.append(1) or g * 2.0)
+    x = nd.GradArray(np.linspace(0.5, 1.5, 4), requires_grad=True)
+    z = nd.GradArray(np.linspace(1.0, 2.0, 4), requires_grad=True)  # not an input
+    w = scaled(z)
+    y = np.sum(np.sin(x) * w)
+    (g,) = _graph.backward(
+        [(y._node, 0)], [np.array(1.0)], inputs=[(x._node, 0)], retain_graph=True
+    )
+    np.testing.assert_allclose(g, np.cos(x.values) * 2.0 * z.values, rtol=1e-12)
+    assert calls == []  # the branch to z was not entered
+    # every walk ends at an input: one shared path, both inputs
+    y2 = np.sum(np.sin(x) * np.exp(x))
+    (g2,) = _graph.backward([(y2._node, 0)], [np.array(1.0)], inputs=[(x._node, 0)])
+    v = x.values
+    np.testing.assert_allclose(g2, (np.cos(v) + np.sin(v)) * np.exp(v), rtol=1e-12)
+    y.backward()  # all leaves: the rule runs
+    assert calls == [1]
+
+
 # --- graphs that are deep, or cyclic through the user's objects ------------------------------
 
 
