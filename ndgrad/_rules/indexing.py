@@ -38,7 +38,13 @@ def _scatter_add(g, key, shape):
     return out
 
 
-scatter_add = defvjp(_scatter_add, lambda g, ans, g0, key, shape: g[key], name="ndgrad.scatter_add")
+def _scatter_add_vjp(g, ans, g0, key, shape):
+    """``g`` read back at ``key``, summed over the axes NumPy broadcast ``g0`` along to fit
+    ``out[key]`` (``np.add.at(out, [1, 1], v)`` with one value ``v`` adds it twice)."""
+    return unbroadcast(g[key], g0.shape)
+
+
+scatter_add = defvjp(_scatter_add, _scatter_add_vjp, name="ndgrad.scatter_add")
 deflinear(scatter_add)
 
 

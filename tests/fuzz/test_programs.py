@@ -124,6 +124,40 @@ def test_second_derivatives_match_finite_differences(program, seed):
     check_grad(program.run, *inputs, order=2, rtol=1e-4, atol=1e-6)
 
 
+@settings(_SETTINGS, max_examples=max(10, settings().max_examples // 3))
+@given(programs(max_steps=3, allow_empty=False), st.integers(0, 2**16))
+def test_hvp_is_the_derivative_of_the_gradient_along_v(program, seed):
+    """``nd.hvp`` (reverse over forward, one graph) against central differences of the
+    gradient along ``v``, and against forward over reverse (``jvp(grad(f))``), for every
+    input at once (a tuple)."""
+    if not program.smooth:
+        return
+    inputs = tuple(_inputs(program, seed))
+    rng = np.random.default_rng(seed + 2)
+    v = tuple(rng.standard_normal(np.shape(x)) for x in inputs)
+    f = lambda xs: program.run(*xs)
+    with np.errstate(all="ignore"):
+        leaves = [GradArray(x, requires_grad=True) for x in inputs]
+        out = program.run(*leaves)
+        if not (isinstance(out, GradArray) and out.requires_grad):
+            return  # the output does not depend on the inputs
+        out.backward()
+        if any(leaf.grad is None for leaf in leaves):
+            return  # an input it does not read: hvp, as grad, refuses it
+        hv = nd.hvp(f, inputs, v)
+        g = nd.grad(f, allow_unused=True)
+        h = 1e-5
+        plus = g(tuple(x + h * d for x, d in zip(inputs, v, strict=True)))
+        minus = g(tuple(x - h * d for x, d in zip(inputs, v, strict=True)))
+        _, other = nd.jvp(g, (inputs,), (v,), allow_unused=True)
+    for a, p, m, o in zip(hv, plus, minus, other, strict=True):
+        fd = (np.asarray(p) - np.asarray(m)) / (2 * h)
+        if not (np.all(np.isfinite(fd)) and np.all(np.isfinite(a))):
+            return  # a pole or an overflow on the way: nothing to compare
+        np.testing.assert_allclose(a, fd, rtol=1e-4, atol=1e-5, err_msg=repr(program))
+        np.testing.assert_allclose(a, o, rtol=1e-9, atol=1e-11, err_msg=repr(program))
+
+
 @_SETTINGS
 @given(programs(), st.integers(0, 2**16))
 def test_leaf_gradients_never_alias_each_other_or_the_inputs(program, seed):

@@ -131,3 +131,28 @@ def test_gradient_of_a_huge_product_is_checked_to_what_differences_resolve(shape
     inputs = _inputs(program, 0)
     assert abs(float(program.run(*inputs))) > size
     _check_grad_at_two_steps(program, inputs)
+
+
+def test_add_at_with_a_repeated_index_and_one_value_in_reverse_over_forward():
+    """Found by the hvp fuzz test: ``np.add.at(out, [n - 1, n - 1], v)`` with one value adds it
+    twice; the tangent is scattered the same way (``scatter_add``), and the backward pass
+    through that scatter gathered two cotangents for the one value (a loud shape error in
+    ``nd.hvp`` and ``grad(jvp)``). Checked against central differences of the gradient."""
+    program = Program(shapes=[(1,)], steps=[("ufunc_at", (0, 0))], smooth=True)
+    f = lambda xs: program.run(*xs)
+    x, v = (np.array([0.3]),), (np.array([0.7]),)
+    g = nd.grad(f)
+    h = 1e-6
+    fd = (g((x[0] + h * v[0],))[0] - g((x[0] - h * v[0],))[0]) / (2 * h)
+    np.testing.assert_allclose(nd.hvp(f, x, v)[0], fd, rtol=1e-6)
+    rof = nd.grad(lambda xs: nd.jvp(f, (xs,), (v,))[1])(x)
+    np.testing.assert_allclose(rof[0], fd, rtol=1e-6)
+
+    def direct(b):  # the same scatter on a public route: one value added at a repeated index
+        out = np.zeros(3)
+        np.add.at(out, [2, 2, 0], np.sin(b))
+        return np.sum(out**2)
+
+    b0, u = np.array([0.4]), np.array([1.0])
+    fd2 = (nd.grad(direct)(b0 + h * u) - nd.grad(direct)(b0 - h * u)) / (2 * h)
+    np.testing.assert_allclose(nd.hvp(direct, b0, u), fd2, rtol=1e-6)
