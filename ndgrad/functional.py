@@ -32,7 +32,7 @@ from ndgrad._aliases import sanction_arguments
 from ndgrad._array import GradArray, call_primitive, graph_array, plain_array
 from ndgrad._batching import batch_size, pull_batched, push_batched
 from ndgrad._core import node_serial, recorded_since
-from ndgrad._errors import GraphBreakError
+from ndgrad._errors import GraphBreakError, InPlaceError
 from ndgrad._forward import ForwardPlan, fit_tangent
 from ndgrad._graph import enable_grad, grad_enabled, writeable
 from ndgrad._held import held_versions
@@ -250,7 +250,7 @@ def _outermost(g: Any, like: Any) -> Any:
     return g if writeable(g) else g.copy()
 
 
-def _detach_own(results: list[Any], tracers: Sequence[GradArray], since: int) -> list[Any]:
+def _detach_own(results: list[Any], targets: Sequence[Any], since: int) -> list[Any]:
     """Nested results (inside another transform) with each GradArray that depends only on
     this call's own tracers made a plain array.
 
@@ -263,7 +263,7 @@ def _detach_own(results: list[Any], tracers: Sequence[GradArray], since: int) ->
     walk (``_core.recorded_since``) stops at the first node recorded before the call began,
     or the first leaf that is not one of the tracers.
     """
-    own = {t._node for t in tracers}
+    own = {node for node, _ in targets}
     for i, r in enumerate(results):
         if (
             type(r) is GradArray
@@ -295,6 +295,7 @@ class _Trace:
         "out",
         "since",
         "specs",
+        "targets",
         "tracers",
     )
 
@@ -307,7 +308,11 @@ class _Trace:
         has_aux: bool,
         scope: bool = True,
         buffers: dict[int, Any] | None = None,
+        alias: bool = False,
     ) -> None:
+        """``alias``: ``fun`` gets a recorded identity of each tracer, not the tracer itself,
+        so that it may write into its arguments, as it may when its transform runs inside
+        another (a write into a leaf that requires grad is refused)."""
         # Every node made from here on has a serial at least this: nothing older can depend on
         # the tracers, so passes to and from them stop there (and results free of anything
         # older are detached, _detach_own).
@@ -325,15 +330,21 @@ class _Trace:
                 leaves, spec = [a], None
                 tracer = _tracer(a, buffers, n)
                 tracers.append(tracer)
-                call_args[n] = tracer
+                call_args[n] = np.positive(tracer) if alias else tracer
             else:
                 arrays_only = False
                 leaves, spec = tree_flatten(a)
                 made = [_tracer(x) for x in leaves]
                 tracers.extend(made)
-                call_args[n] = tree_unflatten(spec, made)
+                call_args[n] = tree_unflatten(
+                    spec, [np.positive(t) for t in made] if alias else made
+                )
             specs[n], all_leaves[n] = spec, leaves
         self.specs, self.leaves, self.tracers = specs, all_leaves, tracers
+        # Where passes start and stop: each tracer's node as made. An identity of an outer
+        # transform's array (``_tracer``) is not a leaf, so ``fun`` may write into it, and its
+        # ``_node`` then names the write; the input is the value before it.
+        self.targets = [(t._node, t._out) for t in tracers]
         self.arrays_only = arrays_only
         token = _depth.set(_depth.get() + 1)
         try:
@@ -360,7 +371,7 @@ class _Trace:
         self, outs: Sequence[Any], cots: Sequence[Any], create: bool, retain: bool = True
     ) -> list[Any]:
         """Cotangents of the tracers (``None`` where disconnected) for ``cots`` of ``outs``."""
-        return pull_cotangents(outs, cots, self.tracers, create, retain, self.since)
+        return pull_to(outs, cots, self.targets, create, retain, self.since)
 
     def regroup(self, flat: Sequence[Any], outermost: bool, single: bool) -> Any:
         """Per-tracer values back into the arguments' structures (a tuple for tuple argnums)."""
@@ -395,6 +406,19 @@ def pull_cotangents(
     pulls once per row. It is freed when the outputs are dropped. ``since``: every input was
     made from this node serial on (see ``_graph.backward``).
     """
+    return pull_to(outs, cots, [(t._node, t._out) for t in inputs], create, retain, since)
+
+
+def pull_to(
+    outs: Sequence[Any],
+    cots: Sequence[Any],
+    targets: Sequence[Any],
+    create: bool,
+    retain: bool = True,
+    since: int = 0,
+) -> list[Any]:
+    """``pull_cotangents`` to ``(node, out)`` targets (a trace's, taken before its function
+    ran)."""
     roots, grads = [], []
     for o, c in zip(outs, cots, strict=True):
         if not _requires_grad(o):
@@ -410,11 +434,11 @@ def pull_cotangents(
         roots.append((o._node, o._out))
         grads.append(c)
     if not roots:
-        return [None] * len(inputs)
+        return [None] * len(targets)
     res = _graph.backward(
         roots,
         grads,
-        inputs=[(t._node, t._out) for t in inputs],
+        inputs=list(targets),
         retain_graph=retain,
         create_graph=create,
         lift=graph_array,
@@ -476,7 +500,7 @@ def _value_and_grad(
         cots = _graph.backward(
             [(root._node, root._out)],
             [GradArray(one) if nested else one],
-            inputs=[(t._node, t._out) for t in trace.tracers],
+            inputs=trace.targets,
             retain_graph=nested,
             create_graph=nested,
             lift=graph_array,
@@ -493,7 +517,7 @@ def _value_and_grad(
     if unreached:
         cots = _zeros_for(cots, trace.tracers)
     if nested:
-        cots = _detach_own(cots, trace.tracers, trace.since)
+        cots = _detach_own(cots, trace.targets, trace.since)
     grads = trace.regroup(cots, not nested, single)
     value = out if nested else (plain_array(out) if isinstance(out, GradArray) else out)
     return value, grads, trace.aux
@@ -1007,7 +1031,7 @@ def jvp(
         _confirm_zero_tangents(fun, primals, t_in, outs, tan, fname, has_aux, scope)
     if outer:
         out, aux = trace.out, trace.aux
-        tan = _detach_own(tan, trace.tracers, trace.since)
+        tan = _detach_own(tan, trace.targets, trace.since)
     else:
         out, aux = _plain_tree(trace.out), _plain_tree(trace.aux)
         tan = [_outermost(t, o) for t, o in zip(tan, tree_flatten(out)[0], strict=True)]
@@ -1089,8 +1113,7 @@ def _forward_plan(outs: Sequence[Any], trace: _Trace) -> ForwardPlan:
             targets.append((o._node, o._out))
         else:
             targets.append(None)
-    inputs = [(t._node, t._out) for t in trace.tracers]
-    return ForwardPlan(targets, inputs, _metas(outs), trace.since)
+    return ForwardPlan(targets, trace.targets, _metas(outs), trace.since)
 
 
 def _metas(outs: Sequence[Any]) -> list[tuple[tuple[int, ...], Any]]:
@@ -1472,7 +1495,7 @@ def _real_rows(trace: _Trace, o: GradArray, rows: list[list[Any]], reached: list
     if o._base_ga is not None:
         refresh(o)
     roots = [(o._node, o._out)]
-    inputs = [(t._node, t._out) for t in trace.tracers]
+    inputs = trace.targets
     zeros: list[Any] = [None] * len(inputs)
     dtype, size, shape = o.dtype, o.size, o.shape
     for i in range(size):
@@ -1635,7 +1658,9 @@ def _hvp_reverse_over_forward(fun: Callable[..., Any], x: Any, v: Any, scope: bo
     where forward over reverse must decide (it checks and explains what this does not): an
     output that is not a real scalar recorded from ``x``, complex inputs, a product with a
     leaf of zeros only."""
-    trace = _Trace(fun, (x,), {}, (0,), False, scope)
+    # ``alias``: ``fun`` may write into its argument, as it may under forward over reverse,
+    # where the inner gradient's tracer is an identity of the outer one
+    trace = _Trace(fun, (x,), {}, (0,), False, scope, alias=True)
     out, tracers = trace.out, trace.tracers
     if not (type(out) is GradArray and out._node is not None and out.dtype.kind == "f"):
         return None
@@ -1655,7 +1680,7 @@ def _hvp_reverse_over_forward(fun: Callable[..., Any], x: Any, v: Any, scope: bo
         pulled = _graph.backward(
             [(tangent._node, tangent._out)],
             [np.array(1, tangent.dtype)],
-            inputs=[(t._node, t._out) for t in tracers],
+            inputs=trace.targets,
             lift=graph_array,
             since=trace.since,
         )
@@ -1665,6 +1690,19 @@ def _hvp_reverse_over_forward(fun: Callable[..., Any], x: Any, v: Any, scope: bo
 
 
 # --- checkpointing --------------------------------------------------------------------------------
+
+
+def _read_only(value: Any) -> Any:
+    """``value`` with every plain ndarray (in lists, tuples and dicts too) a read-only view."""
+    if type(value) is np.ndarray:
+        view = value.view()
+        view.flags.writeable = False
+        return view
+    if type(value) in (list, tuple):
+        return type(value)(_read_only(v) for v in value)
+    if type(value) is dict:
+        return {k: _read_only(v) for k, v in value.items()}
+    return value
 
 
 class RuleCache:
@@ -1721,7 +1759,9 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
         Takes arrays (positional) and returns an array or a tuple of arrays. It must be
         deterministic: the backward pass calls it again. An array it holds (a closure, a
         default, a global it names) that is written before ``backward`` reaches the node
-        raises ``InPlaceError`` there.
+        raises ``InPlaceError`` there. It gets read-only views of its arguments: a write
+        into one raises ``InPlaceError`` (run again on what it wrote, it would compute
+        something else).
     scope : bool, default True
         Run ``fun`` inside :func:`ndgrad.tracing`: ``np.asarray`` and friends keep the graph,
         and converting an array that requires grad to a Python number raises
@@ -1754,6 +1794,7 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
         # Under create_graph the arguments are tied to the outer graph: the tracers alias them,
         # so the recomputation is itself recorded and the result differentiable again.
         tracers = [_tracer(args[i]) for i in slots]
+        targets = [(t._node, t._out) for t in tracers]  # before ``fun`` may write into them
         call = list(args)
         for i, t in zip(slots, tracers, strict=True):
             call[i] = t
@@ -1772,7 +1813,7 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
         cots = _graph.backward(
             [(o._node, o._out) for o, _ in pairs],
             [c for _, c in pairs],
-            inputs=[(t._node, t._out) for t in tracers],
+            inputs=targets,
             retain_graph=create,  # the recorded cotangents still use the recomputed nodes
             create_graph=create,
             lift=graph_array,
@@ -1783,10 +1824,23 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
     def forward(*args: Any, **kwargs: Any) -> Any:
         # Runs on plain arrays, so nothing inside is recorded: unless ``fun`` reads an array
         # that requires grad from elsewhere (a closure), which the node would not know about.
-        # The plain arguments are the inputs' memory on purpose: not refused as aliases.
+        # The plain arguments are the inputs' memory on purpose: not refused as aliases. They
+        # are read-only views: the backward pass runs ``fun`` again on the arguments, so a
+        # block that wrote into them would be run on what it wrote (silently wrong).
+        args, kwargs = _read_only((args, kwargs))
         sanction_arguments((args, kwargs))
-        with maybe_tracing(scope, fun):
-            out = fun(*args, **kwargs)
+        try:
+            with maybe_tracing(scope, fun):
+                out = fun(*args, **kwargs)
+        except ValueError as e:
+            if "read-only" not in str(e):
+                raise
+            raise InPlaceError(
+                f"checkpoint({fname}): the block writes into an array it was given ({e}). "
+                "The backward pass runs the block again on its arguments, so it must leave "
+                "them unchanged: write into a copy inside the block (z = z.copy()), or keep "
+                "the in-place operation outside the checkpoint."
+            ) from e
         if grad_enabled() and any(_requires_grad(o) for o in tree_flatten(out)[0]):
             raise ValueError(
                 f"checkpoint({fname}) uses an array that requires grad without receiving it as "
