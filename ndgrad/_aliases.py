@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad._core import alias_entry, arrays_over
-from ndgrad._errors import GraphBreakError, noted
+from ndgrad._errors import GraphBreakError, InPlaceError, noted
 
 __all__ = [
     "graph_alias",
@@ -79,6 +79,34 @@ def sanction_arguments(args: Any) -> None:
             sanctioned(a)
         elif type(a) in (list, tuple, dict):
             sanction_arguments(a)
+
+
+def read_only_arguments(args: Any) -> Any:
+    """``args`` (lists, tuples and dicts searched) with each plain ndarray a read-only view of
+    it, sanctioned (``sanction_arguments``): the inputs' memory handed to user code that must
+    not write into it (``checkpoint``'s block and ``custom_vjp``'s ``fwd``: a write would
+    change values behind the graph, and a block run again in backward would run on it)."""
+    if type(args) is np.ndarray:
+        view = args.view()
+        view.flags.writeable = False
+        sanctioned(view)
+        return view
+    if type(args) in (list, tuple):
+        return type(args)(read_only_arguments(a) for a in args)
+    if type(args) is dict:
+        return {k: read_only_arguments(v) for k, v in args.items()}
+    return args
+
+
+def wrote_into_arguments(error: ValueError, who: str, fix: str) -> Exception:
+    """The error to raise for NumPy's ``error`` in code given ``read_only_arguments``: an
+    ``InPlaceError`` naming ``who`` when the write was refused as read-only, else ``error``."""
+    if "read-only" not in str(error):
+        return error
+    return InPlaceError(
+        f"{who} writes into an array it was given ({error}): it gets the arguments' own memory, "
+        f"and a write there would change values behind the graph. {fix}"
+    )
 
 
 def _base(a: Any) -> Any:

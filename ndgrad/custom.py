@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._aliases import sanction_arguments
+from ndgrad._aliases import read_only_arguments, wrote_into_arguments
 from ndgrad._array import GradArray, plain_array, record_node, unwrap_all, unwrap_args, wrap_result
 from ndgrad._errors import NotDifferentiableError, not_differentiable
 from ndgrad._graph import grad_enabled
@@ -109,8 +109,14 @@ class custom_vjp:
             name = next(k for k, v in kwargs.items() if _requires_grad(v))
             raise not_differentiable(prim.name, f"no gradient for the keyword argument {name!r}")
         raw_kwargs = unwrap_all(kwargs)
-        sanction_arguments((raw, raw_kwargs))  # the inputs' memory, handed over on purpose
-        out, residuals = fwd(*raw, **raw_kwargs)
+        # the inputs' memory, handed over on purpose, read-only
+        raw, raw_kwargs = read_only_arguments((raw, raw_kwargs))
+        try:
+            out, residuals = fwd(*raw, **raw_kwargs)
+        except ValueError as e:
+            raise wrote_into_arguments(
+                e, f"the forward pass of {prim.name}", "Write into a copy inside fwd."
+            ) from e
         flat = list(out) if isinstance(out, tuple) else [out]
         if any(_requires_grad(o) for o in flat):
             raise ValueError(

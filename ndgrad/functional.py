@@ -28,11 +28,11 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _graph
-from ndgrad._aliases import sanction_arguments
+from ndgrad._aliases import read_only_arguments, wrote_into_arguments
 from ndgrad._array import GradArray, call_primitive, graph_array, plain_array
 from ndgrad._batching import batch_size, pull_batched, push_batched
 from ndgrad._core import node_serial, recorded_since
-from ndgrad._errors import GraphBreakError, InPlaceError
+from ndgrad._errors import GraphBreakError
 from ndgrad._forward import ForwardPlan, fit_tangent
 from ndgrad._graph import enable_grad, grad_enabled, writeable
 from ndgrad._held import held_versions
@@ -1692,19 +1692,6 @@ def _hvp_reverse_over_forward(fun: Callable[..., Any], x: Any, v: Any, scope: bo
 # --- checkpointing --------------------------------------------------------------------------------
 
 
-def _read_only(value: Any) -> Any:
-    """``value`` with every plain ndarray (in lists, tuples and dicts too) a read-only view."""
-    if type(value) is np.ndarray:
-        view = value.view()
-        view.flags.writeable = False
-        return view
-    if type(value) in (list, tuple):
-        return type(value)(_read_only(v) for v in value)
-    if type(value) is dict:
-        return {k: _read_only(v) for k, v in value.items()}
-    return value
-
-
 class RuleCache:
     """Share one computation among the calls of a rule that yields every input's cotangent.
 
@@ -1827,19 +1814,17 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
         # The plain arguments are the inputs' memory on purpose: not refused as aliases. They
         # are read-only views: the backward pass runs ``fun`` again on the arguments, so a
         # block that wrote into them would be run on what it wrote (silently wrong).
-        args, kwargs = _read_only((args, kwargs))
-        sanction_arguments((args, kwargs))
+        args, kwargs = read_only_arguments((args, kwargs))
         try:
             with maybe_tracing(scope, fun):
                 out = fun(*args, **kwargs)
         except ValueError as e:
-            if "read-only" not in str(e):
-                raise
-            raise InPlaceError(
-                f"checkpoint({fname}): the block writes into an array it was given ({e}). "
+            raise wrote_into_arguments(
+                e,
+                f"checkpoint({fname})",
                 "The backward pass runs the block again on its arguments, so it must leave "
                 "them unchanged: write into a copy inside the block (z = z.copy()), or keep "
-                "the in-place operation outside the checkpoint."
+                "the in-place operation outside the checkpoint.",
             ) from e
         if grad_enabled() and any(_requires_grad(o) for o in tree_flatten(out)[0]):
             raise ValueError(

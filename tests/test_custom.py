@@ -276,3 +276,23 @@ def test_custom_vjp_nodes_sharing_a_cotangent_object_keep_their_own_results():
     np.sum(sin_scaled(x, 2.0) + sin_scaled(y, 3.0)).backward()
     np.testing.assert_allclose(x.grad, 2.0 * np.cos([0.1, 0.2]))
     np.testing.assert_allclose(y.grad, 3.0 * np.cos([1.0, 2.0]))
+
+
+def test_a_forward_pass_that_writes_into_its_argument_is_refused():
+    """``fwd`` gets the inputs' memory: a write there changed the caller's array behind the
+    graph (its later uses then differentiated as if unchanged). It gets read-only views."""
+
+    @nd.custom_vjp
+    def cube(z):
+        return z**3
+
+    def fwd(z):
+        z[1:] *= 2.0
+        return z**3, z
+
+    cube.defvjp(fwd, lambda z, g: (3 * z**2 * g,))
+    x = nd.GradArray(np.array([0.3, -0.8, 1.1]), requires_grad=True)
+    y = x * 1.0
+    with pytest.raises(nd.InPlaceError, match=r"forward pass of custom_vjp\(.*cube\) writes into"):
+        cube(y)
+    np.testing.assert_array_equal(y.values, [0.3, -0.8, 1.1])  # left as it was
