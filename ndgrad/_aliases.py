@@ -81,20 +81,23 @@ def sanction_arguments(args: Any) -> None:
             sanction_arguments(a)
 
 
-def read_only_arguments(args: Any) -> Any:
+def read_only_arguments(args: Any, originals: dict[int, Any] | None = None) -> Any:
     """``args`` (lists, tuples and dicts searched) with each plain ndarray a read-only view of
     it, sanctioned (``sanction_arguments``): the inputs' memory handed to user code that must
     not write into it (``checkpoint``'s block and ``custom_vjp``'s ``fwd``: a write would
-    change values behind the graph, and a block run again in backward would run on it)."""
+    change values behind the graph, and a block run again in backward would run on it).
+    ``originals`` collects ``id(view) -> array``, for an output that is one of the views."""
     if type(args) is np.ndarray:
         view = args.view()
         view.flags.writeable = False
         sanctioned(view)
+        if originals is not None:
+            originals[id(view)] = args
         return view
     if type(args) in (list, tuple):
-        return type(args)(read_only_arguments(a) for a in args)
+        return type(args)(read_only_arguments(a, originals) for a in args)
     if type(args) is dict:
-        return {k: read_only_arguments(v) for k, v in args.items()}
+        return {k: read_only_arguments(v, originals) for k, v in args.items()}
     return args
 
 

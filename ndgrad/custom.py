@@ -109,14 +109,20 @@ class custom_vjp:
             name = next(k for k, v in kwargs.items() if _requires_grad(v))
             raise not_differentiable(prim.name, f"no gradient for the keyword argument {name!r}")
         raw_kwargs = unwrap_all(kwargs)
-        # the inputs' memory, handed over on purpose, read-only
-        raw, raw_kwargs = read_only_arguments((raw, raw_kwargs))
+        # the inputs' memory, handed over on purpose, read-only; an output that is one of
+        # them is the input itself again (a straight-through ``fwd`` returns its argument)
+        originals: dict[int, Any] = {}
+        given, given_kwargs = read_only_arguments((raw, raw_kwargs), originals)
         try:
-            out, residuals = fwd(*raw, **raw_kwargs)
+            out, residuals = fwd(*given, **given_kwargs)
         except ValueError as e:
             raise wrote_into_arguments(
                 e, f"the forward pass of {prim.name}", "Write into a copy inside fwd."
             ) from e
+        if isinstance(out, tuple):
+            out = tuple(originals.get(id(o), o) for o in out)
+        else:
+            out = originals.get(id(out), out)
         flat = list(out) if isinstance(out, tuple) else [out]
         if any(_requires_grad(o) for o in flat):
             raise ValueError(

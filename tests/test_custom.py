@@ -296,3 +296,23 @@ def test_a_forward_pass_that_writes_into_its_argument_is_refused():
     with pytest.raises(nd.InPlaceError, match=r"forward pass of custom_vjp\(.*cube\) writes into"):
         cube(y)
     np.testing.assert_array_equal(y.values, [0.3, -0.8, 1.1])  # left as it was
+
+
+def test_a_straight_through_forward_pass_still_returns_its_argument():
+    """``fwd`` returning its (read-only) argument gives back the input itself, writable as
+    before: a clipped-gradient identity, then a write into its output."""
+
+    @nd.custom_vjp
+    def clip_grad(z):
+        return z
+
+    clip_grad.defvjp(lambda z: (z, None), lambda r, g: (np.clip(g, -0.1, 0.1),))
+
+    def f(x):
+        y = clip_grad(x * 2.0)
+        y[0] = 5.0  # a constant from here on
+        return np.sum(y**2)
+
+    x0 = np.array([0.3, -0.8, 1.1])
+    # d/dx sum(y**2) with y = 2x: clip(2 y) * 2, and 0 where y was overwritten
+    np.testing.assert_allclose(nd.grad(f)(x0), [0.0, -0.2, 0.2], rtol=1e-12)
