@@ -101,6 +101,14 @@ def read_only_arguments(args: Any, originals: dict[int, Any] | None = None) -> A
     return args
 
 
+def returned_arguments(out: Any, originals: dict[int, Any]) -> Any:
+    """``out`` (an array or a tuple) with each of ``read_only_arguments``' views in it the
+    argument itself again: code that returns its argument gives back what it was given."""
+    if isinstance(out, tuple):
+        return tuple(originals.get(id(o), o) for o in out)
+    return originals.get(id(out), out)
+
+
 def wrote_into_arguments(error: ValueError, who: str, fix: str) -> Exception:
     """The error to raise for NumPy's ``error`` in code given ``read_only_arguments``: an
     ``InPlaceError`` naming ``who`` when the write was refused as read-only, else ``error``."""

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._aliases import read_only_arguments, wrote_into_arguments
+from ndgrad._aliases import read_only_arguments, returned_arguments, wrote_into_arguments
 from ndgrad._array import GradArray, plain_array, record_node, unwrap_all, unwrap_args, wrap_result
 from ndgrad._errors import NotDifferentiableError, not_differentiable
 from ndgrad._graph import grad_enabled
@@ -119,10 +119,7 @@ class custom_vjp:
             raise wrote_into_arguments(
                 e, f"the forward pass of {prim.name}", "Write into a copy inside fwd."
             ) from e
-        if isinstance(out, tuple):
-            out = tuple(originals.get(id(o), o) for o in out)
-        else:
-            out = originals.get(id(out), out)
+        out = returned_arguments(out, originals)
         flat = list(out) if isinstance(out, tuple) else [out]
         if any(_requires_grad(o) for o in flat):
             raise ValueError(

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ndgrad import _graph
-from ndgrad._aliases import read_only_arguments, wrote_into_arguments
+from ndgrad._aliases import read_only_arguments, returned_arguments, wrote_into_arguments
 from ndgrad._array import GradArray, call_primitive, graph_array, plain_array
 from ndgrad._batching import batch_size, pull_batched, push_batched
 from ndgrad._core import node_serial, recorded_since
@@ -1814,10 +1814,11 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
         # The plain arguments are the inputs' memory on purpose: not refused as aliases. They
         # are read-only views: the backward pass runs ``fun`` again on the arguments, so a
         # block that wrote into them would be run on what it wrote (silently wrong).
-        args, kwargs = read_only_arguments((args, kwargs))
+        originals: dict[int, Any] = {}
+        given, given_kwargs = read_only_arguments((args, kwargs), originals)
         try:
             with maybe_tracing(scope, fun):
-                out = fun(*args, **kwargs)
+                out = fun(*given, **given_kwargs)
         except ValueError as e:
             raise wrote_into_arguments(
                 e,
@@ -1826,6 +1827,7 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
                 "them unchanged: write into a copy inside the block (z = z.copy()), or keep "
                 "the in-place operation outside the checkpoint.",
             ) from e
+        out = returned_arguments(out, originals)  # a block that returns its argument
         if grad_enabled() and any(_requires_grad(o) for o in tree_flatten(out)[0]):
             raise ValueError(
                 f"checkpoint({fname}) uses an array that requires grad without receiving it as "
