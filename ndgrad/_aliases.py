@@ -109,11 +109,12 @@ def returned_arguments(out: Any, originals: dict[int, Any]) -> Any:
     return originals.get(id(out), out)
 
 
-def wrote_into_arguments(error: ValueError, who: str, fix: str) -> Exception:
+def wrote_into_arguments(error: ValueError, who: str, fix: str) -> InPlaceError | None:
     """The error to raise for NumPy's ``error`` in code given ``read_only_arguments``: an
-    ``InPlaceError`` naming ``who`` when the write was refused as read-only, else ``error``."""
+    ``InPlaceError`` naming ``who`` when the write was refused as read-only, else None (the
+    caller re-raises ``error``)."""
     if "read-only" not in str(error):
-        return error
+        return None
     return InPlaceError(
         f"{who} writes into an array it was given ({error}): it gets the arguments' own memory, "
         f"and a write there would change values behind the graph. {fix}"

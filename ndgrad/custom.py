@@ -116,9 +116,12 @@ class custom_vjp:
         try:
             out, residuals = fwd(*given, **given_kwargs)
         except ValueError as e:
-            raise wrote_into_arguments(
+            refused = wrote_into_arguments(
                 e, f"the forward pass of {prim.name}", "Write into a copy inside fwd."
-            ) from e
+            )
+            if refused is None:
+                raise
+            raise refused from e
         out = returned_arguments(out, originals)
         flat = list(out) if isinstance(out, tuple) else [out]
         if any(_requires_grad(o) for o in flat):

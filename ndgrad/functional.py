@@ -1820,13 +1820,16 @@ def checkpoint(fun: Callable[..., Any], *, scope: bool = True) -> Callable[..., 
             with maybe_tracing(scope, fun):
                 out = fun(*given, **given_kwargs)
         except ValueError as e:
-            raise wrote_into_arguments(
+            refused = wrote_into_arguments(
                 e,
                 f"checkpoint({fname})",
                 "The backward pass runs the block again on its arguments, so it must leave "
                 "them unchanged: write into a copy inside the block (z = z.copy()), or keep "
                 "the in-place operation outside the checkpoint.",
-            ) from e
+            )
+            if refused is None:
+                raise
+            raise refused from e
         out = returned_arguments(out, originals)  # a block that returns its argument
         if grad_enabled() and any(_requires_grad(o) for o in tree_flatten(out)[0]):
             raise ValueError(
