@@ -60,3 +60,32 @@ def test_case(case: Case):
     assert type(got) is np.ndarray or isinstance(got, np.ndarray)
     scale = np.max(np.abs(expected), initial=1.0)
     np.testing.assert_allclose(got, expected, rtol=case.rtol, atol=case.atol * scale)
+
+
+# Where differences of the gradient measure a solver's tolerance, not the curvature: the closed
+# form. ``minimize(lambda p: sum((p - x) ** 2), ...).fun`` is 0 for every ``x``.
+_HVP_CLOSED_FORM = {"optimize.minimize": 0.0}
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("case", [_param(c) for c in CASES if c.raises is None and not c.xfail])
+def test_hvp_agrees_with_differences_of_the_gradient(case: Case):
+    """``nd.hvp`` (reverse over forward) on real code, against central differences of
+    ``nd.grad`` along a random direction; a solver that refuses second derivatives says so."""
+    w = _weights(case)
+    loss = _loss(case, w)
+    x = case.x.copy()
+    v = np.random.default_rng(len(case.id) + 1).standard_normal(x.shape)
+    try:
+        hv = nd.hvp(loss, x.copy(), v)
+    except nd.NotDifferentiableError as e:
+        assert "only first derivatives" in str(e)
+        return
+    if case.id in _HVP_CLOSED_FORM:
+        np.testing.assert_allclose(hv, _HVP_CLOSED_FORM[case.id], atol=1e-8)
+        return
+    g = nd.grad(loss, allow_unused=True)
+    h = 1e-5 * (1 + np.max(np.abs(x), initial=0.0))
+    expected = (g(x + h * v) - g(x - h * v)) / (2 * h)
+    scale = 1 + np.max(np.abs(expected), initial=0.0)
+    np.testing.assert_allclose(hv, expected, rtol=1e-4, atol=1e-4 * scale)
