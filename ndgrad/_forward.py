@@ -406,6 +406,7 @@ def _transposed(
         else:
             gs.append(np.zeros(shape, dtype))
     g = gs[0] if n_out == 1 else tuple(gs)
+    targets = [(x._node, x._out) for x in gs if isinstance(x, GradArray)]  # before any rule runs
     tangents = {id(e): t for e, t in fitted}
     total: Any = None
     # The rules always see their arguments as GradArrays tied to the graph, as under
@@ -418,7 +419,6 @@ def _transposed(
                 continue
             term = np.sum(np.real(np.conj(c) * t)) if c.dtype.kind == "c" else np.sum(c * t)
             total = term if total is None else total + term
-    targets = [(x._node, x._out) for x in gs if isinstance(x, GradArray)]
     if not (isinstance(total, GradArray) and total._node is not None):
         return [None] * n_out  # the rules do not depend on g: a zero tangent
     create = lift is not None

@@ -60,7 +60,7 @@ from ndgrad._rules._solve import (
     tuple_args,
     watched,
 )
-from ndgrad.functional import grad, jacobian, pull_cotangents
+from ndgrad.functional import grad, jacobian, pull_to
 from ndgrad.tracing import tracing
 
 _MODULE = "scipy.optimize"
@@ -114,12 +114,13 @@ def _root_node(name: str, x_star: Any, residual: Callable[[Any], Any], leaf: boo
     def backward_create(g: Any, x: Any, args: Any) -> list[Any]:
         if not covered:
             raise second_order_error(f"scipy.optimize.{name}")
+        targets = [(a._node, a._out) for a in (x, *params)]  # before the function may write
         u = np.reshape(evaluate(residual, x), (n,))
         eye = np.eye(n)
-        rows = [pull_cotangents([u], [eye[i]], [x], create=True)[0] for i in range(n)]
+        rows = [pull_to([u], [eye[i]], targets[:1], create=True)[0] for i in range(n)]
         jac = np.stack([np.zeros(n) if c is None else np.reshape(c, (n,)) for c in rows])
         lam = np.linalg.solve(np.transpose(jac), np.reshape(g, (n,)))
-        cots = pull_cotangents([u], [lam], [x, *params], create=True)[1:]
+        cots = pull_to([u], [lam], targets, create=True)[1:]
         return [None, *(None if c is None else -c for c in cots)]
 
     return record(f"scipy.optimize.{name}", x_star, [r, *params], backward, backward_create)
@@ -280,7 +281,8 @@ def _value_node(name: str, value: Any, objective: Callable[[Any], Any], x_node: 
         if not covered:
             raise second_order_error(f"scipy.optimize.{name}")
         x = args[1]
-        cots = pull_cotangents([evaluate(objective, x)], [g], [x, *params], create=True)[1:]
+        targets = [(a._node, a._out) for a in (x, *params)]  # before the function may write
+        cots = pull_to([evaluate(objective, x)], [g], targets, create=True)[1:]
         return [None, None, *cots]
 
     return record(
