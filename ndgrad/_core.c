@@ -2184,7 +2184,7 @@ alias_grow(void)
     return 0;
 }
 
-/* The owner of ``a``'s memory: the end of its chain of array bases (as _aliases._owner). */
+/* The owner of ``a``'s memory: the end of its chain of array bases (as _graph.memory_owner). */
 static void *
 owner_of(PyObject *a)
 {

@@ -373,6 +373,26 @@ class _Trace:
         """Cotangents of the tracers (``None`` where disconnected) for ``cots`` of ``outs``."""
         return pull_to(outs, cots, self.targets, create, retain, self.since)
 
+    def pull_one(self, out: GradArray, nested: bool) -> list[Any]:
+        """Cotangents of the tracers for a recorded one-element ``out`` with cotangent 1: one
+        backward pass, recorded and retained when ``nested``; at the outermost level the saved
+        arrays are freed as it goes. (``pull`` for one scalar root, without its checks.)"""
+        root = out if out.shape == () else np.reshape(out, ())
+        if root._base_ga is not None:
+            refresh(root)
+        one = np.array(1, out.dtype)
+        cots = _graph.backward(
+            [(root._node, root._out)],
+            [GradArray(one) if nested else one],
+            inputs=self.targets,
+            retain_graph=nested,
+            create_graph=nested,
+            lift=graph_array,
+            since=self.since,
+        )
+        assert cots is not None
+        return cots
+
     def regroup(self, flat: Sequence[Any], outermost: bool, single: bool) -> Any:
         """Per-tracer values back into the arguments' structures (a tuple for tuple argnums)."""
         if self.arrays_only:  # the common case: no structure to rebuild
@@ -491,22 +511,7 @@ def _value_and_grad(
     _check_output(out, fname)
     nested = trace.nested
     if isinstance(out, GradArray) and out._node is not None:  # _requires_grad(out)
-        # pull_cotangents for one scalar root, whose cotangent has the right shape and dtype.
-        # One pass only: at the outermost level the saved arrays are freed as backward goes.
-        root: Any = out if out.shape == () else np.reshape(out, ())
-        if root._base_ga is not None:
-            refresh(root)
-        one = np.array(1, out.dtype)
-        cots = _graph.backward(
-            [(root._node, root._out)],
-            [GradArray(one) if nested else one],
-            inputs=trace.targets,
-            retain_graph=nested,
-            create_graph=nested,
-            lift=graph_array,
-            since=trace.since,
-        )
-        assert cots is not None
+        cots = trace.pull_one(out, nested)
     else:
         cots = [None] * len(trace.tracers)
     unreached = any(c is None for c in cots)
@@ -1675,15 +1680,7 @@ def _hvp_reverse_over_forward(fun: Callable[..., Any], x: Any, v: Any, scope: bo
         (tangent,) = plan.push(t_in, True, own=True)
         if type(tangent) is not GradArray or tangent._node is None:
             return None  # it does not depend on x
-        if tangent._base_ga is not None:
-            refresh(tangent)
-        pulled = _graph.backward(
-            [(tangent._node, tangent._out)],
-            [np.array(1, tangent.dtype)],
-            inputs=trace.targets,
-            lift=graph_array,
-            since=trace.since,
-        )
+        pulled = trace.pull_one(tangent, False)
     if any(p is None or _all_zero(p) for p in pulled):
         return None
     return trace.regroup(pulled, True, single=True)
