@@ -52,7 +52,7 @@ static PyObject *InertTypes;      /* tuple of the types whose references never l
 static PyObject *ArrayMetaType;   /* the first of them: what a node keeps of an argument's shape */
 static PyObject *PermanentPrims;  /* set: the primitives the registry holds for good */
 static PyObject *EmptyTuple;      /* () */
-static PyObject *str_rules, *str_argnum_rule, *str_edges, *str_inplace_rules;
+static PyObject *str_rules, *str_argnum_rule, *str_edges, *str_inplace_rules, *str_unit_rules;
 static PyObject *int_zero, *int_one, *int_output;  /* 0, 1 and _graph.OUTPUT (-1) */
 
 /* What ndgrad/_array.py registers with configure_array() that the backward loop reads too. */
@@ -79,7 +79,8 @@ slot_offset(PyTypeObject *type, const char *name)
 /* The slots of ndgrad._registry.Primitive the hot path reads, by offset (set by configure):
  * read directly from an exact Primitive, through getattr from anything else. */
 static PyTypeObject *PrimitiveType;
-static Py_ssize_t off_rules, off_argnum_rule, off_inplace_rules, off_by_operands, off_positional;
+static Py_ssize_t off_rules, off_argnum_rule, off_inplace_rules, off_unit_rules, off_by_operands,
+    off_positional;
 
 /* ``prim.<name>``, the slot at ``offset`` of a Primitive: new reference, NULL with an error. */
 static PyObject *
@@ -862,6 +863,40 @@ same_array_type(PyObject *a, PyObject *b)
            && PyArray_SAMESHAPE(x, y);
 }
 
+/* Whether ``g`` is a plain float32 or float64 array of at least one element, every one of them
+ * the one element 1 it shows along zero strides (a sum's cotangent spread over its input). */
+static int
+is_unit(PyObject *g)
+{
+    if (!PyArray_CheckExact(g)) {
+        return 0;
+    }
+    PyArrayObject *a = (PyArrayObject *)g;
+    int ndim = PyArray_NDIM(a);
+    if (ndim == 0 || PyArray_SIZE(a) == 0 || !PyArray_ISNOTSWAPPED(a)) {
+        return 0;
+    }
+    for (int i = 0; i < ndim; i++) {
+        if (PyArray_STRIDES(a)[i] != 0) {
+            return 0;
+        }
+    }
+    switch (PyArray_TYPE(a)) {
+    case NPY_DOUBLE: {
+        double one;
+        memcpy(&one, PyArray_DATA(a), sizeof one);  /* the data may be unaligned */
+        return one == 1.0;
+    }
+    case NPY_FLOAT: {
+        float one;
+        memcpy(&one, PyArray_DATA(a), sizeof one);
+        return one == 1.0f;
+    }
+    default:
+        return 0;
+    }
+}
+
 /* Add cotangent ``c`` (borrowed) to what output ``out`` of ``node`` has received so far in
  * ``grads``. ``fresh``: nothing but this backward refers to ``c``, so that later cotangents
  * may be added into it in place (when ``inplace``). 0 on success, -1 on error. */
@@ -1465,6 +1500,16 @@ visit(Pass *p, PyObject *node)
                         Py_CLEAR(rules);
                         rc = PyErr_Occurred() ? -1 : 0;
                     }
+                }
+                /* A large spread 1 (a sum's cotangent): the rules' forms for it, if the
+                 * primitive has them, return the factor that ``g *`` would copy. */
+                if (rules == NULL && rc == 0 && p->inplace && is_unit(g)
+                    && PyArray_NBYTES((PyArrayObject *)g) >= p->inplace_bytes) {
+                    rules = prim_slot(n->prim, off_unit_rules, str_unit_rules);
+                    if (rules != NULL && !PyTuple_Check(rules)) {
+                        Py_CLEAR(rules);
+                    }
+                    rc = rules == NULL && PyErr_Occurred() ? -1 : 0;
                 }
                 if (rules == NULL && rc == 0) {
                     rules = prim_slot(n->prim, off_rules, str_rules);
@@ -3923,11 +3968,12 @@ configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyTypeObject *prim_type = (PyTypeObject *)args[12];
-    Py_ssize_t offsets[5] = {slot_offset(prim_type, "rules"), slot_offset(prim_type, "argnum_rule"),
+    Py_ssize_t offsets[6] = {slot_offset(prim_type, "rules"), slot_offset(prim_type, "argnum_rule"),
                              slot_offset(prim_type, "inplace_rules"),
                              slot_offset(prim_type, "by_operands"),
-                             slot_offset(prim_type, "positional")};
-    for (int i = 0; i < 5; i++) {
+                             slot_offset(prim_type, "positional"),
+                             slot_offset(prim_type, "unit_rules")};
+    for (int i = 0; i < 6; i++) {
         if (offsets[i] < 0) {
             return NULL;
         }
@@ -3937,6 +3983,7 @@ configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     off_inplace_rules = offsets[2];
     off_by_operands = offsets[3];
     off_positional = offsets[4];
+    off_unit_rules = offsets[5];
     Py_XSETREF(PrimitiveType, (PyTypeObject *)Py_NewRef(prim_type));
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[10]); i++) {
         if (!PyType_Check(PyTuple_GET_ITEM(args[10], i))) {
@@ -4750,6 +4797,7 @@ PyInit__core(void)
     str_rules = PyUnicode_InternFromString("rules");
     str_argnum_rule = PyUnicode_InternFromString("argnum_rule");
     str_inplace_rules = PyUnicode_InternFromString("inplace_rules");
+    str_unit_rules = PyUnicode_InternFromString("unit_rules");
     str_edges = PyUnicode_InternFromString("edges");
     str_by_operands = PyUnicode_InternFromString("by_operands");
     str_call = PyUnicode_InternFromString("__call__");
@@ -4761,6 +4809,7 @@ PyInit__core(void)
     int_one = PyLong_FromLong(1);
     int_output = PyLong_FromLong(-1);  /* _graph.OUTPUT: a versions entry for the result */
     if (EmptyTuple == NULL || EmptyFrozenSet == NULL || str_rules == NULL || str_argnum_rule == NULL || str_edges == NULL || str_inplace_rules == NULL
+        || str_unit_rules == NULL
         || str_by_operands == NULL || str_call == NULL || str_implementation == NULL || str_positional == NULL
         || str_forward_common == NULL || str_jvp_kind == NULL || int_zero == NULL || int_one == NULL || int_output == NULL) {
         return NULL;

@@ -90,6 +90,13 @@ def definplace(func: Any, rules: dict[int, VJPRule]) -> None:
     _primitive_of(func, "definplace").set_inplace(rules)
 
 
+def defunit(func: Any, rules: dict[int, VJPRule]) -> None:
+    """Forms of some of ``func``'s VJP rules for a cotangent that is a spread 1, by argument
+    position (internal: see ``Primitive.set_unit``). The rule ``g * factor`` then returns the
+    factor, read-only: a sum of a product over a large array makes no copy of either operand."""
+    _primitive_of(func, "defunit").set_unit(rules)
+
+
 # --- forward mode -------------------------------------------------------------------------------
 
 

@@ -106,6 +106,7 @@ class Primitive:
         "saves_ans",
         "structure",
         "unbroadcast",
+        "unit_rules",
     )
 
     def __init__(
@@ -135,6 +136,8 @@ class Primitive:
         self.jvp_costly = False
         # The VJP rules again, some in a form that writes into ``g`` (``set_inplace``).
         self.inplace_rules: tuple[VJPRule | None, ...] | None = None
+        # And some in the form they take when ``g`` is a spread 1 (``set_unit``).
+        self.unit_rules: tuple[VJPRule | None, ...] | None = None
         # Forward mode's rules per edge of a common node, by the call's shape
         # (``_forward._common_rules``): emptied when the forward rules change.
         self.forward_common: dict[Any, Any] = {}
@@ -164,9 +167,23 @@ class Primitive:
         (one argument requires grad): the rule may then overwrite ``g`` and return it. It must
         give exactly the same values as rule ``i``, and read no argument rule ``i`` does not
         (the node keeps only those)."""
+        self.inplace_rules = self._other_forms(rules, "in-place")
+
+    def set_unit(self, rules: dict[int, VJPRule]) -> None:
+        """Forms of some VJP rules for a ``g`` that is a spread 1: a plain float array, every
+        element the one 1 it shows along zero strides (a sum's cotangent over a large input).
+        Backward calls ``rules[i](g, ans, *args, **kwargs)`` in place of rule ``i`` then, where
+        the rule is ``g`` times a factor, and the form returns the factor itself, read-only, not
+        a copy. It must give exactly the values, dtype and shape of rule ``i`` (falling back to
+        it where they would differ), and read no argument rule ``i`` does not."""
+        self.unit_rules = self._other_forms(rules, "spread-1")
+
+    def _other_forms(self, rules: dict[int, VJPRule], kind: str) -> tuple[VJPRule | None, ...]:
+        """The rules, with ``rules`` (other forms of some, by position) in their places, once
+        each is checked to read nothing its rule does not (the node keeps only that)."""
         for i, rule in rules.items():
             if i >= len(self.rules) or self.rules[i] is None:
-                raise ValueError(f"{self.name}: no VJP rule {i} to give an in-place form")
+                raise ValueError(f"{self.name}: no VJP rule {i} to give a {kind} form")
             saves, meta, ans = _rule_reads(rule)
             kept, kept_meta, kept_ans = _rule_reads(self.rules[i])
             if (
@@ -174,8 +191,8 @@ class Primitive:
                 or (ans and not kept_ans)
                 or (kept is not None and not (saves <= kept and meta <= kept | kept_meta))
             ):
-                raise ValueError(f"{self.name}: in-place rule {i} reads what rule {i} does not")
-        self.inplace_rules = tuple(rules.get(i, r) for i, r in enumerate(self.rules))
+                raise ValueError(f"{self.name}: {kind} rule {i} reads what rule {i} does not")
+        return tuple(rules.get(i, r) for i, r in enumerate(self.rules))
 
     def _derive_reads(self) -> None:
         """What a node keeps, per argument that requires grad: what its VJP rule reads, and

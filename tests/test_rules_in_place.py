@@ -5,6 +5,10 @@ is a large plain array that nobody but the pass holds and that no other rule of 
 reads. Each form must give exactly the array its rule gives, and read nothing its rule does not
 read; the engine must choose it only in that case. ``NDGRAD_INPLACE_BYTES=0`` runs the whole
 suite with the forms on small arrays too (docs/development.rst).
+
+The forms for a spread 1 (``Primitive.set_unit``): where a rule is ``g * factor`` and ``g`` is a
+sum's cotangent spread over a large input, the form returns the factor itself, exactly the
+rule's array, and read-only when the rule did not make it (an operand, the output).
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import pytest
 
 import ndgrad as nd
 from ndgrad import _graph
-from ndgrad._define import definplace
+from ndgrad._define import definplace, defunit
 from ndgrad._registry import VJP_RULES
+from ndgrad._rules import reductions
 from ndgrad._rules.ufuncs import _into_g
 from ndgrad.testing import check_grad
 
@@ -204,3 +209,164 @@ def test_the_in_place_forms_change_no_gradient(monkeypatch):
     plain = nd.grad(f)(a)
     monkeypatch.setattr(_graph, "INPLACE_BYTES", 0)
     np.testing.assert_array_equal(nd.grad(f)(a), plain)
+
+
+# --- forms for a spread 1 -------------------------------------------------------------------------
+
+UNIT = sorted(
+    (
+        (prim.name, func, slot)
+        for func, prim in VJP_RULES.items()
+        if prim.unit_rules is not None
+        for slot, rule in enumerate(prim.unit_rules)
+        if rule is not prim.rules[slot]
+    ),
+    key=lambda case: (case[0], case[2]),
+)
+# the operands in the output's dtype, or one in the other float dtype (the form is the rule then)
+UNIT_CASES = [
+    (*case, shapes, mixed)
+    for case in UNIT
+    for shapes in SHAPES
+    for mixed in (False, True)
+    if not (shapes == "scalar" and case[2] == 1)
+]
+
+
+def _spread_one(shape, dtype):
+    return np.broadcast_to(np.ones((), dtype), shape)
+
+
+def test_the_hot_product_rules_have_forms_for_a_spread_one():
+    names = {func.__name__ for _, func, _ in UNIT}
+    assert {"multiply", "exp", "sin", "cos", "tanh", "square"} <= names
+
+
+@pytest.mark.parametrize(
+    "name, func, slot, shapes, mixed",
+    UNIT_CASES,
+    ids=[f"{n}-{s}-{shapes}-{'mixed' if m else 'same'}" for n, _, s, shapes, m in UNIT_CASES],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_spread_one_form_gives_exactly_its_rules_array(name, func, slot, shapes, mixed, dtype):
+    rng = np.random.default_rng(slot)
+    args = _operands(func, dtype, SHAPES[shapes], rng)
+    if mixed:  # the other float dtype: the output is float64, the factor's operand may not be
+        args[-1] = np.asarray(args[-1]).astype(np.float32 if dtype == np.float64 else np.float64)
+    ans = func(*args)
+    g = _spread_one(ans.shape, ans.dtype)
+    prim = VJP_RULES[func]
+    kept = [np.copy(a) for a in args], np.copy(ans)
+    expected = prim.rules[slot](g, ans, *args)
+    got = prim.unit_rules[slot](g, ans, *args)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)  # the same values: equal, not close
+    held = [a for a in (*args, ans) if isinstance(a, np.ndarray)]
+    if any(np.shares_memory(got, a) for a in held):
+        assert not got.flags.writeable  # an operand or the output, handed on: read-only
+    for a, before in zip(args, kept[0], strict=True):
+        np.testing.assert_array_equal(a, before)
+    np.testing.assert_array_equal(ans, kept[1])
+
+
+def test_a_spread_one_form_must_not_read_what_its_rule_does_not():
+    def scale(x, y):
+        return x * 2.0
+
+    scale = nd.defvjp(scale, lambda g, ans, x, y: 2.0 * g)
+    with pytest.raises(ValueError, match="spread-1 rule 0 reads what rule 0 does not"):
+        defunit(scale, {0: lambda g, ans, x, y: 2.0 * x})
+
+
+@pytest.fixture
+def unit_calls(monkeypatch):
+    """Record each call of exp's and multiply's forms for a spread 1, on arrays of any size."""
+    monkeypatch.setattr(_graph, "INPLACE_BYTES", 0)
+    monkeypatch.setattr(reductions, "_SPREAD_COPY_MAX", 0)  # every sum's cotangent a view
+    made = []
+    for func in (np.exp, np.multiply):
+        prim = VJP_RULES[func]
+
+        def spy(rule, label):
+            return lambda g, ans, *args: made.append(label) or rule(g, ans, *args)
+
+        forms = tuple(
+            spy(rule, f"{func.__name__}-{slot}") if rule is not prim.rules[slot] else rule
+            for slot, rule in enumerate(prim.unit_rules)
+        )
+        monkeypatch.setattr(prim, "unit_rules", forms)
+    return made
+
+
+def test_a_sum_of_a_product_copies_neither_operand_and_the_gradient_is_owned(unit_calls):
+    a = np.linspace(-1.0, 1.0, 7)
+    c = np.linspace(2.0, 3.0, 7)
+    x = nd.GradArray(a, requires_grad=True)
+    np.sum(np.exp(x) * x).backward()
+    assert sorted(unit_calls) == ["multiply-0", "multiply-1"]  # exp's g is x: not a spread 1
+    np.testing.assert_allclose(x.grad, np.exp(a) * (a + 1.0), rtol=1e-15)
+    # d/dw sum(w * c) is c: handed on read-only, then copied into a gradient the caller owns
+    for grad in (nd.grad(lambda w: np.sum(w * c))(a), nd.grad(lambda w: np.sum(c * w))(a)):
+        np.testing.assert_array_equal(grad, c)
+        assert grad.flags.writeable and not np.shares_memory(grad, c)
+        grad[:] = 0.0
+        np.testing.assert_array_equal(c, np.linspace(2.0, 3.0, 7))
+    w = nd.GradArray(a, requires_grad=True)
+    np.sum(w * c).backward()
+    assert w.grad.flags.writeable and not np.shares_memory(w.grad, c)
+    np.testing.assert_array_equal(w.grad, c)
+    # x * x: both cotangents are x, read-only; their sum is a new array
+    x = nd.GradArray(a, requires_grad=True)
+    np.sum(x * x).backward()
+    np.testing.assert_array_equal(x.grad, 2 * a)
+    assert not np.shares_memory(x.grad, a)
+
+
+def test_the_spread_one_forms_are_chosen_only_for_a_spread_one(unit_calls):
+    a = np.linspace(-1.0, 1.0, 7)
+    x = nd.GradArray(a, requires_grad=True)
+    np.sum(np.exp(x) * 3.0).backward(np.float64(2.0))  # a spread 2: the rules as they are
+    np.sum(np.mean(np.exp(x) * 3.0)).backward()  # a mean's spread 1/7
+    assert unit_calls == []
+    np.testing.assert_allclose(x.grad, 6.0 * np.exp(a) + 3.0 * np.exp(a) / 7, rtol=1e-15)
+    h = nd.hessian(lambda x: np.sum(np.exp(x) * 3.0))(a)  # the recorded inner pass: never
+    np.testing.assert_allclose(h, np.diag(3.0 * np.exp(a)), rtol=1e-14)
+    assert unit_calls == []
+
+
+def test_the_spread_one_forms_are_kept_for_large_arrays(monkeypatch):
+    monkeypatch.setattr(_graph, "INPLACE_BYTES", 1 << 16)
+    seen = []
+    prim = VJP_RULES[np.exp]
+    monkeypatch.setattr(
+        prim, "unit_rules", (lambda g, ans, x: seen.append(g.nbytes) or prim.rules[0](g, ans, x),)
+    )
+    for n in (100, 20_000):  # 800 bytes, 160 kB
+        x = nd.GradArray(np.linspace(-1.0, 1.0, n), requires_grad=True)
+        np.sum(np.exp(x)).backward()
+        np.testing.assert_allclose(x.grad, np.exp(np.linspace(-1.0, 1.0, n)), rtol=1e-15)
+    assert seen == [160_000]
+
+
+def test_gradients_through_the_spread_one_forms_match_finite_differences(monkeypatch):
+    monkeypatch.setattr(_graph, "INPLACE_BYTES", 0)
+    monkeypatch.setattr(reductions, "_SPREAD_COPY_MAX", 0)
+    c = np.linspace(0.5, 1.5, 9)
+    forms = [
+        lambda x: np.sum(np.exp(x) * x),
+        lambda x: np.sum(c * np.sin(x)),
+        lambda x: np.sum(np.cos(x)) + np.sum(np.tanh(x)) + np.sum(np.square(x)),
+        lambda x: np.sum(np.sin(x) * np.exp(x)) + np.sum(x * c),
+    ]
+    for f in forms:
+        check_grad(f, np.linspace(-1.0, 1.0, 9))
+
+
+def test_float32_gradients_through_the_spread_one_forms_match_the_closed_form(monkeypatch):
+    monkeypatch.setattr(_graph, "INPLACE_BYTES", 0)
+    monkeypatch.setattr(reductions, "_SPREAD_COPY_MAX", 0)
+    a = np.linspace(-1.0, 1.0, 9).astype(np.float32)
+    g = nd.grad(lambda x: np.sum(np.exp(x) * x) + np.sum(np.cos(x)) + np.sum(np.tanh(x)))(a)
+    assert g.dtype == np.float32
+    expected = np.exp(a) * (a + 1) - np.sin(a) + (1 - np.tanh(a) ** 2)
+    np.testing.assert_allclose(g, expected, rtol=1e-6)

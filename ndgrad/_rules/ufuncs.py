@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ndgrad._define import definplace, defjvp, deflinear, defmultilinear, defvjp
+from ndgrad._define import definplace, defjvp, deflinear, defmultilinear, defunit, defvjp
 from ndgrad._registry import HOLOMORPHIC, VJP_RULES, mark_no_gradient, unbroadcast
 from ndgrad._rules._common import conj, expand_reduced, is_complex, zeros_of
 from ndgrad._rules.indexing import scatter_add
@@ -301,6 +301,48 @@ _INPLACE_RULES = {
 }
 for _f, _rules in _INPLACE_RULES.items():
     definplace(_f, _rules)
+
+# --- for a spread 1 -----------------------------------------------------------------------------
+# ``loss = np.sum(f(x))`` sends ``f`` the cotangent 1 spread over a large ``x`` (zero strides:
+# one element). Where the rule is ``g * factor``, that product is the factor itself, exactly, and
+# backward calls these forms instead (``Primitive.set_unit``): ``np.sum(np.exp(x) * x)`` then
+# copies neither operand. Such a ``g`` is real (float32 or float64), so ``conj`` is the identity.
+
+
+def _same(g, a):
+    """Whether ``a`` is an array of ``g``'s dtype and shape: then ``g * f(a)`` is ``f(a)``."""
+    return type(a) is np.ndarray and a.dtype == g.dtype and a.shape == g.shape
+
+
+def _read_only(a):
+    """A read-only view of an array the rule did not make (an operand, the output): the engine
+    never adds into it, and copies it before it becomes a ``.grad`` or a transform's result."""
+    view = a.view()
+    view.flags.writeable = False
+    return view
+
+
+def _negated_sin(x):
+    s = np.sin(x)
+    return np.negative(s, out=s)
+
+
+# Each form, where the factor's operands are not of g's dtype and shape, is the rule itself.
+_UNIT_RULES = {
+    np.multiply: {
+        0: lambda g, ans, x, y: _read_only(y) if _same(g, y) else g * conj(y),
+        1: lambda g, ans, x, y: _read_only(x) if _same(g, x) else g * conj(x),
+    },
+    np.exp: {0: lambda g, ans, x: _read_only(ans) if _same(g, ans) else g * conj(ans)},
+    np.square: {0: lambda g, ans, x: 2 * x if _same(g, x) else 2 * g * conj(x)},
+    np.sin: {0: lambda g, ans, x: np.cos(x) if _same(g, x) else g * conj(np.cos(x))},
+    np.cos: {0: lambda g, ans, x: _negated_sin(x) if _same(g, x) else -g * conj(np.sin(x))},
+    np.tanh: {
+        0: lambda g, ans, x: 1 - ans * ans if _same(g, ans) else g * conj(1 - ans * ans),
+    },
+}
+for _f, _rules in _UNIT_RULES.items():
+    defunit(_f, _rules)
 
 # --- complex values in forward mode -----------------------------------------------------------
 # Complex-differentiable wherever differentiable, with rules of the form g * conj(f'(x)): the
