@@ -273,6 +273,28 @@ def intact(a: Any, fp: Any) -> bool:
     return bool(now.shape == fp.shape and now.tobytes() == fp.tobytes())
 
 
+# Memory that no writable array can reach: a transform's private copy of an input, made read-only
+# before anyone saw it (``seal``). A view of read-only memory is read-only, and NumPy refuses to
+# make it writable again, so no write that respects the flag can change it: saves of it need no
+# fingerprint. By id of the owner, with a weak reference to it (its entry goes with it).
+_SEALED: dict[int, Any] = {}
+
+
+def seal(owner: Any) -> None:
+    """Make ``owner``, an array that owns its memory and that nothing else refers to yet,
+    read-only, and remember that no writable view of it exists."""
+    owner.flags.writeable = False
+    key = id(owner)
+    _SEALED[key] = weakref.ref(owner, lambda _: _SEALED.pop(key, None))
+
+
+def sealed(a: Any) -> bool:
+    """Whether ``a``'s memory is sealed (``seal``) and still read-only."""
+    owner = memory_owner(a)
+    ref = _SEALED.get(id(owner))
+    return ref is not None and ref() is owner and not owner.flags.writeable
+
+
 # What a copy-on-write puts in a snapshot for an array found written behind ndgrad's back.
 TAMPERED: Any = object()
 
@@ -599,7 +621,7 @@ def guard_saved(x: Any, raw: Any, fresh: bool = False) -> Hold:
     ``exp(x)`` a second time).
     """
     fp = None
-    if CHECK_SAVED and not fresh:
+    if CHECK_SAVED and not fresh and not sealed(raw):
         ref = x._version[1]
         known = ref() if ref is not None else None
         if known is None or known.snapshot is not None or not known.born_locked:
@@ -609,7 +631,8 @@ def guard_saved(x: Any, raw: Any, fresh: bool = False) -> Hold:
         ref = state[1]
         g = ref() if ref is not None else None
         if g is None or g.snapshot is not None:  # none, or released by its last hold
-            if fp is None and CHECK_SAVED and not fresh:  # released since it was looked at
+            # released since it was looked at
+            if fp is None and CHECK_SAVED and not fresh and not sealed(raw):
                 fp = fingerprint(raw)
             g = Guard(x)
             g.saved = raw
@@ -629,7 +652,8 @@ def guard_saved(x: Any, raw: Any, fresh: bool = False) -> Hold:
                 g.born_locked = g.first
             _guard_owner(g, x)
             return Hold(g, raw, fp)
-        if fp is None and CHECK_SAVED and not g.born_locked:  # fresh after all, or replaced
+        # fresh after all, or replaced
+        if fp is None and CHECK_SAVED and not g.born_locked and not sealed(raw):
             fp = fingerprint(raw)
         g.users += 1
         if not (g.first and g() is x):

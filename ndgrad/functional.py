@@ -34,7 +34,7 @@ from ndgrad._batching import batch_size, pull_batched, push_batched
 from ndgrad._core import node_serial, recorded_since
 from ndgrad._errors import GraphBreakError
 from ndgrad._forward import ForwardPlan, fit_tangent
-from ndgrad._graph import enable_grad, grad_enabled, writeable
+from ndgrad._graph import enable_grad, grad_enabled, seal, sealed, writeable
 from ndgrad._held import held_versions
 from ndgrad._inplace import refresh
 from ndgrad._registry import Primitive
@@ -110,21 +110,25 @@ _REUSE_BYTES = 1 << 16
 def _private_copy(x: Any, buffers: dict[int, Any] | None, slot: int) -> Any:
     """A private copy of the values of float ndarray ``x``: into ``buffers[slot]`` when nothing
     else refers to that buffer any more (its tracer, the graph that saved it and any view of it
-    the caller kept are gone), else into new memory, which becomes ``buffers[slot]``."""
+    the caller kept are gone), else into new memory, which becomes ``buffers[slot]``.
+
+    A copy the nodes would guard (above ``COPY_BYTES``) is sealed (``_graph.seal``): read-only
+    before anyone sees it, so that no view of it is writable and its saves need no fingerprint
+    (two passes over it per call). Writes into a tracer are refused anyway (a leaf)."""
     if buffers is None or x.nbytes < _REUSE_BYTES or not x.flags.c_contiguous:
-        return x.copy(order="K")
+        copy = x.copy(order="K")
+        if x.nbytes > _graph.COPY_BYTES:
+            seal(copy)
+        return copy
     buf = buffers.pop(slot, None)  # taken at once: a call in another thread cannot take it too
     # one reference in ``buf``, one in getrefcount's argument: nothing else holds the buffer
-    if (
-        buf is None
-        or sys.getrefcount(buf) > 2
-        or buf.shape != x.shape
-        or buf.dtype != x.dtype
-        or not buf.flags.writeable
-    ):
+    if buf is None or sys.getrefcount(buf) > 2 or buf.shape != x.shape or buf.dtype != x.dtype:
         buf = x.copy(order="C")
+        seal(buf)
     else:
+        buf.flags.writeable = True  # sealed by us, and held by nobody: no view of it exists
         np.copyto(buf, x)
+        buf.flags.writeable = False
     buffers[slot] = buf
     return buf
 
@@ -276,10 +280,21 @@ def _detach_own(results: list[Any], targets: Sequence[Any], since: int) -> list[
     return results
 
 
+def _handed_back(x: Any) -> Any:
+    """What the caller gets for a result or aux leaf: a GradArray's plain values, and a copy
+    of an array that shows a tracer's sealed memory (``fun`` returned its argument or a view
+    of it): read-only there, where ``fun`` on the caller's array gives a writable one."""
+    if isinstance(x, GradArray):
+        x = plain_array(x)
+    elif type(x) is not np.ndarray:
+        return x
+    return x if writeable(x) or not sealed(x) else x.copy()
+
+
 def _plain_tree(tree: Any) -> Any:
-    """The same structure with every GradArray replaced by its plain values."""
+    """The same structure with every GradArray replaced by its plain values (``_handed_back``)."""
     leaves, spec = tree_flatten(tree)
-    return tree_unflatten(spec, [plain_array(x) if isinstance(x, GradArray) else x for x in leaves])
+    return tree_unflatten(spec, [_handed_back(x) for x in leaves])
 
 
 class _Trace:
@@ -524,8 +539,7 @@ def _value_and_grad(
     if nested:
         cots = _detach_own(cots, trace.targets, trace.since)
     grads = trace.regroup(cots, not nested, single)
-    value = out if nested else (plain_array(out) if isinstance(out, GradArray) else out)
-    return value, grads, trace.aux
+    return (out if nested else _handed_back(out)), grads, trace.aux
 
 
 def _all_zero(c: Any) -> bool:

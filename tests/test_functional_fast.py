@@ -314,6 +314,62 @@ def test_a_buffer_something_still_holds_is_not_reused():
     np.testing.assert_array_equal(np.asarray(kept[1].values), x1)
 
 
+def test_a_large_input_is_sealed_and_its_saves_need_no_fingerprint(monkeypatch):
+    # The private copy is read-only before the function sees it: no view of it is writable,
+    # so the nodes that save it take no fingerprint; the caller's own leaf is fingerprinted.
+    from ndgrad import _graph
+
+    taken = []  # the memory owners of the arrays fingerprinted
+    real = _graph.fingerprint
+    monkeypatch.setattr(
+        _graph, "fingerprint", lambda a: taken.append(id(_graph.memory_owner(a))) or real(a)
+    )
+    owners = []
+
+    def f(t):
+        owners.append(id(_graph.memory_owner(t)))
+        return np.sum(np.sin(t) * t)  # sin and multiply save t
+
+    x = _large(0)
+    g = nd.grad(f)(x)
+    np.testing.assert_allclose(g, np.cos(x) * x + np.sin(x), rtol=1e-12)
+    assert owners[0] not in taken
+    leaf = nd.GradArray(x, requires_grad=True)
+    f(leaf).backward()
+    # the tape API's leaf: the caller may hold a writable view of it
+    assert owners[1] in taken
+
+    def writes_through_a_plain_alias(t):
+        y = np.sin(t) * t  # saves t
+        alias = t.view(np.ndarray)  # outside the scope: NumPy's view, made after the seal
+        alias[0] = 5.0
+        return np.sum(y)
+
+    with pytest.raises(ValueError, match="read-only"):
+        nd.grad(writes_through_a_plain_alias, scope=False)(x)
+    np.testing.assert_array_equal(x, _large(0))  # the caller's array is never written
+
+
+@pytest.mark.parametrize("scope", [True, False])
+def test_an_argument_handed_back_is_a_writable_array_of_the_callers(scope):
+    # fun returns its (sealed, read-only) argument, or a view of it: the caller gets what fun
+    # on its own array gives, a writable array, and never the private copy
+    x = _large(1)
+    out, vjp_fn = nd.vjp(lambda t: t, x, scope=scope)
+    (value, aux), g = nd.value_and_grad(
+        lambda t: (np.sum(t), np.asarray(t)[:5]), has_aux=True, scope=scope
+    )(x)
+    tangent_out, _ = nd.jvp(lambda t: t[::2], (x,), (np.ones_like(x),), scope=scope)
+    for got, expected in ((out, x), (aux, x[:5]), (tangent_out, x[::2])):
+        np.testing.assert_array_equal(got, expected)
+        assert got.flags.writeable and not np.shares_memory(got, x)
+        got[0] = 0.0
+    np.testing.assert_array_equal(x, _large(1))
+    np.testing.assert_array_equal(vjp_fn(np.full_like(x, 2.0))[0], np.full_like(x, 2.0))
+    np.testing.assert_array_equal(g, np.ones_like(x))
+    assert value == pytest.approx(np.sum(x))
+
+
 def test_reused_buffers_under_threads():
     g = nd.grad(lambda x: np.sum(np.tanh(x) * x))
     errors = []
