@@ -681,3 +681,33 @@ def test_forward_plan_steps_are_the_python_steps(dtype):
     assert got == want
     fast = [f is not None for _, _, _, f, *_ in got]
     assert len(got) > 12 and any(fast) and not all(fast)
+
+
+# --- the context a pass runs its rules in -----------------------------------------------------
+
+
+def test_rules_run_outside_the_conversion_scope_and_the_scope_comes_back():
+    # The pass sets the scope depth to 0 for the rules only when it is not 0 already (a
+    # context variable set costs more than a small pass's bookkeeping): either way the rules
+    # see no scope, and the caller's depth is what it was.
+    seen = []
+
+    def rule(g, ans, x):
+        seen.append(_graph.scope_depth.get())
+        return 3.0 * g
+
+    triple = nd.defvjp(lambda x: x * 3.0, rule, name="triple_depth_probe")
+    a = np.array([1.0, 2.0])
+    x = nd.GradArray(a, requires_grad=True)
+    np.sum(triple(x)).backward()  # outside every scope
+    with nd.tracing():
+        y = nd.GradArray(a, requires_grad=True)
+        np.sum(triple(y)).backward()
+        inside = _graph.scope_depth.get()
+        g = nd.grad(lambda t: np.sum(triple(t)))(a)  # a transform's pass, in a scope
+        after = _graph.scope_depth.get()
+    assert seen == [0, 0, 0]
+    assert inside == after == 1 and _graph.scope_depth.get() == 0
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+    np.testing.assert_array_equal(y.grad, [3.0, 3.0])
+    np.testing.assert_array_equal(g, [3.0, 3.0])
