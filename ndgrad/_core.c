@@ -2602,25 +2602,52 @@ grad_mode(void)
 }
 
 /* The edge to GradArray ``x`` at positional ``slot``: new reference. */
+/* The shape tuple of the last edge made, kept for the next edges of the same shape (owned, or
+ * NULL): a chain of operations on one shape shares one tuple instead of making one an edge
+ * (48 bytes of each recorded operation, and its allocation). Tuples are immutable. */
+static PyObject *LastShape;
+
+/* ``ndarray.shape`` of ``a`` as a tuple, LastShape when it holds those sizes: new reference. */
+static PyObject *
+shape_of(PyArrayObject *a)
+{
+    int ndim = PyArray_NDIM(a);
+    if (LastShape != NULL && PyTuple_GET_SIZE(LastShape) == ndim) {
+        int same = 1;
+        for (int i = 0; same && i < ndim; i++) {
+            /* the items are ints this function made from sizes: no error possible */
+            same = PyLong_AsSsize_t(PyTuple_GET_ITEM(LastShape, i)) == PyArray_DIM(a, i);
+        }
+        if (same) {
+            return Py_NewRef(LastShape);
+        }
+    }
+    PyObject *shape = PyTuple_New(ndim);
+    if (shape == NULL) {
+        return NULL;
+    }
+    for (int i = 0; i < ndim; i++) {
+        PyObject *n = PyLong_FromSsize_t(PyArray_DIM(a, i));
+        if (n == NULL) {
+            Py_DECREF(shape);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(shape, i, n);
+    }
+    Py_XSETREF(LastShape, Py_NewRef(shape));
+    return shape;
+}
+
 static PyObject *
 make_edge(Py_ssize_t slot, PyObject *x)
 {
     PyArrayObject *a = (PyArrayObject *)x;
-    PyObject *shape = PyTuple_New(PyArray_NDIM(a));
+    PyObject *shape = shape_of(a);
     PyObject *slot_obj = PyLong_FromSsize_t(slot);
     if (shape == NULL || slot_obj == NULL) {
         Py_XDECREF(shape);
         Py_XDECREF(slot_obj);
         return NULL;
-    }
-    for (int i = 0; i < PyArray_NDIM(a); i++) {
-        PyObject *n = PyLong_FromSsize_t(PyArray_DIM(a, i));
-        if (n == NULL) {
-            Py_DECREF(shape);
-            Py_DECREF(slot_obj);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(shape, i, n);
     }
     /* as tuple.__new__(Edge, items) does for a tuple subclass; nothing is allocated between
      * the allocation and the filling of the items */
@@ -4787,6 +4814,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(PowerShortcuts);
     Py_VISIT(NpConjugate);
     Py_VISIT(NpIsComplexObj);
+    Py_VISIT(LastShape);
     return 0;
 }
 

@@ -711,3 +711,19 @@ def test_rules_run_outside_the_conversion_scope_and_the_scope_comes_back():
     np.testing.assert_array_equal(x.grad, [3.0, 3.0])
     np.testing.assert_array_equal(y.grad, [3.0, 3.0])
     np.testing.assert_array_equal(g, [3.0, 3.0])
+
+
+def test_edges_of_one_shape_share_one_shape_tuple():
+    # a chain on one shape keeps one shape tuple, not one an operation (48 bytes each)
+    x = nd.GradArray(np.linspace(0.1, 0.9, 8), requires_grad=True)
+    y = np.sin(np.tanh(x) * 2.0)
+    w = nd.GradArray(np.ones((2, 3)), requires_grad=True)
+    z = np.exp(w)
+    edges = [y._node.edges[0], y._node.edges[0].parent.edges[0]]
+    assert edges[0].shape == edges[1].shape == (8,) and edges[0].shape is edges[1].shape
+    assert z._node.edges[0].shape == (2, 3)
+    assert np.sin(nd.GradArray(np.float64(2.0), requires_grad=True))._node.edges[0].shape == ()
+    np.sum(y).backward()
+    np.testing.assert_allclose(
+        x.grad, np.cos(np.tanh(x.values) * 2.0) * 2.0 / np.cosh(x.values) ** 2
+    )
