@@ -363,11 +363,13 @@ class _Trace:
         self.arrays_only = arrays_only
         token = _depth.set(_depth.get() + 1)
         try:
-            if grad_enabled():  # the common case: no mode to set and restore
-                with maybe_tracing(scope, fun):
-                    result = fun(*call_args, **kwargs)
-            else:
+            if not grad_enabled():
                 with enable_grad(), maybe_tracing(scope, fun):
+                    result = fun(*call_args, **kwargs)
+            elif not scope:  # no mode to set and restore, no scope to open
+                result = fun(*call_args, **kwargs)
+            else:
+                with maybe_tracing(True, fun):
                     result = fun(*call_args, **kwargs)
         finally:
             _depth.reset(token)
@@ -411,6 +413,8 @@ class _Trace:
     def regroup(self, flat: Sequence[Any], outermost: bool, single: bool) -> Any:
         """Per-tracer values back into the arguments' structures (a tuple for tuple argnums)."""
         if self.arrays_only:  # the common case: no structure to rebuild
+            if single:
+                return _outermost(flat[0], self.leaves[self.nums[0]][0]) if outermost else flat[0]
             if outermost:
                 flat = [
                     _outermost(c, self.leaves[n][0]) for c, n in zip(flat, self.nums, strict=True)
