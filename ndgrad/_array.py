@@ -63,6 +63,15 @@ _FLOAT_KINDS = "fc"
 _CORE_DIM_KWARGS = {"axes": None, "axis": -1, "keepdims": False}
 
 
+def become_leaf(x: GradArray) -> None:
+    """Make float GradArray ``x``, recorded by nothing, a leaf that requires grad (what
+    ``x.requires_grad = True`` does once it has checked that it may)."""
+    x._node = LeafNode(x)
+    register(x)  # a plain alias of its memory must not meet the graph (_aliases)
+    if x._base_ga is not None:  # a view made a leaf: writes to it are refused
+        register_leaf_view(x)
+
+
 def plain_array(x: GradArray) -> NDArray[Any]:
     return view_as(x, np.ndarray)
 
@@ -145,10 +154,7 @@ class GradArray(ArrayBase):
                     f"only float and complex arrays can require grad, not {self.dtype}; convert "
                     "first, e.g. GradArray(values, dtype=float, requires_grad=True)."
                 )
-            self._node = LeafNode(self)
-            register(self)  # a plain alias of its memory must not meet the graph (_aliases)
-            if self._base_ga is not None:  # a view made a leaf: writes to it are refused
-                register_leaf_view(self)
+            become_leaf(self)
 
     @property
     def is_leaf(self) -> bool:

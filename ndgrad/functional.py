@@ -29,7 +29,7 @@ import numpy as np
 
 from ndgrad import _graph
 from ndgrad._aliases import read_only_arguments, returned_arguments, wrote_into_arguments
-from ndgrad._array import GradArray, call_primitive, graph_array, plain_array
+from ndgrad._array import GradArray, become_leaf, call_primitive, graph_array, plain_array
 from ndgrad._batching import batch_size, pull_batched, push_batched
 from ndgrad._core import node_serial, recorded_since
 from ndgrad._errors import GraphBreakError
@@ -146,7 +146,7 @@ def _tracer(x: Any, buffers: dict[int, Any] | None = None, slot: int = 0) -> Gra
     """
     if type(x) is np.ndarray and x.dtype.kind in _FLOAT_KINDS:  # the common case, directly
         t = _private_copy(x, buffers, slot).view(GradArray)
-        t.requires_grad = True
+        become_leaf(t)  # ``t.requires_grad = True`` without its checks: they hold
         return t  # type: ignore[no-any-return]
     if isinstance(x, GradArray) and x.requires_grad and grad_enabled():
         # An outer transform (or the user) differentiates x: alias it with a recorded identity,
