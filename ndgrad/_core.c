@@ -2601,7 +2601,6 @@ grad_mode(void)
     return on;
 }
 
-/* The edge to GradArray ``x`` at positional ``slot``: new reference. */
 /* The shape tuple of the last edge made, kept for the next edges of the same shape (owned, or
  * NULL): a chain of operations on one shape shares one tuple instead of making one an edge
  * (48 bytes of each recorded operation, and its allocation). Tuples are immutable. */
@@ -2638,6 +2637,7 @@ shape_of(PyArrayObject *a)
     return shape;
 }
 
+/* The edge to GradArray ``x`` at positional ``slot``: new reference. */
 static PyObject *
 make_edge(Py_ssize_t slot, PyObject *x)
 {
