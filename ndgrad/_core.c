@@ -52,7 +52,8 @@ static PyObject *InertTypes;      /* tuple of the types whose references never l
 static PyObject *ArrayMetaType;   /* the first of them: what a node keeps of an argument's shape */
 static PyObject *PermanentPrims;  /* set: the primitives the registry holds for good */
 static PyObject *EmptyTuple;      /* () */
-static PyObject *str_rules, *str_argnum_rule, *str_edges, *str_inplace_rules, *str_unit_rules;
+static PyObject *str_rules, *str_argnum_rule, *str_edges, *str_inplace_rules, *str_unit_rules,
+    *str_array_method;
 static PyObject *int_zero, *int_one, *int_output;  /* 0, 1 and _graph.OUTPUT (-1) */
 
 /* What ndgrad/_array.py registers with configure_array() that the backward loop reads too. */
@@ -80,7 +81,7 @@ slot_offset(PyTypeObject *type, const char *name)
  * read directly from an exact Primitive, through getattr from anything else. */
 static PyTypeObject *PrimitiveType;
 static Py_ssize_t off_rules, off_argnum_rule, off_inplace_rules, off_unit_rules, off_by_operands,
-    off_positional;
+    off_positional, off_array_method;
 
 /* ``prim.<name>``, the slot at ``offset`` of a Primitive: new reference, NULL with an error. */
 static PyObject *
@@ -3578,7 +3579,23 @@ function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (on < 0) {
         goto done;
     }
-    res = PyObject_VectorcallDict(impl, raw, n, kwargs);
+    /* NumPy's equal array method (ndarray.sum for np.sum) when the first argument is a plain
+     * ndarray and the others Python values (not NumPy's internal no-value marker, which only
+     * the function takes): the function's Python wrapper is skipped */
+    PyObject *method = NULL;  /* new */
+    int plain = n >= 1 && PyArray_CheckExact(raw[0]);
+    for (Py_ssize_t k = 1; plain && k < n; k++) {
+        plain = is_plain_keyword(raw[k]) || is_plain_tuple(raw[k]);
+    }
+    if (plain) {
+        method = prim_slot(prim, off_array_method, str_array_method);
+        if (method == NULL) {
+            goto done;
+        }
+    }
+    res = PyObject_VectorcallDict(method != NULL && method != Py_None ? method : impl, raw, n,
+                                  kwargs);
+    Py_XDECREF(method);
     if (res == NULL) {
         goto done;
     }
@@ -4009,12 +4026,13 @@ configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyTypeObject *prim_type = (PyTypeObject *)args[12];
-    Py_ssize_t offsets[6] = {slot_offset(prim_type, "rules"), slot_offset(prim_type, "argnum_rule"),
+    Py_ssize_t offsets[7] = {slot_offset(prim_type, "rules"), slot_offset(prim_type, "argnum_rule"),
                              slot_offset(prim_type, "inplace_rules"),
                              slot_offset(prim_type, "by_operands"),
                              slot_offset(prim_type, "positional"),
-                             slot_offset(prim_type, "unit_rules")};
-    for (int i = 0; i < 6; i++) {
+                             slot_offset(prim_type, "unit_rules"),
+                             slot_offset(prim_type, "array_method")};
+    for (int i = 0; i < 7; i++) {
         if (offsets[i] < 0) {
             return NULL;
         }
@@ -4025,6 +4043,7 @@ configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     off_by_operands = offsets[3];
     off_positional = offsets[4];
     off_unit_rules = offsets[5];
+    off_array_method = offsets[6];
     Py_XSETREF(PrimitiveType, (PyTypeObject *)Py_NewRef(prim_type));
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[10]); i++) {
         if (!PyType_Check(PyTuple_GET_ITEM(args[10], i))) {
@@ -4840,6 +4859,7 @@ PyInit__core(void)
     str_argnum_rule = PyUnicode_InternFromString("argnum_rule");
     str_inplace_rules = PyUnicode_InternFromString("inplace_rules");
     str_unit_rules = PyUnicode_InternFromString("unit_rules");
+    str_array_method = PyUnicode_InternFromString("array_method");
     str_edges = PyUnicode_InternFromString("edges");
     str_by_operands = PyUnicode_InternFromString("by_operands");
     str_call = PyUnicode_InternFromString("__call__");
@@ -4851,7 +4871,7 @@ PyInit__core(void)
     int_one = PyLong_FromLong(1);
     int_output = PyLong_FromLong(-1);  /* _graph.OUTPUT: a versions entry for the result */
     if (EmptyTuple == NULL || EmptyFrozenSet == NULL || str_rules == NULL || str_argnum_rule == NULL || str_edges == NULL || str_inplace_rules == NULL
-        || str_unit_rules == NULL
+        || str_unit_rules == NULL || str_array_method == NULL
         || str_by_operands == NULL || str_call == NULL || str_implementation == NULL || str_positional == NULL
         || str_forward_common == NULL || str_jvp_kind == NULL || int_zero == NULL || int_one == NULL || int_output == NULL) {
         return NULL;

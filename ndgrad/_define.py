@@ -97,6 +97,13 @@ def defunit(func: Any, rules: dict[int, VJPRule]) -> None:
     _primitive_of(func, "defunit").set_unit(rules)
 
 
+def defarraymethod(func: Any, method: Any) -> None:
+    """NumPy's array method equal to ``func`` on a plain ndarray first argument (internal: see
+    ``Primitive.array_method``): the compiled path calls it instead of ``func``'s Python
+    wrapper."""
+    _primitive_of(func, "defarraymethod").array_method = method
+
+
 # --- forward mode -------------------------------------------------------------------------------
 
 

@@ -60,6 +60,13 @@ def _user_level() -> int:
     return level
 
 
+# The compiled path calls NumPy's array methods for some functions (``np.prod`` as
+# ``ndarray.prod``, ``Primitive.array_method``): their Python frames are NumPy's ``_prod``,
+# ``_amax``, ..., named here as the functions the user called.
+_METHODS = "numpy._core._methods"
+_METHOD_NAMES = {"_sum": "sum", "_prod": "prod", "_mean": "mean", "_amax": "max", "_amin": "min"}
+
+
 def _operation(frame: Any) -> str:
     """The NumPy function or ufunc that ndgrad was dispatching when NumPy warned: named by
     ndgrad's Python dispatch frame, or, for a call the compiled ``__array_function__``
@@ -75,7 +82,9 @@ def _operation(frame: Any) -> str:
             if frame.f_code.co_name == "backward":
                 return "backward (a gradient rule)"
         module = frame.f_globals.get("__name__", "")
-        if module == "numpy" or module.startswith("numpy."):
+        if module == _METHODS:  # an array method (ndarray.prod for np.prod): its own name
+            numpy_call = _METHOD_NAMES.get(frame.f_code.co_name, frame.f_code.co_name)
+        elif module == "numpy" or module.startswith("numpy."):
             numpy_call = frame.f_code.co_name
         elif numpy_call is not None and not module.startswith("ndgrad"):
             return numpy_call  # the caller's frame: the function it called

@@ -86,6 +86,7 @@ class Primitive:
     __slots__ = (
         "_needs",
         "argnum_rule",
+        "array_method",
         "arrays",
         "by_operands",
         "defaults",
@@ -138,6 +139,10 @@ class Primitive:
         self.inplace_rules: tuple[VJPRule | None, ...] | None = None
         # And some in the form they take when ``g`` is a spread 1 (``set_unit``).
         self.unit_rules: tuple[VJPRule | None, ...] | None = None
+        # NumPy's array method equal to the function on a plain ndarray first argument (NumPy
+        # documents it as the "equivalent method": ``ndarray.sum`` for ``np.sum``), which the
+        # compiled path calls instead of the function's Python wrapper; or None.
+        self.array_method: Any = None
         # Forward mode's rules per edge of a common node, by the call's shape
         # (``_forward._common_rules``): emptied when the forward rules change.
         self.forward_common: dict[Any, Any] = {}

@@ -355,3 +355,51 @@ def test_unbroadcast_gradients_of_binary_ufuncs():
     # recorded (create_graph): d^2/db^2 sum((x + b)^2) = 2 * rows
     h = nd.hessian(lambda b: np.sum((x0[:3, :2] + b) ** 2))(b0[:2])
     np.testing.assert_allclose(h, 6.0 * np.eye(2))
+
+
+# --- NumPy's array methods, called for the functions on the compiled path -------------------------
+
+METHOD_CALLS = [
+    ((), {}),
+    ((1,), {}),
+    ((), {"axis": (0, 2), "keepdims": True}),
+    ((None, None, None, True), {}),  # keepdims by position: the same order as the method's
+    ((), {"axis": 1, "where": np.array([True, False, True])[:, None]}),  # an array: the wrapper
+    ((1, np.float64), {}),  # a dtype by position: the function's wrapper
+    ((), {"axis": 0, "keepdims": np._NoValue}),  # NumPy's no-value marker: only the function
+]
+
+
+@pytest.mark.parametrize("func", [np.sum, np.mean, np.prod, np.max, np.amax, np.min, np.amin])
+@pytest.mark.parametrize("call", range(len(METHOD_CALLS)))
+def test_the_array_method_gives_what_the_function_gives(func, call):
+    args, kwargs = METHOD_CALLS[call]
+    if func in (np.max, np.amax, np.min, np.amin):  # no dtype= parameter
+        if "where" in kwargs:
+            kwargs = dict(kwargs, initial=0.5)  # a where= mask needs initial= for an extremum
+        if args in ((None, None, None, True), (1, np.float64)):
+            args = args[:1] + args[2:]
+    a = np.random.default_rng(3).uniform(0.5, 1.5, SHAPE)
+    x = nd.GradArray(a, requires_grad=True)
+    got = func(x, *args, **kwargs)
+    expected = func(a, *args, **kwargs)
+    assert got.shape == np.shape(expected) and got.dtype == np.asarray(expected).dtype
+    np.testing.assert_array_equal(np.asarray(got.values), expected)
+    np.sum(got * 1.5).backward()
+    jac = fd_jacobian(lambda v: np.sum(func(v, *args, **kwargs)) * 1.5, a)
+    np.testing.assert_allclose(x.grad, jac.reshape(a.shape), rtol=1e-5, atol=1e-6)
+
+
+def test_the_array_method_is_what_the_compiled_path_calls(monkeypatch):
+    from ndgrad._registry import VJP_RULES
+
+    calls = []
+    method = VJP_RULES[np.sum].array_method
+    assert method is np.ndarray.sum
+    monkeypatch.setattr(
+        VJP_RULES[np.sum], "array_method", lambda *a, **k: calls.append(a[1:]) or method(*a, **k)
+    )
+    x = nd.GradArray(np.ones(SHAPE), requires_grad=True)
+    np.sum(x, 1)
+    np.sum(x, 1, np.float64)  # a dtype by position: NumPy's function
+    assert calls == [(1,)]

@@ -20,7 +20,14 @@ import math
 
 import numpy as np
 
-from ndgrad._define import defjvp, defjvp_argnum, deflinear, defvjp, defvjp_argnum
+from ndgrad._define import (
+    defarraymethod,
+    defjvp,
+    defjvp_argnum,
+    deflinear,
+    defvjp,
+    defvjp_argnum,
+)
 from ndgrad._errors import not_differentiable
 from ndgrad._graph import no_grad
 from ndgrad._registry import KEYWORD_FORMS, mark_traced
@@ -537,6 +544,16 @@ defvjp(np.ptp, _ptp_vjp)
 defjvp(np.nanmax, _extremum_jvp(np.fmax.reduce))
 defjvp(np.nanmin, _extremum_jvp(np.fmin.reduce))
 defjvp(np.ptp, _ptp_jvp)
+
+# On a plain ndarray each of these functions is its array method (NumPy documents the method as
+# the equivalent one, with the same parameters in the same order): the compiled path calls the
+# method and skips the function's Python wrapper, about a microsecond of a tiny step's 14.
+for _f, _method in (
+    (np.sum, np.ndarray.sum), (np.mean, np.ndarray.mean), (np.prod, np.ndarray.prod),
+    (np.max, np.ndarray.max), (np.amax, np.ndarray.max),
+    (np.min, np.ndarray.min), (np.amin, np.ndarray.min),
+):  # fmt: skip
+    defarraymethod(_f, _method)
 
 # --- order statistics -------------------------------------------------------------------------
 
