@@ -547,8 +547,11 @@ def _root_grad(out: GradArray, grad: Any, create_graph: bool) -> Any:
                 "Backpropagate a real loss (np.real(z), np.abs(z) ** 2, ...) or pass grad=, "
                 "the cotangent (grad=1.0 differentiates the real part)."
             )
-        grad = np.empty(out.shape, out.dtype)  # np.ones is Python: a third of a microsecond
-        grad.fill(1)
+        if out.ndim == 0:  # the common case: np.array is the cheapest new 0-d array
+            grad = np.array(1, out.dtype)
+        else:
+            grad = np.empty(out.shape, out.dtype)  # np.ones is Python: a third of a microsecond
+            grad.fill(1)
     else:
         if out.dtype.kind != "c" and np.iscomplexobj(grad):
             raise ValueError(
