@@ -24,16 +24,23 @@ from ndgrad._rules import reductions
 from ndgrad._rules.ufuncs import _into_g
 from ndgrad.testing import check_grad
 
-IN_PLACE = sorted(
-    (
-        (prim.name, func, slot)
-        for func, prim in VJP_RULES.items()
-        if prim.inplace_rules is not None
-        for slot, rule in enumerate(prim.inplace_rules)
-        if rule is not prim.rules[slot]
-    ),
-    key=lambda case: (case[0], case[2]),
-)
+
+def _other_forms(kind):
+    """``(name, func, slot)`` of every rule that has a form of ``kind`` ("inplace_rules",
+    "unit_rules") other than itself, sorted by name and slot."""
+    return sorted(
+        (
+            (prim.name, func, slot)
+            for func, prim in VJP_RULES.items()
+            if getattr(prim, kind) is not None
+            for slot, rule in enumerate(getattr(prim, kind))
+            if rule is not prim.rules[slot]
+        ),
+        key=lambda case: (case[0], case[2]),
+    )
+
+
+IN_PLACE = _other_forms("inplace_rules")
 # operand shapes: equal, the second broadcast, a Python float second (no rule of its own)
 SHAPES = {"same": ((3, 4), (3, 4)), "broadcast": ((3, 4), (4,)), "scalar": ((3, 4), None)}
 CASES = [
@@ -213,16 +220,7 @@ def test_the_in_place_forms_change_no_gradient(monkeypatch):
 
 # --- forms for a spread 1 -------------------------------------------------------------------------
 
-UNIT = sorted(
-    (
-        (prim.name, func, slot)
-        for func, prim in VJP_RULES.items()
-        if prim.unit_rules is not None
-        for slot, rule in enumerate(prim.unit_rules)
-        if rule is not prim.rules[slot]
-    ),
-    key=lambda case: (case[0], case[2]),
-)
+UNIT = _other_forms("unit_rules")
 # the operands in the output's dtype, or one in the other float dtype (the form is the rule then)
 UNIT_CASES = [
     (*case, shapes, mixed)
