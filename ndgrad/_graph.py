@@ -264,7 +264,10 @@ def fingerprint(a: Any) -> Any:
 
 
 def intact(a: Any, fp: Any) -> bool:
-    """Whether ``a`` still has the fingerprint ``fp`` taken when it was saved."""
+    """Whether ``a`` still has the fingerprint ``fp`` taken when it was saved (for
+    ``SEALED_MARK``: whether its memory is still sealed)."""
+    if fp is SEALED_MARK:
+        return sealed(a)
     now = fingerprint(a)
     if now is None or fp is None:
         return now is fp
@@ -293,6 +296,13 @@ def sealed(a: Any) -> bool:
     owner = memory_owner(a)
     ref = _SEALED.get(id(owner))
     return ref is not None and ref() is owner and not owner.flags.writeable
+
+
+# What a node keeps for the fingerprint of a sealed array: the check before backward uses it
+# is that its memory is still sealed. Code that makes the owner writable again (``t.base.flags.
+# writeable = True``, the one way around the seal) may have written to it: refused, as a
+# changed fingerprint is.
+SEALED_MARK: Any = object()
 
 
 # What a copy-on-write puts in a snapshot for an array found written behind ndgrad's back.
@@ -621,18 +631,19 @@ def guard_saved(x: Any, raw: Any, fresh: bool = False) -> Hold:
     ``exp(x)`` a second time).
     """
     fp = None
-    if CHECK_SAVED and not fresh and not sealed(raw):
+    if CHECK_SAVED and not fresh:
         ref = x._version[1]
         known = ref() if ref is not None else None
-        if known is None or known.snapshot is not None or not known.born_locked:
+        if sealed(raw):  # a transform's private copy: no writable view of it exists
+            fp = SEALED_MARK
+        elif known is None or known.snapshot is not None or not known.born_locked:
             fp = fingerprint(raw)  # outside the lock: it reads every byte
     with _LOCKS_MUTEX:  # one guard per memory, even when threads save it at once
         state = x._version
         ref = state[1]
         g = ref() if ref is not None else None
         if g is None or g.snapshot is not None:  # none, or released by its last hold
-            # released since it was looked at
-            if fp is None and CHECK_SAVED and not fresh and not sealed(raw):
+            if fp is None and CHECK_SAVED and not fresh:  # released since it was looked at
                 fp = fingerprint(raw)
             g = Guard(x)
             g.saved = raw
@@ -652,8 +663,7 @@ def guard_saved(x: Any, raw: Any, fresh: bool = False) -> Hold:
                 g.born_locked = g.first
             _guard_owner(g, x)
             return Hold(g, raw, fp)
-        # fresh after all, or replaced
-        if fp is None and CHECK_SAVED and not g.born_locked and not sealed(raw):
+        if fp is None and CHECK_SAVED and not g.born_locked:  # fresh after all, or replaced
             fp = fingerprint(raw)
         g.users += 1
         if not (g.first and g() is x):

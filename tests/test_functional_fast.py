@@ -350,6 +350,20 @@ def test_a_large_input_is_sealed_and_its_saves_need_no_fingerprint(monkeypatch):
     np.testing.assert_array_equal(x, _large(0))  # the caller's array is never written
 
 
+def test_a_seal_broken_by_hand_is_refused_not_silently_wrong():
+    # the one way around the seal: make the private copy's owner writable again and write
+    # through it after a node saved it; with no fingerprint taken, the check is the seal itself
+    def f(t):
+        y = np.sin(t) * 2.0  # saves t for cos(t)
+        owner = t.base
+        owner.flags.writeable = True
+        owner[0] = 5.0
+        return np.sum(y)
+
+    with pytest.raises(InPlaceError, match="was changed after"):
+        nd.grad(f)(_large(2))
+
+
 @pytest.mark.parametrize("scope", [True, False])
 def test_an_argument_handed_back_is_a_writable_array_of_the_callers(scope):
     # fun returns its (sealed, read-only) argument, or a view of it: the caller gets what fun
