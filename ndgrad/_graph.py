@@ -634,10 +634,9 @@ def guard_saved(x: Any, raw: Any, fresh: bool = False) -> Hold:
     if CHECK_SAVED and not fresh:
         ref = x._version[1]
         known = ref() if ref is not None else None
-        if sealed(raw):  # a transform's private copy: no writable view of it exists
-            fp = SEALED_MARK
-        elif known is None or known.snapshot is not None or not known.born_locked:
-            fp = fingerprint(raw)  # outside the lock: it reads every byte
+        if known is None or known.snapshot is not None or not known.born_locked:
+            # a transform's private copy has no writable view: its seal is checked instead
+            fp = SEALED_MARK if sealed(raw) else fingerprint(raw)  # (outside the lock)
     with _LOCKS_MUTEX:  # one guard per memory, even when threads save it at once
         state = x._version
         ref = state[1]
