@@ -113,6 +113,12 @@ typedef struct {
     unsigned long long serial;  /* the order nodes were made in (next_serial) */
     char freed;
     PyObject *weakreflist;
+    /* The backward pass that holds the node's claim (Claims) keeps its bookkeeping for the node
+     * here rather than in dictionaries keyed by node: a field is read without hashing, and a
+     * pass over 10^6 nodes builds no table of 10^6 entries. 0: no pass holds it. */
+    unsigned long long claim_id;
+    Py_ssize_t claim_left;  /* that pass's edges into the node not yet visited */
+    PyObject *claim_grad;   /* its cotangent so far (one output), or NULL (owned) */
 } NodeObject;
 
 /* The serial the next node gets: one count for the process, read and advanced under the GIL. A
@@ -326,6 +332,9 @@ Node_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf, PyObject *
     self->serial = next_serial++;
     self->freed = 0;
     self->weakreflist = NULL;
+    self->claim_id = 0;
+    self->claim_left = 0;
+    self->claim_grad = NULL;
     if (node_needs_gc(self)) {
         PyObject_GC_Track(self);
     }
@@ -380,6 +389,7 @@ Node_traverse(NodeObject *self, visitproc visit, void *arg)
     Py_VISIT(self->versions);
     Py_VISIT(self->out_meta);
     Py_VISIT(self->where);
+    Py_VISIT(self->claim_grad);
     return 0;
 }
 
@@ -394,6 +404,7 @@ Node_clear(NodeObject *self)
     Py_CLEAR(self->versions);
     Py_CLEAR(self->out_meta);
     Py_CLEAR(self->where);
+    Py_CLEAR(self->claim_grad);  /* NULL but in a pass, which holds the node */
     return 0;
 }
 
@@ -532,6 +543,69 @@ release_node(NodeObject *node)
     Py_SETREF(node->ans, Py_NewRef(Py_None));
     Py_SETREF(node->versions, Py_NewRef(EmptyTuple));
     node->freed = 1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Claims: a backward pass's hold on the nodes whose bookkeeping it keeps in their fields       */
+
+/* A node is claimed by the first pass that counts it while no other pass holds it; a pass that
+ * finds a node claimed by another (a pass inside a rule, a second thread's pass while a rule
+ * releases the GIL) keeps its count and cotangent for that node in its dictionaries instead.
+ * Which of the two a pass uses for a node is fixed when it counts the node and does not change
+ * until it ends, since only counting claims and a pass's id is never reused; every exit of the
+ * pass releases its claims (release_claims). */
+typedef struct {
+    unsigned long long id;  /* the pass's, never 0 */
+    NodeObject **nodes;     /* the nodes claimed, a strong reference each */
+    Py_ssize_t n, cap;
+} Claims;
+
+static unsigned long long next_claim_id = 1;  /* advanced under the GIL */
+
+/* Claim ``node`` (unclaimed) for ``claims``' pass, counting the edge that reached it. */
+static int
+claim(Claims *claims, NodeObject *node)
+{
+    if (claims->n == claims->cap) {
+        Py_ssize_t cap = claims->cap ? 2 * claims->cap : 64;
+        NodeObject **nodes = PyMem_Realloc(claims->nodes, (size_t)cap * sizeof *nodes);
+        if (nodes == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        claims->nodes = nodes;
+        claims->cap = cap;
+    }
+    claims->nodes[claims->n++] = (NodeObject *)Py_NewRef(node);
+    node->claim_id = claims->id;
+    node->claim_left = 1;
+    return 0;
+}
+
+/* Release every claim of ``claims`` and what its pass left in the fields; the pending
+ * exception, if any, is kept. */
+static void
+release_claims(Claims *claims)
+{
+    NodeObject **nodes = claims->nodes;
+    Py_ssize_t n = claims->n;
+    claims->nodes = NULL;  /* detached first: a cotangent's deallocation may run any code */
+    claims->n = claims->cap = 0;
+    if (nodes == NULL) {
+        return;
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        nodes[i]->claim_id = 0;
+        nodes[i]->claim_left = 0;
+        Py_CLEAR(nodes[i]->claim_grad);
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_DECREF(nodes[i]);
+    }
+    PyMem_Free(nodes);
+    PyErr_Restore(type, value, tb);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -678,9 +752,12 @@ older_than(PyObject *node, unsigned long long since)
  * ``ends_in_stop`` (may be NULL) is set to whether every walk down from the roots ends at a
  * node of ``stop``: no leaf outside it, no node older than ``since``. Then every node counted
  * reaches ``stop`` (following edges from any node ends somewhere), so a pass to ``stop`` needs
- * every one of them and need not work out which it needs (needed_nodes). */
+ * every one of them and need not work out which it needs (needed_nodes). With ``claims`` (may
+ * be NULL), the nodes no other pass holds are claimed and counted in their ``claim_left``;
+ * the dictionary returned counts the others. */
 static PyObject *
-count_edges(PyObject *roots_seq, PyObject *stop, unsigned long long since, int *ends_in_stop)
+count_edges(PyObject *roots_seq, PyObject *stop, unsigned long long since, int *ends_in_stop,
+            Claims *claims)
 {
     int all_stop = 1;
     int check_stop = PyObject_IsTrue(stop);
@@ -731,20 +808,31 @@ count_edges(PyObject *roots_seq, PyObject *stop, unsigned long long since, int *
         int failed = 0;
         for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges) && !failed; e++) {
             PyObject *parent = PyTuple_GET_ITEM(PyTuple_GET_ITEM(edges, e), EDGE_PARENT);
-            PyObject *count = PyDict_GetItemWithError(deps, parent);  /* borrowed */
-            if (count != NULL) {
-                PyObject *more = PyLong_FromSsize_t(PyLong_AsSsize_t(count) + 1);
-                failed = more == NULL || PyDict_SetItem(deps, parent, more) < 0;
-                Py_XDECREF(more);
+            NodeObject *field = claims != NULL && Node_Check(parent) ? (NodeObject *)parent
+                                                                     : NULL;
+            if (field != NULL && field->claim_id == claims->id) {
+                field->claim_left++;
                 continue;
             }
-            if (PyErr_Occurred()) {
-                failed = 1;
-                break;
+            if (field != NULL && field->claim_id == 0) {
+                failed = claim(claims, field) < 0;
             }
-            PyObject *one = PyLong_FromLong(1);
-            failed = one == NULL || PyDict_SetItem(deps, parent, one) < 0;
-            Py_XDECREF(one);
+            else {  /* counted in ``deps``: not a Node, or another pass's */
+                PyObject *count = PyDict_GetItemWithError(deps, parent);  /* borrowed */
+                if (count != NULL) {
+                    PyObject *more = PyLong_FromSsize_t(PyLong_AsSsize_t(count) + 1);
+                    failed = more == NULL || PyDict_SetItem(deps, parent, more) < 0;
+                    Py_XDECREF(more);
+                    continue;
+                }
+                if (PyErr_Occurred()) {
+                    failed = 1;
+                    break;
+                }
+                PyObject *one = PyLong_FromLong(1);
+                failed = one == NULL || PyDict_SetItem(deps, parent, one) < 0;
+                Py_XDECREF(one);
+            }
             if (!failed) {
                 /* the roots were pushed first; with one root, the set is a comparison */
                 int was_pushed = PySet_GET_SIZE(pushed) == 1 ? parent == only_root
@@ -783,7 +871,7 @@ collect_nodes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "collect_nodes(roots, stop)");
         return NULL;
     }
-    return count_edges(args[0], args[1], 0, NULL);
+    return count_edges(args[0], args[1], 0, NULL, NULL);
 }
 
 PyDoc_STRVAR(node_serial_doc,
@@ -848,6 +936,46 @@ recorded_since(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return result < 0 ? NULL : PyBool_FromLong(result);
 }
 
+/* Set with the array type's entry points (configure_array, module init); the pass reads them
+ * too. Owned. */
+static PyObject *VjpRules;    /* ndgrad._registry.VJP_RULES */
+static PyObject *GetitemKey;  /* np.ndarray.__getitem__, getitem's key in VJP_RULES */
+
+/* The state of one backward pass: all borrowed from backward_pass's locals. */
+typedef struct {
+    PyObject *ready;    /* list: nodes whose cotangents are complete */
+    PyObject *left;     /* dict: node -> edges not yet visited (the nodes not claimed) */
+    PyObject *grads;    /* dict: node -> cotangent (or list of them), where no field holds it */
+    PyObject *owned;    /* set: ids of cotangents only this pass holds */
+    PyObject *targets;  /* set: the nodes whose cotangents are returned (inputs=) */
+    PyObject *needed;   /* set of nodes a target can be reached through, or None */
+    PyObject *results;  /* dict: target node -> cotangent */
+    PyObject *lift;     /* graph_array for create_graph, or None */
+    PyObject *getitem;  /* the Primitive of ndarray.__getitem__ (see scatter_into) */
+    unsigned long long claim_id;  /* the nodes whose bookkeeping is in their fields (Claims) */
+    int has_targets, accumulate, retain_graph, inplace, inline_common, check_saved;
+    Py_ssize_t inplace_bytes;  /* the smallest cotangent an in-place rule may write into */
+} Pass;
+
+/* ``node`` if this pass keeps its bookkeeping for it in its fields (it holds the node's claim),
+ * else NULL. */
+static inline NodeObject *
+claimed(Pass *p, PyObject *node)
+{
+    return Node_Check(node) && ((NodeObject *)node)->claim_id == p->claim_id ? (NodeObject *)node
+                                                                             : NULL;
+}
+
+/* The field of ``node`` that holds this pass's cotangent for it, or NULL where ``grads`` does
+ * (a node not claimed, or one with several outputs, whose list _take reads). */
+static inline PyObject **
+grad_field(Pass *p, PyObject *node)
+{
+    NodeObject *n = claimed(p, node);
+    return n != NULL && n->n_out == 1 ? &n->claim_grad : NULL;
+}
+
+
 /* ------------------------------------------------------------------------------------------ */
 /* store                                                                                       */
 
@@ -899,18 +1027,23 @@ is_unit(PyObject *g)
 }
 
 /* Add cotangent ``c`` (borrowed) to what output ``out`` of ``node`` has received so far in
- * ``grads``. ``fresh``: nothing but this backward refers to ``c``, so that later cotangents
- * may be added into it in place (when ``inplace``). 0 on success, -1 on error. */
+ * pass ``p`` (the node's field or ``p->grads``). ``fresh``: nothing but this backward refers to
+ * ``c``, so that later cotangents may be added into it in place (when ``inplace``). 0 on
+ * success, -1 on error. */
 static int
-store_cotangent(PyObject *grads, PyObject *owned, PyObject *node, Py_ssize_t out, PyObject *c,
-                int inplace, int fresh)
+store_cotangent(Pass *p, PyObject *node, Py_ssize_t out, PyObject *c, int inplace, int fresh)
 {
+    PyObject *grads = p->grads, *owned = p->owned;
     Py_ssize_t n_out = n_out_of(node);
+    PyObject **field = grad_field(p, node);
     PyObject *slots = NULL;  /* the node's list of per-output cotangents (n_out > 1), borrowed */
     PyObject *prev;          /* borrowed */
     PyObject *total;         /* new */
 
-    if (n_out == 1) {
+    if (field != NULL) {
+        prev = *field;
+    }
+    else if (n_out == 1) {
         prev = PyDict_GetItemWithError(grads, node);
         if (prev == NULL && PyErr_Occurred()) {
             return -1;
@@ -976,8 +1109,11 @@ store_cotangent(PyObject *grads, PyObject *owned, PyObject *node, Py_ssize_t out
             }
         }
     }
-    int rc;
-    if (slots == NULL) {
+    int rc = 0;
+    if (field != NULL) {
+        Py_XSETREF(*field, total);  /* ``prev`` may be ``total`` (added into in place) */
+    }
+    else if (slots == NULL) {
         rc = PyDict_SetItem(grads, node, total);
         Py_DECREF(total);
     }
@@ -990,25 +1126,6 @@ store_cotangent(PyObject *grads, PyObject *owned, PyObject *node, Py_ssize_t out
 /* ------------------------------------------------------------------------------------------ */
 /* The loop of the backward pass                                                               */
 
-/* Set with the array type's entry points (configure_array, module init); the pass reads them
- * too. Owned. */
-static PyObject *VjpRules;    /* ndgrad._registry.VJP_RULES */
-static PyObject *GetitemKey;  /* np.ndarray.__getitem__, getitem's key in VJP_RULES */
-
-/* The state of one backward pass: all borrowed from backward_pass's locals. */
-typedef struct {
-    PyObject *ready;    /* list: nodes whose cotangents are complete */
-    PyObject *left;     /* dict: node -> edges not yet visited */
-    PyObject *grads;    /* dict: node -> cotangent (or list of them) */
-    PyObject *owned;    /* set: ids of cotangents only this pass holds */
-    PyObject *targets;  /* set: the nodes whose cotangents are returned (inputs=) */
-    PyObject *needed;   /* set of nodes a target can be reached through, or None */
-    PyObject *results;  /* dict: target node -> cotangent */
-    PyObject *lift;     /* graph_array for create_graph, or None */
-    PyObject *getitem;  /* the Primitive of ndarray.__getitem__ (see scatter_into) */
-    int has_targets, accumulate, retain_graph, inplace, inline_common, check_saved;
-    Py_ssize_t inplace_bytes;  /* the smallest cotangent an in-place rule may write into */
-} Pass;
 
 /* 1 if ``node`` is needed (no inputs= given, or a target can be reached through it). */
 static inline int
@@ -1110,8 +1227,9 @@ scatter_into(Pass *p, PyObject *edge, PyObject *g, PyObject *key)
     if (n_out_of(parent) != 1 || !PyArray_CheckExact(g) || !is_basic_key(key)) {
         return 0;
     }
-    PyObject *prev = PyDict_GetItemWithError(p->grads, parent);  /* borrowed */
-    if (prev == NULL) {
+    PyObject **field = grad_field(p, parent);
+    PyObject *prev = field != NULL ? *field : PyDict_GetItemWithError(p->grads, parent);
+    if (prev == NULL) {  /* borrowed */
         return PyErr_Occurred() ? -1 : 0;
     }
     if (!PyArray_CheckExact(prev)
@@ -1280,7 +1398,7 @@ run_common(Pass *p, NodeObject *node, PyObject *g, PyObject *rules, int g_free)
             Py_DECREF(c);
             goto done;
         }
-        int stored = store_cotangent(p->grads, p->owned, parent, out, c, p->inplace, fresh);
+        int stored = store_cotangent(p, parent, out, c, p->inplace, fresh);
         Py_DECREF(c);
         if (stored < 0) {
             goto done;
@@ -1328,7 +1446,7 @@ run_general(Pass *p, NodeObject *node, PyObject *g)
         Py_ssize_t out = PyLong_AsSsize_t(PyTuple_GET_ITEM(edge, EDGE_OUT));
         int need = out == -1 && PyErr_Occurred() ? -1 : is_needed(p, parent);
         int rc = need <= 0 ? need
-                           : store_cotangent(p->grads, p->owned, parent, out, c, p->inplace, 0);
+                           : store_cotangent(p, parent, out, c, p->inplace, 0);
         Py_DECREF(pair);
         if (rc < 0) {
             break;
@@ -1386,9 +1504,13 @@ visit(Pass *p, PyObject *node)
         return need < 0 ? -1 : 2;
     }
     PyObject *g;  /* new, or NULL for no cotangent */
-    if (n_out_of(node) == 1) {
-        g = dict_pop(p->grads, node);
-        if (g == NULL && PyErr_Occurred()) {
+    PyObject **field = grad_field(p, node);
+    if (field != NULL || n_out_of(node) == 1) {
+        if (field != NULL) {
+            g = *field;  /* taken: the field is left empty */
+            *field = NULL;
+        }
+        else if ((g = dict_pop(p->grads, node)) == NULL && PyErr_Occurred()) {
             return -1;
         }
         if (g != NULL && PySet_GET_SIZE(p->owned) && owned_set(p->owned, g, DISOWN) < 0) {
@@ -1554,6 +1676,13 @@ release_parents(Pass *p, PyObject *node)
     int rc = 0;
     for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges) && rc == 0; e++) {
         PyObject *parent = PyTuple_GET_ITEM(PyTuple_GET_ITEM(edges, e), EDGE_PARENT);
+        NodeObject *field = claimed(p, parent);
+        if (field != NULL) {
+            if (--field->claim_left == 0) {
+                rc = PyList_Append(p->ready, parent);
+            }
+            continue;
+        }
         PyObject *count = PyDict_GetItemWithError(p->left, parent);  /* borrowed */
         if (count == NULL) {
             if (!PyErr_Occurred()) {
@@ -1605,6 +1734,22 @@ run_pass(Pass *pass)
 
 /* ------------------------------------------------------------------------------------------ */
 /* backward: the whole pass                                                                    */
+
+/* ``deps`` with the counts of the nodes ``claims`` holds added: every count, for kahn_order.
+ * New dict. */
+static PyObject *
+with_claimed(PyObject *deps, Claims *claims)
+{
+    PyObject *counts = PyDict_Copy(deps);
+    for (Py_ssize_t i = 0; counts != NULL && i < claims->n; i++) {
+        PyObject *count = PyLong_FromSsize_t(claims->nodes[i]->claim_left);
+        if (count == NULL || PyDict_SetItem(counts, (PyObject *)claims->nodes[i], count) < 0) {
+            Py_CLEAR(counts);
+        }
+        Py_XDECREF(count);
+    }
+    return counts;
+}
 
 static PyObject *GradEnabledVarForPass;  /* _graph._grad_enabled (owned) */
 static PyObject *ScopeDepthVar;          /* _graph.scope_depth (owned) */
@@ -1819,7 +1964,7 @@ forward_order(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *order = NULL, *reached = NULL, *listed = NULL, *free = NULL, *result = NULL;
-    PyObject *deps = count_edges(roots, stop, since, NULL);
+    PyObject *deps = count_edges(roots, stop, since, NULL, NULL);
     order = deps == NULL ? NULL : kahn_order(roots, deps, stop, args[3], since);
     reached = order == NULL ? NULL : PySet_New(NULL);
     free = reached == NULL ? NULL : PySet_New(NULL);
@@ -1919,6 +2064,7 @@ backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *needed = NULL, *grads = NULL, *owned = NULL, *results = NULL, *ready = NULL;
     PyObject *grad_token = NULL, *scope_token = NULL, *result = NULL;
     int all_needed = 0;  /* every node counted reaches an input (count_edges) */
+    Claims claims = {.id = next_claim_id++};
 
     roots = PySequence_Fast(args[0], "backward: roots must be a sequence");
     grads_in = PySequence_Fast(args[1], "backward: root_grads must be a sequence");
@@ -1944,12 +2090,15 @@ backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     root_nodes = pair_nodes(roots, 0);
     distinct_roots = root_nodes == NULL ? NULL : pair_nodes(roots, 1);
-    deps = distinct_roots == NULL ? NULL : count_edges(root_nodes, targets, since, &all_needed);
+    deps = distinct_roots == NULL ? NULL
+                                  : count_edges(root_nodes, targets, since, &all_needed, &claims);
     if (deps == NULL) {
         goto done;
     }
     if (inputs != Py_None && !all_needed) {
-        order = kahn_order(distinct_roots, deps, targets, NULL, since);
+        PyObject *counts = with_claimed(deps, &claims);
+        order = counts == NULL ? NULL : kahn_order(distinct_roots, counts, targets, NULL, since);
+        Py_XDECREF(counts);
         needed = order == NULL ? NULL : needed_nodes(order, targets);
         if (needed == NULL) {
             goto done;
@@ -1967,33 +2116,41 @@ backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (getitem == NULL && PyErr_Occurred()) {
         goto done;
     }
-    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(roots); i++) {
-        PyObject *pair = PySequence_Fast_GET_ITEM(roots, i);
-        Py_ssize_t out = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
-        if ((out == -1 && PyErr_Occurred())
-            || store_cotangent(grads, owned, PyTuple_GET_ITEM(pair, 0), out,
-                               PySequence_Fast_GET_ITEM(grads_in, i), 0, 0) < 0) {
-            goto done;
-        }
-    }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(distinct_roots); i++) {
-        PyObject *root = PyList_GET_ITEM(distinct_roots, i);
-        PyObject *count = PyDict_GetItemWithError(deps, root);
-        if (count == NULL && PyErr_Occurred()) {
-            goto done;
-        }
-        if ((count == NULL || PyLong_AsSsize_t(count) == 0) && PyList_Append(ready, root) < 0) {
-            goto done;
-        }
-    }
     Pass p = {
         .ready = ready, .left = deps, .grads = grads, .owned = owned, .targets = targets,
         .needed = needed != NULL ? needed : Py_None, .results = results, .lift = lift,
         .has_targets = PySet_GET_SIZE(targets) != 0, .accumulate = inputs == Py_None,
         .retain_graph = retain_graph, .inplace = !create_graph,
         .inline_common = flags[3], .check_saved = flags[2],
-        .inplace_bytes = inplace_bytes, .getitem = getitem,
+        .inplace_bytes = inplace_bytes, .getitem = getitem, .claim_id = claims.id,
     };
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(roots); i++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(roots, i);
+        Py_ssize_t out = PyLong_AsSsize_t(PyTuple_GET_ITEM(pair, 1));
+        if ((out == -1 && PyErr_Occurred())
+            || store_cotangent(&p, PyTuple_GET_ITEM(pair, 0), out,
+                               PySequence_Fast_GET_ITEM(grads_in, i), 0, 0) < 0) {
+            goto done;
+        }
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(distinct_roots); i++) {
+        PyObject *root = PyList_GET_ITEM(distinct_roots, i);
+        NodeObject *field = claimed(&p, root);
+        Py_ssize_t left = 0;  /* a root no other root reaches is counted nowhere */
+        if (field != NULL) {
+            left = field->claim_left;
+        }
+        else {
+            PyObject *count = PyDict_GetItemWithError(deps, root);
+            if (count == NULL && PyErr_Occurred()) {
+                goto done;
+            }
+            left = count == NULL ? 0 : PyLong_AsSsize_t(count);
+        }
+        if (left == 0 && PyList_Append(ready, root) < 0) {
+            goto done;
+        }
+    }
     /* Grad mode is create_graph during the pass; the rules are ndgrad's own NumPy code, not
      * the user's, so no conversion scope applies to them. */
     grad_token = PyContextVar_Set(GradEnabledVarForPass, create_graph ? Py_True : Py_False);
@@ -2049,6 +2206,7 @@ backward_pass(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
 
 done:
+    release_claims(&claims);  /* keeps a pending exception */
     if (scope_token != NULL || grad_token != NULL) {
         /* restore the context whatever happened, keeping a pending exception */
         PyObject *type, *value, *tb;
