@@ -52,7 +52,7 @@ static PyObject *InertTypes;      /* tuple of the types whose references never l
 static PyObject *ArrayMetaType;   /* the first of them: what a node keeps of an argument's shape */
 static PyObject *PermanentPrims;  /* set: the primitives the registry holds for good */
 static PyObject *EmptyTuple;      /* () */
-static PyObject *str_rules, *str_argnum_rule, *str_edges, *str_inplace_rules, *str_unit_rules,
+static PyObject *str_fp, *str_rules, *str_argnum_rule, *str_edges, *str_inplace_rules, *str_unit_rules,
     *str_array_method;
 static PyObject *int_zero, *int_one, *int_output;  /* 0, 1 and _graph.OUTPUT (-1) */
 
@@ -1456,27 +1456,41 @@ run_general(Pass *p, NodeObject *node, PyObject *g)
     return PyErr_Occurred() ? -1 : 0;
 }
 
-/* The saved arrays need checking before use: some are saved and either the fingerprints are
- * compared, or there is more than one, or the one's version moved. 1, 0, or -1 on error. */
+/* Whether the saved arrays need _check_versions before use: the version of one of them moved
+ * (a write ndgrad saw: the node may have a copy to take instead), or one has a fingerprint to
+ * compare (or a seal to confirm). Otherwise that function would keep every entry as it is.
+ * ``versions`` holds (counter, seen, slot, hold) per saved array. 1, 0, or -1 on error. */
 static int
 versions_to_check(Pass *p, NodeObject *node)
 {
     PyObject *versions = node->versions;
     Py_ssize_t n = PyTuple_GET_SIZE(versions);
-    if (n == 0) {
-        return 0;
-    }
-    if (p->check_saved || n != 4) {
+    if (n % 4 != 0) {
         return 1;
     }
-    PyObject *counter = PyTuple_GET_ITEM(versions, 0);
-    PyObject *now = PySequence_GetItem(counter, 0);
-    if (now == NULL) {
-        return -1;
+    for (Py_ssize_t i = 0; i < n; i += 4) {
+        PyObject *now = PySequence_GetItem(PyTuple_GET_ITEM(versions, i), 0);
+        if (now == NULL) {
+            return -1;
+        }
+        int moved = PyObject_RichCompareBool(now, PyTuple_GET_ITEM(versions, i + 1), Py_NE);
+        Py_DECREF(now);
+        if (moved != 0) {
+            return moved;
+        }
+        PyObject *hold = PyTuple_GET_ITEM(versions, i + 3);
+        if (p->check_saved && hold != Py_None) {
+            PyObject *fp = PyObject_GetAttr(hold, str_fp);
+            if (fp == NULL) {
+                return -1;
+            }
+            Py_DECREF(fp);
+            if (fp != Py_None) {
+                return 1;
+            }
+        }
     }
-    int moved = PyObject_RichCompareBool(now, PyTuple_GET_ITEM(versions, 1), Py_NE);
-    Py_DECREF(now);
-    return moved;
+    return 0;
 }
 
 /* Whether an edge of ``node`` reaches its argument inside a sequence (``Edge.flat``). */
@@ -5019,6 +5033,7 @@ PyInit__core(void)
     str_unit_rules = PyUnicode_InternFromString("unit_rules");
     str_array_method = PyUnicode_InternFromString("array_method");
     str_edges = PyUnicode_InternFromString("edges");
+    str_fp = PyUnicode_InternFromString("fp");
     str_by_operands = PyUnicode_InternFromString("by_operands");
     str_call = PyUnicode_InternFromString("__call__");
     str_implementation = PyUnicode_InternFromString("_implementation");
@@ -5028,7 +5043,7 @@ PyInit__core(void)
     int_zero = PyLong_FromLong(0);
     int_one = PyLong_FromLong(1);
     int_output = PyLong_FromLong(-1);  /* _graph.OUTPUT: a versions entry for the result */
-    if (EmptyTuple == NULL || EmptyFrozenSet == NULL || str_rules == NULL || str_argnum_rule == NULL || str_edges == NULL || str_inplace_rules == NULL
+    if (EmptyTuple == NULL || EmptyFrozenSet == NULL || str_fp == NULL || str_rules == NULL || str_argnum_rule == NULL || str_edges == NULL || str_inplace_rules == NULL
         || str_unit_rules == NULL || str_array_method == NULL
         || str_by_operands == NULL || str_call == NULL || str_implementation == NULL || str_positional == NULL
         || str_forward_common == NULL || str_jvp_kind == NULL || int_zero == NULL || int_one == NULL || int_output == NULL) {
