@@ -103,6 +103,13 @@ typedef struct {
     PyObject_HEAD
     PyObject *prim;      /* the Primitive */
     PyObject *edges;     /* tuple of Edge */
+    /* The backward pass that holds the node's claim (Claims) keeps its bookkeeping for the node
+     * here rather than in dictionaries keyed by node: a field is read without hashing, and a
+     * pass over 10^6 nodes builds no table of 10^6 entries. 0: no pass holds it. Next to
+     * ``edges``, which the pass reads with them: often one cache line for both. */
+    unsigned long long claim_id;
+    Py_ssize_t claim_left;  /* that pass's edges into the node not yet visited */
+    PyObject *claim_grad;   /* its cotangent so far (one output), or NULL (owned) */
     PyObject *args;      /* tuple: what the rules read, plain arrays */
     PyObject *kwargs;    /* dict, NO_KWARGS when empty */
     PyObject *ans;       /* the saved output(s), or None */
@@ -113,12 +120,6 @@ typedef struct {
     unsigned long long serial;  /* the order nodes were made in (next_serial) */
     char freed;
     PyObject *weakreflist;
-    /* The backward pass that holds the node's claim (Claims) keeps its bookkeeping for the node
-     * here rather than in dictionaries keyed by node: a field is read without hashing, and a
-     * pass over 10^6 nodes builds no table of 10^6 entries. 0: no pass holds it. */
-    unsigned long long claim_id;
-    Py_ssize_t claim_left;  /* that pass's edges into the node not yet visited */
-    PyObject *claim_grad;   /* its cotangent so far (one output), or NULL (owned) */
 } NodeObject;
 
 /* The serial the next node gets: one count for the process, read and advanced under the GIL. A
