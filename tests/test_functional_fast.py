@@ -398,3 +398,20 @@ def test_reused_buffers_under_threads():
 
     race(work, threads=3)
     assert not errors
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.longdouble])
+def test_the_zero_gradient_test_reads_every_element(dtype):
+    # It looks at the first element first: a zero there must not end the test, a nonzero
+    # (or NaN) one must.
+    from ndgrad.functional import _all_zero
+
+    def zero(values):
+        return _all_zero(np.array(values, dtype=dtype))
+
+    assert zero([0.0, -0.0, 0.0]) and zero(0.0) and zero([[0.0], [0.0]])
+    assert not zero([0.0, 0.0, 2.0]) and not zero([3.0, 0.0])
+    assert not zero([0.0, np.nan]) and not zero([np.nan, 0.0])
+    assert not zero([])
+    assert _all_zero(np.zeros((3, 4), dtype)[:, 1])  # strided
+    assert not _all_zero(np.eye(3, dtype=dtype)[:, 2])
