@@ -52,8 +52,12 @@ static PyObject *InertTypes;      /* tuple of the types whose references never l
 static PyObject *ArrayMetaType;   /* the first of them: what a node keeps of an argument's shape */
 static PyObject *PermanentPrims;  /* set: the primitives the registry holds for good */
 static PyObject *EmptyTuple;      /* () */
-static PyObject *str_fp, *str_rules, *str_argnum_rule, *str_edges, *str_inplace_rules, *str_unit_rules,
-    *str_array_method;
+/* (None,) to (None, None, None, None): the arguments of a node whose rules read none of them
+ * (``add``, ``tanh``), one shared tuple per length rather than one per node */
+enum { N_NONE_TUPLES = 4 };
+static PyObject *NoneTuples[N_NONE_TUPLES + 1];
+static PyObject *str_fp, *str_rules, *str_argnum_rule, *str_edges, *str_inplace_rules,
+    *str_unit_rules, *str_array_method;
 static PyObject *int_zero, *int_one, *int_output;  /* 0, 1 and _graph.OUTPUT (-1) */
 
 /* What ndgrad/_array.py registers with configure_array() that the backward loop reads too. */
@@ -2859,11 +2863,28 @@ small_copy(PyArrayObject *a)
     return copy;
 }
 
-/* Keep operand ``slot`` for the node: ``*raw`` (owned) is replaced by a private copy when it is
- * small; a larger one is guarded and its version entry appended to ``versions``. ``x`` is the
- * operand as given (borrowed). 0 on success, -1 on error. */
+/* Append the four fields of a saved array's version entry (counter, seen, slot, hold; see
+ * _graph._check_versions) to the list ``*versions``, made on the first entry (most nodes keep
+ * none). 0 on success, -1 on error. */
 static int
-keep_operand(PyObject *x, PyObject **raw, Py_ssize_t slot, PyObject *versions)
+append_entry(PyObject **versions, PyObject *const entry[4])
+{
+    if (*versions == NULL && (*versions = PyList_New(0)) == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < 4; i++) {
+        if (PyList_Append(*versions, entry[i]) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Keep operand ``slot`` for the node: ``*raw`` (owned) is replaced by a private copy when it is
+ * small; a larger one is guarded and its version entry appended to ``*versions``
+ * (append_entry). ``x`` is the operand as given (borrowed). 0 on success, -1 on error. */
+static int
+keep_operand(PyObject *x, PyObject **raw, Py_ssize_t slot, PyObject **versions)
 {
     int grad_array = Py_TYPE(x) == GradArrayType;
     if (!grad_array && !PyArray_CheckExact(x)) {
@@ -2893,10 +2914,7 @@ keep_operand(PyObject *x, PyObject **raw, Py_ssize_t slot, PyObject *versions)
     }
     entry[2] = slot == 0 ? int_zero : int_one;
     entry[3] = hold;
-    int rc = hold == NULL ? -1 : 0;
-    for (int i = 0; i < 4 && rc == 0; i++) {
-        rc = PyList_Append(versions, entry[i]);
-    }
+    int rc = hold == NULL ? -1 : append_entry(versions, entry);
     Py_DECREF(entry[0]);
     Py_DECREF(entry[1]);
     Py_XDECREF(hold);
@@ -2904,9 +2922,10 @@ keep_operand(PyObject *x, PyObject **raw, Py_ssize_t slot, PyObject *versions)
 }
 
 /* The version entry of a kept output: GradArray ``out``'s counter, its value, OUTPUT and the
- * hold on the guard of ``raw``, its memory. 0 on success, -1 on error. */
+ * hold on the guard of ``raw``, its memory, appended to ``*versions``. 0 on success, -1 on
+ * error. */
 static int
-keep_output(PyObject *out, PyObject *raw, int fresh, PyObject *versions)
+keep_output(PyObject *out, PyObject *raw, int fresh, PyObject **versions)
 {
     PyObject *counter = Py_NewRef(FIELD(out, off_version));
     PyObject *seen = PySequence_GetItem(counter, 0);
@@ -2916,10 +2935,7 @@ keep_output(PyObject *out, PyObject *raw, int fresh, PyObject *versions)
                                                                  fresh ? Py_True : Py_False,
                                                                  NULL);
     PyObject *entry[4] = {counter, seen, int_output, hold};
-    int rc = hold == NULL ? -1 : 0;
-    for (int i = 0; i < 4 && rc == 0; i++) {
-        rc = PyList_Append(versions, entry[i]);
-    }
+    int rc = hold == NULL ? -1 : append_entry(versions, entry);
     Py_DECREF(counter);
     Py_XDECREF(seen);
     Py_XDECREF(hold);
@@ -2983,13 +2999,17 @@ needs_of(PyObject *prim, PyObject **grad, Py_ssize_t n)
     return needs;
 }
 
-/* Record the node of a call with positional operands ``inputs`` (as given: GradArrays, plain
- * arrays, other values), computed on ``raw`` (n owned references; a saved array may be replaced
- * by its private copy), of which ``grad`` (borrowed, NULL for the others) are the GradArrays in
- * a graph, and its one result ``res`` (an ndarray) wrapped as GradArray ``out``. ``fresh``:
- * ``res`` is memory the call just allocated (a ufunc's result). It is what ``_array.record_node``
- * does for such a call, written once here for the two compiled entry points. 0 on success,
- * -1 on error. */
+/* A new tuple of ``n`` Nones, or NULL with an error. */
+static PyObject *
+none_tuple(Py_ssize_t n)
+{
+    PyObject *t = PyTuple_New(n);
+    for (Py_ssize_t i = 0; t != NULL && i < n; i++) {
+        PyTuple_SET_ITEM(t, i, Py_NewRef(Py_None));
+    }
+    return t;
+}
+
 /* Whether the set of argument positions ``seq`` (a frozenset, as Primitive.needs gives them,
  * or any container) holds ``i``: 1 or 0, -1 on error. Most are empty. */
 static int
@@ -3004,6 +3024,13 @@ holds_index(PyObject *seq, Py_ssize_t i)
     return found;
 }
 
+/* Record the node of a call with positional operands ``inputs`` (as given: GradArrays, plain
+ * arrays, other values), computed on ``raw`` (n owned references; a saved array may be replaced
+ * by its private copy), of which ``grad`` (borrowed, NULL for the others) are the GradArrays in
+ * a graph, and its one result ``res`` (an ndarray) wrapped as GradArray ``out``. ``fresh``:
+ * ``res`` is memory the call just allocated (a ufunc's result). It is what ``_array.record_node``
+ * does for such a call, written once here for the two compiled entry points. 0 on success,
+ * -1 on error. */
 static int
 record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad, Py_ssize_t n,
               PyObject *kwargs, PyObject *res, PyObject *out, int fresh)
@@ -3037,14 +3064,12 @@ record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad,
     if (saves_ans < 0) {
         goto done;
     }
-    versions = PyList_New(0);
-    node_args = PyTuple_New(n);
     Py_ssize_t n_edges = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         n_edges += grad[i] != NULL;
     }
     edges = PyTuple_New(n_edges);
-    if (versions == NULL || node_args == NULL || edges == NULL) {
+    if (edges == NULL) {
         goto done;
     }
     for (Py_ssize_t i = 0, e = 0; i < n; i++) {
@@ -3056,6 +3081,7 @@ record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad,
             PyTuple_SET_ITEM(edges, e++, edge);
         }
     }
+    /* node_args stays NULL while every argument so far is None (nothing to read) */
     for (Py_ssize_t i = 0; i < n; i++) {
         int kept = saves == Py_None ? 1 : holds_index(saves, i);
         int shaped = kept != 0 ? 0 : holds_index(meta, i);
@@ -3066,7 +3092,7 @@ record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad,
         if (kept) {
             /* every saved array is kept safe from later writes, whether it requires grad or
              * not: a small one is copied, a larger one guarded */
-            if (keep_operand(PyTuple_GET_ITEM(inputs, i), &raw[i], i, versions) < 0) {
+            if (keep_operand(PyTuple_GET_ITEM(inputs, i), &raw[i], i, &versions) < 0) {
                 goto done;
             }
             value = Py_NewRef(raw[i]);
@@ -3079,17 +3105,30 @@ record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad,
                 goto done;
             }
         }
+        else if (node_args == NULL) {
+            continue;
+        }
         else {
             value = Py_NewRef(Py_None);
         }
-        PyTuple_SET_ITEM(node_args, i, value);
+        if (node_args == NULL && (node_args = none_tuple(n)) == NULL) {
+            Py_DECREF(value);
+            goto done;
+        }
+        Py_SETREF(PyTuple_GET_ITEM(node_args, i), value);
+    }
+    if (node_args == NULL) {  /* no argument is read: a shared tuple for small n */
+        node_args = n <= N_NONE_TUPLES ? Py_NewRef(NoneTuples[n]) : none_tuple(n);
+        if (node_args == NULL) {
+            goto done;
+        }
     }
     if (saves_ans) {
         if (PyArray_NBYTES((PyArrayObject *)res) <= CopyBytes) {
             ans = small_copy((PyArrayObject *)res);
         }
         else {
-            ans = keep_output(out, res, fresh, versions) < 0 ? NULL : Py_NewRef(res);
+            ans = keep_output(out, res, fresh, &versions) < 0 ? NULL : Py_NewRef(res);
         }
         if (ans == NULL) {
             goto done;
@@ -3098,7 +3137,8 @@ record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad,
     else {
         ans = Py_NewRef(Py_None);
     }
-    versions_tuple = PyList_AsTuple(versions);
+    /* (none kept: the empty tuple) */
+    versions_tuple = versions == NULL ? Py_NewRef(EmptyTuple) : PyList_AsTuple(versions);
     if (versions_tuple == NULL) {
         goto done;
     }
@@ -5027,6 +5067,11 @@ PyInit__core(void)
         return NULL;
     }
     EmptyTuple = PyTuple_New(0);
+    for (int k = 0; k <= N_NONE_TUPLES; k++) {
+        if ((NoneTuples[k] = none_tuple(k)) == NULL) {
+            return NULL;
+        }
+    }
     EmptyFrozenSet = PyFrozenSet_New(NULL);
     str_rules = PyUnicode_InternFromString("rules");
     str_argnum_rule = PyUnicode_InternFromString("argnum_rule");
@@ -5044,7 +5089,8 @@ PyInit__core(void)
     int_zero = PyLong_FromLong(0);
     int_one = PyLong_FromLong(1);
     int_output = PyLong_FromLong(-1);  /* _graph.OUTPUT: a versions entry for the result */
-    if (EmptyTuple == NULL || EmptyFrozenSet == NULL || str_fp == NULL || str_rules == NULL || str_argnum_rule == NULL || str_edges == NULL || str_inplace_rules == NULL
+    if (EmptyTuple == NULL || EmptyFrozenSet == NULL || str_fp == NULL || str_rules == NULL
+        || str_argnum_rule == NULL || str_edges == NULL || str_inplace_rules == NULL
         || str_unit_rules == NULL || str_array_method == NULL
         || str_by_operands == NULL || str_call == NULL || str_implementation == NULL || str_positional == NULL
         || str_forward_common == NULL || str_jvp_kind == NULL || int_zero == NULL || int_one == NULL || int_output == NULL) {
