@@ -123,6 +123,7 @@ typedef struct {
     Py_ssize_t n_out;
     unsigned long long serial;  /* the order nodes were made in (next_serial) */
     char freed;
+    char claim_owned;  /* claim_grad is the pass's own (see owns): it may add into it */
     PyObject *weakreflist;
 } NodeObject;
 
@@ -340,6 +341,7 @@ Node_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf, PyObject *
     self->claim_id = 0;
     self->claim_left = 0;
     self->claim_grad = NULL;
+    self->claim_owned = 0;
     if (node_needs_gc(self)) {
         PyObject_GC_Track(self);
     }
@@ -604,6 +606,7 @@ release_claims(Claims *claims)
     for (Py_ssize_t i = 0; i < n; i++) {
         nodes[i]->claim_id = 0;
         nodes[i]->claim_left = 0;
+        nodes[i]->claim_owned = 0;
         Py_CLEAR(nodes[i]->claim_grad);
     }
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -971,13 +974,29 @@ claimed(Pass *p, PyObject *node)
                                                                              : NULL;
 }
 
-/* The field of ``node`` that holds this pass's cotangent for it, or NULL where ``grads`` does
- * (a node not claimed, or one with several outputs, whose list _take reads). */
-static inline PyObject **
+/* ``node`` if its fields hold this pass's cotangent for it (claim_grad, claim_owned), or NULL
+ * where ``grads`` and ``owned`` do (a node not claimed, or one with several outputs, whose list
+ * _take reads). */
+static inline NodeObject *
 grad_field(Pass *p, PyObject *node)
 {
     NodeObject *n = claimed(p, node);
-    return n != NULL && n->n_out == 1 ? &n->claim_grad : NULL;
+    return n != NULL && n->n_out == 1 ? n : NULL;
+}
+
+/* owned_set for the cotangent ``obj`` that ``field`` (grad_field) holds or is to hold: its
+ * claim_owned flag, or the pass's set where ``field`` is NULL. */
+static int
+owns(Pass *p, NodeObject *field, PyObject *obj, int op)
+{
+    if (field == NULL) {
+        return owned_set(p->owned, obj, op);
+    }
+    if (op == IS_OWNED) {
+        return field->claim_owned;
+    }
+    field->claim_owned = op == OWN;
+    return 0;
 }
 
 
@@ -1038,15 +1057,15 @@ is_unit(PyObject *g)
 static int
 store_cotangent(Pass *p, PyObject *node, Py_ssize_t out, PyObject *c, int inplace, int fresh)
 {
-    PyObject *grads = p->grads, *owned = p->owned;
+    PyObject *grads = p->grads;
     Py_ssize_t n_out = n_out_of(node);
-    PyObject **field = grad_field(p, node);
+    NodeObject *field = grad_field(p, node);
     PyObject *slots = NULL;  /* the node's list of per-output cotangents (n_out > 1), borrowed */
     PyObject *prev;          /* borrowed */
     PyObject *total;         /* new */
 
     if (field != NULL) {
-        prev = *field;
+        prev = field->claim_grad;
     }
     else if (n_out == 1) {
         prev = PyDict_GetItemWithError(grads, node);
@@ -1081,13 +1100,14 @@ store_cotangent(Pass *p, PyObject *node, Py_ssize_t out, PyObject *c, int inplac
     }
     if (prev == NULL || prev == Py_None) {
         total = Py_NewRef(c);
-        if (fresh && inplace && owned_set(owned, c, OWN) < 0) {
+        int own = fresh && inplace;  /* the empty slot now owns ``c``, or (a field) nothing */
+        if ((own || field != NULL) && owns(p, field, c, own ? OWN : DISOWN) < 0) {
             Py_DECREF(total);
             return -1;
         }
     }
     else {
-        int mine = inplace ? owned_set(owned, prev, IS_OWNED) : 0;
+        int mine = inplace ? owns(p, field, prev, IS_OWNED) : 0;
         if (mine < 0) {
             return -1;
         }
@@ -1101,14 +1121,14 @@ store_cotangent(Pass *p, PyObject *node, Py_ssize_t out, PyObject *c, int inplac
         else if (fresh && inplace && same_array_type(c, prev)) {
             /* ``c`` is the pass's own: the sum goes into it (addition commutes exactly) */
             total = PyNumber_InPlaceAdd(c, prev);
-            if (total == NULL || owned_set(owned, total, OWN) < 0) {
+            if (total == NULL || owns(p, field, total, OWN) < 0) {
                 Py_XDECREF(total);
                 return -1;
             }
         }
         else {
             total = PyNumber_Add(prev, c);
-            if (total == NULL || owned_set(owned, total, OWN) < 0) {
+            if (total == NULL || owns(p, field, total, OWN) < 0) {
                 Py_XDECREF(total);
                 return -1;
             }
@@ -1116,7 +1136,7 @@ store_cotangent(Pass *p, PyObject *node, Py_ssize_t out, PyObject *c, int inplac
     }
     int rc = 0;
     if (field != NULL) {
-        Py_XSETREF(*field, total);  /* ``prev`` may be ``total`` (added into in place) */
+        Py_XSETREF(field->claim_grad, total);  /* ``prev`` may be ``total`` (added into) */
     }
     else if (slots == NULL) {
         rc = PyDict_SetItem(grads, node, total);
@@ -1232,8 +1252,8 @@ scatter_into(Pass *p, PyObject *edge, PyObject *g, PyObject *key)
     if (n_out_of(parent) != 1 || !PyArray_CheckExact(g) || !is_basic_key(key)) {
         return 0;
     }
-    PyObject **field = grad_field(p, parent);
-    PyObject *prev = field != NULL ? *field : PyDict_GetItemWithError(p->grads, parent);
+    NodeObject *field = grad_field(p, parent);
+    PyObject *prev = field != NULL ? field->claim_grad : PyDict_GetItemWithError(p->grads, parent);
     if (prev == NULL) {  /* borrowed */
         return PyErr_Occurred() ? -1 : 0;
     }
@@ -1242,7 +1262,7 @@ scatter_into(Pass *p, PyObject *edge, PyObject *g, PyObject *key)
                                PyArray_DESCR((PyArrayObject *)g))) {
         return 0;
     }
-    int mine = owned_set(p->owned, prev, IS_OWNED);
+    int mine = owns(p, field, prev, IS_OWNED);
     int shaped = mine > 0 ? same_shape((PyArrayObject *)prev, PyTuple_GET_ITEM(edge, EDGE_SHAPE))
                           : mine;
     if (shaped <= 0) {
@@ -1523,13 +1543,14 @@ visit(Pass *p, PyObject *node)
         return need < 0 ? -1 : 2;
     }
     PyObject *g;  /* new, or NULL for no cotangent */
-    PyObject **field = grad_field(p, node);
-    if (field != NULL || n_out_of(node) == 1) {
-        if (field != NULL) {
-            g = *field;  /* taken: the field is left empty */
-            *field = NULL;
-        }
-        else if ((g = dict_pop(p->grads, node)) == NULL && PyErr_Occurred()) {
+    NodeObject *field = grad_field(p, node);
+    if (field != NULL) {
+        g = field->claim_grad;  /* taken: the field is left empty, and owns nothing */
+        field->claim_grad = NULL;
+        field->claim_owned = 0;
+    }
+    else if (n_out_of(node) == 1) {
+        if ((g = dict_pop(p->grads, node)) == NULL && PyErr_Occurred()) {
             return -1;
         }
         if (g != NULL && PySet_GET_SIZE(p->owned) && owned_set(p->owned, g, DISOWN) < 0) {

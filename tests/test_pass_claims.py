@@ -170,3 +170,31 @@ def test_a_pass_to_some_inputs_through_a_graph_with_other_leaves():
     h0 = np.sin(x0) * w0
     np.testing.assert_allclose(gx, 2 * h0 * np.cos(x0) * w0, rtol=1e-12)
     assert w.grad is None and x.grad is None
+
+
+def test_a_cotangent_the_pass_does_not_own_is_never_added_into():
+    # ``add``'s rule hands its cotangent on as it is, to both operands: ``a`` receives the
+    # caller's array itself twice (neither is the pass's own to add into), then sums of its own
+    # (which it may add into). The caller's cotangent must come back unchanged.
+    x0 = np.array([0.2, -0.4, 1.1])
+    x = leaf(x0)
+    a = np.sin(x)
+    y = (a + a) + a
+    gy = np.array([1.0, 2.0, -3.0])
+    y.backward(gy)
+    np.testing.assert_array_equal(gy, [1.0, 2.0, -3.0])
+    np.testing.assert_allclose(x.grad, 3 * gy * np.cos(x0), rtol=1e-14)
+
+
+@pytest.mark.parametrize("n", [3, 40_000])  # and large enough for the rules' in-place forms
+def test_sums_into_a_node_from_many_consumers(n):
+    x0 = np.linspace(-2.0, 2.0, n)
+    x = leaf(x0)
+    a = np.tanh(x)
+    gy = np.linspace(0.5, 1.5, n)
+    kept = gy.copy()
+    y = a * 2.0 + a + np.exp(a) + (a + a)  # cotangents of a: 2g, g, g e^a, g, g
+    y.backward(gy)
+    np.testing.assert_array_equal(gy, kept)
+    t = np.tanh(x0)
+    np.testing.assert_allclose(x.grad, gy * (5.0 + np.exp(t)) * (1 - t * t), rtol=1e-12)
