@@ -999,7 +999,6 @@ owns(Pass *p, NodeObject *field, PyObject *obj, int op)
     return 0;
 }
 
-
 /* ------------------------------------------------------------------------------------------ */
 /* store                                                                                       */
 
@@ -1150,7 +1149,6 @@ store_cotangent(Pass *p, PyObject *node, Py_ssize_t out, PyObject *c, int inplac
 
 /* ------------------------------------------------------------------------------------------ */
 /* The loop of the backward pass                                                               */
-
 
 /* 1 if ``node`` is needed (no inputs= given, or a target can be reached through it). */
 static inline int
