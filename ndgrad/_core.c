@@ -608,8 +608,6 @@ release_claims(Claims *claims)
         nodes[i]->claim_left = 0;
         nodes[i]->claim_owned = 0;
         Py_CLEAR(nodes[i]->claim_grad);
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
         Py_DECREF(nodes[i]);
     }
     PyMem_Free(nodes);
@@ -1099,8 +1097,10 @@ store_cotangent(Pass *p, PyObject *node, Py_ssize_t out, PyObject *c, int inplac
     }
     if (prev == NULL || prev == Py_None) {
         total = Py_NewRef(c);
-        int own = fresh && inplace;  /* the empty slot now owns ``c``, or (a field) nothing */
-        if ((own || field != NULL) && owns(p, field, c, own ? OWN : DISOWN) < 0) {
+        if (field != NULL) {
+            field->claim_owned = fresh && inplace;  /* the empty slot owns ``c`` or nothing */
+        }
+        else if (fresh && inplace && owned_set(p->owned, c, OWN) < 0) {
             Py_DECREF(total);
             return -1;
         }
@@ -3814,20 +3814,16 @@ function_fast(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     /* NumPy's equal array method (ndarray.sum for np.sum) when the first argument is a plain
      * ndarray and the others Python values (not NumPy's internal no-value marker, which only
      * the function takes): the function's Python wrapper is skipped */
-    PyObject *method = NULL;  /* new */
-    int plain = n >= 1 && PyArray_CheckExact(raw[0]);
+    PyObject *method = prim_slot(prim, off_array_method, str_array_method);  /* new */
+    if (method == NULL) {
+        goto done;
+    }
+    int plain = method != Py_None && n >= 1 && PyArray_CheckExact(raw[0]);
     for (Py_ssize_t k = 1; plain && k < n; k++) {
         plain = is_plain_keyword(raw[k]) || is_plain_tuple(raw[k]);
     }
-    if (plain) {
-        method = prim_slot(prim, off_array_method, str_array_method);
-        if (method == NULL) {
-            goto done;
-        }
-    }
-    res = PyObject_VectorcallDict(method != NULL && method != Py_None ? method : impl, raw, n,
-                                  kwargs);
-    Py_XDECREF(method);
+    res = PyObject_VectorcallDict(plain ? method : impl, raw, n, kwargs);
+    Py_DECREF(method);
     if (res == NULL) {
         goto done;
     }
