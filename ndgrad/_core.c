@@ -18,7 +18,9 @@
  * - ``function_fast``, the common call of a NumPy function with a rule;
  * - ``forward_steps``, the loop of forward mode's pass (ndgrad/_forward.py: its common node
  *   computed here, every other one by its Python routine);
- * - the alias registry's entries and the fingerprints of saved arrays.
+ * - the alias registry's entries and the fingerprints of saved arrays;
+ * - ``Scope``, the entry and exit of ndgrad.tracing (the count of open scopes and the swap of
+ *   numpy's class; what a scope does is ndgrad/tracing.py's).
  *
  * Everything cold (rules, tables, error messages, transforms) stays Python.
  *
@@ -4224,6 +4226,331 @@ fingerprint_bytes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* Scope: entering and leaving ndgrad.tracing, the conversion scope                             */
+/*
+ * Every transform call opens one, so its entry and exit are here (ndgrad/tracing.py says what a
+ * scope does and why; this is only its bookkeeping). While at least one scope is open in any
+ * thread, ``numpy``'s class is the subclass whose properties return the replacements. The count
+ * of open scopes and the swap of the class change together, in C with the GIL held and no call
+ * that could run Python code in between, so that no thread sees one without the other; the
+ * Python lock of tracing.py guards only the rare preparation (rebinding the libraries' names
+ * and making the subclass), which runs Python code and is called from here when the plan it
+ * left is stale. */
+
+static PyObject *ScopeNumpy;       /* the ``numpy`` module (owned) */
+static PyTypeObject *ScopePlain;   /* its class outside scopes (owned) */
+static PyTypeObject *ScopeSwapped; /* the subclass it has while a scope is open (owned) */
+static Py_ssize_t ScopePlanModules = -1;  /* len(sys.modules) the preparation saw; -1: none */
+static Py_ssize_t OpenScopes;      /* scopes open in all threads together */
+static PyObject *RaisedVar;        /* _errors.raised_in_scope (owned) */
+static PyObject *PrepareScope;     /* tracing._prepare_scope(): prepares under the lock */
+static PyObject *ReraiseHidden;    /* _errors.reraise_hidden(kind, exc, token) */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *depth_token;   /* of scope_depth's increment; NULL while not entered */
+    PyObject *raised_token;  /* of raised_in_scope's list, set by the outermost scope */
+} ScopeObject;
+
+/* Give ``numpy`` the class ``to``: what ``numpy.__class__ = to`` does once its layout was
+ * checked (configure_scope), without a call that could run Python code (an audit hook) between
+ * the count's test and its change. Heap types are held by their instances. */
+static void
+swap_numpy_class(PyTypeObject *to)
+{
+    PyTypeObject *from = Py_TYPE(ScopeNumpy);
+    if (to->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        Py_INCREF(to);
+    }
+    Py_SET_TYPE(ScopeNumpy, to);
+    if (from->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        Py_DECREF(from);  /* not its last reference: ScopePlain or ScopeSwapped holds it */
+    }
+}
+
+/* The count of open scopes up by one, ``numpy``'s class swapped by the first: 0, or -1 with an
+ * error (the count unchanged). */
+static int
+open_scope(void)
+{
+    while (OpenScopes == 0) {
+        PyObject *modules = PySys_GetObject("modules");  /* borrowed */
+        Py_ssize_t count = modules == NULL ? -1 : PyObject_Size(modules);
+        if (count < 0) {
+            PyErr_Clear();  /* the preparation reads it again, and says what is wrong */
+        }
+        /* nothing from the test to the increment can run Python code */
+        if (count >= 0 && count == ScopePlanModules && Py_TYPE(ScopeNumpy) == ScopePlain) {
+            swap_numpy_class(ScopeSwapped);
+            break;
+        }
+        /* stale: modules imported since, restore_numpy, or numpy's class changed. Python code
+         * runs; another thread may open a scope meanwhile, so everything is tested again. */
+        PyObject *res = PyObject_CallNoArgs(PrepareScope);
+        if (res == NULL) {
+            return -1;
+        }
+        Py_DECREF(res);
+    }
+    OpenScopes++;
+    return 0;
+}
+
+static void
+close_scope(void)
+{
+    if (--OpenScopes == 0 && Py_TYPE(ScopeNumpy) == ScopeSwapped) {
+        swap_numpy_class(ScopePlain);  /* (unless someone else swapped it meanwhile) */
+    }
+}
+
+static PyObject *
+Scope_enter(ScopeObject *self, PyObject *Py_UNUSED(ignored))
+{
+    if (ScopeNumpy == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ndgrad._core: configure_scope was not called");
+        return NULL;
+    }
+    if (self->depth_token != NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "this tracing() scope is already open; use a new one for each with");
+        return NULL;
+    }
+    if (open_scope() < 0) {
+        return NULL;
+    }
+    PyObject *depth = NULL, *raised = NULL;
+    if (PyContextVar_Get(ScopeDepthVar, int_zero, &depth) < 0) {
+        goto fail;
+    }
+    PyObject *deeper = PyNumber_Add(depth, int_one);
+    Py_DECREF(depth);
+    if (deeper == NULL) {
+        goto fail;
+    }
+    self->depth_token = PyContextVar_Set(ScopeDepthVar, deeper);
+    Py_DECREF(deeper);
+    if (self->depth_token == NULL) {
+        goto fail;
+    }
+    /* ndgrad's errors that library code hides are collected by the outermost scope and
+     * re-raised on exit (_errors.hidden_errors_reraised) */
+    if (PyContextVar_Get(RaisedVar, Py_None, &raised) < 0) {
+        goto fail;
+    }
+    if (raised == Py_None) {
+        PyObject *list = PyList_New(0);
+        if (list == NULL) {
+            Py_DECREF(raised);
+            goto fail;
+        }
+        self->raised_token = PyContextVar_Set(RaisedVar, list);
+        Py_DECREF(list);
+        if (self->raised_token == NULL) {
+            Py_DECREF(raised);
+            goto fail;
+        }
+    }
+    Py_DECREF(raised);
+    Py_RETURN_NONE;
+fail:
+    if (self->depth_token != NULL) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        if (PyContextVar_Reset(ScopeDepthVar, self->depth_token) < 0) {
+            PyErr_WriteUnraisable((PyObject *)self);
+        }
+        PyErr_Restore(type, value, tb);
+        Py_CLEAR(self->depth_token);
+    }
+    close_scope();
+    return NULL;
+}
+
+static PyObject *
+Scope_exit(ScopeObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "__exit__(kind, exc, tb)");
+        return NULL;
+    }
+    if (self->depth_token == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "this tracing() scope is not open");
+        return NULL;
+    }
+    PyObject *raised = NULL;
+    int failed = PyContextVar_Get(RaisedVar, Py_None, &raised) < 0;
+    if (!failed && PyList_Check(raised) && PyList_GET_SIZE(raised) > 0) {
+        /* ndgrad raised an error in the block: Python decides what to raise, and resets */
+        PyObject *call[3] = {args[0], args[1],
+                             self->raised_token == NULL ? Py_None : self->raised_token};
+        PyObject *res = PyObject_Vectorcall(ReraiseHidden, call, 3, NULL);
+        failed = res == NULL;
+        Py_XDECREF(res);
+    }
+    else if (!failed && self->raised_token != NULL) {
+        failed = PyContextVar_Reset(RaisedVar, self->raised_token) < 0;
+    }
+    Py_XDECREF(raised);
+    Py_CLEAR(self->raised_token);
+    /* whatever happened above, the depth comes back and the count goes down */
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    int reset_failed = PyContextVar_Reset(ScopeDepthVar, self->depth_token) < 0;
+    Py_CLEAR(self->depth_token);
+    close_scope();
+    if (!reset_failed) {
+        PyErr_Restore(type, value, tb);
+    }
+    else {
+        /* left in another context than it was entered in: that error, with the one before it
+         * (if any) as its context, as Python's ``finally`` would chain them */
+        failed = 1;
+        if (type != NULL) {
+            PyObject *type2, *value2, *tb2;
+            PyErr_Fetch(&type2, &value2, &tb2);
+            PyErr_NormalizeException(&type, &value, &tb);
+            PyErr_NormalizeException(&type2, &value2, &tb2);
+            if (tb != NULL) {
+                PyException_SetTraceback(value, tb);
+            }
+            PyException_SetContext(value2, value);  /* steals value */
+            Py_DECREF(type);
+            Py_XDECREF(tb);
+            PyErr_Restore(type2, value2, tb2);
+        }
+    }
+    if (failed) {
+        return NULL;
+    }
+    Py_RETURN_NONE;  /* an exception of the block goes on */
+}
+
+static void
+Scope_dealloc(ScopeObject *self)
+{
+    /* (a scope dropped while open stays counted, as a ``with`` never left) */
+    Py_XDECREF(self->depth_token);
+    Py_XDECREF(self->raised_token);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef Scope_methods[] = {
+    {"__enter__", (PyCFunction)Scope_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))Scope_exit, METH_FASTCALL, NULL},
+    {NULL},
+};
+
+static PyTypeObject ScopeType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "ndgrad._core.Scope",
+    .tp_doc = PyDoc_STR("The entry and exit of ndgrad.tracing (its base class)."),
+    .tp_basicsize = sizeof(ScopeObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)Scope_dealloc,
+    .tp_methods = Scope_methods,
+};
+
+PyDoc_STRVAR(configure_scope_doc,
+"configure_scope(numpy, raised_in_scope_var, prepare, reraise_hidden)\n"
+"--\n\n"
+"Register what Scope's entry and exit use (ndgrad.tracing, once): the ``numpy`` module, the\n"
+"context variable of the errors ndgrad raised in a scope, ``prepare()`` (called without\n"
+"arguments when the plan is stale: rebinds and calls scope_plan) and ``reraise_hidden(kind,\n"
+"exc, token)`` (called on exit when ndgrad raised in the block). The scope's depth is\n"
+"configure's ``scope_depth_var``.");
+
+static PyObject *
+configure_scope(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyModule_Check(args[0]) || !PyContextVar_CheckExact(args[1])
+        || !PyCallable_Check(args[2]) || !PyCallable_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError, "configure_scope(numpy (a module), raised_in_scope_var, "
+                                         "prepare, reraise_hidden)");
+        return NULL;
+    }
+    if (ScopeDepthVar == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "configure_scope before configure");
+        return NULL;
+    }
+    if (OpenScopes != 0) {
+        PyErr_SetString(PyExc_RuntimeError, "configure_scope while a scope is open");
+        return NULL;
+    }
+    Py_XSETREF(ScopeNumpy, Py_NewRef(args[0]));
+    Py_XSETREF(RaisedVar, Py_NewRef(args[1]));
+    Py_XSETREF(PrepareScope, Py_NewRef(args[2]));
+    Py_XSETREF(ReraiseHidden, Py_NewRef(args[3]));
+    Py_CLEAR(ScopePlain);
+    Py_CLEAR(ScopeSwapped);
+    ScopePlanModules = -1;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(scope_plan_doc,
+"scope_plan(modules, plain, swapped)\n"
+"--\n\n"
+"What the preparation left (called by it, under tracing's lock): ``len(sys.modules)`` when it\n"
+"rebound the libraries' names, ``numpy``'s class and the subclass a scope gives it. The\n"
+"subclass must add nothing to the instance layout: the swap assigns the class directly.");
+
+static PyObject *
+scope_plan(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyLong_Check(args[0]) || !PyType_Check(args[1])
+        || !PyType_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError, "scope_plan(modules: int, plain: type, swapped: type)");
+        return NULL;
+    }
+    PyTypeObject *plain = (PyTypeObject *)args[1], *swapped = (PyTypeObject *)args[2];
+    if (!PyType_IsSubtype(swapped, plain) || swapped->tp_basicsize != plain->tp_basicsize
+        || swapped->tp_dictoffset != plain->tp_dictoffset
+        || swapped->tp_itemsize != plain->tp_itemsize || !PyModule_Check(ScopeNumpy)
+        || !PyObject_TypeCheck(ScopeNumpy, plain)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "scope_plan: swapped must be a subclass of numpy's class, plain, "
+                        "with its layout");
+        return NULL;
+    }
+    Py_ssize_t modules = PyLong_AsSsize_t(args[0]);
+    if (modules == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_XSETREF(ScopePlain, (PyTypeObject *)Py_NewRef(plain));
+    Py_XSETREF(ScopeSwapped, (PyTypeObject *)Py_NewRef(swapped));
+    ScopePlanModules = modules;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(forget_scope_plan_doc,
+"forget_scope_plan() -> bool\n"
+"--\n\n"
+"Mark the plan stale (the next scope prepares again), unless a scope is open: then False and\n"
+"nothing changes. One step, so that no scope opens on a plan restore_numpy is undoing.");
+
+static PyObject *
+forget_scope_plan(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    if (OpenScopes != 0) {
+        Py_RETURN_FALSE;
+    }
+    ScopePlanModules = -1;
+    Py_RETURN_TRUE;
+}
+
+PyDoc_STRVAR(open_scopes_doc,
+"open_scopes() -> int\n"
+"--\n\n"
+"How many conversion scopes are open in all threads together.");
+
+static PyObject *
+open_scopes(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromSsize_t(OpenScopes);
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* configure                                                                                   */
 
 PyDoc_STRVAR(configure_doc,
@@ -4994,6 +5321,11 @@ static PyMethodDef core_methods[] = {
     {"forward_plan_steps", (PyCFunction)(void (*)(void))forward_plan_steps, METH_FASTCALL,
      forward_plan_steps_doc},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL, configure_doc},
+    {"configure_scope", (PyCFunction)(void (*)(void))configure_scope, METH_FASTCALL,
+     configure_scope_doc},
+    {"scope_plan", (PyCFunction)(void (*)(void))scope_plan, METH_FASTCALL, scope_plan_doc},
+    {"forget_scope_plan", forget_scope_plan, METH_NOARGS, forget_scope_plan_doc},
+    {"open_scopes", open_scopes, METH_NOARGS, open_scopes_doc},
     {"alias_entry", (PyCFunction)(void (*)(void))alias_entry, METH_FASTCALL, alias_entry_doc},
     {"register_alias", (PyCFunction)register_alias, METH_O, register_alias_doc},
     {"arrays_over", (PyCFunction)arrays_over, METH_O, arrays_over_doc},
@@ -5062,6 +5394,12 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(NpConjugate);
     Py_VISIT(NpIsComplexObj);
     Py_VISIT(LastShape);
+    Py_VISIT(ScopeNumpy);
+    Py_VISIT(ScopePlain);
+    Py_VISIT(ScopeSwapped);
+    Py_VISIT(RaisedVar);
+    Py_VISIT(PrepareScope);
+    Py_VISIT(ReraiseHidden);
     return 0;
 }
 
@@ -5144,6 +5482,11 @@ PyInit__core(void)
     ArrayBaseType.tp_basicsize = off_link + (Py_ssize_t)sizeof(AliasLink);
     if (PyType_Ready(&ArrayBaseType) < 0
         || PyModule_AddObjectRef(m, "ArrayBase", (PyObject *)&ArrayBaseType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (PyType_Ready(&ScopeType) < 0
+        || PyModule_AddObjectRef(m, "Scope", (PyObject *)&ScopeType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -15,6 +15,7 @@ __all__ = [
     "noted",
     "plain_target",
     "raised_in_scope",
+    "reraise_hidden",
 ]
 
 # The errors ndgrad built while a conversion-keeping scope was open (``None`` outside). Library
@@ -123,14 +124,21 @@ class hidden_errors_reraised:
         self._token = raised_in_scope.set([]) if raised_in_scope.get() is None else None
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
-        try:
-            if kind is None or issubclass(kind, Exception):
-                hidden = _hidden(exc)
-                if hidden is not None:
-                    raise hidden from None
-        finally:
-            if self._token is not None:
-                raised_in_scope.reset(self._token)
+        reraise_hidden(kind, exc, self._token)
+
+
+def reraise_hidden(kind: Any, exc: Any, token: Any) -> None:
+    """The exit of a block that collects ndgrad's errors (``hidden_errors_reraised``, and
+    ``tracing``'s compiled exit when one was raised): raise the first one if the code in
+    between hid it; the outermost block (``token``, else None) stops collecting."""
+    try:
+        if kind is None or issubclass(kind, Exception):
+            hidden = _hidden(exc)
+            if hidden is not None:
+                raise hidden from None
+    finally:
+        if token is not None:
+            raised_in_scope.reset(token)
 
 
 def _hidden(exc: Exception | None) -> Exception | None:

@@ -42,7 +42,8 @@ call, so entering must be cheap: restoring about 250 names in 30 modules (SciPy 
 scikit-learn loaded) on every exit cost 0.1 ms per call. So the names are rebound in two parts:
 
 - in the ``numpy`` namespace (about 60 names) when the first scope opens anywhere, and restored
-  when the last one closes (a lock guards the count; the ``with`` restores on exceptions too),
+  when the last one closes (the count and the swap change together in compiled code, where no
+  other thread can run in between; the ``with`` restores on exceptions too),
   without writing ``numpy``'s dict: the module's class is swapped for a subclass of it whose
   properties return the replacements (a data descriptor of a type wins over the instance's
   ``__dict__``), one ``__class__`` assignment each way. While no scope is open ``numpy`` is a
@@ -102,7 +103,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ndgrad._array import GradArray, plain_array
-from ndgrad._errors import hidden_errors_reraised, not_differentiable, plain_target, raised_in_scope
+from ndgrad._core import Scope, configure_scope, forget_scope_plan, open_scopes, scope_plan
+from ndgrad._errors import not_differentiable, plain_target, raised_in_scope, reraise_hidden
 from ndgrad._graph import scope_depth
 from ndgrad.numpy._sequences import NUMPY as SEQUENCE_ARGUMENTS
 from ndgrad.numpy._sequences import keeping_sequences
@@ -113,7 +115,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _DEPTH = scope_depth  # the engine reads it too (conversions to Python values)
 _LOCK = threading.Lock()  # guards the rebinding (scopes may open in several threads at once)
-_open_scopes = 0  # scopes open in all threads together: ``numpy``'s names are rebound while > 0
 
 
 def is_tracing() -> bool:
@@ -581,20 +582,35 @@ def restore_numpy() -> None:
     """
     global _plan
     with _LOCK:
-        if _open_scopes:
+        if not forget_scope_plan():  # (a scope opening meanwhile prepares again, after us)
             raise RuntimeError("restore_numpy() while a conversion scope is open")
         for namespace, _, to_numpys in _plan[1]:
             namespace.update(to_numpys)
         _plan = (-1, [])
 
 
-class tracing(hidden_errors_reraised):  # lower case: used as ``with nd.tracing():``
+def _prepare_scope() -> None:
+    """What the compiled scope (``_core.Scope``) calls when the first scope to open anywhere
+    finds its plan stale: modules imported since, :func:`restore_numpy`, or ``numpy``'s class
+    changed. Rebinds under the lock and hands the plan back (``_core.scope_plan``)."""
+    with _LOCK:
+        if open_scopes():
+            return  # another thread opened one while this waited: its plan holds
+        _prepare_numpy()
+        scope_plan(_plan[0], *_numpy_swap)
+
+
+configure_scope(np, raised_in_scope, _prepare_scope, reraise_hidden)
+
+
+class tracing(Scope):  # lower case: used as ``with nd.tracing():``
     """Keep GradArrays through ``np.asarray`` and friends inside the ``with`` block.
 
     Only the current thread (and async context) is affected; scopes nest. See the module
-    documentation of :mod:`ndgrad.tracing` for what changes and what cannot be reached. A
-    class, not a generator: every transform enters it once per call, and entering costs two
-    context variables, a lock and, for the outermost scope, swapping ``numpy``'s class.
+    documentation of :mod:`ndgrad.tracing` for what changes and what cannot be reached.
+    ndgrad's errors that library code in the block hides are re-raised on the way out (as
+    ``hidden_errors_reraised`` does). Entering and leaving are compiled (``_core.Scope``):
+    every transform enters a scope once per call.
 
     See Also
     --------
@@ -614,41 +630,7 @@ class tracing(hidden_errors_reraised):  # lower case: used as ``with nd.tracing(
     array([2., 4.])
     """
 
-    __slots__ = ("_depth_token",)
-
-    # Every transform enters one per call, so both methods do the least work on the common path:
-    # the base class's bookkeeping is inlined (its ``__exit__`` runs only when ndgrad raised).
-    def __enter__(self) -> None:
-        global _open_scopes
-        _LOCK.acquire()
-        try:
-            if not _open_scopes:
-                if _plan[0] != len(sys.modules) or type(np) is not _numpy_swap[0]:
-                    _prepare_numpy()  # rare: modules imported since the last scope
-                np.__class__ = _numpy_swap[1]
-            _open_scopes += 1
-        finally:
-            _LOCK.release()
-        self._depth_token = _DEPTH.set(_DEPTH.get() + 1)
-        # ndgrad's errors that library code hides are re-raised on exit (hidden_errors_reraised)
-        self._token = raised_in_scope.set([]) if raised_in_scope.get() is None else None
-
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
-        global _open_scopes
-        try:
-            if raised_in_scope.get():  # ndgrad raised an error in the block
-                super().__exit__(kind, exc, tb)
-            elif self._token is not None:
-                raised_in_scope.reset(self._token)
-        finally:
-            _DEPTH.reset(self._depth_token)
-            _LOCK.acquire()
-            try:
-                _open_scopes -= 1
-                if not _open_scopes and type(np) is _numpy_swap[1]:
-                    np.__class__ = _numpy_swap[0]  # (unless someone else swapped it meanwhile)
-            finally:
-                _LOCK.release()
+    __slots__ = ()
 
 
 def maybe_tracing(enabled: bool, fun: Any = None) -> Any:
