@@ -4226,6 +4226,31 @@ fingerprint_bytes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* writeable                                                                                    */
+
+/* NumPy's private _NPY_ARRAY_WARN_ON_WRITE (``flags.num`` shows it too): the flag of the views
+ * ``np.broadcast_arrays`` returns, whose ``flags.writeable`` warns when read. */
+#define WARN_ON_WRITE 0x80000000
+
+PyDoc_STRVAR(writeable_doc,
+"writeable(a) -> bool\n"
+"--\n\n"
+"Whether the ndarray ``a`` is writable and not one of NumPy's warn-on-write views (those are\n"
+"left alone: reading or setting their ``flags.writeable`` warns).");
+
+static PyObject *
+writeable(PyObject *module, PyObject *a)
+{
+    if (!PyArray_Check(a)) {
+        PyErr_Format(PyExc_TypeError, "writeable() takes an ndarray, not %.100s",
+                     Py_TYPE(a)->tp_name);
+        return NULL;
+    }
+    int flags = PyArray_FLAGS((PyArrayObject *)a);
+    return PyBool_FromLong((flags & NPY_ARRAY_WRITEABLE) && !(flags & WARN_ON_WRITE));
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* Scope: entering and leaving ndgrad.tracing, the conversion scope                             */
 /*
  * Every transform call opens one, so its entry and exit are here (ndgrad/tracing.py says what a
@@ -4274,11 +4299,9 @@ static int
 open_scope(void)
 {
     while (OpenScopes == 0) {
-        PyObject *modules = PySys_GetObject("modules");  /* borrowed */
-        Py_ssize_t count = modules == NULL ? -1 : PyObject_Size(modules);
-        if (count < 0) {
-            PyErr_Clear();  /* the preparation reads it again, and says what is wrong */
-        }
+        /* sys.modules as the import system holds it (no lookup by name: that allocates) */
+        PyObject *modules = PyImport_GetModuleDict();  /* borrowed */
+        Py_ssize_t count = PyDict_Check(modules) ? PyDict_GET_SIZE(modules) : -1;
         /* nothing from the test to the increment can run Python code */
         if (count >= 0 && count == ScopePlanModules && Py_TYPE(ScopeNumpy) == ScopePlain) {
             swap_numpy_class(ScopeSwapped);
@@ -5326,6 +5349,7 @@ static PyMethodDef core_methods[] = {
     {"scope_plan", (PyCFunction)(void (*)(void))scope_plan, METH_FASTCALL, scope_plan_doc},
     {"forget_scope_plan", forget_scope_plan, METH_NOARGS, forget_scope_plan_doc},
     {"open_scopes", open_scopes, METH_NOARGS, open_scopes_doc},
+    {"writeable", writeable, METH_O, writeable_doc},
     {"alias_entry", (PyCFunction)(void (*)(void))alias_entry, METH_FASTCALL, alias_entry_doc},
     {"register_alias", (PyCFunction)register_alias, METH_O, register_alias_doc},
     {"arrays_over", (PyCFunction)arrays_over, METH_O, arrays_over_doc},

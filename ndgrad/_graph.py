@@ -53,7 +53,14 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-from ndgrad._core import Node, backward_pass, collect_nodes, configure, fingerprint_bytes
+from ndgrad._core import (
+    Node,
+    backward_pass,
+    collect_nodes,
+    configure,
+    fingerprint_bytes,
+    writeable,
+)
 from ndgrad._errors import InPlaceError
 from ndgrad._registry import PERMANENT_PRIMITIVES, ArrayMeta, Primitive, unbroadcast
 
@@ -366,18 +373,8 @@ LOCKS: dict[int, list[Any]] = {}
 _LOCKS_MUTEX = threading.RLock()
 # Views that could not be made writable again because their base was still held: retried.
 _STUCK: list[Any] = []
-# ``flags.num`` bits: reading ``flags.writeable`` of a broadcast_arrays result warns.
-_WRITEABLE = 0x0400
-_WARN_ON_WRITE = 0x80000000
-_WRITEABLE_MASK = _WRITEABLE | _WARN_ON_WRITE
-
-
-def _writeable(a: Any) -> bool:
-    """Writable, and not one of NumPy's warn-on-write views (those are left alone)."""
-    return (a.flags.num & _WRITEABLE_MASK) == _WRITEABLE
-
-
-writeable = _writeable  # for the transforms: reading ``flags.writeable`` of such a view warns
+# Whether an array is writable and not one of NumPy's warn-on-write views, whose
+# ``flags.writeable`` warns when read (a broadcast_arrays result): ``_core.writeable``.
 
 
 def _lock_plain(a: Any) -> bool:
@@ -386,7 +383,7 @@ def _lock_plain(a: Any) -> bool:
         if entry is not None:
             entry[1] += 1
             return True
-        if not _writeable(a):
+        if not writeable(a):
             return False  # read-only already (NumPy's or the user's choice): not ours to change
         a.flags.writeable = False
         LOCKS[id(a)] = [a, 1, None]
@@ -466,7 +463,7 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
         Its base stays writable: locking it would leave the views made before inconsistent (a
         writable view of read-only memory), which NumPy's own functions refuse to handle.
         """
-        if a.flags.num & _WRITEABLE_MASK != _WRITEABLE:
+        if not writeable(a):
             return  # read-only already: locked by this guard, or not ours to change
         _setflags(a, write=False)
         if a is self():
@@ -652,7 +649,7 @@ def guard_saved(x: Any, raw: Any, fresh: bool = False) -> Hold:
             g.born_locked = False  # before the guard is published: read outside the lock
             state[1] = weakref.ref(g)
             # Guard.lock, inlined for the first save: skip arrays that are read-only already
-            if x.flags.num & _WRITEABLE_MASK == _WRITEABLE:
+            if writeable(x):
                 _setflags(x, write=False)
                 g.first = True
             else:

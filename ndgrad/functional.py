@@ -152,7 +152,8 @@ def _tracer(x: Any, buffers: dict[int, Any] | None = None, slot: int = 0) -> Gra
     an alias of the graph, refused with ``GraphBreakError``: see tests/test_functional_fast.py.
     """
     if type(x) is np.ndarray and x.dtype.kind in _FLOAT_KINDS:  # the common case, directly
-        t = _private_copy(x, buffers, slot).view(GradArray)
+        small = x.nbytes <= _graph.COPY_BYTES  # (a copy, as _private_copy makes one)
+        t = (x.copy(order="K") if small else _private_copy(x, buffers, slot)).view(GradArray)
         become_leaf(t)  # ``t.requires_grad = True`` without its checks: they hold
         return t  # type: ignore[no-any-return]
     if isinstance(x, GradArray) and x.requires_grad and grad_enabled():
@@ -191,6 +192,16 @@ def _requires_grad(x: Any) -> bool:
     return isinstance(x, GradArray) and x.requires_grad
 
 
+_NONE_TYPE = type(None)
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _read_only(a: Any) -> Any:
+    a.flags.writeable = False
+    return a
+
+
+_ONE_FLOAT64 = _read_only(np.array(1.0))  # the cotangent of the common output
 _PLAIN_ARGUMENTS = (np.ndarray, float, int)  # types that never require grad, checked first
 
 
@@ -317,6 +328,7 @@ class _Trace:
         "leaves",
         "nested",
         "nums",
+        "originals",
         "out",
         "since",
         "specs",
@@ -347,6 +359,11 @@ class _Trace:
         specs: dict[int, Any] = {}
         all_leaves: dict[int, list[Any]] = {}
         tracers: list[GradArray] = []
+        # Where passes start and stop: each tracer's node as made. An identity of an outer
+        # transform's array (``_tracer``) is not a leaf, so ``fun`` may write into it, and its
+        # ``_node`` then names the write; the input is the value before it.
+        targets: list[tuple[Any, int]] = []
+        originals: list[Any] = []  # what each tracer stands for, in order
         call_args = list(args)
         arrays_only = True  # every chosen argument an array: one tracer each, in order
         for n in nums:
@@ -355,21 +372,22 @@ class _Trace:
                 leaves, spec = [a], None
                 tracer = _tracer(a, buffers, n)
                 tracers.append(tracer)
+                targets.append((tracer._node, tracer._out))
+                originals.append(a)
                 call_args[n] = np.positive(tracer) if alias else tracer
             else:
                 arrays_only = False
                 leaves, spec = tree_flatten(a)
                 made = [_tracer(x) for x in leaves]
                 tracers.extend(made)
+                targets.extend((t._node, t._out) for t in made)
+                originals.extend(leaves)
                 call_args[n] = tree_unflatten(
                     spec, [np.positive(t) for t in made] if alias else made
                 )
             specs[n], all_leaves[n] = spec, leaves
         self.specs, self.leaves, self.tracers = specs, all_leaves, tracers
-        # Where passes start and stop: each tracer's node as made. An identity of an outer
-        # transform's array (``_tracer``) is not a leaf, so ``fun`` may write into it, and its
-        # ``_node`` then names the write; the input is the value before it.
-        self.targets = [(t._node, t._out) for t in tracers]
+        self.targets, self.originals = targets, originals
         self.arrays_only = arrays_only
         token = _depth.set(_depth.get() + 1)
         try:
@@ -407,10 +425,13 @@ class _Trace:
         root = out if out.shape == () else np.reshape(out, ())
         if root._base_ga is not None:
             refresh(root)
-        one = np.array(1, out.dtype)
+        if nested:
+            one = GradArray(np.array(1, out.dtype))
+        else:  # read-only: a pass never adds into the cotangent it is given
+            one = _ONE_FLOAT64 if out.dtype is _FLOAT64 else _read_only(np.array(1, out.dtype))
         cots = _graph.backward(
             [(root._node, root._out)],
-            [GradArray(one) if nested else one],
+            [one],
             inputs=self.targets,
             retain_graph=nested,
             create_graph=nested,
@@ -424,12 +445,8 @@ class _Trace:
         """Per-tracer values back into the arguments' structures (a tuple for tuple argnums)."""
         if self.arrays_only:  # the common case: no structure to rebuild
             if single:
-                return _outermost(flat[0], self.leaves[self.nums[0]][0]) if outermost else flat[0]
-            if outermost:
-                flat = [
-                    _outermost(c, self.leaves[n][0]) for c, n in zip(flat, self.nums, strict=True)
-                ]
-            return flat[0] if single else tuple(flat)
+                return _outermost(flat[0], self.originals[0]) if outermost else flat[0]
+            return tuple(map(_outermost, flat, self.originals) if outermost else flat)
         groups, start = [], 0
         for n in self.nums:
             leaves = self.leaves[n]
@@ -543,7 +560,7 @@ def _value_and_grad(
         cots = trace.pull_one(out, nested)
     else:
         cots = [None] * len(trace.tracers)
-    unreached = any(c is None for c in cots)
+    unreached = _NONE_TYPE in map(type, cots)  # (``None in cots`` would compare arrays)
     if unreached and not allow_unused:
         raise _disconnected(fname)
     if not nested and any(map(_all_zero, cots)):
