@@ -19,6 +19,8 @@
  * - ``forward_steps``, the loop of forward mode's pass (ndgrad/_forward.py: its common node
  *   computed here, every other one by its Python routine);
  * - the alias registry's entries and the fingerprints of saved arrays;
+ * - ``ArraysFirst``, the replacement of ``np.sum`` and its kind in conversion scopes (an
+ *   argument that is no list or tuple goes straight to NumPy's function);
  * - ``Scope``, the entry and exit of ndgrad.tracing (the count of open scopes and the swap of
  *   numpy's class; what a scope does is ndgrad/tracing.py's).
  *
@@ -4226,6 +4228,170 @@ fingerprint_bytes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* ArraysFirst: the replacement of a NumPy function that keeps lists of GradArrays in scopes    */
+/*
+ * ``np.sum``, ``np.reshape``, ``np.dot`` ... are replaced in conversion scopes (ndgrad/tracing.py)
+ * so that a list or tuple of GradArrays becomes one recorded array. A call whose array
+ * arguments are no list or tuple, the common call, goes to NumPy's function straight away, in a
+ * scope or not; any other goes to ``general``, the Python replacement that reads the scope and
+ * the caller's frame. The attributes functools.update_wrapper sets live in the instance dict;
+ * as an attribute of a class it binds like a Python function. */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *original;  /* NumPy's function */
+    PyObject *general;   /* tracing's replacement for every other call */
+    PyObject *names;     /* tuple of str: the array parameters, positional first */
+    PyObject *dict;      /* __name__, __doc__, __wrapped__, ... */
+    vectorcallfunc vectorcall;
+} ArraysFirstObject;
+
+static inline int
+is_sequence(PyObject *o)
+{
+    return PyList_CheckExact(o) || PyTuple_CheckExact(o);
+}
+
+static PyObject *
+ArraysFirst_vectorcall(ArraysFirstObject *self, PyObject *const *args, size_t nargsf,
+                       PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    Py_ssize_t count = PyTuple_GET_SIZE(self->names);
+    PyObject *target = self->original;
+    for (Py_ssize_t i = 0; i < nargs && i < count; i++) {
+        if (is_sequence(args[i])) {
+            target = self->general;
+        }
+    }
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t k = 0; k < nkw && target == self->original; k++) {
+        if (!is_sequence(args[nargs + k])) {
+            continue;
+        }
+        for (Py_ssize_t i = 0; i < count; i++) {
+            int same = PyUnicode_Compare(PyTuple_GET_ITEM(kwnames, k),
+                                         PyTuple_GET_ITEM(self->names, i)) == 0;
+            if (same) {
+                target = self->general;
+                break;
+            }
+        }
+    }
+    return PyObject_Vectorcall(target, args, nargsf, kwnames);
+}
+
+static PyObject *
+ArraysFirst_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    PyObject *original, *general, *names;
+    static char *keywords[] = {"original", "general", "names", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOO!:ArraysFirst", keywords, &original,
+                                     &general, &PyTuple_Type, &names)) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(names); i++) {
+        if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(names, i))) {
+            PyErr_SetString(PyExc_TypeError, "ArraysFirst: names must be a tuple of str");
+            return NULL;
+        }
+    }
+    if (!PyCallable_Check(original) || !PyCallable_Check(general)) {
+        PyErr_SetString(PyExc_TypeError, "ArraysFirst: original and general must be callable");
+        return NULL;
+    }
+    ArraysFirstObject *self = (ArraysFirstObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->original = Py_NewRef(original);
+    self->general = Py_NewRef(general);
+    self->names = Py_NewRef(names);
+    self->vectorcall = (vectorcallfunc)ArraysFirst_vectorcall;
+    return (PyObject *)self;
+}
+
+static int
+ArraysFirst_traverse(ArraysFirstObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->original);
+    Py_VISIT(self->general);
+    Py_VISIT(self->names);
+    Py_VISIT(self->dict);
+    return 0;
+}
+
+static int
+ArraysFirst_clear(ArraysFirstObject *self)
+{
+    Py_CLEAR(self->original);
+    Py_CLEAR(self->general);
+    Py_CLEAR(self->names);
+    Py_CLEAR(self->dict);
+    return 0;
+}
+
+static void
+ArraysFirst_dealloc(ArraysFirstObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    ArraysFirst_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* As a class attribute it binds as a Python function does (the replacement it stands for was
+ * one). */
+static PyObject *
+ArraysFirst_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+    if (obj == NULL || obj == Py_None) {
+        return Py_NewRef(self);
+    }
+    return PyMethod_New(self, obj);
+}
+
+static PyObject *
+ArraysFirst_repr(ArraysFirstObject *self)
+{
+    return PyUnicode_FromFormat("<ndgrad's replacement of %R in conversion scopes>",
+                                self->original);
+}
+
+static PyMemberDef ArraysFirst_members[] = {
+    {"__ndgrad_original__", T_OBJECT_EX, offsetof(ArraysFirstObject, original), READONLY,
+     "NumPy's function."},
+    {NULL},
+};
+
+static PyGetSetDef ArraysFirst_getset[] = {
+    {"__dict__", PyObject_GenericGetDict, PyObject_GenericSetDict},
+    {NULL},
+};
+
+static PyTypeObject ArraysFirstType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "ndgrad._core.ArraysFirst",
+    .tp_doc = PyDoc_STR(
+        "ArraysFirst(original, general, names)\n--\n\n"
+        "Calls ``original`` when no argument named in ``names`` (positionally or by keyword) is\n"
+        "a list or tuple, ``general`` otherwise, with the same arguments."),
+    .tp_basicsize = sizeof(ArraysFirstObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL
+                | Py_TPFLAGS_METHOD_DESCRIPTOR,
+    .tp_new = ArraysFirst_new,
+    .tp_dealloc = (destructor)ArraysFirst_dealloc,
+    .tp_traverse = (traverseproc)ArraysFirst_traverse,
+    .tp_clear = (inquiry)ArraysFirst_clear,
+    .tp_call = PyVectorcall_Call,
+    .tp_vectorcall_offset = offsetof(ArraysFirstObject, vectorcall),
+    .tp_descr_get = ArraysFirst_get,
+    .tp_repr = (reprfunc)ArraysFirst_repr,
+    .tp_members = ArraysFirst_members,
+    .tp_getset = ArraysFirst_getset,
+    .tp_dictoffset = offsetof(ArraysFirstObject, dict),
+};
+
+/* ------------------------------------------------------------------------------------------ */
 /* writeable                                                                                    */
 
 /* NumPy's private _NPY_ARRAY_WARN_ON_WRITE (``flags.num`` shows it too): the flag of the views
@@ -5506,6 +5672,11 @@ PyInit__core(void)
     ArrayBaseType.tp_basicsize = off_link + (Py_ssize_t)sizeof(AliasLink);
     if (PyType_Ready(&ArrayBaseType) < 0
         || PyModule_AddObjectRef(m, "ArrayBase", (PyObject *)&ArrayBaseType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (PyType_Ready(&ArraysFirstType) < 0
+        || PyModule_AddObjectRef(m, "ArraysFirst", (PyObject *)&ArraysFirstType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -103,7 +103,14 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ndgrad._array import GradArray, plain_array
-from ndgrad._core import Scope, configure_scope, forget_scope_plan, open_scopes, scope_plan
+from ndgrad._core import (
+    ArraysFirst,
+    Scope,
+    configure_scope,
+    forget_scope_plan,
+    open_scopes,
+    scope_plan,
+)
 from ndgrad._errors import not_differentiable, plain_target, raised_in_scope, reraise_hidden
 from ndgrad._graph import scope_depth
 from ndgrad.numpy._sequences import NUMPY as SEQUENCE_ARGUMENTS
@@ -431,33 +438,21 @@ def _replacement(name: str) -> Callable[..., Any]:
     original = _ORIGINALS[name]
     traced = _TRACED[name]
     names = _SINGLE_ARRAY_FUNCTIONS.get(name)
-    count = len(names or ())
 
     def replacement(*args: Any, **kwargs: Any) -> Any:
         if _DEPTH.get() and _traced_caller(sys._getframe(1)):
             return traced(original, *args, **kwargs)
         return original(*args, **kwargs)
 
-    def sequences_first(*args: Any, **kwargs: Any) -> Any:
-        # An array (not a list or tuple) gets NumPy's function whoever calls, in a scope or not:
-        # decided before the context variable and the caller's frame are read (the frame costs
-        # more than the rest), on every ``np.sum`` of traced code.
-        if not kwargs:
-            if args and type(args[0]) not in _SEQUENCES and count == 1:
-                return original(*args)  # the common call: ``np.sum(x)``, ``np.reshape(x, s)``
-            if all(type(a) not in _SEQUENCES for a in args[:count]):
-                return original(*args)
-        elif all(type(a) not in _SEQUENCES for a in args[:count]) and all(
-            type(kwargs.get(n)) not in _SEQUENCES for n in names or ()
-        ):
-            return original(*args, **kwargs)
-        if _DEPTH.get() and _traced_caller(sys._getframe(1)):
-            return traced(original, *args, **kwargs)
-        return original(*args, **kwargs)
-
-    chosen = replacement if names is None else sequences_first
+    functools.update_wrapper(replacement, original)
+    replacement.__ndgrad_original__ = original  # type: ignore[attr-defined]
+    if names is None:
+        return replacement
+    # An array (not a list or tuple) gets NumPy's function whoever calls, in a scope or not:
+    # decided in C before the context variable and the caller's frame are read, on every
+    # ``np.sum`` of traced code; any other call goes to ``replacement``.
+    chosen = ArraysFirst(original, replacement, names)
     functools.update_wrapper(chosen, original)
-    chosen.__ndgrad_original__ = original  # type: ignore[attr-defined]
     return chosen
 
 

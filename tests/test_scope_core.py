@@ -204,3 +204,45 @@ def test_an_error_the_block_hides_is_raised_by_the_compiled_exit():
                 raise KeyError("a library's own error") from None
     assert "KeyError" in "".join(getattr(info.value, "__notes__", []))
     assert open_scopes() == 0
+
+
+# --- ArraysFirst: np.sum and its kind in scopes --------------------------------------------------
+
+
+def test_a_list_given_by_keyword_or_in_a_later_parameter_is_recorded():
+    v = np.array([0.3, -1.2])
+
+    def by_keyword(x):
+        return np.sum(a=[x[0] * x[1], x[1]])  # the array parameter, by keyword
+
+    def second(x):
+        return np.dot(x, [x[1], x[0]])  # the list in dot's second array parameter: 2 x0 x1
+
+    g = nd.grad(by_keyword)(v)
+    np.testing.assert_allclose(g, [v[1], v[0] + 1.0], rtol=1e-12)
+    g = nd.grad(second)(v)
+    np.testing.assert_allclose(g, [2 * v[1], 2 * v[0]], rtol=1e-12)
+
+
+def test_the_replacement_looks_and_binds_like_numpys_function():
+    import inspect
+
+    with nd.tracing():
+        replaced = np.sum
+    assert replaced is not _ORIGINALS["sum"]
+    assert replaced.__ndgrad_original__ is _ORIGINALS["sum"]
+    assert replaced.__wrapped__ is _ORIGINALS["sum"]
+    assert replaced.__name__ == "sum" and replaced.__doc__ == _ORIGINALS["sum"].__doc__
+    assert inspect.signature(replaced) == inspect.signature(_ORIGINALS["sum"])
+
+    class Holder:
+        total = replaced  # bound as a method, as a Python function (and NumPy's) is
+
+    holder = Holder()
+    bound = holder.total
+    assert bound.__func__ is replaced and bound.__self__ is holder
+    assert Holder.total is replaced
+    # outside a scope, a list of GradArrays goes to NumPy, which converts it (as NumPy does)
+    x = GradArray([1.0, 2.0], requires_grad=True)
+    assert type(replaced([x, x])) is np.float64
+    assert replaced(np.arange(4.0)) == 6.0
