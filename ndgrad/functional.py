@@ -219,8 +219,8 @@ def _nested(args: Any) -> bool:
 
 
 def _check_output(out: Any, fname: str) -> None:
-    if type(out) is GradArray and out.dtype.kind == "f" and out.size == 1:
-        return  # the common case
+    """Raise unless ``out`` is a real scalar (a float array or NumPy scalar with one element).
+    The caller tests the common case, a one-element float GradArray, first."""
     dtype = getattr(out, "dtype", None)
     if isinstance(out, int | float | complex) and not isinstance(out, bool | np.generic):
         raise GraphBreakError(
@@ -554,7 +554,8 @@ def _value_and_grad(
 ) -> tuple[Any, Any, Any]:
     trace = _Trace(fun, args, kwargs, nums, has_aux, scope, buffers)
     out = trace.out
-    _check_output(out, fname)
+    if type(out) is not GradArray or out.dtype.kind != "f" or out.size != 1:
+        _check_output(out, fname)
     nested = trace.nested
     if isinstance(out, GradArray) and out._node is not None:  # _requires_grad(out)
         cots = trace.pull_one(out, nested)
