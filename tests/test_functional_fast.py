@@ -415,3 +415,20 @@ def test_the_zero_gradient_test_reads_every_element(dtype):
     assert not zero([])
     assert _all_zero(np.zeros((3, 4), dtype)[:, 1])  # strided
     assert not _all_zero(np.eye(3, dtype=dtype)[:, 2])
+
+
+@pytest.mark.parametrize("argnums", [0, (0,)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_shared_unit_cotangent_is_never_handed_out_or_written(argnums, dtype):
+    # The pass starts from a read-only 1 shared by every call (float64): a function whose
+    # gradient is that very cotangent (the identity, a sum of a 0-d input) must hand back a
+    # writable copy, and a write into it must not change the next call's gradient.
+    for f, slope in [(lambda x: x, 1.0), (lambda x: np.sum(3.0 * x), 3.0), (np.sum, 1.0)]:
+        vg = nd.value_and_grad(f, argnums=argnums)
+        x = np.array(2.0, dtype=dtype)
+        for _ in range(2):
+            _, g = vg(x)
+            g = g[0] if isinstance(argnums, tuple) else g
+            assert g.dtype == dtype and g.flags.writeable and g == slope
+            g += 100.0
+        assert nd.grad(f)(x) == slope
