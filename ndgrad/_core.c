@@ -4392,6 +4392,98 @@ static PyTypeObject ArraysFirstType = {
 };
 
 /* ------------------------------------------------------------------------------------------ */
+/* zero_filled                                                                                  */
+
+/* Whether the element at ``p`` of the native float type ``type_num`` is zero (-0.0 is, NaN is
+ * not): 1 or 0. */
+static inline int
+float_is_zero(const char *p, int type_num)
+{
+    switch (type_num) {
+        case NPY_HALF: {
+            npy_uint16 bits;
+            memcpy(&bits, p, sizeof(bits));
+            return (bits & 0x7fff) == 0;  /* every bit but the sign's */
+        }
+        case NPY_FLOAT: {
+            float v;
+            memcpy(&v, p, sizeof(v));
+            return v == 0;
+        }
+        case NPY_DOUBLE: {
+            double v;
+            memcpy(&v, p, sizeof(v));
+            return v == 0;
+        }
+        default: {  /* NPY_LONGDOUBLE: its padding bytes are not compared */
+            npy_longdouble v;
+            memcpy(&v, p, sizeof(v));
+            return v == 0;
+        }
+    }
+}
+
+PyDoc_STRVAR(zero_filled_doc,
+"zero_filled(a) -> bool | None\n"
+"--\n\n"
+"For the ndarray ``a``: whether it has elements, of a real float type, and every one is zero\n"
+"(NaN is not). Reads the first element first, any layout. None where it cannot tell (a byte\n"
+"order not the machine's, a float type NumPy does not define): the caller decides.");
+
+static PyObject *
+zero_filled(PyObject *module, PyObject *obj)
+{
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "zero_filled() takes an ndarray, not %.100s",
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    PyArrayObject *a = (PyArrayObject *)obj;
+    PyArray_Descr *descr = PyArray_DESCR(a);
+    int type_num = descr->type_num;
+    if (descr->kind != 'f') {
+        Py_RETURN_FALSE;
+    }
+    if ((type_num != NPY_HALF && type_num != NPY_FLOAT && type_num != NPY_DOUBLE
+         && type_num != NPY_LONGDOUBLE) || !PyArray_ISNBO(descr->byteorder)) {
+        Py_RETURN_NONE;
+    }
+    int ndim = PyArray_NDIM(a);
+    npy_intp *dims = PyArray_DIMS(a), *strides = PyArray_STRIDES(a);
+    if (PyArray_SIZE(a) == 0) {
+        Py_RETURN_FALSE;
+    }
+    const char *data = PyArray_BYTES(a);
+    if (!float_is_zero(data, type_num)) {
+        Py_RETURN_FALSE;  /* the common case: a gradient is rarely zero where it starts */
+    }
+    /* every element, the last axis innermost (an odometer over the others) */
+    npy_intp index[NPY_MAXDIMS] = {0};
+    npy_intp inner = ndim == 0 ? 1 : dims[ndim - 1];
+    npy_intp step = ndim == 0 ? 0 : strides[ndim - 1];
+    for (;;) {
+        const char *p = data;
+        for (npy_intp j = 0; j < inner; j++, p += step) {
+            if (!float_is_zero(p, type_num)) {
+                Py_RETURN_FALSE;
+            }
+        }
+        int axis = ndim - 2;
+        for (; axis >= 0; axis--) {
+            data += strides[axis];
+            if (++index[axis] < dims[axis]) {
+                break;
+            }
+            data -= strides[axis] * dims[axis];
+            index[axis] = 0;
+        }
+        if (axis < 0) {
+            Py_RETURN_TRUE;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* writeable                                                                                    */
 
 /* NumPy's private _NPY_ARRAY_WARN_ON_WRITE (``flags.num`` shows it too): the flag of the views
@@ -5516,6 +5608,7 @@ static PyMethodDef core_methods[] = {
     {"forget_scope_plan", forget_scope_plan, METH_NOARGS, forget_scope_plan_doc},
     {"open_scopes", open_scopes, METH_NOARGS, open_scopes_doc},
     {"writeable", writeable, METH_O, writeable_doc},
+    {"zero_filled", zero_filled, METH_O, zero_filled_doc},
     {"alias_entry", (PyCFunction)(void (*)(void))alias_entry, METH_FASTCALL, alias_entry_doc},
     {"register_alias", (PyCFunction)register_alias, METH_O, register_alias_doc},
     {"arrays_over", (PyCFunction)arrays_over, METH_O, arrays_over_doc},

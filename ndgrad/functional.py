@@ -38,7 +38,7 @@ from ndgrad._array import (
     view_as,
 )
 from ndgrad._batching import batch_size, pull_batched, push_batched
-from ndgrad._core import node_serial, recorded_since
+from ndgrad._core import node_serial, recorded_since, zero_filled
 from ndgrad._errors import GraphBreakError
 from ndgrad._forward import ForwardPlan, fit_tangent
 from ndgrad._graph import enable_grad, grad_enabled, seal, sealed, writeable
@@ -576,11 +576,11 @@ def _value_and_grad(
 
 def _all_zero(c: Any) -> bool:
     """Whether ``c`` is a non-empty real float cotangent of zeros only (NaN is not zero)."""
-    if type(c) is np.ndarray:  # the common case: count_nonzero is a tenth of np.any's cost
-        if c.dtype.kind != "f" or c.size == 0:
-            return False
-        # a gradient whose first element is not zero (or is NaN) needs no pass over it
-        return c.item(0) == 0 and np.count_nonzero(c) == 0
+    if type(c) is np.ndarray:  # the common case: compiled, the first element read first
+        found = zero_filled(c)
+        if found is not None:
+            return found  # type: ignore[no-any-return]
+        return c.dtype.kind == "f" and c.size > 0 and np.count_nonzero(c) == 0
     return (
         c is not None
         and np.result_type(c).kind == "f"

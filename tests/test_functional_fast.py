@@ -432,3 +432,31 @@ def test_the_shared_unit_cotangent_is_never_handed_out_or_written(argnums, dtype
             assert g.dtype == dtype and g.flags.writeable and g == slope
             g += 100.0
         assert nd.grad(f)(x) == slope
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.longdouble])
+def test_the_compiled_zero_test_reads_every_element_in_every_layout(dtype):
+    from ndgrad._core import zero_filled
+
+    rng = np.random.default_rng(5)
+
+    def views(b):  # contiguous, transposed, strided and reversed, a plane, a column, 0-d
+        return [b, b.T, b[::2, 1:, ::-3], b[1], b[:, 2, 3], b[0, 0, 0, ...]]
+
+    for i, view in enumerate(views(np.zeros((4, 5, 6), dtype))):
+        assert zero_filled(view) is True
+        for k in rng.choice(view.size, size=min(4, view.size), replace=False):
+            changed = views(np.zeros((4, 5, 6), dtype))[i]  # the same layout, one element set
+            changed[np.unravel_index(k, view.shape)] = np.nan if k % 2 else 1e-3
+            assert zero_filled(changed) is False, (view.shape, k)
+    signed = np.array([-0.0, 0.0, -0.0], dtype)
+    assert zero_filled(signed) is True and zero_filled(signed[::-1]) is True
+    assert zero_filled(np.zeros(0, dtype)) is False
+    assert zero_filled(np.zeros(3, np.int64)) is False  # not a float cotangent
+    assert zero_filled(np.zeros(3, np.complex128)) is False
+    swapped = np.zeros(3, np.dtype(dtype).newbyteorder())
+    if swapped.dtype.byteorder not in "=|":
+        assert zero_filled(swapped) is None  # the caller decides
+        from ndgrad.functional import _all_zero
+
+        assert _all_zero(swapped) and not _all_zero(np.array([0.0, 2.0], swapped.dtype))
