@@ -246,3 +246,39 @@ def test_the_replacement_looks_and_binds_like_numpys_function():
     x = GradArray([1.0, 2.0], requires_grad=True)
     assert type(replaced([x, x])) is np.float64
     assert replaced(np.arange(4.0)) == 6.0
+
+
+def test_the_compiled_scope_and_replacement_keep_no_references():
+    import gc
+
+    from ndgrad._core import zero_filled
+
+    x = GradArray([1.0, 2.0], requires_grad=True)
+    plain = np.zeros(3)
+    original = _ORIGINALS["sum"]
+
+    def rounds(n):
+        for _ in range(n):
+            with nd.tracing():
+                np.sum([x, x])  # the general route
+                np.sum(a=[x, x])
+                np.sum(plain)  # straight to NumPy
+                np.dot(plain, b=plain)
+            with pytest.raises(ZeroDivisionError), nd.tracing():
+                1 / 0  # noqa: B018
+            with pytest.raises(nd.GraphBreakError), nd.tracing():
+                try:
+                    float(np.sum(x))
+                except nd.GraphBreakError:
+                    raise KeyError("hidden") from None
+            zero_filled(plain)
+            zero_filled(plain[::2])
+
+    rounds(50)
+    gc.collect()
+    before = [sys.getrefcount(o) for o in (x, plain, original)]
+    tracked = len(gc.get_objects())
+    rounds(500)
+    gc.collect()
+    assert [sys.getrefcount(o) for o in (x, plain, original)] == before
+    assert len(gc.get_objects()) - tracked <= 10
