@@ -152,7 +152,7 @@ def _tracer(x: Any, buffers: dict[int, Any] | None = None, slot: int = 0) -> Gra
     an alias of the graph, refused with ``GraphBreakError``: see tests/test_functional_fast.py.
     """
     if type(x) is np.ndarray and x.dtype.kind in _FLOAT_KINDS:  # the common case, directly
-        small = x.nbytes <= _graph.COPY_BYTES  # (a copy, as _private_copy makes one)
+        small = x.nbytes <= _graph.COPY_BYTES  # what _private_copy makes of it, without the call
         t = (x.copy(order="K") if small else _private_copy(x, buffers, slot)).view(GradArray)
         become_leaf(t)  # ``t.requires_grad = True`` without its checks: they hold
         return t  # type: ignore[no-any-return]
