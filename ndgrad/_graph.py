@@ -359,7 +359,10 @@ def _held_changed(node: Node, held: Held) -> InPlaceError:
 # earlier, ``h.base``, another GradArray over the same memory) can change it. Larger ones are
 # guarded. A graph that saves one small array n times holds n copies: at most n * 16 KiB.
 # ``NDGRAD_COPY_BYTES=0`` guards every saved array: a run of the test suite with it exercises the
-# guards on the small arrays tests use.
+# guards on the small arrays tests use. The tests of the copies themselves are left out then
+# (``tests/_helpers.needs_small_copies``); about 30 others fail loudly, as guards make them: code
+# that writes into an array a live node saved (read-only), NumPy's ``broadcast_arrays`` of a
+# locked array, an aliased write refused with InPlaceError.
 COPY_BYTES = int(os.environ.get("NDGRAD_COPY_BYTES", 16 * 1024))
 
 # Plain ndarrays that guards made read-only, by id: [array, how many guards hold it, a

@@ -1,4 +1,5 @@
-"""Helpers several test modules share: finite-difference Jacobians and thread races."""
+"""Helpers several test modules share: finite-difference Jacobians, thread races, and the
+mark of the tests that hold only while small saved arrays are copied."""
 
 from __future__ import annotations
 
@@ -8,6 +9,18 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
+
+from ndgrad._graph import COPY_BYTES
+
+# ``NDGRAD_COPY_BYTES=0`` guards every saved array instead of copying the small ones (a run of the
+# suite with it exercises the guards on the small arrays tests use). A test of the copies
+# themselves (a write after the save leaves the saved values alone; how many fingerprints are
+# taken) describes the other configuration: marked with this, it is left out of such a run.
+needs_small_copies = pytest.mark.skipif(
+    COPY_BYTES == 0,
+    reason="tests the copies of small saved arrays; NDGRAD_COPY_BYTES=0 guards them",
+)
 
 
 def fd_jacobian(fun: Callable[[Any], Any], x: Any, h: float = 1e-6) -> np.ndarray:

@@ -17,7 +17,7 @@ from ndgrad import GradArray, InPlaceError
 from ndgrad._graph import COPY_BYTES
 from ndgrad.testing import check_grad
 
-from ._helpers import race
+from ._helpers import needs_small_copies, race
 
 X3 = np.array([1.0, 2.0, 3.0])
 
@@ -97,6 +97,7 @@ def test_reused_scope_buffer_gets_finite_difference_gradients():
 BIG = np.linspace(1.0, 2.0, COPY_BYTES // 8 + 1)
 
 
+@needs_small_copies
 def test_small_saved_arrays_are_private_copies_whatever_writes_them():
     # issue 12, items 1-3: plain constants, aliases made before saving, .base, and a second
     # GradArray over the same memory; each write happens and none changes the gradient.
@@ -161,6 +162,7 @@ def test_large_plain_operand_and_its_memory_are_guarded_and_released(owner):
     assert c[0] == 100.0
 
 
+@needs_small_copies
 def test_issue_constant_modified_after_use_gives_the_old_values_gradient():
     # issue 12 (this session's item 1): ``c += 100`` on a plain constant after x * c
     x = leaf(X3)

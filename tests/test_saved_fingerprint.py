@@ -26,6 +26,8 @@ from ndgrad._graph import _ROWS as ROWS
 from ndgrad._graph import COPY_BYTES, fingerprint
 from ndgrad.testing import check_grad
 
+from ._helpers import needs_small_copies
+
 N = 5000  # 40 kB of float64: above COPY_BYTES, so saved arrays are guarded, not copied
 assert N * 8 > COPY_BYTES or COPY_BYTES == 0
 
@@ -520,6 +522,7 @@ def test_fingerprint_sees_random_single_changes_in_random_layouts(seed):
         assert not np.array_equal(fingerprint(view), fp0), (dtype, shape, layout, k)
 
 
+@needs_small_copies
 def test_a_jacobian_compares_each_fingerprint_once_not_once_a_row(monkeypatch):
     # nd.jacobian backpropagates once per output element and no user code runs in between:
     # the first pass verifies the saved constant, the other 99 only check version counters
@@ -603,6 +606,7 @@ def _two_saves(a, alias=None, write_between=False):
     return np.sum(first * first) + np.sum(np.sin(second)), w, v
 
 
+@needs_small_copies
 def test_a_constant_saved_twice_is_fingerprinted_once(monkeypatch):
     rng = np.random.default_rng(0)
     a = rng.standard_normal((60, 90))  # 43 kB: guarded, not copied
@@ -614,6 +618,7 @@ def test_a_constant_saved_twice_is_fingerprinted_once(monkeypatch):
     np.testing.assert_allclose(v.grad, a @ np.cos(a.T @ v.values), rtol=1e-12)
 
 
+@needs_small_copies
 def test_a_constant_saved_again_after_its_guards_died_is_fingerprinted_again(monkeypatch):
     a = np.random.default_rng(1).standard_normal((60, 90))
     seen = _fingerprinted(monkeypatch)
@@ -635,6 +640,7 @@ def test_a_write_through_an_earlier_view_of_a_shared_constant_is_detected(betwee
         y.backward()
 
 
+@needs_small_copies
 def test_other_bytes_of_a_shared_constant_get_their_own_fingerprint(monkeypatch):
     a = np.random.default_rng(3).standard_normal((60, 180))
     seen = _fingerprinted(monkeypatch)
