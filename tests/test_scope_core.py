@@ -151,7 +151,12 @@ def test_the_first_scopes_of_many_threads_prepare_once_and_all_see_theirs(librar
     barrier = threading.Barrier(4)
     modules = [library() for _ in range(rounds)]
 
+    first: list[threading.Thread] = []
+    lock = threading.Lock()
+
     def work():
+        with lock:
+            first.append(threading.current_thread())
         for k in range(rounds):
             barrier.wait()
             with nd.tracing():
@@ -160,19 +165,10 @@ def test_the_first_scopes_of_many_threads_prepare_once_and_all_see_theirs(librar
                 if type(np.asarray(x)) is not GradArray:
                     failures.append(f"round {k}: numpy not swapped")
             barrier.wait()
-            if threading.current_thread() is threads[0]:
-                _fresh_library(f"{modules[k].__name__}_more")  # stale again, between rounds
+            if threading.current_thread() is first[0]:  # stale again, between rounds
+                _fresh_library(f"{modules[k].__name__}_more")
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)  # so that the preparation is interrupted
-    try:
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-    finally:
-        sys.setswitchinterval(interval)
+    race(work)  # (switching as often as it can, so that the preparation is interrupted)
     for k in range(rounds):
         sys.modules.pop(f"{modules[k].__name__}_more", None)
     assert not failures, failures[:3]
