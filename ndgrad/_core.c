@@ -4707,12 +4707,30 @@ Scope_exit(ScopeObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;  /* an exception of the block goes on */
 }
 
+/* A token holds its context, which holds the errors a scope collected, whose tracebacks may
+ * hold the scope: tracked, so that such a cycle (a scope never left) is collected. */
+static int
+Scope_traverse(ScopeObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->depth_token);
+    Py_VISIT(self->raised_token);
+    return 0;
+}
+
+static int
+Scope_clear(ScopeObject *self)
+{
+    Py_CLEAR(self->depth_token);
+    Py_CLEAR(self->raised_token);
+    return 0;
+}
+
 static void
 Scope_dealloc(ScopeObject *self)
 {
     /* (a scope dropped while open stays counted, as a ``with`` never left) */
-    Py_XDECREF(self->depth_token);
-    Py_XDECREF(self->raised_token);
+    PyObject_GC_UnTrack(self);
+    Scope_clear(self);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
@@ -4727,9 +4745,11 @@ static PyTypeObject ScopeType = {
     .tp_name = "ndgrad._core.Scope",
     .tp_doc = PyDoc_STR("The entry and exit of ndgrad.tracing (its base class)."),
     .tp_basicsize = sizeof(ScopeObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .tp_new = PyType_GenericNew,
     .tp_dealloc = (destructor)Scope_dealloc,
+    .tp_traverse = (traverseproc)Scope_traverse,
+    .tp_clear = (inquiry)Scope_clear,
     .tp_methods = Scope_methods,
 };
 

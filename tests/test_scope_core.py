@@ -278,3 +278,42 @@ def test_the_compiled_scope_and_replacement_keep_no_references():
     gc.collect()
     assert [sys.getrefcount(o) for o in (x, plain, original)] == before
     assert len(gc.get_objects()) - tracked <= 10
+
+
+def test_a_scope_never_left_in_a_reference_cycle_is_collected():
+    # A scope's tokens hold the context, which holds the errors it collected, whose tracebacks
+    # hold the frame that holds the scope. Run apart: the scope stays counted as open.
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import contextvars, gc, weakref
+        import numpy as np
+        import ndgrad as nd
+
+        class Sentinel:
+            pass
+
+        refs = []
+
+        def never_left():
+            scope = nd.tracing()
+            scope.__enter__()
+            sentinel = Sentinel()
+            refs.append(weakref.ref(sentinel))
+            try:
+                float(np.sum(nd.GradArray([1.0], requires_grad=True)))
+            except nd.GraphBreakError:
+                pass  # noted in the scope's list, its traceback holding this frame
+
+        for _ in range(3):
+            contextvars.copy_context().run(never_left)  # a context dropped afterwards
+        gc.collect()
+        print(sum(r() is not None for r in refs))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip() == "0", out.stdout + out.stderr
