@@ -376,8 +376,6 @@ LOCKS: dict[int, list[Any]] = {}
 _LOCKS_MUTEX = threading.RLock()
 # Views that could not be made writable again because their base was still held: retried.
 _STUCK: list[Any] = []
-# Whether an array is writable and not one of NumPy's warn-on-write views, whose
-# ``flags.writeable`` warns when read (a broadcast_arrays result): ``_core.writeable``.
 
 
 def _lock_plain(a: Any) -> bool:

@@ -115,17 +115,18 @@ _REUSE_BYTES = 1 << 16
 
 
 def _private_copy(x: Any, buffers: dict[int, Any] | None, slot: int) -> Any:
-    """A private copy of the values of float ndarray ``x``: into ``buffers[slot]`` when nothing
-    else refers to that buffer any more (its tracer, the graph that saved it and any view of it
-    the caller kept are gone), else into new memory, which becomes ``buffers[slot]``.
+    """A private copy of the values of float ndarray ``x``, which is above ``COPY_BYTES`` (the
+    nodes would guard it; a smaller one is a plain copy, ``_tracer``): into ``buffers[slot]``
+    when nothing else refers to that buffer any more (its tracer, the graph that saved it and
+    any view of it the caller kept are gone), else into new memory, which becomes
+    ``buffers[slot]``.
 
-    A copy the nodes would guard (above ``COPY_BYTES``) is sealed (``_graph.seal``): read-only
-    before anyone sees it, so that no view of it is writable and its saves need no fingerprint
-    (two passes over it per call). Writes into a tracer are refused anyway (a leaf)."""
+    The copy is sealed (``_graph.seal``): read-only before anyone sees it, so that no view of it
+    is writable and its saves need no fingerprint (two passes over it per call). Writes into a
+    tracer are refused anyway (a leaf)."""
     if buffers is None or x.nbytes < _REUSE_BYTES or not x.flags.c_contiguous:
         copy = x.copy(order="K")
-        if x.nbytes > _graph.COPY_BYTES:
-            seal(copy)
+        seal(copy)
         return copy
     buf = buffers.pop(slot, None)  # taken at once: a call in another thread cannot take it too
     # one reference in ``buf``, one in getrefcount's argument: nothing else holds the buffer
@@ -152,7 +153,7 @@ def _tracer(x: Any, buffers: dict[int, Any] | None = None, slot: int = 0) -> Gra
     an alias of the graph, refused with ``GraphBreakError``: see tests/test_functional_fast.py.
     """
     if type(x) is np.ndarray and x.dtype.kind in _FLOAT_KINDS:  # the common case, directly
-        small = x.nbytes <= _graph.COPY_BYTES  # what _private_copy makes of it, without the call
+        small = x.nbytes <= _graph.COPY_BYTES  # saved by copies: no seal, no buffer to reuse
         t = (x.copy(order="K") if small else _private_copy(x, buffers, slot)).view(GradArray)
         become_leaf(t)  # ``t.requires_grad = True`` without its checks: they hold
         return t  # type: ignore[no-any-return]
