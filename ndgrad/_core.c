@@ -45,6 +45,7 @@
 /* Module state: what ndgrad/_graph.py registers once with configure(). All owned.            */
 
 static PyObject *LeafNodeType;    /* ndgrad._graph.LeafNode */
+static PyTypeObject *EdgeType;    /* ndgrad._graph.Edge */
 static PyObject *NoKwargs;        /* ndgrad._graph.NO_KWARGS, the shared empty dict */
 static PyObject *AccumulateLeaf;  /* _accumulate_leaf(node, g, stealable) */
 static PyObject *CheckLive;       /* _check_live(node): raises for a freed node */
@@ -101,20 +102,23 @@ prim_slot(PyObject *prim, Py_ssize_t offset, PyObject *name)
     return PyObject_GetAttr(prim, name);
 }
 
-/* The fields of an Edge (ndgrad._graph.Edge, a named tuple). */
+/* The fields of an edge, in the order of ndgrad._graph.Edge (a named tuple). */
 enum { EDGE_SLOT, EDGE_FLAT, EDGE_PARENT, EDGE_OUT, EDGE_SHAPE, EDGE_DTYPE, EDGE_LEN };
 
 /* ------------------------------------------------------------------------------------------ */
 /* Node                                                                                       */
 
+/* A node holds its edges inline, after its fixed fields: EDGE_LEN references per edge, in the
+ * order of the enum above (Edge's). Python reads them as a tuple of Edge (``Node.edges``, built
+ * when asked); C reads them in place. A chain of 10^5 operations is mostly nodes: an Edge and a
+ * tuple of them per node were two more objects to allocate, to free and to fetch from memory
+ * on every visit (a tenth of the time of such a chain, forward and backward). */
 typedef struct {
-    PyObject_HEAD
+    PyObject_VAR_HEAD    /* ob_size: the number of edges */
     PyObject *prim;      /* the Primitive */
-    PyObject *edges;     /* tuple of Edge */
     /* The backward pass that holds the node's claim (Claims) keeps its bookkeeping for the node
      * here rather than in dictionaries keyed by node: a field is read without hashing, and a
-     * pass over 10^6 nodes builds no table of 10^6 entries. 0: no pass holds it. Next to
-     * ``edges``, which the pass reads with them: often one cache line for both. */
+     * pass over 10^6 nodes builds no table of 10^6 entries. 0: no pass holds it. */
     unsigned long long claim_id;
     Py_ssize_t claim_left;  /* that pass's edges into the node not yet visited */
     PyObject *claim_grad;   /* its cotangent so far (one output), or NULL (owned) */
@@ -129,7 +133,15 @@ typedef struct {
     char freed;
     char claim_owned;  /* claim_grad is the pass's own (see owns): it may add into it */
     PyObject *weakreflist;
+    /* ``edges`` as Python reads it, made on the first read and kept, so that each read gives
+     * the same Edge objects (code keyed by them finds them again), or NULL */
+    PyObject *edges_tuple;
+    PyObject *edge_fields[1];  /* EDGE_LEN * ob_size references (tp_itemsize) */
 } NodeObject;
+
+/* The number of edges of a node, and the fields of its edge ``e``: borrowed references. */
+#define NODE_N_EDGES(node) Py_SIZE(node)
+#define NODE_EDGE(node, e) (&((NodeObject *)(node))->edge_fields[(e) * EDGE_LEN])
 
 /* The serial the next node gets: one count for the process, read and advanced under the GIL. A
  * node made before a transform started has a smaller one (see recorded_since). */
@@ -238,8 +250,8 @@ versions_need_gc(PyObject *versions)
  * would have to leave the graph (which only points from a node to its parents) through some
  * node's fields, so a node is left out when its own fields cannot lead back to a node
  * (``gc_needed``), its primitive is one the registry holds for good (a rule's closure cannot
- * make garbage of it), and each parent is a leaf or a node left out itself. Its edges are then
- * left out too. Every other node is tracked, as any container is. */
+ * make garbage of it), and each parent is a leaf or a node left out itself. Every other node
+ * is tracked, as any container is. */
 /* Primitives seen in PermanentPrims, by address: the set only grows and holds its members for
  * good, so an address found there once stays a live permanent primitive. A direct-mapped cache
  * spares every node a hash lookup (configure() empties it with a new set). */
@@ -272,9 +284,8 @@ node_needs_gc(NodeObject *self)
         PyErr_Clear();  /* an unhashable primitive: tracked */
         return 1;
     }
-    PyObject *edges = self->edges;
-    for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges); e++) {
-        PyObject *parent = PyTuple_GET_ITEM(PyTuple_GET_ITEM(edges, e), EDGE_PARENT);
+    for (Py_ssize_t e = 0; e < NODE_N_EDGES(self); e++) {
+        PyObject *parent = NODE_EDGE(self, e)[EDGE_PARENT];
         if (Node_Check(parent) ? PyObject_GC_IsTracked(parent)
                                : (PyObject *)Py_TYPE(parent) != LeafNodeType) {
             return 1;
@@ -285,7 +296,52 @@ node_needs_gc(NodeObject *self)
            || gc_needed(self->where, 0);
 }
 
-/* Node(prim, edges, args, kwargs, ans, versions, out_meta, where=None): new reference. */
+/* A node with room for ``n_edges`` edges, every field NULL, not yet tracked by the cyclic GC:
+ * new reference. node_init completes it; Node_dealloc frees it as it is. */
+static NodeObject *
+node_alloc(Py_ssize_t n_edges)
+{
+    NodeObject *self = PyObject_GC_NewVar(NodeObject, &NodeType, n_edges);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->prim = self->claim_grad = self->args = self->kwargs = self->ans = NULL;
+    self->versions = self->out_meta = self->where = self->weakreflist = NULL;
+    self->edges_tuple = NULL;
+    memset(self->edge_fields, 0, (size_t)(n_edges * EDGE_LEN) * sizeof(PyObject *));
+    self->claim_id = 0;
+    self->claim_left = 0;
+    self->claim_owned = 0;
+    self->freed = 0;
+    self->n_out = 1;
+    self->serial = 0;
+    return self;
+}
+
+/* Complete ``self`` (from node_alloc, its edges filled): the other fields (borrowed), its
+ * serial, and whether the cyclic GC tracks it. Steals the reference to ``self``: new reference,
+ * or NULL. */
+static PyObject *
+node_init(NodeObject *self, PyObject *prim, PyObject *args, PyObject *kwargs, PyObject *ans,
+          PyObject *versions, PyObject *out_meta, PyObject *where)
+{
+    self->prim = Py_NewRef(prim);
+    self->args = Py_NewRef(args);
+    self->kwargs = Py_NewRef(kwargs);
+    self->ans = Py_NewRef(ans);
+    self->versions = Py_NewRef(versions);
+    self->out_meta = Py_NewRef(out_meta);
+    self->where = Py_NewRef(where);
+    self->n_out = out_meta == Py_None ? 1 : PyTuple_GET_SIZE(out_meta);
+    self->serial = next_serial++;
+    if (node_needs_gc(self)) {
+        PyObject_GC_Track(self);
+    }
+    return (PyObject *)self;
+}
+
+/* Node(prim, edges, args, kwargs, ans, versions, out_meta, where=None): new reference. The
+ * fields of each Edge of ``edges`` are copied into the node. */
 static PyObject *
 Node_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
@@ -321,41 +377,45 @@ Node_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf, PyObject *
     for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges); e++) {
         PyObject *edge = PyTuple_GET_ITEM(edges, e);
         if (!PyTuple_Check(edge) || PyTuple_GET_SIZE(edge) != EDGE_LEN
-            || !PyTuple_Check(PyTuple_GET_ITEM(edge, EDGE_SHAPE))) {
+            || !PyTuple_Check(PyTuple_GET_ITEM(edge, EDGE_SHAPE))
+            || !PyLong_Check(PyTuple_GET_ITEM(edge, EDGE_SLOT))
+            || !PyLong_Check(PyTuple_GET_ITEM(edge, EDGE_OUT))) {
             PyErr_SetString(PyExc_TypeError, "Node(): each edge must be an Edge");
             return NULL;
         }
     }
-    NodeObject *self = PyObject_GC_New(NodeObject, (PyTypeObject *)type);
+    NodeObject *self = node_alloc(PyTuple_GET_SIZE(edges));
     if (self == NULL) {
         return NULL;
     }
-    self->prim = Py_NewRef(args[0]);
-    self->edges = Py_NewRef(edges);
-    self->args = Py_NewRef(args[2]);
-    self->kwargs = Py_NewRef(args[3]);
-    self->ans = Py_NewRef(args[4]);
-    self->versions = Py_NewRef(args[5]);
-    self->out_meta = Py_NewRef(out_meta);
-    self->where = Py_NewRef(where);
-    self->n_out = out_meta == Py_None ? 1 : PyTuple_GET_SIZE(out_meta);
-    self->serial = next_serial++;
-    self->freed = 0;
-    self->weakreflist = NULL;
-    self->claim_id = 0;
-    self->claim_left = 0;
-    self->claim_grad = NULL;
-    self->claim_owned = 0;
-    if (node_needs_gc(self)) {
-        PyObject_GC_Track(self);
-    }
-    else {  /* its edges hold nothing but its parents, left out too, and shapes */
-        for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges); e++) {
-            PyObject_GC_UnTrack(PyTuple_GET_ITEM(edges, e));
+    for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges); e++) {
+        PyObject *edge = PyTuple_GET_ITEM(edges, e);
+        for (int f = 0; f < EDGE_LEN; f++) {
+            NODE_EDGE(self, e)[f] = Py_NewRef(PyTuple_GET_ITEM(edge, f));
         }
-        PyObject_GC_UnTrack(edges);
     }
-    return (PyObject *)self;
+    return node_init(self, args[0], args[2], args[3], args[4], args[5], out_meta, where);
+}
+
+/* Edge ``e`` of ``node`` as Python sees it, an ndgrad._graph.Edge: new reference. A field a
+ * collection cleared (tp_clear) reads as None. */
+static PyObject *
+edge_tuple(NodeObject *node, Py_ssize_t e)
+{
+    if (EdgeType == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "ndgrad._core is not configured");
+        return NULL;
+    }
+    /* as tuple.__new__(Edge, items) does for a tuple subclass */
+    PyObject *edge = EdgeType->tp_alloc(EdgeType, EDGE_LEN);
+    if (edge == NULL) {
+        return NULL;
+    }
+    for (int f = 0; f < EDGE_LEN; f++) {
+        PyObject *value = NODE_EDGE(node, e)[f];
+        PyTuple_SET_ITEM(edge, f, Py_NewRef(value != NULL ? value : Py_None));
+    }
+    return edge;
 }
 
 static PyObject *
@@ -393,7 +453,10 @@ static int
 Node_traverse(NodeObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(self->prim);
-    Py_VISIT(self->edges);
+    for (Py_ssize_t i = 0; i < NODE_N_EDGES(self) * EDGE_LEN; i++) {
+        Py_VISIT(self->edge_fields[i]);
+    }
+    Py_VISIT(self->edges_tuple);
     Py_VISIT(self->args);
     Py_VISIT(self->kwargs);
     Py_VISIT(self->ans);
@@ -408,7 +471,10 @@ static int
 Node_clear(NodeObject *self)
 {
     Py_CLEAR(self->prim);
-    Py_CLEAR(self->edges);
+    for (Py_ssize_t i = 0; i < NODE_N_EDGES(self) * EDGE_LEN; i++) {
+        Py_CLEAR(self->edge_fields[i]);
+    }
+    Py_CLEAR(self->edges_tuple);
     Py_CLEAR(self->args);
     Py_CLEAR(self->kwargs);
     Py_CLEAR(self->ans);
@@ -453,7 +519,6 @@ Node_repr(NodeObject *self)
 
 static PyMemberDef Node_members[] = {
     {"prim", T_OBJECT, offsetof(NodeObject, prim), READONLY, NULL},
-    {"edges", T_OBJECT, offsetof(NodeObject, edges), READONLY, NULL},
     {"out_meta", T_OBJECT, offsetof(NodeObject, out_meta), READONLY, NULL},
     {"where", T_OBJECT, offsetof(NodeObject, where), READONLY, NULL},
     {"n_out", T_PYSSIZET, offsetof(NodeObject, n_out), READONLY, NULL},
@@ -514,8 +579,42 @@ Node_set_field(NodeObject *self, PyObject *value, void *offset)
     {#name, (getter)Node_get_field, (setter)Node_set_field, doc,                              \
      (void *)offsetof(NodeObject, name)}
 
+/* The edges as a tuple of Edge: made on the first read (Python's readers are off the hot
+ * paths), then the same tuple. A node left out of the cyclic GC leaves it out too: it holds
+ * nothing but the node's own fields. */
+static PyObject *
+Node_get_edges(NodeObject *self, void *closure)
+{
+    if (self->edges_tuple != NULL) {
+        return Py_NewRef(self->edges_tuple);
+    }
+    PyObject *edges = PyTuple_New(NODE_N_EDGES(self));
+    if (edges == NULL) {
+        return NULL;
+    }
+    int tracked = PyObject_GC_IsTracked((PyObject *)self);
+    for (Py_ssize_t e = 0; e < NODE_N_EDGES(self); e++) {
+        PyObject *edge = edge_tuple(self, e);
+        if (edge == NULL) {
+            Py_DECREF(edges);
+            return NULL;
+        }
+        if (!tracked) {
+            PyObject_GC_UnTrack(edge);
+        }
+        PyTuple_SET_ITEM(edges, e, edge);
+    }
+    if (!tracked) {
+        PyObject_GC_UnTrack(edges);
+    }
+    self->edges_tuple = Py_NewRef(edges);
+    return edges;
+}
+
 static PyGetSetDef Node_getset[] = {
     {"name", (getter)Node_get_name, NULL, "The primitive's name.", NULL},
+    {"edges", (getter)Node_get_edges, NULL,
+     "Its inputs that require grad (a tuple of ndgrad._graph.Edge, made when read).", NULL},
     NODE_FIELD(args, "What the rules read, plain arrays (a tuple)."),
     NODE_FIELD(kwargs, "The rules' keyword arguments (a dict)."),
     NODE_FIELD(ans, "The saved output(s), or None."),
@@ -531,7 +630,8 @@ PyDoc_STRVAR(Node_doc,
 static PyTypeObject NodeType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "ndgrad._core.Node",
-    .tp_basicsize = sizeof(NodeObject),
+    .tp_basicsize = offsetof(NodeObject, edge_fields),
+    .tp_itemsize = EDGE_LEN * sizeof(PyObject *),
     .tp_dealloc = (destructor)Node_dealloc,
     .tp_repr = (reprfunc)Node_repr,
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
@@ -639,23 +739,32 @@ new_version(PyObject *tag)
     return state;
 }
 
-/* The edges of a graph node: borrowed (a Node's field), or new (a LeafNode's class attribute).
- * *owned says which; NULL on error. */
-static PyObject *
-edges_of(PyObject *node, int *owned)
+/* The edges of a graph node: a Node's own (``*fields`` the first field of the first, in
+ * NODE_EDGE's layout), or none for a leaf (a LeafNode, or any other object whose ``edges`` is
+ * empty). Their number, or -1 on error. */
+static Py_ssize_t
+edges_of(PyObject *node, PyObject *const **fields)
 {
+    *fields = NULL;
     if (Node_Check(node)) {
-        *owned = 0;
-        return ((NodeObject *)node)->edges;
+        *fields = ((NodeObject *)node)->edge_fields;
+        return NODE_N_EDGES(node);
     }
-    *owned = 1;
+    if ((PyObject *)Py_TYPE(node) == LeafNodeType) {
+        return 0;
+    }
     PyObject *edges = PyObject_GetAttr(node, str_edges);
-    if (edges != NULL && !PyTuple_Check(edges)) {
-        Py_DECREF(edges);
-        PyErr_SetString(PyExc_TypeError, "a graph node's edges must be a tuple");
-        return NULL;
+    if (edges == NULL) {
+        return -1;
     }
-    return edges;
+    int empty = PyTuple_Check(edges) && PyTuple_GET_SIZE(edges) == 0;
+    Py_DECREF(edges);
+    if (!empty) {
+        PyErr_SetString(PyExc_TypeError,
+                        "a graph node with edges must be an ndgrad._core.Node");
+        return -1;
+    }
+    return 0;
 }
 
 /* The set ``owned`` holds the ids (as id() gives them) of the cotangents only this pass holds.
@@ -806,18 +915,18 @@ count_edges(PyObject *roots_seq, PyObject *stop, unsigned long long since, int *
                 continue;
             }
         }
-        int owned_edges;
-        PyObject *edges = edges_of(node, &owned_edges);
-        if (edges == NULL) {
+        PyObject *const *fields;
+        Py_ssize_t n_edges = edges_of(node, &fields);
+        if (n_edges < 0) {
             Py_DECREF(node);
             goto error;
         }
-        if (PyTuple_GET_SIZE(edges) == 0) {
+        if (n_edges == 0) {
             all_stop = 0;  /* a leaf outside ``stop`` */
         }
         int failed = 0;
-        for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges) && !failed; e++) {
-            PyObject *parent = PyTuple_GET_ITEM(PyTuple_GET_ITEM(edges, e), EDGE_PARENT);
+        for (Py_ssize_t e = 0; e < n_edges && !failed; e++) {
+            PyObject *parent = fields[e * EDGE_LEN + EDGE_PARENT];
             NodeObject *field = claims != NULL && Node_Check(parent) ? (NodeObject *)parent
                                                                      : NULL;
             if (field != NULL && field->claim_id == claims->id) {
@@ -849,9 +958,6 @@ count_edges(PyObject *roots_seq, PyObject *stop, unsigned long long since, int *
                                                              : PySet_Contains(pushed, parent);
                 failed = was_pushed < 0 || (!was_pushed && PyList_Append(stack, parent) < 0);
             }
-        }
-        if (owned_edges) {
-            Py_DECREF(edges);
         }
         Py_DECREF(node);
         if (failed) {
@@ -929,9 +1035,8 @@ recorded_since(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             result = 0;
         }
         else {
-            PyObject *edges = ((NodeObject *)node)->edges;
-            for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges) && result == 1; e++) {
-                PyObject *parent = PyTuple_GET_ITEM(PyTuple_GET_ITEM(edges, e), EDGE_PARENT);
+            for (Py_ssize_t e = 0; e < NODE_N_EDGES(node) && result == 1; e++) {
+                PyObject *parent = NODE_EDGE(node, e)[EDGE_PARENT];
                 int was_seen = PySet_Contains(seen, parent);
                 if (was_seen < 0 || (!was_seen && (PySet_Add(seen, parent) < 0
                                                    || PyList_Append(stack, parent) < 0))) {
@@ -1168,7 +1273,7 @@ is_needed(Pass *p, PyObject *node)
 static int
 lift_inputs(PyObject *lift, NodeObject *node, PyObject **args_out, PyObject **ans_out)
 {
-    PyObject *saved = node->args, *edges = node->edges;
+    PyObject *saved = node->args;
     if (lift == Py_None) {
         *args_out = Py_NewRef(saved);
         *ans_out = Py_NewRef(node->ans);
@@ -1182,9 +1287,9 @@ lift_inputs(PyObject *lift, NodeObject *node, PyObject **args_out, PyObject **an
     for (Py_ssize_t i = 0; i < n; i++) {
         PyTuple_SET_ITEM(args, i, Py_NewRef(PyTuple_GET_ITEM(saved, i)));
     }
-    for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges); e++) {
-        PyObject *edge = PyTuple_GET_ITEM(edges, e);
-        Py_ssize_t slot = PyLong_AsSsize_t(PyTuple_GET_ITEM(edge, EDGE_SLOT));
+    for (Py_ssize_t e = 0; e < NODE_N_EDGES(node); e++) {
+        PyObject *const *edge = NODE_EDGE(node, e);
+        Py_ssize_t slot = PyLong_AsSsize_t(edge[EDGE_SLOT]);
         if (slot == -1 && PyErr_Occurred()) {
             Py_DECREF(args);
             return -1;
@@ -1197,7 +1302,7 @@ lift_inputs(PyObject *lift, NodeObject *node, PyObject **args_out, PyObject **an
             continue;  /* not kept, or kept as its shape and dtype only */
         }
         PyObject *lifted = PyObject_CallFunctionObjArgs(
-            lift, a, PyTuple_GET_ITEM(edge, EDGE_PARENT), PyTuple_GET_ITEM(edge, EDGE_OUT), NULL);
+            lift, a, edge[EDGE_PARENT], edge[EDGE_OUT], NULL);
         if (lifted == NULL) {
             Py_DECREF(args);
             return -1;
@@ -1248,9 +1353,9 @@ is_basic_key(PyObject *key)
  * ``x[i]`` of a length-n array then costs O(1) per read in backward, not O(n). 1 when done, 0
  * when it does not apply (the rule runs), -1 on error. */
 static int
-scatter_into(Pass *p, PyObject *edge, PyObject *g, PyObject *key)
+scatter_into(Pass *p, PyObject *const *edge, PyObject *g, PyObject *key)
 {
-    PyObject *parent = PyTuple_GET_ITEM(edge, EDGE_PARENT);
+    PyObject *parent = edge[EDGE_PARENT];
     if (n_out_of(parent) != 1 || !PyArray_CheckExact(g) || !is_basic_key(key)) {
         return 0;
     }
@@ -1265,7 +1370,7 @@ scatter_into(Pass *p, PyObject *edge, PyObject *g, PyObject *key)
         return 0;
     }
     int mine = owns(p, field, prev, IS_OWNED);
-    int shaped = mine > 0 ? same_shape((PyArrayObject *)prev, PyTuple_GET_ITEM(edge, EDGE_SHAPE))
+    int shaped = mine > 0 ? same_shape((PyArrayObject *)prev, edge[EDGE_SHAPE])
                           : mine;
     if (shaped <= 0) {
         return shaped;
@@ -1304,7 +1409,7 @@ run_common(Pass *p, NodeObject *node, PyObject *g, PyObject *rules, int g_free)
     if (lift_inputs(p->lift, node, &args, &ans) < 0) {
         return -1;
     }
-    PyObject *kwargs = Py_NewRef(node->kwargs), *edges = Py_NewRef(node->edges);
+    PyObject *kwargs = Py_NewRef(node->kwargs);
     PyObject *prim = Py_NewRef(node->prim);
     PyObject *by_slot = NULL;  /* slot -> cotangent of a sequence argument, run once */
     PyObject *small[16];
@@ -1326,11 +1431,12 @@ run_common(Pass *p, NodeObject *node, PyObject *g, PyObject *rules, int g_free)
     }
     PyObject *call_kwargs = PyDict_GET_SIZE(kwargs) ? kwargs : NULL;
 
-    for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges); e++) {
-        PyObject *edge = PyTuple_GET_ITEM(edges, e);
-        PyObject *flat = PyTuple_GET_ITEM(edge, EDGE_FLAT);
-        PyObject *parent = PyTuple_GET_ITEM(edge, EDGE_PARENT);
-        Py_ssize_t slot = PyLong_AsSsize_t(PyTuple_GET_ITEM(edge, EDGE_SLOT));
+    /* the edges are the node's, fixed when it was made (the caller holds the node) */
+    for (Py_ssize_t e = 0; e < NODE_N_EDGES(node); e++) {
+        PyObject *const *edge = NODE_EDGE(node, e);
+        PyObject *flat = edge[EDGE_FLAT];
+        PyObject *parent = edge[EDGE_PARENT];
+        Py_ssize_t slot = PyLong_AsSsize_t(edge[EDGE_SLOT]);
         if (slot == -1 && PyErr_Occurred()) {
             goto done;
         }
@@ -1360,7 +1466,7 @@ run_common(Pass *p, NodeObject *node, PyObject *g, PyObject *rules, int g_free)
         }
         else {
             PyObject *whole;  /* borrowed from by_slot */
-            PyObject *key = PyTuple_GET_ITEM(edge, EDGE_SLOT);
+            PyObject *key = edge[EDGE_SLOT];
             if (by_slot == NULL && (by_slot = PyDict_New()) == NULL) {
                 goto done;
             }
@@ -1397,12 +1503,12 @@ run_common(Pass *p, NodeObject *node, PyObject *g, PyObject *rules, int g_free)
                 goto done;
             }
         }
-        int shaped = same_shape((PyArrayObject *)c, PyTuple_GET_ITEM(edge, EDGE_SHAPE));
+        int shaped = same_shape((PyArrayObject *)c, edge[EDGE_SHAPE]);
         if (shaped < 0) {
             Py_DECREF(c);
             goto done;
         }
-        PyObject *dtype = PyTuple_GET_ITEM(edge, EDGE_DTYPE);
+        PyObject *dtype = edge[EDGE_DTYPE];
         PyObject *descr = (PyObject *)PyArray_DESCR((PyArrayObject *)c);
         int typed = descr == dtype ? 1 : PyObject_RichCompareBool(descr, dtype, Py_EQ);
         if (typed < 0) {
@@ -1410,7 +1516,10 @@ run_common(Pass *p, NodeObject *node, PyObject *g, PyObject *rules, int g_free)
             goto done;
         }
         if (!shaped || !typed) {
-            Py_SETREF(c, PyObject_CallFunctionObjArgs(Fit, c, edge, prim, NULL));
+            PyObject *as_tuple = edge_tuple(node, e);
+            Py_SETREF(c, as_tuple == NULL ? NULL : PyObject_CallFunctionObjArgs(Fit, c, as_tuple,
+                                                                               prim, NULL));
+            Py_XDECREF(as_tuple);
             if (c == NULL) {
                 goto done;
             }
@@ -1420,7 +1529,7 @@ run_common(Pass *p, NodeObject *node, PyObject *g, PyObject *rules, int g_free)
         int fresh = PyArray_CheckExact(c) && PyArray_BASE((PyArrayObject *)c) == NULL
                     && (Py_REFCNT(c) == 1 || (g_free && c == g && Py_REFCNT(c) == 2))
                     && PyArray_ISWRITEABLE((PyArrayObject *)c);
-        Py_ssize_t out = PyLong_AsSsize_t(PyTuple_GET_ITEM(edge, EDGE_OUT));
+        Py_ssize_t out = PyLong_AsSsize_t(edge[EDGE_OUT]);
         if (out == -1 && PyErr_Occurred()) {
             Py_DECREF(c);
             goto done;
@@ -1441,7 +1550,6 @@ done:
     Py_DECREF(args);
     Py_DECREF(kwargs);
     Py_DECREF(ans);
-    Py_DECREF(edges);
     Py_DECREF(prim);
     return rc;
 }
@@ -1524,8 +1632,8 @@ versions_to_check(Pass *p, NodeObject *node)
 static int
 has_paths(NodeObject *node)
 {
-    for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(node->edges); e++) {
-        if (PyTuple_GET_ITEM(PyTuple_GET_ITEM(node->edges, e), EDGE_FLAT) != Py_None) {
+    for (Py_ssize_t e = 0; e < NODE_N_EDGES(node); e++) {
+        if (NODE_EDGE(node, e)[EDGE_FLAT] != Py_None) {
             return 1;
         }
     }
@@ -1657,7 +1765,7 @@ visit(Pass *p, PyObject *node)
                              && PyArray_NBYTES((PyArrayObject *)g) >= p->inplace_bytes
                              && PyArray_BASE((PyArrayObject *)g) == NULL
                              && PyArray_ISWRITEABLE((PyArrayObject *)g)
-                             && PyTuple_GET_SIZE(n->edges) == 1;
+                             && NODE_N_EDGES(n) == 1;
                 if (g_free) {
                     rules = prim_slot(n->prim, off_inplace_rules, str_inplace_rules);
                     g_free = rules != NULL && PyTuple_Check(rules);
@@ -1710,14 +1818,14 @@ visit(Pass *p, PyObject *node)
 static int
 release_parents(Pass *p, PyObject *node)
 {
-    int owned_edges;
-    PyObject *edges = edges_of(node, &owned_edges);
-    if (edges == NULL) {
+    PyObject *const *fields;
+    Py_ssize_t n_edges = edges_of(node, &fields);
+    if (n_edges < 0) {
         return -1;
     }
     int rc = 0;
-    for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges) && rc == 0; e++) {
-        PyObject *parent = PyTuple_GET_ITEM(PyTuple_GET_ITEM(edges, e), EDGE_PARENT);
+    for (Py_ssize_t e = 0; e < n_edges && rc == 0; e++) {
+        PyObject *parent = fields[e * EDGE_LEN + EDGE_PARENT];
         NodeObject *field = claimed(p, parent);
         if (field != NULL) {
             if (--field->claim_left == 0) {
@@ -1744,9 +1852,6 @@ release_parents(Pass *p, PyObject *node)
         if (rc == 0 && left == 0) {
             rc = PyList_Append(p->ready, parent);
         }
-    }
-    if (owned_edges) {
-        Py_DECREF(edges);
     }
     return rc;
 }
@@ -1838,19 +1943,18 @@ kahn_order(PyObject *roots, PyObject *deps, PyObject *stop, PyObject *meta,
             }
             continue;
         }
-        int owned_edges;
-        PyObject *edges = edges_of(node, &owned_edges);
+        PyObject *const *fields;
+        Py_ssize_t n_edges = edges_of(node, &fields);
         Py_DECREF(node);  /* ``order`` holds it */
-        if (edges == NULL) {
+        if (n_edges < 0) {
             goto error;
         }
-        for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges) && rc == 0; e++) {
-            PyObject *edge = PyTuple_GET_ITEM(edges, e);
-            PyObject *parent = PyTuple_GET_ITEM(edge, EDGE_PARENT);
+        for (Py_ssize_t e = 0; e < n_edges && rc == 0; e++) {
+            PyObject *const *edge = fields + e * EDGE_LEN;
+            PyObject *parent = edge[EDGE_PARENT];
             if (meta != NULL) {
-                PyObject *key = PyTuple_Pack(2, parent, PyTuple_GET_ITEM(edge, EDGE_OUT));
-                PyObject *value = PyTuple_Pack(2, PyTuple_GET_ITEM(edge, EDGE_SHAPE),
-                                               PyTuple_GET_ITEM(edge, EDGE_DTYPE));
+                PyObject *key = PyTuple_Pack(2, parent, edge[EDGE_OUT]);
+                PyObject *value = PyTuple_Pack(2, edge[EDGE_SHAPE], edge[EDGE_DTYPE]);
                 rc = key == NULL || value == NULL || PyDict_SetItem(meta, key, value) < 0 ? -1 : 0;
                 Py_XDECREF(key);
                 Py_XDECREF(value);
@@ -1873,9 +1977,6 @@ kahn_order(PyObject *roots, PyObject *deps, PyObject *stop, PyObject *meta,
             if (rc == 0 && now == 0) {
                 rc = PyList_Append(ready, parent);
             }
-        }
-        if (owned_edges) {
-            Py_DECREF(edges);
         }
         if (rc < 0) {
             goto error;
@@ -1909,22 +2010,19 @@ needed_nodes(PyObject *order, PyObject *targets)
             }
             continue;
         }
-        int owned_edges;
-        PyObject *edges = edges_of(node, &owned_edges);
-        if (edges == NULL) {
+        PyObject *const *fields;
+        Py_ssize_t n_edges = edges_of(node, &fields);
+        if (n_edges < 0) {
             goto error;
         }
         int rc = 0;
-        for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges); e++) {
-            PyObject *parent = PyTuple_GET_ITEM(PyTuple_GET_ITEM(edges, e), EDGE_PARENT);
+        for (Py_ssize_t e = 0; e < n_edges; e++) {
+            PyObject *parent = fields[e * EDGE_LEN + EDGE_PARENT];
             rc = PySet_Contains(needed, parent);
             if (rc != 0) {
                 rc = rc < 0 ? rc : PySet_Add(needed, node);
                 break;
             }
-        }
-        if (owned_edges) {
-            Py_DECREF(edges);
         }
         if (rc < 0) {
             goto error;
@@ -2021,14 +2119,14 @@ forward_order(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
          * node's parents are not listed, another leaf is not free, nor a node of stop) */
         int is_free = keep > 0 && !Node_Check(node);
         if (keep == 0) {  /* entered: kept when an edge reads a kept node */
-            int owned_edges;
-            PyObject *edges = edges_of(node, &owned_edges);
-            if (edges == NULL) {
+            PyObject *const *fields;
+            Py_ssize_t n_edges = edges_of(node, &fields);
+            if (n_edges < 0) {
                 goto done;
             }
             is_free = Node_Check(node);
-            for (Py_ssize_t e = 0; e < PyTuple_GET_SIZE(edges) && keep >= 0; e++) {
-                PyObject *parent = PyTuple_GET_ITEM(PyTuple_GET_ITEM(edges, e), EDGE_PARENT);
+            for (Py_ssize_t e = 0; e < n_edges && keep >= 0; e++) {
+                PyObject *parent = fields[e * EDGE_LEN + EDGE_PARENT];
                 if (keep == 0) {
                     keep = PySet_Contains(reached, parent);
                 }
@@ -2036,9 +2134,6 @@ forward_order(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                     is_free = PySet_Contains(free, parent);
                     keep = is_free < 0 ? -1 : keep;
                 }
-            }
-            if (owned_edges) {
-                Py_DECREF(edges);
             }
         }
         if (keep < 0 || (keep && (PySet_Add(reached, node) < 0
@@ -2634,7 +2729,6 @@ static PyObject *RefuseAliases;      /* _aliases.refuse_aliases(name, operands):
 static PyObject *Meta;               /* _array.array_meta(a): its shape and dtype */
 static PyObject *FinishCall;         /* _array.finish_call: the tail of call_primitive */
 static PyObject *TrackViews;         /* _inplace.track_views(outs, args, raw, prim, impl, kw) */
-static PyTypeObject *EdgeType;       /* _graph.Edge */
 static PyObject *str_by_operands, *str_positional;
 
 static PyObject *ObjectCast;  /* _array._object_cast(): the error for an object array in a graph */
@@ -2838,33 +2932,22 @@ shape_of(PyArrayObject *a)
     return shape;
 }
 
-/* The edge to GradArray ``x`` at positional ``slot``: new reference. */
-static PyObject *
-make_edge(Py_ssize_t slot, PyObject *x)
+/* Fill ``edge`` (a node's, from node_alloc: every field NULL) with the edge to GradArray ``x``
+ * at positional ``slot``. 0, or -1 on error (the fields filled are the node's to release). */
+static int
+fill_edge(PyObject **edge, Py_ssize_t slot, PyObject *x)
 {
     PyArrayObject *a = (PyArrayObject *)x;
-    PyObject *shape = shape_of(a);
-    PyObject *slot_obj = PyLong_FromSsize_t(slot);
-    if (shape == NULL || slot_obj == NULL) {
-        Py_XDECREF(shape);
-        Py_XDECREF(slot_obj);
-        return NULL;
+    edge[EDGE_SHAPE] = shape_of(a);
+    edge[EDGE_SLOT] = PyLong_FromSsize_t(slot);
+    if (edge[EDGE_SHAPE] == NULL || edge[EDGE_SLOT] == NULL) {
+        return -1;
     }
-    /* as tuple.__new__(Edge, items) does for a tuple subclass; nothing is allocated between
-     * the allocation and the filling of the items */
-    PyObject *edge = EdgeType->tp_alloc(EdgeType, EDGE_LEN);
-    if (edge == NULL) {
-        Py_DECREF(shape);
-        Py_DECREF(slot_obj);
-        return NULL;
-    }
-    PyTuple_SET_ITEM(edge, EDGE_SLOT, slot_obj);
-    PyTuple_SET_ITEM(edge, EDGE_FLAT, Py_NewRef(Py_None));
-    PyTuple_SET_ITEM(edge, EDGE_PARENT, Py_NewRef(FIELD(x, off_node)));
-    PyTuple_SET_ITEM(edge, EDGE_OUT, Py_NewRef(FIELD(x, off_out)));
-    PyTuple_SET_ITEM(edge, EDGE_SHAPE, shape);
-    PyTuple_SET_ITEM(edge, EDGE_DTYPE, Py_NewRef((PyObject *)PyArray_DESCR(a)));
-    return edge;
+    edge[EDGE_FLAT] = Py_NewRef(Py_None);
+    edge[EDGE_PARENT] = Py_NewRef(FIELD(x, off_node));
+    edge[EDGE_OUT] = Py_NewRef(FIELD(x, off_out));
+    edge[EDGE_DTYPE] = Py_NewRef((PyObject *)PyArray_DESCR(a));
+    return 0;
 }
 
 /* A private copy of the small array ``a`` (borrowed), as np.copy(a, order="K") makes it: new
@@ -3058,7 +3141,7 @@ static int
 record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad, Py_ssize_t n,
               PyObject *kwargs, PyObject *res, PyObject *out, int fresh)
 {
-    PyObject *needs = NULL, *versions = NULL, *edges = NULL, *node_args = NULL, *ans = NULL;
+    PyObject *needs = NULL, *versions = NULL, *node_args = NULL, *ans = NULL;
     PyObject *versions_tuple = NULL, *node = NULL;
     int rc = -1;
 
@@ -3086,23 +3169,6 @@ record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad,
     int saves_ans = PyObject_IsTrue(PyTuple_GET_ITEM(needs, 2));
     if (saves_ans < 0) {
         goto done;
-    }
-    Py_ssize_t n_edges = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        n_edges += grad[i] != NULL;
-    }
-    edges = PyTuple_New(n_edges);
-    if (edges == NULL) {
-        goto done;
-    }
-    for (Py_ssize_t i = 0, e = 0; i < n; i++) {
-        if (grad[i] != NULL) {
-            PyObject *edge = make_edge(i, grad[i]);
-            if (edge == NULL) {
-                goto done;
-            }
-            PyTuple_SET_ITEM(edges, e++, edge);
-        }
     }
     /* node_args stays NULL while every argument so far is None (nothing to read) */
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -3165,9 +3231,22 @@ record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad,
     if (versions_tuple == NULL) {
         goto done;
     }
+    Py_ssize_t n_edges = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        n_edges += grad[i] != NULL;
+    }
+    NodeObject *made = node_alloc(n_edges);
+    if (made == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0, e = 0; i < n; i++) {
+        if (grad[i] != NULL && fill_edge(NODE_EDGE(made, e++), i, grad[i]) < 0) {
+            Py_DECREF(made);
+            goto done;
+        }
+    }
     PyObject *node_kwargs = kwargs != NULL && PyDict_GET_SIZE(kwargs) ? kwargs : NoKwargs;
-    PyObject *fields[7] = {prim, edges, node_args, node_kwargs, ans, versions_tuple, Py_None};
-    node = Node_vectorcall((PyObject *)&NodeType, fields, 7, NULL);
+    node = node_init(made, prim, node_args, node_kwargs, ans, versions_tuple, Py_None, Py_None);
     if (node == NULL) {
         goto done;
     }
@@ -3181,7 +3260,6 @@ record_simple(PyObject *prim, PyObject *inputs, PyObject **raw, PyObject **grad,
 done:
     Py_XDECREF(needs);
     Py_XDECREF(versions);
-    Py_XDECREF(edges);
     Py_XDECREF(node_args);
     Py_XDECREF(ans);
     Py_XDECREF(versions_tuple);
@@ -5102,19 +5180,19 @@ static PyObject *
 plan_step(NodeObject *node, PyObject *meta, PyObject *keep, PyObject *common_rules,
           PyObject *ans_meta_fn)
 {
-    PyObject *edges = node->edges;
-    Py_ssize_t n = PyTuple_GET_SIZE(edges);
+    Py_ssize_t n = NODE_N_EDGES(node);
     PyObject *keys = PyList_New(n), *drops = PyList_New(n), *slots = PyTuple_New(n);
+    PyObject *edges = Node_get_edges(node, NULL);
     PyObject *fasts = NULL, *ans_meta = NULL, *step = NULL;
-    if (keys == NULL || drops == NULL || slots == NULL) {
+    if (keys == NULL || drops == NULL || slots == NULL || edges == NULL) {
         goto done;
     }
     int whole = 1;  /* each edge reads a whole argument of its own */
     for (Py_ssize_t e = 0; e < n; e++) {
-        PyObject *edge = PyTuple_GET_ITEM(edges, e);
-        PyObject *parent = PyTuple_GET_ITEM(edge, EDGE_PARENT);
-        PyObject *slot = PyTuple_GET_ITEM(edge, EDGE_SLOT);
-        PyObject *key = PyTuple_Pack(2, parent, PyTuple_GET_ITEM(edge, EDGE_OUT));
+        PyObject *const *edge = NODE_EDGE(node, e);
+        PyObject *parent = edge[EDGE_PARENT];
+        PyObject *slot = edge[EDGE_SLOT];
+        PyObject *key = PyTuple_Pack(2, parent, edge[EDGE_OUT]);
         if (key == NULL) {
             goto done;
         }
@@ -5130,7 +5208,7 @@ plan_step(NodeObject *node, PyObject *meta, PyObject *keep, PyObject *common_rul
             if (among < 0) {
                 goto done;
             }
-            whole = PyTuple_GET_ITEM(edge, EDGE_FLAT) == Py_None && s >= 0 && !among;
+            whole = edge[EDGE_FLAT] == Py_None && s >= 0 && !among;
         }
         PyTuple_SET_ITEM(slots, e, Py_NewRef(slot));
     }
@@ -5156,6 +5234,7 @@ done:
     Py_XDECREF(keys);
     Py_XDECREF(drops);
     Py_XDECREF(slots);
+    Py_XDECREF(edges);
     Py_XDECREF(fasts);
     Py_XDECREF(ans_meta);
     return step;
@@ -5186,7 +5265,7 @@ forward_plan_steps(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (stopped || !Node_Check(node)) {
             continue;  /* an input, or a leaf: no edges, nothing to compute */
         }
-        if (PyTuple_GET_SIZE(((NodeObject *)node)->edges) == 0) {
+        if (NODE_N_EDGES(node) == 0) {
             continue;
         }
         PyObject *step = plan_step((NodeObject *)node, args[2], args[3], args[4], args[5]);

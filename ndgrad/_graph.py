@@ -208,11 +208,13 @@ def make_edge(slot: int, flat: tuple[int, ...] | None, x: Any) -> Edge:
 
 
 # ``Node`` (one recorded operation) is compiled, with the backward loop (ndgrad/_core.c). It
-# holds ``prim``, ``edges``, ``args``, ``kwargs``, ``ans``, ``versions`` (``counter, seen,
-# what, hold`` for each saved array, flat in one tuple: one container fewer per saved array for
-# the garbage collector to visit; ``what`` is the argument's slot, ``OUTPUT`` or ``HELD``),
-# ``out_meta`` (the ``(shape, dtype)`` of each output, or None for a node with one output: the
-# only case that needs no zeros for a missing cotangent), ``n_out``, ``where`` and ``freed``.
+# holds ``prim``, ``edges`` (inside the node; read from Python as a tuple of ``Edge``, made on
+# the first read and then the same tuple; ``Node()`` copies the fields of the Edges it is
+# given), ``args``, ``kwargs``, ``ans``, ``versions`` (``counter, seen, what, hold`` for each
+# saved array, flat in one tuple: one container fewer per saved array for the garbage collector
+# to visit; ``what`` is the argument's slot, ``OUTPUT`` or ``HELD``), ``out_meta`` (the
+# ``(shape, dtype)`` of each output, or None for a node with one output: the only case that
+# needs no zeros for a missing cotangent), ``n_out``, ``where`` and ``freed``.
 # Built as ``Node(prim, edges, args, kwargs, ans, versions, out_meta, where=None)``.
 
 
