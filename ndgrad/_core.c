@@ -474,6 +474,7 @@ Node_clear(NodeObject *self)
     for (Py_ssize_t i = 0; i < NODE_N_EDGES(self) * EDGE_LEN; i++) {
         Py_CLEAR(self->edge_fields[i]);
     }
+    Py_SET_SIZE(self, 0);  /* whatever reads it from now on finds no edge, not NULL fields */
     Py_CLEAR(self->edges_tuple);
     Py_CLEAR(self->args);
     Py_CLEAR(self->kwargs);
