@@ -319,8 +319,8 @@ node_alloc(Py_ssize_t n_edges)
 }
 
 /* Complete ``self`` (from node_alloc, its edges filled): the other fields (borrowed), its
- * serial, and whether the cyclic GC tracks it. Steals the reference to ``self``: new reference,
- * or NULL. */
+ * serial, and whether the cyclic GC tracks it. Steals the reference to ``self`` and returns it
+ * (it cannot fail). */
 static PyObject *
 node_init(NodeObject *self, PyObject *prim, PyObject *args, PyObject *kwargs, PyObject *ans,
           PyObject *versions, PyObject *out_meta, PyObject *where)
