@@ -717,17 +717,18 @@ def _batched_vjp(node: Any, args: Any, ans: Any, g: Any, n: int) -> Any:
 def _vjp_one_by_one(node: Any, gs: list[Any], n: int) -> list[tuple[Any, Any]]:
     """The edges' batched cotangents, one cotangent at a time by the node's VJP rules as
     backward runs them (``_graph.node_cotangents``), stacked."""
-    per_edge: dict[int, list[Any]] = {}
+    per_edge: dict[Any, list[Any]] = {}
     for b in range(n):
         if node.n_out == 1:
             g = gs[0][b]
         else:
             g = tuple(np.zeros(*node.out_meta[i]) if c is None else c[b] for i, c in enumerate(gs))
         for edge, c in node_cotangents(node, g, None):
-            per_edge.setdefault(id(edge), [None] * n)[b] = c
+            # by value: two edges of a node differ in slot or path
+            per_edge.setdefault(edge, [None] * n)[b] = c
     pairs = []
     for e in node.edges:
-        cs = per_edge.get(id(e))
+        cs = per_edge.get(e)
         if cs is not None:
             zero = np.zeros(e.shape, e.dtype)
             pairs.append((e, np.stack([zero if c is None else c for c in cs])))

@@ -407,14 +407,14 @@ def _transposed(
             gs.append(np.zeros(shape, dtype))
     g = gs[0] if n_out == 1 else tuple(gs)
     targets = [(x._node, x._out) for x in gs if isinstance(x, GradArray)]  # before any rule runs
-    tangents = {id(e): t for e, t in fitted}
+    tangents = dict(fitted)  # by the edges' values: two edges of a node differ in slot or path
     total: Any = None
     # The rules always see their arguments as GradArrays tied to the graph, as under
     # create_graph: a rule may be written only for that case (a solver's recorded backward
     # pass). Backward then reaches ``gs`` alone, and frees nothing (``retain_graph``).
     with enable_grad():
         for edge, c in node_cotangents(node, g, graph_array):
-            t = tangents.get(id(edge))
+            t = tangents.get(edge)
             if t is None:
                 continue
             term = np.sum(np.real(np.conj(c) * t)) if c.dtype.kind == "c" else np.sum(c * t)
