@@ -24,6 +24,7 @@ import inspect
 import itertools
 import math
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
@@ -66,6 +67,10 @@ JVPRule = Callable[..., Any]
 # ``transpose``    none of these: the VJP rules transposed, one small reverse pass per node
 #                  (correct for every rule, and slow); the coverage report lists who uses it.
 JVP_KINDS = ("rules", "elementwise", "linear", "multilinear", "transpose")
+# The attributes of a Primitive derived from its rules (``Primitive._derive_reads``), and the
+# lock under which they are derived (once, though two threads ask at once).
+_DERIVED = ("reads", "structure", "saves", "meta", "saves_ans", "_needs", "by_operands")
+_DERIVING = threading.RLock()  # (re-entrant: a bug deriving recurses loudly, never hangs)
 
 
 class Primitive:
@@ -150,7 +155,29 @@ class Primitive:
         # a list or tuple there is made one array before the call is recorded (``as_array``),
         # so that the rules read an array and a GradArray among its entries stays an input.
         self.arrays: frozenset[str] = frozenset()
-        self._derive_reads()
+        # what the nodes keep (``reads`` and what follows from it) is derived on first use
+        # (``__getattr__``): scanning the rules' bytecode for every primitive was half of the
+        # time ``import ndgrad`` took
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only for an attribute not set: one derived from the rules, derived now (the
+        # compiled path reads ``by_operands`` through getattr until its slot is set).
+        if name in _DERIVED:
+            with _DERIVING:
+                try:
+                    return object.__getattribute__(self, name)  # another thread derived it
+                except AttributeError:
+                    self._derive_reads()
+            return object.__getattribute__(self, name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _forget_reads(self) -> None:
+        """The rules changed: what was derived from them is derived again on its next use."""
+        for name in _DERIVED:
+            try:
+                object.__delattr__(self, name)
+            except AttributeError:  # not derived yet
+                pass
 
     def set_jvp(
         self,
@@ -163,7 +190,7 @@ class Primitive:
             raise ValueError(f"unknown JVP kind {kind!r}: one of {JVP_KINDS}")
         self.jvp_kind, self.jvp_rules, self.jvp_argnum = kind, rules, argnum_rule
         self.forward_common.clear()
-        self._derive_reads()
+        self._forget_reads()
 
     def set_inplace(self, rules: dict[int, VJPRule]) -> None:
         """In-place forms of some VJP rules, by argument position. Backward calls
@@ -203,9 +230,10 @@ class Primitive:
         """What a node keeps, per argument that requires grad: what its VJP rule reads, and
         what forward mode reads for it (a JVP rule; for a multilinear function, the other
         arguments; for a linear one, the others' shapes, for their zero tangents)."""
-        if self.argnum_rule is not None or self.jvp_argnum is not None:
-            self.reads = None  # a variadic rule, which may read anything
-        else:
+        # Computed first and set together, ``by_operands`` (what the compiled path reads) last:
+        # a thread that finds one set finds it final.
+        reads: Any = None  # a variadic rule, which may read anything
+        if self.argnum_rule is None and self.jvp_argnum is None:
             reads = [_rule_reads(r) for r in self.rules]
             n = len(reads)
             for i, rule in enumerate(self.jvp_rules[:n] if self.jvp_kind == "rules" else ()):
@@ -225,34 +253,33 @@ class Primitive:
                         else (rest, others, False)
                     )
                     reads[i] = _union([reads[i], extra])
-            self.reads = tuple(reads)
-        self.structure = self._derive_structure()
-        self.saves, self.meta, self.saves_ans = _ALL if self.reads is None else _union(self.reads)
-        self._needs: dict[tuple[int, ...], Needs] = {}
+            reads = tuple(reads)
+        structure, reads = self._derive_structure(reads)
+        needs: dict[tuple[int, ...], Needs] = {}
+        self.reads, self.structure, self._needs = reads, structure, needs
+        self.saves, self.meta, self.saves_ans = _ALL if reads is None else _union(reads)
         # For a call on one or two operands: what to keep when the first, the second or both
         # require grad (indexed by ``gx | gy << 1``, minus one).
         self.by_operands = tuple(self.needs(s) for s in ((0,), (1,), (0, 1)))
 
-    def _derive_structure(self) -> frozenset[int]:
-        """The positions whose every read is through a ``reads_structure`` helper. One that
-        another rule reads for ``.shape`` too is kept whole instead (in ``reads``): an
+    def _derive_structure(self, reads: Any) -> tuple[frozenset[int], Any]:
+        """The positions whose every read is through a ``reads_structure`` helper, and
+        ``reads`` with those another rule reads for ``.shape`` too kept whole instead: an
         ``ArrayMeta`` of a list cannot serve both."""
-        if self.reads is None:
-            return frozenset()
+        if reads is None:
+            return frozenset(), reads
         rules = [*self.rules, *(self.jvp_rules if self.jvp_kind == "rules" else ())]
         by_rule = [_structure_reads(r) for r in rules]
         structure = frozenset().union(*by_rule)
         if not structure:
-            return structure
+            return structure, reads
         shape_reads = frozenset().union(
             *(_rule_reads(r)[1] - s for r, s in zip(rules, by_rule, strict=True))
         )
         both = structure & shape_reads
         if both:
-            self.reads = tuple(
-                (s if s is None else s | (m & both), m - both, a) for s, m, a in self.reads
-            )
-        return structure - both
+            reads = tuple((s if s is None else s | (m & both), m - both, a) for s, m, a in reads)
+        return structure - both, reads
 
     def needs(self, slots: tuple[int, ...]) -> Needs:
         """``(saves, meta, saves_ans)`` for a node whose arguments ``slots`` require grad: what

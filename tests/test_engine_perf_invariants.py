@@ -315,6 +315,82 @@ def test_needs_is_the_union_over_the_grad_slots_rules():
     assert prim.by_operands == (prim.needs((0,)), prim.needs((1,)), prim.needs((0, 1)))
 
 
+def test_what_a_node_keeps_is_derived_on_first_use_not_at_import():
+    # scanning every rule's bytecode at import was half of the time ``import ndgrad`` took
+    import subprocess
+
+    code = (
+        "import numpy as np, ndgrad as nd\n"
+        "from ndgrad._registry import VJP_RULES\n"
+        "prim = VJP_RULES[np.arctan]\n"
+        "try:\n"
+        "    object.__getattribute__(prim, 'by_operands')\n"
+        "    raise SystemExit('derived at import')\n"
+        "except AttributeError:\n"
+        "    pass\n"
+        "x = nd.GradArray(np.linspace(0.1, 0.9, 4), requires_grad=True)\n"
+        "np.sum(np.arctan(x)).backward()\n"  # the compiled path reads by_operands: derived now
+        "assert object.__getattribute__(prim, 'by_operands')[0] == ({0}, set(), False)\n"
+        "assert np.allclose(x.grad, 1 / (1 + np.linspace(0.1, 0.9, 4) ** 2))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stderr == "", done.stderr or done.stdout
+
+
+def test_threads_that_first_use_a_primitive_at_once_derive_it_once(monkeypatch):
+    import threading
+    import time
+
+    from ndgrad._registry import Primitive
+
+    def f(x, y):
+        return x * y
+
+    calls = []
+    derive = Primitive._derive_reads
+
+    def counted(self):
+        calls.append(threading.get_ident())
+        time.sleep(0.05)  # slow enough that the other threads ask meanwhile
+        derive(self)
+
+    monkeypatch.setattr(Primitive, "_derive_reads", counted)
+    prim = Primitive(f, (lambda g, ans, x, y: g * y, lambda g, ans, x, y: g * x))
+    barrier, seen = threading.Barrier(8), []
+
+    def first_use():
+        barrier.wait()
+        seen.append(prim.by_operands)
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(seen) == 8
+    assert all(s == ((frozenset({1}), frozenset(), False),
+                     (frozenset({0}), frozenset(), False),
+                     (frozenset({0, 1}), frozenset(), False)) for s in seen)  # fmt: skip
+
+
+def test_new_forward_rules_make_the_nodes_keep_what_they_read():
+    # set_jvp forgets what was derived: a JVP rule that reads another argument makes the node
+    # keep it, though the VJP rule did not read it
+    from ndgrad._registry import Primitive
+
+    def f(x, y):
+        return x * 2.0
+
+    prim = Primitive(f, (lambda g, ans, x, y: 2.0 * g, None))
+    assert prim.needs((0,)) == (frozenset(), frozenset(), False)
+    assert prim.saves == frozenset() and not prim.saves_ans
+    prim.set_jvp("rules", (lambda t, ans, x, y: 2.0 * t * y.shape[0] / y.size,))
+    assert prim.needs((0,))[1] == {1} and prim.meta == {1}  # y, for its shape
+    assert prim.by_operands[0] == prim.needs((0,))
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        prim.nothing  # noqa: B018
+
+
 # --- a sequence whose arrays the rules read only the shapes of ---------------------------------
 
 _N = 3000  # 24 kB per array: guarded (and read-only) if a node kept it
