@@ -172,12 +172,14 @@ class Primitive:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def _forget_reads(self) -> None:
-        """The rules changed: what was derived from them is derived again on its next use."""
-        for name in _DERIVED:
-            try:
-                object.__delattr__(self, name)
-            except AttributeError:  # not derived yet
-                pass
+        """The rules changed: what was derived from them is derived again on its next use (under
+        the lock: a derivation from the old rules running in another thread ends first)."""
+        with _DERIVING:
+            for name in _DERIVED:
+                try:
+                    object.__delattr__(self, name)
+                except AttributeError:  # not derived yet
+                    pass
 
     def set_jvp(
         self,
