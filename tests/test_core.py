@@ -76,7 +76,7 @@ def test_node_fields_keep_their_types_and_cannot_be_deleted():
 
 def test_node_holds_the_fields_of_its_edges_and_reads_them_back_as_the_same_edges():
     # the edges live inside the node; Python reads them as Edge tuples made on the first read,
-    # then the same objects (the batched Jacobian keys its cotangents by the Edge objects)
+    # then the same objects (as an attribute should: ndgrad itself matches edges by value)
     leaf = _graph.LeafNode(nd.GradArray(np.ones(2)))
     parent = _node()
     before = sys.getrefcount(parent), sys.getrefcount(leaf)
