@@ -20,7 +20,14 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from ndgrad import _graph
 from ndgrad._aliases import refuse_aliases, sanctioned
-from ndgrad._core import ArrayBase, array_meta, configure_array, function_fast
+from ndgrad._core import (
+    ArrayBase,
+    array_meta,
+    configure_array,
+    function_fast,
+    guard_plain,
+    guard_saved,
+)
 from ndgrad._core import register_alias as register  # a node's array enters the alias table
 from ndgrad._errors import graph_break, not_differentiable, plain_target
 from ndgrad._fpwarnings import ERRSTATE, user_errstate
@@ -34,8 +41,6 @@ from ndgrad._graph import (
     LeafNode,
     Node,
     grad_enabled,
-    guard_plain,
-    guard_saved,
     make_edge,
     scope_depth,
 )
@@ -1090,8 +1095,6 @@ configure_array(
     COPY_BYTES,
     CONSTANT_STATE,
     _SCALAR_LIKE,
-    guard_saved,
-    guard_plain,
     refuse_aliases,
     _meta,
     finish_call,

@@ -1592,6 +1592,8 @@ run_general(Pass *p, NodeObject *node, PyObject *g)
     return PyErr_Occurred() ? -1 : 0;
 }
 
+static PyObject *hold_fp(PyObject *hold);  /* (the memory guards' section) */
+
 /* Whether the saved arrays need _check_versions before use: the version of one of them moved
  * (a write ndgrad saw: the node may have a copy to take instead), or one has a fingerprint to
  * compare (or a seal to confirm). Otherwise that function would keep every entry as it is.
@@ -1615,7 +1617,13 @@ versions_to_check(Pass *p, NodeObject *node)
             return moved;
         }
         PyObject *hold = PyTuple_GET_ITEM(versions, i + 3);
-        if (p->check_saved && hold != Py_None) {
+        PyObject *fp = p->check_saved ? hold_fp(hold) : NULL;  /* borrowed */
+        if (fp != NULL) {
+            if (fp != Py_None) {
+                return 1;
+            }
+        }
+        else if (p->check_saved && hold != Py_None) {  /* a Held */
             PyObject *fp = PyObject_GetAttr(hold, str_fp);
             if (fp == NULL) {
                 return -1;
@@ -2540,8 +2548,9 @@ alias_grow(void)
     return 0;
 }
 
-/* The owner of ``a``'s memory: the end of its chain of array bases (as _graph.memory_owner). */
-static void *
+/* The owner of ``a``'s memory: the end of its chain of array bases (borrowed; what
+ * memory_owner gives Python). */
+static PyObject *
 owner_of(PyObject *a)
 {
     PyObject *base = PyArray_BASE((PyArrayObject *)a);
@@ -2724,8 +2733,6 @@ static Py_ssize_t CopyBytes;         /* _graph.COPY_BYTES: saved arrays up to it
 static PyObject *ConstantState;      /* _graph.CONSTANT_STATE */
 static PyObject *ScalarLike;         /* _array._SCALAR_LIKE, the version tag of a 0-d result */
 static PyObject *OutEllipsis;        /* ("out",) where ufuncs take out=... (NumPy 2.3 on), or NULL */
-static PyObject *GuardSaved;         /* _graph.guard_saved(x, raw, fresh=False) */
-static PyObject *GuardPlain;         /* _graph.guard_plain(raw) */
 static PyObject *RefuseAliases;      /* _aliases.refuse_aliases(name, operands): raises */
 static PyObject *Meta;               /* _array.array_meta(a): its shape and dtype */
 static PyObject *FinishCall;         /* _array.finish_call: the tail of call_primitive */
@@ -2970,6 +2977,935 @@ small_copy(PyArrayObject *a)
     return copy;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Memory guards: Guard, Hold, and saving and releasing them                                  */
+/*
+ * What _graph's "memory guards" section describes, for the recording path: a node that saves
+ * a large array takes a Hold on the Guard of its memory, which makes the array read-only; the
+ * last Hold dropped restores the flags the guard changed, and only those. _graph keeps the
+ * rare paths in Python (the copy-on-write of release_for_write, a view adopted) and calls
+ * restore_guard for the flags. Every change to a guard's counts, to LOCKS and to GUARDED
+ * happens with _graph._LOCKS_MUTEX held, here as in Python (a re-entrant lock: a Hold may be
+ * dropped while its thread holds it), so that threads saving and freeing one memory keep them
+ * exact. Fingerprints are _graph.fingerprint's, taken outside the lock as there.
+ */
+
+/* What _graph registers with configure_guards(). All owned. */
+static PyObject *Locks;          /* _graph.LOCKS: id(array) -> [array, count, fingerprint] */
+static PyObject *Guarded;        /* _graph.GUARDED: id(owner of the memory) -> count */
+static PyObject *Stuck;          /* _graph._STUCK: arrays, or weak references, to retry */
+static PyObject *LockAcquire;    /* _graph._LOCKS_MUTEX.acquire */
+static PyObject *LockRelease;    /* _graph._LOCKS_MUTEX.release */
+static PyObject *ReleasedMark;   /* _graph._RELEASED: the snapshot of a guard released bare */
+/* _graph's globals: fingerprint(a) and sealed(a) are looked up there on each use, as Python
+ * looks up a global (tests replace fingerprint to count what is read) */
+static PyObject *GraphGlobals;
+static PyObject *SealedMark;     /* _graph.SEALED_MARK */
+static PyObject *SetFlags;       /* np.ndarray.setflags */
+static PyObject *WriteKw;        /* ("write",) */
+static PyObject *str_plain, *str_array, *str_saved, *str_fingerprint, *str_sealed;
+static int CheckSaved = 1;       /* _graph.CHECK_SAVED */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *ref;        /* weak reference to the first array it guards */
+    PyObject *saved;      /* the plain array a node saved, or None */
+    PyObject *fp;         /* its fingerprint (None: not checked) */
+    PyObject *more;       /* a list of (kind, value) for further arrays, or None */
+    PyObject *snapshot;   /* None while it guards; _RELEASED or the old values after */
+    PyObject *owner;      /* id of its memory's owner, counted in GUARDED, or None */
+    Py_ssize_t users;     /* live Holds */
+    char first;           /* it made the first array read-only */
+    char born_locked;     /* made read-only, array and base, by the call that allocated it */
+    PyObject *weakreflist;
+} GuardObject;
+
+typedef struct {
+    PyObject_HEAD
+    GuardObject *guard;
+    PyObject *raw;  /* the plain array the node saved */
+    PyObject *fp;   /* its fingerprint when saved (None: not checked) */
+} HoldObject;
+
+static PyTypeObject GuardType, HoldType;
+
+static int
+lock_guards(void)
+{
+    PyObject *r = PyObject_CallNoArgs(LockAcquire);
+    Py_XDECREF(r);
+    return r == NULL ? -1 : 0;
+}
+
+/* Release the lock; an error already set (a failure under the lock) is kept, and a failure to
+ * release is then reported as unraisable. 0, or -1 on error. */
+static int
+unlock_guards(void)
+{
+    if (!PyErr_Occurred()) {
+        PyObject *r = PyObject_CallNoArgs(LockRelease);
+        Py_XDECREF(r);
+        return r == NULL ? -1 : 0;
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *r = PyObject_CallNoArgs(LockRelease);
+    if (r == NULL) {
+        PyErr_WriteUnraisable(LockRelease);
+    }
+    Py_XDECREF(r);
+    PyErr_Restore(type, value, tb);
+    return -1;
+}
+
+/* NumPy's private _NPY_ARRAY_WARN_ON_WRITE (``flags.num`` shows it too): the flag of the views
+ * ``np.broadcast_arrays`` returns, whose ``flags.writeable`` warns when read. */
+#define WARN_ON_WRITE 0x80000000
+
+/* Whether the ndarray ``a`` is writable and not one of NumPy's warn-on-write views (those are
+ * left alone: reading or setting their ``flags.writeable`` warns). */
+static int
+is_writeable(PyObject *a)
+{
+    int flags = PyArray_FLAGS((PyArrayObject *)a);
+    return (flags & NPY_ARRAY_WRITEABLE) && !(flags & WARN_ON_WRITE);
+}
+
+PyDoc_STRVAR(memory_owner_doc,
+"memory_owner(a) -> ndarray\n"
+"--\n\n"
+"The ndarray at the end of ``a``'s chain of bases: what holds the memory.");
+
+static PyObject *
+memory_owner(PyObject *module, PyObject *a)
+{
+    if (!PyArray_Check(a)) {
+        PyErr_Format(PyExc_TypeError, "memory_owner() takes an ndarray, not %.100s",
+                     Py_TYPE(a)->tp_name);
+        return NULL;
+    }
+    return Py_NewRef(owner_of(a));
+}
+
+/* ``np.ndarray.setflags(a, write=True)``; where NumPy refuses (the base is still read-only),
+ * ``ref`` (a weak reference to ``a``), or ``a`` if NULL, goes to _STUCK, retried when a lock
+ * goes. 0, or -1 on another error. */
+static int
+make_writeable(PyObject *a, PyObject *ref)
+{
+    PyObject *args[2] = {a, Py_True};
+    PyObject *r = PyObject_Vectorcall(SetFlags, args, 1, WriteKw);
+    if (r != NULL) {
+        Py_DECREF(r);
+        return 0;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_ValueError)) {
+        return -1;
+    }
+    PyErr_Clear();
+    return PyList_Append(Stuck, ref != NULL ? ref : a);
+}
+
+/* Count a lock of the plain ndarray ``a`` in LOCKS, making it read-only on the first: 1, or
+ * 0 where it is read-only already (not ours to change), -1 on error. Lock held. */
+static int
+lock_plain(PyObject *a)
+{
+    PyObject *key = PyLong_FromVoidPtr(a);
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *entry = PyDict_GetItemWithError(Locks, key);  /* borrowed */
+    int rc;
+    if (entry != NULL) {
+        PyObject *count = PyNumber_Add(PyList_GET_ITEM(entry, 1), int_one);
+        rc = count == NULL ? -1 : (PyList_SetItem(entry, 1, count) < 0 ? -1 : 1);
+    }
+    else if (PyErr_Occurred()) {
+        rc = -1;
+    }
+    else if (!is_writeable(a)) {
+        rc = 0;
+    }
+    else {
+        entry = PyList_New(3);
+        if (entry == NULL) {
+            rc = -1;
+        }
+        else {
+            PyList_SET_ITEM(entry, 0, Py_NewRef(a));
+            PyList_SET_ITEM(entry, 1, Py_NewRef(int_one));
+            PyList_SET_ITEM(entry, 2, Py_NewRef(Py_None));
+            rc = PyDict_SetItem(Locks, key, entry) < 0 ? -1 : 1;
+            Py_DECREF(entry);
+            if (rc == 1) {
+                PyArray_CLEARFLAGS((PyArrayObject *)a, NPY_ARRAY_WRITEABLE);
+            }
+        }
+    }
+    Py_DECREF(key);
+    return rc;
+}
+
+/* Undo one lock_plain of ``a``; the last one makes it writable again and retries _STUCK. 0, or
+ * -1 on error. Lock held. */
+static int
+unlock_plain(PyObject *a)
+{
+    PyObject *key = PyLong_FromVoidPtr(a);
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *entry = PyDict_GetItemWithError(Locks, key);  /* borrowed */
+    if (entry == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetObject(PyExc_KeyError, key);
+        }
+        Py_DECREF(key);
+        return -1;
+    }
+    Py_ssize_t count = PyLong_AsSsize_t(PyList_GET_ITEM(entry, 1)) - 1;
+    if (count < 0) {
+        Py_DECREF(key);
+        return -1;
+    }
+    if (count != 0) {
+        PyObject *left = PyLong_FromSsize_t(count);
+        int rc = left == NULL ? -1 : PyList_SetItem(entry, 1, left);
+        Py_DECREF(key);
+        return rc;
+    }
+    Py_INCREF(a);  /* the entry held it */
+    int rc = PyDict_DelItem(Locks, key);
+    Py_DECREF(key);
+    if (rc == 0) {
+        rc = make_writeable(a, NULL);
+    }
+    Py_DECREF(a);
+    if (rc < 0 || PyList_GET_SIZE(Stuck) == 0) {
+        return rc;
+    }
+    PyObject *stuck = PyList_GetSlice(Stuck, 0, PyList_GET_SIZE(Stuck));
+    if (stuck == NULL || PyList_SetSlice(Stuck, 0, PyList_GET_SIZE(Stuck), NULL) < 0) {
+        Py_XDECREF(stuck);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(stuck); i++) {
+        PyObject *ref = PyList_GET_ITEM(stuck, i);
+        PyObject *obj = PyWeakref_CheckRef(ref) ? PyWeakref_GET_OBJECT(ref) : ref;
+        if (obj == Py_None) {
+            continue;
+        }
+        PyObject *id = PyLong_FromVoidPtr(obj);
+        int held = id == NULL ? -1 : PyDict_Contains(Locks, id);
+        Py_XDECREF(id);
+        Py_INCREF(obj);
+        rc = held < 0 ? -1 : (held ? 0 : make_writeable(obj, ref));
+        Py_DECREF(obj);
+    }
+    Py_DECREF(stuck);
+    return rc;
+}
+
+/* Append (kind, value) to the guard's ``more``. 0, or -1 on error. */
+static int
+guard_add(GuardObject *g, PyObject *kind, PyObject *value)
+{
+    if (g->more == Py_None) {
+        PyObject *more = PyList_New(0);
+        if (more == NULL) {
+            return -1;
+        }
+        Py_SETREF(g->more, more);
+    }
+    PyObject *item = PyTuple_Pack(2, kind, value);
+    int rc = item == NULL ? -1 : PyList_Append(g->more, item);
+    Py_XDECREF(item);
+    return rc;
+}
+
+/* A weak reference to ``a`` tagged ``kind`` in the guard's ``more``. */
+static int
+guard_add_ref(GuardObject *g, PyObject *a)
+{
+    PyObject *ref = PyWeakref_NewRef(a, NULL);
+    int rc = ref == NULL ? -1 : guard_add(g, str_array, ref);
+    Py_XDECREF(ref);
+    return rc;
+}
+
+/* Make GradArray ``a`` read-only while the guard lives (the views made from it afterwards get
+ * its flag). Its base stays writable: locking it would leave the views made before
+ * inconsistent (writable views of read-only memory), which NumPy's own functions refuse. */
+static int
+guard_lock(GuardObject *g, PyObject *a)
+{
+    if (!is_writeable(a)) {
+        return 0;  /* read-only already: locked by this guard, or not ours to change */
+    }
+    PyArray_CLEARFLAGS((PyArrayObject *)a, NPY_ARRAY_WRITEABLE);
+    if (PyWeakref_GET_OBJECT(g->ref) == a) {
+        g->first = 1;
+        return 0;
+    }
+    return guard_add_ref(g, a);
+}
+
+static int
+guard_owner(GuardObject *g, PyObject *x)
+{
+    PyObject *key = PyLong_FromVoidPtr(owner_of(x));
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *count = PyDict_GetItemWithError(Guarded, key);  /* borrowed */
+    PyObject *more = count != NULL ? PyNumber_Add(count, int_one)
+                                   : (PyErr_Occurred() ? NULL : Py_NewRef(int_one));
+    int rc = more == NULL ? -1 : PyDict_SetItem(Guarded, key, more);
+    Py_XDECREF(more);
+    if (rc == 0) {
+        Py_SETREF(g->owner, key);
+    }
+    else {
+        Py_DECREF(key);
+    }
+    return rc;
+}
+
+static int
+unguard_owner(GuardObject *g)
+{
+    if (g->owner == Py_None) {
+        return 0;
+    }
+    PyObject *key = g->owner;
+    g->owner = Py_NewRef(Py_None);
+    PyObject *count = PyDict_GetItemWithError(Guarded, key);  /* borrowed */
+    Py_ssize_t left = count == NULL ? -1 : PyLong_AsSsize_t(count) - 1;
+    int rc;
+    if (count == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetObject(PyExc_KeyError, key);
+        }
+        rc = -1;
+    }
+    else if (left > 0) {
+        PyObject *n = PyLong_FromSsize_t(left);
+        rc = n == NULL ? -1 : PyDict_SetItem(Guarded, key, n);
+        Py_XDECREF(n);
+    }
+    else {
+        rc = left == 0 ? PyDict_DelItem(Guarded, key) : -1;
+    }
+    Py_DECREF(key);
+    return rc;
+}
+
+/* Restore the flags the guard changed and mark it released: its snapshot becomes
+ * ``snapshot`` (a dict of old values, from release_for_write) or _RELEASED if NULL. The plain
+ * arrays go first: a view is writable only if its base is. 0, or -1 on error. Lock held. */
+static int
+restore(GuardObject *g, PyObject *snapshot)
+{
+    int rc = unguard_owner(g);
+    Py_SETREF(g->snapshot, Py_NewRef(snapshot != NULL ? snapshot : ReleasedMark));
+    PyObject *more = g->more;  /* taken: nothing else reads it after the release */
+    g->more = Py_NewRef(Py_None);
+    if (more != Py_None) {
+        for (int pass = 0; pass < 2; pass++) {
+            for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(more); i++) {
+                PyObject *item = PyList_GET_ITEM(more, i);
+                PyObject *kind = PyTuple_GET_ITEM(item, 0), *value = PyTuple_GET_ITEM(item, 1);
+                if (pass == 0 && kind == str_plain) {
+                    rc = unlock_plain(value);
+                }
+                else if (pass == 1 && kind == str_array) {
+                    PyObject *a = PyWeakref_GET_OBJECT(value);
+                    if (a != Py_None) {
+                        Py_INCREF(a);
+                        rc = make_writeable(a, value);
+                        Py_DECREF(a);
+                    }
+                }
+            }
+        }
+    }
+    Py_DECREF(more);
+    if (g->first && rc == 0) {
+        PyObject *a = PyWeakref_GET_OBJECT(g->ref);
+        if (a != Py_None) {
+            Py_INCREF(a);
+            rc = make_writeable(a, g->ref);
+            Py_DECREF(a);
+        }
+    }
+    g->first = 0;
+    Py_SETREF(g->saved, Py_NewRef(Py_None));
+    return rc;
+}
+
+PyDoc_STRVAR(restore_guard_doc,
+"restore_guard(guard, snapshot=None)\n"
+"--\n\n"
+"Release ``guard`` (the caller holds _graph._LOCKS_MUTEX): restore the flags it changed and\n"
+"set its snapshot to ``snapshot`` (the old values, by id of the saved array) or _RELEASED.");
+
+static PyObject *
+restore_guard(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 2 || !PyObject_TypeCheck(args[0], &GuardType)
+        || (nargs == 2 && args[1] != Py_None && !PyDict_Check(args[1]))) {
+        PyErr_SetString(PyExc_TypeError, "restore_guard(guard, snapshot: dict | None = None)");
+        return NULL;
+    }
+    PyObject *snapshot = nargs == 2 && args[1] != Py_None ? args[1] : NULL;
+    return restore((GuardObject *)args[0], snapshot) < 0 ? NULL : Py_NewRef(Py_None);
+}
+
+/* Undo what guard ``g`` locked when no hold on it could be made (an error is set, and kept).
+ * Lock held. */
+static void
+unwind(GuardObject *g)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (restore(g, NULL) < 0) {
+        PyErr_WriteUnraisable((PyObject *)g);
+    }
+    PyErr_Restore(type, value, tb);
+}
+
+/* A new guard of array ``a`` (not yet locking anything), one user. */
+static GuardObject *
+new_guard(PyObject *a)
+{
+    PyObject *ref = PyWeakref_NewRef(a, NULL);
+    if (ref == NULL) {
+        return NULL;
+    }
+    GuardObject *g = PyObject_New(GuardObject, &GuardType);
+    if (g == NULL) {
+        Py_DECREF(ref);
+        return NULL;
+    }
+    g->ref = ref;
+    g->saved = Py_NewRef(Py_None);
+    g->fp = Py_NewRef(Py_None);
+    g->more = Py_NewRef(Py_None);
+    g->snapshot = Py_NewRef(Py_None);
+    g->owner = Py_NewRef(Py_None);
+    g->users = 1;
+    g->first = g->born_locked = 0;
+    g->weakreflist = NULL;
+    return g;
+}
+
+/* The fingerprint a Hold keeps (borrowed), or NULL if ``hold`` is not a Hold. */
+static PyObject *
+hold_fp(PyObject *hold)
+{
+    return Py_IS_TYPE(hold, &HoldType) ? ((HoldObject *)hold)->fp : NULL;
+}
+
+static PyObject *
+new_hold(GuardObject *g, PyObject *raw, PyObject *fp)
+{
+    HoldObject *h = PyObject_New(HoldObject, &HoldType);
+    if (h == NULL) {
+        return NULL;
+    }
+    h->guard = (GuardObject *)Py_NewRef(g);
+    h->raw = Py_NewRef(raw);
+    h->fp = Py_NewRef(fp);
+    return (PyObject *)h;
+}
+
+/* _graph.fingerprint(raw), or SEALED_MARK where ``raw``'s memory is sealed (a transform's
+ * private copy: no writable view of it exists). New reference. */
+static PyObject *
+call_graph_function(PyObject *name, PyObject *arg)
+{
+    PyObject *f = PyDict_GetItemWithError(GraphGlobals, name);  /* borrowed */
+    if (f == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetObject(PyExc_NameError, name);
+        }
+        return NULL;
+    }
+    Py_INCREF(f);
+    PyObject *r = PyObject_CallOneArg(f, arg);
+    Py_DECREF(f);
+    return r;
+}
+
+static PyObject *
+fingerprint_or_seal(PyObject *raw, int seal)
+{
+    if (seal) {
+        PyObject *s = call_graph_function(str_sealed, raw);
+        if (s == NULL) {
+            return NULL;
+        }
+        int is_sealed = PyObject_IsTrue(s);
+        Py_DECREF(s);
+        if (is_sealed < 0) {
+            return NULL;
+        }
+        if (is_sealed) {
+            return Py_NewRef(SealedMark);
+        }
+    }
+    return call_graph_function(str_fingerprint, raw);
+}
+
+/* The guard a GradArray's version state points at (borrowed), or NULL: none, or gone. */
+static GuardObject *
+known_guard(PyObject *state)
+{
+    PyObject *ref = PyList_GET_ITEM(state, 1);
+    if (ref == Py_None) {
+        return NULL;
+    }
+    PyObject *g = PyWeakref_GET_OBJECT(ref);
+    return g == Py_None ? NULL : (GuardObject *)g;
+}
+
+/* guard_saved(x, raw, fresh): see its docstring. New reference to a Hold. */
+static PyObject *
+hold_saved(PyObject *x, PyObject *raw, int fresh)
+{
+    PyObject *state = FIELD(x, off_version);
+    if (!PyList_CheckExact(state) || PyList_GET_SIZE(state) < 2) {
+        PyErr_SetString(PyExc_TypeError, "guard_saved: a GradArray's _version must be a list");
+        return NULL;
+    }
+    Py_INCREF(state);
+    PyObject *fp = Py_NewRef(Py_None), *hold = NULL;
+    int check = CheckSaved && !fresh;
+    if (check) {
+        GuardObject *known = known_guard(state);
+        if (known == NULL || known->snapshot != Py_None || !known->born_locked) {
+            Py_SETREF(fp, fingerprint_or_seal(raw, 1));  /* outside the lock: reads every byte */
+            if (fp == NULL) {
+                Py_DECREF(state);
+                return NULL;
+            }
+        }
+    }
+    if (lock_guards() < 0) {
+        Py_DECREF(state);
+        Py_DECREF(fp);
+        return NULL;
+    }
+    /* one guard per memory, even when threads save it at once */
+    GuardObject *g = known_guard(state);
+    Py_XINCREF(g);  /* a collection that an allocation below starts may drop its last hold */
+    if (g == NULL || g->snapshot != Py_None) {  /* none, or released by its last hold */
+        Py_XDECREF(g);
+        if (fp == Py_None && check) {  /* released since it was looked at */
+            Py_SETREF(fp, fingerprint_or_seal(raw, 0));
+            if (fp == NULL) {
+                goto done;
+            }
+        }
+        g = new_guard(x);
+        if (g == NULL) {
+            goto done;
+        }
+        Py_SETREF(g->saved, Py_NewRef(raw));
+        Py_SETREF(g->fp, Py_NewRef(fp));
+        PyObject *ref = PyWeakref_NewRef((PyObject *)g, NULL);
+        if (ref == NULL || PyList_SetItem(state, 1, ref) < 0) {
+            Py_DECREF(g);
+            goto done;
+        }
+        if (is_writeable(x)) {
+            PyArray_CLEARFLAGS((PyArrayObject *)x, NPY_ARRAY_WRITEABLE);
+            g->first = 1;
+        }
+        int rc = 0;
+        if (fresh && PyArray_BASE((PyArrayObject *)x) == raw) {  /* ``x.base`` read-only too */
+            rc = lock_plain(raw);
+            if (rc > 0) {
+                rc = guard_add(g, str_plain, raw);
+                g->born_locked = g->first;
+            }
+        }
+        if (rc >= 0 && guard_owner(g, x) == 0) {
+            hold = new_hold(g, raw, fp);
+        }
+        if (hold == NULL) {
+            unwind(g);
+        }
+        Py_DECREF(g);  /* the hold has it, or it goes */
+        goto done;
+    }
+    if (fp == Py_None && CheckSaved && !g->born_locked) {  /* fresh after all, or replaced */
+        Py_SETREF(fp, fingerprint_or_seal(raw, 0));
+        if (fp == NULL) {
+            Py_DECREF(g);
+            goto done;
+        }
+    }
+    g->users++;  /* a hold is made next, or undone below */
+    int rc = 0;
+    if (!(g->first && PyWeakref_GET_OBJECT(g->ref) == x)) {
+        rc = guard_lock(g, x);
+    }
+    if (rc == 0 && raw != g->saved) {
+        PyObject *pair = PyTuple_Pack(2, raw, fp);
+        rc = pair == NULL ? -1 : guard_add(g, str_saved, pair);
+        Py_XDECREF(pair);
+    }
+    if (rc == 0) {
+        hold = new_hold(g, raw, fp);
+    }
+    if (hold == NULL) {
+        g->users--;
+    }
+    Py_DECREF(g);
+done:
+    if (unlock_guards() < 0) {  /* keeps the error of a failure above */
+        Py_CLEAR(hold);
+    }
+    Py_DECREF(state);
+    Py_XDECREF(fp);
+    return hold;
+}
+
+/* guard_plain(raw): see its docstring. New reference to a Hold. */
+static PyObject *
+hold_plain(PyObject *raw)
+{
+    GuardObject *g = new_guard(raw);
+    if (g == NULL) {
+        return NULL;
+    }
+    PyObject *owner = owner_of(raw), *entry = NULL, *hold = NULL, *fp = NULL;
+    if (lock_guards() < 0) {
+        Py_DECREF(g);
+        return NULL;
+    }
+    int rc = lock_plain(raw);
+    if (rc > 0) {
+        rc = guard_add(g, str_plain, raw);
+    }
+    if (rc >= 0 && owner != raw && Py_IS_TYPE(owner, &PyArray_Type)) {
+        rc = lock_plain(owner);
+        if (rc > 0) {
+            rc = guard_add(g, str_plain, owner);
+        }
+    }
+    if (rc >= 0 && CheckSaved) {
+        PyObject *key = PyLong_FromVoidPtr(owner);
+        entry = key == NULL ? NULL : PyDict_GetItemWithError(Locks, key);
+        Py_XINCREF(entry);
+        Py_XDECREF(key);
+        rc = entry == NULL && PyErr_Occurred() ? -1 : 0;
+    }
+    if (unlock_guards() < 0 || rc < 0) {
+        goto done;
+    }
+    if (!CheckSaved) {
+        hold = new_hold(g, raw, Py_None);
+        goto done;
+    }
+    /* A contiguous array (C or Fortran order) is fingerprinted in memory order: its fingerprint
+     * is that of its bytes, whatever its shape and dtype (``x`` and ``x.T`` share one); one
+     * taken while the owner was locked serves every later save of those bytes. */
+    PyArrayObject *a = (PyArrayObject *)raw;
+    int spans = PyArray_IS_C_CONTIGUOUS(a) || PyArray_IS_F_CONTIGUOUS(a);
+    void *start = PyArray_DATA(a);
+    Py_ssize_t nbytes = PyArray_NBYTES(a);
+    if (spans && entry != NULL) {
+        PyObject *known = PyList_GET_ITEM(entry, 2);
+        if (PyTuple_CheckExact(known) && PyTuple_GET_SIZE(known) == 3
+            && PyLong_AsVoidPtr(PyTuple_GET_ITEM(known, 0)) == start
+            && PyLong_AsSsize_t(PyTuple_GET_ITEM(known, 1)) == nbytes) {
+            hold = new_hold(g, raw, PyTuple_GET_ITEM(known, 2));
+            goto done;
+        }
+        if (PyErr_Occurred()) {
+            goto done;
+        }
+    }
+    fp = call_graph_function(str_fingerprint, raw);  /* outside the lock: it reads every byte */
+    if (fp == NULL) {
+        goto done;
+    }
+    if (spans && entry != NULL) {  /* the entry stays while this guard holds its array */
+        PyObject *known = Py_BuildValue("(NnO)", PyLong_FromVoidPtr(start), nbytes, fp);
+        if (known == NULL || PyList_SetItem(entry, 2, known) < 0) {
+            goto done;
+        }
+    }
+    hold = new_hold(g, raw, fp);
+done:
+    if (hold == NULL) {
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        if (lock_guards() == 0) {
+            PyErr_Restore(type, value, tb);
+            unwind(g);
+            unlock_guards();
+        }
+        else {
+            PyErr_WriteUnraisable((PyObject *)g);
+            PyErr_Restore(type, value, tb);
+        }
+    }
+    Py_XDECREF(entry);
+    Py_XDECREF(fp);
+    Py_DECREF(g);
+    return hold;
+}
+
+PyDoc_STRVAR(guard_saved_doc,
+"guard_saved(x, raw, fresh=False) -> Hold\n"
+"--\n\n"
+"A hold on the guard of GradArray ``x``'s memory, which a node saves as ``raw``.\n\n"
+"``fresh``: ``x`` is the result the calling operation just made, a GradArray over ``raw``,\n"
+"memory NumPy allocated in that call. No view of it can have been made before, so once both\n"
+"are read-only no write that respects NumPy's writeable flag can reach it: its fingerprint\n"
+"is not needed (about a third of the check's cost where rules read their output); nor for\n"
+"any later save of that memory while the guard lives (``born_locked``: ``exp(x) * x`` saves\n"
+"``exp(x)`` a second time).");
+
+static PyObject *
+guard_saved(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 2 || nargs > 3 || GradArrayType == NULL
+        || !PyObject_TypeCheck(args[0], GradArrayType) || !PyArray_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "guard_saved(x: GradArray, raw: ndarray, fresh=False)");
+        return NULL;
+    }
+    int fresh = nargs == 3 ? PyObject_IsTrue(args[2]) : 0;
+    return fresh < 0 ? NULL : hold_saved(args[0], args[1], fresh);
+}
+
+PyDoc_STRVAR(guard_plain_doc,
+"guard_plain(raw) -> Hold\n"
+"--\n\n"
+"A hold on a new guard for a plain ndarray operand a node saves (the user's constants).\n\n"
+"``raw`` and the owner of its memory are made read-only while the guard lives. Its\n"
+"fingerprint is taken once while ndgrad keeps the array read-only: a constant that several\n"
+"live nodes save (a data matrix read by the forward pass, the recorded backward pass and a\n"
+"forward-mode push) is read once, not once per node. It has not been written through itself\n"
+"since (it was read-only throughout); a write through a view made before is the only way it\n"
+"can change, and then the check of every node that saved it fails, the later ones too (never\n"
+"a wrong gradient; at worst an error for a node whose values were new).");
+
+static PyObject *
+guard_plain(PyObject *module, PyObject *raw)
+{
+    if (!PyArray_Check(raw)) {
+        PyErr_SetString(PyExc_TypeError, "guard_plain(raw: ndarray)");
+        return NULL;
+    }
+    return hold_plain(raw);
+}
+
+/* The last hold of a guard is gone: restore the flags (the lock held). */
+static void
+Hold_dealloc(HoldObject *self)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    GuardObject *g = self->guard;
+    if (lock_guards() < 0) {
+        PyErr_WriteUnraisable((PyObject *)self);
+    }
+    else {
+        if (--g->users == 0 && g->snapshot == Py_None && restore(g, NULL) < 0) {
+            PyErr_WriteUnraisable((PyObject *)self);
+        }
+        if (unlock_guards() < 0) {
+            PyErr_WriteUnraisable((PyObject *)self);
+        }
+    }
+    Py_DECREF(g);
+    Py_DECREF(self->raw);
+    Py_DECREF(self->fp);
+    PyObject_Free(self);
+    PyErr_Restore(type, value, tb);
+}
+
+static PyObject *
+Hold_snapshot(HoldObject *self, void *closure)
+{
+    return Py_NewRef(self->guard->snapshot);
+}
+
+static PyMemberDef Hold_members[] = {
+    {"guard", T_OBJECT, offsetof(HoldObject, guard), READONLY, NULL},
+    {"raw", T_OBJECT, offsetof(HoldObject, raw), READONLY, NULL},
+    {"fp", T_OBJECT, offsetof(HoldObject, fp), READONLY, NULL},
+    {NULL},
+};
+
+static PyGetSetDef Hold_getset[] = {
+    {"snapshot", (getter)Hold_snapshot, NULL, "The guard's snapshot (None while it guards).",
+     NULL},
+    {NULL},
+};
+
+static PyTypeObject HoldType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "ndgrad._core.Hold",
+    .tp_doc = PyDoc_STR(
+        "One node's hold on a Guard: what the node's ``versions`` keep (made by guard_saved\n"
+        "and guard_plain). ``raw`` is the plain array the node saved and ``fp`` its\n"
+        "fingerprint when saved (None: not checked), which _check_versions compares before\n"
+        "backward uses it. Holds are never shared or looked up, so a hold being dropped in one\n"
+        "thread cannot be taken up again by another: the guard's count of them is exact; the\n"
+        "last one dropped restores the flags."),
+    .tp_basicsize = sizeof(HoldObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)Hold_dealloc,
+    .tp_members = Hold_members,
+    .tp_getset = Hold_getset,
+};
+
+static void
+Guard_dealloc(GuardObject *self)
+{
+    if (self->weakreflist != NULL) {
+        PyObject_ClearWeakRefs((PyObject *)self);
+    }
+    Py_DECREF(self->ref);
+    Py_DECREF(self->saved);
+    Py_DECREF(self->fp);
+    Py_DECREF(self->more);
+    Py_DECREF(self->snapshot);
+    Py_DECREF(self->owner);
+    PyObject_Free(self);
+}
+
+/* ``guard()``: the first array it guards, or None (a weak reference's call). */
+static PyObject *
+Guard_call(GuardObject *self, PyObject *args, PyObject *kwargs)
+{
+    if (PyTuple_GET_SIZE(args) != 0 || (kwargs != NULL && PyDict_GET_SIZE(kwargs) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "a Guard takes no arguments");
+        return NULL;
+    }
+    return Py_NewRef(PyWeakref_GET_OBJECT(self->ref));
+}
+
+static PyObject *
+Guard_holds(GuardObject *self, PyObject *a)
+{
+    if (self->first && PyWeakref_GET_OBJECT(self->ref) == a) {
+        Py_RETURN_TRUE;
+    }
+    if (self->more != Py_None) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(self->more); i++) {
+            PyObject *item = PyList_GET_ITEM(self->more, i);
+            if (PyTuple_GET_ITEM(item, 0) == str_array
+                && PyWeakref_GET_OBJECT(PyTuple_GET_ITEM(item, 1)) == a) {
+                Py_RETURN_TRUE;
+            }
+        }
+    }
+    Py_RETURN_FALSE;
+}
+
+static PyObject *
+Guard_adopt(GuardObject *self, PyObject *a)
+{
+    if (!PyArray_Check(a)) {
+        PyErr_SetString(PyExc_TypeError, "adopt() takes an ndarray");
+        return NULL;
+    }
+    return guard_add_ref(self, a) < 0 ? NULL : Py_NewRef(Py_None);
+}
+
+static PyMethodDef Guard_methods[] = {
+    {"holds", (PyCFunction)Guard_holds, METH_O,
+     "Whether the guard made the array read-only (and restores it)."},
+    {"adopt", (PyCFunction)Guard_adopt, METH_O,
+     "A view made while its base was guarded: read-only because of us, restored with it."},
+    {NULL},
+};
+
+static PyMemberDef Guard_members[] = {
+    {"saved", T_OBJECT, offsetof(GuardObject, saved), READONLY, NULL},
+    {"fp", T_OBJECT, offsetof(GuardObject, fp), READONLY, NULL},
+    {"more", T_OBJECT, offsetof(GuardObject, more), READONLY, NULL},
+    {"snapshot", T_OBJECT, offsetof(GuardObject, snapshot), READONLY, NULL},
+    {"owner", T_OBJECT, offsetof(GuardObject, owner), READONLY, NULL},
+    {"users", T_PYSSIZET, offsetof(GuardObject, users), READONLY, NULL},
+    {"first", T_BOOL, offsetof(GuardObject, first), READONLY, NULL},
+    {"born_locked", T_BOOL, offsetof(GuardObject, born_locked), READONLY, NULL},
+    {NULL},
+};
+
+static PyTypeObject GuardType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "ndgrad._core.Guard",
+    .tp_doc = PyDoc_STR(
+        "The memory of one array (and its views), as live nodes saved it between two writes.\n\n"
+        "Calling it gives the first array it guards (held weakly: GradArrays point at the\n"
+        "nodes that hold the guard), or None; ``first`` says whether it made that array\n"
+        "read-only. ``saved`` is the plain array a node saved (``fp``: its fingerprint);\n"
+        "``more`` holds any further ones, tagged (\"saved\": an (array, fingerprint) pair,\n"
+        "\"array\": a weak reference to another GradArray made read-only, \"plain\": a plain\n"
+        "array made read-only, counted in LOCKS). After a write ndgrad sees, ``snapshot`` maps\n"
+        "id(saved array) to a copy of its old values (TAMPERED if it was found changed behind\n"
+        "ndgrad's back before the copy); _RELEASED after a release with nothing to keep."),
+    .tp_basicsize = sizeof(GuardObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)Guard_dealloc,
+    .tp_call = (ternaryfunc)Guard_call,
+    .tp_weaklistoffset = offsetof(GuardObject, weakreflist),
+    .tp_methods = Guard_methods,
+    .tp_members = Guard_members,
+};
+
+PyDoc_STRVAR(configure_guards_doc,
+"configure_guards(LOCKS, GUARDED, STUCK, lock, RELEASED, graph_globals, SEALED_MARK,\n"
+"                 check_saved)\n"
+"--\n\n"
+"Register what the guards share with ndgrad._graph (once): its tables, its re-entrant lock,\n"
+"its globals (where fingerprint and sealed are found), and whether saved arrays are checked.");
+
+static PyObject *
+configure_guards(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 8 || !PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[1])
+        || !PyList_CheckExact(args[2]) || !PyDict_CheckExact(args[4])
+        || !PyDict_Check(args[5])) {
+        PyErr_SetString(PyExc_TypeError, "configure_guards(LOCKS: dict, GUARDED: dict, STUCK: "
+                                         "list, lock, RELEASED: dict, graph_globals: dict, "
+                                         "SEALED_MARK, check_saved)");
+        return NULL;
+    }
+    int check = PyObject_IsTrue(args[7]);
+    PyObject *acquire = PyObject_GetAttrString(args[3], "acquire");
+    PyObject *release = PyObject_GetAttrString(args[3], "release");
+    PyObject *setflags = PyObject_GetAttrString((PyObject *)&PyArray_Type, "setflags");
+    PyObject *write_kw = Py_BuildValue("(s)", "write");
+    if (check < 0 || acquire == NULL || release == NULL || setflags == NULL || write_kw == NULL) {
+        Py_XDECREF(acquire);
+        Py_XDECREF(release);
+        Py_XDECREF(setflags);
+        Py_XDECREF(write_kw);
+        return NULL;
+    }
+    Py_XSETREF(Locks, Py_NewRef(args[0]));
+    Py_XSETREF(Guarded, Py_NewRef(args[1]));
+    Py_XSETREF(Stuck, Py_NewRef(args[2]));
+    Py_XSETREF(LockAcquire, acquire);
+    Py_XSETREF(LockRelease, release);
+    Py_XSETREF(ReleasedMark, Py_NewRef(args[4]));
+    Py_XSETREF(GraphGlobals, Py_NewRef(args[5]));
+    Py_XSETREF(SealedMark, Py_NewRef(args[6]));
+    Py_XSETREF(SetFlags, setflags);
+    Py_XSETREF(WriteKw, write_kw);
+    CheckSaved = check;
+    Py_RETURN_NONE;
+}
+
 /* Append the four fields of a saved array's version entry (counter, seen, slot, hold; see
  * _graph._check_versions) to the list ``*versions``, made on the first entry (most nodes keep
  * none). 0 on success, -1 on error. */
@@ -3010,12 +3946,12 @@ keep_operand(PyObject *x, PyObject **raw, Py_ssize_t slot, PyObject **versions)
             Py_DECREF(counter);
             return -1;
         }
-        hold = PyObject_CallFunctionObjArgs(GuardSaved, x, *raw, NULL);
+        hold = hold_saved(x, *raw, 0);
         entry[0] = counter;
         entry[1] = seen;  /* read before the guard is taken, as the Python route does */
     }
     else {
-        hold = PyObject_CallOneArg(GuardPlain, *raw);
+        hold = hold_plain(*raw);
         entry[0] = Py_NewRef(ConstantState);
         entry[1] = Py_NewRef(int_zero);
     }
@@ -3037,10 +3973,7 @@ keep_output(PyObject *out, PyObject *raw, int fresh, PyObject **versions)
     PyObject *counter = Py_NewRef(FIELD(out, off_version));
     PyObject *seen = PySequence_GetItem(counter, 0);
     /* a result just made needs no fingerprint: no view of it exists yet */
-    PyObject *hold = seen == NULL ? NULL
-                                  : PyObject_CallFunctionObjArgs(GuardSaved, out, raw,
-                                                                 fresh ? Py_True : Py_False,
-                                                                 NULL);
+    PyObject *hold = seen == NULL ? NULL : hold_saved(out, raw, fresh);
     PyObject *entry[4] = {counter, seen, int_output, hold};
     int rc = hold == NULL ? -1 : append_entry(versions, entry);
     Py_DECREF(counter);
@@ -3979,8 +4912,7 @@ done:
 
 PyDoc_STRVAR(configure_array_doc,
 "configure_array(GradArray, VJP_RULES, grad_enabled_var, COPY_BYTES, CONSTANT_STATE,\n"
-"                scalar_tag, guard_saved, guard_plain,\n"
-"                refuse_aliases, array_meta, finish_call, Edge, ufunc_general, object_cast,\n"
+"                scalar_tag, refuse_aliases, array_meta, finish_call, Edge, ufunc_general, object_cast,\n"
 "                function_general, call_primitive, errstate_var, user_errstate,\n"
 "                getitem_impl, track_views, out_ellipsis, power_shortcuts, buffer_export)\n"
 "--\n\n"
@@ -3989,10 +4921,10 @@ PyDoc_STRVAR(configure_array_doc,
 static PyObject *
 configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 23 || !PyType_Check(args[0]) || !PyDict_Check(args[1]) || !PyDict_Check(args[21])
+    if (nargs != 21 || !PyType_Check(args[0]) || !PyDict_Check(args[1]) || !PyDict_Check(args[19])
         || !PyContextVar_CheckExact(args[2]) || !PyLong_Check(args[3])
-        || !PyContextVar_CheckExact(args[16])
-        || !PyType_Check(args[11]) || !PyType_IsSubtype((PyTypeObject *)args[11], &PyTuple_Type)
+        || !PyContextVar_CheckExact(args[14])
+        || !PyType_Check(args[9]) || !PyType_IsSubtype((PyTypeObject *)args[9], &PyTuple_Type)
         || !PyType_IsSubtype((PyTypeObject *)args[0], &ArrayBaseType)) {
         PyErr_SetString(PyExc_TypeError, "configure_array: wrong arguments");
         return NULL;
@@ -4017,22 +4949,22 @@ configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     CopyBytes = copy_bytes;
     Py_XSETREF(GradArrayType, (PyTypeObject *)Py_NewRef(args[0]));
     PyObject **slots[] = {&VjpRules, &GradEnabledVar, NULL, &ConstantState, &ScalarLike,
-                          &GuardSaved, &GuardPlain, &RefuseAliases, &Meta, &FinishCall};
-    for (int i = 0; i < 10; i++) {
+                          &RefuseAliases, &Meta, &FinishCall};
+    for (int i = 0; i < 8; i++) {
         if (slots[i] != NULL) {
             Py_XSETREF(*slots[i], Py_NewRef(args[i + 1]));
         }
     }
-    Py_XSETREF(EdgeType, (PyTypeObject *)Py_NewRef(args[11]));
-    Py_XSETREF(UfuncGeneral, Py_NewRef(args[12]));
-    Py_XSETREF(ObjectCast, Py_NewRef(args[13]));
-    Py_XSETREF(FunctionGeneral, Py_NewRef(args[14]));
-    Py_XSETREF(CallPrimitive, Py_NewRef(args[15]));
-    Py_XSETREF(ErrstateVar, Py_NewRef(args[16]));
-    Py_XSETREF(UserErrstate, Py_NewRef(args[17]));
-    Py_XSETREF(GetitemImpl, Py_NewRef(args[18]));
-    Py_XSETREF(TrackViews, Py_NewRef(args[19]));
-    int out_ellipsis = PyObject_IsTrue(args[20]);
+    Py_XSETREF(EdgeType, (PyTypeObject *)Py_NewRef(args[9]));
+    Py_XSETREF(UfuncGeneral, Py_NewRef(args[10]));
+    Py_XSETREF(ObjectCast, Py_NewRef(args[11]));
+    Py_XSETREF(FunctionGeneral, Py_NewRef(args[12]));
+    Py_XSETREF(CallPrimitive, Py_NewRef(args[13]));
+    Py_XSETREF(ErrstateVar, Py_NewRef(args[14]));
+    Py_XSETREF(UserErrstate, Py_NewRef(args[15]));
+    Py_XSETREF(GetitemImpl, Py_NewRef(args[16]));
+    Py_XSETREF(TrackViews, Py_NewRef(args[17]));
+    int out_ellipsis = PyObject_IsTrue(args[18]);
     if (out_ellipsis < 0) {
         return NULL;
     }
@@ -4054,8 +4986,8 @@ configure_array(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_XSETREF(*ops[i].slot, ufunc);
     }
     Py_DECREF(numpy);
-    Py_XSETREF(PowerShortcuts, Py_NewRef(args[21]));
-    Py_XSETREF(BufferExport, Py_NewRef(args[22]));
+    Py_XSETREF(PowerShortcuts, Py_NewRef(args[19]));
+    Py_XSETREF(BufferExport, Py_NewRef(args[20]));
     Py_CLEAR(OutEllipsis);
     if (out_ellipsis && (OutEllipsis = Py_BuildValue("(s)", "out")) == NULL) {
         return NULL;
@@ -4565,10 +5497,6 @@ zero_filled(PyObject *module, PyObject *obj)
 /* ------------------------------------------------------------------------------------------ */
 /* writeable                                                                                    */
 
-/* NumPy's private _NPY_ARRAY_WARN_ON_WRITE (``flags.num`` shows it too): the flag of the views
- * ``np.broadcast_arrays`` returns, whose ``flags.writeable`` warns when read. */
-#define WARN_ON_WRITE 0x80000000
-
 PyDoc_STRVAR(writeable_doc,
 "writeable(a) -> bool\n"
 "--\n\n"
@@ -4583,8 +5511,7 @@ writeable(PyObject *module, PyObject *a)
                      Py_TYPE(a)->tp_name);
         return NULL;
     }
-    int flags = PyArray_FLAGS((PyArrayObject *)a);
-    return PyBool_FromLong((flags & NPY_ARRAY_WRITEABLE) && !(flags & WARN_ON_WRITE));
+    return PyBool_FromLong(is_writeable(a));
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -5708,6 +6635,13 @@ static PyMethodDef core_methods[] = {
     {"forget_scope_plan", forget_scope_plan, METH_NOARGS, forget_scope_plan_doc},
     {"open_scopes", open_scopes, METH_NOARGS, open_scopes_doc},
     {"writeable", writeable, METH_O, writeable_doc},
+    {"memory_owner", memory_owner, METH_O, memory_owner_doc},
+    {"guard_saved", (PyCFunction)(void (*)(void))guard_saved, METH_FASTCALL, guard_saved_doc},
+    {"guard_plain", guard_plain, METH_O, guard_plain_doc},
+    {"restore_guard", (PyCFunction)(void (*)(void))restore_guard, METH_FASTCALL,
+     restore_guard_doc},
+    {"configure_guards", (PyCFunction)(void (*)(void))configure_guards, METH_FASTCALL,
+     configure_guards_doc},
     {"zero_filled", zero_filled, METH_O, zero_filled_doc},
     {"alias_entry", (PyCFunction)(void (*)(void))alias_entry, METH_FASTCALL, alias_entry_doc},
     {"register_alias", (PyCFunction)register_alias, METH_O, register_alias_doc},
@@ -5747,8 +6681,15 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(GradEnabledVar);
     Py_VISIT(ConstantState);
     Py_VISIT(ScalarLike);
-    Py_VISIT(GuardSaved);
-    Py_VISIT(GuardPlain);
+    Py_VISIT(Locks);
+    Py_VISIT(Guarded);
+    Py_VISIT(Stuck);
+    Py_VISIT(LockAcquire);
+    Py_VISIT(LockRelease);
+    Py_VISIT(ReleasedMark);
+    Py_VISIT(GraphGlobals);
+    Py_VISIT(SealedMark);
+    Py_VISIT(SetFlags);
     Py_VISIT(RefuseAliases);
     Py_VISIT(Meta);
     Py_VISIT(FinishCall);
@@ -5816,6 +6757,11 @@ PyInit__core(void)
     str_array_method = PyUnicode_InternFromString("array_method");
     str_edges = PyUnicode_InternFromString("edges");
     str_fp = PyUnicode_InternFromString("fp");
+    str_plain = PyUnicode_InternFromString("plain");
+    str_array = PyUnicode_InternFromString("array");
+    str_saved = PyUnicode_InternFromString("saved");
+    str_fingerprint = PyUnicode_InternFromString("fingerprint");
+    str_sealed = PyUnicode_InternFromString("sealed");
     str_by_operands = PyUnicode_InternFromString("by_operands");
     str_call = PyUnicode_InternFromString("__call__");
     str_implementation = PyUnicode_InternFromString("_implementation");
@@ -5826,6 +6772,8 @@ PyInit__core(void)
     int_one = PyLong_FromLong(1);
     int_output = PyLong_FromLong(-1);  /* _graph.OUTPUT: a versions entry for the result */
     if (EmptyTuple == NULL || EmptyFrozenSet == NULL || str_fp == NULL || str_rules == NULL
+        || str_plain == NULL || str_array == NULL || str_saved == NULL
+        || str_fingerprint == NULL || str_sealed == NULL
         || str_argnum_rule == NULL || str_edges == NULL || str_inplace_rules == NULL
         || str_unit_rules == NULL || str_array_method == NULL
         || str_by_operands == NULL || str_call == NULL || str_implementation == NULL || str_positional == NULL
@@ -5875,6 +6823,12 @@ PyInit__core(void)
     }
     if (PyType_Ready(&ScopeType) < 0
         || PyModule_AddObjectRef(m, "Scope", (PyObject *)&ScopeType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (PyType_Ready(&GuardType) < 0 || PyType_Ready(&HoldType) < 0
+        || PyModule_AddObjectRef(m, "Guard", (PyObject *)&GuardType) < 0
+        || PyModule_AddObjectRef(m, "Hold", (PyObject *)&HoldType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

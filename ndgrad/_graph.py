@@ -33,7 +33,7 @@ of an intermediate base, ``h.base``) stays writable, and NumPy cannot list an ar
 a write cannot be prevented. It is detected: each guarded array's ``fingerprint`` (exact for any
 one changed element and any swap of two) is taken when it is saved, kept in the node's ``Hold``
 (and the guard), and compared in ``_check_versions`` before backward uses the array, and in
-``Guard._release`` before a copy-on-write copies it; a difference raises ``InPlaceError``. A
+``release_for_write`` before a copy-on-write copies it; a difference raises ``InPlaceError``. A
 ufunc's result saved by the call that made it needs none (``guard_saved(..., fresh=True)``): no
 view of it existed before, and its base is made read-only with it. ``NDGRAD_CHECK_SAVED=0``
 turns the check off. A write during backward (another thread) is not seen.
@@ -54,12 +54,15 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 
 from ndgrad._core import (
+    Hold,
     Node,
     backward_pass,
     collect_nodes,
     configure,
+    configure_guards,
     fingerprint_bytes,
-    writeable,
+    memory_owner,
+    restore_guard,
 )
 from ndgrad._errors import InPlaceError
 from ndgrad._registry import PERMANENT_PRIMITIVES, ArrayMeta, Primitive, unbroadcast
@@ -380,178 +383,6 @@ _LOCKS_MUTEX = threading.RLock()
 _STUCK: list[Any] = []
 
 
-def _lock_plain(a: Any) -> bool:
-    with _LOCKS_MUTEX:
-        entry = LOCKS.get(id(a))
-        if entry is not None:
-            entry[1] += 1
-            return True
-        if not writeable(a):
-            return False  # read-only already (NumPy's or the user's choice): not ours to change
-        a.flags.writeable = False
-        LOCKS[id(a)] = [a, 1, None]
-        return True
-
-
-def _unlock_plain(a: Any) -> None:
-    with _LOCKS_MUTEX:
-        entry = LOCKS[id(a)]
-        entry[1] -= 1
-        if entry[1] != 0:
-            return
-        del LOCKS[id(a)]
-        _make_writeable(a)
-        if _STUCK:
-            stuck = list(_STUCK)
-            _STUCK.clear()
-            for ref in stuck:
-                obj = ref() if isinstance(ref, weakref.ref) else ref
-                if obj is not None and id(obj) not in LOCKS:
-                    _make_writeable(obj, ref)
-
-
-def _make_writeable(a: Any, ref: Any = None) -> None:
-    try:
-        np.ndarray.setflags(a, write=True)
-    except ValueError:  # its base is still held by another guard: retried when that one goes
-        _STUCK.append(ref if ref is not None else a)
-
-
-def memory_owner(a: Any) -> Any:
-    """The ndarray at the end of ``a``'s chain of bases: what holds the memory."""
-    base = a.base
-    while isinstance(base, np.ndarray):
-        a, base = base, base.base
-    return a
-
-
-class Guard(weakref.ref):  # type: ignore[type-arg]
-    """The memory of one array (and its views), as live nodes saved it between two writes.
-
-    It is itself a weak reference to the first array it guards (GradArrays point at the nodes
-    that hold the guard, so a strong one would make a cycle); ``first`` says whether it made
-    that array read-only. ``saved`` is the plain array a node saved (``fp``: its fingerprint);
-    ``more`` holds any further ones, tagged ("saved": an (array, fingerprint) pair, "array": a
-    weak reference to another GradArray made read-only,
-    "plain": a plain array made read-only, counted in ``LOCKS``). After a write ndgrad sees,
-    ``snapshot`` maps ``id(saved array)`` to a copy of its old values (``TAMPERED`` if it was
-    found changed behind ndgrad's back before the copy). Kept small, since the
-    recording path makes one per saved array: the common case needs no container.
-    """
-
-    __slots__ = (
-        "__weakref__", "born_locked", "first", "fp", "more", "owner", "saved", "snapshot", "users",
-    )  # fmt: skip
-
-    first: bool
-    # made read-only, array and base, by the operation that allocated the memory (``fresh``):
-    # every view of it since is read-only too, so later saves need no fingerprint either
-    born_locked: bool
-    users: int  # how many ``Hold``s (one per saving node) are alive: the last one releases
-    owner: int | None  # id of the memory's owner, counted in ``GUARDED`` while the guard lives
-    saved: Any
-    fp: Any  # the fingerprint of ``saved`` (``fingerprint``), or None: not checked
-    more: list[tuple[str, Any]] | None
-    snapshot: dict[int, Any] | None
-
-    def _add(self, kind: str, value: Any) -> None:
-        if self.more is None:
-            self.more = []
-        self.more.append((kind, value))
-
-    def lock(self, a: Any) -> None:
-        """Make GradArray ``a`` read-only while the guard lives (NumPy gives the views made
-        from it afterwards its flag: ``np.asarray(a)``, ``a.values``, ``memoryview(a)``).
-
-        Its base stays writable: locking it would leave the views made before inconsistent (a
-        writable view of read-only memory), which NumPy's own functions refuse to handle.
-        """
-        if not writeable(a):
-            return  # read-only already: locked by this guard, or not ours to change
-        _setflags(a, write=False)
-        if a is self():
-            self.first = True
-        else:
-            self._add("array", weakref.ref(a))
-
-    def adopt(self, a: Any) -> None:
-        """A view made while its base was guarded: read-only because of us, restored with it."""
-        self._add("array", weakref.ref(a))
-
-    def holds(self, a: Any) -> bool:
-        if self.first and self() is a:
-            return True
-        return any(k == "array" and ref() is a for k, ref in self.more or ())
-
-    def lock_plain(self, a: Any) -> Any:
-        """Make a plain ndarray, and the owner of its memory, read-only while the guard lives;
-        return that owner.
-
-        Only arrays above ``COPY_BYTES`` get here (smaller ones are copied). A view of ``a``
-        made before stays writable (NumPy keeps the flag per array object): a write through it
-        is not seen, and ``np.broadcast_arrays`` refuses such a view of read-only memory
-        (README, Limits).
-        """
-        if _lock_plain(a):
-            self._add("plain", a)
-        owner = memory_owner(a)
-        if owner is not a and type(owner) is np.ndarray and _lock_plain(owner):
-            self._add("plain", owner)
-        return owner
-
-    def release(self, copy: bool) -> None:
-        """Restore the flags; with ``copy``, first keep the old values for the nodes."""
-        with _LOCKS_MUTEX:
-            self._release(copy)
-
-    def _release(self, copy: bool) -> None:
-        if self.snapshot is not None:
-            return  # released already
-        _unguard_owner(self)
-        more = self.more
-        if copy:
-            saved = [(self.saved, self.fp)] if self.saved is not None else []
-            saved += [v for k, v in more or () if k == "saved"]
-            # Checked before the copy: a write through an earlier view since the save would
-            # otherwise be copied into the snapshot and pass for the old value.
-            self.snapshot = {
-                id(r): np.copy(r) if fp is None or intact(r, fp) else TAMPERED for r, fp in saved
-            }
-        else:
-            self.snapshot = _RELEASED
-        if more is not None:
-            for kind, value in more:
-                if kind == "plain":  # before the views: a view is writable only if its base is
-                    _unlock_plain(value)
-            for kind, value in more:
-                if kind == "array":
-                    a = value()
-                    if a is not None:
-                        _make_writeable(a, value)
-        if self.first:
-            a = self()
-            if a is not None:
-                _make_writeable(a, self)
-        self.first = False
-        self.saved = self.more = None
-
-    def _finalize(self) -> None:
-        """The last node holding the guard is gone: restore the flags (called under the mutex)."""
-        if self.snapshot is None:
-            if self.more is None:  # the common case, inlined: one array, made read-only
-                self.snapshot = _RELEASED
-                _unguard_owner(self)
-                if self.first:
-                    a = self()
-                    if a is not None:
-                        try:
-                            _setflags(a, write=True)
-                        except ValueError:  # its base is held by another guard: retried then
-                            _STUCK.append(self)
-            else:
-                self._release(False)
-
-
 # Owners of memory that a GradArray's guard covers, by id: how many guards. A write ndgrad sees
 # through another GradArray over the same memory (one ndgrad did not link) is refused while this
 # holds its owner (see ``_inplace.prepare_write``). The flag of the owner is left alone: views
@@ -560,145 +391,15 @@ class Guard(weakref.ref):  # type: ignore[type-arg]
 # The ids are stable while counted: the saved arrays keep their owner alive.
 GUARDED: dict[int, int] = {}
 
-
-def _guard_owner(g: Guard, x: Any) -> None:
-    owner = memory_owner(x)
-    g.owner = key = id(owner)
-    GUARDED[key] = GUARDED.get(key, 0) + 1
-
-
-def _unguard_owner(g: Guard) -> None:
-    key = g.owner
-    if key is not None:
-        g.owner = None
-        count = GUARDED[key] - 1
-        if count:
-            GUARDED[key] = count
-        else:
-            del GUARDED[key]
-
-
-class Hold:
-    """One node's hold on a ``Guard``: what the node's ``versions`` keep.
-
-    The guard is shared by every node that saved the memory; it restores the flags when the
-    last hold is dropped. Holds are never shared or looked up, so a hold being finalized in one
-    thread cannot be taken up again by another (as a guard found through a weak reference
-    could): the count, changed only under ``_LOCKS_MUTEX``, is exact. ``raw`` is the plain
-    array the node saved and ``fp`` its fingerprint when saved (None: not checked), which
-    ``_check_versions`` compares before backward uses it.
-    """
-
-    __slots__ = ("fp", "guard", "raw")
-
-    def __init__(self, guard: Guard, raw: Any = None, fp: Any = None) -> None:
-        self.guard = guard
-        self.raw = raw
-        self.fp = fp
-
-    @property
-    def snapshot(self) -> dict[int, Any] | None:
-        return self.guard.snapshot
-
-    def __del__(self) -> None:
-        with _LOCKS_MUTEX:
-            g = self.guard
-            g.users -= 1
-            if g.users == 0:
-                g._finalize()
-
-
+# The snapshot of a guard released with nothing to keep (its last hold dropped).
 _RELEASED: dict[int, Any] = {}
-_setflags = np.ndarray.setflags
 
-
-def _new_guard(a: Any) -> Guard:
-    g = Guard(a)
-    g.first = g.born_locked = False
-    g.saved = g.fp = g.more = g.snapshot = g.owner = None
-    g.users = 1
-    return g
-
-
-def guard_saved(x: Any, raw: Any, fresh: bool = False) -> Hold:
-    """A hold on the guard of GradArray ``x``'s memory, which a node saves as ``raw``.
-
-    ``fresh``: ``x`` is the result the calling operation just made, a GradArray over ``raw``,
-    memory NumPy allocated in that call. No view of it can have been made before, so once both
-    are read-only no write that respects NumPy's writeable flag can reach it: its fingerprint
-    is not needed (about a third of the check's cost where rules read their output); nor for
-    any later save of that memory while the guard lives (``born_locked``: ``exp(x) * x`` saves
-    ``exp(x)`` a second time).
-    """
-    fp = None
-    if CHECK_SAVED and not fresh:
-        ref = x._version[1]
-        known = ref() if ref is not None else None
-        if known is None or known.snapshot is not None or not known.born_locked:
-            # a transform's private copy has no writable view: its seal is checked instead
-            fp = SEALED_MARK if sealed(raw) else fingerprint(raw)  # (outside the lock)
-    with _LOCKS_MUTEX:  # one guard per memory, even when threads save it at once
-        state = x._version
-        ref = state[1]
-        g = ref() if ref is not None else None
-        if g is None or g.snapshot is not None:  # none, or released by its last hold
-            if fp is None and CHECK_SAVED and not fresh:  # released since it was looked at
-                fp = fingerprint(raw)
-            g = Guard(x)
-            g.saved = raw
-            g.fp = fp
-            g.more = g.snapshot = g.owner = None
-            g.users = 1
-            g.born_locked = False  # before the guard is published: read outside the lock
-            state[1] = weakref.ref(g)
-            # Guard.lock, inlined for the first save: skip arrays that are read-only already
-            if writeable(x):
-                _setflags(x, write=False)
-                g.first = True
-            else:
-                g.first = False
-            if fresh and x.base is raw and _lock_plain(raw):  # ``x.base`` is read-only too
-                g.more = [("plain", raw)]
-                g.born_locked = g.first
-            _guard_owner(g, x)
-            return Hold(g, raw, fp)
-        if fp is None and CHECK_SAVED and not g.born_locked:  # fresh after all, or replaced
-            fp = fingerprint(raw)
-        g.users += 1
-        if not (g.first and g() is x):
-            g.lock(x)
-        if raw is not g.saved:
-            g._add("saved", (raw, fp))
-        return Hold(g, raw, fp)
-
-
-def guard_plain(raw: Any) -> Hold:
-    """A hold on a new guard for a plain ndarray operand a node saves (the user's constants).
-
-    Its fingerprint is taken once while ndgrad keeps the array read-only: a constant that
-    several live nodes save (a data matrix read by the forward pass, the recorded backward pass
-    and a forward-mode push) is read once, not once per node. It has not been written through
-    itself since (it was read-only throughout); a write through a view made before is the
-    only way it can change, and then the check of every node that saved it fails, the later
-    ones too (never a wrong gradient; at worst an error for a node whose values were new)."""
-    g = _new_guard(raw)
-    owner = g.lock_plain(raw)
-    if not CHECK_SAVED:
-        return Hold(g, raw, None)
-    # A contiguous array (C or Fortran order) is fingerprinted in memory order: its fingerprint
-    # is that of its bytes, whatever its shape and dtype (``x`` and ``x.T`` share one).
-    span = None
-    if raw.flags.c_contiguous or raw.flags.f_contiguous:
-        span = (raw.__array_interface__["data"][0], raw.nbytes)
-    with _LOCKS_MUTEX:
-        entry = LOCKS.get(id(owner))
-        known = entry[2] if entry is not None else None
-    if span is not None and known is not None and known[:2] == span:
-        return Hold(g, raw, known[2])
-    fp = fingerprint(raw)  # outside the lock: it reads every byte
-    if span is not None and entry is not None:
-        entry[2] = (*span, fp)  # the entry stays while this guard holds its array
-    return Hold(g, raw, fp)
+# The guards, the holds nodes keep on them, and saving and releasing them are compiled
+# (``_core``: ``Guard``, ``Hold``, ``guard_saved``, ``guard_plain``, ``restore_guard``) and
+# share the tables and the lock above; what stays here is the copy-on-write below.
+configure_guards(
+    LOCKS, GUARDED, _STUCK, _LOCKS_MUTEX, _RELEASED, globals(), SEALED_MARK, CHECK_SAVED
+)
 
 
 def release_for_write(state: list[Any]) -> None:
@@ -708,8 +409,19 @@ def release_for_write(state: list[Any]) -> None:
         return
     state[1] = None
     g = ref()
-    if g is not None:
-        g.release(True)
+    if g is None:
+        return
+    with _LOCKS_MUTEX:
+        if g.snapshot is not None:
+            return  # released already, by its last hold
+        saved = [(g.saved, g.fp)] if g.saved is not None else []
+        saved += [v for k, v in g.more or () if k == "saved"]
+        # Checked before the copy: a write through an earlier view since the save would
+        # otherwise be copied into the snapshot and pass for the old value.
+        snapshot = {
+            id(r): np.copy(r) if fp is None or intact(r, fp) else TAMPERED for r, fp in saved
+        }
+        restore_guard(g, snapshot)
 
 
 # A version counter that never changes: the entry for a plain operand, which only its guard

@@ -38,10 +38,10 @@ from ndgrad._array import (
     view_as,
 )
 from ndgrad._batching import batch_size, pull_batched, push_batched
-from ndgrad._core import node_serial, recorded_since, zero_filled
+from ndgrad._core import node_serial, recorded_since, writeable, zero_filled
 from ndgrad._errors import GraphBreakError
 from ndgrad._forward import ForwardPlan, fit_tangent
-from ndgrad._graph import enable_grad, grad_enabled, seal, sealed, writeable
+from ndgrad._graph import enable_grad, grad_enabled, seal, sealed
 from ndgrad._held import held_versions
 from ndgrad._inplace import refresh
 from ndgrad._registry import Primitive
