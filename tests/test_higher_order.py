@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 import numpy as np
@@ -189,11 +190,17 @@ def _python_calls(func):
         if event == "call":
             count += 1
 
+    # the collector off: a collection that starts in one of the calls would count the
+    # finalizers of other tests' garbage
+    enabled = gc.isenabled()
+    gc.disable()
     sys.setprofile(profiler)
     try:
         func()
     finally:
         sys.setprofile(None)
+        if enabled:
+            gc.enable()
     return count
 
 
