@@ -209,16 +209,12 @@ def _mT(a):
     return a.swapaxes(-1, -2) if type(a) is np.ndarray else np.swapaxes(a, -1, -2)
 
 
-def _ndim(a):
-    return a.ndim if type(a) is np.ndarray else np.ndim(a)
-
-
 def _matmul_vjp_x1(g, ans, x1, x2):
     """g @ x2^H, with 1-d operands promoted as matmul promotes them (single NumPy calls: under
     create_graph and in forward mode each call here is a recorded node, and so is each
     ``np.ndim`` of a recorded argument, asked once)."""
     x2 = conj(x2)
-    n1, n2 = _ndim(x1), _ndim(x2)
+    n1, n2 = np.ndim(x1), np.ndim(x2)
     if n1 == 1 and n2 == 1:
         return g * x2
     if n2 == 1:
@@ -231,7 +227,7 @@ def _matmul_vjp_x1(g, ans, x1, x2):
 def _matmul_vjp_x2(g, ans, x1, x2):
     """x1^H @ g, with 1-d operands promoted as matmul promotes them."""
     x1 = conj(x1)
-    n1, n2 = _ndim(x1), _ndim(x2)
+    n1, n2 = np.ndim(x1), np.ndim(x2)
     if n1 == 1 and n2 == 1:
         return g * x1
     if n1 == 1:
