@@ -3344,6 +3344,17 @@ restore(GuardObject *g, PyObject *snapshot)
     return rc;
 }
 
+/* Whether _graph has registered the guards' state (it does when it is imported). */
+static int
+guards_configured(void)
+{
+    if (Locks == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the guards are used before configure_guards()");
+        return 0;
+    }
+    return 1;
+}
+
 PyDoc_STRVAR(restore_guard_doc,
 "restore_guard(guard, snapshot=None)\n"
 "--\n\n"
@@ -3359,6 +3370,9 @@ restore_guard(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyObject *snapshot = nargs == 2 && args[1] != Py_None ? args[1] : NULL;
+    if (!guards_configured()) {
+        return NULL;
+    }
     return restore((GuardObject *)args[0], snapshot) < 0 ? NULL : Py_NewRef(Py_None);
 }
 
@@ -3674,6 +3688,9 @@ PyDoc_STRVAR(guard_saved_doc,
 static PyObject *
 guard_saved(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
+    if (!guards_configured()) {
+        return NULL;
+    }
     if (nargs < 2 || nargs > 3 || GradArrayType == NULL
         || !PyObject_TypeCheck(args[0], GradArrayType) || !PyArray_CheckExact(args[1])) {
         PyErr_SetString(PyExc_TypeError, "guard_saved(x: GradArray, raw: ndarray, fresh=False)");
@@ -3698,6 +3715,9 @@ PyDoc_STRVAR(guard_plain_doc,
 static PyObject *
 guard_plain(PyObject *module, PyObject *raw)
 {
+    if (!guards_configured()) {
+        return NULL;
+    }
     if (!PyArray_Check(raw)) {
         PyErr_SetString(PyExc_TypeError, "guard_plain(raw: ndarray)");
         return NULL;
