@@ -85,6 +85,45 @@ def forward_plan_steps(
     ans_meta: Callable[..., Any],
 ) -> list[tuple[Any, ...]]: ...
 def fingerprint_bytes(b: Any, rows: int, max_row: int) -> Any: ...
+def fingerprint(a: np.ndarray) -> np.ndarray | None: ...  # type: ignore[type-arg]
+
+FINGERPRINT_ROWS: int
+FINGERPRINT_MAX_ROW: int
+
+class Guard:
+    saved: Any
+    fp: Any
+    more: list[tuple[str, Any]] | None
+    snapshot: dict[int, Any] | None
+    owner: int | None
+    users: int
+    first: bool
+    born_locked: bool
+    def __call__(self) -> Any: ...
+    def holds(self, a: Any) -> bool: ...
+    def adopt(self, a: Any) -> None: ...
+
+class Hold:
+    guard: Guard
+    raw: Any
+    fp: Any
+    @property
+    def snapshot(self) -> dict[int, Any] | None: ...
+
+def guard_saved(x: Any, raw: Any, fresh: bool = False) -> Hold: ...
+def guard_plain(raw: Any) -> Hold: ...
+def restore_guard(guard: Guard, snapshot: dict[int, Any] | None = None) -> None: ...
+def memory_owner(a: Any) -> Any: ...
+def configure_guards(
+    locks: dict[int, list[Any]],
+    guarded: dict[int, int],
+    stuck: list[Any],
+    lock: Any,
+    released: dict[int, Any],
+    graph_globals: dict[str, Any],
+    sealed_mark: Any,
+    check_saved: bool,
+) -> None: ...
 def forward_steps(
     steps: list[tuple[Any, ...]],
     tan: dict[Any, Any],
@@ -107,8 +146,6 @@ def configure_array(
     copy_bytes: int,
     constant_state: list[Any],
     scalar_tag: str,
-    guard_saved: Callable[..., Any],
-    guard_plain: Callable[..., Any],
     refuse_aliases: Callable[..., Any],
     array_meta: Callable[..., Any],
     finish_call: Callable[..., Any],

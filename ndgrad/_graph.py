@@ -60,7 +60,7 @@ from ndgrad._core import (
     collect_nodes,
     configure,
     configure_guards,
-    fingerprint_bytes,
+    fingerprint,
     memory_owner,
     restore_guard,
 )
@@ -231,48 +231,9 @@ def make_edge(slot: int, flat: tuple[int, ...] | None, x: Any) -> Edge:
 # ``NDGRAD_CHECK_SAVED=0`` turns the check off, for users who accept the risk.
 CHECK_SAVED = os.environ.get("NDGRAD_CHECK_SAVED", "1") != "0"
 
-_U8 = np.dtype(np.uint8)
-# About 128 rows of at most 2048 words per layout (longer if sqrt(n) is): the two rows of column
-# sums (16 kB each) stay in the L1 cache while the array streams past, which measured fastest;
-# the fingerprint stays below 2 % of the array.
-_ROWS = 128
-_MAX_ROW = 2048
-
-
-def fingerprint(a: Any) -> Any:
-    """A position-dependent fingerprint of the bytes of ``a``: a small uint64 array, or None.
-
-    The bytes are read as n 64-bit words and summed (modulo 2**64) down the columns of two
-    layouts, n words in rows of ``w`` and in rows of ``w + 1`` with ``w * (w + 1) > n``; the
-    first layout's rows start at the first word, the second's end at the last one, so every
-    word is in at least one; the bytes that do not fill a last word (fewer than 8) are kept as
-    they are, and fewer than 64 words are kept themselves. A change of one element changes its
-    column's sum; two different elements swapped are in different columns of at least one
-    layout that holds both, or one layout holds only one of them (their distance is below
-    ``w * (w + 1)``, so it is not a multiple of both ``w`` and ``w + 1``; the words outside a
-    layout are fewer than its row), and a column sum changes by ``d`` or ``-d``, ``d != 0``.
-    So any single change and any swap is detected exactly, for every dtype; a longer
-    permutation (a sort, a reversal) escapes only if it keeps every column sum of both layouts.
-    One pass over the memory, both layouts at once (``_core.fingerprint_bytes``): about an
-    ``np.sum`` of the same bytes (docs/user_guide/inplace.rst). The same array object always
-    gives the same fingerprint: broadcast axes (stride 0) are read once, Fortran-ordered arrays
-    in memory order, other non-contiguous arrays through a C-ordered copy. None for an empty
-    array (nothing to change) and for object arrays (their elements are references).
-    """
-    if a.size == 0 or a.dtype.hasobject:
-        return None
-    if type(a) is not np.ndarray:  # its own bytes, never a recorded computation
-        a = np.ndarray.view(a, np.ndarray)  # NumPy's view: GradArray.view keeps the graph
-    strides = a.strides
-    if 0 in strides:  # broadcast: the elements along a stride-0 axis are one element
-        a = a[tuple(0 if s == 0 else slice(None) for s in strides)]
-    if a.flags.c_contiguous:
-        flat = a.reshape(-1)
-    elif a.flags.f_contiguous:
-        flat = a.T.reshape(-1)
-    else:
-        flat = a.ravel()  # a copy in C order
-    return fingerprint_bytes(flat.view(_U8), _ROWS, _MAX_ROW)
+# What a fingerprint is, and why it detects any single change and any swap: ``_core.fingerprint``
+# (compiled: the guards take one for each array they save). Looked up here as a global, by the
+# compiled guards too, so that a test can replace it.
 
 
 def intact(a: Any, fp: Any) -> bool:

@@ -124,3 +124,28 @@ def test_memory_owner_follows_the_chain_of_bases():
     a = np.arange(24.0)
     v = a.reshape(4, 6)[1:, ::2].T
     assert _core.memory_owner(v) is a and _graph.memory_owner(a) is a
+
+
+def _of_bytes(flat):
+    return _core.fingerprint_bytes(
+        flat.view(np.uint8), _core.FINGERPRINT_ROWS, _core.FINGERPRINT_MAX_ROW
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int16, np.complex128])
+def test_fingerprint_reads_an_arrays_bytes_in_memory_order_broadcast_axes_once(dtype):
+    rng = np.random.default_rng(0)
+    a = (rng.standard_normal((60, 70)) * 100).astype(dtype)
+    same = np.testing.assert_array_equal
+    same(_core.fingerprint(a), _of_bytes(a.reshape(-1)))  # C order
+    same(_core.fingerprint(a.T), _of_bytes(a.reshape(-1)))  # Fortran order: the same bytes
+    same(_core.fingerprint(a[:, ::3]), _of_bytes(a[:, ::3].copy().reshape(-1)))  # a C copy
+    row = a[0].copy()
+    same(_core.fingerprint(np.broadcast_to(row, (40, 70))), _core.fingerprint(row))
+    same(_core.fingerprint(np.broadcast_to(a[:, :1], (60, 9))), _of_bytes(a[:, 0].copy()))
+    same(_core.fingerprint(nd.GradArray(a)), _core.fingerprint(a))
+    assert _core.fingerprint(a[:0]) is None
+    assert _core.fingerprint(np.array([1, None], dtype=object)) is None
+    assert _graph.fingerprint is _core.fingerprint
+    with pytest.raises(TypeError):
+        _core.fingerprint([1.0, 2.0])

@@ -21,8 +21,8 @@ import pytest
 
 import ndgrad as nd
 from ndgrad import GradArray, InPlaceError, _core
-from ndgrad._graph import _MAX_ROW as MAX_ROW
-from ndgrad._graph import _ROWS as ROWS
+from ndgrad._core import FINGERPRINT_MAX_ROW as MAX_ROW
+from ndgrad._core import FINGERPRINT_ROWS as ROWS
 from ndgrad._graph import COPY_BYTES, fingerprint
 from ndgrad.testing import check_grad
 
