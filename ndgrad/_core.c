@@ -5325,7 +5325,9 @@ fingerprint(PyObject *module, PyObject *obj)
         a = (PyArrayObject *)held;
     }
     if (!PyArray_IS_C_CONTIGUOUS(a) && !PyArray_IS_F_CONTIGUOUS(a)) {
-        PyObject *copy = PyArray_NewCopy(a, NPY_CORDER);
+        /* a plain ndarray, whatever ``a``'s class: its bytes, never a recorded computation */
+        PyObject *copy = PyArray_FromArray(
+            a, NULL, NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ENSURECOPY | NPY_ARRAY_ENSUREARRAY);
         Py_XSETREF(held, copy);
         if (copy == NULL) {
             return NULL;

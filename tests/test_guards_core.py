@@ -144,6 +144,7 @@ def test_fingerprint_reads_an_arrays_bytes_in_memory_order_broadcast_axes_once(d
     same(_core.fingerprint(np.broadcast_to(row, (40, 70))), _core.fingerprint(row))
     same(_core.fingerprint(np.broadcast_to(a[:, :1], (60, 9))), _of_bytes(a[:, 0].copy()))
     same(_core.fingerprint(nd.GradArray(a)), _core.fingerprint(a))
+    same(_core.fingerprint(nd.GradArray(a)[:, ::3]), _core.fingerprint(a[:, ::3]))
     assert _core.fingerprint(a[:0]) is None
     assert _core.fingerprint(np.array([1, None], dtype=object)) is None
     assert _graph.fingerprint is _core.fingerprint
