@@ -205,7 +205,7 @@ defvjp(np.nextafter, lambda g, ans, x1, x2: g, lambda g, ans, x1, x2: zeros_of(g
 
 
 def _mT(a):
-    # a plain array's own method: NumPy's function adds two Python calls on the hot path
+    # a plain array's own method: NumPy's function adds three Python calls on the hot path
     return a.swapaxes(-1, -2) if type(a) is np.ndarray else np.swapaxes(a, -1, -2)
 
 
