@@ -3389,6 +3389,30 @@ unwind(GuardObject *g)
     PyErr_Restore(type, value, tb);
 }
 
+/* With the lock not held and any pending error set aside (and kept): take the lock, restore
+ * ``g`` where it is not released yet (with ``drop``, only when the hold that goes was its last
+ * user), and release the lock. Failures are reported as unraisable, on behalf of ``who``: a
+ * hold's deallocation cannot raise. */
+static void
+release_guard(GuardObject *g, int drop, PyObject *who)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (lock_guards() < 0) {
+        PyErr_WriteUnraisable(who);
+    }
+    else {
+        int last = !drop || --g->users == 0;
+        if (last && g->snapshot == Py_None && restore(g, NULL) < 0) {
+            PyErr_WriteUnraisable(who);
+        }
+        if (unlock_guards() < 0) {
+            PyErr_WriteUnraisable(who);
+        }
+    }
+    PyErr_Restore(type, value, tb);
+}
+
 /* A new guard of array ``a`` (not yet locking anything), one user. */
 static GuardObject *
 new_guard(PyObject *a)
@@ -3655,18 +3679,8 @@ hold_plain(PyObject *raw)
     }
     hold = new_hold(g, raw, fp);
 done:
-    if (hold == NULL) {
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        if (lock_guards() == 0) {
-            PyErr_Restore(type, value, tb);
-            unwind(g);
-            unlock_guards();
-        }
-        else {
-            PyErr_WriteUnraisable((PyObject *)g);
-            PyErr_Restore(type, value, tb);
-        }
+    if (hold == NULL) {  /* undo what it locked */
+        release_guard(g, 0, (PyObject *)g);
     }
     Py_XDECREF(entry);
     Py_XDECREF(fp);
@@ -3725,29 +3739,15 @@ guard_plain(PyObject *module, PyObject *raw)
     return hold_plain(raw);
 }
 
-/* The last hold of a guard is gone: restore the flags (the lock held). */
+/* A hold goes: the guard is released when it was the last. */
 static void
 Hold_dealloc(HoldObject *self)
 {
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    GuardObject *g = self->guard;
-    if (lock_guards() < 0) {
-        PyErr_WriteUnraisable((PyObject *)self);
-    }
-    else {
-        if (--g->users == 0 && g->snapshot == Py_None && restore(g, NULL) < 0) {
-            PyErr_WriteUnraisable((PyObject *)self);
-        }
-        if (unlock_guards() < 0) {
-            PyErr_WriteUnraisable((PyObject *)self);
-        }
-    }
-    Py_DECREF(g);
+    release_guard(self->guard, 1, (PyObject *)self);
+    Py_DECREF(self->guard);
     Py_DECREF(self->raw);
     Py_DECREF(self->fp);
     PyObject_Free(self);
-    PyErr_Restore(type, value, tb);
 }
 
 static PyObject *
