@@ -1593,11 +1593,14 @@ run_general(Pass *p, NodeObject *node, PyObject *g)
 }
 
 static PyObject *hold_fp(PyObject *hold);  /* (the memory guards' section) */
+static int fingerprints_intact(PyObject *node, PyObject *versions);  /* (the same) */
 
 /* Whether the saved arrays need _check_versions before use: the version of one of them moved
- * (a write ndgrad saw: the node may have a copy to take instead), or one has a fingerprint to
- * compare (or a seal to confirm). Otherwise that function would keep every entry as it is.
- * ``versions`` holds (counter, seen, slot, hold) per saved array. 1, 0, or -1 on error. */
+ * (a write ndgrad saw: the node may have a copy to take instead), one has a seal to confirm or
+ * is a Held's, or a fingerprint no longer matches. Otherwise that function would keep every
+ * entry as it is. The fingerprints are compared here as it compares them (its common case,
+ * without a Python call per node). ``versions`` holds (counter, seen, slot, hold) per saved
+ * array. 1, 0, or -1 on error. */
 static int
 versions_to_check(Pass *p, NodeObject *node)
 {
@@ -1606,6 +1609,7 @@ versions_to_check(Pass *p, NodeObject *node)
     if (n % 4 != 0) {
         return 1;
     }
+    int fingerprints = 0;
     for (Py_ssize_t i = 0; i < n; i += 4) {
         PyObject *now = PySequence_GetItem(PyTuple_GET_ITEM(versions, i), 0);
         if (now == NULL) {
@@ -1620,7 +1624,10 @@ versions_to_check(Pass *p, NodeObject *node)
         PyObject *fp = p->check_saved ? hold_fp(hold) : NULL;  /* borrowed */
         if (fp != NULL) {
             if (fp != Py_None) {
-                return 1;
+                if (!PyArray_CheckExact(fp)) {  /* SEALED_MARK: _graph.sealed decides */
+                    return 1;
+                }
+                fingerprints = 1;
             }
         }
         else if (p->check_saved && hold != Py_None) {  /* a Held */
@@ -1634,7 +1641,11 @@ versions_to_check(Pass *p, NodeObject *node)
             }
         }
     }
-    return 0;
+    if (!fingerprints) {
+        return 0;
+    }
+    int intact = fingerprints_intact((PyObject *)node, versions);
+    return intact < 0 ? -1 : !intact;
 }
 
 /* Whether an edge of ``node`` reaches its argument inside a sequence (``Edge.flat``). */
@@ -3003,7 +3014,7 @@ static PyObject *GraphGlobals;
 static PyObject *SealedMark;     /* _graph.SEALED_MARK */
 static PyObject *SetFlags;       /* np.ndarray.setflags */
 static PyObject *WriteKw;        /* ("write",) */
-static PyObject *str_plain, *str_array, *str_saved, *str_fingerprint, *str_sealed;
+static PyObject *str_plain, *str_array, *str_saved, *str_fingerprint, *str_sealed, *str_verified;
 static int CheckSaved = 1;       /* _graph.CHECK_SAVED */
 
 typedef struct {
@@ -3474,6 +3485,79 @@ call_graph_function(PyObject *name, PyObject *arg)
     PyObject *r = PyObject_CallOneArg(f, arg);
     Py_DECREF(f);
     return r;
+}
+
+/* Whether fingerprint ``now`` equals ``fp`` (a C-ordered array) as _graph.intact compares them:
+ * the same shape and bytes. 1, or 0 where they differ or ``now`` is not a plain C-ordered
+ * array of fp's dtype (intact then decides). */
+static int
+same_fingerprint(PyObject *now, PyObject *fp)
+{
+    if (!PyArray_CheckExact(now)) {
+        return 0;
+    }
+    PyArrayObject *a = (PyArrayObject *)now, *b = (PyArrayObject *)fp;
+    if (!PyArray_SAMESHAPE(a, b) || !PyArray_EquivTypes(PyArray_DESCR(a), PyArray_DESCR(b))
+        || !PyArray_IS_C_CONTIGUOUS(a) || !PyArray_IS_C_CONTIGUOUS(b)) {
+        return 0;
+    }
+    return memcmp(PyArray_DATA(a), PyArray_DATA(b), (size_t)PyArray_NBYTES(a)) == 0;
+}
+
+/* _graph._check_versions' comparison of fingerprints, where nothing else needs that function
+ * (every version unmoved, each fingerprint an array): whether each Hold's array in
+ * ``versions`` still has the fingerprint taken when it was saved. Inside a block of
+ * _graph._VERIFIED a node is compared once, and recorded there once all match, as that function
+ * records it. 1 (all match, or compared before), 0 (one differs, or a case _graph.intact
+ * decides: _check_versions then judges, and records the node itself), -1 on error. */
+static int
+fingerprints_intact(PyObject *node, PyObject *versions)
+{
+    if (GraphGlobals == NULL) {
+        return 0;
+    }
+    PyObject *var = PyDict_GetItemWithError(GraphGlobals, str_verified);  /* borrowed */
+    if (var == NULL) {
+        if (!PyErr_Occurred()) {
+            PyErr_SetObject(PyExc_NameError, str_verified);
+        }
+        return -1;
+    }
+    PyObject *verified;
+    if (PyContextVar_Get(var, NULL, &verified) < 0) {
+        return -1;
+    }
+    if (verified == NULL || (verified != Py_None && !PySet_CheckExact(verified))) {
+        Py_XDECREF(verified);
+        return 0;
+    }
+    if (verified != Py_None) {
+        int seen = PySet_Contains(verified, node);
+        if (seen != 0) {
+            Py_DECREF(verified);
+            return seen < 0 ? -1 : 1;
+        }
+    }
+    int intact = 1;
+    for (Py_ssize_t i = 0; intact == 1 && i < PyTuple_GET_SIZE(versions); i += 4) {
+        PyObject *hold = PyTuple_GET_ITEM(versions, i + 3);
+        PyObject *fp = hold_fp(hold);  /* borrowed */
+        if (fp == NULL || !PyArray_CheckExact(fp)) {
+            continue;
+        }
+        PyObject *now = call_graph_function(str_fingerprint, ((HoldObject *)hold)->raw);
+        if (now == NULL) {
+            intact = -1;
+            break;
+        }
+        intact = same_fingerprint(now, fp);
+        Py_DECREF(now);
+    }
+    if (intact == 1 && verified != Py_None && PySet_Add(verified, node) < 0) {
+        intact = -1;
+    }
+    Py_DECREF(verified);
+    return intact;
 }
 
 static PyObject *
@@ -6679,6 +6763,7 @@ forward_steps(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
 static PyObject *NpConjugate;     /* np.conjugate (owned) */
 static PyObject *NpIsComplexObj;  /* np.iscomplexobj (owned) */
+static PyObject *NpNdim;          /* np.ndim (owned) */
 
 PyDoc_STRVAR(conj_doc,
 "conj(x)\n"
@@ -6718,8 +6803,26 @@ conj_of(PyObject *module, PyObject *x)
     return is_complex ? PyObject_CallOneArg(NpConjugate, x) : Py_NewRef(x);
 }
 
+PyDoc_STRVAR(ndim_doc,
+"ndim(x)\n"
+"--\n\n"
+"``np.ndim(x)``: read from the array itself for an ndarray or a GradArray (whose ``np.ndim``\n"
+"is its plain array's), without NumPy's two Python calls; anything else (a list, a scalar, an\n"
+"``ArrayMeta``) as np.ndim reads it. The reads-derivation takes a call of it, like np.ndim's, to\n"
+"read the shape only.");
+
+static PyObject *
+ndim_of(PyObject *module, PyObject *x)
+{
+    if (PyArray_CheckExact(x) || (GradArrayType != NULL && Py_TYPE(x) == GradArrayType)) {
+        return PyLong_FromLong(PyArray_NDIM((PyArrayObject *)x));
+    }
+    return PyObject_CallOneArg(NpNdim, x);
+}
+
 static PyMethodDef core_methods[] = {
     {"conj", (PyCFunction)conj_of, METH_O, conj_doc},
+    {"ndim", (PyCFunction)ndim_of, METH_O, ndim_doc},
     {"collect_nodes", (PyCFunction)(void (*)(void))collect_nodes, METH_FASTCALL,
      collect_nodes_doc},
     {"node_serial", node_serial, METH_NOARGS, node_serial_doc},
@@ -6820,6 +6923,7 @@ core_traverse(PyObject *module, visitproc visit, void *arg)
     Py_VISIT(UfuncPower);
     Py_VISIT(PowerShortcuts);
     Py_VISIT(NpConjugate);
+    Py_VISIT(NpNdim);
     Py_VISIT(NpIsComplexObj);
     Py_VISIT(LastShape);
     Py_VISIT(ScopeNumpy);
@@ -6865,6 +6969,7 @@ PyInit__core(void)
     str_array = PyUnicode_InternFromString("array");
     str_saved = PyUnicode_InternFromString("saved");
     str_fingerprint = PyUnicode_InternFromString("fingerprint");
+    str_verified = PyUnicode_InternFromString("_VERIFIED");
     str_sealed = PyUnicode_InternFromString("sealed");
     str_by_operands = PyUnicode_InternFromString("by_operands");
     str_call = PyUnicode_InternFromString("__call__");
@@ -6877,7 +6982,7 @@ PyInit__core(void)
     int_output = PyLong_FromLong(-1);  /* _graph.OUTPUT: a versions entry for the result */
     if (EmptyTuple == NULL || EmptyFrozenSet == NULL || str_fp == NULL || str_rules == NULL
         || str_plain == NULL || str_array == NULL || str_saved == NULL
-        || str_fingerprint == NULL || str_sealed == NULL
+        || str_fingerprint == NULL || str_sealed == NULL || str_verified == NULL
         || str_argnum_rule == NULL || str_edges == NULL || str_inplace_rules == NULL
         || str_unit_rules == NULL || str_array_method == NULL
         || str_by_operands == NULL || str_call == NULL || str_implementation == NULL || str_positional == NULL
@@ -6904,9 +7009,10 @@ PyInit__core(void)
     if (numpy != NULL) {
         NpConjugate = PyObject_GetAttrString(numpy, "conjugate");
         NpIsComplexObj = PyObject_GetAttrString(numpy, "iscomplexobj");
+        NpNdim = PyObject_GetAttrString(numpy, "ndim");
         Py_DECREF(numpy);
     }
-    if (GetitemKey == NULL || NpConjugate == NULL || NpIsComplexObj == NULL) {
+    if (GetitemKey == NULL || NpConjugate == NULL || NpIsComplexObj == NULL || NpNdim == NULL) {
         Py_DECREF(m);
         return NULL;
     }

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from ndgrad._core import ndim
+
 __all__ = [
     "HOLOMORPHIC",
     "JVP_KINDS",
@@ -458,22 +460,26 @@ def _unfused(ins: Iterable[dis.Instruction]) -> list[dis.Instruction]:
     return out
 
 
-def _is_meta_use(ins: list[dis.Instruction], i: int) -> bool:
-    """Whether the load at ``ins[i]`` reads only metadata: ``x.shape`` or ``np.shape(x)``."""
+# Called by name (``ndim(x)``), these read their argument's metadata only, as ``np.ndim(x)``
+# does: the compiled ``np.ndim`` that hot rules call.
+_META_CALLS = (ndim,)
+
+
+def _is_meta_use(rule: Any, ins: list[dis.Instruction], i: int) -> bool:
+    """Whether the load at ``ins[i]`` reads only metadata: ``x.shape``, ``np.shape(x)``, or
+    ``ndim(x)`` for a global in ``_META_CALLS``."""
     after = ins[i + 1] if i + 1 < len(ins) else None
     if after is not None and after.opname == "LOAD_ATTR" and after.argval in _META:
         return True
     before = ins[i - 1] if i > 0 else None
     if before is not None and before.opname == "PUSH_NULL" and i > 1:  # 3.13: np.shape(x)
         before = ins[i - 2]
-    return (
-        before is not None
-        and before.opname == "LOAD_ATTR"
-        and before.argval in _META
-        and after is not None
-        and after.opname in ("PRECALL", "CALL")
-        and after.arg == 1
-    )
+    if before is None or after is None or after.opname not in ("PRECALL", "CALL"):
+        return False
+    if before.opname == "LOAD_GLOBAL":
+        called = getattr(rule, "__globals__", {}).get(before.argval)
+        return after.arg == 1 and any(called is f for f in _META_CALLS)
+    return before.opname == "LOAD_ATTR" and before.argval in _META and after.arg == 1
 
 
 def reads_structure(helper: Callable[..., Any]) -> Callable[..., Any]:
@@ -535,7 +541,7 @@ def _scan_params(rule: Any, meta_ans: bool) -> _Reads:
             if _is_structure_use(rule, ins, i):
                 structure.add(read[0])
             else:
-                (meta if _is_meta_use(ins, i) else values).add(read[0])
+                (meta if _is_meta_use(rule, ins, i) else values).add(read[0])
         else:  # a store, or an instruction we did not split: its reads are values
             values.update(read)
     position = {p: i - 2 for i, p in enumerate(params) if i >= 2}

@@ -681,9 +681,37 @@ def test_fused_loads_are_judged_as_two_loads():
         ins = _unfused([load._replace(opname=fused, argval=("g", "a")), attr])
         assert [op.opname for op in ins[:2]] == list(halves)
         assert [_variables_read(op) for op in ins[:2]] == [("g",), ("a",)]
-        assert not _is_meta_use(ins, 0) and _is_meta_use(ins, 1)
+        assert not _is_meta_use(probe, ins, 0) and _is_meta_use(probe, ins, 1)
     store = _unfused([load._replace(opname="STORE_FAST_LOAD_FAST", argval=("t", "a")), attr])
     assert [_variables_read(op) for op in store[:2]] == [(), ("a",)]
+
+
+def test_the_compiled_ndim_called_by_name_reads_the_shape_only():
+    """Matmul's rules ask ``ndim(x)`` (np.ndim compiled, imported by name): the scan reads it as
+    np.ndim, for the shape only, and only for that function under that name; the matmul node
+    keeps an operand that its rules read for the rank only as an ArrayMeta."""
+    from ndgrad._registry import ArrayMeta, _scan_params
+    from ndgrad._rules import ufuncs
+
+    values, meta, _, _ = _scan_params(ufuncs._matmul_vjp_x1, False)
+    assert values == {1} and meta == {0}  # g @ conj(x2).T: x1 for its rank only
+    values, meta, _, _ = _scan_params(ufuncs._matmul_vjp_x2, False)
+    assert values == {0} and meta == {1}
+
+    namespace = {"ndim": len}  # another function under the same name reads values
+    exec("def rule(g, ans, x):\n    return g * ndim(x)", namespace)
+    assert _scan_params(namespace["rule"], False)[:2] == ({0}, frozenset())
+    namespace["ndim"] = _core.ndim
+    assert _scan_params(namespace["rule"], False)[:2] == (frozenset(), {0})
+
+    x = np.linspace(0.0, 1.0, 12).reshape(3, 4)
+    w = GradArray(np.ones((4, 2)), requires_grad=True)
+    z = x @ w  # w's gradient reads x's values and w's rank: w is not kept
+    assert [type(a) for a in z._node.args] == [np.ndarray, ArrayMeta]
+    y = w.T @ x.T
+    assert [type(a) for a in y._node.args] == [ArrayMeta, np.ndarray]
+    np.sum(z).backward()
+    np.testing.assert_allclose(w.grad, x.T @ np.ones((3, 2)))
 
 
 def test_the_attributes_of_a_grad_array_are_read_without_unwrapping():
@@ -711,8 +739,9 @@ def test_the_attributes_of_a_grad_array_are_read_without_unwrapping():
 
 def test_saves_with_nothing_to_compare_skip_the_python_check(monkeypatch):
     # The compiled pass calls _graph._check_versions only for a node whose saved arrays have a
-    # fingerprint to compare or a version that moved: ``tanh``'s output (made by the call
-    # itself, locked at birth) has neither; ``x @ w``'s plain constant ``x`` has a fingerprint.
+    # version that moved or a fingerprint that no longer matches (it compares them itself):
+    # ``tanh``'s output (made by the call itself, locked at birth) has no fingerprint; ``x @
+    # w``'s plain constant ``x`` has one, which matches until a write through an earlier view.
     from ndgrad import _graph
 
     checked = []
@@ -726,8 +755,16 @@ def test_saves_with_nothing_to_compare_skip_the_python_check(monkeypatch):
         w = GradArray(np.eye(64) * 0.5, requires_grad=True)
         h = np.tanh(x @ w)
         np.sum(h * 3.0).backward()
-        assert checked == ["numpy.matmul"]
+        assert checked == []
         np.testing.assert_allclose(w.grad, x.T @ (3.0 * (1 - h.view(np.ndarray) ** 2)))
+
+        # a fingerprint that no longer matches: the function judges (and refuses)
+        view = x[:]
+        y = np.sum(np.tanh(x @ w))
+        view[0, 0] = 5.0
+        with pytest.raises(nd.InPlaceError, match="changed after"):
+            y.backward()
+        assert checked == ["numpy.matmul"]
 
         # a version that moved is still checked: the node takes the copy the write left it
         checked.clear()

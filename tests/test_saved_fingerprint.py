@@ -11,6 +11,7 @@ Gradients are compared with central finite differences (``check_grad``) or close
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import subprocess
@@ -550,6 +551,48 @@ def test_separate_backward_calls_each_compare_the_fingerprint():
     view[:] = 5.0
     with pytest.raises(nd.InPlaceError):
         y.backward()
+
+
+def test_backward_compares_fingerprints_once_per_node_inside_one_graph_pulled_often(monkeypatch):
+    # backward's own comparison (compiled, no call of _graph.intact) records a node whose
+    # fingerprints match in the block's set, as _check_versions does: the second pass through
+    # the same graph reads the saved array again only without the block
+    from ndgrad import _graph
+
+    def count(block):
+        seen, intact = [], []
+        fingerprint, original_intact = _graph.fingerprint, _graph.intact
+        monkeypatch.setattr(_graph, "fingerprint", lambda a: (seen.append(1), fingerprint(a))[1])
+        monkeypatch.setattr(
+            _graph, "intact", lambda a, fp: (intact.append(1), original_intact(a, fp))[1]
+        )
+        x = nd.GradArray(np.linspace(0.1, 1.0, N), requires_grad=True)
+        c = np.linspace(1.0, 2.0, N)
+        y = np.sum(x * c)
+        with block():
+            y.backward(retain_graph=True)
+            y.backward()
+        monkeypatch.undo()
+        np.testing.assert_allclose(x.grad, 2 * c)
+        return len(seen), len(intact)
+
+    assert count(_graph.one_graph_pulled_often) == (2, 0)  # saved, compared once
+    assert count(contextlib.nullcontext) == (3, 0)  # saved, compared at each pass
+
+
+def test_backward_refuses_a_write_found_by_the_compiled_comparison_inside_the_block():
+    # the compiled comparison sees the change and leaves the node unrecorded: _check_versions
+    # compares again and refuses, inside one_graph_pulled_often as outside it
+    from ndgrad import _graph
+
+    x = nd.GradArray(np.ones(N), requires_grad=True)
+    buf = np.ones(N)
+    view = buf[:]
+    y = np.sum(x * buf)
+    with _graph.one_graph_pulled_often():
+        view[:] = 5.0
+        with pytest.raises(nd.InPlaceError, match="changed after"):
+            y.backward()
 
 
 def test_memory_locked_at_birth_needs_no_fingerprint_when_saved_again(monkeypatch):

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from ndgrad._core import conj
+from ndgrad._core import conj, ndim
 
-__all__ = ["conj", "expand_reduced", "is_complex", "zeros_of"]
+__all__ = ["conj", "expand_reduced", "is_complex", "ndim", "zeros_of"]
 
 
 def is_complex(x: Any) -> bool:
@@ -22,7 +22,8 @@ def is_complex(x: Any) -> bool:
 
 
 # ``conj(x)`` (imported above): ``x*`` for complex ``x``, ``x`` itself for real ``x`` (no copy).
-# Compiled: most rules call it on every node.
+# Compiled: most rules call it on every node. ``ndim(x)``: ``np.ndim(x)`` without NumPy's two
+# Python calls, read by the derivation of what a rule reads as the shape only, as np.ndim is.
 
 
 def zeros_of(g: Any) -> Any:

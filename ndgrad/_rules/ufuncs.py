@@ -20,7 +20,7 @@ import numpy as np
 
 from ndgrad._define import definplace, defjvp, deflinear, defmultilinear, defunit, defvjp
 from ndgrad._registry import HOLOMORPHIC, VJP_RULES, mark_no_gradient, unbroadcast
-from ndgrad._rules._common import conj, expand_reduced, is_complex, zeros_of
+from ndgrad._rules._common import conj, expand_reduced, is_complex, ndim, zeros_of
 from ndgrad._rules.indexing import scatter_add
 from ndgrad._rules.reductions import cumprod_grad, cumprod_tangent, prod_vjp
 
@@ -211,10 +211,10 @@ def _mT(a):
 
 def _matmul_vjp_x1(g, ans, x1, x2):
     """g @ x2^H, with 1-d operands promoted as matmul promotes them (single NumPy calls: under
-    create_graph and in forward mode each call here is a recorded node, and so is each
-    ``np.ndim`` of a recorded argument, asked once)."""
+    create_graph and in forward mode each call here is a recorded node; ``ndim`` is np.ndim
+    compiled)."""
     x2 = conj(x2)
-    n1, n2 = np.ndim(x1), np.ndim(x2)
+    n1, n2 = ndim(x1), ndim(x2)
     if n1 == 1 and n2 == 1:
         return g * x2
     if n2 == 1:
@@ -227,7 +227,7 @@ def _matmul_vjp_x1(g, ans, x1, x2):
 def _matmul_vjp_x2(g, ans, x1, x2):
     """x1^H @ g, with 1-d operands promoted as matmul promotes them."""
     x1 = conj(x1)
-    n1, n2 = np.ndim(x1), np.ndim(x2)
+    n1, n2 = ndim(x1), ndim(x2)
     if n1 == 1 and n2 == 1:
         return g * x1
     if n1 == 1:
