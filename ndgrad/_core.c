@@ -90,7 +90,8 @@ slot_offset(PyTypeObject *type, const char *name)
  * read directly from an exact Primitive, through getattr from anything else. */
 static PyTypeObject *PrimitiveType;
 static Py_ssize_t off_rules, off_argnum_rule, off_inplace_rules, off_unit_rules, off_by_operands,
-    off_positional, off_array_method;
+    off_positional, off_array_method, off_unbroadcast;
+static PyObject *str_unbroadcast;
 
 /* ``prim.<name>``, the slot at ``offset`` of a Primitive: new reference, NULL with an error. */
 static PyObject *
@@ -808,6 +809,41 @@ same_shape(PyArrayObject *c, PyObject *shape)
     return 1;
 }
 
+/* _fit's most common case without its Python: the plain float or complex cotangent ``c`` of a
+ * primitive that unbroadcasts (``prim.unbroadcast``), for an input of ``shape`` broadcast along
+ * one leading axis only (a bias over a batch), summed over that axis as _registry.unbroadcast
+ * sums it (np.add.reduce over axis 0: the same reduction). The dtype is then the input's
+ * already. New reference; Py_None where the case is another (_fit takes it); NULL on error. */
+static PyObject *
+sum_leading_axis(PyArrayObject *c, PyObject *shape, PyObject *prim)
+{
+    char kind = PyArray_DESCR(c)->kind;
+    Py_ssize_t nd = PyTuple_GET_SIZE(shape);
+    if (!PyArray_CheckExact(c) || (kind != 'f' && kind != 'c') || nd == 0
+        || PyArray_NDIM(c) != nd + 1) {
+        return Py_NewRef(Py_None);
+    }
+    for (Py_ssize_t i = 0; i < nd; i++) {
+        Py_ssize_t n = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, i));
+        if (n == -1 && PyErr_Occurred()) {
+            return NULL;
+        }
+        if (n != PyArray_DIM(c, i + 1)) {
+            return Py_NewRef(Py_None);
+        }
+    }
+    PyObject *unbroadcast = prim_slot(prim, off_unbroadcast, str_unbroadcast);
+    if (unbroadcast == NULL) {
+        return NULL;
+    }
+    int applies = PyObject_IsTrue(unbroadcast);
+    Py_DECREF(unbroadcast);
+    if (applies <= 0) {
+        return applies < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    return PyArray_Sum(c, 0, NPY_NOTYPE, NULL);
+}
+
 /* ``value[i][j]...`` for path (i, j, ...): new reference. */
 static PyObject *
 at_path(PyObject *value, PyObject *path)
@@ -1515,6 +1551,20 @@ run_common(Pass *p, NodeObject *node, PyObject *g, PyObject *rules, int g_free)
         if (typed < 0) {
             Py_DECREF(c);
             goto done;
+        }
+        if (!shaped && typed) {
+            PyObject *summed = sum_leading_axis((PyArrayObject *)c, edge[EDGE_SHAPE], prim);
+            if (summed == NULL) {
+                Py_DECREF(c);
+                goto done;
+            }
+            if (summed != Py_None) {
+                Py_SETREF(c, summed);
+                shaped = 1;
+            }
+            else {
+                Py_DECREF(summed);
+            }
         }
         if (!shaped || !typed) {
             PyObject *as_tuple = edge_tuple(node, e);
@@ -6075,13 +6125,14 @@ configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     PyTypeObject *prim_type = (PyTypeObject *)args[12];
-    Py_ssize_t offsets[7] = {slot_offset(prim_type, "rules"), slot_offset(prim_type, "argnum_rule"),
+    Py_ssize_t offsets[8] = {slot_offset(prim_type, "rules"), slot_offset(prim_type, "argnum_rule"),
                              slot_offset(prim_type, "inplace_rules"),
                              slot_offset(prim_type, "by_operands"),
                              slot_offset(prim_type, "positional"),
                              slot_offset(prim_type, "unit_rules"),
-                             slot_offset(prim_type, "array_method")};
-    for (int i = 0; i < 7; i++) {
+                             slot_offset(prim_type, "array_method"),
+                             slot_offset(prim_type, "unbroadcast")};
+    for (int i = 0; i < 8; i++) {
         if (offsets[i] < 0) {
             return NULL;
         }
@@ -6093,6 +6144,7 @@ configure(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     off_positional = offsets[4];
     off_unit_rules = offsets[5];
     off_array_method = offsets[6];
+    off_unbroadcast = offsets[7];
     Py_XSETREF(PrimitiveType, (PyTypeObject *)Py_NewRef(prim_type));
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(args[10]); i++) {
         if (!PyType_Check(PyTuple_GET_ITEM(args[10], i))) {
@@ -6972,6 +7024,7 @@ PyInit__core(void)
     str_verified = PyUnicode_InternFromString("_VERIFIED");
     str_sealed = PyUnicode_InternFromString("sealed");
     str_by_operands = PyUnicode_InternFromString("by_operands");
+    str_unbroadcast = PyUnicode_InternFromString("unbroadcast");
     str_call = PyUnicode_InternFromString("__call__");
     str_implementation = PyUnicode_InternFromString("_implementation");
     str_positional = PyUnicode_InternFromString("positional");

@@ -737,6 +737,44 @@ def test_the_attributes_of_a_grad_array_are_read_without_unwrapping():
     assert np.shape([x, x]) == (2, 2, 3) and np.ndim([x]) == 3
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_a_bias_over_a_batch_is_summed_without_the_python_fit(monkeypatch, dtype):
+    # The compiled pass sums a cotangent over the one leading axis its input was broadcast
+    # along itself (a bias over a batch); _graph._fit takes every other shape or dtype change.
+    from ndgrad import _graph
+
+    fitted = []
+    original = _graph._fit
+    monkeypatch.setattr(
+        _graph,
+        "_fit",
+        lambda c, edge, prim: (fitted.append(edge.shape), original(c, edge, prim))[1],
+    )
+    _graph.configure_core()  # the compiled loop calls the function registered with it
+    try:
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((5, 3)).astype(dtype)
+        b = GradArray(rng.standard_normal(3).astype(dtype), requires_grad=True)
+        c = rng.standard_normal((5, 3)).astype(dtype)
+        np.sum(np.real(np.conj(c) * (x + b))).backward()
+        assert (3,) not in fitted  # (np.real's input is fitted: a real cotangent, complex z)
+        assert b.grad.dtype == dtype and b.grad.shape == (3,)
+        np.testing.assert_allclose(b.grad, np.conj(np.conj(c)).sum(axis=0), rtol=1e-6)
+
+        # two leading axes, a size-1 axis, a scalar: the Python function, as before
+        for shape, batch in [((3,), (2, 5, 3)), ((1, 3), (5, 3)), ((), (5, 3))]:
+            fitted.clear()
+            b = GradArray(np.ones(shape, dtype), requires_grad=True)
+            np.sum(np.real(b * np.ones(batch, dtype))).backward()
+            assert shape in fitted
+            np.testing.assert_allclose(
+                b.grad, np.full(shape, np.prod(batch) / max(np.prod(shape), 1))
+            )
+    finally:
+        monkeypatch.undo()
+        _graph.configure_core()
+
+
 def test_saves_with_nothing_to_compare_skip_the_python_check(monkeypatch):
     # The compiled pass calls _graph._check_versions only for a node whose saved arrays have a
     # version that moved or a fingerprint that no longer matches (it compares them itself):
