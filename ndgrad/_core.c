@@ -5216,106 +5216,37 @@ word_at(const unsigned char *bytes, npy_intp k)
     return word;
 }
 
-/* acc1[k % width] += word k and acc2[(k - origin) % (width + 1)] += word k of ``bytes``, for k
- * in [from, to), origin <= from: both layouts of one word at once, so memory is read once. Each
- * addition is a loop over consecutive words and columns (up to the next column wrap of either
- * layout), which the compiler vectorises. add_rows below does most of the words; this does the
- * rows it leaves. */
-static void
-add_columns(npy_uint64 *restrict acc1, npy_uint64 *restrict acc2, npy_intp width,
-            const unsigned char *restrict bytes, npy_intp from, npy_intp to, npy_intp origin)
-{
-    npy_intp c1 = from % width, c2 = (from - origin) % (width + 1);
-    for (npy_intp k = from; k < to;) {
-        npy_intp len = to - k;
-        len = width - c1 < len ? width - c1 : len;
-        len = width + 1 - c2 < len ? width + 1 - c2 : len;
-        const unsigned char *restrict p = bytes + 8 * k;
-        npy_uint64 *restrict a1 = acc1 + c1;
-        npy_uint64 *restrict a2 = acc2 + c2;
-        for (npy_intp j = 0; j < len; j++) {
-            npy_uint64 word = word_at(p, j);
-            a1[j] += word;
-            a2[j] += word;
-        }
-        k += len;
-        c1 = c1 + len == width ? 0 : c1 + len;
-        c2 = c2 + len == width + 1 ? 0 : c2 + len;
-    }
-}
-
-/* The rows of the first layout are added BLOCK rows at a time: each column's BLOCK words are
- * summed in registers and the column sums read and written once, where add_columns reads and
- * writes both sums for every word (those stores were what bounded it). */
+/* The words are laid out in rows of ``width`` (the last one shorter): each column and each row
+ * is summed. BLOCK whole rows at a time: each column's BLOCK words are summed in registers and
+ * the column sum read and written once, and each row's sum is a register of its own, so every
+ * word is read from memory once (the compiler makes each of these a vector of four words). */
 enum { BLOCK = 8 };
+_Static_assert(BLOCK == 8, "add_block sums eight rows, one register each");
 
-/* What add_columns(acc1, acc2, width, bytes, b, b + BLOCK * width, origin) adds, for b a
- * multiple of width >= origin. Word b + r * width + j (row r of the block) is column j of the
- * first layout and column c0 + j - r (mod width + 1) of the second, c0 = (b - origin) mod
- * (width + 1): the second layout's column c0 + i gets the words b + r * (width + 1) + i with
- * 0 <= i + r < width, all BLOCK rows for 0 <= i <= width - BLOCK and fewer at the two ends. */
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__)
 /* Compiled twice, picked when the module loads: AVX2 adds four words at once. */
 __attribute__((target_clones("avx2", "default")))
 #endif
 static void
-add_block(npy_uint64 *restrict acc1, npy_uint64 *restrict acc2, npy_intp width,
-          const unsigned char *restrict p, npy_intp c0)
+add_block(npy_uint64 *restrict columns, npy_uint64 *restrict rows, npy_intp width,
+          const unsigned char *restrict p)
 {
-    npy_intp w1 = width + 1, full = width - BLOCK + 1;
-    /* [0, full) in two runs, split where the second layout's column wraps to 0 */
-    npy_intp wrap = w1 - c0 < full ? w1 - c0 : full;
-    npy_intp from[2] = {0, wrap}, to[2] = {wrap, full};
-    npy_uint64 *column[2] = {acc2 + c0, acc2};  /* the second layout's column of i = from */
-    for (int run = 0; run < 2; run++) {
-        npy_uint64 *restrict a2 = column[run];
-        for (npy_intp i = from[run]; i < to[run]; i++) {
-            npy_uint64 s1 = 0, s2 = 0;
-            for (npy_intp r = 0; r < BLOCK; r++) {
-                s1 += word_at(p, r * width + i);
-                s2 += word_at(p, r * w1 + i);
-            }
-            acc1[i] += s1;
-            a2[i - from[run]] += s2;
-        }
+    npy_uint64 r0 = 0, r1 = 0, r2 = 0, r3 = 0, r4 = 0, r5 = 0, r6 = 0, r7 = 0;
+    for (npy_intp i = 0; i < width; i++) {
+        npy_uint64 w0 = word_at(p, i), w1 = word_at(p, width + i);
+        npy_uint64 w2 = word_at(p, 2 * width + i), w3 = word_at(p, 3 * width + i);
+        npy_uint64 w4 = word_at(p, 4 * width + i), w5 = word_at(p, 5 * width + i);
+        npy_uint64 w6 = word_at(p, 6 * width + i), w7 = word_at(p, 7 * width + i);
+        columns[i] += ((w0 + w1) + (w2 + w3)) + ((w4 + w5) + (w6 + w7));
+        r0 += w0, r1 += w1, r2 += w2, r3 += w3, r4 += w4, r5 += w5, r6 += w6, r7 += w7;
     }
-    for (npy_intp i = full; i < width; i++) {  /* the first layout's last columns */
-        npy_uint64 s1 = 0;
-        for (npy_intp r = 0; r < BLOCK; r++) {
-            s1 += word_at(p, r * width + i);
-        }
-        acc1[i] += s1;
-    }
-    for (npy_intp i = 1 - BLOCK; i < width; i = i == -1 ? full : i + 1) {  /* the two ends */
-        npy_intp first = i < 0 ? -i : 0, last = i < full ? BLOCK : width - i;
-        npy_uint64 s2 = 0;
-        for (npy_intp r = first; r < last; r++) {
-            s2 += word_at(p, r * w1 + i);
-        }
-        acc2[((c0 + i) % w1 + w1) % w1] += s2;
-    }
+    rows[0] += r0, rows[1] += r1, rows[2] += r2, rows[3] += r3;
+    rows[4] += r4, rows[5] += r5, rows[6] += r6, rows[7] += r7;
 }
 
-/* add_columns over [from, to), to a multiple of width: the whole rows BLOCK at a time. */
-static void
-add_rows(npy_uint64 *restrict acc1, npy_uint64 *restrict acc2, npy_intp width,
-         const unsigned char *restrict bytes, npy_intp from, npy_intp to, npy_intp origin)
-{
-    npy_intp row = (from + width - 1) / width * width;  /* the first whole row */
-    if (width < 2 * BLOCK || row >= to) {
-        add_columns(acc1, acc2, width, bytes, from, to, origin);
-        return;
-    }
-    add_columns(acc1, acc2, width, bytes, from, row, origin);
-    for (; row + BLOCK * width <= to; row += BLOCK * width) {
-        add_block(acc1, acc2, width, bytes + 8 * row, (row - origin) % (width + 1));
-    }
-    add_columns(acc1, acc2, width, bytes, row, to, origin);
-}
-
-/* About 128 rows of at most 2048 words per layout (longer if sqrt(n) is): the two rows of
- * column sums (16 kB each) stay in the L1 cache while the array streams past, which measured
- * fastest; the fingerprint stays below 2 % of the array. */
+/* About 128 rows of at most 2048 words (longer if sqrt(n) is): the column sums (16 kB at most)
+ * stay in the L1 cache while the array streams past; the fingerprint stays below 2 % of the
+ * array. */
 enum { FP_ROWS = 128, FP_MAX_ROW = 2048 };
 
 /* The fingerprint of ``size`` bytes (see fingerprint's docstring) in about ``rows`` rows of
@@ -5329,15 +5260,15 @@ fingerprint_of(const unsigned char *bytes, npy_intp size, npy_intp rows, npy_int
         length = n + 1;  /* the words themselves */
     }
     else {
-        /* about ``rows`` rows of at most ``max_row`` words, and w * (w + 1) > n */
+        /* about ``rows`` rows of at most ``max_row`` words, and at least sqrt(n) */
         npy_intp root = 0;
         while ((root + 1) * (root + 1) <= n) {  /* isqrt(n), without floating point */
             root++;
         }
         npy_intp per_row = (n + rows - 1) / rows;
-        w = root + 1 > (per_row < max_row ? per_row : max_row)
-                ? root + 1 : (per_row < max_row ? per_row : max_row);
-        length = 2 * w + 2;
+        per_row = per_row < max_row ? per_row : max_row;
+        w = root > per_row ? root : per_row;
+        length = w + (n + w - 1) / w + 1;  /* the columns, the rows, the last bytes */
     }
     npy_intp dims[1] = {length};
     PyArrayObject *out = (PyArrayObject *)PyArray_ZEROS(1, dims, NPY_UINT64, 0);
@@ -5352,16 +5283,15 @@ fingerprint_of(const unsigned char *bytes, npy_intp size, npy_intp rows, npy_int
         }
     }
     else {
-        /* The first layout covers words [0, end1), the second [start2, n): both cover the
-         * words between (start2 <= end1 for any w <= n), and each end is shorter than a row. */
-        npy_intp end1 = (n / w) * w;
-        npy_intp start2 = n - (n / (w + 1)) * (w + 1);
-        for (npy_intp k = 0; k < start2; k++) {
-            sums[k] += word_at(bytes, k);
+        npy_uint64 *columns = sums, *row_sums = sums + w;
+        npy_intp row = 0;
+        for (; (row + BLOCK) * w <= n; row += BLOCK) {
+            add_block(columns, row_sums + row, w, bytes + 8 * row * w);
         }
-        add_rows(sums, sums + w, w, bytes, start2, end1, start2);
-        for (npy_intp k = end1; k < n; k++) {
-            sums[w + (k - start2) % (w + 1)] += word_at(bytes, k);
+        for (npy_intp k = row * w; k < n; k++) {  /* fewer than BLOCK rows, the last short */
+            npy_uint64 word = word_at(bytes, k);
+            columns[k % w] += word;
+            row_sums[k / w] += word;
         }
     }
     npy_uint64 tail = 0;
@@ -5376,12 +5306,11 @@ fingerprint_of(const unsigned char *bytes, npy_intp size, npy_intp rows, npy_int
 PyDoc_STRVAR(fingerprint_bytes_doc,
 "fingerprint_bytes(b, rows, max_row)\n"
 "--\n\n"
-"The fingerprint of the C-contiguous uint8 array ``b`` (see _graph.fingerprint for what it\n"
-"is and why it detects any single change and any swap): its n 64-bit words summed modulo\n"
-"2**64 down the columns of rows of ``w`` words starting at the first word, and of rows of\n"
-"``w + 1`` words ending at the last one, then the bytes after the last whole word as one\n"
-"little-endian number; fewer than 64 words are kept themselves. Both layouts are summed in\n"
-"one pass over memory (NumPy needs one per layout). ``rows`` and ``max_row`` choose ``w``.");
+"The fingerprint of the C-contiguous uint8 array ``b`` (see fingerprint for what it is and\n"
+"why it detects any single change and any swap): its n 64-bit words laid out in rows of ``w``\n"
+"words (the last one shorter), the sum modulo 2**64 of each column then of each row, then the\n"
+"bytes after the last whole word as one little-endian number; fewer than 64 words are kept\n"
+"themselves. Every word is read once. ``rows`` and ``max_row`` choose ``w``.");
 
 static PyObject *
 fingerprint_bytes(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -5410,18 +5339,15 @@ PyDoc_STRVAR(fingerprint_doc,
 "--\n\n"
 "A position-dependent fingerprint of the bytes of the ndarray ``a``: a small uint64 array,\n"
 "or None.\n\n"
-"The bytes are read as n 64-bit words and summed (modulo 2**64) down the columns of two\n"
-"layouts, n words in rows of ``w`` and in rows of ``w + 1`` with ``w * (w + 1) > n``; the\n"
-"first layout's rows start at the first word, the second's end at the last one, so every\n"
-"word is in at least one; the bytes that do not fill a last word (fewer than 8) are kept as\n"
-"they are, and fewer than 64 words are kept themselves. A change of one element changes its\n"
-"column's sum; two different elements swapped are in different columns of at least one\n"
-"layout that holds both, or one layout holds only one of them (their distance is below\n"
-"``w * (w + 1)``, so it is not a multiple of both ``w`` and ``w + 1``; the words outside a\n"
-"layout are fewer than its row), and a column sum changes by ``d`` or ``-d``, ``d != 0``.\n"
-"So any single change and any swap is detected exactly, for every dtype; a longer\n"
-"permutation (a sort, a reversal) escapes only if it keeps every column sum of both layouts.\n"
-"One pass over the memory, both layouts at once: about an ``np.sum`` of the same bytes\n"
+"The bytes are read as n 64-bit words laid out in rows of ``w`` words (about 128 rows, the\n"
+"last one shorter), and each column and each row is summed (modulo 2**64); the bytes that do\n"
+"not fill a last word (fewer than 8) are kept as they are, and fewer than 64 words are kept\n"
+"themselves. A change of one element changes its column's sum; two different elements\n"
+"swapped are in different columns or, in one column, in different rows, and those sums change\n"
+"by ``d`` and ``-d``, ``d != 0``. So any single change and any swap is detected exactly, for\n"
+"every dtype; a longer permutation (a sort, a reversal) escapes only if it keeps every column\n"
+"and every row sum.\n"
+"One pass over the memory, each word read once: faster than an ``np.sum`` of the same bytes\n"
 "(docs/user_guide/inplace.rst). The same array object always gives the same fingerprint:\n"
 "broadcast axes (stride 0) are read once, contiguous arrays (C or Fortran order) in memory\n"
 "order, other arrays through a C-ordered copy. None for an empty array (nothing to change)\n"

@@ -365,12 +365,14 @@ def test_fingerprint_sees_every_swap_and_every_single_change(n):
 
 
 @pytest.mark.parametrize("n", [10**4, 10**5 + 3, 3 * 10**6 + 1])
-def test_fingerprint_sees_swaps_at_the_distances_a_layout_cannot(n):
+def test_fingerprint_sees_swaps_in_one_column_and_in_one_row(n):
     a = RNG.standard_normal(n)
     fp0 = fingerprint(a)
     distances = {1, 4096, 8192, n - 1}
-    for w in (math.isqrt(n) + 1, -(-n // 128), 16384):  # the row lengths the layouts may use
-        distances |= {w - 1, w, w + 1, 2 * w, 2 * (w + 1), w * (w + 1), w * (w + 1) - 1}
+    # the row lengths the fingerprint may use: a swap within a column (a multiple of w apart)
+    # is found by the row sums, within a row by the column sums
+    for w in (math.isqrt(n), math.isqrt(n) + 1, -(-n // ROWS), MAX_ROW, 16384):
+        distances |= {w - 1, w, w + 1, 2 * w, 7 * w, 8 * w, 9 * w, w * (w + 1), w * (w + 1) - 1}
     for d in sorted(distances):
         if d >= n:
             continue
@@ -704,19 +706,20 @@ def test_other_bytes_of_a_shared_constant_get_their_own_fingerprint(monkeypatch)
 
 
 def _numpy_fingerprint_of_bytes(b, rows=ROWS, max_row=MAX_ROW):
-    """The fingerprint of a C-contiguous uint8 array, by NumPy reductions: one pass per layout
-    (what ndgrad computed before the compiled one-pass version)."""
+    """The fingerprint of a C-contiguous uint8 array, by NumPy reductions: the words in rows of
+    ``w`` (the last one padded with zeros, which change no sum), summed down each column and
+    along each row."""
     n = b.size >> 3
     words = b[: n << 3].view(np.uint64)
     if n < 64:
         out = np.zeros(n + 1, np.uint64)
         out[:n] = words
     else:
-        w = max(math.isqrt(n) + 1, min(-(-n // rows), max_row))
-        r1, r2 = n // w, n // (w + 1)
-        out = np.zeros(2 * w + 2, np.uint64)
-        np.add.reduce(words[: r1 * w].reshape(r1, w), axis=0, out=out[:w])
-        np.add.reduce(words[n - r2 * (w + 1) :].reshape(r2, w + 1), axis=0, out=out[w:-1])
+        w = max(math.isqrt(n), min(-(-n // rows), max_row))
+        grid = np.zeros(-(-n // w) * w, np.uint64)
+        grid[:n] = words
+        grid = grid.reshape(-1, w)
+        out = np.concatenate([grid.sum(axis=0), grid.sum(axis=1), np.zeros(1, np.uint64)])
     out[-1] = int.from_bytes(b[n << 3 :].tobytes(), "little")
     return out
 
@@ -745,12 +748,13 @@ def test_compiled_fingerprint_equals_numpys(nbytes, offset):
 
 @pytest.mark.parametrize("width", [16, 17, 23, 40, 64])
 def test_compiled_fingerprint_blocks_of_rows_equal_numpys(width):
-    # The compiled sums add BLOCK (8) whole rows at a time, and the rows around them word by
-    # word: every split of n words into a first partial row, blocks, and rows left over, with
-    # the second layout's column wrapping at many places inside a block.
+    # The compiled sums add BLOCK (8) whole rows at a time, and the rows after the last block
+    # word by word: fewer than eight rows (no block), whole blocks with nothing left, and every
+    # count of rows left over, the last one short.
     rng = np.random.default_rng(width)
     for n in sorted(
-        {8 * width, 8 * width + 1, 9 * width - 1, width * width - 1}
+        {64, 5 * width + 3, 8 * width - 1, 8 * width, 8 * width + 1, 9 * width - 1}
+        | {16 * width - 1, 16 * width, 16 * width + 1, width * width - 1}
         | set(rng.integers(8 * width, width * width, 12).tolist())
     ):
         buffer = rng.integers(0, 256, 8 * n + 12, dtype=np.uint8)
