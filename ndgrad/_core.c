@@ -817,10 +817,12 @@ same_shape(PyArrayObject *c, PyObject *shape)
 static PyObject *
 sum_leading_axis(PyArrayObject *c, PyObject *shape, PyObject *prim)
 {
-    char kind = PyArray_DESCR(c)->kind;
     Py_ssize_t nd = PyTuple_GET_SIZE(shape);
-    if (!PyArray_CheckExact(c) || (kind != 'f' && kind != 'c') || nd == 0
-        || PyArray_NDIM(c) != nd + 1) {
+    if (!PyArray_CheckExact(c) || nd == 0 || PyArray_NDIM(c) != nd + 1) {
+        return Py_NewRef(Py_None);
+    }
+    char kind = PyArray_DESCR(c)->kind;
+    if (kind != 'f' && kind != 'c') {  /* an integer sum would promote */
         return Py_NewRef(Py_None);
     }
     for (Py_ssize_t i = 0; i < nd; i++) {
