@@ -6800,9 +6800,109 @@ ndim_of(PyObject *module, PyObject *x)
     return PyObject_CallOneArg(NpNdim, x);
 }
 
+/* ``axis`` (an int or a tuple of ints, already validated by the forward call) made the axes of a
+ * ``kept`` shape 1, as _rules.reductions._kept does; 0, or 1 for another kind of axis (the
+ * Python path reads it). */
+static int
+keep_axis(npy_intp *kept, int ndim, PyObject *axis)
+{
+    Py_ssize_t n = PyTuple_Check(axis) ? PyTuple_GET_SIZE(axis) : 1;
+    for (Py_ssize_t i = 0; i < n && ndim > 0; i++) {
+        PyObject *a = PyTuple_Check(axis) ? PyTuple_GET_ITEM(axis, i) : axis;
+        if (!PyLong_CheckExact(a)) {
+            return 1;
+        }
+        long k = PyLong_AsLong(a);
+        if (k == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return 1;
+        }
+        kept[((k % ndim) + ndim) % ndim] = 1;  /* Python's modulo: -1 is the last axis */
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(spread_small_doc,
+"spread_small(g, shape, axis, keepdims, divisor, limit)\n"
+"--\n\n"
+"_rules.reductions._spread for a plain cotangent ``g`` (an ndarray or a NumPy scalar) of a\n"
+"reduction over ``axis`` (None, an int or a tuple of ints) of an input of ``shape`` with at\n"
+"most ``limit`` elements: ``g`` copied into a new array of ``shape`` (broadcast along the\n"
+"reduced axes) and divided in place by ``divisor`` unless it is 1, as that function computes\n"
+"it. None for any other case, which that function takes.");
+
+static PyObject *
+spread_small(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "spread_small(g, shape, axis, keepdims, divisor, limit)");
+        return NULL;
+    }
+    PyObject *g = args[0], *shape = args[1], *axis = args[2], *divisor = args[4];
+    int keepdims = PyObject_IsTrue(args[3]);
+    npy_intp limit = PyLong_AsSsize_t(args[5]);
+    if (keepdims < 0 || (limit == -1 && PyErr_Occurred())) {
+        return NULL;
+    }
+    if (!PyTuple_Check(shape) || PyTuple_GET_SIZE(shape) > NPY_MAXDIMS
+        || !(PyArray_CheckExact(g) || PyArray_IsScalar(g, Generic))) {
+        Py_RETURN_NONE;  /* a GradArray (recorded calls), or a shape given otherwise */
+    }
+    Py_ssize_t ndim = PyTuple_GET_SIZE(shape);
+    npy_intp dims[NPY_MAXDIMS], kept[NPY_MAXDIMS];
+    npy_intp size = 1;
+    for (Py_ssize_t i = 0; i < ndim; i++) {
+        dims[i] = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, i));
+        if (dims[i] < 0) {
+            if (PyErr_Occurred()) {
+                return NULL;
+            }
+            Py_RETURN_NONE;
+        }
+        /* capped above the limit: no overflow however many axes */
+        size = dims[i] > limit || size * dims[i] > limit ? limit + 1 : size * dims[i];
+        kept[i] = dims[i];
+    }
+    if (size > limit) {
+        Py_RETURN_NONE;
+    }
+    PyArrayObject *src = (PyArrayObject *)PyArray_FromAny(g, NULL, 0, 0, 0, NULL);  /* new */
+    if (src == NULL) {
+        return NULL;
+    }
+    if (!keepdims && axis != Py_None && PyArray_NDIM(src) != ndim) {
+        if (keep_axis(kept, (int)ndim, axis)) {
+            Py_DECREF(src);
+            Py_RETURN_NONE;
+        }
+        PyArray_Dims newshape = {kept, (int)ndim};
+        Py_SETREF(src, (PyArrayObject *)PyArray_Newshape(src, &newshape, NPY_CORDER));
+        if (src == NULL) {
+            return NULL;
+        }
+    }
+    PyArray_Descr *descr = PyArray_DESCR(src);
+    Py_INCREF(descr);  /* stolen */
+    PyObject *out = PyArray_Empty((int)ndim, dims, descr, 0);
+    if (out == NULL || PyArray_CopyInto((PyArrayObject *)out, src) < 0) {
+        Py_DECREF(src);
+        Py_XDECREF(out);
+        return NULL;
+    }
+    Py_DECREF(src);
+    int scale = PyObject_RichCompareBool(divisor, int_one, Py_NE);
+    if (scale <= 0) {
+        return scale < 0 ? (Py_DECREF(out), NULL) : out;
+    }
+    PyObject *divided = PyNumber_InPlaceTrueDivide(out, divisor);
+    Py_DECREF(out);
+    return divided;
+}
+
 static PyMethodDef core_methods[] = {
     {"conj", (PyCFunction)conj_of, METH_O, conj_doc},
     {"ndim", (PyCFunction)ndim_of, METH_O, ndim_doc},
+    {"spread_small", (PyCFunction)(void (*)(void))spread_small, METH_FASTCALL, spread_small_doc},
     {"collect_nodes", (PyCFunction)(void (*)(void))collect_nodes, METH_FASTCALL,
      collect_nodes_doc},
     {"node_serial", node_serial, METH_NOARGS, node_serial_doc},

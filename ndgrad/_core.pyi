@@ -140,6 +140,9 @@ def function_fast(
 def array_meta(a: np.ndarray) -> Any: ...  # type: ignore[type-arg]
 def conj(x: Any) -> Any: ...
 def ndim(x: Any) -> int: ...
+def spread_small(
+    g: Any, shape: tuple[int, ...], axis: Any, keepdims: Any, divisor: Any, limit: int
+) -> Any: ...
 def configure_array(
     grad_array: type,
     vjp_rules: dict[Any, Any],

@@ -403,3 +403,48 @@ def test_the_array_method_is_what_the_compiled_path_calls(monkeypatch):
     np.sum(x, 1)
     np.sum(x, 1, np.float64)  # a dtype by position: NumPy's function
     assert calls == [(1,)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_the_compiled_spread_is_the_python_one(keepdims, dtype):
+    # _core.spread_small takes a plain or scalar cotangent of a small input, every int or tuple
+    # axis; the Python path (``_spread`` with the compiled form turned off by a limit of -1) is
+    # the definition: the same values, shape, dtype and a new writable array, for every axis
+    from ndgrad import _core
+    from ndgrad._rules import reductions
+
+    rng = np.random.default_rng(0)
+    for axis in _all_axes(len(SHAPE)):
+        reduced = np.sum(np.zeros(SHAPE), axis=axis, keepdims=keepdims)
+        g = rng.standard_normal(reduced.shape).astype(dtype)
+        if g.ndim == 0:
+            g = g[()]  # a NumPy scalar, as a full reduction hands it
+        for divisor in (1, 6, 24):
+            small = _core.spread_small(g, SHAPE, axis, keepdims, divisor, 4096)
+            expected = np.broadcast_to(_expand(np.asarray(g), SHAPE, axis, keepdims), SHAPE)
+            expected = expected / np.asarray(divisor).astype(dtype)
+            assert type(small) is np.ndarray and small.base is None and small.flags.writeable
+            assert small.dtype == dtype and small.shape == SHAPE, (axis, divisor)
+            np.testing.assert_allclose(small, expected, rtol=1e-6, err_msg=str(axis))
+            limit = reductions._SPREAD_COPY_MAX
+            try:
+                reductions._SPREAD_COPY_MAX = -1  # neither path copies: the view's values
+                view = reductions._spread(g, SHAPE, axis, keepdims, divisor)
+            finally:
+                reductions._SPREAD_COPY_MAX = limit
+            np.testing.assert_array_equal(small, view)
+
+
+def test_the_compiled_spread_leaves_other_cases_to_python():
+    from ndgrad import _core
+
+    g = np.ones(3)
+    assert _core.spread_small(g, (2, 3), 0, False, 1, 5) is None  # 6 elements, above the limit
+    assert _core.spread_small(nd.GradArray(g), (2, 3), 0, False, 1, 4096) is None  # recorded
+    assert _core.spread_small(g, (2, 3), np.int64(0), False, 1, 4096) is None  # NumPy's int
+    assert _core.spread_small(g, (2, 3), [0], False, 1, 4096) is None  # a list of axes
+    assert _core.spread_small(g, [2, 3], 0, False, 1, 4096) is None  # a shape not a tuple
+    assert _core.spread_small([1.0, 1.0, 1.0], (2, 3), 0, False, 1, 4096) is None
+    with pytest.raises(TypeError):
+        _core.spread_small(g, (2, 3), 0, False, 1)

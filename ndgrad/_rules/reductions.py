@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from ndgrad._core import spread_small
 from ndgrad._define import (
     defarraymethod,
     defjvp,
@@ -65,9 +66,10 @@ def _kept(shape, axis):
 
 
 # Up to this many elements, a plain cotangent is spread into a new array rather than a broadcast
-# view: an assignment into a new small array costs a quarter of a microsecond, and it is an array
-# the backward pass may add into in place. Above it, the view saves a pass over memory (and, for
-# ``sum(exp(x) * x)``, an allocation as large as ``x``): the next rule multiplies it for free.
+# view: it is an array the backward pass may add into in place, and the compiled
+# ``spread_small`` makes it without a Python frame. Above it, the view saves a pass over memory
+# (and, for ``sum(exp(x) * x)``, an allocation as large as ``x``): the next rule multiplies it
+# for free.
 _SPREAD_COPY_MAX = 4096
 
 
@@ -92,6 +94,9 @@ def _broadcast_view(g, shape):
 def _spread(g, shape, axis, keepdims, divisor=1):
     """``g`` of a reduction over ``axis``, broadcast back to the input's ``shape`` (and divided
     by ``divisor``: the same quotients as dividing the spread array, without a second one)."""
+    small = spread_small(g, shape, axis, keepdims, divisor, _SPREAD_COPY_MAX)  # compiled
+    if small is not None:
+        return small
     if type(g) is not np.ndarray:
         if not isinstance(g, np.generic):  # a GradArray (create_graph): recorded NumPy calls
             g = np.broadcast_to(expand_reduced(g, shape, axis, keepdims), shape)
