@@ -6853,10 +6853,8 @@ spread_small(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     npy_intp size = 1;
     for (Py_ssize_t i = 0; i < ndim; i++) {
         dims[i] = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, i));
-        if (dims[i] < 0) {
-            if (PyErr_Occurred()) {
-                return NULL;
-            }
+        if (dims[i] < 0) {  /* not an int (the Python path says why), or not a length */
+            PyErr_Clear();
             Py_RETURN_NONE;
         }
         /* capped above the limit: no overflow however many axes */
@@ -6891,10 +6889,14 @@ spread_small(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     Py_DECREF(src);
     int scale = PyObject_RichCompareBool(divisor, int_one, Py_NE);
-    if (scale <= 0) {
-        return scale < 0 ? (Py_DECREF(out), NULL) : out;
+    if (scale < 0) {
+        Py_DECREF(out);
+        return NULL;
     }
-    PyObject *divided = PyNumber_InPlaceTrueDivide(out, divisor);
+    if (!scale) {
+        return out;
+    }
+    PyObject *divided = PyNumber_InPlaceTrueDivide(out, divisor);  /* ``out /= divisor`` */
     Py_DECREF(out);
     return divided;
 }
