@@ -52,7 +52,7 @@ CONVERSIONS = {
     "__float__": "float(x)",
     "__int__": "int(x)",
     "__complex__": "complex(x)",
-    "__index__": "operator.index(x)",
+    "__index__": "operator.index(x) (which bytes(x) and range(x) ask first)",
     "item": "x.item()",
     "tolist": "x.tolist()",
     # the values as bytes, a pickle or another framework's tensor: read back (np.frombuffer,
