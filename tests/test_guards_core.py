@@ -3,6 +3,7 @@ references, the state they share with ``_graph``, their failure paths and their 
 the guards protect against (writes by every route) is tested in test_mutation and
 test_saved_fingerprint."""
 
+import subprocess
 import sys
 
 import numpy as np
@@ -150,3 +151,27 @@ def test_fingerprint_reads_an_arrays_bytes_in_memory_order_broadcast_axes_once(d
     assert _graph.fingerprint is _core.fingerprint
     with pytest.raises(TypeError):
         _core.fingerprint([1.0, 2.0])
+
+
+def test_the_guards_refuse_use_before_they_are_configured():
+    # The compiled module loaded alone, in a process that never imports ndgrad (whose import
+    # registers the lock and tables): its guards raise rather than read a NULL table.
+    code = """
+import importlib.machinery, importlib.util, sys
+import numpy as np
+loader = importlib.machinery.ExtensionFileLoader("_core", sys.argv[1])
+core = importlib.util.module_from_spec(importlib.util.spec_from_loader("_core", loader))
+loader.exec_module(core)
+assert "ndgrad" not in sys.modules
+a = np.ones(3)
+for call in (lambda: core.guard_plain(a), lambda: core.guard_saved(a, a)):
+    try:
+        call()
+    except RuntimeError as error:
+        print(error)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code, _core.__file__], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["the guards are used before configure_guards()"] * 2
